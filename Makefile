@@ -1,0 +1,37 @@
+# The two commands of the README: `make run` and `make test`. Each installs what is
+# missing (a .venv from pyproject.toml) and then runs. No system packages are needed
+# for these two: libsndfile and FFmpeg come inside the soundfile and av wheels.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export EARMARK_HOME ?= $(CURDIR)/.state
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: install run test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=24"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+run: install
+	$(BIN)/earmark run --archive samples/archive --warehouse $(EARMARK_HOME)/warehouse
+
+lint: install
+	$(BIN)/ruff check pipeline models flows tests bench
+	$(BIN)/ruff format --check pipeline models flows tests bench
+	$(BIN)/mypy
+
+test: install lint
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python bench/throughput.py
+
+clean:
+	rm -rf $(EARMARK_HOME)/warehouse .pytest_cache .mypy_cache .ruff_cache

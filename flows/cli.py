@@ -1,0 +1,316 @@
+"""The ``earmark`` command.
+
+Heavy libraries (Prefect, faster-whisper, spaCy) are imported inside the commands
+that need them, so ``earmark --help`` and the rubric tools start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipeline.errors import EarmarkError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    from flows.env import configure_environment
+
+    configure_environment(quiet=not getattr(args, "verbose", False))
+    try:
+        return int(args.func(args))
+    except EarmarkError as exc:
+        print(f"earmark: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("earmark: interrupted; re-run to continue where it stopped", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="earmark", description="Pre-score call recordings for QA review."
+    )
+    sub = p.add_subparsers(title="commands")
+
+    run = sub.add_parser("run", help="run the nightly job on an archive of recordings")
+    run.add_argument("--archive", help="folder of recordings (+ optional metadata.csv)")
+    run.add_argument("--warehouse", help="output folder for the Parquet tables")
+    run.add_argument("--config", help="earmark.toml")
+    run.add_argument("--model", help="ASR model: base (bundled), tiny.en, a folder, or a hub name")
+    run.add_argument(
+        "--language", action="append", choices=["en", "zh", "ru"], help="fix the language(s)"
+    )
+    run.add_argument("--workers", type=int, help="recordings processed at once")
+    run.add_argument("--top", type=int, default=10, help="queue rows to print (default 10)")
+    run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
+    run.set_defaults(func=cmd_run)
+
+    models = sub.add_parser(
+        "models", help="show which model files are in use and where they came from"
+    )
+    models.add_argument("--config", help="earmark.toml")
+    models.add_argument("--model", help="model name or folder (default: from config, else base)")
+    models.set_defaults(func=cmd_models)
+
+    rubric = sub.add_parser("rubric", help="validate and test rubric files")
+    rsub = rubric.add_subparsers(title="rubric commands")
+    check = rsub.add_parser("check", help="validate rubric files (coded errors)")
+    check.add_argument("files", nargs="+")
+    check.set_defaults(func=cmd_rubric_check)
+    test = rsub.add_parser("test", help="run each item's examples.match / examples.no_match")
+    test.add_argument("files", nargs="+")
+    test.set_defaults(func=cmd_rubric_test)
+    schema = rsub.add_parser("schema", help="print the rubric JSON Schema")
+    schema.set_defaults(func=cmd_rubric_schema)
+
+    queue = sub.add_parser("queue", help="review queues")
+    qsub = queue.add_subparsers(title="queue commands")
+    show = qsub.add_parser("show", help="print a queue from the warehouse")
+    show.add_argument("--warehouse", required=True)
+    show.add_argument("--date", help="YYYY-MM-DD (default: every date)")
+    show.add_argument("--inspector", help="only this inspector's queue")
+    show.add_argument("--csv", help="also write the rows to this CSV file")
+    show.set_defaults(func=cmd_queue_show)
+    return p
+
+
+# ---------------------------------------------------------------- run
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from flows.nightly import run_night, set_progress_hook
+    from pipeline.config import load_config
+    from pipeline.errors import ConfigError
+
+    config = load_config(args.config)
+    updates: dict[str, object] = {}
+    if args.language:
+        updates["languages"] = list(dict.fromkeys(args.language))
+    if args.model or args.workers:
+        asr = config.asr.model_copy(
+            update={k: v for k, v in (("model", args.model), ("workers", args.workers)) if v}
+        )
+        updates["asr"] = asr
+    config = config.model_copy(update=updates)
+    archive = args.archive or config.archive
+    warehouse = args.warehouse or config.warehouse
+    if not archive or not warehouse:
+        raise ConfigError(
+            "give --archive and --warehouse (or set them in earmark.toml)", code="C003"
+        )
+    bar = tqdm(total=0, unit="call", desc="calls", file=sys.stderr, disable=None)
+
+    def progress(done: int, total: int, path: str) -> None:
+        bar.total = total
+        bar.set_postfix_str(path[-40:])
+        bar.update(1)
+
+    set_progress_hook(progress)
+    try:
+        summary = run_night(archive, warehouse, config)
+    finally:
+        bar.close()
+        set_progress_hook(None)
+    _print_summary(summary, warehouse, top=args.top)
+    return EXIT_OK
+
+
+def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
+    from flows.nightly import NightSummary
+
+    assert isinstance(summary, NightSummary)
+    s = summary
+    print(
+        f"\nearmark: {s.processed} calls processed ({s.cached} from cache), "
+        f"{len(s.quarantined)} quarantined, {s.audio_s / 60:.1f} min of audio in {s.wall_s:.1f} s"
+    )
+    if s.asr_wall_s:
+        print(f"ASR throughput: {s.throughput:.1f} audio s per wall s")
+    for q in s.quarantined:
+        print(f"  quarantined [{q.error_code}] {q.reason}")
+    if s.ignored:
+        print(
+            f"  not audio, left alone: {', '.join(s.ignored[:5])}{' …' if len(s.ignored) > 5 else ''}"
+        )
+    print(f"warehouse: {warehouse}  (dates {', '.join(s.call_dates) or '—'})\n")
+    print(f"Review queue — {len(s.queue)} call(s) need review")
+    _print_queue(s.queue[:top])
+    if len(s.queue) > top:
+        print(f"… {len(s.queue) - top} more: earmark queue show --warehouse {warehouse}")
+
+
+def _print_queue(queue: Sequence[object]) -> None:
+    from pipeline.scoring import clock
+    from pipeline.types import QueueEntry
+
+    print(f"{'rank':>4}  {'date':10}  {'call':28}  {'agent':8}  {'prio':>5}  {'listen':>6}  why")
+    for q in queue:
+        assert isinstance(q, QueueEntry)
+        why = q.reasons[0] if q.reasons else ""
+        more = f" (+{len(q.reasons) - 1})" if len(q.reasons) > 1 else ""
+        print(
+            f"{q.rank:>4}  {q.date:10}  {q.call_id[-28:]:28}  {(q.agent_id or '—')[:8]:8}  "
+            f"{q.priority:>5.0f}  {clock(q.plan_s):>6}  {why[:90]}{more}"
+        )
+
+
+# ---------------------------------------------------------------- models
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from models.asr import pick_device
+    from models.bundle import resolve_model
+    from pipeline.config import load_config
+
+    config = load_config(args.config)
+    name = args.model or config.asr.model
+    source = resolve_model(name)
+    device, compute = pick_device(config.asr.device)
+    print(f"ASR model: {source.name}  ({name!r})")
+    print(f"  from:    {source.origin}")
+    print(f"  folder:  {source.path}")
+    if source.sha256:
+        print(f"  sha256:  {source.sha256} (verified)")
+    print(f"  device:  {device}, compute {config.asr.compute_type if device == 'cpu' else compute}")
+    for path, size in source.files():
+        print(f"  {size / 1e6:9.1f} MB  {path}")
+    import faster_whisper
+
+    vad = Path(faster_whisper.__file__).parent / "assets" / "silero_vad_v6.onnx"
+    print(f"VAD model: Silero VAD v6 (inside faster-whisper {faster_whisper.__version__})\n  {vad}")
+    print("Text analysis: spaCy blank pipelines (tokenizers only, no downloaded weights)")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- rubric tools
+
+
+def cmd_rubric_check(args: argparse.Namespace) -> int:
+    from pipeline.rubric.schema import load_rubric
+
+    failed = 0
+    for path in args.files:
+        try:
+            rubric = load_rubric(path)
+        except EarmarkError as exc:
+            failed += 1
+            print(f"FAIL {exc}")
+        else:
+            print(
+                f"ok   {path}: rubric {rubric.id!r} v{rubric.version} ({rubric.language}), {len(rubric.items)} items"
+            )
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_rubric_test(args: argparse.Namespace) -> int:
+    from models.nlp import get_analyzer
+    from pipeline.rubric.engine import check_examples, compile_rubric
+    from pipeline.rubric.schema import load_rubric
+
+    failed_total = 0
+    for path in args.files:
+        try:
+            rubric = load_rubric(path)
+            compiled = compile_rubric(rubric, get_analyzer(rubric.language))
+        except EarmarkError as exc:
+            failed_total += 1
+            print(f"FAIL {exc}")
+            continue
+        total, failures = check_examples(compiled)
+        for f in failures:
+            want = "should match" if f.expected_match else "should not match"
+            print(f"FAIL {path} item {f.item_id!r}: {want}: {f.text!r}")
+        print(f"{path}: {total - len(failures)} passed, {len(failures)} failed")
+        failed_total += len(failures)
+    return EXIT_FAILED if failed_total else EXIT_OK
+
+
+def cmd_rubric_schema(args: argparse.Namespace) -> int:
+    from pipeline.rubric.schema import json_schema_text
+
+    sys.stdout.write(json_schema_text())
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- queue
+
+
+def cmd_queue_show(args: argparse.Namespace) -> int:
+    from pipeline import warehouse as wh
+    from pipeline.types import QueueEntry, Span
+
+    table = wh.read_table(args.warehouse, "queue", call_dates=[args.date] if args.date else None)
+    rows = table.to_pylist()
+    if args.inspector:
+        rows = [r for r in rows if r["inspector"] == args.inspector]
+    entries = [
+        QueueEntry(
+            inspector=r["inspector"],
+            date=r["date"],
+            rank=r["rank"],
+            call_id=r["call_id"],
+            kind=r["kind"],
+            priority=r["priority"],
+            reasons=tuple(r["reasons"] or ()),
+            plan=tuple(Span(p["start_s"], p["end_s"]) for p in r["plan"] or ()),
+            agent_id=r["agent_id"] or "",
+            team_id=r["team_id"] or "",
+        )
+        for r in rows
+    ]
+    if not entries:
+        print("the queue is empty for that selection")
+    _print_queue(entries)
+    if args.csv:
+        with open(args.csv, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(
+                [
+                    "inspector",
+                    "date",
+                    "rank",
+                    "call_id",
+                    "kind",
+                    "agent_id",
+                    "team_id",
+                    "priority",
+                    "plan_s",
+                    "plan",
+                    "reasons",
+                ]
+            )
+            for q in entries:
+                plan = " ".join(f"{s.start_s:.1f}-{s.end_s:.1f}" for s in q.plan)
+                writer.writerow(
+                    [
+                        q.inspector,
+                        q.date,
+                        q.rank,
+                        q.call_id,
+                        q.kind,
+                        q.agent_id,
+                        q.team_id,
+                        q.priority,
+                        round(q.plan_s, 1),
+                        plan,
+                        " | ".join(q.reasons),
+                    ]
+                )
+        print(f"wrote {len(entries)} rows to {args.csv}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,34 @@
+"""Process environment for offline, unattended runs — applied before Prefect is imported."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from models.bundle import state_dir
+
+
+def configure_environment(*, quiet: bool = True) -> Path:
+    """Silence telemetry, forbid hub downloads by default, give Prefect and numba homes.
+
+    Values already set in the environment win, so an operator can point Prefect at a
+    real server (``PREFECT_API_URL``) or allow downloads (``HF_HUB_OFFLINE=0``).
+    """
+    home = state_dir()
+    defaults = {
+        "PREFECT_HOME": str(home / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING" if quiet else "INFO",
+        "DO_NOT_TRACK": "1",
+        "ORT_DISABLE_TELEMETRY": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "NUMBA_CACHE_DIR": str(home / "numba"),
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    for key, value in defaults.items():
+        os.environ.setdefault(key, value)
+    for key in ("PREFECT_HOME", "NUMBA_CACHE_DIR"):
+        Path(os.environ[key]).mkdir(parents=True, exist_ok=True)
+    return home

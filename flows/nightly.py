@@ -1,0 +1,225 @@
+"""The nightly flow: archive in, warehouse tables and a ranked review queue out.
+
+``earmark run`` calls :func:`run_night`, which runs the Prefect flow on the local
+embedded engine (no server to start). One bad recording never ends the night: it
+becomes a ``quarantine`` row. Re-running is cheap and safe: transcripts are cached by
+content, partitions are rewritten atomically, keys replace rather than append.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flows.process import CallResult, RunSettings, get_transcriber, process_recording, rubric_for
+from pipeline import rows
+from pipeline import warehouse as wh
+from pipeline.archive import discover
+from pipeline.config import Config
+from pipeline.queue import Candidate, build_review_queue
+from pipeline.scoring import clock
+from pipeline.types import QuarantineEntry, QueueEntry, Recording
+
+log = logging.getLogger("earmark")
+
+ProgressHook = Callable[[int, int, str], None]
+_progress: ProgressHook | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NightSummary:
+    """What a night did, for the CLI's summary and the flow's return value."""
+
+    processed: int
+    quarantined: list[QuarantineEntry]
+    ignored: list[str]
+    audio_s: float
+    asr_audio_s: float
+    asr_wall_s: float
+    cached: int
+    wall_s: float
+    call_dates: list[str]
+    queue: list[QueueEntry] = field(default_factory=list)
+
+    @property
+    def throughput(self) -> float:
+        """Audio seconds transcribed per wall second of ASR (0 when all came from cache)."""
+        return self.asr_audio_s / self.asr_wall_s if self.asr_wall_s else 0.0
+
+
+def set_progress_hook(hook: ProgressHook | None) -> None:
+    """Called as ``hook(done, total, source_path)`` after each recording (the CLI's bar)."""
+    global _progress
+    _progress = hook
+
+
+def _tasks() -> Any:
+    from prefect import task
+    from prefect.cache_policies import NO_CACHE
+
+    return task(
+        process_recording, name="process-recording", cache_policy=NO_CACHE, persist_result=False
+    )
+
+
+def nightly_flow(archive: str, warehouse: str, config: Config) -> NightSummary:
+    """Body of the Prefect flow (wrapped in :func:`run_night`)."""
+    from prefect.futures import as_completed
+
+    started = time.monotonic()
+    # Fail before any compute on what would fail every call: rubrics, model files.
+    for language in config.languages:
+        rubric_for(config, language)
+    get_transcriber(config.asr).model  # noqa: B018  (loads the model once, here)
+    with wh.night_lock(warehouse):
+        found = discover(archive)
+        settings = RunSettings(config=config, warehouse=warehouse)
+        process = _tasks()
+        futures = [process.submit(rec, settings) for rec in found.recordings]
+        results: list[CallResult] = []
+        for n, future in enumerate(as_completed(futures), 1):
+            result: CallResult = future.result()
+            results.append(result)
+            if _progress:
+                _progress(n, len(futures), result.recording.source_path)
+        results.sort(key=lambda r: r.recording.source_path)
+        quarantined = found.quarantined + [r.quarantine for r in results if r.quarantine]
+        dates = write_results(warehouse, found.recordings, results, quarantined)
+        queue = rebuild_queue(warehouse, dates)
+    _publish_artifact(queue)
+    done = [r for r in results if r.transcript is not None]
+    fresh = [r for r in done if not r.asr_cached]
+    return NightSummary(
+        processed=len(done),
+        quarantined=quarantined,
+        ignored=found.ignored,
+        audio_s=sum(r.transcript.duration_s for r in done if r.transcript),
+        asr_audio_s=sum(r.transcript.duration_s for r in fresh if r.transcript),
+        asr_wall_s=sum(r.asr_wall_s for r in fresh),
+        cached=len(done) - len(fresh),
+        wall_s=time.monotonic() - started,
+        call_dates=sorted(dates),
+        queue=queue,
+    )
+
+
+def write_results(
+    warehouse: str,
+    recordings: Iterable[Recording],
+    results: Iterable[CallResult],
+    quarantined: Iterable[QuarantineEntry],
+) -> set[str]:
+    """Upsert every table's rows into their ``call_date`` partitions; returns the dates."""
+    tables: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    by_path = {r.recording.source_path: r for r in results}
+    for rec in recordings:
+        result = by_path.get(rec.source_path)
+        if result is None:
+            continue
+        status = "ok" if result.transcript is not None else "quarantined"
+        tables["calls"][rec.call_date].append(
+            rows.call_row(rec, result.audio, result.transcript, status)
+        )
+        if result.transcript is not None:
+            tables["utterances"][rec.call_date].extend(rows.utterance_rows(result.transcript))
+            tables["findings"][rec.call_date].extend(rows.finding_row(f) for f in result.findings)
+            if result.score is not None:
+                tables["scores"][rec.call_date].append(rows.score_row(result.score))
+    today = dt.datetime.now(tz=dt.UTC).date().isoformat()
+    for q in quarantined:
+        tables["quarantine"][q.call_date or today].append(rows.quarantine_row(q))
+    for table in ("calls", "utterances", "findings", "scores", "quarantine"):
+        if tables[table]:
+            wh.upsert(warehouse, table, tables[table])
+    return {d for t in ("calls", "quarantine") for d in tables[t]}
+
+
+def rebuild_queue(warehouse: str, dates: Iterable[str]) -> list[QueueEntry]:
+    """Rebuild each date's review queue from everything the warehouse holds for it.
+
+    Built from the stored tables, not this run's results, so a partial re-run still
+    yields the whole day's queue.
+    """
+    queue: list[QueueEntry] = []
+    for date in sorted(dates):
+        calls = {
+            r["call_id"]: r
+            for r in wh.read_table(warehouse, "calls", call_dates=[date]).to_pylist()
+        }
+        scores = [
+            rows.score_from_row(r)
+            for r in wh.read_table(warehouse, "scores", call_dates=[date]).to_pylist()
+        ]
+        latest = _latest_versions(scores)
+        findings: dict[str, list[Any]] = defaultdict(list)
+        for r in wh.read_table(warehouse, "findings", call_dates=[date]).to_pylist():
+            if latest.get((r["call_id"], r["rubric_id"])) == r["rubric_version"]:
+                findings[r["call_id"]].append(rows.finding_from_row(r))
+        candidates = [
+            Candidate(
+                score=s,
+                findings=tuple(findings[s.call_id]),
+                duration_s=calls.get(s.call_id, {}).get("duration_s") or 0.0,
+                agent_id=calls.get(s.call_id, {}).get("agent_id") or "",
+                team_id=calls.get(s.call_id, {}).get("team_id") or "",
+            )
+            for s in scores
+            if latest.get((s.call_id, s.rubric_id)) == s.rubric_version and s.call_id in calls
+        ]
+        day = build_review_queue(candidates, date=date)
+        wh.upsert(warehouse, "queue", {date: [rows.queue_row(q) for q in day]})
+        queue.extend(day)
+    return queue
+
+
+def _latest_versions(scores: Iterable[Any]) -> dict[tuple[str, str], int]:
+    latest: dict[tuple[str, str], int] = {}
+    for s in scores:
+        key = (s.call_id, s.rubric_id)
+        latest[key] = max(latest.get(key, 0), s.rubric_version)
+    return latest
+
+
+def queue_markdown(queue: Iterable[QueueEntry]) -> str:
+    lines = [
+        "| rank | date | call | agent | priority | plan | why |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for q in queue:
+        why = "; ".join(q.reasons[:3]).replace("|", "/")
+        lines.append(
+            f"| {q.rank} | {q.date} | {q.call_id} | {q.agent_id or '—'} | {q.priority:.0f} | {clock(q.plan_s)} | {why} |"
+        )
+    return "\n".join(lines)
+
+
+def _publish_artifact(queue: list[QueueEntry]) -> None:
+    from prefect.artifacts import create_markdown_artifact
+
+    try:
+        create_markdown_artifact(
+            markdown=queue_markdown(queue), key="review-queue", description="earmark review queue"
+        )
+    except Exception as exc:  # an artifact is a convenience; the queue table is the record
+        log.warning("could not publish the queue artifact: %s", exc)
+
+
+def run_night(archive: str | Path, warehouse: str | Path, config: Config) -> NightSummary:
+    """Run the nightly flow on Prefect's local engine with the configured worker count."""
+    from prefect import flow
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    night = flow(
+        nightly_flow,
+        name="earmark-nightly",
+        task_runner=ThreadPoolTaskRunner(max_workers=config.asr.workers),
+        validate_parameters=False,
+        persist_result=False,
+    )
+    return night(str(archive), str(warehouse), config)  # type: ignore[no-any-return]

@@ -1,0 +1,205 @@
+"""One recording's journey, as plain functions: decode → ASR → merge → rubric → score.
+
+The Prefect tasks in :mod:`flows.nightly` call these; so do the tests, without Prefect.
+Models and compiled rubrics are built once per worker process (``lru_cache``) and never
+cross a task boundary: what goes in is a :class:`Recording` and :class:`RunSettings`,
+what comes out is a :class:`CallResult` of plain records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import traceback
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from models.asr import WhisperTranscriber
+from models.nlp import get_analyzer
+from pipeline import TARGET_SR
+from pipeline import warehouse as wh
+from pipeline.audio import decode, split_tracks
+from pipeline.config import AsrConfig, Config
+from pipeline.errors import AudioError, ConfigError, EarmarkError
+from pipeline.rubric.engine import CompiledRubric, compile_rubric, evaluate
+from pipeline.rubric.schema import load_rubric
+from pipeline.scoring import score_call
+from pipeline.transcript import merge_channels, utterance_from_dict, utterance_to_dict
+from pipeline.types import CallScore, Finding, QuarantineEntry, Recording, Transcript
+
+log = logging.getLogger("earmark")
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """Everything a worker needs besides the recording: small and picklable."""
+
+    config: Config
+    warehouse: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """What processing one recording produced (or why it was quarantined)."""
+
+    recording: Recording
+    transcript: Transcript | None = None
+    audio: dict[str, Any] = field(default_factory=dict)
+    findings: tuple[Finding, ...] = ()
+    score: CallScore | None = None
+    quarantine: QuarantineEntry | None = None
+    asr_cached: bool = False
+    asr_wall_s: float = 0.0
+
+
+@lru_cache(maxsize=2)
+def get_transcriber(config: AsrConfig) -> WhisperTranscriber:
+    return WhisperTranscriber(config)
+
+
+@lru_cache(maxsize=16)
+def get_compiled_rubric(path: str, language: str) -> CompiledRubric:
+    """Load, validate and compile a rubric once per process."""
+    rubric = load_rubric(path)
+    if rubric.language != language:
+        raise ConfigError(
+            f"rubric {path} is written for {rubric.language!r} but configured for {language!r}",
+            code="C011",
+        )
+    return compile_rubric(rubric, get_analyzer(language))
+
+
+def rubric_for(config: Config, language: str) -> CompiledRubric:
+    path = config.rubrics.get(language)
+    if not path:
+        raise ConfigError(f"no rubric configured for language {language!r}", code="C012")
+    return get_compiled_rubric(path, language)
+
+
+def transcript_key(recording: Recording, transcriber: WhisperTranscriber, config: Config) -> str:
+    """Content address of a transcript: audio hash × model × options × channel layout."""
+    parts = [
+        recording.audio_sha256,
+        transcriber.model_id,
+        ",".join(config.languages),
+        config.agent_channel,
+    ]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def transcribe_recording(
+    recording: Recording, settings: RunSettings
+) -> tuple[Transcript, dict[str, Any], bool]:
+    """The call's transcript, from the content-addressed cache or from the ASR.
+
+    Returns
+    -------
+    (transcript, audio facts, whether it came from the cache)
+
+    Raises
+    ------
+    AudioError
+        When the file cannot be decoded or holds no speech (``A007``).
+    """
+    config = settings.config
+    transcriber = get_transcriber(config.asr)
+    key = transcript_key(recording, transcriber, config)
+    cached = wh.read_cached(settings.warehouse, key)
+    from_cache = cached is not None
+    if cached is None:
+        cached = _run_asr(recording, transcriber, config)
+        wh.write_cached(settings.warehouse, key, cached)
+    transcript = Transcript(
+        call_id=recording.call_id,
+        language=cached["language"],
+        duration_s=cached["duration_s"],
+        utterances=tuple(utterance_from_dict(u) for u in cached["utterances"]),
+    )
+    if not transcript.utterances:
+        raise AudioError(
+            f"{recording.source_path}: no speech found in {cached['duration_s']:.1f} s "
+            f"(voice activity {cached['speech_s']:.1f} s, all of it dropped as non-speech)",
+            code="A007",
+        )
+    audio = {k: v for k, v in cached.items() if k != "utterances"}
+    return transcript, audio, from_cache
+
+
+def _run_asr(
+    recording: Recording, transcriber: WhisperTranscriber, config: Config
+) -> dict[str, Any]:
+    audio = decode(recording.path, sr=TARGET_SR)
+    tracks = split_tracks(audio, agent_channel=config.agent_channel)
+    probe = next((t for t in tracks if t.speaker == "agent"), tracks[0])
+    language, probability = transcriber.detect_language(probe.samples, candidates=config.languages)
+    channel_transcripts = [
+        (t.speaker, t.channel, transcriber.transcribe(t.samples, language=language)) for t in tracks
+    ]
+    transcript = merge_channels(
+        recording.call_id,
+        channel_transcripts,
+        duration_s=round(audio.duration_s, 3),
+        language=language,
+    )
+    return {
+        "language": language,
+        "language_probability": probability,
+        "duration_s": round(audio.duration_s, 3),
+        "channels": audio.channels,
+        "tracks": len(tracks),
+        "sample_rate": audio.original_sr,
+        "codec": audio.codec,
+        "speech_s": round(sum(ct.speech_s for _, _, ct in channel_transcripts), 3),
+        "dropped": [d for _, _, ct in channel_transcripts for d in ct.dropped],
+        "asr_model": transcriber.model_id,
+        "utterances": [utterance_to_dict(u) for u in transcript.utterances],
+    }
+
+
+def process_recording(recording: Recording, settings: RunSettings) -> CallResult:
+    """Transcribe, evaluate and score one recording; a bad recording becomes a quarantine entry.
+
+    Errors about the run itself (a missing model, a broken rubric) are raised: they
+    would fail every call, so the night stops with a clear message instead.
+    """
+    started = time.monotonic()
+    try:
+        transcript, audio, cached = transcribe_recording(recording, settings)
+        asr_wall_s = time.monotonic() - started
+        compiled = rubric_for(settings.config, transcript.language)
+        findings = tuple(evaluate(compiled, transcript))
+        score = score_call(
+            findings,
+            review_below=compiled.rubric.review_below,
+            asr_confidence=transcript.asr_confidence,
+        )
+    except AudioError as exc:
+        return CallResult(recording, quarantine=_quarantine(recording, exc.code, exc.message))
+    except (EarmarkError, MemoryError):
+        raise
+    except Exception as exc:  # one strange file must not end the night
+        log.error("unexpected error on %s:\n%s", recording.source_path, traceback.format_exc())
+        reason = f"{recording.source_path}: internal error {type(exc).__name__}: {exc}"
+        return CallResult(recording, quarantine=_quarantine(recording, "E999", reason))
+    return CallResult(
+        recording,
+        transcript=transcript,
+        audio=audio,
+        findings=findings,
+        score=score,
+        asr_cached=cached,
+        asr_wall_s=0.0 if cached else asr_wall_s,
+    )
+
+
+def _quarantine(recording: Recording, code: str, reason: str) -> QuarantineEntry:
+    return QuarantineEntry(
+        source_path=recording.source_path,
+        error_code=code,
+        reason=reason,
+        call_id=recording.call_id,
+        audio_sha256=recording.audio_sha256,
+        call_date=recording.call_date,
+    )

@@ -1,0 +1,193 @@
+"""faster-whisper behind the :class:`pipeline.protocols.Transcriber` protocol.
+
+Per channel: Silero VAD (shipped inside faster-whisper) keeps only speech regions,
+so cost follows speech, not recording length; word timestamps on;
+``condition_on_previous_text=False`` so one misheard phrase does not snowball.
+The model loads once per process (``lru_cache``); only our own records leave here.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from models.bundle import ModelSource, resolve_model
+from pipeline import TARGET_SR
+from pipeline.config import AsrConfig
+from pipeline.errors import ModelError
+from pipeline.transcript import drop_phantoms
+from pipeline.types import ChannelTranscript, Segment, Word
+
+ASR_OPTIONS_VERSION = 1
+"""Bump when a change here changes transcripts: it is part of the cache key."""
+VAD_PARAMETERS = {"min_silence_duration_ms": 500, "speech_pad_ms": 300}
+LANGUAGE_DETECTION_SEGMENTS = 3
+
+
+def pick_device(device: str) -> tuple[str, str]:
+    """``auto`` → CUDA (float16) when a GPU is visible, else CPU (int8)."""
+    if device != "auto":
+        return device, "int8" if device == "cpu" else "float16"
+    import ctranslate2
+
+    if ctranslate2.get_cuda_device_count() > 0:
+        return "cuda", "float16"
+    return "cpu", "int8"
+
+
+@lru_cache(maxsize=4)
+def load_whisper(
+    path: str, device: str, compute_type: str, cpu_threads: int, local_only: bool
+) -> Any:
+    """Load a ``WhisperModel`` once per process and argument set."""
+    from faster_whisper import WhisperModel
+
+    try:
+        return WhisperModel(
+            path,
+            device=device,
+            compute_type=compute_type,
+            cpu_threads=cpu_threads,
+            local_files_only=local_only,
+        )
+    except Exception as exc:  # faster-whisper raises bare RuntimeError/OSError/HF errors
+        hint = (
+            ""
+            if local_only
+            else ' (hub models need a network connection; use model = "base" offline)'
+        )
+        raise ModelError(f"cannot load ASR model {path!r}: {exc}{hint}", code="M004") from exc
+
+
+class WhisperTranscriber:
+    """Transcribe 16 kHz mono channels with faster-whisper, one call at a time.
+
+    Parameters
+    ----------
+    config
+        Model name/path, device, compute type, beam size, batch size, threads.
+    source
+        An already resolved model (resolved from ``config.model`` when omitted).
+    """
+
+    def __init__(self, config: AsrConfig, source: ModelSource | None = None) -> None:
+        self.config = config
+        self.source = source or resolve_model(config.model)
+        self.device, default_compute = pick_device(config.device)
+        self.compute_type = config.compute_type if self.device == "cpu" else default_compute
+
+    @property
+    def model_id(self) -> str:
+        c = self.config
+        return (
+            f"{self.source.name}@{self.source.sha256[:12] or self.source.path}|{self.compute_type}"
+            f"|beam{c.beam_size}|batch{c.batch_size}|vad|words|opts{ASR_OPTIONS_VERSION}"
+        )
+
+    @property
+    def cpu_threads(self) -> int:
+        """Threads per model: the configured count, else the cores shared among the workers."""
+        if self.config.cpu_threads:
+            return self.config.cpu_threads
+        return max(1, (os.cpu_count() or 1) // self.config.workers)
+
+    @property
+    def model(self) -> Any:
+        return load_whisper(
+            self.source.path, self.device, self.compute_type, self.cpu_threads, self.source.is_local
+        )
+
+    def detect_language(
+        self, samples: npt.NDArray[np.float32], *, candidates: Sequence[str]
+    ) -> tuple[str, float]:
+        """The likeliest of ``candidates``, judged on several VAD speech windows.
+
+        Whisper's detection on a few seconds of telephone audio is unreliable, so it is
+        taken over up to ``LANGUAGE_DETECTION_SEGMENTS`` 30-second windows of speech
+        and restricted to the center's languages.
+        """
+        if len(candidates) == 1:
+            return candidates[0], 1.0
+        from faster_whisper.vad import VadOptions
+
+        _, _, all_probs = self.model.detect_language(
+            audio=samples,
+            vad_filter=True,
+            vad_parameters=VadOptions(**VAD_PARAMETERS),
+            language_detection_segments=LANGUAGE_DETECTION_SEGMENTS,
+            language_detection_threshold=0.9,
+        )
+        allowed = {lang: p for lang, p in all_probs if lang in candidates}
+        total = sum(allowed.values()) or 1.0
+        language = max(candidates, key=lambda lang: allowed.get(lang, 0.0))
+        return language, round(allowed.get(language, 0.0) / total, 4)
+
+    def transcribe(self, samples: npt.NDArray[np.float32], *, language: str) -> ChannelTranscript:
+        """Transcribe one channel; phantom segments are dropped, decoding time is capped."""
+        duration_s = len(samples) / TARGET_SR
+        budget_s = max(30.0, duration_s * self.config.max_decode_s_per_audio_s)
+        segments_iter, info = self._start(samples, language)
+        started = time.monotonic()
+        raw: list[Segment] = []
+        capped: list[str] = []
+        for seg in segments_iter:
+            raw.append(_segment(seg))
+            if time.monotonic() - started > budget_s:
+                capped.append(
+                    f"decoding stopped at {seg.end:.1f}s: over the {budget_s:.0f}s budget"
+                )
+                break
+        kept, dropped = drop_phantoms(raw)
+        return ChannelTranscript(
+            segments=tuple(kept),
+            language=language,
+            language_probability=1.0,
+            duration_s=duration_s,
+            speech_s=round(float(info.duration_after_vad), 3),
+            dropped=tuple(dropped + capped),
+        )
+
+    def _start(self, samples: npt.NDArray[np.float32], language: str) -> tuple[Any, Any]:
+        c = self.config
+        common: dict[str, Any] = {
+            "language": language,
+            "beam_size": c.beam_size,
+            "word_timestamps": True,
+            "vad_filter": True,
+            "vad_parameters": VAD_PARAMETERS,
+            "condition_on_previous_text": False,
+        }
+        if c.batch_size > 1:
+            from faster_whisper import BatchedInferencePipeline
+
+            return BatchedInferencePipeline(self.model).transcribe(
+                samples, batch_size=c.batch_size, **common
+            )  # type: ignore[no-any-return]
+        return self.model.transcribe(samples, hallucination_silence_threshold=2.0, **common)  # type: ignore[no-any-return]
+
+
+def _segment(seg: Any) -> Segment:
+    words = tuple(
+        Word(
+            start_s=round(w.start, 3),
+            end_s=round(w.end, 3),
+            text=w.word,
+            probability=round(w.probability, 4),
+        )
+        for w in (seg.words or ())
+    )
+    return Segment(
+        start_s=round(seg.start, 3),
+        end_s=round(seg.end, 3),
+        text=seg.text,
+        words=words,
+        avg_logprob=float(seg.avg_logprob),
+        no_speech_prob=float(seg.no_speech_prob),
+        compression_ratio=float(seg.compression_ratio),
+    )

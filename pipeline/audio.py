@@ -1,0 +1,216 @@
+"""Decode any common call-recording format into float32 channels at ``TARGET_SR``.
+
+WAV (PCM, µ-law, A-law), FLAC, OGG and MP3 go through libsndfile (``soundfile``);
+anything libsndfile refuses (an MP3 named ``.wav``, AAC, …) goes through FFmpeg's
+libraries (PyAV). Channels are kept: in a stereo call each party has its own.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from pipeline import TARGET_SR
+from pipeline.errors import AudioError
+from pipeline.types import Speaker
+
+FloatArray = npt.NDArray[np.float32]
+AgentChannel = Literal["left", "right"]
+
+MIN_DURATION_S = 0.5
+SILENCE_PEAK_DBFS = -55.0
+MAX_CHANNELS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedAudio:
+    """A decoded recording: ``samples`` has shape ``(channels, frames)`` at ``sr``."""
+
+    samples: FloatArray
+    sr: int
+    original_sr: int
+    codec: str
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.samples.shape[1]) / self.sr
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    """One party's audio: what the ASR transcribes separately."""
+
+    speaker: Speaker
+    channel: int
+    samples: FloatArray
+
+
+def decode(path: str | Path, *, sr: int = TARGET_SR) -> DecodedAudio:
+    """Decode a recording, keep its channels and resample them to ``sr``.
+
+    Parameters
+    ----------
+    path
+        A local audio file.
+    sr
+        Target sample rate; resampling is explicit (soxr high quality), never implied.
+
+    Returns
+    -------
+    DecodedAudio
+        float32 samples of shape ``(channels, frames)``.
+
+    Raises
+    ------
+    AudioError
+        ``A001`` empty file, ``A002`` not decodable audio, ``A003`` no audio frames,
+        ``A004`` truncated WAV, ``A005`` too short, ``A006`` silent, ``A008`` too many channels.
+
+    Examples
+    --------
+    >>> audio = decode("tests/data/stereo_8k.wav")  # doctest: +SKIP
+    >>> audio.channels, audio.sr
+    (2, 16000)
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot read file ({exc.strerror})", code="A009") from exc
+    if size == 0:
+        raise AudioError(f"{path}: empty file (0 bytes)", code="A001")
+    _check_wav_container(path, size)
+    samples, original_sr, codec = _read_any(path)
+    if samples.shape[1] == 0:
+        raise AudioError(f"{path}: header only, the file holds no audio frames", code="A003")
+    if samples.shape[0] > MAX_CHANNELS:
+        raise AudioError(
+            f"{path}: {samples.shape[0]} channels; earmark expects mono or stereo (one party per channel)",
+            code="A008",
+        )
+    duration_s = samples.shape[1] / original_sr
+    if duration_s < MIN_DURATION_S:
+        raise AudioError(
+            f"{path}: too short to hold a call ({duration_s:.2f} s < {MIN_DURATION_S} s)",
+            code="A005",
+        )
+    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
+    peak_dbfs = 20 * np.log10(max(peak, 1e-12))
+    if peak_dbfs < SILENCE_PEAK_DBFS:
+        raise AudioError(
+            f"{path}: silent recording (peak level {peak_dbfs:.0f} dBFS over {duration_s:.1f} s)",
+            code="A006",
+        )
+    if original_sr != sr:
+        samples = _resample(samples, orig_sr=original_sr, sr=sr)
+    return DecodedAudio(samples=samples, sr=sr, original_sr=original_sr, codec=codec)
+
+
+def split_tracks(audio: DecodedAudio, *, agent_channel: AgentChannel = "left") -> list[Track]:
+    """One track per party: stereo gives agent and customer, mono gives ``unknown``.
+
+    A "stereo" file whose two channels carry the same signal is a mono recording in
+    disguise; it is treated as mono so the same speech is not transcribed twice.
+    """
+    if audio.channels == 1 or _same_signal(audio.samples[0], audio.samples[1]):
+        return [Track(speaker="unknown", channel=0, samples=audio.samples[0])]
+    agent = 0 if agent_channel == "left" else 1
+    return [
+        Track(speaker="agent", channel=agent, samples=audio.samples[agent]),
+        Track(speaker="customer", channel=1 - agent, samples=audio.samples[1 - agent]),
+    ]
+
+
+def _same_signal(a: FloatArray, b: FloatArray) -> bool:
+    return bool(np.allclose(a, b, atol=1e-3))
+
+
+def _read_any(path: Path) -> tuple[FloatArray, int, str]:
+    import soundfile as sf
+
+    try:
+        with sf.SoundFile(str(path)) as f:
+            data = f.read(dtype="float32", always_2d=True)
+            return np.ascontiguousarray(data.T), int(f.samplerate), f"{f.format}/{f.subtype}"
+    except (sf.LibsndfileError, RuntimeError, TypeError) as sf_exc:
+        try:
+            return _read_with_ffmpeg(path)
+        except AudioError:
+            raise
+        except Exception as av_exc:
+            raise AudioError(
+                f"{path}: not a decodable audio file (libsndfile: {sf_exc}; ffmpeg: {av_exc})",
+                code="A002",
+            ) from av_exc
+
+
+def _read_with_ffmpeg(path: Path) -> tuple[FloatArray, int, str]:
+    import av
+
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            raise AudioError(f"{path}: the file has no audio stream", code="A002")
+        stream = container.streams.audio[0]
+        chunks: list[np.ndarray] = []
+        for frame in container.decode(stream):
+            array = frame.to_ndarray()
+            if frame.format.is_planar:
+                chunks.append(array.astype(np.float32, copy=False))
+            else:
+                chunks.append(array.reshape(-1, frame.layout.nb_channels).T.astype(np.float32))
+        rate = int(stream.rate or 0)
+        codec = f"ffmpeg/{stream.codec_context.name}"
+        fmt = stream.codec_context.format.name if stream.codec_context.format else ""
+    if not chunks or rate <= 0:
+        raise AudioError(f"{path}: no audio frames could be decoded", code="A003")
+    samples = np.concatenate(chunks, axis=1)
+    if fmt.startswith("s16"):
+        samples = samples / 32768.0
+    elif fmt.startswith("s32"):
+        samples = samples / 2147483648.0
+    elif fmt.startswith("u8"):
+        samples = (samples - 128.0) / 128.0
+    return np.ascontiguousarray(samples, dtype=np.float32), rate, codec
+
+
+def _check_wav_container(path: Path, size: int) -> None:
+    """Refuse a WAV whose data chunk is shorter than its header promises."""
+    with path.open("rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            chunk_id, chunk_size = struct.unpack("<4sI", f.read(8))
+            if chunk_id == b"data":
+                available = size - pos - 8
+                if chunk_size == 0 and available == 0:
+                    raise AudioError(
+                        f"{path}: header only, the WAV holds no audio data", code="A003"
+                    )
+                if chunk_size not in (0, 0xFFFFFFFF) and available < chunk_size:
+                    raise AudioError(
+                        f"{path}: truncated WAV, the header declares {chunk_size} bytes of audio "
+                        f"but the file holds {available}",
+                        code="A004",
+                    )
+                return
+            pos += 8 + chunk_size + (chunk_size & 1)
+        raise AudioError(f"{path}: header only, the WAV has no data chunk", code="A003")
+
+
+def _resample(samples: FloatArray, *, orig_sr: int, sr: int) -> FloatArray:
+    import librosa
+
+    out = librosa.resample(samples, orig_sr=orig_sr, target_sr=sr, res_type="soxr_hq", axis=-1)
+    return np.ascontiguousarray(out, dtype=np.float32)

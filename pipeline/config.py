@@ -1,0 +1,95 @@
+"""``earmark.toml``: one file for the archive, warehouse, languages, model, rubrics and inspectors.
+
+Every key has a default, so ``earmark run --archive A --warehouse W`` works with no file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RUBRICS = {
+    lang: str(PROJECT_ROOT / "rubrics" / lang / "inbound-support.yaml")
+    for lang in ("en", "zh", "ru")
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AsrConfig(_Strict):
+    """Which model and how to run it. ``model`` is a path, ``"base"`` (the bundled
+    weights), ``"tiny.en"`` (the optional English-only package) or a hub name
+    (downloaded by faster-whisper, only when online)."""
+
+    model: str = "base"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    compute_type: str = "int8"
+    beam_size: Annotated[int, Field(ge=1, le=10)] = 5
+    batch_size: Annotated[int, Field(ge=1, le=64)] = 8
+    cpu_threads: Annotated[int, Field(ge=0)] = 0
+    workers: Annotated[int, Field(ge=1)] = 1
+    max_decode_s_per_audio_s: Annotated[float, Field(gt=0)] = 3.0
+    """Wall-clock cap on decoding, per second of audio: a garbage file cannot loop for minutes."""
+
+
+class InspectorConfig(_Strict):
+    name: str
+    teams: list[str] = Field(default_factory=list)
+    budget_minutes: Annotated[float, Field(gt=0)] = 30.0
+
+
+class Config(_Strict):
+    archive: str = ""
+    warehouse: str = ""
+    languages: Annotated[list[Literal["en", "zh", "ru"]], Field(min_length=1)] = ["en", "zh", "ru"]
+    agent_channel: Literal["left", "right"] = "left"
+    asr: AsrConfig = AsrConfig()
+    rubrics: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RUBRICS))
+    inspectors: list[InspectorConfig] = Field(default_factory=list)
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read ``earmark.toml`` (or return the defaults when ``path`` is ``None``).
+
+    Relative paths in the file are resolved against the file's folder.
+
+    Raises
+    ------
+    ConfigError
+        ``C001`` unreadable or not TOML, ``C002`` an invalid key or value (named).
+    """
+    if path is None:
+        return Config()
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror})", code="C001") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})", code="C001") from exc
+    base = path.resolve().parent
+    for key in ("archive", "warehouse"):
+        if raw.get(key):
+            raw[key] = str(base / raw[key])
+    if isinstance(raw.get("rubrics"), dict):
+        raw["rubrics"] = {
+            **DEFAULT_RUBRICS,
+            **{k: str(base / v) for k, v in raw["rubrics"].items()},
+        }
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            + (f", got {e['input']!r}" if e["type"] != "missing" else "")
+            for e in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}", code="C002") from None

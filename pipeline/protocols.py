@@ -1,0 +1,77 @@
+"""The seams between the core and the models: what ``pipeline`` needs, not how it is done."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from pipeline.types import ChannelTranscript
+
+
+@runtime_checkable
+class Transcriber(Protocol):
+    """Speech to text for one channel (implemented in ``models/asr.py``)."""
+
+    @property
+    def model_id(self) -> str:
+        """Names the model and every option that changes its output (the cache key)."""
+        ...
+
+    def detect_language(
+        self, samples: npt.NDArray[np.float32], *, candidates: Sequence[str]
+    ) -> tuple[str, float]:
+        """The most likely language among ``candidates`` and its probability."""
+        ...
+
+    def transcribe(self, samples: npt.NDArray[np.float32], *, language: str) -> ChannelTranscript:
+        """Transcribe 16 kHz mono samples in ``language``."""
+        ...
+
+
+class Tokens(Protocol):
+    """A tokenised text: the lower-cased forms and the character span of each token."""
+
+    def __len__(self) -> int: ...
+
+    @property
+    def lower(self) -> Sequence[str]: ...
+
+    @property
+    def lemma(self) -> Sequence[str]: ...
+
+    def char_span(self, start: int, end: int) -> tuple[int, int]:
+        """Character offsets of tokens ``start:end`` in the normalised text."""
+        ...
+
+
+class PhraseFinder(Protocol):
+    """Finds any of a fixed list of phrases in tokenised text."""
+
+    def find(self, tokens: Tokens) -> list[tuple[int, int, int]]:
+        """``(start_token, end_token, phrase_index)`` for every match."""
+        ...
+
+
+class TextAnalyzer(Protocol):
+    """A language's tokenizer and phrase matcher (spaCy in ``models/nlp.py``)."""
+
+    language: str
+
+    def normalize(self, text: str) -> str:
+        """The form every rubric matches against (NFKC, case, script, punctuation)."""
+        ...
+
+    def tokenize(self, text: str) -> Tokens:
+        """Tokenise already normalised text."""
+        ...
+
+    def tokenize_many(self, texts: Sequence[str]) -> list[Tokens]:
+        """Tokenise many normalised texts at once (faster than one by one)."""
+        ...
+
+    def phrase_finder(self, phrases: Sequence[str]) -> PhraseFinder:
+        """A finder for ``phrases``, normalised and tokenised the same way as the text."""
+        ...

@@ -1,0 +1,190 @@
+"""Records ↔ warehouse rows (plain dicts that fit :data:`pipeline.warehouse.SCHEMAS`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pipeline.archive import KNOWN_COLUMNS
+from pipeline.transcript import utterance_from_dict
+from pipeline.types import (
+    CallScore,
+    Evidence,
+    Finding,
+    QuarantineEntry,
+    QueueEntry,
+    Recording,
+    Transcript,
+    Word,
+)
+
+Row = dict[str, Any]
+
+
+def call_row(
+    rec: Recording, audio: Mapping[str, Any], transcript: Transcript | None, status: str
+) -> Row:
+    meta = rec.metadata
+    return {
+        "call_id": rec.call_id,
+        "source_path": rec.source_path,
+        "audio_sha256": rec.audio_sha256,
+        "size_bytes": rec.size_bytes,
+        "duration_s": audio.get("duration_s"),
+        "channels": audio.get("channels"),
+        "sample_rate": audio.get("sample_rate"),
+        "codec": audio.get("codec"),
+        "language": audio.get("language"),
+        "language_probability": audio.get("language_probability"),
+        "agent_id": meta.get("agent_id") or None,
+        "team_id": meta.get("team_id") or None,
+        "started_at": meta.get("started_at") or None,
+        "direction": meta.get("direction") or None,
+        "customer_id": meta.get("customer_id") or None,
+        "metadata": [(k, v) for k, v in sorted(meta.items()) if k not in KNOWN_COLUMNS],
+        "status": status,
+        "asr_model": audio.get("asr_model"),
+        "asr_confidence": round(transcript.asr_confidence, 4) if transcript else None,
+        "speech_s": audio.get("speech_s"),
+        "dropped_segments": list(audio.get("dropped", [])),
+    }
+
+
+def utterance_rows(transcript: Transcript) -> list[Row]:
+    return [
+        {
+            "call_id": transcript.call_id,
+            "idx": i,
+            "speaker": u.speaker,
+            "channel": u.channel,
+            "start_s": u.start_s,
+            "end_s": u.end_s,
+            "text": u.text,
+            "confidence": u.confidence,
+            "words": [_word(w) for w in u.words],
+        }
+        for i, u in enumerate(transcript.utterances)
+    ]
+
+
+def _word(w: Word) -> Row:
+    return {"start_s": w.start_s, "end_s": w.end_s, "text": w.text, "probability": w.probability}
+
+
+def transcript_from_rows(
+    call_id: str, language: str, duration_s: float, rows: list[Mapping[str, Any]]
+) -> Transcript:
+    """Rebuild a transcript from ``utterances`` rows (for re-scoring without ASR)."""
+    utterances = tuple(
+        utterance_from_dict(
+            {
+                **r,
+                "words": [
+                    [w["start_s"], w["end_s"], w["text"], w["probability"]]
+                    for w in r["words"] or []
+                ],
+            }
+        )
+        for r in sorted(rows, key=lambda r: r["idx"])
+    )
+    return Transcript(
+        call_id=call_id, language=language, duration_s=duration_s, utterances=utterances
+    )
+
+
+def finding_row(f: Finding) -> Row:
+    return {
+        "call_id": f.call_id,
+        "rubric_id": f.rubric_id,
+        "rubric_version": f.rubric_version,
+        "item_id": f.item_id,
+        "item_version": f.item_version,
+        "title": f.title,
+        "detected": f.detected,
+        "outcome": f.outcome,
+        "confidence": f.confidence,
+        "weight": f.weight,
+        "critical": f.critical,
+        "flag": f.flag,
+        "evidence": [_evidence(e) for e in f.evidence],
+    }
+
+
+def _evidence(e: Evidence) -> Row:
+    return {
+        "speaker": e.speaker,
+        "start_s": e.start_s,
+        "end_s": e.end_s,
+        "text": e.text,
+        "rule": e.rule,
+    }
+
+
+def finding_from_row(r: Mapping[str, Any]) -> Finding:
+    return Finding(
+        call_id=r["call_id"],
+        rubric_id=r["rubric_id"],
+        rubric_version=r["rubric_version"],
+        item_id=r["item_id"],
+        item_version=r["item_version"],
+        detected=r["detected"],
+        outcome=r["outcome"],
+        confidence=r["confidence"],
+        evidence=tuple(Evidence(**e) for e in r["evidence"] or []),
+        weight=r["weight"],
+        critical=r["critical"],
+        flag=r["flag"],
+        title=r["title"] or "",
+    )
+
+
+def score_row(s: CallScore) -> Row:
+    return {
+        "call_id": s.call_id,
+        "rubric_id": s.rubric_id,
+        "rubric_version": s.rubric_version,
+        "score": s.score,
+        "critical_failed": s.critical_failed,
+        "needs_review": s.needs_review,
+        "reasons": list(s.reasons),
+        "priority": s.priority,
+    }
+
+
+def score_from_row(r: Mapping[str, Any]) -> CallScore:
+    return CallScore(
+        call_id=r["call_id"],
+        rubric_id=r["rubric_id"],
+        rubric_version=r["rubric_version"],
+        score=r["score"],
+        critical_failed=r["critical_failed"],
+        needs_review=r["needs_review"],
+        reasons=tuple(r["reasons"] or ()),
+        priority=r["priority"],
+    )
+
+
+def queue_row(q: QueueEntry) -> Row:
+    return {
+        "inspector": q.inspector,
+        "date": q.date,
+        "rank": q.rank,
+        "call_id": q.call_id,
+        "kind": q.kind,
+        "priority": q.priority,
+        "reasons": list(q.reasons),
+        "plan": [{"start_s": s.start_s, "end_s": s.end_s} for s in q.plan],
+        "plan_s": round(q.plan_s, 3),
+        "agent_id": q.agent_id,
+        "team_id": q.team_id,
+    }
+
+
+def quarantine_row(q: QuarantineEntry) -> Row:
+    return {
+        "source_path": q.source_path,
+        "call_id": q.call_id,
+        "audio_sha256": q.audio_sha256,
+        "error_code": q.error_code,
+        "reason": q.reason,
+    }

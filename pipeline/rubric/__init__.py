@@ -1,0 +1,1 @@
+"""Rubrics: the file format, the detectors, and their evaluation on a call."""

@@ -1,0 +1,151 @@
+"""Detectors: the registered, versioned functions that find rubric behaviour in a call.
+
+A detector is a class with a pydantic ``Params`` model, a ``requires`` set naming
+what it needs from the run (``"text"``, ``"words"``, ``"metrics"``), and a ``find``
+method. Built-ins are registered in :mod:`pipeline.rubric.registrations`; a plugin
+package adds its own through the ``earmark_detectors`` entry-point group::
+
+    [project.entry-points.earmark_detectors]
+    "mycompany.keyword.v1" = "mycompany_detectors:KeywordDetector"
+
+A published name never changes meaning: a change of behaviour is a new ``.v2``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+import catalogue
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline.errors import RubricError
+from pipeline.protocols import TextAnalyzer, Tokens
+from pipeline.types import Transcript
+
+detectors = catalogue.create("earmark", "detectors", entry_points=True)
+"""The detector registry: ``"name.vN"`` → detector class."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallText:
+    """A call prepared once for matching: normalised text and tokens per utterance.
+
+    ``spans[i]`` gives, for utterance ``i``, each word's character span in
+    ``texts[i]`` so a match maps back to the words' times.
+    """
+
+    transcript: Transcript
+    texts: tuple[str, ...]
+    tokens: tuple[Tokens, ...]
+    spans: tuple[tuple[tuple[int, int], ...], ...]
+    metrics: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One place a detector fired: utterance index, times, and the rule that matched."""
+
+    utterance: int
+    start_s: float
+    end_s: float
+    rule: str
+
+
+class Detector(Protocol):
+    """What a registered detector class provides."""
+
+    Params: ClassVar[type[BaseModel]]
+    requires: ClassVar[frozenset[str]]
+
+    def find(self, call: CallText, utterances: Sequence[int]) -> list[Hit]:
+        """Hits among the given utterance indices (already filtered by speaker and window)."""
+        ...
+
+
+class DetectorParams(BaseModel):
+    """Base for detector params: unknown keys are typos, and typos are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def get_detector_class(name: str, *, where: str = "") -> type[Any]:
+    """Look a detector up by its registered name, with a hint for near misses."""
+    from pipeline.rubric import registrations  # noqa: F401  (registers the built-ins)
+
+    try:
+        return detectors.get(name)  # type: ignore[no-any-return]
+    except catalogue.RegistryError:
+        known = sorted(detectors.get_all())
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
+        prefix = f"{where}: " if where else ""
+        raise RubricError(f"{prefix}unknown detector {name!r} ({hint})", code="R003") from None
+
+
+def validate_detector(name: str, params: Mapping[str, Any], *, where: str) -> BaseModel:
+    """Check that ``name`` is registered and ``params`` fit its ``Params`` model."""
+    cls = get_detector_class(name, where=where)
+    try:
+        return cls.Params.model_validate(dict(params))  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise RubricError(f"{where}: detector {name!r}: {problems}", code="R005") from None
+
+
+def build_detector(
+    name: str, params: Mapping[str, Any], analyzer: TextAnalyzer, *, where: str
+) -> Detector:
+    """Instantiate a registered detector for one language's analyzer."""
+    cls = get_detector_class(name, where=where)
+    return cls(validate_detector(name, params, where=where), analyzer)  # type: ignore[no-any-return]
+
+
+def hit_span(call: CallText, utterance: int, char_start: int, char_end: int) -> tuple[float, float]:
+    """Times of the words that overlap characters ``char_start:char_end`` of an utterance."""
+    utt = call.transcript.utterances[utterance]
+    spans = call.spans[utterance]
+    covered = [
+        w for w, (s, e) in zip(utt.words, spans, strict=False) if s < char_end and e > char_start
+    ]
+    if not covered:
+        return utt.start_s, utt.end_s
+    return covered[0].start_s, covered[-1].end_s
+
+
+# ---------------------------------------------------------------- built-in detectors
+
+
+class PhraseParams(DetectorParams):
+    phrases: list[str] = Field(min_length=1)
+
+
+class PhraseDetector:
+    """``phrase.v1``: any of a list of phrases, matched on lower-cased tokens.
+
+    Matching uses the language analyzer's tokenizer on both sides (spaCy's
+    PhraseMatcher), so "thanks for calling" matches "Thanks for calling Acme" but
+    not "thanksgiving". Chinese is matched on characters.
+    """
+
+    Params: ClassVar[type[BaseModel]] = PhraseParams
+    requires: ClassVar[frozenset[str]] = frozenset({"text"})
+
+    def __init__(self, params: PhraseParams, analyzer: TextAnalyzer) -> None:
+        self.phrases = [unicodedata.normalize("NFKC", p).strip() for p in params.phrases]
+        self.finder = analyzer.phrase_finder(self.phrases)
+
+    def find(self, call: CallText, utterances: Sequence[int]) -> list[Hit]:
+        hits = []
+        for i in utterances:
+            tokens = call.tokens[i]
+            for start, end, phrase in self.finder.find(tokens):
+                c0, c1 = tokens.char_span(start, end)
+                start_s, end_s = hit_span(call, i, c0, c1)
+                hits.append(Hit(i, start_s, end_s, f"phrase {self.phrases[phrase]!r}"))
+        return hits

@@ -1,0 +1,237 @@
+"""Evaluate a rubric on a call: constraints, detection, applicability, outcome, evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from pipeline.protocols import TextAnalyzer
+from pipeline.rubric.detectors import CallText, Detector, Hit, build_detector
+from pipeline.rubric.schema import Condition, Item, Rubric, Window
+from pipeline.types import Evidence, Finding, Outcome, Transcript, Utterance
+
+UNATTRIBUTED_CONFIDENCE = 0.6
+"""Confidence factor when the call has no speaker roles, so speaker constraints cannot apply."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledItem:
+    item: Item
+    detector: Detector
+    na_detector: Detector | None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRubric:
+    """A rubric with its detectors built for one language's analyzer (build once, reuse)."""
+
+    rubric: Rubric
+    analyzer: TextAnalyzer
+    items: tuple[CompiledItem, ...]
+
+
+def compile_rubric(rubric: Rubric, analyzer: TextAnalyzer) -> CompiledRubric:
+    """Build every item's detectors; raises ``RubricError`` for bad names or params."""
+    items = []
+    for item in rubric.items:
+        where = f"{rubric.source} item {item.id!r}"
+        detector = build_detector(item.detector, item.params, analyzer, where=where)
+        na_detector = None
+        if item.na_when is not None:
+            cond = item.na_when.condition
+            na_detector = build_detector(
+                cond.detector, cond.params, analyzer, where=f"{where} na_when"
+            )
+        items.append(CompiledItem(item, detector, na_detector))
+    return CompiledRubric(rubric=rubric, analyzer=analyzer, items=tuple(items))
+
+
+def prepare_call(
+    transcript: Transcript, analyzer: TextAnalyzer, *, metrics: Mapping[str, float] | None = None
+) -> CallText:
+    """Normalise and tokenise every utterance once, remembering where each word lies."""
+    texts, spans = (
+        zip(*(_normalized(u, analyzer) for u in transcript.utterances), strict=True)
+        if transcript.utterances
+        else ((), ())
+    )
+    tokens = analyzer.tokenize_many(list(texts))
+    return CallText(
+        transcript=transcript,
+        texts=tuple(texts),
+        tokens=tuple(tokens),
+        spans=tuple(spans),
+        metrics=dict(metrics or {}),
+    )
+
+
+def _normalized(utt: Utterance, analyzer: TextAnalyzer) -> tuple[str, tuple[tuple[int, int], ...]]:
+    if not utt.words:
+        return analyzer.normalize(utt.text), ()
+    joiner = "" if analyzer.language == "zh" else " "
+    parts: list[str] = []
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for word in utt.words:
+        norm = analyzer.normalize(word.text)
+        if parts and norm:
+            pos += len(joiner)
+        spans.append((pos, pos + len(norm)))
+        if norm:
+            parts.append(norm)
+            pos += len(norm)
+    return joiner.join(parts), tuple(spans)
+
+
+def evaluate(
+    compiled: CompiledRubric,
+    transcript: Transcript,
+    *,
+    metrics: Mapping[str, float] | None = None,
+) -> list[Finding]:
+    """Evaluate every item of ``compiled`` on one call.
+
+    Parameters
+    ----------
+    compiled
+        From :func:`compile_rubric`.
+    transcript
+        The call's utterances (already redacted).
+    metrics
+        Numbers other stages produced for the call (for metric detectors).
+
+    Returns
+    -------
+    list of Finding
+        One per item, in rubric order, with evidence for every hit.
+    """
+    call = prepare_call(transcript, compiled.analyzer, metrics=metrics)
+    return [evaluate_item(compiled.rubric, c, call) for c in compiled.items]
+
+
+def evaluate_item(rubric: Rubric, compiled: CompiledItem, call: CallText) -> Finding:
+    """One item on a prepared call: detection, ``na_when``, ``expect`` → outcome."""
+    item = compiled.item
+    attributed = any(u.speaker != "unknown" for u in call.transcript.utterances)
+    hits = _run(compiled.detector, call, item.speaker, item.window)
+    detected = bool(hits)
+    outcome: Outcome
+    if (
+        compiled.na_detector is not None
+        and item.na_when is not None
+        and _not_applicable(
+            compiled.na_detector, item.na_when.detected is not None, item.na_when.condition, call
+        )
+    ):
+        outcome = "na"
+    elif item.expect == "present":
+        outcome = "pass" if detected else "fail"
+    else:
+        outcome = "fail" if detected else "pass"
+    utterances = call.transcript.utterances
+    if detected:
+        confidence = max(utterances[h.utterance].confidence for h in hits)
+    else:
+        confidence = call.transcript.asr_confidence
+    if not attributed and item.speaker != "any":
+        confidence *= UNATTRIBUTED_CONFIDENCE
+    if outcome == "fail" and confidence < item.min_confidence:
+        outcome = "na"
+    evidence = tuple(
+        Evidence(
+            speaker=utterances[h.utterance].speaker,
+            start_s=round(h.start_s, 3),
+            end_s=round(h.end_s, 3),
+            text=utterances[h.utterance].text,
+            rule=h.rule,
+        )
+        for h in hits
+    )
+    return Finding(
+        call_id=call.transcript.call_id,
+        rubric_id=rubric.id,
+        rubric_version=rubric.version,
+        item_id=item.id,
+        item_version=item.version,
+        detected=detected,
+        outcome=outcome,
+        confidence=round(confidence, 4),
+        evidence=evidence,
+        weight=item.weight,
+        critical=item.critical,
+        flag=item.flag,
+        title=item.title,
+    )
+
+
+def _not_applicable(
+    detector: Detector, when_detected: bool, cond: Condition, call: CallText
+) -> bool:
+    found = bool(_run(detector, call, cond.speaker, cond.window))
+    return found if when_detected else not found
+
+
+def _run(detector: Detector, call: CallText, speaker: str, window: Window | None) -> list[Hit]:
+    return detector.find(call, eligible_utterances(call.transcript, speaker=speaker, window=window))
+
+
+def eligible_utterances(
+    transcript: Transcript, *, speaker: str, window: Window | None
+) -> list[int]:
+    """Indices of the utterances an item may look at.
+
+    A call with no speaker roles at all (mono, not diarized) cannot honour a speaker
+    constraint: every utterance is eligible and the finding's confidence is lowered.
+    """
+    attributed = any(u.speaker != "unknown" for u in transcript.utterances)
+    lo, hi = window.bounds(transcript.duration_s) if window else (0.0, float("inf"))
+    return [
+        i
+        for i, u in enumerate(transcript.utterances)
+        if (speaker == "any" or not attributed or u.speaker == speaker)
+        and u.start_s < hi
+        and u.end_s > lo
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ExampleFailure:
+    """A rubric example that did not behave as its file says."""
+
+    item_id: str
+    expected_match: bool
+    text: str
+
+
+def check_examples(compiled: CompiledRubric) -> tuple[int, list[ExampleFailure]]:
+    """Run every item's ``examples``: how many ran, and the ones that failed.
+
+    Each example is one utterance by the item's speaker (``any`` → ``agent``); the
+    window is not applied, so the examples test the language, not the timing.
+    """
+    failures: list[ExampleFailure] = []
+    total = 0
+    for c in compiled.items:
+        speaker = "customer" if c.item.speaker == "customer" else "agent"
+        for expected, texts in ((True, c.item.examples.match), (False, c.item.examples.no_match)):
+            for text in texts:
+                total += 1
+                call = prepare_call(_one_utterance(text, speaker), compiled.analyzer)
+                fired = bool(c.detector.find(call, [0]))
+                if fired != expected:
+                    failures.append(ExampleFailure(c.item.id, expected, text))
+    return total, failures
+
+
+def _one_utterance(text: str, speaker: str) -> Transcript:
+    utt = Utterance(
+        speaker="agent" if speaker == "agent" else "customer", start_s=0.0, end_s=5.0, text=text
+    )
+    return Transcript(call_id="example", language="", duration_s=5.0, utterances=(utt,))
+
+
+def evaluate_many(
+    compiled: CompiledRubric, transcripts: Sequence[Transcript]
+) -> list[list[Finding]]:
+    """Evaluate many calls with one compiled rubric."""
+    return [evaluate(compiled, t) for t in transcripts]

@@ -1,0 +1,249 @@
+"""The rubric file format: pydantic models with ``extra="forbid"``, coded errors.
+
+A rubric is data written by data engineers. Every mistake in it must be reported
+with the file, the item, the field and the bad value, under a stable code:
+
+``[R002] rubrics/en/inbound-support.yaml item 'greeting': unknown field 'expcet' (did you mean 'expect'?)``
+
+Codes: R001 unreadable/invalid YAML, R002 invalid field or value, R003 unknown
+detector, R004 duplicate item id, R005 invalid detector params, R006 unsupported
+language, R007 unsupported schema_version.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipeline.errors import RubricError
+
+SCHEMA_VERSION = 1
+LANGUAGES = ("en", "zh", "ru")
+ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+ItemSpeaker = Literal["agent", "customer", "any"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Window(_Strict):
+    """Where in the call an item is looked for. At most one bound."""
+
+    first_s: Annotated[float, Field(gt=0)] | None = None
+    last_s: Annotated[float, Field(gt=0)] | None = None
+    first_pct: Annotated[float, Field(gt=0, le=100)] | None = None
+    last_pct: Annotated[float, Field(gt=0, le=100)] | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Window:
+        set_fields = [k for k, v in self.model_dump().items() if v is not None]
+        if len(set_fields) != 1:
+            raise ValueError(
+                f"window takes exactly one of first_s, last_s, first_pct, last_pct; got {set_fields}"
+            )
+        return self
+
+    def bounds(self, duration_s: float) -> tuple[float, float]:
+        """The window as ``(start_s, end_s)`` in a call of ``duration_s``."""
+        if self.first_s is not None:
+            return 0.0, self.first_s
+        if self.last_s is not None:
+            return max(0.0, duration_s - self.last_s), duration_s
+        if self.first_pct is not None:
+            return 0.0, duration_s * self.first_pct / 100
+        assert self.last_pct is not None
+        return duration_s * (1 - self.last_pct / 100), duration_s
+
+
+class Condition(_Strict):
+    """A detector run only to decide applicability (``na_when``)."""
+
+    detector: str
+    speaker: ItemSpeaker = "any"
+    window: Window | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class NaWhen(_Strict):
+    """The item is N/A when the condition is (``detected``) or is not (``not_detected``) found."""
+
+    detected: Condition | None = None
+    not_detected: Condition | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> NaWhen:
+        if (self.detected is None) == (self.not_detected is None):
+            raise ValueError("na_when takes exactly one of 'detected' or 'not_detected'")
+        return self
+
+    @property
+    def condition(self) -> Condition:
+        cond = self.detected or self.not_detected
+        assert cond is not None
+        return cond
+
+
+class Examples(_Strict):
+    """Utterances that must and must not make the item's detector fire."""
+
+    match: list[str] = Field(default_factory=list)
+    no_match: list[str] = Field(default_factory=list)
+
+
+class Item(_Strict):
+    """One rubric item: what to look for, where, and what it is worth."""
+
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    version: Annotated[int, Field(ge=1)] = 1
+    title: str = ""
+    speaker: ItemSpeaker = "any"
+    window: Window | None = None
+    expect: Literal["present", "absent"]
+    weight: Annotated[float, Field(ge=0, le=100)] = 0
+    critical: bool = False
+    flag: bool = False
+    min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.0
+    detector: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    na_when: NaWhen | None = None
+    examples: Examples = Field(default_factory=Examples)
+
+
+class Rubric(_Strict):
+    """A rubric file: a versioned list of items for one language."""
+
+    schema_version: int
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
+    version: Annotated[int, Field(ge=1)]
+    language: str
+    title: str = ""
+    review_below: Annotated[float, Field(ge=0, le=100)] = 70.0
+    items: Annotated[list[Item], Field(min_length=1)]
+    source: str = Field(default="", exclude=True)
+
+    def item(self, item_id: str) -> Item:
+        for it in self.items:
+            if it.id == item_id:
+                return it
+        raise KeyError(item_id)
+
+
+def load_rubric(path: str | Path) -> Rubric:
+    """Read and validate one rubric file (detector names and params included).
+
+    Raises
+    ------
+    RubricError
+        With a stable code and the file, item, field and value at fault.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RubricError(f"{path}: cannot read rubric ({exc.strerror})", code="R001") from exc
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" line {where.line + 1}" if where is not None else ""
+        raise RubricError(f"{path}{line}: not valid YAML ({exc})", code="R001") from exc
+    return parse_rubric(raw, source=str(path))
+
+
+def parse_rubric(raw: Any, *, source: str = "<rubric>") -> Rubric:
+    """Validate an already parsed rubric document (see :func:`load_rubric`)."""
+    if not isinstance(raw, dict):
+        raise RubricError(
+            f"{source}: a rubric is a mapping with 'items', got {type(raw).__name__}", code="R001"
+        )
+    version = raw.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise RubricError(
+            f"{source}: schema_version must be {SCHEMA_VERSION}, got {version!r}", code="R007"
+        )
+    try:
+        rubric = Rubric.model_validate({**raw, "source": source})
+    except ValidationError as exc:
+        raise RubricError(_explain(exc, raw, source), code="R002") from None
+    if rubric.language not in LANGUAGES:
+        raise RubricError(
+            f"{source}: language must be one of {', '.join(LANGUAGES)}, got {rubric.language!r}",
+            code="R006",
+        )
+    seen: set[str] = set()
+    for item in rubric.items:
+        if item.id in seen:
+            raise RubricError(f"{source} item {item.id!r}: duplicate item id", code="R004")
+        seen.add(item.id)
+    from pipeline.rubric.detectors import validate_detector
+
+    for item in rubric.items:
+        validate_detector(item.detector, item.params, where=f"{source} item {item.id!r}")
+        if item.na_when is not None:
+            cond = item.na_when.condition
+            validate_detector(
+                cond.detector, cond.params, where=f"{source} item {item.id!r} na_when"
+            )
+    return rubric
+
+
+def _explain(exc: ValidationError, raw: dict[str, Any], source: str) -> str:
+    """Turn pydantic's errors into lines a data engineer understands."""
+    lines = []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        where, model = source, _NESTED["rubric"]
+        if len(loc) >= 2 and loc[0] == "items" and isinstance(loc[1], int):
+            where, model = f"{source} item {_item_id(raw, loc[1])!r}", Item
+            loc = loc[2:]
+        field = ".".join(str(p) for p in loc) or "(item)"
+        if err["type"] == "extra_forbidden":
+            known = _known_fields(model, loc[:-1])
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known fields: {', '.join(known)}"
+            lines.append(f"{where}: unknown field {str(loc[-1])!r} ({hint})")
+        elif err["type"] == "missing":
+            lines.append(f"{where}: missing required field {field!r}")
+        else:
+            lines.append(f"{where}: {field}: {err['msg']}, got {err.get('input')!r}")
+    return "\n".join(lines)
+
+
+def _item_id(raw: dict[str, Any], index: int) -> str:
+    items = raw.get("items") or []
+    item = items[index] if index < len(items) else None
+    return str(item.get("id", f"#{index + 1}")) if isinstance(item, dict) else f"#{index + 1}"
+
+
+_NESTED: dict[str, type[BaseModel]] = {
+    "rubric": Rubric,
+    "window": Window,
+    "examples": Examples,
+    "na_when": NaWhen,
+    "detected": Condition,
+    "not_detected": Condition,
+}
+
+
+def _known_fields(model: type[BaseModel], path: list[Any]) -> list[str]:
+    for part in path:
+        model = _NESTED.get(str(part), model)
+    return sorted(f for f in model.model_fields if f != "source")
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of rubric files (checked in as ``rubrics/rubric.schema.json``)."""
+    schema = Rubric.model_json_schema()
+    schema["properties"].pop("source", None)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "earmark rubric"
+    return schema
+
+
+def json_schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,162 @@
+"""From per-channel ASR segments to one time-ordered call transcript.
+
+Whisper invents text on silence, music and line noise ("Thank you for watching",
+subtitle credits). :func:`drop_phantoms` removes segments that Whisper's own signals
+mark as non-speech and the phantom phrases it is known to produce, before any rubric
+can match them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+from pipeline.types import ChannelTranscript, Segment, Speaker, Transcript, Utterance, Word
+
+NO_SPEECH_PROB = 0.6
+LOW_LOGPROB = -1.0
+MAX_COMPRESSION_RATIO = 2.4
+MAX_WORDS_PER_S = 7.0
+"""Faster than anyone speaks: a segment above it is a decoding loop, not speech."""
+
+PHANTOM_PHRASES = (
+    # English
+    "thank you for watching",
+    "thanks for watching",
+    "please subscribe",
+    "like and subscribe",
+    "subtitles by the amara.org community",
+    "transcription by castingwords",
+    "www.mooji.org",
+    # Chinese
+    "请不吝点赞 订阅 转发 打赏支持明镜与点点栏目",
+    "字幕由amara.org社区提供",
+    "谢谢观看",
+    "感谢观看",
+    "请订阅",
+    # Russian
+    "продолжение следует",
+    "субтитры сделал",
+    "субтитры создавал",
+    "редактор субтитров",
+    "спасибо за просмотр",
+    "подписывайтесь на канал",
+)
+_PUNCT = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def _bare(text: str) -> str:
+    return _PUNCT.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+_PHANTOMS = tuple(_bare(p) for p in PHANTOM_PHRASES)
+
+
+def phantom_reason(segment: Segment) -> str | None:
+    """Why ``segment`` is not real speech, or ``None`` when it looks real."""
+    text = _bare(segment.text)
+    if not text:
+        return "empty text"
+    if segment.no_speech_prob > NO_SPEECH_PROB and segment.avg_logprob < LOW_LOGPROB:
+        return (
+            f"non-speech (no_speech_prob {segment.no_speech_prob:.2f}, "
+            f"avg_logprob {segment.avg_logprob:.2f})"
+        )
+    if segment.compression_ratio > MAX_COMPRESSION_RATIO:
+        return f"repetitive text (compression ratio {segment.compression_ratio:.1f})"
+    duration_s = max(segment.end_s - segment.start_s, 0.1)
+    n_words = len(segment.words) or len(text.split())
+    if n_words / duration_s > MAX_WORDS_PER_S and n_words > 4:
+        return f"{n_words} words in {duration_s:.1f} s is not speech"
+    for phantom in _PHANTOMS:
+        if phantom in text and len(text) <= 2 * len(phantom) + 8:
+            return f"known phantom phrase: {segment.text.strip()!r}"
+    return None
+
+
+def drop_phantoms(segments: Iterable[Segment]) -> tuple[list[Segment], list[str]]:
+    """Split segments into the ones kept and the reasons for each one dropped."""
+    kept: list[Segment] = []
+    dropped: list[str] = []
+    for segment in segments:
+        reason = phantom_reason(segment)
+        if reason is None:
+            kept.append(segment)
+        else:
+            dropped.append(f"{segment.start_s:.1f}-{segment.end_s:.1f}s: {reason}")
+    return kept, dropped
+
+
+def merge_channels(
+    call_id: str,
+    channels: Sequence[tuple[Speaker, int, ChannelTranscript]],
+    *,
+    duration_s: float,
+    language: str,
+) -> Transcript:
+    """Merge each party's segments into one list of utterances ordered by start time.
+
+    Parameters
+    ----------
+    call_id
+        The call the transcript belongs to.
+    channels
+        ``(speaker, channel index, transcript)`` per track.
+    duration_s
+        The recording's duration.
+    language
+        The language the call was transcribed in.
+    """
+    utterances = [
+        Utterance(
+            speaker=speaker,
+            start_s=round(seg.start_s, 3),
+            end_s=round(seg.end_s, 3),
+            text=seg.text.strip(),
+            words=seg.words,
+            confidence=_confidence(seg),
+            channel=channel,
+        )
+        for speaker, channel, transcript in channels
+        for seg in transcript.segments
+    ]
+    utterances.sort(key=lambda u: (u.start_s, u.channel))
+    return Transcript(
+        call_id=call_id, language=language, duration_s=duration_s, utterances=tuple(utterances)
+    )
+
+
+def _confidence(segment: Segment) -> float:
+    if segment.words:
+        return round(sum(w.probability for w in segment.words) / len(segment.words), 4)
+    return round(min(1.0, max(0.0, 1.0 + segment.avg_logprob)), 4)
+
+
+def utterance_to_dict(u: Utterance) -> dict[str, object]:
+    return {
+        "speaker": u.speaker,
+        "channel": u.channel,
+        "start_s": u.start_s,
+        "end_s": u.end_s,
+        "text": u.text,
+        "confidence": u.confidence,
+        "words": [[w.start_s, w.end_s, w.text, w.probability] for w in u.words],
+    }
+
+
+def utterance_from_dict(d: dict[str, object]) -> Utterance:
+    """Inverse of :func:`utterance_to_dict`; ``words`` may be absent (external transcripts)."""
+    words = tuple(Word(float(s), float(e), str(t), float(p)) for s, e, t, p in d.get("words") or ())  # type: ignore[attr-defined]
+    speaker = str(d.get("speaker", "unknown"))
+    if speaker not in ("agent", "customer", "unknown"):
+        raise ValueError(f"speaker must be agent, customer or unknown, got {speaker!r}")
+    return Utterance(
+        speaker=speaker,  # type: ignore[arg-type]
+        start_s=float(d["start_s"]),  # type: ignore[arg-type]
+        end_s=float(d["end_s"]),  # type: ignore[arg-type]
+        text=str(d.get("text", "")),
+        words=words,
+        confidence=float(d.get("confidence", 1.0)),  # type: ignore[arg-type]
+        channel=int(d.get("channel", 0)),  # type: ignore[call-overload]
+    )

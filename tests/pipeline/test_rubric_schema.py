@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.errors import RubricError
+from pipeline.rubric.schema import json_schema_text, load_rubric, parse_rubric
+
+ROOT = Path(__file__).resolve().parents[2]
+
+GOOD = {
+    "schema_version": 1,
+    "id": "t",
+    "version": 1,
+    "language": "en",
+    "items": [
+        {
+            "id": "greeting",
+            "speaker": "agent",
+            "window": {"first_s": 20},
+            "expect": "present",
+            "weight": 10,
+            "detector": "phrase.v1",
+            "params": {"phrases": ["thanks for calling"]},
+        }
+    ],
+}
+
+
+def _with_item(**changes: object) -> dict:
+    item = {**GOOD["items"][0], **changes}  # type: ignore[dict-item]
+    return {**GOOD, "items": [item]}
+
+
+def test_good_rubric_loads() -> None:
+    rubric = parse_rubric(GOOD, source="t.yaml")
+    assert rubric.item("greeting").window is not None
+
+
+@pytest.mark.parametrize(
+    ("doc", "code", "message"),
+    [
+        (
+            {**_with_item(), "items": [{**GOOD["items"][0], "expcet": "present"}]},
+            "R002",
+            "item 'greeting': unknown field 'expcet' (did you mean 'expect'?)",
+        ),
+        (
+            _with_item(window={"first_s": -5}),
+            "R002",
+            "item 'greeting': window.first_s: Input should be greater than 0, got -5",
+        ),
+        (_with_item(window={"first_s": 5, "last_s": 5}), "R002", "window takes exactly one"),
+        (
+            _with_item(expect="maybe"),
+            "R002",
+            "expect: Input should be 'present' or 'absent', got 'maybe'",
+        ),
+        (
+            _with_item(detector="phrase.v9"),
+            "R003",
+            "unknown detector 'phrase.v9' (did you mean 'phrase.v1'?)",
+        ),
+        (_with_item(params={"phrases": []}), "R005", "params.phrases"),
+        (
+            _with_item(params={"phrase": ["x"]}),
+            "R005",
+            "params.phrase: Extra inputs are not permitted",
+        ),
+        ({**GOOD, "items": GOOD["items"] * 2}, "R004", "duplicate item id"),
+        ({**GOOD, "language": "fr"}, "R006", "language must be one of en, zh, ru, got 'fr'"),
+        ({**GOOD, "schema_version": 2}, "R007", "schema_version must be 1, got 2"),
+        ({**GOOD, "itmes": []}, "R002", "unknown field 'itmes' (did you mean 'items'?)"),
+        ({k: v for k, v in GOOD.items() if k != "id"}, "R002", "missing required field 'id'"),
+        (
+            _with_item(
+                na_when={
+                    "not_detected": {
+                        "detector": "phrase.v1",
+                        "params": {"phrases": ["hold"]},
+                        "speakr": "agent",
+                    }
+                }
+            ),
+            "R002",
+            "unknown field 'speakr' (did you mean 'speaker'?)",
+        ),
+    ],
+)
+def test_mistakes_get_coded_messages_naming_file_item_field_value(
+    doc: dict, code: str, message: str
+) -> None:
+    with pytest.raises(RubricError) as info:
+        parse_rubric(doc, source="rubrics/en/x.yaml")
+    assert info.value.code == code
+    assert message in str(info.value)
+    assert "rubrics/en/x.yaml" in str(info.value)
+
+
+def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("schema_version: 1\nitems: [\n  - id: x\n")
+    with pytest.raises(RubricError, match=r"bad.yaml line \d+: not valid YAML") as info:
+        load_rubric(path)
+    assert info.value.code == "R001"
+
+
+def test_round_trip_through_yaml_file(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(GOOD))
+    assert load_rubric(path).source == str(path)
+
+
+def test_checked_in_json_schema_is_current() -> None:
+    checked_in = (ROOT / "rubrics" / "rubric.schema.json").read_text(encoding="utf-8")
+    assert json.loads(checked_in) == json.loads(json_schema_text()), (
+        "rubrics/rubric.schema.json is stale: run `earmark rubric schema > rubrics/rubric.schema.json`"
+    )

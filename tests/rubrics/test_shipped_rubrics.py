@@ -1,0 +1,57 @@
+"""Every shipped rubric validates and passes its own examples (a data engineer's change
+is tested by adding lines to the YAML)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from models.nlp import get_analyzer
+from pipeline.rubric.engine import check_examples, compile_rubric
+from pipeline.rubric.schema import load_rubric
+
+ROOT = Path(__file__).resolve().parents[2]
+RUBRICS = sorted((ROOT / "rubrics").glob("*/*.yaml"))
+CONTRACT = [
+    "greeting",
+    "self_identification",
+    "customer_verification",
+    "empathy",
+    "hold_etiquette",
+    "closing",
+    "forbidden_language",
+    "escalation_request",
+    "customer_dissatisfaction",
+]
+
+
+@pytest.mark.parametrize("path", RUBRICS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_examples_pass(path: Path) -> None:
+    rubric = load_rubric(path)
+    total, failures = check_examples(compile_rubric(rubric, get_analyzer(rubric.language)))
+    assert total >= 6 * len(rubric.items)
+    assert failures == []
+
+
+@pytest.mark.parametrize("language", ["en", "zh", "ru"])
+def test_inbound_support_has_the_contract_items(language: str) -> None:
+    rubric = load_rubric(ROOT / "rubrics" / language / "inbound-support.yaml")
+    assert [i.id for i in rubric.items] == CONTRACT
+    assert rubric.language == language
+    scored = sum(i.weight for i in rubric.items)
+    assert scored == 100
+    every = {i.id: (i.expect, i.critical, i.speaker) for i in rubric.items}
+    assert every["forbidden_language"] == ("absent", True, "agent")
+    assert every["escalation_request"][::2] == ("absent", "customer")
+
+
+def test_same_items_in_every_language() -> None:
+    shapes = {
+        lang: [
+            (i.id, i.expect, i.weight, i.critical, i.flag)
+            for i in load_rubric(ROOT / "rubrics" / lang / "inbound-support.yaml").items
+        ]
+        for lang in ("en", "zh", "ru")
+    }
+    assert shapes["en"] == shapes["zh"] == shapes["ru"]

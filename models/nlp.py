@@ -25,12 +25,24 @@ _ZH_DROP = re.compile(r"[\W_]+")
 
 
 class SpacyTokens:
-    """A spaCy ``Doc`` behind the :class:`pipeline.protocols.Tokens` protocol."""
+    """A spaCy ``Doc`` behind the :class:`pipeline.protocols.Tokens` protocol.
 
-    __slots__ = ("doc",)
+    Lemmas are computed on first use only: most items match on plain tokens.
+    """
 
-    def __init__(self, doc: Any) -> None:
+    __slots__ = ("_lemmatize", "_lemmatized", "doc")
+
+    def __init__(self, doc: Any, lemmatize: Any = None) -> None:
         self.doc = doc
+        self._lemmatize = lemmatize
+        self._lemmatized = lemmatize is None
+
+    def lemmatized(self) -> Any:
+        """The doc with lemmas set (runs the language's lemmatizer once)."""
+        if not self._lemmatized:
+            self._lemmatize(self.doc)
+            self._lemmatized = True
+        return self.doc
 
     def __len__(self) -> int:
         return len(self.doc)
@@ -41,7 +53,7 @@ class SpacyTokens:
 
     @property
     def lemma(self) -> list[str]:
-        return [t.lemma_ or t.lower_ for t in self.doc]
+        return [t.lemma_.lower() or t.lower_ for t in self.lemmatized()]
 
     def char_span(self, start: int, end: int) -> tuple[int, int]:
         last = self.doc[end - 1]
@@ -49,23 +61,77 @@ class SpacyTokens:
 
 
 class SpacyPhraseFinder:
-    """spaCy's PhraseMatcher on the ``LOWER`` attribute, one key per phrase."""
+    """spaCy's PhraseMatcher on ``LOWER`` (or ``LEMMA``) tokens, one key per phrase."""
 
-    def __init__(self, nlp: Any, phrases: Sequence[str], normalize: Any) -> None:
+    def __init__(
+        self, analyzer: SpacyAnalyzer, phrases: Sequence[str], *, lemma: bool = False
+    ) -> None:
         from spacy.matcher import PhraseMatcher
 
-        self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+        nlp = analyzer.nlp
+        self.lemma = lemma and analyzer.lemmatizer is not None
+        self.matcher = PhraseMatcher(nlp.vocab, attr="LEMMA" if self.lemma else "LOWER")
         self.keys: dict[int, int] = {}
         for index, phrase in enumerate(phrases):
-            doc = nlp.make_doc(normalize(phrase))
+            doc = nlp.make_doc(analyzer.normalize(phrase))
             if len(doc) == 0:
                 continue
+            if self.lemma:
+                doc = _lower_lemmas(analyzer.lemmatizer(doc))
             key = nlp.vocab.strings.add(f"phrase-{index}")
             self.keys[key] = index
             self.matcher.add(f"phrase-{index}", [doc])
 
     def find(self, tokens: Any) -> list[tuple[int, int, int]]:
-        return [(s, e, self.keys[k]) for k, s, e in self.matcher(tokens.doc)]
+        doc = _lower_lemmas(tokens.lemmatized()) if self.lemma else tokens.doc
+        return [(s, e, self.keys[k]) for k, s, e in self.matcher(doc)]
+
+
+class SpacyPatternFinder:
+    """spaCy's Matcher: token patterns (``LOWER``, ``LEMMA``, ``OP``…) as data engineers write them."""
+
+    def __init__(
+        self, analyzer: SpacyAnalyzer, patterns: Sequence[Sequence[dict[str, Any]]]
+    ) -> None:
+        from spacy.matcher import Matcher
+
+        self.matcher = Matcher(analyzer.nlp.vocab, validate=True)
+        self.keys: dict[int, int] = {}
+        self.uses_lemma = any("LEMMA" in tok for p in patterns for tok in p)
+        for index, pattern in enumerate(patterns):
+            key = analyzer.nlp.vocab.strings.add(f"pattern-{index}")
+            self.keys[key] = index
+            self.matcher.add(f"pattern-{index}", [_normalize_pattern(analyzer, pattern)])
+
+    def find(self, tokens: Any) -> list[tuple[int, int, int]]:
+        doc = _lower_lemmas(tokens.lemmatized()) if self.uses_lemma else tokens.doc
+        return [(s, e, self.keys[k]) for k, s, e in self.matcher(doc)]
+
+
+def _normalize_pattern(
+    analyzer: SpacyAnalyzer, pattern: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Lower-case and normalise the string values of ``LOWER``/``LEMMA`` keys like the text."""
+    out = []
+    for token in pattern:
+        fixed = dict(token)
+        for key in ("LOWER", "LEMMA", "TEXT", "ORTH"):
+            value = fixed.get(key)
+            if isinstance(value, str):
+                fixed[key] = analyzer.normalize(value)
+            elif isinstance(value, dict) and "IN" in value:
+                fixed[key] = {**value, "IN": [analyzer.normalize(v) for v in value["IN"]]}
+        out.append(fixed)
+    return out
+
+
+def _lower_lemmas(doc: Any) -> Any:
+    for token in doc:
+        if token.lemma_ and token.lemma_ != token.lemma_.lower():
+            token.lemma_ = token.lemma_.lower()
+        elif not token.lemma_:
+            token.lemma_ = token.lower_
+    return doc
 
 
 class SpacyAnalyzer:
@@ -81,6 +147,7 @@ class SpacyAnalyzer:
             )
         self.language = language
         self.nlp = spacy.blank(language)
+        self.lemmatizer = _lemmatizer(self.nlp, language)
 
     def normalize(self, text: str) -> str:
         """NFKC, case-folded, straight quotes, punctuation dropped; ё→е; Simplified Chinese."""
@@ -95,13 +162,26 @@ class SpacyAnalyzer:
         return _SPACE.sub(" ", text).strip()
 
     def tokenize(self, text: str) -> SpacyTokens:
-        return SpacyTokens(self.nlp.make_doc(text))
+        return SpacyTokens(self.nlp.make_doc(text), self.lemmatizer)
 
     def tokenize_many(self, texts: Sequence[str]) -> list[SpacyTokens]:
-        return [SpacyTokens(doc) for doc in self.nlp.tokenizer.pipe(texts)]
+        return [SpacyTokens(doc, self.lemmatizer) for doc in self.nlp.tokenizer.pipe(texts)]
 
-    def phrase_finder(self, phrases: Sequence[str]) -> SpacyPhraseFinder:
-        return SpacyPhraseFinder(self.nlp, phrases, self.normalize)
+    def phrase_finder(self, phrases: Sequence[str], *, lemma: bool = False) -> SpacyPhraseFinder:
+        return SpacyPhraseFinder(self, phrases, lemma=lemma)
+
+    def pattern_finder(self, patterns: Sequence[Sequence[dict[str, Any]]]) -> SpacyPatternFinder:
+        return SpacyPatternFinder(self, patterns)
+
+
+def _lemmatizer(nlp: Any, language: str) -> Any:
+    """English: lookup tables (spacy-lookups-data); Russian: pymorphy3; Chinese: none."""
+    if language == "zh":
+        return None
+    mode = "pymorphy3" if language == "ru" else "lookup"
+    lemmatizer = nlp.add_pipe("lemmatizer", config={"mode": mode})
+    nlp.initialize()
+    return lemmatizer
 
 
 @cache

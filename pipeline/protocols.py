@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -72,6 +72,10 @@ class TextAnalyzer(Protocol):
         """Tokenise many normalised texts at once (faster than one by one)."""
         ...
 
-    def phrase_finder(self, phrases: Sequence[str]) -> PhraseFinder:
-        """A finder for ``phrases``, normalised and tokenised the same way as the text."""
+    def phrase_finder(self, phrases: Sequence[str], *, lemma: bool = False) -> PhraseFinder:
+        """A finder for ``phrases``, normalised and tokenised like the text; on lemmas if asked."""
+        ...
+
+    def pattern_finder(self, patterns: Sequence[Sequence[dict[str, Any]]]) -> PhraseFinder:
+        """A finder for token patterns (spaCy Matcher syntax)."""
         ...

@@ -14,17 +14,16 @@ A published name never changes meaning: a change of behaviour is a new ``.v2``.
 from __future__ import annotations
 
 import difflib
-import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import catalogue
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pipeline.errors import RubricError
 from pipeline.protocols import TextAnalyzer, Tokens
-from pipeline.types import Transcript
+from pipeline.types import Span, Transcript
 
 detectors = catalogue.create("earmark", "detectors", entry_points=True)
 """The detector registry: ``"name.vN"`` → detector class."""
@@ -43,20 +42,32 @@ class CallText:
     tokens: tuple[Tokens, ...]
     spans: tuple[tuple[tuple[int, int], ...], ...]
     metrics: Mapping[str, float]
+    metric_spans: Mapping[str, tuple[Span, ...]] = field(default_factory=dict)
+    """Where a metric happened (e.g. ``longest_dead_air_s`` → that gap), for evidence."""
 
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One place a detector fired: utterance index, times, and the rule that matched."""
+    """One place a detector fired: utterance index, times, and the rule that matched.
+
+    ``utterance`` is ``-1`` for a call-level hit (a metric threshold); ``text`` then
+    says what was measured.
+    """
 
     utterance: int
     start_s: float
     end_s: float
     rule: str
+    text: str = ""
 
 
 class Detector(Protocol):
-    """What a registered detector class provides."""
+    """What a registered detector class provides.
+
+    ``requires`` names what the run must produce: ``"text"`` (utterances), ``"words"``
+    (word timestamps), ``"metrics"`` (audio metrics). A rubric whose items need more
+    than the run produces is refused before any compute is spent.
+    """
 
     Params: ClassVar[type[BaseModel]]
     requires: ClassVar[frozenset[str]]
@@ -116,36 +127,3 @@ def hit_span(call: CallText, utterance: int, char_start: int, char_end: int) -> 
     if not covered:
         return utt.start_s, utt.end_s
     return covered[0].start_s, covered[-1].end_s
-
-
-# ---------------------------------------------------------------- built-in detectors
-
-
-class PhraseParams(DetectorParams):
-    phrases: list[str] = Field(min_length=1)
-
-
-class PhraseDetector:
-    """``phrase.v1``: any of a list of phrases, matched on lower-cased tokens.
-
-    Matching uses the language analyzer's tokenizer on both sides (spaCy's
-    PhraseMatcher), so "thanks for calling" matches "Thanks for calling Acme" but
-    not "thanksgiving". Chinese is matched on characters.
-    """
-
-    Params: ClassVar[type[BaseModel]] = PhraseParams
-    requires: ClassVar[frozenset[str]] = frozenset({"text"})
-
-    def __init__(self, params: PhraseParams, analyzer: TextAnalyzer) -> None:
-        self.phrases = [unicodedata.normalize("NFKC", p).strip() for p in params.phrases]
-        self.finder = analyzer.phrase_finder(self.phrases)
-
-    def find(self, call: CallText, utterances: Sequence[int]) -> list[Hit]:
-        hits = []
-        for i in utterances:
-            tokens = call.tokens[i]
-            for start, end, phrase in self.finder.find(tokens):
-                c0, c1 = tokens.char_span(start, end)
-                start_s, end_s = hit_span(call, i, c0, c1)
-                hits.append(Hit(i, start_s, end_s, f"phrase {self.phrases[phrase]!r}"))
-        return hits

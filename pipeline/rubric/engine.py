@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from pipeline.errors import RubricError
 from pipeline.protocols import TextAnalyzer
 from pipeline.rubric.detectors import CallText, Detector, Hit, build_detector
 from pipeline.rubric.schema import Condition, Item, Rubric, Window
-from pipeline.types import Evidence, Finding, Outcome, Transcript, Utterance
+from pipeline.types import Evidence, Finding, Outcome, Span, Transcript, Utterance
 
 UNATTRIBUTED_CONFIDENCE = 0.6
 """Confidence factor when the call has no speaker roles, so speaker constraints cannot apply."""
@@ -30,8 +31,29 @@ class CompiledRubric:
     items: tuple[CompiledItem, ...]
 
 
-def compile_rubric(rubric: Rubric, analyzer: TextAnalyzer) -> CompiledRubric:
-    """Build every item's detectors; raises ``RubricError`` for bad names or params."""
+ALL_INPUTS = frozenset({"text", "words", "metrics"})
+
+
+def compile_rubric(
+    rubric: Rubric, analyzer: TextAnalyzer, *, available: frozenset[str] = ALL_INPUTS
+) -> CompiledRubric:
+    """Build every item's detectors for one language.
+
+    Parameters
+    ----------
+    rubric
+        A validated rubric.
+    analyzer
+        The language's text analyzer.
+    available
+        What the run produces (``text``, ``words``, ``metrics``): an item whose
+        detector needs more is refused here, before any compute is spent.
+
+    Raises
+    ------
+    RubricError
+        ``R003``/``R005`` bad detector name or params, ``R008`` unmet requirement.
+    """
     items = []
     for item in rubric.items:
         where = f"{rubric.source} item {item.id!r}"
@@ -42,12 +64,23 @@ def compile_rubric(rubric: Rubric, analyzer: TextAnalyzer) -> CompiledRubric:
             na_detector = build_detector(
                 cond.detector, cond.params, analyzer, where=f"{where} na_when"
             )
+        for d in (detector, na_detector):
+            missing = set(getattr(d, "requires", ())) - available if d is not None else set()
+            if missing:
+                raise RubricError(
+                    f"{where}: needs {', '.join(sorted(missing))}, which this run does not produce",
+                    code="R008",
+                )
         items.append(CompiledItem(item, detector, na_detector))
     return CompiledRubric(rubric=rubric, analyzer=analyzer, items=tuple(items))
 
 
 def prepare_call(
-    transcript: Transcript, analyzer: TextAnalyzer, *, metrics: Mapping[str, float] | None = None
+    transcript: Transcript,
+    analyzer: TextAnalyzer,
+    *,
+    metrics: Mapping[str, float] | None = None,
+    metric_spans: Mapping[str, tuple[Span, ...]] | None = None,
 ) -> CallText:
     """Normalise and tokenise every utterance once, remembering where each word lies."""
     texts, spans = (
@@ -62,6 +95,7 @@ def prepare_call(
         tokens=tuple(tokens),
         spans=tuple(spans),
         metrics=dict(metrics or {}),
+        metric_spans=dict(metric_spans or {}),
     )
 
 
@@ -88,6 +122,7 @@ def evaluate(
     transcript: Transcript,
     *,
     metrics: Mapping[str, float] | None = None,
+    metric_spans: Mapping[str, tuple[Span, ...]] | None = None,
 ) -> list[Finding]:
     """Evaluate every item of ``compiled`` on one call.
 
@@ -99,13 +134,15 @@ def evaluate(
         The call's utterances (already redacted).
     metrics
         Numbers other stages produced for the call (for metric detectors).
+    metric_spans
+        Where each metric happened, for evidence.
 
     Returns
     -------
     list of Finding
         One per item, in rubric order, with evidence for every hit.
     """
-    call = prepare_call(transcript, compiled.analyzer, metrics=metrics)
+    call = prepare_call(transcript, compiled.analyzer, metrics=metrics, metric_spans=metric_spans)
     return [evaluate_item(compiled.rubric, c, call) for c in compiled.items]
 
 
@@ -130,23 +167,16 @@ def evaluate_item(rubric: Rubric, compiled: CompiledItem, call: CallText) -> Fin
         outcome = "fail" if detected else "pass"
     utterances = call.transcript.utterances
     if detected:
-        confidence = max(utterances[h.utterance].confidence for h in hits)
+        confidence = max(
+            utterances[h.utterance].confidence if h.utterance >= 0 else 1.0 for h in hits
+        )
     else:
         confidence = call.transcript.asr_confidence
     if not attributed and item.speaker != "any":
         confidence *= UNATTRIBUTED_CONFIDENCE
     if outcome == "fail" and confidence < item.min_confidence:
         outcome = "na"
-    evidence = tuple(
-        Evidence(
-            speaker=utterances[h.utterance].speaker,
-            start_s=round(h.start_s, 3),
-            end_s=round(h.end_s, 3),
-            text=utterances[h.utterance].text,
-            rule=h.rule,
-        )
-        for h in hits
-    )
+    evidence = tuple(_evidence(h, utterances) for h in hits)
     return Finding(
         call_id=call.transcript.call_id,
         rubric_id=rubric.id,
@@ -161,6 +191,17 @@ def evaluate_item(rubric: Rubric, compiled: CompiledItem, call: CallText) -> Fin
         critical=item.critical,
         flag=item.flag,
         title=item.title,
+    )
+
+
+def _evidence(hit: Hit, utterances: Sequence[Utterance]) -> Evidence:
+    utt = utterances[hit.utterance] if hit.utterance >= 0 else None
+    return Evidence(
+        speaker=utt.speaker if utt else "unknown",
+        start_s=round(hit.start_s, 3),
+        end_s=round(hit.end_s, 3),
+        text=utt.text if utt else hit.text,
+        rule=hit.rule,
     )
 
 

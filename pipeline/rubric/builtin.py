@@ -1,0 +1,322 @@
+"""The built-in detectors (registered in :mod:`pipeline.rubric.registrations`).
+
+=============== ======================================================================
+``phrase.v1``   any of a list of phrases, on lower-cased tokens (Chinese: characters)
+``lemma.v1``    phrases matched on lemmas: "apologise" finds "apologised", "apologising";
+                "понимать" finds "понимаю", "понимаем"
+``pattern.v1``  spaCy Matcher token patterns (``LOWER``, ``LEMMA``, ``OP``, ``IN``…)
+``regex.v1``    regular expressions over the normalised text
+``proximity.v1`` A within N tokens of B, in one speaker's talk or across speakers
+``sequence.v1`` A, then B within a time limit (hold request → thanks for waiting)
+``metric.v1``   a threshold on a number the run measured (``longest_dead_air_s > 10``)
+=============== ======================================================================
+
+Text detectors take ``negation: true`` to drop a match preceded (within
+``negation_window`` tokens) by a negation cue ("I'm **not** sorry", "**не** могу
+помочь", "**不**理解"); the cues have per-language defaults and can be replaced.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from pipeline.protocols import PhraseFinder, TextAnalyzer
+from pipeline.rubric.detectors import CallText, DetectorParams, Hit, hit_span
+
+NEGATION_CUES = {
+    "en": ("not", "n't", "never", "neither", "nor", "cannot"),
+    "ru": ("не", "нет", "ни", "никогда", "нельзя"),
+    "zh": ("不", "没", "别", "未", "无法"),
+}
+
+
+class TextParams(DetectorParams):
+    negation: bool = False
+    negation_cues: list[str] | None = None
+    negation_window: int = Field(default=3, ge=1, le=10)
+
+
+class PhraseParams(TextParams):
+    phrases: list[str] = Field(min_length=1)
+
+
+class PatternParams(TextParams):
+    patterns: list[list[dict[str, Any]]] = Field(min_length=1)
+
+
+class RegexParams(TextParams):
+    patterns: list[str] = Field(min_length=1)
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, value: list[str]) -> list[str]:
+        for p in value:
+            try:
+                re.compile(p)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {p!r}: {exc}") from None
+        return value
+
+
+class _TokenMatcher:
+    """Shared by the token detectors: run a finder, apply the negation guard, map to times."""
+
+    def __init__(
+        self, finder: PhraseFinder, rules: Sequence[str], params: TextParams, analyzer: TextAnalyzer
+    ):
+        self.finder = finder
+        self.rules = list(rules)
+        cues = (
+            params.negation_cues
+            if params.negation_cues is not None
+            else NEGATION_CUES.get(analyzer.language, ())
+        )
+        self.cues = (
+            frozenset(analyzer.normalize(c) for c in cues) if params.negation else frozenset()
+        )
+        self.window = params.negation_window
+
+    def matches(self, call: CallText, i: int) -> list[tuple[int, int, int]]:
+        tokens = call.tokens[i]
+        found = self.finder.find(tokens)
+        if not self.cues:
+            return found
+        lower = tokens.lower
+        return [
+            m for m in found if not self.cues.intersection(lower[max(0, m[0] - self.window) : m[0]])
+        ]
+
+    def hits(self, call: CallText, utterances: Sequence[int]) -> list[Hit]:
+        out = []
+        for i in utterances:
+            for start, end, rule in self.matches(call, i):
+                c0, c1 = call.tokens[i].char_span(start, end)
+                start_s, end_s = hit_span(call, i, c0, c1)
+                out.append(Hit(i, start_s, end_s, self.rules[rule]))
+        return out
+
+
+class PhraseDetector:
+    """``phrase.v1``: any of a list of phrases, matched on lower-cased tokens.
+
+    Both sides go through the language's tokenizer (spaCy's PhraseMatcher), so
+    "thanks for calling" matches "Thanks for calling Acme" but not "thanksgiving".
+    Chinese is matched on characters, ignoring spaces and punctuation.
+    """
+
+    Params: ClassVar[type[BaseModel]] = PhraseParams
+    requires: ClassVar[frozenset[str]] = frozenset({"text"})
+    lemma: ClassVar[bool] = False
+
+    def __init__(self, params: PhraseParams, analyzer: TextAnalyzer) -> None:
+        phrases = [unicodedata.normalize("NFKC", p).strip() for p in params.phrases]
+        finder = analyzer.phrase_finder(phrases, lemma=self.lemma)
+        kind = "lemma" if self.lemma else "phrase"
+        self.matcher = _TokenMatcher(finder, [f"{kind} {p!r}" for p in phrases], params, analyzer)
+
+    def find(self, call: CallText, utterances: Sequence[int]) -> list[Hit]:
+        return self.matcher.hits(call, utterances)
+
+
+class LemmaDetector(PhraseDetector):
+    """``lemma.v1``: phrases matched on lemmas, so inflections need not be listed."""
+
+    lemma: ClassVar[bool] = True
+
+
+class PatternDetector:
+    """``pattern.v1``: spaCy Matcher token patterns, for what a phrase list cannot say."""
+
+    Params: ClassVar[type[BaseModel]] = PatternParams
+    requires: ClassVar[frozenset[str]] = frozenset({"text"})
+
+    def __init__(self, params: PatternParams, analyzer: TextAnalyzer) -> None:
+        finder = analyzer.pattern_finder(params.patterns)
+        self.matcher = _TokenMatcher(
+            finder, [f"pattern #{i + 1}" for i in range(len(params.patterns))], params, analyzer
+        )
+
+    def find(self, call: CallText, utterances: Sequence[int]) -> list[Hit]:
+        return self.matcher.hits(call, utterances)
+
+
+class RegexDetector:
+    """``regex.v1``: regular expressions over the normalised utterance text."""
+
+    Params: ClassVar[type[BaseModel]] = RegexParams
+    requires: ClassVar[frozenset[str]] = frozenset({"text"})
+
+    def __init__(self, params: RegexParams, analyzer: TextAnalyzer) -> None:
+        self.patterns = [re.compile(p) for p in params.patterns]
+        cues = (
+            params.negation_cues
+            if params.negation_cues is not None
+            else NEGATION_CUES.get(analyzer.language, ())
+        )
+        self.cues = tuple(analyzer.normalize(c) for c in cues) if params.negation else ()
+        self.window = params.negation_window
+
+    def find(self, call: CallText, utterances: Sequence[int]) -> list[Hit]:
+        out = []
+        for i in utterances:
+            text = call.texts[i]
+            for pattern in self.patterns:
+                for m in pattern.finditer(text):
+                    if self.cues and self._negated(text[: m.start()]):
+                        continue
+                    start_s, end_s = hit_span(call, i, m.start(), m.end())
+                    out.append(Hit(i, start_s, end_s, f"regex {pattern.pattern!r}"))
+        return out
+
+    def _negated(self, before: str) -> bool:
+        recent = before.split()[-self.window :]
+        return any(cue in recent for cue in self.cues) or any(
+            before.endswith(c) for c in self.cues if len(c) == 1
+        )
+
+
+class ProximityParams(DetectorParams):
+    a: list[str] = Field(min_length=1)
+    b: list[str] = Field(min_length=1)
+    max_tokens: int = Field(default=8, ge=0, le=200)
+    across_speakers: bool = False
+    lemma: bool = False
+
+
+class ProximityDetector:
+    """``proximity.v1``: a phrase of list ``a`` within ``max_tokens`` tokens of one of ``b``.
+
+    Distances run over the call's talk in time order: within one speaker's talk, or
+    over both parties' talk with ``across_speakers: true`` (a question and its answer).
+    """
+
+    Params: ClassVar[type[BaseModel]] = ProximityParams
+    requires: ClassVar[frozenset[str]] = frozenset({"text"})
+
+    def __init__(self, params: ProximityParams, analyzer: TextAnalyzer) -> None:
+        self.a = analyzer.phrase_finder(params.a, lemma=params.lemma)
+        self.b = analyzer.phrase_finder(params.b, lemma=params.lemma)
+        self.params = params
+        self.names = (params.a, params.b)
+
+    def find(self, call: CallText, utterances: Sequence[int]) -> list[Hit]:
+        streams: dict[str, list[int]] = {}
+        for i in utterances:
+            key = "all" if self.params.across_speakers else call.transcript.utterances[i].speaker
+            streams.setdefault(key, []).append(i)
+        return [hit for stream in streams.values() for hit in self._in_stream(call, stream)]
+
+    def _in_stream(self, call: CallText, stream: Sequence[int]) -> list[Hit]:
+        a_pos, b_pos, offset = [], [], 0
+        for i in stream:
+            for s, e, k in self.a.find(call.tokens[i]):
+                a_pos.append((offset + s, offset + e, i, s, e, k))
+            for s, e, k in self.b.find(call.tokens[i]):
+                b_pos.append((offset + s, offset + e, i, s, e, k))
+            offset += len(call.tokens[i])
+        hits = []
+        for a in a_pos:
+            near = [b for b in b_pos if max(b[0] - a[1], a[0] - b[1]) <= self.params.max_tokens]
+            if near:
+                b = min(near, key=lambda b: abs(b[0] - a[0]))
+                rule = f"proximity {self.names[0][a[5]]!r} ~ {self.names[1][b[5]]!r}"
+                first, second = sorted((a, b))
+                start_s = _span(call, first)[0]
+                end_s = _span(call, second)[1]
+                hits.append(Hit(first[2], start_s, end_s, rule))
+        return hits
+
+
+def _span(call: CallText, pos: tuple[int, int, int, int, int, int]) -> tuple[float, float]:
+    _, _, i, s, e, _ = pos
+    c0, c1 = call.tokens[i].char_span(s, e)
+    return hit_span(call, i, c0, c1)
+
+
+class SequenceParams(DetectorParams):
+    first: list[str] = Field(min_length=1)
+    then: list[str] = Field(min_length=1)
+    max_gap_s: float = Field(default=600.0, gt=0)
+    lemma: bool = False
+
+
+class SequenceDetector:
+    """``sequence.v1``: a phrase of ``first``, then one of ``then`` within ``max_gap_s``.
+
+    Both moments are evidence, so an inspector hears the request and the follow-up.
+    """
+
+    Params: ClassVar[type[BaseModel]] = SequenceParams
+    requires: ClassVar[frozenset[str]] = frozenset({"text"})
+
+    def __init__(self, params: SequenceParams, analyzer: TextAnalyzer) -> None:
+        self.first = PhraseDetector(PhraseParams(phrases=params.first), analyzer)
+        self.then = PhraseDetector(PhraseParams(phrases=params.then), analyzer)
+        if params.lemma:
+            self.first = LemmaDetector(PhraseParams(phrases=params.first), analyzer)
+            self.then = LemmaDetector(PhraseParams(phrases=params.then), analyzer)
+        self.max_gap_s = params.max_gap_s
+
+    def find(self, call: CallText, utterances: Sequence[int]) -> list[Hit]:
+        firsts = self.first.find(call, utterances)
+        thens = self.then.find(call, utterances)
+        for f in firsts:
+            follow = [t for t in thens if f.end_s <= t.start_s <= f.end_s + self.max_gap_s]
+            if follow:
+                t = follow[0]
+                rule = f"sequence {f.rule} → {t.rule}"
+                return [
+                    Hit(f.utterance, f.start_s, f.end_s, rule),
+                    Hit(t.utterance, t.start_s, t.end_s, rule),
+                ]
+        return []
+
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+class MetricParams(DetectorParams):
+    metric: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    op: Literal[">", ">=", "<", "<=", "==", "!="]
+    value: float
+
+
+class MetricDetector:
+    """``metric.v1``: fires when a measured number crosses a threshold.
+
+    The metric's own time spans (the longest gap, each interruption…) are the
+    evidence. A call without that metric (e.g. per-party numbers on a mono call)
+    does not fire.
+    """
+
+    Params: ClassVar[type[BaseModel]] = MetricParams
+    requires: ClassVar[frozenset[str]] = frozenset({"metrics"})
+
+    def __init__(self, params: MetricParams, analyzer: TextAnalyzer) -> None:
+        self.params = params
+        self.op = _OPS[params.op]
+
+    def find(self, call: CallText, utterances: Sequence[int]) -> list[Hit]:
+        p = self.params
+        value = call.metrics.get(p.metric)
+        if value is None or value != value or not self.op(value, p.value):  # NaN: not measurable
+            return []
+        text = f"{p.metric} = {value:g} ({p.op} {p.value:g})"
+        rule = f"metric {p.metric} {p.op} {p.value:g}"
+        spans = call.metric_spans.get(p.metric) or ()
+        if not spans:
+            return [Hit(-1, 0.0, 0.0, rule, text)]
+        return [Hit(-1, s.start_s, s.end_s, rule, text) for s in spans]

@@ -1,0 +1,230 @@
+"""Each built-in detector, and the plugin mechanism, on small real-language calls."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from models.nlp import get_analyzer
+from pipeline.errors import RubricError
+from pipeline.rubric.engine import compile_rubric, evaluate
+from pipeline.rubric.schema import parse_rubric
+from pipeline.types import Span, Transcript, Utterance, Word
+
+
+def _words(text: str, start: float) -> tuple[Word, ...]:
+    return tuple(
+        Word(start + i * 0.5, start + i * 0.5 + 0.4, " " + w, 0.9)
+        for i, w in enumerate(text.split())
+    )
+
+
+def _call(language: str, *turns: tuple[str, float, str], duration: float = 300.0) -> Transcript:
+    utts = tuple(
+        Utterance(
+            s, t, t + 0.5 * max(1, len(x.split())), x, _words(x, t) if language != "zh" else (), 0.9
+        )  # type: ignore[arg-type]
+        for s, t, x in turns
+    )
+    return Transcript("c", language, duration, utts)
+
+
+def _item(detector: str, params: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "id": "x",
+        "expect": "present",
+        "weight": 10,
+        "detector": detector,
+        "params": params,
+        **extra,
+    }
+
+
+def _run(language: str, item: dict[str, Any], call: Transcript, **kw: Any):
+    rubric = parse_rubric(
+        {"schema_version": 1, "id": "t", "version": 1, "language": language, "items": [item]}
+    )
+    return evaluate(compile_rubric(rubric, get_analyzer(language)), call, **kw)[0]
+
+
+@pytest.mark.parametrize(
+    ("language", "phrases", "text", "hit"),
+    [
+        ("en", ["apologise for the inconvenience"], "We apologised for the inconvenience", True),
+        ("en", ["apologize"], "I am apologizing right now", True),
+        ("en", ["apologize"], "an apology", False),
+        ("ru", ["понимать ваше беспокойство"], "Мы понимаем ваше беспокойство", True),
+        ("ru", ["понимать"], "Я понимаю", True),
+        ("ru", ["приносить извинение"], "Приношу извинения за неудобства", True),
+        ("ru", ["ещё"], "Ещё вопрос", True),
+    ],
+)
+def test_lemma_matches_inflections(language: str, phrases: list[str], text: str, hit: bool) -> None:
+    f = _run(
+        language, _item("lemma.v1", {"phrases": phrases}), _call(language, ("agent", 1.0, text))
+    )
+    assert f.detected is hit
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "hit"),
+    [
+        ("en", "I'm so sorry to hear that", True),
+        ("en", "I'm not sorry to hear that", False),
+        ("en", "I am never sorry to hear that", False),
+        ("ru", "Я могу помочь", True),
+        ("ru", "Я не могу помочь", False),
+        ("zh", "我非常理解您的心情", True),
+        ("zh", "我不理解您的心情", False),
+    ],
+)
+def test_negation_guard(language: str, text: str, hit: bool) -> None:
+    phrases = {"en": ["sorry to hear"], "ru": ["могу помочь"], "zh": ["理解您的心情"]}[language]
+    item = _item("phrase.v1", {"phrases": phrases, "negation": True})
+    assert _run(language, item, _call(language, ("agent", 1.0, text))).detected is hit
+
+
+def test_negation_cues_are_configurable() -> None:
+    item = _item("phrase.v1", {"phrases": ["sorry"], "negation": True, "negation_cues": ["hardly"]})
+    assert not _run("en", item, _call("en", ("agent", 1, "I am hardly sorry"))).detected
+    assert _run("en", item, _call("en", ("agent", 1, "I am not sorry"))).detected
+
+
+def test_pattern_detector_with_lemma_and_operators() -> None:
+    pattern = [
+        {"LEMMA": "apologize"},
+        {"OP": "{0,4}"},
+        {"LOWER": {"IN": ["inconvenience", "delay"]}},
+    ]
+    item = _item("pattern.v1", {"patterns": [pattern]})
+    f = _run("en", item, _call("en", ("agent", 2.0, "We apologized for any delay today")))
+    assert f.detected and f.evidence[0].rule == "pattern #1"
+    assert (f.evidence[0].start_s, f.evidence[0].end_s) == (2.5, 4.4)  # 'apologized' … 'delay'
+
+
+def test_regex_detector_and_invalid_regex() -> None:
+    item = _item("regex.v1", {"patterns": [r"\bticket (number )?\d+"]})
+    f = _run("en", item, _call("en", ("agent", 0.0, "Your ticket number 4411 is open")))
+    assert f.detected and f.evidence[0].start_s == 0.5  # 'ticket' is the second word
+    with pytest.raises(RubricError, match=r"invalid regular expression '\(unclosed'") as info:
+        _run("en", _item("regex.v1", {"patterns": ["(unclosed"]}), _call("en"))
+    assert info.value.code == "R005"
+
+
+def test_proximity_same_speaker_and_across() -> None:
+    params = {"a": ["account number"], "b": ["confirm", "verify"], "max_tokens": 4}
+    near = _call("en", ("agent", 1, "could you confirm your account number please"))
+    far = _call(
+        "en", ("agent", 1, "confirm the thing we talked about earlier and then the account number")
+    )
+    assert _run("en", _item("proximity.v1", params), near).detected
+    assert not _run("en", _item("proximity.v1", params), far).detected
+    split = _call(
+        "en", ("agent", 1, "can you verify"), ("customer", 3, "my account number is ready")
+    )
+    assert not _run("en", _item("proximity.v1", params), split).detected
+    assert _run("en", _item("proximity.v1", {**params, "across_speakers": True}), split).detected
+
+
+def test_sequence_request_then_thanks_within_gap() -> None:
+    params = {
+        "first": ["please hold"],
+        "then": ["thank you for holding", "thanks for waiting"],
+        "max_gap_s": 120,
+    }
+    ok = _call("en", ("agent", 10, "please hold for a moment"), ("agent", 60, "thanks for waiting"))
+    late = _call(
+        "en", ("agent", 10, "please hold for a moment"), ("agent", 200, "thanks for waiting")
+    )
+    wrong_order = _call("en", ("agent", 10, "thanks for waiting"), ("agent", 60, "please hold"))
+    f = _run("en", _item("sequence.v1", params), ok)
+    assert f.detected and [e.start_s for e in f.evidence] == [10.0, 60.0]
+    assert not _run("en", _item("sequence.v1", params), late).detected
+    assert not _run("en", _item("sequence.v1", params), wrong_order).detected
+
+
+def test_metric_threshold_with_spans_and_nan() -> None:
+    item = _item(
+        "metric.v1", {"metric": "longest_dead_air_s", "op": ">", "value": 10}, expect="absent"
+    )
+    call = _call("en", ("agent", 1, "hello"))
+    f = _run(
+        "en",
+        item,
+        call,
+        metrics={"longest_dead_air_s": 14.5},
+        metric_spans={"longest_dead_air_s": (Span(30.0, 44.5),)},
+    )
+    assert f.detected and f.outcome == "fail"
+    assert (f.evidence[0].start_s, f.evidence[0].end_s) == (30.0, 44.5)
+    assert "longest_dead_air_s = 14.5" in f.evidence[0].text
+    assert _run("en", item, call, metrics={"longest_dead_air_s": 3.0}).outcome == "pass"
+    assert _run("en", item, call, metrics={"longest_dead_air_s": float("nan")}).outcome == "pass"
+
+
+def test_metric_item_refused_when_the_run_has_no_metrics() -> None:
+    item = _item("metric.v1", {"metric": "overtalk_s", "op": ">=", "value": 3})
+    rubric = parse_rubric(
+        {"schema_version": 1, "id": "t", "version": 1, "language": "en", "items": [item]},
+        source="t.yaml",
+    )
+    with pytest.raises(RubricError, match="t.yaml item 'x': needs metrics") as info:
+        compile_rubric(rubric, get_analyzer("en"), available=frozenset({"text", "words"}))
+    assert info.value.code == "R008"
+
+
+PLUGIN_RUBRIC = """
+schema_version: 1
+id: plugin-demo
+version: 1
+language: en
+items:
+  - id: shouting
+    speaker: customer
+    expect: absent
+    weight: 0
+    flag: true
+    detector: example.shouting.v1
+    params: {min_exclamations: 2}
+    examples:
+      match: ["This is outrageous!!"]
+      no_match: ["Fine!", "Thank you."]
+"""
+
+
+def test_plugin_detector_from_an_entry_point(tmp_path: Path) -> None:
+    """A detector from another package's entry point, used by a rubric, through the CLI.
+
+    Entry points are read when a process starts, so the "installed" plugin is put on
+    the path of a fresh `earmark` process, as pip would have installed it.
+    """
+    root = Path(__file__).resolve().parents[2]
+    rubric = tmp_path / "plugin.yaml"
+    rubric.write_text(PLUGIN_RUBRIC)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root / "tests" / "plugin_example"), str(root)]),
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "rubric", "test", str(rubric)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "3 passed, 0 failed" in out.stdout
+    without = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "rubric", "check", str(rubric)],
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert without.returncode == 1
+    assert "[R003]" in without.stdout and "unknown detector 'example.shouting.v1'" in without.stdout

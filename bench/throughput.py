@@ -64,17 +64,30 @@ def references() -> dict[str, str]:
 
 
 def bench_file(path: Path, config: Config, warehouse: str) -> dict[str, object]:
-    rec = Recording(path.stem, path.name, str(path), sha256_file(path) + str(time.time_ns()), "2026-01-01", path.stat().st_size)
+    rec = Recording(
+        path.stem,
+        path.name,
+        str(path),
+        sha256_file(path) + str(time.time_ns()),
+        "2026-01-01",
+        path.stat().st_size,
+    )
     started = time.monotonic()
     result = process_recording(rec, RunSettings(config=config, warehouse=warehouse))
     earmark_s = time.monotonic() - started
     if result.transcript is None:
-        return {"file": path.name, "skipped": result.quarantine.reason if result.quarantine else "?"}
+        return {
+            "file": path.name,
+            "skipped": result.quarantine.reason if result.quarantine else "?",
+        }
     ours = " ".join(u.text for u in result.transcript.utterances)
     transcriber = get_transcriber(config.asr)
     started = time.monotonic()
-    segments, info = transcriber.model.transcribe(
-        str(path), language=result.transcript.language, beam_size=config.asr.beam_size, vad_filter=True
+    segments, _ = transcriber.model.transcribe(
+        str(path),
+        language=result.transcript.language,
+        beam_size=config.asr.beam_size,
+        vad_filter=True,
     )
     plain = " ".join(s.text for s in segments)
     plain_s = time.monotonic() - started
@@ -124,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(r, ensure_ascii=False))
     print(json.dumps(summary))
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"summary": summary, "files": rows}, indent=1, ensure_ascii=False))
+    args.json.write_text(
+        json.dumps({"summary": summary, "files": rows}, indent=1, ensure_ascii=False)
+    )
     return 0
 
 

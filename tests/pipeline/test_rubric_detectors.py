@@ -173,7 +173,7 @@ def test_metric_item_refused_when_the_run_has_no_metrics() -> None:
         {"schema_version": 1, "id": "t", "version": 1, "language": "en", "items": [item]},
         source="t.yaml",
     )
-    with pytest.raises(RubricError, match="t.yaml item 'x': needs metrics") as info:
+    with pytest.raises(RubricError, match=r"t\.yaml item 'x': needs metrics") as info:
         compile_rubric(rubric, get_analyzer("en"), available=frozenset({"text", "words"}))
     assert info.value.code == "R008"
 

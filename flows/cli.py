@@ -72,6 +72,34 @@ def _parser() -> argparse.ArgumentParser:
     test.set_defaults(func=cmd_rubric_test)
     schema = rsub.add_parser("schema", help="print the rubric JSON Schema")
     schema.set_defaults(func=cmd_rubric_schema)
+    apply = rsub.add_parser("apply", help="score existing transcripts (JSON lines) without ASR")
+    apply.add_argument(
+        "--transcripts", required=True, help="JSONL: call_id, language, duration_s, utterances"
+    )
+    apply.add_argument(
+        "--rubric", action="append", help="rubric file(s); default: the shipped one per language"
+    )
+    apply.add_argument("--config", help="earmark.toml")
+    apply.add_argument("--format", choices=["jsonl", "table"], default="table")
+    apply.set_defaults(func=cmd_rubric_apply)
+    explain = rsub.add_parser("explain", help="why each item of a stored call passed or failed")
+    explain.add_argument("--call", required=True, help="call_id")
+    explain.add_argument("--warehouse", required=True)
+    explain.add_argument(
+        "--rubric", help="rubric file (default: the configured one for the call's language)"
+    )
+    explain.add_argument("--config", help="earmark.toml")
+    explain.set_defaults(func=cmd_rubric_explain)
+
+    rescore = sub.add_parser("rescore", help="re-apply a rubric to stored transcripts (no ASR)")
+    rescore.add_argument("--warehouse", required=True)
+    rescore.add_argument(
+        "--rubric", action="append", help="rubric file(s); default: the configured ones"
+    )
+    rescore.add_argument("--since", help="only call dates from this one (YYYY-MM-DD)")
+    rescore.add_argument("--config", help="earmark.toml")
+    rescore.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
+    rescore.set_defaults(func=cmd_rescore)
 
     queue = sub.add_parser("queue", help="review queues")
     qsub = queue.add_subparsers(title="queue commands")
@@ -235,6 +263,132 @@ def cmd_rubric_test(args: argparse.Namespace) -> int:
         print(f"{path}: {total - len(failures)} passed, {len(failures)} failed")
         failed_total += len(failures)
     return EXIT_FAILED if failed_total else EXIT_OK
+
+
+def _rubric_paths(args: argparse.Namespace) -> list[str]:
+    from pipeline.config import load_config
+
+    if args.rubric:
+        return list(args.rubric)
+    config = load_config(args.config)
+    return [config.rubrics[lang] for lang in config.languages if lang in config.rubrics]
+
+
+def cmd_rubric_apply(args: argparse.Namespace) -> int:
+    import json
+
+    from flows.rescore import compile_rubrics, transcripts_from_jsonl
+    from pipeline.rows import finding_row
+    from pipeline.scoring import assess
+    from pipeline.transcript import transcript_from_json
+
+    compiled = compile_rubrics(_rubric_paths(args))
+    try:
+        source = open(args.transcripts, encoding="utf-8")  # noqa: SIM115  (closed below)
+    except OSError as exc:
+        print(f"earmark: error: {args.transcripts}: cannot read ({exc.strerror})", file=sys.stderr)
+        return EXIT_USAGE
+    bad = 0
+    with source:
+        for n, obj, problem in transcripts_from_jsonl(source):
+            where = f"{args.transcripts}:{n}"
+            try:
+                if obj is None:
+                    raise ValueError(problem)
+                transcript = transcript_from_json(obj)
+                rubric = compiled.get(transcript.language)
+                if rubric is None:
+                    raise ValueError(
+                        f"no rubric for language {transcript.language!r} (have {', '.join(sorted(compiled))})"
+                    )
+            except ValueError as exc:
+                bad += 1
+                print(f"{where}: skipped: {exc}", file=sys.stderr)
+                continue
+            findings, score = assess(rubric, transcript)
+            if args.format == "jsonl":
+                for f in findings:
+                    print(json.dumps(finding_row(f), ensure_ascii=False))
+            else:
+                _print_assessment(transcript.call_id, findings, score)
+    if bad:
+        print(f"earmark: {bad} line(s) skipped, see above", file=sys.stderr)
+    return EXIT_FAILED if bad else EXIT_OK
+
+
+def _print_assessment(
+    call_id: str, findings: Sequence[object], score: object, *, explain: bool = False
+) -> None:
+    from pipeline.scoring import clock
+    from pipeline.types import CallScore, Finding
+
+    assert isinstance(score, CallScore)
+    review = "needs review" if score.needs_review else "ok"
+    print(
+        f"{call_id}: score {score.score:.0f} ({review}) — rubric {score.rubric_id} v{score.rubric_version}"
+    )
+    for f in findings:
+        assert isinstance(f, Finding)
+        mark = {"pass": "PASS", "fail": "FAIL", "na": "n/a "}[f.outcome]
+        seen = "found" if f.detected else "not found"
+        extra = " critical" if f.critical else (" flag" if f.flag else "")
+        print(f"  {mark} {f.item_id:26} {seen:9} w={f.weight:g}{extra}  conf {f.confidence:.2f}")
+        for e in f.evidence[: None if explain else 1]:
+            print(
+                f"         {clock(e.start_s)}-{clock(e.end_s)} {e.speaker}: {e.text[:100]!r}  [{e.rule}]"
+            )
+    for reason in score.reasons:
+        print(f"  why: {reason}")
+
+
+def cmd_rubric_explain(args: argparse.Namespace) -> int:
+    from flows.rescore import compile_rubrics
+    from pipeline import warehouse as wh
+    from pipeline.errors import InputError
+    from pipeline.rows import transcript_from_rows
+    from pipeline.scoring import assess
+
+    calls = [
+        r for r in wh.read_table(args.warehouse, "calls").to_pylist() if r["call_id"] == args.call
+    ]
+    if not calls:
+        raise InputError(f"{args.warehouse}: no call {args.call!r} in the calls table", code="I006")
+    call = calls[0]
+    if call["status"] != "ok":
+        raise InputError(
+            f"call {args.call!r} was quarantined; see the quarantine table", code="I007"
+        )
+    utts = wh.read_table(args.warehouse, "utterances", call_dates=[call["call_date"]]).to_pylist()
+    transcript = transcript_from_rows(
+        call["call_id"],
+        call["language"],
+        call["duration_s"],
+        [u for u in utts if u["call_id"] == args.call],
+    )
+    paths = [args.rubric] if args.rubric else _rubric_paths(args)
+    compiled = compile_rubrics(paths).get(transcript.language)
+    if compiled is None:
+        raise InputError(f"no rubric for the call's language {transcript.language!r}", code="I008")
+    print(
+        f"{call['source_path']}  {call['duration_s']:.0f} s  {call['language']}  agent {call['agent_id'] or '—'}"
+    )
+    findings, score = assess(compiled, transcript)
+    _print_assessment(args.call, findings, score, explain=True)
+    return EXIT_OK
+
+
+def cmd_rescore(args: argparse.Namespace) -> int:
+    from flows.rescore import run_rescore
+    from pipeline.config import load_config
+
+    summary = run_rescore(
+        args.warehouse, load_config(args.config), rubrics=args.rubric or (), since=args.since
+    )
+    print(
+        f"earmark: rescored {summary.calls} calls over {len(summary.dates)} date(s) in {summary.wall_s:.1f} s "
+        f"({summary.calls_per_s:.0f} calls/s), no ASR; {summary.skipped} skipped (no rubric for their language)"
+    )
+    return EXIT_OK
 
 
 def cmd_rubric_schema(args: argparse.Namespace) -> int:

@@ -23,10 +23,14 @@ from pipeline import warehouse as wh
 from pipeline.audio import decode, split_tracks
 from pipeline.config import AsrConfig, Config
 from pipeline.errors import AudioError, ConfigError, EarmarkError
-from pipeline.rubric.engine import CompiledRubric, compile_rubric, evaluate
+from pipeline.rubric.engine import CompiledRubric, compile_rubric
 from pipeline.rubric.schema import load_rubric
-from pipeline.scoring import score_call
-from pipeline.transcript import merge_channels, utterance_from_dict, utterance_to_dict
+from pipeline.scoring import assess
+from pipeline.transcript import (
+    merge_channels,
+    utterance_from_dict,
+    utterance_to_dict,
+)
 from pipeline.types import CallScore, Finding, QuarantineEntry, Recording, Transcript
 
 log = logging.getLogger("earmark")
@@ -168,13 +172,8 @@ def process_recording(recording: Recording, settings: RunSettings) -> CallResult
     try:
         transcript, audio, cached = transcribe_recording(recording, settings)
         asr_wall_s = time.monotonic() - started
-        compiled = rubric_for(settings.config, transcript.language)
-        findings = tuple(evaluate(compiled, transcript))
-        score = score_call(
-            findings,
-            review_below=compiled.rubric.review_below,
-            asr_confidence=transcript.asr_confidence,
-        )
+        findings_list, score = assess(rubric_for(settings.config, transcript.language), transcript)
+        findings = tuple(findings_list)
     except AudioError as exc:
         return CallResult(recording, quarantine=_quarantine(recording, exc.code, exc.message))
     except (EarmarkError, MemoryError):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from pipeline.types import CallScore, Evidence, Finding
+from pipeline.rubric.engine import CompiledRubric, evaluate
+from pipeline.types import CallScore, Evidence, Finding, Span, Transcript
 
 LOW_ASR_CONFIDENCE = 0.6
 PRIORITY_CRITICAL = 1000.0
@@ -101,3 +102,21 @@ def score_call(
         reasons=tuple(reasons),
         priority=round(priority, 2),
     )
+
+
+def assess(
+    compiled: CompiledRubric,
+    transcript: Transcript,
+    *,
+    metrics: Mapping[str, float] | None = None,
+    metric_spans: Mapping[str, tuple[Span, ...]] | None = None,
+) -> tuple[list[Finding], CallScore]:
+    """Evaluate a rubric on a transcript and score it: the one path every command takes
+    (the nightly flow, ``rescore``, ``rubric apply``, ``rubric explain``)."""
+    findings = evaluate(compiled, transcript, metrics=metrics, metric_spans=metric_spans)
+    score = score_call(
+        findings,
+        review_below=compiled.rubric.review_below,
+        asr_confidence=transcript.asr_confidence,
+    )
+    return findings, score

@@ -160,3 +160,64 @@ def utterance_from_dict(d: dict[str, object]) -> Utterance:
         confidence=float(d.get("confidence", 1.0)),  # type: ignore[arg-type]
         channel=int(d.get("channel", 0)),  # type: ignore[call-overload]
     )
+
+
+def to_simplified(transcript: Transcript) -> Transcript:
+    """Chinese in Simplified characters (Whisper often writes Traditional), words included."""
+    import dataclasses
+
+    import zhconv
+
+    def conv(text: str) -> str:
+        return str(zhconv.convert(text, "zh-cn"))
+
+    utterances = tuple(
+        dataclasses.replace(
+            u,
+            text=conv(u.text),
+            words=tuple(dataclasses.replace(w, text=conv(w.text)) for w in u.words),
+        )
+        for u in transcript.utterances
+    )
+    return dataclasses.replace(transcript, utterances=utterances)
+
+
+def transcript_from_json(obj: dict[str, object]) -> Transcript:
+    """A transcript from another recorder or ASR (``earmark rubric apply`` input).
+
+    Expects ``call_id``, ``language``, ``duration_s`` and ``utterances`` (each with
+    ``speaker``, ``start_s``, ``end_s``, ``text``; ``words`` optional).
+
+    Raises
+    ------
+    ValueError
+        Naming the missing or wrong field.
+    """
+    for key in ("call_id", "language", "duration_s", "utterances"):
+        if key not in obj:
+            raise ValueError(f"missing field {key!r}")
+    utterances = obj["utterances"]
+    if not isinstance(utterances, list):
+        raise ValueError(f"'utterances' must be a list, got {type(utterances).__name__}")
+    parsed = []
+    for i, u in enumerate(utterances):
+        if not isinstance(u, dict):
+            raise ValueError(f"utterances[{i}] must be an object")
+        missing = [k for k in ("speaker", "start_s", "end_s", "text") if k not in u]
+        if missing:
+            raise ValueError(f"utterances[{i}] is missing {', '.join(missing)}")
+        try:
+            parsed.append(utterance_from_dict(u))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"utterances[{i}]: {exc}") from None
+    try:
+        duration_s = float(obj["duration_s"])  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"'duration_s' must be a number, got {obj['duration_s']!r}") from None
+    parsed.sort(key=lambda u: u.start_s)
+    return Transcript(
+        call_id=str(obj["call_id"]),
+        language=str(obj["language"]),
+        duration_s=duration_s,
+        utterances=tuple(parsed),
+    )

@@ -271,8 +271,7 @@ def read_table(
 ) -> pa.Table:
     """Read a whole table (or some partitions) with its schema and the ``call_date`` column."""
     schema = SCHEMAS[table]
-    base = Path(root) / table
-    dates = sorted(call_dates) if call_dates is not None else _dates(base)
+    dates = sorted(call_dates) if call_dates is not None else partition_dates(root, table)
     parts = []
     for d in dates:
         t = read_partition(partition_path(root, table, d), schema)
@@ -282,7 +281,9 @@ def read_table(
     return pa.concat_tables(parts) if parts else full.empty_table()
 
 
-def _dates(base: Path) -> list[str]:
+def partition_dates(root: str | Path, table: str) -> list[str]:
+    """The ``call_date`` partitions a table holds, in order."""
+    base = Path(root) / table
     if not base.exists():
         return []
     return sorted(

@@ -1,0 +1,211 @@
+"""Re-scoring stored transcripts and scoring external ones: no ASR, real Parquet, the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline import rows
+from pipeline import warehouse as wh
+from pipeline.types import Recording, Transcript, Utterance, Word
+
+ROOT = Path(__file__).resolve().parents[2]
+
+RUBRIC = """
+schema_version: 1
+id: demo
+version: {version}
+language: en
+items:
+  - id: greeting
+    speaker: agent
+    window: {{first_s: 20}}
+    expect: present
+    weight: 50
+    detector: phrase.v1
+    params: {{phrases: {greeting}}}
+  - id: empathy
+    speaker: agent
+    expect: present
+    weight: 50
+    detector: lemma.v1
+    params: {{phrases: ["apologize for the inconvenience"], negation: true}}
+"""
+
+
+def _rubric(tmp: Path, version: int, greeting: list[str]) -> Path:
+    path = tmp / f"demo-v{version}.yaml"
+    path.write_text(RUBRIC.format(version=version, greeting=json.dumps(greeting)))
+    return path
+
+
+def _utt(speaker: str, start: float, text: str) -> Utterance:
+    words = tuple(
+        Word(start + i * 0.4, start + i * 0.4 + 0.3, " " + w, 0.95)
+        for i, w in enumerate(text.split())
+    )
+    return Utterance(
+        speaker, start, start + 0.4 * len(words), text, words, 0.95, 0 if speaker == "agent" else 1
+    )  # type: ignore[arg-type]
+
+
+CALLS = {
+    "A": [
+        ("agent", 1.0, "Hello, you're through to Acme."),
+        ("agent", 30.0, "I apologized for the inconvenience."),
+    ],
+    "B": [("agent", 1.0, "Thanks for calling Acme."), ("customer", 4.0, "My bill is wrong.")],
+}
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    root = tmp_path / "wh"
+    for call_id, turns in CALLS.items():
+        t = Transcript(call_id, "en", 90.0, tuple(_utt(*x) for x in turns))
+        rec = Recording(
+            call_id, f"{call_id}.wav", f"/x/{call_id}.wav", "0" * 64, "2026-11-20", 1000
+        )
+        audio = {"duration_s": 90.0, "channels": 2, "sample_rate": 8000, "language": "en"}
+        wh.upsert(root, "calls", {"2026-11-20": [rows.call_row(rec, audio, t, "ok")]})
+        wh.upsert(root, "utterances", {"2026-11-20": rows.utterance_rows(t)})
+    return root
+
+
+def _earmark(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _scores(root: Path) -> dict[tuple[str, int], float]:
+    return {
+        (r["call_id"], r["rubric_version"]): r["score"]
+        for r in wh.read_table(root, "scores").to_pylist()
+    }
+
+
+def test_rescore_changes_scores_without_asr_and_keeps_old_versions(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    v1 = _rubric(tmp_path, 1, ["thanks for calling"])
+    out = _earmark("rescore", "--warehouse", str(warehouse), "--rubric", str(v1))
+    assert out.returncode == 0, out.stderr
+    assert "rescored 2 calls over 1 date(s)" in out.stdout and "no ASR" in out.stdout
+    assert _scores(warehouse) == {("A", 1): 50.0, ("B", 1): 50.0}
+
+    v2 = _rubric(tmp_path, 2, ["thanks for calling", "you're through to"])
+    assert _earmark("rescore", "--warehouse", str(warehouse), "--rubric", str(v2)).returncode == 0
+    assert _scores(warehouse) == {("A", 1): 50.0, ("B", 1): 50.0, ("A", 2): 100.0, ("B", 2): 50.0}
+    queue = wh.read_table(warehouse, "queue").to_pylist()
+    assert [q["call_id"] for q in queue] == ["B"]  # A passes under v2, the newest version
+    assert not (warehouse / "_cache").exists()  # nothing was transcribed
+
+
+def test_rescore_since_skips_older_partitions(warehouse: Path, tmp_path: Path) -> None:
+    out = _earmark(
+        "rescore",
+        "--warehouse",
+        str(warehouse),
+        "--rubric",
+        str(_rubric(tmp_path, 1, ["hi"])),
+        "--since",
+        "2026-11-21",
+    )
+    assert out.returncode == 0 and "rescored 0 calls over 0 date(s)" in out.stdout
+
+
+def test_rescore_refuses_a_broken_rubric_before_writing(warehouse: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        RUBRIC.format(version=1, greeting='["x"]').replace("expect: present", "expcet: present", 1)
+    )
+    out = _earmark("rescore", "--warehouse", str(warehouse), "--rubric", str(bad))
+    assert out.returncode == 2
+    assert (
+        "[R002]" in out.stderr and "unknown field 'expcet' (did you mean 'expect'?)" in out.stderr
+    )
+    assert not (warehouse / "scores").exists()
+
+
+def test_explain_shows_matched_text_and_reasons(warehouse: Path, tmp_path: Path) -> None:
+    out = _earmark(
+        "rubric",
+        "explain",
+        "--call",
+        "A",
+        "--warehouse",
+        str(warehouse),
+        "--rubric",
+        str(_rubric(tmp_path, 1, ["thanks for calling"])),
+    )
+    assert out.returncode == 0, out.stderr
+    assert "FAIL greeting" in out.stdout and "PASS empathy" in out.stdout
+    assert (
+        "I apologized for the inconvenience." in out.stdout
+        and "lemma 'apologize for the inconvenience'" in out.stdout
+    )
+    missing = _earmark("rubric", "explain", "--call", "nope", "--warehouse", str(warehouse))
+    assert missing.returncode == 2 and "[I006]" in missing.stderr
+
+
+def test_apply_scores_external_transcripts_as_jsonl(tmp_path: Path) -> None:
+    lines = [
+        {
+            "call_id": "X1",
+            "language": "en",
+            "duration_s": 60,
+            "utterances": [
+                {
+                    "speaker": "agent",
+                    "start_s": 0.5,
+                    "end_s": 3,
+                    "text": "Thanks for calling, how can I help?",
+                },
+                {
+                    "speaker": "agent",
+                    "start_s": 20,
+                    "end_s": 23,
+                    "text": "I am not going to apologize for the inconvenience.",
+                },
+            ],
+        },
+        {"call_id": "X2", "language": "fr", "duration_s": 5, "utterances": []},
+        {"call_id": "X3", "duration_s": 5, "utterances": []},
+    ]
+    src = tmp_path / "t.jsonl"
+    src.write_text("\n".join(json.dumps(x) for x in lines) + "\n{not json\n")
+    out = _earmark(
+        "rubric",
+        "apply",
+        "--transcripts",
+        str(src),
+        "--rubric",
+        str(_rubric(tmp_path, 1, ["thanks for calling"])),
+        "--format",
+        "jsonl",
+    )
+    assert out.returncode == 1  # some lines were skipped, and said so
+    findings = [json.loads(x) for x in out.stdout.splitlines()]
+    by_item = {f["item_id"]: f for f in findings}
+    assert {f["call_id"] for f in findings} == {"X1"}
+    assert (
+        by_item["greeting"]["outcome"] == "pass"
+        and by_item["greeting"]["evidence"][0]["start_s"] == 0.5
+    )
+    assert by_item["empathy"]["outcome"] == "fail"  # negated: "not going to apologize"
+    assert "t.jsonl:2: skipped: no rubric for language 'fr'" in out.stderr
+    assert "t.jsonl:3: skipped: missing field 'language'" in out.stderr
+    assert "t.jsonl:4: skipped: not JSON" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -12,7 +12,10 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from functools import cache
+from functools import lru_cache
 from typing import Any
+
+import numpy as np
 
 from pipeline.errors import ConfigError
 
@@ -77,13 +80,13 @@ class SpacyPhraseFinder:
             if len(doc) == 0:
                 continue
             if self.lemma:
-                doc = _lower_lemmas(analyzer.lemmatizer(doc))
+                doc = analyzer.lemmatizer(doc)
             key = nlp.vocab.strings.add(f"phrase-{index}")
             self.keys[key] = index
             self.matcher.add(f"phrase-{index}", [doc])
 
     def find(self, tokens: Any) -> list[tuple[int, int, int]]:
-        doc = _lower_lemmas(tokens.lemmatized()) if self.lemma else tokens.doc
+        doc = tokens.lemmatized() if self.lemma else tokens.doc
         return [(s, e, self.keys[k]) for k, s, e in self.matcher(doc)]
 
 
@@ -104,7 +107,7 @@ class SpacyPatternFinder:
             self.matcher.add(f"pattern-{index}", [_normalize_pattern(analyzer, pattern)])
 
     def find(self, tokens: Any) -> list[tuple[int, int, int]]:
-        doc = _lower_lemmas(tokens.lemmatized()) if self.uses_lemma else tokens.doc
+        doc = tokens.lemmatized() if self.uses_lemma else tokens.doc
         return [(s, e, self.keys[k]) for k, s, e in self.matcher(doc)]
 
 
@@ -125,15 +128,6 @@ def _normalize_pattern(
     return out
 
 
-def _lower_lemmas(doc: Any) -> Any:
-    for token in doc:
-        if token.lemma_ and token.lemma_ != token.lemma_.lower():
-            token.lemma_ = token.lemma_.lower()
-        elif not token.lemma_:
-            token.lemma_ = token.lower_
-    return doc
-
-
 class SpacyAnalyzer:
     """Normalise, tokenise and match one language with a blank spaCy pipeline."""
 
@@ -147,9 +141,17 @@ class SpacyAnalyzer:
             )
         self.language = language
         self.nlp = spacy.blank(language)
-        self.lemmatizer = _lemmatizer(self.nlp, language)
+        self._spacy_lemmatizer = _lemmatizer(self.nlp, language)
+        self.lemmatizer = self._lemmatize_doc if self._spacy_lemmatizer is not None else None
+        self._lemma_of_lower: dict[int, int] = {}
+        # words repeat across utterances and calls: normalise each distinct one once
+        self.normalize = lru_cache(maxsize=200_000)(self._normalize)  # type: ignore[method-assign]
 
     def normalize(self, text: str) -> str:
+        """NFKC, case-folded, straight quotes, punctuation dropped; ё→е; Simplified Chinese."""
+        return self._normalize(text)
+
+    def _normalize(self, text: str) -> str:
         """NFKC, case-folded, straight quotes, punctuation dropped; ё→е; Simplified Chinese."""
         text = unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES)
         if self.language == "zh":
@@ -160,6 +162,24 @@ class SpacyAnalyzer:
             text = text.replace("ё", "е")
         text = _STRAY_APOSTROPHE.sub(" ", _NOT_WORD.sub(" ", text))
         return _SPACE.sub(" ", text).strip()
+
+    def _lemmatize_doc(self, doc: Any) -> Any:
+        """Set lower-cased lemmas from a per-word cache: each distinct word is looked up once
+        (through spaCy's lemmatizer), then whole docs are filled as arrays, not Token objects."""
+        from spacy.attrs import LEMMA, LOWER
+
+        lowers = doc.to_array([LOWER])
+        cache = self._lemma_of_lower
+        strings = self.nlp.vocab.strings
+        for h in set(lowers.tolist()) - cache.keys():
+            word = strings[h]
+            lemma = self._spacy_lemmatizer(self.nlp.make_doc(word))[0].lemma_.lower() or word
+            cache[h] = strings.add(lemma)
+        lemmas = np.fromiter(
+            (cache[h] for h in lowers.tolist()), dtype=lowers.dtype, count=len(lowers)
+        )
+        doc.from_array([LEMMA], lemmas.reshape(-1, 1))
+        return doc
 
     def tokenize(self, text: str) -> SpacyTokens:
         return SpacyTokens(self.nlp.make_doc(text), self.lemmatizer)

@@ -85,7 +85,7 @@ class _TokenMatcher:
     def matches(self, call: CallText, i: int) -> list[tuple[int, int, int]]:
         tokens = call.tokens[i]
         found = self.finder.find(tokens)
-        if not self.cues:
+        if not self.cues or not found:
             return found
         lower = tokens.lower
         return [

@@ -1,0 +1,860 @@
+"""Call audio analytics: who talked how much, silences, holds, overtalk, pace, agitation.
+
+Pure functions over one 2-party call:
+
+* :func:`speech_activity` finds the speech of one track (energy VAD, numpy only);
+* :func:`prosody` measures loudness and pitch over a party's speech, and
+  :func:`agitation_spans` / :func:`agitation_max` compare it with that party's own baseline;
+* :func:`call_metrics` turns both parties' speech and the transcript into :class:`CallMetrics`;
+* :func:`measure_call` runs all of it on the tracks of :func:`pipeline.audio.split_tracks`.
+
+Definitions (every threshold is a field of :class:`MetricOptions`):
+
+* A **gap** is a stretch where nobody speaks, between the first and the last speech of
+  the call (the ringing before and the line after do not count). ``silence_s`` sums all gaps.
+* Every gap of at least ``dead_air_min_s`` is exactly one of: a **hold**, when it lasts at
+  least ``hold_min_s``, or lasts at least ``announced_hold_min_s`` and starts within
+  ``hold_phrase_window_s`` after an agent utterance holding a hold phrase; otherwise
+  **dead air**. Holds are not dead air, so ``dead_air_s + hold_s <= silence_s``.
+* **Overtalk** is a stretch where both parties speak for at least ``overlap_min_s``. The
+  party whose speech started later **interrupts** the other, unless that speech is a
+  backchannel: a span (pauses under ``min_gap_s`` bridged) shorter than
+  ``backchannel_max_s``, like "mhm" or "yeah". A backchannel is neither overtalk nor an
+  interruption. Each overlapping pair of spans counts once, so a party who pauses and
+  resumes over the other interrupts again.
+* **Words per minute** of a party: the words with timestamps in that party's utterances
+  over that party's talk minutes.
+* **Mono calls** (activity only for ``"unknown"``): per-party numbers (talk per party and
+  its ratio, overtalk, interruptions, words per minute, agitation) are NaN, meaning "not
+  measurable", never 0; silences, dead air and holds come from the single track, and hold
+  phrases are matched in the ``unknown`` utterances.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from pipeline import TARGET_SR
+from pipeline.audio import Track
+from pipeline.types import Span, Transcript
+
+FloatArray = npt.NDArray[np.floating[Any]]
+Interval = tuple[float, float]
+
+NAN = float("nan")
+
+DEFAULT_HOLD_PHRASES: tuple[str, ...] = (
+    # English
+    "please hold",
+    "put you on hold",
+    "place you on hold",
+    "bear with me",
+    "one moment please",
+    # Chinese
+    "请您稍等",
+    "请稍等",
+    "稍等一下",
+    # Russian
+    "оставайтесь на линии",
+    "подождите пожалуйста",
+    "одну минуту",
+)
+"""Lower-case phrases an agent says before a hold, matched inside utterance text."""
+
+PITCH_FMIN_HZ = 65.0
+PITCH_FMAX_HZ = 400.0
+PITCH_FRAME = 1024
+"""YIN frame at 16 kHz: 64 ms holds more than two periods of a 65 Hz voice."""
+PITCH_HOP = 512
+_MAX_VOICED_ZCR = 0.15
+"""Zero crossings per sample above which a frame is a fricative or noise, not voice."""
+_VOICED_RANGE_DB = 20.0
+_MIN_VOICED_FRAMES = 3
+_MIN_LOUDNESS_SPREAD_DB = 3.0
+_MIN_PITCH_SPREAD_ST = 1.5
+_MAD_TO_SD = 1.4826
+_EPS_POWER = 1e-10
+_SPAN_TOLERANCE_S = 0.05
+_MIN_SCORED_WINDOW_S = 0.5
+_MIN_SCORED_WINDOWS = 3
+_AGITATION_JOIN_S = 1.0
+
+
+_PUNCT = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def _bare(text: str) -> str:
+    """Lower case, punctuation to single spaces: "Please, HOLD." → "please hold"."""
+    return _PUNCT.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class MetricOptions:
+    """Thresholds of :func:`call_metrics` (seconds unless named)."""
+
+    dead_air_min_s: float = 5.0
+    """A gap this long is dead air (or a hold)."""
+    hold_min_s: float = 20.0
+    """A gap this long is a hold even if nobody announced it."""
+    announced_hold_min_s: float = 5.0
+    """A gap this long is a hold when it follows an agent hold phrase."""
+    hold_phrase_window_s: float = 30.0
+    """How long after the hold phrase's utterance the gap may start."""
+    hold_phrases: tuple[str, ...] = DEFAULT_HOLD_PHRASES
+    overlap_min_s: float = 0.5
+    """Shorter overlaps are turn-taking, not overtalk."""
+    backchannel_max_s: float = 1.0
+    """Speech shorter than this that starts over the other party is a backchannel."""
+    agitation_baseline_s: float = 30.0
+    """The customer's first this-many seconds of speech are one baseline candidate."""
+    agitation_min_z: float = 3.0
+    """Windows whose rise reaches this many robust SDs over the baseline are agitated."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"MetricOptions.{f.name} must be finite and >= 0, got {value!r}")
+        if self.hold_min_s < self.dead_air_min_s:
+            raise ValueError(
+                f"MetricOptions.hold_min_s ({self.hold_min_s}) must be >= "
+                f"dead_air_min_s ({self.dead_air_min_s})"
+            )
+        if self.announced_hold_min_s < self.dead_air_min_s:
+            raise ValueError(
+                f"MetricOptions.announced_hold_min_s ({self.announced_hold_min_s}) must be >= "
+                f"dead_air_min_s ({self.dead_air_min_s})"
+            )
+        if not all(isinstance(p, str) and _bare(p) for p in self.hold_phrases):
+            raise ValueError(
+                f"MetricOptions.hold_phrases must be non-empty texts, got {self.hold_phrases!r}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class CallMetrics:
+    """What one call sounded like. Seconds unless named; NaN means "not measurable".
+
+    ``*_count`` of dead air and holds are always whole numbers; ``overtalk_count`` and
+    ``interruptions_*`` are whole numbers stored as floats so a mono call can say NaN.
+    The ``*_spans`` fields say where each event happened, for an inspector to jump to.
+    """
+
+    handle_s: float
+    talk_s: float
+    """Time at least one party speaks."""
+    talk_agent_s: float
+    talk_customer_s: float
+    talk_ratio_agent: float
+    """Agent talk / (agent + customer talk)."""
+    silence_s: float
+    """All gaps between the first and the last speech."""
+    dead_air_s: float
+    longest_dead_air_s: float
+    dead_air_count: int
+    hold_count: int
+    hold_s: float
+    longest_hold_s: float
+    overtalk_s: float
+    overtalk_count: float
+    interruptions_agent: float
+    interruptions_customer: float
+    wpm_agent: float
+    wpm_customer: float
+    customer_agitation_max: float
+    """Highest rise of the customer's loudness or pitch over their baseline, in robust SDs."""
+    dead_air_spans: tuple[Span, ...] = ()
+    hold_spans: tuple[Span, ...] = ()
+    overtalk_spans: tuple[Span, ...] = ()
+    interruption_spans_agent: tuple[Span, ...] = ()
+    interruption_spans_customer: tuple[Span, ...] = ()
+    agitation_spans: tuple[Span, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProsodyWindow:
+    """Loudness and pitch of a piece (at most about ``window_s``) of one speech span."""
+
+    start_s: float
+    end_s: float
+    loudness_db: float
+    """RMS level in dBFS over the window."""
+    pitch_hz: float
+    """Median YIN f0 over the window's voiced frames; NaN when too few are voiced."""
+
+
+# --- speech activity -------------------------------------------------------------------
+
+
+def speech_activity(
+    samples: FloatArray,
+    *,
+    sr: int = TARGET_SR,
+    frame_s: float = 0.02,
+    floor_percentile: float = 10.0,
+    rise_db: float = 12.0,
+    hysteresis_db: float = 6.0,
+    range_db: float = 30.0,
+    min_dbfs: float = -60.0,
+    hangover_s: float = 0.04,
+    min_speech_s: float = 0.2,
+    min_gap_s: float = 0.3,
+) -> tuple[Span, ...]:
+    """Find where one party speaks, from the frame energy of their track.
+
+    A frame enters speech when its RMS level is ``rise_db`` above the track's noise
+    floor (the ``floor_percentile`` of frame levels), and speech lasts while the level
+    stays within ``hysteresis_db`` of that, then ``hangover_s`` longer. Frames quieter
+    than ``min_dbfs`` or more than ``range_db`` below the track's loud level (its 99th
+    percentile: crosstalk, background voices) never enter. Pauses under ``min_gap_s``
+    are bridged, then speech under ``min_speech_s`` is dropped.
+
+    Parameters
+    ----------
+    samples
+        One track, shape ``(frames,)``, float in [-1, 1].
+    sr
+        Sample rate of ``samples``.
+    frame_s, floor_percentile, rise_db, hysteresis_db, range_db, min_dbfs
+        Framing and thresholds, as above.
+    hangover_s, min_speech_s, min_gap_s
+        Smoothing, as above (seconds).
+
+    Returns
+    -------
+    tuple of Span
+        Time-ordered, disjoint speech spans in seconds.
+
+    Raises
+    ------
+    ValueError
+        When ``samples`` is not 1-D or holds NaN/inf, or an option is out of range.
+
+    Examples
+    --------
+    >>> speech_activity(np.zeros(16000, dtype=np.float32), sr=16000)
+    ()
+    """
+    x = _check_track(samples, sr=sr)
+    frame = round(frame_s * sr)
+    if frame < 1 or not 0 <= floor_percentile <= 100:
+        raise ValueError(f"frame_s={frame_s} and floor_percentile={floor_percentile} out of range")
+    if min(hangover_s, min_speech_s, min_gap_s, rise_db, hysteresis_db, range_db) < 0:
+        raise ValueError("hangover_s, min_speech_s, min_gap_s and the dB margins must be >= 0")
+    n = x.size // frame
+    if n == 0:
+        return ()
+    head = x[: n * frame].reshape(n, frame)
+    db = 10.0 * np.log10(np.einsum("ij,ij->i", head, head) / frame + _EPS_POWER)
+    floor, loud = np.percentile(db, [floor_percentile, 99.0])
+    high = max(floor + rise_db, loud - range_db, min_dbfs)
+    starts, ends = _runs(db >= high - hysteresis_db)
+    highs = np.concatenate([[0], np.cumsum(db >= high)])
+    keep = highs[ends] > highs[starts]
+    starts, ends = starts[keep], np.minimum(ends[keep] + round(hangover_s / frame_s), n)
+    starts, ends = _bridge(starts, ends, min_gap=round(min_gap_s / frame_s))
+    long_enough = (ends - starts) * frame_s >= min_speech_s - 1e-9
+    step = frame / sr
+    return tuple(
+        Span(round(float(s) * step, 3), round(float(e) * step, 3))
+        for s, e in zip(starts[long_enough], ends[long_enough], strict=True)
+    )
+
+
+def _check_track(samples: FloatArray, *, sr: int) -> npt.NDArray[np.float32]:
+    x = np.asarray(samples, dtype=np.float32)
+    if x.ndim != 1:
+        raise ValueError(f"expected one track of shape (frames,), got shape {x.shape}")
+    if sr <= 0:
+        raise ValueError(f"sr must be > 0, got {sr}")
+    if not np.isfinite(x).all():
+        raise ValueError("the track holds NaN or infinite samples")
+    return x
+
+
+def _runs(mask: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Start and end (exclusive) indices of the True runs of ``mask``."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def _bridge(
+    starts: npt.NDArray[np.intp], ends: npt.NDArray[np.intp], *, min_gap: int
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Merge runs separated by fewer than ``min_gap`` frames (or overlapping)."""
+    if starts.size == 0:
+        return starts, ends
+    ends = np.maximum.accumulate(ends)
+    split = starts[1:] - ends[:-1] >= max(min_gap, 1)
+    return starts[np.concatenate([[True], split])], ends[np.concatenate([split, [True]])]
+
+
+# --- call metrics ----------------------------------------------------------------------
+
+
+def call_metrics(
+    activity: Mapping[str, Sequence[Span]],
+    transcript: Transcript,
+    *,
+    duration_s: float,
+    options: MetricOptions = MetricOptions(),
+    customer_prosody: Sequence[ProsodyWindow] | None = None,
+) -> CallMetrics:
+    """Measure one call from both parties' speech and its transcript.
+
+    Parameters
+    ----------
+    activity
+        Speech spans per party: ``{"agent": ..., "customer": ...}`` for a stereo call,
+        ``{"unknown": ...}`` for a mono one (see the module docstring for what is NaN).
+    transcript
+        The call's utterances: hold phrases are found in the agent's text, words per
+        minute come from the words' timestamps.
+    duration_s
+        Length of the recording (the handle time).
+    options
+        Thresholds.
+    customer_prosody
+        The customer's :func:`prosody`, for agitation; without it agitation is NaN.
+
+    Returns
+    -------
+    CallMetrics
+
+    Raises
+    ------
+    ValueError
+        When ``activity`` has other parties, or a span is reversed or outside the call.
+
+    Examples
+    --------
+    >>> t = Transcript(call_id="c", language="en", duration_s=30.0, utterances=())
+    >>> m = call_metrics({"agent": [Span(0, 5)], "customer": [Span(12, 20)]}, t, duration_s=30.0)
+    >>> m.dead_air_s, m.talk_ratio_agent
+    (7.0, 0.38461538461538464)
+    """
+    if not (math.isfinite(duration_s) and duration_s > 0):
+        raise ValueError(f"duration_s must be finite and > 0, got {duration_s!r}")
+    parties = _check_activity(activity, duration_s=duration_s)
+    everyone = _union([iv for spans in parties.values() for iv in spans])
+    gaps = [(a[1], b[0]) for a, b in itertools.pairwise(everyone)]
+    mono = "unknown" in parties
+    announcements = _hold_announcements(transcript, options, speaker="unknown" if mono else "agent")
+    holds, dead = _classify_gaps(gaps, announcements, options)
+    common: dict[str, Any] = {
+        "handle_s": float(duration_s),
+        "talk_s": _total(everyone),
+        "silence_s": _total(gaps),
+        "dead_air_s": _total(dead),
+        "longest_dead_air_s": _longest(dead),
+        "dead_air_count": len(dead),
+        "hold_count": len(holds),
+        "hold_s": _total(holds),
+        "longest_hold_s": _longest(holds),
+        "dead_air_spans": _spans(dead),
+        "hold_spans": _spans(holds),
+    }
+    if mono:
+        return CallMetrics(**common, **_MONO_PARTY_METRICS)
+    return CallMetrics(
+        **common,
+        **_party_metrics(parties["agent"], parties["customer"], transcript, options),
+        **_agitation_fields(customer_prosody, options),
+    )
+
+
+_MONO_PARTY_METRICS: dict[str, Any] = {
+    name: NAN
+    for name in (
+        "talk_agent_s",
+        "talk_customer_s",
+        "talk_ratio_agent",
+        "overtalk_s",
+        "overtalk_count",
+        "interruptions_agent",
+        "interruptions_customer",
+        "wpm_agent",
+        "wpm_customer",
+        "customer_agitation_max",
+    )
+}
+
+
+def _check_activity(
+    activity: Mapping[str, Sequence[Span]], *, duration_s: float
+) -> dict[str, list[Interval]]:
+    """Each party's speech as sorted, merged intervals clipped to the call."""
+    keys = set(activity)
+    if keys not in ({"agent", "customer"}, {"unknown"}):
+        raise ValueError(
+            f"activity must have parties 'agent' and 'customer' (stereo) or only 'unknown' "
+            f"(mono), got {sorted(keys)}"
+        )
+    parties: dict[str, list[Interval]] = {}
+    for party, spans in activity.items():
+        for s in spans:
+            ok = math.isfinite(s.start_s) and math.isfinite(s.end_s) and s.start_s <= s.end_s
+            if not ok or s.start_s < 0 or s.end_s > duration_s + _SPAN_TOLERANCE_S:
+                raise ValueError(
+                    f"{party} speech span {s.start_s}..{s.end_s} s is reversed or outside "
+                    f"the call (0..{duration_s} s)"
+                )
+        parties[party] = _union([(s.start_s, min(s.end_s, duration_s)) for s in spans])
+    return parties
+
+
+def _union(intervals: Sequence[Interval]) -> list[Interval]:
+    """Sorted, merged intervals (touching ones merge too)."""
+    merged: list[Interval] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        elif end > start:
+            merged.append((start, end))
+    return merged
+
+
+def _total(intervals: Sequence[Interval]) -> float:
+    return round(sum(e - s for s, e in intervals), 3)
+
+
+def _longest(intervals: Sequence[Interval]) -> float:
+    return round(max((e - s for s, e in intervals), default=0.0), 3)
+
+
+def _spans(intervals: Sequence[Interval]) -> tuple[Span, ...]:
+    return tuple(Span(round(s, 3), round(e, 3)) for s, e in intervals)
+
+
+def _hold_announcements(
+    transcript: Transcript, options: MetricOptions, *, speaker: str
+) -> list[Interval]:
+    """Times of the utterances of ``speaker`` that hold a hold phrase."""
+    phrases = [f" {_bare(p)} " for p in options.hold_phrases]
+    return [
+        (u.start_s, u.end_s)
+        for u in transcript.utterances
+        if u.speaker == speaker and any(p in f" {_bare(u.text)} " for p in phrases)
+    ]
+
+
+def _classify_gaps(
+    gaps: Sequence[Interval], announcements: Sequence[Interval], options: MetricOptions
+) -> tuple[list[Interval], list[Interval]]:
+    """Split the gaps worth reporting into (holds, dead air)."""
+    holds: list[Interval] = []
+    dead: list[Interval] = []
+    for start, end in gaps:
+        length = end - start
+        announced = length >= options.announced_hold_min_s and any(
+            a_start <= start <= a_end + options.hold_phrase_window_s
+            for a_start, a_end in announcements
+        )
+        if announced or length >= options.hold_min_s:
+            holds.append((start, end))
+        elif length >= options.dead_air_min_s:
+            dead.append((start, end))
+    return holds, dead
+
+
+def _party_metrics(
+    agent: list[Interval],
+    customer: list[Interval],
+    transcript: Transcript,
+    options: MetricOptions,
+) -> dict[str, Any]:
+    talk_agent, talk_customer = _total(agent), _total(customer)
+    overtalk, by_agent, by_customer = _overtalk(agent, customer, options)
+    talk = talk_agent + talk_customer
+    return {
+        "talk_agent_s": talk_agent,
+        "talk_customer_s": talk_customer,
+        "talk_ratio_agent": talk_agent / talk if talk > 0 else NAN,
+        "overtalk_s": _total(overtalk),
+        "overtalk_count": float(len(overtalk)),
+        "interruptions_agent": float(len(by_agent)),
+        "interruptions_customer": float(len(by_customer)),
+        "wpm_agent": _wpm(transcript, "agent", talk_s=talk_agent),
+        "wpm_customer": _wpm(transcript, "customer", talk_s=talk_customer),
+        "overtalk_spans": _spans(overtalk),
+        "interruption_spans_agent": _spans(by_agent),
+        "interruption_spans_customer": _spans(by_customer),
+    }
+
+
+def _overtalk(
+    agent: list[Interval], customer: list[Interval], options: MetricOptions
+) -> tuple[list[Interval], list[Interval], list[Interval]]:
+    """Overlaps that count, and those that are interruptions by the agent / the customer."""
+    overtalk: list[Interval] = []
+    by: dict[str, list[Interval]] = {"agent": [], "customer": []}
+    i = j = 0
+    while i < len(agent) and j < len(customer):
+        a, c = agent[i], customer[j]
+        start, end = max(a[0], c[0]), min(a[1], c[1])
+        if end - start > 0:
+            later = _interrupter(a, c)
+            span = a if later == "agent" else c
+            backchannel = span[1] - span[0] < options.backchannel_max_s
+            if end - start >= options.overlap_min_s and not backchannel:
+                overtalk.append((start, end))
+                if a[0] != c[0]:
+                    by[later].append((start, end))
+        if a[1] <= c[1]:
+            i += 1
+        else:
+            j += 1
+    return overtalk, by["agent"], by["customer"]
+
+
+def _interrupter(agent: Interval, customer: Interval) -> str:
+    """The party who started later; on a tie, the one with the shorter span."""
+    if agent[0] != customer[0]:
+        return "agent" if agent[0] > customer[0] else "customer"
+    return "agent" if agent[1] < customer[1] else "customer"
+
+
+def _wpm(transcript: Transcript, speaker: str, *, talk_s: float) -> float:
+    """Words per talk minute; NaN without talk or without any word timestamps in the call."""
+    if talk_s <= 0 or not any(u.words for u in transcript.utterances):
+        return NAN
+    words = sum(len(u.words) for u in transcript.utterances if u.speaker == speaker)
+    return words / (talk_s / 60.0)
+
+
+def _agitation_fields(
+    windows: Sequence[ProsodyWindow] | None, options: MetricOptions
+) -> dict[str, Any]:
+    if windows is None:
+        return {"customer_agitation_max": NAN, "agitation_spans": ()}
+    return {
+        "customer_agitation_max": agitation_max(windows, options=options),
+        "agitation_spans": agitation_spans(windows, options=options),
+    }
+
+
+# --- rows for the warehouse and the rubric ---------------------------------------------
+
+
+def as_row(metrics: CallMetrics) -> dict[str, float | int]:
+    """The scalar fields of ``metrics``, named as the fields (spans left out)."""
+    return {
+        f.name: getattr(metrics, f.name)
+        for f in fields(metrics)
+        if not isinstance(getattr(metrics, f.name), tuple)
+    }
+
+
+METRIC_ALIASES: dict[str, str] = {
+    "agent_overtalk_count": "interruptions_agent",
+    "customer_overtalk_count": "interruptions_customer",
+}
+"""Extra names a rubric's ``metric.v1`` may use, and the field each one reads."""
+
+
+def as_metric_values(metrics: CallMetrics) -> dict[str, float]:
+    """The numbers a rubric ``metric.v1`` threshold reads: every scalar field, plus aliases.
+
+    Examples
+    --------
+    >>> values = as_metric_values(metrics)  # doctest: +SKIP
+    >>> values["longest_dead_air_s"], values["agent_overtalk_count"]
+    (12.5, 2.0)
+    """
+    values = {name: float(v) for name, v in as_row(metrics).items()}
+    values.update({alias: values[name] for alias, name in METRIC_ALIASES.items()})
+    return values
+
+
+def as_metric_spans(metrics: CallMetrics) -> dict[str, tuple[Span, ...]]:
+    """Where each metric of :func:`as_metric_values` happened: the evidence to listen to."""
+    spans = {
+        "dead_air_s": metrics.dead_air_spans,
+        "dead_air_count": metrics.dead_air_spans,
+        "longest_dead_air_s": _longest_span(metrics.dead_air_spans),
+        "hold_s": metrics.hold_spans,
+        "hold_count": metrics.hold_spans,
+        "longest_hold_s": _longest_span(metrics.hold_spans),
+        "overtalk_s": metrics.overtalk_spans,
+        "overtalk_count": metrics.overtalk_spans,
+        "interruptions_agent": metrics.interruption_spans_agent,
+        "interruptions_customer": metrics.interruption_spans_customer,
+        "customer_agitation_max": metrics.agitation_spans,
+    }
+    spans.update({alias: spans[name] for alias, name in METRIC_ALIASES.items()})
+    return {name: s for name, s in spans.items() if s}
+
+
+def _longest_span(spans: tuple[Span, ...]) -> tuple[Span, ...]:
+    return (max(spans, key=lambda s: s.duration_s),) if spans else ()
+
+
+# --- prosody and agitation -------------------------------------------------------------
+
+
+def prosody(
+    samples: FloatArray,
+    *,
+    sr: int = TARGET_SR,
+    spans: Sequence[Span],
+    window_s: float = 2.0,
+) -> tuple[ProsodyWindow, ...]:
+    """Loudness and pitch of one party's speech, in windows of about ``window_s``.
+
+    Each span is cut into equal windows of about ``window_s``. Pitch is
+    ``librosa.yin`` (65-400 Hz, 1024-sample frames at 16 kHz) run on the speech only;
+    a frame is voiced when it is within 20 dB of the party's loud speech, crosses
+    zero rarely and its f0 is inside the search range, and a window's pitch is the median over its voiced frames.
+
+    Parameters
+    ----------
+    samples
+        One track, shape ``(frames,)``; 16 kHz expected (other rates are resampled).
+    sr
+        Sample rate of ``samples``.
+    spans
+        Where the party speaks (:func:`speech_activity`).
+    window_s
+        Target window length.
+
+    Returns
+    -------
+    tuple of ProsodyWindow
+        Time-ordered.
+
+    Raises
+    ------
+    ValueError
+        When ``samples`` is not one finite track, or a span lies outside it.
+    """
+    x = _check_track(samples, sr=sr)
+    if not (math.isfinite(window_s) and window_s > 0):
+        raise ValueError(f"window_s must be > 0, got {window_s!r}")
+    if sr != TARGET_SR:
+        import librosa
+
+        x = librosa.resample(x, orig_sr=sr, target_sr=TARGET_SR, res_type="soxr_hq")
+    bounds = _window_bounds(spans, length=x.size, window_s=window_s)
+    if not bounds:
+        return ()
+    times, f0, voiced = _pitch_frames(x, [(s, e) for s, e in _union(bounds)])
+    out = []
+    for start, end in bounds:
+        a, b = round(start * TARGET_SR), round(end * TARGET_SR)
+        power = float(np.mean(np.square(x[a:b], dtype=np.float64))) if b > a else 0.0
+        inside = voiced & (times >= start) & (times < end)
+        pitch = float(np.median(f0[inside])) if inside.sum() >= _MIN_VOICED_FRAMES else NAN
+        out.append(ProsodyWindow(start, end, round(10 * math.log10(power + _EPS_POWER), 2), pitch))
+    return tuple(out)
+
+
+def _window_bounds(spans: Sequence[Span], *, length: int, window_s: float) -> list[Interval]:
+    duration = length / TARGET_SR
+    bounds: list[Interval] = []
+    for s in spans:
+        if s.start_s < 0 or s.end_s > duration + _SPAN_TOLERANCE_S or s.end_s < s.start_s:
+            raise ValueError(
+                f"span {s.start_s}..{s.end_s} s is outside the track (0..{duration:.3f} s)"
+            )
+    for start, end in _union([(s.start_s, min(s.end_s, duration)) for s in spans]):
+        n = max(1, round((end - start) / window_s))
+        edges = np.linspace(start, end, n + 1)
+        bounds.extend(
+            (round(float(a), 3), round(float(b), 3)) for a, b in itertools.pairwise(edges)
+        )
+    return bounds
+
+
+def _pitch_frames(
+    x: npt.NDArray[np.float32], spans: Sequence[Interval]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """YIN on the speech only: frame centre times, f0 and a voicing guess per frame.
+
+    The spans are joined into one signal so YIN runs once; frames that straddle two
+    spans are dropped.
+    """
+    import librosa
+
+    kept = [(s, e) for s, e in spans if round(e * TARGET_SR) - round(s * TARGET_SR) >= PITCH_FRAME]
+    if not kept:
+        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool)
+    pieces = [x[round(s * TARGET_SR) : round(e * TARGET_SR)] for s, e in kept]
+    joined = np.concatenate(pieces)
+    f0 = librosa.yin(
+        joined,
+        fmin=PITCH_FMIN_HZ,
+        fmax=PITCH_FMAX_HZ,
+        sr=TARGET_SR,
+        frame_length=PITCH_FRAME,
+        hop_length=PITCH_HOP,
+        center=False,
+    ).astype(np.float64)
+    frames = np.lib.stride_tricks.sliding_window_view(joined, PITCH_FRAME)[::PITCH_HOP][: f0.size]
+    power_db = 10 * np.log10(np.mean(np.square(frames, dtype=np.float64), axis=1) + _EPS_POWER)
+    zcr = np.mean(np.signbit(frames[:, 1:]) != np.signbit(frames[:, :-1]), axis=1)
+    offsets = np.cumsum([0] + [p.size for p in pieces])
+    frame_at = np.arange(f0.size) * PITCH_HOP
+    piece = np.searchsorted(offsets, frame_at, side="right") - 1
+    times = (
+        np.asarray([s for s, _ in kept])[piece]
+        + (frame_at - offsets[piece] + PITCH_FRAME / 2) / TARGET_SR
+    )
+    voiced = (
+        (frame_at + PITCH_FRAME <= offsets[piece + 1])
+        & (zcr < _MAX_VOICED_ZCR)
+        & (power_db >= np.percentile(power_db, 90) - _VOICED_RANGE_DB)
+        & (f0 > PITCH_FMIN_HZ * 1.01)
+        & (f0 < PITCH_FMAX_HZ * 0.99)
+    )
+    return times, f0, voiced
+
+
+def agitation_scores(
+    windows: Sequence[ProsodyWindow],
+    *,
+    options: MetricOptions = MetricOptions(),
+) -> tuple[float, ...]:
+    """How far each window's loudness or pitch rises above the party's own baseline.
+
+    The baseline of each measure is the lower of two medians: over the party's first
+    ``options.agitation_baseline_s`` of speech, and over the whole call (so a caller who
+    starts angry and calms down is still measured against the calm part). Rises are in
+    robust standard deviations (1.4826 × MAD over the call, at least 3 dB for loudness
+    and 1.5 semitones for pitch). A window's score is the largest of the loudness rise,
+    the pitch rise, and their sum over √2 (a rise in both at once is stronger evidence
+    than either alone, and on calm speech that sum is as spread as each rise). Windows
+    under 0.5 s, and calls with fewer than 3 measurable windows, score NaN.
+
+    Parameters
+    ----------
+    windows
+        One party's :func:`prosody`.
+    options
+        ``agitation_baseline_s`` is read.
+
+    Returns
+    -------
+    tuple of float
+        One score per window.
+    """
+    if not windows:
+        return ()
+    long_enough = np.array([w.end_s - w.start_s >= _MIN_SCORED_WINDOW_S for w in windows])
+    seconds = np.cumsum([w.end_s - w.start_s for w in windows])
+    first = seconds - (seconds[0] if seconds.size else 0) <= options.agitation_baseline_s
+    loud = np.where(long_enough, [w.loudness_db for w in windows], np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pitch = np.where(long_enough, 12 * np.log2([w.pitch_hz for w in windows]), np.nan)
+    z_loud = _robust_z(loud, first, min_spread=_MIN_LOUDNESS_SPREAD_DB)
+    z_pitch = _robust_z(pitch, first, min_spread=_MIN_PITCH_SPREAD_ST)
+    both = (z_loud + z_pitch) / math.sqrt(2)
+    return tuple(round(float(z), 2) for z in np.fmax(np.fmax(z_loud, z_pitch), both))
+
+
+def _robust_z(
+    values: npt.NDArray[np.float64], first: npt.NDArray[np.bool_], *, min_spread: float
+) -> npt.NDArray[np.float64]:
+    ok = np.isfinite(values)
+    if ok.sum() < _MIN_SCORED_WINDOWS:
+        return np.full(values.shape, np.nan)
+    everything = float(np.median(values[ok]))
+    early = values[ok & first]
+    base = min(everything, float(np.median(early))) if early.size else everything
+    spread = max(_MAD_TO_SD * float(np.median(np.abs(values[ok] - everything))), min_spread)
+    return (values - base) / spread
+
+
+def agitation_spans(
+    windows: Sequence[ProsodyWindow],
+    *,
+    options: MetricOptions = MetricOptions(),
+) -> tuple[Span, ...]:
+    """Where the party's score (:func:`agitation_scores`) reaches ``options.agitation_min_z``.
+
+    Agitated windows less than 1 s apart are joined into one span.
+
+    Examples
+    --------
+    >>> agitation_spans(prosody(customer, sr=16000, spans=speech))  # doctest: +SKIP
+    (Span(start_s=61.2, end_s=66.8),)
+    """
+    scores = agitation_scores(windows, options=options)
+    hot = [
+        (w.start_s, w.end_s)
+        for w, z in zip(windows, scores, strict=True)
+        if z >= options.agitation_min_z
+    ]
+    joined: list[Interval] = []
+    for start, end in hot:
+        if joined and start - joined[-1][1] < _AGITATION_JOIN_S:
+            joined[-1] = (joined[-1][0], end)
+        else:
+            joined.append((start, end))
+    return _spans(joined)
+
+
+def agitation_max(
+    windows: Sequence[ProsodyWindow],
+    *,
+    options: MetricOptions = MetricOptions(),
+) -> float:
+    """The highest :func:`agitation_scores` of the party (NaN when none is measurable)."""
+    scores = [z for z in agitation_scores(windows, options=options) if math.isfinite(z)]
+    return max(scores) if scores else NAN
+
+
+# --- everything at once ----------------------------------------------------------------
+
+
+def measure_call(
+    tracks: Sequence[Track],
+    transcript: Transcript,
+    *,
+    sr: int = TARGET_SR,
+    options: MetricOptions = MetricOptions(),
+) -> CallMetrics:
+    """Speech activity of each track, the customer's prosody, then :func:`call_metrics`.
+
+    Parameters
+    ----------
+    tracks
+        :func:`pipeline.audio.split_tracks` of the call: agent and customer, or unknown.
+    transcript
+        The call's transcript.
+    sr
+        Sample rate of the tracks.
+    options
+        Thresholds.
+
+    Returns
+    -------
+    CallMetrics
+
+    Raises
+    ------
+    ValueError
+        When there are no tracks or two tracks of the same party.
+    """
+    speakers = [t.speaker for t in tracks]
+    if not speakers or len(set(speakers)) != len(speakers):
+        raise ValueError(f"expected one track per party, got {speakers}")
+    duration_s = max(t.samples.shape[-1] for t in tracks) / sr
+    activity: dict[str, tuple[Span, ...]] = {
+        t.speaker: speech_activity(t.samples, sr=sr) for t in tracks
+    }
+    customer = next((t for t in tracks if t.speaker == "customer"), None)
+    windows = None
+    if customer is not None:
+        windows = prosody(customer.samples, sr=sr, spans=activity["customer"])
+    return call_metrics(
+        activity, transcript, duration_s=duration_s, options=options, customer_prosody=windows
+    )

@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from functools import cache
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np

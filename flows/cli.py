@@ -34,6 +34,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("earmark: interrupted; re-run to continue where it stopped", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if getattr(args, "verbose", False):
+            raise
+        print(
+            f"earmark: internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in earmark, not in your data; re-run with -v for the details.",
+            file=sys.stderr,
+        )
+        return 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -109,6 +118,16 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--inspector", help="only this inspector's queue")
     show.add_argument("--csv", help="also write the rows to this CSV file")
     show.set_defaults(func=cmd_queue_show)
+    build = qsub.add_parser(
+        "build", help="rebuild queues from the warehouse (e.g. after changing inspectors)"
+    )
+    build.add_argument("--warehouse", required=True)
+    build.add_argument("--config", help="earmark.toml with [[inspectors]] and [queue]")
+    build.add_argument(
+        "--date", action="append", help="YYYY-MM-DD (repeatable; default: every date)"
+    )
+    build.add_argument("-v", "--verbose", action="store_true")
+    build.set_defaults(func=cmd_queue_build)
     return p
 
 
@@ -173,23 +192,45 @@ def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
             f"  not audio, left alone: {', '.join(s.ignored[:5])}{' …' if len(s.ignored) > 5 else ''}"
         )
     print(f"warehouse: {warehouse}  (dates {', '.join(s.call_dates) or '—'})\n")
-    print(f"Review queue — {len(s.queue)} call(s) need review")
-    _print_queue(s.queue[:top])
-    if len(s.queue) > top:
-        print(f"… {len(s.queue) - top} more: earmark queue show --warehouse {warehouse}")
+    _print_queues(s.queue, top=top, warehouse=warehouse)
+
+
+def _print_queues(queue: Sequence[object], *, top: int, warehouse: str) -> None:
+    from pipeline.scoring import clock
+    from pipeline.types import QueueEntry
+
+    groups: dict[tuple[str, str], list[QueueEntry]] = {}
+    for q in queue:
+        assert isinstance(q, QueueEntry)
+        groups.setdefault((q.inspector, q.date), []).append(q)
+    if not groups:
+        print("Review queue — no call needs review")
+    for (inspector, date), entries in sorted(groups.items()):
+        review = [q for q in entries if q.kind != "highlight"]
+        minutes = sum(q.plan_s for q in review)
+        print(
+            f"Queue of {inspector} for {date} — {len(review)} call(s) to review, "
+            f"{clock(minutes)} of listening; {len(entries) - len(review)} highlight(s)"
+        )
+        _print_queue(entries[:top])
+        if len(entries) > top:
+            print(
+                f"… {len(entries) - top} more: earmark queue show --warehouse {warehouse} --inspector {inspector} --date {date}"
+            )
+        print()
 
 
 def _print_queue(queue: Sequence[object]) -> None:
     from pipeline.scoring import clock
     from pipeline.types import QueueEntry
 
-    print(f"{'rank':>4}  {'date':10}  {'call':28}  {'agent':8}  {'prio':>5}  {'listen':>6}  why")
+    print(f"{'rank':>4}  {'kind':9}  {'call':24}  {'agent':8}  {'prio':>5}  {'listen':>6}  why")
     for q in queue:
         assert isinstance(q, QueueEntry)
         why = q.reasons[0] if q.reasons else ""
         more = f" (+{len(q.reasons) - 1})" if len(q.reasons) > 1 else ""
         print(
-            f"{q.rank:>4}  {q.date:10}  {q.call_id[-28:]:28}  {(q.agent_id or '—')[:8]:8}  "
+            f"{q.rank:>4}  {q.kind:9}  {q.call_id[-24:]:24}  {(q.agent_id or '—')[:8]:8}  "
             f"{q.priority:>5.0f}  {clock(q.plan_s):>6}  {why[:90]}{more}"
         )
 
@@ -401,6 +442,27 @@ def cmd_rubric_schema(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- queue
 
 
+def cmd_queue_build(args: argparse.Namespace) -> int:
+    from prefect import flow
+
+    from flows.nightly import queue_build_flow
+    from pipeline import warehouse as wh
+    from pipeline.config import load_config
+
+    config = load_config(args.config)
+    dates = args.date or wh.partition_dates(args.warehouse, "scores")
+    build = flow(
+        queue_build_flow,
+        name="earmark-queue-build",
+        validate_parameters=False,
+        persist_result=False,
+    )
+    with wh.night_lock(args.warehouse):
+        queue = build(args.warehouse, dates, config)
+    _print_queues(queue, top=20, warehouse=args.warehouse)
+    return EXIT_OK
+
+
 def cmd_queue_show(args: argparse.Namespace) -> int:
     from pipeline import warehouse as wh
     from pipeline.types import QueueEntry, Span
@@ -426,7 +488,7 @@ def cmd_queue_show(args: argparse.Namespace) -> int:
     ]
     if not entries:
         print("the queue is empty for that selection")
-    _print_queue(entries)
+    _print_queues(entries, top=len(entries), warehouse=args.warehouse)
     if args.csv:
         with open(args.csv, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)

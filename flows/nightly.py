@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -22,7 +23,15 @@ from pipeline import rows
 from pipeline import warehouse as wh
 from pipeline.archive import discover
 from pipeline.config import Config
-from pipeline.queue import Candidate, build_review_queue
+from pipeline.queue import (
+    Candidate,
+    Inspector,
+    QueuePolicy,
+    build_inspector_queues,
+    build_review_queue,
+    check_pairings,
+    pairings,
+)
 from pipeline.scoring import clock
 from pipeline.types import QuarantineEntry, QueueEntry, Recording
 
@@ -91,7 +100,7 @@ def nightly_flow(archive: str, warehouse: str, config: Config) -> NightSummary:
         results.sort(key=lambda r: r.recording.source_path)
         quarantined = found.quarantined + [r.quarantine for r in results if r.quarantine]
         dates = write_results(warehouse, found.recordings, results, quarantined)
-        queue = rebuild_queue(warehouse, dates)
+        queue = rebuild_queue(warehouse, dates, config)
     _publish_artifact(queue)
     done = [r for r in results if r.transcript is not None]
     fresh = [r for r in done if not r.asr_cached]
@@ -140,42 +149,109 @@ def write_results(
     return {d for t in ("calls", "quarantine") for d in tables[t]}
 
 
-def rebuild_queue(warehouse: str, dates: Iterable[str]) -> list[QueueEntry]:
-    """Rebuild each date's review queue from everything the warehouse holds for it.
+def rebuild_queue(warehouse: str, dates: Iterable[str], config: Config) -> list[QueueEntry]:
+    """Rebuild each date's queues from everything the warehouse holds for it.
 
     Built from the stored tables, not this run's results, so a partial re-run still
-    yields the whole day's queue.
+    yields the whole day's queue. Without inspectors in the configuration the queue is
+    one list of every call that needs review; with them, each inspector gets a queue
+    within their budget (see :func:`pipeline.queue.build_inspector_queues`).
     """
     queue: list[QueueEntry] = []
     for date in sorted(dates):
-        calls = {
-            r["call_id"]: r
-            for r in wh.read_table(warehouse, "calls", call_dates=[date]).to_pylist()
-        }
-        scores = [
-            rows.score_from_row(r)
-            for r in wh.read_table(warehouse, "scores", call_dates=[date]).to_pylist()
-        ]
-        latest = _latest_versions(scores)
-        findings: dict[str, list[Any]] = defaultdict(list)
-        for r in wh.read_table(warehouse, "findings", call_dates=[date]).to_pylist():
-            if latest.get((r["call_id"], r["rubric_id"])) == r["rubric_version"]:
-                findings[r["call_id"]].append(rows.finding_from_row(r))
-        candidates = [
-            Candidate(
-                score=s,
-                findings=tuple(findings[s.call_id]),
-                duration_s=calls.get(s.call_id, {}).get("duration_s") or 0.0,
-                agent_id=calls.get(s.call_id, {}).get("agent_id") or "",
-                team_id=calls.get(s.call_id, {}).get("team_id") or "",
+        candidates = _candidates(warehouse, date)
+        if config.inspectors:
+            inspectors = [
+                Inspector(i.name, tuple(i.teams), i.budget_minutes * 60) for i in config.inspectors
+            ]
+            policy = queue_policy(config)
+            check_pairings(
+                pairings(inspectors, date=date, policy=policy),
+                _agents_by_team(warehouse, date),
+                max_agents=policy.max_agents,
             )
-            for s in scores
-            if latest.get((s.call_id, s.rubric_id)) == s.rubric_version and s.call_id in calls
-        ]
-        day = build_review_queue(candidates, date=date)
+            day = build_inspector_queues(
+                candidates,
+                date=date,
+                inspectors=inspectors,
+                policy=policy,
+                reviewed_this_week=_reviewed_this_week(warehouse, date),
+            )
+        else:
+            day = build_review_queue(candidates, date=date)
         wh.upsert(warehouse, "queue", {date: [rows.queue_row(q) for q in day]})
         queue.extend(day)
     return queue
+
+
+def queue_policy(config: Config) -> QueuePolicy:
+    q = config.queue
+    return QueuePolicy(
+        rotation=q.rotation,
+        schedule={m: {k: tuple(v) for k, v in p.items()} for m, p in q.schedule.items()},
+        max_agents=q.max_agents_per_inspector,
+        coverage_per_week=q.coverage_per_week,
+        control_share=q.control_share,
+        highlights_per_team=q.highlights_per_team,
+        highlight_min_score=q.highlight_min_score,
+        control_max_s=q.control_max_minutes * 60,
+        seed=q.seed,
+    )
+
+
+def _candidates(warehouse: str, date: str) -> list[Candidate]:
+    calls = {
+        r["call_id"]: r for r in wh.read_table(warehouse, "calls", call_dates=[date]).to_pylist()
+    }
+    scores = [
+        rows.score_from_row(r)
+        for r in wh.read_table(warehouse, "scores", call_dates=[date]).to_pylist()
+    ]
+    latest = _latest_versions(scores)
+    findings: dict[str, list[Any]] = defaultdict(list)
+    for r in wh.read_table(warehouse, "findings", call_dates=[date]).to_pylist():
+        if latest.get((r["call_id"], r["rubric_id"])) == r["rubric_version"]:
+            findings[r["call_id"]].append(rows.finding_from_row(r))
+    return [
+        Candidate(
+            score=s,
+            findings=tuple(findings[s.call_id]),
+            duration_s=calls[s.call_id]["duration_s"] or 0.0,
+            agent_id=calls[s.call_id]["agent_id"] or "",
+            team_id=calls[s.call_id]["team_id"] or "",
+        )
+        for s in scores
+        if latest.get((s.call_id, s.rubric_id)) == s.rubric_version and s.call_id in calls
+    ]
+
+
+def _recent_dates(warehouse: str, table: str, date: str, days: int) -> list[str]:
+    first = (dt.date.fromisoformat(date) - dt.timedelta(days=days)).isoformat()
+    return [d for d in wh.partition_dates(warehouse, table) if first <= d <= date]
+
+
+def _agents_by_team(warehouse: str, date: str) -> dict[str, set[str]]:
+    """Agents seen per team over the 30 days up to ``date``."""
+    teams: dict[str, set[str]] = defaultdict(set)
+    table = wh.read_table(
+        warehouse, "calls", call_dates=_recent_dates(warehouse, "calls", date, 30)
+    )
+    for team, agent in zip(
+        table["team_id"].to_pylist(), table["agent_id"].to_pylist(), strict=True
+    ):
+        if team and agent:
+            teams[team].add(agent)
+    return teams
+
+
+def _reviewed_this_week(warehouse: str, date: str) -> dict[str, int]:
+    """Calls per agent already queued for review in the 6 days before ``date``."""
+    counts: dict[str, int] = defaultdict(int)
+    dates = [d for d in _recent_dates(warehouse, "queue", date, 6) if d < date]
+    for r in wh.read_table(warehouse, "queue", call_dates=dates).to_pylist():
+        if r["kind"] in ("review", "control") and r["agent_id"]:
+            counts[r["agent_id"]] += 1
+    return counts
 
 
 def _latest_versions(scores: Iterable[Any]) -> dict[tuple[str, str], int]:
@@ -188,26 +264,42 @@ def _latest_versions(scores: Iterable[Any]) -> dict[tuple[str, str], int]:
 
 def queue_markdown(queue: Iterable[QueueEntry]) -> str:
     lines = [
-        "| rank | date | call | agent | priority | plan | why |",
-        "|---|---|---|---|---|---|---|",
+        "| rank | kind | call | agent | team | priority | listen | why |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for q in queue:
         why = "; ".join(q.reasons[:3]).replace("|", "/")
         lines.append(
-            f"| {q.rank} | {q.date} | {q.call_id} | {q.agent_id or '—'} | {q.priority:.0f} | {clock(q.plan_s)} | {why} |"
+            f"| {q.rank} | {q.kind} | {q.call_id} | {q.agent_id or '—'} | {q.team_id or '—'} "
+            f"| {q.priority:.0f} | {clock(q.plan_s)} | {why} |"
         )
     return "\n".join(lines)
 
 
 def _publish_artifact(queue: list[QueueEntry]) -> None:
+    """One markdown artifact per inspector per night (shown in the Prefect UI)."""
     from prefect.artifacts import create_markdown_artifact
 
-    try:
-        create_markdown_artifact(
-            markdown=queue_markdown(queue), key="review-queue", description="earmark review queue"
-        )
-    except Exception as exc:  # an artifact is a convenience; the queue table is the record
-        log.warning("could not publish the queue artifact: %s", exc)
+    groups: dict[tuple[str, str], list[QueueEntry]] = defaultdict(list)
+    for q in queue:
+        groups[(q.inspector, q.date)].append(q)
+    for (inspector, date), entries in sorted(groups.items()):
+        key = re.sub(r"[^a-z0-9-]+", "-", f"queue-{inspector}-{date}".lower()).strip("-")
+        try:
+            create_markdown_artifact(
+                markdown=f"## {inspector} — {date}\n\n" + queue_markdown(entries),
+                key=key,
+                description=f"earmark queue for {inspector} on {date}",
+            )
+        except Exception as exc:  # an artifact is a convenience; the queue table is the record
+            log.warning("could not publish the queue artifact %s: %s", key, exc)
+
+
+def queue_build_flow(warehouse: str, dates: list[str], config: Config) -> list[QueueEntry]:
+    """Body of ``earmark queue build``: rebuild the queues and publish them."""
+    queue = rebuild_queue(warehouse, dates, config)
+    _publish_artifact(queue)
+    return queue
 
 
 def run_night(archive: str | Path, warehouse: str | Path, config: Config) -> NightSummary:

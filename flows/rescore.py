@@ -93,7 +93,9 @@ def rescore_partition(warehouse: str, date: str, rubric_paths: tuple[str, ...]) 
     return len(scores), skipped
 
 
-def rescore_flow(warehouse: str, rubric_paths: list[str], since: str | None) -> RescoreSummary:
+def rescore_flow(
+    warehouse: str, rubric_paths: list[str], since: str | None, config: Config
+) -> RescoreSummary:
     """Body of the Prefect flow: one task per partition, then the queues."""
     from prefect import task
     from prefect.cache_policies import NO_CACHE
@@ -107,7 +109,7 @@ def rescore_flow(warehouse: str, rubric_paths: list[str], since: str | None) -> 
     with wh.night_lock(warehouse):
         futures = [part.submit(warehouse, d, tuple(rubric_paths)) for d in dates]
         done = [f.result() for f in futures]
-        rebuild_queue(warehouse, dates)
+        rebuild_queue(warehouse, dates, config)
     return RescoreSummary(
         calls=sum(n for n, _ in done),
         skipped=sum(s for _, s in done),
@@ -134,7 +136,7 @@ def run_rescore(
         validate_parameters=False,
         persist_result=False,
     )
-    return rescore(warehouse, paths, since)  # type: ignore[no-any-return]
+    return rescore(warehouse, paths, since, config)  # type: ignore[no-any-return]
 
 
 def transcripts_from_jsonl(

@@ -41,9 +41,26 @@ class AsrConfig(_Strict):
 
 
 class InspectorConfig(_Strict):
-    name: str
+    """``[[inspectors]]``: who listens, to which teams (before rotation), how long a day."""
+
+    name: Annotated[str, Field(min_length=1)]
     teams: list[str] = Field(default_factory=list)
     budget_minutes: Annotated[float, Field(gt=0)] = 30.0
+
+
+class QueueConfig(_Strict):
+    """``[queue]``: how the QA lead runs listening."""
+
+    rotation: Literal["off", "monthly", "schedule"] = "monthly"
+    schedule: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
+    """``[queue.schedule."2026-12"] lena = ["TEAM-02"]`` when ``rotation = "schedule"``."""
+    max_agents_per_inspector: Annotated[int, Field(ge=1)] = 15
+    coverage_per_week: Annotated[int, Field(ge=0)] = 1
+    control_share: Annotated[float, Field(ge=0, le=1)] = 0.05
+    highlights_per_team: Annotated[int, Field(ge=0)] = 2
+    highlight_min_score: Annotated[float, Field(ge=0, le=100)] = 90.0
+    control_max_minutes: Annotated[float, Field(gt=0)] = 2.0
+    seed: str = "earmark"
 
 
 class Config(_Strict):
@@ -54,6 +71,7 @@ class Config(_Strict):
     asr: AsrConfig = AsrConfig()
     rubrics: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RUBRICS))
     inspectors: list[InspectorConfig] = Field(default_factory=list)
+    queue: QueueConfig = QueueConfig()
 
 
 def load_config(path: str | Path | None) -> Config:

@@ -1,7 +1,7 @@
 """One exception tree. Every error carries a stable code and the offending value.
 
 Codes are searchable like spaCy's ``[E###]``: ``A###`` audio, ``R###`` rubric,
-``C###`` configuration, ``M###`` models, ``W###`` warehouse, ``I###`` input archive.
+``C###`` configuration, ``M###`` models, ``W###`` warehouse, ``I###`` input archive, ``Q###`` queues.
 """
 
 from __future__ import annotations
@@ -53,6 +53,12 @@ class InputError(EarmarkError):
     """The recording archive or its ``metadata.csv`` is unusable."""
 
     code = "I000"
+
+
+class QueueError(EarmarkError):
+    """The inspector configuration cannot produce a valid queue (e.g. too many agents)."""
+
+    code = "Q000"
 
 
 class EarmarkWarning(UserWarning):

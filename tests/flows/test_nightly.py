@@ -145,7 +145,8 @@ def test_night_completes_and_prints_the_queue(night: dict) -> None:
     first = night["first"]
     assert first.returncode == 0, first.stderr
     assert "5 calls processed (0 from cache), 2 quarantined" in first.stdout
-    assert "Review queue — 5 call(s) need review" in first.stdout
+    assert "Queue of unassigned for 2026-11-20 — 2 call(s) to review" in first.stdout
+    assert "Queue of unassigned for 2026-11-21 — 3 call(s) to review" in first.stdout
     assert "Traceback" not in first.stderr
 
 

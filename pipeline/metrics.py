@@ -408,7 +408,9 @@ def _check_activity(
                     f"{party} speech span {s.start_s}..{s.end_s} s is reversed or outside "
                     f"the call (0..{duration_s} s)"
                 )
-        parties[party] = _union([(s.start_s, min(s.end_s, duration_s)) for s in spans])
+        parties[party] = _union(
+            [(float(s.start_s), float(min(s.end_s, duration_s))) for s in spans]
+        )
     return parties
 
 
@@ -439,11 +441,11 @@ def _hold_announcements(
     transcript: Transcript, options: MetricOptions, *, speaker: str
 ) -> list[Interval]:
     """Times of the utterances of ``speaker`` that hold a hold phrase."""
-    phrases = [f" {_bare(p)} " for p in options.hold_phrases]
+    phrases = [_bare(p) for p in options.hold_phrases]
     return [
         (u.start_s, u.end_s)
         for u in transcript.utterances
-        if u.speaker == speaker and any(p in f" {_bare(u.text)} " for p in phrases)
+        if u.speaker == speaker and any(p in _bare(u.text) for p in phrases)
     ]
 
 
@@ -454,7 +456,7 @@ def _classify_gaps(
     holds: list[Interval] = []
     dead: list[Interval] = []
     for start, end in gaps:
-        length = end - start
+        length = round(end - start, 6)  # 12.84 - 7.84 is 4.999999999999999
         announced = length >= options.announced_hold_min_s and any(
             a_start <= start <= a_end + options.hold_phrase_window_s
             for a_start, a_end in announcements
@@ -566,9 +568,11 @@ def as_metric_values(metrics: CallMetrics) -> dict[str, float]:
 
     Examples
     --------
-    >>> values = as_metric_values(metrics)  # doctest: +SKIP
-    >>> values["longest_dead_air_s"], values["agent_overtalk_count"]
-    (12.5, 2.0)
+    >>> t = Transcript(call_id="c", language="en", duration_s=60.0, utterances=())
+    >>> activity = {"agent": [Span(0, 10), Span(30, 40)], "customer": [Span(8, 18)]}
+    >>> values = as_metric_values(call_metrics(activity, t, duration_s=60.0))
+    >>> values["longest_dead_air_s"], values["dead_air_count"], values["customer_overtalk_count"]
+    (12.0, 1.0, 1.0)
     """
     values = {name: float(v) for name, v in as_row(metrics).items()}
     values.update({alias: values[name] for alias, name in METRIC_ALIASES.items()})
@@ -613,7 +617,8 @@ def prosody(
     Each span is cut into equal windows of about ``window_s``. Pitch is
     ``librosa.yin`` (65-400 Hz, 1024-sample frames at 16 kHz) run on the speech only;
     a frame is voiced when it is within 20 dB of the party's loud speech, crosses
-    zero rarely and its f0 is inside the search range, and a window's pitch is the median over its voiced frames.
+    zero rarely and its f0 is inside the search range. A window's pitch is the
+    median over its voiced frames.
 
     Parameters
     ----------
@@ -748,9 +753,9 @@ def agitation_scores(
     """
     if not windows:
         return ()
-    long_enough = np.array([w.end_s - w.start_s >= _MIN_SCORED_WINDOW_S for w in windows])
-    seconds = np.cumsum([w.end_s - w.start_s for w in windows])
-    first = seconds - (seconds[0] if seconds.size else 0) <= options.agitation_baseline_s
+    lengths = np.array([w.end_s - w.start_s for w in windows])
+    long_enough = lengths >= _MIN_SCORED_WINDOW_S
+    first = np.cumsum(lengths) - lengths < options.agitation_baseline_s  # speech before it
     loud = np.where(long_enough, [w.loudness_db for w in windows], np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         pitch = np.where(long_enough, 12 * np.log2([w.pitch_hz for w in windows]), np.nan)

@@ -141,7 +141,7 @@ def test_control_sample_share_and_it_is_listened_to_whole() -> None:
     queue = build_inspector_queues(_day(), date="2026-11-20", inspectors=big, policy=policy)
     control = [q for q in queue if q.kind == "control"]
     # lena has 30 calls → 3 controls; omar and wei 15 each → 2 each
-    assert sorted((q.inspector for q in control)) == ["lena"] * 3 + ["omar"] * 2 + ["wei"] * 2
+    assert sorted(q.inspector for q in control) == ["lena"] * 3 + ["omar"] * 2 + ["wei"] * 2
     assert all(q.plan_s == 120.0 and "control sample" in q.reasons[0] for q in control)
     again = build_inspector_queues(_day(), date="2026-11-20", inspectors=big, policy=policy)
     assert [q.call_id for q in again if q.kind == "control"] == [q.call_id for q in control]

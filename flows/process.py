@@ -23,11 +23,15 @@ from pipeline import warehouse as wh
 from pipeline.audio import decode, split_tracks
 from pipeline.config import AsrConfig, Config
 from pipeline.errors import AudioError, ConfigError, EarmarkError
+from pipeline.metrics import as_metric_spans, as_row, measure_call
+from pipeline.redact import RedactOptions, redact_transcript
+from pipeline.rows import metrics_from_call_row
 from pipeline.rubric.engine import CompiledRubric, compile_rubric
 from pipeline.rubric.schema import load_rubric
 from pipeline.scoring import assess
 from pipeline.transcript import (
     merge_channels,
+    to_simplified,
     utterance_from_dict,
     utterance_to_dict,
 )
@@ -82,6 +86,10 @@ def rubric_for(config: Config, language: str) -> CompiledRubric:
     return get_compiled_rubric(path, language)
 
 
+def redact_options(config: Config) -> RedactOptions:
+    return RedactOptions(patterns=tuple((k, v) for k, v in config.redact.patterns))
+
+
 def transcript_key(recording: Recording, transcriber: WhisperTranscriber, config: Config) -> str:
     """Content address of a transcript: audio hash × model × options × channel layout."""
     parts = [
@@ -89,6 +97,7 @@ def transcript_key(recording: Recording, transcriber: WhisperTranscriber, config
         transcriber.model_id,
         ",".join(config.languages),
         config.agent_channel,
+        repr(config.redact.patterns),
     ]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
@@ -147,6 +156,13 @@ def _run_asr(
         duration_s=round(audio.duration_s, 3),
         language=language,
     )
+    if language == "zh":
+        transcript = to_simplified(transcript)
+    # redact before anything is stored: the cache, the tables, the logs
+    transcript, redactions = redact_transcript(transcript, options=redact_options(config))
+    started = time.monotonic()
+    measured = measure_call(tracks, transcript)
+    metrics_wall_s = time.monotonic() - started
     return {
         "language": language,
         "language_probability": probability,
@@ -158,6 +174,16 @@ def _run_asr(
         "speech_s": round(sum(ct.speech_s for _, _, ct in channel_transcripts), 3),
         "dropped": [d for _, _, ct in channel_transcripts for d in ct.dropped],
         "asr_model": transcriber.model_id,
+        "metrics": {k: (None if v != v else v) for k, v in as_row(measured).items()},  # NaN → null
+        "metric_spans": [
+            {"metric": name, "start_s": span.start_s, "end_s": span.end_s}
+            for name, spans in sorted(as_metric_spans(measured).items())
+            for span in spans
+        ],
+        "metrics_wall_s": round(metrics_wall_s, 4),
+        "redactions": [
+            {"kind": r.kind, "start_s": r.start_s, "end_s": r.end_s} for r in redactions
+        ],
         "utterances": [utterance_to_dict(u) for u in transcript.utterances],
     }
 
@@ -172,7 +198,15 @@ def process_recording(recording: Recording, settings: RunSettings) -> CallResult
     try:
         transcript, audio, cached = transcribe_recording(recording, settings)
         asr_wall_s = time.monotonic() - started
-        findings_list, score = assess(rubric_for(settings.config, transcript.language), transcript)
+        values, spans = metrics_from_call_row(
+            {**audio.get("metrics", {}), "metric_spans": audio.get("metric_spans")}
+        )
+        findings_list, score = assess(
+            rubric_for(settings.config, transcript.language),
+            transcript,
+            metrics=values,
+            metric_spans=spans,
+        )
         findings = tuple(findings_list)
     except AudioError as exc:
         return CallResult(recording, quarantine=_quarantine(recording, exc.code, exc.message))

@@ -24,11 +24,9 @@ from pipeline import rows
 from pipeline import warehouse as wh
 from pipeline.config import Config
 from pipeline.errors import ConfigError
-from pipeline.rubric.engine import CompiledRubric, compile_rubric
+from pipeline.rubric.engine import ALL_INPUTS, CompiledRubric, compile_rubric
 from pipeline.rubric.schema import load_rubric
 from pipeline.scoring import assess
-
-TEXT_ONLY = frozenset({"text", "words"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +43,7 @@ class RescoreSummary:
 
 
 def compile_rubrics(
-    paths: Sequence[str], *, available: frozenset[str] = TEXT_ONLY
+    paths: Sequence[str], *, available: frozenset[str] = ALL_INPUTS
 ) -> dict[str, CompiledRubric]:
     """One compiled rubric per language; two files for one language is an error."""
     compiled: dict[str, CompiledRubric] = {}
@@ -84,7 +82,8 @@ def rescore_partition(warehouse: str, date: str, rubric_paths: tuple[str, ...]) 
         transcript = rows.transcript_from_rows(
             call["call_id"], call["language"], call["duration_s"], by_call[call["call_id"]]
         )
-        call_findings, score = assess(rubric, transcript)
+        values, spans = rows.metrics_from_call_row(call)
+        call_findings, score = assess(rubric, transcript, metrics=values, metric_spans=spans)
         findings.extend(rows.finding_row(f) for f in call_findings)
         scores.append(rows.score_row(score))
     if scores:

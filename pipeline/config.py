@@ -63,6 +63,16 @@ class QueueConfig(_Strict):
     seed: str = "earmark"
 
 
+class RedactConfig(_Strict):
+    """``[redact]``: extra patterns to redact, as ``[KIND, regex]`` pairs.
+
+    Cards, security codes, expiry dates, one-time codes, phone numbers and e-mails are
+    always redacted (see :mod:`pipeline.redact`); add e.g. ``["ACCOUNT", "acc-\\d{6,}"]``.
+    """
+
+    patterns: list[tuple[str, str]] = Field(default_factory=list)
+
+
 class Config(_Strict):
     archive: str = ""
     warehouse: str = ""
@@ -72,6 +82,7 @@ class Config(_Strict):
     rubrics: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RUBRICS))
     inspectors: list[InspectorConfig] = Field(default_factory=list)
     queue: QueueConfig = QueueConfig()
+    redact: RedactConfig = RedactConfig()
 
 
 def load_config(path: str | Path | None) -> Config:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipeline.archive import KNOWN_COLUMNS
+from pipeline.metrics import METRIC_ALIASES
 from pipeline.transcript import utterance_from_dict
 from pipeline.types import (
     CallScore,
@@ -14,9 +15,11 @@ from pipeline.types import (
     QuarantineEntry,
     QueueEntry,
     Recording,
+    Span,
     Transcript,
     Word,
 )
+from pipeline.warehouse import METRIC_COLUMNS
 
 Row = dict[str, Any]
 
@@ -47,7 +50,25 @@ def call_row(
         "asr_confidence": round(transcript.asr_confidence, 4) if transcript else None,
         "speech_s": audio.get("speech_s"),
         "dropped_segments": list(audio.get("dropped", [])),
+        **{name: audio.get("metrics", {}).get(name) for name in METRIC_COLUMNS},
+        "metric_spans": list(audio.get("metric_spans", [])),
+        "redactions": list(audio.get("redactions", [])),
     }
+
+
+def metrics_from_call_row(
+    row: Mapping[str, Any],
+) -> tuple[dict[str, float], dict[str, tuple[Span, ...]]]:
+    """The metric values and evidence spans a stored ``calls`` row carries (for re-scoring)."""
+    values = {name: float(row[name]) for name in METRIC_COLUMNS if row.get(name) is not None}
+    if values:
+        values.update(
+            {alias: values[name] for alias, name in METRIC_ALIASES.items() if name in values}
+        )
+    spans: dict[str, list[Span]] = {}
+    for s in row.get("metric_spans") or ():
+        spans.setdefault(s["metric"], []).append(Span(s["start_s"], s["end_s"]))
+    return values, {k: tuple(v) for k, v in spans.items()}
 
 
 def utterance_rows(transcript: Transcript) -> list[Row]:

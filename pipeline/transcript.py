@@ -8,6 +8,7 @@ can match them.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -18,6 +19,8 @@ NO_SPEECH_PROB = 0.6
 LOW_LOGPROB = -1.0
 MAX_COMPRESSION_RATIO = 2.4
 MAX_WORDS_PER_S = 7.0
+PAUSE_SPLIT_S = 1.0
+"""A pause this long inside an ASR segment starts a new utterance."""
 """Faster than anyone speaks: a segment above it is a decoding loop, not speech."""
 
 PHANTOM_PHRASES = (
@@ -94,8 +97,12 @@ def merge_channels(
     *,
     duration_s: float,
     language: str,
+    pause_s: float = PAUSE_SPLIT_S,
 ) -> Transcript:
     """Merge each party's segments into one list of utterances ordered by start time.
+
+    A segment is split where its speaker pauses for ``pause_s`` or more (batched ASR
+    returns up to 30 s per segment), so utterances follow the turns of the call.
 
     Parameters
     ----------
@@ -111,20 +118,46 @@ def merge_channels(
     utterances = [
         Utterance(
             speaker=speaker,
-            start_s=round(seg.start_s, 3),
-            end_s=round(seg.end_s, 3),
-            text=seg.text.strip(),
-            words=seg.words,
-            confidence=_confidence(seg),
+            start_s=round(start_s, 3),
+            end_s=round(end_s, 3),
+            text=text,
+            words=words,
+            confidence=confidence,
             channel=channel,
         )
         for speaker, channel, transcript in channels
         for seg in transcript.segments
+        for start_s, end_s, text, words, confidence in _split_at_pauses(seg, pause_s=pause_s)
     ]
     utterances.sort(key=lambda u: (u.start_s, u.channel))
     return Transcript(
         call_id=call_id, language=language, duration_s=duration_s, utterances=tuple(utterances)
     )
+
+
+def _split_at_pauses(
+    seg: Segment, *, pause_s: float
+) -> list[tuple[float, float, str, tuple[Word, ...], float]]:
+    """``(start_s, end_s, text, words, confidence)`` per stretch of speech without a long pause."""
+    if not seg.words:
+        return [(seg.start_s, seg.end_s, seg.text.strip(), (), _confidence(seg))]
+    pieces: list[list[Word]] = [[seg.words[0]]]
+    for prev, word in itertools.pairwise(seg.words):
+        if word.start_s - prev.end_s >= pause_s:
+            pieces.append([])
+        pieces[-1].append(word)
+    if len(pieces) == 1:
+        return [(seg.start_s, seg.end_s, seg.text.strip(), seg.words, _confidence(seg))]
+    return [
+        (
+            p[0].start_s,
+            p[-1].end_s,
+            "".join(w.text for w in p).strip(),
+            tuple(p),
+            round(sum(w.probability for w in p) / len(p), 4),
+        )
+        for p in pieces
+    ]
 
 
 def _confidence(segment: Segment) -> float:

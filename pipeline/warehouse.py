@@ -49,6 +49,33 @@ _evidence = pa.struct(
     ]
 )
 _span = pa.struct([("start_s", pa.float64()), ("end_s", pa.float64())])
+_redaction = pa.struct([("kind", pa.string()), ("start_s", pa.float64()), ("end_s", pa.float64())])
+_named_span = pa.struct(
+    [("metric", pa.string()), ("start_s", pa.float64()), ("end_s", pa.float64())]
+)
+
+METRIC_COLUMNS = (
+    "handle_s",
+    "talk_s",
+    "talk_agent_s",
+    "talk_customer_s",
+    "talk_ratio_agent",
+    "silence_s",
+    "dead_air_s",
+    "longest_dead_air_s",
+    "dead_air_count",
+    "hold_count",
+    "hold_s",
+    "longest_hold_s",
+    "overtalk_s",
+    "overtalk_count",
+    "interruptions_agent",
+    "interruptions_customer",
+    "wpm_agent",
+    "wpm_customer",
+    "customer_agitation_max",
+)
+"""Audio metrics stored in ``calls`` (see :mod:`pipeline.metrics`); NaN where not measurable."""
 
 
 def _schema(name: str, fields: list[tuple[str, pa.DataType]]) -> pa.Schema:
@@ -82,6 +109,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("asr_confidence", pa.float64()),
             ("speech_s", pa.float64()),
             ("dropped_segments", pa.list_(pa.string())),
+            *[(name, pa.float64()) for name in METRIC_COLUMNS],
+            ("metric_spans", pa.list_(_named_span)),
+            ("redactions", pa.list_(_redaction)),
         ],
     ),
     "utterances": _schema(

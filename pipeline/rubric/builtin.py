@@ -298,8 +298,8 @@ class MetricDetector:
     """``metric.v1``: fires when a measured number crosses a threshold.
 
     The metric's own time spans (the longest gap, each interruption…) are the
-    evidence. A call without that metric (e.g. per-party numbers on a mono call)
-    does not fire.
+    evidence. On a call without that metric (external transcripts, per-party numbers
+    on a mono call) the item is N/A.
     """
 
     Params: ClassVar[type[BaseModel]] = MetricParams
@@ -308,6 +308,12 @@ class MetricDetector:
     def __init__(self, params: MetricParams, analyzer: TextAnalyzer) -> None:
         self.params = params
         self.op = _OPS[params.op]
+
+    def applicable(self, call: CallText) -> bool:
+        """Only calls that have the number: not external transcripts, not per-party
+        numbers on a mono call (NaN)."""
+        value = call.metrics.get(self.params.metric)
+        return value is not None and value == value
 
     def find(self, call: CallText, utterances: Sequence[int]) -> list[Hit]:
         p = self.params

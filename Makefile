@@ -1,6 +1,6 @@
 # The two commands of the README: `make run` and `make test`. Each installs what is
-# missing (a .venv from pyproject.toml) and then runs. No system packages are needed
-# for these two: libsndfile and FFmpeg come inside the soundfile and av wheels.
+# missing (a .venv from pyproject.toml) and then runs. libsndfile and FFmpeg come inside
+# the soundfile and av wheels; `make test` also installs Debian's chromium (as root).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,7 +8,9 @@ export EARMARK_HOME ?= $(CURDIR)/.state
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install run test lint bench clean
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install run test lint bench clean chromium
 
 install: $(STAMP)
 
@@ -23,11 +25,17 @@ run: install
 	$(BIN)/earmark run --archive samples/archive --warehouse $(EARMARK_HOME)/warehouse
 
 lint: install
-	$(BIN)/ruff check pipeline models flows tests bench
-	$(BIN)/ruff format --check pipeline models flows tests bench
+	$(BIN)/ruff check pipeline models flows review tests bench
+	$(BIN)/ruff format --check pipeline models flows review tests bench
 	$(BIN)/mypy
 
-test: install lint
+# The review app's browser tests drive Debian's Chromium (never a downloaded browser).
+chromium:
+	@test -x /usr/bin/chromium || ( $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq --no-install-recommends chromium ) || \
+	  { echo "earmark: install Chromium for the browser tests: apt-get install chromium"; exit 1; }
+
+test: install lint chromium
 	$(BIN)/pytest
 
 bench: install

@@ -61,8 +61,51 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--workers", type=int, help="recordings processed at once")
     run.add_argument("--top", type=int, default=10, help="queue rows to print (default 10)")
+    run.add_argument(
+        "--dask-address", help="run the calls on a Dask cluster (tcp://scheduler:8786)"
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
     run.set_defaults(func=cmd_run)
+
+    serve = sub.add_parser("serve", help="the inspectors' review web app")
+    serve.add_argument("--warehouse", required=True)
+    serve.add_argument("--archive", help="the recordings' folder (default: archive in the config)")
+    serve.add_argument("--config", help="earmark.toml with [[inspectors]] and [[accounts]]")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument(
+        "--database", help="SQLAlchemy URL for reviews (default: SQLite in the warehouse)"
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    calibration = sub.add_parser("calibration", help="detector vs inspector agreement")
+    csub = calibration.add_subparsers(title="calibration commands")
+    report = csub.add_parser("report", help="per rubric item: precision, recall, disagreements")
+    report.add_argument("--warehouse", required=True)
+    report.add_argument(
+        "--database", help="SQLAlchemy URL for reviews (default: SQLite in the warehouse)"
+    )
+    report.set_defaults(func=cmd_calibration_report)
+
+    account = sub.add_parser("account", help="review app accounts")
+    asub = account.add_subparsers(title="account commands")
+    ahash = asub.add_parser("hash", help="print an [[accounts]] block with a hashed password")
+    ahash.add_argument("--name", required=True)
+    ahash.add_argument("--role", choices=["inspector", "lead"], default="inspector")
+    ahash.set_defaults(func=cmd_account_hash)
+
+    schedule = sub.add_parser(
+        "schedule", help="serve the nightly job on a cron schedule (Prefect server)"
+    )
+    schedule.add_argument("--cron", required=True, help='e.g. "0 2 * * *" (02:00 every night)')
+    schedule.add_argument("--archive", required=True)
+    schedule.add_argument("--warehouse", required=True)
+    schedule.add_argument("--config", help="earmark.toml")
+    schedule.add_argument(
+        "--server-url", help="an existing Prefect API (default: PREFECT_API_URL, else start one)"
+    )
+    schedule.add_argument("-v", "--verbose", action="store_true")
+    schedule.set_defaults(func=cmd_schedule)
 
     models = sub.add_parser(
         "models", help="show which model files are in use and where they came from"
@@ -166,7 +209,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     set_progress_hook(progress)
     try:
-        summary = run_night(archive, warehouse, config)
+        summary = run_night(archive, warehouse, config, dask_address=args.dask_address)
     finally:
         bar.close()
         set_progress_hook(None)
@@ -233,6 +276,72 @@ def _print_queue(queue: Sequence[object]) -> None:
             f"{q.rank:>4}  {q.kind:9}  {q.call_id[-24:]:24}  {(q.agent_id or '—')[:8]:8}  "
             f"{q.priority:>5.0f}  {clock(q.plan_s):>6}  {why[:90]}{more}"
         )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from pipeline.config import load_config
+    from pipeline.errors import ConfigError
+    from review.app import serve
+    from review.auth import Account
+
+    config = load_config(args.config)
+    accounts = [Account(a.name, a.role, a.password_hash) for a in config.accounts]
+    if not accounts:
+        raise ConfigError(
+            "no [[accounts]] in the config: nobody could sign in. "
+            "Create one with: earmark account hash --name NAME --role lead",
+            code="C030",
+        )
+    archive = args.archive or config.archive
+    if not archive:
+        raise ConfigError(
+            "give --archive (the recordings' folder) or set archive in the config", code="C031"
+        )
+    print(f"earmark: review app on http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
+    serve(
+        args.warehouse,
+        config,
+        archive=archive,
+        accounts=accounts,
+        host=args.host,
+        port=args.port,
+        database_url=args.database,
+    )
+    return EXIT_OK
+
+
+def cmd_calibration_report(args: argparse.Namespace) -> int:
+    from review.calibration import calibration_report
+
+    print(calibration_report(args.warehouse, args.database), end="")
+    return EXIT_OK
+
+
+def cmd_account_hash(args: argparse.Namespace) -> int:
+    import getpass
+
+    from review.auth import account_toml
+
+    password = getpass.getpass(f"password for {args.name}: ")
+    if not password or password != getpass.getpass("again: "):
+        print("earmark: error: the passwords are empty or differ", file=sys.stderr)
+        return EXIT_USAGE
+    print(account_toml(args.name, args.role, password))
+    return EXIT_OK
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from flows.schedule import serve
+
+    config_path = str(Path(args.config).resolve()) if args.config else None
+    serve(
+        cron=args.cron,
+        archive=str(Path(args.archive).resolve()),
+        warehouse=str(Path(args.warehouse).resolve()),
+        config_path=config_path,
+        server_url=args.server_url,
+    )
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------- models

@@ -19,6 +19,8 @@ def configure_environment(*, quiet: bool = True) -> Path:
         "PREFECT_HOME": str(home / "prefect"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_UI_ENABLED": "false",
+        # the embedded server starts in a subprocess; a busy 2-core machine needs more than 20 s
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
         "PREFECT_LOGGING_LEVEL": "WARNING" if quiet else "INFO",
         "DO_NOT_TRACK": "1",
         "ORT_DISABLE_TELEMETRY": "1",

@@ -25,12 +25,12 @@ from pipeline.archive import discover
 from pipeline.config import Config
 from pipeline.queue import (
     Candidate,
-    Inspector,
-    QueuePolicy,
     build_inspector_queues,
     build_review_queue,
     check_pairings,
+    inspectors_from_config,
     pairings,
+    policy_from_config,
 )
 from pipeline.scoring import clock
 from pipeline.types import QuarantineEntry, QueueEntry, Recording
@@ -161,10 +161,8 @@ def rebuild_queue(warehouse: str, dates: Iterable[str], config: Config) -> list[
     for date in sorted(dates):
         candidates = _candidates(warehouse, date)
         if config.inspectors:
-            inspectors = [
-                Inspector(i.name, tuple(i.teams), i.budget_minutes * 60) for i in config.inspectors
-            ]
-            policy = queue_policy(config)
+            inspectors = inspectors_from_config(config)
+            policy = policy_from_config(config)
             check_pairings(
                 pairings(inspectors, date=date, policy=policy),
                 _agents_by_team(warehouse, date),
@@ -182,21 +180,6 @@ def rebuild_queue(warehouse: str, dates: Iterable[str], config: Config) -> list[
         wh.upsert(warehouse, "queue", {date: [rows.queue_row(q) for q in day]})
         queue.extend(day)
     return queue
-
-
-def queue_policy(config: Config) -> QueuePolicy:
-    q = config.queue
-    return QueuePolicy(
-        rotation=q.rotation,
-        schedule={m: {k: tuple(v) for k, v in p.items()} for m, p in q.schedule.items()},
-        max_agents=q.max_agents_per_inspector,
-        coverage_per_week=q.coverage_per_week,
-        control_share=q.control_share,
-        highlights_per_team=q.highlights_per_team,
-        highlight_min_score=q.highlight_min_score,
-        control_max_s=q.control_max_minutes * 60,
-        seed=q.seed,
-    )
 
 
 def _candidates(warehouse: str, date: str) -> list[Candidate]:
@@ -302,16 +285,45 @@ def queue_build_flow(warehouse: str, dates: list[str], config: Config) -> list[Q
     return queue
 
 
-def run_night(archive: str | Path, warehouse: str | Path, config: Config) -> NightSummary:
-    """Run the nightly flow on Prefect's local engine with the configured worker count."""
-    from prefect import flow
+def task_runner(config: Config, *, dask_address: str | None = None) -> Any:
+    """Threads on one machine (the model is shared), or a Dask cluster across machines.
+
+    With Dask every worker process loads the model once and writes its transcripts to
+    the warehouse's cache, so the warehouse must be on storage all workers reach.
+    """
+    if dask_address:
+        from prefect_dask import DaskTaskRunner
+
+        return DaskTaskRunner(address=dask_address)
     from prefect.task_runners import ThreadPoolTaskRunner
+
+    return ThreadPoolTaskRunner(max_workers=config.asr.workers)
+
+
+def run_night(
+    archive: str | Path, warehouse: str | Path, config: Config, *, dask_address: str | None = None
+) -> NightSummary:
+    """Run the nightly flow on Prefect's local engine (or a Dask cluster)."""
+    from prefect import flow
 
     night = flow(
         nightly_flow,
         name="earmark-nightly",
-        task_runner=ThreadPoolTaskRunner(max_workers=config.asr.workers),
+        task_runner=task_runner(config, dask_address=dask_address),
         validate_parameters=False,
         persist_result=False,
     )
     return night(str(archive), str(warehouse), config)  # type: ignore[no-any-return]
+
+
+def scheduled_night(archive: str, warehouse: str, config_path: str | None = None) -> dict[str, Any]:
+    """The deployment's entry point: JSON parameters in, a JSON summary out."""
+    from pipeline.config import load_config
+
+    summary = run_night(archive, warehouse, load_config(config_path))
+    return {
+        "processed": summary.processed,
+        "quarantined": len(summary.quarantined),
+        "queued": len(summary.queue),
+        "dates": summary.call_dates,
+    }

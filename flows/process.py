@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from flows.env import configure_environment
 from models.asr import WhisperTranscriber
 from models.nlp import get_analyzer
 from pipeline import TARGET_SR
@@ -194,6 +195,7 @@ def process_recording(recording: Recording, settings: RunSettings) -> CallResult
     Errors about the run itself (a missing model, a broken rubric) are raised: they
     would fail every call, so the night stops with a clear message instead.
     """
+    configure_environment()  # a Dask worker on another machine starts without it
     started = time.monotonic()
     try:
         transcript, audio, cached = transcribe_recording(recording, settings)

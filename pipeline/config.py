@@ -73,6 +73,14 @@ class RedactConfig(_Strict):
     patterns: list[tuple[str, str]] = Field(default_factory=list)
 
 
+class AccountConfig(_Strict):
+    """``[[accounts]]``: who may sign in to the review app (``earmark account hash`` makes one)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    role: Literal["inspector", "lead"] = "inspector"
+    password_hash: Annotated[str, Field(pattern=r"^scrypt\$")]
+
+
 class Config(_Strict):
     archive: str = ""
     warehouse: str = ""
@@ -83,6 +91,7 @@ class Config(_Strict):
     inspectors: list[InspectorConfig] = Field(default_factory=list)
     queue: QueueConfig = QueueConfig()
     redact: RedactConfig = RedactConfig()
+    accounts: list[AccountConfig] = Field(default_factory=list)
 
 
 def load_config(path: str | Path | None) -> Config:

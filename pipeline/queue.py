@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from pipeline.config import Config
 from pipeline.errors import QueueError
 from pipeline.scoring import clock
 from pipeline.types import CallScore, Finding, QueueEntry, QueueKind, Span
@@ -137,6 +138,27 @@ class QueuePolicy:
     control_max_s: float = 120.0
     """A control call is heard from its start for at most this long."""
     seed: str = "earmark"
+
+
+def policy_from_config(config: Config) -> QueuePolicy:
+    """The queue policy of ``[queue]`` in ``earmark.toml``."""
+    q = config.queue
+    return QueuePolicy(
+        rotation=q.rotation,
+        schedule={m: {k: tuple(v) for k, v in p.items()} for m, p in q.schedule.items()},
+        max_agents=q.max_agents_per_inspector,
+        coverage_per_week=q.coverage_per_week,
+        control_share=q.control_share,
+        highlights_per_team=q.highlights_per_team,
+        highlight_min_score=q.highlight_min_score,
+        control_max_s=q.control_max_minutes * 60,
+        seed=q.seed,
+    )
+
+
+def inspectors_from_config(config: Config) -> list[Inspector]:
+    """``[[inspectors]]`` as :class:`Inspector` records (budget in seconds)."""
+    return [Inspector(i.name, tuple(i.teams), i.budget_minutes * 60) for i in config.inspectors]
 
 
 def pairings(

@@ -1,0 +1,144 @@
+"""``earmark schedule``: serve the nightly deployment on a cron schedule.
+
+Prefect runs schedules only against a real Prefect server (the embedded engine that
+``earmark run`` uses refuses). Two ways:
+
+* an existing server: ``PREFECT_API_URL=http://prefect:4200/api earmark schedule --cron "0 2 * * *" …``
+  (or ``--server-url``);
+* a local server managed by earmark: without ``PREFECT_API_URL`` earmark starts
+  ``prefect server start`` on 127.0.0.1, waits until it is healthy, and stops it on exit.
+
+The deployment's runs never overlap: the deployment's concurrency limit is 1 and the
+warehouse lock refuses a second night on the same warehouse anyway. For many machines,
+create a Prefect work pool and start workers on each (``prefect worker start --pool
+earmark``); see the README.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+from pipeline.errors import ConfigError
+
+DEPLOYMENT = "nightly"
+FLOW_NAME = "earmark-nightly"
+
+
+def earmark_nightly_flow() -> Any:
+    """The deployable flow: JSON parameters (paths), so a server can store and replay them."""
+    from prefect import flow
+
+    from flows.nightly import scheduled_night
+
+    return flow(scheduled_night, name=FLOW_NAME, validate_parameters=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def prefect_server(*, port: int | None = None, timeout_s: float = 120.0) -> Iterator[str]:
+    """Start ``prefect server start`` on loopback and yield its API URL; stop it after."""
+    port = port or free_port()
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        wait_healthy(url, proc=proc, timeout_s=timeout_s)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def wait_healthy(
+    url: str, *, proc: subprocess.Popen[bytes] | None = None, timeout_s: float = 120.0
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise ConfigError(
+                f"the local Prefect server exited with code {proc.returncode}", code="C020"
+            )
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise ConfigError(f"no healthy Prefect server at {url} after {timeout_s:.0f} s", code="C021")
+
+
+def _check_cron(cron: str) -> None:
+    """Refuse a malformed cron before anything starts (five fields, each a cron term)."""
+    import re
+
+    term = r"(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*|[A-Za-z]{3}"
+    fields = cron.split()
+    if len(fields) != 5 or not all(re.fullmatch(term, f) for f in fields):
+        raise ConfigError(
+            f"--cron {cron!r} is not a 5-field cron expression like '0 2 * * *'", code="C022"
+        )
+
+
+def serve(
+    *, cron: str, archive: str, warehouse: str, config_path: str | None, server_url: str | None
+) -> None:
+    """Register the deployment with ``cron`` and run it from this process until stopped."""
+    _check_cron(cron)
+    url = server_url or os.environ.get("PREFECT_API_URL")
+    with contextlib.ExitStack() as stack:
+        if not url:
+            url = stack.enter_context(prefect_server())
+            print(f"earmark: started a local Prefect server at {url}", flush=True)
+        else:
+            wait_healthy(url, timeout_s=30)
+        # Prefect reads its settings when first imported: set the API before that
+        os.environ["PREFECT_API_URL"] = url
+        print(
+            f"earmark: serving {FLOW_NAME}/{DEPLOYMENT} on '{cron}' (one night at a time); Ctrl-C stops",
+            flush=True,
+        )
+        # stop cleanly on SIGTERM too (systemd, docker stop): the managed server goes with us
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        earmark_nightly_flow().serve(
+            name=DEPLOYMENT,
+            cron=cron,
+            parameters={"archive": archive, "warehouse": warehouse, "config_path": config_path},
+            global_limit=1,
+            limit=1,
+            print_starting_message=False,
+        )

@@ -1,0 +1,626 @@
+"""The inspector review web app: queues, calls with their audio, verdicts, calibration.
+
+Server-rendered (FastAPI + Jinja2, a little inline JavaScript, no build step). The
+warehouse is only read; what inspectors write goes to an SQL database (SQLite under the
+warehouse by default). Every page needs sign-in; every form carries a CSRF token;
+inspectors see only the calls of the teams paired with them.
+
+Run it with :func:`serve` (``earmark serve``) or mount :func:`create_app` anywhere ASGI runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qs, quote
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pipeline.config import Config
+from pipeline.errors import ConfigError
+from pipeline.scoring import clock
+from review import data
+from review.audio import audio_response, resolve_recording
+from review.auth import SESSION_TTL_S, Account, Session, SessionSigner, check_sign_in
+from review.calibration import calibrate
+from review.scope import may_open, teams_of
+from review.store import (
+    OVERALL,
+    VERDICTS,
+    FindingVerdict,
+    MissedItem,
+    Review,
+    ReviewStore,
+    default_database_url,
+)
+
+log = logging.getLogger("earmark.review")
+
+HERE = Path(__file__).resolve().parent
+COOKIE = "earmark_session"
+MAX_FORM_BYTES = 256 * 1024
+SIGNIN_WINDOW_S = 300.0
+SIGNIN_MAX_FAILURES = 5
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIME = re.compile(r"^(?:(\d+):)?(\d+(?:\.\d+)?)$")
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    '<circle cx="8" cy="8" r="7.5" fill="#20303f"/><path d="M5 6v4M8 3.5v9M11 5v6" '
+    'stroke="#fff" stroke-width="1.6" stroke-linecap="round"/></svg>'
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewApp:
+    """What every request handler needs (``app.state.review``)."""
+
+    warehouse: Path
+    archive: Path
+    config: Config
+    accounts: Mapping[str, Account]
+    store: ReviewStore
+    signer: SessionSigner
+    index: data.CallIndex
+    templates: Jinja2Templates
+
+
+class SignInRequired(Exception):
+    """Raised by :func:`signed_in`: pages redirect to the sign-in form, audio gets 401."""
+
+
+def create_app(
+    warehouse: str | Path,
+    config: Config,
+    *,
+    archive: str | Path | None = None,
+    accounts: Mapping[str, Account] | Iterable[Account] = (),
+    database_url: str | None = None,
+    secret_key: str | None = None,
+    session_ttl_s: float = SESSION_TTL_S,
+) -> FastAPI:
+    """Build the review app.
+
+    Parameters
+    ----------
+    warehouse
+        Warehouse folder (read only).
+    config
+        Inspectors, their teams and the rotation (``earmark.toml``).
+    archive
+        Recording archive root the ``calls.source_path`` values are relative to;
+        defaults to ``config.archive``.
+    accounts
+        Who may sign in (see :func:`review.auth.accounts_from_toml`).
+    database_url
+        Review database; default ``sqlite:///{warehouse}/reviews.sqlite``.
+    secret_key
+        Signs session cookies. Servers sharing a database must share it; when ``None``
+        a random key is made, so sessions end when the process does.
+    session_ttl_s
+        How long a sign-in lasts (8 hours by default).
+
+    Returns
+    -------
+    FastAPI
+        The ASGI app.
+
+    Raises
+    ------
+    ConfigError
+        ``C004`` when no archive folder is given or it does not exist.
+    """
+    root = archive if archive is not None else config.archive
+    if not root or not Path(root).is_dir():
+        raise ConfigError(f"archive folder {str(root)!r} does not exist", code="C004")
+    by_name = dict(accounts) if isinstance(accounts, Mapping) else {a.name: a for a in accounts}
+    if secret_key is None:
+        log.warning("no secret key given: sessions end when this server stops")
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.filters.update(clock=_clock, pct=_pct, num=_num)
+    state = ReviewApp(
+        warehouse=Path(warehouse),
+        archive=Path(root).resolve(),
+        config=config,
+        accounts=by_name,
+        store=ReviewStore(database_url or default_database_url(warehouse)),
+        signer=SessionSigner(secret_key or secrets.token_hex(32), ttl_s=session_ttl_s),
+        index=data.CallIndex(warehouse),
+        templates=templates,
+    )
+    app = FastAPI(title="earmark review", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.review = state
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.add_exception_handler(SignInRequired, _sign_in_required)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    _routes(app)
+    return app
+
+
+def serve(
+    warehouse: str | Path,
+    config: Config,
+    *,
+    archive: str | Path | None = None,
+    accounts: Mapping[str, Account] | Iterable[Account] = (),
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    database_url: str | None = None,
+    secret_key: str | None = None,
+) -> None:
+    """Run the review app with uvicorn until interrupted (``earmark serve``).
+
+    Parameters are those of :func:`create_app`, plus the address to listen on. Without
+    ``secret_key``, ``$EARMARK_SECRET_KEY`` signs the session cookies (set the same value
+    on every server sharing a database; when neither is set, sessions end at restart).
+    """
+    import uvicorn
+
+    secret_key = secret_key or os.environ.get("EARMARK_SECRET_KEY") or None
+
+    app = create_app(
+        warehouse,
+        config,
+        archive=archive,
+        accounts=accounts,
+        database_url=database_url,
+        secret_key=secret_key,
+    )
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
+
+
+# ---------------------------------------------------------------- plumbing
+
+
+class SecurityHeaders:
+    """Adds a per-request CSP nonce (``request.state.csp_nonce``) and security headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        nonce = secrets.token_urlsafe(16)
+        scope.setdefault("state", {})["csp_nonce"] = nonce
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault(
+                    "Content-Security-Policy",
+                    f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'self'; "
+                    "img-src 'self'; media-src 'self'; form-action 'self'; "
+                    "frame-ancestors 'none'; base-uri 'none'",
+                )
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "same-origin")
+                headers.setdefault("X-Frame-Options", "DENY")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _state(request: Request) -> ReviewApp:
+    return request.app.state.review  # type: ignore[no-any-return]
+
+
+def _session(request: Request) -> Session | None:
+    return _state(request).signer.loads(request.cookies.get(COOKIE))
+
+
+def signed_in(request: Request) -> Account:
+    """FastAPI dependency: the signed-in account (the account must still exist)."""
+    session = _session(request)
+    account = _state(request).accounts.get(session.name) if session and session.name else None
+    if session is None or account is None:
+        raise SignInRequired
+    request.state.session = session
+    return account
+
+
+SignedIn = Annotated[Account, Depends(signed_in)]
+
+
+def _set_cookie(request: Request, response: Response, session: Session) -> None:
+    response.set_cookie(
+        COOKIE,
+        _state(request).signer.dumps(session),
+        max_age=max(1, int(session.expires_at - time.time())),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+async def _sign_in_required(request: Request, _exc: SignInRequired) -> Response:
+    if request.url.path.startswith("/audio/"):
+        return Response("sign in first", status_code=401, media_type="text/plain")
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if request.url.path.startswith(("/audio/", "/static/")):
+        return Response(
+            str(exc.detail),
+            status_code=exc.status_code,
+            headers=exc.headers,
+            media_type="text/plain",
+        )
+    session = _session(request)
+    account = _state(request).accounts.get(session.name) if session and session.name else None
+    return _render(
+        request,
+        "error.html",
+        {"status": exc.status_code, "detail": exc.detail, "account": account},
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+def _render(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    *,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    session = getattr(request.state, "session", None) or _session(request)
+    context = {
+        "csrf": session.csrf if session else "",
+        "nonce": getattr(request.state, "csp_nonce", ""),
+        "account": None,
+        **context,
+    }
+    response = _state(request).templates.TemplateResponse(
+        request, name, context, status_code=status_code, headers=dict(headers or {})
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def read_form(request: Request) -> dict[str, list[str]]:
+    """The urlencoded body of a POST (size-limited), as ``{name: [values…]}``.
+
+    Raises
+    ------
+    HTTPException
+        413 for a body over :data:`MAX_FORM_BYTES`, 415 for another content type.
+    """
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise HTTPException(413, "form too large")
+    if not body:
+        return {}
+    if kind != "application/x-www-form-urlencoded":
+        raise HTTPException(415, "send the form as application/x-www-form-urlencoded")
+    return parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+
+
+def _one(fields: Mapping[str, list[str]], name: str, default: str = "") -> str:
+    values = fields.get(name)
+    return values[0] if values else default
+
+
+def check_csrf(session: Session | None, fields: Mapping[str, list[str]]) -> None:
+    """Refuse a form whose ``csrf`` field is not the session's token (403)."""
+    sent = _one(fields, "csrf")
+    if session is None or not sent or not secrets.compare_digest(sent, session.csrf):
+        raise HTTPException(
+            403, "this form has expired or did not come from this site; reload the page"
+        )
+
+
+# ---------------------------------------------------------------- routes
+
+
+def _routes(app: FastAPI) -> None:
+    app.add_api_route("/", _home, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/login", _login_form, methods=["GET"])
+    app.add_api_route("/login", _login, methods=["POST"])
+    app.add_api_route("/logout", _logout, methods=["POST"])
+    app.add_api_route("/queue", _queue, methods=["GET"])
+    # Call ids made from archive paths hold slashes: ``{call_id:path}``.
+    app.add_api_route("/call/{call_id:path}", _call, methods=["GET"])
+    app.add_api_route("/call/{call_id:path}", _save, methods=["POST"])
+    app.add_api_route("/audio/{call_id:path}", _audio, methods=["GET", "HEAD"])
+    app.add_api_route("/calibration", _calibration, methods=["GET"])
+    for path in ("/favicon.svg", "/favicon.ico"):
+        app.add_api_route(path, _favicon, methods=["GET"], include_in_schema=False)
+
+
+def _favicon() -> Response:
+    return Response(
+        FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
+    )
+
+
+def _home(account: SignedIn) -> Response:
+    return RedirectResponse("/queue", status_code=303)
+
+
+def _safe_next(target: str) -> str:
+    """Only a local path is a place to go after sign-in (no open redirect)."""
+    ok = target.startswith("/") and not target.startswith(("//", "/\\"))
+    return target if ok else "/queue"
+
+
+def _login_form(request: Request, next: str = "/queue") -> Response:
+    session = _session(request)
+    if session is None or session.name:
+        session = _state(request).signer.new()
+    response = _render(request, "login.html", {"next": _safe_next(next), "csrf": session.csrf})
+    _set_cookie(request, response, session)
+    return response
+
+
+async def _login(request: Request) -> Response:
+    fields = await read_form(request)
+    check_csrf(_session(request), fields)
+    state = _state(request)
+    name, password = _one(fields, "name").strip(), _one(fields, "password")
+    target = _safe_next(_one(fields, "next", "/queue"))
+    ip = request.client.host if request.client else "?"
+    now = time.time()
+    failures = await run_in_threadpool(state.store.failures_since, name, ip, now - SIGNIN_WINDOW_S)
+    if failures >= SIGNIN_MAX_FAILURES:
+        log.warning("sign-in for %r from %s refused: too many failures", name, ip)
+        return _render(
+            request,
+            "login.html",
+            {"next": target, "error": "Too many failed sign-ins. Wait five minutes and try again."},
+            status_code=429,
+            headers={"Retry-After": str(int(SIGNIN_WINDOW_S))},
+        )
+    account = await run_in_threadpool(check_sign_in, state.accounts, name, password)
+    if account is None:
+        await run_in_threadpool(
+            state.store.add_failure, name, ip, now, forget_before=now - 24 * 3600
+        )
+        return _render(
+            request,
+            "login.html",
+            {"next": target, "error": "Wrong name or password.", "name": name},
+            status_code=401,
+        )
+    await run_in_threadpool(state.store.clear_failures, name, ip)
+    response = RedirectResponse(target, status_code=303)
+    _set_cookie(request, response, state.signer.new(account.name))  # a fresh CSRF token
+    return response
+
+
+async def _logout(request: Request) -> Response:
+    check_csrf(_session(request), await read_form(request))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+def _queue(
+    request: Request,
+    account: SignedIn,
+    date: str | None = None,
+    inspector: str | None = None,
+) -> Response:
+    state = _state(request)
+    if date is not None and not _DATE.match(date):
+        raise HTTPException(400, f"date must be YYYY-MM-DD, got {date!r}")
+    who = account.name if account.role == "inspector" else (inspector or None)
+    dates = data.queue_dates(state.warehouse)
+    date = date or data.latest_queue_date(state.warehouse, inspector=who)
+    items = data.read_queue(state.warehouse, date, inspector=who) if date else []
+    reviewed = state.store.reviewed(i.call_id for i in items)
+    names = sorted({i.inspector for i in items})
+    return _render(
+        request,
+        "queue.html",
+        {
+            "account": account,
+            "date": date,
+            "dates": dates,
+            "who": who,
+            "inspectors": [i.name for i in state.config.inspectors],
+            "teams": teams_of(state.config, account.name, date=date) if date else (),
+            "groups": [
+                (
+                    name,
+                    [i for i in items if i.inspector == name and i.kind != "highlight"],
+                    [i for i in items if i.inspector == name and i.kind == "highlight"],
+                )
+                for name in names
+            ],
+            "reviewed": reviewed,
+        },
+    )
+
+
+def _allowed_ref(state: ReviewApp, account: Account, call_id: str) -> data.CallRef:
+    """The call's reference, or 404 (unknown) / 403 (another team's call)."""
+    ref = state.index.get(call_id)
+    if ref is None:
+        raise HTTPException(404, f"no call {call_id!r} in the warehouse")
+    queued = data.queued_for(state.warehouse, ref)
+    if not may_open(account, ref, state.config, queued_for=queued):
+        log.warning("%s refused call %s (team %s)", account.name, call_id, ref.team_id)
+        raise HTTPException(403, "this call belongs to a team you are not paired with")
+    return ref
+
+
+def _call(
+    request: Request,
+    call_id: str,
+    account: SignedIn,
+    saved: int | None = None,
+    other: int | None = None,
+) -> Response:
+    state = _state(request)
+    ref = _allowed_ref(state, account, call_id)
+    if saved is None:  # the redirect after a save is not a new opening
+        state.store.record_open(account.name, call_id)
+    view = data.read_call(
+        state.warehouse, ref, viewer=account.name if account.role == "inspector" else None
+    )
+    history = state.store.history(call_id, limit=50)
+    current = history[0] if history else None
+    return _render(
+        request,
+        "call.html",
+        {
+            "account": account,
+            "view": view,
+            "current": current,
+            "verdicts": {finding_key_of(f): f for f in current.findings} if current else {},
+            "history": history,
+            "saved": next((r for r in history if r.id == saved), None) if saved else None,
+            "other": next((r for r in history if r.id == other), None) if other else None,
+            "overall_choices": OVERALL,
+            "item_ids": sorted({f.item_id for f in view.findings}),
+            "opens": state.store.opens(call_id, limit=20) if account.role == "lead" else [],
+            "duration_s": view.call.get("duration_s") or 0.0,
+        },
+    )
+
+
+def finding_key_of(f: FindingVerdict) -> str:
+    return data.finding_key(f.rubric_id, f.rubric_version, f.item_id)
+
+
+async def _save(request: Request, call_id: str, account: SignedIn) -> Response:
+    fields = await read_form(request)
+    check_csrf(request.state.session, fields)
+    return await run_in_threadpool(_save_review, _state(request), account, call_id, fields)
+
+
+def _save_review(
+    state: ReviewApp, account: Account, call_id: str, fields: Mapping[str, list[str]]
+) -> Response:
+    ref = _allowed_ref(state, account, call_id)
+    view = data.read_call(state.warehouse, ref, viewer=None)
+    review = review_from_form(call_id, account.name, view, fields)
+    mine, other = state.store.save_review(review)
+    target = f"/call/{quote(call_id, safe='/')}?saved={mine.id}"
+    if other is not None:
+        target += f"&other={other.id}"
+    return RedirectResponse(target, status_code=303)
+
+
+def review_from_form(
+    call_id: str, reviewer: str, view: data.CallView, fields: Mapping[str, list[str]]
+) -> Review:
+    """Turn the call page's form into a :class:`Review` (400 on a bad value)."""
+    verdicts = []
+    for f in view.findings:
+        verdict = _one(fields, f"verdict:{f.key}")
+        note = _one(fields, f"note:{f.key}").strip()[:2000]
+        if verdict not in VERDICTS:
+            continue
+        verdicts.append(
+            FindingVerdict(
+                f.rubric_id, f.rubric_version, f.item_id, f.detected, f.outcome, verdict, note
+            )
+        )
+    overall = _one(fields, "overall")
+    if overall and overall not in OVERALL:
+        raise HTTPException(400, f"overall verdict must be one of {', '.join(OVERALL)}")
+    base = _one(fields, "base_review_id")
+    return Review(
+        call_id=call_id,
+        reviewer=reviewer,
+        overall=overall,
+        coaching_note=_one(fields, "coaching_note").strip()[:5000],
+        findings=tuple(verdicts),
+        missed=tuple(_missed_items(view, fields)),
+        base_review_id=int(base) if base.isdigit() else None,
+    )
+
+
+def _missed_items(view: data.CallView, fields: Mapping[str, list[str]]) -> list[MissedItem]:
+    items, times, notes = (fields.get(k, []) for k in ("missed_item", "missed_at", "missed_note"))
+    known = {f.item_id for f in view.findings}
+    duration = float(view.call.get("duration_s") or math.inf)
+    out = []
+    for k, item in enumerate(items):
+        item = item.strip()
+        at = times[k].strip() if k < len(times) else ""
+        if not item and not at:
+            continue
+        if item not in known:
+            raise HTTPException(400, f"missed item {item!r} is not an item of this call's rubric")
+        at_s = parse_time(at)
+        if at_s is None or at_s > duration + 1:
+            raise HTTPException(
+                400, f"missed {item}: time {at!r} is not a moment of the call (use 1:15 or 75)"
+            )
+        note = notes[k].strip()[:2000] if k < len(notes) else ""
+        out.append(MissedItem(item, at_s, note))
+    return out
+
+
+def parse_time(text: str) -> float | None:
+    """``"1:15"`` or ``"75"`` or ``"75.5"`` → seconds; ``None`` when not a time.
+
+    Examples
+    --------
+    >>> parse_time("1:15"), parse_time("7.5"), parse_time("x")
+    (75.0, 7.5, None)
+    """
+    match = _TIME.match(text.strip())
+    if match is None:
+        return None
+    minutes, seconds = match.groups()
+    if minutes is not None and float(seconds) >= 60:
+        return None
+    return int(minutes or 0) * 60 + float(seconds)
+
+
+def _audio(request: Request, call_id: str, account: SignedIn) -> Response:
+    state = _state(request)
+    ref = _allowed_ref(state, account, call_id)
+    path = resolve_recording(state.archive, ref.source_path)
+    return audio_response(path, request.headers.get("range"), head=request.method == "HEAD")
+
+
+def _calibration(request: Request, account: SignedIn) -> Response:
+    if account.role != "lead":
+        raise HTTPException(403, "calibration is for QA leads")
+    items, diffs = calibrate(_state(request).store.latest_reviews())
+    return _render(
+        request, "calibration.html", {"account": account, "items": items, "diffs": diffs}
+    )
+
+
+# ---------------------------------------------------------------- template filters
+
+
+def _clock(seconds: float | None) -> str:
+    return "—" if seconds is None or math.isnan(seconds) else clock(seconds)
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None or math.isnan(value) else f"{value * 100:.0f}%"
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    return "—" if value is None or math.isnan(value) else f"{value:.{digits}f}"

@@ -1,0 +1,441 @@
+"""Read-only views of the warehouse for the review pages: queues, calls, transcripts.
+
+Partitions are read one date at a time, filtered to the rows a page needs; the
+``call_id → date, team, source path`` index is kept in memory and re-read only for a
+partition file that changed, so a direct link to any call opens without a full scan.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipeline import warehouse as wh
+from pipeline.scoring import clock
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CallRef:
+    """Where a call lives: its partition, team, agent and recording path in the archive."""
+
+    call_id: str
+    call_date: str
+    team_id: str
+    agent_id: str
+    source_path: str
+
+
+class CallIndex:
+    """``call_id`` → :class:`CallRef` over every ``calls`` partition (thread-safe).
+
+    Parameters
+    ----------
+    root
+        Warehouse folder.
+    """
+
+    _COLUMNS = ("call_id", "team_id", "agent_id", "source_path")
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self._parts: dict[str, tuple[tuple[int, int], dict[str, CallRef]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, call_id: str) -> CallRef | None:
+        """The call's reference, or ``None`` when the warehouse has no such call."""
+        with self._lock:
+            self._refresh()
+            for _stamp, refs in self._parts.values():
+                if call_id in refs:
+                    return refs[call_id]
+        return None
+
+    def _refresh(self) -> None:
+        dates = wh.partition_dates(self.root, "calls")
+        for gone in set(self._parts) - set(dates):
+            del self._parts[gone]
+        for date in dates:
+            path = wh.partition_path(self.root, "calls", date)
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                self._parts.pop(date, None)
+                continue
+            stamp = (st.st_mtime_ns, st.st_size)
+            if date in self._parts and self._parts[date][0] == stamp:
+                continue
+            table = pq.read_table(path, columns=list(self._COLUMNS))
+            self._parts[date] = (
+                stamp,
+                {
+                    r["call_id"]: CallRef(
+                        r["call_id"],
+                        date,
+                        r["team_id"] or "",
+                        r["agent_id"] or "",
+                        r["source_path"] or "",
+                    )
+                    for r in table.to_pylist()
+                },
+            )
+
+
+def _rows(root: str | Path, table: str, date: str, call_id: str | None = None) -> list[Row]:
+    """One partition's rows (of one call), with the table's schema; ``[]`` if absent."""
+    path = wh.partition_path(root, table, date)
+    if not path.exists():
+        return []
+    data = pq.read_table(path, schema=wh.SCHEMAS[table])
+    if call_id is not None:
+        data = data.filter(pc.equal(data["call_id"], call_id))
+    return data.to_pylist()  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------- queues
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    """One row of an inspector's queue, with the call's score."""
+
+    inspector: str
+    date: str
+    rank: int
+    kind: str
+    call_id: str
+    agent_id: str
+    team_id: str
+    priority: float
+    reasons: tuple[str, ...]
+    plan: tuple[tuple[float, float], ...]
+    plan_s: float
+    score: float | None
+
+
+def queue_dates(root: str | Path) -> list[str]:
+    """Dates that have a queue, newest first."""
+    return sorted(wh.partition_dates(root, "queue"), reverse=True)
+
+
+def read_queue(root: str | Path, date: str, *, inspector: str | None = None) -> list[QueueItem]:
+    """A date's queue (one inspector's, or everyone's), in the order it was built.
+
+    Parameters
+    ----------
+    root
+        Warehouse folder.
+    date
+        The queue's date (``YYYY-MM-DD``).
+    inspector
+        Only this inspector's rows; ``None`` for all.
+
+    Returns
+    -------
+    list[QueueItem]
+        Rows sorted by inspector, kind (review, control, highlight) and rank.
+    """
+    rows = [
+        r for r in _rows(root, "queue", date) if inspector is None or r["inspector"] == inspector
+    ]
+    scores = latest_scores(_rows(root, "scores", date))
+    order = {"review": 0, "control": 1, "highlight": 2}
+    rows.sort(key=lambda r: (r["inspector"], order.get(r["kind"], 9), r["rank"]))
+    return [
+        QueueItem(
+            inspector=r["inspector"],
+            date=r["date"] or date,
+            rank=r["rank"],
+            kind=r["kind"],
+            call_id=r["call_id"],
+            agent_id=r["agent_id"] or "",
+            team_id=r["team_id"] or "",
+            priority=r["priority"] or 0.0,
+            reasons=tuple(r["reasons"] or ()),
+            plan=tuple((s["start_s"], s["end_s"]) for s in r["plan"] or ()),
+            plan_s=r["plan_s"] or 0.0,
+            score=scores[r["call_id"]]["score"] if r["call_id"] in scores else None,
+        )
+        for r in rows
+    ]
+
+
+def latest_queue_date(root: str | Path, *, inspector: str | None = None) -> str | None:
+    """The newest date with a queue (with rows for ``inspector`` when given)."""
+    dates = queue_dates(root)
+    if inspector is None:
+        return dates[0] if dates else None
+    for date in dates:
+        path = wh.partition_path(root, "queue", date)
+        names = pq.read_table(path, columns=["inspector"])["inspector"]
+        if pc.any(pc.equal(names, inspector)).as_py():
+            return date
+    return dates[0] if dates else None
+
+
+def latest_scores(rows: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """Each call's score row under the newest version of its rubric (first rubric id wins)."""
+    best: dict[str, Mapping[str, Any]] = {}
+    for r in sorted(rows, key=lambda r: (r["call_id"], r["rubric_id"], -r["rubric_version"])):
+        best.setdefault(r["call_id"], r)
+    return best
+
+
+# ---------------------------------------------------------------- one call
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceView:
+    """One piece of evidence of a finding: the moment to listen to."""
+
+    speaker: str
+    start_s: float
+    end_s: float
+    text: str
+    rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class FindingView:
+    """A finding as the call page shows it."""
+
+    key: str
+    """``rubric_id|rubric_version|item_id``: the form field that carries its verdict."""
+    rubric_id: str
+    rubric_version: int
+    item_id: str
+    title: str
+    detected: bool
+    outcome: str
+    confidence: float
+    critical: bool
+    flag: bool
+    evidence: tuple[EvidenceView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A stretch of an utterance's text, marked with the items whose evidence it is."""
+
+    text: str
+    items: tuple[str, ...] = ()
+    outcome: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceView:
+    """One turn of the transcript, split into marked and unmarked pieces."""
+
+    idx: int
+    speaker: str
+    start_s: float
+    end_s: float
+    pieces: tuple[Piece, ...]
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CallView:
+    """Everything the call page shows from the warehouse."""
+
+    ref: CallRef
+    call: Row
+    utterances: tuple[UtteranceView, ...]
+    findings: tuple[FindingView, ...]
+    score: Mapping[str, Any] | None
+    metrics: tuple[tuple[str, str], ...]
+    plan: tuple[tuple[float, float], ...]
+    queue_kinds: tuple[str, ...] = field(default=())
+
+
+def queued_for(root: str | Path, ref: CallRef) -> set[str]:
+    """Inspectors whose queue for the call's date lists it."""
+    return {q["inspector"] for q in _rows(root, "queue", ref.call_date, ref.call_id)}
+
+
+def finding_key(rubric_id: str, rubric_version: int, item_id: str) -> str:
+    return f"{rubric_id}|{rubric_version}|{item_id}"
+
+
+def read_call(root: str | Path, ref: CallRef, *, viewer: str | None) -> CallView:
+    """The call's row, transcript, findings (newest rubric version), score and plan.
+
+    Parameters
+    ----------
+    root
+        Warehouse folder.
+    ref
+        The call (from :class:`CallIndex`).
+    viewer
+        The inspector whose queue plan is preferred; ``None`` takes any queue's plan.
+    """
+    call_rows = _rows(root, "calls", ref.call_date, ref.call_id)
+    call = call_rows[0] if call_rows else {"call_id": ref.call_id}
+    findings = newest_findings(_rows(root, "findings", ref.call_date, ref.call_id))
+    utterances = _rows(root, "utterances", ref.call_date, ref.call_id)
+    utterances.sort(key=lambda u: u["idx"])
+    queued = _rows(root, "queue", ref.call_date, ref.call_id)
+    mine = [q for q in queued if viewer is None or q["inspector"] == viewer] or queued
+    plan = tuple((s["start_s"], s["end_s"]) for s in (mine[0]["plan"] or ())) if mine else ()
+    return CallView(
+        ref=ref,
+        call=call,
+        utterances=tuple(mark_utterances(utterances, findings)),
+        findings=tuple(findings),
+        score=latest_scores(_rows(root, "scores", ref.call_date, ref.call_id)).get(ref.call_id),
+        metrics=metric_rows(call),
+        plan=plan,
+        queue_kinds=tuple(sorted({q["kind"] for q in mine})),
+    )
+
+
+def newest_findings(rows: Sequence[Mapping[str, Any]]) -> list[FindingView]:
+    """Findings of each rubric's newest version: critical failures, failures, flags first."""
+    newest: dict[str, int] = {}
+    for r in rows:
+        newest[r["rubric_id"]] = max(newest.get(r["rubric_id"], 0), r["rubric_version"])
+    kept = [r for r in rows if r["rubric_version"] == newest[r["rubric_id"]]]
+    kept.sort(
+        key=lambda r: (
+            not (r["critical"] and r["outcome"] == "fail"),
+            r["outcome"] != "fail",
+            not r["flag"],
+            r["rubric_id"],
+            r["item_id"],
+        )
+    )
+    return [
+        FindingView(
+            key=finding_key(r["rubric_id"], r["rubric_version"], r["item_id"]),
+            rubric_id=r["rubric_id"],
+            rubric_version=r["rubric_version"],
+            item_id=r["item_id"],
+            title=r["title"] or r["item_id"],
+            detected=bool(r["detected"]),
+            outcome=r["outcome"],
+            confidence=r["confidence"] if r["confidence"] is not None else math.nan,
+            critical=bool(r["critical"]),
+            flag=bool(r["flag"]),
+            evidence=tuple(
+                EvidenceView(
+                    e["speaker"] or "", e["start_s"], e["end_s"], e["text"] or "", e["rule"] or ""
+                )
+                for e in r["evidence"] or ()
+            ),
+        )
+        for r in kept
+    ]
+
+
+def mark_utterances(
+    utterances: Sequence[Mapping[str, Any]], findings: Sequence[FindingView]
+) -> list[UtteranceView]:
+    """Split each utterance's text into pieces marked with the findings whose evidence
+    overlaps it in time; the evidence's own text is marked when it appears verbatim,
+    otherwise the whole utterance is."""
+    out = []
+    for u in utterances:
+        hits = [
+            (f, e)
+            for f in findings
+            for e in f.evidence
+            if e.start_s < u["end_s"] + 0.05
+            and e.end_s > u["start_s"] - 0.05
+            and e.speaker in (u["speaker"], "unknown", "")
+        ]
+        out.append(
+            UtteranceView(
+                idx=u["idx"],
+                speaker=u["speaker"],
+                start_s=u["start_s"],
+                end_s=u["end_s"],
+                pieces=_pieces(u["text"] or "", hits),
+                items=tuple(dict.fromkeys(f.item_id for f, _ in hits)),
+            )
+        )
+    return out
+
+
+def _pieces(text: str, hits: Sequence[tuple[FindingView, EvidenceView]]) -> tuple[Piece, ...]:
+    marks: list[tuple[int, int, FindingView]] = []
+    whole: list[FindingView] = []
+    lower = text.lower()
+    for f, e in hits:
+        at = lower.find(e.text.strip().lower()) if e.text.strip() else -1
+        if at >= 0:
+            marks.append((at, at + len(e.text.strip()), f))
+        else:
+            whole.append(f)
+    if whole:
+        items = tuple(dict.fromkeys(f.item_id for f, _ in hits))
+        return (Piece(text, items, _worst(f.outcome for f, _ in hits)),)
+    pieces: list[Piece] = []
+    pos = 0
+    for start, end, f in sorted(marks, key=lambda m: (m[0], -m[1])):
+        if start < pos:  # overlapping marks: the first one shown wins
+            continue
+        if start > pos:
+            pieces.append(Piece(text[pos:start]))
+        pieces.append(Piece(text[start:end], (f.item_id,), f.outcome))
+        pos = end
+    if pos < len(text) or not pieces:
+        pieces.append(Piece(text[pos:]))
+    return tuple(pieces)
+
+
+def _worst(outcomes: Iterable[str]) -> str:
+    seen = set(outcomes)
+    return next((o for o in ("fail", "pass", "na") if o in seen), "")
+
+
+_METRIC_LABELS = {
+    "handle_s": ("handle time", "s"),
+    "talk_s": ("talk", "s"),
+    "talk_agent_s": ("agent talk", "s"),
+    "talk_customer_s": ("customer talk", "s"),
+    "talk_ratio_agent": ("agent talk ratio", "%"),
+    "silence_s": ("silence", "s"),
+    "dead_air_s": ("dead air", "s"),
+    "longest_dead_air_s": ("longest dead air", "s"),
+    "dead_air_count": ("dead-air gaps", "n"),
+    "hold_count": ("holds", "n"),
+    "hold_s": ("hold", "s"),
+    "longest_hold_s": ("longest hold", "s"),
+    "overtalk_s": ("overtalk", "s"),
+    "overtalk_count": ("overtalk moments", "n"),
+    "interruptions_agent": ("agent interruptions", "n"),
+    "interruptions_customer": ("customer interruptions", "n"),
+    "wpm_agent": ("agent words/min", "n"),
+    "wpm_customer": ("customer words/min", "n"),
+    "customer_agitation_max": ("customer agitation (max)", "x"),
+}
+
+
+def metric_rows(call: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """``(label, value)`` for each audio metric the call has (NaN and missing skipped)."""
+    out = []
+    for name in wh.METRIC_COLUMNS:
+        value = call.get(name)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        label, unit = _METRIC_LABELS.get(name, (name, "x"))
+        out.append((label, _fmt(value, unit)))
+    return tuple(out)
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "s":
+        return clock(value) if value >= 60 else f"{value:.1f} s"
+    if unit == "%":
+        return f"{value * 100:.0f} %"
+    if unit == "n":
+        return f"{value:.0f}"
+    return f"{value:.2f}"

@@ -1,0 +1,370 @@
+"""What inspectors write: reviews (one row per save, history kept), the audit log of who
+opened which call, and failed sign-ins. SQLAlchemy 2.0 core: SQLite by default, any URL
+SQLAlchemy knows (e.g. ``postgresql+psycopg://…``) when several servers share it.
+
+A save is one transaction that only inserts: two inspectors saving the same call at
+once both land in the history, and the latest save is the call's current review.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+Verdict = Literal["correct", "incorrect"]
+VERDICTS: tuple[Verdict, ...] = ("correct", "incorrect")
+OVERALL = ("excellent", "pass", "fail")
+"""An inspector's overall verdict on a call (``""`` when not given)."""
+
+metadata = sa.MetaData()
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("call_id", sa.String(200), nullable=False, index=True),
+    sa.Column("reviewer", sa.String(200), nullable=False),
+    sa.Column("saved_at", sa.String(40), nullable=False),
+    sa.Column("overall", sa.String(20), nullable=False, default=""),
+    sa.Column("coaching_note", sa.Text, nullable=False, default=""),
+    sa.Column("base_review_id", sa.Integer, nullable=True),
+    sqlite_autoincrement=True,
+)
+review_items = sa.Table(
+    "review_items",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("review_id", sa.Integer, sa.ForeignKey("reviews.id"), nullable=False, index=True),
+    sa.Column("rubric_id", sa.String(200), nullable=False),
+    sa.Column("rubric_version", sa.Integer, nullable=False),
+    sa.Column("item_id", sa.String(200), nullable=False),
+    sa.Column("detected", sa.Boolean, nullable=False),
+    sa.Column("detector_outcome", sa.String(10), nullable=False),
+    sa.Column("verdict", sa.String(10), nullable=False),
+    sa.Column("note", sa.Text, nullable=False, default=""),
+)
+missed_items = sa.Table(
+    "missed_items",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("review_id", sa.Integer, sa.ForeignKey("reviews.id"), nullable=False, index=True),
+    sa.Column("item_id", sa.String(200), nullable=False),
+    sa.Column("at_s", sa.Float, nullable=False),
+    sa.Column("note", sa.Text, nullable=False, default=""),
+)
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("who", sa.String(200), nullable=False),
+    sa.Column("call_id", sa.String(200), nullable=False, index=True),
+    sa.Column("at", sa.String(40), nullable=False),
+)
+signin_failures = sa.Table(
+    "signin_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("ip", sa.String(64), nullable=False),
+    sa.Column("at_epoch", sa.Float, nullable=False, index=True),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FindingVerdict:
+    """An inspector's verdict on one finding, with what the detector said at the time."""
+
+    rubric_id: str
+    rubric_version: int
+    item_id: str
+    detected: bool
+    detector_outcome: str
+    verdict: Verdict
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MissedItem:
+    """A rubric item the inspector heard at ``at_s`` and the detector did not report."""
+
+    item_id: str
+    at_s: float
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """One save of a call's review (``id``/``saved_at`` are 0/``""`` before it is saved)."""
+
+    call_id: str
+    reviewer: str
+    overall: str = ""
+    coaching_note: str = ""
+    findings: tuple[FindingVerdict, ...] = ()
+    missed: tuple[MissedItem, ...] = ()
+    id: int = 0
+    saved_at: str = ""
+    base_review_id: int | None = None
+    """The latest review the inspector saw when they opened the form (conflict notice)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """An audit row: who opened which call, when (UTC, ISO 8601)."""
+
+    who: str
+    call_id: str
+    at: str
+
+
+def default_database_url(warehouse: str | Path) -> str:
+    """``sqlite:///WAREHOUSE/reviews.sqlite`` (the folder is created if missing)."""
+    root = Path(warehouse).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{root / 'reviews.sqlite'}"
+
+
+def _now() -> str:
+    return dt.datetime.now(tz=dt.UTC).isoformat(timespec="microseconds")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers go on while one inspector saves; the busy timeout makes a second
+    # writer wait its turn instead of failing.
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def make_engine(database_url: str) -> Engine:
+    """An engine with the review tables created (idempotent)."""
+    if database_url.startswith("sqlite"):
+        engine = sa.create_engine(database_url, connect_args={"timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = sa.create_engine(database_url, pool_pre_ping=True)
+    metadata.create_all(engine)
+    return engine
+
+
+class ReviewStore:
+    """Reviews, audit log and failed sign-ins in one SQL database.
+
+    Parameters
+    ----------
+    database_url
+        A SQLAlchemy URL, e.g. ``sqlite:////data/earmark/reviews.sqlite``.
+    """
+
+    def __init__(self, database_url: str) -> None:
+        self.engine = make_engine(database_url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------ reviews
+
+    def save_review(self, review: Review) -> tuple[Review, Review | None]:
+        """Insert one save (one transaction); never overwrites an earlier save.
+
+        Returns
+        -------
+        tuple[Review, Review | None]
+            The saved review (with ``id`` and ``saved_at``), and the review someone else
+            saved meanwhile (after ``review.base_review_id``), if any.
+        """
+        saved_at = _now()
+        with self.engine.begin() as conn:
+            # Insert first: the write lock is taken before any read, so concurrent
+            # SQLite writers queue on the busy timeout instead of failing on upgrade.
+            inserted = conn.execute(
+                reviews.insert().values(
+                    call_id=review.call_id,
+                    reviewer=review.reviewer,
+                    saved_at=saved_at,
+                    overall=review.overall,
+                    coaching_note=review.coaching_note,
+                    base_review_id=review.base_review_id,
+                )
+            ).inserted_primary_key
+            assert inserted is not None
+            review_id = int(inserted[0])
+            self._insert_parts(conn, review_id, review)
+            between = conn.execute(
+                sa.select(reviews.c.id)
+                .where(reviews.c.call_id == review.call_id, reviews.c.id < review_id)
+                .where(reviews.c.id > (review.base_review_id or 0))
+                .where(reviews.c.reviewer != review.reviewer)
+                .order_by(reviews.c.id.desc())
+                .limit(1)
+            ).scalar()
+        mine = self._load([review_id])[0]
+        other = self._load([between])[0] if between else None
+        return mine, other
+
+    @staticmethod
+    def _insert_parts(conn: Connection, review_id: int, review: Review) -> None:
+        if review.findings:
+            conn.execute(
+                review_items.insert(),
+                [
+                    {
+                        "review_id": review_id,
+                        "rubric_id": f.rubric_id,
+                        "rubric_version": f.rubric_version,
+                        "item_id": f.item_id,
+                        "detected": f.detected,
+                        "detector_outcome": f.detector_outcome,
+                        "verdict": f.verdict,
+                        "note": f.note,
+                    }
+                    for f in review.findings
+                ],
+            )
+        if review.missed:
+            conn.execute(
+                missed_items.insert(),
+                [
+                    {"review_id": review_id, "item_id": m.item_id, "at_s": m.at_s, "note": m.note}
+                    for m in review.missed
+                ],
+            )
+
+    def latest_review(self, call_id: str) -> Review | None:
+        """The call's current review: the latest save by anyone."""
+        history = self.history(call_id, limit=1)
+        return history[0] if history else None
+
+    def history(self, call_id: str, *, limit: int | None = None) -> list[Review]:
+        """Every save of a call's review, newest first."""
+        query = (
+            sa.select(reviews.c.id)
+            .where(reviews.c.call_id == call_id)
+            .order_by(reviews.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            ids = list(conn.execute(query).scalars())
+        return self._load(ids)
+
+    def latest_reviews(self) -> list[Review]:
+        """The current review of every reviewed call (for calibration)."""
+        latest = sa.select(sa.func.max(reviews.c.id)).group_by(reviews.c.call_id)
+        with self.engine.connect() as conn:
+            ids = sorted(conn.execute(latest).scalars())
+        return self._load(ids)
+
+    def reviewed(self, call_ids: Iterable[str]) -> dict[str, Review]:
+        """The current review (without its parts) of each of ``call_ids`` that has one."""
+        wanted = sorted(set(call_ids))
+        if not wanted:
+            return {}
+        latest = (
+            sa.select(sa.func.max(reviews.c.id))
+            .where(reviews.c.call_id.in_(wanted))
+            .group_by(reviews.c.call_id)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(reviews).where(reviews.c.id.in_(latest))).mappings()
+            return {r["call_id"]: _review(r, (), ()) for r in rows}
+
+    def _load(self, ids: Sequence[int]) -> list[Review]:
+        if not ids:
+            return []
+        with self.engine.connect() as conn:
+            heads = {
+                r["id"]: r
+                for r in conn.execute(reviews.select().where(reviews.c.id.in_(ids))).mappings()
+            }
+            items: dict[int, list[FindingVerdict]] = {i: [] for i in ids}
+            for r in conn.execute(
+                review_items.select()
+                .where(review_items.c.review_id.in_(ids))
+                .order_by(review_items.c.id)
+            ).mappings():
+                items[r["review_id"]].append(
+                    FindingVerdict(
+                        r["rubric_id"],
+                        r["rubric_version"],
+                        r["item_id"],
+                        bool(r["detected"]),
+                        r["detector_outcome"],
+                        r["verdict"],
+                        r["note"],
+                    )
+                )
+            missed: dict[int, list[MissedItem]] = {i: [] for i in ids}
+            for r in conn.execute(
+                missed_items.select()
+                .where(missed_items.c.review_id.in_(ids))
+                .order_by(missed_items.c.id)
+            ).mappings():
+                missed[r["review_id"]].append(MissedItem(r["item_id"], r["at_s"], r["note"]))
+        return [_review(heads[i], items[i], missed[i]) for i in ids if i in heads]
+
+    # ------------------------------------------------------------ audit
+
+    def record_open(self, who: str, call_id: str) -> None:
+        """Log that ``who`` opened ``call_id`` now."""
+        with self.engine.begin() as conn:
+            conn.execute(audit.insert().values(who=who, call_id=call_id, at=_now()))
+
+    def opens(self, call_id: str | None = None, *, limit: int = 50) -> list[Opened]:
+        """Audit rows, newest first (of one call, or of all)."""
+        query = audit.select().order_by(audit.c.id.desc()).limit(limit)
+        if call_id is not None:
+            query = query.where(audit.c.call_id == call_id)
+        with self.engine.connect() as conn:
+            return [Opened(r["who"], r["call_id"], r["at"]) for r in conn.execute(query).mappings()]
+
+    # ------------------------------------------------------------ sign-in failures
+
+    def failures_since(self, name: str, ip: str, since_epoch: float) -> int:
+        """Failed sign-ins for ``name`` from ``ip`` after ``since_epoch``."""
+        query = (
+            sa.select(sa.func.count())
+            .select_from(signin_failures)
+            .where(
+                signin_failures.c.name == name,
+                signin_failures.c.ip == ip,
+                signin_failures.c.at_epoch > since_epoch,
+            )
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def add_failure(self, name: str, ip: str, at_epoch: float, *, forget_before: float) -> None:
+        """Record a failed sign-in; drop records older than ``forget_before``."""
+        with self.engine.begin() as conn:
+            conn.execute(signin_failures.insert().values(name=name, ip=ip, at_epoch=at_epoch))
+            conn.execute(signin_failures.delete().where(signin_failures.c.at_epoch < forget_before))
+
+    def clear_failures(self, name: str, ip: str) -> None:
+        """Forget ``name``'s failures from ``ip`` (after a successful sign-in)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                signin_failures.delete().where(
+                    signin_failures.c.name == name, signin_failures.c.ip == ip
+                )
+            )
+
+
+def _review(head: Any, findings: Sequence[FindingVerdict], missed: Sequence[MissedItem]) -> Review:
+    return Review(
+        call_id=head["call_id"],
+        reviewer=head["reviewer"],
+        overall=head["overall"],
+        coaching_note=head["coaching_note"],
+        findings=tuple(findings),
+        missed=tuple(missed),
+        id=head["id"],
+        saved_at=head["saved_at"],
+        base_review_id=head["base_review_id"],
+    )

@@ -1,0 +1,248 @@
+"""Builders and helpers for the review tests: a small real warehouse (no ASR), an
+archive with a real WAV, accounts, and sign-in through the real form.
+
+Tables are written with :func:`pipeline.warehouse.upsert` and the :mod:`pipeline.rows`
+helpers from hand-made records, so every finding, score and queue row is known.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from pipeline import rows
+from pipeline import warehouse as wh
+from pipeline.config import Config, InspectorConfig, QueueConfig
+from pipeline.types import (
+    CallScore,
+    Evidence,
+    Finding,
+    QueueEntry,
+    Recording,
+    Span,
+    Transcript,
+    Utterance,
+    Word,
+)
+from review.auth import Account, hash_password
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+WAV = DATA / "osr_us_000_0034_8k.wav"
+DATE = "2026-11-20"
+DEC_DATE = "2026-12-03"
+RUBRIC = "inbound-support"
+PASSWORDS = {"lena": "lena-pw-1", "omar": "omar-pw-2", "quinn": "quinn-pw-3"}
+LENA_AUDIO = "2026-11 calls/team one/call one é.wav"
+"""Spaces and non-ASCII in the archive path, as real archives have."""
+PATH_ID = LENA_AUDIO.rsplit(".", 1)[0]
+"""Without ``metadata.csv`` a call's id is its path without the extension: slashes too."""
+
+LINES = [
+    ("agent", 0.5, 3.0, "Thank you for calling Acme, how can I help you today?"),
+    ("customer", 3.5, 7.0, "My bill is wrong again, this is ridiculous."),
+    ("agent", 8.0, 10.0, "Well, that's not my problem."),
+    ("customer", 11.0, 14.0, "Then I want to speak to your supervisor."),
+    ("agent", 20.0, 23.0, "Is there anything else I can help you with?"),
+]
+
+
+def _utt(speaker: str, start: float, end: float, text: str) -> Utterance:
+    words = text.split()
+    step = (end - start) / len(words)
+    return Utterance(
+        speaker,  # type: ignore[arg-type]
+        start,
+        end,
+        text,
+        tuple(
+            Word(start + i * step, start + (i + 1) * step, " " + w, 0.9)
+            for i, w in enumerate(words)
+        ),
+        0.9,
+        0 if speaker == "agent" else 1,
+    )
+
+
+def _finding(
+    call_id: str,
+    item: str,
+    detected: bool,
+    outcome: str,
+    evidence: tuple[Evidence, ...] = (),
+    *,
+    critical: bool = False,
+    flag: bool = False,
+) -> Finding:
+    return Finding(
+        call_id,
+        RUBRIC,
+        3,
+        item,
+        1,
+        detected,
+        outcome,  # type: ignore[arg-type]
+        0.9 if detected else 0.0,
+        evidence,
+        weight=10.0,
+        critical=critical,
+        flag=flag,
+        title=item.replace("_", " ").capitalize(),
+    )
+
+
+def findings_of(call_id: str) -> list[Finding]:
+    """The detector's findings for each fixture call (the same shape for every call)."""
+    return [
+        _finding(
+            call_id,
+            "greeting",
+            True,
+            "pass",
+            (Evidence("agent", 0.5, 3.0, "Thank you for calling"),),
+        ),
+        _finding(
+            call_id,
+            "forbidden_language",
+            True,
+            "fail",
+            (Evidence("agent", 8.0, 10.0, "that's not my problem", "phrase 'not my problem'"),),
+            critical=True,
+        ),
+        _finding(call_id, "empathy", False, "fail"),
+        _finding(
+            call_id,
+            "escalation_request",
+            True,
+            "fail",
+            (Evidence("customer", 11.0, 14.0, "speak to your supervisor"),),
+            flag=True,
+        ),
+        _finding(
+            call_id,
+            "closing",
+            True,
+            "pass",
+            (Evidence("agent", 20.0, 23.0, "anything else I can help you with"),),
+        ),
+    ]
+
+
+CALLS: dict[str, dict[str, Any]] = {
+    # call_id: team, agent, source path (relative to the archive), date
+    "C-LENA-1": {"team": "TEAM-01", "agent": "A1", "path": LENA_AUDIO, "date": DATE},
+    "C-LENA-2": {"team": "TEAM-01", "agent": "A2", "path": "2026-11 calls/c2.wav", "date": DATE},
+    "C-OMAR-1": {"team": "TEAM-02", "agent": "B1", "path": "2026-11 calls/b1.wav", "date": DATE},
+    "C-TRAVERSAL": {"team": "TEAM-01", "agent": "A1", "path": "../secret.wav", "date": DATE},
+    "C-ABSOLUTE": {"team": "TEAM-01", "agent": "A1", "path": "", "date": DATE},  # set below
+    "C-SYMLINK": {"team": "TEAM-01", "agent": "A1", "path": "link.wav", "date": DATE},
+    "C-GONE": {"team": "TEAM-01", "agent": "A1", "path": "missing.wav", "date": DATE},
+    "C-DEC": {"team": "TEAM-01", "agent": "A1", "path": "2026-11 calls/c2.wav", "date": DEC_DATE},
+    PATH_ID: {"team": "TEAM-01", "agent": "A3", "path": LENA_AUDIO, "date": DATE},
+}
+METRICS = {"talk_agent_s": 12.5, "talk_customer_s": 9.0, "dead_air_s": 4.2, "overtalk_s": 0.8}
+
+
+def build_archive(tmp_path: Path) -> Path:
+    """An archive holding the real WAV under three names, a symlink out, and a secret
+    file just outside it."""
+    root = tmp_path / "archive"
+    for rel in (LENA_AUDIO, "2026-11 calls/c2.wav", "2026-11 calls/b1.wav"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(WAV, root / rel)
+    (tmp_path / "secret.wav").write_bytes(b"RIFF-not-for-inspectors")
+    (root / "link.wav").symlink_to(tmp_path / "secret.wav")
+    return root
+
+
+def _write_call(root: Path, call_id: str, spec: dict[str, Any], source_path: str) -> None:
+    date = spec["date"]
+    transcript = Transcript(call_id, "en", 35.548, tuple(_utt(*line) for line in LINES))
+    rec = Recording(
+        call_id,
+        source_path,
+        "",
+        "0" * 64,
+        date,
+        568810,
+        {"agent_id": spec["agent"], "team_id": spec["team"], "started_at": f"{date}T09:00:00"},
+    )
+    audio = {
+        "duration_s": 35.548,
+        "channels": 1,
+        "sample_rate": 8000,
+        "codec": "pcm_s16le",
+        "language": "en",
+        "metrics": METRICS,
+    }
+    good = call_id == "C-LENA-2"
+    findings = findings_of(call_id)
+    score = CallScore(
+        call_id,
+        RUBRIC,
+        3,
+        95.0 if good else 40.0,
+        not good,
+        not good,
+        () if good else ("critical: forbidden_language (agent at 0:08)", "customer escalation"),
+        0.0 if good else 1000.0,
+    )
+    wh.upsert(root, "calls", {date: [rows.call_row(rec, audio, transcript, "ok")]})
+    wh.upsert(root, "utterances", {date: rows.utterance_rows(transcript)})
+    wh.upsert(root, "findings", {date: [rows.finding_row(f) for f in findings]})
+    wh.upsert(root, "scores", {date: [rows.score_row(score)]})
+
+
+def build_warehouse(tmp_path: Path) -> Path:
+    """The warehouse of :data:`CALLS` (``C-ABSOLUTE`` points at ``tmp_path/secret.wav``)."""
+    root = tmp_path / "wh"
+    for call_id, spec in CALLS.items():
+        path = spec["path"] or str(tmp_path / "secret.wav")
+        _write_call(root, call_id, spec, path)
+    plan = (Span(5.0, 15.0), Span(17.0, 28.0))
+    queue = [
+        QueueEntry("lena", DATE, 1, "C-LENA-1", "review", 1000.0, ("critical: forbidden_language",), plan, "A1", "TEAM-01"),
+        QueueEntry("lena", DATE, 1, "C-LENA-2", "highlight", 0.0, ("highlight: score 95",), (Span(0.0, 8.0),), "A2", "TEAM-01"),
+        QueueEntry("omar", DATE, 1, "C-OMAR-1", "review", 1000.0, ("critical: forbidden_language",), plan, "B1", "TEAM-02"),
+    ]  # fmt: skip
+    wh.upsert(root, "queue", {DATE: [rows.queue_row(q) for q in queue]})
+    return root
+
+
+def make_config(rotation: str = "off") -> Config:
+    return Config(
+        inspectors=[
+            InspectorConfig(name="lena", teams=["TEAM-01"], budget_minutes=30),
+            InspectorConfig(name="omar", teams=["TEAM-02"], budget_minutes=30),
+        ],
+        queue=QueueConfig(rotation=rotation),  # type: ignore[arg-type]
+    )
+
+
+def make_accounts() -> dict[str, Account]:
+    return {
+        "lena": Account("lena", "inspector", hash_password(PASSWORDS["lena"])),
+        "omar": Account("omar", "inspector", hash_password(PASSWORDS["omar"])),
+        "quinn": Account("quinn", "lead", hash_password(PASSWORDS["quinn"])),
+    }
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "no CSRF field in the page"
+    return match.group(1)
+
+
+def sign_in(client: TestClient, name: str, password: str | None = None) -> TestClient:
+    """Sign ``client`` in as ``name`` through the real form."""
+    page = client.get("/login")
+    assert page.status_code == 200
+    response = client.post(
+        "/login",
+        data={"csrf": csrf_of(page.text), "name": name, "password": password or PASSWORDS[name]},
+    )
+    assert response.status_code == 303, response.text
+    return client

@@ -1,0 +1,199 @@
+"""The review app in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+The app runs under uvicorn in a background thread on a free local port; the browser
+signs in, opens the queue and a call, seeks the player by clicking evidence (which
+needs HTTP Range support), records verdicts with the mouse and keys, and saves.
+Screenshots of the queue and the call page go to ``review/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from reviewkit import PASSWORDS, make_accounts, make_config
+
+from review.app import create_app
+from review.store import ReviewStore
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "review" / "screenshots"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Chromium is missing: `apt-get install -y chromium` to run the browser tests",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, _built: tuple[Path, Path]
+) -> Iterator[tuple[str, str]]:
+    """``(base URL, database URL)`` of the app served by uvicorn in a thread."""
+    tmp = tmp_path_factory.mktemp("browser")
+    archive, warehouse = _built
+    database_url = f"sqlite:///{tmp / 'reviews.sqlite'}"
+    app = create_app(
+        str(warehouse),
+        make_config(),
+        archive=str(archive),
+        accounts=make_accounts(),
+        database_url=database_url,
+        secret_key="browser-test",
+    )
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", database_url
+    uv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+def _sign_in(page: Page, base: str, name: str, *, then: str = "/queue") -> None:
+    page.goto(base + then)
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Password").fill(PASSWORDS[name])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"**{then}")
+
+
+def _current_time(page: Page) -> float:
+    return float(page.evaluate("document.getElementById('player').currentTime"))
+
+
+def _wait_time_near(page: Page, seconds: float) -> None:
+    page.wait_for_function(
+        "t => Math.abs(document.getElementById('player').currentTime - t) < 0.5",
+        arg=seconds,
+        timeout=10_000,
+    )
+
+
+def test_inspector_reviews_a_call_in_the_browser(server: tuple[str, str], browser: Browser) -> None:
+    base, database_url = server
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+
+    _sign_in(page, base, "lena")
+    expect(page.get_by_role("heading", name="Queue of lena · 2026-11-20")).to_be_visible()
+    expect(page.locator("table.queue")).to_contain_text("C-LENA-1")
+    expect(page.locator(".highlights")).to_contain_text("C-LENA-2")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+
+    page.get_by_role("link", name="C-LENA-1").click()
+    page.wait_for_url("**/call/C-LENA-1")
+    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    # Seeking needs the server's Range support: the whole file must be seekable.
+    seekable = page.evaluate(
+        "(() => { const a = document.getElementById('player');"
+        " return a.seekable.length ? a.seekable.end(0) : 0; })()"
+    )
+    assert seekable > 35
+
+    forbidden = page.locator("#finding-forbidden_language")
+    forbidden.get_by_role("button", name="▶ 0:08").click()
+    _wait_time_near(page, 8.0)
+    assert abs(_current_time(page) - 8.0) < 0.5
+    page.keyboard.press("r")  # the clicked finding is focused: mark it incorrect
+    expect(forbidden.get_by_label("incorrect")).to_be_checked()
+    forbidden.get_by_placeholder("note (optional)").fill("a quote from the customer")
+
+    greeting = page.locator("#finding-greeting")
+    greeting.get_by_role("button", name="▶ 0:00").click()
+    _wait_time_near(page, 0.5)
+    page.keyboard.press("c")
+    expect(greeting.get_by_label("correct", exact=True)).to_be_checked()
+
+    page.get_by_role("button", name="0:17–0:28").click()  # a plan span
+    _wait_time_near(page, 17.0)
+    page.get_by_role("button", name="▶ Play the plan (0:21)").click()
+    _wait_time_near(page, 5.0)
+    page.keyboard.press("n")  # next span of the plan
+    _wait_time_near(page, 17.0)
+    page.keyboard.press(" ")  # pause
+    page.wait_for_function("document.getElementById('player').paused")
+
+    page.locator("select[name=missed_item]").first.select_option("empathy")
+    page.locator("input[name=missed_at]").first.fill("0:04")
+    page.locator("input[name=missed_note]").first.fill("I'm sorry about that")
+    page.get_by_label("fail", exact=True).check()
+    page.get_by_label("Coaching note").fill("Great opening; never blame the customer.")
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky player sits at the top of the shot
+    page.screenshot(path=str(SCREENSHOTS / "call.png"), full_page=True)
+
+    page.get_by_role("button", name="Save review").click()
+    page.wait_for_url("**/call/C-LENA-1?saved=*")
+    expect(page.get_by_role("status")).to_contain_text("by lena")
+    expect(page.locator("#finding-forbidden_language").get_by_label("incorrect")).to_be_checked()
+    expect(page.locator(".history")).to_contain_text("Great opening")
+    assert not errors, errors  # no script errors, no CSP violations
+
+    review = ReviewStore(database_url).latest_review("C-LENA-1")
+    assert review is not None and review.reviewer == "lena" and review.overall == "fail"
+    assert {f.item_id: f.verdict for f in review.findings} == {
+        "forbidden_language": "incorrect",
+        "greeting": "correct",
+    }
+    assert [(m.item_id, m.at_s) for m in review.missed] == [("empathy", 4.0)]
+
+    page.get_by_role("link", name="Queue").click()
+    expect(page.locator("table.queue")).to_contain_text("✓ lena")
+    context.close()
+
+
+def test_another_inspector_gets_403_in_the_browser(
+    server: tuple[str, str], browser: Browser
+) -> None:
+    base, _ = server
+    context = browser.new_context()
+    page = context.new_page()
+    _sign_in(page, base, "omar")
+    response = page.goto(base + "/call/C-LENA-1")
+    assert response is not None and response.status == 403
+    expect(page.get_by_role("heading", name="Not yours to open")).to_be_visible()
+    audio = page.request.get(base + "/audio/C-LENA-1", headers={"Range": "bytes=0-9"})
+    assert audio.status == 403
+    context.close()

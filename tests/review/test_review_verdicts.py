@@ -1,0 +1,161 @@
+"""Verdicts: save, edit (latest wins, history kept), concurrent saves, bad input."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+from reviewkit import csrf_of, sign_in
+
+from review.app import parse_time
+from review.store import FindingVerdict, MissedItem, Review, ReviewStore
+
+KEY = "inbound-support|3|"
+
+
+def _form(csrf: str, **extra: str | list[str]) -> dict[str, str | list[str]]:
+    return {
+        "csrf": csrf,
+        f"verdict:{KEY}greeting": "correct",
+        f"verdict:{KEY}forbidden_language": "incorrect",
+        f"note:{KEY}forbidden_language": "said as a joke, customer laughed",
+        "missed_item": ["empathy", ""],
+        "missed_at": ["0:04", ""],
+        "missed_note": ["I'm sorry to hear that", ""],
+        "overall": "fail",
+        "coaching_note": "Listen to the customer before answering.",
+        **extra,
+    }
+
+
+def test_save_edit_and_history(client: TestClient, database_url: str) -> None:
+    sign_in(client, "lena")
+    page = client.get("/call/C-LENA-1")
+    saved = client.post("/call/C-LENA-1", data=_form(csrf_of(page.text)))
+    assert saved.status_code == 303
+    assert saved.headers["location"].startswith("/call/C-LENA-1?saved=")
+    shown = client.get(saved.headers["location"])
+    assert "Saved at" in shown.text and "by lena" in shown.text
+    assert 'value="incorrect" checked' in shown.text
+    assert 'value="said as a joke, customer laughed"' in shown.text
+    assert 'value="0:04"' in shown.text and "Listen to the customer" in shown.text
+
+    store = ReviewStore(database_url)
+    first = store.latest_review("C-LENA-1")
+    assert first is not None and first.reviewer == "lena" and first.overall == "fail"
+    assert {f.item_id: f.verdict for f in first.findings} == {
+        "greeting": "correct",
+        "forbidden_language": "incorrect",
+    }
+    forbidden = next(f for f in first.findings if f.item_id == "forbidden_language")
+    assert forbidden.detected and forbidden.detector_outcome == "fail"  # what the detector said
+    assert first.missed == (MissedItem("empathy", 4.0, "I'm sorry to hear that"),)
+
+    edit = _form(
+        csrf_of(shown.text),
+        **{f"verdict:{KEY}forbidden_language": "correct", "base_review_id": str(first.id)},
+    )
+    again = client.post("/call/C-LENA-1", data=edit)
+    assert again.status_code == 303 and "other=" not in again.headers["location"]
+    history = store.history("C-LENA-1")
+    assert [r.id for r in history] == [first.id + 1, first.id]  # newest first, both kept
+    latest = store.latest_review("C-LENA-1")
+    assert latest is not None
+    assert {f.item_id: f.verdict for f in latest.findings}["forbidden_language"] == "correct"
+    page = client.get("/call/C-LENA-1").text
+    assert page.count("<td>lena</td>") == 2  # the history table lists both saves
+    queue = client.get("/queue").text
+    assert "✓ lena" in queue
+
+
+def test_someone_elses_save_meanwhile_is_kept_and_announced(
+    client: TestClient, make_client: Callable[[], TestClient], database_url: str
+) -> None:
+    sign_in(client, "lena")
+    lena_page = client.get("/call/C-LENA-1").text  # lena opens the call (no review yet)
+    lead = sign_in(make_client(), "quinn")
+    lead_csrf = csrf_of(lead.get("/call/C-LENA-1").text)
+    assert lead.post("/call/C-LENA-1", data=_form(lead_csrf)).status_code == 303
+    mine = client.post("/call/C-LENA-1", data=_form(csrf_of(lena_page), overall="pass"))
+    assert "&other=" in mine.headers["location"]
+    shown = client.get(mine.headers["location"]).text
+    assert "quinn saved a review of this call" in shown
+    history = ReviewStore(database_url).history("C-LENA-1")
+    assert [(r.reviewer, r.overall) for r in history] == [("lena", "pass"), ("quinn", "fail")]
+
+
+def test_two_inspectors_saving_at_once_both_keep_their_reviews(
+    client: TestClient, make_client: Callable[[], TestClient], database_url: str
+) -> None:
+    people = {"lena": sign_in(client, "lena"), "quinn": sign_in(make_client(), "quinn")}
+    tokens = {n: csrf_of(c.get("/call/C-LENA-1").text) for n, c in people.items()}
+    rounds = 8
+    start = threading.Barrier(len(people))
+    failures: list[str] = []
+
+    def save(name: str) -> None:
+        start.wait()
+        for k in range(rounds):
+            form = _form(tokens[name], coaching_note=f"{name} #{k}")
+            response = people[name].post("/call/C-LENA-1", data=form)
+            if response.status_code != 303:
+                failures.append(f"{name} #{k}: {response.status_code}")
+
+    threads = [threading.Thread(target=save, args=(n,)) for n in people]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not failures
+    history = ReviewStore(database_url).history("C-LENA-1")
+    notes = sorted(r.coaching_note for r in history)
+    assert notes == sorted(f"{n} #{k}" for n in people for k in range(rounds))
+    assert all(len(r.findings) == 2 and len(r.missed) == 1 for r in history)
+
+
+def test_store_concurrent_saves_from_threads(database_url: str) -> None:
+    """The store alone, many writers: every save lands, with all its parts."""
+    store = ReviewStore(database_url)
+    verdict = FindingVerdict("r", 1, "greeting", True, "pass", "correct")
+
+    def save(name: str) -> None:
+        for k in range(10):
+            store.save_review(Review("C1", name, "pass", f"{name}{k}", (verdict,)))
+
+    threads = [threading.Thread(target=save, args=(f"p{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    history = store.history("C1")
+    assert len(history) == 40 and len({r.id for r in history}) == 40
+    assert all(r.findings == (verdict,) for r in history)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"missed_at": ["soon", ""]}, "is not a moment of the call"),
+        ({"missed_at": ["9:00", ""]}, "is not a moment of the call"),  # after the call's end
+        ({"missed_item": ["made_up", ""]}, "is not an item of this call"),
+        ({"overall": "great"}, "overall verdict must be one of"),
+    ],
+)
+def test_bad_values_are_refused_and_nothing_saved(
+    client: TestClient, database_url: str, extra: dict[str, str | list[str]], message: str
+) -> None:
+    sign_in(client, "lena")
+    csrf = csrf_of(client.get("/call/C-LENA-1").text)
+    response = client.post("/call/C-LENA-1", data=_form(csrf, **extra))
+    assert response.status_code == 400 and message in response.text
+    assert ReviewStore(database_url).history("C-LENA-1") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("75", 75.0), ("1:15", 75.0), ("0:04.5", 4.5), (" 12.25 ", 12.25), ("1:75", None), ("", None)],
+)
+def test_parse_time(text: str, seconds: float | None) -> None:
+    assert parse_time(text) == seconds

@@ -28,6 +28,12 @@ def configure_environment(*, quiet: bool = True) -> Path:
         "HF_HUB_DISABLE_TELEMETRY": "1",
         "NUMBA_CACHE_DIR": str(home / "numba"),
         "TOKENIZERS_PARALLELISM": "false",
+        # One BLAS/OpenMP thread, as Dask workers set it: the mel features then sum in the
+        # same order everywhere and transcripts are identical on every runner. CTranslate2
+        # keeps its own thread count (cpu_threads); measured: no slower.
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)

@@ -24,7 +24,7 @@ from pipeline.errors import ModelError
 from pipeline.transcript import drop_phantoms
 from pipeline.types import ChannelTranscript, Segment, Word
 
-ASR_OPTIONS_VERSION = 5
+ASR_OPTIONS_VERSION = 6
 """Bump when a change here changes transcripts: it is part of the cache key."""
 VAD_PARAMETERS = {"min_silence_duration_ms": 500, "speech_pad_ms": 300}
 LANGUAGE_DETECTION_SEGMENTS = 3

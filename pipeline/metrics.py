@@ -55,20 +55,40 @@ NAN = float("nan")
 DEFAULT_HOLD_PHRASES: tuple[str, ...] = (
     # English
     "please hold",
-    "put you on hold",
-    "place you on hold",
+    "on hold",
+    "hold the line",
     "bear with me",
     "one moment please",
+    "just a moment",
+    "give me a moment",
     # Chinese
     "请您稍等",
     "请稍等",
+    "请稍候",
     "稍等一下",
     # Russian
     "оставайтесь на линии",
+    "не кладите трубку",
     "подождите пожалуйста",
     "одну минуту",
+    "минуточку",
 )
 """Lower-case phrases an agent says before a hold, matched inside utterance text."""
+
+DEFAULT_RETURN_PHRASES: tuple[str, ...] = (
+    "thank you for holding",
+    "thanks for holding",
+    "thank you for waiting",
+    "thanks for waiting",
+    "sorry to keep you waiting",
+    "感谢您的耐心等待",
+    "谢谢您的等待",
+    "让您久等了",
+    "спасибо за ожидание",
+    "спасибо что дождались",
+)
+"""What an agent says coming back from a hold: a silence just before one is a hold too,
+even when the request itself was misheard."""
 
 PITCH_FMIN_HZ = 65.0
 PITCH_FMAX_HZ = 400.0
@@ -349,7 +369,10 @@ def call_metrics(
     gaps = [(a[1], b[0]) for a, b in itertools.pairwise(everyone)]
     mono = "unknown" in parties
     announcements = _hold_announcements(transcript, options, speaker="unknown" if mono else "agent")
-    holds, dead = _classify_gaps(gaps, announcements, options)
+    returns = _utterances_saying(
+        transcript, DEFAULT_RETURN_PHRASES, speaker="unknown" if mono else "agent"
+    )
+    holds, dead = _classify_gaps(gaps, announcements, options, returns)
     common: dict[str, Any] = {
         "handle_s": float(duration_s),
         "talk_s": _total(everyone),
@@ -441,16 +464,28 @@ def _hold_announcements(
     transcript: Transcript, options: MetricOptions, *, speaker: str
 ) -> list[Interval]:
     """Times of the utterances of ``speaker`` that hold a hold phrase."""
-    phrases = [_bare(p) for p in options.hold_phrases]
+    return _utterances_saying(transcript, options.hold_phrases, speaker=speaker)
+
+
+def _utterances_saying(
+    transcript: Transcript, phrases: Sequence[str], *, speaker: str
+) -> list[Interval]:
+    bare = [_bare(p) for p in phrases]
     return [
         (u.start_s, u.end_s)
         for u in transcript.utterances
-        if u.speaker == speaker and any(p in _bare(u.text) for p in phrases)
+        if u.speaker == speaker and any(p in _bare(u.text) for p in bare)
     ]
 
 
+RETURN_WINDOW_S = 5.0
+
+
 def _classify_gaps(
-    gaps: Sequence[Interval], announcements: Sequence[Interval], options: MetricOptions
+    gaps: Sequence[Interval],
+    announcements: Sequence[Interval],
+    options: MetricOptions,
+    returns: Sequence[Interval] = (),
 ) -> tuple[list[Interval], list[Interval]]:
     """Split the gaps worth reporting into (holds, dead air)."""
     holds: list[Interval] = []
@@ -460,6 +495,10 @@ def _classify_gaps(
         announced = length >= options.announced_hold_min_s and any(
             a_start <= start <= a_end + options.hold_phrase_window_s
             for a_start, a_end in announcements
+        )
+        announced = announced or (
+            length >= options.announced_hold_min_s
+            and any(end - 1.0 <= r_start <= end + RETURN_WINDOW_S for r_start, _ in returns)
         )
         if announced or length >= options.hold_min_s:
             holds.append((start, end))

@@ -25,21 +25,11 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from typing import Any
 
 from pipeline.errors import ConfigError
 
 DEPLOYMENT = "nightly"
 FLOW_NAME = "earmark-nightly"
-
-
-def earmark_nightly_flow() -> Any:
-    """The deployable flow: JSON parameters (paths), so a server can store and replay them."""
-    from prefect import flow
-
-    from flows.nightly import scheduled_night
-
-    return flow(scheduled_night, name=FLOW_NAME, validate_parameters=True)
 
 
 def free_port() -> int:
@@ -134,7 +124,9 @@ def serve(
         )
         # stop cleanly on SIGTERM too (systemd, docker stop): the managed server goes with us
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        earmark_nightly_flow().serve(
+        from flows.deploy import earmark_nightly
+
+        earmark_nightly.serve(
             name=DEPLOYMENT,
             cron=cron,
             parameters={"archive": archive, "warehouse": warehouse, "config_path": config_path},

@@ -574,27 +574,13 @@ def cmd_queue_build(args: argparse.Namespace) -> int:
 
 def cmd_queue_show(args: argparse.Namespace) -> int:
     from pipeline import warehouse as wh
-    from pipeline.types import QueueEntry, Span
+    from pipeline.rows import queue_entry_from_row
 
     table = wh.read_table(args.warehouse, "queue", call_dates=[args.date] if args.date else None)
     rows = table.to_pylist()
     if args.inspector:
         rows = [r for r in rows if r["inspector"] == args.inspector]
-    entries = [
-        QueueEntry(
-            inspector=r["inspector"],
-            date=r["date"],
-            rank=r["rank"],
-            call_id=r["call_id"],
-            kind=r["kind"],
-            priority=r["priority"],
-            reasons=tuple(r["reasons"] or ()),
-            plan=tuple(Span(p["start_s"], p["end_s"]) for p in r["plan"] or ()),
-            agent_id=r["agent_id"] or "",
-            team_id=r["team_id"] or "",
-        )
-        for r in rows
-    ]
+    entries = [queue_entry_from_row(r) for r in rows]
     if not entries:
         print("the queue is empty for that selection")
     _print_queues(entries, top=len(entries), warehouse=args.warehouse)

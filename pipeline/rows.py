@@ -201,6 +201,21 @@ def queue_row(q: QueueEntry) -> Row:
     }
 
 
+def queue_entry_from_row(r: Mapping[str, Any]) -> QueueEntry:
+    return QueueEntry(
+        inspector=r["inspector"],
+        date=r["date"],
+        rank=r["rank"],
+        call_id=r["call_id"],
+        kind=r["kind"],
+        priority=r["priority"],
+        reasons=tuple(r["reasons"] or ()),
+        plan=tuple(Span(p["start_s"], p["end_s"]) for p in r["plan"] or ()),
+        agent_id=r["agent_id"] or "",
+        team_id=r["team_id"] or "",
+    )
+
+
 def quarantine_row(q: QuarantineEntry) -> Row:
     return {
         "source_path": q.source_path,

@@ -23,6 +23,7 @@ from pipeline import rows
 from pipeline import warehouse as wh
 from pipeline.archive import discover
 from pipeline.config import Config
+from pipeline.metrics import repeat_contacts
 from pipeline.queue import (
     Candidate,
     build_inspector_queues,
@@ -99,7 +100,13 @@ def nightly_flow(archive: str, warehouse: str, config: Config) -> NightSummary:
                 _progress(n, len(futures), result.recording.source_path)
         results.sort(key=lambda r: r.recording.source_path)
         quarantined = found.quarantined + [r.quarantine for r in results if r.quarantine]
-        dates = write_results(warehouse, found.recordings, results, quarantined)
+        dates = write_results(
+            warehouse,
+            found.recordings,
+            results,
+            quarantined,
+            repeat_days=config.repeat_contact_days,
+        )
         queue = rebuild_queue(warehouse, dates, config)
     _publish_artifact(queue)
     done = [r for r in results if r.transcript is not None]
@@ -123,6 +130,8 @@ def write_results(
     recordings: Iterable[Recording],
     results: Iterable[CallResult],
     quarantined: Iterable[QuarantineEntry],
+    *,
+    repeat_days: float = 7.0,
 ) -> set[str]:
     """Upsert every table's rows into their ``call_date`` partitions; returns the dates."""
     tables: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
@@ -140,6 +149,7 @@ def write_results(
             tables["findings"][rec.call_date].extend(rows.finding_row(f) for f in result.findings)
             if result.score is not None:
                 tables["scores"][rec.call_date].append(rows.score_row(result.score))
+    _add_repeat_contacts(warehouse, tables["calls"], days=repeat_days)
     today = dt.datetime.now(tz=dt.UTC).date().isoformat()
     for q in quarantined:
         tables["quarantine"][q.call_date or today].append(rows.quarantine_row(q))
@@ -147,6 +157,41 @@ def write_results(
         if tables[table]:
             wh.upsert(warehouse, table, tables[table])
     return {d for t in ("calls", "quarantine") for d in tables[t]}
+
+
+def _add_repeat_contacts(
+    warehouse: str, calls_by_date: dict[str, list[dict[str, Any]]], *, days: float
+) -> None:
+    """Set ``repeat_contacts`` on this night's call rows, counting earlier stored calls too."""
+    if not calls_by_date:
+        return
+    first = (
+        dt.date.fromisoformat(min(calls_by_date)) - dt.timedelta(days=int(days) + 1)
+    ).isoformat()
+    stored = wh.read_table(
+        warehouse,
+        "calls",
+        call_dates=[d for d in wh.partition_dates(warehouse, "calls") if first <= d],
+    )
+    contacts = {
+        c: (c, cust or "", when or "")
+        for c, cust, when in zip(
+            stored["call_id"].to_pylist(),
+            stored["customer_id"].to_pylist(),
+            stored["started_at"].to_pylist(),
+            strict=True,
+        )
+    }
+    tonight = [row for rows_ in calls_by_date.values() for row in rows_]
+    contacts.update(
+        {
+            r["call_id"]: (r["call_id"], r["customer_id"] or "", r["started_at"] or "")
+            for r in tonight
+        }
+    )
+    counts = repeat_contacts(list(contacts.values()), days=days)
+    for row in tonight:
+        row["repeat_contacts"] = counts.get(row["call_id"])
 
 
 def rebuild_queue(warehouse: str, dates: Iterable[str], config: Config) -> list[QueueEntry]:

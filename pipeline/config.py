@@ -86,6 +86,8 @@ class Config(_Strict):
     warehouse: str = ""
     languages: Annotated[list[Literal["en", "zh", "ru"]], Field(min_length=1)] = ["en", "zh", "ru"]
     agent_channel: Literal["left", "right"] = "left"
+    repeat_contact_days: Annotated[float, Field(gt=0)] = 7.0
+    """A call counts as a repeat contact when the same customer called within this many days."""
     asr: AsrConfig = AsrConfig()
     rubrics: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RUBRICS))
     inspectors: list[InspectorConfig] = Field(default_factory=list)

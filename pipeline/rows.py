@@ -53,6 +53,7 @@ def call_row(
         **{name: audio.get("metrics", {}).get(name) for name in METRIC_COLUMNS},
         "metric_spans": list(audio.get("metric_spans", [])),
         "redactions": list(audio.get("redactions", [])),
+        "repeat_contacts": None,
     }
 
 

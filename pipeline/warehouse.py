@@ -112,6 +112,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             *[(name, pa.float64()) for name in METRIC_COLUMNS],
             ("metric_spans", pa.list_(_named_span)),
             ("redactions", pa.list_(_redaction)),
+            ("repeat_contacts", pa.int32()),
         ],
     ),
     "utterances": _schema(

@@ -99,6 +99,7 @@ def test_silences_are_measured_within_a_second_or_ten_percent(night: dict, label
         if label["language"] == "en":  # English hold phrases survive ASR: the kind is right too
             hold = sum(s["end_s"] - s["start_s"] for s in label["silences"] if s["kind"] == "hold")
             assert abs(row["hold_s"] - hold) <= max(1.0, 0.1 * hold), (path, row["hold_s"], hold)
+        assert row["repeat_contacts"] == 0  # every sample call has its own customer
 
 
 def test_overtalk_call(night: dict) -> None:

@@ -624,3 +624,19 @@ def test_measure_call_needs_one_track_per_party(speakers: list[str]) -> None:
     tracks = [Track(s, i, np.zeros(SR, dtype=np.float32)) for i, s in enumerate(speakers)]  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="one track per party"):
         measure_call(tracks, _transcript(), sr=SR)
+
+
+def test_repeat_contacts_within_the_window() -> None:
+    from pipeline.metrics import repeat_contacts
+
+    calls = [
+        ("a", "C1", "2026-11-01T09:00:00+00:00"),
+        ("b", "C1", "2026-11-05T09:00:00Z"),
+        ("c", "C1", "2026-11-07T08:00:00+02:00"),
+        ("d", "C1", "2026-11-30T09:00:00+00:00"),
+        ("e", "C2", "2026-11-05T10:00:00+00:00"),
+        ("f", "", "2026-11-05T10:00:00+00:00"),
+        ("g", "C1", "not a time"),
+    ]
+    assert repeat_contacts(calls, days=7) == {"a": 0, "b": 1, "c": 2, "d": 0, "e": 0}
+    assert repeat_contacts(calls, days=3)["c"] == 1

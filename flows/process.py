@@ -8,20 +8,23 @@ what comes out is a :class:`CallResult` of plain records.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from flows.env import configure_environment
 from models.asr import WhisperTranscriber
+from models.diarize import DIARIZE_VERSION, diarize_report
 from models.nlp import get_analyzer
 from pipeline import TARGET_SR
 from pipeline import warehouse as wh
-from pipeline.audio import decode, split_tracks
+from pipeline.audio import Track, decode, split_tracks
 from pipeline.config import AsrConfig, Config
 from pipeline.errors import AudioError, ConfigError, EarmarkError
 from pipeline.metrics import as_metric_spans, as_row, measure_call
@@ -99,6 +102,7 @@ def transcript_key(recording: Recording, transcriber: WhisperTranscriber, config
         ",".join(config.languages),
         config.agent_channel,
         repr(config.redact.patterns),
+        f"diarize{DIARIZE_VERSION}",
     ]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
@@ -159,10 +163,14 @@ def _run_asr(
     )
     if language == "zh":
         transcript = to_simplified(transcript)
+    diarization = "stereo"
+    if len(tracks) == 1:  # mono: give each word to the agent or the customer
+        report = diarize_report(tracks[0].samples, transcript, sr=TARGET_SR)
+        transcript, diarization = report.transcript, report.reason
     # redact before anything is stored: the cache, the tables, the logs
     transcript, redactions = redact_transcript(transcript, options=redact_options(config))
     started = time.monotonic()
-    measured = measure_call(tracks, transcript)
+    measured = measure_call(tracks, _as_tracks_see_it(transcript, tracks))
     metrics_wall_s = time.monotonic() - started
     return {
         "language": language,
@@ -182,11 +190,20 @@ def _run_asr(
             for span in spans
         ],
         "metrics_wall_s": round(metrics_wall_s, 4),
+        "diarization": diarization,
         "redactions": [
             {"kind": r.kind, "start_s": r.start_s, "end_s": r.end_s} for r in redactions
         ],
         "utterances": [utterance_to_dict(u) for u in transcript.utterances],
     }
+
+
+def _as_tracks_see_it(transcript: Transcript, tracks: Sequence[Track]) -> Transcript:
+    """The audio metrics measure tracks: on a mono call every word is the one track's."""
+    if len(tracks) > 1:
+        return transcript
+    utterances = tuple(dataclasses.replace(u, speaker="unknown") for u in transcript.utterances)
+    return dataclasses.replace(transcript, utterances=utterances)
 
 
 def process_recording(recording: Recording, settings: RunSettings) -> CallResult:

@@ -62,7 +62,7 @@ import numpy.typing as npt
 
 from pipeline import TARGET_SR
 from pipeline.errors import ModelError
-from pipeline.metrics import speech_activity
+from pipeline.metrics import pitch_and_voicing, speech_activity
 from pipeline.types import Speaker, Transcript, Utterance, Word
 
 DIARIZE_VERSION = 1
@@ -583,22 +583,10 @@ def _pitch_track(
     YIN is most of the cost of :func:`frame_features`; a voice's pitch statistics over
     a 1.5 s window do not need a finer grid than 20 ms.
     """
-    import librosa
 
     hop = 2 * _HOP
     padded = np.pad(x, _PITCH_FRAME // 2)
-    f0 = librosa.yin(
-        padded,
-        fmin=_PITCH_FMIN_HZ,
-        fmax=_PITCH_FMAX_HZ,
-        sr=TARGET_SR,
-        frame_length=_PITCH_FRAME,
-        hop_length=hop,
-        center=False,
-    ).astype(np.float64)
-    frames = np.lib.stride_tricks.sliding_window_view(padded, _PITCH_FRAME)[::hop][: f0.size]
-    power_db = 10 * np.log10(np.mean(np.square(frames, dtype=np.float64), axis=1) + _EPS)
-    zcr = np.mean(np.signbit(frames[:, 1:]) != np.signbit(frames[:, :-1]), axis=1)
+    f0, power_db, zcr = pitch_and_voicing(padded, hop=hop)
     voiced = (
         (zcr < _MAX_VOICED_ZCR)
         & (power_db >= np.percentile(power_db, 95) - _VOICED_RANGE_DB)

@@ -718,6 +718,28 @@ def _window_bounds(spans: Sequence[Span], *, length: int, window_s: float) -> li
     return bounds
 
 
+def pitch_and_voicing(
+    x: npt.NDArray[np.float32], *, hop: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """YIN f0 (65–400 Hz, 64 ms frames at 16 kHz, not centred) with each frame's level in
+    dB and zero-crossing rate: what a voicing decision needs. Shared with diarization."""
+    import librosa
+
+    f0 = librosa.yin(
+        x,
+        fmin=PITCH_FMIN_HZ,
+        fmax=PITCH_FMAX_HZ,
+        sr=TARGET_SR,
+        frame_length=PITCH_FRAME,
+        hop_length=hop,
+        center=False,
+    ).astype(np.float64)
+    frames = np.lib.stride_tricks.sliding_window_view(x, PITCH_FRAME)[::hop][: f0.size]
+    power_db = 10 * np.log10(np.mean(np.square(frames, dtype=np.float64), axis=1) + _EPS_POWER)
+    zcr = np.mean(np.signbit(frames[:, 1:]) != np.signbit(frames[:, :-1]), axis=1)
+    return f0, power_db, zcr
+
+
 def _pitch_frames(
     x: npt.NDArray[np.float32], spans: Sequence[Interval]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
@@ -726,25 +748,13 @@ def _pitch_frames(
     The spans are joined into one signal so YIN runs once; frames that straddle two
     spans are dropped.
     """
-    import librosa
 
     kept = [(s, e) for s, e in spans if round(e * TARGET_SR) - round(s * TARGET_SR) >= PITCH_FRAME]
     if not kept:
         return np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool)
     pieces = [x[round(s * TARGET_SR) : round(e * TARGET_SR)] for s, e in kept]
     joined = np.concatenate(pieces)
-    f0 = librosa.yin(
-        joined,
-        fmin=PITCH_FMIN_HZ,
-        fmax=PITCH_FMAX_HZ,
-        sr=TARGET_SR,
-        frame_length=PITCH_FRAME,
-        hop_length=PITCH_HOP,
-        center=False,
-    ).astype(np.float64)
-    frames = np.lib.stride_tricks.sliding_window_view(joined, PITCH_FRAME)[::PITCH_HOP][: f0.size]
-    power_db = 10 * np.log10(np.mean(np.square(frames, dtype=np.float64), axis=1) + _EPS_POWER)
-    zcr = np.mean(np.signbit(frames[:, 1:]) != np.signbit(frames[:, :-1]), axis=1)
+    f0, power_db, zcr = pitch_and_voicing(joined, hop=PITCH_HOP)
     offsets = np.cumsum([0] + [p.size for p in pieces])
     frame_at = np.arange(f0.size) * PITCH_HOP
     piece = np.searchsorted(offsets, frame_at, side="right") - 1

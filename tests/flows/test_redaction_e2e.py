@@ -19,9 +19,10 @@ import pytest
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-# a group of the card on its own: not inside a UUID, a hash or a timestamp
+# a group of the card on its own: not inside a UUID, a hash, a timestamp or a decimal
+# (a confidence of 0.4532 is not a leak)
 SECRETS = [
-    re.compile(rf"(?<![0-9A-Za-z]){g}(?![0-9A-Za-z])") for g in ("4532", "1876", "4932", "1571")
+    re.compile(rf"(?<![0-9A-Za-z.]){g}(?![0-9A-Za-z])") for g in ("4532", "1876", "4932", "1571")
 ]
 SECRETS += [re.compile("four five three two"), re.compile(r"4-5-3-2"), re.compile(r"4532\s*1876")]
 

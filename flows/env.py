@@ -21,7 +21,9 @@ def configure_environment(*, quiet: bool = True) -> Path:
         "PREFECT_UI_ENABLED": "false",
         # the embedded server starts in a subprocess; a busy 2-core machine needs more than 20 s
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-        "PREFECT_LOGGING_LEVEL": "WARNING" if quiet else "INFO",
+        # quiet: the CLI reports errors itself, in one line; Prefect's own log would repeat
+        # them with a traceback (-v shows Prefect's log)
+        "PREFECT_LOGGING_LEVEL": "CRITICAL" if quiet else "INFO",
         "DO_NOT_TRACK": "1",
         "ORT_DISABLE_TELEMETRY": "1",
         "HF_HUB_OFFLINE": "1",

@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from flows.process import CallResult, RunSettings, get_transcriber, process_recording, rubric_for
+from models.bundle import resolve_model
 from pipeline import rows
 from pipeline import warehouse as wh
 from pipeline.archive import discover
 from pipeline.config import Config
+from pipeline.errors import InputError
 from pipeline.metrics import repeat_contacts
 from pipeline.queue import (
     Candidate,
@@ -330,6 +332,16 @@ def queue_build_flow(warehouse: str, dates: list[str], config: Config) -> list[Q
     return queue
 
 
+def preflight(archive: str | Path, config: Config) -> None:
+    """Refuse, before any flow starts, what would fail the whole night: a missing archive,
+    a broken rubric, a missing model."""
+    if not Path(archive).is_dir():
+        raise InputError(f"{archive}: archive folder not found", code="I001")
+    for language in config.languages:
+        rubric_for(config, language)
+    resolve_model(config.asr.model)
+
+
 def task_runner(config: Config, *, dask_address: str | None = None) -> Any:
     """Threads on one machine (the model is shared), or a Dask cluster across machines.
 
@@ -350,6 +362,8 @@ def run_night(
 ) -> NightSummary:
     """Run the nightly flow on Prefect's local engine (or a Dask cluster)."""
     from prefect import flow
+
+    preflight(archive, config)
 
     night = flow(
         nightly_flow,

@@ -255,6 +255,16 @@ def test_bad_config_is_a_clear_error_not_a_traceback(night: dict, archive: Path)
     )
     assert out.returncode == 2
     assert "[C002]" in out.stderr and "asr.beam_size" in out.stderr
+    missing = _earmark(
+        ["run", "--archive", str(night["tmp"] / "nope"), "--warehouse", str(night["tmp"] / "w3")],
+        night["tmp"],
+    )
+    assert (
+        missing.returncode == 2
+        and "[I001]" in missing.stderr
+        and "archive folder not found" in missing.stderr
+    )
+    assert "Traceback" not in missing.stderr
     assert "Traceback" not in out.stderr
 
 

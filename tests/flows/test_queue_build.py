@@ -126,3 +126,4 @@ def test_too_many_agents_is_refused_naming_the_inspector(warehouse: Path, tmp_pa
     out = _earmark("queue", "build", "--warehouse", str(warehouse), "--config", str(config))
     assert out.returncode == 2
     assert "[Q001] inspector 'lena' is paired with 6 agents" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -282,10 +282,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from pipeline.config import load_config
     from pipeline.errors import ConfigError
     from review.app import serve
-    from review.auth import Account
+    from review.auth import accounts_from_entries
 
     config = load_config(args.config)
-    accounts = [Account(a.name, a.role, a.password_hash) for a in config.accounts]
+    accounts = accounts_from_entries(
+        [a.model_dump() for a in config.accounts], source=args.config or "earmark.toml"
+    )
     if not accounts:
         raise ConfigError(
             "no [[accounts]] in the config: nobody could sign in. "

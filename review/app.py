@@ -105,7 +105,7 @@ def create_app(
         Recording archive root the ``calls.source_path`` values are relative to;
         defaults to ``config.archive``.
     accounts
-        Who may sign in (see :func:`review.auth.accounts_from_toml`).
+        Who may sign in (see :func:`review.auth.accounts_from_entries`).
     database_url
         Review database; default ``sqlite:///{warehouse}/reviews.sqlite``.
     secret_key

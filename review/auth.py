@@ -16,10 +16,8 @@ import hmac
 import json
 import secrets
 import time
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from pipeline.errors import ConfigError
@@ -129,52 +127,11 @@ def check_sign_in(accounts: Mapping[str, Account], name: str, password: str) -> 
     return account if account is not None and ok else None
 
 
-def accounts_from_toml(path: str | Path) -> dict[str, Account]:
-    """Read the ``[[accounts]]`` tables of ``earmark.toml``.
-
-    Parameters
-    ----------
-    path
-        The configuration file.
-
-    Returns
-    -------
-    dict[str, Account]
-        Accounts by name (empty when the file has no ``[[accounts]]``).
-
-    Raises
-    ------
-    ConfigError
-        ``C001`` unreadable or not TOML; ``C003`` an account with a missing or bad field
-        (named), a duplicate name, or a ``password_hash`` that is not an scrypt hash.
-
-    Examples
-    --------
-    .. code-block:: toml
-
-        [[accounts]]
-        name = "lena"
-        role = "inspector"          # or "lead"
-        password_hash = "scrypt$16384$8$1$…"   # earmark account hash
-    """
-    path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc.strerror})", code="C001") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})", code="C001") from exc
-    entries = raw.get("accounts", [])
-    if not isinstance(entries, list):
-        raise ConfigError(f"{path}: accounts must be [[accounts]] tables", code="C003")
-    return accounts_from_entries(entries, source=str(path))
-
-
 def accounts_from_entries(
     entries: Iterable[Any], *, source: str = "accounts"
 ) -> dict[str, Account]:
-    """Validate ``[{name, role, password_hash}, …]`` into accounts by name (see
-    :func:`accounts_from_toml`)."""
+    """Validate ``[{name, role, password_hash}, …]`` (``Config.accounts`` dumped) into
+    accounts by name: known roles, scrypt hashes that parse, no duplicate names."""
     accounts: dict[str, Account] = {}
     for k, entry in enumerate(entries):
         where = f"{source}: accounts[{k}]"

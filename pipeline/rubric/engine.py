@@ -269,10 +269,3 @@ def _one_utterance(text: str, speaker: str) -> Transcript:
         speaker="agent" if speaker == "agent" else "customer", start_s=0.0, end_s=5.0, text=text
     )
     return Transcript(call_id="example", language="", duration_s=5.0, utterances=(utt,))
-
-
-def evaluate_many(
-    compiled: CompiledRubric, transcripts: Sequence[Transcript]
-) -> list[list[Finding]]:
-    """Evaluate many calls with one compiled rubric."""
-    return [evaluate(compiled, t) for t in transcripts]

@@ -32,6 +32,7 @@ from pipeline.metrics import (
     speech_activity,
 )
 from pipeline.types import Span, Transcript, Utterance, Word
+from pipeline.warehouse import METRIC_COLUMNS
 
 SR = 16_000
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -422,27 +423,8 @@ def test_mono_spans_give_silences_and_holds_from_the_unknown_speaker() -> None:
 
 # --- rows and rubric values ------------------------------------------------------------
 
-SCALARS = {
-    "handle_s",
-    "talk_s",
-    "talk_agent_s",
-    "talk_customer_s",
-    "talk_ratio_agent",
-    "silence_s",
-    "dead_air_s",
-    "longest_dead_air_s",
-    "dead_air_count",
-    "hold_count",
-    "hold_s",
-    "longest_hold_s",
-    "overtalk_s",
-    "overtalk_count",
-    "interruptions_agent",
-    "interruptions_customer",
-    "wpm_agent",
-    "wpm_customer",
-    "customer_agitation_max",
-}
+# the scalar metrics are exactly the calls table's metric columns (schema and code agree)
+SCALARS = set(METRIC_COLUMNS)
 
 
 def test_as_row_holds_only_the_named_scalars(measured: CallMetrics) -> None:

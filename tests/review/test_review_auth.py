@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -10,13 +11,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from reviewkit import PASSWORDS, csrf_of, make_config, sign_in
 
+from pipeline.config import load_config
 from pipeline.errors import ConfigError
 from review.app import create_app
 from review.auth import (
     Account,
     SessionSigner,
     account_toml,
-    accounts_from_toml,
+    accounts_from_entries,
     hash_password,
     verify_password,
 )
@@ -194,7 +196,21 @@ def test_password_hash_format_and_check() -> None:
         assert not verify_password("correct horse", broken)
 
 
-def test_accounts_from_toml(tmp_path: Path) -> None:
+def _accounts(path: Path) -> dict:
+    """What `earmark serve` does with the file: load the config, validate its accounts."""
+    return accounts_from_entries(
+        [a.model_dump() for a in load_config(path).accounts], source=str(path)
+    )
+
+
+def _raw_accounts(path: Path) -> dict:
+    """The validator on the raw tables (what pydantic would already refuse, too)."""
+    return accounts_from_entries(
+        tomllib.loads(path.read_text()).get("accounts", []), source=str(path)
+    )
+
+
+def test_accounts_from_the_config(tmp_path: Path) -> None:
     path = tmp_path / "earmark.toml"
     path.write_text(
         'warehouse = "wh"\n'
@@ -202,12 +218,12 @@ def test_accounts_from_toml(tmp_path: Path) -> None:
         + "\n"
         + account_toml("quinn", "lead", "pw2")
     )
-    accounts = accounts_from_toml(path)
+    accounts = _accounts(path)
     assert {n: a.role for n, a in accounts.items()} == {"lena": "inspector", "quinn": "lead"}
     assert verify_password("pw2", accounts["quinn"].password_hash)
     empty = tmp_path / "empty.toml"
     empty.write_text('warehouse = "wh"\n')
-    assert accounts_from_toml(empty) == {}
+    assert _accounts(empty) == {}
 
 
 @pytest.mark.parametrize(
@@ -223,11 +239,11 @@ def test_bad_accounts_are_refused_with_a_code(tmp_path: Path, entry: str, messag
     path = tmp_path / "earmark.toml"
     path.write_text("[[accounts]]\n" + entry.format(h=hash_password("p")) + "\n")
     with pytest.raises(ConfigError, match=r"\[C003\].*" + message):
-        accounts_from_toml(path)
+        _raw_accounts(path)
 
 
 def test_duplicate_account_names_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "earmark.toml"
     path.write_text(account_toml("lena", "inspector", "a") + account_toml("lena", "lead", "b"))
     with pytest.raises(ConfigError, match=r"\[C003\].*duplicate account name 'lena'"):
-        accounts_from_toml(path)
+        _accounts(path)

@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test lint bench clean chromium
+.PHONY: install extras run test lint bench clean chromium
 
 install: $(STAMP)
 
@@ -18,8 +18,23 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24"
 	$(BIN)/pip install --quiet -e ".[dev]"
+	@$(MAKE) --no-print-directory extras
 	@rm -f $(VENV)/.installed-*
 	@touch $@
+
+# The optional PyTorch extras (semantic.v1, resemblyzer) only with a CPU build of torch:
+# already installed, or a local wheel. Never let pip resolve torch from the index (CUDA, GBs).
+TORCH_WHEEL := $(firstword $(wildcard /opt/wheels/torch-2.13.0+cpu-*.whl))
+extras:
+	@if $(BIN)/python -c "import torch" 2>/dev/null || \
+	    { test -n "$(TORCH_WHEEL)" && $(BIN)/pip install --quiet "$(TORCH_WHEEL)"; }; then \
+	  $(BIN)/pip install --quiet -e ".[dev,semantic,voice]" && \
+	  $(BIN)/pip install --quiet --no-deps resemblyzer==0.1.4; \
+	else \
+	  echo "earmark: optional extras skipped (no CPU build of torch 2.13.0 here). To add them:"; \
+	  echo "  $(BIN)/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"; \
+	  echo "  make extras"; \
+	fi
 
 run: install
 	$(BIN)/earmark run --archive samples/archive --warehouse $(EARMARK_HOME)/warehouse

@@ -3,6 +3,7 @@ is tested by adding lines to the YAML)."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from pipeline.rubric.engine import check_examples, compile_rubric
 from pipeline.rubric.schema import load_rubric
 
 ROOT = Path(__file__).resolve().parents[2]
+SEMANTIC_INSTALLED = importlib.util.find_spec("sentence_transformers") is not None
 RUBRICS = sorted((ROOT / "rubrics").glob("*/*.yaml"))
 CONTRACT = [
     "greeting",
@@ -31,6 +33,8 @@ CONTRACT = [
 @pytest.mark.parametrize("path", RUBRICS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_examples_pass(path: Path) -> None:
     rubric = load_rubric(path)
+    if any(i.detector == "semantic.v1" for i in rubric.items) and not SEMANTIC_INSTALLED:
+        pytest.skip("semantic.v1 is an optional extra, not installed here (make extras)")
     total, failures = check_examples(compile_rubric(rubric, get_analyzer(rubric.language)))
     text_items = [i for i in rubric.items if i.detector != "metric.v1"]
     assert total >= 6 * len(text_items)

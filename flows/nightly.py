@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import re
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +24,7 @@ from pipeline import rows
 from pipeline import warehouse as wh
 from pipeline.archive import discover
 from pipeline.config import Config
-from pipeline.errors import InputError
+from pipeline.errors import AudioError, InputError
 from pipeline.metrics import repeat_contacts
 from pipeline.queue import (
     Candidate,
@@ -34,6 +34,14 @@ from pipeline.queue import (
     inspectors_from_config,
     pairings,
     policy_from_config,
+)
+from pipeline.redact_audio import (
+    AudioRedactOptions,
+    Span,
+    copy_key,
+    remove_stale_copies,
+    spans_of,
+    write_redacted_copy,
 )
 from pipeline.scoring import clock
 from pipeline.types import QuarantineEntry, QueueEntry, Recording
@@ -71,12 +79,37 @@ def set_progress_hook(hook: ProgressHook | None) -> None:
     _progress = hook
 
 
+@dataclass(frozen=True, slots=True)
+class CopyJob:
+    """A processed call whose redacted audio copy is written (or kept, or removed).
+
+    Small and picklable: what the ``redact-audio`` task gets instead of the transcripts.
+    """
+
+    call_id: str
+    call_date: str
+    path: str
+    audio_sha256: str
+    sample_rate: int
+    spans: tuple[Span, ...]
+    """The call's redacted spans; none: the call needs no copy (and keeps none)."""
+
+
 def _tasks() -> Any:
     from prefect import task
     from prefect.cache_policies import NO_CACHE
 
     return task(
         process_recording, name="process-recording", cache_policy=NO_CACHE, persist_result=False
+    )
+
+
+def _audio_task() -> Any:
+    from prefect import task
+    from prefect.cache_policies import NO_CACHE
+
+    return task(
+        write_redacted_audio, name="redact-audio", cache_policy=NO_CACHE, persist_result=False
     )
 
 
@@ -101,6 +134,9 @@ def nightly_flow(archive: str, warehouse: str, config: Config) -> NightSummary:
             if _progress:
                 _progress(n, len(futures), result.recording.source_path)
         results.sort(key=lambda r: r.recording.source_path)
+        options = audio_redact_options(config)
+        if options is not None:  # before the tables: a call is never listed without its copy
+            _audio_task()(warehouse, copy_jobs(results), options)
         quarantined = found.quarantined + [r.quarantine for r in results if r.quarantine]
         dates = write_results(
             warehouse,
@@ -125,6 +161,75 @@ def nightly_flow(archive: str, warehouse: str, config: Config) -> NightSummary:
         call_dates=sorted(dates),
         queue=queue,
     )
+
+
+def audio_redact_options(config: Config) -> AudioRedactOptions | None:
+    """How to cover redacted spans in the audio copies; ``None`` when they are off."""
+    if config.redact.audio == "off":
+        return None
+    return AudioRedactOptions(mode=config.redact.audio, pad_s=config.redact.audio_pad_s)
+
+
+def copy_jobs(results: Iterable[CallResult]) -> list[CopyJob]:
+    """One job per transcribed call (quarantined ones have no spans and no copy)."""
+    return [
+        CopyJob(
+            call_id=r.recording.call_id,
+            call_date=r.recording.call_date,
+            path=r.recording.path,
+            audio_sha256=r.recording.audio_sha256,
+            sample_rate=int(r.audio["sample_rate"]),
+            spans=spans_of(r.audio.get("redactions") or ()),
+        )
+        for r in results
+        if r.transcript is not None
+    ]
+
+
+def write_redacted_audio(
+    warehouse: str, jobs: Iterable[CopyJob], options: AudioRedactOptions
+) -> dict[str, int]:
+    """Write a redacted copy of every call with spans, unless a current one exists.
+
+    Each copy's name says what it covers (:func:`pipeline.redact_audio.copy_key`); a
+    call's copies covering other spans (its transcript was redone) are removed. A copy
+    that cannot be written is logged, never fatal: the review app then refuses to play
+    that call rather than play the original.
+
+    Returns
+    -------
+    dict[str, int]
+        How many copies were ``written``, already ``current``, ``failed`` and ``removed``.
+    """
+    counts: Counter[str] = Counter()
+    stems: dict[Path, set[str]] = defaultdict(set)
+    keep: dict[Path, set[str]] = defaultdict(set)
+    for job in jobs:
+        key = copy_key(job.call_id, job.audio_sha256, job.spans)
+        target = wh.redacted_audio_path(warehouse, job.call_date, job.call_id, key)
+        stems[target.parent].add(wh.redacted_audio_stem(job.call_id))
+        if not job.spans:
+            continue
+        keep[target.parent].add(target.name)
+        try:
+            written = write_redacted_copy(
+                job.path,
+                target,
+                audio_sha256=job.audio_sha256,
+                sample_rate=job.sample_rate,
+                spans=job.spans,
+                options=options,
+            )
+        except AudioError as exc:
+            counts["failed"] += 1
+            log.warning("call %s: no redacted audio copy: %s", job.call_id, exc)
+            continue
+        counts["written" if written else "current"] += 1
+    for folder, names in stems.items():
+        counts["removed"] += remove_stale_copies(folder, stems=names, keep=keep[folder])
+    summary = {k: counts[k] for k in ("written", "current", "failed", "removed")}
+    log.info("redacted audio copies: %s", ", ".join(f"{n} {k}" for k, n in summary.items()))
+    return summary
 
 
 def write_results(

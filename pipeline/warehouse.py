@@ -5,6 +5,8 @@ Layout (readable as-is by pyarrow, DuckDB, pandas, Spark, Trino)::
     WAREHOUSE/calls/call_date=2026-11-20/part-0.parquet
     WAREHOUSE/utterances/…  findings/…  scores/…  queue/…  quarantine/…
     WAREHOUSE/_cache/asr/ab/<key>.json     transcripts by (audio hash, model, options)
+    WAREHOUSE/_redacted_audio/call_date=2026-11-20/<call>.<hash>.<key>.flac
+                                           audio with the redacted spans covered
 
 Writes are idempotent and atomic: a partition is read, the rows being written replace
 the rows with the same key, and the result goes to a temporary file renamed into
@@ -15,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -347,6 +351,50 @@ def write_cached(root: str | Path, key: str, payload: Mapping[str, Any]) -> None
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(payload, f, ensure_ascii=False)
             f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+# ---------------------------------------------------------------- redacted audio
+
+REDACTED_AUDIO = "_redacted_audio"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def redacted_audio_stem(call_id: str) -> str:
+    """The start of every name a call's redacted copy has had: its id made safe for any file
+    system (readable, shortened) and a hash of the id (two ids never share a stem).
+
+    Examples
+    --------
+    >>> redacted_audio_stem("2026-11 calls/Café call")
+    '2026-11_calls_Caf_call.c92e2a7bbb6b'
+    """
+    readable = _UNSAFE.sub("_", call_id).strip("_")[:48] or "call"
+    return f"{readable}.{hashlib.sha256(call_id.encode()).hexdigest()[:12]}"
+
+
+def redacted_audio_path(root: str | Path, call_date: str, call_id: str, key: str) -> Path:
+    """Where the redacted copy of a call's audio lives (``key``: what it covers, see
+    :func:`pipeline.redact_audio.copy_key`)."""
+    stem = redacted_audio_stem(call_id)
+    return Path(root) / REDACTED_AUDIO / f"{PARTITION}={call_date}" / f"{stem}.{key}.flac"
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write a file to; on success it is synced and
+    renamed onto ``path``, on any error removed, so ``path`` is never seen half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

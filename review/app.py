@@ -35,7 +35,7 @@ from pipeline.config import Config
 from pipeline.errors import ConfigError
 from pipeline.scoring import clock
 from review import data
-from review.audio import audio_response, resolve_recording
+from review.audio import audio_response, audio_status, resolve_audio
 from review.auth import SESSION_TTL_S, Account, Session, SessionSigner, check_sign_in
 from review.calibration import calibrate
 from review.scope import may_open, teams_of
@@ -499,6 +499,9 @@ def _call(
             "item_ids": sorted({f.item_id for f in view.findings}),
             "opens": state.store.opens(call_id, limit=20) if account.role == "lead" else [],
             "duration_s": view.call.get("duration_s") or 0.0,
+            "audio_status": audio_status(
+                state.warehouse, ref, audio_mode=state.config.redact.audio
+            ),
         },
     )
 
@@ -598,7 +601,7 @@ def parse_time(text: str) -> float | None:
 def _audio(request: Request, call_id: str, account: SignedIn) -> Response:
     state = _state(request)
     ref = _allowed_ref(state, account, call_id)
-    path = resolve_recording(state.archive, ref.source_path)
+    path = resolve_audio(state.archive, state.warehouse, ref, audio_mode=state.config.redact.audio)
     return audio_response(path, request.headers.get("range"), head=request.method == "HEAD")
 
 

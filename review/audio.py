@@ -3,6 +3,8 @@
 The player seeks by asking for ``Range: bytes=N-``; without ``206 Partial Content``
 a browser cannot jump to a finding. Only a path listed in the ``calls`` table is ever
 served, and only once it resolves (symlinks included) to a file inside the archive.
+A call with redacted spans is played from its redacted copy in the warehouse, never
+from the archive, unless audio redaction is switched off (``[redact] audio = "off"``).
 """
 
 from __future__ import annotations
@@ -11,9 +13,14 @@ import mimetypes
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 from fastapi import HTTPException
 from fastapi.responses import Response, StreamingResponse
+
+from pipeline import warehouse as wh
+from pipeline.redact_audio import copy_key
+from review.data import CallRef
 
 CHUNK_BYTES = 64 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -100,6 +107,67 @@ def resolve_recording(archive: Path, source_path: str) -> Path:
     if not path.is_file():
         raise HTTPException(404, "the recording is not in the archive any more")
     return path
+
+
+AudioStatus = Literal["original", "redacted", "unredacted", "withheld"]
+"""What the player gets: the recording (nothing redacted), the redacted copy, the recording
+with its redacted moments (audio redaction off), or nothing (the copy is missing)."""
+
+
+def withheld_message(ref: CallRef) -> str:
+    """Why a call with redactions but no redacted copy is not played."""
+    return (
+        f"this recording is withheld: it holds {len(ref.redactions)} redacted moment(s) "
+        "(card, phone or personal data) and its redacted copy has not been written; run the "
+        'night again with [redact] audio = "tone" or "silence" to write it'
+    )
+
+
+def redacted_copy(warehouse: Path, ref: CallRef) -> Path | None:
+    """The call's redacted copy covering exactly its stored spans, if it has been written."""
+    key = copy_key(ref.call_id, ref.audio_sha256, ref.redactions)
+    path = wh.redacted_audio_path(warehouse, ref.call_date, ref.call_id, key).resolve()
+    inside = path.is_relative_to((warehouse / wh.REDACTED_AUDIO).resolve())
+    return path if inside and path.is_file() else None
+
+
+def audio_status(warehouse: Path, ref: CallRef, *, audio_mode: str) -> AudioStatus:
+    """Which audio :func:`resolve_audio` serves for ``ref`` (``audio_mode``: ``[redact] audio``)."""
+    if not ref.redactions:
+        return "original"
+    if redacted_copy(warehouse, ref) is not None:
+        return "redacted"
+    return "unredacted" if audio_mode == "off" else "withheld"
+
+
+def resolve_audio(archive: Path, warehouse: Path, ref: CallRef, *, audio_mode: str) -> Path:
+    """The file to play for a call: its redacted copy whenever it has redacted spans.
+
+    Parameters
+    ----------
+    archive
+        The archive root, already resolved.
+    warehouse
+        The warehouse folder (where the redacted copies are).
+    ref
+        The call, with its redacted spans.
+    audio_mode
+        ``[redact] audio``: only ``"off"`` lets the original of a call with redactions play.
+
+    Raises
+    ------
+    HTTPException
+        409 when the call has redactions and no copy (see :func:`withheld_message`), and
+        those of :func:`resolve_recording`.
+    """
+    if not ref.redactions:
+        return resolve_recording(archive, ref.source_path)
+    copy = redacted_copy(warehouse, ref)
+    if copy is not None:
+        return copy
+    if audio_mode == "off":
+        return resolve_recording(archive, ref.source_path)
+    raise HTTPException(409, withheld_message(ref))
 
 
 def iter_file(path: Path, start: int, length: int) -> Iterator[bytes]:

@@ -1,8 +1,9 @@
 """Read-only views of the warehouse for the review pages: queues, calls, transcripts.
 
 Partitions are read one date at a time, filtered to the rows a page needs; the
-``call_id → date, team, source path`` index is kept in memory and re-read only for a
-partition file that changed, so a direct link to any call opens without a full scan.
+``call_id → date, team, source path, redacted spans`` index is kept in memory and re-read
+only for a partition file that changed, so a direct link to any call opens (and its audio
+seeks) without a full scan.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import warehouse as wh
+from pipeline.redact_audio import spans_of
 from pipeline.scoring import clock
 
 Row = dict[str, Any]
@@ -25,13 +27,17 @@ Row = dict[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class CallRef:
-    """Where a call lives: its partition, team, agent and recording path in the archive."""
+    """Where a call lives: its partition, team, agent and recording path in the archive,
+    and what of its audio was redacted (which copy of it may be played)."""
 
     call_id: str
     call_date: str
     team_id: str
     agent_id: str
     source_path: str
+    audio_sha256: str = ""
+    redactions: tuple[tuple[float, float], ...] = ()
+    """``(start_s, end_s)`` of every redacted span (``calls.redactions``)."""
 
 
 class CallIndex:
@@ -43,7 +49,7 @@ class CallIndex:
         Warehouse folder.
     """
 
-    _COLUMNS = ("call_id", "team_id", "agent_id", "source_path")
+    _COLUMNS = ("call_id", "team_id", "agent_id", "source_path", "audio_sha256", "redactions")
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -83,6 +89,8 @@ class CallIndex:
                         r["team_id"] or "",
                         r["agent_id"] or "",
                         r["source_path"] or "",
+                        r["audio_sha256"] or "",
+                        spans_of(r["redactions"] or ()),
                     )
                     for r in table.to_pylist()
                 },

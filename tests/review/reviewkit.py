@@ -158,14 +158,15 @@ def build_archive(tmp_path: Path) -> Path:
     return root
 
 
-def _write_call(root: Path, call_id: str, spec: dict[str, Any], source_path: str) -> None:
+def write_call(root: Path, call_id: str, spec: dict[str, Any], source_path: str) -> None:
+    """Write one call's rows; ``spec`` may add ``sha256`` and ``redactions`` (kind, start, end)."""
     date = spec["date"]
     transcript = Transcript(call_id, "en", 35.548, tuple(_utt(*line) for line in LINES))
     rec = Recording(
         call_id,
         source_path,
         "",
-        "0" * 64,
+        spec.get("sha256", "0" * 64),
         date,
         568810,
         {"agent_id": spec["agent"], "team_id": spec["team"], "started_at": f"{date}T09:00:00"},
@@ -177,6 +178,9 @@ def _write_call(root: Path, call_id: str, spec: dict[str, Any], source_path: str
         "codec": "pcm_s16le",
         "language": "en",
         "metrics": METRICS,
+        "redactions": [
+            {"kind": k, "start_s": s, "end_s": e} for k, s, e in spec.get("redactions", ())
+        ],
     }
     good = call_id == "C-LENA-2"
     findings = findings_of(call_id)
@@ -201,7 +205,7 @@ def build_warehouse(tmp_path: Path) -> Path:
     root = tmp_path / "wh"
     for call_id, spec in CALLS.items():
         path = spec["path"] or str(tmp_path / "secret.wav")
-        _write_call(root, call_id, spec, path)
+        write_call(root, call_id, spec, path)
     plan = (Span(5.0, 15.0), Span(17.0, 28.0))
     queue = [
         QueueEntry("lena", DATE, 1, "C-LENA-1", "review", 1000.0, ("critical: forbidden_language",), plan, "A1", "TEAM-01"),

@@ -1,7 +1,10 @@
 """faster-whisper behind the :class:`pipeline.protocols.Transcriber` protocol.
 
 Per channel: Silero VAD (shipped inside faster-whisper) keeps only speech regions,
-so cost follows speech, not recording length; word timestamps on;
+so cost follows speech, not recording length. With ``pack_channels`` the channels'
+speech is packed into one stream (:mod:`pipeline.packing`) and transcribed in one
+batched pass, so a short stereo call fills Whisper's 30-second windows once instead of
+twice. Word timestamps on;
 ``condition_on_previous_text=False`` so one misheard phrase does not snowball.
 The model loads once per process (``lru_cache``); only our own records leave here.
 """
@@ -21,6 +24,7 @@ from models.bundle import ModelSource, resolve_model
 from pipeline import TARGET_SR
 from pipeline.config import AsrConfig
 from pipeline.errors import ModelError
+from pipeline.packing import pack, unpack
 from pipeline.transcript import drop_phantoms
 from pipeline.types import ChannelTranscript, Segment, Word
 
@@ -88,6 +92,7 @@ class WhisperTranscriber:
         return (
             f"{self.source.name}@{self.source.sha256[:12] or self.source.path}|{self.compute_type}"
             f"|beam{c.beam_size}|batch{c.batch_size}|vad|words|opts{ASR_OPTIONS_VERSION}"
+            + ("|packed" if c.pack_channels else "")
         )
 
     @property
@@ -131,6 +136,47 @@ class WhisperTranscriber:
     def transcribe(self, samples: npt.NDArray[np.float32], *, language: str) -> ChannelTranscript:
         """Transcribe one channel; phantom segments are dropped, decoding time is capped."""
         duration_s = len(samples) / TARGET_SR
+        raw, capped, speech_s = self._decode(samples, language, duration_s=duration_s)
+        return _channel(raw, capped, language=language, duration_s=duration_s, speech_s=speech_s)
+
+    def transcribe_tracks(
+        self, tracks: Sequence[npt.NDArray[np.float32]], *, language: str
+    ) -> list[ChannelTranscript]:
+        """Transcribe every track of a call: one by one, or packed into one pass.
+
+        Packed, each track's speech is found by its own VAD, so a word is only ever heard
+        on the channel it was said on. One :class:`ChannelTranscript` per track.
+        """
+        if len(tracks) == 1 or not self.config.pack_channels:
+            return [self.transcribe(t, language=language) for t in tracks]
+        speech = [self._speech(t) for t in tracks]
+        packed = pack(tracks, speech, sr=TARGET_SR)
+        duration_s = max(len(t) for t in tracks) / TARGET_SR
+        raw, capped, _ = self._decode(packed.samples, language, duration_s=duration_s)
+        per_track = unpack(raw, packed.pieces, tracks=len(tracks))
+        return [
+            _channel(
+                segments,
+                capped if k == 0 else (),  # said once, not once per channel
+                language=language,
+                duration_s=len(track) / TARGET_SR,
+                speech_s=sum(end - start for start, end in stretches) / TARGET_SR,
+            )
+            for k, (track, stretches, segments) in enumerate(
+                zip(tracks, speech, per_track, strict=True)
+            )
+        ]
+
+    def _speech(self, samples: npt.NDArray[np.float32]) -> list[tuple[int, int]]:
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        options = VadOptions(**VAD_PARAMETERS, max_speech_duration_s=30.0)
+        return [(c["start"], c["end"]) for c in get_speech_timestamps(samples, options)]
+
+    def _decode(
+        self, samples: npt.NDArray[np.float32], language: str, *, duration_s: float
+    ) -> tuple[list[Segment], list[str], float]:
+        """Segments, why decoding stopped early (if it did), and the seconds of speech."""
         budget_s = max(30.0, duration_s * self.config.max_decode_s_per_audio_s)
         segments_iter, info = self._start(samples, language)
         started = time.monotonic()
@@ -143,15 +189,7 @@ class WhisperTranscriber:
                     f"decoding stopped at {seg.end:.1f}s: over the {budget_s:.0f}s budget"
                 )
                 break
-        kept, dropped = drop_phantoms(raw)
-        return ChannelTranscript(
-            segments=tuple(kept),
-            language=language,
-            language_probability=1.0,
-            duration_s=duration_s,
-            speech_s=round(float(info.duration_after_vad), 3),
-            dropped=tuple(dropped + capped),
-        )
+        return raw, capped, float(info.duration_after_vad)
 
     def _start(self, samples: npt.NDArray[np.float32], language: str) -> tuple[Any, Any]:
         c = self.config
@@ -170,6 +208,25 @@ class WhisperTranscriber:
                 samples, batch_size=c.batch_size, **common
             )  # type: ignore[no-any-return]
         return self.model.transcribe(samples, hallucination_silence_threshold=2.0, **common)  # type: ignore[no-any-return]
+
+
+def _channel(
+    raw: Sequence[Segment],
+    capped: Sequence[str],
+    *,
+    language: str,
+    duration_s: float,
+    speech_s: float,
+) -> ChannelTranscript:
+    kept, dropped = drop_phantoms(raw)
+    return ChannelTranscript(
+        segments=tuple(kept),
+        language=language,
+        language_probability=1.0,
+        duration_s=duration_s,
+        speech_s=round(speech_s, 3),
+        dropped=tuple(dropped + list(capped)),
+    )
 
 
 def _segment(seg: Any) -> Segment:

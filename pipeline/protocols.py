@@ -30,6 +30,12 @@ class Transcriber(Protocol):
         """Transcribe 16 kHz mono samples in ``language``."""
         ...
 
+    def transcribe_tracks(
+        self, tracks: Sequence[npt.NDArray[np.float32]], *, language: str
+    ) -> list[ChannelTranscript]:
+        """Transcribe each party's track of one call (in one pass where the model can)."""
+        ...
+
 
 class Tokens(Protocol):
     """A tokenised text: the lower-cased forms and the character span of each token."""

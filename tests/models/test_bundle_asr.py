@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from models import bundle
 from models.asr import WhisperTranscriber
-from pipeline.audio import decode, split_tracks
+from pipeline.audio import DecodedAudio, decode, split_tracks
 from pipeline.config import AsrConfig
 from pipeline.errors import ModelError
+from pipeline.evaluation import word_error_rate as wer
 
 pytestmark = pytest.mark.slow
 
@@ -78,6 +81,49 @@ def test_stereo_channels_are_transcribed_separately(
     assert "horizon" in texts["customer"] and "horizon" not in texts["agent"]
 
 
+def test_packed_tracks_give_each_word_back_to_its_channel_and_time(
+    transcriber: WhisperTranscriber, data: Path
+) -> None:
+    """One pass over both channels' packed speech: every word on its own channel, at its
+    own time, and no worse than a pass per channel against the reference text."""
+    plan = [  # (channel, file): real speech laid on a stereo timeline with 1 s between turns
+        (0, "osr_us_000_0034_8k.wav"),
+        (1, "faster_whisper_jfk.flac"),
+        (0, "azure_katiesteve_mono.wav"),
+        (1, "azure_whatstheweatherlike_mulaw.wav"),
+    ]
+    refs = {
+        e["file"]: e["reference_transcript"]
+        for e in json.loads((data / "manifest.json").read_text())
+    }
+    turns, at, blocks = [], 0.0, []
+    for channel, name in plan:
+        x = decode(data / name).samples.mean(axis=0)
+        block = np.zeros((2, len(x) + 16000), dtype=np.float32)
+        block[channel, : len(x)] = x
+        blocks.append(block)
+        turns.append((channel, at, at + len(x) / 16000, refs[name]))
+        at += block.shape[1] / 16000
+    tracks = [
+        t.samples
+        for t in split_tracks(DecodedAudio(np.concatenate(blocks, axis=1), 16000, 16000, "pcm"))
+    ]
+    packer = WhisperTranscriber(AsrConfig(pack_channels=True), source=transcriber.source)
+    packed = packer.transcribe_tracks(tracks, language="en")
+    alone = [transcriber.transcribe(t, language="en") for t in tracks]
+    for channel in (0, 1):
+        reference = " ".join(text for c, _, _, text in turns if c == channel)
+        ours = " ".join(s.text for s in packed[channel].segments)
+        theirs = " ".join(s.text for s in alone[channel].segments)
+        assert wer(reference, ours) <= wer(reference, theirs) + 0.05
+        spans = [(start, end) for c, start, end, _ in turns if c == channel]
+        words = [w for s in packed[channel].segments for w in s.words]
+        inside = [any(a - 0.5 <= w.start_s and w.end_s <= b + 0.5 for a, b in spans) for w in words]
+        assert sum(inside) / len(inside) > 0.97
+    assert "country" in " ".join(s.text for s in packed[1].segments).lower()
+    assert "country" not in " ".join(s.text for s in packed[0].segments).lower()
+
+
 @pytest.mark.parametrize(
     ("name", "language"),
     [("wenet_aishell_BAC009S0724W0121.wav", "zh"), ("osr_us_000_0034_8k.wav", "en")],
@@ -92,8 +138,6 @@ def test_language_detection_restricted_to_the_centers_languages(
 
 
 def test_silence_and_noise_produce_no_text(transcriber: WhisperTranscriber) -> None:
-    import numpy as np
-
     rng = np.random.default_rng(7)
     noise = (rng.standard_normal(16000 * 20) * 0.01).astype(np.float32)
     ct = transcriber.transcribe(noise, language="en")

@@ -32,6 +32,10 @@ ASR_OPTIONS_VERSION = 6
 """Bump when a change here changes transcripts: it is part of the cache key."""
 VAD_PARAMETERS = {"min_silence_duration_ms": 500, "speech_pad_ms": 300}
 LANGUAGE_DETECTION_SEGMENTS = 3
+LONG_TRACK_S = 20 * 60.0
+"""Channels longer than this are transcribed in blocks, in bounded memory."""
+PACKED_BLOCK_S = 10 * 60.0
+VAD_BLOCK_S = 10 * 60.0
 
 
 def pick_device(device: str) -> tuple[str, str]:
@@ -134,9 +138,16 @@ class WhisperTranscriber:
         return language, round(allowed.get(language, 0.0) / total, 4)
 
     def transcribe(self, samples: npt.NDArray[np.float32], *, language: str) -> ChannelTranscript:
-        """Transcribe one channel; phantom segments are dropped, decoding time is capped."""
+        """Transcribe one channel; phantom segments are dropped, decoding time is capped.
+
+        A channel longer than ``LONG_TRACK_S`` goes through :meth:`_decode_long`, whose
+        memory does not grow with the recording's length.
+        """
         duration_s = len(samples) / TARGET_SR
-        raw, capped, speech_s = self._decode(samples, language, duration_s=duration_s)
+        if duration_s > LONG_TRACK_S:
+            raw, capped, speech_s = self._decode_long(samples, language)
+        else:
+            raw, capped, speech_s = self._decode(samples, language, duration_s=duration_s)
         return _channel(raw, capped, language=language, duration_s=duration_s, speech_s=speech_s)
 
     def transcribe_tracks(
@@ -168,10 +179,40 @@ class WhisperTranscriber:
         ]
 
     def _speech(self, samples: npt.NDArray[np.float32]) -> list[tuple[int, int]]:
+        """Speech stretches (sample indices), the VAD run a block at a time.
+
+        Silero runs on every 512-sample window of its input at once; on a whole hour that
+        holds half a gigabyte. Blocks cost a stretch split at a block edge, which is
+        joined again.
+        """
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         options = VadOptions(**VAD_PARAMETERS, max_speech_duration_s=30.0)
-        return [(c["start"], c["end"]) for c in get_speech_timestamps(samples, options)]
+        block = int(VAD_BLOCK_S * TARGET_SR)
+        out: list[tuple[int, int]] = []
+        for at in range(0, len(samples), block):
+            for c in get_speech_timestamps(samples[at : at + block], options):
+                start, end = c["start"] + at, c["end"] + at
+                if out and start <= out[-1][1] and start == at:  # cut by the block edge
+                    out[-1] = (out[-1][0], end)
+                else:
+                    out.append((start, end))
+        return out
+
+    def _decode_long(
+        self, samples: npt.NDArray[np.float32], language: str
+    ) -> tuple[list[Segment], list[str], float]:
+        """A long channel in bounded memory: its speech, packed, in blocks of ``PACKED_BLOCK_S``."""
+        speech = self._speech(samples)
+        raw: list[Segment] = []
+        capped: list[str] = []
+        for group in _groups(speech, max_samples=int(PACKED_BLOCK_S * TARGET_SR)):
+            packed = pack([samples], [group], sr=TARGET_SR)
+            duration_s = len(packed.samples) / TARGET_SR
+            segments, stopped, _ = self._decode(packed.samples, language, duration_s=duration_s)
+            raw.extend(unpack(segments, packed.pieces, tracks=1)[0])
+            capped.extend(stopped)
+        return raw, capped, sum(end - start for start, end in speech) / TARGET_SR
 
     def _decode(
         self, samples: npt.NDArray[np.float32], language: str, *, duration_s: float
@@ -208,6 +249,19 @@ class WhisperTranscriber:
                 samples, batch_size=c.batch_size, **common
             )  # type: ignore[no-any-return]
         return self.model.transcribe(samples, hallucination_silence_threshold=2.0, **common)  # type: ignore[no-any-return]
+
+
+def _groups(speech: Sequence[tuple[int, int]], *, max_samples: int) -> list[list[tuple[int, int]]]:
+    """Consecutive speech stretches, grouped so each group holds at most ``max_samples``."""
+    groups: list[list[tuple[int, int]]] = []
+    size = max_samples
+    for start, end in speech:
+        if size + (end - start) > max_samples:
+            groups.append([])
+            size = 0
+        groups[-1].append((start, end))
+        size += end - start
+    return groups
 
 
 def _channel(

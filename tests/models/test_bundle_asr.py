@@ -81,6 +81,35 @@ def test_stereo_channels_are_transcribed_separately(
     assert "horizon" in texts["customer"] and "horizon" not in texts["agent"]
 
 
+def test_a_long_channel_is_transcribed_in_blocks_with_the_same_words_and_times(
+    transcriber: WhisperTranscriber, data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bounded-memory path (VAD and ASR in blocks) on a 35 s file with 12 s blocks."""
+    from models import asr
+
+    samples = decode(data / "osr_us_000_0034_8k.wav").samples[0]
+    whole = transcriber.transcribe(samples, language="en")
+    monkeypatch.setattr(asr, "LONG_TRACK_S", 10.0)
+    monkeypatch.setattr(asr, "VAD_BLOCK_S", 12.0)
+    monkeypatch.setattr(asr, "PACKED_BLOCK_S", 12.0)
+    blocks = transcriber.transcribe(samples, language="en")
+    reference = json.loads((data / "manifest.json").read_text())
+    ref = next(
+        e["reference_transcript"] for e in reference if e["file"] == "osr_us_000_0034_8k.wav"
+    )
+    assert (
+        wer(ref, " ".join(s.text for s in blocks.segments))
+        <= wer(ref, " ".join(s.text for s in whole.segments)) + 0.05
+    )
+    words = [w for s in blocks.segments for w in s.words]
+    assert words == sorted(words, key=lambda w: w.start_s)
+    assert all(0 <= w.start_s <= w.end_s <= len(samples) / 16000 for w in words)
+    assert abs(blocks.speech_s - whole.speech_s) < 2.0
+    assert "gold ring" in " ".join(s.text for s in blocks.segments).lower()
+    gold = next(w for w in words if w.text.strip().lower() == "gold")
+    assert gold.start_s < 3.0  # the first sentence, at its own time
+
+
 def test_packed_tracks_give_each_word_back_to_its_channel_and_time(
     transcriber: WhisperTranscriber, data: Path
 ) -> None:

@@ -152,3 +152,19 @@ def test_non_ascii_name_with_spaces(data: Path, tmp_path: Path) -> None:
     path = tmp_path / "Café Ünïcode call 电话.wav"
     shutil.copy(data / "osr_us_000_0034_8k.wav", path)
     assert decode(path).channels == 1
+
+
+def test_block_by_block_decoding_equals_resampling_in_one_go(data: Path, tmp_path: Path) -> None:
+    """Decoding streams 30 s blocks through soxr: the samples must be the one-shot ones."""
+    import soxr
+
+    raw, rate = sf.read(data / "osr_us_000_0034_8k.wav", dtype="float32", always_2d=True)
+    stereo = np.concatenate([raw, raw[::-1]], axis=1)  # two different channels, 35 s
+    path = tmp_path / "two.wav"
+    sf.write(path, stereo, rate, subtype="FLOAT")
+    audio = decode(path)
+    expected = np.stack(
+        [soxr.resample(stereo[:, c], rate, TARGET_SR, quality="HQ") for c in (0, 1)]
+    )
+    assert audio.samples.shape == expected.shape and audio.original_sr == 8000
+    np.testing.assert_allclose(audio.samples, expected, atol=1e-6)

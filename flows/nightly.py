@@ -20,6 +20,7 @@ from typing import Any
 
 from flows.process import CallResult, RunSettings, get_transcriber, process_recording, rubric_for
 from models.bundle import resolve_model
+from models.diarize import pick_embedder
 from pipeline import rows
 from pipeline import warehouse as wh
 from pipeline.archive import discover
@@ -439,12 +440,13 @@ def queue_build_flow(warehouse: str, dates: list[str], config: Config) -> list[Q
 
 def preflight(archive: str | Path, config: Config) -> None:
     """Refuse, before any flow starts, what would fail the whole night: a missing archive,
-    a broken rubric, a missing model."""
+    a broken rubric, a missing model (ASR, or the voice encoder asked for in ``[diarize]``)."""
     if not Path(archive).is_dir():
         raise InputError(f"{archive}: archive folder not found", code="I001")
     for language in config.languages:
         rubric_for(config, language)
     resolve_model(config.asr.model)
+    pick_embedder(config.diarize.embedder)
 
 
 def task_runner(config: Config, *, dask_address: str | None = None) -> Any:

@@ -8,26 +8,24 @@ what comes out is a :class:`CallResult` of plain records.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import time
 import traceback
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from flows.env import configure_environment
 from models.asr import WhisperTranscriber
-from models.diarize import DIARIZE_VERSION, diarize_report
+from models.diarize import DIARIZE_VERSION, DiarizeOptions, diarize_report
 from models.nlp import get_analyzer
 from pipeline import TARGET_SR
 from pipeline import warehouse as wh
-from pipeline.audio import Track, decode, split_tracks
+from pipeline.audio import decode, split_tracks
 from pipeline.config import AsrConfig, Config
 from pipeline.errors import AudioError, ConfigError, EarmarkError
-from pipeline.metrics import as_metric_spans, as_row, measure_call
+from pipeline.metrics import METRICS_VERSION, as_metric_spans, as_row, measure_call
 from pipeline.redact import RedactOptions, redact_transcript
 from pipeline.rows import metrics_from_call_row
 from pipeline.rubric.engine import CompiledRubric, compile_rubric
@@ -95,14 +93,16 @@ def redact_options(config: Config) -> RedactOptions:
 
 
 def transcript_key(recording: Recording, transcriber: WhisperTranscriber, config: Config) -> str:
-    """Content address of a transcript: audio hash × model × options × channel layout."""
+    """Content address of a transcript: audio hash × model × options × channel layout, and
+    the versions of the diarization and the audio metrics (the cached entry holds both)."""
     parts = [
         recording.audio_sha256,
         transcriber.model_id,
         ",".join(config.languages),
         config.agent_channel,
         repr(config.redact.patterns),
-        f"diarize{DIARIZE_VERSION}",
+        f"diarize{DIARIZE_VERSION}:{config.diarize.embedder}",
+        f"metrics{METRICS_VERSION}",
     ]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
@@ -152,9 +152,8 @@ def _run_asr(
     tracks = split_tracks(audio, agent_channel=config.agent_channel)
     probe = next((t for t in tracks if t.speaker == "agent"), tracks[0])
     language, probability = transcriber.detect_language(probe.samples, candidates=config.languages)
-    channel_transcripts = [
-        (t.speaker, t.channel, transcriber.transcribe(t.samples, language=language)) for t in tracks
-    ]
+    heard = transcriber.transcribe_tracks([t.samples for t in tracks], language=language)
+    channel_transcripts = [(t.speaker, t.channel, ct) for t, ct in zip(tracks, heard, strict=True)]
     transcript = merge_channels(
         recording.call_id,
         channel_transcripts,
@@ -165,12 +164,18 @@ def _run_asr(
         transcript = to_simplified(transcript)
     diarization = "stereo"
     if len(tracks) == 1:  # mono: give each word to the agent or the customer
-        report = diarize_report(tracks[0].samples, transcript, sr=TARGET_SR)
+        report = diarize_report(
+            tracks[0].samples,
+            transcript,
+            sr=TARGET_SR,
+            options=DiarizeOptions(embedder=config.diarize.embedder),
+        )
         transcript, diarization = report.transcript, report.reason
     # redact before anything is stored: the cache, the tables, the logs
     transcript, redactions = redact_transcript(transcript, options=redact_options(config))
+    # a diarized mono transcript names the parties: metrics split the one track by its words
     started = time.monotonic()
-    measured = measure_call(tracks, _as_tracks_see_it(transcript, tracks))
+    measured = measure_call(tracks, transcript)
     metrics_wall_s = time.monotonic() - started
     return {
         "language": language,
@@ -196,14 +201,6 @@ def _run_asr(
         ],
         "utterances": [utterance_to_dict(u) for u in transcript.utterances],
     }
-
-
-def _as_tracks_see_it(transcript: Transcript, tracks: Sequence[Track]) -> Transcript:
-    """The audio metrics measure tracks: on a mono call every word is the one track's."""
-    if len(tracks) > 1:
-        return transcript
-    utterances = tuple(dataclasses.replace(u, speaker="unknown") for u in transcript.utterances)
-    return dataclasses.replace(transcript, utterances=utterances)
 
 
 def process_recording(recording: Recording, settings: RunSettings) -> CallResult:

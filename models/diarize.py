@@ -6,15 +6,17 @@ transcript and gives every word a party, then re-splits the utterances where the
 speaker changes:
 
 1. **Windows.** The speech of the call (:func:`pipeline.metrics.speech_activity` on the
-   mono track, kept only where the ASR heard words) is cut into windows of
-   ``window_s`` every ``hop_s``. A window never crosses a pause, so most windows hold one
-   voice.
+   mono track, without its hold music (:func:`pipeline.metrics.hold_music`), kept only
+   where the ASR heard words) is cut into windows of ``window_s`` every ``hop_s``. A
+   window never crosses a pause, so most windows hold one voice; none holds only music,
+   which would otherwise make a "voice" of its own.
 2. **Embeddings.** Each window becomes a voice vector: MFCC means and spreads,
    delta-MFCC spreads, spectral centroid/bandwidth/roll-off/flatness, and pitch
    (``librosa.yin``) median and spread over its voiced frames, standardised over the
    call (``embedder="librosa"``, the default). With ``embedder="resemblyzer"`` the
-   windows go through Resemblyzer's ``VoiceEncoder`` instead (optional, needs
-   ``resemblyzer`` and ``torch``).
+   windows go through Resemblyzer's ``VoiceEncoder`` instead, in batches, each at the
+   encoder's training level (optional, needs ``resemblyzer`` and ``torch``: the
+   ``voice`` extra).
 3. **Two voices.** The windows are split into two clusters (k-means, seeded), kept only
    when two voices explain the speech's MFCC frames better than one by a BIC test with
    a heavier than textbook penalty (:func:`voice_gain`). Runs of windows shorter than ``min_turn_s`` inside one stretch
@@ -62,10 +64,10 @@ import numpy.typing as npt
 
 from pipeline import TARGET_SR
 from pipeline.errors import ModelError
-from pipeline.metrics import pitch_and_voicing, speech_activity
+from pipeline.metrics import hold_music, pitch_and_voicing, speech_activity
 from pipeline.types import Speaker, Transcript, Utterance, Word
 
-DIARIZE_VERSION = 1
+DIARIZE_VERSION = 2
 """Bump when a change here changes diarized transcripts: make it part of the cache key."""
 
 FloatArray = npt.NDArray[np.float64]
@@ -132,6 +134,9 @@ _EPS = 1e-10
 _WORD_PAD_S = 0.2
 """Speech this close to a word still belongs to it (ASR word edges are approximate)."""
 _EMBEDDERS = ("librosa", "resemblyzer", "auto")
+_RESEMBLYZER_LEVEL = 10 ** (-30 / 20)
+"""RMS of Resemblyzer's training audio (``audio_norm_target_dBFS = -30``)."""
+_RESEMBLYZER_BATCH = 128
 _PUNCT = re.compile(r"[\W_]+", re.UNICODE)
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
@@ -317,7 +322,7 @@ def diarize_report(
     bounds = speech_windows(x, words, options=options)
     if len(bounds) < options.min_windows or _speech_s(bounds) < options.min_speech_s:
         return DiarizeReport(transcript, "too little speech")
-    embedder = _pick_embedder(options.embedder)
+    embedder = pick_embedder(options.embedder)
     frames = frame_features(x)
     labels = cluster_two(
         embed_windows(x, bounds, embedder=embedder, frames=frames), seed=options.seed
@@ -398,7 +403,11 @@ def speech_windows(
     heard = _union(
         [(max(0.0, w.start_s - _WORD_PAD_S), min(duration_s, w.end_s + _WORD_PAD_S)) for w in words]
     )
-    vad = [(s.start_s, s.end_s) for s in speech_activity(x, sr=TARGET_SR)]
+    activity = speech_activity(x, sr=TARGET_SR)
+    # who talks over the music is not known yet: no word ends it, the words stay speech
+    held = hold_music(x, activity=activity, words=words, listener=True)
+    music = [(s.start_s, s.end_s) for s in held]
+    vad = _minus([(s.start_s, s.end_s) for s in activity], music)
     regions: list[Interval] = []
     for start, end in heard:
         voiced = _intersect(vad, [(start, end)])
@@ -406,7 +415,7 @@ def speech_windows(
         regions.extend(voiced if covered else [(start, end)])
     return [
         window
-        for start, end in regions
+        for start, end in _minus(regions, music)
         for window in _cut(start, end, window_s=options.window_s, hop_s=options.hop_s)
         if window[1] - window[0] >= options.min_window_s - 1e-9
     ]
@@ -428,6 +437,21 @@ def _union(intervals: Sequence[Interval]) -> list[Interval]:
             out[-1] = (out[-1][0], max(out[-1][1], e))
         else:
             out.append((s, e))
+    return out
+
+
+def _minus(intervals: Sequence[Interval], holes: Sequence[Interval]) -> list[Interval]:
+    """``intervals`` without ``holes`` (both sorted)."""
+    out: list[Interval] = []
+    for start, end in intervals:
+        for hole_start, hole_end in holes:
+            if hole_end <= start or hole_start >= end:
+                continue
+            if hole_start > start:
+                out.append((start, hole_start))
+            start = max(start, hole_end)
+        if end > start:
+            out.append((start, end))
     return out
 
 
@@ -513,7 +537,14 @@ def embed_windows(
     embedder: str = "librosa",
     frames: Frames | None = None,
 ) -> FloatArray:
-    """One voice vector per window, standardised over the call.
+    """One voice vector per window.
+
+    Librosa features are standardised over the call (they come in different units).
+    Resemblyzer's d-vectors are kept as the encoder gives them: unit length, so k-means
+    on them follows the angle between voices, the cosine distance the encoder was trained
+    for; standardising their 256 dimensions would weigh the near-constant ones like the
+    telling ones (measured by ``bench/diarize.py``: 0.76 of the words right instead of
+    0.63, one more call of two alike voices split).
 
     Parameters
     ----------
@@ -529,13 +560,12 @@ def embed_windows(
     Returns
     -------
     ndarray
-        Shape ``(len(windows), dims)``; each column has mean 0 and (unless constant) SD 1.
+        Shape ``(len(windows), dims)``: librosa columns with mean 0 and (unless constant)
+        SD 1; Resemblyzer rows of length 1 (a silent window gets the call's mean direction).
     """
     if embedder == "resemblyzer":
-        raw = _resemblyzer_vectors(x, windows)
-    else:
-        raw = _librosa_vectors(frames or frame_features(x), windows)
-    return _standardise(raw)
+        return _resemblyzer_vectors(x, windows)
+    return _standardise(_librosa_vectors(frames or frame_features(x), windows))
 
 
 def _standardise(raw: FloatArray) -> FloatArray:
@@ -614,7 +644,14 @@ def _frame_range(start_s: float, end_s: float, *, n_frames: int) -> tuple[int, i
     return a, b
 
 
-def _pick_embedder(embedder: str) -> str:
+def pick_embedder(embedder: str) -> str:
+    """The embedder that will run for ``embedder`` (``auto`` → resemblyzer when installed).
+
+    Raises
+    ------
+    ModelError
+        ``M010`` when resemblyzer is asked for and not installed.
+    """
     if embedder == "librosa":
         return "librosa"
     if _resemblyzer_available():
@@ -622,8 +659,8 @@ def _pick_embedder(embedder: str) -> str:
     if embedder == "auto":
         return "librosa"
     raise ModelError(
-        "DiarizeOptions.embedder='resemblyzer' needs the resemblyzer package (and torch); "
-        "install it or use embedder='librosa'",
+        "[diarize] embedder = 'resemblyzer' needs the optional voice extra (make extras, or "
+        "README 'Models'); or use embedder = 'librosa'",
         code="M010",
     )
 
@@ -643,12 +680,38 @@ def _voice_encoder() -> Any:
 
 
 def _resemblyzer_vectors(x: npt.NDArray[np.float32], windows: Sequence[Interval]) -> FloatArray:
-    """Resemblyzer d-vectors (256-d) per window; the track is already 16 kHz speech."""
+    """Resemblyzer d-vectors (256-d) per window, in batches through the encoder.
+
+    Each window becomes one of the encoder's 1.6 s "partial utterances", prepared the way
+    its training audio was: the level set to -30 dBFS (the encoder reads power mel
+    spectra, so level is part of its input) and the window repeated to fill 1.6 s
+    (``VoiceEncoder.embed_utterance`` pads with zeros, a silence it never heard in
+    training, worth 1.2 s of a 0.4 s window).
+    """
+    import torch
+    from resemblyzer.audio import wav_to_mel_spectrogram
+    from resemblyzer.hparams import mel_window_step, partials_n_frames, sampling_rate
+
     encoder = _voice_encoder()
-    rows = [
-        encoder.embed_utterance(x[round(s * TARGET_SR) : round(e * TARGET_SR)]) for s, e in windows
-    ]
-    return np.asarray(rows, dtype=np.float64)
+    length = partials_n_frames * sampling_rate * mel_window_step // 1000  # 1.6 s at 16 kHz
+    mels = []
+    for start, end in windows:
+        piece = x[round(start * TARGET_SR) : round(end * TARGET_SR)].astype(np.float64)
+        rms = math.sqrt(float(np.mean(np.square(piece)))) if piece.size else 0.0
+        piece = piece * (_RESEMBLYZER_LEVEL / rms) if rms > _EPS else np.zeros(length)
+        piece = np.resize(piece, length).astype(np.float32)  # repeats the window
+        mels.append(wav_to_mel_spectrogram(piece)[:partials_n_frames])
+    rows = []
+    with torch.no_grad():
+        for i in range(0, len(mels), _RESEMBLYZER_BATCH):
+            batch = torch.from_numpy(np.stack(mels[i : i + _RESEMBLYZER_BATCH]))
+            rows.append(encoder(batch).cpu().numpy())
+    vectors = np.asarray(np.concatenate(rows), dtype=np.float64)
+    silent = ~np.isfinite(vectors).all(axis=1)  # a silent window has no direction
+    if silent.any():
+        mean = vectors[~silent].mean(axis=0) if (~silent).any() else np.zeros(vectors.shape[1])
+        vectors[silent] = mean / max(float(np.linalg.norm(mean)), _EPS)
+    return vectors
 
 
 # --- clustering ------------------------------------------------------------------------
@@ -660,7 +723,7 @@ def cluster_two(features: FloatArray, *, seed: int = 0) -> npt.NDArray[np.intp]:
     Parameters
     ----------
     features
-        Standardised voice vectors, shape ``(windows, dims)``.
+        Voice vectors (:func:`embed_windows`), shape ``(windows, dims)``.
     seed
         k-means seed.
 

@@ -95,6 +95,17 @@ class AccountConfig(_Strict):
     password_hash: Annotated[str, Field(pattern=r"^scrypt\$")]
 
 
+class DiarizeConfig(_Strict):
+    """``[diarize]``: how mono calls get their two parties.
+
+    ``librosa`` (the default) clusters MFCC and pitch features; ``resemblyzer`` uses its
+    voice encoder (optional extra ``earmark[voice]``, see README): similar word accuracy
+    on our test calls at about 2.4x the cost; ``auto`` takes resemblyzer when installed.
+    """
+
+    embedder: Literal["librosa", "resemblyzer", "auto"] = "librosa"
+
+
 class Config(_Strict):
     archive: str = ""
     warehouse: str = ""
@@ -107,6 +118,7 @@ class Config(_Strict):
     inspectors: list[InspectorConfig] = Field(default_factory=list)
     queue: QueueConfig = QueueConfig()
     redact: RedactConfig = RedactConfig()
+    diarize: DiarizeConfig = DiarizeConfig()
     accounts: list[AccountConfig] = Field(default_factory=list)
 
 

@@ -60,14 +60,21 @@ from flows.env import configure_environment  # noqa: E402
 
 configure_environment()
 
+from flows.process import rubric_for  # noqa: E402
 from models.asr import WhisperTranscriber  # noqa: E402
 from models.diarize import DiarizeOptions, DiarizeReport, diarize_report  # noqa: E402
 from pipeline import TARGET_SR  # noqa: E402
 from pipeline.audio import Track as PartyTrack  # noqa: E402
 from pipeline.audio import decode, split_tracks  # noqa: E402
-from pipeline.config import AsrConfig  # noqa: E402
+from pipeline.config import AsrConfig, Config  # noqa: E402
 from pipeline.errors import AudioError  # noqa: E402
-from pipeline.metrics import CallMetrics, measure_call  # noqa: E402
+from pipeline.metrics import (  # noqa: E402
+    CallMetrics,
+    as_metric_spans,
+    as_metric_values,
+    measure_call,
+)
+from pipeline.scoring import assess  # noqa: E402
 from pipeline.transcript import merge_channels, to_simplified  # noqa: E402
 from pipeline.types import Speaker, Transcript, Word  # noqa: E402
 
@@ -231,7 +238,7 @@ def score_call(channels: Track, report: DiarizeReport) -> dict[str, Any]:
 
 def stereo_metrics(
     call: Call, transcriber: WhisperTranscriber
-) -> tuple[CallMetrics, list[Transcript]]:
+) -> tuple[CallMetrics, list[Transcript], Transcript]:
     """The stereo call as the nightly flow measures it: each channel transcribed, merged."""
     heard = [
         transcribe(
@@ -255,7 +262,18 @@ def stereo_metrics(
         PartyTrack("agent", 0, call.channels[0]),
         PartyTrack("customer", 1, call.channels[1]),
     ]
-    return measure_call(tracks, merged), heard
+    return measure_call(tracks, merged), heard, merged
+
+
+def rubric_outcomes(language: str, transcript: Transcript, metrics: CallMetrics) -> dict[str, str]:
+    """Each item's outcome under the shipped rubric, as the nightly flow scores the call."""
+    findings, _ = assess(
+        rubric_for(Config(), language),
+        transcript,
+        metrics=as_metric_values(metrics),
+        metric_spans=as_metric_spans(metrics),
+    )
+    return {f.item_id: f.outcome for f in findings}
 
 
 def metric_errors(mono: CallMetrics, stereo: CallMetrics) -> dict[str, float | None]:
@@ -283,7 +301,7 @@ def bench_call(
     gain = 10 ** (customer_db / 20)
     mono = ((call.channels[0] + gain * call.channels[1]) / 2).astype(np.float32)
     transcript, asr_s = transcribe(transcriber, mono, call_id=call.name, language=call.language)
-    stereo, heard = stereo_metrics(call, transcriber) if single else (None, [])
+    stereo, heard, merged = stereo_metrics(call, transcriber) if single else (None, [], None)
     rows: dict[str, dict[str, Any]] = {}
     singles = []
     for embedder in embedders:
@@ -309,6 +327,14 @@ def bench_call(
         if stereo is not None:
             row["stereo"] = {name: _number(getattr(stereo, name)) for name in PARTY_METRICS}
             row["metric_error"] = metric_errors(measured, stereo)
+            on_stereo = rubric_outcomes(call.language, merged, stereo)  # type: ignore[arg-type]
+            on_mono = rubric_outcomes(call.language, report.transcript, measured)
+            row["rubric_differs"] = sorted(
+                f"{item}: stereo {on_stereo[item]}, mono {on_mono[item]}"
+                for item in on_stereo
+                if on_stereo[item] != on_mono.get(item)
+            )
+            row["rubric_items"] = len(on_stereo)
             row["words_channels"] = sum(len(u.words) for t in heard for u in t.utterances)
             for side, party in enumerate(PARTIES):
                 singles.append(
@@ -397,6 +423,14 @@ def summarise(rows: list[dict[str, Any]], singles: list[dict[str, Any]]) -> dict
             3,
         )
         summary["metric_error"] = summarise_errors(with_channels)
+        items = sum(int(r["rubric_items"]) for r in with_channels)
+        differ = sum(len(r["rubric_differs"]) for r in with_channels)
+        summary["rubric_outcomes_same_mono_vs_stereo"] = (
+            round(1 - differ / items, 4) if items else None
+        )
+        summary["rubric_differs"] = {
+            r["file"]: r["rubric_differs"] for r in with_channels if r["rubric_differs"]
+        }
     if singles:
         summary["one_voice_tracks"] = len(singles)
         summary["one_voice_false_splits"] = sum(bool(s["false_split"]) for s in singles)

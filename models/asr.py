@@ -51,9 +51,18 @@ def pick_device(device: str) -> tuple[str, str]:
 
 @lru_cache(maxsize=4)
 def load_whisper(
-    path: str, device: str, compute_type: str, cpu_threads: int, local_only: bool
+    path: str,
+    device: str,
+    compute_type: str,
+    cpu_threads: int,
+    local_only: bool,
+    num_workers: int = 1,
 ) -> Any:
-    """Load a ``WhisperModel`` once per process and argument set."""
+    """Load a ``WhisperModel`` once per process and argument set.
+
+    ``num_workers`` model replicas serve that many threads at once (earmark's
+    ``[asr] workers``); with one, concurrent calls would queue behind each other.
+    """
     from faster_whisper import WhisperModel
 
     try:
@@ -62,6 +71,7 @@ def load_whisper(
             device=device,
             compute_type=compute_type,
             cpu_threads=cpu_threads,
+            num_workers=num_workers,
             local_files_only=local_only,
         )
     except Exception as exc:  # faster-whisper raises bare RuntimeError/OSError/HF errors
@@ -109,7 +119,12 @@ class WhisperTranscriber:
     @property
     def model(self) -> Any:
         return load_whisper(
-            self.source.path, self.device, self.compute_type, self.cpu_threads, self.source.is_local
+            self.source.path,
+            self.device,
+            self.compute_type,
+            self.cpu_threads,
+            self.source.is_local,
+            self.config.workers,
         )
 
     def detect_language(

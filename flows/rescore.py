@@ -8,15 +8,31 @@ Versions: findings and scores are keyed by (call, rubric id, rubric *version*). 
 rubric with a new ``version`` adds rows next to the old version's, which are kept
 for comparison; the queue always uses the newest version. Re-running the same
 version replaces its rows (so an edit without a version bump overwrites).
+
+Speed (``bench/rescore.py``): one Prefect task per partition, never per call. A
+partition's transcripts are rebuilt from the Arrow columns, not from a dict per row
+and per word; its calls are scored in chunks on one forked worker per CPU, which
+inherit the compiled rubric and the tables instead of being sent them. The scoring
+itself is :func:`pipeline.scoring.assess`, the nightly path, so both give the same
+findings and scores.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import gc
+import multiprocessing
+import os
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
 
 from flows.nightly import rebuild_queue
 from models.nlp import get_analyzer
@@ -24,6 +40,7 @@ from pipeline import rows
 from pipeline import warehouse as wh
 from pipeline.config import Config
 from pipeline.errors import ConfigError
+from pipeline.rubric.detectors import fork_safe
 from pipeline.rubric.engine import ALL_INPUTS, CompiledRubric, compile_rubric
 from pipeline.rubric.schema import load_rubric
 from pipeline.scoring import assess
@@ -60,36 +77,197 @@ def compile_rubrics(
     return compiled
 
 
-def rescore_partition(warehouse: str, date: str, rubric_paths: tuple[str, ...]) -> tuple[int, int]:
-    """Rescore one ``call_date`` partition; returns (calls scored, calls skipped)."""
-    compiled = compile_rubrics(rubric_paths)
+def compiled_once(paths: Sequence[str]) -> dict[str, CompiledRubric]:
+    """:func:`compile_rubrics`, once per process for the same files with the same content:
+    the flow checks the rubrics before it starts, then every partition reuses them."""
+    try:
+        contents = tuple(Path(p).read_bytes() for p in paths)
+    except OSError:
+        return compile_rubrics(paths)  # which says what is wrong with which file
+    return dict(_compiled(tuple(paths), contents))
+
+
+@functools.lru_cache(maxsize=4)
+def _compiled(paths: tuple[str, ...], contents: tuple[bytes, ...]) -> dict[str, CompiledRubric]:
+    return compile_rubrics(paths)
+
+
+CHUNK_CALLS = 200
+"""Calls per unit of work: enough that handing a chunk to a worker costs nothing next to
+scoring it, few enough that the workers share a partition evenly."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Partition:
+    """What scoring a partition's chunks needs; a forked worker inherits it, unpickled."""
+
+    compiled: dict[str, CompiledRubric]
+    calls: list[dict[str, Any]]
+    utterances: pa.Table
+    rows_of: dict[str, list[int]]
+    """Each call's rows in ``utterances``."""
+
+
+def rescore_partition(
+    warehouse: str, date: str, rubric_paths: tuple[str, ...], *, workers: int | None = None
+) -> tuple[int, int]:
+    """Rescore one ``call_date`` partition; returns (calls scored, calls skipped).
+
+    Calls are scored in chunks of :data:`CHUNK_CALLS`, on ``workers`` forked processes
+    (default: :func:`default_workers`) when there is more than one chunk. Chunks come
+    back in order, so the rows written do not depend on how many workers scored them.
+    Calls in a language no rubric is for are skipped.
+    """
+    part, skipped = _read_partition(warehouse, date, compiled_once(rubric_paths))
+    n = len(part.calls)
+    chunks = [(lo, min(lo + CHUNK_CALLS, n)) for lo in range(0, n, CHUNK_CALLS)]
+    findings: list[rows.Row] = []
+    scores: list[rows.Row] = []
+    for chunk_findings, chunk_scores in _score_chunks(part, chunks, workers or default_workers()):
+        findings += chunk_findings
+        scores += chunk_scores
+    if scores:
+        wh.upsert(warehouse, "findings", {date: findings})
+        wh.upsert(warehouse, "scores", {date: scores})
+    return len(scores), skipped
+
+
+def _read_partition(
+    warehouse: str, date: str, compiled: dict[str, CompiledRubric]
+) -> tuple[_Partition, int]:
+    """The partition's transcribed calls that a rubric is for, and how many it has for none."""
     calls = [
         c
         for c in wh.read_table(warehouse, "calls", call_dates=[date]).to_pylist()
         if c["status"] == "ok"
     ]
-    by_call: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for u in wh.read_table(warehouse, "utterances", call_dates=[date]).to_pylist():
-        by_call[u["call_id"]].append(u)
-    findings: list[dict[str, Any]] = []
-    scores: list[dict[str, Any]] = []
-    skipped = 0
-    for call in calls:
-        rubric = compiled.get(call["language"])
-        if rubric is None:
-            skipped += 1
-            continue
-        transcript = rows.transcript_from_rows(
-            call["call_id"], call["language"], call["duration_s"], by_call[call["call_id"]]
-        )
+    scored = [c for c in calls if c["language"] in compiled]
+    utterances = wh.read_table(warehouse, "utterances", call_dates=[date])
+    rows_of: dict[str, list[int]] = defaultdict(list)
+    for i, call_id in enumerate(utterances.column("call_id").to_pylist()):
+        rows_of[call_id].append(i)
+    return _Partition(compiled, scored, utterances, rows_of), len(calls) - len(scored)
+
+
+def score_chunk(part: _Partition, lo: int, hi: int) -> tuple[list[rows.Row], list[rows.Row]]:
+    """Findings and score rows of the partition's calls ``lo:hi`` (see :func:`score_calls`)."""
+    calls = part.calls[lo:hi]
+    table = part.utterances.take([i for c in calls for i in part.rows_of.get(c["call_id"], ())])
+    with _collector_paused():
+        return score_calls(part.compiled, calls, table)
+
+
+def score_calls(
+    compiled: Mapping[str, CompiledRubric],
+    calls: Sequence[Mapping[str, Any]],
+    utterances: pa.Table,
+) -> tuple[list[rows.Row], list[rows.Row]]:
+    """Findings and score rows of stored calls: their transcripts rebuilt from the
+    ``utterances`` columns, then the one path every command takes
+    (:func:`pipeline.scoring.assess`).
+
+    Parameters
+    ----------
+    compiled
+        A compiled rubric for the language of each call.
+    calls
+        ``calls`` rows.
+    utterances
+        Their ``utterances`` rows.
+    """
+    transcripts = rows.transcripts_from_table(
+        [(c["call_id"], c["language"], c["duration_s"]) for c in calls], utterances
+    )
+    findings: list[rows.Row] = []
+    scores: list[rows.Row] = []
+    for call, transcript in zip(calls, transcripts, strict=True):
         values, spans = rows.metrics_from_call_row(call)
-        call_findings, score = assess(rubric, transcript, metrics=values, metric_spans=spans)
+        call_findings, score = assess(
+            compiled[call["language"]], transcript, metrics=values, metric_spans=spans
+        )
         findings.extend(rows.finding_row(f) for f in call_findings)
         scores.append(rows.score_row(score))
-    if scores:
-        wh.upsert(warehouse, "findings", {date: findings})
-        wh.upsert(warehouse, "scores", {date: scores})
-    return len(scores), skipped
+    return findings, scores
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a chunk is scored.
+
+    A chunk builds hundreds of thousands of small records (words, utterances, tokens,
+    findings) that form no reference cycles, and the collector would pass over them
+    again and again as they pile up. Reference counting frees them when the chunk is
+    done, before the collector resumes.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _score_chunks(
+    part: _Partition, chunks: list[tuple[int, int]], workers: int
+) -> list[tuple[list[rows.Row], list[rows.Row]]]:
+    """Each chunk's rows, in chunk order: in this process, or on forked workers.
+
+    Forked workers inherit the compiled rubrics and the Arrow tables instead of being
+    sent them; only the chunk bounds go out and only rows come back. No fork where the
+    platform has none, inside a daemon process (a Dask worker), which may not have
+    children, or for a detector that did not say a forked copy of it works (a torch
+    model's thread pool hangs in a fork; it uses every core on its own anyway).
+    """
+    if workers < 2 or len(chunks) < 2 or not _can_fork() or not _forkable(part.compiled):
+        return [score_chunk(part, lo, hi) for lo, hi in chunks]
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(chunks)),
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_adopt,
+        initargs=(part,),
+    )
+    with pool:
+        return list(pool.map(_score_adopted, *zip(*chunks, strict=True)))
+
+
+_adopted: _Partition | None = None
+"""The partition a forked worker scores (set by :func:`_adopt` as the worker starts)."""
+
+
+def _adopt(part: _Partition) -> None:
+    global _adopted
+    _adopted = part
+
+
+def _score_adopted(lo: int, hi: int) -> tuple[list[rows.Row], list[rows.Row]]:
+    assert _adopted is not None, "a worker scores the partition it was started with"
+    return score_chunk(_adopted, lo, hi)
+
+
+def _forkable(compiled: Mapping[str, CompiledRubric]) -> bool:
+    return all(
+        fork_safe(d)
+        for rubric in compiled.values()
+        for item in rubric.items
+        for d in (item.detector, item.na_detector)
+        if d is not None
+    )
+
+
+def _can_fork() -> bool:
+    return (
+        "fork" in multiprocessing.get_all_start_methods()
+        and not multiprocessing.current_process().daemon
+    )
+
+
+def default_workers() -> int:
+    """One worker process per CPU this process may run on (a container's share, not the
+    host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def rescore_flow(
@@ -100,7 +278,7 @@ def rescore_flow(
     from prefect.cache_policies import NO_CACHE
 
     started = time.monotonic()
-    compile_rubrics(rubric_paths)  # refuse a broken rubric before touching anything
+    compiled_once(rubric_paths)  # refuse a broken rubric before touching anything
     dates = [d for d in wh.partition_dates(warehouse, "calls") if since is None or d >= since]
     part = task(
         rescore_partition, name="rescore-partition", cache_policy=NO_CACHE, persist_result=False

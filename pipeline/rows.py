@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import pyarrow as pa
 
 from pipeline.archive import KNOWN_COLUMNS
 from pipeline.metrics import METRIC_ALIASES
-from pipeline.transcript import utterance_from_dict
+from pipeline.transcript import utterance_from_dict, words_from_columns
 from pipeline.types import (
+    SPEAKERS,
     CallScore,
     Evidence,
     Finding,
@@ -17,6 +22,7 @@ from pipeline.types import (
     Recording,
     Span,
     Transcript,
+    Utterance,
     Word,
 )
 from pipeline.warehouse import METRIC_COLUMNS
@@ -112,6 +118,70 @@ def transcript_from_rows(
     return Transcript(
         call_id=call_id, language=language, duration_s=duration_s, utterances=utterances
     )
+
+
+def transcripts_from_table(
+    calls: Sequence[tuple[str, str, float]], utterances: pa.Table
+) -> list[Transcript]:
+    """Rebuild many calls' transcripts from ``utterances`` rows, column by column.
+
+    The same transcripts as :func:`transcript_from_rows` on each call's rows, without
+    a dict per row and per word in between: re-scoring reads whole partitions.
+
+    Parameters
+    ----------
+    calls
+        ``(call_id, language, duration_s)`` of each call, in the order wanted.
+    utterances
+        Rows of the ``utterances`` table, in any order; rows of other calls are ignored.
+
+    Returns
+    -------
+    list of Transcript
+        One per call, its utterances in ``idx`` order (none when it has no rows).
+
+    Raises
+    ------
+    ValueError
+        A speaker other than ``agent``, ``customer`` or ``unknown``.
+    """
+    table = utterances.sort_by([("call_id", "ascending"), ("idx", "ascending")])
+    built = _utterances(table)
+    if built is None:  # nulls or unknown speakers: the row-by-row path converts or refuses them
+        by_call: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        for r in table.to_pylist():
+            by_call[r["call_id"]].append(r)
+        return [transcript_from_rows(c, lang, d, by_call[c]) for c, lang, d in calls]
+    runs: dict[str, tuple[int, int]] = {}
+    for i, call_id in enumerate(table.column("call_id").to_pylist()):
+        runs[call_id] = (runs.get(call_id, (i, i))[0], i + 1)
+    return [
+        Transcript(c, lang, d, tuple(built[slice(*runs.get(c, (0, 0)))])) for c, lang, d in calls
+    ]
+
+
+_UTTERANCE_COLUMNS = ("speaker", "start_s", "end_s", "text", "confidence", "channel")
+_SPEAKERS = frozenset(SPEAKERS)
+
+
+def _utterances(table: pa.Table) -> list[Utterance] | None:
+    """Every row of an ``utterances`` table as an :class:`Utterance`, words included;
+    ``None`` when a value is missing or a speaker is unknown (no earmark write does that)."""
+    lists = table.column("words").combine_chunks()
+    structs = lists.flatten()
+    fields = structs.flatten()  # start_s, end_s, text, probability
+    columns = [table.column(name) for name in _UTTERANCE_COLUMNS]
+    if any(a.null_count for a in (*columns, lists, structs, *fields)):
+        return None
+    speakers, *values = (c.to_pylist() for c in columns)
+    if not _SPEAKERS.issuperset(speakers):
+        return None
+    words = words_from_columns(*(f.to_pylist() for f in fields))
+    offsets = lists.offsets.to_pylist()
+    base = offsets[0] if offsets else 0
+    per_row = [tuple(words[a - base : b - base]) for a, b in itertools.pairwise(offsets)]
+    start_s, end_s, text, confidence, channel = values
+    return list(map(Utterance, speakers, start_s, end_s, text, per_row, confidence, channel))
 
 
 def finding_row(f: Finding) -> Row:

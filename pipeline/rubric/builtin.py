@@ -14,6 +14,9 @@
 Text detectors take ``negation: true`` to drop a match preceded (within
 ``negation_window`` tokens) by a negation cue ("I'm **not** sorry", "**не** могу
 помочь", "**不**理解"); the cues have per-language defaults and can be replaced.
+
+All of them are ``fork_safe``: plain Python and spaCy data, which a forked re-scoring
+worker can use as it inherits them.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from pipeline.protocols import PhraseFinder, TextAnalyzer
+from pipeline.protocols import PhraseFinder, TextAnalyzer, Tokens
 from pipeline.rubric.detectors import CallText, DetectorParams, Hit, hit_span
 
 NEGATION_CUES = {
@@ -84,22 +87,31 @@ class _TokenMatcher:
 
     def matches(self, call: CallText, i: int) -> list[tuple[int, int, int]]:
         tokens = call.tokens[i]
-        found = self.finder.find(tokens)
+        return self._unnegated(tokens, self.finder.find(tokens))
+
+    def hits(self, call: CallText, utterances: Sequence[int]) -> list[Hit]:
+        out = []
+        find = self.finder.find
+        for i in utterances:
+            tokens = call.tokens[i]
+            found = find(tokens)
+            if not found:  # most utterances: skip the negation guard and the times
+                continue
+            for start, end, rule in self._unnegated(tokens, found):
+                c0, c1 = tokens.char_span(start, end)
+                start_s, end_s = hit_span(call, i, c0, c1)
+                out.append(Hit(i, start_s, end_s, self.rules[rule]))
+        return out
+
+    def _unnegated(
+        self, tokens: Tokens, found: list[tuple[int, int, int]]
+    ) -> list[tuple[int, int, int]]:
         if not self.cues or not found:
             return found
         lower = tokens.lower
         return [
             m for m in found if not self.cues.intersection(lower[max(0, m[0] - self.window) : m[0]])
         ]
-
-    def hits(self, call: CallText, utterances: Sequence[int]) -> list[Hit]:
-        out = []
-        for i in utterances:
-            for start, end, rule in self.matches(call, i):
-                c0, c1 = call.tokens[i].char_span(start, end)
-                start_s, end_s = hit_span(call, i, c0, c1)
-                out.append(Hit(i, start_s, end_s, self.rules[rule]))
-        return out
 
 
 class PhraseDetector:
@@ -112,6 +124,7 @@ class PhraseDetector:
 
     Params: ClassVar[type[BaseModel]] = PhraseParams
     requires: ClassVar[frozenset[str]] = frozenset({"text"})
+    fork_safe: ClassVar[bool] = True
     lemma: ClassVar[bool] = False
 
     def __init__(self, params: PhraseParams, analyzer: TextAnalyzer) -> None:
@@ -135,6 +148,7 @@ class PatternDetector:
 
     Params: ClassVar[type[BaseModel]] = PatternParams
     requires: ClassVar[frozenset[str]] = frozenset({"text"})
+    fork_safe: ClassVar[bool] = True
 
     def __init__(self, params: PatternParams, analyzer: TextAnalyzer) -> None:
         finder = analyzer.pattern_finder(params.patterns)
@@ -151,6 +165,7 @@ class RegexDetector:
 
     Params: ClassVar[type[BaseModel]] = RegexParams
     requires: ClassVar[frozenset[str]] = frozenset({"text"})
+    fork_safe: ClassVar[bool] = True
 
     def __init__(self, params: RegexParams, analyzer: TextAnalyzer) -> None:
         self.patterns = [re.compile(p) for p in params.patterns]
@@ -198,6 +213,7 @@ class ProximityDetector:
 
     Params: ClassVar[type[BaseModel]] = ProximityParams
     requires: ClassVar[frozenset[str]] = frozenset({"text"})
+    fork_safe: ClassVar[bool] = True
 
     def __init__(self, params: ProximityParams, analyzer: TextAnalyzer) -> None:
         self.a = analyzer.phrase_finder(params.a, lemma=params.lemma)
@@ -254,6 +270,7 @@ class SequenceDetector:
 
     Params: ClassVar[type[BaseModel]] = SequenceParams
     requires: ClassVar[frozenset[str]] = frozenset({"text"})
+    fork_safe: ClassVar[bool] = True
 
     def __init__(self, params: SequenceParams, analyzer: TextAnalyzer) -> None:
         self.first = PhraseDetector(PhraseParams(phrases=params.first), analyzer)
@@ -304,6 +321,7 @@ class MetricDetector:
 
     Params: ClassVar[type[BaseModel]] = MetricParams
     requires: ClassVar[frozenset[str]] = frozenset({"metrics"})
+    fork_safe: ClassVar[bool] = True
 
     def __init__(self, params: MetricParams, analyzer: TextAnalyzer) -> None:
         self.params = params

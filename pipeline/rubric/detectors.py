@@ -9,6 +9,11 @@ package adds its own through the ``earmark_detectors`` entry-point group::
     "mycompany.keyword.v1" = "mycompany_detectors:KeywordDetector"
 
 A published name never changes meaning: a change of behaviour is a new ``.v2``.
+
+A detector may also say ``fork_safe = True`` (a class attribute) when a forked copy
+of it works: it holds no model library's thread pool, open connection or lock that a
+fork leaves broken. ``earmark rescore`` then scores calls on forked worker processes;
+a rubric with any other detector (``semantic.v1``'s torch model) is scored in one.
 """
 
 from __future__ import annotations
@@ -115,6 +120,11 @@ def build_detector(
     """Instantiate a registered detector for one language's analyzer."""
     cls = get_detector_class(name, where=where)
     return cls(validate_detector(name, params, where=where), analyzer)  # type: ignore[no-any-return]
+
+
+def fork_safe(detector: object) -> bool:
+    """Whether a detector said a forked copy of it works (``fork_safe = True``)."""
+    return getattr(detector, "fork_safe", False) is True
 
 
 def hit_span(call: CallText, utterance: int, char_start: int, char_end: int) -> tuple[float, float]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pipeline.errors import RubricError
 from pipeline.protocols import TextAnalyzer
 from pipeline.rubric.detectors import CallText, Detector, Hit, build_detector
-from pipeline.rubric.schema import Condition, Item, Rubric, Window
+from pipeline.rubric.schema import Item, NaWhen, Rubric, Window
 from pipeline.types import Evidence, Finding, Outcome, Span, Transcript, Utterance
 
 UNATTRIBUTED_CONFIDENCE = 0.6
@@ -103,18 +103,24 @@ def _normalized(utt: Utterance, analyzer: TextAnalyzer) -> tuple[str, tuple[tupl
     if not utt.words:
         return analyzer.normalize(utt.text), ()
     joiner = "" if analyzer.language == "zh" else " "
-    parts: list[str] = []
-    spans: list[tuple[int, int]] = []
+    norms = list(map(analyzer.normalize, [word.text for word in utt.words]))
+    return joiner.join(filter(None, norms)), _word_spans(norms, len(joiner))
+
+
+def _word_spans(norms: Sequence[str], step: int) -> tuple[tuple[int, int], ...]:
+    """Each normalised word's characters in their join (``step`` characters apart).
+
+    A word that normalises to nothing gets the empty span where it would have been.
+    """
+    spans = []
     pos = 0
-    for word in utt.words:
-        norm = analyzer.normalize(word.text)
-        if parts and norm:
-            pos += len(joiner)
-        spans.append((pos, pos + len(norm)))
-        if norm:
-            parts.append(norm)
-            pos += len(norm)
-    return joiner.join(parts), tuple(spans)
+    for norm in norms:
+        n = len(norm)
+        if n and pos:  # a joiner before every kept word but the first
+            pos += step
+        spans.append((pos, pos + n))
+        pos += n
+    return tuple(spans)
 
 
 def evaluate(
@@ -143,22 +149,54 @@ def evaluate(
         One per item, in rubric order, with evidence for every hit.
     """
     call = prepare_call(transcript, compiled.analyzer, metrics=metrics, metric_spans=metric_spans)
-    return [evaluate_item(compiled.rubric, c, call) for c in compiled.items]
+    facts = _CallFacts(call.transcript)
+    return [_evaluate_item(compiled.rubric, c, call, facts) for c in compiled.items]
 
 
 def evaluate_item(rubric: Rubric, compiled: CompiledItem, call: CallText) -> Finding:
     """One item on a prepared call: detection, ``na_when``, ``expect`` → outcome."""
+    return _evaluate_item(rubric, compiled, call, _CallFacts(call.transcript))
+
+
+class _CallFacts:
+    """What every item asks about a call, worked out once per call, not once per item:
+    whether it has speaker roles, its ASR confidence, the utterances in each window."""
+
+    __slots__ = ("_confidence", "_eligible", "attributed", "transcript")
+
+    def __init__(self, transcript: Transcript) -> None:
+        self.transcript = transcript
+        self.attributed = _attributed(transcript)
+        self._confidence: float | None = None
+        self._eligible: dict[tuple[str, float, float], list[int]] = {}
+
+    @property
+    def asr_confidence(self) -> float:
+        if self._confidence is None:
+            self._confidence = self.transcript.asr_confidence
+        return self._confidence
+
+    def eligible(self, speaker: str, window: Window | None) -> list[int]:
+        """:func:`eligible_utterances`, a fresh list each time (a detector may change it)."""
+        lo, hi = _bounds(self.transcript, window)
+        found = self._eligible.get((speaker, lo, hi))
+        if found is None:
+            found = _eligible(self.transcript, speaker, lo, hi, attributed=self.attributed)
+            self._eligible[(speaker, lo, hi)] = found
+        return list(found)
+
+
+def _evaluate_item(
+    rubric: Rubric, compiled: CompiledItem, call: CallText, facts: _CallFacts
+) -> Finding:
     item = compiled.item
-    attributed = any(u.speaker != "unknown" for u in call.transcript.utterances)
-    hits = _run(compiled.detector, call, item.speaker, item.window)
+    hits = compiled.detector.find(call, facts.eligible(item.speaker, item.window))
     detected = bool(hits)
     outcome: Outcome
     if (
         compiled.na_detector is not None
         and item.na_when is not None
-        and _not_applicable(
-            compiled.na_detector, item.na_when.detected is not None, item.na_when.condition, call
-        )
+        and _not_applicable(compiled.na_detector, item.na_when, call, facts)
     ):
         outcome = "na"
     elif item.expect == "present":
@@ -171,8 +209,8 @@ def evaluate_item(rubric: Rubric, compiled: CompiledItem, call: CallText) -> Fin
             utterances[h.utterance].confidence if h.utterance >= 0 else 1.0 for h in hits
         )
     else:
-        confidence = call.transcript.asr_confidence
-    if not attributed and item.speaker != "any":
+        confidence = facts.asr_confidence
+    if not facts.attributed and item.speaker != "any":
         confidence *= UNATTRIBUTED_CONFIDENCE
     if outcome == "fail" and confidence < item.min_confidence:
         outcome = "na"
@@ -205,15 +243,10 @@ def _evidence(hit: Hit, utterances: Sequence[Utterance]) -> Evidence:
     )
 
 
-def _not_applicable(
-    detector: Detector, when_detected: bool, cond: Condition, call: CallText
-) -> bool:
-    found = bool(_run(detector, call, cond.speaker, cond.window))
-    return found if when_detected else not found
-
-
-def _run(detector: Detector, call: CallText, speaker: str, window: Window | None) -> list[Hit]:
-    return detector.find(call, eligible_utterances(call.transcript, speaker=speaker, window=window))
+def _not_applicable(detector: Detector, na_when: NaWhen, call: CallText, facts: _CallFacts) -> bool:
+    cond = na_when.condition
+    found = bool(detector.find(call, facts.eligible(cond.speaker, cond.window)))
+    return found if na_when.detected is not None else not found
 
 
 def eligible_utterances(
@@ -224,8 +257,21 @@ def eligible_utterances(
     A call with no speaker roles at all (mono, not diarized) cannot honour a speaker
     constraint: every utterance is eligible and the finding's confidence is lowered.
     """
-    attributed = any(u.speaker != "unknown" for u in transcript.utterances)
-    lo, hi = window.bounds(transcript.duration_s) if window else (0.0, float("inf"))
+    lo, hi = _bounds(transcript, window)
+    return _eligible(transcript, speaker, lo, hi, attributed=_attributed(transcript))
+
+
+def _attributed(transcript: Transcript) -> bool:
+    return any(u.speaker != "unknown" for u in transcript.utterances)
+
+
+def _bounds(transcript: Transcript, window: Window | None) -> tuple[float, float]:
+    return window.bounds(transcript.duration_s) if window else (0.0, float("inf"))
+
+
+def _eligible(
+    transcript: Transcript, speaker: str, lo: float, hi: float, *, attributed: bool
+) -> list[int]:
     return [
         i
         for i, u in enumerate(transcript.utterances)

@@ -64,7 +64,7 @@ import numpy.typing as npt
 
 from pipeline import TARGET_SR
 from pipeline.errors import ModelError
-from pipeline.metrics import hold_music, pitch_and_voicing, speech_activity
+from pipeline.metrics import hold_music, intersect, pitch_and_voicing, speech_activity
 from pipeline.types import Speaker, Transcript, Utterance, Word
 
 DIARIZE_VERSION = 2
@@ -410,7 +410,7 @@ def speech_windows(
     vad = _minus([(s.start_s, s.end_s) for s in activity], music)
     regions: list[Interval] = []
     for start, end in heard:
-        voiced = _intersect(vad, [(start, end)])
+        voiced = intersect(vad, [(start, end)])
         covered = sum(e - s for s, e in voiced) >= 0.5 * (end - start)
         regions.extend(voiced if covered else [(start, end)])
     return [
@@ -452,20 +452,6 @@ def _minus(intervals: Sequence[Interval], holes: Sequence[Interval]) -> list[Int
             start = max(start, hole_end)
         if end > start:
             out.append((start, end))
-    return out
-
-
-def _intersect(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
-    out: list[Interval] = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        s, e = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if e > s:
-            out.append((s, e))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
     return out
 
 

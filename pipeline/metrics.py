@@ -483,7 +483,7 @@ def hold_music(
     candidates = [
         stretch
         for region in _minus([(0.0, duration)], _union([*own, *talk]))
-        for stretch in _stretches(_intersect(sound, [region]), bridge_s=_SOUND_BRIDGE_S)
+        for stretch in _stretches(intersect(sound, [region]), bridge_s=_SOUND_BRIDGE_S)
     ]
     threshold = options.music_min_stability
     music: list[Interval] = []
@@ -673,7 +673,7 @@ def _join_stretches(
             said = bisect_left(starts, start) - bisect_left(starts, last)
             stray = 0 < said <= _MAX_STRAY_WORDS and start - last < _STRAY_JOIN_S
             talk_over = listener and said > 0 and start - last < _TALK_OVER_MUSIC_S
-            if (stray or talk_over) and not _intersect(others, [(last, start)]):
+            if (stray or talk_over) and not intersect(others, [(last, start)]):
                 joined[-1] = ((first, end), [*members, *pieces])
                 continue
         joined.append(((start, end), list(pieces)))
@@ -698,7 +698,7 @@ def _minus(intervals: Sequence[Interval], holes: Sequence[Interval]) -> list[Int
     return out
 
 
-def _intersect(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
+def intersect(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
     """Where both sorted, disjoint interval lists are."""
     out: list[Interval] = []
     i = j = 0
@@ -784,7 +784,7 @@ def call_metrics(
     )
     speakers = {"unknown", *_PARTIES} if mono else {"agent"}
     holds, dead = _classify_gaps(
-        [g for g in gaps if not _intersect(music_holds, [g])],
+        [g for g in gaps if not intersect(music_holds, [g])],
         _utterances_saying(transcript, options.hold_phrases, speakers=speakers),
         options,
         _utterances_saying(transcript, DEFAULT_RETURN_PHRASES, speakers=speakers),
@@ -839,7 +839,7 @@ def _music_holds(
     ]
     holds: list[Interval] = []
     for start, end in _union([*played, *touching]):
-        if holds and not _intersect(returns, [(holds[-1][1], start)]):
+        if holds and not intersect(returns, [(holds[-1][1], start)]):
             holds[-1] = (holds[-1][0], end)
         else:
             holds.append((start, end))

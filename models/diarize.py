@@ -53,7 +53,6 @@ import dataclasses
 import itertools
 import math
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -64,7 +63,7 @@ import numpy.typing as npt
 
 from pipeline import TARGET_SR
 from pipeline.errors import ModelError
-from pipeline.metrics import hold_music, intersect, pitch_and_voicing, speech_activity
+from pipeline.metrics import bare, hold_music, intersect, pitch_and_voicing, speech_activity
 from pipeline.types import Speaker, Transcript, Utterance, Word
 
 DIARIZE_VERSION = 2
@@ -137,14 +136,9 @@ _EMBEDDERS = ("librosa", "resemblyzer", "auto")
 _RESEMBLYZER_LEVEL = 10 ** (-30 / 20)
 """RMS of Resemblyzer's training audio (``audio_norm_target_dBFS = -30``)."""
 _RESEMBLYZER_BATCH = 128
-_PUNCT = re.compile(r"[\W_]+", re.UNICODE)
+
+
 _CJK = re.compile(r"[\u3400-\u9fff]")
-
-
-def _bare(text: str) -> str:
-    """Lower case, punctuation to single spaces, "ё" as "е": "Thank-you!" → "thank you"."""
-    text = unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")
-    return _PUNCT.sub(" ", text).strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +212,7 @@ class DiarizeOptions:
             )
         for name in ("opening_phrases", "closing_phrases"):
             phrases = getattr(self, name)
-            if not all(isinstance(p, str) and _bare(p) for p in phrases):
+            if not all(isinstance(p, str) and bare(p) for p in phrases):
                 raise ValueError(f"DiarizeOptions.{name} must be non-empty texts, got {phrases!r}")
         if self.embedder not in _EMBEDDERS:
             raise ValueError(
@@ -849,7 +843,7 @@ def label_words(words: Sequence[Word], windows: Sequence[VoiceWindow]) -> list[i
 
 def _has_phrase(text: str, phrase: str) -> bool:
     """Whole-word match for spaced scripts; CJK phrases match inside the text, spaces ignored."""
-    bare_phrase = _bare(phrase)
+    bare_phrase = bare(phrase)
     if _CJK.search(bare_phrase):
         return bare_phrase.replace(" ", "") in text.replace(" ", "")
     return f" {bare_phrase} " in f" {text} "
@@ -861,7 +855,7 @@ def _turns(words: Sequence[Word], clusters: Sequence[int]) -> list[tuple[int, fl
     for cluster, run in itertools.groupby(zip(words, clusters, strict=True), key=lambda p: p[1]):
         ws = [w for w, _ in run]
         out.append(
-            (cluster, ws[0].start_s, ws[-1].end_s, _bare(_simplified("".join(w.text for w in ws))))
+            (cluster, ws[0].start_s, ws[-1].end_s, bare(_simplified("".join(w.text for w in ws))))
         )
     return out
 

@@ -76,7 +76,7 @@ from pipeline import TARGET_SR
 from pipeline.audio import Track
 from pipeline.types import Span, Transcript, Word
 
-METRICS_VERSION = 2
+METRICS_VERSION = 3
 """Bump when a change here changes what :func:`measure_call` returns for the same audio and
 transcript: the cached transcript holds the call's metrics, so this is part of its key
 (version 2: hold music and tones; per-party numbers on diarized mono calls)."""
@@ -177,9 +177,13 @@ _PARTIES = ("agent", "customer")
 _PUNCT = re.compile(r"[\W_]+", re.UNICODE)
 
 
-def _bare(text: str) -> str:
-    """Lower case, punctuation to single spaces: "Please, HOLD." → "please hold"."""
-    return _PUNCT.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+def bare(text: str) -> str:
+    """Lower case, punctuation to single spaces, "ё" as "е": "Please, HOLD." → "please hold".
+
+    The form phrase checks outside the rubric engine compare (hold phrases, role cues).
+    """
+    text = unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")
+    return _PUNCT.sub(" ", text).strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +232,7 @@ class MetricOptions:
                 f"MetricOptions.music_hold_min_s must be > 0 and music_min_stability <= 1, "
                 f"got {self.music_hold_min_s!r} and {self.music_min_stability!r}"
             )
-        if not all(isinstance(p, str) and _bare(p) for p in self.hold_phrases):
+        if not all(isinstance(p, str) and bare(p) for p in self.hold_phrases):
             raise ValueError(
                 f"MetricOptions.hold_phrases must be non-empty texts, got {self.hold_phrases!r}"
             )
@@ -637,7 +641,7 @@ def _spoken(words: Sequence[Word]) -> list[Word]:
             note_words = _MAX_NOTE_WORDS
         if note_words > 0:
             note_words = 0 if text[-1:] in "])" else note_words - 1
-        elif _bare(text):
+        elif bare(text):
             out.append(w)
     return sorted(out, key=lambda w: w.start_s)
 
@@ -933,11 +937,11 @@ def _utterances_saying(
     transcript: Transcript, phrases: Sequence[str], *, speakers: Collection[str]
 ) -> list[Interval]:
     """Times of the utterances of ``speakers`` that hold one of ``phrases``."""
-    bare = [_bare(p) for p in phrases]
+    wanted = [bare(p) for p in phrases]
     return [
         (u.start_s, u.end_s)
         for u in transcript.utterances
-        if u.speaker in speakers and any(p in _bare(u.text) for p in bare)
+        if u.speaker in speakers and any(p in bare(u.text) for p in wanted)
     ]
 
 

@@ -334,12 +334,13 @@ def cmd_account_hash(args: argparse.Namespace) -> int:
 
 def cmd_schedule(args: argparse.Namespace) -> int:
     from flows.schedule import serve
+    from pipeline import warehouse as wh
 
     config_path = str(Path(args.config).resolve()) if args.config else None
     serve(
         cron=args.cron,
         archive=str(Path(args.archive).resolve()),
-        warehouse=str(Path(args.warehouse).resolve()),
+        warehouse=wh.absolute(args.warehouse),
         config_path=config_path,
         server_url=args.server_url,
     )

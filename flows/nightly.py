@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import posixpath
 import re
 import time
 from collections import Counter, defaultdict
@@ -203,15 +204,16 @@ def write_redacted_audio(
         How many copies were ``written``, already ``current``, ``failed`` and ``removed``.
     """
     counts: Counter[str] = Counter()
-    stems: dict[Path, set[str]] = defaultdict(set)
-    keep: dict[Path, set[str]] = defaultdict(set)
+    stems: dict[str, set[str]] = defaultdict(set)
+    keep: dict[str, set[str]] = defaultdict(set)
     for job in jobs:
         key = copy_key(job.call_id, job.audio_sha256, job.spans)
         target = wh.redacted_audio_path(warehouse, job.call_date, job.call_id, key)
-        stems[target.parent].add(wh.redacted_audio_stem(job.call_id))
+        folder, name = posixpath.split(target)
+        stems[folder].add(wh.redacted_audio_stem(job.call_id))
         if not job.spans:
             continue
-        keep[target.parent].add(target.name)
+        keep[folder].add(name)
         try:
             written = write_redacted_copy(
                 job.path,
@@ -438,11 +440,13 @@ def queue_build_flow(warehouse: str, dates: list[str], config: Config) -> list[Q
     return queue
 
 
-def preflight(archive: str | Path, config: Config) -> None:
+def preflight(archive: str | Path, warehouse: str | Path, config: Config) -> None:
     """Refuse, before any flow starts, what would fail the whole night: a missing archive,
-    a broken rubric, a missing model (ASR, or the voice encoder asked for in ``[diarize]``)."""
+    a warehouse URL no installed file system serves, a broken rubric, a missing model
+    (ASR, or the voice encoder asked for in ``[diarize]``)."""
     if not Path(archive).is_dir():
         raise InputError(f"{archive}: archive folder not found", code="I001")
+    wh.storage(warehouse)
     for language in config.languages:
         rubric_for(config, language)
     resolve_model(config.asr.model)
@@ -453,7 +457,8 @@ def task_runner(config: Config, *, dask_address: str | None = None) -> Any:
     """Threads on one machine (the model is shared), or a Dask cluster across machines.
 
     With Dask every worker process loads the model once and writes its transcripts to
-    the warehouse's cache, so the warehouse must be on storage all workers reach.
+    the warehouse's cache, so the warehouse must be on storage all workers reach: an
+    object store URL (``s3://…``) or a shared folder.
     """
     if dask_address:
         from prefect_dask import DaskTaskRunner
@@ -470,7 +475,7 @@ def run_night(
     """Run the nightly flow on Prefect's local engine (or a Dask cluster)."""
     from prefect import flow
 
-    preflight(archive, config)
+    preflight(archive, warehouse, config)
 
     night = flow(
         nightly_flow,

@@ -218,22 +218,23 @@ def _ramp(n: int) -> np.ndarray[Any, np.dtype[np.float64]]:
 # ---------------------------------------------------------------- the copy on disk
 
 
-def is_current(path: Path, options: AudioRedactOptions) -> bool:
-    """Whether ``path`` is a copy made with ``options`` (its name says what it covers)."""
+def is_current(location: str, options: AudioRedactOptions) -> bool:
+    """Whether the warehouse file at ``location`` is a copy made with ``options`` (its name
+    says what it covers). Only the FLAC header is read, also from an object store."""
     import soundfile as sf
 
-    if not path.is_file():
-        return False
     try:
-        with sf.SoundFile(str(path)) as f:
+        with wh.open_input(location) as raw, sf.SoundFile(raw) as f:
             return bool(f.comment == options.stamp)
-    except (sf.LibsndfileError, RuntimeError):
+    except FileNotFoundError:
+        return False
+    except (sf.LibsndfileError, RuntimeError, OSError):
         return False  # damaged: written again
 
 
 def write_redacted_copy(
     source: str | Path,
-    target: Path,
+    target: str,
     *,
     audio_sha256: str,
     sample_rate: int,
@@ -247,8 +248,9 @@ def write_redacted_copy(
     source
         The recording in the archive.
     target
-        Where the copy goes (see :func:`pipeline.warehouse.redacted_audio_path`); written
-        to a temporary name beside it and renamed into place.
+        Where the copy goes in the warehouse (see
+        :func:`pipeline.warehouse.redacted_audio_path`); written to a temporary file and
+        renamed (or uploaded) into place.
     audio_sha256
         The hash the spans were found in: a recording changed since is not copied.
     sample_rate
@@ -299,8 +301,8 @@ def _write_flac(path: Path, samples: FloatArray, *, sr: int, codec: str, comment
         f.write(samples.T)
 
 
-def remove_stale_copies(folder: Path, *, stems: Collection[str], keep: Collection[str]) -> int:
-    """Delete the copies in ``folder`` of the calls named by ``stems``
+def remove_stale_copies(folder: str, *, stems: Collection[str], keep: Collection[str]) -> int:
+    """Delete the copies in the warehouse ``folder`` of the calls named by ``stems``
     (:func:`pipeline.warehouse.redacted_audio_stem`) except those named in ``keep``.
 
     Returns
@@ -308,11 +310,9 @@ def remove_stale_copies(folder: Path, *, stems: Collection[str], keep: Collectio
     int
         How many files were deleted.
     """
-    if not folder.is_dir():
-        return 0
     removed = 0
-    for path in sorted(folder.glob("*.flac")):
-        if path.name not in keep and path.name.rsplit(".", 2)[0] in stems:
-            path.unlink(missing_ok=True)
+    for name in wh.list_names(folder):
+        if name.endswith(".flac") and name not in keep and name.rsplit(".", 2)[0] in stems:
+            wh.remove(wh.join(folder, name))
             removed += 1
     return removed

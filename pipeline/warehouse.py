@@ -8,9 +8,13 @@ Layout (readable as-is by pyarrow, DuckDB, pandas, Spark, Trino)::
     WAREHOUSE/_redacted_audio/call_date=2026-11-20/<call>.<hash>.<key>.flac
                                            audio with the redacted spans covered
 
+WAREHOUSE is a folder or any fsspec URL (``s3://bucket/earmark``, ``gs://…``): every
+read and write goes through :func:`storage`, so a cluster's machines share one warehouse.
+
 Writes are idempotent and atomic: a partition is read, the rows being written replace
 the rows with the same key, and the result goes to a temporary file renamed into
-place. Re-running a night leaves no duplicates, and a crash leaves the old file.
+place (or uploaded whole, on an object store). Re-running a night leaves no
+duplicates, and a crash leaves the old file.
 """
 
 from __future__ import annotations
@@ -19,18 +23,29 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
+import posixpath
 import re
+import socket
 import tempfile
+import threading
+import time
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from fsspec import AbstractFileSystem
+from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
 
 from pipeline.errors import WarehouseError
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1"
 PARTITION = "call_date"
@@ -221,19 +236,164 @@ SORT: dict[str, list[tuple[str, str]]] = {
 }
 
 
-def partition_path(root: str | Path, table: str, call_date: str) -> Path:
-    return Path(root) / table / f"{PARTITION}={call_date}" / "part-0.parquet"
+def storage(root: str | os.PathLike[str]) -> tuple[AbstractFileSystem, str]:
+    """The fsspec file system a warehouse (or one of its files) is on, and its path there.
+
+    A plain path is the local disk; ``s3://bucket/prefix``, ``gs://bucket/prefix`` and any
+    other fsspec URL work once its package is installed (``s3fs`` ships with earmark).
+    Credentials and endpoints come from the usual places: ``AWS_*`` variables (including
+    ``AWS_ENDPOINT_URL`` for MinIO and other S3-compatible stores), ``~/.aws``, or
+    ``FSSPEC_S3_*`` variables; so Dask workers started with the same environment reach
+    the same warehouse.
+
+    Raises
+    ------
+    WarehouseError
+        ``W003`` for an unknown protocol or one whose package is not installed.
+    """
+    url = os.fspath(root)
+    try:
+        return url_to_fs(url)  # type: ignore[no-any-return]
+    except (ImportError, ValueError) as exc:
+        raise WarehouseError(f"{url}: cannot open this warehouse ({exc})", code="W003") from exc
+
+
+def is_local(root: str | os.PathLike[str]) -> bool:
+    """Whether the warehouse is a folder on this machine's disk."""
+    return isinstance(storage(root)[0], LocalFileSystem)
+
+
+def absolute(root: str | os.PathLike[str]) -> str:
+    """``root`` with a local path made absolute (for a deployment or a server); URLs as given."""
+    return str(Path(root).resolve()) if is_local(root) else os.fspath(root)
+
+
+def join(root: str | os.PathLike[str], *parts: str) -> str:
+    """A location inside the warehouse: ``root/part/…`` (``root`` may be a URL)."""
+    return "/".join([os.fspath(root).rstrip("/"), *parts])
+
+
+def read_parquet(
+    location: str, *, schema: pa.Schema | None = None, columns: Sequence[str] | None = None
+) -> pa.Table | None:
+    """A Parquet file of the warehouse, or ``None`` when there is none."""
+    fs, path = storage(location)
+    try:
+        if isinstance(fs, LocalFileSystem):
+            return pq.read_table(path, schema=schema, columns=columns)
+        with fs.open(path, "rb") as f:
+            return pq.read_table(f, schema=schema, columns=columns)
+    except FileNotFoundError:
+        return None
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise WarehouseError(f"{location}: unreadable partition ({exc})", code="W002") from exc
+
+
+def read_bytes(location: str) -> bytes | None:
+    """A file's bytes, or ``None`` when there is none."""
+    fs, path = storage(location)
+    try:
+        return fs.cat_file(path)  # type: ignore[no-any-return]
+    except FileNotFoundError:
+        return None
+
+
+def open_input(location: str) -> IO[bytes]:
+    """A file of the warehouse opened for reading (seekable; remote files read by range)."""
+    fs, path = storage(location)
+    return fs.open(path, "rb")  # type: ignore[no-any-return]
+
+
+def stamp(location: str) -> tuple[str, int] | None:
+    """What changes when a file is rewritten (its mtime or ETag, and size); ``None`` if absent."""
+    fs, path = storage(location)
+    try:
+        info = fs.info(path)
+    except FileNotFoundError:
+        return None
+    marker = info.get("ETag") or info.get("mtime") or info.get("LastModified") or ""
+    return str(marker), int(info.get("size") or 0)
+
+
+def list_names(folder: str) -> list[str]:
+    """The names of the files in a warehouse folder (``[]`` if it does not exist), sorted."""
+    fs, path = storage(folder)
+    fs.invalidate_cache(path)  # other processes (Dask workers, other nights) write here too
+    try:
+        entries = fs.ls(path, detail=False)
+    except FileNotFoundError:
+        return []
+    return sorted(posixpath.basename(str(e).rstrip("/")) for e in entries)
+
+
+def remove(location: str) -> None:
+    """Delete a file of the warehouse (nothing if it is already gone)."""
+    fs, path = storage(location)
+    with contextlib.suppress(FileNotFoundError):
+        fs.rm_file(path)
+
+
+def fetch(location: str, dest: Path | None) -> Path:
+    """A local file with the bytes of ``location``: the file itself when the warehouse is
+    local, else a download to ``dest`` (skipped when ``dest`` exists: callers name it by
+    content, as the redacted copies are named)."""
+    fs, path = storage(location)
+    if isinstance(fs, LocalFileSystem):
+        return Path(path)
+    if dest is None:
+        raise ValueError(f"{location}: a remote file needs a local destination")
+    if not dest.is_file():
+        with atomic_path(dest) as tmp:
+            fs.get_file(path, str(tmp))
+    return dest
+
+
+@contextlib.contextmanager
+def atomic_path(location: str | os.PathLike[str]) -> Iterator[Path]:
+    """A local temporary file to write ``location`` through, so it is never seen half-written.
+
+    On success the file is synced and renamed onto ``location`` (local warehouse) or
+    uploaded to it (object stores publish an object whole or not at all); on any error
+    it is removed and ``location`` keeps its old content.
+    """
+    fs, path = storage(location)
+    local = isinstance(fs, LocalFileSystem)
+    folder = Path(path).parent if local else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=posixpath.splitext(path)[1], dir=folder)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        if local:
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        else:
+            fs.put_file(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+# ---------------------------------------------------------------- tables
+
+
+def partition_path(root: str | os.PathLike[str], table: str, call_date: str) -> str:
+    return join(root, table, f"{PARTITION}={call_date}", "part-0.parquet")
 
 
 def upsert(
-    root: str | Path, table: str, rows_by_date: Mapping[str, Sequence[Mapping[str, Any]]]
+    root: str | os.PathLike[str],
+    table: str,
+    rows_by_date: Mapping[str, Sequence[Mapping[str, Any]]],
 ) -> int:
     """Write rows into their ``call_date`` partitions, replacing rows with the same key.
 
     Parameters
     ----------
     root
-        Warehouse folder.
+        Warehouse folder or URL.
     table
         One of :data:`SCHEMAS`.
     rows_by_date
@@ -248,8 +408,7 @@ def upsert(
     written = 0
     for call_date, rows in sorted(rows_by_date.items()):
         new = pa.Table.from_pylist([dict(r) for r in rows], schema=schema)
-        path = partition_path(root, table, call_date)
-        old = read_partition(path, schema)
+        old = read_partition(root, table, call_date)
         if old is not None and old.num_rows:
             keys = KEYS[table]
             if keys:
@@ -260,7 +419,8 @@ def upsert(
         else:
             merged = new
         merged = merged.sort_by(SORT[table])
-        _atomic_write(merged, path)
+        with atomic_path(partition_path(root, table, call_date)) as tmp:
+            pq.write_table(merged, tmp, compression="zstd")
         written += new.num_rows
     return written
 
@@ -277,86 +437,60 @@ def _joined_key(table: pa.Table, keys: Sequence[str]) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "\x1f")
 
 
-def read_partition(path: Path, schema: pa.Schema) -> pa.Table | None:
-    if not path.exists():
-        return None
-    try:
-        return pq.read_table(path, schema=schema)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise WarehouseError(f"{path}: unreadable partition ({exc})", code="W002") from exc
-
-
-def _atomic_write(table: pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+def read_partition(
+    root: str | os.PathLike[str],
+    table: str,
+    call_date: str,
+    *,
+    columns: Sequence[str] | None = None,
+) -> pa.Table | None:
+    """One ``call_date`` partition of a table with its schema, or ``None`` if it has none."""
+    return read_parquet(
+        partition_path(root, table, call_date), schema=SCHEMAS[table], columns=columns
+    )
 
 
 def read_table(
-    root: str | Path, table: str, *, call_dates: Iterable[str] | None = None
+    root: str | os.PathLike[str], table: str, *, call_dates: Iterable[str] | None = None
 ) -> pa.Table:
     """Read a whole table (or some partitions) with its schema and the ``call_date`` column."""
     schema = SCHEMAS[table]
     dates = sorted(call_dates) if call_dates is not None else partition_dates(root, table)
     parts = []
     for d in dates:
-        t = read_partition(partition_path(root, table, d), schema)
+        t = read_partition(root, table, d)
         if t is not None:
             parts.append(t.append_column(PARTITION, pa.array([d] * t.num_rows, pa.string())))
     full = schema.append(pa.field(PARTITION, pa.string()))
     return pa.concat_tables(parts) if parts else full.empty_table()
 
 
-def partition_dates(root: str | Path, table: str) -> list[str]:
+def partition_dates(root: str | os.PathLike[str], table: str) -> list[str]:
     """The ``call_date`` partitions a table holds, in order."""
-    base = Path(root) / table
-    if not base.exists():
-        return []
+    prefix = f"{PARTITION}="
     return sorted(
-        p.name.split("=", 1)[1] for p in base.iterdir() if p.name.startswith(f"{PARTITION}=")
+        n.removeprefix(prefix) for n in list_names(join(root, table)) if n.startswith(prefix)
     )
 
 
 # ---------------------------------------------------------------- transcript cache
 
 
-def cache_path(root: str | Path, key: str) -> Path:
-    return Path(root) / "_cache" / "asr" / key[:2] / f"{key}.json"
+def cache_path(root: str | os.PathLike[str], key: str) -> str:
+    return join(root, "_cache", "asr", key[:2], f"{key}.json")
 
 
-def read_cached(root: str | Path, key: str) -> dict[str, Any] | None:
-    path = cache_path(root, key)
+def read_cached(root: str | os.PathLike[str], key: str) -> dict[str, Any] | None:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-    except FileNotFoundError:
-        return None
+        raw = read_bytes(cache_path(root, key))
+        return None if raw is None else json.loads(raw)
     except (OSError, ValueError):
         return None  # a damaged entry is recomputed, not trusted
 
 
-def write_cached(root: str | Path, key: str, payload: Mapping[str, Any]) -> None:
-    path = cache_path(root, key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(payload, f, ensure_ascii=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+def write_cached(root: str | os.PathLike[str], key: str, payload: Mapping[str, Any]) -> None:
+    with atomic_path(cache_path(root, key)) as tmp:
+        tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
 
 
 # ---------------------------------------------------------------- redacted audio
@@ -378,48 +512,73 @@ def redacted_audio_stem(call_id: str) -> str:
     return f"{readable}.{hashlib.sha256(call_id.encode()).hexdigest()[:12]}"
 
 
-def redacted_audio_path(root: str | Path, call_date: str, call_id: str, key: str) -> Path:
+def redacted_audio_path(
+    root: str | os.PathLike[str], call_date: str, call_id: str, key: str
+) -> str:
     """Where the redacted copy of a call's audio lives (``key``: what it covers, see
     :func:`pipeline.redact_audio.copy_key`)."""
     stem = redacted_audio_stem(call_id)
-    return Path(root) / REDACTED_AUDIO / f"{PARTITION}={call_date}" / f"{stem}.{key}.flac"
+    return join(root, REDACTED_AUDIO, f"{PARTITION}={call_date}", f"{stem}.{key}.flac")
+
+
+# ---------------------------------------------------------------- the night's lock
+
+LOCK_NAME = ".earmark.lock"
+LEASE_S = 15 * 60.0
+"""On an object store, a lock not renewed for this long is abandoned (its night died) and
+the next night takes it over; a live night renews it five times per lease."""
 
 
 @contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` to write a file to; on success it is synced and
-    renamed onto ``path``, on any error removed, so ``path`` is never seen half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+def night_lock(root: str | os.PathLike[str], *, lease_s: float = LEASE_S) -> Iterator[None]:
+    """Hold the warehouse's write lock; a second night on the same warehouse is refused.
+
+    On a local disk this is ``flock`` on ``WAREHOUSE/.earmark.lock``, released by the
+    kernel if the process dies. On an object store it is that object, created only if it
+    does not exist (S3's conditional ``If-None-Match`` put), renewed while the night runs
+    and deleted at its end; one left by a killed night is taken over after ``lease_s``.
+
+    Raises
+    ------
+    WarehouseError
+        ``W001`` while another run holds the lock.
+    """
+    fs, path = storage(root)
+    if isinstance(fs, LocalFileSystem):
+        with _file_lock(os.fspath(root), Path(path)):
+            yield
+    else:
+        with _object_lock(os.fspath(root), fs, posixpath.join(path, LOCK_NAME), lease_s):
+            yield
+
+
+def _busy(root: str, holder: str) -> WarehouseError:
+    return WarehouseError(
+        f"{root}: another earmark run ({holder}) is writing this warehouse; "
+        "wait for it to finish or point --warehouse elsewhere",
+        code="W001",
+    )
+
+
+def _unwritable(root: str, exc: BaseException) -> WarehouseError:
+    return WarehouseError(
+        f"{root}: cannot write the warehouse ({type(exc).__name__}: {exc})", code="W004"
+    )
+
+
+@contextlib.contextmanager
+def _file_lock(root: str, folder: Path) -> Iterator[None]:
     try:
-        yield Path(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-@contextlib.contextmanager
-def night_lock(root: str | Path) -> Iterator[None]:
-    """Hold the warehouse's write lock; a second night on the same warehouse is refused."""
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    lock = root / ".earmark.lock"
-    with open(lock, "a+") as f:
+        folder.mkdir(parents=True, exist_ok=True)
+        f = open(folder / LOCK_NAME, "a+")  # noqa: SIM115 (held open for the whole night)
+    except OSError as exc:
+        raise _unwritable(root, exc) from exc
+    with f:
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             f.seek(0)
-            holder = f.read().strip() or "another process"
-            raise WarehouseError(
-                f"{root}: another earmark run ({holder}) is writing this warehouse; "
-                "wait for it to finish or point --warehouse elsewhere",
-                code="W001",
-            ) from None
+            raise _busy(root, f.read().strip() or "another process") from None
         f.seek(0)
         f.truncate()
         f.write(f"pid {os.getpid()}")
@@ -428,3 +587,74 @@ def night_lock(root: str | Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _object_lock(root: str, fs: AbstractFileSystem, path: str, lease_s: float) -> Iterator[None]:
+    token = uuid.uuid4().hex
+    holder = f"{socket.gethostname()} pid {os.getpid()}"
+
+    def body() -> bytes:
+        lease = {"holder": holder, "token": token, "expires": time.time() + lease_s}
+        return json.dumps(lease).encode()
+
+    for _ in range(3):
+        try:
+            fs.pipe_file(path, body(), mode="create")
+            break
+        except FileExistsError:
+            held = _read_lock(fs, path)
+        except Exception as exc:  # no bucket, no credentials, no network: say which
+            raise _unwritable(root, exc) from exc
+        if held is None:
+            continue  # released meanwhile
+        expires = float(held.get("expires") or 0.0)
+        if expires > time.time():
+            until = time.strftime("%H:%M:%S UTC", time.gmtime(expires))
+            raise _busy(root, f"{held.get('holder', '?')}, lease renewed until {until}")
+        log.warning("%s: taking over the lock of %s, abandoned", root, held.get("holder"))
+        with contextlib.suppress(FileNotFoundError):
+            fs.rm_file(path)
+    else:
+        raise _busy(root, "several runs starting at once")
+
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(lease_s / 5):
+            try:
+                held = _read_lock(fs, path)
+                if held is None or held.get("token") != token:
+                    log.error("%s: this run's lock was taken over by %s", root, held)
+                    return
+                fs.pipe_file(path, body())
+            except Exception as exc:  # a blip: the lease outlasts several renewals
+                log.warning("%s: could not renew the lock (%s)", root, exc)
+
+    renewer = threading.Thread(target=renew, name="earmark-lock", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join()
+        try:
+            held = _read_lock(fs, path)
+            if held is not None and held.get("token") == token:
+                fs.rm_file(path)
+        except Exception as exc:  # the lease lapses by itself; the night's result stands
+            log.warning(
+                "%s: could not release the lock (%s); it lapses in %.0f s", root, exc, lease_s
+            )
+
+
+def _read_lock(fs: AbstractFileSystem, path: str) -> dict[str, Any] | None:
+    """The lock's content; ``None`` when there is none. A damaged one reads as abandoned."""
+    fs.invalidate_cache(path)
+    try:
+        held = json.loads(fs.cat_file(path))
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        return {"holder": "a damaged lock", "expires": 0.0}
+    return held if isinstance(held, dict) else {"holder": "a damaged lock", "expires": 0.0}

@@ -15,7 +15,10 @@ import math
 import os
 import re
 import secrets
+import shutil
+import tempfile
 import time
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +34,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pipeline import warehouse as wh
 from pipeline.config import Config
 from pipeline.errors import ConfigError
 from pipeline.scoring import clock
@@ -69,8 +73,10 @@ FAVICON = (
 class ReviewApp:
     """What every request handler needs (``app.state.review``)."""
 
-    warehouse: Path
+    warehouse: str
     archive: Path
+    audio_cache: Path | None
+    """Where redacted copies of a remote warehouse are downloaded to (``None``: local)."""
     config: Config
     accounts: Mapping[str, Account]
     store: ReviewStore
@@ -98,7 +104,7 @@ def create_app(
     Parameters
     ----------
     warehouse
-        Warehouse folder (read only).
+        Warehouse folder or URL (read only).
     config
         Inspectors, their teams and the rotation (``earmark.toml``).
     archive
@@ -107,7 +113,8 @@ def create_app(
     accounts
         Who may sign in (see :func:`review.auth.accounts_from_entries`).
     database_url
-        Review database; default ``sqlite:///{warehouse}/reviews.sqlite``.
+        Review database; default ``sqlite:///{warehouse}/reviews.sqlite`` (a warehouse
+        in an object store needs one).
     secret_key
         Signs session cookies. Servers sharing a database must share it; when ``None``
         a random key is made, so sessions end when the process does.
@@ -122,7 +129,8 @@ def create_app(
     Raises
     ------
     ConfigError
-        ``C004`` when no archive folder is given or it does not exist.
+        ``C004`` when no archive folder is given or it does not exist; ``C005`` when
+        the warehouse is remote and no ``database_url`` is given.
     """
     root = archive if archive is not None else config.archive
     if not root or not Path(root).is_dir():
@@ -132,18 +140,24 @@ def create_app(
         log.warning("no secret key given: sessions end when this server stops")
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters.update(clock=_clock, pct=_pct, num=_num)
+    store = ReviewStore(database_url or default_database_url(warehouse))
+    remote = not wh.is_local(warehouse)
+    audio_cache = Path(tempfile.mkdtemp(prefix="earmark-review-audio-")) if remote else None
     state = ReviewApp(
-        warehouse=Path(warehouse),
+        warehouse=os.fspath(warehouse),
         archive=Path(root).resolve(),
+        audio_cache=audio_cache,
         config=config,
         accounts=by_name,
-        store=ReviewStore(database_url or default_database_url(warehouse)),
+        store=store,
         signer=SessionSigner(secret_key or secrets.token_hex(32), ttl_s=session_ttl_s),
         index=data.CallIndex(warehouse),
         templates=templates,
     )
     app = FastAPI(title="earmark review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.review = state
+    if audio_cache is not None:  # customers' audio, even redacted, is not left behind
+        weakref.finalize(app, shutil.rmtree, audio_cache, ignore_errors=True)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_exception_handler(SignInRequired, _sign_in_required)  # type: ignore[arg-type]
@@ -601,7 +615,13 @@ def parse_time(text: str) -> float | None:
 def _audio(request: Request, call_id: str, account: SignedIn) -> Response:
     state = _state(request)
     ref = _allowed_ref(state, account, call_id)
-    path = resolve_audio(state.archive, state.warehouse, ref, audio_mode=state.config.redact.audio)
+    path = resolve_audio(
+        state.archive,
+        state.warehouse,
+        ref,
+        audio_mode=state.config.redact.audio,
+        cache=state.audio_cache,
+    )
     return audio_response(path, request.headers.get("range"), head=request.method == "HEAD")
 
 

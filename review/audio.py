@@ -10,6 +10,7 @@ from the archive, unless audio redaction is switched off (``[redact] audio = "of
 from __future__ import annotations
 
 import mimetypes
+import posixpath
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,15 +124,22 @@ def withheld_message(ref: CallRef) -> str:
     )
 
 
-def redacted_copy(warehouse: Path, ref: CallRef) -> Path | None:
-    """The call's redacted copy covering exactly its stored spans, if it has been written."""
+def redacted_copy(warehouse: str, ref: CallRef) -> str | None:
+    """Where the call's redacted copy covering exactly its stored spans is, once written.
+
+    On a local disk only a file really inside the warehouse's copies folder counts (a
+    symlink pointing out of it does not).
+    """
     key = copy_key(ref.call_id, ref.audio_sha256, ref.redactions)
-    path = wh.redacted_audio_path(warehouse, ref.call_date, ref.call_id, key).resolve()
-    inside = path.is_relative_to((warehouse / wh.REDACTED_AUDIO).resolve())
-    return path if inside and path.is_file() else None
+    location = wh.redacted_audio_path(warehouse, ref.call_date, ref.call_id, key)
+    if wh.is_local(warehouse):
+        path = Path(wh.storage(location)[1]).resolve()
+        folder = Path(wh.storage(wh.join(warehouse, wh.REDACTED_AUDIO))[1]).resolve()
+        return location if path.is_relative_to(folder) and path.is_file() else None
+    return location if wh.stamp(location) is not None else None
 
 
-def audio_status(warehouse: Path, ref: CallRef, *, audio_mode: str) -> AudioStatus:
+def audio_status(warehouse: str, ref: CallRef, *, audio_mode: str) -> AudioStatus:
     """Which audio :func:`resolve_audio` serves for ``ref`` (``audio_mode``: ``[redact] audio``)."""
     if not ref.redactions:
         return "original"
@@ -140,7 +148,9 @@ def audio_status(warehouse: Path, ref: CallRef, *, audio_mode: str) -> AudioStat
     return "unredacted" if audio_mode == "off" else "withheld"
 
 
-def resolve_audio(archive: Path, warehouse: Path, ref: CallRef, *, audio_mode: str) -> Path:
+def resolve_audio(
+    archive: Path, warehouse: str, ref: CallRef, *, audio_mode: str, cache: Path | None
+) -> Path:
     """The file to play for a call: its redacted copy whenever it has redacted spans.
 
     Parameters
@@ -148,11 +158,15 @@ def resolve_audio(archive: Path, warehouse: Path, ref: CallRef, *, audio_mode: s
     archive
         The archive root, already resolved.
     warehouse
-        The warehouse folder (where the redacted copies are).
+        The warehouse folder or URL (where the redacted copies are).
     ref
         The call, with its redacted spans.
     audio_mode
         ``[redact] audio``: only ``"off"`` lets the original of a call with redactions play.
+    cache
+        A private local folder the copies of a remote warehouse are downloaded to (their
+        names say what they hold, so a downloaded copy is never stale); ``None`` for a
+        local warehouse.
 
     Raises
     ------
@@ -164,7 +178,7 @@ def resolve_audio(archive: Path, warehouse: Path, ref: CallRef, *, audio_mode: s
         return resolve_recording(archive, ref.source_path)
     copy = redacted_copy(warehouse, ref)
     if copy is not None:
-        return copy
+        return wh.fetch(copy, cache / posixpath.basename(copy) if cache else None)
     if audio_mode == "off":
         return resolve_recording(archive, ref.source_path)
     raise HTTPException(409, withheld_message(ref))

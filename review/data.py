@@ -9,6 +9,7 @@ seeks) without a full scan.
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipeline import warehouse as wh
 from pipeline.redact_audio import spans_of
@@ -52,8 +52,8 @@ class CallIndex:
     _COLUMNS = ("call_id", "team_id", "agent_id", "source_path", "audio_sha256", "redactions")
 
     def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-        self._parts: dict[str, tuple[tuple[int, int], dict[str, CallRef]]] = {}
+        self.root = os.fspath(root)
+        self._parts: dict[str, tuple[tuple[str, int], dict[str, CallRef]]] = {}
         self._lock = threading.Lock()
 
     def get(self, call_id: str) -> CallRef | None:
@@ -71,15 +71,16 @@ class CallIndex:
             del self._parts[gone]
         for date in dates:
             path = wh.partition_path(self.root, "calls", date)
-            try:
-                st = path.stat()
-            except FileNotFoundError:
+            stamp = wh.stamp(path)
+            if stamp is None:
                 self._parts.pop(date, None)
                 continue
-            stamp = (st.st_mtime_ns, st.st_size)
             if date in self._parts and self._parts[date][0] == stamp:
                 continue
-            table = pq.read_table(path, columns=list(self._COLUMNS))
+            table = wh.read_parquet(path, columns=list(self._COLUMNS))
+            if table is None:  # removed since its stamp was read
+                self._parts.pop(date, None)
+                continue
             self._parts[date] = (
                 stamp,
                 {
@@ -99,10 +100,9 @@ class CallIndex:
 
 def _rows(root: str | Path, table: str, date: str, call_id: str | None = None) -> list[Row]:
     """One partition's rows (of one call), with the table's schema; ``[]`` if absent."""
-    path = wh.partition_path(root, table, date)
-    if not path.exists():
+    data = wh.read_partition(root, table, date)
+    if data is None:
         return []
-    data = pq.read_table(path, schema=wh.SCHEMAS[table])
     if call_id is not None:
         data = data.filter(pc.equal(data["call_id"], call_id))
     return data.to_pylist()  # type: ignore[no-any-return]
@@ -182,9 +182,8 @@ def latest_queue_date(root: str | Path, *, inspector: str | None = None) -> str 
     if inspector is None:
         return dates[0] if dates else None
     for date in dates:
-        path = wh.partition_path(root, "queue", date)
-        names = pq.read_table(path, columns=["inspector"])["inspector"]
-        if pc.any(pc.equal(names, inspector)).as_py():
+        part = wh.read_partition(root, "queue", date, columns=["inspector"])
+        if part is not None and pc.any(pc.equal(part["inspector"], inspector)).as_py():
             return date
     return dates[0] if dates else None
 

@@ -17,6 +17,9 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from pipeline import warehouse as wh
+from pipeline.errors import ConfigError
+
 Verdict = Literal["correct", "incorrect"]
 VERDICTS: tuple[Verdict, ...] = ("correct", "incorrect")
 OVERALL = ("excellent", "pass", "fail")
@@ -123,8 +126,21 @@ class Opened:
 
 
 def default_database_url(warehouse: str | Path) -> str:
-    """``sqlite:///WAREHOUSE/reviews.sqlite`` (the folder is created if missing)."""
-    root = Path(warehouse).resolve()
+    """``sqlite:///WAREHOUSE/reviews.sqlite`` (the folder is created if missing).
+
+    Raises
+    ------
+    ConfigError
+        ``C005`` when the warehouse is not on this machine's disk (SQLite cannot live in
+        an object store): give the database's URL instead.
+    """
+    if not wh.is_local(warehouse):
+        raise ConfigError(
+            f"{warehouse}: the review database cannot live in an object store; give "
+            "--database (e.g. postgresql://host/earmark or sqlite:////var/lib/earmark/reviews.sqlite)",
+            code="C005",
+        )
+    root = Path(wh.storage(warehouse)[1]).resolve()
     root.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{root / 'reviews.sqlite'}"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -42,3 +43,31 @@ def stereo_call(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("stereo") / "stereo_call.wav"
     sf.write(path, np.stack([left, right], axis=1), 8000, subtype="PCM_16")
     return path
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[object]:
+    """A real S3 API on loopback for the session (see :class:`s3kit.S3`)."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+    from s3kit import S3
+
+    from flows.schedule import free_port
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    store = S3(f"http://127.0.0.1:{port}")
+    saved = {k: os.environ.get(k) for k in store.env}
+    os.environ.update(store.env)
+    try:
+        yield store
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        server.stop()

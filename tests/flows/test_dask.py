@@ -1,4 +1,8 @@
-"""The same night on a local Dask cluster of worker processes gives the same tables."""
+"""The same night on a local Dask cluster of worker processes gives the same tables.
+
+The cluster's night writes to an S3 warehouse (a real S3 API on loopback): the way a
+center spreads a night over machines, which share no disk.
+"""
 
 from __future__ import annotations
 
@@ -9,45 +13,40 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyarrow.dataset as ds
 import pytest
+from s3kit import S3
+
+from pipeline import warehouse as wh
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 TABLES = ("calls", "utterances", "findings", "scores", "queue", "quarantine")
 
 
-def _tables(warehouse: Path) -> dict[str, list[dict]]:
+def _tables(warehouse: str | Path) -> dict[str, list[dict]]:
     out = {}
     for t in TABLES:
-        rows = (
-            ds.dataset(warehouse / t, format="parquet", partitioning="hive").to_table().to_pylist()
-        )
+        rows = wh.read_table(warehouse, t).to_pylist()
         out[t] = sorted(rows, key=lambda r: repr(sorted(r.items())))
     return out
 
 
-def _run(archive: Path, warehouse: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    cmd = [
-        sys.executable,
-        "-m",
-        "flows.cli",
-        "run",
-        "--archive",
-        str(archive),
-        "--warehouse",
-        str(warehouse),
-        "--language",
-        "en",
-        *extra,
-    ]
+    cmd = [sys.executable, "-m", "flows.cli", *args]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
 
 
+def _run(archive: Path, warehouse: str | Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return _cli(
+        "run", "--archive", str(archive), "--warehouse", str(warehouse), "--language", "en", *extra
+    )
+
+
 @pytest.fixture
-def dask_cluster() -> Iterator[str]:
-    """A real scheduler and two single-threaded worker processes, started as an operator would."""
+def dask_cluster(s3: S3) -> Iterator[str]:
+    """A real scheduler and two single-threaded worker processes, started as an operator would
+    (with the S3 credentials and endpoint in their environment)."""
     from distributed import Client
 
     from flows.schedule import free_port
@@ -78,8 +77,8 @@ def dask_cluster() -> Iterator[str]:
             p.wait(timeout=60)
 
 
-def test_dask_cluster_results_equal_the_default_runner(
-    tmp_path: Path, data: Path, stereo_call: Path, dask_cluster: str
+def test_dask_cluster_into_s3_gives_the_default_runners_tables(
+    tmp_path: Path, data: Path, stereo_call: Path, dask_cluster: str, s3: S3
 ) -> None:
     archive = tmp_path / "archive"
     archive.mkdir()
@@ -90,7 +89,20 @@ def test_dask_cluster_results_equal_the_default_runner(
 
     default = _run(archive, tmp_path / "default")
     assert default.returncode == 0, default.stderr
-    on_dask = _run(archive, tmp_path / "dask", "--dask-address", dask_cluster)
+    shared = f"{s3.bucket()}/earmark"
+    on_dask = _run(archive, shared, "--dask-address", dask_cluster)
     assert on_dask.returncode == 0, on_dask.stderr
     assert "3 calls processed" in on_dask.stdout and "1 quarantined" in on_dask.stdout
-    assert _tables(tmp_path / "dask") == _tables(tmp_path / "default")
+    assert _tables(shared) == _tables(tmp_path / "default")
+    assert wh.list_names(wh.join(shared, "_cache", "asr"))  # the workers' transcripts
+    assert not wh.list_names(shared).count(wh.LOCK_NAME)  # the night let go of its lock
+
+    again = _run(archive, shared)  # a second night: all from the shared cache, same tables
+    assert again.returncode == 0, again.stderr
+    assert _tables(shared) == _tables(tmp_path / "default")
+    # the other commands on the shared warehouse
+    rescored = _cli("rescore", "--warehouse", shared)
+    assert rescored.returncode == 0, rescored.stderr
+    assert _tables(shared) == _tables(tmp_path / "default")
+    shown = _cli("queue", "show", "--warehouse", shared)
+    assert shown.returncode == 0 and "3 call(s) to review" in shown.stdout, shown.stderr

@@ -40,16 +40,20 @@ def test_written_once_then_kept_then_replaced_when_the_spans_change(
     options = AudioRedactOptions()
     plain = CopyJob("CALL-2", DATE, job.path, job.audio_sha256, 8000, ())
     assert write_redacted_audio(str(warehouse), [job, plain], options) == counts(written=1)
-    first = wh.redacted_audio_path(
-        warehouse, DATE, "CALL-1", copy_key("CALL-1", job.audio_sha256, job.spans)
+    first = Path(
+        wh.redacted_audio_path(
+            warehouse, DATE, "CALL-1", copy_key("CALL-1", job.audio_sha256, job.spans)
+        )
     )
     assert _copies(warehouse) == [first.name]  # a call without redactions gets no copy
     assert write_redacted_audio(str(warehouse), [job], options) == counts(current=1)
     moved = CopyJob(**{**_fields(job), "spans": ((12.0, 16.0),)})
     assert write_redacted_audio(str(warehouse), [moved], options) == counts(written=1, removed=1)
     assert _copies(warehouse) == [
-        wh.redacted_audio_path(
-            warehouse, DATE, "CALL-1", copy_key("CALL-1", job.audio_sha256, moved.spans)
+        Path(
+            wh.redacted_audio_path(
+                warehouse, DATE, "CALL-1", copy_key("CALL-1", job.audio_sha256, moved.spans)
+            )
         ).name
     ]
     gone = CopyJob(**{**_fields(job), "spans": ()})  # redone without redactions: no copy kept

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from callkit import AGENT_AT, CALL_S, CUSTOMER_AT, SR, cut_pieces, place, recordings
 
 from models.diarize import (
     DiarizeOptions,
@@ -28,8 +29,6 @@ from pipeline.audio import Track, decode
 from pipeline.errors import ModelError
 from pipeline.metrics import CallMetrics, measure_call, speech_activity
 from pipeline.types import Transcript, Utterance, Word
-
-SR = 16_000
 
 
 def _words(text: str, *, start_s: float, step_s: float = 0.4) -> list[Word]:
@@ -149,38 +148,21 @@ def test_one_real_voice_through_the_asr_stays_unknown(data: Path) -> None:
 
 # --- per-party metrics of the diarized mono call -------------------------------------------
 
-# The overtalk call of tests/pipeline/test_metrics.py: JFK (agent) and the OSR reader
-# (customer) at known times, interrupting each other twice, with a 25 s silent hold.
-JFK_PIECES = {"fellow": (0.32, 2.12), "ask_not": (3.28, 4.30), "country": (5.42, 7.54)}
-JFK_PIECES["ask_what"] = (8.18, 11.0)
-OSR_PIECES = {"ring": (1.24, 3.78), "shell": (10.94, 13.88), "grass": (17.8, 20.36)}
-OSR_PIECES.update({"storm": (25.3, 28.22), "mhm": (29.4, 30.0)})
-AGENT_AT = [
-    ("fellow", 1.0),
-    ("ask_what", 12.8),
-    ("country", 17.5),
-    ("fellow", 21.2),
-    ("ask_not", 29.0),
-    ("country", 58.5),
-]
-CUSTOMER_AT = [("ring", 3.3), ("shell", 14.0), ("mhm", 18.3), ("grass", 20.2), ("storm", 55.0)]
+# The overtalk call of callkit (measured in tests/pipeline/test_metrics.py): JFK (agent) and
+# the OSR reader (customer) at known times, interrupting each other twice, with a 25 s
+# silent hold.
 
 
 @pytest.fixture(scope="module")
-def overtalk_call(data: Path) -> np.ndarray:
+def overtalk_call() -> np.ndarray:
     """Agent (left) and customer (right) over line hiss, 64 s."""
-    jfk = decode(data / "faster_whisper_jfk.flac").samples[0]
-    osr = decode(data / "osr_us_000_0034_8k.wav").samples[0]
-    rng = np.random.default_rng(1)
-    channels = rng.normal(0, 0.001, (2, 64 * SR)).astype(np.float32)
-    for side, plan, source, pieces in (
-        (0, AGENT_AT, jfk, JFK_PIECES),
-        (1, CUSTOMER_AT, osr, OSR_PIECES),
-    ):
+    voices = cut_pieces(*recordings())
+    # the hiss of both lines from one generator: not callkit's line_noise (seeds 1 and 2)
+    channels = np.random.default_rng(1).normal(0, 0.001, (2, round(CALL_S * SR)))
+    channels = channels.astype(np.float32)
+    for side, plan in enumerate((AGENT_AT, CUSTOMER_AT)):
         for name, at_s in plan:
-            start_s, end_s = pieces[name]
-            piece = source[round(start_s * SR) : round(end_s * SR)]
-            channels[side, round(at_s * SR) : round(at_s * SR) + piece.size] += piece
+            place(channels[side], voices[name], at_s)
     return channels
 
 

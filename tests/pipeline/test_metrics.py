@@ -1,21 +1,35 @@
 """Call audio metrics on calls assembled from real speech at known times.
 
-The agent is JFK (``faster_whisper_jfk.flac``), the customer an Open Speech
-Repository reader (``osr_us_000_0034_8k.wav``). Pieces of continuous speech are
-placed on two channels over line noise, so every silence, hold and overlap is known.
+The agent is JFK, the customer an Open Speech Repository reader: the overtalk call of
+:mod:`callkit`, placed on two channels over line noise, so every silence, hold and
+overlap is known.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pytest
+from callkit import (
+    AGENT_AT,
+    AGENT_WORDS,
+    CALL_S,
+    CUSTOMER_AT,
+    CUSTOMER_WORDS,
+    SR,
+    Audio,
+    Call,
+    close,
+    cut_pieces,
+    line_noise,
+    recordings,
+    speech_call,
+    unlabelled,
+    utterance,
+)
 
-from pipeline.audio import Track, decode
+from pipeline.audio import Track
 from pipeline.metrics import (
     CallMetrics,
     MetricOptions,
@@ -35,123 +49,39 @@ from pipeline.metrics import (
 from pipeline.types import Span, Transcript, Utterance, Word
 from pipeline.warehouse import METRIC_COLUMNS
 
-SR = 16_000
-DATA = Path(__file__).resolve().parent.parent / "data"
-Audio = npt.NDArray[np.float32]
-
-# Continuous speech (no pause over 0.3 s inside), as (start_s, end_s) in the source files.
-JFK = {
-    "fellow": (0.32, 2.12),  # "And so my fellow Americans"           1.80 s
-    "ask_not": (3.28, 4.30),  # "ask not"                             1.02 s
-    "country": (5.42, 7.54),  # "what your country can do for you"    2.12 s
-    "ask_what": (8.18, 11.0),  # "ask what you can do for your country" 2.82 s
-}
-OSR = {
-    "ring": (1.24, 3.78),  # "A gold ring will please most any girl"  2.54 s
-    "shell": (10.94, 13.88),  # "A pink shell was found on the sandy beach" 2.94 s
-    "grass": (17.8, 20.36),  # "The grass and bushes were wet with dew" 2.56 s
-    "storm": (25.3, 28.22),  # "A severe storm tore down the barn"     2.92 s
-    "mhm": (29.4, 30.0),  # a 0.6 s scrap of speech: a backchannel
-}
-
-# The call, 64 s:            agent                      customer
-#  1.00- 2.80 fellow          | 3.30- 5.84 ring
-#  --- dead air 5.84-12.80 (6.96 s) ---
-# 12.80-15.62 ask_what        | 14.00-16.94 shell   customer interrupts: 14.00-15.62 (1.62 s)
-# 17.50-19.62 country         | 18.30-18.90 mhm     backchannel: neither overtalk nor interruption
-# 21.20-23.00 fellow          | 20.20-22.76 grass   agent interrupts: 21.20-22.76 (1.56 s)
-#  --- dead air 23.00-29.00 (6.00 s) ---
-# 29.00-30.02 ask_not ("please hold")
-#  --- hold 30.02-55.00 (24.98 s) ---
-#                             | 55.00-57.92 storm
-# 58.50-60.62 country
-AGENT_AT = [
-    ("fellow", 1.0),
-    ("ask_what", 12.8),
-    ("country", 17.5),
-    ("fellow", 21.2),
-    ("ask_not", 29.0),
-    ("country", 58.5),
-]
-CUSTOMER_AT = [("ring", 3.3), ("shell", 14.0), ("mhm", 18.3), ("grass", 20.2), ("storm", 55.0)]
-CALL_S = 64.0
+# The truth of the overtalk call (its layout is drawn in callkit).
 TRUE_DEAD_AIR = [(5.84, 12.80), (23.00, 29.00)]
 TRUE_HOLD = (30.02, 55.00)
 TRUE_OVERTALK = [(14.00, 15.62), (21.20, 22.76)]
 TRUE_TALK_AGENT_S = 11.68
 TRUE_TALK_CUSTOMER_S = 11.56
-AGENT_WORDS = {"fellow": 5, "ask_what": 8, "country": 7, "ask_not": 4}
-CUSTOMER_WORDS = {"ring": 8, "shell": 9, "mhm": 1, "grass": 8, "storm": 7}
-
-
-@dataclass(frozen=True)
-class Call:
-    agent: Audio
-    customer: Audio
-    transcript: Transcript
-    truth: dict[str, list[tuple[float, float]]]
+HOLD_LINE = "Thank you, please hold."
+"""What the agent's "ask not" is transcribed as here: the hold is announced."""
+WORDS = {**AGENT_WORDS, **CUSTOMER_WORDS, "ask_not": len(HOLD_LINE.split())}
 
 
 @pytest.fixture(scope="module")
 def voices() -> dict[str, Audio]:
-    osr = decode(DATA / "osr_us_000_0034_8k.wav").samples[0]
-    jfk = decode(DATA / "faster_whisper_jfk.flac").samples[0]
-    pieces = {k: _cut(jfk, *v) for k, v in JFK.items()}
-    pieces.update({k: _cut(osr, *v) for k, v in OSR.items()})
-    pieces["osr"] = osr
-    return pieces
-
-
-def _cut(x: Audio, start_s: float, end_s: float) -> Audio:
-    return x[round(start_s * SR) : round(end_s * SR)].copy()
-
-
-def _line_noise(n: int, seed: int, level: float = 0.001) -> Audio:
-    """Telephone line hiss around -60 dBFS."""
-    return np.random.default_rng(seed).normal(0, level, n).astype(np.float32)
-
-
-def _utterance(speaker: str, start_s: float, end_s: float, text: str, n_words: int) -> Utterance:
-    step = (end_s - start_s) / n_words
-    words = tuple(
-        Word(start_s + i * step, start_s + (i + 1) * step, f"w{i}", 0.9) for i in range(n_words)
-    )
-    return Utterance(speaker, start_s, end_s, text, words)  # type: ignore[arg-type]
+    jfk, osr = recordings()
+    return {**cut_pieces(jfk, osr), "osr": osr}
 
 
 @pytest.fixture(scope="module")
 def call(voices: dict[str, Audio]) -> Call:
-    tracks = {
-        "agent": _line_noise(int(CALL_S * SR), 1),
-        "customer": _line_noise(int(CALL_S * SR), 2),
-    }
-    truth: dict[str, list[tuple[float, float]]] = {"agent": [], "customer": []}
-    utterances = []
-    for party, plan, n_words in (
-        ("agent", AGENT_AT, AGENT_WORDS),
-        ("customer", CUSTOMER_AT, CUSTOMER_WORDS),
-    ):
-        for name, at_s in plan:
-            piece = voices[name]
-            start = round(at_s * SR)
-            tracks[party][start : start + piece.size] += piece
-            end_s = at_s + piece.size / SR
-            truth[party].append((at_s, end_s))
-            text = "Thank you, please hold." if name == "ask_not" else name
-            utterances.append(_utterance(party, at_s, end_s, text, n_words[name]))
-    utterances.sort(key=lambda u: u.start_s)
-    transcript = Transcript("call-1", "en", CALL_S, tuple(utterances))
-    return Call(tracks["agent"], tracks["customer"], transcript, truth)
+    return speech_call(
+        voices,
+        agent_at=AGENT_AT,
+        customer_at=CUSTOMER_AT,
+        call_s=CALL_S,
+        call_id="call-1",
+        words=WORDS,
+        texts={"ask_not": HOLD_LINE},
+    )
 
 
 @pytest.fixture(scope="module")
 def measured(call: Call) -> CallMetrics:
-    tracks = [Track("agent", 0, call.agent), Track("customer", 1, call.customer)]
-    return measure_call(tracks, call.transcript, sr=SR)
-
-
-def _close(measured: float, true: float, *, abs_s: float = 0.0, rel: float = 0.0) -> bool:
-    return abs(measured - true) <= max(abs_s, rel * true)
+    return measure_call(call.tracks, call.transcript, sr=SR)
 
 
 # --- speech activity -------------------------------------------------------------------
@@ -168,16 +98,16 @@ def test_speech_activity_finds_each_placed_piece(call: Call, party: str) -> None
 
 def _modulated_noise(n: int) -> Audio:
     t = np.arange(n) / SR
-    return (_line_noise(n, 3, 0.01) * (1 + 0.4 * np.sin(2 * np.pi * 0.2 * t))).astype(np.float32)
+    return (line_noise(n, 3, 0.01) * (1 + 0.4 * np.sin(2 * np.pi * 0.2 * t))).astype(np.float32)
 
 
 def _hum(n: int) -> Audio:
     t = np.arange(n) / SR
-    return (0.05 * np.sin(2 * np.pi * 50 * t) + _line_noise(n, 4)).astype(np.float32)
+    return (0.05 * np.sin(2 * np.pi * 50 * t) + line_noise(n, 4)).astype(np.float32)
 
 
 def _clicks(n: int) -> Audio:
-    x = _line_noise(n, 5)
+    x = line_noise(n, 5)
     for at in range(SR // 2, n, SR):
         x[at : at + 80] = 0.5
     return x
@@ -187,8 +117,8 @@ def _clicks(n: int) -> Audio:
     "make",
     [
         lambda n: np.zeros(n, dtype=np.float32),
-        lambda n: _line_noise(n, 6, 0.01),
-        lambda n: _line_noise(n, 7, 0.0003),
+        lambda n: line_noise(n, 6, 0.01),
+        lambda n: line_noise(n, 7, 0.0003),
         _modulated_noise,
         _hum,
         _clicks,
@@ -230,61 +160,53 @@ def test_speech_activity_rejects_bad_input(
 
 def test_dead_air_is_the_unannounced_silence_between_speech(measured: CallMetrics) -> None:
     true_total = sum(e - s for s, e in TRUE_DEAD_AIR)
-    assert _close(measured.dead_air_s, true_total, abs_s=1.0, rel=0.1), measured.dead_air_s
+    assert close(measured.dead_air_s, true_total, abs_s=1.0, rel=0.1), measured.dead_air_s
     assert measured.dead_air_count == 2
-    assert _close(measured.longest_dead_air_s, 6.96, abs_s=0.5)
+    assert close(measured.longest_dead_air_s, 6.96, abs_s=0.5)
     for span, (start, end) in zip(measured.dead_air_spans, TRUE_DEAD_AIR, strict=True):
-        assert _close(span.start_s, start, abs_s=0.5) and _close(span.end_s, end, abs_s=0.5)
+        assert close(span.start_s, start, abs_s=0.5) and close(span.end_s, end, abs_s=0.5)
 
 
 def test_a_25_s_silence_is_one_hold_with_its_times(measured: CallMetrics) -> None:
     assert measured.hold_count == 1
     (hold,) = measured.hold_spans
-    assert _close(hold.start_s, TRUE_HOLD[0], abs_s=1.0), hold
-    assert _close(hold.end_s, TRUE_HOLD[1], abs_s=1.0), hold
-    assert _close(measured.hold_s, 24.98, abs_s=1.0)
+    assert close(hold.start_s, TRUE_HOLD[0], abs_s=1.0), hold
+    assert close(hold.end_s, TRUE_HOLD[1], abs_s=1.0), hold
+    assert close(measured.hold_s, 24.98, abs_s=1.0)
     assert measured.longest_hold_s == measured.hold_s
 
 
 def test_overtalk_and_who_interrupted(measured: CallMetrics) -> None:
     true_total = sum(e - s for s, e in TRUE_OVERTALK)
-    assert _close(measured.overtalk_s, true_total, rel=0.1), measured.overtalk_s
+    assert close(measured.overtalk_s, true_total, rel=0.1), measured.overtalk_s
     assert measured.overtalk_count == 2  # the customer's "mhm" is a backchannel
     assert measured.interruptions_customer == 1
     assert measured.interruptions_agent == 1
     (by_customer,) = measured.interruption_spans_customer
     (by_agent,) = measured.interruption_spans_agent
-    assert _close(by_customer.start_s, 14.0, abs_s=0.1)
-    assert _close(by_agent.start_s, 21.2, abs_s=0.1)
+    assert close(by_customer.start_s, 14.0, abs_s=0.1)
+    assert close(by_agent.start_s, 21.2, abs_s=0.1)
 
 
 def test_talk_time_ratio_and_words_per_minute(measured: CallMetrics) -> None:
-    assert _close(measured.talk_agent_s, TRUE_TALK_AGENT_S, rel=0.1)
-    assert _close(measured.talk_customer_s, TRUE_TALK_CUSTOMER_S, rel=0.1)
+    assert close(measured.talk_agent_s, TRUE_TALK_AGENT_S, rel=0.1)
+    assert close(measured.talk_customer_s, TRUE_TALK_CUSTOMER_S, rel=0.1)
     true_ratio = TRUE_TALK_AGENT_S / (TRUE_TALK_AGENT_S + TRUE_TALK_CUSTOMER_S)
-    assert _close(measured.talk_ratio_agent, true_ratio, abs_s=0.03)
-    agent_words = sum(AGENT_WORDS[name] for name, _ in AGENT_AT)
-    customer_words = sum(CUSTOMER_WORDS[name] for name, _ in CUSTOMER_AT)
-    assert _close(measured.wpm_agent, agent_words / (TRUE_TALK_AGENT_S / 60), rel=0.1)
-    assert _close(measured.wpm_customer, customer_words / (TRUE_TALK_CUSTOMER_S / 60), rel=0.1)
+    assert close(measured.talk_ratio_agent, true_ratio, abs_s=0.03)
+    agent_words = sum(WORDS[name] for name, _ in AGENT_AT)
+    customer_words = sum(WORDS[name] for name, _ in CUSTOMER_AT)
+    assert close(measured.wpm_agent, agent_words / (TRUE_TALK_AGENT_S / 60), rel=0.1)
+    assert close(measured.wpm_customer, customer_words / (TRUE_TALK_CUSTOMER_S / 60), rel=0.1)
     assert measured.handle_s == CALL_S
 
 
 def test_mono_call_measures_silences_and_leaves_parties_nan(call: Call) -> None:
-    transcript = Transcript(
-        "mono",
-        "en",
-        CALL_S,
-        tuple(
-            Utterance("unknown", u.start_s, u.end_s, u.text, u.words)
-            for u in call.transcript.utterances
-        ),
-    )
+    transcript = unlabelled(call.transcript, "mono")
     m = measure_call([Track("unknown", 0, call.agent + call.customer)], transcript, sr=SR)
     true_total = sum(e - s for s, e in TRUE_DEAD_AIR)
-    assert _close(m.dead_air_s, true_total, abs_s=1.0, rel=0.1)
+    assert close(m.dead_air_s, true_total, abs_s=1.0, rel=0.1)
     assert m.dead_air_count == 2 and m.hold_count == 1
-    assert _close(m.hold_spans[0].start_s, TRUE_HOLD[0], abs_s=1.0)
+    assert close(m.hold_spans[0].start_s, TRUE_HOLD[0], abs_s=1.0)
     for name in (
         "talk_agent_s",
         "talk_customer_s",
@@ -306,15 +228,15 @@ def test_diarized_mono_call_measures_each_party(call: Call, measured: CallMetric
     """The mono mix, its words named as a perfect diarization names them: the per-party
     numbers are estimated from the words and land near the stereo call's."""
     m = measure_call([Track("unknown", 0, call.agent + call.customer)], call.transcript, sr=SR)
-    assert _close(m.talk_agent_s, TRUE_TALK_AGENT_S, rel=0.1), m.talk_agent_s
-    assert _close(m.talk_customer_s, TRUE_TALK_CUSTOMER_S, rel=0.1), m.talk_customer_s
-    assert _close(m.talk_ratio_agent, measured.talk_ratio_agent, abs_s=0.03)
-    assert _close(m.wpm_agent, measured.wpm_agent, rel=0.1)
-    assert _close(m.wpm_customer, measured.wpm_customer, rel=0.1)
+    assert close(m.talk_agent_s, TRUE_TALK_AGENT_S, rel=0.1), m.talk_agent_s
+    assert close(m.talk_customer_s, TRUE_TALK_CUSTOMER_S, rel=0.1), m.talk_customer_s
+    assert close(m.talk_ratio_agent, measured.talk_ratio_agent, abs_s=0.03)
+    assert close(m.wpm_agent, measured.wpm_agent, rel=0.1)
+    assert close(m.wpm_customer, measured.wpm_customer, rel=0.1)
     # these words overlap where the voices do, so the overtalk is seen; the ASR's are
     # rarely so kind (see the module docstring of pipeline.metrics)
     assert (m.interruptions_agent, m.interruptions_customer) == (1.0, 1.0)
-    assert _close(m.overtalk_s, measured.overtalk_s, rel=0.1)
+    assert close(m.overtalk_s, measured.overtalk_s, rel=0.1)
     assert (m.hold_count, m.dead_air_count) == (measured.hold_count, measured.dead_air_count)
     assert math.isnan(m.customer_agitation_max) and m.agitation_spans == ()
 
@@ -439,7 +361,7 @@ def test_an_announced_8_s_silence_is_a_hold(
         "agent": _spans((0, 8), (gap_starts_s + 8, 70)),
         "customer": _spans((8, gap_starts_s)),
     }
-    transcript = _transcript(_utterance(speaker, 6.0, 8.0, text, 4))
+    transcript = _transcript(utterance(speaker, 6.0, 8.0, text, 4))
     m = call_metrics(activity, transcript, duration_s=120.0)
     assert m.hold_count == int(is_hold)
     assert m.dead_air_count == int(not is_hold)
@@ -449,7 +371,7 @@ def test_an_announced_8_s_silence_is_a_hold(
 
 def test_hold_phrases_are_configurable() -> None:
     activity = {"agent": _spans((0, 8), (16, 30)), "customer": []}
-    transcript = _transcript(_utterance("agent", 6.0, 8.0, "Un momento, por favor", 4))
+    transcript = _transcript(utterance("agent", 6.0, 8.0, "Un momento, por favor", 4))
     assert call_metrics(activity, transcript, duration_s=60.0).hold_count == 0
     options = MetricOptions(hold_phrases=("un momento",))
     assert call_metrics(activity, transcript, duration_s=60.0, options=options).hold_count == 1
@@ -485,7 +407,7 @@ def test_overtalk_and_interruption_rules(
 def test_words_per_minute_from_word_timestamps() -> None:
     activity = {"agent": _spans((0, 30)), "customer": _spans((30, 45))}
     transcript = _transcript(
-        _utterance("agent", 0, 30, "…", 75), _utterance("customer", 30, 45, "…", 20)
+        utterance("agent", 0, 30, "…", 75), utterance("customer", 30, 45, "…", 20)
     )
     m = call_metrics(activity, transcript, duration_s=60.0)
     assert (m.wpm_agent, m.wpm_customer) == (150.0, 80.0)
@@ -503,7 +425,7 @@ def test_words_per_minute_is_nan_without_words_or_talk() -> None:
 
 
 def test_mono_spans_give_silences_and_holds_from_the_unknown_speaker() -> None:
-    transcript = _transcript(_utterance("unknown", 6, 10, "one moment please", 3))
+    transcript = _transcript(utterance("unknown", 6, 10, "one moment please", 3))
     m = call_metrics({"unknown": _spans((0, 10), (18, 45), (52, 55))}, transcript, duration_s=60.0)
     assert (m.hold_count, m.hold_s, m.dead_air_count, m.dead_air_s) == (1, 8.0, 1, 7.0)
     assert m.talk_s == 40.0  # the second gap starts 35 s after "one moment": dead air
@@ -555,7 +477,7 @@ def _customer_with(voices: dict[str, Audio], *, gain: float, semitones: float) -
         shifted *= np.sqrt(np.mean(segment**2) / np.mean(shifted**2))  # same level, higher
         segment = shifted
     x[a:b] = gain * segment
-    return x + _line_noise(x.size, 8)
+    return x + line_noise(x.size, 8)
 
 
 @pytest.mark.parametrize(
@@ -567,8 +489,8 @@ def test_agitation_is_found_where_the_customer_gets_loud_and_high(
     customer = _customer_with(voices, gain=gain, semitones=semitones)
     windows = prosody(customer, sr=SR, spans=speech_activity(customer, sr=SR))
     (span,) = agitation_spans(windows)
-    assert _close(span.start_s, AGITATED[0], abs_s=1.0), span
-    assert _close(span.end_s, AGITATED[1], abs_s=1.0), span
+    assert close(span.start_s, AGITATED[0], abs_s=1.0), span
+    assert close(span.end_s, AGITATED[1], abs_s=1.0), span
     assert agitation_max(windows) >= 3.5
     m = call_metrics(
         {"agent": [], "customer": speech_activity(customer, sr=SR)},

@@ -1,7 +1,7 @@
 """Hold music and tones: real speech, synthesized hold sounds placed at known times.
 
 The agent is JFK (``faster_whisper_jfk.flac``), the customer an Open Speech Repository
-reader (``osr_us_000_0034_8k.wav``), as in ``test_metrics.py``. The hold sounds are
+reader (``osr_us_000_0034_8k.wav``): the pieces of :mod:`callkit`. The hold sounds are
 synthesized (seeded): a synth-pad chord with a slow swell, a plucked melody over a bass,
 the same with drums, a continuous dual tone and a beeping tone. The energy VAD hears all
 of them as sound; the metrics must call them holds, not talk.
@@ -11,12 +11,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pytest
+from callkit import (
+    DATA,
+    SR,
+    Audio,
+    Call,
+    close,
+    cut_pieces,
+    line_noise,
+    recordings,
+    speech_call,
+    unlabelled,
+)
 
 from pipeline.audio import Track, decode
 from pipeline.metrics import (
@@ -30,28 +41,11 @@ from pipeline.metrics import (
 )
 from pipeline.types import Span, Transcript, Utterance, Word
 
-SR = 16_000
-DATA = Path(__file__).resolve().parent.parent / "data"
-Audio = npt.NDArray[np.float32]
 MUSIC_RMS_DBFS = -26.0
 """About 10 dB under the voices, as hold music usually sits on a line."""
 
-# Continuous speech in the source files, (start_s, end_s), and its word count.
-JFK = {
-    "fellow": (0.32, 2.12, 5),  # "And so my fellow Americans"
-    "ask_not": (3.28, 4.30, 2),  # "ask not"
-    "country": (5.42, 7.54, 7),  # "what your country can do for you"
-    "ask_what": (8.18, 11.0, 8),  # "ask what you can do for your country"
-}
-OSR = {
-    "ring": (1.24, 3.78, 8),  # "A gold ring will please most any girl"
-    "shell": (10.94, 13.88, 9),  # "A pink shell was found on the sandy beach"
-    "grass": (17.8, 20.36, 8),  # "The grass and bushes were wet with dew"
-    "storm": (25.3, 28.22, 7),  # "A severe storm tore down the barn"
-    "mhm": (29.4, 30.0, 1),  # a 0.6 s scrap of speech
-}
-
-# The call, 56 s. Nobody says a hold phrase: only the music makes these holds.
+# This file's own call (not callkit's overtalk call), 56 s, from callkit's pieces.
+# Nobody says a hold phrase: only the music makes these holds.
 #   agent                         customer
 #   1.00- 2.80 fellow            | 3.30- 5.84 ring
 #   6.50- 7.52 ask_not
@@ -136,40 +130,9 @@ HOLD_SOUNDS: dict[str, Callable[..., Audio]] = {
 }
 
 
-@dataclass(frozen=True)
-class Call:
-    agent: Audio
-    customer: Audio
-    transcript: Transcript
-
-    @property
-    def tracks(self) -> list[Track]:
-        return [Track("agent", 0, self.agent), Track("customer", 1, self.customer)]
-
-
 @pytest.fixture(scope="module")
 def voices() -> dict[str, Audio]:
-    jfk = decode(DATA / "faster_whisper_jfk.flac").samples[0]
-    osr = decode(DATA / "osr_us_000_0034_8k.wav").samples[0]
-    pieces = {k: _cut(jfk, s, e) for k, (s, e, _) in JFK.items()}
-    pieces.update({k: _cut(osr, s, e) for k, (s, e, _) in OSR.items()})
-    return pieces
-
-
-def _cut(x: Audio, start_s: float, end_s: float) -> Audio:
-    return x[round(start_s * SR) : round(end_s * SR)].copy()
-
-
-def _line_noise(n: int, seed: int) -> Audio:
-    return np.random.default_rng(seed).normal(0, 0.001, n).astype(np.float32)
-
-
-def _utterance(speaker: str, start_s: float, end_s: float, text: str, n_words: int) -> Utterance:
-    step = (end_s - start_s) / n_words
-    words = tuple(
-        Word(start_s + i * step, start_s + (i + 1) * step, f" w{i}", 0.9) for i in range(n_words)
-    )
-    return Utterance(speaker, start_s, end_s, text, words)  # type: ignore[arg-type]
+    return cut_pieces(*recordings())
 
 
 def build_call(
@@ -186,38 +149,25 @@ def build_call(
 
     The transcript has the words of every piece of speech, none in the music.
     """
-    n = round(call_s * SR)
-    tracks = {"agent": _line_noise(n, 1), "customer": _line_noise(n, 2)}
-    utterances = []
-    for party, plan, source in (("agent", agent_at, JFK), ("customer", customer_at, OSR)):
-        for name, at_s in plan:
-            piece = voices[name]
-            start = round(at_s * SR)
-            tracks[party][start : start + piece.size] += piece
-            end_s = at_s + piece.size / SR
-            utterances.append(_utterance(party, at_s, end_s, name, source[name][2]))
+    call = speech_call(
+        voices, agent_at=agent_at, customer_at=customer_at, call_s=call_s, call_id="hold"
+    )
     if sound is not None:
+        track = call.agent if leg == "agent" else call.customer
         for i, (start_s, end_s) in enumerate(music_at):
             a, b = round(start_s * SR), round(end_s * SR)
-            tracks[leg][a:b] += sound(b - a, i)
-    utterances.sort(key=lambda u: u.start_s)
-    return Call(
-        tracks["agent"], tracks["customer"], Transcript("hold", "en", call_s, tuple(utterances))
-    )
-
-
-def _close(measured: float, true: float, *, abs_s: float = 0.0, rel: float = 0.0) -> bool:
-    return abs(measured - true) <= max(abs_s, rel * true)
+            track[a:b] += sound(b - a, i)
+    return call
 
 
 def _assert_holds(m: CallMetrics, truth: list[tuple[float, float]]) -> None:
     assert m.hold_count == len(truth), m.hold_spans
     for span, (start, end) in zip(m.hold_spans, truth, strict=True):
-        assert _close(span.start_s, start, abs_s=0.5), (span, start)
-        assert _close(span.end_s, end, abs_s=0.5), (span, end)
+        assert close(span.start_s, start, abs_s=0.5), (span, start)
+        assert close(span.end_s, end, abs_s=0.5), (span, end)
     true_total = sum(e - s for s, e in truth)
-    assert _close(m.hold_s, true_total, abs_s=1.0, rel=0.1), (m.hold_s, true_total)
-    assert _close(m.longest_hold_s, max(e - s for s, e in truth), abs_s=1.0, rel=0.1)
+    assert close(m.hold_s, true_total, abs_s=1.0, rel=0.1), (m.hold_s, true_total)
+    assert close(m.longest_hold_s, max(e - s for s, e in truth), abs_s=1.0, rel=0.1)
     for music in m.hold_music_spans:
         assert any(h.start_s <= music.start_s and music.end_s <= h.end_s for h in m.hold_spans)
 
@@ -227,7 +177,7 @@ def _assert_holds(m: CallMetrics, truth: list[tuple[float, float]]) -> None:
 
 @pytest.mark.parametrize("name", sorted(HOLD_SOUNDS))
 def test_hold_sounds_are_spectrally_stable(name: str) -> None:
-    x = HOLD_SOUNDS[name](8 * SR) + _line_noise(8 * SR, 3)
+    x = HOLD_SOUNDS[name](8 * SR) + line_noise(8 * SR, 3)
     stability = spectral_stability(x, sr=SR, spans=[Span(0.0, 8.0)])
     assert stability >= MetricOptions().music_min_stability, stability
 
@@ -248,7 +198,7 @@ def test_speech_the_asr_missed_is_not_hold_music() -> None:
     activity = speech_activity(x, sr=SR)
     assert hold_music(x, sr=SR, activity=activity, words=[]) == ()
     m = measure_call(
-        [Track("agent", 0, x), Track("customer", 1, _line_noise(x.size, 4))],
+        [Track("agent", 0, x), Track("customer", 1, line_noise(x.size, 4))],
         Transcript("c", "en", x.size / SR, ()),
         sr=SR,
     )
@@ -267,8 +217,8 @@ def test_music_on_the_agent_line_is_a_hold_not_talk(voices: dict[str, Audio], na
     assert len(m.hold_music_spans) == 2
     # the music is not the agent's talk (it would add 26.2 s), nor is the customer's
     # "hello?" over it overtalk
-    assert _close(m.talk_agent_s, TRUE_TALK_AGENT_S, rel=0.1), m.talk_agent_s
-    assert _close(m.talk_customer_s, TRUE_TALK_CUSTOMER_S, rel=0.1), m.talk_customer_s
+    assert close(m.talk_agent_s, TRUE_TALK_AGENT_S, rel=0.1), m.talk_agent_s
+    assert close(m.talk_customer_s, TRUE_TALK_CUSTOMER_S, rel=0.1), m.talk_customer_s
     assert (m.overtalk_s, m.interruptions_agent, m.interruptions_customer) == (0.0, 0.0, 0.0)
     assert m.dead_air_count == 0
 
@@ -291,7 +241,7 @@ def test_music_through_an_8k_mulaw_line(
     tracks = [Track("agent", 0, audio.samples[0]), Track("customer", 1, audio.samples[1])]
     m = measure_call(tracks, call.transcript, sr=SR)
     _assert_holds(m, TRUE_HOLDS)
-    assert _close(m.talk_agent_s, TRUE_TALK_AGENT_S, rel=0.1), m.talk_agent_s
+    assert close(m.talk_agent_s, TRUE_TALK_AGENT_S, rel=0.1), m.talk_agent_s
 
 
 def test_the_same_call_in_silence_has_dead_air_and_no_hold(voices: dict[str, Audio]) -> None:
@@ -300,7 +250,7 @@ def test_the_same_call_in_silence_has_dead_air_and_no_hold(voices: dict[str, Aud
     m = measure_call(call.tracks, call.transcript, sr=SR)
     assert m.hold_count == 0
     assert m.dead_air_count == 3  # 7.52-20.10, 34.60-40.00, 42.92-49.50
-    assert _close(m.talk_agent_s, TRUE_TALK_AGENT_S, rel=0.1)
+    assert close(m.talk_agent_s, TRUE_TALK_AGENT_S, rel=0.1)
 
 
 @pytest.mark.parametrize("name", ["chord", "melody", "beeps"])
@@ -313,9 +263,9 @@ def test_music_on_the_customer_line_is_a_hold(
     call = build_call(voices, sound=HOLD_SOUNDS[name], leg="customer", customer_at=customer_at)
     m = measure_call(call.tracks, call.transcript, sr=SR)
     _assert_holds(m, TRUE_HOLDS)
-    assert _close(m.talk_agent_s, TRUE_TALK_AGENT_S, rel=0.1), m.talk_agent_s
+    assert close(m.talk_agent_s, TRUE_TALK_AGENT_S, rel=0.1), m.talk_agent_s
     true_customer_s = 2.54 + 2.94 + 2.56 + voices[says].size / SR
-    assert _close(m.talk_customer_s, true_customer_s, rel=0.1), m.talk_customer_s
+    assert close(m.talk_customer_s, true_customer_s, rel=0.1), m.talk_customer_s
 
 
 def test_music_on_the_customer_line_while_the_agent_talks_is_not_a_hold(
@@ -349,7 +299,7 @@ def test_queue_music_before_anyone_speaks_is_neither_talk_nor_hold(
     )
     m = measure_call(call.tracks, call.transcript, sr=SR)
     assert m.hold_count == 0
-    assert _close(m.talk_agent_s, 1.8 + 2.12, rel=0.1), m.talk_agent_s
+    assert close(m.talk_agent_s, 1.8 + 2.12, rel=0.1), m.talk_agent_s
 
 
 # --- the rules, on known spans --------------------------------------------------------------
@@ -409,7 +359,7 @@ def _track(*pieces: Audio, seed: int) -> Audio:
     """The pieces one after another, 3 s of line hiss around them."""
     pause = np.zeros(3 * SR, dtype=np.float32)
     x = np.concatenate([pause, *pieces, pause])
-    return x + _line_noise(x.size, seed)
+    return x + line_noise(x.size, seed)
 
 
 def test_whisper_notes_and_a_stray_word_do_not_break_the_music(voices: dict[str, Audio]) -> None:
@@ -424,8 +374,8 @@ def test_whisper_notes_and_a_stray_word_do_not_break_the_music(voices: dict[str,
         Word(music_s[1] + 0.1, music_s[1] + 2.0, " country", 0.9),
     ]
     (span,) = hold_music(x, sr=SR, activity=speech_activity(x, sr=SR), words=words)
-    assert _close(span.start_s, music_s[0], abs_s=0.5), span
-    assert _close(span.end_s, music_s[1], abs_s=0.5), span
+    assert close(span.start_s, music_s[0], abs_s=0.5), span
+    assert close(span.end_s, music_s[1], abs_s=0.5), span
 
 
 def test_music_shorter_than_the_threshold_is_left_alone(voices: dict[str, Audio]) -> None:
@@ -435,7 +385,7 @@ def test_music_shorter_than_the_threshold_is_left_alone(voices: dict[str, Audio]
     assert hold_music(x, sr=SR, activity=activity, words=words) == ()
     shorter = MetricOptions(music_hold_min_s=4.0)
     (span,) = hold_music(x, sr=SR, activity=activity, words=words, options=shorter)
-    assert _close(span.start_s, 4.8, abs_s=0.5) and _close(span.end_s, 9.8, abs_s=0.5), span
+    assert close(span.start_s, 4.8, abs_s=0.5) and close(span.end_s, 9.8, abs_s=0.5), span
 
 
 @pytest.mark.parametrize(
@@ -459,19 +409,11 @@ def test_mono_music_hold(voices: dict[str, Audio]) -> None:
     """
     customer_at = [("ring", 3.3), ("shell", 23.0), ("grass", 30.0), ("mhm", 41.0)]
     call = build_call(voices, sound=melody, customer_at=customer_at)
-    transcript = Transcript(
-        "m",
-        "en",
-        CALL_S,
-        tuple(
-            Utterance("unknown", u.start_s, u.end_s, u.text, u.words)
-            for u in call.transcript.utterances
-        ),
-    )
+    transcript = unlabelled(call.transcript, "m")
     m = measure_call([Track("unknown", 0, call.agent + call.customer)], transcript, sr=SR)
     _assert_holds(m, TRUE_HOLDS)
     true_talk = TRUE_TALK_AGENT_S + 2.54 + 2.94 + 2.56  # the "hello?" is inside the hold
-    assert _close(m.talk_s, true_talk, rel=0.1), m.talk_s
+    assert close(m.talk_s, true_talk, rel=0.1), m.talk_s
 
 
 # --- the real ASR on the music ----------------------------------------------------------------
@@ -495,5 +437,5 @@ def test_hold_music_through_the_real_asr(voices: dict[str, Audio], name: str, le
     transcript = merge_channels("hold", heard, duration_s=CALL_S, language="en")
     m = measure_call(call.tracks, transcript, sr=SR)
     _assert_holds(m, TRUE_HOLDS)
-    assert _close(m.talk_agent_s, TRUE_TALK_AGENT_S, rel=0.1), m.talk_agent_s
-    assert _close(m.talk_customer_s, TRUE_TALK_CUSTOMER_S, rel=0.1), m.talk_customer_s
+    assert close(m.talk_agent_s, TRUE_TALK_AGENT_S, rel=0.1), m.talk_agent_s
+    assert close(m.talk_customer_s, TRUE_TALK_CUSTOMER_S, rel=0.1), m.talk_customer_s

@@ -189,7 +189,7 @@ def source(tmp_path: Path) -> Path:
 def _write(source: Path, target: Path, options: AudioRedactOptions) -> bool:
     return write_redacted_copy(
         source,
-        target,
+        str(target),
         audio_sha256=sha256_file(CARD_CALL),
         sample_rate=SR,
         spans=SPANS,
@@ -202,7 +202,7 @@ def test_copy_of_a_real_call_keeps_format_and_everything_but_the_spans(
     source: Path, tmp_path: Path, mode: str
 ) -> None:
     options = AudioRedactOptions(mode)  # type: ignore[arg-type]
-    target = wh.redacted_audio_path(tmp_path / "wh", "2026-11-20", "call 1", "k" * 20)
+    target = Path(wh.redacted_audio_path(tmp_path / "wh", "2026-11-20", "call 1", "k" * 20))
     assert _write(source, target, options)
     info = sf.info(str(target))
     assert (info.format, info.subtype, info.samplerate, info.channels) == ("FLAC", "PCM_16", SR, 2)
@@ -222,12 +222,12 @@ def test_a_current_copy_is_kept_and_a_stale_one_rewritten(source: Path, tmp_path
     assert _write(source, target, AudioRedactOptions())
     stamp = target.stat().st_mtime_ns
     assert not _write(source, target, AudioRedactOptions())  # current: not even decoded
-    assert target.stat().st_mtime_ns == stamp and is_current(target, AudioRedactOptions())
-    assert not is_current(target, AudioRedactOptions("silence"))
+    assert target.stat().st_mtime_ns == stamp and is_current(str(target), AudioRedactOptions())
+    assert not is_current(str(target), AudioRedactOptions("silence"))
     assert _write(source, target, AudioRedactOptions("silence"))
-    assert is_current(target, AudioRedactOptions("silence"))
+    assert is_current(str(target), AudioRedactOptions("silence"))
     target.write_bytes(b"fLaC damaged")
-    assert not is_current(target, AudioRedactOptions("silence"))
+    assert not is_current(str(target), AudioRedactOptions("silence"))
 
 
 def test_a_changed_or_missing_recording_gets_no_copy(source: Path, tmp_path: Path) -> None:
@@ -244,7 +244,7 @@ def test_a_changed_or_missing_recording_gets_no_copy(source: Path, tmp_path: Pat
 
 def test_stale_copies_of_the_same_calls_are_removed(tmp_path: Path) -> None:
     paths = {
-        name: wh.redacted_audio_path(tmp_path, "2026-11-20", call, key)
+        name: Path(wh.redacted_audio_path(tmp_path, "2026-11-20", call, key))
         for name, call, key in [
             ("keep", "a/b", "1" * 20),
             ("old", "a/b", "2" * 20),
@@ -257,8 +257,8 @@ def test_stale_copies_of_the_same_calls_are_removed(tmp_path: Path) -> None:
         path.write_bytes(b"x")
     folder = paths["keep"].parent
     stems = {wh.redacted_audio_stem("a/b")}
-    assert remove_stale_copies(folder, stems=stems, keep={paths["keep"].name}) == 1
+    assert remove_stale_copies(str(folder), stems=stems, keep={paths["keep"].name}) == 1
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         paths[k].name for k in ("keep", "twin", "other")
     )
-    assert remove_stale_copies(tmp_path / "nowhere", stems=stems, keep=()) == 0
+    assert remove_stale_copies(str(tmp_path / "nowhere"), stems=stems, keep=()) == 0

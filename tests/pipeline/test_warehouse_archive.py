@@ -106,8 +106,9 @@ def test_second_night_is_refused_while_first_holds_lock(tmp_path: Path) -> None:
 def test_transcript_cache_round_trip_and_damaged_entry(tmp_path: Path) -> None:
     wh.write_cached(tmp_path, "ab" * 32, {"x": 1})
     assert wh.read_cached(tmp_path, "ab" * 32) == {"x": 1}
-    wh.cache_path(tmp_path, "cd" * 32).parent.mkdir(parents=True)
-    wh.cache_path(tmp_path, "cd" * 32).write_text("{trunc")
+    damaged = Path(wh.cache_path(tmp_path, "cd" * 32))
+    damaged.parent.mkdir(parents=True)
+    damaged.write_text("{trunc")
     assert wh.read_cached(tmp_path, "cd" * 32) is None
 
 

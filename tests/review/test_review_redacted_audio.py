@@ -3,6 +3,7 @@ redaction is off), with the same Range support and path checks as originals."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,10 +19,12 @@ from reviewkit import (
     sign_in,
     write_call,
 )
+from s3kit import S3
 
 from pipeline import warehouse as wh
 from pipeline.archive import sha256_file
 from pipeline.config import RedactConfig
+from pipeline.errors import ConfigError
 from pipeline.redact_audio import AudioRedactOptions, copy_key, write_redacted_copy
 from review.app import create_app
 
@@ -39,7 +42,7 @@ REDACTED = {
 
 def _copy_path(warehouse: Path, call_id: str, spans: tuple[tuple[str, float, float], ...]) -> Path:
     key = copy_key(call_id, SHA, [(s, e) for _, s, e in spans])
-    return wh.redacted_audio_path(warehouse, DATE, call_id, key)
+    return Path(wh.redacted_audio_path(warehouse, DATE, call_id, key))
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +55,7 @@ def _redacted_built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
         if isinstance(copy, tuple):
             write_redacted_copy(
                 archive / source,
-                _copy_path(warehouse, call_id, copy),
+                str(_copy_path(warehouse, call_id, copy)),
                 audio_sha256=SHA,
                 sample_rate=8000,
                 spans=[(s, e) for _, s, e in copy],
@@ -151,3 +154,32 @@ def test_audio_redaction_off_serves_originals_but_still_prefers_a_copy(
         response = off_client.get(f"/audio/{call_id}")
         assert response.status_code == status
         assert b"not-for-inspectors" not in response.content
+
+
+def test_a_warehouse_on_s3_serves_the_same_pages_and_copies(
+    s3: S3, warehouse: Path, archive: Path, database_url: str
+) -> None:
+    url = f"{s3.bucket()}/earmark"
+    fs, _ = wh.storage(url)
+    for path in sorted(warehouse.rglob("*")):
+        if path.is_file() and not path.is_symlink():  # an object store has no symlinks
+            fs.put_file(str(path), wh.join(url, path.relative_to(warehouse).as_posix()))
+    options = {"archive": str(archive), "accounts": make_accounts(), "secret_key": "test-secret"}
+    with pytest.raises(ConfigError, match=r"\[C005\] .*give --database"):
+        create_app(url, make_config(), **options)  # type: ignore[arg-type]
+    app = create_app(url, make_config(), database_url=database_url, **options)  # type: ignore[arg-type]
+    cache = app.state.review.audio_cache
+    with TestClient(app, follow_redirects=False) as client:
+        sign_in(client, "lena")
+        response = client.get("/audio/C-RED", headers={"Range": "bytes=0-99"})
+        assert response.status_code == 206 and response.content == _copy_bytes(warehouse)[:100]
+        assert (
+            "Redacted copy: the 2 redacted moment(s) are covered." in client.get("/call/C-RED").text
+        )
+        for call_id in ("C-RED-NOCOPY", "C-RED-STALE", "C-RED-LINK"):
+            assert client.get(f"/audio/{call_id}").status_code == 409
+        assert "C-LENA-1" in client.get("/queue").text  # the queue, read from S3
+    assert [p.name for p in cache.iterdir()] == [_copy_path(warehouse, "C-RED", SPANS).name]
+    del app, client
+    gc.collect()
+    assert not cache.exists()  # customers' audio, even redacted, is not left on disk

@@ -6,7 +6,7 @@ long call with holds. Then runs earmark's per-call processing (decode, per-chann
 merge, diarization when mono, redaction, metrics, rubric, score) in a fresh child process
 and reports the child's peak RSS, its wall time and what came out.
 
-Run: ``.venv/bin/python bench/long_call.py [--minutes 60] [--json out.json]``.
+Run: ``.venv/bin/python bench/long_call.py [--minutes 60] [--workers N] [--json out.json]``.
 Results print as JSON and are written to ``.state/bench/long_call.json``.
 """
 
@@ -55,20 +55,23 @@ def _noise(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
     return (rng.standard_normal((n, 2)) * level).astype(np.float32)
 
 
-def _process(path: str, warehouse: str, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _process(path: str, warehouse: str, workers: int, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     from flows.env import configure_environment
 
     configure_environment()
     from flows.process import RunSettings, process_recording
     from pipeline.archive import sha256_file
-    from pipeline.config import Config
+    from pipeline.config import AsrConfig, Config
     from pipeline.types import Recording
 
     p = Path(path)
     rec = Recording(p.stem, p.name, path, sha256_file(p), "2026-01-01", p.stat().st_size)
     started = time.monotonic()
     result = process_recording(
-        rec, RunSettings(config=Config(languages=["en"]), warehouse=warehouse)
+        rec,
+        RunSettings(
+            config=Config(languages=["en"], asr=AsrConfig(workers=workers)), warehouse=warehouse
+        ),
     )
     wall = time.monotonic() - started
     transcript = result.transcript
@@ -85,9 +88,18 @@ def _process(path: str, warehouse: str, queue: multiprocessing.Queue) -> None:  
     )
 
 
+def _worker_count(workers: int) -> int:
+    from pipeline.config import AsrConfig
+
+    return AsrConfig(workers=workers).worker_count
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument(
+        "--workers", type=int, default=0, help="[asr] workers: model replicas (0: one per core)"
+    )
     parser.add_argument("--json", type=Path, default=ROOT / ".state" / "bench" / "long_call.json")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         duration = build_call(call, minutes=args.minutes)
         ctx = multiprocessing.get_context("spawn")  # a fresh process: its peak is this call's
         queue = ctx.Queue()
-        child = ctx.Process(target=_process, args=(str(call), str(Path(tmp) / "wh"), queue))
+        child = ctx.Process(
+            target=_process, args=(str(call), str(Path(tmp) / "wh"), args.workers, queue)
+        )
         child.start()
         row = queue.get()
         child.join()
@@ -105,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         **row,
         "x_realtime": round(duration / row["wall_s"], 2),
         "cpu_count": os.cpu_count(),
+        "workers": _worker_count(args.workers),
     }
     print(json.dumps(summary))
     args.json.parent.mkdir(parents=True, exist_ok=True)

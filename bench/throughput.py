@@ -13,8 +13,9 @@ alternating channels, so the reference text is known) and the same two mixed dow
 mono, the real recordings themselves, and the synthetic sample calls (no reference text).
 
 Run: ``make bench`` or ``.venv/bin/python bench/throughput.py [FILES…] [--workers N]``.
-``--workers 2`` runs earmark as the night does with two calls at once (one core each);
-plain faster-whisper always runs one file at a time on a model with every core.
+By default earmark runs as the night does, ``[asr] workers = 0``: one call per core at
+once (one thread each); ``--workers 1`` measures one worker with every core. Plain
+faster-whisper always runs one file at a time on a model with every core.
 Results print as a table and are written as JSON (default ``.state/bench/throughput.json``).
 """
 
@@ -112,7 +113,7 @@ def run_earmark(files: list[Path], config: Config, warehouse: str) -> tuple[list
     """Every file through earmark's per-call processing, ``[asr] workers`` at a time."""
     settings = RunSettings(config=config, warehouse=warehouse)
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=config.asr.workers) as pool:
+    with ThreadPoolExecutor(max_workers=config.asr.worker_count) as pool:
         results = list(pool.map(lambda f: _timed(f, settings), files))
     return results, time.monotonic() - started
 
@@ -155,7 +156,9 @@ def run_plain(path: Path, model: Any) -> tuple[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="*", type=Path)
-    parser.add_argument("--workers", type=int, default=1, help="earmark's [asr] workers")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="earmark's [asr] workers (default 0: one per core)"
+    )
     parser.add_argument("--json", type=Path, default=ROOT / ".state" / "bench" / "throughput.json")
     args = parser.parse_args(argv)
     config = Config(asr=AsrConfig(workers=args.workers))
@@ -203,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "files": len(done),
         "audio_s": round(audio, 1),
-        "workers": args.workers,
+        "workers": config.asr.worker_count,
         "earmark_x_realtime": round(audio / earmark_wall, 2),
         "plain_x_realtime": round(audio / plain_wall, 2),
         "ratio": round(plain_wall / earmark_wall, 2),

@@ -466,7 +466,7 @@ def task_runner(config: Config, *, dask_address: str | None = None) -> Any:
         return DaskTaskRunner(address=dask_address)
     from prefect.task_runners import ThreadPoolTaskRunner
 
-    return ThreadPoolTaskRunner(max_workers=config.asr.workers)
+    return ThreadPoolTaskRunner(max_workers=config.asr.worker_count)
 
 
 def run_night(
@@ -476,6 +476,8 @@ def run_night(
     from prefect import flow
 
     preflight(archive, warehouse, config)
+    if dask_address and not config.asr.workers:  # Dask's --nworkers/--nthreads decide
+        config = config.model_copy(update={"asr": config.asr.model_copy(update={"workers": 1})})
 
     night = flow(
         nightly_flow,

@@ -11,7 +11,6 @@ The model loads once per process (``lru_cache``); only our own records leave her
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from functools import lru_cache
@@ -22,7 +21,7 @@ import numpy.typing as npt
 
 from models.bundle import ModelSource, resolve_model
 from pipeline import TARGET_SR
-from pipeline.config import AsrConfig
+from pipeline.config import AsrConfig, usable_cores
 from pipeline.errors import ModelError
 from pipeline.packing import pack, unpack
 from pipeline.transcript import drop_phantoms
@@ -114,7 +113,7 @@ class WhisperTranscriber:
         """Threads per model: the configured count, else the cores shared among the workers."""
         if self.config.cpu_threads:
             return self.config.cpu_threads
-        return max(1, (os.cpu_count() or 1) // self.config.workers)
+        return max(1, usable_cores() // self.config.worker_count)
 
     @property
     def model(self) -> Any:
@@ -124,7 +123,7 @@ class WhisperTranscriber:
             self.compute_type,
             self.cpu_threads,
             self.source.is_local,
-            self.config.workers,
+            self.config.worker_count,
         )
 
     def detect_language(

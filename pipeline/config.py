@@ -5,6 +5,7 @@ Every key has a default, so ``earmark run --archive A --warehouse W`` works with
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
@@ -39,13 +40,46 @@ class AsrConfig(_Strict):
     """Whisper windows decoded together. On 2 CPU cores 8 was no faster than 4 and held
     300 MB more (the encoder's attention grows with the batch)."""
     cpu_threads: Annotated[int, Field(ge=0)] = 0
-    workers: Annotated[int, Field(ge=1)] = 1
+    """Threads per model replica; 0 (default): the cores shared among the workers."""
+    workers: Annotated[int, Field(ge=0)] = 0
+    """Recordings transcribed at once, each by its own model replica. 0 (default): one per
+    core, as many as memory allows (:data:`WORKER_MEMORY_BYTES` each); see
+    :attr:`worker_count`. On 2 cores, two one-thread workers were 2.0-2.1x plain
+    faster-whisper against 1.1-1.5x for one two-thread worker (``bench/throughput.py``)."""
     pack_channels: bool = False
     """Transcribe both channels' speech packed into one stream (``pipeline/packing.py``):
     about 1.3x faster on short stereo calls, but Whisper then hears the two parties in one
     window and its word error rate rose on our test calls, so it is off by default."""
     max_decode_s_per_audio_s: Annotated[float, Field(gt=0)] = 3.0
     """Wall-clock cap on decoding, per second of audio: a garbage file cannot loop for minutes."""
+
+    @property
+    def worker_count(self) -> int:
+        """``workers``, or when 0 the cores this process may use, capped by memory."""
+        if self.workers:
+            return self.workers
+        by_memory = _memory_bytes() // WORKER_MEMORY_BYTES
+        return max(1, min(usable_cores(), by_memory))
+
+
+WORKER_MEMORY_BYTES = 1536 * 2**20
+"""What one ASR worker may hold at its peak: a one-hour stereo call measured 1.4 GB
+(``bench/long_call.py``)."""
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return WORKER_MEMORY_BYTES  # unknown: one worker
 
 
 class InspectorConfig(_Strict):

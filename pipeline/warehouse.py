@@ -265,7 +265,8 @@ def is_local(root: str | os.PathLike[str]) -> bool:
 
 def absolute(root: str | os.PathLike[str]) -> str:
     """``root`` with a local path made absolute (for a deployment or a server); URLs as given."""
-    return str(Path(root).resolve()) if is_local(root) else os.fspath(root)
+    fs, path = storage(root)
+    return str(Path(path).resolve()) if isinstance(fs, LocalFileSystem) else os.fspath(root)
 
 
 def join(root: str | os.PathLike[str], *parts: str) -> str:

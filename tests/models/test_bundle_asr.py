@@ -171,3 +171,20 @@ def test_silence_and_noise_produce_no_text(transcriber: WhisperTranscriber) -> N
     noise = (rng.standard_normal(16000 * 20) * 0.01).astype(np.float32)
     ct = transcriber.transcribe(noise, language="en")
     assert ct.segments == ()
+
+
+def test_workers_default_to_one_per_core_as_memory_allows(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline import config as cfg
+
+    monkeypatch.setattr(cfg, "usable_cores", lambda: 8)
+    monkeypatch.setattr(cfg, "_memory_bytes", lambda: 24 * 2**30)
+    assert AsrConfig().worker_count == 8
+    monkeypatch.setattr(cfg, "_memory_bytes", lambda: 4 * 2**30)  # 1.5 GB each: two fit
+    assert AsrConfig().worker_count == 2
+    monkeypatch.setattr(cfg, "_memory_bytes", lambda: 2**30)
+    assert AsrConfig().worker_count == 1
+    assert AsrConfig(workers=3).worker_count == 3  # an explicit count is kept
+    # the threads are the cores shared among the workers, one model replica each
+    transcriber = WhisperTranscriber(AsrConfig(workers=4))
+    monkeypatch.setattr("models.asr.usable_cores", lambda: 8)
+    assert transcriber.cpu_threads == 2

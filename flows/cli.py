@@ -27,6 +27,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     configure_environment(quiet=not getattr(args, "verbose", False))
     try:
+        if getattr(args, "warehouse", None):
+            from pipeline import warehouse as wh
+
+            wh.check_reachable(args.warehouse)
         return int(args.func(args))
     except EarmarkError as exc:
         print(f"earmark: error: {exc}", file=sys.stderr)
@@ -59,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--language", action="append", choices=["en", "zh", "ru"], help="fix the language(s)"
     )
-    run.add_argument("--workers", type=int, help="recordings processed at once")
+    run.add_argument("--workers", type=int, help="recordings processed at once (0: one per core)")
     run.add_argument("--top", type=int, default=10, help="queue rows to print (default 10)")
     run.add_argument(
         "--dask-address", help="run the calls on a Dask cluster (tcp://scheduler:8786)"
@@ -188,10 +192,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     updates: dict[str, object] = {}
     if args.language:
         updates["languages"] = list(dict.fromkeys(args.language))
-    if args.model or args.workers:
-        asr = config.asr.model_copy(
-            update={k: v for k, v in (("model", args.model), ("workers", args.workers)) if v}
-        )
+    if args.model or args.workers is not None:
+        pairs = (("model", args.model), ("workers", args.workers))
+        asr = config.asr.model_copy(update={k: v for k, v in pairs if v is not None})
         updates["asr"] = asr
     config = config.model_copy(update=updates)
     archive = args.archive or config.archive

@@ -446,7 +446,7 @@ def preflight(archive: str | Path, warehouse: str | Path, config: Config) -> Non
     (ASR, or the voice encoder asked for in ``[diarize]``)."""
     if not Path(archive).is_dir():
         raise InputError(f"{archive}: archive folder not found", code="I001")
-    wh.storage(warehouse)
+    wh.check_reachable(warehouse)
     for language in config.languages:
         rubric_for(config, language)
     resolve_model(config.asr.model)

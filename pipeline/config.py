@@ -67,19 +67,37 @@ WORKER_MEMORY_BYTES = 1536 * 2**20
 (``bench/long_call.py``)."""
 
 
+CGROUP = Path("/sys/fs/cgroup")
+
+
 def usable_cores() -> int:
-    """The cores this process may run on (its affinity mask, else the machine's count)."""
+    """The cores this process may run on: its affinity mask, capped by a container's CPU
+    quota (cgroup v2 ``cpu.max``, as ``docker --cpus`` and Kubernetes limits set it)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    quota, _, period = _cgroup("cpu.max").partition(" ")
+    if quota.isdigit() and period.isdigit() and int(period):
+        cores = min(cores, max(1, -(-int(quota) // int(period))))
+    return cores
 
 
 def _memory_bytes() -> int:
+    """The machine's memory, capped by a container's limit (cgroup v2 ``memory.max``)."""
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):
         return WORKER_MEMORY_BYTES  # unknown: one worker
+    limit = _cgroup("memory.max")
+    return min(total, int(limit)) if limit.isdigit() else total
+
+
+def _cgroup(name: str) -> str:
+    try:
+        return (CGROUP / name).read_text().strip()
+    except OSError:
+        return ""
 
 
 class InspectorConfig(_Strict):

@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -258,6 +258,29 @@ def storage(root: str | os.PathLike[str]) -> tuple[AbstractFileSystem, str]:
         raise WarehouseError(f"{url}: cannot open this warehouse ({exc})", code="W003") from exc
 
 
+def check_reachable(root: str | os.PathLike[str]) -> None:
+    """Refuse a remote warehouse that cannot be reached, before any work starts (a local
+    folder is created when first written).
+
+    Raises
+    ------
+    WarehouseError
+        ``W003`` (see :func:`storage`); ``W004`` when its bucket does not exist or
+        cannot be reached (no credentials, no network, a wrong endpoint).
+    """
+    fs, path = storage(root)
+    if isinstance(fs, LocalFileSystem):
+        return
+    bucket = path.split("/", 1)[0]
+    try:
+        fs.invalidate_cache(bucket)
+        fs.info(bucket)
+    except FileNotFoundError as exc:
+        raise _unwritable(os.fspath(root), exc, f"no bucket {bucket!r}") from exc
+    except Exception as exc:
+        raise _unwritable(os.fspath(root), exc, "cannot reach the warehouse") from exc
+
+
 def is_local(root: str | os.PathLike[str]) -> bool:
     """Whether the warehouse is a folder on this machine's disk."""
     return isinstance(storage(root)[0], LocalFileSystem)
@@ -300,9 +323,12 @@ def read_bytes(location: str) -> bytes | None:
 
 
 def open_input(location: str) -> IO[bytes]:
-    """A file of the warehouse opened for reading (seekable; remote files read by range)."""
+    """A file of the warehouse opened for reading (seekable; remote files are read in
+    small ranges, so reading a header does not fetch the whole object)."""
     fs, path = storage(location)
-    return fs.open(path, "rb")  # type: ignore[no-any-return]
+    if isinstance(fs, LocalFileSystem):
+        return fs.open(path, "rb")  # type: ignore[no-any-return]
+    return fs.open(path, "rb", block_size=64 * 1024, cache_type="bytes")  # type: ignore[no-any-return]
 
 
 def stamp(location: str) -> tuple[str, int] | None:
@@ -561,10 +587,10 @@ def _busy(root: str, holder: str) -> WarehouseError:
     )
 
 
-def _unwritable(root: str, exc: BaseException) -> WarehouseError:
-    return WarehouseError(
-        f"{root}: cannot write the warehouse ({type(exc).__name__}: {exc})", code="W004"
-    )
+def _unwritable(
+    root: str, exc: BaseException, what: str = "cannot write the warehouse"
+) -> WarehouseError:
+    return WarehouseError(f"{root}: {what} ({type(exc).__name__}: {exc})", code="W004")
 
 
 @contextlib.contextmanager
@@ -592,6 +618,9 @@ def _file_lock(root: str, folder: Path) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _object_lock(root: str, fs: AbstractFileSystem, path: str, lease_s: float) -> Iterator[None]:
+    """The lease lock of an object store. Every change is conditional on S3: created only
+    if absent (``If-None-Match``), taken over, renewed and deleted only if it is still
+    the version read (``If-Match`` on its ETag), so two nights never both hold it."""
     token = uuid.uuid4().hex
     holder = f"{socket.gethostname()} pid {os.getpid()}"
 
@@ -599,38 +628,25 @@ def _object_lock(root: str, fs: AbstractFileSystem, path: str, lease_s: float) -
         lease = {"holder": holder, "token": token, "expires": time.time() + lease_s}
         return json.dumps(lease).encode()
 
-    for _ in range(3):
-        try:
-            fs.pipe_file(path, body(), mode="create")
-            break
-        except FileExistsError:
-            held = _read_lock(fs, path)
-        except Exception as exc:  # no bucket, no credentials, no network: say which
-            raise _unwritable(root, exc) from exc
-        if held is None:
-            continue  # released meanwhile
-        expires = float(held.get("expires") or 0.0)
-        if expires > time.time():
-            until = time.strftime("%H:%M:%S UTC", time.gmtime(expires))
-            raise _busy(root, f"{held.get('holder', '?')}, lease renewed until {until}")
-        log.warning("%s: taking over the lock of %s, abandoned", root, held.get("holder"))
-        with contextlib.suppress(FileNotFoundError):
-            fs.rm_file(path)
-    else:
-        raise _busy(root, "several runs starting at once")
-
-    stop = threading.Event()
+    etag = _acquire(root, fs, path, body)
+    stop, lost = threading.Event(), threading.Event()
 
     def renew() -> None:
+        nonlocal etag
+        failing_since = time.monotonic()
         while not stop.wait(lease_s / 5):
             try:
-                held = _read_lock(fs, path)
-                if held is None or held.get("token") != token:
-                    log.error("%s: this run's lock was taken over by %s", root, held)
-                    return
-                fs.pipe_file(path, body())
+                etag = _put_if(fs, path, body(), etag)
+                failing_since = time.monotonic()
+            except _Conflict:
+                lost.set()
+                log.error("%s: this night's lock was taken over by another run", root)
+                return
             except Exception as exc:  # a blip: the lease outlasts several renewals
                 log.warning("%s: could not renew the lock (%s)", root, exc)
+                if time.monotonic() - failing_since > lease_s:
+                    lost.set()
+                    return
 
     renewer = threading.Thread(target=renew, name="earmark-lock", daemon=True)
     renewer.start()
@@ -638,24 +654,124 @@ def _object_lock(root: str, fs: AbstractFileSystem, path: str, lease_s: float) -
         yield
     finally:
         stop.set()
-        renewer.join()
+        renewer.join(timeout=60)
+        if not lost.is_set():
+            try:
+                _delete_if(fs, path, etag)
+            except Exception as exc:  # the lease lapses by itself; the night's result stands
+                log.warning(
+                    "%s: could not release the lock (%s); it lapses in %.0f s", root, exc, lease_s
+                )
+    if lost.is_set():
+        raise WarehouseError(
+            f"{root}: this night lost its lock (not renewed for {lease_s:.0f} s or taken over); "
+            "another run may have written the warehouse meanwhile: run the night again",
+            code="W005",
+        )
+
+
+class _Conflict(Exception):
+    """The lock object is not the version this run read (another run changed it)."""
+
+
+def _acquire(root: str, fs: AbstractFileSystem, path: str, body: Callable[[], bytes]) -> str:
+    """Create the lock, or take over an abandoned one; returns the lock's ETag."""
+    for _ in range(5):
         try:
-            held = _read_lock(fs, path)
-            if held is not None and held.get("token") == token:
-                fs.rm_file(path)
-        except Exception as exc:  # the lease lapses by itself; the night's result stands
-            log.warning(
-                "%s: could not release the lock (%s); it lapses in %.0f s", root, exc, lease_s
-            )
+            try:
+                return _put_if(fs, path, body(), None)
+            except _Conflict:
+                held, etag = _read_lock(fs, path)
+            if held is None:
+                continue  # released meanwhile
+            expires = float(held.get("expires") or 0.0)
+            if expires > time.time():
+                until = time.strftime("%H:%M:%S UTC", time.gmtime(expires))
+                raise _busy(root, f"{held.get('holder', '?')}, lease renewed until {until}")
+            log.warning("%s: taking over the lock of %s, abandoned", root, held.get("holder"))
+            try:
+                return _put_if(fs, path, body(), etag)
+            except _Conflict:
+                continue  # another run took it over first
+        except WarehouseError:
+            raise
+        except Exception as exc:  # no bucket, no credentials, no network: say which
+            raise _unwritable(root, exc) from exc
+    raise _busy(root, "several runs starting at once")
 
 
-def _read_lock(fs: AbstractFileSystem, path: str) -> dict[str, Any] | None:
-    """The lock's content; ``None`` when there is none. A damaged one reads as abandoned."""
+def _conditional(fs: AbstractFileSystem) -> bool:
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return any(p in ("s3", "s3a") for p in protocols)
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    cause = exc.__cause__ or exc.__context__
+    code = (getattr(cause, "response", None) or {}).get("Error", {}).get("Code")
+    return isinstance(exc, FileExistsError) or code in (
+        "PreconditionFailed",
+        "ConditionalRequestConflict",
+    )
+
+
+def _put_if(fs: AbstractFileSystem, path: str, data: bytes, etag: str | None) -> str:
+    """Write the lock only if absent (``etag`` None) or still at ``etag``; its new ETag.
+
+    Raises
+    ------
+    _Conflict
+        When it exists (creating) or changed (replacing).
+    """
+    try:
+        if etag is None:
+            fs.pipe_file(path, data, mode="create")
+        elif _conditional(fs):
+            fs.pipe_file(path, data, IfMatch=etag)
+        else:  # a store without conditional writes: read, compare, write
+            if _read_lock(fs, path)[1] != etag:
+                raise _Conflict
+            fs.pipe_file(path, data)
+    except _Conflict:
+        raise
+    except Exception as exc:
+        if _is_conflict(exc):
+            raise _Conflict from exc
+        raise
+    return _etag(fs, path)
+
+
+def _delete_if(fs: AbstractFileSystem, path: str, etag: str) -> None:
+    bucket, _, key = path.partition("/")
+    if _conditional(fs):
+        try:
+            fs.call_s3("delete_object", Bucket=bucket, Key=key, IfMatch=etag)
+        except Exception as exc:
+            if not _is_conflict(exc):
+                raise
+        fs.invalidate_cache(path)
+    elif _read_lock(fs, path)[1] == etag:
+        fs.rm_file(path)
+
+
+def _etag(fs: AbstractFileSystem, path: str) -> str:
+    fs.invalidate_cache(path)
+    info = fs.info(path)
+    return str(info.get("ETag") or info.get("mtime") or info.get("LastModified") or "")
+
+
+def _read_lock(fs: AbstractFileSystem, path: str) -> tuple[dict[str, Any] | None, str]:
+    """The lock's content and ETag; ``(None, "")`` when there is none. A damaged one
+    reads as abandoned."""
     fs.invalidate_cache(path)
     try:
-        held = json.loads(fs.cat_file(path))
+        etag = _etag(fs, path)
+        raw = fs.cat_file(path)
     except FileNotFoundError:
-        return None
+        return None, ""
+    try:
+        held = json.loads(raw)
     except ValueError:
-        return {"holder": "a damaged lock", "expires": 0.0}
-    return held if isinstance(held, dict) else {"holder": "a damaged lock", "expires": 0.0}
+        held = None
+    if not isinstance(held, dict):
+        held = {"holder": "a damaged lock", "expires": 0.0}
+    return held, etag

@@ -9,6 +9,7 @@ from the archive, unless audio redaction is switched off (``[redact] audio = "of
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 import posixpath
 import re
@@ -135,7 +136,7 @@ def redacted_copy(warehouse: str, ref: CallRef) -> str | None:
     if wh.is_local(warehouse):
         path = Path(wh.storage(location)[1]).resolve()
         folder = Path(wh.storage(wh.join(warehouse, wh.REDACTED_AUDIO))[1]).resolve()
-        return location if path.is_relative_to(folder) and path.is_file() else None
+        return str(path) if path.is_relative_to(folder) and path.is_file() else None
     return location if wh.stamp(location) is not None else None
 
 
@@ -164,9 +165,9 @@ def resolve_audio(
     audio_mode
         ``[redact] audio``: only ``"off"`` lets the original of a call with redactions play.
     cache
-        A private local folder the copies of a remote warehouse are downloaded to (their
-        names say what they hold, so a downloaded copy is never stale); ``None`` for a
-        local warehouse.
+        A private local folder the copies of a remote warehouse are downloaded to, named
+        by their ETag too (a copy rewritten with other options is fetched again);
+        ``None`` for a local warehouse.
 
     Raises
     ------
@@ -178,7 +179,10 @@ def resolve_audio(
         return resolve_recording(archive, ref.source_path)
     copy = redacted_copy(warehouse, ref)
     if copy is not None:
-        return wh.fetch(copy, cache / posixpath.basename(copy) if cache else None)
+        if cache is None:
+            return wh.fetch(copy, None)
+        version = hashlib.sha256(repr(wh.stamp(copy)).encode()).hexdigest()[:16]
+        return wh.fetch(copy, cache / f"{version}.{posixpath.basename(copy)}")
     if audio_mode == "off":
         return resolve_recording(archive, ref.source_path)
     raise HTTPException(409, withheld_message(ref))

@@ -188,3 +188,18 @@ def test_workers_default_to_one_per_core_as_memory_allows(monkeypatch: pytest.Mo
     transcriber = WhisperTranscriber(AsrConfig(workers=4))
     monkeypatch.setattr("models.asr.usable_cores", lambda: 8)
     assert transcriber.cpu_threads == 2
+
+
+def test_a_containers_cpu_and_memory_limits_cap_the_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline import config as cfg
+
+    monkeypatch.setattr(cfg, "CGROUP", tmp_path)
+    monkeypatch.setattr(cfg.os, "sched_getaffinity", lambda pid: set(range(64)))
+    (tmp_path / "cpu.max").write_text("150000 100000\n")  # docker --cpus 1.5
+    (tmp_path / "memory.max").write_text(f"{8 * 2**30}\n")
+    assert cfg.usable_cores() == 2
+    assert AsrConfig().worker_count == 2
+    (tmp_path / "cpu.max").write_text("max 100000\n")  # no CPU limit: 64 cores, memory caps
+    assert cfg.usable_cores() == 64 and AsrConfig().worker_count == 5

@@ -186,3 +186,53 @@ def test_unreachable_warehouses_are_clear_errors(s3: S3) -> None:
         wh.night_lock("s3://no-such-bucket/wh"),
     ):
         pass
+
+
+def test_of_many_nights_finding_an_abandoned_lock_one_takes_it_over(s3: S3) -> None:
+    url = s3.bucket()
+    dead = {"holder": "night-host pid 4242", "token": "x", "expires": time.time() - 1}
+    s3fs.S3FileSystem().pipe_file(wh.join(url, wh.LOCK_NAME), json.dumps(dead).encode())
+    start, done = threading.Barrier(6), threading.Event()
+    outcomes: list[str] = []
+
+    def night() -> None:
+        start.wait()
+        try:
+            with wh.night_lock(url):
+                outcomes.append("ran")
+                done.wait(10)
+        except WarehouseError as exc:
+            outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=night) for _ in range(6)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while outcomes.count("W001") < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    done.set()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["W001"] * 5 + ["ran"]
+
+
+def test_a_night_whose_lock_was_taken_over_fails_instead_of_passing_as_done(s3: S3) -> None:
+    url = s3.bucket()
+    fs = s3fs.S3FileSystem()
+    lock = wh.join(url, wh.LOCK_NAME)
+    other = {"holder": "other-host pid 7", "token": "y", "expires": time.time() + 600}
+    with pytest.raises(WarehouseError, match=r"\[W005\] .*lost its lock"):  # noqa: SIM117
+        with wh.night_lock(url, lease_s=1.0):
+            fs.pipe_file(lock, json.dumps(other).encode())  # e.g. after a long pause
+            time.sleep(0.6)
+    assert json.loads(fs.cat_file(lock))["holder"] == other["holder"]  # not deleted
+
+
+def test_a_missing_bucket_or_store_is_refused_before_any_work(s3: S3, tmp_path: Path) -> None:
+    wh.check_reachable(s3.bucket())
+    wh.check_reachable(tmp_path / "not yet")  # a local folder is made when first written
+    with pytest.raises(WarehouseError, match=r"\[W004\] s3://no-such-bucket/wh: no bucket"):
+        wh.check_reachable("s3://no-such-bucket/wh")
+    from flows.cli import main
+
+    assert main(["queue", "show", "--warehouse", "s3://no-such-bucket/wh"]) == 2

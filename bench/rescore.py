@@ -33,9 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("EARMARK_HOME", str(ROOT / ".state"))
 
-from flows.rescore import compiled_once, default_workers, rescore_partition  # noqa: E402
+from flows.rescore import compiled_once, rescore_partition  # noqa: E402
 from pipeline import rows  # noqa: E402
 from pipeline import warehouse as wh  # noqa: E402
+from pipeline.config import usable_cores  # noqa: E402
 from pipeline.types import Recording, Speaker, Transcript, Utterance, Word  # noqa: E402
 
 DATE = "2026-11-20"
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         "calls": scored,
         "wall_s": round(wall, 2),
         "calls_per_s": round(scored / wall, 1),
-        "workers": args.workers or default_workers(),
+        "workers": args.workers or usable_cores(),
         "cpu_count": os.cpu_count(),
         "load_avg_1m_before": round(load, 2),
         **data,

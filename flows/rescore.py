@@ -23,7 +23,6 @@ import contextlib
 import functools
 import gc
 import multiprocessing
-import os
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -38,7 +37,7 @@ from flows.nightly import rebuild_queue
 from models.nlp import get_analyzer
 from pipeline import rows
 from pipeline import warehouse as wh
-from pipeline.config import Config
+from pipeline.config import Config, usable_cores
 from pipeline.errors import ConfigError
 from pipeline.rubric.detectors import fork_safe
 from pipeline.rubric.engine import ALL_INPUTS, CompiledRubric, compile_rubric
@@ -114,7 +113,7 @@ def rescore_partition(
     """Rescore one ``call_date`` partition; returns (calls scored, calls skipped).
 
     Calls are scored in chunks of :data:`CHUNK_CALLS`, on ``workers`` forked processes
-    (default: :func:`default_workers`) when there is more than one chunk. Chunks come
+    (default: one per usable core, :func:`pipeline.config.usable_cores`) when there is more than one chunk. Chunks come
     back in order, so the rows written do not depend on how many workers scored them.
     Calls in a language no rubric is for are skipped.
     """
@@ -123,7 +122,7 @@ def rescore_partition(
     chunks = [(lo, min(lo + CHUNK_CALLS, n)) for lo in range(0, n, CHUNK_CALLS)]
     findings: list[rows.Row] = []
     scores: list[rows.Row] = []
-    for chunk_findings, chunk_scores in _score_chunks(part, chunks, workers or default_workers()):
+    for chunk_findings, chunk_scores in _score_chunks(part, chunks, workers or usable_cores()):
         findings += chunk_findings
         scores += chunk_scores
     if scores:
@@ -260,14 +259,6 @@ def _can_fork() -> bool:
         "fork" in multiprocessing.get_all_start_methods()
         and not multiprocessing.current_process().daemon
     )
-
-
-def default_workers() -> int:
-    """One worker process per CPU this process may run on (a container's share, not the
-    host's count)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def rescore_flow(

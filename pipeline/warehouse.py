@@ -31,7 +31,6 @@ import socket
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -338,8 +337,13 @@ def stamp(location: str) -> tuple[str, int] | None:
         info = fs.info(path)
     except FileNotFoundError:
         return None
-    marker = info.get("ETag") or info.get("mtime") or info.get("LastModified") or ""
-    return str(marker), int(info.get("size") or 0)
+    return _version(info), int(info.get("size") or 0)
+
+
+def _version(info: Mapping[str, Any]) -> str:
+    """What identifies one version of a file in an fsspec ``info``: its ETag on an object
+    store, its mtime on a disk."""
+    return str(info.get("ETag") or info.get("mtime") or info.get("LastModified") or "")
 
 
 def list_names(folder: str) -> list[str]:
@@ -568,7 +572,8 @@ def night_lock(root: str | os.PathLike[str], *, lease_s: float = LEASE_S) -> Ite
     Raises
     ------
     WarehouseError
-        ``W001`` while another run holds the lock.
+        ``W001`` while another run holds the lock; ``W004`` when the warehouse cannot be
+        written; ``W005`` at the end of a night whose object lock lapsed or was taken over.
     """
     fs, path = storage(root)
     if isinstance(fs, LocalFileSystem):
@@ -621,11 +626,10 @@ def _object_lock(root: str, fs: AbstractFileSystem, path: str, lease_s: float) -
     """The lease lock of an object store. Every change is conditional on S3: created only
     if absent (``If-None-Match``), taken over, renewed and deleted only if it is still
     the version read (``If-Match`` on its ETag), so two nights never both hold it."""
-    token = uuid.uuid4().hex
     holder = f"{socket.gethostname()} pid {os.getpid()}"
 
     def body() -> bytes:
-        lease = {"holder": holder, "token": token, "expires": time.time() + lease_s}
+        lease = {"holder": holder, "expires": time.time() + lease_s}
         return json.dumps(lease).encode()
 
     etag = _acquire(root, fs, path, body)
@@ -755,14 +759,12 @@ def _delete_if(fs: AbstractFileSystem, path: str, etag: str) -> None:
 
 def _etag(fs: AbstractFileSystem, path: str) -> str:
     fs.invalidate_cache(path)
-    info = fs.info(path)
-    return str(info.get("ETag") or info.get("mtime") or info.get("LastModified") or "")
+    return _version(fs.info(path))
 
 
 def _read_lock(fs: AbstractFileSystem, path: str) -> tuple[dict[str, Any] | None, str]:
     """The lock's content and ETag; ``(None, "")`` when there is none. A damaged one
     reads as abandoned."""
-    fs.invalidate_cache(path)
     try:
         etag = _etag(fs, path)
         raw = fs.cat_file(path)

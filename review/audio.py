@@ -125,8 +125,9 @@ def withheld_message(ref: CallRef) -> str:
     )
 
 
-def redacted_copy(warehouse: str, ref: CallRef) -> str | None:
-    """Where the call's redacted copy covering exactly its stored spans is, once written.
+def redacted_copy(warehouse: str, ref: CallRef) -> tuple[str, str] | None:
+    """Where the call's redacted copy covering exactly its stored spans is, once written,
+    and its version on an object store (its ETag; ``""`` on a local disk).
 
     On a local disk only a file really inside the warehouse's copies folder counts (a
     symlink pointing out of it does not).
@@ -136,8 +137,9 @@ def redacted_copy(warehouse: str, ref: CallRef) -> str | None:
     if wh.is_local(warehouse):
         path = Path(wh.storage(location)[1]).resolve()
         folder = Path(wh.storage(wh.join(warehouse, wh.REDACTED_AUDIO))[1]).resolve()
-        return str(path) if path.is_relative_to(folder) and path.is_file() else None
-    return location if wh.stamp(location) is not None else None
+        return (str(path), "") if path.is_relative_to(folder) and path.is_file() else None
+    version = wh.stamp(location)
+    return (location, repr(version)) if version is not None else None
 
 
 def audio_status(warehouse: str, ref: CallRef, *, audio_mode: str) -> AudioStatus:
@@ -179,10 +181,11 @@ def resolve_audio(
         return resolve_recording(archive, ref.source_path)
     copy = redacted_copy(warehouse, ref)
     if copy is not None:
+        location, version = copy
         if cache is None:
-            return wh.fetch(copy, None)
-        version = hashlib.sha256(repr(wh.stamp(copy)).encode()).hexdigest()[:16]
-        return wh.fetch(copy, cache / f"{version}.{posixpath.basename(copy)}")
+            return wh.fetch(location, None)
+        name = f"{hashlib.sha256(version.encode()).hexdigest()[:16]}.{posixpath.basename(location)}"
+        return wh.fetch(location, cache / name)
     if audio_mode == "off":
         return resolve_recording(archive, ref.source_path)
     raise HTTPException(409, withheld_message(ref))

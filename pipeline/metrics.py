@@ -76,10 +76,10 @@ from pipeline import TARGET_SR
 from pipeline.audio import Track
 from pipeline.types import Span, Transcript, Word
 
-METRICS_VERSION = 3
+METRICS_VERSION = 4
 """Bump when a change here changes what :func:`measure_call` returns for the same audio and
 transcript: the cached transcript holds the call's metrics, so this is part of its key
-(version 2: hold music and tones; per-party numbers on diarized mono calls)."""
+(version 2: hold music and tones; per-party numbers on diarized mono calls; 4: words per minute count spoken words)."""
 
 FloatArray = npt.NDArray[np.floating[Any]]
 Interval = tuple[float, float]
@@ -1126,11 +1126,34 @@ def _interrupter(agent: Interval, customer: Interval) -> str:
 
 
 def _wpm(transcript: Transcript, speaker: str, *, talk_s: float) -> float:
-    """Words per talk minute; NaN without talk or without any word timestamps in the call."""
+    """Spoken words per talk minute; NaN without talk or without any word timestamps.
+
+    Words are counted as spoken, not as the ASR wrote them: a number counts one word per
+    digit ("4-5-3-2", "4532" and "4.532" are all four), so a card number read out swings
+    the rate by nothing whichever way the model formats it (it did by 25 %, depending on
+    the CPU's instruction set).
+    """
     if talk_s <= 0 or not any(u.words for u in transcript.utterances):
         return NAN
-    words = sum(len(u.words) for u in transcript.utterances if u.speaker == speaker)
+    words = sum(
+        spoken_words(w.text) for u in transcript.utterances if u.speaker == speaker for w in u.words
+    )
     return words / (talk_s / 60.0)
+
+
+def spoken_words(token: str) -> int:
+    """How many words an ASR token stands for when spoken: its digits one by one, else
+    one word if it has a letter (a lone punctuation token is none).
+
+    Examples
+    --------
+    >>> [spoken_words(t) for t in ("card", "4-5-3-2", "4.532.", "814", "—", "你好")]
+    [1, 4, 4, 3, 0, 1]
+    """
+    digits = sum(c.isdigit() for c in token)
+    if digits:
+        return digits
+    return 1 if any(c.isalnum() for c in token) else 0
 
 
 def _agitation_fields(

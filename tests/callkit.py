@@ -106,12 +106,23 @@ def place(track: Audio, piece: Audio, at_s: float) -> tuple[float, float]:
 
 
 def utterance(speaker: str, start_s: float, end_s: float, text: str, n_words: int) -> Utterance:
-    """``n_words`` evenly timed words (Whisper style, leading space) over the span."""
+    """``n_words`` evenly timed words (Whisper style, leading space) over the span, named
+    by letters (a digit would count as a spoken word of its own in words per minute)."""
     step = (end_s - start_s) / n_words
     words = tuple(
-        Word(start_s + i * step, start_s + (i + 1) * step, f" w{i}", 0.9) for i in range(n_words)
+        Word(start_s + i * step, start_s + (i + 1) * step, f" w{_letters(i)}", 0.9)
+        for i in range(n_words)
     )
     return Utterance(speaker, start_s, end_s, text, words)  # type: ignore[arg-type]
+
+
+def _letters(i: int) -> str:
+    out = ""
+    while True:
+        i, r = divmod(i, 26)
+        out = chr(ord("a") + r) + out
+        if not i:
+            return out
 
 
 def speech_call(

@@ -399,6 +399,7 @@ def cmd_rubric_check(args: argparse.Namespace) -> int:
 
 
 def cmd_rubric_test(args: argparse.Namespace) -> int:
+    from models.embed import get_embedder
     from models.nlp import get_analyzer
     from pipeline.rubric.engine import check_examples, compile_rubric
     from pipeline.rubric.schema import load_rubric
@@ -407,7 +408,9 @@ def cmd_rubric_test(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             rubric = load_rubric(path)
-            compiled = compile_rubric(rubric, get_analyzer(rubric.language))
+            compiled = compile_rubric(
+                rubric, get_analyzer(rubric.language), embedder=get_embedder()
+            )
         except EarmarkError as exc:
             failed_total += 1
             print(f"FAIL {exc}")

@@ -255,7 +255,9 @@ def write_results(
             rows.call_row(rec, result.audio, result.transcript, status)
         )
         if result.transcript is not None:
-            tables["utterances"][rec.call_date].extend(rows.utterance_rows(result.transcript))
+            tables["utterances"][rec.call_date].extend(
+                rows.utterance_rows(result.transcript, result.vectors, result.sentiment)
+            )
             tables["findings"][rec.call_date].extend(rows.finding_row(f) for f in result.findings)
             if result.score is not None:
                 tables["scores"][rec.call_date].append(rows.score_row(result.score))

@@ -8,6 +8,7 @@ what comes out is a :class:`CallResult` of plain records.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import time
@@ -19,12 +20,21 @@ from typing import Any
 from flows.env import configure_environment
 from models.asr import WhisperTranscriber
 from models.diarize import DIARIZE_VERSION, DiarizeOptions, diarize_report
+from models.embed import E5Embedder, get_embedder
 from models.nlp import get_analyzer
 from pipeline import TARGET_SR
 from pipeline import warehouse as wh
 from pipeline.audio import decode, split_tracks
 from pipeline.config import AsrConfig, Config
 from pipeline.errors import AudioError, ConfigError, EarmarkError
+from pipeline.meaning import (
+    SentimentAnchors,
+    Vectors,
+    call_sentiment,
+    decode_vectors,
+    encode_vectors,
+    load_anchors,
+)
 from pipeline.metrics import METRICS_VERSION, as_metric_spans, as_row, measure_call
 from pipeline.redact import RedactOptions, redact_transcript
 from pipeline.rows import metrics_from_call_row
@@ -62,6 +72,11 @@ class CallResult:
     quarantine: QuarantineEntry | None = None
     asr_cached: bool = False
     asr_wall_s: float = 0.0
+    vectors: Vectors | None = None
+    """One meaning vector per utterance (``None`` when there are no utterances)."""
+    sentiment: tuple[float, ...] = ()
+    """The customer's sentiment per utterance (NaN for the agent's)."""
+    embed_wall_s: float = 0.0
 
 
 @lru_cache(maxsize=2)
@@ -78,7 +93,38 @@ def get_compiled_rubric(path: str, language: str) -> CompiledRubric:
             f"rubric {path} is written for {rubric.language!r} but configured for {language!r}",
             code="C011",
         )
-    return compile_rubric(rubric, get_analyzer(language))
+    return compile_rubric(rubric, get_analyzer(language), embedder=get_embedder())
+
+
+@lru_cache(maxsize=1)
+def get_sentiment_anchors() -> SentimentAnchors:
+    return load_anchors(get_embedder())
+
+
+def embed_transcript(transcript: Transcript, warehouse: str) -> tuple[Vectors | None, bool]:
+    """The meaning vectors of a call's utterances, from the cache or the model (once per
+    distinct transcript text and model), and whether they came from the cache."""
+    if not transcript.utterances:
+        return None, True
+    embedder: E5Embedder = get_embedder()
+    texts = [u.text for u in transcript.utterances]
+    key = hashlib.sha256("\x1f".join(["vectors", embedder.model_id, *texts]).encode()).hexdigest()
+    cached = wh.read_cached(warehouse, key)
+    if cached is not None:
+        vectors = decode_vectors([base64.b64decode(v) for v in cached.get("vectors", [])])
+        if vectors is not None and len(vectors) == len(texts):
+            return vectors, True
+    vectors = embedder.embed(texts)
+    encoded = encode_vectors(vectors, len(texts))
+    wh.write_cached(
+        warehouse,
+        key,
+        {
+            "model": embedder.model_id,
+            "vectors": [base64.b64encode(v or b"").decode() for v in encoded],
+        },
+    )
+    return decode_vectors(encoded), False
 
 
 def rubric_for(config: Config, language: str) -> CompiledRubric:
@@ -214,6 +260,20 @@ def process_recording(recording: Recording, settings: RunSettings) -> CallResult
     try:
         transcript, audio, cached = transcribe_recording(recording, settings)
         asr_wall_s = time.monotonic() - started
+        vectors, _ = embed_transcript(transcript, settings.warehouse)
+        embed_wall_s = time.monotonic() - started - asr_wall_s
+        sentiment = call_sentiment(transcript, vectors, get_sentiment_anchors())
+        audio = {
+            **audio,
+            "embed_model": get_embedder().model_id,
+            "metrics": {
+                **audio.get("metrics", {}),
+                **{
+                    k: (None if v != v else v)
+                    for k, v in (sentiment.as_metrics() if sentiment else {}).items()
+                },
+            },
+        }
         values, spans = metrics_from_call_row(
             {**audio.get("metrics", {}), "metric_spans": audio.get("metric_spans")}
         )
@@ -222,6 +282,7 @@ def process_recording(recording: Recording, settings: RunSettings) -> CallResult
             transcript,
             metrics=values,
             metric_spans=spans,
+            vectors=vectors,
         )
         findings = tuple(findings_list)
     except AudioError as exc:
@@ -240,6 +301,9 @@ def process_recording(recording: Recording, settings: RunSettings) -> CallResult
         score=score,
         asr_cached=cached,
         asr_wall_s=0.0 if cached else asr_wall_s,
+        vectors=vectors,
+        sentiment=sentiment.per_utterance if sentiment else (),
+        embed_wall_s=embed_wall_s,
     )
 
 

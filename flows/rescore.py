@@ -34,6 +34,7 @@ from typing import Any
 import pyarrow as pa
 
 from flows.nightly import rebuild_queue
+from models.embed import get_embedder
 from models.nlp import get_analyzer
 from pipeline import rows
 from pipeline import warehouse as wh
@@ -71,7 +72,7 @@ def compile_rubrics(
                 code="C013",
             )
         compiled[rubric.language] = compile_rubric(
-            rubric, get_analyzer(rubric.language), available=available
+            rubric, get_analyzer(rubric.language), available=available, embedder=get_embedder()
         )
     return compiled
 
@@ -177,12 +178,17 @@ def score_calls(
     transcripts = rows.transcripts_from_table(
         [(c["call_id"], c["language"], c["duration_s"]) for c in calls], utterances
     )
+    vectors = rows.vectors_from_table([c["call_id"] for c in calls], utterances)
     findings: list[rows.Row] = []
     scores: list[rows.Row] = []
-    for call, transcript in zip(calls, transcripts, strict=True):
+    for call, transcript, vecs in zip(calls, transcripts, vectors, strict=True):
         values, spans = rows.metrics_from_call_row(call)
         call_findings, score = assess(
-            compiled[call["language"]], transcript, metrics=values, metric_spans=spans
+            compiled[call["language"]],
+            transcript,
+            metrics=values,
+            metric_spans=spans,
+            vectors=vecs,
         )
         findings.extend(rows.finding_row(f) for f in call_findings)
         scores.append(rows.score_row(score))

@@ -85,3 +85,21 @@ class TextAnalyzer(Protocol):
     def pattern_finder(self, patterns: Sequence[Sequence[dict[str, Any]]]) -> PhraseFinder:
         """A finder for token patterns (spaCy Matcher syntax)."""
         ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Text to meaning: a multilingual sentence-embedding model (``models/embed.py``).
+
+    Vectors are unit length, so a dot product is the cosine similarity; texts in
+    different languages that mean the same land near each other.
+    """
+
+    @property
+    def model_id(self) -> str:
+        """Names the model and its version (stored beside the vectors)."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """One unit-length row per text, shape ``(len(texts), dim)``."""
+        ...

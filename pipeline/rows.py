@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline.archive import KNOWN_COLUMNS
+from pipeline.meaning import Vectors, decode_vectors, encode_vectors
 from pipeline.metrics import METRIC_ALIASES
 from pipeline.transcript import utterance_from_dict, words_from_columns
 from pipeline.types import (
@@ -60,6 +61,7 @@ def call_row(
         "metric_spans": list(audio.get("metric_spans", [])),
         "redactions": list(audio.get("redactions", [])),
         "repeat_contacts": None,
+        "embed_model": audio.get("embed_model"),
     }
 
 
@@ -78,7 +80,15 @@ def metrics_from_call_row(
     return values, {k: tuple(v) for k, v in spans.items()}
 
 
-def utterance_rows(transcript: Transcript) -> list[Row]:
+def utterance_rows(
+    transcript: Transcript,
+    vectors: Vectors | None = None,
+    sentiment: Sequence[float] = (),
+) -> list[Row]:
+    """``utterances`` rows of a call, with its meaning vectors and sentiment when given."""
+    n = len(transcript.utterances)
+    stored = encode_vectors(vectors, n)
+    feeling = [None if v != v else v for v in sentiment] if len(sentiment) == n else [None] * n
     return [
         {
             "call_id": transcript.call_id,
@@ -90,6 +100,8 @@ def utterance_rows(transcript: Transcript) -> list[Row]:
             "text": u.text,
             "confidence": u.confidence,
             "words": [_word(w) for w in u.words],
+            "vector": stored[i],
+            "sentiment": feeling[i],
         }
         for i, u in enumerate(transcript.utterances)
     ]
@@ -158,6 +170,20 @@ def transcripts_from_table(
     return [
         Transcript(c, lang, d, tuple(built[slice(*runs.get(c, (0, 0)))])) for c, lang, d in calls
     ]
+
+
+def vectors_from_table(call_ids: Sequence[str], utterances: pa.Table) -> list[Vectors | None]:
+    """Each call's stored meaning vectors (``None`` where any utterance lacks one)."""
+    if "vector" not in utterances.column_names:
+        return [None] * len(call_ids)
+    table = utterances.select(["call_id", "idx", "vector"]).sort_by(
+        [("call_id", "ascending"), ("idx", "ascending")]
+    )
+    column = table.column("vector").to_pylist()
+    runs: dict[str, tuple[int, int]] = {}
+    for i, call_id in enumerate(table.column("call_id").to_pylist()):
+        runs[call_id] = (runs.get(call_id, (i, i))[0], i + 1)
+    return [decode_vectors(column[slice(*runs[c])]) if c in runs else None for c in call_ids]
 
 
 _UTTERANCE_COLUMNS = ("speaker", "start_s", "end_s", "text", "confidence", "channel")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+import numpy.typing as npt
+
 from pipeline.rubric.engine import CompiledRubric, evaluate
 from pipeline.types import CallScore, Evidence, Finding, Span, Transcript
 
@@ -110,10 +113,13 @@ def assess(
     *,
     metrics: Mapping[str, float] | None = None,
     metric_spans: Mapping[str, tuple[Span, ...]] | None = None,
+    vectors: npt.NDArray[np.float32] | None = None,
 ) -> tuple[list[Finding], CallScore]:
     """Evaluate a rubric on a transcript and score it: the one path every command takes
     (the nightly flow, ``rescore``, ``rubric apply``, ``rubric explain``)."""
-    findings = evaluate(compiled, transcript, metrics=metrics, metric_spans=metric_spans)
+    findings = evaluate(
+        compiled, transcript, metrics=metrics, metric_spans=metric_spans, vectors=vectors
+    )
     score = score_call(
         findings,
         review_below=compiled.rubric.review_below,

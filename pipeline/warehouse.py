@@ -92,8 +92,14 @@ METRIC_COLUMNS = (
     "wpm_agent",
     "wpm_customer",
     "customer_agitation_max",
+    # the customer's sentiment, from the meaning vectors (see pipeline.meaning)
+    "sentiment_start",
+    "sentiment_end",
+    "sentiment_min",
+    "sentiment_change",
 )
-"""Audio metrics stored in ``calls`` (see :mod:`pipeline.metrics`); NaN where not measurable."""
+"""Metrics stored in ``calls``: audio (see :mod:`pipeline.metrics`) and the customer's
+sentiment (see :mod:`pipeline.meaning`); NaN where not measurable."""
 
 
 def _schema(name: str, fields: list[tuple[str, pa.DataType]]) -> pa.Schema:
@@ -131,6 +137,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("metric_spans", pa.list_(_named_span)),
             ("redactions", pa.list_(_redaction)),
             ("repeat_contacts", pa.int32()),
+            ("embed_model", pa.string()),
         ],
     ),
     "utterances": _schema(
@@ -145,6 +152,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("text", pa.string()),
             ("confidence", pa.float64()),
             ("words", pa.list_(_word)),
+            ("vector", pa.binary()),
+            ("sentiment", pa.float64()),
         ],
     ),
     "findings": _schema(

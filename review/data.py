@@ -423,6 +423,10 @@ _METRIC_LABELS = {
     "wpm_agent": ("agent words/min", "n"),
     "wpm_customer": ("customer words/min", "n"),
     "customer_agitation_max": ("customer agitation (max)", "x"),
+    "sentiment_start": ("customer sentiment at the start", "x"),
+    "sentiment_end": ("customer sentiment at the end", "x"),
+    "sentiment_min": ("customer sentiment (lowest)", "x"),
+    "sentiment_change": ("customer sentiment change", "x"),
 }
 
 

@@ -24,10 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import catalogue
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pipeline.errors import RubricError
-from pipeline.protocols import TextAnalyzer, Tokens
+from pipeline.protocols import Embedder, TextAnalyzer, Tokens
 from pipeline.types import Span, Transcript
 
 detectors = catalogue.create("earmark", "detectors", entry_points=True)
@@ -49,6 +51,8 @@ class CallText:
     metrics: Mapping[str, float]
     metric_spans: Mapping[str, tuple[Span, ...]] = field(default_factory=dict)
     """Where a metric happened (e.g. ``longest_dead_air_s`` → that gap), for evidence."""
+    vectors: npt.NDArray[np.float32] | None = None
+    """One unit-length meaning vector per utterance, when the night stored them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,11 +119,26 @@ def validate_detector(name: str, params: Mapping[str, Any], *, where: str) -> Ba
 
 
 def build_detector(
-    name: str, params: Mapping[str, Any], analyzer: TextAnalyzer, *, where: str
+    name: str,
+    params: Mapping[str, Any],
+    analyzer: TextAnalyzer,
+    *,
+    where: str,
+    embedder: Embedder | None = None,
 ) -> Detector:
-    """Instantiate a registered detector for one language's analyzer."""
+    """Instantiate a registered detector for one language's analyzer.
+
+    A detector class that says ``uses_embedder = True`` (``meaning.v1``, ``any.v1``) is
+    also given the meaning model.
+    """
     cls = get_detector_class(name, where=where)
-    return cls(validate_detector(name, params, where=where), analyzer)  # type: ignore[no-any-return]
+    validated = validate_detector(name, params, where=where)
+    if getattr(cls, "uses_embedder", False):
+        try:
+            return cls(validated, analyzer, embedder)  # type: ignore[no-any-return]
+        except RubricError as exc:
+            raise RubricError(f"{where}: {exc.message}", code=exc.code) from None
+    return cls(validated, analyzer)  # type: ignore[no-any-return]
 
 
 def fork_safe(detector: object) -> bool:

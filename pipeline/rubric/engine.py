@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from pipeline.errors import RubricError
-from pipeline.protocols import TextAnalyzer
+from pipeline.protocols import Embedder, TextAnalyzer
 from pipeline.rubric.detectors import CallText, Detector, Hit, build_detector
 from pipeline.rubric.schema import Item, NaWhen, Rubric, Window
 from pipeline.types import Evidence, Finding, Outcome, Span, Transcript, Utterance
@@ -29,13 +32,19 @@ class CompiledRubric:
     rubric: Rubric
     analyzer: TextAnalyzer
     items: tuple[CompiledItem, ...]
+    embedder: Embedder | None = None
+    """The meaning model the rubric's meaning items were built with (``None``: none)."""
 
 
 ALL_INPUTS = frozenset({"text", "words", "metrics"})
 
 
 def compile_rubric(
-    rubric: Rubric, analyzer: TextAnalyzer, *, available: frozenset[str] = ALL_INPUTS
+    rubric: Rubric,
+    analyzer: TextAnalyzer,
+    *,
+    available: frozenset[str] = ALL_INPUTS,
+    embedder: Embedder | None = None,
 ) -> CompiledRubric:
     """Build every item's detectors for one language.
 
@@ -48,6 +57,8 @@ def compile_rubric(
     available
         What the run produces (``text``, ``words``, ``metrics``): an item whose
         detector needs more is refused here, before any compute is spent.
+    embedder
+        The meaning model, for ``meaning.v1`` items (``R010`` without it).
 
     Raises
     ------
@@ -57,12 +68,14 @@ def compile_rubric(
     items = []
     for item in rubric.items:
         where = f"{rubric.source} item {item.id!r}"
-        detector = build_detector(item.detector, item.params, analyzer, where=where)
+        detector = build_detector(
+            item.detector, item.params, analyzer, where=where, embedder=embedder
+        )
         na_detector = None
         if item.na_when is not None:
             cond = item.na_when.condition
             na_detector = build_detector(
-                cond.detector, cond.params, analyzer, where=f"{where} na_when"
+                cond.detector, cond.params, analyzer, where=f"{where} na_when", embedder=embedder
             )
         for d in (detector, na_detector):
             missing = set(getattr(d, "requires", ())) - available if d is not None else set()
@@ -72,7 +85,10 @@ def compile_rubric(
                     code="R008",
                 )
         items.append(CompiledItem(item, detector, na_detector))
-    return CompiledRubric(rubric=rubric, analyzer=analyzer, items=tuple(items))
+    uses = embedder is not None and any(getattr(c.detector, "uses_embedder", False) for c in items)
+    return CompiledRubric(
+        rubric=rubric, analyzer=analyzer, items=tuple(items), embedder=embedder if uses else None
+    )
 
 
 def prepare_call(
@@ -81,6 +97,7 @@ def prepare_call(
     *,
     metrics: Mapping[str, float] | None = None,
     metric_spans: Mapping[str, tuple[Span, ...]] | None = None,
+    vectors: npt.NDArray[np.float32] | None = None,
 ) -> CallText:
     """Normalise and tokenise every utterance once, remembering where each word lies."""
     texts, spans = (
@@ -96,6 +113,7 @@ def prepare_call(
         spans=tuple(spans),
         metrics=dict(metrics or {}),
         metric_spans=dict(metric_spans or {}),
+        vectors=vectors if vectors is not None and len(vectors) == len(texts) else None,
     )
 
 
@@ -129,6 +147,7 @@ def evaluate(
     *,
     metrics: Mapping[str, float] | None = None,
     metric_spans: Mapping[str, tuple[Span, ...]] | None = None,
+    vectors: npt.NDArray[np.float32] | None = None,
 ) -> list[Finding]:
     """Evaluate every item of ``compiled`` on one call.
 
@@ -142,13 +161,21 @@ def evaluate(
         Numbers other stages produced for the call (for metric detectors).
     metric_spans
         Where each metric happened, for evidence.
+    vectors
+        The utterances' stored meaning vectors (embedded here when absent).
 
     Returns
     -------
     list of Finding
         One per item, in rubric order, with evidence for every hit.
     """
-    call = prepare_call(transcript, compiled.analyzer, metrics=metrics, metric_spans=metric_spans)
+    call = prepare_call(
+        transcript,
+        compiled.analyzer,
+        metrics=metrics,
+        metric_spans=metric_spans,
+        vectors=vectors,
+    )
     facts = _CallFacts(call.transcript)
     return [_evaluate_item(compiled.rubric, c, call, facts) for c in compiled.items]
 

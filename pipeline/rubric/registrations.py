@@ -11,6 +11,7 @@ from pipeline.rubric.builtin import (
     SequenceDetector,
 )
 from pipeline.rubric.detectors import detectors
+from pipeline.rubric.meaning import AnyDetector, MeaningDetector
 
 detectors.register("phrase.v1", func=PhraseDetector)
 detectors.register("lemma.v1", func=LemmaDetector)
@@ -19,3 +20,5 @@ detectors.register("regex.v1", func=RegexDetector)
 detectors.register("proximity.v1", func=ProximityDetector)
 detectors.register("sequence.v1", func=SequenceDetector)
 detectors.register("metric.v1", func=MetricDetector)
+detectors.register("meaning.v1", func=MeaningDetector)
+detectors.register("any.v1", func=AnyDetector)

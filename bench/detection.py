@@ -1,0 +1,136 @@
+"""Detection quality on real labelled dialogues: precision, recall, F1 per set × item.
+
+Reads ``../shared/realtext/`` (real customer-service dialogues with human labels; see its
+README: nothing from it goes into the repository) when it is there, and skips cleanly
+when it is not. Each set's dialogues go through the shipped rubric of their language by
+the same path as ``earmark rubric apply`` (:func:`pipeline.scoring.assess`).
+
+The dialogues are split in two halves by a hash of their id: ``--half tune`` is what
+thresholds and examples were looked at against; ``--half check`` (the default) was not
+used to choose anything, and is what the README reports.
+
+    .venv/bin/python bench/detection.py [--half check|tune|all] [--realtext DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from flows.rescore import compile_rubrics  # noqa: E402
+from pipeline.config import DEFAULT_RUBRICS  # noqa: E402
+from pipeline.scoring import assess  # noqa: E402
+from pipeline.transcript import utterance_from_dict  # noqa: E402
+from pipeline.types import Transcript  # noqa: E402
+
+ITEMS = {
+    "empathy": "empathy",
+    "customer_dissatisfaction": "customer_dissatisfaction",
+    "escalation_request": "escalation_request",
+}
+"""Label ids → rubric item ids (forbidden_language labels are too few and noisy: see
+the realtext README; conduct is measured on our own held-out calls instead)."""
+
+
+def half_of(call_id: str) -> str:
+    return "tune" if int(hashlib.sha256(call_id.encode()).hexdigest(), 16) % 2 else "check"
+
+
+def load_set(folder: Path, name: str) -> tuple[list[Transcript], dict[tuple[str, str], bool]]:
+    transcripts = []
+    for line in (folder / f"transcripts_{name}.jsonl").read_text(encoding="utf-8").splitlines():
+        obj = json.loads(line)
+        utterances = tuple(
+            utterance_from_dict({**u, "words": [], "confidence": 1.0, "channel": 0})
+            for u in obj["utterances"]
+        )
+        transcripts.append(
+            Transcript(obj["call_id"], obj["language"], float(obj["duration_s"]), utterances)
+        )
+    labels = {}
+    for line in (folder / f"labels_{name}.jsonl").read_text(encoding="utf-8").splitlines():
+        obj = json.loads(line)
+        labels[(obj["call_id"], obj["item_id"])] = bool(obj["present"])
+    return transcripts, labels
+
+
+def measure(folder: Path, half: str) -> dict[str, object]:
+    sets = json.loads((folder / "sets.json").read_text(encoding="utf-8"))
+    compiled = compile_rubrics([str(p) for p in DEFAULT_RUBRICS.values()])
+    table = []
+    started = time.perf_counter()
+    utterances = 0
+    for spec in sets:
+        name = spec["set"]
+        transcripts, labels = load_set(folder, name)
+        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # tp fp fn tn
+        for t in transcripts:
+            if half != "all" and half_of(t.call_id) != half:
+                continue
+            utterances += len(t.utterances)
+            findings, _ = assess(compiled[t.language], t)
+            detected = {f.item_id: f.detected for f in findings}
+            for label_id, item_id in ITEMS.items():
+                truth = labels.get((t.call_id, label_id))
+                if truth is None or item_id not in detected:
+                    continue
+                got = detected[item_id]
+                counts[label_id][(0 if got else 2) if truth else (1 if got else 3)] += 1
+        for item, (tp, fp, fn, tn) in sorted(counts.items()):
+            p = tp / (tp + fp) if tp + fp else float("nan")
+            r = tp / (tp + fn) if tp + fn else float("nan")
+            f1 = 2 * p * r / (p + r) if p + r else 0.0
+            table.append(
+                {
+                    "set": name,
+                    "language": spec["language"],
+                    "item": item,
+                    "n": tp + fp + fn + tn,
+                    "positives": tp + fn,
+                    "precision": round(p, 3),
+                    "recall": round(r, 3),
+                    "f1": round(f1, 3),
+                }
+            )
+    wall = time.perf_counter() - started
+    return {
+        "half": half,
+        "rows": table,
+        "utterances": utterances,
+        "wall_s": round(wall, 1),
+        "ms_per_utterance": round(1000 * wall / max(utterances, 1), 2),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--half", choices=["check", "tune", "all"], default="check")
+    parser.add_argument("--realtext", type=Path, default=ROOT.parent / "shared" / "realtext")
+    args = parser.parse_args()
+    if not (args.realtext / "sets.json").is_file():
+        print(f"skipped: no real labelled dialogues at {args.realtext}")
+        return 0
+    result = measure(args.realtext, args.half)
+    print(f"{'set':10} {'lang':4} {'item':26} {'n':>5} {'pos':>4} {'P':>6} {'R':>6} {'F1':>6}")
+    for r in result["rows"]:  # type: ignore[attr-defined]
+        print(
+            f"{r['set']:10} {r['language']:4} {r['item']:26} {r['n']:5} {r['positives']:4} "
+            f"{r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f}"
+        )
+    print(f"{result['utterances']} utterances in {result['wall_s']} s")
+    out = ROOT / ".state" / "bench" / "detection.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

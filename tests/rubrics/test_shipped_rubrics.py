@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from models.embed import get_embedder
 from models.nlp import get_analyzer
 from pipeline.rubric.engine import check_examples, compile_rubric
 from pipeline.rubric.schema import load_rubric
@@ -23,6 +24,7 @@ CONTRACT = [
     "hold_etiquette",
     "closing",
     "forbidden_language",
+    "unprofessional_conduct",
     "escalation_request",
     "customer_dissatisfaction",
     "dead_air",
@@ -35,7 +37,8 @@ def test_examples_pass(path: Path) -> None:
     rubric = load_rubric(path)
     if any(i.detector == "semantic.v1" for i in rubric.items) and not SEMANTIC_INSTALLED:
         pytest.skip("semantic.v1 is an optional extra, not installed here (make extras)")
-    total, failures = check_examples(compile_rubric(rubric, get_analyzer(rubric.language)))
+    compiled = compile_rubric(rubric, get_analyzer(rubric.language), embedder=get_embedder())
+    total, failures = check_examples(compiled)
     text_items = [i for i in rubric.items if i.detector != "metric.v1"]
     assert total >= 6 * len(text_items)
     assert failures == []

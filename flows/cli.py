@@ -95,7 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     asub = account.add_subparsers(title="account commands")
     ahash = asub.add_parser("hash", help="print an [[accounts]] block with a hashed password")
     ahash.add_argument("--name", required=True)
-    ahash.add_argument("--role", choices=["inspector", "lead"], default="inspector")
+    ahash.add_argument("--role", choices=["inspector", "lead", "agent"], default="inspector")
+    ahash.add_argument("--agent-id", default="", help="for --role agent: their calls' agent_id")
     ahash.set_defaults(func=cmd_account_hash)
 
     schedule = sub.add_parser(
@@ -331,7 +332,7 @@ def cmd_account_hash(args: argparse.Namespace) -> int:
     if not password or password != getpass.getpass("again: "):
         print("earmark: error: the passwords are empty or differ", file=sys.stderr)
         return EXIT_USAGE
-    print(account_toml(args.name, args.role, password))
+    print(account_toml(args.name, args.role, password, agent_id=args.agent_id))
     return EXIT_OK
 
 

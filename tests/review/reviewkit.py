@@ -35,7 +35,14 @@ WAV = DATA / "osr_us_000_0034_8k.wav"
 DATE = "2026-11-20"
 DEC_DATE = "2026-12-03"
 RUBRIC = "inbound-support"
-PASSWORDS = {"lena": "lena-pw-1", "omar": "omar-pw-2", "quinn": "quinn-pw-3"}
+PASSWORDS = {
+    "lena": "lena-pw-1",
+    "omar": "omar-pw-2",
+    "quinn": "quinn-pw-3",
+    "ada": "ada-pw-4",
+    "bo": "bo-pw-5",
+}
+"""``ada`` is agent A1 (team TEAM-01), ``bo`` agent B1 (team TEAM-02)."""
 LENA_AUDIO = "2026-11 calls/team one/call one é.wav"
 """Spaces and non-ASCII in the archive path, as real archives have."""
 PATH_ID = LENA_AUDIO.rsplit(".", 1)[0]
@@ -144,6 +151,13 @@ CALLS: dict[str, dict[str, Any]] = {
     PATH_ID: {"team": "TEAM-01", "agent": "A3", "path": LENA_AUDIO, "date": DATE},
 }
 METRICS = {"talk_agent_s": 12.5, "talk_customer_s": 9.0, "dead_air_s": 4.2, "overtalk_s": 0.8}
+METRIC_SPANS = [
+    {"metric": "dead_air_s", "start_s": 14.0, "end_s": 20.0},
+    {"metric": "dead_air_count", "start_s": 14.0, "end_s": 20.0},  # the same gap, counted
+    {"metric": "hold_s", "start_s": 24.0, "end_s": 33.0},
+    {"metric": "overtalk_s", "start_s": 7.0, "end_s": 7.8},
+]
+"""Where the timeline draws silence, hold and overtalk on every fixture call."""
 
 
 def build_archive(tmp_path: Path) -> Path:
@@ -178,6 +192,7 @@ def write_call(root: Path, call_id: str, spec: dict[str, Any], source_path: str)
         "codec": "pcm_s16le",
         "language": "en",
         "metrics": METRICS,
+        "metric_spans": METRIC_SPANS,
         "redactions": [
             {"kind": k, "start_s": s, "end_s": e} for k, s, e in spec.get("redactions", ())
         ],
@@ -231,6 +246,8 @@ def make_accounts() -> dict[str, Account]:
         "lena": Account("lena", "inspector", hash_password(PASSWORDS["lena"])),
         "omar": Account("omar", "inspector", hash_password(PASSWORDS["omar"])),
         "quinn": Account("quinn", "lead", hash_password(PASSWORDS["quinn"])),
+        "ada": Account("ada", "agent", hash_password(PASSWORDS["ada"]), agent_id="A1"),
+        "bo": Account("bo", "agent", hash_password(PASSWORDS["bo"]), agent_id="B1"),
     }
 
 

@@ -229,7 +229,7 @@ def line_chart(
     Markup
         ``<svg class="chart line">``.
     """
-    left, right, top, bottom = 44, 12, 12, 44
+    left, right, top, bottom = 44 + 6 * len(unit), 12, 12, 44
     plot_w, plot_h = width - left - right, height - top - bottom
     n = max(len(labels), 1)
     rng = (y_max - y_min) or 1.0
@@ -308,7 +308,7 @@ def bar_chart(
     values = [v for s in series for v in s.values if v is not None and not math.isnan(v)]
     top_value = max([*values, target or 0.0, 1e-9])
     y_max = y_max if y_max is not None else _nice(top_value)
-    left, right, top, bottom = 44, 12, 12, 44
+    left, right, top, bottom = 44 + 6 * len(unit), 12, 12, 44
     plot_w, plot_h = width - left - right, height - top - bottom
     n, k_series = max(len(labels), 1), max(len(series), 1)
     group = plot_w / n
@@ -327,8 +327,8 @@ def bar_chart(
                 continue
             x0 = left + i * group + (group - bar * k_series) / 2 + k * bar
             out.append(
-                f'<rect x="{_f(x0)}" y="{_f(y(v))}" width="{_f(bar - 1)}" '
-                f'height="{_f(top + plot_h - y(v))}" fill="{colour}">'
+                f'<rect x="{_f(x0)}" y="{_f(min(y(v), top + plot_h - 1))}" width="{_f(bar - 1)}" '
+                f'height="{_f(max(top + plot_h - y(v), 1))}" fill="{colour}">'
                 f"<title>{_t(s.name)} · {_t(labels[i])}: {v:.1f}{_t(unit)}</title></rect>"
             )
     if target is not None:
@@ -382,7 +382,8 @@ def heat_map(
     """
     label_w = min(max((len(r) for r in rows), default=4) * 7 + 12, 160)
     head_h = min(max((len(c) for c in cols), default=4) * 6 + 16, 130)
-    width = label_w + cell * max(len(cols), 1) + 8
+    # Column labels lean right at 50°: the last ones need room past the grid.
+    width = label_w + cell * max(len(cols), 1) + int(head_h * 0.8) + 8
     height = head_h + cell * max(len(rows), 1) + 4
     out = [
         f'<svg class="chart heat" viewBox="0 0 {width} {height}" width="{width}" '

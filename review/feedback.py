@@ -440,7 +440,7 @@ def scorecard(
     reviewed_week: dict[str, int] = defaultdict(int)
     for r in mine:
         reviewed_week[week[r.call_id]] += 1
-    weeks = tuple(
+    weeks = _from_first_call(
         WeekRow(
             w,
             len(week_scores[w]),
@@ -526,6 +526,13 @@ def _num(value: float | None) -> float:
     return math.nan if value is None else float(value)
 
 
+def _from_first_call(weeks: Iterable[WeekRow]) -> tuple[WeekRow, ...]:
+    """The weeks from the first one with a call (a new agent's chart starts with them)."""
+    rows = list(weeks)
+    start = next((k for k, w in enumerate(rows) if w.calls), len(rows))
+    return tuple(rows[start:])
+
+
 def _week_range(first: str, last: str) -> list[str]:
     d, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
     weeks: list[str] = []
@@ -573,7 +580,7 @@ class TeamView:
     confirmed: Mapping[tuple[str, str], Rate]
     """``(agent, item)`` → inspector-confirmed pass rate."""
     coverage: Mapping[tuple[str, str], int]
-    """``(agent, week)`` → reviewed calls."""
+    """``(agent, week)`` → reviewed calls, for every week the agent took calls."""
     coverage_target: int
     agent_calls: Mapping[str, int]
     agent_scores: Mapping[str, float]
@@ -584,10 +591,10 @@ class TeamView:
     @property
     def coverage_met(self) -> float:
         """Share of agent-weeks with at least the target of reviewed calls."""
-        cells = [(a, w.week) for a in self.agents for w in self.weeks if w.calls]
-        if not cells or not self.coverage_target:
+        if not self.coverage or not self.coverage_target:
             return math.nan
-        return sum(self.coverage.get(c, 0) >= self.coverage_target for c in cells) / len(cells)
+        met = sum(n >= self.coverage_target for n in self.coverage.values())
+        return met / len(self.coverage)
 
 
 def team_view(
@@ -636,13 +643,13 @@ def team_view(
     for c, sc in zip(ids, scores, strict=True):
         week_scores[week[c]].append(sc)
         agent_scores[agent[c]].append(sc)
-    coverage: dict[tuple[str, str], int] = defaultdict(int)
+    coverage: dict[tuple[str, str], int] = {(agent[c], week[c]): 0 for c in ids}
     for r in mine:
         coverage[(agent[r.call_id], week[r.call_id])] += 1
     reviewed_week: dict[str, int] = defaultdict(int)
     for (_a, w), n in coverage.items():
         reviewed_week[w] += n
-    weeks = tuple(
+    weeks = _from_first_call(
         WeekRow(
             w,
             len(week_scores[w]),

@@ -297,11 +297,7 @@ def team_charts(view: TeamView, *, link: bool = True) -> dict[str, Markup]:
         "coverage": charts.heat_map(
             view.agents,
             labels,
-            {
-                (a, w.week[5:]): float(view.coverage.get((a, w.week), 0))
-                for a in view.agents
-                for w in view.weeks
-            },
+            {(a, w[5:]): float(n) for (a, w), n in view.coverage.items()},
             low=0,
             high=max(view.coverage_target, 1),
             percent=False,

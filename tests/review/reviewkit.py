@@ -267,3 +267,61 @@ def sign_in(client: TestClient, name: str, password: str | None = None) -> TestC
     )
     assert response.status_code == 303, response.text
     return client
+
+
+HISTORY_AGENTS = {"A1": "TEAM-01", "A2": "TEAM-01", "A3": "TEAM-01", "B1": "TEAM-02"}
+HISTORY_START = "2026-10-05"
+"""Six weeks of history: Mondays from 2026-10-05 to 2026-11-09 (before the fixture nights)."""
+
+
+def history_call_id(agent: str, week: int, k: int) -> str:
+    return f"H-{agent}-{week}-{k}"
+
+
+def build_history(root: Path, *, weeks: int = 6, per_week: int = 3) -> list[str]:
+    """Add ``weeks`` Mondays of calls by every agent of :data:`HISTORY_AGENTS` to a
+    warehouse. Agent A1 never shows empathy in the first three weeks and always after
+    (the coached item gets better); the other agents alternate. Returns the dates."""
+    import datetime as dt
+
+    first = dt.date.fromisoformat(HISTORY_START)
+    dates = []
+    for week in range(weeks):
+        date = (first + dt.timedelta(weeks=week)).isoformat()
+        dates.append(date)
+        calls, utts, finds, scores = [], [], [], []
+        for agent, team in HISTORY_AGENTS.items():
+            for k in range(per_week):
+                call_id = history_call_id(agent, week, k)
+                good = (week >= 3) if agent == "A1" else (week + k) % 2 == 0
+                transcript = Transcript(call_id, "en", 35.548, tuple(_utt(*x) for x in LINES))
+                rec = Recording(
+                    call_id, f"{call_id}.wav", "", "0" * 64, date, 1,
+                    {"agent_id": agent, "team_id": team, "started_at": f"{date}T10:00:00"},
+                )  # fmt: skip
+                audio = {"duration_s": 35.548, "channels": 1, "sample_rate": 8000,
+                         "codec": "pcm_s16le", "language": "en", "metrics": METRICS,
+                         "metric_spans": METRIC_SPANS, "redactions": []}  # fmt: skip
+                calls.append(rows.call_row(rec, audio, transcript, "ok"))
+                utts.extend(rows.utterance_rows(transcript))
+                found = [
+                    _finding(call_id, "greeting", True, "pass"),
+                    _finding(call_id, "empathy", good, "pass" if good else "fail"),
+                    _finding(call_id, "closing", True, "pass" if k else "fail"),
+                ]
+                finds.extend(rows.finding_row(f) for f in found)
+                score = 90.0 if good else 60.0 + 5 * k
+                scores.append(
+                    rows.score_row(CallScore(call_id, RUBRIC, 3, score, False, not good, (), 0.0))
+                )
+        wh.upsert(root, "calls", {date: calls})
+        wh.upsert(root, "utterances", {date: utts})
+        wh.upsert(root, "findings", {date: finds})
+        wh.upsert(root, "scores", {date: scores})
+        queue = [
+            QueueEntry("lena", date, 1, history_call_id("A1", week, 0), "review", 50.0, ("low score",), (Span(0.0, 60.0),), "A1", "TEAM-01"),
+            QueueEntry("lena", date, 1, history_call_id("A2", week, 0), "highlight", 0.0, ("highlight",), (Span(0.0, 30.0),), "A2", "TEAM-01"),
+            QueueEntry("omar", date, 1, history_call_id("B1", week, 0), "review", 50.0, ("low score",), (Span(0.0, 60.0),), "B1", "TEAM-02"),
+        ]  # fmt: skip
+        wh.upsert(root, "queue", {date: [rows.queue_row(q) for q in queue]})
+    return dates

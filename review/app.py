@@ -143,7 +143,7 @@ def create_app(
     if secret_key is None:
         log.warning("no secret key given: sessions end when this server stops")
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    templates.env.filters.update(clock=_clock, pct=_pct, num=_num)
+    templates.env.filters.update(FILTERS)
     store = ReviewStore(database_url or default_database_url(warehouse))
     remote = not wh.is_local(warehouse)
     audio_cache = Path(tempfile.mkdtemp(prefix="earmark-review-audio-")) if remote else None
@@ -715,3 +715,7 @@ def _save_response(
     return RedirectResponse(
         f"/call/{quote(call_id, safe='/')}?responded={saved.id}", status_code=303
     )
+
+
+FILTERS: dict[str, Any] = {"clock": _clock, "pct": _pct, "num": _num}
+"""The Jinja filters of the app's templates (the monthly report uses them too)."""

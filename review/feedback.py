@@ -11,6 +11,7 @@ correct, and flipped (pass ↔ fail) when they marked it incorrect.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import os
 import threading
@@ -32,6 +33,7 @@ PRAISE_TARGET = (3.0, 5.0)
 _FLIP = {"pass": "fail", "fail": "pass"}
 
 
+@functools.lru_cache(maxsize=4096)
 def week_of(date: str) -> str:
     """The ISO week of a ``YYYY-MM-DD`` date.
 
@@ -285,8 +287,25 @@ def _rates(items: pa.Table, keys: Sequence[str]) -> dict[tuple[str, ...], Rate]:
 
 
 def _weeks_of(items: pa.Table) -> pa.Table:
-    weeks = [week_of(d) for d in items["call_date"].to_pylist()]
-    return items.append_column("week", pa.array(weeks, pa.string()))
+    dates = pc.unique(items["call_date"])
+    weeks = pa.array([week_of(d) for d in dates.to_pylist()], pa.string())
+    return items.append_column("week", pc.take(weeks, pc.index_in(items["call_date"], dates)))
+
+
+def _score_counts(calls: pa.Table, key: str) -> dict[str, tuple[int, float]]:
+    """``key value → (calls, mean score)`` (NaN when none of them has a score)."""
+    if calls.num_rows == 0:
+        return {}
+    g = calls.group_by(key).aggregate([("call_id", "count"), ("score", "mean")])
+    return {
+        k: (int(n), math.nan if m is None else float(m))
+        for k, n, m in zip(
+            g[key].to_pylist(),
+            g["call_id_count"].to_pylist(),
+            g["score_mean"].to_pylist(),
+            strict=True,
+        )
+    }
 
 
 def _mean(values: Iterable[float | None]) -> float:
@@ -299,16 +318,15 @@ def confirmed_rates(
 ) -> dict[tuple[str, ...], Rate]:
     """Inspector-confirmed pass/fail per ``key[call_id] + (item_id,)`` (calls not in
     ``key`` are skipped)."""
-    out: dict[tuple[str, ...], Rate] = defaultdict(Rate)
+    counts: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
     for r in reviews:
         if r.call_id not in key:
             continue
         for f in r.findings:
             said = confirmed_outcome(f.detector_outcome, f.verdict)
             if said is not None:
-                k = (*key[r.call_id], f.item_id)
-                out[k] = out[k] + (Rate(1, 0) if said == "pass" else Rate(0, 1))
-    return dict(out)
+                counts[(*key[r.call_id], f.item_id)][said != "pass"] += 1
+    return {k: Rate(p, f) for k, (p, f) in counts.items()}
 
 
 def _pass_of(rates: Mapping[tuple[str, ...], Rate], prefix: tuple[str, ...]) -> Rate:
@@ -625,35 +643,36 @@ def team_view(
         The current reviews to use (default: every call's latest).
     """
     s = index.summary(first, last, team_id=team_id)
-    ids = s.calls["call_id"].to_pylist()
-    agents_of = s.calls["agent_id"].to_pylist()
-    dates = s.calls["call_date"].to_pylist()
-    scores = s.calls["score"].to_pylist()
-    week = {c: week_of(d) for c, d in zip(ids, dates, strict=True)}
-    agent = dict(zip(ids, agents_of, strict=True))
+    calls = _weeks_of(s.calls)
     all_reviews = reviews if reviews is not None else store.latest_reviews()
+    # Python touches only the reviewed calls; the rest is grouped by Arrow.
+    wanted = pa.array([r.call_id for r in all_reviews], pa.string())
+    seen = calls.filter(pc.is_in(calls["call_id"], value_set=wanted))
+    agent = dict(zip(seen["call_id"].to_pylist(), seen["agent_id"].to_pylist(), strict=True))
+    week = dict(zip(seen["call_id"].to_pylist(), seen["week"].to_pylist(), strict=True))
     mine = [r for r in all_reviews if r.call_id in week]
     items = _weeks_of(s.items)
     heat = {(a, i): v for (a, i), v in _rates(items, ["agent_id", "item_id"]).items()}
-    confirmed = confirmed_rates(mine, {c: (agent[c],) for c in week})
-    by_week = confirmed_rates(mine, {c: (week[c],) for c in week})
+    confirmed = confirmed_rates(mine, {c: (a,) for c, a in agent.items()})
+    by_week = confirmed_rates(mine, {c: (w,) for c, w in week.items()})
     det_week = _rates(items, ["week"])
-    week_scores: dict[str, list[float | None]] = defaultdict(list)
-    agent_scores: dict[str, list[float | None]] = defaultdict(list)
-    for c, sc in zip(ids, scores, strict=True):
-        week_scores[week[c]].append(sc)
-        agent_scores[agent[c]].append(sc)
-    coverage: dict[tuple[str, str], int] = {(agent[c], week[c]): 0 for c in ids}
+    per_week = _score_counts(calls, "week")
+    per_agent = _score_counts(calls, "agent_id")
+    pairs = calls.group_by(["agent_id", "week"]).aggregate([])
+    coverage = dict.fromkeys(
+        zip(pairs["agent_id"].to_pylist(), pairs["week"].to_pylist(), strict=True), 0
+    )
     for r in mine:
         coverage[(agent[r.call_id], week[r.call_id])] += 1
     reviewed_week: dict[str, int] = defaultdict(int)
     for (_a, w), n in coverage.items():
         reviewed_week[w] += n
+    agents_of = list(per_agent)
     weeks = _from_first_call(
         WeekRow(
             w,
-            len(week_scores[w]),
-            _mean(week_scores[w]),
+            per_week.get(w, (0, math.nan))[0],
+            per_week.get(w, (0, math.nan))[1],
             det_week.get((w,), Rate()),
             reviewed_week[w],
             _pass_of(by_week, (w,)),
@@ -672,8 +691,8 @@ def team_view(
         confirmed={(k[0], k[1]): v for k, v in confirmed.items()},
         coverage=dict(coverage),
         coverage_target=config.queue.coverage_per_week,
-        agent_calls={a: len(v) for a, v in agent_scores.items()},
-        agent_scores={a: _mean(v) for a, v in agent_scores.items()},
+        agent_calls={a: n for a, (n, _m) in per_agent.items()},
+        agent_scores={a: m for a, (_n, m) in per_agent.items()},
         listening=_listening(s.queue, mine, config),
         agreement=tuple(calibrate(mine)[0]),
         sessions=tuple(store.sessions(agents)) if agents else (),

@@ -9,6 +9,7 @@ once both land in the history, and the latest save is the call's current review.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -254,6 +255,8 @@ class ReviewStore:
 
     def __init__(self, database_url: str) -> None:
         self.engine = make_engine(database_url)
+        self._latest: tuple[int, tuple[Review, ...]] | None = None
+        self._latest_lock = threading.Lock()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -344,11 +347,23 @@ class ReviewStore:
         return self._load(ids)
 
     def latest_reviews(self) -> list[Review]:
-        """The current review of every reviewed call (for calibration)."""
+        """The current review of every reviewed call (for calibration and the dashboards).
+
+        Saves only insert, so the list is kept until a save with a higher id lands (one
+        cheap ``max(id)`` per call): a dashboard does not reload thousands of reviews.
+        """
+        with self.engine.connect() as conn:
+            newest = conn.execute(sa.select(sa.func.max(reviews.c.id))).scalar() or 0
+        with self._latest_lock:
+            if self._latest is not None and self._latest[0] == newest:
+                return list(self._latest[1])
         latest = sa.select(sa.func.max(reviews.c.id)).group_by(reviews.c.call_id)
         with self.engine.connect() as conn:
             ids = sorted(conn.execute(latest).scalars())
-        return self._load(ids)
+        loaded = self._load(ids)
+        with self._latest_lock:
+            self._latest = (max(ids, default=0), tuple(loaded))
+        return loaded
 
     def reviewed(self, call_ids: Iterable[str]) -> dict[str, Review]:
         """The current review (without its parts) of each of ``call_ids`` that has one."""

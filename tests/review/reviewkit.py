@@ -29,6 +29,7 @@ from pipeline.types import (
     Word,
 )
 from review.auth import Account, hash_password
+from review.store import FindingVerdict, Review, ReviewStore
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 WAV = DATA / "osr_us_000_0034_8k.wav"
@@ -325,3 +326,39 @@ def build_history(root: Path, *, weeks: int = 6, per_week: int = 3) -> list[str]
         ]  # fmt: skip
         wh.upsert(root, "queue", {date: [rows.queue_row(q) for q in queue]})
     return dates
+
+
+def _verdict(item: str, outcome: str, verdict: str, *, detected: bool = True) -> FindingVerdict:
+    return FindingVerdict(RUBRIC, 3, item, detected, outcome, verdict)  # type: ignore[arg-type]
+
+
+def seed_reviews(store: ReviewStore) -> None:
+    """lena reviews C-LENA-1 and one call of A1 and A2 each week; the detector's empathy
+    failure is confirmed, one closing failure is overturned."""
+    store.save_review(
+        Review(
+            "C-LENA-1",
+            "lena",
+            overall="fail",
+            coaching_note="Great opening; never blame the customer.",
+            findings=(
+                _verdict("greeting", "pass", "correct"),
+                _verdict("forbidden_language", "fail", "correct"),
+            ),
+        )
+    )
+    for week in range(6):
+        for agent in ("A1", "A2"):
+            good = week >= 3 if agent == "A1" else week % 2 == 0
+            store.save_review(
+                Review(
+                    history_call_id(agent, week, 0),
+                    "lena",
+                    overall="excellent" if agent == "A2" and week == 4 else "pass",
+                    findings=(
+                        _verdict("greeting", "pass", "correct"),
+                        _verdict("empathy", "pass" if good else "fail", "correct", detected=good),
+                        _verdict("closing", "fail", "incorrect" if week == 1 else "correct"),
+                    ),
+                )
+            )

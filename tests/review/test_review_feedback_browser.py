@@ -21,17 +21,16 @@ import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from reviewkit import (
     PASSWORDS,
-    RUBRIC,
     build_archive,
     build_history,
     build_warehouse,
-    history_call_id,
     make_accounts,
     make_config,
+    seed_reviews,
 )
 
 from review.app import create_app
-from review.store import FindingVerdict, Review, ReviewStore
+from review.store import ReviewStore
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -48,42 +47,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _verdict(item: str, outcome: str, verdict: str, *, detected: bool = True) -> FindingVerdict:
-    return FindingVerdict(RUBRIC, 3, item, detected, outcome, verdict)  # type: ignore[arg-type]
-
-
-def seed_reviews(store: ReviewStore) -> None:
-    """lena reviews C-LENA-1 and one call of A1 and A2 each week; the detector's empathy
-    failure is confirmed, one closing failure is overturned."""
-    store.save_review(
-        Review(
-            "C-LENA-1",
-            "lena",
-            overall="fail",
-            coaching_note="Great opening; never blame the customer.",
-            findings=(
-                _verdict("greeting", "pass", "correct"),
-                _verdict("forbidden_language", "fail", "correct"),
-            ),
-        )
-    )
-    for week in range(6):
-        for agent in ("A1", "A2"):
-            good = week >= 3 if agent == "A1" else week % 2 == 0
-            store.save_review(
-                Review(
-                    history_call_id(agent, week, 0),
-                    "lena",
-                    overall="excellent" if agent == "A2" and week == 4 else "pass",
-                    findings=(
-                        _verdict("greeting", "pass", "correct"),
-                        _verdict("empathy", "pass" if good else "fail", "correct", detected=good),
-                        _verdict("closing", "fail", "incorrect" if week == 1 else "correct"),
-                    ),
-                )
-            )
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ templates, SVG charts), over the 90 days:
   what a lead opening the dashboard during the day waits for.
 
 Run: ``.venv/bin/python bench/dashboard.py [--agents 200] [--days 90] [--calls-per-day 4]``;
-prints and writes ``bench/dashboard.json`` (with the load average: other work on the
+prints and writes ``.state/bench/dashboard.json`` (with the load average: other work on the
 machine slows it down).
 """
 
@@ -155,6 +155,7 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--calls-per-day", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--json", type=Path, default=ROOT / ".state" / "bench" / "dashboard.json")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="earmark-bench-dashboard-") as tmp:
         root = Path(tmp) / "wh"
@@ -210,7 +211,8 @@ def main() -> None:
             "loadavg": [round(x, 2) for x in os.getloadavg()],
         }
     print(json.dumps(result, indent=2))
-    (ROOT / "bench" / "dashboard.json").write_text(json.dumps(result, indent=2) + "\n")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

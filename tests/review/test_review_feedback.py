@@ -199,7 +199,9 @@ def test_coaching_forms_with_mistakes_are_refused_by_name(feedback_app: FastAPI)
         assert response.status_code == 400 and message in response.text, change
     assert lena.post("/agents/B1/coaching", data=base).status_code == 403
     ada = _client(feedback_app, "ada")
-    refused = ada.post("/agents/A1/coaching", data={**base, "csrf": csrf_of(ada.get("/agents/A1").text)})
+    refused = ada.post(
+        "/agents/A1/coaching", data={**base, "csrf": csrf_of(ada.get("/agents/A1").text)}
+    )
     assert refused.status_code == 403
 
 

@@ -17,7 +17,7 @@ import os
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -406,6 +406,8 @@ class Scorecard:
     follow_ups: tuple[FollowUp, ...]
     praise: int
     criticism: int
+    answers: Mapping[str, str] = field(default_factory=dict)
+    """``call_id → "acknowledge" | "dispute"``: the agent's latest answer to its review."""
 
     @property
     def praise_ratio(self) -> float:
@@ -509,6 +511,7 @@ def scorecard(
         follow_ups=tuple(follow_up(index, x, last=last) for x in sessions if x.item_id),
         praise=sum(len(x.strengths) for x in sessions),
         criticism=sum(len(x.improvements) for x in sessions),
+        answers={a.call_id: a.kind for a in store.responses(agent_id=agent_id)},
     )
 
 

@@ -27,7 +27,13 @@ from flows.cli import main
 from review import charts, data
 from review.app import create_app
 from review.feedback import FeedbackIndex, Rate, confirmed_outcome, scorecard, team_view
-from review.report import closed_months, monthly_check, render_report, report_markdown
+from review.report import (
+    closed_months,
+    monthly_check,
+    monthly_digests,
+    render_report,
+    report_markdown,
+)
 from review.store import CoachingSession, ReviewStore, make_engine
 
 
@@ -266,6 +272,18 @@ def test_the_monthly_check_compares_months_and_follows_coaching(
     assert '<details class="numbers" open>' in html  # the numbers print
     digest = report_markdown(check)
     assert digest.startswith("# Team TEAM-01 · 2026-10") and "better" in digest
+
+
+def test_the_nightly_digest_covers_every_team_of_the_month(
+    built: tuple[Path, Path], store: ReviewStore
+) -> None:
+    _, warehouse = built
+    digests = monthly_digests(
+        warehouse, make_config(), "2026-10", database_url=str(store.engine.url)
+    )
+    assert sorted(digests) == ["TEAM-01", "TEAM-02"]
+    assert "| calls | 36 | 0 |" in digests["TEAM-01"]
+    assert "| calls | 12 | 0 |" in digests["TEAM-02"]
 
 
 def test_closed_months_are_reported_once() -> None:

@@ -242,3 +242,6 @@ def test_an_agent_sees_their_own_review_answers_it_and_nothing_else(
     answers = inspector.locator("#responses")
     expect(answers).to_contain_text("Disputed")
     expect(answers).to_contain_text("quoting the customer")
+    inspector.goto(server + "/agents/A1")
+    row = inspector.locator("table.reviewed tr", has_text="C-LENA-1")
+    expect(row).to_contain_text("disputed")

@@ -17,6 +17,7 @@ import os
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import warehouse as wh
-from pipeline.config import Config
+from pipeline.config import Config, usable_cores
 from review.calibration import ItemAgreement, calibrate
 from review.store import CoachingSession, Review, ReviewStore
 
@@ -140,7 +141,15 @@ class FeedbackIndex:
         of one team or of all."""
         dates = [d for d in wh.partition_dates(self.root, "calls") if first <= d <= last]
         with self._lock:
-            parts = [self._part(d) for d in dates]
+            stamps = {d: self._stamp(d) for d in dates}
+            stale = [d for d in dates if self._parts.get(d, (None,))[0] != stamps[d]]
+            # Parquet reads release the GIL: the first dashboard after a start reads its
+            # nights on every core (Arrow's own pool decodes within each file).
+            with ThreadPoolExecutor(max_workers=max(1, min(usable_cores(), len(stale)))) as pool:
+                fresh = pool.map(lambda d: summarise_partition(self.root, d), stale)
+                for d, summary in zip(stale, fresh, strict=True):
+                    self._parts[d] = (stamps[d], summary)
+            parts = [self._parts[d][1] for d in dates]
         calls = pa.concat_tables([p.calls for p in parts]) if parts else _CALLS.empty_table()
         items = pa.concat_tables([p.items for p in parts]) if parts else _ITEMS.empty_table()
         queue = pa.concat_tables([p.queue for p in parts]) if parts else _QUEUE.empty_table()
@@ -150,15 +159,8 @@ class FeedbackIndex:
             queue = queue.filter(pc.equal(queue["team_id"], team_id))
         return Summary(calls, items, queue)
 
-    def _part(self, date: str) -> Summary:
-        paths = [wh.partition_path(self.root, t, date) for t in self._TABLES]
-        stamp = tuple(wh.stamp(p) for p in paths)
-        cached = self._parts.get(date)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-        summary = summarise_partition(self.root, date)
-        self._parts[date] = (stamp, summary)
-        return summary
+    def _stamp(self, date: str) -> tuple[object, ...]:
+        return tuple(wh.stamp(wh.partition_path(self.root, t, date)) for t in self._TABLES)
 
 
 def summarise_partition(root: str | Path, date: str) -> Summary:

@@ -45,6 +45,7 @@ def feedback_routes(app: FastAPI) -> None:
     """Add the scorecard, team and coaching routes to the review app."""
     app.add_api_route("/agents/{agent_id}", _agent, methods=["GET"])
     app.add_api_route("/agents/{agent_id}/coaching", _coaching, methods=["POST"])
+    app.add_api_route("/answers", _answers, methods=["GET"])
     app.add_api_route("/teams", _teams, methods=["GET"])
     app.add_api_route("/teams/{team_id}", _team, methods=["GET"])
 
@@ -223,6 +224,25 @@ def _is_date(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# ---------------------------------------------------------------- agents' answers
+
+
+def _answers(request: Request, account: SignedIn) -> Response:
+    if account.role == "agent":
+        raise HTTPException(403, "answers to reviews are for the inspectors who wrote them")
+    who = account.name if account.role == "inspector" else None
+    answers = _state(request).store.answers_to(who)
+    return _render(
+        request,
+        "answers.html",
+        {
+            "account": account,
+            "answers": sorted(answers, key=lambda a: a.kind != "dispute"),
+            "mine": who is not None,
+        },
+    )
 
 
 # ---------------------------------------------------------------- teams

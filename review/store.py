@@ -475,19 +475,21 @@ class ReviewStore:
         if agent_id is not None:
             query = query.where(agent_responses.c.agent_id == agent_id)
         with self.engine.connect() as conn:
-            return [
-                AgentResponse(
-                    r["call_id"],
-                    r["review_id"],
-                    r["agent_id"],
-                    r["kind"],
-                    r["item_id"],
-                    r["comment"],
-                    r["id"],
-                    r["saved_at"],
-                )
-                for r in conn.execute(query).mappings()
-            ]
+            return [_response(r) for r in conn.execute(query).mappings()]
+
+    def answers_to(self, reviewer: str | None, *, limit: int = 200) -> list[AgentResponse]:
+        """Agents' answers to reviews saved by ``reviewer`` (``None``: anyone's), newest
+        first: what goes back to the inspector."""
+        query = (
+            sa.select(agent_responses)
+            .join(reviews, reviews.c.id == agent_responses.c.review_id)
+            .order_by(agent_responses.c.id.desc())
+            .limit(limit)
+        )
+        if reviewer is not None:
+            query = query.where(reviews.c.reviewer == reviewer)
+        with self.engine.connect() as conn:
+            return [_response(r) for r in conn.execute(query).mappings()]
 
     # ------------------------------------------------------------ audit
 
@@ -534,6 +536,19 @@ class ReviewStore:
                     signin_failures.c.name == name, signin_failures.c.ip == ip
                 )
             )
+
+
+def _response(r: Any) -> AgentResponse:
+    return AgentResponse(
+        r["call_id"],
+        r["review_id"],
+        r["agent_id"],
+        r["kind"],
+        r["item_id"],
+        r["comment"],
+        r["id"],
+        r["saved_at"],
+    )
 
 
 def _lines(text: str) -> tuple[str, ...]:

@@ -230,6 +230,9 @@ def test_only_the_calls_agent_answers_and_a_dispute_needs_a_reason(
     lena_csrf = csrf_of(lena.get("/call/C-LENA-1").text)
     answer = {"csrf": lena_csrf, "kind": "acknowledge"}
     assert lena.post("/respond/C-LENA-1", data=answer).status_code == 403
+    assert [a.call_id for a in store.answers_to("lena")] == ["C-LENA-1"]
+    assert store.answers_to("omar") == []
+    assert ada.get("/answers").status_code == 403
     # An unreviewed call of their own stays closed to the agent.
     assert ada.get("/call/C-DEC").status_code == 403
 

@@ -245,3 +245,11 @@ def test_an_agent_sees_their_own_review_answers_it_and_nothing_else(
     inspector.goto(server + "/agents/A1")
     row = inspector.locator("table.reviewed tr", has_text="C-LENA-1")
     expect(row).to_contain_text("disputed")
+    inspector.get_by_role("link", name="Answers").click()
+    inspector.wait_for_url("**/answers")
+    first = inspector.locator("table.answers tbody tr").first
+    expect(first).to_contain_text("disputed")
+    expect(first).to_contain_text("quoting the customer")
+    inspector.screenshot(path=str(shots / "answers.png"), full_page=True)
+    other, _ = _page(browser, server, "omar", then="/answers")  # not his review
+    expect(other.locator("table.answers")).to_contain_text("No answers yet")

@@ -99,7 +99,7 @@ def timeline(data: TimelineData, *, width: int = 1000) -> Markup:
     events_y = top + 2 * (lane_h + gap)
     senti_top = events_y + 14 + gap
     senti_h = 46 if sentiment else 0
-    height = senti_top + senti_h + 22
+    height = senti_top + senti_h + (30 if sentiment else 22)
     span = max(data.duration_s, 1e-6)
     plot_w = width - left - right
 
@@ -143,11 +143,13 @@ def timeline(data: TimelineData, *, width: int = 1000) -> Markup:
     if sentiment:
         mid = senti_top + senti_h / 2
         out.append(
+            f'<rect x="{left}" y="{senti_top}" width="{plot_w}" height="{senti_h}" '
+            f'fill="#f2f4f6"/>'
             f'<text x="{left - 8}" y="{mid + 4}" text-anchor="end" fill="{INK}">sentiment</text>'
             f'<line x1="{left}" y1="{_f(mid)}" x2="{left + plot_w}" y2="{_f(mid)}" '
             f'stroke="{GRID}"/>'
-            f'<text x="{left + 2}" y="{senti_top + 9}" fill="{MUTED}" font-size="9">+1</text>'
-            f'<text x="{left + 2}" y="{senti_top + senti_h}" fill="{MUTED}" font-size="9">−1</text>'
+            f'<text x="{left + 3}" y="{senti_top + 10}" fill="{MUTED}" font-size="9">+1</text>'
+            f'<text x="{left + 3}" y="{senti_top + senti_h - 3}" fill="{MUTED}" font-size="9">−1</text>'
         )
         pts = [
             (x(t), mid - max(-1.0, min(1.0, v)) * senti_h / 2)

@@ -7,6 +7,7 @@ helpers from hand-made records, so every finding, score and queue row is known.
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 from pathlib import Path
@@ -159,6 +160,8 @@ METRIC_SPANS = [
     {"metric": "overtalk_s", "start_s": 7.0, "end_s": 7.8},
 ]
 """Where the timeline draws silence, hold and overtalk on every fixture call."""
+SENTIMENT = [math.nan, -0.4, math.nan, -0.8, math.nan]
+"""The customer's sentiment per line of :data:`LINES` (NaN: the agent's lines)."""
 
 
 def build_archive(tmp_path: Path) -> Path:
@@ -211,7 +214,7 @@ def write_call(root: Path, call_id: str, spec: dict[str, Any], source_path: str)
         0.0 if good else 1000.0,
     )
     wh.upsert(root, "calls", {date: [rows.call_row(rec, audio, transcript, "ok")]})
-    wh.upsert(root, "utterances", {date: rows.utterance_rows(transcript)})
+    wh.upsert(root, "utterances", {date: rows.utterance_rows(transcript, sentiment=SENTIMENT)})
     wh.upsert(root, "findings", {date: [rows.finding_row(f) for f in findings]})
     wh.upsert(root, "scores", {date: [rows.score_row(score)]})
 

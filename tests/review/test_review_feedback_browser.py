@@ -128,6 +128,9 @@ def test_the_timeline_shows_the_call_and_seeks_the_player(
     assert timeline.locator("rect.silence").count() == 1  # the counted gap is drawn once
     assert timeline.locator("rect.hold").count() == 1
     assert timeline.locator("g.marker").count() == 4  # one per piece of evidence
+    assert timeline.locator("path.sentiment").count() == 1  # the customer's two lines
+    assert timeline.locator("circle[data-seek]").count() == 2
+    expect(page.locator(".timeline-box .legend")).to_contain_text("customer sentiment")
     page.wait_for_function("document.getElementById('player').readyState >= 1")
     timeline.locator("rect.hold").click()
     _wait_time_near(page, 24.0)

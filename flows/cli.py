@@ -91,11 +91,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(func=cmd_calibration_report)
 
+    monthly = sub.add_parser(
+        "report", help="a team's monthly check as one HTML file (opens offline, prints)"
+    )
+    monthly.add_argument("--warehouse", required=True)
+    monthly.add_argument("--team", required=True, help="team_id of the calls")
+    monthly.add_argument("--month", required=True, help="YYYY-MM")
+    monthly.add_argument("--out", required=True, help="the HTML file to write")
+    monthly.add_argument("--config", help="earmark.toml (coverage target, inspectors' budgets)")
+    monthly.add_argument(
+        "--database", help="SQLAlchemy URL for reviews (default: SQLite in the warehouse)"
+    )
+    monthly.set_defaults(func=cmd_report)
+
     account = sub.add_parser("account", help="review app accounts")
     asub = account.add_subparsers(title="account commands")
     ahash = asub.add_parser("hash", help="print an [[accounts]] block with a hashed password")
     ahash.add_argument("--name", required=True)
-    ahash.add_argument("--role", choices=["inspector", "lead"], default="inspector")
+    ahash.add_argument("--role", choices=["inspector", "lead", "agent"], default="inspector")
+    ahash.add_argument("--agent-id", default="", help="for --role agent: their calls' agent_id")
     ahash.set_defaults(func=cmd_account_hash)
 
     schedule = sub.add_parser(
@@ -322,6 +336,26 @@ def cmd_calibration_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from pipeline.config import load_config
+    from review.report import write_report
+
+    check = write_report(
+        args.warehouse,
+        load_config(args.config),
+        args.team,
+        args.month,
+        args.out,
+        database_url=args.database,
+    )
+    calls = sum(w.calls for w in check.view.weeks)
+    print(
+        f"earmark: wrote {args.out}: team {args.team}, {check.month}, "
+        f"{len(check.view.agents)} agents, {calls} calls"
+    )
+    return EXIT_OK
+
+
 def cmd_account_hash(args: argparse.Namespace) -> int:
     import getpass
 
@@ -331,7 +365,7 @@ def cmd_account_hash(args: argparse.Namespace) -> int:
     if not password or password != getpass.getpass("again: "):
         print("earmark: error: the passwords are empty or differ", file=sys.stderr)
         return EXIT_USAGE
-    print(account_toml(args.name, args.role, password))
+    print(account_toml(args.name, args.role, password, agent_id=args.agent_id))
     return EXIT_OK
 
 

@@ -26,7 +26,7 @@ from pipeline import rows
 from pipeline import warehouse as wh
 from pipeline.archive import discover
 from pipeline.config import Config
-from pipeline.errors import AudioError, InputError
+from pipeline.errors import AudioError, EarmarkError, InputError
 from pipeline.metrics import repeat_contacts
 from pipeline.queue import (
     Candidate,
@@ -140,6 +140,7 @@ def nightly_flow(archive: str, warehouse: str, config: Config) -> NightSummary:
         if options is not None:  # before the tables: a call is never listed without its copy
             _audio_task()(warehouse, copy_jobs(results), options)
         quarantined = found.quarantined + [r.quarantine for r in results if r.quarantine]
+        nights_before = wh.partition_dates(warehouse, "calls")
         dates = write_results(
             warehouse,
             found.recordings,
@@ -148,7 +149,9 @@ def nightly_flow(archive: str, warehouse: str, config: Config) -> NightSummary:
             repeat_days=config.repeat_contact_days,
         )
         queue = rebuild_queue(warehouse, dates, config)
+        closed = _closed_months(nights_before, wh.partition_dates(warehouse, "calls"))
     _publish_artifact(queue)
+    _publish_monthly(warehouse, config, closed)
     done = [r for r in results if r.transcript is not None]
     fresh = [r for r in done if not r.asr_cached]
     return NightSummary(
@@ -433,6 +436,35 @@ def _publish_artifact(queue: list[QueueEntry]) -> None:
             )
         except Exception as exc:  # an artifact is a convenience; the queue table is the record
             log.warning("could not publish the queue artifact %s: %s", key, exc)
+
+
+def _closed_months(before: list[str], after: list[str]) -> list[str]:
+    from review.report import closed_months  # the review app's stack loads only when needed
+
+    return closed_months(before, after)
+
+
+def _publish_monthly(warehouse: str, config: Config, months: list[str]) -> None:
+    """After the first night of a month: each team's monthly check of the month before
+    as a markdown artifact (``earmark report`` writes the full HTML)."""
+    from prefect.artifacts import create_markdown_artifact
+
+    from review.report import monthly_digests
+
+    for month in months:
+        try:
+            digests = monthly_digests(warehouse, config, month)
+        except EarmarkError as exc:  # e.g. a remote warehouse: no review database to read
+            log.warning("no monthly check for %s: %s", month, exc)
+            continue
+        for team, markdown in digests.items():
+            key = re.sub(r"[^a-z0-9-]+", "-", f"monthly-{team}-{month}".lower()).strip("-")
+            try:
+                create_markdown_artifact(
+                    markdown=markdown, key=key, description=f"monthly check {team} {month}"
+                )
+            except Exception as exc:  # a convenience, as the queue artifacts are
+                log.warning("could not publish the monthly artifact %s: %s", key, exc)
 
 
 def queue_build_flow(warehouse: str, dates: list[str], config: Config) -> list[QueueEntry]:

@@ -143,8 +143,10 @@ class AccountConfig(_Strict):
     """``[[accounts]]``: who may sign in to the review app (``earmark account hash`` makes one)."""
 
     name: Annotated[str, Field(min_length=1)]
-    role: Literal["inspector", "lead"] = "inspector"
+    role: Literal["inspector", "lead", "agent"] = "inspector"
     password_hash: Annotated[str, Field(pattern=r"^scrypt\$")]
+    agent_id: str = ""
+    """For ``role = "agent"``: the ``agent_id`` of their calls (they see only those)."""
 
 
 class DiarizeConfig(_Strict):

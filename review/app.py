@@ -38,14 +38,17 @@ from pipeline import warehouse as wh
 from pipeline.config import Config
 from pipeline.errors import ConfigError
 from pipeline.scoring import clock
-from review import data
+from review import charts, data
 from review.audio import audio_response, audio_status, resolve_audio
 from review.auth import SESSION_TTL_S, Account, Session, SessionSigner, check_sign_in
 from review.calibration import calibrate
+from review.feedback import FeedbackIndex
 from review.scope import may_open, teams_of
 from review.store import (
     OVERALL,
+    RESPONSE_KINDS,
     VERDICTS,
+    AgentResponse,
     FindingVerdict,
     MissedItem,
     Review,
@@ -83,6 +86,7 @@ class ReviewApp:
     signer: SessionSigner
     index: data.CallIndex
     templates: Jinja2Templates
+    feedback: FeedbackIndex
 
 
 class SignInRequired(Exception):
@@ -139,7 +143,7 @@ def create_app(
     if secret_key is None:
         log.warning("no secret key given: sessions end when this server stops")
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    templates.env.filters.update(clock=_clock, pct=_pct, num=_num)
+    templates.env.filters.update(FILTERS)
     store = ReviewStore(database_url or default_database_url(warehouse))
     remote = not wh.is_local(warehouse)
     audio_cache = Path(tempfile.mkdtemp(prefix="earmark-review-audio-")) if remote else None
@@ -153,6 +157,7 @@ def create_app(
         signer=SessionSigner(secret_key or secrets.token_hex(32), ttl_s=session_ttl_s),
         index=data.CallIndex(warehouse),
         templates=templates,
+        feedback=FeedbackIndex(warehouse),
     )
     app = FastAPI(title="earmark review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.review = state
@@ -358,9 +363,14 @@ def _routes(app: FastAPI) -> None:
     app.add_api_route("/queue", _queue, methods=["GET"])
     # Call ids made from archive paths hold slashes: ``{call_id:path}``.
     app.add_api_route("/call/{call_id:path}", _call, methods=["GET"])
+    app.add_api_route("/respond/{call_id:path}", _respond, methods=["POST"])
     app.add_api_route("/call/{call_id:path}", _save, methods=["POST"])
     app.add_api_route("/audio/{call_id:path}", _audio, methods=["GET", "HEAD"])
     app.add_api_route("/calibration", _calibration, methods=["GET"])
+    # The feedback pages (review.pages) use this module's plumbing: imported once it exists.
+    from review.pages import feedback_routes
+
+    feedback_routes(app)
     for path in ("/favicon.svg", "/favicon.ico"):
         app.add_api_route(path, _favicon, methods=["GET"], include_in_schema=False)
 
@@ -372,7 +382,14 @@ def _favicon() -> Response:
 
 
 def _home(account: SignedIn) -> Response:
-    return RedirectResponse("/queue", status_code=303)
+    return RedirectResponse(_start_page(account), status_code=303)
+
+
+def _start_page(account: Account) -> str:
+    """Where an account lands: an agent on their own scorecard, everyone else the queue."""
+    if account.role == "agent":
+        return f"/agents/{quote(account.agent_id, safe='')}"
+    return "/queue"
 
 
 def _safe_next(target: str) -> str:
@@ -439,6 +456,8 @@ def _queue(
     inspector: str | None = None,
 ) -> Response:
     state = _state(request)
+    if account.role == "agent":  # agents have no queue: their scorecard is their page
+        return RedirectResponse(_start_page(account), status_code=303)
     if date is not None and not _DATE.match(date):
         raise HTTPException(400, f"date must be YYYY-MM-DD, got {date!r}")
     who = account.name if account.role == "inspector" else (inspector or None)
@@ -478,7 +497,11 @@ def _allowed_ref(state: ReviewApp, account: Account, call_id: str) -> data.CallR
     queued = data.queued_for(state.warehouse, ref)
     if not may_open(account, ref, state.config, queued_for=queued):
         log.warning("%s refused call %s (team %s)", account.name, call_id, ref.team_id)
+        if account.role == "agent":
+            raise HTTPException(403, "this call is not one of yours")
         raise HTTPException(403, "this call belongs to a team you are not paired with")
+    if account.role == "agent" and state.store.latest_review(call_id) is None:
+        raise HTTPException(403, "this call has not been reviewed yet: it opens once it is")
     return ref
 
 
@@ -488,6 +511,7 @@ def _call(
     account: SignedIn,
     saved: int | None = None,
     other: int | None = None,
+    responded: int | None = None,
 ) -> Response:
     state = _state(request)
     ref = _allowed_ref(state, account, call_id)
@@ -497,7 +521,10 @@ def _call(
         state.warehouse, ref, viewer=account.name if account.role == "inspector" else None
     )
     history = state.store.history(call_id, limit=50)
+    if account.role == "agent":  # the agent sees the current review, not who saved what when
+        history = history[:1]
     current = history[0] if history else None
+    timeline = data.timeline_of(view)
     return _render(
         request,
         "call.html",
@@ -507,11 +534,16 @@ def _call(
             "current": current,
             "verdicts": {finding_key_of(f): f for f in current.findings} if current else {},
             "history": history,
+            "timeline": charts.timeline(timeline),
+            "has_sentiment": bool(timeline.sentiment),
             "saved": next((r for r in history if r.id == saved), None) if saved else None,
             "other": next((r for r in history if r.id == other), None) if other else None,
             "overall_choices": OVERALL,
             "item_ids": sorted({f.item_id for f in view.findings}),
             "opens": state.store.opens(call_id, limit=20) if account.role == "lead" else [],
+            "responses": state.store.responses(call_id=call_id),
+            "response_kinds": RESPONSE_KINDS,
+            "responded": responded,
             "duration_s": view.call.get("duration_s") or 0.0,
             "audio_status": audio_status(
                 state.warehouse, ref, audio_mode=state.config.redact.audio
@@ -533,6 +565,8 @@ async def _save(request: Request, call_id: str, account: SignedIn) -> Response:
 def _save_review(
     state: ReviewApp, account: Account, call_id: str, fields: Mapping[str, list[str]]
 ) -> Response:
+    if account.role == "agent":
+        raise HTTPException(403, "agents answer a review; they do not review calls")
     ref = _allowed_ref(state, account, call_id)
     view = data.read_call(state.warehouse, ref, viewer=None)
     review = review_from_form(call_id, account.name, view, fields)
@@ -647,3 +681,41 @@ def _pct(value: float | None) -> str:
 
 def _num(value: float | None, digits: int = 0) -> str:
     return "—" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+
+
+# ---------------------------------------------------------------- agents answer reviews
+
+
+async def _respond(request: Request, call_id: str, account: SignedIn) -> Response:
+    fields = await read_form(request)
+    check_csrf(request.state.session, fields)
+    return await run_in_threadpool(_save_response, _state(request), account, call_id, fields)
+
+
+def _save_response(
+    state: ReviewApp, account: Account, call_id: str, fields: Mapping[str, list[str]]
+) -> Response:
+    if account.role != "agent":
+        raise HTTPException(403, "only the agent of a call answers its review")
+    _allowed_ref(state, account, call_id)
+    review = state.store.latest_review(call_id)
+    assert review is not None  # _allowed_ref refuses an agent an unreviewed call
+    kind = _one(fields, "kind")
+    if kind not in RESPONSE_KINDS:
+        raise HTTPException(400, f"kind must be one of {', '.join(RESPONSE_KINDS)}, got {kind!r}")
+    item = _one(fields, "item_id").strip()
+    if item and item not in {f.item_id for f in review.findings}:
+        raise HTTPException(400, f"{item!r} is not an item the review judged")
+    comment = _one(fields, "comment").strip()[:2000]
+    if kind == "dispute" and not comment:
+        raise HTTPException(400, "say why you dispute the verdict: the comment is empty")
+    saved = state.store.add_response(
+        AgentResponse(call_id, review.id, account.agent_id, kind, item, comment)
+    )
+    return RedirectResponse(
+        f"/call/{quote(call_id, safe='/')}?responded={saved.id}", status_code=303
+    )
+
+
+FILTERS: dict[str, Any] = {"clock": _clock, "pct": _pct, "num": _num}
+"""The Jinja filters of the app's templates (the monthly report uses them too)."""

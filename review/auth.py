@@ -22,8 +22,8 @@ from typing import Any, Literal
 
 from pipeline.errors import ConfigError
 
-Role = Literal["inspector", "lead"]
-ROLES: tuple[Role, ...] = ("inspector", "lead")
+Role = Literal["inspector", "lead", "agent"]
+ROLES: tuple[Role, ...] = ("inspector", "lead", "agent")
 
 SCRYPT_N = 2**14
 SCRYPT_R = 8
@@ -35,11 +35,13 @@ SESSION_TTL_S = 8 * 3600
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """Someone who may sign in: an inspector (their teams' calls) or a QA lead (all)."""
+    """Someone who may sign in: an inspector (their teams' calls), a QA lead (all), or an
+    agent (their own reviewed calls, as ``agent_id`` in the warehouse)."""
 
     name: str
     role: Role
     password_hash: str
+    agent_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,15 +132,16 @@ def check_sign_in(accounts: Mapping[str, Account], name: str, password: str) -> 
 def accounts_from_entries(
     entries: Iterable[Any], *, source: str = "accounts"
 ) -> dict[str, Account]:
-    """Validate ``[{name, role, password_hash}, …]`` (``Config.accounts`` dumped) into
-    accounts by name: known roles, scrypt hashes that parse, no duplicate names."""
+    """Validate ``[{name, role, password_hash, agent_id}, …]`` (``Config.accounts`` dumped)
+    into accounts by name: known roles, scrypt hashes that parse, no duplicate names, an
+    ``agent_id`` for every agent (and only for agents)."""
     accounts: dict[str, Account] = {}
     for k, entry in enumerate(entries):
         where = f"{source}: accounts[{k}]"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: must be a table, got {entry!r}", code="C003")
         name, role, hashed = entry.get("name"), entry.get("role"), entry.get("password_hash")
-        extra = sorted(set(entry) - {"name", "role", "password_hash"})
+        extra = sorted(set(entry) - {"name", "role", "password_hash", "agent_id"})
         if extra:
             raise ConfigError(f"{where}: unknown field {extra[0]!r}", code="C003")
         if not isinstance(name, str) or not name.strip():
@@ -147,7 +150,16 @@ def accounts_from_entries(
             )
         if role not in ROLES:
             raise ConfigError(
-                f"{where} ({name}): role must be 'inspector' or 'lead', got {role!r}", code="C003"
+                f"{where} ({name}): role must be 'inspector', 'lead' or 'agent', got {role!r}",
+                code="C003",
+            )
+        agent_id = entry.get("agent_id") or ""
+        if not isinstance(agent_id, str) or (role == "agent") != bool(agent_id.strip()):
+            raise ConfigError(
+                f"{where} ({name}): an agent account needs agent_id (the agent_id of its "
+                f"calls) and only an agent account has one; got role {role!r}, "
+                f"agent_id {agent_id!r}",
+                code="C003",
             )
         if not isinstance(hashed, str) or _parse_hash(hashed) is None:
             raise ConfigError(
@@ -157,11 +169,11 @@ def accounts_from_entries(
             )
         if name in accounts:
             raise ConfigError(f"{where}: duplicate account name {name!r}", code="C003")
-        accounts[name] = Account(name, role, hashed)
+        accounts[name] = Account(name, role, hashed, agent_id.strip())
     return accounts
 
 
-def account_toml(name: str, role: Role, password: str) -> str:
+def account_toml(name: str, role: Role, password: str, *, agent_id: str = "") -> str:
     """An ``[[accounts]]`` block to paste into ``earmark.toml`` (for ``earmark account hash``).
 
     Examples
@@ -170,10 +182,13 @@ def account_toml(name: str, role: Role, password: str) -> str:
     [[accounts]]
     """
     if role not in ROLES:
-        raise ConfigError(f"role must be 'inspector' or 'lead', got {role!r}", code="C003")
+        raise ConfigError(f"role must be 'inspector', 'lead' or 'agent', got {role!r}", code="C003")
+    if (role == "agent") != bool(agent_id):
+        raise ConfigError("an agent account needs --agent-id (and only an agent)", code="C003")
     return (
         f"[[accounts]]\nname = {json.dumps(name)}\nrole = {json.dumps(role)}\n"
-        f"password_hash = {json.dumps(hash_password(password))}\n"
+        + (f"agent_id = {json.dumps(agent_id)}\n" if agent_id else "")
+        + f"password_hash = {json.dumps(hash_password(password))}\n"
     )
 
 

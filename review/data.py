@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from pipeline import warehouse as wh
 from pipeline.redact_audio import spans_of
 from pipeline.scoring import clock
+from review.charts import Marker, TimelineData
 
 Row = dict[str, Any]
 
@@ -247,6 +248,8 @@ class UtteranceView:
     end_s: float
     pieces: tuple[Piece, ...]
     items: tuple[str, ...]
+    sentiment: float | None = None
+    """The customer's sentiment in [-1, 1] (``utterances.sentiment``), when measured."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,9 +369,49 @@ def mark_utterances(
                 end_s=u["end_s"],
                 pieces=_pieces(u["text"] or "", hits),
                 items=tuple(dict.fromkeys(f.item_id for f, _ in hits)),
+                sentiment=_finite(u.get("sentiment")),
             )
         )
     return out
+
+
+def _finite(value: object) -> float | None:
+    if isinstance(value, int | float) and not math.isnan(value):
+        return float(value)
+    return None
+
+
+_TIMELINE_METRICS = {"silences": "dead_air_s", "holds": "hold_s", "overtalk": "overtalk_s"}
+"""Which stored ``calls.metric_spans`` each band of the timeline draws."""
+
+
+def timeline_of(view: CallView) -> TimelineData:
+    """The call timeline's data: speech per party, silences, holds, overtalk, findings
+    (one marker per piece of evidence) and the customer's sentiment when measured."""
+    bands: dict[str, list[tuple[float, float]]] = {k: [] for k in _TIMELINE_METRICS}
+    for s in view.call.get("metric_spans") or ():
+        for band, metric in _TIMELINE_METRICS.items():
+            if s["metric"] == metric:
+                bands[band].append((s["start_s"], s["end_s"]))
+    last_end = max((u.end_s for u in view.utterances), default=0.0)
+    return TimelineData(
+        duration_s=float(view.call.get("duration_s") or last_end or 1.0),
+        agent=[(u.start_s, u.end_s) for u in view.utterances if u.speaker == "agent"],
+        customer=[(u.start_s, u.end_s) for u in view.utterances if u.speaker != "agent"],
+        silences=sorted(set(bands["silences"])),
+        holds=sorted(set(bands["holds"])),
+        overtalk=sorted(set(bands["overtalk"])),
+        markers=[
+            Marker(e.start_s, f.title, f.outcome, e.end_s)
+            for f in view.findings
+            for e in f.evidence
+        ],
+        sentiment=[
+            ((u.start_s + u.end_s) / 2, u.sentiment)
+            for u in view.utterances
+            if u.speaker == "customer" and u.sentiment is not None
+        ],
+    )
 
 
 def _pieces(text: str, hits: Sequence[tuple[FindingView, EvidenceView]]) -> tuple[Piece, ...]:

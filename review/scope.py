@@ -1,5 +1,5 @@
 """Who may open which call: an inspector, the calls of the teams paired with them in the
-call's month (the pairing that queued it); a QA lead, every call."""
+call's month (the pairing that queued it); a QA lead, every call; an agent, their own."""
 
 from __future__ import annotations
 
@@ -46,6 +46,26 @@ def may_open(
     """
     if account.role == "lead":
         return True
+    if account.role == "agent":  # their own calls only (the app also asks for a review)
+        return bool(account.agent_id) and ref.agent_id == account.agent_id
     if account.name in queued_for:
         return True
     return bool(ref.team_id) and ref.team_id in teams_of(config, account.name, date=ref.call_date)
+
+
+def may_see_team(account: Account, team_id: str, config: Config, *, date: str) -> bool:
+    """Whether ``account`` may see a team's dashboard: a lead any, an inspector the teams
+    paired with them on ``date``, an agent none."""
+    if account.role == "lead":
+        return True
+    return account.role == "inspector" and team_id in teams_of(config, account.name, date=date)
+
+
+def may_see_agent(
+    account: Account, agent_id: str, team_id: str, config: Config, *, date: str
+) -> bool:
+    """Whether ``account`` may see an agent's scorecard: the agent themself, a lead, or an
+    inspector paired with the agent's team on ``date``."""
+    if account.role == "agent":
+        return bool(account.agent_id) and account.agent_id == agent_id
+    return may_see_team(account, team_id, config, date=date)

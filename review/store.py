@@ -9,8 +9,9 @@ once both land in the history, and the latest save is the call's current review.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -76,6 +77,39 @@ signin_failures = sa.Table(
     sa.Column("ip", sa.String(64), nullable=False),
     sa.Column("at_epoch", sa.Float, nullable=False, index=True),
 )
+coaching_sessions = sa.Table(
+    "coaching_sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("agent_id", sa.String(200), nullable=False, index=True),
+    sa.Column("coach", sa.String(200), nullable=False),
+    sa.Column("held_on", sa.String(10), nullable=False),
+    sa.Column("item_id", sa.String(200), nullable=False, default=""),
+    sa.Column("call_ids", sa.Text, nullable=False, default=""),
+    sa.Column("moments", sa.Text, nullable=False, default=""),
+    sa.Column("strengths", sa.Text, nullable=False, default=""),
+    sa.Column("improvements", sa.Text, nullable=False, default=""),
+    sa.Column("actions", sa.Text, nullable=False, default=""),
+    sa.Column("follow_up_on", sa.String(10), nullable=False, default=""),
+    sa.Column("saved_at", sa.String(40), nullable=False),
+)
+agent_responses = sa.Table(
+    "agent_responses",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("call_id", sa.String(200), nullable=False, index=True),
+    sa.Column("review_id", sa.Integer, sa.ForeignKey("reviews.id"), nullable=False),
+    sa.Column("agent_id", sa.String(200), nullable=False, index=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("item_id", sa.String(200), nullable=False, default=""),
+    sa.Column("comment", sa.Text, nullable=False, default=""),
+    sa.Column("saved_at", sa.String(40), nullable=False),
+)
+# New tables reach an existing database through ``create_all`` (it adds what is missing and
+# never alters a table): the feedback tables are that migration, with no column changes.
+
+ResponseKind = Literal["acknowledge", "dispute"]
+RESPONSE_KINDS: tuple[ResponseKind, ...] = ("acknowledge", "dispute")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +157,46 @@ class Opened:
     who: str
     call_id: str
     at: str
+
+
+@dataclass(frozen=True, slots=True)
+class CoachingSession:
+    """A one-to-one of an inspector (the coach) with an agent about their recent calls.
+
+    ``strengths`` and ``improvements`` are one point each, so their counts give the
+    praise-to-criticism ratio; ``item_id`` is the rubric item the session worked on (what
+    the follow-up checks in the calls since ``held_on``).
+    """
+
+    agent_id: str
+    coach: str
+    held_on: str
+    """``YYYY-MM-DD``."""
+    item_id: str = ""
+    call_ids: tuple[str, ...] = ()
+    moments: str = ""
+    strengths: tuple[str, ...] = ()
+    improvements: tuple[str, ...] = ()
+    actions: str = ""
+    follow_up_on: str = ""
+    """``YYYY-MM-DD`` or ``""``."""
+    id: int = 0
+    saved_at: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentResponse:
+    """An agent's answer to a review: an acknowledgement, or a disputed verdict with why."""
+
+    call_id: str
+    review_id: int
+    agent_id: str
+    kind: ResponseKind
+    item_id: str = ""
+    """The disputed item (``""``: the review as a whole)."""
+    comment: str = ""
+    id: int = 0
+    saved_at: str = ""
 
 
 def default_database_url(warehouse: str | Path) -> str:
@@ -181,6 +255,8 @@ class ReviewStore:
 
     def __init__(self, database_url: str) -> None:
         self.engine = make_engine(database_url)
+        self._latest: tuple[int, tuple[Review, ...]] | None = None
+        self._latest_lock = threading.Lock()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -271,11 +347,23 @@ class ReviewStore:
         return self._load(ids)
 
     def latest_reviews(self) -> list[Review]:
-        """The current review of every reviewed call (for calibration)."""
+        """The current review of every reviewed call (for calibration and the dashboards).
+
+        Saves only insert, so the list is kept until a save with a higher id lands (one
+        cheap ``max(id)`` per call): a dashboard does not reload thousands of reviews.
+        """
+        with self.engine.connect() as conn:
+            newest = conn.execute(sa.select(sa.func.max(reviews.c.id))).scalar() or 0
+        with self._latest_lock:
+            if self._latest is not None and self._latest[0] == newest:
+                return list(self._latest[1])
         latest = sa.select(sa.func.max(reviews.c.id)).group_by(reviews.c.call_id)
         with self.engine.connect() as conn:
             ids = sorted(conn.execute(latest).scalars())
-        return self._load(ids)
+        loaded = self._load(ids)
+        with self._latest_lock:
+            self._latest = (max(ids, default=0), tuple(loaded))
+        return loaded
 
     def reviewed(self, call_ids: Iterable[str]) -> dict[str, Review]:
         """The current review (without its parts) of each of ``call_ids`` that has one."""
@@ -325,6 +413,84 @@ class ReviewStore:
                 missed[r["review_id"]].append(MissedItem(r["item_id"], r["at_s"], r["note"]))
         return [_review(heads[i], items[i], missed[i]) for i in ids if i in heads]
 
+    # ------------------------------------------------------------ coaching and responses
+
+    def add_session(self, session: CoachingSession) -> CoachingSession:
+        """Record a coaching session; returns it with ``id`` and ``saved_at``."""
+        saved_at = _now()
+        with self.engine.begin() as conn:
+            key = conn.execute(
+                coaching_sessions.insert().values(
+                    agent_id=session.agent_id,
+                    coach=session.coach,
+                    held_on=session.held_on,
+                    item_id=session.item_id,
+                    call_ids="\n".join(session.call_ids),
+                    moments=session.moments,
+                    strengths="\n".join(session.strengths),
+                    improvements="\n".join(session.improvements),
+                    actions=session.actions,
+                    follow_up_on=session.follow_up_on,
+                    saved_at=saved_at,
+                )
+            ).inserted_primary_key
+        assert key is not None
+        return replace(session, id=int(key[0]), saved_at=saved_at)
+
+    def sessions(self, agent_ids: Iterable[str] | None = None) -> list[CoachingSession]:
+        """Coaching sessions (of some agents, or all), newest first."""
+        query = coaching_sessions.select().order_by(
+            coaching_sessions.c.held_on.desc(), coaching_sessions.c.id.desc()
+        )
+        if agent_ids is not None:
+            query = query.where(coaching_sessions.c.agent_id.in_(sorted(set(agent_ids))))
+        with self.engine.connect() as conn:
+            return [_session(r) for r in conn.execute(query).mappings()]
+
+    def add_response(self, response: AgentResponse) -> AgentResponse:
+        """Record an agent's acknowledgement or dispute of a review."""
+        saved_at = _now()
+        with self.engine.begin() as conn:
+            key = conn.execute(
+                agent_responses.insert().values(
+                    call_id=response.call_id,
+                    review_id=response.review_id,
+                    agent_id=response.agent_id,
+                    kind=response.kind,
+                    item_id=response.item_id,
+                    comment=response.comment,
+                    saved_at=saved_at,
+                )
+            ).inserted_primary_key
+        assert key is not None
+        return replace(response, id=int(key[0]), saved_at=saved_at)
+
+    def responses(
+        self, *, call_id: str | None = None, agent_id: str | None = None
+    ) -> list[AgentResponse]:
+        """Agents' responses (to one call's reviews, or by one agent), oldest first."""
+        query = agent_responses.select().order_by(agent_responses.c.id)
+        if call_id is not None:
+            query = query.where(agent_responses.c.call_id == call_id)
+        if agent_id is not None:
+            query = query.where(agent_responses.c.agent_id == agent_id)
+        with self.engine.connect() as conn:
+            return [_response(r) for r in conn.execute(query).mappings()]
+
+    def answers_to(self, reviewer: str | None, *, limit: int = 200) -> list[AgentResponse]:
+        """Agents' answers to reviews saved by ``reviewer`` (``None``: anyone's), newest
+        first: what goes back to the inspector."""
+        query = (
+            sa.select(agent_responses)
+            .join(reviews, reviews.c.id == agent_responses.c.review_id)
+            .order_by(agent_responses.c.id.desc())
+            .limit(limit)
+        )
+        if reviewer is not None:
+            query = query.where(reviews.c.reviewer == reviewer)
+        with self.engine.connect() as conn:
+            return [_response(r) for r in conn.execute(query).mappings()]
+
     # ------------------------------------------------------------ audit
 
     def record_open(self, who: str, call_id: str) -> None:
@@ -370,6 +536,40 @@ class ReviewStore:
                     signin_failures.c.name == name, signin_failures.c.ip == ip
                 )
             )
+
+
+def _response(r: Any) -> AgentResponse:
+    return AgentResponse(
+        r["call_id"],
+        r["review_id"],
+        r["agent_id"],
+        r["kind"],
+        r["item_id"],
+        r["comment"],
+        r["id"],
+        r["saved_at"],
+    )
+
+
+def _lines(text: str) -> tuple[str, ...]:
+    return tuple(line for line in text.split("\n") if line.strip())
+
+
+def _session(r: Any) -> CoachingSession:
+    return CoachingSession(
+        agent_id=r["agent_id"],
+        coach=r["coach"],
+        held_on=r["held_on"],
+        item_id=r["item_id"],
+        call_ids=_lines(r["call_ids"]),
+        moments=r["moments"],
+        strengths=_lines(r["strengths"]),
+        improvements=_lines(r["improvements"]),
+        actions=r["actions"],
+        follow_up_on=r["follow_up_on"],
+        id=r["id"],
+        saved_at=r["saved_at"],
+    )
 
 
 def _review(head: Any, findings: Sequence[FindingVerdict], missed: Sequence[MissedItem]) -> Review:

@@ -7,6 +7,7 @@ helpers from hand-made records, so every finding, score and queue row is known.
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 from pathlib import Path
@@ -29,13 +30,21 @@ from pipeline.types import (
     Word,
 )
 from review.auth import Account, hash_password
+from review.store import FindingVerdict, Review, ReviewStore
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 WAV = DATA / "osr_us_000_0034_8k.wav"
 DATE = "2026-11-20"
 DEC_DATE = "2026-12-03"
 RUBRIC = "inbound-support"
-PASSWORDS = {"lena": "lena-pw-1", "omar": "omar-pw-2", "quinn": "quinn-pw-3"}
+PASSWORDS = {
+    "lena": "lena-pw-1",
+    "omar": "omar-pw-2",
+    "quinn": "quinn-pw-3",
+    "ada": "ada-pw-4",
+    "bo": "bo-pw-5",
+}
+"""``ada`` is agent A1 (team TEAM-01), ``bo`` agent B1 (team TEAM-02)."""
 LENA_AUDIO = "2026-11 calls/team one/call one é.wav"
 """Spaces and non-ASCII in the archive path, as real archives have."""
 PATH_ID = LENA_AUDIO.rsplit(".", 1)[0]
@@ -144,6 +153,15 @@ CALLS: dict[str, dict[str, Any]] = {
     PATH_ID: {"team": "TEAM-01", "agent": "A3", "path": LENA_AUDIO, "date": DATE},
 }
 METRICS = {"talk_agent_s": 12.5, "talk_customer_s": 9.0, "dead_air_s": 4.2, "overtalk_s": 0.8}
+METRIC_SPANS = [
+    {"metric": "dead_air_s", "start_s": 14.0, "end_s": 20.0},
+    {"metric": "dead_air_count", "start_s": 14.0, "end_s": 20.0},  # the same gap, counted
+    {"metric": "hold_s", "start_s": 24.0, "end_s": 33.0},
+    {"metric": "overtalk_s", "start_s": 7.0, "end_s": 7.8},
+]
+"""Where the timeline draws silence, hold and overtalk on every fixture call."""
+SENTIMENT = [math.nan, -0.4, math.nan, -0.8, math.nan]
+"""The customer's sentiment per line of :data:`LINES` (NaN: the agent's lines)."""
 
 
 def build_archive(tmp_path: Path) -> Path:
@@ -178,6 +196,7 @@ def write_call(root: Path, call_id: str, spec: dict[str, Any], source_path: str)
         "codec": "pcm_s16le",
         "language": "en",
         "metrics": METRICS,
+        "metric_spans": METRIC_SPANS,
         "redactions": [
             {"kind": k, "start_s": s, "end_s": e} for k, s, e in spec.get("redactions", ())
         ],
@@ -195,7 +214,7 @@ def write_call(root: Path, call_id: str, spec: dict[str, Any], source_path: str)
         0.0 if good else 1000.0,
     )
     wh.upsert(root, "calls", {date: [rows.call_row(rec, audio, transcript, "ok")]})
-    wh.upsert(root, "utterances", {date: rows.utterance_rows(transcript)})
+    wh.upsert(root, "utterances", {date: rows.utterance_rows(transcript, sentiment=SENTIMENT)})
     wh.upsert(root, "findings", {date: [rows.finding_row(f) for f in findings]})
     wh.upsert(root, "scores", {date: [rows.score_row(score)]})
 
@@ -231,6 +250,8 @@ def make_accounts() -> dict[str, Account]:
         "lena": Account("lena", "inspector", hash_password(PASSWORDS["lena"])),
         "omar": Account("omar", "inspector", hash_password(PASSWORDS["omar"])),
         "quinn": Account("quinn", "lead", hash_password(PASSWORDS["quinn"])),
+        "ada": Account("ada", "agent", hash_password(PASSWORDS["ada"]), agent_id="A1"),
+        "bo": Account("bo", "agent", hash_password(PASSWORDS["bo"]), agent_id="B1"),
     }
 
 
@@ -250,3 +271,97 @@ def sign_in(client: TestClient, name: str, password: str | None = None) -> TestC
     )
     assert response.status_code == 303, response.text
     return client
+
+
+HISTORY_AGENTS = {"A1": "TEAM-01", "A2": "TEAM-01", "A3": "TEAM-01", "B1": "TEAM-02"}
+HISTORY_START = "2026-10-05"
+"""Six weeks of history: Mondays from 2026-10-05 to 2026-11-09 (before the fixture nights)."""
+
+
+def history_call_id(agent: str, week: int, k: int) -> str:
+    return f"H-{agent}-{week}-{k}"
+
+
+def build_history(root: Path, *, weeks: int = 6, per_week: int = 3) -> list[str]:
+    """Add ``weeks`` Mondays of calls by every agent of :data:`HISTORY_AGENTS` to a
+    warehouse. Agent A1 never shows empathy in the first three weeks and always after
+    (the coached item gets better); the other agents alternate. Returns the dates."""
+    import datetime as dt
+
+    first = dt.date.fromisoformat(HISTORY_START)
+    dates = []
+    for week in range(weeks):
+        date = (first + dt.timedelta(weeks=week)).isoformat()
+        dates.append(date)
+        calls, utts, finds, scores = [], [], [], []
+        for agent, team in HISTORY_AGENTS.items():
+            for k in range(per_week):
+                call_id = history_call_id(agent, week, k)
+                good = (week >= 3) if agent == "A1" else (week + k) % 2 == 0
+                transcript = Transcript(call_id, "en", 35.548, tuple(_utt(*x) for x in LINES))
+                rec = Recording(
+                    call_id, f"{call_id}.wav", "", "0" * 64, date, 1,
+                    {"agent_id": agent, "team_id": team, "started_at": f"{date}T10:00:00"},
+                )  # fmt: skip
+                audio = {"duration_s": 35.548, "channels": 1, "sample_rate": 8000,
+                         "codec": "pcm_s16le", "language": "en", "metrics": METRICS,
+                         "metric_spans": METRIC_SPANS, "redactions": []}  # fmt: skip
+                calls.append(rows.call_row(rec, audio, transcript, "ok"))
+                utts.extend(rows.utterance_rows(transcript))
+                found = [
+                    _finding(call_id, "greeting", True, "pass"),
+                    _finding(call_id, "empathy", good, "pass" if good else "fail"),
+                    _finding(call_id, "closing", True, "pass" if k else "fail"),
+                ]
+                finds.extend(rows.finding_row(f) for f in found)
+                score = 90.0 if good else 60.0 + 5 * k
+                scores.append(
+                    rows.score_row(CallScore(call_id, RUBRIC, 3, score, False, not good, (), 0.0))
+                )
+        wh.upsert(root, "calls", {date: calls})
+        wh.upsert(root, "utterances", {date: utts})
+        wh.upsert(root, "findings", {date: finds})
+        wh.upsert(root, "scores", {date: scores})
+        queue = [
+            QueueEntry("lena", date, 1, history_call_id("A1", week, 0), "review", 50.0, ("low score",), (Span(0.0, 60.0),), "A1", "TEAM-01"),
+            QueueEntry("lena", date, 1, history_call_id("A2", week, 0), "highlight", 0.0, ("highlight",), (Span(0.0, 30.0),), "A2", "TEAM-01"),
+            QueueEntry("omar", date, 1, history_call_id("B1", week, 0), "review", 50.0, ("low score",), (Span(0.0, 60.0),), "B1", "TEAM-02"),
+        ]  # fmt: skip
+        wh.upsert(root, "queue", {date: [rows.queue_row(q) for q in queue]})
+    return dates
+
+
+def _verdict(item: str, outcome: str, verdict: str, *, detected: bool = True) -> FindingVerdict:
+    return FindingVerdict(RUBRIC, 3, item, detected, outcome, verdict)  # type: ignore[arg-type]
+
+
+def seed_reviews(store: ReviewStore) -> None:
+    """lena reviews C-LENA-1 and one call of A1 and A2 each week; the detector's empathy
+    failure is confirmed, one closing failure is overturned."""
+    store.save_review(
+        Review(
+            "C-LENA-1",
+            "lena",
+            overall="fail",
+            coaching_note="Great opening; never blame the customer.",
+            findings=(
+                _verdict("greeting", "pass", "correct"),
+                _verdict("forbidden_language", "fail", "correct"),
+            ),
+        )
+    )
+    for week in range(6):
+        for agent in ("A1", "A2"):
+            good = week >= 3 if agent == "A1" else week % 2 == 0
+            store.save_review(
+                Review(
+                    history_call_id(agent, week, 0),
+                    "lena",
+                    overall="excellent" if agent == "A2" and week == 4 else "pass",
+                    findings=(
+                        _verdict("greeting", "pass", "correct"),
+                        _verdict("empathy", "pass" if good else "fail", "correct", detected=good),
+                        _verdict("closing", "fail", "incorrect" if week == 1 else "correct"),
+                    ),
+                )
+            )

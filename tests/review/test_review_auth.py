@@ -229,7 +229,15 @@ def test_accounts_from_the_config(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        ('name = "x"\nrole = "boss"\npassword_hash = "{h}"', "role must be 'inspector' or 'lead'"),
+        (
+            'name = "x"\nrole = "boss"\npassword_hash = "{h}"',
+            "role must be 'inspector', 'lead' or 'agent'",
+        ),
+        ('name = "x"\nrole = "agent"\npassword_hash = "{h}"', "an agent account needs agent_id"),
+        (
+            'name = "x"\nrole = "lead"\nagent_id = "A1"\npassword_hash = "{h}"',
+            "only an agent account has one",
+        ),
         ('name = "x"\nrole = "lead"\npassword_hash = "plain"', "password_hash must be"),
         ('name = ""\nrole = "lead"\npassword_hash = "{h}"', "name must be a non-empty string"),
         ('name = "x"\nrole = "lead"\npasword_hash = "{h}"', "unknown field 'pasword_hash'"),

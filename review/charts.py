@@ -1,0 +1,504 @@
+"""Server-rendered SVG charts: a call timeline, lines, bars and a heat map.
+
+Every helper returns :class:`markupsafe.Markup` holding one ``<svg>`` element drawn
+with presentation attributes only (no ``style=``: the app's Content-Security-Policy
+allows no inline styles), so a chart works in the app, in a saved HTML report opened
+offline and on paper. Each mark carries a ``<title>`` with its exact value (a hover
+tooltip); the pages put the same numbers in a ``<details>`` table next to the chart.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from markupsafe import Markup, escape
+
+from pipeline.scoring import clock
+
+PALETTE = ("#1f5fae", "#e07b00", "#1e7b34", "#8e44ad", "#b3261e", "#00838f")
+"""Series colours, in order (distinguishable in greyscale print as well)."""
+INK = "#1d232a"
+MUTED = "#66707a"
+GRID = "#d9dee3"
+FONT = 'font-family="system-ui, sans-serif"'
+
+
+def _f(x: float) -> str:
+    return f"{x:.1f}"
+
+
+def _t(text: object) -> str:
+    return str(escape(str(text)))
+
+
+# ---------------------------------------------------------------- call timeline
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """A finding's moment on the timeline: ``outcome`` picks the colour."""
+
+    at_s: float
+    label: str
+    outcome: str = ""
+    end_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineData:
+    """What :func:`timeline` draws (all times in seconds from the start of the call)."""
+
+    duration_s: float
+    agent: Sequence[tuple[float, float]] = ()
+    customer: Sequence[tuple[float, float]] = ()
+    silences: Sequence[tuple[float, float]] = ()
+    holds: Sequence[tuple[float, float]] = ()
+    overtalk: Sequence[tuple[float, float]] = ()
+    markers: Sequence[Marker] = ()
+    sentiment: Sequence[tuple[float, float]] = field(default=())
+    """``(time_s, value in [-1, 1])`` of customer utterances; empty when not measured."""
+
+
+_TL_COLOURS = {
+    "agent": "#1f5fae",
+    "customer": "#e07b00",
+    "silence": "#b9c1c9",
+    "hold": "#8e44ad",
+    "overtalk": "#b3261e",
+}
+_OUTCOME = {"fail": "#b3261e", "pass": "#1e7b34", "na": "#66707a"}
+
+
+def timeline(data: TimelineData, *, width: int = 1000) -> Markup:
+    """Two lanes (agent, customer) of who speaks when, with silences, holds, overtalk,
+    finding markers and the customer's sentiment line (when given).
+
+    Every bar and marker carries ``data-seek`` (and ``data-end``): the call page's
+    script seeks the player when one is clicked.
+
+    Parameters
+    ----------
+    data
+        The spans and markers.
+    width
+        Width of the drawing in SVG units (it scales to its container).
+
+    Returns
+    -------
+    Markup
+        ``<svg class="chart timeline">``.
+    """
+    left, right = 78, 12
+    sentiment = list(data.sentiment)
+    lane_h, gap = 22, 8
+    top = 22  # markers row
+    rows = [("agent", top), ("customer", top + lane_h + gap)]
+    events_y = top + 2 * (lane_h + gap)
+    senti_top = events_y + 14 + gap
+    senti_h = 46 if sentiment else 0
+    height = senti_top + senti_h + (30 if sentiment else 22)
+    span = max(data.duration_s, 1e-6)
+    plot_w = width - left - right
+
+    def x(t: float) -> float:
+        return left + max(0.0, min(t, span)) / span * plot_w
+
+    out = [
+        f'<svg class="chart timeline" viewBox="0 0 {width} {height}" role="img" '
+        f'xmlns="http://www.w3.org/2000/svg" {FONT} font-size="11" '
+        f'aria-label="Call timeline: who speaks when, silences, holds, overtalk, findings">'
+    ]
+    for name, y in rows:
+        out.append(
+            f'<text x="{left - 8}" y="{y + lane_h / 2 + 4}" text-anchor="end" fill="{INK}">'
+            f"{name}</text>"
+        )
+        out.append(f'<rect x="{left}" y="{y}" width="{plot_w}" height="{lane_h}" fill="#f2f4f6"/>')
+        for s, e in data.agent if name == "agent" else data.customer:
+            out.append(_seek_rect(x(s), y, x(e), lane_h, _TL_COLOURS[name], f"{name}", s, e))
+    out.append(
+        f'<text x="{left - 8}" y="{events_y + 11}" text-anchor="end" fill="{INK}">gaps</text>'
+    )
+    for kind, spans in (
+        ("silence", data.silences),
+        ("hold", data.holds),
+        ("overtalk", data.overtalk),
+    ):
+        for s, e in spans:
+            out.append(_seek_rect(x(s), events_y, x(e), 14, _TL_COLOURS[kind], kind, s, e))
+    for m in data.markers:
+        colour = _OUTCOME.get(m.outcome, MUTED)
+        cx = x(m.at_s)
+        end = m.end_s if m.end_s is not None else m.at_s
+        out.append(
+            f'<g class="marker" data-seek="{m.at_s:.2f}" data-end="{end:.2f}" tabindex="0" '
+            f'role="button"><title>{_t(m.label)} ({m.outcome}) at {clock(m.at_s)}</title>'
+            f'<line x1="{_f(cx)}" y1="{top - 4}" x2="{_f(cx)}" y2="{events_y + 14}" '
+            f'stroke="{colour}" stroke-width="1.5" stroke-dasharray="3 2"/>'
+            f'<path d="M{_f(cx - 5)} {top - 14}h10l-5 9z" fill="{colour}"/></g>'
+        )
+    if sentiment:
+        mid = senti_top + senti_h / 2
+        out.append(
+            f'<rect x="{left}" y="{senti_top}" width="{plot_w}" height="{senti_h}" '
+            f'fill="#f2f4f6"/>'
+            f'<text x="{left - 8}" y="{mid + 4}" text-anchor="end" fill="{INK}">sentiment</text>'
+            f'<line x1="{left}" y1="{_f(mid)}" x2="{left + plot_w}" y2="{_f(mid)}" '
+            f'stroke="{GRID}"/>'
+            f'<text x="{left + 3}" y="{senti_top + 10}" fill="{MUTED}" font-size="9">+1</text>'
+            f'<text x="{left + 3}" y="{senti_top + senti_h - 3}" fill="{MUTED}" font-size="9">−1</text>'
+        )
+        pts = [
+            (x(t), mid - max(-1.0, min(1.0, v)) * senti_h / 2)
+            for t, v in sentiment
+            if not math.isnan(v)
+        ]
+        if pts:
+            path = " ".join(
+                f"{'M' if i == 0 else 'L'}{_f(px)} {_f(py)}" for i, (px, py) in enumerate(pts)
+            )
+            out.append(
+                f'<path class="sentiment" d="{path}" fill="none" stroke="#00838f" stroke-width="2"/>'
+            )
+            for (px, py), (t, v) in zip(pts, sentiment, strict=False):
+                out.append(
+                    f'<circle cx="{_f(px)}" cy="{_f(py)}" r="3" fill="#00838f" '
+                    f'data-seek="{t:.2f}"><title>{clock(t)}: {v:+.2f}</title></circle>'
+                )
+    axis_y = height - 8
+    for k in range(0, 6):
+        t = span * k / 5
+        out.append(
+            f'<text x="{_f(x(t))}" y="{axis_y}" text-anchor="middle" fill="{MUTED}">'
+            f"{clock(t)}</text>"
+        )
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def _seek_rect(
+    x0: float, y: float, x1: float, h: float, colour: str, label: str, s: float, e: float
+) -> str:
+    return (
+        f'<rect x="{_f(x0)}" y="{y}" width="{_f(max(x1 - x0, 1.5))}" height="{h}" '
+        f'fill="{colour}" data-seek="{s:.2f}" data-end="{e:.2f}" class="{label}">'
+        f"<title>{label} {clock(s)}–{clock(e)}</title></rect>"
+    )
+
+
+# ---------------------------------------------------------------- line chart
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One line (or one bar colour): a name and a value per x label (``None``: no data)."""
+
+    name: str
+    values: Sequence[float | None]
+
+
+def line_chart(
+    labels: Sequence[str],
+    series: Sequence[Series],
+    *,
+    y_min: float = 0.0,
+    y_max: float = 100.0,
+    unit: str = "",
+    target: tuple[float, float] | None = None,
+    width: int = 640,
+    height: int = 220,
+) -> Markup:
+    """Lines over a category axis (weeks, months); gaps where a value is ``None``.
+
+    Parameters
+    ----------
+    labels
+        The x labels, in order.
+    series
+        One line each, its values aligned with ``labels``.
+    y_min, y_max
+        The y range.
+    unit
+        Appended to the y tick labels (e.g. ``"%"``).
+    target
+        ``(low, high)`` band to shade (a target range), or ``None``.
+
+    Returns
+    -------
+    Markup
+        ``<svg class="chart line">``.
+    """
+    left, right, top, bottom = 44 + 6 * len(unit), 12, 12, 44
+    plot_w, plot_h = width - left - right, height - top - bottom
+    n = max(len(labels), 1)
+    rng = (y_max - y_min) or 1.0
+
+    def x(i: int) -> float:
+        return left + (i + 0.5) * plot_w / n
+
+    def y(v: float) -> float:
+        return top + plot_h - (min(max(v, y_min), y_max) - y_min) / rng * plot_h
+
+    out = [_open("line", width, height, ", ".join(s.name for s in series))]
+    if target is not None:
+        out.append(
+            f'<rect x="{left}" y="{_f(y(target[1]))}" width="{plot_w}" '
+            f'height="{_f(y(target[0]) - y(target[1]))}" fill="#e3f4e6"/>'
+        )
+    out.extend(_y_grid(left, plot_w, y, y_min, y_max, unit))
+    out.extend(_x_labels(labels, x, top + plot_h))
+    for k, s in enumerate(series):
+        colour = PALETTE[k % len(PALETTE)]
+        path, pen = [], False
+        for i, v in enumerate(s.values):
+            if v is None or math.isnan(v):
+                pen = False
+                continue
+            path.append(f"{'L' if pen else 'M'}{_f(x(i))} {_f(y(v))}")
+            pen = True
+        if path:
+            out.append(
+                f'<path d="{" ".join(path)}" fill="none" stroke="{colour}" stroke-width="2"/>'
+            )
+        for i, v in enumerate(s.values):
+            if v is not None and not math.isnan(v):
+                out.append(
+                    f'<circle cx="{_f(x(i))}" cy="{_f(y(v))}" r="3.5" fill="{colour}">'
+                    f"<title>{_t(s.name)} · {_t(labels[i])}: {v:.1f}{_t(unit)}</title></circle>"
+                )
+    out.append(_legend(series, left, height - 8))
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+# ---------------------------------------------------------------- bar chart
+
+
+def bar_chart(
+    labels: Sequence[str],
+    series: Sequence[Series],
+    *,
+    y_max: float | None = None,
+    unit: str = "",
+    target: float | None = None,
+    width: int = 640,
+    height: int = 220,
+) -> Markup:
+    """Grouped bars (one group per label, one bar per series), with a target line.
+
+    Parameters
+    ----------
+    labels
+        Group labels.
+    series
+        One bar colour each; values aligned with ``labels`` (``None``: no bar).
+    y_max
+        Top of the axis; by default the largest value or target, rounded up.
+    unit
+        Appended to tick and value labels.
+    target
+        A value to draw as a dashed line across the chart (a budget, a target).
+
+    Returns
+    -------
+    Markup
+        ``<svg class="chart bar">``.
+    """
+    values = [v for s in series for v in s.values if v is not None and not math.isnan(v)]
+    top_value = max([*values, target or 0.0, 1e-9])
+    y_max = y_max if y_max is not None else _nice(top_value)
+    left, right, top, bottom = 44 + 6 * len(unit), 12, 12, 44
+    plot_w, plot_h = width - left - right, height - top - bottom
+    n, k_series = max(len(labels), 1), max(len(series), 1)
+    group = plot_w / n
+    bar = min(group * 0.8 / k_series, 36)
+
+    def y(v: float) -> float:
+        return top + plot_h - min(max(v, 0.0), y_max) / y_max * plot_h
+
+    out = [_open("bar", width, height, ", ".join(s.name for s in series))]
+    out.extend(_y_grid(left, plot_w, y, 0.0, y_max, unit))
+    out.extend(_x_labels(labels, lambda i: left + (i + 0.5) * group, top + plot_h))
+    for k, s in enumerate(series):
+        colour = PALETTE[k % len(PALETTE)]
+        for i, v in enumerate(s.values):
+            if v is None or math.isnan(v):
+                continue
+            x0 = left + i * group + (group - bar * k_series) / 2 + k * bar
+            out.append(
+                f'<rect x="{_f(x0)}" y="{_f(min(y(v), top + plot_h - 1))}" width="{_f(bar - 1)}" '
+                f'height="{_f(max(top + plot_h - y(v), 1))}" fill="{colour}">'
+                f"<title>{_t(s.name)} · {_t(labels[i])}: {v:.1f}{_t(unit)}</title></rect>"
+            )
+    if target is not None:
+        out.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{_f(y(target))}" y2="{_f(y(target))}" '
+            f'stroke="{INK}" stroke-dasharray="5 3"><title>target {target:g}{_t(unit)}</title></line>'
+        )
+    out.append(_legend(series, left, height - 8, target=target is not None))
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+# ---------------------------------------------------------------- heat map
+
+
+def heat_map(
+    rows: Sequence[str],
+    cols: Sequence[str],
+    values: Mapping[tuple[str, str], float],
+    *,
+    counts: Mapping[tuple[str, str], int] | None = None,
+    low: float = 0.0,
+    high: float = 1.0,
+    percent: bool = True,
+    links: Mapping[str, str] | None = None,
+    cell: int = 34,
+) -> Markup:
+    """Rows × columns of coloured cells: red at ``low``, green at ``high``.
+
+    Parameters
+    ----------
+    rows, cols
+        Row labels (agents) and column labels (items, weeks).
+    values
+        ``(row, col) → value``; a missing pair is an empty grey cell.
+    counts
+        ``(row, col) → n`` behind each value (shown in the tooltip).
+    low, high
+        The value range the colour scale spans.
+    percent
+        Print values as percentages (``0.83`` → ``83``) in the cells.
+    links
+        ``row → URL``: row labels become links (an agent's scorecard).
+    cell
+        Cell size in SVG units.
+
+    Returns
+    -------
+    Markup
+        ``<svg class="chart heat">``.
+    """
+    label_w = min(max((len(r) for r in rows), default=4) * 7 + 12, 160)
+    head_h = min(max((len(c) for c in cols), default=4) * 6 + 16, 130)
+    # Column labels lean right at 50°: the last ones need room past the grid.
+    width = label_w + cell * max(len(cols), 1) + int(head_h * 0.8) + 8
+    height = head_h + cell * max(len(rows), 1) + 4
+    out = [
+        f'<svg class="chart heat" viewBox="0 0 {width} {height}" width="{width}" '
+        f'role="img" xmlns="http://www.w3.org/2000/svg" {FONT} font-size="11" '
+        f'aria-label="heat map">'
+    ]
+    for j, c in enumerate(cols):
+        cx = label_w + j * cell + cell / 2
+        out.append(
+            f'<text transform="translate({_f(cx + 4)} {head_h - 6}) rotate(-50)" '
+            f'fill="{INK}">{_t(c)}</text>'
+        )
+    for i, r in enumerate(rows):
+        cy = head_h + i * cell
+        link = links.get(r) if links else None
+        text = (
+            f'<text x="{label_w - 6}" y="{_f(cy + cell / 2 + 4)}" text-anchor="end" '
+            f'fill="{"#1f5fae" if link else INK}">{_t(r)}</text>'
+        )
+        out.append(f'<a href="{_t(link)}">{text}</a>' if link else text)
+        for j, c in enumerate(cols):
+            v = values.get((r, c))
+            x0 = label_w + j * cell
+            n = counts.get((r, c)) if counts else None
+            if v is None or math.isnan(v):
+                out.append(
+                    f'<rect x="{x0 + 1}" y="{cy + 1}" width="{cell - 2}" height="{cell - 2}" '
+                    f'fill="#f2f4f6"><title>{_t(r)} · {_t(c)}: no data</title></rect>'
+                )
+                continue
+            shown = f"{v * 100:.0f}" if percent else f"{v:g}"
+            tip = f"{_t(r)} · {_t(c)}: {shown}{'%' if percent else ''}" + (
+                f" of {n}" if n is not None else ""
+            )
+            colour = _heat_colour((v - low) / ((high - low) or 1.0))
+            ink = "#fff" if abs((v - low) / ((high - low) or 1.0) - 0.5) > 0.3 else INK
+            out.append(
+                f'<rect x="{x0 + 1}" y="{cy + 1}" width="{cell - 2}" height="{cell - 2}" '
+                f'fill="{colour}"><title>{tip}</title></rect>'
+                f'<text x="{_f(x0 + cell / 2)}" y="{_f(cy + cell / 2 + 4)}" text-anchor="middle" '
+                f'fill="{ink}" font-size="10">{shown}</text>'
+            )
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def _heat_colour(t: float) -> str:
+    """Red (0) → amber (0.5) → green (1), clamped."""
+    t = min(max(t, 0.0), 1.0)
+    stops = ((0.0, (179, 38, 30)), (0.5, (242, 169, 0)), (1.0, (30, 123, 52)))
+    for (t0, c0), (t1, c1) in itertools.pairwise(stops):
+        if t <= t1:
+            u = (t - t0) / (t1 - t0)
+            r, g, b = (round(a + (b_ - a) * u) for a, b_ in zip(c0, c1, strict=True))
+            return f"#{r:02x}{g:02x}{b:02x}"
+    return "#1e7b34"
+
+
+# ---------------------------------------------------------------- shared parts
+
+
+def _open(kind: str, width: int, height: int, label: str) -> str:
+    return (
+        f'<svg class="chart {kind}" viewBox="0 0 {width} {height}" role="img" '
+        f'xmlns="http://www.w3.org/2000/svg" {FONT} font-size="11" aria-label="{_t(label)}">'
+    )
+
+
+def _nice(v: float) -> float:
+    """``v`` rounded up to 1, 2 or 5 × a power of ten."""
+    if v <= 0:
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(v))
+    return float(next(m * power for m in (1, 2, 5, 10) if m * power >= v))
+
+
+def _y_grid(left: int, plot_w: float, y: object, lo: float, hi: float, unit: str) -> list[str]:
+    assert callable(y)
+    out = []
+    for k in range(5):
+        v = lo + (hi - lo) * k / 4
+        yy = y(v)
+        out.append(
+            f'<line x1="{left}" x2="{_f(left + plot_w)}" y1="{_f(yy)}" y2="{_f(yy)}" stroke="{GRID}"/>'
+            f'<text x="{left - 5}" y="{_f(yy + 4)}" text-anchor="end" fill="{MUTED}">'
+            f"{v:g}{_t(unit)}</text>"
+        )
+    return out
+
+
+def _x_labels(labels: Sequence[str], x: object, base: float) -> list[str]:
+    assert callable(x)
+    step = max(1, math.ceil(len(labels) / 12))  # at most a dozen labels fit
+    return [
+        f'<text x="{_f(x(i))}" y="{_f(base + 14)}" text-anchor="middle" fill="{MUTED}">{_t(lab)}</text>'
+        for i, lab in enumerate(labels)
+        if i % step == 0
+    ]
+
+
+def _legend(series: Sequence[Series], left: int, y: float, *, target: bool = False) -> str:
+    out, x = [], float(left)
+    for k, s in enumerate(series):
+        out.append(
+            f'<rect x="{_f(x)}" y="{_f(y - 9)}" width="10" height="10" '
+            f'fill="{PALETTE[k % len(PALETTE)]}"/>'
+            f'<text x="{_f(x + 14)}" y="{_f(y)}" fill="{INK}">{_t(s.name)}</text>'
+        )
+        x += 24 + 6.5 * len(s.name)
+    if target:
+        out.append(
+            f'<line x1="{_f(x)}" x2="{_f(x + 16)}" y1="{_f(y - 4)}" y2="{_f(y - 4)}" '
+            f'stroke="{INK}" stroke-dasharray="5 3"/><text x="{_f(x + 20)}" y="{_f(y)}" '
+            f'fill="{INK}">target</text>'
+        )
+    return "".join(out)

@@ -1,0 +1,727 @@
+"""Feedback over time: agent scorecards, team dashboards, coaching follow-ups.
+
+The warehouse is summarised one ``call_date`` partition at a time into two small Arrow
+tables (calls with their score; pass/fail counts per agent and item) and the summary is
+kept until the partition's files change, so a dashboard over 90 days reads only the
+nights written since it was last drawn. Inspector verdicts come from the review store:
+an item is *confirmed* as the detector said when the inspector marked the finding
+correct, and flipped (pass ↔ fail) when they marked it incorrect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+import os
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline import warehouse as wh
+from pipeline.config import Config, usable_cores
+from review.calibration import ItemAgreement, calibrate
+from review.store import CoachingSession, Review, ReviewStore
+
+PRAISE_TARGET = (3.0, 5.0)
+"""Praise points per point to improve that effective coaching keeps to (3:1 to 5:1)."""
+_FLIP = {"pass": "fail", "fail": "pass"}
+
+
+@functools.lru_cache(maxsize=4096)
+def week_of(date: str) -> str:
+    """The ISO week of a ``YYYY-MM-DD`` date.
+
+    Examples
+    --------
+    >>> week_of("2026-12-03"), week_of("2027-01-01")
+    ('2026-W49', '2026-W53')
+    """
+    year, week, _ = dt.date.fromisoformat(date).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def month_days(month: str) -> tuple[str, str]:
+    """First and last day of a ``YYYY-MM`` month.
+
+    Examples
+    --------
+    >>> month_days("2026-12")
+    ('2026-12-01', '2026-12-31')
+    """
+    first = dt.date.fromisoformat(f"{month}-01")
+    nxt = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return first.isoformat(), (nxt - dt.timedelta(days=1)).isoformat()
+
+
+def confirmed_outcome(detector_outcome: str, verdict: str) -> str | None:
+    """What the inspector says the item's outcome was (``None`` for an N/A item).
+
+    Examples
+    --------
+    >>> confirmed_outcome("fail", "incorrect"), confirmed_outcome("pass", "correct")
+    ('pass', 'pass')
+    """
+    if detector_outcome not in _FLIP:
+        return None
+    return detector_outcome if verdict == "correct" else _FLIP[detector_outcome]
+
+
+# ---------------------------------------------------------------- partition summaries
+
+_CALLS = pa.schema(
+    [
+        ("call_id", pa.string()),
+        ("agent_id", pa.string()),
+        ("team_id", pa.string()),
+        ("call_date", pa.string()),
+        ("score", pa.float64()),
+    ]
+)
+_ITEMS = pa.schema(
+    [
+        ("agent_id", pa.string()),
+        ("team_id", pa.string()),
+        ("call_date", pa.string()),
+        ("item_id", pa.string()),
+        ("passed", pa.int64()),
+        ("failed", pa.int64()),
+    ]
+)
+_QUEUE = pa.schema(
+    [
+        ("call_id", pa.string()),
+        ("inspector", pa.string()),
+        ("kind", pa.string()),
+        ("agent_id", pa.string()),
+        ("team_id", pa.string()),
+        ("call_date", pa.string()),
+        ("plan_s", pa.float64()),
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A date range of the warehouse, summarised (see :class:`FeedbackIndex`)."""
+
+    calls: pa.Table
+    """One row per call: ``call_id, agent_id, team_id, call_date, score``."""
+    items: pa.Table
+    """Detector pass/fail counts per ``agent_id, team_id, call_date, item_id``."""
+    queue: pa.Table
+    """Queue rows: ``call_id, inspector, kind, agent_id, team_id, call_date, plan_s``."""
+
+
+class FeedbackIndex:
+    """Per-partition summaries of ``calls``, ``scores``, ``findings`` and ``queue``,
+    re-read only for a partition whose files changed (thread-safe).
+
+    Parameters
+    ----------
+    root
+        Warehouse folder or URL.
+    """
+
+    _TABLES = ("calls", "scores", "findings", "queue")
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = os.fspath(root)
+        self._parts: dict[str, tuple[tuple[object, ...], Summary]] = {}
+        self._lock = threading.Lock()
+
+    def summary(self, first: str, last: str, *, team_id: str | None = None) -> Summary:
+        """Calls, item counts and queue rows dated ``first``..``last`` (inclusive),
+        of one team or of all."""
+        dates = [d for d in wh.partition_dates(self.root, "calls") if first <= d <= last]
+        with self._lock:
+            stamps = {d: self._stamp(d) for d in dates}
+            stale = [d for d in dates if self._parts.get(d, (None,))[0] != stamps[d]]
+            # Parquet reads release the GIL: the first dashboard after a start reads its
+            # nights on every core (Arrow's own pool decodes within each file).
+            with ThreadPoolExecutor(max_workers=max(1, min(usable_cores(), len(stale)))) as pool:
+                fresh = pool.map(lambda d: summarise_partition(self.root, d), stale)
+                for d, summary in zip(stale, fresh, strict=True):
+                    self._parts[d] = (stamps[d], summary)
+            parts = [self._parts[d][1] for d in dates]
+        calls = pa.concat_tables([p.calls for p in parts]) if parts else _CALLS.empty_table()
+        items = pa.concat_tables([p.items for p in parts]) if parts else _ITEMS.empty_table()
+        queue = pa.concat_tables([p.queue for p in parts]) if parts else _QUEUE.empty_table()
+        if team_id is not None:
+            calls = calls.filter(pc.equal(calls["team_id"], team_id))
+            items = items.filter(pc.equal(items["team_id"], team_id))
+            queue = queue.filter(pc.equal(queue["team_id"], team_id))
+        return Summary(calls, items, queue)
+
+    def _stamp(self, date: str) -> tuple[object, ...]:
+        return tuple(wh.stamp(wh.partition_path(self.root, t, date)) for t in self._TABLES)
+
+
+def summarise_partition(root: str | Path, date: str) -> Summary:
+    """One night's calls (each with its newest rubric's score), detector item counts per
+    agent, and queue rows."""
+    calls = wh.read_partition(root, "calls", date, columns=["call_id", "agent_id", "team_id"])
+    scores = wh.read_partition(
+        root, "scores", date, columns=["call_id", "rubric_id", "rubric_version", "score"]
+    )
+    findings = wh.read_partition(
+        root,
+        "findings",
+        date,
+        columns=["call_id", "rubric_id", "rubric_version", "item_id", "outcome"],
+    )
+    queue = wh.read_partition(
+        root,
+        "queue",
+        date,
+        columns=["call_id", "inspector", "kind", "agent_id", "team_id", "plan_s"],
+    )
+    if calls is None or calls.num_rows == 0:
+        return Summary(_CALLS.empty_table(), _ITEMS.empty_table(), _QUEUE.empty_table())
+    calls = calls.set_column(1, "agent_id", pc.fill_null(calls["agent_id"], ""))
+    calls = calls.set_column(2, "team_id", pc.fill_null(calls["team_id"], ""))
+    chosen = _newest_scores(scores)
+    joined = calls.join(chosen, "call_id", join_type="left outer")
+    date_col = pa.array([date] * joined.num_rows, pa.string())
+    call_table = pa.table(
+        [joined["call_id"], joined["agent_id"], joined["team_id"], date_col, joined["score"]],
+        schema=_CALLS,
+    )
+    items = _ITEMS.empty_table()
+    if findings is not None and findings.num_rows and chosen.num_rows:
+        kept = findings.join(
+            chosen.select(["call_id", "rubric_id", "rubric_version"]),
+            ["call_id", "rubric_id", "rubric_version"],
+            join_type="inner",
+        ).join(calls, "call_id", join_type="inner")
+        outcome = kept["outcome"]
+        kept = kept.append_column("passed", pc.cast(pc.equal(outcome, "pass"), pa.int64()))
+        kept = kept.append_column("failed", pc.cast(pc.equal(outcome, "fail"), pa.int64()))
+        grouped = kept.group_by(["agent_id", "team_id", "item_id"]).aggregate(
+            [("passed", "sum"), ("failed", "sum")]
+        )
+        items = pa.table(
+            [
+                grouped["agent_id"],
+                grouped["team_id"],
+                pa.array([date] * grouped.num_rows, pa.string()),
+                grouped["item_id"],
+                pc.fill_null(grouped["passed_sum"], 0),
+                pc.fill_null(grouped["failed_sum"], 0),
+            ],
+            schema=_ITEMS,
+        )
+    q = _QUEUE.empty_table()
+    if queue is not None and queue.num_rows:
+        q = pa.table(
+            [
+                queue["call_id"],
+                queue["inspector"],
+                queue["kind"],
+                pc.fill_null(queue["agent_id"], ""),
+                pc.fill_null(queue["team_id"], ""),
+                pa.array([date] * queue.num_rows, pa.string()),
+                pc.fill_null(queue["plan_s"], 0.0),
+            ],
+            schema=_QUEUE,
+        )
+    return Summary(call_table, items, q)
+
+
+def _newest_scores(scores: pa.Table | None) -> pa.Table:
+    """Each call's score under its first rubric's newest version (as the queue page shows)."""
+    if scores is None or scores.num_rows == 0:
+        return pa.table(
+            {
+                "call_id": pa.array([], pa.string()),
+                "rubric_id": pa.array([], pa.string()),
+                "rubric_version": pa.array([], pa.int32()),
+                "score": pa.array([], pa.float64()),
+            }
+        )
+    ordered = scores.sort_by(
+        [("call_id", "ascending"), ("rubric_id", "ascending"), ("rubric_version", "descending")]
+    )
+    ids = ordered["call_id"].to_pylist()
+    first = [i for i, c in enumerate(ids) if i == 0 or ids[i - 1] != c]
+    return ordered.take(pa.array(first, pa.int64()))
+
+
+# ---------------------------------------------------------------- shared tallies
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A pass rate with what it is made of."""
+
+    passed: int = 0
+    failed: int = 0
+
+    @property
+    def n(self) -> int:
+        return self.passed + self.failed
+
+    @property
+    def rate(self) -> float:
+        """passed / (passed + failed); NaN with nothing judged."""
+        return self.passed / self.n if self.n else math.nan
+
+    def __add__(self, other: Rate) -> Rate:
+        return Rate(self.passed + other.passed, self.failed + other.failed)
+
+
+def _rates(items: pa.Table, keys: Sequence[str]) -> dict[tuple[str, ...], Rate]:
+    if items.num_rows == 0:
+        return {}
+    g = items.group_by(list(keys)).aggregate([("passed", "sum"), ("failed", "sum")])
+    cols = [g[k].to_pylist() for k in keys]
+    passed, failed = g["passed_sum"].to_pylist(), g["failed_sum"].to_pylist()
+    return {
+        tuple(c[i] for c in cols): Rate(int(passed[i] or 0), int(failed[i] or 0))
+        for i in range(g.num_rows)
+    }
+
+
+def _weeks_of(items: pa.Table) -> pa.Table:
+    dates = pc.unique(items["call_date"])
+    weeks = pa.array([week_of(d) for d in dates.to_pylist()], pa.string())
+    return items.append_column("week", pc.take(weeks, pc.index_in(items["call_date"], dates)))
+
+
+def _score_counts(calls: pa.Table, key: str) -> dict[str, tuple[int, float]]:
+    """``key value → (calls, mean score)`` (NaN when none of them has a score)."""
+    if calls.num_rows == 0:
+        return {}
+    g = calls.group_by(key).aggregate([("call_id", "count"), ("score", "mean")])
+    return {
+        k: (int(n), math.nan if m is None else float(m))
+        for k, n, m in zip(
+            g[key].to_pylist(),
+            g["call_id_count"].to_pylist(),
+            g["score_mean"].to_pylist(),
+            strict=True,
+        )
+    }
+
+
+def _mean(values: Iterable[float | None]) -> float:
+    vals = [v for v in values if v is not None and not math.isnan(v)]
+    return sum(vals) / len(vals) if vals else math.nan
+
+
+def confirmed_rates(
+    reviews: Iterable[Review], key: Mapping[str, tuple[str, ...]]
+) -> dict[tuple[str, ...], Rate]:
+    """Inspector-confirmed pass/fail per ``key[call_id] + (item_id,)`` (calls not in
+    ``key`` are skipped)."""
+    counts: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
+    for r in reviews:
+        if r.call_id not in key:
+            continue
+        for f in r.findings:
+            said = confirmed_outcome(f.detector_outcome, f.verdict)
+            if said is not None:
+                counts[(*key[r.call_id], f.item_id)][said != "pass"] += 1
+    return {k: Rate(p, f) for k, (p, f) in counts.items()}
+
+
+def _pass_of(rates: Mapping[tuple[str, ...], Rate], prefix: tuple[str, ...]) -> Rate:
+    total = Rate()
+    for k, v in rates.items():
+        if k[: len(prefix)] == prefix:
+            total = total + v
+    return total
+
+
+# ---------------------------------------------------------------- agent scorecard
+
+
+@dataclass(frozen=True, slots=True)
+class WeekRow:
+    """One week of an agent (or a team)."""
+
+    week: str
+    calls: int
+    score: float
+    """Mean detector score (NaN: no scored call)."""
+    detector: Rate
+    reviewed: int
+    confirmed: Rate
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    """One rubric item over the period: detector and inspector-confirmed pass rates."""
+
+    item_id: str
+    detector: Rate
+    confirmed: Rate
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewedCall:
+    """A reviewed call of the agent, with its current review."""
+
+    call_id: str
+    call_date: str
+    score: float
+    review: Review
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """The "check" of a coaching session: the coached item before and since."""
+
+    session: CoachingSession
+    before: Rate
+    since: Rate
+
+    @property
+    def verdict(self) -> str:
+        """``better``, ``worse``, ``same`` or ``too early`` (no judged call since)."""
+        if not self.since.n or not self.before.n:
+            return "too early"
+        delta = self.since.rate - self.before.rate
+        return "better" if delta > 0.05 else "worse" if delta < -0.05 else "same"
+
+
+@dataclass(frozen=True, slots=True)
+class Scorecard:
+    """Everything the agent scorecard shows."""
+
+    agent_id: str
+    team_id: str
+    first: str
+    last: str
+    weeks: tuple[WeekRow, ...]
+    items: tuple[ItemRow, ...]
+    reviewed: tuple[ReviewedCall, ...]
+    highlights: tuple[tuple[str, str, str], ...]
+    """``(call_id, call_date, why)``: queued as a highlight, or reviewed as excellent."""
+    sessions: tuple[CoachingSession, ...]
+    follow_ups: tuple[FollowUp, ...]
+    praise: int
+    criticism: int
+    answers: Mapping[str, str] = field(default_factory=dict)
+    """``call_id → "acknowledge" | "dispute"``: the agent's latest answer to its review."""
+
+    @property
+    def praise_ratio(self) -> float:
+        """Praise points per point to improve over all sessions (inf with no criticism)."""
+        if not self.criticism:
+            return math.inf if self.praise else math.nan
+        return self.praise / self.criticism
+
+
+def scorecard(
+    index: FeedbackIndex,
+    store: ReviewStore,
+    agent_id: str,
+    *,
+    first: str,
+    last: str,
+    reviews: Sequence[Review] | None = None,
+) -> Scorecard:
+    """An agent's weeks, items, reviewed calls, highlights and coaching, ``first``..``last``.
+
+    Parameters
+    ----------
+    index
+        The warehouse summaries.
+    store
+        Reviews and coaching sessions.
+    agent_id
+        The agent.
+    first, last
+        Inclusive ``YYYY-MM-DD`` bounds.
+    reviews
+        The current reviews to use (default: every call's latest).
+    """
+    s = index.summary(first, last)
+    calls = s.calls.filter(pc.equal(s.calls["agent_id"], agent_id))
+    items = _weeks_of(s.items.filter(pc.equal(s.items["agent_id"], agent_id)))
+    ids, dates = calls["call_id"].to_pylist(), calls["call_date"].to_pylist()
+    scores = calls["score"].to_pylist()
+    teams = calls["team_id"].to_pylist()
+    week = {c: week_of(d) for c, d in zip(ids, dates, strict=True)}
+    all_reviews = list(reviews if reviews is not None else store.latest_reviews())
+    mine = [r for r in all_reviews if r.call_id in week]
+    by_week = confirmed_rates(mine, {c: (w,) for c, w in week.items()})
+    by_item = confirmed_rates(mine, {c: () for c in week})
+    det_week = _rates(items, ["week"])
+    det_item = _rates(items, ["item_id"])
+    week_scores: dict[str, list[float | None]] = defaultdict(list)
+    for c, sc in zip(ids, scores, strict=True):
+        week_scores[week[c]].append(sc)
+    reviewed_week: dict[str, int] = defaultdict(int)
+    for r in mine:
+        reviewed_week[week[r.call_id]] += 1
+    weeks = _from_first_call(
+        WeekRow(
+            w,
+            len(week_scores[w]),
+            _mean(week_scores[w]),
+            det_week.get((w,), Rate()),
+            reviewed_week[w],
+            _pass_of(by_week, (w,)),
+        )
+        for w in _week_range(first, last)
+    )
+    item_ids = sorted({k[0] for k in det_item} | {k[0] for k in by_item})
+    score_of = dict(zip(ids, scores, strict=True))
+    date_of = dict(zip(ids, dates, strict=True))
+    reviewed = tuple(
+        sorted(
+            (
+                ReviewedCall(r.call_id, date_of[r.call_id], _num(score_of[r.call_id]), r)
+                for r in mine
+            ),
+            key=lambda rc: (rc.call_date, rc.review.saved_at),
+            reverse=True,
+        )
+    )
+    q = s.queue.filter(pc.equal(s.queue["agent_id"], agent_id))
+    highlights = {
+        c: (c, d, "highlight of the day")
+        for c, d, k in zip(
+            q["call_id"].to_pylist(), q["call_date"].to_pylist(), q["kind"].to_pylist(), strict=True
+        )
+        if k == "highlight"
+    }
+    for rc in reviewed:
+        if rc.review.overall == "excellent":
+            highlights[rc.call_id] = (rc.call_id, rc.call_date, f"excellent ({rc.review.reviewer})")
+    sessions = tuple(store.sessions([agent_id]))
+    return Scorecard(
+        agent_id=agent_id,
+        team_id=max(set(teams), key=teams.count) if teams else "",
+        first=first,
+        last=last,
+        weeks=weeks,
+        items=tuple(
+            ItemRow(i, det_item.get((i,), Rate()), by_item.get((i,), Rate())) for i in item_ids
+        ),
+        reviewed=reviewed,
+        highlights=tuple(sorted(highlights.values(), key=lambda h: h[1], reverse=True)),
+        sessions=sessions,
+        follow_ups=tuple(follow_up(index, x, last=last) for x in sessions if x.item_id),
+        praise=sum(len(x.strengths) for x in sessions),
+        criticism=sum(len(x.improvements) for x in sessions),
+        answers={a.call_id: a.kind for a in store.responses(agent_id=agent_id)},
+    )
+
+
+def follow_up(
+    index: FeedbackIndex, session: CoachingSession, *, last: str, days: int = 28
+) -> FollowUp:
+    """The coached item's detector pass rate in the agent's calls of the ``days`` before
+    the session and in those since it (up to ``last``)."""
+    held = dt.date.fromisoformat(session.held_on)
+    start = (held - dt.timedelta(days=days)).isoformat()
+    s = index.summary(start, max(last, session.held_on))
+    items = s.items.filter(
+        pc.and_(
+            pc.equal(s.items["agent_id"], session.agent_id),
+            pc.equal(s.items["item_id"], session.item_id),
+        )
+    )
+    before, since = Rate(), Rate()
+    for d, p, f in zip(
+        items["call_date"].to_pylist(),
+        items["passed"].to_pylist(),
+        items["failed"].to_pylist(),
+        strict=True,
+    ):
+        if d < session.held_on:
+            before = before + Rate(p, f)
+        elif d > session.held_on:
+            since = since + Rate(p, f)
+    return FollowUp(session, before, since)
+
+
+def _num(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _from_first_call(weeks: Iterable[WeekRow]) -> tuple[WeekRow, ...]:
+    """The weeks from the first one with a call (a new agent's chart starts with them)."""
+    rows = list(weeks)
+    start = next((k for k, w in enumerate(rows) if w.calls), len(rows))
+    return tuple(rows[start:])
+
+
+def _week_range(first: str, last: str) -> list[str]:
+    d, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+    weeks: list[str] = []
+    while d <= end:
+        w = week_of(d.isoformat())
+        if not weeks or weeks[-1] != w:
+            weeks.append(w)
+        d += dt.timedelta(days=1)
+    return weeks
+
+
+# ---------------------------------------------------------------- team dashboard
+
+
+@dataclass(frozen=True, slots=True)
+class Listening:
+    """An inspector's listening on a team: minutes of plan reviewed against the budget."""
+
+    inspector: str
+    days: int
+    """Days the inspector had a queue with this team's calls."""
+    budget_min: float
+    """Budget per day (``[[inspectors]] budget_minutes``)."""
+    queued_min: float
+    listened_min: float
+    """Plan minutes of the queued calls of this team the inspector reviewed."""
+
+    @property
+    def per_day(self) -> float:
+        return self.listened_min / self.days if self.days else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TeamView:
+    """Everything the team dashboard (and the monthly report) shows."""
+
+    team_id: str
+    first: str
+    last: str
+    agents: tuple[str, ...]
+    items: tuple[str, ...]
+    weeks: tuple[WeekRow, ...]
+    heat: Mapping[tuple[str, str], Rate]
+    """``(agent, item)`` → detector pass rate."""
+    confirmed: Mapping[tuple[str, str], Rate]
+    """``(agent, item)`` → inspector-confirmed pass rate."""
+    coverage: Mapping[tuple[str, str], int]
+    """``(agent, week)`` → reviewed calls, for every week the agent took calls."""
+    coverage_target: int
+    agent_calls: Mapping[str, int]
+    agent_scores: Mapping[str, float]
+    listening: tuple[Listening, ...]
+    agreement: tuple[ItemAgreement, ...]
+    sessions: tuple[CoachingSession, ...]
+
+    @property
+    def coverage_met(self) -> float:
+        """Share of agent-weeks with at least the target of reviewed calls."""
+        if not self.coverage or not self.coverage_target:
+            return math.nan
+        met = sum(n >= self.coverage_target for n in self.coverage.values())
+        return met / len(self.coverage)
+
+
+def team_view(
+    index: FeedbackIndex,
+    store: ReviewStore,
+    config: Config,
+    team_id: str,
+    *,
+    first: str,
+    last: str,
+    reviews: Sequence[Review] | None = None,
+) -> TeamView:
+    """A team's agents × items, weekly trend, coverage, listening and agreement.
+
+    Parameters
+    ----------
+    index
+        The warehouse summaries.
+    store
+        Reviews and coaching sessions.
+    config
+        The coverage target (``[queue] coverage_per_week``) and inspectors' budgets.
+    team_id
+        The team.
+    first, last
+        Inclusive ``YYYY-MM-DD`` bounds.
+    reviews
+        The current reviews to use (default: every call's latest).
+    """
+    s = index.summary(first, last, team_id=team_id)
+    calls = _weeks_of(s.calls)
+    all_reviews = reviews if reviews is not None else store.latest_reviews()
+    # Python touches only the reviewed calls; the rest is grouped by Arrow.
+    wanted = pa.array([r.call_id for r in all_reviews], pa.string())
+    seen = calls.filter(pc.is_in(calls["call_id"], value_set=wanted))
+    agent = dict(zip(seen["call_id"].to_pylist(), seen["agent_id"].to_pylist(), strict=True))
+    week = dict(zip(seen["call_id"].to_pylist(), seen["week"].to_pylist(), strict=True))
+    mine = [r for r in all_reviews if r.call_id in week]
+    items = _weeks_of(s.items)
+    heat = {(a, i): v for (a, i), v in _rates(items, ["agent_id", "item_id"]).items()}
+    confirmed = confirmed_rates(mine, {c: (a,) for c, a in agent.items()})
+    by_week = confirmed_rates(mine, {c: (w,) for c, w in week.items()})
+    det_week = _rates(items, ["week"])
+    per_week = _score_counts(calls, "week")
+    per_agent = _score_counts(calls, "agent_id")
+    pairs = calls.group_by(["agent_id", "week"]).aggregate([])
+    coverage = dict.fromkeys(
+        zip(pairs["agent_id"].to_pylist(), pairs["week"].to_pylist(), strict=True), 0
+    )
+    for r in mine:
+        coverage[(agent[r.call_id], week[r.call_id])] += 1
+    reviewed_week: dict[str, int] = defaultdict(int)
+    for (_a, w), n in coverage.items():
+        reviewed_week[w] += n
+    agents_of = list(per_agent)
+    weeks = _from_first_call(
+        WeekRow(
+            w,
+            per_week.get(w, (0, math.nan))[0],
+            per_week.get(w, (0, math.nan))[1],
+            det_week.get((w,), Rate()),
+            reviewed_week[w],
+            _pass_of(by_week, (w,)),
+        )
+        for w in _week_range(first, last)
+    )
+    agents = tuple(sorted(set(agents_of)))
+    return TeamView(
+        team_id=team_id,
+        first=first,
+        last=last,
+        agents=agents,
+        items=tuple(sorted({i for _a, i in heat})),
+        weeks=weeks,
+        heat=heat,
+        confirmed={(k[0], k[1]): v for k, v in confirmed.items()},
+        coverage=dict(coverage),
+        coverage_target=config.queue.coverage_per_week,
+        agent_calls={a: n for a, (n, _m) in per_agent.items()},
+        agent_scores={a: m for a, (_n, m) in per_agent.items()},
+        listening=_listening(s.queue, mine, config),
+        agreement=tuple(calibrate(mine)[0]),
+        sessions=tuple(store.sessions(agents)) if agents else (),
+    )
+
+
+def _listening(queue: pa.Table, reviews: Sequence[Review], config: Config) -> tuple[Listening, ...]:
+    budgets = {i.name: i.budget_minutes for i in config.inspectors}
+    by_call = {(r.call_id, r.reviewer) for r in reviews}
+    days: dict[str, set[str]] = defaultdict(set)
+    queued: dict[str, float] = defaultdict(float)
+    listened: dict[str, float] = defaultdict(float)
+    for c, who, d, plan in zip(
+        queue["call_id"].to_pylist(),
+        queue["inspector"].to_pylist(),
+        queue["call_date"].to_pylist(),
+        queue["plan_s"].to_pylist(),
+        strict=True,
+    ):
+        days[who].add(d)
+        queued[who] += plan / 60
+        if (c, who) in by_call:
+            listened[who] += plan / 60
+    return tuple(
+        Listening(who, len(days[who]), budgets.get(who, math.nan), queued[who], listened[who])
+        for who in sorted(days)
+    )

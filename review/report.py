@@ -1,0 +1,249 @@
+"""The monthly check of a team (plan–do–check–act): one HTML file, and a Markdown digest.
+
+``earmark report --warehouse W --team T --month 2026-12 --out report.html`` writes the
+team dashboard of the month with the month before as the comparison, the coaching
+sessions held and whether their items got better, and the weakest items as next month's
+focus. The file carries its styles and charts inline: it opens offline and prints (or
+saves as PDF) with every number table open. The nightly flow publishes the Markdown
+digest as a Prefect artifact after the first night of a month, for the month before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from pipeline import warehouse as wh
+from pipeline.config import Config
+from pipeline.errors import ConfigError
+from review.app import FILTERS
+from review.feedback import (
+    FeedbackIndex,
+    FollowUp,
+    Rate,
+    TeamView,
+    follow_up,
+    month_days,
+    team_view,
+)
+from review.pages import team_charts
+from review.store import ReviewStore, default_database_url
+
+HERE = Path(__file__).resolve().parent
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+FOCUS_ITEMS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyCheck:
+    """A team's month against the month before."""
+
+    month: str
+    view: TeamView
+    before: TeamView
+    follow_ups: tuple[FollowUp, ...]
+    focus: tuple[tuple[str, float], ...]
+    """``(item_id, detector pass rate)`` of the weakest items: next month's plan."""
+
+    @property
+    def score(self) -> float:
+        return _weighted(self.view)
+
+    @property
+    def score_before(self) -> float:
+        return _weighted(self.before)
+
+
+def _weighted(view: TeamView) -> float:
+    calls = sum(w.calls for w in view.weeks if not math.isnan(w.score))
+    total = sum(w.score * w.calls for w in view.weeks if not math.isnan(w.score))
+    return total / calls if calls else math.nan
+
+
+def previous_month(month: str) -> str:
+    """``YYYY-MM`` of the month before.
+
+    Examples
+    --------
+    >>> previous_month("2026-01"), previous_month("2026-12")
+    ('2025-12', '2026-11')
+    """
+    first = dt.date.fromisoformat(f"{month}-01")
+    return (first - dt.timedelta(days=1)).strftime("%Y-%m")
+
+
+def monthly_check(
+    warehouse: str | Path,
+    config: Config,
+    team_id: str,
+    month: str,
+    *,
+    store: ReviewStore,
+    index: FeedbackIndex | None = None,
+) -> MonthlyCheck:
+    """Summarise a team's month (and the month before) from the warehouse and reviews.
+
+    Raises
+    ------
+    ConfigError
+        ``C060`` for a month that is not ``YYYY-MM``; ``C061`` when the team took no
+        call that month (a misspelt team, or a month not processed yet).
+    """
+    if not _MONTH.match(month):
+        raise ConfigError(f"--month must be YYYY-MM, got {month!r}", code="C060")
+    index = index or FeedbackIndex(warehouse)
+    first, last = month_days(month)
+    reviews = store.latest_reviews()
+    view = team_view(index, store, config, team_id, first=first, last=last, reviews=reviews)
+    if not view.agents:
+        teams = sorted({t for t in index.summary(first, last).calls["team_id"].to_pylist() if t})
+        raise ConfigError(
+            f"team {team_id!r} took no call in {month} in {os.fspath(warehouse)}; teams with "
+            f"calls that month: {', '.join(teams) or 'none'}",
+            code="C061",
+        )
+    b_first, b_last = month_days(previous_month(month))
+    before = team_view(index, store, config, team_id, first=b_first, last=b_last, reviews=reviews)
+    held = [s for s in view.sessions if first <= s.held_on <= last and s.item_id]
+    rates: dict[str, Rate] = {}
+    for (_agent, item), rate in view.heat.items():
+        rates[item] = rates.get(item, Rate()) + rate
+    focus = sorted(
+        ((i, r.rate) for i, r in rates.items() if r.n and r.rate < 1.0), key=lambda x: x[1]
+    )[:FOCUS_ITEMS]
+    return MonthlyCheck(
+        month=month,
+        view=view,
+        before=before,
+        follow_ups=tuple(follow_up(index, s, last=last) for s in held),
+        focus=tuple(focus),
+    )
+
+
+def render_report(check: MonthlyCheck) -> str:
+    """The monthly check as one self-contained HTML page (styles and SVG inline)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(HERE / "templates")),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(FILTERS)
+    css = (HERE / "static" / "review.css").read_text(encoding="utf-8")
+    return env.get_template("report.html").render(
+        check=check,
+        view=check.view,
+        charts=team_charts(check.view, link=False),
+        css=css,
+        open_numbers=True,
+        made_at=dt.datetime.now(tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+def write_report(
+    warehouse: str | Path,
+    config: Config,
+    team_id: str,
+    month: str,
+    out: str | Path,
+    *,
+    database_url: str | None = None,
+) -> MonthlyCheck:
+    """Write the monthly report of ``team_id`` to ``out`` (atomically); see the module."""
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise ConfigError(f"--out {out}: folder {out.parent} does not exist", code="C062")
+    store = ReviewStore(database_url or default_database_url(warehouse))
+    try:
+        check = monthly_check(warehouse, config, team_id, month, store=store)
+    finally:
+        store.close()
+    html = render_report(check)
+    with wh.atomic_path(out) as tmp:
+        tmp.write_text(html, encoding="utf-8")
+    return check
+
+
+def report_markdown(check: MonthlyCheck) -> str:
+    """A short Markdown digest of the monthly check (the Prefect artifact)."""
+    v = check.view
+    calls = sum(w.calls for w in v.weeks)
+    reviewed = sum(w.reviewed for w in v.weeks)
+    lines = [
+        f"# Team {v.team_id} · {check.month}",
+        "",
+        "| | this month | month before |",
+        "|---|---:|---:|",
+        f"| calls | {calls} | {sum(w.calls for w in check.before.weeks)} |",
+        f"| mean score | {_num(check.score, 1)} | {_num(check.score_before, 1)} |",
+        f"| reviewed calls | {reviewed} | {sum(w.reviewed for w in check.before.weeks)} |",
+        f"| coverage met | {_pct(v.coverage_met)} | {_pct(check.before.coverage_met)} |",
+        f"| coaching sessions | {len(check.follow_ups)} | |",
+        "",
+    ]
+    if check.focus:
+        lines.append("Focus next month: " + ", ".join(f"`{i}` ({_pct(r)})" for i, r in check.focus))
+    for fu in check.follow_ups:
+        lines.append(
+            f"- {fu.session.agent_id} coached on `{fu.session.item_id}` "
+            f"({fu.session.held_on}): {_pct(fu.before.rate)} → {_pct(fu.since.rate)}, "
+            f"{fu.verdict}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _pct(value: float | None) -> str:
+    return str(FILTERS["pct"](value))
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    return str(FILTERS["num"](value, digits))
+
+
+def closed_months(before: Iterable[str], after: Iterable[str]) -> list[str]:
+    """Months a night closed: the nights before it had no call dated after the month,
+    the warehouse now has one (the first night of a later month has run).
+
+    Parameters
+    ----------
+    before, after
+        ``call_date`` partitions before and after the night.
+
+    Examples
+    --------
+    >>> closed_months(["2026-11-29", "2026-11-30"], ["2026-11-29", "2026-11-30", "2026-12-01"])
+    ['2026-11']
+    >>> closed_months(["2026-12-01"], ["2026-12-01", "2026-12-02"])
+    []
+    """
+    newest_before = max(before, default="")[:7]
+    after = sorted(after)
+    if not after:
+        return []
+    newest = after[-1][:7]
+    return sorted({d[:7] for d in after if newest_before <= d[:7] < newest})
+
+
+def monthly_digests(
+    warehouse: str | Path, config: Config, month: str, *, database_url: str | None = None
+) -> dict[str, str]:
+    """``team_id → Markdown digest`` of every team with calls in ``month``."""
+    index = FeedbackIndex(warehouse)
+    first, last = month_days(month)
+    teams = sorted({t for t in index.summary(first, last).calls["team_id"].to_pylist() if t})
+    store = ReviewStore(database_url or default_database_url(warehouse))
+    try:
+        return {
+            team: report_markdown(
+                monthly_check(warehouse, config, team, month, store=store, index=index)
+            )
+            for team in teams
+        }
+    finally:
+        store.close()

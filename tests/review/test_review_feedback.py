@@ -1,0 +1,313 @@
+"""Feedback without a browser: the numbers behind scorecards, dashboards and the monthly
+check, the coaching and answer forms' refusals, the timeline's data, the report command."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from reviewkit import (
+    build_archive,
+    build_history,
+    build_warehouse,
+    csrf_of,
+    make_accounts,
+    make_config,
+    seed_reviews,
+    sign_in,
+    write_call,
+)
+
+from flows.cli import main
+from review import charts, data
+from review.app import create_app
+from review.feedback import FeedbackIndex, Rate, confirmed_outcome, scorecard, team_view
+from review.report import (
+    closed_months,
+    monthly_check,
+    monthly_digests,
+    render_report,
+    report_markdown,
+)
+from review.store import CoachingSession, ReviewStore, make_engine
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("feedback")
+    archive, warehouse = build_archive(tmp), build_warehouse(tmp)
+    build_history(warehouse)
+    return archive, warehouse
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ReviewStore:
+    s = ReviewStore(f"sqlite:///{tmp_path / 'reviews.sqlite'}")
+    seed_reviews(s)
+    return s
+
+
+@pytest.fixture
+def feedback_app(built: tuple[Path, Path], store: ReviewStore) -> FastAPI:
+    archive, warehouse = built
+    return create_app(
+        str(warehouse),
+        make_config(),
+        archive=str(archive),
+        accounts=make_accounts(),
+        database_url=str(store.engine.url),
+        secret_key="feedback",
+    )
+
+
+def _client(app: FastAPI, name: str) -> TestClient:
+    return sign_in(TestClient(app, follow_redirects=False), name)
+
+
+# ---------------------------------------------------------------- numbers
+
+
+def test_confirmed_outcome_flips_what_the_inspector_overturns() -> None:
+    assert confirmed_outcome("fail", "correct") == "fail"
+    assert confirmed_outcome("fail", "incorrect") == "pass"
+    assert confirmed_outcome("na", "incorrect") is None
+
+
+def test_a_scorecard_counts_weeks_items_and_confirmed_verdicts(
+    built: tuple[Path, Path], store: ReviewStore
+) -> None:
+    _, warehouse = built
+    card = scorecard(FeedbackIndex(warehouse), store, "A1", first="2026-10-01", last="2026-11-15")
+    assert card.team_id == "TEAM-01"
+    assert [w.week for w in card.weeks] == [f"2026-W{n}" for n in range(41, 47)]
+    assert [w.calls for w in card.weeks] == [3] * 6
+    # Empathy failed in weeks 0-2 and passed after, three calls a week.
+    empathy = next(i for i in card.items if i.item_id == "empathy")
+    assert (empathy.detector.passed, empathy.detector.failed) == (9, 9)
+    # Closing: lena overturned week 1's failure, so confirmed passes 1 of 6.
+    closing = next(i for i in card.items if i.item_id == "closing")
+    assert (closing.confirmed.passed, closing.confirmed.failed) == (1, 5)
+    assert (closing.detector.passed, closing.detector.failed) == (12, 6)
+    assert len(card.reviewed) == 6 and card.reviewed[0].call_date == "2026-11-09"
+    assert card.weeks[0].score == pytest.approx((60 + 65 + 70) / 3)
+
+
+def test_a_team_view_has_heat_coverage_listening_and_agreement(
+    built: tuple[Path, Path], store: ReviewStore
+) -> None:
+    _, warehouse = built
+    view = team_view(
+        FeedbackIndex(warehouse), store, make_config(), "TEAM-01",
+        first="2026-10-01", last="2026-11-15",
+    )  # fmt: skip
+    assert view.agents == ("A1", "A2", "A3")
+    assert view.heat[("A1", "greeting")] == Rate(18, 0)
+    # A1 and A2 reviewed once a week, A3 never: 12 of the 18 agent-weeks meet 1.
+    assert view.coverage[("A3", "2026-W41")] == 0 and view.coverage[("A1", "2026-W41")] == 1
+    assert view.coverage_met == pytest.approx(12 / 18)
+    (lena,) = view.listening
+    assert (lena.inspector, lena.days, lena.budget_min) == ("lena", 6, 30)
+    # Reviewed: A1's queued calls (60 s plans) and A2's highlights (30 s).
+    assert lena.listened_min == pytest.approx(6 * 1.0 + 6 * 0.5)
+    closing = next(a for a in view.agreement if a.item_id == "closing")
+    assert (closing.reviewed, closing.tp, closing.fp) == (12, 10, 2)
+
+
+def test_the_index_rereads_a_night_that_changed(built: tuple[Path, Path], tmp_path: Path) -> None:
+    root = tmp_path / "wh"
+    write_call(root, "X-1", {"team": "T", "agent": "Z1", "date": "2026-11-02"}, "x.wav")
+    index = FeedbackIndex(root)
+    assert index.summary("2026-11-01", "2026-11-30").calls.num_rows == 1
+    write_call(root, "X-2", {"team": "T", "agent": "Z1", "date": "2026-11-02"}, "y.wav")
+    assert index.summary("2026-11-01", "2026-11-30").calls.num_rows == 2
+    assert index.summary("2026-11-01", "2026-11-30", team_id="other").calls.num_rows == 0
+
+
+def test_old_review_databases_gain_the_feedback_tables(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = make_engine(url)
+    with engine.begin() as conn:  # a database from before coaching sessions
+        conn.execute(sa.text("DROP TABLE coaching_sessions"))
+        conn.execute(sa.text("DROP TABLE agent_responses"))
+    engine.dispose()
+    store = ReviewStore(url)
+    saved = store.add_session(CoachingSession("A1", "lena", "2026-11-02", strengths=("warm",)))
+    assert store.sessions(["A1"]) == [saved]
+
+
+# ---------------------------------------------------------------- timeline
+
+
+def _view(utterances: list[dict[str, object]]) -> data.CallView:
+    ref = data.CallRef("c", "2026-11-20", "T", "A", "c.wav")
+    return data.CallView(
+        ref=ref,
+        call={"duration_s": 30.0, "metric_spans": [
+            {"metric": "hold_s", "start_s": 10.0, "end_s": 20.0},
+            {"metric": "hold_count", "start_s": 10.0, "end_s": 20.0},
+        ]},
+        utterances=tuple(data.mark_utterances(utterances, [])),
+        findings=(),
+        score=None,
+        metrics=(),
+        plan=(),
+    )  # fmt: skip
+
+
+def _utt(idx: int, speaker: str, start: float, **extra: object) -> dict[str, object]:
+    return {
+        "idx": idx,
+        "speaker": speaker,
+        "start_s": start,
+        "end_s": start + 2,
+        "text": "hi",
+        **extra,
+    }
+
+
+def test_the_timeline_draws_sentiment_only_when_measured() -> None:
+    plain = data.timeline_of(_view([_utt(0, "agent", 0.0), _utt(1, "customer", 3.0)]))
+    assert plain.holds == [(10.0, 20.0)] and plain.sentiment == []
+    assert "sentiment" not in charts.timeline(plain)
+    felt = data.timeline_of(
+        _view([
+            _utt(0, "agent", 0.0, sentiment=0.9),  # the agent's is not the customer's
+            _utt(1, "customer", 3.0, sentiment=-0.5),
+            _utt(2, "customer", 8.0, sentiment=math.nan),
+            _utt(3, "customer", 22.0, sentiment=0.25),
+        ])
+    )  # fmt: skip
+    assert felt.sentiment == [(4.0, -0.5), (23.0, 0.25)]
+    svg = charts.timeline(felt)
+    assert 'class="sentiment"' in svg and svg.count('data-seek="4.00"') == 1
+
+
+# ---------------------------------------------------------------- forms and refusals
+
+
+def test_coaching_forms_with_mistakes_are_refused_by_name(feedback_app: FastAPI) -> None:
+    lena = _client(feedback_app, "lena")
+    csrf = csrf_of(lena.get("/agents/A1").text)
+    base = {"csrf": csrf, "held_on": "2026-11-02", "strengths": "warm"}
+    for change, message in [
+        ({"held_on": "2026-02-30"}, "held_on must be a date"),
+        ({"held_on": ""}, "when was the session"),
+        ({"follow_up_on": "2026-10-01"}, "is before the session"),
+        ({"item_id": "nonsense"}, "not an item of this agent"),
+        ({"strengths": " "}, "at least one strength"),
+    ]:
+        response = lena.post("/agents/A1/coaching", data={**base, **change})
+        assert response.status_code == 400 and message in response.text, change
+    assert lena.post("/agents/B1/coaching", data=base).status_code == 403
+    ada = _client(feedback_app, "ada")
+    refused = ada.post(
+        "/agents/A1/coaching", data={**base, "csrf": csrf_of(ada.get("/agents/A1").text)}
+    )
+    assert refused.status_code == 403
+
+
+def test_only_the_calls_agent_answers_and_a_dispute_needs_a_reason(
+    feedback_app: FastAPI, store: ReviewStore
+) -> None:
+    ada = _client(feedback_app, "ada")
+    csrf = csrf_of(ada.get("/call/C-LENA-1").text)
+    empty = ada.post("/respond/C-LENA-1", data={"csrf": csrf, "kind": "dispute"})
+    assert empty.status_code == 400 and "say why" in empty.text
+    bad = ada.post("/respond/C-LENA-1", data={"csrf": csrf, "kind": "dispute",
+                                              "item_id": "empathy", "comment": "x"})  # fmt: skip
+    assert bad.status_code == 400 and "not an item the review judged" in bad.text
+    ok = ada.post("/respond/C-LENA-1", data={"csrf": csrf, "kind": "acknowledge"})
+    assert ok.status_code == 303
+    assert [r.kind for r in store.responses(call_id="C-LENA-1")] == ["acknowledge"]
+    # Agents do not review; inspectors do not answer.
+    assert ada.post("/call/C-LENA-1", data={"csrf": csrf}).status_code == 403
+    lena = _client(feedback_app, "lena")
+    lena_csrf = csrf_of(lena.get("/call/C-LENA-1").text)
+    answer = {"csrf": lena_csrf, "kind": "acknowledge"}
+    assert lena.post("/respond/C-LENA-1", data=answer).status_code == 403
+    assert [a.call_id for a in store.answers_to("lena")] == ["C-LENA-1"]
+    assert store.answers_to("omar") == []
+    assert ada.get("/answers").status_code == 403
+    # An unreviewed call of their own stays closed to the agent.
+    assert ada.get("/call/C-DEC").status_code == 403
+
+
+def test_bad_period_values_are_a_400(feedback_app: FastAPI) -> None:
+    quinn = _client(feedback_app, "quinn")
+    assert quinn.get("/teams/TEAM-01?month=2026-13").status_code == 400
+    assert quinn.get("/agents/A1?days=0").status_code == 400
+    assert quinn.get("/teams/TEAM-01?month=2026-10").status_code == 200
+
+
+# ---------------------------------------------------------------- monthly check
+
+
+def test_the_monthly_check_compares_months_and_follows_coaching(
+    built: tuple[Path, Path], store: ReviewStore
+) -> None:
+    _, warehouse = built
+    store.add_session(
+        CoachingSession(
+            "A1",
+            "lena",
+            "2026-10-18",
+            item_id="empathy",
+            strengths=("a", "b", "c"),
+            improvements=("d",),
+        )
+    )
+    check = monthly_check(warehouse, make_config(), "TEAM-01", "2026-10", store=store)
+    assert sum(w.calls for w in check.view.weeks) == 36  # 4 Mondays × 3 agents × 3 calls
+    assert sum(w.calls for w in check.before.weeks) == 0
+    (fu,) = check.follow_ups
+    # A1's empathy: failed 10-05 and 10-12 (before), failed 10-19 and passed 10-26 (since).
+    assert (fu.before.n, fu.before.rate, fu.since.n, fu.since.rate) == (6, 0.0, 6, 0.5)
+    assert fu.verdict == "better"
+    assert check.focus[0][0] == "empathy"
+    html = render_report(check)
+    assert "<svg" in html and "<style>" in html and "@media print" in html
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched: opens offline
+    assert '<details class="numbers" open>' in html  # the numbers print
+    digest = report_markdown(check)
+    assert digest.startswith("# Team TEAM-01 · 2026-10") and "better" in digest
+
+
+def test_the_nightly_digest_covers_every_team_of_the_month(
+    built: tuple[Path, Path], store: ReviewStore
+) -> None:
+    _, warehouse = built
+    digests = monthly_digests(
+        warehouse, make_config(), "2026-10", database_url=str(store.engine.url)
+    )
+    assert sorted(digests) == ["TEAM-01", "TEAM-02"]
+    assert "| calls | 36 | 0 |" in digests["TEAM-01"]
+    assert "| calls | 12 | 0 |" in digests["TEAM-02"]
+
+
+def test_closed_months_are_reported_once() -> None:
+    assert closed_months([], ["2026-11-30"]) == []
+    assert closed_months(["2026-11-30"], ["2026-11-30", "2026-12-01"]) == ["2026-11"]
+    assert closed_months(["2026-12-01"], ["2026-11-30", "2026-12-01", "2026-12-02"]) == []
+
+
+def test_the_report_command(
+    built: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, warehouse = built
+    out = tmp_path / "report.html"
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    args = ["report", "--warehouse", str(warehouse), "--database", db, "--team", "TEAM-01"]
+    assert main([*args, "--month", "2026-11", "--out", str(out)]) == 0
+    assert "3 agents" in capsys.readouterr().out and out.read_text().startswith("<!doctype html>")
+    for month, target, code in [
+        ("2026-13", out, "C060"),
+        ("2026-09", out, "C061"),
+        ("2026-11", tmp_path / "missing" / "r.html", "C062"),
+    ]:
+        assert main([*args, "--month", month, "--out", str(target)]) == 2
+        assert f"[{code}]" in capsys.readouterr().err

@@ -1,0 +1,258 @@
+"""The feedback pages in a real browser (Debian's Chromium, headless, Playwright).
+
+Six weeks of history (see :func:`reviewkit.build_history`) plus the review fixture
+nights, reviews seeded through the real store; the browser clicks the call timeline,
+reads a scorecard and a team dashboard, records a coaching session, and signs in as
+agents who answer their review and are refused everyone else's calls, audio and
+numbers. Screenshots go to the test run's temporary folder (or ``$EARMARK_SCREENSHOTS``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from reviewkit import (
+    PASSWORDS,
+    build_archive,
+    build_history,
+    build_warehouse,
+    make_accounts,
+    make_config,
+    seed_reviews,
+)
+
+from review.app import create_app
+from review.store import ReviewStore
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Chromium is missing: `apt-get install -y chromium` to run the browser tests",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    chosen = os.environ.get("EARMARK_SCREENSHOTS")
+    path = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("feedback-browser")
+    archive, warehouse = build_archive(tmp), build_warehouse(tmp)
+    build_history(warehouse)
+    database_url = f"sqlite:///{tmp / 'reviews.sqlite'}"
+    seed_reviews(ReviewStore(database_url))
+    app = create_app(
+        str(warehouse),
+        make_config(),
+        archive=str(archive),
+        accounts=make_accounts(),
+        database_url=database_url,
+        secret_key="feedback-browser",
+    )
+    port = _free_port()
+    uv = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    uv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+def _page(browser: Browser, base: str, name: str, *, then: str) -> tuple[Page, list[str]]:
+    """A page signed in as ``name`` at ``then``, and the list its script errors go to."""
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(base + then)
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Password").fill(PASSWORDS[name])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    return page, errors
+
+
+def _wait_time_near(page: Page, seconds: float) -> None:
+    page.wait_for_function(
+        "t => Math.abs(document.getElementById('player').currentTime - t) < 0.5",
+        arg=seconds,
+        timeout=10_000,
+    )
+
+
+def test_the_timeline_shows_the_call_and_seeks_the_player(
+    server: str, browser: Browser, shots: Path
+) -> None:
+    page, errors = _page(browser, server, "lena", then="/call/C-LENA-1")
+    timeline = page.locator("svg.timeline")
+    expect(timeline).to_be_visible()
+    assert timeline.locator("rect.agent").count() == 3
+    assert timeline.locator("rect.customer").count() == 2
+    assert timeline.locator("rect.silence").count() == 1  # the counted gap is drawn once
+    assert timeline.locator("rect.hold").count() == 1
+    assert timeline.locator("g.marker").count() == 4  # one per piece of evidence
+    assert timeline.locator("path.sentiment").count() == 1  # the customer's two lines
+    assert timeline.locator("circle[data-seek]").count() == 2
+    expect(page.locator(".timeline-box .legend")).to_contain_text("customer sentiment")
+    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    timeline.locator("rect.hold").click()
+    _wait_time_near(page, 24.0)
+    timeline.locator("rect.customer").nth(1).click()
+    _wait_time_near(page, 11.0)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator(".timeline-box").screenshot(path=str(shots / "timeline.png"))
+    assert not errors, errors
+
+
+def test_a_scorecard_shows_weeks_items_and_records_coaching(
+    server: str, browser: Browser, shots: Path
+) -> None:
+    page, errors = _page(browser, server, "lena", then="/agents/A1")
+    expect(page.get_by_role("heading", name="Agent A1")).to_be_visible()
+    assert page.locator("svg.chart").count() == 3
+    items = page.locator("section.card", has_text="Pass rate per item")
+    items.get_by_text("Numbers").click()
+    empathy = items.locator("tr", has_text="empathy")
+    # A1: 18 history calls, empathy failed in the first 9, plus 6 fixture calls failing it.
+    expect(empathy).to_contain_text("38%")
+    expect(empathy).to_contain_text("24")
+    expect(page.locator("table.reviewed")).to_contain_text("C-LENA-1")
+
+    form = page.locator("#coaching form")
+    form.get_by_label("Held on").fill("2026-10-25")
+    form.get_by_label("Item worked on").select_option("empathy")
+    form.get_by_label("Strengths (one per line)").fill(
+        "Warm greeting\nClear explanation\nPatient with questions"
+    )
+    form.get_by_label("Things to improve (one per line)").fill("Acknowledge the feeling first")
+    form.get_by_label("Agreed actions").fill("Start with 'I understand' when a customer complains")
+    form.get_by_label("Follow-up on").fill("2026-11-09")
+    form.get_by_role("button", name="Save session").click()
+    page.wait_for_url("**/agents/A1?saved=*")
+    expect(page.get_by_role("status")).to_contain_text("Coaching session saved")
+    session = page.locator("article.session").first
+    expect(session).to_contain_text("working on empathy")
+    # Before the session: 3 weeks of failures; since: 3 weeks of passes, 6 fixture fails.
+    expect(session.locator(".check")).to_contain_text("0% of 9")
+    expect(session.locator(".check")).to_contain_text("60% of 15")
+    expect(session.locator(".check")).to_contain_text("better")
+    expect(page.locator(".kpis")).to_contain_text("3 : 1")
+    expect(page.locator(".kpis")).to_contain_text("on target")
+    page.screenshot(path=str(shots / "scorecard.png"), full_page=True)
+    assert not errors, errors
+
+
+def test_a_team_dashboard_for_the_inspector_and_the_lead(
+    server: str, browser: Browser, shots: Path
+) -> None:
+    page, errors = _page(browser, server, "lena", then="/teams/TEAM-01")
+    expect(page.get_by_role("heading", name="Team TEAM-01")).to_be_visible()
+    heat = page.locator("svg.heat").first
+    for agent in ("A1", "A2", "A3"):
+        expect(heat).to_contain_text(agent)
+    expect(page.locator(".kpis")).to_contain_text("agents3")
+    page.locator("section.card", has_text="Listening against budgets").get_by_text(
+        "Numbers"
+    ).click()
+    expect(page.locator("section.card", has_text="Listening against budgets")).to_contain_text(
+        "lena"
+    )
+    page.screenshot(path=str(shots / "team.png"), full_page=True)
+    heat.get_by_text("A2", exact=True).click()
+    page.wait_for_url("**/agents/A2")
+    expect(page.locator(".highlights")).to_contain_text("excellent")
+    assert not errors, errors
+
+    other, _ = _page(browser, server, "omar", then="/queue")
+    response = other.goto(server + "/teams/TEAM-01")
+    assert response is not None and response.status == 403
+    lead, _ = _page(browser, server, "quinn", then="/teams/TEAM-02")
+    expect(lead.get_by_role("heading", name="Team TEAM-02")).to_be_visible()
+
+
+def test_an_agent_sees_their_own_review_answers_it_and_nothing_else(
+    server: str, browser: Browser, shots: Path
+) -> None:
+    page, errors = _page(browser, server, "ada", then="/")
+    page.wait_for_url("**/agents/A1")
+    expect(page.get_by_role("heading", name="Agent A1")).to_be_visible()
+    expect(page.locator("#coaching form")).to_have_count(0)  # agents do not coach
+    page.screenshot(path=str(shots / "agent-scorecard.png"), full_page=True)
+
+    page.locator("table.reviewed").get_by_role("link", name="C-LENA-1").click()
+    page.wait_for_url("**/call/C-LENA-1")
+    expect(page.locator("#verdict")).to_have_count(0)  # no inspector form
+    review = page.locator("#agent-review")
+    expect(review).to_contain_text("never blame the customer")
+    review.get_by_label("I dispute a verdict").check()
+    review.get_by_label("Which item (for a dispute)").select_option("forbidden_language")
+    review.get_by_label("Comment").fill("I was quoting the customer's words back to them.")
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(shots / "agent-call.png"), full_page=True)
+    review.get_by_role("button", name="Send to lena").click()
+    page.wait_for_url("**/call/C-LENA-1?responded=*")
+    expect(page.get_by_role("status")).to_contain_text("your answer went to lena")
+    assert not errors, errors
+
+    for refused in ("/call/C-LENA-2", "/call/C-OMAR-1", "/agents/A2", "/teams/TEAM-01"):
+        response = page.goto(server + refused)
+        assert response is not None and response.status == 403, refused
+    expect(page.get_by_role("heading", name="Not yours to open")).to_be_visible()
+    for audio in ("/audio/C-OMAR-1", "/audio/C-LENA-2"):
+        got = page.request.get(server + audio, headers={"Range": "bytes=0-9"})
+        assert got.status == 403, audio
+    own = page.request.get(server + "/audio/C-LENA-1", headers={"Range": "bytes=0-9"})
+    assert own.status == 206
+
+    inspector, _ = _page(browser, server, "lena", then="/call/C-LENA-1")
+    answers = inspector.locator("#responses")
+    expect(answers).to_contain_text("Disputed")
+    expect(answers).to_contain_text("quoting the customer")
+    inspector.goto(server + "/agents/A1")
+    row = inspector.locator("table.reviewed tr", has_text="C-LENA-1")
+    expect(row).to_contain_text("disputed")
+    inspector.get_by_role("link", name="Answers").click()
+    inspector.wait_for_url("**/answers")
+    first = inspector.locator("table.answers tbody tr").first
+    expect(first).to_contain_text("disputed")
+    expect(first).to_contain_text("quoting the customer")
+    inspector.screenshot(path=str(shots / "answers.png"), full_page=True)
+    other, _ = _page(browser, server, "omar", then="/answers")  # not his review
+    expect(other.locator("table.answers")).to_contain_text("No answers yet")

@@ -25,6 +25,7 @@ from models.diarize import pick_embedder
 from pipeline import rows
 from pipeline import warehouse as wh
 from pipeline.archive import discover
+from pipeline.metadata import options_from_config as metadata_options
 from pipeline.config import Config
 from pipeline.errors import AudioError, InputError
 from pipeline.metrics import repeat_contacts
@@ -46,7 +47,7 @@ from pipeline.redact_audio import (
     write_redacted_copy,
 )
 from pipeline.scoring import clock
-from pipeline.types import QuarantineEntry, QueueEntry, Recording
+from pipeline.types import MetadataIssue, QuarantineEntry, QueueEntry, Recording
 
 log = logging.getLogger("earmark")
 
@@ -68,6 +69,8 @@ class NightSummary:
     wall_s: float
     call_dates: list[str]
     queue: list[QueueEntry] = field(default_factory=list)
+    metadata_issues: list[MetadataIssue] = field(default_factory=list)
+    """Problems in ``metadata.csv`` whose rows were still used (also in ``calls.metadata_issues``)."""
 
     @property
     def throughput(self) -> float:
@@ -125,7 +128,9 @@ def nightly_flow(archive: str, warehouse: str, config: Config) -> NightSummary:
         rubric_for(config, language)
     get_transcriber(config.asr).model  # noqa: B018  (loads the model once, here)
     with wh.night_lock(warehouse):
-        found = discover(archive)
+        found = discover(archive, metadata=metadata_options(config))
+        for issue in found.metadata_issues:
+            log.warning("%s", issue)
         settings = RunSettings(config=config, warehouse=warehouse)
         process = _tasks()
         futures = [process.submit(rec, settings) for rec in found.recordings]
@@ -162,6 +167,7 @@ def nightly_flow(archive: str, warehouse: str, config: Config) -> NightSummary:
         wall_s=time.monotonic() - started,
         call_dates=sorted(dates),
         queue=queue,
+        metadata_issues=found.metadata_issues,
     )
 
 

@@ -10,8 +10,9 @@ import pyarrow.dataset as ds
 import pytest
 
 from pipeline import warehouse as wh
-from pipeline.archive import discover, read_metadata
+from pipeline.archive import discover
 from pipeline.errors import InputError, WarehouseError
+from pipeline.metadata import read_metadata
 
 
 def _score(call: str, version: int = 1, score: float = 50.0) -> dict:
@@ -145,8 +146,11 @@ def test_discover_joins_metadata_by_file_then_stem(tmp_path: Path, data: Path) -
     assert len(c1.audio_sha256) == 64
     assert found.ignored == ["notes.txt"]
     reasons = {q.source_path: (q.error_code, q.reason) for q in found.quarantined}
-    assert reasons["metadata.csv:4"][0] == "I005" and "not-a-date" in reasons["metadata.csv:4"][1]
-    assert reasons["metadata.csv:5"] == ("I004", "row has 3 fields, header has 7")
+    assert reasons == {"metadata.csv:5": ("I004", "row has 3 fields, header has 7")}
+    # a bad date is reported by line and column; the row matches no recording either
+    issues = [(i.line, i.column, i.code) for i in found.metadata_issues]
+    assert issues == [(4, 5, "I005"), (4, 0, "I011")]
+    assert "not-a-date" in found.metadata_issues[0].problem
 
 
 def test_discover_is_stable_and_content_addressed(tmp_path: Path, data: Path) -> None:

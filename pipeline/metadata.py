@@ -1,0 +1,447 @@
+"""Read ``metadata.csv`` the way contact-center systems and spreadsheets really export it.
+
+Delimiter (``,`` ``;`` tab ``|``) found by :class:`csv.Sniffer` on a sample, checked
+against the header; a UTF-8 byte-order mark, UTF-16 ("Unicode text") and CRLF line ends
+accepted; a file that is not UTF-8 read as Windows Cyrillic (cp1251) or Western
+(cp1252) and reported; ``started_at`` in ISO 8601, ``dd.mm.yyyy hh:mm``, ``mm/dd/yyyy``,
+``dd/mm/yyyy``, ``dd-mm-yyyy`` or ``yyyy/mm/dd`` recognised per file when unambiguous,
+or in the configured ``date_format``, and placed in the configured time zone.
+
+A bad field is a :class:`~pipeline.types.MetadataIssue` naming its line and column;
+the rest of its row is kept. Only a row whose fields do not line up with the header
+is refused (its columns cannot be trusted).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pipeline.config import Config
+from pipeline.errors import InputError
+from pipeline.types import MetadataIssue, QuarantineEntry
+
+METADATA_FILE = "metadata.csv"
+KEY_COLUMNS = ("file", "call_id")
+DELIMITERS = ",;\t|"
+SNIFF_BYTES = 64 * 1024
+CYRILLIC_SHARE = 0.5
+"""A non-UTF-8 file is read as cp1251 when at least this share of its non-ASCII
+characters are Cyrillic letters in cp1251, else as cp1252."""
+
+DATE_FAMILIES: dict[str, str] = {
+    "dd.mm.yyyy": "%d.%m.%Y",
+    "yyyy/mm/dd": "%Y/%m/%d",
+    "mm/dd/yyyy": "%m/%d/%Y",
+    "dd/mm/yyyy": "%d/%m/%Y",
+    "dd-mm-yyyy": "%d-%m-%Y",
+}
+"""Date forms recognised beside ISO 8601, by name (what a report shows) and strptime form."""
+TIME_FORMS = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p", " %H:%M:%S.%f")
+_SEP_LINE = re.compile(r"^sep=(.)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataOptions:
+    """How to read ``metadata.csv`` (``[metadata]`` in ``earmark.toml``).
+
+    Attributes
+    ----------
+    date_format
+        A :func:`datetime.datetime.strptime` form for ``started_at`` (ISO 8601 is always
+        accepted too); empty: recognised per file (see :data:`DATE_FAMILIES`).
+    timezone
+        An IANA zone (``"Europe/Moscow"``) for times written without an offset; times with
+        one are converted to it, and the call's date is its date there. Empty: times stay
+        as written and file dates are UTC.
+    delimiter
+        ``"auto"`` (sniffed) or the one character that separates fields.
+    encoding
+        ``"auto"`` (UTF-8, else cp1251 or cp1252, reported) or a Python codec name.
+    """
+
+    date_format: str = ""
+    timezone: str = ""
+    delimiter: str = "auto"
+    encoding: str = "auto"
+
+    @property
+    def zone(self) -> dt.tzinfo | None:
+        """The configured time zone, or ``None``.
+
+        Raises
+        ------
+        InputError
+            ``I002`` when the zone is unknown.
+        """
+        if not self.timezone:
+            return None
+        try:
+            return ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise InputError(
+                f"[metadata] timezone {self.timezone!r} is unknown", code="I002"
+            ) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataRow:
+    """One row of ``metadata.csv``: its values, where it is, its time and its problems."""
+
+    values: dict[str, str]
+    line: int
+    started: dt.datetime | None = None
+    issues: tuple[MetadataIssue, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataTable:
+    """A parsed ``metadata.csv``: rows by ``file`` and by ``call_id``, the rows refused, and
+    every problem found (the rows kept included)."""
+
+    by_file: dict[str, MetadataRow] = field(default_factory=dict)
+    by_id: dict[str, MetadataRow] = field(default_factory=dict)
+    refused: list[QuarantineEntry] = field(default_factory=list)
+    issues: list[MetadataIssue] = field(default_factory=list)
+    delimiter: str = ","
+    encoding: str = "utf-8"
+
+
+def read_metadata(path: Path, *, options: MetadataOptions = MetadataOptions()) -> MetadataTable:
+    """Parse ``metadata.csv`` (an absent file is an empty table).
+
+    Parameters
+    ----------
+    path
+        The file.
+    options
+        Date form, time zone, delimiter and encoding (all recognised by default).
+
+    Returns
+    -------
+    MetadataTable
+        Rows with a bad field are kept with an issue naming the line and column; rows
+        whose field count differs from the header's are refused (``I004``).
+
+    Raises
+    ------
+    InputError
+        ``I002``: unreadable, not text in the configured encoding, or no ``file`` /
+        ``call_id`` column.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "metadata.csv"
+    >>> _ = p.write_bytes(b"\\xef\\xbb\\xbfcall_id;agent_id;started_at\\r\\nC1;A7;05.12.2026 09:00\\r\\n")
+    >>> t = read_metadata(p, options=MetadataOptions(timezone="Europe/Moscow"))
+    >>> t.delimiter, t.by_id["C1"].values["started_at"], t.by_id["C1"].values["agent_id"]
+    (';', '2026-12-05T09:00:00+03:00', 'A7')
+    """
+    if not path.exists():
+        return MetadataTable()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})", code="I002") from exc
+    text, encoding = decode_text(raw, encoding=options.encoding, path=path)
+    issues: list[MetadataIssue] = []
+    if encoding not in ("utf-8", "utf-8-sig", "utf-16"):
+        issues.append(
+            MetadataIssue(
+                0, 0, "", "I010", f"not UTF-8 text; read as {encoding} ({_LABEL[encoding]})"
+            )
+        )
+    lines_before = 0
+    first, _, rest = text.partition("\n")
+    if sep := _SEP_LINE.match(first.rstrip("\r")):  # Excel's "sep=;" first line
+        delimiter, text, lines_before = sep[1], rest, 1
+    elif options.delimiter != "auto":
+        delimiter = options.delimiter
+    else:
+        delimiter = sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = [h.strip() for h in next(reader, [])]
+        if not any(k in header for k in KEY_COLUMNS):
+            raise InputError(
+                f"{path}: needs a 'file' or 'call_id' column, got {header} "
+                f"(fields separated by {_name(delimiter)})",
+                code="I002",
+            )
+        records, refused = _rows(reader, header, lines_before=lines_before)
+    except csv.Error as exc:  # a NUL byte, an unterminated quote at the end: not a CSV file
+        raise InputError(
+            f"{path}:{reader.line_num + lines_before}: not CSV ({exc})", code="I002"
+        ) from exc
+    column = header.index("started_at") + 1 if "started_at" in header else 0
+    reading = DateReading.for_values(
+        [v["started_at"] for _, v in records if v.get("started_at")],
+        date_format=options.date_format,
+    )
+    table = MetadataTable(refused=refused, issues=issues, delimiter=delimiter, encoding=encoding)
+    zone = options.zone
+    for n, values in records:
+        _add_row(table, n, values, reading=reading, column=column, zone=zone)
+    return table
+
+
+def _rows(
+    reader: Any, header: list[str], *, lines_before: int
+) -> tuple[list[tuple[int, dict[str, str]]], list[QuarantineEntry]]:
+    """The rows that line up with the header, by first line number, and those refused."""
+    records: list[tuple[int, dict[str, str]]] = []
+    refused: list[QuarantineEntry] = []
+    line = 1
+    for row in reader:
+        start, line = line + 1, reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            where = f"{METADATA_FILE}:{start + lines_before}"
+            problem = f"row has {len(row)} fields, header has {len(header)}"
+            refused.append(QuarantineEntry(where, "I004", problem))
+            continue
+        values = {k: v.strip() for k, v in zip(header, row, strict=True)}
+        records.append((start + lines_before, values))
+    return records, refused
+
+
+def _add_row(
+    table: MetadataTable,
+    line: int,
+    values: dict[str, str],
+    *,
+    reading: DateReading,
+    column: int,
+    zone: dt.tzinfo | None,
+) -> None:
+    issues: list[MetadataIssue] = []
+    started = None
+    if values.get("started_at"):
+        started, problem = reading.parse(values["started_at"])
+        if started is None:
+            issues.append(MetadataIssue(line, column, "started_at", "I005", problem))
+            values["started_at"] = ""
+        else:
+            started = _in_zone(started, zone)
+            values["started_at"] = started.isoformat()
+    for key, index in (("file", table.by_file), ("call_id", table.by_id)):
+        if not values.get(key):
+            continue
+        name = values[key].replace("\\", "/").lstrip("./") if key == "file" else values[key]
+        if name in index:
+            issues.append(
+                MetadataIssue(
+                    line,
+                    0,
+                    key,
+                    "I012",
+                    f"{key} {name!r} is also described on line {index[name].line}; this line is used",
+                )
+            )
+    if not values.get("file") and not values.get("call_id"):
+        issues.append(
+            MetadataIssue(
+                line,
+                0,
+                "",
+                "I011",
+                "the row has neither file nor call_id: it describes no recording",
+            )
+        )
+    row = MetadataRow(values, line, started, tuple(issues))
+    if values.get("file"):
+        table.by_file[values["file"].replace("\\", "/").lstrip("./")] = row
+    if values.get("call_id"):
+        table.by_id[values["call_id"]] = row
+    table.issues.extend(issues)
+
+
+def _in_zone(when: dt.datetime, zone: dt.tzinfo | None) -> dt.datetime:
+    if zone is None:
+        return when
+    return when.replace(tzinfo=zone) if when.tzinfo is None else when.astimezone(zone)
+
+
+_LABEL = {"cp1251": "Windows Cyrillic", "cp1252": "Windows Western", "latin-1": "ISO 8859-1"}
+
+
+def decode_text(raw: bytes, *, encoding: str = "auto", path: Path) -> tuple[str, str]:
+    """The file's text and the encoding it was read with.
+
+    ``auto``: a UTF-8 or UTF-16 byte-order mark decides; else UTF-8; else cp1251 when most
+    non-ASCII characters are then Cyrillic letters, else cp1252 (latin-1 for the five
+    bytes cp1252 leaves undefined).
+
+    Raises
+    ------
+    InputError
+        ``I002`` when a configured encoding does not fit the bytes.
+    """
+    if encoding != "auto":
+        try:
+            return raw.decode(encoding), codecs.lookup(encoding).name
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise InputError(f"{path}: not {encoding} text ({exc})", code="I002") from exc
+    if raw.startswith(codecs.BOM_UTF8):
+        return raw[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace"), "utf-8-sig"
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16", errors="replace"), "utf-16"
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    cyrillic = raw.decode("cp1251", errors="replace")
+    if _looks_cyrillic(cyrillic):
+        return cyrillic, "cp1251"
+    try:
+        return raw.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return raw.decode("latin-1"), "latin-1"
+
+
+def _looks_cyrillic(text: str) -> bool:
+    """Whether most non-ASCII characters are Cyrillic letters in runs (Russian words are
+    all non-ASCII; a Western ``Café`` has one such letter among ASCII ones)."""
+    high = [i for i, c in enumerate(text) if ord(c) > 127]
+    if not high:
+        return False
+    letters = sum("\u0400" <= text[i] <= "\u04ff" for i in high)
+    marks = set(high)
+    in_runs = sum(i - 1 in marks or i + 1 in marks for i in high)
+    return min(letters, in_runs) / len(high) >= CYRILLIC_SHARE
+
+
+def sniff_delimiter(text: str) -> str:
+    """The field delimiter: :class:`csv.Sniffer`'s guess on a sample when it splits the
+    header into a ``file`` or ``call_id`` column, else the candidate that does, else the
+    one the header line holds most of, else ``,``.
+
+    Examples
+    --------
+    >>> sniff_delimiter("call_id;file;note\\nC1;a.wav;x, y\\n")
+    ';'
+    """
+    sample = text[:SNIFF_BYTES]
+    if len(text) > SNIFF_BYTES and "\n" in sample:
+        sample = sample[: sample.rindex("\n") + 1]
+    header = sample.splitlines()[0] if sample.strip() else ""
+    try:
+        guess = csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        guess = ""
+    candidates = [guess] if guess else []
+    candidates += sorted(DELIMITERS, key=lambda d: -header.count(d))
+    for d in candidates:
+        if any(k in (h.strip() for h in _split(header, d)) for k in KEY_COLUMNS):
+            return d
+    return max(DELIMITERS, key=header.count) if any(d in header for d in DELIMITERS) else ","
+
+
+def _split(line: str, delimiter: str) -> list[str]:
+    return next(csv.reader([line], delimiter=delimiter), [])
+
+
+def _name(delimiter: str) -> str:
+    return {"\t": "tabs", ",": "commas", ";": "semicolons", "|": "bars"}.get(
+        delimiter, repr(delimiter)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DateReading:
+    """How a file's ``started_at`` values are read: ISO 8601 always, then ``forms`` (the
+    configured one, or every recognised one, with the slashed order the file shows);
+    ``ambiguous`` when the file's slashed dates could be day- or month-first."""
+
+    forms: tuple[str, ...] = ()
+    expected: str = "ISO 8601"
+    ambiguous: bool = False
+
+    @classmethod
+    def for_values(cls, values: Sequence[str], *, date_format: str = "") -> DateReading:
+        """Recognise how ``values`` are written (or take ``date_format``).
+
+        Only ``dd/mm/yyyy`` and ``mm/dd/yyyy`` can be confused: a value with a day above 12
+        tells the order, for the whole file; when no value does (or both orders occur),
+        the slashed dates are ambiguous and none of them is guessed.
+        """
+        if date_format:
+            return cls((date_format,), f"{date_format!r} ([metadata] date_format)")
+        odd = [v for v in values if _iso(v) is None]
+        month_first = any(_strp(v, _forms("%m/%d/%Y")) for v in odd)
+        day_first = any(_strp(v, _forms("%d/%m/%Y")) for v in odd)
+        one_way = {
+            "mm/dd/yyyy": any(
+                _strp(v, _forms("%m/%d/%Y")) and not _strp(v, _forms("%d/%m/%Y")) for v in odd
+            ),
+            "dd/mm/yyyy": any(
+                _strp(v, _forms("%d/%m/%Y")) and not _strp(v, _forms("%m/%d/%Y")) for v in odd
+            ),
+        }
+        names = [n for n in DATE_FAMILIES if "/" not in n or n == "yyyy/mm/dd"]
+        told = [n for n, seen in one_way.items() if seen]
+        if len(told) == 1:
+            names.append(told[0])
+        usual = Counter(
+            n for v in odd for n in (*names, *told) if _strp(v, _forms(DATE_FAMILIES[n]))
+        ).most_common(1)
+        expected = f"{usual[0][0]} or ISO 8601" if usual else f"ISO 8601 or {', '.join(names)}"
+        if (month_first or day_first) and len(told) != 1:
+            return cls(_family_forms(names), "mm/dd/yyyy or dd/mm/yyyy", ambiguous=True)
+        return cls(_family_forms(names), expected)
+
+    def parse(self, value: str) -> tuple[dt.datetime | None, str]:
+        """The time ``value`` holds, or ``None`` and what is wrong with it."""
+        when = _iso(value) or _strp(value, self.forms)
+        if when is not None:
+            return when, ""
+        if self.ambiguous and _strp(value, _forms("%m/%d/%Y") + _forms("%d/%m/%Y")):
+            return None, (
+                f"started_at {value!r} is ambiguous: the file's dates read as {self.expected}; "
+                'set [metadata] date_format (e.g. "%d/%m/%Y %H:%M")'
+            )
+        return None, f"started_at {value!r} is not a date and time in {self.expected}"
+
+
+def _family_forms(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(f for n in names for f in _forms(DATE_FAMILIES[n]))
+
+
+def _forms(date_form: str) -> tuple[str, ...]:
+    return tuple(date_form + t for t in TIME_FORMS)
+
+
+def _iso(value: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _strp(value: str, forms: Iterable[str]) -> dt.datetime | None:
+    text = " ".join(value.split())
+    for form in forms:
+        try:
+            return dt.datetime.strptime(text, form)
+        except ValueError:
+            continue
+    return None
+
+
+def options_from_config(config: Config) -> MetadataOptions:
+    """``[metadata]`` of ``earmark.toml`` as :class:`MetadataOptions`."""
+    m = config.metadata
+    return MetadataOptions(
+        date_format=m.date_format, timezone=m.timezone, delimiter=m.delimiter, encoding=m.encoding
+    )

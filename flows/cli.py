@@ -237,7 +237,9 @@ def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
     for q in s.quarantined:
         print(f"  quarantined [{q.error_code}] {q.reason}")
     if s.metadata_issues:
-        print(f"  metadata.csv: {len(s.metadata_issues)} problem(s), the rows kept (calls.metadata_issues)")
+        print(
+            f"  metadata.csv: {len(s.metadata_issues)} problem(s), the rows kept (calls.metadata_issues)"
+        )
         for issue in s.metadata_issues[:METADATA_ISSUES_SHOWN]:
             print(f"    {issue}")
         if len(s.metadata_issues) > METADATA_ISSUES_SHOWN:

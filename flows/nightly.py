@@ -25,15 +25,16 @@ from models.diarize import pick_embedder
 from pipeline import rows
 from pipeline import warehouse as wh
 from pipeline.archive import discover
-from pipeline.metadata import options_from_config as metadata_options
 from pipeline.config import Config
 from pipeline.errors import AudioError, InputError
+from pipeline.metadata import options_from_config as metadata_options
 from pipeline.metrics import repeat_contacts
 from pipeline.queue import (
     Candidate,
     build_inspector_queues,
     build_review_queue,
     check_pairings,
+    config_team_languages,
     inspectors_from_config,
     pairings,
     policy_from_config,
@@ -326,8 +327,9 @@ def rebuild_queue(warehouse: str, dates: Iterable[str], config: Config) -> list[
         if config.inspectors:
             inspectors = inspectors_from_config(config)
             policy = policy_from_config(config)
+            langs = config_team_languages(config, warehouse=warehouse, date=date)
             check_pairings(
-                pairings(inspectors, date=date, policy=policy),
+                pairings(inspectors, date=date, policy=policy, team_languages=langs),
                 _agents_by_team(warehouse, date),
                 max_agents=policy.max_agents,
             )
@@ -337,6 +339,7 @@ def rebuild_queue(warehouse: str, dates: Iterable[str], config: Config) -> list[
                 inspectors=inspectors,
                 policy=policy,
                 reviewed_this_week=_reviewed_this_week(warehouse, date),
+                team_languages=langs,
             )
         else:
             day = build_review_queue(candidates, date=date)

@@ -6,19 +6,45 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from pipeline.config import Config
-from pipeline.queue import inspectors_from_config, pairings, policy_from_config
+from pipeline.errors import QueueError
+from pipeline.queue import (
+    config_team_languages,
+    inspectors_from_config,
+    pairings,
+    policy_from_config,
+)
 from review.auth import Account
 from review.data import CallRef
 
 
-def teams_of(config: Config, inspector: str, *, date: str) -> tuple[str, ...]:
-    """The teams paired with ``inspector`` on ``date`` (after rotation)."""
-    pairs = pairings(inspectors_from_config(config), date=date, policy=policy_from_config(config))
+def teams_of(
+    config: Config, inspector: str, *, date: str, warehouse: str | None = None
+) -> tuple[str, ...]:
+    """The teams paired with ``inspector`` on ``date`` (after rotation, which respects the
+    teams' languages as the nightly queue did when ``warehouse`` is given).
+
+    A pairing the configuration makes impossible (``Q002``, the night refused to queue
+    it) pairs no one: the stored queue alone then says who may open a call.
+    """
+    try:
+        pairs = pairings(
+            inspectors_from_config(config),
+            date=date,
+            policy=policy_from_config(config),
+            team_languages=config_team_languages(config, warehouse=warehouse, date=date),
+        )
+    except QueueError:
+        return ()
     return pairs.get(inspector, ())
 
 
 def may_open(
-    account: Account, ref: CallRef, config: Config, *, queued_for: Collection[str] = ()
+    account: Account,
+    ref: CallRef,
+    config: Config,
+    *,
+    queued_for: Collection[str] = (),
+    warehouse: str | None = None,
 ) -> bool:
     """Whether ``account`` may see ``ref``.
 
@@ -33,6 +59,8 @@ def may_open(
     queued_for
         Inspectors whose stored queue lists the call: the queue is the assignment of
         record, even if the configuration changed after it was built.
+    warehouse
+        Where the teams' call languages are read for the rotation (see :func:`teams_of`).
 
     Examples
     --------
@@ -48,4 +76,5 @@ def may_open(
         return True
     if account.name in queued_for:
         return True
-    return bool(ref.team_id) and ref.team_id in teams_of(config, account.name, date=ref.call_date)
+    teams = teams_of(config, account.name, date=ref.call_date, warehouse=warehouse)
+    return bool(ref.team_id) and ref.team_id in teams

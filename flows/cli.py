@@ -243,7 +243,14 @@ def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
         for issue in s.metadata_issues[:METADATA_ISSUES_SHOWN]:
             print(f"    {issue}")
         if len(s.metadata_issues) > METADATA_ISSUES_SHOWN:
-            print(f"    … and {len(s.metadata_issues) - METADATA_ISSUES_SHOWN} more (see the log)")
+            print(
+                f"    … and {len(s.metadata_issues) - METADATA_ISSUES_SHOWN} more (each call's in calls.metadata_issues)"
+            )
+    if s.decode_warnings:
+        print(
+            f"  decoder warnings: {sum(s.decode_warnings.values())} damaged frame(s) worked around "
+            f"in {len(s.decode_warnings)} recording(s) (calls.decode_warnings)"
+        )
     if s.ignored:
         print(
             f"  not audio, left alone: {', '.join(s.ignored[:5])}{' …' if len(s.ignored) > 5 else ''}"

@@ -72,6 +72,8 @@ class NightSummary:
     queue: list[QueueEntry] = field(default_factory=list)
     metadata_issues: list[MetadataIssue] = field(default_factory=list)
     """Problems in ``metadata.csv`` whose rows were still used (also in ``calls.metadata_issues``)."""
+    decode_warnings: dict[str, int] = field(default_factory=dict)
+    """Damaged frames the decoder worked around, by recording (kept off the terminal)."""
 
     @property
     def throughput(self) -> float:
@@ -130,8 +132,8 @@ def nightly_flow(archive: str, warehouse: str, config: Config) -> NightSummary:
     get_transcriber(config.asr).model  # noqa: B018  (loads the model once, here)
     with wh.night_lock(warehouse):
         found = discover(archive, metadata=metadata_options(config))
-        for issue in found.metadata_issues:
-            log.warning("%s", issue)
+        for issue in found.metadata_issues:  # the summary shows them; a warning would print each
+            log.info("%s", issue)
         settings = RunSettings(config=config, warehouse=warehouse)
         process = _tasks()
         futures = [process.submit(rec, settings) for rec in found.recordings]
@@ -169,6 +171,11 @@ def nightly_flow(archive: str, warehouse: str, config: Config) -> NightSummary:
         call_dates=sorted(dates),
         queue=queue,
         metadata_issues=found.metadata_issues,
+        decode_warnings={
+            r.recording.source_path: int(r.audio["decode_warnings"])
+            for r in done
+            if r.audio.get("decode_warnings")
+        },
     )
 
 

@@ -248,7 +248,7 @@ def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
             )
     if s.decode_warnings:
         print(
-            f"  decoder warnings: {sum(s.decode_warnings.values())} damaged frame(s) worked around "
+            f"  decoder warnings: {sum(s.decode_warnings.values())} frame(s) repaired or skipped "
             f"in {len(s.decode_warnings)} recording(s) (calls.decode_warnings)"
         )
     if s.ignored:

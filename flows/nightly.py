@@ -73,7 +73,7 @@ class NightSummary:
     metadata_issues: list[MetadataIssue] = field(default_factory=list)
     """Problems in ``metadata.csv`` whose rows were still used (also in ``calls.metadata_issues``)."""
     decode_warnings: dict[str, int] = field(default_factory=dict)
-    """Damaged frames the decoder worked around, by recording (kept off the terminal)."""
+    """Frames the decoder repaired or skipped, by recording (kept off the terminal)."""
 
     @property
     def throughput(self) -> float:

@@ -3,7 +3,7 @@
 WAV (PCM, µ-law, A-law), FLAC, OGG and MP3 go through libsndfile (``soundfile``);
 anything libsndfile refuses (an MP3 named ``.wav``, AAC, …) goes through FFmpeg's
 libraries (PyAV). Channels are kept: in a stereo call each party has its own. What the
-decoders print about damaged frames is counted (``decode_warnings``), not shown.
+decoders print about frames they repair or skip is counted (``decode_warnings``), not shown.
 """
 
 from __future__ import annotations

@@ -172,9 +172,11 @@ def inspectors_from_config(config: Config) -> list[Inspector]:
 
 def config_team_languages(config: Config, *, warehouse: str | None, date: str) -> TeamLanguages:
     """Each team's languages for ``date``'s pairing: ``[teams.X] languages``, else those of
-    its stored calls (when ``warehouse`` is given); see :mod:`pipeline.rotation`."""
+    its stored calls (when ``warehouse`` is given and an inspector lists languages); see
+    :mod:`pipeline.rotation`."""
     configured = {t: tuple(c.languages) for t, c in config.teams.items()}
-    if warehouse is None:
+    if warehouse is None or not any(i.languages for i in config.inspectors):
+        # nobody limits their languages: reading months of calls would change nothing
         return {t: frozenset(langs) for t, langs in configured.items() if langs}
     return stored_team_languages(
         warehouse, date, configured=configured, min_share=config.queue.team_language_min_share

@@ -35,7 +35,7 @@ def test_metadata_issues_and_decoder_warnings_are_one_line_each(
     out = capsys.readouterr().out
     assert "metadata.csv: 2 problem(s), the rows kept (calls.metadata_issues)" in out
     assert "metadata.csv:2 column 5 (started_at): [I005] started_at 'x0' is not a date" in out
-    assert "decoder warnings: 4 damaged frame(s) worked around in 2 recording(s)" in out
+    assert "decoder warnings: 4 frame(s) repaired or skipped in 2 recording(s)" in out
 
 
 def test_a_long_list_of_issues_is_cut_short(capsys: pytest.CaptureFixture[str]) -> None:

@@ -358,64 +358,82 @@ def _name(delimiter: str) -> str:
     )
 
 
+_DATE_SHAPE = re.compile(r"^\s*(\d{1,4})([./-])(\d{1,2})\2(\d{1,4})(?!\d)")
+SLASHED = "dd/mm/yyyy or mm/dd/yyyy"
+"""A slashed date whose day and month are both 12 or less: either order reads it."""
+
+
+def date_family(value: str) -> str | None:
+    """Which of :data:`DATE_FAMILIES` ``value`` is written in, by its shape alone (cheap:
+    no parsing); :data:`SLASHED` when day and month order cannot be told from it.
+
+    Examples
+    --------
+    >>> [date_family(v) for v in ("05.12.2026 09:00", "12/25/2026", "03/04/2026", "x")]
+    ['dd.mm.yyyy', 'mm/dd/yyyy', 'dd/mm/yyyy or mm/dd/yyyy', None]
+    """
+    shape = _DATE_SHAPE.match(value)
+    if shape is None:
+        return None
+    first, sep, middle, last = shape.groups()
+    if len(first) == 4:
+        return "yyyy/mm/dd" if sep == "/" else None
+    if len(last) != 4:
+        return None
+    if sep != "/":
+        return "dd.mm.yyyy" if sep == "." else "dd-mm-yyyy"
+    if int(first) > 12 >= int(middle):
+        return "dd/mm/yyyy"
+    if int(middle) > 12 >= int(first):
+        return "mm/dd/yyyy"
+    return SLASHED
+
+
 @dataclass(frozen=True, slots=True)
 class DateReading:
-    """How a file's ``started_at`` values are read: ISO 8601 always, then ``forms`` (the
-    configured one, or every recognised one, with the slashed order the file shows);
-    ``ambiguous`` when the file's slashed dates could be day- or month-first."""
+    """How a file's ``started_at`` values are read: ISO 8601 always, then the configured
+    form, or each value's own recognised form (:func:`date_family`), slashed dates in the
+    order the file shows; ``slashed`` is ``None`` when that order cannot be told."""
 
-    forms: tuple[str, ...] = ()
+    configured: str = ""
+    slashed: str | None = None
     expected: str = "ISO 8601"
-    ambiguous: bool = False
 
     @classmethod
     def for_values(cls, values: Sequence[str], *, date_format: str = "") -> DateReading:
         """Recognise how ``values`` are written (or take ``date_format``).
 
         Only ``dd/mm/yyyy`` and ``mm/dd/yyyy`` can be confused: a value with a day above 12
-        tells the order, for the whole file; when no value does (or both orders occur),
+        tells the order for the whole file; when no value does (or both orders occur),
         the slashed dates are ambiguous and none of them is guessed.
         """
         if date_format:
-            return cls((date_format,), f"{date_format!r} ([metadata] date_format)")
-        odd = [v for v in values if _iso(v) is None]
-        month_first = any(_strp(v, _forms("%m/%d/%Y")) for v in odd)
-        day_first = any(_strp(v, _forms("%d/%m/%Y")) for v in odd)
-        one_way = {
-            "mm/dd/yyyy": any(
-                _strp(v, _forms("%m/%d/%Y")) and not _strp(v, _forms("%d/%m/%Y")) for v in odd
-            ),
-            "dd/mm/yyyy": any(
-                _strp(v, _forms("%d/%m/%Y")) and not _strp(v, _forms("%m/%d/%Y")) for v in odd
-            ),
-        }
-        names = [n for n in DATE_FAMILIES if "/" not in n or n == "yyyy/mm/dd"]
-        told = [n for n, seen in one_way.items() if seen]
-        if len(told) == 1:
-            names.append(told[0])
-        usual = Counter(
-            n for v in odd for n in (*names, *told) if _strp(v, _forms(DATE_FAMILIES[n]))
-        ).most_common(1)
-        expected = f"{usual[0][0]} or ISO 8601" if usual else f"ISO 8601 or {', '.join(names)}"
-        if (month_first or day_first) and len(told) != 1:
-            return cls(_family_forms(names), "mm/dd/yyyy or dd/mm/yyyy", ambiguous=True)
-        return cls(_family_forms(names), expected)
+            return cls(date_format, expected=f"{date_format!r} ([metadata] date_format)")
+        families = Counter(date_family(v) for v in values if _iso(v) is None)
+        told = [f for f in ("dd/mm/yyyy", "mm/dd/yyyy") if families[f]]
+        usual = [f for f, _ in families.most_common() if f not in (None, SLASHED)]
+        expected = f"{usual[0]} or ISO 8601" if usual else "ISO 8601 or " + ", ".join(DATE_FAMILIES)
+        return cls(slashed=told[0] if len(told) == 1 else None, expected=expected)
 
     def parse(self, value: str) -> tuple[dt.datetime | None, str]:
         """The time ``value`` holds, or ``None`` and what is wrong with it."""
-        when = _iso(value) or _strp(value, self.forms)
+        when = _iso(value)
+        if when is None and self.configured:
+            when = _strp(value, (self.configured,))
+        elif when is None:
+            family = date_family(value)
+            if family in (SLASHED, "dd/mm/yyyy", "mm/dd/yyyy"):
+                if self.slashed is None:
+                    return None, (
+                        f"started_at {value!r} is ambiguous: day and month order cannot be "
+                        f'told from the file ({SLASHED}); set [metadata] date_format (e.g. "%d/%m/%Y %H:%M")'
+                    )
+                family = self.slashed
+            if family is not None:
+                when = _strp(value, _forms(DATE_FAMILIES[family]))
         if when is not None:
             return when, ""
-        if self.ambiguous and _strp(value, _forms("%m/%d/%Y") + _forms("%d/%m/%Y")):
-            return None, (
-                f"started_at {value!r} is ambiguous: the file's dates read as {self.expected}; "
-                'set [metadata] date_format (e.g. "%d/%m/%Y %H:%M")'
-            )
         return None, f"started_at {value!r} is not a date and time in {self.expected}"
-
-
-def _family_forms(names: Iterable[str]) -> tuple[str, ...]:
-    return tuple(f for n in names for f in _forms(DATE_FAMILIES[n]))
 
 
 def _forms(date_form: str) -> tuple[str, ...]:

@@ -27,6 +27,7 @@ from pipeline import warehouse as wh
 from pipeline.archive import discover
 from pipeline.config import Config
 from pipeline.errors import AudioError, InputError
+from pipeline.metadata import METADATA_FILE, read_metadata
 from pipeline.metadata import options_from_config as metadata_options
 from pipeline.metrics import repeat_contacts
 from pipeline.queue import (
@@ -461,9 +462,11 @@ def queue_build_flow(warehouse: str, dates: list[str], config: Config) -> list[Q
 def preflight(archive: str | Path, warehouse: str | Path, config: Config) -> None:
     """Refuse, before any flow starts, what would fail the whole night: a missing archive,
     a warehouse URL no installed file system serves, a broken rubric, a missing model
-    (ASR, or the voice encoder asked for in ``[diarize]``)."""
+    (ASR, or the voice encoder asked for in ``[diarize]``), a ``metadata.csv`` that
+    cannot be read at all (``I002``)."""
     if not Path(archive).is_dir():
         raise InputError(f"{archive}: archive folder not found", code="I001")
+    read_metadata(Path(archive) / METADATA_FILE, options=metadata_options(config))
     wh.check_reachable(warehouse)
     for language in config.languages:
         rubric_for(config, language)

@@ -1,11 +1,16 @@
-"""The night's summary shows metadata problems and decoder warnings, briefly (issue 14)."""
+"""The night's summary shows metadata problems and decoder warnings, briefly; a
+``metadata.csv`` that cannot be read stops the night before it starts (issue 14)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from flows.cli import METADATA_ISSUES_SHOWN, _print_summary
-from flows.nightly import NightSummary
+from flows.nightly import NightSummary, preflight
+from pipeline.config import Config
+from pipeline.errors import InputError
 from pipeline.types import MetadataIssue
 
 
@@ -44,3 +49,10 @@ def test_a_long_list_of_issues_is_cut_short(capsys: pytest.CaptureFixture[str]) 
     assert out.count("[I005]") == METADATA_ISSUES_SHOWN
     assert "… and 7 more (each call's in calls.metadata_issues)" in out
     assert "decoder warnings" not in out
+
+
+def test_an_unreadable_metadata_csv_stops_the_night_before_any_work(tmp_path: Path) -> None:
+    (tmp_path / "metadata.csv").write_text("agent;team\nA;B\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"needs a 'file' or 'call_id' column.*semicolons") as info:
+        preflight(tmp_path, tmp_path / "wh", Config())
+    assert info.value.code == "I002"

@@ -35,7 +35,7 @@ class Captured:
 
     decoder_lines: list[str] = field(default_factory=list)
     passed_on: int = 0
-    """Other lines, written on to the real stderr after the block."""
+    """Other lines, written on to the real stderr after the block, unchanged."""
 
     @property
     def count(self) -> int:
@@ -79,12 +79,14 @@ def captured_stderr() -> Iterator[Captured]:
 
 
 def _sort(text: str, captured: Captured) -> None:
+    """Count the decoder's lines; write everything else back exactly as it came (a
+    progress bar's ``\r`` updates included)."""
     others: list[str] = []
-    for line in text.splitlines():
-        if DECODER_LINE.search(line):
-            captured.decoder_lines.append(line)
-        elif line.strip():
-            others.append(line)
+    for chunk in re.split(r"(?<=\n)", text):
+        if DECODER_LINE.search(chunk):
+            captured.decoder_lines.append(chunk.strip())
+        elif chunk:
+            others.append(chunk)
     if others:
-        captured.passed_on = len(others)
-        os.write(2, ("\n".join(others) + "\n").encode("utf-8", errors="replace"))
+        captured.passed_on = sum(1 for chunk in others if chunk.strip())
+        os.write(2, "".join(others).encode("utf-8", errors="replace"))

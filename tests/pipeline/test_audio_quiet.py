@@ -85,8 +85,11 @@ def test_other_output_during_a_capture_is_passed_on_not_lost(
     with captured_stderr() as noise:
         os.write(2, b"[src/libmpg123/layer3.c:INT123_do_layer3():1774] error: part2_3_length\n")
         os.write(2, b"a log line from another thread\n")
-    assert noise.count == 1 and noise.passed_on == 1
-    assert capfd.readouterr().err == "a log line from another thread\n"
+        os.write(2, b"\rcalls:  50%|#####     | 1/2\rcalls: 100%|##########| 2/2")
+    assert noise.count == 1 and noise.passed_on == 2
+    assert capfd.readouterr().err == (
+        "a log line from another thread\n\rcalls:  50%|#####     | 1/2\rcalls: 100%|##########| 2/2"
+    )
 
 
 def test_the_count_is_a_column_of_the_calls_table(mp3s: tuple[Path, Path]) -> None:

@@ -3,11 +3,14 @@ call's month (the pairing that queued it); a QA lead, every call."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Collection
 
 from pipeline.config import Config
 from pipeline.errors import QueueError
 from pipeline.queue import (
+    TeamLanguages,
     config_team_languages,
     inspectors_from_config,
     pairings,
@@ -31,7 +34,7 @@ def teams_of(
             inspectors_from_config(config),
             date=date,
             policy=policy_from_config(config),
-            team_languages=config_team_languages(config, warehouse=warehouse, date=date),
+            team_languages=_team_languages(config, warehouse=warehouse, date=date),
         )
     except QueueError:
         return ()
@@ -78,3 +81,32 @@ def may_open(
         return True
     teams = teams_of(config, account.name, date=ref.call_date, warehouse=warehouse)
     return bool(ref.team_id) and ref.team_id in teams
+
+
+LANGUAGES_TTL_S = 300.0
+"""How long the app trusts the teams' languages it read from the warehouse: reading them
+takes ~0.7 s over 120 days of calls, and only a new night can change them."""
+_languages: dict[tuple[object, ...], tuple[float, TeamLanguages]] = {}
+_languages_lock = threading.Lock()
+
+
+def _team_languages(config: Config, *, warehouse: str | None, date: str) -> TeamLanguages:
+    """:func:`pipeline.queue.config_team_languages`, remembered for :data:`LANGUAGES_TTL_S`."""
+    key = (
+        warehouse,
+        date,
+        repr(sorted(config.teams.items())),
+        config.queue.team_language_min_share,
+        tuple(tuple(i.languages) for i in config.inspectors),
+    )
+    now = time.monotonic()
+    with _languages_lock:
+        hit = _languages.get(key)
+    if hit is not None and now - hit[0] < LANGUAGES_TTL_S:
+        return hit[1]
+    langs = config_team_languages(config, warehouse=warehouse, date=date)
+    with _languages_lock:
+        if len(_languages) > 512:
+            _languages.clear()
+        _languages[key] = (now, langs)
+    return langs

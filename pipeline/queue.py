@@ -212,7 +212,7 @@ def pairings(
         return rotate(inspectors, month=year * 12 + mon - 1, langs=langs)
     if policy.rotation == "schedule":
         base.update({k: tuple(v) for k, v in policy.schedule.get(month, {}).items()})
-    check_languages(base, inspectors, langs, when=month)
+    check_languages(base, inspectors, langs, when=f"month {month}")
     return base
 
 

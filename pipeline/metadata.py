@@ -8,8 +8,8 @@ accepted; a file that is not UTF-8 read as Windows Cyrillic (cp1251) or Western
 or in the configured ``date_format``, and placed in the configured time zone.
 
 A bad field is a :class:`~pipeline.types.MetadataIssue` naming its line and column;
-the rest of its row is kept. Only a row whose fields do not line up with the header
-is refused (its columns cannot be trusted).
+the rest of its row is kept; a row short of fields keeps those it has. Only a row with
+more fields than the header is refused (its columns cannot be trusted).
 """
 
 from __future__ import annotations
@@ -129,8 +129,9 @@ def read_metadata(path: Path, *, options: MetadataOptions = MetadataOptions()) -
     Returns
     -------
     MetadataTable
-        Rows with a bad field are kept with an issue naming the line and column; rows
-        whose field count differs from the header's are refused (``I004``).
+        Rows with a bad field are kept with an issue naming the line and column, rows
+        short of fields too (``I013``); rows with more fields than the header are
+        refused (``I004``).
 
     Raises
     ------
@@ -183,36 +184,55 @@ def read_metadata(path: Path, *, options: MetadataOptions = MetadataOptions()) -
         raise InputError(
             f"{path}:{reader.line_num + lines_before}: not CSV ({exc})", code="I002"
         ) from exc
-    column = header.index("started_at") + 1 if "started_at" in header else 0
+    columns = {name: n for n, name in enumerate(header, 1)}
     reading = DateReading.for_values(
-        [v["started_at"] for _, v in records if v.get("started_at")],
+        [v["started_at"] for _, v, _ in records if v.get("started_at")],
         date_format=options.date_format,
     )
     table = MetadataTable(refused=refused, issues=issues, delimiter=delimiter, encoding=encoding)
     zone = options.zone
-    for n, values in records:
-        _add_row(table, n, values, reading=reading, column=column, zone=zone)
+    for n, values, shape in records:
+        _add_row(table, n, values, shape, reading=reading, columns=columns, zone=zone)
     return table
 
 
 def _rows(
     reader: Any, header: list[str], *, lines_before: int
-) -> tuple[list[tuple[int, dict[str, str]]], list[QuarantineEntry]]:
-    """The rows that line up with the header, by first line number, and those refused."""
-    records: list[tuple[int, dict[str, str]]] = []
+) -> tuple[list[tuple[int, dict[str, str], tuple[MetadataIssue, ...]]], list[QuarantineEntry]]:
+    """The rows kept, by first line number, with what was wrong with their shape, and the
+    rows refused.
+
+    A row with fewer fields than the header is kept, the missing last ones empty (some
+    systems drop trailing empty fields; the fields present still line up). A row with
+    more is refused: a separator inside an unquoted field shifted every column after it.
+    """
+    records: list[tuple[int, dict[str, str], tuple[MetadataIssue, ...]]] = []
     refused: list[QuarantineEntry] = []
     line = 1
     for row in reader:
         start, line = line + 1, reader.line_num
         if not any(cell.strip() for cell in row):
             continue
-        if len(row) != len(header):
-            where = f"{METADATA_FILE}:{start + lines_before}"
-            problem = f"row has {len(row)} fields, header has {len(header)}"
-            refused.append(QuarantineEntry(where, "I004", problem))
+        at = start + lines_before
+        problem = f"row has {len(row)} fields, header has {len(header)}"
+        if len(row) > len(header):
+            refused.append(QuarantineEntry(f"{METADATA_FILE}:{at}", "I004", problem))
             continue
+        shape: tuple[MetadataIssue, ...] = ()
+        if len(row) < len(header):
+            missing = header[len(row) :]
+            shape = (
+                MetadataIssue(
+                    at,
+                    len(row) + 1,
+                    missing[0],
+                    "I013",
+                    f"{problem}: the missing {', '.join(missing)} taken as empty",
+                ),
+            )
+            row = [*row, *[""] * len(missing)]
         values = {k: v.strip() for k, v in zip(header, row, strict=True)}
-        records.append((start + lines_before, values))
+        records.append((at, values, shape))
     return records, refused
 
 
@@ -220,17 +240,18 @@ def _add_row(
     table: MetadataTable,
     line: int,
     values: dict[str, str],
+    shape: tuple[MetadataIssue, ...],
     *,
     reading: DateReading,
-    column: int,
+    columns: dict[str, int],
     zone: dt.tzinfo | None,
 ) -> None:
-    issues: list[MetadataIssue] = []
+    issues = list(shape)
     started = None
     if values.get("started_at"):
         started, problem = reading.parse(values["started_at"])
         if started is None:
-            issues.append(MetadataIssue(line, column, "started_at", "I005", problem))
+            issues.append(MetadataIssue(line, columns["started_at"], "started_at", "I005", problem))
             values["started_at"] = ""
         else:
             started = _in_zone(started, zone)
@@ -243,7 +264,7 @@ def _add_row(
             issues.append(
                 MetadataIssue(
                     line,
-                    0,
+                    columns[key],
                     key,
                     "I012",
                     f"{key} {name!r} is also described on line {index[name].line}; this line is used",

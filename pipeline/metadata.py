@@ -172,7 +172,7 @@ def read_metadata(path: Path, *, options: MetadataOptions = MetadataOptions()) -
         delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        header = [h.strip() for h in next(reader, [])]
+        header = [h.strip().lstrip("\ufeff") for h in next(reader, [])]
         if not any(k in header for k in KEY_COLUMNS):
             raise InputError(
                 f"{path}: needs a 'file' or 'call_id' column, got {header} "
@@ -311,7 +311,10 @@ def decode_text(raw: bytes, *, encoding: str = "auto", path: Path) -> tuple[str,
     """
     if encoding != "auto":
         try:
-            return raw.decode(encoding), codecs.lookup(encoding).name
+            name = codecs.lookup(encoding).name
+            if name == "utf-8":  # a spreadsheet's BOM is not part of the first column's name
+                return raw.decode("utf-8-sig"), name
+            return raw.decode(encoding), name
         except (UnicodeDecodeError, LookupError) as exc:
             raise InputError(f"{path}: not {encoding} text ({exc})", code="I002") from exc
     if raw.startswith(codecs.BOM_UTF8):

@@ -226,3 +226,10 @@ def test_excel_sep_line_and_duplicates_are_handled(tmp_path: Path) -> None:
     assert table.delimiter == ";" and table.by_file["a.wav"].values["agent_id"] == "A2"
     assert [(i.line, i.code) for i in table.issues] == [(4, "I012")]
     assert "also described on line 3" in table.issues[0].problem
+
+
+def test_a_configured_utf8_still_skips_the_bom(tmp_path: Path) -> None:
+    path = tmp_path / "metadata.csv"
+    path.write_bytes("call_id;agent_id\r\nC1;A1\r\n".encode("utf-8-sig"))
+    table = read_metadata(path, options=MetadataOptions(encoding="utf-8", delimiter=";"))
+    assert table.by_id["C1"].values == {"call_id": "C1", "agent_id": "A1"}

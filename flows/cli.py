@@ -234,6 +234,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+METADATA_ISSUES_SHOWN = 10
+
+
 def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
     from flows.nightly import NightSummary
 
@@ -247,6 +250,21 @@ def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
         print(f"ASR throughput: {s.throughput:.1f} audio s per wall s")
     for q in s.quarantined:
         print(f"  quarantined [{q.error_code}] {q.reason}")
+    if s.metadata_issues:
+        print(
+            f"  metadata.csv: {len(s.metadata_issues)} problem(s), the rows kept (calls.metadata_issues)"
+        )
+        for issue in s.metadata_issues[:METADATA_ISSUES_SHOWN]:
+            print(f"    {issue}")
+        if len(s.metadata_issues) > METADATA_ISSUES_SHOWN:
+            print(
+                f"    … and {len(s.metadata_issues) - METADATA_ISSUES_SHOWN} more (each call's in calls.metadata_issues)"
+            )
+    if s.decode_warnings:
+        print(
+            f"  decoder warnings: {sum(s.decode_warnings.values())} frame(s) repaired or skipped "
+            f"in {len(s.decode_warnings)} recording(s) (calls.decode_warnings)"
+        )
     if s.ignored:
         print(
             f"  not audio, left alone: {', '.join(s.ignored[:5])}{' …' if len(s.ignored) > 5 else ''}"

@@ -27,12 +27,15 @@ from pipeline import warehouse as wh
 from pipeline.archive import discover
 from pipeline.config import Config
 from pipeline.errors import AudioError, EarmarkError, InputError
+from pipeline.metadata import METADATA_FILE, read_metadata
+from pipeline.metadata import options_from_config as metadata_options
 from pipeline.metrics import repeat_contacts
 from pipeline.queue import (
     Candidate,
     build_inspector_queues,
     build_review_queue,
     check_pairings,
+    config_team_languages,
     inspectors_from_config,
     pairings,
     policy_from_config,
@@ -46,7 +49,7 @@ from pipeline.redact_audio import (
     write_redacted_copy,
 )
 from pipeline.scoring import clock
-from pipeline.types import QuarantineEntry, QueueEntry, Recording
+from pipeline.types import MetadataIssue, QuarantineEntry, QueueEntry, Recording
 
 log = logging.getLogger("earmark")
 
@@ -68,6 +71,10 @@ class NightSummary:
     wall_s: float
     call_dates: list[str]
     queue: list[QueueEntry] = field(default_factory=list)
+    metadata_issues: list[MetadataIssue] = field(default_factory=list)
+    """Problems in ``metadata.csv`` whose rows were still used (also in ``calls.metadata_issues``)."""
+    decode_warnings: dict[str, int] = field(default_factory=dict)
+    """Frames the decoder repaired or skipped, by recording (kept off the terminal)."""
 
     @property
     def throughput(self) -> float:
@@ -125,7 +132,9 @@ def nightly_flow(archive: str, warehouse: str, config: Config) -> NightSummary:
         rubric_for(config, language)
     get_transcriber(config.asr).model  # noqa: B018  (loads the model once, here)
     with wh.night_lock(warehouse):
-        found = discover(archive)
+        found = discover(archive, metadata=metadata_options(config))
+        for issue in found.metadata_issues:  # the summary shows them; a warning would print each
+            log.info("%s", issue)
         settings = RunSettings(config=config, warehouse=warehouse)
         process = _tasks()
         futures = [process.submit(rec, settings) for rec in found.recordings]
@@ -165,6 +174,12 @@ def nightly_flow(archive: str, warehouse: str, config: Config) -> NightSummary:
         wall_s=time.monotonic() - started,
         call_dates=sorted(dates),
         queue=queue,
+        metadata_issues=found.metadata_issues,
+        decode_warnings={
+            r.recording.source_path: int(r.audio["decode_warnings"])
+            for r in done
+            if r.audio.get("decode_warnings")
+        },
     )
 
 
@@ -323,8 +338,9 @@ def rebuild_queue(warehouse: str, dates: Iterable[str], config: Config) -> list[
         if config.inspectors:
             inspectors = inspectors_from_config(config)
             policy = policy_from_config(config)
+            langs = config_team_languages(config, warehouse=warehouse, date=date)
             check_pairings(
-                pairings(inspectors, date=date, policy=policy),
+                pairings(inspectors, date=date, policy=policy, team_languages=langs),
                 _agents_by_team(warehouse, date),
                 max_agents=policy.max_agents,
             )
@@ -334,6 +350,7 @@ def rebuild_queue(warehouse: str, dates: Iterable[str], config: Config) -> list[
                 inspectors=inspectors,
                 policy=policy,
                 reviewed_this_week=_reviewed_this_week(warehouse, date),
+                team_languages=langs,
             )
         else:
             day = build_review_queue(candidates, date=date)
@@ -477,9 +494,11 @@ def queue_build_flow(warehouse: str, dates: list[str], config: Config) -> list[Q
 def preflight(archive: str | Path, warehouse: str | Path, config: Config) -> None:
     """Refuse, before any flow starts, what would fail the whole night: a missing archive,
     a warehouse URL no installed file system serves, a broken rubric, a missing model
-    (ASR, or the voice encoder asked for in ``[diarize]``)."""
+    (ASR, or the voice encoder asked for in ``[diarize]``), a ``metadata.csv`` that
+    cannot be read at all (``I002``)."""
     if not Path(archive).is_dir():
         raise InputError(f"{archive}: archive folder not found", code="I001")
+    read_metadata(Path(archive) / METADATA_FILE, options=metadata_options(config))
     wh.check_reachable(warehouse)
     for language in config.languages:
         rubric_for(config, language)

@@ -231,6 +231,7 @@ def _run_asr(
         "tracks": len(tracks),
         "sample_rate": audio.original_sr,
         "codec": audio.codec,
+        "decode_warnings": audio.decode_warnings,
         "speech_s": round(sum(ct.speech_s for _, _, ct in channel_transcripts), 3),
         "dropped": [d for _, _, ct in channel_transcripts for d in ct.dropped],
         "asr_model": transcriber.model_id,

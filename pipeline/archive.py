@@ -3,21 +3,26 @@
 Any nesting, any file names. A recording's identity is its content hash; its
 ``call_id`` comes from ``metadata.csv`` (joined on the ``file`` column, a path
 relative to the archive root, or on ``call_id`` = file stem), else from its path.
+Reading ``metadata.csv`` as real exports write it is :mod:`pipeline.metadata`'s job.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pipeline.errors import InputError
-from pipeline.types import QuarantineEntry, Recording
+from pipeline.metadata import (
+    METADATA_FILE,
+    MetadataOptions,
+    MetadataTable,
+    read_metadata,
+)
+from pipeline.types import MetadataIssue, QuarantineEntry, Recording
 
 AUDIO_SUFFIXES = frozenset(
     {
@@ -38,18 +43,19 @@ AUDIO_SUFFIXES = frozenset(
         ".webm",
     }
 )
-METADATA_FILE = "metadata.csv"
 KNOWN_COLUMNS = ("call_id", "file", "agent_id", "team_id", "started_at", "direction", "customer_id")
 _DATE_IN_PATH = re.compile(r"(20\d\d)[-_/]?(0[1-9]|1[0-2])[-_/]?(0[1-9]|[12]\d|3[01])")
 
 
 @dataclass(frozen=True, slots=True)
 class Discovery:
-    """What an archive holds: recordings to process, problems to quarantine, other files."""
+    """What an archive holds: recordings to process, problems to quarantine, other files,
+    and the problems found in ``metadata.csv`` whose rows were still used."""
 
     recordings: list[Recording]
     quarantined: list[QuarantineEntry]
     ignored: list[str] = field(default_factory=list)
+    metadata_issues: list[MetadataIssue] = field(default_factory=list)
 
 
 def sha256_file(path: Path, *, chunk_bytes: int = 1 << 20) -> str:
@@ -74,19 +80,33 @@ def iter_audio_files(root: Path) -> Iterator[Path]:
 def discover(
     root: str | Path,
     *,
+    metadata: MetadataOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Discovery:
     """List the archive's recordings with their hashes, metadata and call dates.
 
+    Parameters
+    ----------
+    root
+        The archive folder.
+    metadata
+        How to read its ``metadata.csv`` (see :class:`pipeline.metadata.MetadataOptions`);
+        by default everything is recognised.
+    progress
+        Called as ``progress(done, total)`` after each recording is hashed.
+
     Raises
     ------
     InputError
-        ``I001`` when the archive folder does not exist.
+        ``I001`` when the archive folder does not exist; ``I002`` when ``metadata.csv``
+        cannot be read at all (see :func:`pipeline.metadata.read_metadata`).
     """
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: archive folder not found", code="I001")
-    meta_by_file, meta_by_id, quarantined = read_metadata(root / METADATA_FILE)
+    metadata = metadata or MetadataOptions()
+    table = read_metadata(root / METADATA_FILE, options=metadata)
+    quarantined = list(table.refused)
     files = list(iter_audio_files(root))
     ignored = sorted(
         str(p.relative_to(root).as_posix())
@@ -98,9 +118,11 @@ def discover(
     )
     recordings: list[Recording] = []
     seen_ids: dict[str, str] = {}
+    used: dict[int, tuple[MetadataIssue, ...]] = {}
     for n, path in enumerate(files, 1):
         rel = path.relative_to(root).as_posix()
-        meta = meta_by_file.get(rel) or meta_by_id.get(path.stem) or {}
+        row = table.by_file.get(rel) or table.by_id.get(path.stem)
+        meta = row.values if row else {}
         call_id = meta.get("call_id") or rel.rsplit(".", 1)[0]
         try:
             digest = sha256_file(path)
@@ -122,88 +144,81 @@ def discover(
             )
             continue
         seen_ids[call_id] = rel
+        call_date, source = _call_date(
+            row.started if row else None, rel, stat.st_mtime, zone=metadata.zone
+        )
+        issues = _with_date_source(row.issues, call_date, source) if row else ()
+        if row:
+            used[row.line] = issues
         recordings.append(
             Recording(
                 call_id=call_id,
                 source_path=rel,
                 path=str(path),
                 audio_sha256=digest,
-                call_date=_call_date(meta.get("started_at", ""), rel, stat.st_mtime),
+                call_date=call_date,
                 size_bytes=stat.st_size,
                 metadata=meta,
+                metadata_issues=tuple(str(i) for i in issues),
             )
         )
         if progress:
             progress(n, len(files))
-    return Discovery(recordings=recordings, quarantined=quarantined, ignored=ignored)
+    return Discovery(
+        recordings=recordings,
+        quarantined=quarantined,
+        ignored=ignored,
+        metadata_issues=_all_issues(table, used),
+    )
 
 
-def read_metadata(
-    path: Path,
-) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]], list[QuarantineEntry]]:
-    """Parse ``metadata.csv``: rows by ``file`` and by ``call_id``, and the rows refused.
+def _with_date_source(
+    issues: tuple[MetadataIssue, ...], call_date: str, source: str
+) -> tuple[MetadataIssue, ...]:
+    """Say where the call's date came from on an issue about its ``started_at``."""
+    return tuple(
+        replace(i, problem=f"{i.problem}; call date {call_date} taken from {source}")
+        if i.field == "started_at"
+        else i
+        for i in issues
+    )
 
-    A malformed row (wrong field count, unparseable ``started_at``) is refused with its
-    line number; the recording it describes is still processed, without metadata.
-    """
-    if not path.exists():
-        return {}, {}, []
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})", code="I002"
-        ) from exc
-    reader = csv.reader(io.StringIO(text))
-    header = [h.strip() for h in next(reader, [])]
-    if "file" not in header and "call_id" not in header:
-        raise InputError(f"{path}: needs a 'file' or 'call_id' column, got {header}", code="I002")
-    by_file: dict[str, dict[str, str]] = {}
-    by_id: dict[str, dict[str, str]] = {}
-    refused: list[QuarantineEntry] = []
-    for row in reader:
-        line = reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        where = f"{METADATA_FILE}:{line}"
-        if len(row) != len(header):
-            refused.append(
-                QuarantineEntry(
-                    where, "I004", f"row has {len(row)} fields, header has {len(header)}"
+
+def _all_issues(
+    table: MetadataTable, used: dict[int, tuple[MetadataIssue, ...]]
+) -> list[MetadataIssue]:
+    """The file's issues, each row's (as reported on its call), and the rows no recording
+    matched, in line order."""
+    rows = {r.line: r for r in (*table.by_file.values(), *table.by_id.values())}
+    out = [i for i in table.issues if i.line not in rows]
+    for line, row in sorted(rows.items()):
+        out.extend(used.get(line, row.issues))
+        if line not in used:
+            key = "file" if row.values.get("file") else "call_id"
+            out.append(
+                MetadataIssue(
+                    line,
+                    0,
+                    key,
+                    "I011",
+                    f"no recording in the archive matches {key} {row.values[key]!r}",
                 )
             )
-            continue
-        meta = {k: v.strip() for k, v in zip(header, row, strict=True)}
-        if meta.get("started_at") and _parse_time(meta["started_at"]) is None:
-            refused.append(
-                QuarantineEntry(
-                    where, "I005", f"started_at {meta['started_at']!r} is not an ISO 8601 time"
-                )
-            )
-            continue
-        if meta.get("file"):
-            by_file[meta["file"].replace("\\", "/").lstrip("./")] = meta
-        if meta.get("call_id"):
-            by_id[meta["call_id"]] = meta
-    return by_file, by_id, refused
+    return sorted(out, key=lambda i: i.line)
 
 
-def _parse_time(value: str) -> dt.datetime | None:
-    try:
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _call_date(started_at: str, rel: str, mtime: float) -> str:
-    """The partition date: metadata's ``started_at``, else a date in the path, else mtime."""
-    when = _parse_time(started_at) if started_at else None
-    if when is not None:
-        return when.date().isoformat()
+def _call_date(
+    started: dt.datetime | None, rel: str, mtime: float, *, zone: dt.tzinfo | None = None
+) -> tuple[str, str]:
+    """The partition date and where it came from: metadata's ``started_at``, else a date in
+    the path, else the file's modification time (in ``zone``, UTC without one)."""
+    if started is not None:
+        return started.date().isoformat(), "started_at"
     match = _DATE_IN_PATH.search(rel)
     if match:
         try:
-            return dt.date(int(match[1]), int(match[2]), int(match[3])).isoformat()
+            return dt.date(int(match[1]), int(match[2]), int(match[3])).isoformat(), "the path"
         except ValueError:
             pass
-    return dt.datetime.fromtimestamp(mtime, tz=dt.UTC).date().isoformat()
+    when = dt.datetime.fromtimestamp(mtime, tz=zone or dt.UTC)
+    return when.date().isoformat(), "the file's modification time"

@@ -2,7 +2,8 @@
 
 WAV (PCM, µ-law, A-law), FLAC, OGG and MP3 go through libsndfile (``soundfile``);
 anything libsndfile refuses (an MP3 named ``.wav``, AAC, …) goes through FFmpeg's
-libraries (PyAV). Channels are kept: in a stereo call each party has its own.
+libraries (PyAV). Channels are kept: in a stereo call each party has its own. What the
+decoders print about frames they repair or skip is counted (``decode_warnings``), not shown.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy.typing as npt
 
 from pipeline import TARGET_SR
 from pipeline.errors import AudioError
+from pipeline.quiet import captured_stderr
 from pipeline.types import Speaker
 
 FloatArray = npt.NDArray[np.float32]
@@ -37,6 +39,9 @@ class DecodedAudio:
     sr: int
     original_sr: int
     codec: str
+    decode_warnings: int = 0
+    """Problems the decoder repaired or skipped (bad MP3 frames): lines libmpg123 printed,
+    packets FFmpeg refused. Counted, never shown (see :mod:`pipeline.quiet`)."""
 
     @property
     def channels(self) -> int:
@@ -91,7 +96,7 @@ def decode(path: str | Path, *, sr: int = TARGET_SR) -> DecodedAudio:
     if size == 0:
         raise AudioError(f"{path}: empty file (0 bytes)", code="A001")
     _check_wav_container(path, size)
-    samples, original_sr, codec = _read_any(path, sr=sr)
+    samples, original_sr, codec, warnings = _read_any(path, sr=sr)
     if samples.shape[0] > MAX_CHANNELS:
         raise AudioError(
             f"{path}: {samples.shape[0]} channels; earmark expects mono or stereo (one party per channel)",
@@ -112,7 +117,9 @@ def decode(path: str | Path, *, sr: int = TARGET_SR) -> DecodedAudio:
             f"{path}: silent recording (peak level {peak_dbfs:.0f} dBFS over {duration_s:.1f} s)",
             code="A006",
         )
-    return DecodedAudio(samples=samples, sr=sr, original_sr=original_sr, codec=codec)
+    return DecodedAudio(
+        samples=samples, sr=sr, original_sr=original_sr, codec=codec, decode_warnings=warnings
+    )
 
 
 def split_tracks(audio: DecodedAudio, *, agent_channel: AgentChannel = "left") -> list[Track]:
@@ -144,24 +151,32 @@ def _peak(samples: FloatArray) -> float:
     )
 
 
-def _read_any(path: Path, *, sr: int) -> tuple[FloatArray, int, str]:
-    """Samples at ``sr`` as ``(channels, frames)``, the file's own rate, and its codec."""
+def _read_any(path: Path, *, sr: int) -> tuple[FloatArray, int, str, int]:
+    """Samples at ``sr`` as ``(channels, frames)``, the file's own rate, its codec, and how
+    many problems the decoder worked around (its messages kept off the terminal)."""
     import soundfile as sf
 
-    try:
-        with sf.SoundFile(str(path)) as f:
-            return _read_resampled(f, sr=sr), int(f.samplerate), f"{f.format}/{f.subtype}"
-    except (sf.LibsndfileError, RuntimeError, TypeError) as sf_exc:
+    with captured_stderr() as noise:
         try:
-            samples, rate, codec = _read_with_ffmpeg(path)
-        except AudioError:
-            raise
-        except Exception as av_exc:
-            raise AudioError(
-                f"{path}: not a decodable audio file (libsndfile: {sf_exc}; ffmpeg: {av_exc})",
-                code="A002",
-            ) from av_exc
-        return _resample(samples, orig_sr=rate, sr=sr), rate, codec
+            with sf.SoundFile(str(path)) as f:
+                samples = _read_resampled(f, sr=sr)
+                rate, codec = int(f.samplerate), f"{f.format}/{f.subtype}"
+        except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+            sf_exc: Exception | None = exc
+        else:
+            sf_exc = None
+    if sf_exc is None:
+        return samples, rate, codec, noise.count
+    try:
+        samples, rate, codec, skipped = _read_with_ffmpeg(path)
+    except AudioError:
+        raise
+    except Exception as av_exc:
+        raise AudioError(
+            f"{path}: not a decodable audio file (libsndfile: {sf_exc}; ffmpeg: {av_exc})",
+            code="A002",
+        ) from av_exc
+    return _resample(samples, orig_sr=rate, sr=sr), rate, codec, skipped
 
 
 def _read_resampled(f: Any, *, sr: int) -> FloatArray:
@@ -201,20 +216,29 @@ def _put(out: FloatArray, at: int, y: npt.NDArray[np.float32]) -> tuple[FloatArr
     return out, at + len(y)
 
 
-def _read_with_ffmpeg(path: Path) -> tuple[FloatArray, int, str]:
+def _read_with_ffmpeg(path: Path) -> tuple[FloatArray, int, str, int]:
+    """Decode with FFmpeg's libraries; a packet the decoder refuses is skipped and counted
+    (FFmpeg's own log stays off, PyAV's default)."""
     import av
 
+    skipped = 0
     with av.open(str(path)) as container:
         if not container.streams.audio:
             raise AudioError(f"{path}: the file has no audio stream", code="A002")
         stream = container.streams.audio[0]
         chunks: list[np.ndarray] = []
-        for frame in container.decode(stream):
-            array = frame.to_ndarray()
-            if frame.format.is_planar:
-                chunks.append(array.astype(np.float32, copy=False))
-            else:
-                chunks.append(array.reshape(-1, frame.layout.nb_channels).T.astype(np.float32))
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.InvalidDataError:
+                skipped += 1
+                continue
+            for frame in frames:
+                array = frame.to_ndarray()
+                if frame.format.is_planar:
+                    chunks.append(array.astype(np.float32, copy=False))
+                else:
+                    chunks.append(array.reshape(-1, frame.layout.nb_channels).T.astype(np.float32))
         rate = int(stream.rate or 0)
         codec = f"ffmpeg/{stream.codec_context.name}"
         fmt = stream.codec_context.format.name if stream.codec_context.format else ""
@@ -227,7 +251,7 @@ def _read_with_ffmpeg(path: Path) -> tuple[FloatArray, int, str]:
         samples = samples / 2147483648.0
     elif fmt.startswith("u8"):
         samples = (samples - 128.0) / 128.0
-    return np.ascontiguousarray(samples, dtype=np.float32), rate, codec
+    return np.ascontiguousarray(samples, dtype=np.float32), rate, codec, skipped
 
 
 def _check_wav_container(path: Path, size: int) -> None:

@@ -5,12 +5,14 @@ Every key has a default, so ``earmark run --archive A --warehouse W`` works with
 
 from __future__ import annotations
 
+import codecs
 import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.errors import ConfigError
 
@@ -100,12 +102,70 @@ def _cgroup(name: str) -> str:
         return ""
 
 
+Language = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
+"""A language as Whisper names it: an ISO 639-1 code (``"en"``, ``"ru"``, ``"pl"``)."""
+
+
 class InspectorConfig(_Strict):
-    """``[[inspectors]]``: who listens, to which teams (before rotation), how long a day."""
+    """``[[inspectors]]``: who listens, to which teams (before rotation), how long a day,
+    and the languages they understand (empty: any)."""
 
     name: Annotated[str, Field(min_length=1)]
     teams: list[str] = Field(default_factory=list)
     budget_minutes: Annotated[float, Field(gt=0)] = 30.0
+    languages: list[Language] = Field(default_factory=list)
+
+
+class TeamConfig(_Strict):
+    """``[teams.TEAM-01]``: what the warehouse cannot tell about a team.
+
+    ``languages``: the languages its calls are in; when set, they replace the languages
+    detected on the team's stored calls for pairing inspectors (see :mod:`pipeline.rotation`).
+    """
+
+    languages: list[Language] = Field(default_factory=list)
+
+
+class MetadataConfig(_Strict):
+    """``[metadata]``: how ``metadata.csv`` is written (see :mod:`pipeline.metadata`)."""
+
+    date_format: str = ""
+    """A strptime form for ``started_at``, e.g. ``"%d.%m.%Y %H:%M"``; empty: recognised
+    (ISO 8601, dd.mm.yyyy, yyyy/mm/dd, mm/dd/yyyy or dd/mm/yyyy when unambiguous)."""
+    timezone: str = ""
+    """IANA zone of times written without an offset (``"Europe/Moscow"``); empty: as written."""
+    delimiter: Literal["auto", ",", ";", "\t", "|"] = "auto"
+    encoding: str = "auto"
+    """``"auto"`` (UTF-8, else cp1251/cp1252, reported) or a Python codec name."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(
+                    f"unknown time zone (IANA names, e.g. 'Europe/Moscow'): {exc}"
+                ) from None
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_codec(cls, value: str) -> str:
+        if value != "auto":
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError("unknown encoding (e.g. 'auto', 'utf-8', 'cp1251')") from None
+        return value
+
+    @field_validator("date_format")
+    @classmethod
+    def _has_directives(cls, value: str) -> str:
+        if value and "%" not in value:
+            raise ValueError("a strptime form needs % directives, e.g. '%d.%m.%Y %H:%M'")
+        return value
 
 
 class QueueConfig(_Strict):
@@ -121,6 +181,9 @@ class QueueConfig(_Strict):
     highlight_min_score: Annotated[float, Field(ge=0, le=100)] = 90.0
     control_max_minutes: Annotated[float, Field(gt=0)] = 2.0
     seed: str = "earmark"
+    team_language_min_share: Annotated[float, Field(gt=0, le=1)] = 0.1
+    """A language counts as a team's when at least this share of its recent calls is in it
+    (a few misdetected calls do not make a team bilingual); see :mod:`pipeline.rotation`."""
 
 
 class RedactConfig(_Strict):
@@ -170,6 +233,8 @@ class Config(_Strict):
     asr: AsrConfig = AsrConfig()
     rubrics: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_RUBRICS))
     inspectors: list[InspectorConfig] = Field(default_factory=list)
+    teams: dict[str, TeamConfig] = Field(default_factory=dict)
+    metadata: MetadataConfig = MetadataConfig()
     queue: QueueConfig = QueueConfig()
     redact: RedactConfig = RedactConfig()
     diarize: DiarizeConfig = DiarizeConfig()

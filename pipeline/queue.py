@@ -16,8 +16,12 @@ from typing import Literal
 
 from pipeline.config import Config
 from pipeline.errors import QueueError
+from pipeline.rotation import check_languages, rotate, stored_team_languages
 from pipeline.scoring import clock
 from pipeline.types import CallScore, Finding, QueueEntry, QueueKind, Span
+
+TeamLanguages = Mapping[str, frozenset[str]]
+"""``{team_id: languages of its calls}``; a team not in it can go to any inspector."""
 
 CONTEXT_BEFORE_S = 3.0
 CONTEXT_AFTER_S = 5.0
@@ -121,6 +125,8 @@ class Inspector:
     name: str
     teams: tuple[str, ...]
     budget_s: float
+    languages: tuple[str, ...] = ()
+    """The languages they understand; empty: any (see :mod:`pipeline.rotation`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,29 +164,56 @@ def policy_from_config(config: Config) -> QueuePolicy:
 
 def inspectors_from_config(config: Config) -> list[Inspector]:
     """``[[inspectors]]`` as :class:`Inspector` records (budget in seconds)."""
-    return [Inspector(i.name, tuple(i.teams), i.budget_minutes * 60) for i in config.inspectors]
+    return [
+        Inspector(i.name, tuple(i.teams), i.budget_minutes * 60, tuple(i.languages))
+        for i in config.inspectors
+    ]
+
+
+def config_team_languages(config: Config, *, warehouse: str | None, date: str) -> TeamLanguages:
+    """Each team's languages for ``date``'s pairing: ``[teams.X] languages``, else those of
+    its stored calls (when ``warehouse`` is given and an inspector lists languages); see
+    :mod:`pipeline.rotation`."""
+    configured = {t: tuple(c.languages) for t, c in config.teams.items()}
+    if warehouse is None or not any(i.languages for i in config.inspectors):
+        # nobody limits their languages: reading months of calls would change nothing
+        return {t: frozenset(langs) for t, langs in configured.items() if langs}
+    return stored_team_languages(
+        warehouse, date, configured=configured, min_share=config.queue.team_language_min_share
+    )
 
 
 def pairings(
-    inspectors: Sequence[Inspector], *, date: str, policy: QueuePolicy
+    inspectors: Sequence[Inspector],
+    *,
+    date: str,
+    policy: QueuePolicy,
+    team_languages: TeamLanguages | None = None,
 ) -> dict[str, tuple[str, ...]]:
     """Which teams each inspector covers on ``date``.
 
-    ``monthly`` rotation shifts the configured team lists one inspector along per
-    calendar month (deterministic: the same month always gives the same pairing);
+    ``monthly`` rotation hands the configured team lists one inspector along per
+    calendar month (deterministic: the same month always gives the same pairing), among
+    the inspectors who understand each list's languages (:func:`pipeline.rotation.rotate`);
     ``schedule`` takes the month's entry of ``policy.schedule`` (falling back to the
     configured lists); ``off`` keeps the configured lists.
+
+    Raises
+    ------
+    QueueError
+        ``Q002`` when an inspector would be paired with a team whose calls are in a
+        language they do not understand (``team_languages``: ``{team: languages}``).
     """
+    langs = team_languages or {}
     base = {i.name: i.teams for i in inspectors}
     month = date[:7]
-    if policy.rotation == "off" or not inspectors:
-        return base
+    if policy.rotation == "monthly" and inspectors:
+        year, mon = int(date[:4]), int(date[5:7])
+        return rotate(inspectors, month=year * 12 + mon - 1, langs=langs)
     if policy.rotation == "schedule":
-        return {**base, **{k: tuple(v) for k, v in policy.schedule.get(month, {}).items()}}
-    year, mon = int(date[:4]), int(date[5:7])
-    shift = (year * 12 + mon - 1) % len(inspectors)
-    names = [i.name for i in inspectors]
-    return {name: inspectors[(k + shift) % len(inspectors)].teams for k, name in enumerate(names)}
+        base.update({k: tuple(v) for k, v in policy.schedule.get(month, {}).items()})
+    check_languages(base, inspectors, langs, when=f"month {month}")
+    return base
 
 
 def check_pairings(
@@ -209,6 +242,7 @@ def build_inspector_queues(
     inspectors: Sequence[Inspector],
     policy: QueuePolicy,
     reviewed_this_week: Mapping[str, int] | None = None,
+    team_languages: TeamLanguages | None = None,
 ) -> list[QueueEntry]:
     """Each inspector's queue for ``date``: control sample, coverage, priority, highlights.
 
@@ -218,9 +252,10 @@ def build_inspector_queues(
     measures what the flags miss; for each agent below the weekly coverage, their most
     urgent call; then the rest by priority while the budget lasts.
     Highlights — the day's best calls per team — are a separate list, outside the budget.
-    Calls of teams nobody covers go to ``unassigned``.
+    Calls of teams nobody covers go to ``unassigned``. ``team_languages`` as for
+    :func:`pairings`.
     """
-    pairs = pairings(inspectors, date=date, policy=policy)
+    pairs = pairings(inspectors, date=date, policy=policy, team_languages=team_languages)
     team_owner = {team: name for name, teams in pairs.items() for team in teams}
     budgets = {i.name: i.budget_s for i in inspectors}
     mine: dict[str, list[Candidate]] = {}

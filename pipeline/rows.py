@@ -62,6 +62,8 @@ def call_row(
         "redactions": list(audio.get("redactions", [])),
         "repeat_contacts": None,
         "embed_model": audio.get("embed_model"),
+        "decode_warnings": audio.get("decode_warnings"),
+        "metadata_issues": list(rec.metadata_issues),
     }
 
 

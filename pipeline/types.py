@@ -138,6 +138,28 @@ class Recording:
     """ISO date (YYYY-MM-DD): the warehouse partition."""
     size_bytes: int
     metadata: dict[str, str] = field(default_factory=dict)
+    metadata_issues: tuple[str, ...] = ()
+    """What was wrong in this call's ``metadata.csv`` row (see :class:`MetadataIssue`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataIssue:
+    """A problem in ``metadata.csv`` that did not stop its row from being used.
+
+    ``line`` 0 is the whole file; ``column`` 0 the whole row (or a column found by name).
+    """
+
+    line: int
+    column: int
+    field: str
+    code: str
+    problem: str
+
+    def __str__(self) -> str:
+        where = "metadata.csv" + (f":{self.line}" if self.line else "")
+        if self.field:
+            where += f" column {self.column} ({self.field})" if self.column else f" ({self.field})"
+        return f"{where}: [{self.code}] {self.problem}"
 
 
 @dataclass(frozen=True, slots=True)

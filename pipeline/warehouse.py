@@ -138,6 +138,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("redactions", pa.list_(_redaction)),
             ("repeat_contacts", pa.int32()),
             ("embed_model", pa.string()),
+            ("decode_warnings", pa.int32()),
+            ("metadata_issues", pa.list_(pa.string())),
         ],
     ),
     "utterances": _schema(

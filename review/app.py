@@ -475,7 +475,11 @@ def _queue(
             "dates": dates,
             "who": who,
             "inspectors": [i.name for i in state.config.inspectors],
-            "teams": teams_of(state.config, account.name, date=date) if date else (),
+            "teams": (
+                teams_of(state.config, account.name, date=date, warehouse=state.warehouse)
+                if date
+                else ()
+            ),
             "groups": [
                 (
                     name,
@@ -495,7 +499,7 @@ def _allowed_ref(state: ReviewApp, account: Account, call_id: str) -> data.CallR
     if ref is None:
         raise HTTPException(404, f"no call {call_id!r} in the warehouse")
     queued = data.queued_for(state.warehouse, ref)
-    if not may_open(account, ref, state.config, queued_for=queued):
+    if not may_open(account, ref, state.config, queued_for=queued, warehouse=state.warehouse):
         log.warning("%s refused call %s (team %s)", account.name, call_id, ref.team_id)
         if account.role == "agent":
             raise HTTPException(403, "this call is not one of yours")

@@ -86,7 +86,9 @@ def _agent(
     state = _state(request)
     first, last = period(state.warehouse, days=days, month=month)
     card = scorecard(state.feedback, state.store, agent_id, first=first, last=last)
-    if not may_see_agent(account, agent_id, card.team_id, state.config, date=last):
+    if not may_see_agent(
+        account, agent_id, card.team_id, state.config, date=last, warehouse=state.warehouse
+    ):
         raise HTTPException(403, "this agent's scorecard is not yours to see")
     if not card.team_id and account.role != "lead" and account.agent_id != agent_id:
         raise HTTPException(404, f"no calls of agent {agent_id!r} in {first}..{last}")
@@ -168,7 +170,7 @@ def _save_session(
     first, last = period(state.warehouse, days=None, month=None)
     card = scorecard(state.feedback, state.store, agent_id, first=first, last=last)
     if not card.team_id or not may_see_agent(
-        account, agent_id, card.team_id, state.config, date=last
+        account, agent_id, card.team_id, state.config, date=last, warehouse=state.warehouse
     ):
         raise HTTPException(403, "this agent is not in a team paired with you")
     session = session_from_form(
@@ -264,7 +266,7 @@ def _nav_teams(state: ReviewApp, account: Account, date: str) -> tuple[str, ...]
     if account.role == "lead":
         return tuple(sorted({t for i in state.config.inspectors for t in i.teams}))
     if account.role == "inspector":
-        return teams_of(state.config, account.name, date=date)
+        return teams_of(state.config, account.name, date=date, warehouse=state.warehouse)
     return ()
 
 
@@ -277,7 +279,7 @@ def _team(
 ) -> Response:
     state = _state(request)
     first, last = period(state.warehouse, days=days, month=month)
-    if not may_see_team(account, team_id, state.config, date=last):
+    if not may_see_team(account, team_id, state.config, date=last, warehouse=state.warehouse):
         raise HTTPException(403, "this team is not paired with you")
     view = team_view(state.feedback, state.store, state.config, team_id, first=first, last=last)
     return _render(

@@ -74,11 +74,15 @@ def archive(tmp_path_factory: pytest.TempPathFactory, stereo_call: Path, data: P
     shutil.copy(data / "osr_us_000_0034_8k.wav", root / "2026-11-21" / "mono.wav")
     (root / "2026-11-21" / "broken.wav").write_text("not audio")
     sf.write(root / "2026-11-21" / "silent.wav", np.zeros((8000 * 5, 2), dtype=np.float32), 8000)
-    (root / "metadata.csv").write_text(
-        "call_id,file,agent_id,team_id,started_at,direction,wrapup\n"
-        "CALL-1,2026-11-20/team one/Café call.wav,A-101,TEAM-01,2026-11-20T09:00:00+00:00,inbound,paid\n"
-        "CALL-2,2026-11-20/ulaw.wav,A-102,TEAM-01,2026-11-20T10:00:00+00:00,inbound,\n",
-        encoding="utf-8",
+    # as a Russian-locale spreadsheet saves it: BOM, semicolons, CRLF, dd.mm.yyyy hh:mm;
+    # the third row's date does not exist (the call keeps its agent, its date is the path's)
+    (root / "metadata.csv").write_bytes(
+        "call_id;file;agent_id;team_id;started_at;direction;wrapup\r\n"
+        "CALL-1;2026-11-20/team one/Café call.wav;A-101;TEAM-01;20.11.2026 09:00;inbound;paid\r\n"
+        "CALL-2;2026-11-20/ulaw.wav;A-102;TEAM-01;20.11.2026 10:00;inbound;\r\n"
+        "CALL-3;2026-11-21/call.mp3;A-103;TEAM-02;31.11.2026 08:00;outbound;\r\n".encode(
+            "utf-8-sig"
+        )
     )
     return root
 
@@ -112,6 +116,8 @@ def night(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
             languages = ["en"]
             [rubrics]
             en = "r.yaml"
+            [metadata]
+            timezone = "UTC"
             """
         )
     )
@@ -148,6 +154,8 @@ def test_night_completes_and_prints_the_queue(night: dict) -> None:
     assert "Queue of unassigned for 2026-11-20 — 2 call(s) to review" in first.stdout
     assert "Queue of unassigned for 2026-11-21 — 3 call(s) to review" in first.stdout
     assert "Traceback" not in first.stderr
+    assert "metadata.csv: 1 problem(s), the rows kept" in first.stdout
+    assert "libmpg123" not in first.stderr
 
 
 def test_no_network_access_at_run_time(night: dict) -> None:
@@ -168,6 +176,15 @@ def test_calls_table_joins_metadata_and_keeps_every_recording(night: dict) -> No
     assert dict(cafe["metadata"]) == {"wrapup": "paid"}
     assert cafe["channels"] == 2 and cafe["sample_rate"] == 8000 and cafe["language"] == "en"
     assert str(cafe["call_date"]) == "2026-11-20"
+    assert cafe["started_at"] == "2026-11-20T09:00:00+00:00" and cafe["metadata_issues"] == []
+    assert cafe["decode_warnings"] == 0
+    mp3 = calls["2026-11-21/call.mp3"]
+    assert (mp3["call_id"], mp3["agent_id"], mp3["team_id"]) == ("CALL-3", "A-103", "TEAM-02")
+    assert str(mp3["call_date"]) == "2026-11-21" and mp3["started_at"] is None
+    assert mp3["metadata_issues"] == [
+        "metadata.csv:4 column 5 (started_at): [I005] started_at '31.11.2026 08:00' is not a "
+        "date and time in dd.mm.yyyy or ISO 8601; call date 2026-11-21 taken from the path"
+    ]
     assert calls["2026-11-21/broken.wav"]["status"] == "quarantined"
     assert calls["2026-11-21/mono.wav"]["call_id"] == "2026-11-21/mono"
 

@@ -9,8 +9,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.archive import read_metadata
 from pipeline.errors import InputError, RubricError
+from pipeline.metadata import read_metadata
 from pipeline.rubric.schema import load_rubric, parse_rubric
 
 scalars = st.one_of(
@@ -110,21 +110,21 @@ def test_metadata_parser_never_crashes(
     path = tmp_path / "metadata.csv"
     path.write_text(header + body, encoding="utf-8")
     try:
-        by_file, by_id, refused = read_metadata(path)
+        table = read_metadata(path)
     except InputError as exc:
         assert "metadata.csv" in str(exc)
         return
-    for q in refused:
-        assert q.source_path.startswith("metadata.csv:") and q.error_code in ("I004", "I005")
-    assert all(isinstance(v, dict) for v in (*by_file.values(), *by_id.values()))
+    for q in table.refused:
+        assert q.source_path.startswith("metadata.csv:") and q.error_code == "I004"
+    for issue in table.issues:
+        assert issue.line >= 0 and issue.code in ("I005", "I011", "I012", "I013")
+    assert all(isinstance(r.values, dict) for r in (*table.by_file.values(), *table.by_id.values()))
 
 
-def test_metadata_in_another_encoding_is_a_clear_error(tmp_path: Path) -> None:
+def test_metadata_in_another_encoding_is_read_and_reported(tmp_path: Path) -> None:
     path = tmp_path / "metadata.csv"
     path.write_bytes("call_id,file\nC1,Café.wav\n".encode("cp1252"))
-    try:
-        read_metadata(path)
-    except InputError as exc:
-        assert exc.code == "I002" and "not UTF-8" in str(exc)
-    else:
-        raise AssertionError("cp1252 metadata was accepted silently")
+    table = read_metadata(path)
+    assert table.by_file["Café.wav"].values["call_id"] == "C1"
+    assert [(i.code, i.line) for i in table.issues] == [("I010", 0)]
+    assert "read as cp1252" in str(table.issues[0])

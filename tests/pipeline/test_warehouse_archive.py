@@ -10,8 +10,9 @@ import pyarrow.dataset as ds
 import pytest
 
 from pipeline import warehouse as wh
-from pipeline.archive import discover, read_metadata
+from pipeline.archive import discover
 from pipeline.errors import InputError, WarehouseError
+from pipeline.metadata import read_metadata
 
 
 def _score(call: str, version: int = 1, score: float = 50.0) -> dict:
@@ -127,7 +128,8 @@ def _archive(tmp_path: Path, data: Path) -> Path:
         'C-1,2026-11-20/queue a/Café call 1.wav,A-101,TEAM-01,2026-11-19T23:30:00+00:00,inbound,"billing, late"\n'
         "C-77,,A-102,TEAM-02,2026-11-21T08:00:00Z,outbound,x\n"
         "C-9,missing.wav,A-1,T,not-a-date,inbound,x\n"
-        "C-10,too,few\n",
+        "C-10,too,few\n"
+        "C-11,a.wav,A,T,2026-11-20,in,x,one too many\n",
         encoding="utf-8",
     )
     return root
@@ -145,8 +147,15 @@ def test_discover_joins_metadata_by_file_then_stem(tmp_path: Path, data: Path) -
     assert len(c1.audio_sha256) == 64
     assert found.ignored == ["notes.txt"]
     reasons = {q.source_path: (q.error_code, q.reason) for q in found.quarantined}
-    assert reasons["metadata.csv:4"][0] == "I005" and "not-a-date" in reasons["metadata.csv:4"][1]
-    assert reasons["metadata.csv:5"] == ("I004", "row has 3 fields, header has 7")
+    assert reasons == {"metadata.csv:6": ("I004", "row has 8 fields, header has 7")}
+    # a bad date is reported by line and column; the row matches no recording either;
+    # a short row keeps the fields it has
+    issues = [(i.line, i.column, i.code) for i in found.metadata_issues]
+    assert issues == [(4, 5, "I005"), (4, 0, "I011"), (5, 4, "I013"), (5, 0, "I011")]
+    assert "the missing team_id, started_at, direction, wrapup_code taken as empty" in str(
+        found.metadata_issues[2]
+    )
+    assert "not-a-date" in found.metadata_issues[0].problem
 
 
 def test_discover_is_stable_and_content_addressed(tmp_path: Path, data: Path) -> None:

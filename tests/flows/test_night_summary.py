@@ -1,0 +1,58 @@
+"""The night's summary shows metadata problems and decoder warnings, briefly; a
+``metadata.csv`` that cannot be read stops the night before it starts (issue 14)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flows.cli import METADATA_ISSUES_SHOWN, _print_summary
+from flows.nightly import NightSummary, preflight
+from pipeline.config import Config
+from pipeline.errors import InputError
+from pipeline.types import MetadataIssue
+
+
+def _summary(issues: int, warnings: dict[str, int]) -> NightSummary:
+    return NightSummary(
+        processed=3,
+        quarantined=[],
+        ignored=[],
+        audio_s=60.0,
+        asr_audio_s=60.0,
+        asr_wall_s=10.0,
+        cached=0,
+        wall_s=12.0,
+        call_dates=["2026-12-05"],
+        metadata_issues=[
+            MetadataIssue(n + 2, 5, "started_at", "I005", f"started_at 'x{n}' is not a date")
+            for n in range(issues)
+        ],
+        decode_warnings=warnings,
+    )
+
+
+def test_metadata_issues_and_decoder_warnings_are_one_line_each(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _print_summary(_summary(2, {"a.mp3": 3, "b.mp3": 1}), "/wh", top=5)
+    out = capsys.readouterr().out
+    assert "metadata.csv: 2 problem(s), the rows kept (calls.metadata_issues)" in out
+    assert "metadata.csv:2 column 5 (started_at): [I005] started_at 'x0' is not a date" in out
+    assert "decoder warnings: 4 frame(s) repaired or skipped in 2 recording(s)" in out
+
+
+def test_a_long_list_of_issues_is_cut_short(capsys: pytest.CaptureFixture[str]) -> None:
+    _print_summary(_summary(METADATA_ISSUES_SHOWN + 7, {}), "/wh", top=5)
+    out = capsys.readouterr().out
+    assert out.count("[I005]") == METADATA_ISSUES_SHOWN
+    assert "… and 7 more (each call's in calls.metadata_issues)" in out
+    assert "decoder warnings" not in out
+
+
+def test_an_unreadable_metadata_csv_stops_the_night_before_any_work(tmp_path: Path) -> None:
+    (tmp_path / "metadata.csv").write_text("agent;team\nA;B\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"needs a 'file' or 'call_id' column.*semicolons") as info:
+        preflight(tmp_path, tmp_path / "wh", Config())
+    assert info.value.code == "I002"

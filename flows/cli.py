@@ -152,6 +152,20 @@ def _parser() -> argparse.ArgumentParser:
     apply.add_argument("--config", help="earmark.toml")
     apply.add_argument("--format", choices=["jsonl", "table"], default="table")
     apply.set_defaults(func=cmd_rubric_apply)
+    tune = rsub.add_parser(
+        "tune", help="pick a meaning item's threshold for a target precision from labels"
+    )
+    tune.add_argument("item", help="rubric item id, e.g. customer_dissatisfaction")
+    tune.add_argument(
+        "--labels",
+        required=True,
+        help='JSONL: {"text": ..., "speaker": ..., "present": true} per line, or '
+        '{"call_id": ..., "present": ...} with --transcripts',
+    )
+    tune.add_argument("--transcripts", help="JSONL transcripts (as rubric apply reads)")
+    tune.add_argument("--rubric", required=True, help="the rubric file holding the item")
+    tune.add_argument("--precision", type=float, default=0.9, help="target precision (0.9)")
+    tune.set_defaults(func=cmd_rubric_tune)
     explain = rsub.add_parser("explain", help="why each item of a stored call passed or failed")
     explain.add_argument("--call", required=True, help="call_id")
     explain.add_argument("--warehouse", required=True)
@@ -525,6 +539,87 @@ def cmd_rubric_apply(args: argparse.Namespace) -> int:
     if bad:
         print(f"earmark: {bad} line(s) skipped, see above", file=sys.stderr)
     return EXIT_FAILED if bad else EXIT_OK
+
+
+def cmd_rubric_tune(args: argparse.Namespace) -> int:
+    from flows.rescore import compile_rubrics
+    from pipeline.rubric.tune import item_margins, meaning_of, pick_threshold
+
+    if not 0 < args.precision <= 1:
+        raise EarmarkError(f"--precision must be in (0, 1], got {args.precision}", code="C070")
+    compiled = next(iter(compile_rubrics([args.rubric]).values()))
+    calls, labels = _tune_examples(args, compiled.rubric.language)
+    target = next((c for c in compiled.items if c.item.id == args.item), None)
+    margins = item_margins(compiled, args.item, calls)
+    current = meaning_of(target).params.threshold if target is not None else 0.0
+    result = pick_threshold(args.item, margins, labels, precision=args.precision, current=current)
+    print(
+        f"{args.item}: {result.positives} labelled present, {result.negatives} absent "
+        f"({args.labels})"
+    )
+    now = result.current
+    print(
+        f"  now      threshold {current:+.4f}: P {now.precision:.3f} R {now.recall:.3f} F1 {now.f1:.3f}"
+    )
+    if result.chosen is None:
+        print(f"  no threshold reaches precision {args.precision}: add counter-examples")
+        return EXIT_FAILED
+    c = result.chosen
+    print(
+        f"  proposed threshold {c.threshold:+.4f}: P {c.precision:.3f} R {c.recall:.3f} F1 {c.f1:.3f}"
+    )
+    print(f"  in {args.rubric}, item {args.item!r}, meaning.v1 params:  threshold: {c.threshold}")
+    return EXIT_OK
+
+
+def _tune_examples(args: argparse.Namespace, language: str) -> tuple[list[object], list[bool]]:
+    """Labelled calls for ``rubric tune``: one-line calls from ``text``, or stored transcripts
+    by ``call_id``. A bad line is an error naming the file and line."""
+    import json
+
+    from flows.rescore import transcripts_from_jsonl
+    from pipeline.transcript import transcript_from_json
+    from pipeline.types import Transcript, Utterance
+
+    by_id: dict[str, Transcript] = {}
+    if args.transcripts:
+        with open(args.transcripts, encoding="utf-8") as source:
+            for n, obj, problem in transcripts_from_jsonl(source):
+                if obj is None:
+                    raise EarmarkError(f"{args.transcripts}:{n}: {problem}", code="C071")
+                t = transcript_from_json(obj)
+                by_id[t.call_id] = t
+    calls: list[object] = []
+    labels: list[bool] = []
+    try:
+        lines = open(args.labels, encoding="utf-8").read().splitlines()  # noqa: SIM115
+    except OSError as exc:
+        raise EarmarkError(f"{args.labels}: cannot read ({exc.strerror})", code="C071") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            present = obj["present"]
+            if not isinstance(present, bool):
+                raise ValueError("'present' must be true or false")
+            if "text" in obj:
+                speaker = obj.get("speaker", "any")
+                utt = Utterance(speaker, 0.0, 2.0, str(obj["text"]), (), 1.0, 0)
+                calls.append(Transcript(f"line-{n}", language, 2.0, (utt,)))
+            elif obj.get("item_id", args.item) != args.item:
+                continue
+            else:
+                calls.append(by_id[obj["call_id"]])
+            labels.append(present)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EarmarkError(
+                f"{args.labels}:{n}: not a label line ({exc}; see earmark rubric tune --help)",
+                code="C071",
+            ) from None
+    if not labels:
+        raise EarmarkError(f"{args.labels}: no labels for item {args.item!r}", code="C071")
+    return calls, labels
 
 
 def _print_assessment(

@@ -1,0 +1,115 @@
+"""``earmark rubric tune``: pick a meaning item's threshold from labelled examples.
+
+A data engineer labels calls (or single lines) as having the item or not; each gets the
+item's strongest meaning margin over its eligible utterances (``+inf`` when a phrase rule
+of the item fires anyway, ``-inf`` when nothing is near an example). The threshold is the
+lowest margin that keeps precision at the target: the most recall the labels allow at
+that precision.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pipeline.errors import RubricError
+from pipeline.rubric.engine import CompiledItem, CompiledRubric, eligible_utterances, prepare_call
+from pipeline.rubric.meaning import AnyDetector, MeaningDetector
+from pipeline.types import Transcript
+
+
+@dataclass(frozen=True, slots=True)
+class TunePoint:
+    threshold: float
+    precision: float
+    recall: float
+    f1: float
+
+
+@dataclass(frozen=True, slots=True)
+class TuneResult:
+    item_id: str
+    chosen: TunePoint | None
+    """``None`` when no threshold reaches the target precision."""
+    current: TunePoint
+    """What the threshold now in the rubric gives on the same labels."""
+    curve: tuple[TunePoint, ...]
+    positives: int
+    negatives: int
+
+
+def meaning_of(compiled: CompiledItem) -> MeaningDetector:
+    """The item's ``meaning.v1`` detector (alone or inside ``any.v1``)."""
+    d = compiled.detector
+    found = (
+        d if isinstance(d, MeaningDetector) else d.meaning() if isinstance(d, AnyDetector) else None
+    )
+    if found is None:
+        raise RubricError(
+            f"item {compiled.item.id!r} has no meaning.v1 detector to tune "
+            f"(its detector is {compiled.item.detector})",
+            code="R012",
+        )
+    return found
+
+
+def item_margins(
+    compiled: CompiledRubric, item_id: str, calls: Sequence[Transcript]
+) -> list[float]:
+    """Each call's strongest margin for the item (see the module docstring)."""
+    target = next((c for c in compiled.items if c.item.id == item_id), None)
+    if target is None:
+        known = ", ".join(c.item.id for c in compiled.items)
+        raise RubricError(
+            f"no item {item_id!r} in {compiled.rubric.source} (has {known})", code="R012"
+        )
+    meaning = meaning_of(target)
+    others = target.detector.children if isinstance(target.detector, AnyDetector) else []
+    margins = []
+    for transcript in calls:
+        call = prepare_call(transcript, compiled.analyzer)
+        eligible = eligible_utterances(
+            transcript, speaker=target.item.speaker, window=target.item.window
+        )
+        if any(o.find(call, eligible) for o in others if o is not meaning):
+            margins.append(math.inf)
+            continue
+        scores = [m for m, _, _ in meaning.scores(call, eligible)]
+        margins.append(max(scores, default=-math.inf))
+    return margins
+
+
+def pick_threshold(
+    item_id: str,
+    margins: Sequence[float],
+    labels: Sequence[bool],
+    *,
+    precision: float,
+    current: float,
+) -> TuneResult:
+    """The lowest threshold whose precision is at least ``precision`` on the labels."""
+    if len(margins) != len(labels):
+        raise ValueError("one label per margin")
+    candidates = sorted({m for m in margins if math.isfinite(m)}, reverse=True)
+    curve = tuple(_point(t, margins, labels) for t in candidates)
+    good = [p for p in curve if p.precision >= precision and p.recall > 0]
+    chosen = min(good, key=lambda p: p.threshold) if good else None
+    return TuneResult(
+        item_id=item_id,
+        chosen=chosen,
+        current=_point(current, margins, labels),
+        curve=curve,
+        positives=sum(labels),
+        negatives=len(labels) - sum(labels),
+    )
+
+
+def _point(threshold: float, margins: Sequence[float], labels: Sequence[bool]) -> TunePoint:
+    tp = sum(1 for m, y in zip(margins, labels, strict=True) if y and m >= threshold)
+    fp = sum(1 for m, y in zip(margins, labels, strict=True) if not y and m >= threshold)
+    fn = sum(1 for m, y in zip(margins, labels, strict=True) if y and m < threshold)
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    return TunePoint(round(threshold, 4), round(p, 3), round(r, 3), round(f1, 3))

@@ -262,6 +262,8 @@ def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
     )
     if s.asr_wall_s:
         print(f"ASR throughput: {s.throughput:.1f} audio s per wall s")
+        share = s.embed_wall_s / s.asr_wall_s
+        print(f"meaning model: {s.embed_wall_s:.1f} s ({share:.0%} of the ASR time)")
     for q in s.quarantined:
         print(f"  quarantined [{q.error_code}] {q.reason}")
     if s.metadata_issues:

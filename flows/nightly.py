@@ -75,6 +75,8 @@ class NightSummary:
     """Problems in ``metadata.csv`` whose rows were still used (also in ``calls.metadata_issues``)."""
     decode_warnings: dict[str, int] = field(default_factory=dict)
     """Frames the decoder repaired or skipped, by recording (kept off the terminal)."""
+    embed_wall_s: float = 0.0
+    """Seconds spent embedding the new calls' utterances (the meaning model)."""
 
     @property
     def throughput(self) -> float:
@@ -170,6 +172,7 @@ def nightly_flow(archive: str, warehouse: str, config: Config) -> NightSummary:
         audio_s=sum(r.transcript.duration_s for r in done if r.transcript),
         asr_audio_s=sum(r.transcript.duration_s for r in fresh if r.transcript),
         asr_wall_s=sum(r.asr_wall_s for r in fresh),
+        embed_wall_s=sum(r.embed_wall_s for r in fresh),
         cached=len(done) - len(fresh),
         wall_s=time.monotonic() - started,
         call_dates=sorted(dates),

@@ -11,10 +11,13 @@ The model loads once per process (``lru_cache``); only our own records leave her
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +29,8 @@ from pipeline.errors import ModelError
 from pipeline.packing import pack, unpack
 from pipeline.transcript import drop_phantoms
 from pipeline.types import ChannelTranscript, Segment, Word
+
+_T = TypeVar("_T")
 
 ASR_OPTIONS_VERSION = 6
 """Bump when a change here changes transcripts: it is part of the cache key."""
@@ -48,7 +53,7 @@ def pick_device(device: str) -> tuple[str, str]:
     return "cpu", "int8"
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def load_whisper(
     path: str,
     device: str,
@@ -56,11 +61,13 @@ def load_whisper(
     cpu_threads: int,
     local_only: bool,
     num_workers: int = 1,
+    replica: int = 0,
 ) -> Any:
     """Load a ``WhisperModel`` once per process and argument set.
 
-    ``num_workers`` model replicas serve that many threads at once (earmark's
-    ``[asr] workers``); with one, concurrent calls would queue behind each other.
+    ``num_workers`` model replicas inside one model serve that many threads at once;
+    earmark loads one-worker models instead, one ``replica`` per busy ``[asr] workers``
+    thread (see :class:`Replicas`), so a night with one call holds one model.
     """
     from faster_whisper import WhisperModel
 
@@ -82,6 +89,72 @@ def load_whisper(
         raise ModelError(f"cannot load ASR model {path!r}: {exc}{hint}", code="M004") from exc
 
 
+class Replicas:
+    """Model replicas loaded on demand, at most ``most``: a thread takes one for a whole
+    call (``hold``) and gives it back; a new one is loaded only when every loaded one is
+    busy. A night of one long call never holds the idle second model (200+ MB)."""
+
+    def __init__(self, load: Callable[[int], Any], most: int) -> None:
+        self._load = load
+        self._most = max(1, most)
+        self._loaded: list[Any] = []
+        self._idle: list[Any] = []
+        self._ready = threading.Condition()
+        self._local = threading.local()
+
+    def first(self) -> Any:
+        """The first replica (loaded if none is): for a check before the night."""
+        with self._ready:
+            if not self._loaded:
+                self._loaded.append(self._load(0))
+                self._idle.append(self._loaded[0])
+            return self._loaded[0]
+
+    def current(self) -> Any:
+        """The replica this thread holds, else the first one."""
+        held = getattr(self._local, "model", None)
+        return held if held is not None else self.first()
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[Any]:
+        """This thread's replica for the duration (re-entrant)."""
+        held = getattr(self._local, "model", None)
+        if held is not None:
+            yield held
+            return
+        with self._ready:
+            while not self._idle and len(self._loaded) >= self._most:
+                self._ready.wait()
+            if self._idle:
+                model = self._idle.pop()
+            else:
+                model = self._load(len(self._loaded))
+                self._loaded.append(model)
+        self._local.model = model
+        try:
+            yield model
+        finally:
+            self._local.model = None
+            with self._ready:
+                self._idle.append(model)
+                self._ready.notify()
+
+    @property
+    def loaded(self) -> int:
+        return len(self._loaded)
+
+
+def holding_a_replica(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Run a transcriber method with one model replica held by the calling thread."""
+
+    @functools.wraps(method)
+    def wrapper(self: WhisperTranscriber, *args: Any, **kwargs: Any) -> _T:
+        with self.replicas.hold():
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class WhisperTranscriber:
     """Transcribe 16 kHz mono channels with faster-whisper, one call at a time.
 
@@ -98,6 +171,7 @@ class WhisperTranscriber:
         self.source = source or resolve_model(config.model)
         self.device, default_compute = pick_device(config.device)
         self.compute_type = config.compute_type if self.device == "cpu" else default_compute
+        self.replicas = Replicas(self._load_replica, config.worker_count)
 
     @property
     def model_id(self) -> str:
@@ -117,15 +191,21 @@ class WhisperTranscriber:
 
     @property
     def model(self) -> Any:
+        """The model replica the calling thread holds (the first one outside a call)."""
+        return self.replicas.current()
+
+    def _load_replica(self, replica: int) -> Any:
         return load_whisper(
             self.source.path,
             self.device,
             self.compute_type,
             self.cpu_threads,
             self.source.is_local,
-            self.config.worker_count,
+            1,
+            replica,
         )
 
+    @holding_a_replica
     def detect_language(
         self, samples: npt.NDArray[np.float32], *, candidates: Sequence[str]
     ) -> tuple[str, float]:
@@ -151,6 +231,7 @@ class WhisperTranscriber:
         language = max(candidates, key=lambda lang: allowed.get(lang, 0.0))
         return language, round(allowed.get(language, 0.0) / total, 4)
 
+    @holding_a_replica
     def transcribe(self, samples: npt.NDArray[np.float32], *, language: str) -> ChannelTranscript:
         """Transcribe one channel; phantom segments are dropped, decoding time is capped.
 
@@ -164,6 +245,7 @@ class WhisperTranscriber:
             raw, capped, speech_s = self._decode(samples, language, duration_s=duration_s)
         return _channel(raw, capped, language=language, duration_s=duration_s, speech_s=speech_s)
 
+    @holding_a_replica
     def transcribe_tracks(
         self, tracks: Sequence[npt.NDArray[np.float32]], *, language: str
     ) -> list[ChannelTranscript]:

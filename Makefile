@@ -51,15 +51,18 @@ chromium:
 	  { echo "earmark: install Chromium for the browser tests: apt-get install chromium"; exit 1; }
 
 # Exact ASR output depends on the instruction set CTranslate2 picks for the CPU at hand
-# (CT2_FORCE_CPU_ISA), so the tests that run the real model (marker `slow`) run again under
+# (CT2_FORCE_CPU_ISA), so the tests that assert on what the real model heard (marker `slow`,
+# less the orchestration tests, whose outcome does not depend on the words) run again under
 # the other settings this CPU can run: a test that holds only on one of them fails here.
 ISAS := GENERIC $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && echo AVX2)
+NOT_ASR_EXACT := --ignore=tests/flows/test_dask.py --ignore=tests/flows/test_schedule.py \
+                 --ignore=tests/flows/test_crash_resume.py
 
 test: install lint chromium
 	$(BIN)/pytest
 	@for isa in $(ISAS); do \
 	  echo "earmark: the real-ASR tests again with CT2_FORCE_CPU_ISA=$$isa"; \
-	  CT2_FORCE_CPU_ISA=$$isa $(BIN)/pytest -m slow -q -p no:cacheprovider || exit 1; \
+	  CT2_FORCE_CPU_ISA=$$isa $(BIN)/pytest -m slow -q -p no:cacheprovider $(NOT_ASR_EXACT) || exit 1; \
 	done
 
 bench: install

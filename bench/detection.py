@@ -62,6 +62,47 @@ def load_set(folder: Path, name: str) -> tuple[list[Transcript], dict[tuple[str,
     return transcripts, labels
 
 
+OWN = ROOT / "bench" / "data" / "conduct_heldout.jsonl"
+"""Agent lines written for this project (en/zh/ru) and never used to choose an example or a
+threshold: the held-out check of ``unprofessional_conduct``."""
+
+
+def measure_own(path: Path = OWN) -> list[dict[str, object]]:
+    """P/R/F1 per language on our own labelled lines, each a one-utterance call."""
+    compiled = compile_rubrics([str(p) for p in DEFAULT_RUBRICS.values()])
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        obj = json.loads(line)
+        utt = utterance_from_dict(
+            {"speaker": obj["speaker"], "start_s": 0.0, "end_s": 3.0, "text": obj["text"]}
+        )
+        call = Transcript(f"own-{n}", obj["language"], 3.0, (utt,))
+        findings, _ = assess(compiled[obj["language"]], call)
+        got = next(f.detected for f in findings if f.item_id == obj["item"])
+        truth = obj["present"]
+        counts[(obj["language"], obj["item"])][
+            (0 if got else 2) if truth else (1 if got else 3)
+        ] += 1
+    return [_row("own", lang, item, c) for (lang, item), c in sorted(counts.items())]
+
+
+def _row(name: str, language: str, item: str, c: list[int]) -> dict[str, object]:
+    tp, fp, fn, tn = c
+    p = tp / (tp + fp) if tp + fp else float("nan")
+    r = tp / (tp + fn) if tp + fn else float("nan")
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    return {
+        "set": name,
+        "language": language,
+        "item": item,
+        "n": tp + fp + fn + tn,
+        "positives": tp + fn,
+        "precision": round(p, 3),
+        "recall": round(r, 3),
+        "f1": round(f1, 3),
+    }
+
+
 def measure(folder: Path, half: str) -> dict[str, object]:
     sets = json.loads((folder / "sets.json").read_text(encoding="utf-8"))
     compiled = compile_rubrics([str(p) for p in DEFAULT_RUBRICS.values()])
@@ -84,22 +125,8 @@ def measure(folder: Path, half: str) -> dict[str, object]:
                     continue
                 got = detected[item_id]
                 counts[label_id][(0 if got else 2) if truth else (1 if got else 3)] += 1
-        for item, (tp, fp, fn, tn) in sorted(counts.items()):
-            p = tp / (tp + fp) if tp + fp else float("nan")
-            r = tp / (tp + fn) if tp + fn else float("nan")
-            f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-            table.append(
-                {
-                    "set": name,
-                    "language": spec["language"],
-                    "item": item,
-                    "n": tp + fp + fn + tn,
-                    "positives": tp + fn,
-                    "precision": round(p, 3),
-                    "recall": round(r, 3),
-                    "f1": round(f1, 3),
-                }
-            )
+        for item, c in sorted(counts.items()):
+            table.append(_row(name, spec["language"], item, c))
     wall = time.perf_counter() - started
     return {
         "half": half,
@@ -115,17 +142,20 @@ def main() -> int:
     parser.add_argument("--half", choices=["check", "tune", "all"], default="check")
     parser.add_argument("--realtext", type=Path, default=ROOT.parent / "shared" / "realtext")
     args = parser.parse_args()
-    if not (args.realtext / "sets.json").is_file():
-        print(f"skipped: no real labelled dialogues at {args.realtext}")
-        return 0
-    result = measure(args.realtext, args.half)
+    own = measure_own()
+    if (args.realtext / "sets.json").is_file():
+        result = measure(args.realtext, args.half)
+    else:
+        print(f"real labelled dialogues skipped: none at {args.realtext}")
+        result = {"half": args.half, "rows": [], "utterances": 0, "wall_s": 0.0}
+    result["rows"] = [*result["rows"], *own]  # type: ignore[misc]
     print(f"{'set':10} {'lang':4} {'item':26} {'n':>5} {'pos':>4} {'P':>6} {'R':>6} {'F1':>6}")
     for r in result["rows"]:  # type: ignore[attr-defined]
         print(
             f"{r['set']:10} {r['language']:4} {r['item']:26} {r['n']:5} {r['positives']:4} "
             f"{r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f}"
         )
-    print(f"{result['utterances']} utterances in {result['wall_s']} s")
+    print(f"{result['utterances']} real utterances in {result['wall_s']} s")
     out = ROOT / ".state" / "bench" / "detection.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))

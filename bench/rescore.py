@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("EARMARK_HOME", str(ROOT / ".state"))
@@ -154,12 +156,16 @@ def synthetic_call(call_id: str, rng: random.Random) -> Transcript:
 def build(root: Path, n: int, date: str = DATE) -> dict[str, int]:
     """Write ``n`` calls to a warehouse; how many utterances and distinct words they hold."""
     rng = random.Random(7)
+    vectors = np.random.default_rng(7)
     calls, utterances, vocabulary = [], [], set[str]()
     for i in range(n):
         t = synthetic_call(f"C{i:06d}", rng)
         rec = Recording(t.call_id, f"{t.call_id}.wav", "", "0" * 64, date, 0)
         calls.append(rows.call_row(rec, {"duration_s": t.duration_s, "language": "en"}, t, "ok"))
-        utterances.extend(rows.utterance_rows(t))
+        # stored meaning vectors, as a night leaves them: random unit rows stand in for the
+        # model's (what they hold does not change what scoring them costs)
+        v = vectors.normal(size=(len(t.utterances), 384)).astype(np.float32)
+        utterances.extend(rows.utterance_rows(t, v / np.linalg.norm(v, axis=1, keepdims=True)))
         vocabulary.update(w.text for u in t.utterances for w in u.words)
     wh.upsert(root, "calls", {date: calls})
     wh.upsert(root, "utterances", {date: utterances})

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
+import yaml
 from pydantic import BaseModel, Field
 
 from pipeline.errors import RubricError
@@ -48,6 +50,8 @@ class MeaningParams(DetectorParams):
     threshold: float = Field(default=0.01, ge=-1.0, le=1.0)
     """How much nearer the nearest example must be than the nearest counter-example
     (``earmark rubric tune`` picks it from labelled examples)."""
+    neutral: bool = True
+    """Also count the everyday call lines of ``rubrics/neutral.yaml`` as counter-examples."""
     negation: bool = False
     """An utterance with a negation cue only matches an example that has one too (off by
     default: complaints are full of negations, "nobody called back", 再也不用了)."""
@@ -64,6 +68,9 @@ class MeaningDetector:
     Params: ClassVar[type[BaseModel]] = MeaningParams
     requires: ClassVar[frozenset[str]] = frozenset({"text"})
     uses_embedder: ClassVar[bool] = True
+    fork_safe: ClassVar[bool] = True
+    """Stored vectors need no model; and the meaning model runs on one thread (no OpenMP
+    pool for a fork to break), so a forked copy may still embed a call without them."""
 
     def __init__(
         self, params: MeaningParams, analyzer: TextAnalyzer, embedder: Embedder | None = None
@@ -77,9 +84,10 @@ class MeaningDetector:
         self.params = params
         self.examples = list(params.examples)
         self.example_vectors = embedder.embed(self.examples)
-        self.counter_vectors = (
-            embedder.embed(params.counter_examples) if params.counter_examples else None
-        )
+        counters = [embedder.embed(params.counter_examples)] if params.counter_examples else []
+        if params.neutral:
+            counters.append(neutral_vectors(embedder))
+        self.counter_vectors = np.vstack(counters) if counters else None
         cues = params.negation_cues
         if cues is None:
             cues = list(NEGATION_CUES.get(analyzer.language, ()))
@@ -126,6 +134,25 @@ class MeaningDetector:
 
     def _negated(self, tokens: Sequence[str]) -> bool:
         return self.cues is not None and not self.cues.isdisjoint(tokens)
+
+
+NEUTRAL_LINES = Path(__file__).resolve().parents[2] / "rubrics" / "neutral.yaml"
+_neutral: dict[str, Vectors] = {}
+
+
+def neutral_vectors(embedder: Embedder, path: Path = NEUTRAL_LINES) -> Vectors:
+    """The everyday call lines of every language, embedded once per model."""
+    vectors = _neutral.get(embedder.model_id)
+    if vectors is None:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            lines = [str(t) for texts in data.values() for t in texts]
+        except (OSError, yaml.YAMLError, AttributeError, TypeError) as exc:
+            raise RubricError(
+                f"{path}: not a list of lines per language: {exc}", code="R011"
+            ) from None
+        vectors = _neutral[embedder.model_id] = embedder.embed(lines)
+    return vectors
 
 
 def call_vectors(call: CallText, embedder: Embedder) -> Vectors:

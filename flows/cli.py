@@ -286,6 +286,13 @@ def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
             f"  decoder warnings: {sum(s.decode_warnings.values())} frame(s) repaired or skipped "
             f"in {len(s.decode_warnings)} recording(s) (calls.decode_warnings)"
         )
+    for q in s.deferred:
+        print(f"  not processed [{q.error_code}] {q.reason}")
+    if s.cache_repaired:
+        print(
+            f"  warning [W008]: {s.cache_repaired} damaged transcript cache "
+            f"entr{'y' if s.cache_repaired == 1 else 'ies'} transcribed again and rewritten"
+        )
     if s.ignored:
         print(
             f"  not audio, left alone: {', '.join(s.ignored[:5])}{' …' if len(s.ignored) > 5 else ''}"

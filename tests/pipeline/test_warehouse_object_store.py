@@ -69,7 +69,8 @@ def test_transcript_cache_round_trip_and_damaged_entry(s3: S3) -> None:
     wh.write_cached(url, "ab" * 32, {"words": ["ça", "好"]})
     assert wh.read_cached(url, "ab" * 32) == {"words": ["ça", "好"]}
     s3fs.S3FileSystem().pipe_file(wh.cache_path(url, "cd" * 32), b"{trunc")
-    assert wh.read_cached(url, "cd" * 32) is None
+    with pytest.raises(wh.CacheEntryDamaged, match=r"\[W008\]"):
+        wh.read_cached(url, "cd" * 32)
 
 
 def test_a_failed_upload_leaves_the_previous_partition(

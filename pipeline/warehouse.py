@@ -719,9 +719,15 @@ def _object_lock(root: str, fs: AbstractFileSystem, path: str, lease_s: float) -
     if absent (``If-None-Match``), taken over, renewed and deleted only if it is still
     the version read (``If-Match`` on its ETag), so two nights never both hold it."""
     holder = f"{socket.gethostname()} pid {os.getpid()}"
+    # The lease is wall-clock time (other machines read it), but measured here from one
+    # wall-clock reading plus the monotonic clock: a jump of this machine's clock during
+    # the night neither shortens the lease (others would take a live lock) nor stretches
+    # it (a dead night would keep it).
+    wall0, mono0 = wall_clock(), time.monotonic()
 
     def body() -> bytes:
-        lease = {"holder": holder, "expires": time.time() + lease_s}
+        now = wall0 + (time.monotonic() - mono0)
+        lease = {"holder": holder, "expires": now + lease_s, "lease_s": lease_s}
         return json.dumps(lease).encode()
 
     etag = _acquire(root, fs, path, body)
@@ -780,10 +786,15 @@ def _acquire(root: str, fs: AbstractFileSystem, path: str, body: Callable[[], by
                 held, etag = _read_lock(fs, path)
             if held is None:
                 continue  # released meanwhile
-            expires = float(held.get("expires") or 0.0)
-            if expires > time.time():
-                until = time.strftime("%H:%M:%S UTC", time.gmtime(expires))
+            expires, lease = _lease_of(held)
+            now = wall_clock()
+            until = time.strftime("%H:%M:%S UTC", time.gmtime(min(expires, 2**31)))
+            if now < expires <= now + 1.5 * lease:
                 raise _busy(root, f"{held.get('holder', '?')}, lease renewed until {until}")
+            if (expires > now or now - expires < lease) and _renewed(fs, path, etag, lease):
+                # expired a moment ago or implausibly far ahead: a clock jumped (ours or
+                # the holder's). Renewed while watched: the night is alive.
+                raise _busy(root, f"{held.get('holder', '?')}, renewing its lease")
             log.warning("%s: taking over the lock of %s, abandoned", root, held.get("holder"))
             try:
                 return _put_if(fs, path, body(), etag)
@@ -794,6 +805,34 @@ def _acquire(root: str, fs: AbstractFileSystem, path: str, body: Callable[[], by
         except Exception as exc:  # no bucket, no credentials, no network: say which
             raise _unwritable(root, exc) from exc
     raise _busy(root, "several runs starting at once")
+
+
+wall_clock: Callable[[], float] = time.time
+"""The wall clock the lease lock reads (a test moves it to simulate a clock jump)."""
+
+
+def _lease_of(held: Mapping[str, Any]) -> tuple[float, float]:
+    """A lock's expiry time and lease length (older locks have no length: the default)."""
+    try:
+        expires = float(held.get("expires") or 0.0)
+        lease = float(held.get("lease_s") or LEASE_S)
+    except (TypeError, ValueError):
+        return 0.0, LEASE_S
+    return expires, min(max(lease, 0.05), LEASE_S)
+
+
+def _renewed(fs: AbstractFileSystem, path: str, etag: str, lease: float) -> bool:
+    """Whether the lock changes within 1.5 renewal intervals (a live night renews it five
+    times per lease), timed by the monotonic clock, which no clock jump moves."""
+    deadline = time.monotonic() + 1.5 * lease / 5
+    while time.monotonic() < deadline:
+        time.sleep(min(0.05 * lease, 1.0))
+        try:
+            if _etag(fs, path) != etag:
+                return True
+        except FileNotFoundError:
+            return False  # released: the caller's conditional takeover fails, then creates it
+    return False
 
 
 def _conditional(fs: AbstractFileSystem) -> bool:

@@ -4,9 +4,12 @@ nothing (the previous partition stays readable, no temporary file is left)."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -181,3 +184,77 @@ def test_a_corrupted_partition_is_named_and_never_overwritten(tmp_path: Path, da
         assert "move it aside" in message
     assert path.read_bytes() == bad  # the night stops; the damaged file is left as evidence
     assert _temporaries(tmp_path) == []
+
+
+# ---------------------------------------------------------------- clock jumps and the lease
+
+
+def _lock(url: str) -> tuple[Any, str]:
+    import s3fs
+
+    return s3fs.S3FileSystem(), wh.join(url, wh.LOCK_NAME)
+
+
+def _read(fs: Any, lock: str) -> dict[str, Any]:
+    fs.invalidate_cache(lock)
+    return dict(json.loads(fs.cat_file(lock)))
+
+
+def test_a_live_nights_clock_jumping_back_does_not_shorten_its_lease(
+    s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = s3.bucket()
+    fs, lock = _lock(url)
+    with wh.night_lock(url, lease_s=1.0):
+        monkeypatch.setattr(wh, "wall_clock", lambda: time.time() - 3600)  # NTP step back 1 h
+        time.sleep(0.7)  # three renewals
+        held = _read(fs, lock)
+        assert held["expires"] > time.time(), "others would see a live lock as expired"
+        assert held["expires"] <= time.time() + 1.0
+    assert not fs.exists(lock)  # released normally: the night did not lose its lock
+
+
+def test_a_live_lock_that_looks_expired_after_a_clock_jump_is_not_taken(
+    s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = s3.bucket()
+    holding, release = threading.Event(), threading.Event()
+    outcome: list[str] = []
+
+    def live_night() -> None:
+        try:
+            with wh.night_lock(url, lease_s=1.0):
+                holding.set()
+                release.wait(10)
+            outcome.append("ok")
+        except WarehouseError as exc:
+            outcome.append(exc.code)
+
+    night = threading.Thread(target=live_night)
+    night.start()
+    assert holding.wait(10)
+    # the second night's clock runs 1.5 s ahead: the live lease looks expired 0.5 s ago
+    monkeypatch.setattr(wh, "wall_clock", lambda: time.time() + 1.5)
+    with pytest.raises(WarehouseError, match=r"\[W001\] .*renewing its lease"), wh.night_lock(url):
+        pass
+    release.set()
+    night.join(10)
+    assert outcome == ["ok"], "the live night must keep its lock"
+
+
+@pytest.mark.parametrize(
+    "expires",
+    [
+        pytest.param(lambda: time.time() + 10 * 365 * 86400, id="ten-years-ahead"),
+        pytest.param(lambda: time.time() - 0.5, id="just-expired"),
+    ],
+)
+def test_a_dead_nights_lock_is_taken_over_whatever_its_clock_said(s3: Any, expires: Any) -> None:
+    url = s3.bucket()
+    fs, lock = _lock(url)
+    dead = {"holder": "jumped-host pid 9", "expires": expires(), "lease_s": 1.0}
+    fs.pipe_file(lock, json.dumps(dead).encode())
+    started = time.monotonic()
+    with wh.night_lock(url, lease_s=1.0):
+        assert _read(fs, lock)["holder"] != dead["holder"]
+    assert time.monotonic() - started < 5  # watched for one renewal, not forever

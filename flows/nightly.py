@@ -572,12 +572,15 @@ def scheduled_night(archive: str, warehouse: str, config_path: str | None = None
     Run by a Prefect runner (``earmark schedule``) or worker in a process of its own: that
     process ends when the runner does, even if the runner is SIGKILLed.
     """
+    import multiprocessing
     import os
 
     from flows.lifetime import die_with_parent
     from pipeline.config import load_config
 
-    if os.environ.get("PREFECT__FLOW_RUN_ID"):  # started by a runner, not called in-process
+    # a runner starts each flow run in a child process (multiprocessing, or a command
+    # with PREFECT__FLOW_RUN_ID set); called in-process (a test), nothing to watch
+    if multiprocessing.parent_process() is not None or os.environ.get("PREFECT__FLOW_RUN_ID"):
         die_with_parent(os.getppid())
 
     summary = run_night(archive, warehouse, load_config(config_path))

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -35,15 +35,17 @@ def env_for(tmp: Path) -> dict[str, str]:
 
 def kill_when(
     proc: subprocess.Popen[bytes], ready: Callable[[set[Proc]], bool], timeout_s: float = 300
-) -> set[Proc]:
-    """SIGKILL ``proc`` once ``ready(its descendants)``; returns the descendants it had."""
+) -> dict[Proc, str]:
+    """SIGKILL ``proc`` once ``ready(its descendants)``; returns the descendants it had,
+    with their command lines."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         below = descendants(proc.pid)
         if ready(below):
+            named = {p: cmdline(p[0]) for p in below}
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
-            return below
+            return named
         assert proc.poll() is None, "the command ended before it could be killed"
         time.sleep(0.2)
     proc.kill()
@@ -51,11 +53,11 @@ def kill_when(
     raise AssertionError("the command never got to the point where it is killed")
 
 
-def assert_nothing_left(procs: set[Proc], prefect_home: Path, timeout_s: float = 5.0) -> None:
+def assert_nothing_left(procs: Iterable[Proc], prefect_home: Path, timeout_s: float = 5.0) -> None:
     """Within ``timeout_s`` (the parent-death signal is immediate; the watchdog 0.5 s)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        left = alive(procs) | {p for p in with_home(prefect_home)}
+        left = alive(set(procs)) | {p for p in with_home(prefect_home)}
         if not left:
             return
         time.sleep(0.1)
@@ -130,3 +132,96 @@ def test_a_night_killed_mid_way_leaves_no_process(
     below = kill_when(proc, lambda b: _server(b) and len(list(cache.rglob("*.json"))) >= 1)
     assert len(list(cache.rglob("*.json"))) < 4, "the kill should land in the middle"
     assert_nothing_left(below, home / "prefect")
+
+
+@pytest.mark.slow
+def test_schedule_killed_during_a_night_leaves_no_process(
+    tmp_path: Path, home: Path, data: Path
+) -> None:
+    """`earmark schedule` has two kinds of children: its Prefect server and, while a night
+    runs, the night's process (started by Prefect's runner). Killed, neither stays."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    for n in range(3):
+        shutil.copy(data / "osr_us_000_0034_8k.wav", archive / f"call-{n}.wav")
+    (tmp_path / "earmark.toml").write_text('languages = ["en"]\n')
+    env = env_for(home)
+    log = tmp_path / "schedule.log"
+    cmd = [sys.executable, "-m", "flows.cli", "schedule", "--cron", "0 2 * * *"]
+    cmd += ["--archive", str(archive), "--warehouse", str(tmp_path / "wh")]
+    cmd += ["--config", str(tmp_path / "earmark.toml")]
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 240
+    while "serving earmark-nightly" not in log.read_text():
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.5)
+    url = log.read_text().split("Prefect server at ")[1].split()[0]
+    trigger = subprocess.Popen(
+        [sys.executable, "-c", RUN_NOW],
+        cwd=ROOT,
+        env={**env, "PREFECT_API_URL": url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        cache = tmp_path / "wh" / "_cache" / "asr"
+
+        def mid_night(below: set[Proc]) -> bool:
+            return len(below) >= 2 and len(list(cache.rglob("*.json"))) >= 1
+
+        below = kill_when(proc, mid_night, timeout_s=400)
+    finally:
+        trigger.kill()
+        trigger.wait()
+    assert len(list(cache.rglob("*.json"))) < 3, "the kill should land in the middle"
+    assert any("flows.lifetime" in line for line in below.values())
+    assert any("flows.lifetime" not in line for line in below.values()), "no night running"
+    assert_nothing_left(below, home / "prefect")
+
+
+RUN_NOW = """
+import time
+from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound
+for _ in range(240):
+    try:
+        run_deployment("earmark-nightly/nightly", timeout=0)
+        break
+    except ObjectNotFound:
+        time.sleep(0.5)
+"""
+
+
+def test_serve_killed_leaves_no_process(tmp_path: Path, home: Path) -> None:
+    """The review app runs in its own process (uvicorn in-process, no worker children):
+    killed, nothing of it stays, and no port stays bound."""
+    import socket
+    import urllib.request
+
+    from review.auth import account_toml
+
+    (tmp_path / "archive").mkdir()
+    config = tmp_path / "earmark.toml"
+    config.write_text(account_toml("lena", "lead", "pw") + "\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "flows.cli", "serve", "--warehouse", str(tmp_path / "wh")]
+    cmd += ["--archive", str(tmp_path / "archive"), "--config", str(config), "--port", str(port)]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env_for(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+    def answering(_: set[Proc]) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2):
+                return True
+        except OSError:
+            return False
+
+    below = kill_when(proc, answering, timeout_s=120)
+    assert_nothing_left(below, home / "prefect")
+    with socket.socket() as s:  # no listener left (TIME_WAIT of the probe aside)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))

@@ -544,15 +544,19 @@ def run_night(
     """Run the nightly flow on Prefect's local engine (or a Dask cluster).
 
     The Prefect API server boots (:func:`flows.lifetime.prestart_api`) while the inputs
-    are checked; it dies with this process, however this process ends.
+    are checked; it dies with this process, however this process ends. Not with Dask:
+    workers on other machines could not reach a server on this one's loopback, so
+    Prefect keeps its own arrangement there (set ``PREFECT_API_URL`` for a cluster).
     """
     from prefect import flow
 
     from flows.lifetime import ensure_api, prestart_api
 
-    prestart_api()
+    if not dask_address:
+        prestart_api()
     preflight(archive, warehouse, config)
-    ensure_api()
+    if not dask_address:
+        ensure_api()
     if dask_address and not config.asr.workers:  # Dask's --nworkers/--nthreads decide
         config = config.model_copy(update={"asr": config.asr.model_copy(update={"workers": 1})})
 

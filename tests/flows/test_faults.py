@@ -1,5 +1,5 @@
 """Faults around a night: each gives a coded error saying what to do, or a recovery, and
-loses nothing. Storage faults of the warehouse itself: tests/pipeline/test_faults.py."""
+loses nothing. Storage faults of the warehouse itself: tests/pipeline/test_warehouse_faults.py."""
 
 from __future__ import annotations
 

@@ -16,13 +16,20 @@ import pytest
 
 from flows import nightly
 from flows.cli import main
-from flows.process import RunSettings, _cached_transcript, process_recording, transcribe_recording
+from flows.process import (
+    RunSettings,
+    _cached_transcript,
+    embed_transcript,
+    process_recording,
+    transcribe_recording,
+)
 from models import bundle
 from models.asr import load_whisper
 from pipeline import warehouse as wh
 from pipeline.archive import UNREACHABLE, discover
 from pipeline.config import Config
 from pipeline.errors import ModelError
+from pipeline.types import Transcript, Utterance
 
 CONFIG = Config(languages=["en"])
 
@@ -62,6 +69,27 @@ def test_a_damaged_cache_entry_is_a_counted_miss(
     assert found is None and damaged
     assert f"{entry}: damaged transcript cache entry" in caplog.text
     assert _cached_transcript(rec, str(tmp_path), "cd" * 32) == (None, False)  # a plain miss
+
+
+@pytest.mark.parametrize("damage", [b"{trunc", b'{"vectors": ["***not base64***"]}', b"[]"])
+def test_a_damaged_vector_cache_entry_is_embedded_again(
+    tmp_path: Path, damage: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    transcript = Transcript(
+        call_id="c",
+        language="en",
+        duration_s=3.0,
+        utterances=(Utterance(speaker="agent", start_s=0.0, end_s=2.0, text="how can I help"),),
+    )
+    first, cached = embed_transcript(transcript, str(tmp_path))
+    assert first is not None and not cached
+    (entry,) = (tmp_path / "_cache").rglob("*.json")
+    entry.write_bytes(damage)
+    with caplog.at_level(logging.WARNING, logger="earmark"):
+        again, cached = embed_transcript(transcript, str(tmp_path))
+    assert again is not None and not cached and (again == first).all()
+    assert f"{entry}: damaged vector cache entry" in caplog.text
+    assert embed_transcript(transcript, str(tmp_path))[1]  # rewritten: a hit now
 
 
 @pytest.mark.slow

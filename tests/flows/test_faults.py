@@ -149,8 +149,8 @@ def test_a_night_whose_archive_vanishes_finishes_and_the_next_one_catches_up(
 ) -> None:
     real_discover = nightly.discover
 
-    def discover_then_unmount(root: Any) -> Any:
-        listed = real_discover(root)
+    def discover_then_unmount(root: Any, **options: Any) -> Any:
+        listed = real_discover(root, **options)
         Path(root).rename(tmp_path / "unmounted")
         return listed
 

@@ -110,6 +110,11 @@ def _parser() -> argparse.ArgumentParser:
     ahash.add_argument("--name", required=True)
     ahash.add_argument("--role", choices=["inspector", "lead", "agent"], default="inspector")
     ahash.add_argument("--agent-id", default="", help="for --role agent: their calls' agent_id")
+    ahash.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input (for scripts)",
+    )
     ahash.set_defaults(func=cmd_account_hash)
 
     schedule = sub.add_parser(
@@ -281,6 +286,13 @@ def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
             f"  decoder warnings: {sum(s.decode_warnings.values())} frame(s) repaired or skipped "
             f"in {len(s.decode_warnings)} recording(s) (calls.decode_warnings)"
         )
+    for q in s.deferred:
+        print(f"  not processed [{q.error_code}] {q.reason}")
+    if s.cache_repaired:
+        print(
+            f"  warning [W008]: {s.cache_repaired} damaged transcript cache "
+            f"entr{'y' if s.cache_repaired == 1 else 'ies'} transcribed again and rewritten"
+        )
     if s.ignored:
         print(
             f"  not audio, left alone: {', '.join(s.ignored[:5])}{' …' if len(s.ignored) > 5 else ''}"
@@ -393,12 +405,30 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_account_hash(args: argparse.Namespace) -> int:
     import getpass
 
+    from pipeline.errors import ConfigError
     from review.auth import account_toml
 
-    password = getpass.getpass(f"password for {args.name}: ")
-    if not password or password != getpass.getpass("again: "):
-        print("earmark: error: the passwords are empty or differ", file=sys.stderr)
-        return EXIT_USAGE
+    if args.password_stdin:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+        if not password:
+            raise ConfigError(
+                "--password-stdin: the first line of standard input is empty", code="C038"
+            )
+    elif not sys.stdin.isatty():
+        raise ConfigError(
+            "no terminal to ask the password on; from a script, pipe it in: "
+            "printf '%s\\n' \"$PASSWORD\" | earmark account hash --name NAME --password-stdin",
+            code="C037",
+        )
+    else:
+        try:
+            password = getpass.getpass(f"password for {args.name}: ")
+            again = getpass.getpass("again: ")
+        except EOFError:  # Ctrl-D at the prompt
+            raise ConfigError("no password given (end of input)", code="C038") from None
+        if not password or password != again:
+            print("earmark: error: the passwords are empty or differ", file=sys.stderr)
+            return EXIT_USAGE
     print(account_toml(args.name, args.role, password, agent_id=args.agent_id))
     return EXIT_OK
 
@@ -712,11 +742,13 @@ def cmd_rubric_schema(args: argparse.Namespace) -> int:
 def cmd_queue_build(args: argparse.Namespace) -> int:
     from prefect import flow
 
+    from flows.lifetime import ensure_api
     from flows.nightly import queue_build_flow
     from pipeline import warehouse as wh
     from pipeline.config import load_config
 
     config = load_config(args.config)
+    ensure_api()
     dates = args.date or wh.partition_dates(args.warehouse, "scores")
     build = flow(
         queue_build_flow,

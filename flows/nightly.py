@@ -24,7 +24,7 @@ from models.bundle import resolve_model
 from models.diarize import pick_embedder
 from pipeline import rows
 from pipeline import warehouse as wh
-from pipeline.archive import discover
+from pipeline.archive import UNREACHABLE, discover
 from pipeline.config import Config
 from pipeline.errors import AudioError, EarmarkError, InputError
 from pipeline.metadata import METADATA_FILE, read_metadata
@@ -77,6 +77,11 @@ class NightSummary:
     """Frames the decoder repaired or skipped, by recording (kept off the terminal)."""
     embed_wall_s: float = 0.0
     """Seconds spent embedding the new calls' utterances (the meaning model)."""
+    cache_repaired: int = 0
+    """Damaged transcript cache entries met, recomputed and rewritten."""
+    deferred: list[QuarantineEntry] = field(default_factory=list)
+    """Recordings not processed because the archive went away mid-night (``I009``):
+    nothing is written for them, the next run processes them."""
 
     @property
     def throughput(self) -> float:
@@ -150,8 +155,12 @@ def nightly_flow(archive: str, warehouse: str, config: Config) -> NightSummary:
         options = audio_redact_options(config)
         if options is not None:  # before the tables: a call is never listed without its copy
             _audio_task()(warehouse, copy_jobs(results), options)
-        quarantined = found.quarantined + [r.quarantine for r in results if r.quarantine]
         nights_before = wh.partition_dates(warehouse, "calls")
+        problems = found.quarantined + [r.quarantine for r in results if r.quarantine]
+        quarantined = [q for q in problems if q.error_code != UNREACHABLE]
+        deferred = [q for q in problems if q.error_code == UNREACHABLE]
+        if deferred:
+            log.warning("%d recordings not reachable any more: retried next run", len(deferred))
         dates = write_results(
             warehouse,
             found.recordings,
@@ -183,6 +192,8 @@ def nightly_flow(archive: str, warehouse: str, config: Config) -> NightSummary:
             for r in done
             if r.audio.get("decode_warnings")
         },
+        cache_repaired=sum(r.cache_repaired for r in results),
+        deferred=deferred,
     )
 
 
@@ -269,8 +280,8 @@ def write_results(
     by_path = {r.recording.source_path: r for r in results}
     for rec in recordings:
         result = by_path.get(rec.source_path)
-        if result is None:
-            continue
+        if result is None or (result.quarantine and result.quarantine.error_code == UNREACHABLE):
+            continue  # not processed (the archive went away): keep what is stored
         status = "ok" if result.transcript is not None else "quarantined"
         tables["calls"][rec.call_date].append(
             rows.call_row(rec, result.audio, result.transcript, status)
@@ -285,6 +296,8 @@ def write_results(
     _add_repeat_contacts(warehouse, tables["calls"], days=repeat_days)
     today = dt.datetime.now(tz=dt.UTC).date().isoformat()
     for q in quarantined:
+        if q.error_code == UNREACHABLE:
+            continue
         tables["quarantine"][q.call_date or today].append(rows.quarantine_row(q))
     for table in ("calls", "utterances", "findings", "scores", "quarantine"):
         if tables[table]:
@@ -528,10 +541,22 @@ def task_runner(config: Config, *, dask_address: str | None = None) -> Any:
 def run_night(
     archive: str | Path, warehouse: str | Path, config: Config, *, dask_address: str | None = None
 ) -> NightSummary:
-    """Run the nightly flow on Prefect's local engine (or a Dask cluster)."""
+    """Run the nightly flow on Prefect's local engine (or a Dask cluster).
+
+    The Prefect API server boots (:func:`flows.lifetime.prestart_api`) while the inputs
+    are checked; it dies with this process, however this process ends. Not with Dask:
+    workers on other machines could not reach a server on this one's loopback, so
+    Prefect keeps its own arrangement there (set ``PREFECT_API_URL`` for a cluster).
+    """
     from prefect import flow
 
+    from flows.lifetime import ensure_api, prestart_api
+
+    if not dask_address:
+        prestart_api()
     preflight(archive, warehouse, config)
+    if not dask_address:
+        ensure_api()
     if dask_address and not config.asr.workers:  # Dask's --nworkers/--nthreads decide
         config = config.model_copy(update={"asr": config.asr.model_copy(update={"workers": 1})})
 
@@ -546,8 +571,21 @@ def run_night(
 
 
 def scheduled_night(archive: str, warehouse: str, config_path: str | None = None) -> dict[str, Any]:
-    """The deployment's entry point: JSON parameters in, a JSON summary out."""
+    """The deployment's entry point: JSON parameters in, a JSON summary out.
+
+    Run by a Prefect runner (``earmark schedule``) or worker in a process of its own: that
+    process ends when the runner does, even if the runner is SIGKILLed.
+    """
+    import multiprocessing
+    import os
+
+    from flows.lifetime import die_with_parent
     from pipeline.config import load_config
+
+    # a runner starts each flow run in a child process (multiprocessing, or a command
+    # with PREFECT__FLOW_RUN_ID set); called in-process (a test), nothing to watch
+    if multiprocessing.parent_process() is not None or os.environ.get("PREFECT__FLOW_RUN_ID"):
+        die_with_parent(os.getppid())
 
     summary = run_night(archive, warehouse, load_config(config_path))
     return {

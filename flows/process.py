@@ -13,6 +13,7 @@ import hashlib
 import logging
 import time
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -24,6 +25,7 @@ from models.embed import E5Embedder, get_embedder
 from models.nlp import get_analyzer
 from pipeline import TARGET_SR
 from pipeline import warehouse as wh
+from pipeline.archive import archive_gone, unreachable
 from pipeline.audio import decode, split_tracks
 from pipeline.config import AsrConfig, Config
 from pipeline.errors import AudioError, ConfigError, EarmarkError
@@ -77,6 +79,8 @@ class CallResult:
     sentiment: tuple[float, ...] = ()
     """The customer's sentiment per utterance (NaN for the agent's)."""
     embed_wall_s: float = 0.0
+    cache_repaired: bool = False
+    """Its cache entry was damaged: it was transcribed again and the entry rewritten."""
 
 
 @lru_cache(maxsize=2)
@@ -109,11 +113,15 @@ def embed_transcript(transcript: Transcript, warehouse: str) -> tuple[Vectors | 
     embedder: E5Embedder = get_embedder()
     texts = [u.text for u in transcript.utterances]
     key = hashlib.sha256("\x1f".join(["vectors", embedder.model_id, *texts]).encode()).hexdigest()
-    cached = wh.read_cached(warehouse, key)
-    if cached is not None:
-        vectors = decode_vectors([base64.b64decode(v) for v in cached.get("vectors", [])])
-        if vectors is not None and len(vectors) == len(texts):
-            return vectors, True
+    try:
+        cached = wh.read_cached(warehouse, key)
+        if cached is not None:
+            vectors = decode_vectors([base64.b64decode(v) for v in cached.get("vectors", [])])
+            if vectors is not None and len(vectors) == len(texts):
+                return vectors, True
+    except (wh.CacheEntryDamaged, TypeError, ValueError, AttributeError) as exc:
+        where = wh.cache_path(warehouse, key)
+        log.warning("%s: damaged vector cache entry (%s); embedding again", where, exc)
     vectors = embedder.embed(texts)
     encoded = encode_vectors(vectors, len(texts))
     wh.write_cached(
@@ -155,12 +163,13 @@ def transcript_key(recording: Recording, transcriber: WhisperTranscriber, config
 
 def transcribe_recording(
     recording: Recording, settings: RunSettings
-) -> tuple[Transcript, dict[str, Any], bool]:
+) -> tuple[Transcript, dict[str, Any], bool, bool]:
     """The call's transcript, from the content-addressed cache or from the ASR.
 
     Returns
     -------
-    (transcript, audio facts, whether it came from the cache)
+    (transcript, audio facts, whether it came from the cache, whether a damaged cache
+    entry was replaced)
 
     Raises
     ------
@@ -170,17 +179,14 @@ def transcribe_recording(
     config = settings.config
     transcriber = get_transcriber(config.asr)
     key = transcript_key(recording, transcriber, config)
-    cached = wh.read_cached(settings.warehouse, key)
-    from_cache = cached is not None
-    if cached is None:
+    found, damaged = _cached_transcript(recording, settings.warehouse, key)
+    from_cache = found is not None
+    if found is None:
         cached = _run_asr(recording, transcriber, config)
         wh.write_cached(settings.warehouse, key, cached)
-    transcript = Transcript(
-        call_id=recording.call_id,
-        language=cached["language"],
-        duration_s=cached["duration_s"],
-        utterances=tuple(utterance_from_dict(u) for u in cached["utterances"]),
-    )
+        transcript = _transcript_of(recording, cached)
+    else:
+        cached, transcript = found
     if not transcript.utterances:
         raise AudioError(
             f"{recording.source_path}: no speech found in {cached['duration_s']:.1f} s "
@@ -188,7 +194,39 @@ def transcribe_recording(
             code="A007",
         )
     audio = {k: v for k, v in cached.items() if k != "utterances"}
-    return transcript, audio, from_cache
+    return transcript, audio, from_cache, damaged
+
+
+def _transcript_of(recording: Recording, entry: Mapping[str, Any]) -> Transcript:
+    return Transcript(
+        call_id=recording.call_id,
+        language=entry["language"],
+        duration_s=entry["duration_s"],
+        utterances=tuple(utterance_from_dict(u) for u in entry["utterances"]),
+    )
+
+
+def _cached_transcript(
+    recording: Recording, warehouse: str, key: str
+) -> tuple[tuple[dict[str, Any], Transcript] | None, bool]:
+    """The cached entry and its transcript (``None`` when there is none or it is damaged),
+    and whether it was damaged.
+
+    A damaged entry (torn, overwritten, or missing fields) is a miss: the call is
+    transcribed again and the entry rewritten. It is logged and counted (the night's
+    summary says how many), never trusted and never a quarantine.
+    """
+    try:
+        entry = wh.read_cached(warehouse, key)
+        if entry is None:
+            return None, False
+        transcript = _transcript_of(recording, entry)
+        float(entry["speech_s"])  # read below for the no-speech message
+        return (entry, transcript), False
+    except (wh.CacheEntryDamaged, KeyError, TypeError, ValueError, AttributeError) as exc:
+        where = wh.cache_path(warehouse, key)
+        log.warning("%s: damaged transcript cache entry (%s); transcribing again", where, exc)
+        return None, True
 
 
 def _run_asr(
@@ -259,7 +297,7 @@ def process_recording(recording: Recording, settings: RunSettings) -> CallResult
     configure_environment()  # a Dask worker on another machine starts without it
     started = time.monotonic()
     try:
-        transcript, audio, cached = transcribe_recording(recording, settings)
+        transcript, audio, cached, damaged = transcribe_recording(recording, settings)
         asr_wall_s = time.monotonic() - started
         vectors, _ = embed_transcript(transcript, settings.warehouse)
         embed_wall_s = time.monotonic() - started - asr_wall_s
@@ -287,6 +325,9 @@ def process_recording(recording: Recording, settings: RunSettings) -> CallResult
         )
         findings = tuple(findings_list)
     except AudioError as exc:
+        root = recording.path.removesuffix(recording.source_path)
+        if exc.code == "A009" and archive_gone(root):
+            return CallResult(recording, quarantine=unreachable(root, recording.source_path))
         return CallResult(recording, quarantine=_quarantine(recording, exc.code, exc.message))
     except (EarmarkError, MemoryError):
         raise
@@ -305,6 +346,7 @@ def process_recording(recording: Recording, settings: RunSettings) -> CallResult
         vectors=vectors,
         sentiment=sentiment.per_utterance if sentiment else (),
         embed_wall_s=embed_wall_s,
+        cache_repaired=damaged,
     )
 
 

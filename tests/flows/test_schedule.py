@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from prockit import cmdline, with_home
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,12 +70,11 @@ def test_schedule_serves_the_nightly_deployment(tmp_path: Path, data: Path) -> N
         os.environ.pop("PREFECT_API_URL", None)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
-    server_left = subprocess.run(
-        ["pgrep", "-f", f"prefect server start.*{url.split(':')[-1].split('/')[0]}"],
-        capture_output=True,
-        text=True,
-    )
-    assert server_left.stdout.strip() == "", "the managed Prefect server must stop with earmark"
+    deadline = time.monotonic() + 10
+    while with_home(tmp_path / "prefect") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [cmdline(pid) for pid in with_home(tmp_path / "prefect")]
+    assert not left, f"the managed Prefect server must stop with earmark: {left}"
 
 
 RUN_IT = """

@@ -71,7 +71,7 @@ def test_failed_write_leaves_previous_partition(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(wh.pq, "write_table", disk_full)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(WarehouseError, match=r"\[W006\] .*part-0.parquet: no space left"):
         wh.upsert(tmp_path, "scores", {"2026-11-20": [_score("b")]})
     monkeypatch.undo()
     assert [r["call_id"] for r in wh.read_table(tmp_path, "scores").to_pylist()] == ["a"]
@@ -110,7 +110,13 @@ def test_transcript_cache_round_trip_and_damaged_entry(tmp_path: Path) -> None:
     damaged = Path(wh.cache_path(tmp_path, "cd" * 32))
     damaged.parent.mkdir(parents=True)
     damaged.write_text("{trunc")
-    assert wh.read_cached(tmp_path, "cd" * 32) is None
+    with pytest.raises(
+        wh.CacheEntryDamaged, match=r"\[W008\] .*cdcd.*\.json: damaged cache entry, not JSON"
+    ):
+        wh.read_cached(tmp_path, "cd" * 32)
+    damaged.write_text("[1, 2]")
+    with pytest.raises(wh.CacheEntryDamaged, match="not a JSON object but list"):
+        wh.read_cached(tmp_path, "cd" * 32)
 
 
 def _archive(tmp_path: Path, data: Path) -> Path:

@@ -69,7 +69,8 @@ def test_transcript_cache_round_trip_and_damaged_entry(s3: S3) -> None:
     wh.write_cached(url, "ab" * 32, {"words": ["ça", "好"]})
     assert wh.read_cached(url, "ab" * 32) == {"words": ["ça", "好"]}
     s3fs.S3FileSystem().pipe_file(wh.cache_path(url, "cd" * 32), b"{trunc")
-    assert wh.read_cached(url, "cd" * 32) is None
+    with pytest.raises(wh.CacheEntryDamaged, match=r"\[W008\]"):
+        wh.read_cached(url, "cd" * 32)
 
 
 def test_a_failed_upload_leaves_the_previous_partition(
@@ -170,7 +171,7 @@ def test_a_live_night_renews_its_lease_and_a_dead_one_is_taken_over(s3: S3) -> N
         first = json.loads(fs.cat_file(lock))["expires"]
         time.sleep(0.7)
         assert json.loads(fs.cat_file(lock))["expires"] > first
-    dead = {"holder": "night-host pid 4242", "expires": time.time() - 1}
+    dead = {"holder": "night-host pid 4242", "expires": time.time() - 2 * wh.LEASE_S}
     fs.pipe_file(lock, json.dumps(dead).encode())
     with wh.night_lock(url):
         assert json.loads(fs.cat_file(lock))["holder"] != dead["holder"]
@@ -194,7 +195,7 @@ def test_unreachable_warehouses_are_clear_errors(s3: S3) -> None:
 
 def test_of_many_nights_finding_an_abandoned_lock_one_takes_it_over(s3: S3) -> None:
     url = s3.bucket()
-    dead = {"holder": "night-host pid 4242", "expires": time.time() - 1}
+    dead = {"holder": "night-host pid 4242", "expires": time.time() - 2 * wh.LEASE_S}
     s3fs.S3FileSystem().pipe_file(wh.join(url, wh.LOCK_NAME), json.dumps(dead).encode())
     assert _nights_at_once(url, 6) == ["W001"] * 5 + ["ran"]
 

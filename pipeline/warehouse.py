@@ -20,6 +20,7 @@ duplicates, and a crash leaves the old file.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -43,6 +44,7 @@ from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
 from pipeline.errors import WarehouseError
+from pipeline.types import IndexEntry
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +218,22 @@ SCHEMAS: dict[str, pa.Schema] = {
         ],
     ),
 }
+
+INDEX_SCHEMA = _schema(
+    "file_index",
+    [
+        ("archive", pa.string()),
+        ("source_path", pa.string()),
+        ("size_bytes", pa.int64()),
+        ("mtime_ns", pa.int64()),
+        ("audio_sha256", pa.string()),
+        ("call_id", pa.string()),
+        ("call_date", pa.string()),
+        ("status", pa.string()),
+    ],
+)
+"""The file index (:class:`pipeline.types.IndexEntry`): one file, not partitioned, at
+``WAREHOUSE/file_index/part-0.parquet``; see :mod:`pipeline.file_index`."""
 
 KEYS: dict[str, tuple[str, ...]] = {
     "calls": ("call_id",),
@@ -513,6 +531,37 @@ def partition_dates(root: str | os.PathLike[str], table: str) -> list[str]:
     return sorted(
         n.removeprefix(prefix) for n in list_names(join(root, table)) if n.startswith(prefix)
     )
+
+
+# ---------------------------------------------------------------- file index
+
+INDEX = "file_index"
+
+
+def index_path(root: str | os.PathLike[str]) -> str:
+    return join(root, INDEX, "part-0.parquet")
+
+
+def read_index(root: str | os.PathLike[str]) -> list[IndexEntry]:
+    """The warehouse's file index (empty before the first night).
+
+    Raises
+    ------
+    WarehouseError
+        ``W002`` when the index file is unreadable.
+    """
+    table = read_parquet(index_path(root), schema=INDEX_SCHEMA)
+    if table is None:
+        return []
+    return [IndexEntry(**row) for row in table.to_pylist()]
+
+
+def write_index(root: str | os.PathLike[str], entries: Iterable[IndexEntry]) -> None:
+    """Replace the file index, atomically (sorted by archive and path)."""
+    ordered = sorted(entries, key=lambda e: (e.archive, e.source_path))
+    table = pa.Table.from_pylist([dataclasses.asdict(e) for e in ordered], schema=INDEX_SCHEMA)
+    with atomic_path(index_path(root)) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
 
 
 # ---------------------------------------------------------------- transcript cache

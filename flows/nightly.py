@@ -113,7 +113,7 @@ def progress_hook() -> ProgressHook | None:
     return _progress
 
 
-def setprogress_hook(hook: ProgressHook | None) -> None:
+def set_progress_hook(hook: ProgressHook | None) -> None:
     """Called as ``hook(done, total, source_path)`` as recordings are done (the CLI's bar)."""
     global _progress
     _progress = hook
@@ -518,7 +518,9 @@ def _add_repeat_contacts(
     stored = wh.read_table(
         warehouse,
         "calls",
-        call_dates=[d for d in wh.partition_dates(warehouse, "calls") if first <= d],
+        call_dates=[  # a look-back: later partitions do not count (a backfill has many)
+            d for d in wh.partition_dates(warehouse, "calls") if first <= d <= max(calls_by_date)
+        ],
     )
     contacts = {
         c: (c, cust or "", when or "")

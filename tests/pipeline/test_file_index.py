@@ -13,8 +13,10 @@ from s3kit import S3
 from pipeline import warehouse as wh
 from pipeline.archive import list_archive
 from pipeline.file_index import (
+    Changes,
     DateRange,
     Index,
+    Resolved,
     apply_night,
     entry_for,
     index_of,
@@ -34,10 +36,12 @@ def _archive(tmp_path: Path, data: Path) -> Path:
     return root
 
 
-def _night(root: Path, index: Index, dates: DateRange = DateRange()) -> tuple[object, Index]:
+def _night(
+    root: Path, index: Index, dates: DateRange | None = None
+) -> tuple[tuple[Changes, Resolved], Index]:
     """What a night does with the index: list, plan, hash, record every file as ``ok``."""
     listing = list_archive(root)
-    changes = plan_changes(str(root), listing.files, index, dates=dates)
+    changes = plan_changes(str(root), listing.files, index, dates=dates or DateRange())
     resolved = resolve_changes(str(root), changes, index)
     entries = [
         entry_for(str(root), r, mtime_ns=resolved.mtime_ns[r.source_path], status="ok")
@@ -55,10 +59,10 @@ def _night(root: Path, index: Index, dates: DateRange = DateRange()) -> tuple[ob
 def test_a_second_look_reads_no_unchanged_file(tmp_path: Path, data: Path) -> None:
     root = _archive(tmp_path, data)
     (changes, resolved), index = _night(root, {})
-    assert resolved.hashed == 3 and len(resolved.recordings) == 3  # type: ignore[attr-defined]
+    assert resolved.hashed == 3 and len(resolved.recordings) == 3
     (changes, resolved), again = _night(root, index)
-    assert len(changes.unchanged) == 3 and not changes.todo  # type: ignore[attr-defined]
-    assert resolved.hashed == 0 and again == index  # type: ignore[attr-defined]
+    assert len(changes.unchanged) == 3 and not changes.todo
+    assert resolved.hashed == 0 and again == index
 
 
 def test_new_changed_touched_files(tmp_path: Path, data: Path) -> None:
@@ -68,13 +72,13 @@ def test_new_changed_touched_files(tmp_path: Path, data: Path) -> None:
     shutil.copy(data / "azure_katiesteve_mono.wav", root / "2026-11-20" / "b.wav")  # changed
     stat = (root / "2026-11-21" / "c.wav").stat()
     os.utime(root / "2026-11-21" / "c.wav", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
-    (changes, resolved), after = _night(root, index)
-    assert resolved.hashed == 3  # type: ignore[attr-defined]
-    assert sorted(r.source_path for r in resolved.recordings) == [  # type: ignore[attr-defined]
+    (_, resolved), after = _night(root, index)
+    assert resolved.hashed == 3
+    assert sorted(r.source_path for r in resolved.recordings) == [
         "2026-11-20/b.wav",
         "2026-11-21/new.wav",
     ]
-    assert [t.source_path for t in resolved.touched] == ["2026-11-21/c.wav"]  # type: ignore[attr-defined]
+    assert [t.source_path for t in resolved.touched] == ["2026-11-21/c.wav"]
     touched = after[(str(root), "2026-11-21/c.wav")]
     assert touched.mtime_ns == stat.st_mtime_ns + 10**9
     assert touched.audio_sha256 == index[(str(root), "2026-11-21/c.wav")].audio_sha256
@@ -87,12 +91,12 @@ def test_a_moved_file_keeps_its_call_and_a_copy_is_a_new_call(tmp_path: Path, da
     (root / "moved").mkdir()
     (root / "2026-11-20" / "a.wav").rename(root / "moved" / "renamed a.wav")
     shutil.copy(root / "2026-11-20" / "b.wav", root / "moved" / "copy of b.wav")
-    (changes, resolved), after = _night(root, index)
-    moved = resolved.moved  # type: ignore[attr-defined]
+    (_, resolved), after = _night(root, index)
+    moved = resolved.moved
     assert [(o.source_path, n.source_path) for o, n in moved] == [
         ("2026-11-20/a.wav", "moved/renamed a.wav")
     ]
-    assert [r.source_path for r in resolved.recordings] == ["moved/copy of b.wav"]  # type: ignore[attr-defined]
+    assert [r.source_path for r in resolved.recordings] == ["moved/copy of b.wav"]
     assert all(e.status == "ok" for e in after.values())  # moved, not vanished
     new = after[(str(root), "moved/renamed a.wav")]
     assert (new.call_id, new.call_date, new.audio_sha256) == (
@@ -111,14 +115,14 @@ def test_vanished_files_are_reported_and_marked(tmp_path: Path, data: Path) -> N
     (root / "2026-11-20" / "b.wav").unlink()
     (root / "2026-11-21" / "c.wav").unlink()
     (changes, _), after = _night(root, index)
-    assert sorted(v.source_path for v in changes.vanished) == [  # type: ignore[attr-defined]
+    assert sorted(v.source_path for v in changes.vanished) == [
         "2026-11-20/b.wav",
         "2026-11-21/c.wav",
     ]
     assert after[(str(root), "2026-11-20/b.wav")].status == "vanished"
     assert key not in after  # nothing was stored for a quarantined file
     (changes, _), again = _night(root, after)
-    assert not changes.vanished and again == after  # type: ignore[attr-defined]
+    assert not changes.vanished and again == after
 
 
 def test_a_vanished_file_that_comes_back_is_the_same_call(tmp_path: Path, data: Path) -> None:
@@ -128,17 +132,17 @@ def test_a_vanished_file_that_comes_back_is_the_same_call(tmp_path: Path, data: 
     _, index = _night(root, index)
     shutil.copy(tmp_path / "away.wav", root / "2026-11-20" / "back.wav")
     (_, resolved), after = _night(root, index)
-    assert not resolved.recordings and len(resolved.moved) == 1  # type: ignore[attr-defined]
+    assert not resolved.recordings and len(resolved.moved) == 1
     assert after[(str(root), "2026-11-20/back.wav")].status == "ok"
 
 
 def test_dates_limit_what_is_read(tmp_path: Path, data: Path) -> None:
     root = _archive(tmp_path, data)
     (changes, resolved), index = _night(root, {}, DateRange("2026-11-21", "2026-11-21"))
-    assert [r.source_path for r in resolved.recordings] == ["2026-11-21/c.wav"]  # type: ignore[attr-defined]
-    assert changes.outside == 2  # type: ignore[attr-defined]
+    assert [r.source_path for r in resolved.recordings] == ["2026-11-21/c.wav"]
+    assert changes.outside == 2
     (changes, resolved), _ = _night(root, index, DateRange("2026-11-20"))
-    assert len(resolved.recordings) == 2 and changes.outside == 0  # type: ignore[attr-defined]
+    assert len(resolved.recordings) == 2 and changes.outside == 0
     assert "2026-11-20" in DateRange(None, "2026-11-20") and "2026-11-21" not in DateRange(
         None, "2026-11-20"
     )
@@ -150,10 +154,10 @@ def test_a_duplicate_call_id_is_refused_once(tmp_path: Path, data: Path) -> None
         "call_id,file\nSAME,2026-11-20/a.wav\nSAME,2026-11-20/b.wav\n", encoding="utf-8"
     )
     (_, resolved), index = _night(root, {})
-    assert [q.error_code for q in resolved.quarantined] == ["I003"]  # type: ignore[attr-defined]
+    assert [q.error_code for q in resolved.quarantined] == ["I003"]
     assert index[(str(root), "2026-11-20/b.wav")].status == "quarantined"
-    (changes, resolved), _ = _night(root, index)
-    assert resolved.hashed == 0 and not resolved.quarantined  # type: ignore[attr-defined]
+    (_, resolved), _ = _night(root, index)
+    assert resolved.hashed == 0 and not resolved.quarantined
 
 
 def _entry(n: int) -> IndexEntry:

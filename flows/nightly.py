@@ -343,10 +343,14 @@ def nightly_flow(
     for language in config.languages:
         rubric_for(config, language)
     with wh.night_lock(warehouse):
-        index = index_of(wh.read_index(warehouse))
-        plan = plan_archive(
-            archive, index, dates=dates or DateRange(), metadata=metadata_options(config)
-        )
+        planned = _planned.pop((archive, warehouse, dates), None)
+        if planned is not None and planned[0] == wh.stamp(wh.index_path(warehouse)):
+            _, index, plan = planned  # listed just before the flow; the index is as read then
+        else:
+            index = index_of(wh.read_index(warehouse))
+            plan = plan_archive(
+                archive, index, dates=dates or DateRange(), metadata=metadata_options(config)
+            )
         for issue in plan.metadata_issues:  # the summary shows them; a warning would print each
             log.info("%s", issue)
         total = len(plan.changes.todo)
@@ -806,7 +810,8 @@ def run_night(
     from prefect import flow
 
     preflight(archive, warehouse, config)
-    quiet = _nothing_new(archive, warehouse, dates or DateRange(), config)
+    dates = dates or DateRange()
+    quiet = _nothing_new(archive, warehouse, dates, config)
     if quiet is not None:  # no flow, no Prefect, no model: the archive is as indexed
         return quiet
     if dask_address and not config.asr.workers:  # Dask's --nworkers/--nthreads decide
@@ -830,12 +835,22 @@ def _nothing_new(
     Read without the lock: the flow takes it and looks again before writing anything.
     """
     started = time.monotonic()
-    plan = plan_archive(
-        archive, index_of(wh.read_index(warehouse)), dates=dates, metadata=metadata_options(config)
-    )
+    stamp = wh.stamp(wh.index_path(warehouse))
+    index = index_of(wh.read_index(warehouse))
+    plan = plan_archive(archive, index, dates=dates, metadata=metadata_options(config))
     if plan.changes.todo or plan.changes.vanished or plan.metadata_entry is not None:
+        _planned[(str(archive), str(warehouse), dates)] = (stamp, index, plan)
         return None
     return summarize(plan, [], started=started)
+
+
+_planned: dict[
+    tuple[str, str, DateRange | None], tuple[tuple[str, int] | None, Index, ArchivePlan]
+] = {}
+"""The plan :func:`_nothing_new` made, for the flow it starts (in this process): a large
+archive is then listed once a night, not twice. The flow uses it only if the index it
+has not been rewritten since (its stamp: mtime or ETag, and size), so a large index is
+not read, nor held, twice."""
 
 
 def scheduled_night(

@@ -28,6 +28,7 @@ import os
 import posixpath
 import re
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -553,6 +554,9 @@ def read_index(root: str | os.PathLike[str]) -> list[IndexEntry]:
     if table is None:
         return []
     columns = [table.column(name).to_pylist() for name in INDEX_SCHEMA.names]
+    for name in ("archive", "call_date", "status"):  # few values, each held once
+        at = INDEX_SCHEMA.names.index(name)
+        columns[at] = [sys.intern(v) for v in columns[at]]
     return [IndexEntry(*values) for values in zip(*columns, strict=True)]
 
 

@@ -34,7 +34,6 @@ from typing import Any
 import pyarrow as pa
 
 from flows.env import prefect_server
-from flows.nightly import rebuild_queue
 from models.embed import get_embedder
 from models.nlp import get_analyzer
 from pipeline import rows
@@ -320,6 +319,8 @@ def rescore_flow(
             done = [f.result() for f in futures]
         else:
             done = [rescore_partition(warehouse, d, tuple(rubric_paths)) for d in dates]
+        from flows.nightly import rebuild_queue  # not for rubric apply/explain: ASR stack
+
         rebuild_queue(warehouse, dates, config)
     return RescoreSummary(
         calls=sum(n for n, _ in done),

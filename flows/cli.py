@@ -11,8 +11,12 @@ import csv
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.errors import EarmarkError
+
+if TYPE_CHECKING:
+    from pipeline.file_index import DateRange
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -64,12 +68,38 @@ def _parser() -> argparse.ArgumentParser:
         "--language", action="append", choices=["en", "zh", "ru"], help="fix the language(s)"
     )
     run.add_argument("--workers", type=int, help="recordings processed at once (0: one per core)")
+    when = run.add_mutually_exclusive_group()
+    when.add_argument(
+        "--date", help="only calls of this date (YYYY-MM-DD), e.g. one day of a dated archive"
+    )
+    when.add_argument("--since", help="only calls from this date on (YYYY-MM-DD)")
     run.add_argument("--top", type=int, default=10, help="queue rows to print (default 10)")
     run.add_argument(
         "--dask-address", help="run the calls on a Dask cluster (tcp://scheduler:8786)"
     )
     run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
     run.set_defaults(func=cmd_run)
+
+    backfill = sub.add_parser(
+        "backfill", help="process a range of dates of an archive, in resumable chunks"
+    )
+    backfill.add_argument("--archive", help="folder of recordings (+ optional metadata.csv)")
+    backfill.add_argument("--warehouse", help="output folder or URL for the Parquet tables")
+    backfill.add_argument("--from", dest="first", help="first call date (YYYY-MM-DD)")
+    backfill.add_argument("--to", dest="last", help="last call date (YYYY-MM-DD)")
+    backfill.add_argument("--config", help="earmark.toml")
+    backfill.add_argument(
+        "--chunk-calls", type=int, default=500, help="calls per chunk of whole dates (500)"
+    )
+    backfill.add_argument("--batch-calls", type=int, default=20, help="calls per Prefect task (20)")
+    backfill.add_argument(
+        "--workers", type=int, help="recordings processed at once (0: one per core)"
+    )
+    backfill.add_argument(
+        "--dask-address", help="run the calls on a Dask cluster (tcp://scheduler:8786)"
+    )
+    backfill.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
+    backfill.set_defaults(func=cmd_backfill)
 
     serve = sub.add_parser("serve", help="the inspectors' review web app")
     serve.add_argument("--warehouse", required=True)
@@ -241,16 +271,95 @@ def cmd_run(args: argparse.Namespace) -> int:
     def progress(done: int, total: int, path: str) -> None:
         bar.total = total
         bar.set_postfix_str(path[-40:])
-        bar.update(1)
+        bar.update(done - bar.n)
 
+    dates = _date_range(args.date or args.since, args.date)
     set_progress_hook(progress)
     try:
-        summary = run_night(archive, warehouse, config, dask_address=args.dask_address)
+        summary = run_night(archive, warehouse, config, dask_address=args.dask_address, dates=dates)
     finally:
         bar.close()
         set_progress_hook(None)
     _print_summary(summary, warehouse, top=args.top)
     return EXIT_OK
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from flows.backfill import run_backfill
+    from flows.nightly import set_progress_hook
+    from pipeline.config import load_config
+    from pipeline.errors import ConfigError
+
+    config = load_config(args.config)
+    if args.workers is not None:
+        config = config.model_copy(
+            update={"asr": config.asr.model_copy(update={"workers": args.workers})}
+        )
+    archive = args.archive or config.archive
+    warehouse = args.warehouse or config.warehouse
+    if not archive or not warehouse:
+        raise ConfigError(
+            "give --archive and --warehouse (or set them in earmark.toml)", code="C003"
+        )
+    for name in ("chunk_calls", "batch_calls"):
+        if getattr(args, name) < 1:
+            option = "--" + name.replace("_", "-")
+            raise ConfigError(
+                f"{option} must be at least 1, got {getattr(args, name)}", code="C042"
+            )
+    dates = _date_range(args.first, args.last, names=("--from", "--to"))
+    bar = tqdm(total=0, unit="call", desc="backfill", file=sys.stderr, disable=None)
+
+    def progress(done: int, total: int, path: str) -> None:
+        bar.total = total
+        bar.set_postfix_str(path[-40:])
+        bar.update(done - bar.n)
+
+    set_progress_hook(progress)
+    try:
+        summary = run_backfill(
+            archive,
+            warehouse,
+            config,
+            dates=dates,
+            chunk_calls=args.chunk_calls,
+            batch_calls=args.batch_calls,
+            dask_address=args.dask_address,
+        )
+    finally:
+        bar.close()
+        set_progress_hook(None)
+    _print_summary(summary, warehouse, top=0)
+    return EXIT_OK
+
+
+def _iso_date(value: str | None, option: str) -> str | None:
+    import datetime as dt
+
+    from pipeline.errors import ConfigError
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ConfigError(
+            f"{option} {value!r} is not a date like 2026-11-20", code="C040"
+        ) from None
+
+
+def _date_range(
+    first: str | None, last: str | None, *, names: tuple[str, str] = ("--date", "--date")
+) -> DateRange:
+    from pipeline.errors import ConfigError
+    from pipeline.file_index import DateRange
+
+    lo, hi = _iso_date(first, names[0]), _iso_date(last, names[1])
+    if lo and hi and lo > hi:
+        raise ConfigError(f"{names[0]} {lo} is after {names[1]} {hi}", code="C041")
+    return DateRange(lo, hi)
 
 
 METADATA_ISSUES_SHOWN = 10
@@ -269,6 +378,22 @@ def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
         print(f"ASR throughput: {s.throughput:.1f} audio s per wall s")
         share = s.embed_wall_s / s.asr_wall_s
         print(f"meaning model: {s.embed_wall_s:.1f} s ({share:.0%} of the ASR time)")
+    print(
+        f"archive: {s.hashed} new or changed file(s) read, {s.unchanged} unchanged (not read), "
+        f"{len(s.moved)} moved, {s.touched} touched, {len(s.vanished)} vanished"
+        + (f", {s.outside} outside the dates asked for" if s.outside else "")
+    )
+    for old, new in s.moved[:5]:
+        print(f"  moved: {old} -> {new}")
+    for path in s.vanished[:5]:
+        print(f"  vanished: {path} (its rows are kept)")
+    if len(s.vanished) > 5:
+        print(f"  … {len(s.vanished) - 5} more vanished: see the file_index table")
+    if s.queues_kept:
+        print(
+            f"  queues kept for {', '.join(s.queues_kept)} (calls arrived late; "
+            "earmark queue build --date D rebuilds one on purpose)"
+        )
     for q in s.quarantined:
         print(f"  quarantined [{q.error_code}] {q.reason}")
     if s.metadata_issues:
@@ -534,12 +659,12 @@ def _rubric_paths(args: argparse.Namespace) -> list[str]:
 def cmd_rubric_apply(args: argparse.Namespace) -> int:
     import json
 
-    from flows.rescore import compile_rubrics, transcripts_from_jsonl
+    from flows.rescore import RubricsByLanguage, transcripts_from_jsonl
     from pipeline.rows import finding_row
     from pipeline.scoring import assess
     from pipeline.transcript import transcript_from_json
 
-    compiled = compile_rubrics(_rubric_paths(args))
+    rubric_for = RubricsByLanguage(_rubric_paths(args))
     try:
         source = open(args.transcripts, encoding="utf-8")  # noqa: SIM115  (closed below)
     except OSError as exc:
@@ -553,10 +678,11 @@ def cmd_rubric_apply(args: argparse.Namespace) -> int:
                 if obj is None:
                     raise ValueError(problem)
                 transcript = transcript_from_json(obj)
-                rubric = compiled.get(transcript.language)
+                rubric = rubric_for(transcript.language)
                 if rubric is None:
+                    have = ", ".join(rubric_for.languages)
                     raise ValueError(
-                        f"no rubric for language {transcript.language!r} (have {', '.join(sorted(compiled))})"
+                        f"no rubric for language {transcript.language!r} (have {have})"
                     )
             except ValueError as exc:
                 bad += 1
@@ -680,7 +806,7 @@ def _print_assessment(
 
 
 def cmd_rubric_explain(args: argparse.Namespace) -> int:
-    from flows.rescore import compile_rubrics
+    from flows.rescore import RubricsByLanguage
     from pipeline import warehouse as wh
     from pipeline.errors import InputError
     from pipeline.rows import transcript_from_rows
@@ -704,7 +830,7 @@ def cmd_rubric_explain(args: argparse.Namespace) -> int:
         [u for u in utts if u["call_id"] == args.call],
     )
     paths = [args.rubric] if args.rubric else _rubric_paths(args)
-    compiled = compile_rubrics(paths).get(transcript.language)
+    compiled = RubricsByLanguage(paths)(transcript.language)
     if compiled is None:
         raise InputError(f"no rubric for the call's language {transcript.language!r}", code="I008")
     print(
@@ -740,24 +866,15 @@ def cmd_rubric_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_queue_build(args: argparse.Namespace) -> int:
-    from prefect import flow
-
-    from flows.lifetime import ensure_api
-    from flows.nightly import queue_build_flow
+    from flows.nightly import run_queue_build
     from pipeline import warehouse as wh
     from pipeline.config import load_config
 
     config = load_config(args.config)
-    ensure_api()
-    dates = args.date or wh.partition_dates(args.warehouse, "scores")
-    build = flow(
-        queue_build_flow,
-        name="earmark-queue-build",
-        validate_parameters=False,
-        persist_result=False,
+    dates = [_iso_date(d, "--date") or d for d in args.date or ()] or wh.partition_dates(
+        args.warehouse, "scores"
     )
-    with wh.night_lock(args.warehouse):
-        queue = build(args.warehouse, dates, config)
+    queue = run_queue_build(args.warehouse, dates, config)
     _print_queues(queue, top=20, warehouse=args.warehouse)
     return EXIT_OK
 

@@ -42,3 +42,13 @@ def configure_environment(*, quiet: bool = True) -> Path:
     for key in ("PREFECT_HOME", "NUMBA_CACHE_DIR"):
         Path(os.environ[key]).mkdir(parents=True, exist_ok=True)
     return home
+
+
+def prefect_server() -> str | None:
+    """The Prefect API this process reports to (``PREFECT_API_URL``), or ``None``.
+
+    Commands that run no ASR (``rescore``, ``queue build``) run as Prefect flows only
+    when there is such a server to record them: without one, Prefect would start a
+    temporary server (about 20 s on two cores) for a command that takes one second.
+    """
+    return os.environ.get("PREFECT_API_URL") or None

@@ -24,10 +24,20 @@ from models.bundle import resolve_model
 from models.diarize import pick_embedder
 from pipeline import rows
 from pipeline import warehouse as wh
-from pipeline.archive import UNREACHABLE, discover
+from pipeline.archive import UNREACHABLE, ArchiveFile, list_archive
 from pipeline.config import Config
 from pipeline.errors import AudioError, EarmarkError, InputError
-from pipeline.metadata import METADATA_FILE, read_metadata
+from pipeline.file_index import (
+    Changes,
+    DateRange,
+    Index,
+    apply_night,
+    entry_for,
+    index_of,
+    plan_changes,
+    resolve_changes,
+)
+from pipeline.metadata import METADATA_FILE, MetadataOptions, read_metadata
 from pipeline.metadata import options_from_config as metadata_options
 from pipeline.metrics import repeat_contacts
 from pipeline.queue import (
@@ -49,7 +59,7 @@ from pipeline.redact_audio import (
     write_redacted_copy,
 )
 from pipeline.scoring import clock
-from pipeline.types import MetadataIssue, QuarantineEntry, QueueEntry, Recording
+from pipeline.types import IndexEntry, MetadataIssue, QuarantineEntry, QueueEntry, Recording
 
 log = logging.getLogger("earmark")
 
@@ -77,11 +87,25 @@ class NightSummary:
     """Frames the decoder repaired or skipped, by recording (kept off the terminal)."""
     embed_wall_s: float = 0.0
     """Seconds spent embedding the new calls' utterances (the meaning model)."""
+    unchanged: int = 0
+    """Files the index already held, unchanged (not read)."""
+    hashed: int = 0
+    """New or changed files read and hashed."""
+    moved: list[tuple[str, str]] = field(default_factory=list)
+    """(old path, new path) of known calls found at a new path: not processed again."""
+    touched: int = 0
+    """Files whose mtime changed but not their content: not processed again."""
+    vanished: list[str] = field(default_factory=list)
+    """Known files gone from the archive (their rows are kept)."""
+    outside: int = 0
+    """New or changed files outside the selected dates, left for another run."""
+    queues_kept: list[str] = field(default_factory=list)
+    """Dates with new calls whose queue already existed and was left as it was."""
     cache_repaired: int = 0
     """Damaged transcript cache entries met, recomputed and rewritten."""
     deferred: list[QuarantineEntry] = field(default_factory=list)
     """Recordings not processed because the archive went away mid-night (``I009``):
-    nothing is written for them, the next run processes them."""
+    nothing is written or indexed for them, the next run processes them."""
 
     @property
     def throughput(self) -> float:
@@ -89,8 +113,13 @@ class NightSummary:
         return self.asr_audio_s / self.asr_wall_s if self.asr_wall_s else 0.0
 
 
+def progress_hook() -> ProgressHook | None:
+    """The hook set by :func:`set_progress_hook` (``None``: no progress shown)."""
+    return _progress
+
+
 def set_progress_hook(hook: ProgressHook | None) -> None:
-    """Called as ``hook(done, total, source_path)`` after each recording (the CLI's bar)."""
+    """Called as ``hook(done, total, source_path)`` as recordings are done (the CLI's bar)."""
     global _progress
     _progress = hook
 
@@ -111,13 +140,11 @@ class CopyJob:
     """The call's redacted spans; none: the call needs no copy (and keeps none)."""
 
 
-def _tasks() -> Any:
+def _batch_task() -> Any:
     from prefect import task
     from prefect.cache_policies import NO_CACHE
 
-    return task(
-        process_recording, name="process-recording", cache_policy=NO_CACHE, persist_result=False
-    )
+    return task(process_batch, name="process-batch", cache_policy=NO_CACHE, persist_result=False)
 
 
 def _audio_task() -> Any:
@@ -129,71 +156,266 @@ def _audio_task() -> Any:
     )
 
 
-def nightly_flow(archive: str, warehouse: str, config: Config) -> NightSummary:
-    """Body of the Prefect flow (wrapped in :func:`run_night`)."""
+def process_batch(recordings: list[Recording], settings: RunSettings) -> list[CallResult]:
+    """Process a batch of recordings one after the other (one Prefect task per batch: a
+    night of thousands of calls is tens of tasks, not thousands)."""
+    return [process_recording(rec, settings) for rec in recordings]
+
+
+MAX_BATCH_CALLS = 50
+
+
+def batch_size(calls: int, workers: int, *, most: int = MAX_BATCH_CALLS) -> int:
+    """Calls per task: about four batches per worker, so the workers share the night
+    evenly, and never more than ``most``."""
+    return max(1, min(most, -(-calls // max(1, 4 * workers))))
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """What one pass over a set of changed files did (a night, or a backfill chunk)."""
+
+    results: list[CallResult]
+    quarantined: list[QuarantineEntry]
+    dates: set[str]
+    queue: list[QueueEntry]
+    queues_kept: list[str]
+    moved: list[tuple[str, str]]
+    touched: int
+    hashed: int
+    closed_months: list[str] = field(default_factory=list)
+    """Months whose first night this step wrote (their monthly check is published)."""
+    deferred: list[QuarantineEntry] = field(default_factory=list)
+    """Not processed because the archive went away (``I009``): retried next run."""
+
+
+def night_step(
+    warehouse: str,
+    config: Config,
+    plan: ArchivePlan,
+    index: Index,
+    *,
+    todo: list[ArchiveFile],
+    first: bool = True,
+    batch_calls: int | None = None,
+    advance: Callable[[int, str], None] | None = None,
+) -> tuple[StepResult, Index]:
+    """Hash ``todo``, process what is new, write the tables, the new dates' queues and the
+    index: the unit a night runs once and a backfill runs per chunk.
+
+    ``first``: this step also records what the listing found besides audio (refused
+    ``metadata.csv`` rows, vanished files). Returns the step's outcome and the index
+    after it (already written to the warehouse).
+    """
+    root = plan.root
+    resolved = resolve_changes(root, plan.changes, index, todo=todo)
+    if advance:
+        advance(len(todo) - len(resolved.recordings), todo[-1].source_path if todo else "")
+    settings = RunSettings(config=config, warehouse=warehouse)
+    recordings = resolved.recordings
+    if recordings:
+        get_transcriber(config.asr).model  # noqa: B018  (loads the model once, here)
+    size = batch_calls or batch_size(len(recordings), config.asr.worker_count)
+    results = _process_batches(recordings, settings, size, advance)
+    options = audio_redact_options(config)
+    if (
+        options is not None and results
+    ):  # before the tables: a call is never listed without its copy
+        _audio_task()(warehouse, copy_jobs(results), options)
+    problems = (
+        (plan.refused_rows if first else [])
+        + resolved.quarantined
+        + [r.quarantine for r in results if r.quarantine]
+    )
+    quarantined = [q for q in problems if q.error_code != UNREACHABLE]
+    deferred = [q for q in problems if q.error_code == UNREACHABLE]
+    if deferred:
+        log.warning("%d recordings not reachable any more: retried next run", len(deferred))
+    results = [r for r in results if not (r.quarantine and r.quarantine.error_code == UNREACHABLE)]
+    nights_before = wh.partition_dates(warehouse, "calls")
+    dates = write_results(
+        warehouse, recordings, results, quarantined, repeat_days=config.repeat_contact_days
+    )
+    move_calls(warehouse, [(old, new) for old, new in resolved.moved])
+    queue, kept = build_new_queues(warehouse, dates, config)
+    entries = [
+        entry_for(
+            root,
+            r.recording,
+            mtime_ns=resolved.mtime_ns[r.recording.source_path],
+            status="ok" if r.transcript is not None else "quarantined",
+        )
+        for r in results
+    ]
+    entries += resolved.touched + resolved.refused
+    if first and plan.metadata_entry is not None:
+        entries.append(plan.metadata_entry)
+    after = apply_night(
+        index,
+        entries=entries,
+        moved=resolved.moved,
+        vanished=plan.changes.vanished if first else (),
+    )
+    if after != index:
+        wh.write_index(warehouse, after.values())
+    step = StepResult(
+        results=results,
+        quarantined=quarantined,
+        dates=dates,
+        queue=queue,
+        queues_kept=kept,
+        moved=[(old.source_path, new.source_path) for old, new in resolved.moved],
+        touched=len(resolved.touched),
+        hashed=resolved.hashed,
+        closed_months=_closed_months(nights_before, wh.partition_dates(warehouse, "calls"))
+        if dates
+        else [],
+        deferred=deferred,
+    )
+    return step, after
+
+
+def _process_batches(
+    recordings: list[Recording],
+    settings: RunSettings,
+    size: int,
+    advance: Callable[[int, str], None] | None,
+) -> list[CallResult]:
     from prefect.futures import as_completed
 
+    if not recordings:
+        return []
+    process = _batch_task()
+    batches = [recordings[i : i + size] for i in range(0, len(recordings), size)]
+    futures = [process.submit(batch, settings) for batch in batches]
+    results: list[CallResult] = []
+    for future in as_completed(futures):
+        done: list[CallResult] = future.result()
+        results.extend(done)
+        if advance:
+            advance(len(done), done[-1].recording.source_path)
+    results.sort(key=lambda r: r.recording.source_path)
+    return results
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivePlan:
+    """The archive listed and compared with the file index (no recording read yet)."""
+
+    root: str
+    changes: Changes
+    ignored: list[str]
+    refused_rows: list[QuarantineEntry]
+    """Refused ``metadata.csv`` rows: recorded when the file changed since the index saw it."""
+    metadata_entry: IndexEntry | None
+    metadata_issues: list[MetadataIssue] = field(default_factory=list)
+    """Problems in ``metadata.csv`` whose rows were still used: reported when it changed."""
+
+
+def plan_archive(
+    archive: str | Path,
+    index: Index,
+    *,
+    dates: DateRange,
+    metadata: MetadataOptions | None = None,
+) -> ArchivePlan:
+    """List ``archive`` and compare it with the index (see :mod:`pipeline.file_index`)."""
+    root = str(Path(archive).resolve())
+    listing = list_archive(root, metadata=metadata)
+    meta = listing.metadata
+    changes = plan_changes(
+        root, listing.files, index, dates=dates, also=[meta.source_path] if meta else []
+    )
+    entry = None
+    refused: list[QuarantineEntry] = listing.quarantined
+    if meta is not None:
+        entry = IndexEntry(
+            archive=root,
+            source_path=meta.source_path,
+            size_bytes=meta.size_bytes,
+            mtime_ns=meta.mtime_ns,
+            audio_sha256="",
+            call_id="",
+            call_date="",
+            status="quarantined" if listing.quarantined else "ok",
+        )
+        if index.get((root, meta.source_path)) == entry:
+            entry, refused = None, []  # seen as it is: its refused rows are recorded
+    issues = listing.metadata_issues if entry is not None else []
+    return ArchivePlan(root, changes, listing.ignored, refused, entry, issues)
+
+
+def nightly_flow(
+    archive: str, warehouse: str, config: Config, dates: DateRange | None = None
+) -> NightSummary:
+    """Body of the Prefect flow (wrapped in :func:`run_night`): the archive's new and
+    changed files in ``dates`` (default: every date) are processed; everything else the
+    file index already holds is left alone."""
     started = time.monotonic()
-    # Fail before any compute on what would fail every call: rubrics, model files.
+    # Fail before any compute on what would fail every call: rubrics (model files: preflight).
     for language in config.languages:
         rubric_for(config, language)
-    get_transcriber(config.asr).model  # noqa: B018  (loads the model once, here)
     with wh.night_lock(warehouse):
-        found = discover(archive, metadata=metadata_options(config))
-        for issue in found.metadata_issues:  # the summary shows them; a warning would print each
+        planned = _planned.pop((archive, warehouse, dates), None)
+        if planned is not None and planned[0] == wh.stamp(wh.index_path(warehouse)):
+            _, index, plan = planned  # listed just before the flow; the index is as read then
+        else:
+            index = index_of(wh.read_index(warehouse))
+            plan = plan_archive(
+                archive, index, dates=dates or DateRange(), metadata=metadata_options(config)
+            )
+        for issue in plan.metadata_issues:  # the summary shows them; a warning would print each
             log.info("%s", issue)
-        settings = RunSettings(config=config, warehouse=warehouse)
-        process = _tasks()
-        futures = [process.submit(rec, settings) for rec in found.recordings]
-        results: list[CallResult] = []
-        for n, future in enumerate(as_completed(futures), 1):
-            result: CallResult = future.result()
-            results.append(result)
-            if _progress:
-                _progress(n, len(futures), result.recording.source_path)
-        results.sort(key=lambda r: r.recording.source_path)
-        options = audio_redact_options(config)
-        if options is not None:  # before the tables: a call is never listed without its copy
-            _audio_task()(warehouse, copy_jobs(results), options)
-        nights_before = wh.partition_dates(warehouse, "calls")
-        problems = found.quarantined + [r.quarantine for r in results if r.quarantine]
-        quarantined = [q for q in problems if q.error_code != UNREACHABLE]
-        deferred = [q for q in problems if q.error_code == UNREACHABLE]
-        if deferred:
-            log.warning("%d recordings not reachable any more: retried next run", len(deferred))
-        dates = write_results(
-            warehouse,
-            found.recordings,
-            results,
-            quarantined,
-            repeat_days=config.repeat_contact_days,
+        total = len(plan.changes.todo)
+        done = 0
+
+        def advance(n: int, path: str) -> None:
+            nonlocal done
+            done += n
+            if _progress and n:
+                _progress(done, total, path)
+
+        step, _ = night_step(
+            warehouse, config, plan, index, todo=plan.changes.todo, advance=advance
         )
-        queue = rebuild_queue(warehouse, dates, config)
-        closed = _closed_months(nights_before, wh.partition_dates(warehouse, "calls"))
-    _publish_artifact(queue)
-    _publish_monthly(warehouse, config, closed)
+    _publish_artifact(step.queue)
+    _publish_monthly(warehouse, config, step.closed_months)
+    return summarize(plan, [step], started=started)
+
+
+def summarize(plan: ArchivePlan, steps: list[StepResult], *, started: float) -> NightSummary:
+    """One summary of a night's (or a backfill's) steps."""
+    results = [r for s in steps for r in s.results]
     done = [r for r in results if r.transcript is not None]
     fresh = [r for r in done if not r.asr_cached]
+    moved_from = {old for s in steps for old, _ in s.moved}
     return NightSummary(
         processed=len(done),
-        quarantined=quarantined,
-        ignored=found.ignored,
+        quarantined=[q for s in steps for q in s.quarantined],
+        ignored=plan.ignored,
         audio_s=sum(r.transcript.duration_s for r in done if r.transcript),
         asr_audio_s=sum(r.transcript.duration_s for r in fresh if r.transcript),
         asr_wall_s=sum(r.asr_wall_s for r in fresh),
         embed_wall_s=sum(r.embed_wall_s for r in fresh),
         cached=len(done) - len(fresh),
         wall_s=time.monotonic() - started,
-        call_dates=sorted(dates),
-        queue=queue,
-        metadata_issues=found.metadata_issues,
+        call_dates=sorted({d for s in steps for d in s.dates}),
+        queue=[q for s in steps for q in s.queue],
+        unchanged=len(plan.changes.unchanged),
+        hashed=sum(s.hashed for s in steps),
+        moved=[m for s in steps for m in s.moved],
+        touched=sum(s.touched for s in steps),
+        vanished=[e.source_path for e in plan.changes.vanished if e.source_path not in moved_from],
+        outside=plan.changes.outside,
+        queues_kept=sorted({d for s in steps for d in s.queues_kept}),
+        metadata_issues=plan.metadata_issues,
         decode_warnings={
             r.recording.source_path: int(r.audio["decode_warnings"])
             for r in done
             if r.audio.get("decode_warnings")
         },
         cache_repaired=sum(r.cache_repaired for r in results),
-        deferred=deferred,
+        deferred=[q for s in steps for q in s.deferred],
     )
 
 
@@ -280,8 +502,8 @@ def write_results(
     by_path = {r.recording.source_path: r for r in results}
     for rec in recordings:
         result = by_path.get(rec.source_path)
-        if result is None or (result.quarantine and result.quarantine.error_code == UNREACHABLE):
-            continue  # not processed (the archive went away): keep what is stored
+        if result is None:
+            continue
         status = "ok" if result.transcript is not None else "quarantined"
         tables["calls"][rec.call_date].append(
             rows.call_row(rec, result.audio, result.transcript, status)
@@ -296,8 +518,6 @@ def write_results(
     _add_repeat_contacts(warehouse, tables["calls"], days=repeat_days)
     today = dt.datetime.now(tz=dt.UTC).date().isoformat()
     for q in quarantined:
-        if q.error_code == UNREACHABLE:
-            continue
         tables["quarantine"][q.call_date or today].append(rows.quarantine_row(q))
     for table in ("calls", "utterances", "findings", "scores", "quarantine"):
         if tables[table]:
@@ -317,7 +537,9 @@ def _add_repeat_contacts(
     stored = wh.read_table(
         warehouse,
         "calls",
-        call_dates=[d for d in wh.partition_dates(warehouse, "calls") if first <= d],
+        call_dates=[  # a look-back: later partitions do not count (a backfill has many)
+            d for d in wh.partition_dates(warehouse, "calls") if first <= d <= max(calls_by_date)
+        ],
     )
     contacts = {
         c: (c, cust or "", when or "")
@@ -338,6 +560,39 @@ def _add_repeat_contacts(
     counts = repeat_contacts(list(contacts.values()), days=days)
     for row in tonight:
         row["repeat_contacts"] = counts.get(row["call_id"])
+
+
+def build_new_queues(
+    warehouse: str, dates: Iterable[str], config: Config
+) -> tuple[list[QueueEntry], list[str]]:
+    """Build the queues of the dates that have none yet; returns them and the dates kept.
+
+    A night never rebuilds a queue that exists: inspectors may be working it. Calls that
+    arrive late for such a date are in the tables; ``earmark queue build --date D``
+    rebuilds that date's queue on purpose.
+    """
+    existing = set(wh.partition_dates(warehouse, "queue"))
+    new = sorted(d for d in dates if d not in existing)
+    kept = sorted(d for d in dates if d in existing)
+    if kept:
+        log.info("queues kept as they were for %s (late calls: earmark queue build)", kept)
+    return rebuild_queue(warehouse, new, config), kept
+
+
+def move_calls(warehouse: str, moved: Iterable[tuple[IndexEntry, IndexEntry]]) -> None:
+    """Point the ``calls`` rows of moved files at their new path (nothing else changes)."""
+    by_date: dict[str, dict[str, str]] = defaultdict(dict)
+    for old, new in moved:
+        by_date[old.call_date][old.call_id] = new.source_path
+    for date, paths in sorted(by_date.items()):
+        stored = wh.read_partition(warehouse, "calls", date)
+        if stored is None:
+            continue
+        rows_ = [r for r in stored.to_pylist() if r["call_id"] in paths]
+        for r in rows_:
+            r["source_path"] = paths[r["call_id"]]
+        if rows_:
+            wh.upsert(warehouse, "calls", {date: rows_})
 
 
 def rebuild_queue(warehouse: str, dates: Iterable[str], config: Config) -> list[QueueEntry]:
@@ -507,6 +762,25 @@ def queue_build_flow(warehouse: str, dates: list[str], config: Config) -> list[Q
     return queue
 
 
+def run_queue_build(warehouse: str, dates: list[str], config: Config) -> list[QueueEntry]:
+    """Rebuild the queues of ``dates``: a Prefect flow when a Prefect server is configured
+    (the queues become its artifacts), else directly (no temporary server to start)."""
+    from flows.env import prefect_server
+
+    with wh.night_lock(warehouse):
+        if not prefect_server():
+            return rebuild_queue(warehouse, dates, config)
+        from prefect import flow
+
+        build = flow(
+            queue_build_flow,
+            name="earmark-queue-build",
+            validate_parameters=False,
+            persist_result=False,
+        )
+        return build(warehouse, dates, config)  # type: ignore[no-any-return]
+
+
 def preflight(archive: str | Path, warehouse: str | Path, config: Config) -> None:
     """Refuse, before any flow starts, what would fail the whole night: a missing archive,
     a warehouse URL no installed file system serves, a broken rubric, a missing model
@@ -539,9 +813,15 @@ def task_runner(config: Config, *, dask_address: str | None = None) -> Any:
 
 
 def run_night(
-    archive: str | Path, warehouse: str | Path, config: Config, *, dask_address: str | None = None
+    archive: str | Path,
+    warehouse: str | Path,
+    config: Config,
+    *,
+    dask_address: str | None = None,
+    dates: DateRange | None = None,
 ) -> NightSummary:
-    """Run the nightly flow on Prefect's local engine (or a Dask cluster).
+    """Run the nightly flow on Prefect's local engine (or a Dask cluster), on the new and
+    changed files of ``dates`` (default: every date).
 
     The Prefect API server boots (:func:`flows.lifetime.prestart_api`) while the inputs
     are checked; it dies with this process, however this process ends. Not with Dask:
@@ -552,10 +832,13 @@ def run_night(
 
     from flows.lifetime import ensure_api, prestart_api
 
+    preflight(archive, warehouse, config)
+    dates = dates or DateRange()
+    quiet = _nothing_new(archive, warehouse, dates, config)
+    if quiet is not None:  # no flow, no Prefect, no model: the archive is as indexed
+        return quiet
     if not dask_address:
         prestart_api()
-    preflight(archive, warehouse, config)
-    if not dask_address:
         ensure_api()
     if dask_address and not config.asr.workers:  # Dask's --nworkers/--nthreads decide
         config = config.model_copy(update={"asr": config.asr.model_copy(update={"workers": 1})})
@@ -567,14 +850,44 @@ def run_night(
         validate_parameters=False,
         persist_result=False,
     )
-    return night(str(archive), str(warehouse), config)  # type: ignore[no-any-return]
+    return night(str(archive), str(warehouse), config, dates)  # type: ignore[no-any-return]
 
 
-def scheduled_night(archive: str, warehouse: str, config_path: str | None = None) -> dict[str, Any]:
+def _nothing_new(
+    archive: str | Path, warehouse: str | Path, dates: DateRange, config: Config
+) -> NightSummary | None:
+    """The summary of a night with nothing to do, or ``None`` when there is work.
+
+    Read without the lock: the flow takes it and looks again before writing anything.
+    """
+    started = time.monotonic()
+    stamp = wh.stamp(wh.index_path(warehouse))
+    index = index_of(wh.read_index(warehouse))
+    plan = plan_archive(archive, index, dates=dates, metadata=metadata_options(config))
+    if plan.changes.todo or plan.changes.vanished or plan.metadata_entry is not None:
+        _planned[(str(archive), str(warehouse), dates)] = (stamp, index, plan)
+        return None
+    return summarize(plan, [], started=started)
+
+
+_planned: dict[
+    tuple[str, str, DateRange | None], tuple[tuple[str, int] | None, Index, ArchivePlan]
+] = {}
+"""The plan :func:`_nothing_new` made, for the flow it starts (in this process): a large
+archive is then listed once a night, not twice. The flow uses it only if the index it
+has not been rewritten since (its stamp: mtime or ETag, and size), so a large index is
+not read, nor held, twice."""
+
+
+def scheduled_night(
+    archive: str, warehouse: str, config_path: str | None = None, since: str | None = None
+) -> dict[str, Any]:
     """The deployment's entry point: JSON parameters in, a JSON summary out.
 
-    Run by a Prefect runner (``earmark schedule``) or worker in a process of its own: that
-    process ends when the runner does, even if the runner is SIGKILLed.
+    Each run takes what arrived since the last one by itself: the warehouse's file index
+    is the watermark (``since``: also ignore new files dated before it). Run by a Prefect
+    runner (``earmark schedule``) or worker in a process of its own: that process ends
+    when the runner does, even if the runner is SIGKILLed.
     """
     import multiprocessing
     import os
@@ -587,10 +900,13 @@ def scheduled_night(archive: str, warehouse: str, config_path: str | None = None
     if multiprocessing.parent_process() is not None or os.environ.get("PREFECT__FLOW_RUN_ID"):
         die_with_parent(os.getppid())
 
-    summary = run_night(archive, warehouse, load_config(config_path))
+    summary = run_night(archive, warehouse, load_config(config_path), dates=DateRange(since))
     return {
         "processed": summary.processed,
         "quarantined": len(summary.quarantined),
         "queued": len(summary.queue),
         "dates": summary.call_dates,
+        "unchanged": summary.unchanged,
+        "moved": len(summary.moved),
+        "vanished": summary.vanished,
     }

@@ -34,7 +34,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from flows.nightly import rebuild_queue
+from flows.env import prefect_server
 from models.embed import get_embedder
 from models.nlp import get_analyzer
 from pipeline import rows
@@ -76,6 +76,31 @@ def compile_rubrics(
             rubric, get_analyzer(rubric.language), available=available, embedder=get_embedder()
         )
     return compiled
+
+
+class RubricsByLanguage:
+    """The rubric for a language, compiled when first asked for (building a language's
+    spaCy pipeline is most of a short command's time). Every file is validated at once,
+    and two files for one language is an error (``C013``)."""
+
+    def __init__(self, paths: Sequence[str]) -> None:
+        self.files: dict[str, str] = {}
+        for path in paths:
+            language = load_rubric(path).language
+            if language in self.files:
+                raise ConfigError(
+                    f"two rubrics for language {language!r}: {self.files[language]} and {path}",
+                    code="C013",
+                )
+            self.files[language] = path
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted(self.files)
+
+    def __call__(self, language: str) -> CompiledRubric | None:
+        path = self.files.get(language)
+        return None if path is None else compiled_once([path]).get(language)
 
 
 def compiled_once(paths: Sequence[str]) -> dict[str, CompiledRubric]:
@@ -272,21 +297,34 @@ def _can_fork() -> bool:
 
 
 def rescore_flow(
-    warehouse: str, rubric_paths: list[str], since: str | None, config: Config
+    warehouse: str,
+    rubric_paths: list[str],
+    since: str | None,
+    config: Config,
+    in_prefect: bool = True,
 ) -> RescoreSummary:
-    """Body of the Prefect flow: one task per partition, then the queues."""
-    from prefect import task
-    from prefect.cache_policies import NO_CACHE
-
+    """Body of the Prefect flow: one task per partition, then the queues (``in_prefect``
+    false: the same partitions one after the other, no Prefect)."""
     started = time.monotonic()
     compiled_once(rubric_paths)  # refuse a broken rubric before touching anything
     dates = [d for d in wh.partition_dates(warehouse, "calls") if since is None or d >= since]
-    part = task(
-        rescore_partition, name="rescore-partition", cache_policy=NO_CACHE, persist_result=False
-    )
     with wh.night_lock(warehouse):
-        futures = [part.submit(warehouse, d, tuple(rubric_paths)) for d in dates]
-        done = [f.result() for f in futures]
+        if in_prefect:
+            from prefect import task
+            from prefect.cache_policies import NO_CACHE
+
+            part = task(
+                rescore_partition,
+                name="rescore-partition",
+                cache_policy=NO_CACHE,
+                persist_result=False,
+            )
+            futures = [part.submit(warehouse, d, tuple(rubric_paths)) for d in dates]
+            done = [f.result() for f in futures]
+        else:
+            done = [rescore_partition(warehouse, d, tuple(rubric_paths)) for d in dates]
+        from flows.nightly import rebuild_queue  # not for rubric apply/explain: ASR stack
+
         rebuild_queue(warehouse, dates, config)
     return RescoreSummary(
         calls=sum(n for n, _ in done),
@@ -300,16 +338,16 @@ def rescore_flow(
 def run_rescore(
     warehouse: str, config: Config, *, rubrics: Iterable[str] = (), since: str | None = None
 ) -> RescoreSummary:
-    """Run the rescore flow on Prefect's local engine."""
-    from prefect import flow
-    from prefect.task_runners import ThreadPoolTaskRunner
-
-    from flows.lifetime import ensure_api
-
-    ensure_api()  # a Prefect server that dies with this process, not Prefect's own
+    """Run the rescore flow on Prefect when a Prefect server is configured
+    (:func:`flows.env.prefect_server`), else directly: no temporary server to start."""
     paths = list(rubrics) or [
         config.rubrics[lang] for lang in config.languages if lang in config.rubrics
     ]
+    if not prefect_server():
+        return rescore_flow(warehouse, paths, since, config, in_prefect=False)
+    from prefect import flow
+    from prefect.task_runners import ThreadPoolTaskRunner
+
     rescore = flow(
         rescore_flow,
         name="earmark-rescore",

@@ -16,6 +16,7 @@ a Matcher pattern (``pattern.v1``).
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -238,12 +239,32 @@ def _normalize_pattern(
     return out
 
 
+@cache
+def import_spacy() -> Any:
+    """spaCy, imported without letting thinc import torch.
+
+    thinc imports torch when it is installed (the optional semantic and voice extras
+    bring it), which cost 3.6 of spaCy's 5.7 s import on two busy cores, for blank
+    pipelines that never use it. While spaCy is imported, ``torch`` reads as missing;
+    afterwards it imports as usual (``semantic.v1`` imports it itself).
+    """
+    if "torch" in sys.modules:  # already paid for
+        import spacy
+
+        return spacy
+    sys.modules["torch"] = None  # type: ignore[assignment]  # import torch -> ImportError
+    try:
+        import spacy
+    finally:
+        del sys.modules["torch"]
+    return spacy
+
+
 class SpacyAnalyzer:
     """Normalise, tokenise and match one language with a blank spaCy pipeline."""
 
     def __init__(self, language: str) -> None:
-        import spacy
-
+        spacy = import_spacy()
         if language not in SUPPORTED:
             raise ConfigError(
                 f"language {language!r} is not supported; earmark handles {', '.join(SUPPORTED)}",

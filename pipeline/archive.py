@@ -8,8 +8,10 @@ Reading ``metadata.csv`` as real exports write it is :mod:`pipeline.metadata`'s 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -105,13 +107,178 @@ def iter_audio_files(root: Path) -> Iterator[Path]:
             yield path
 
 
+@dataclass(frozen=True, slots=True)
+class ArchiveFile:
+    """An audio file of the archive as listed, before it is read: what the file index
+    compares (size and mtime), and its call id, date and metadata."""
+
+    source_path: str
+    """Path relative to the archive root, with forward slashes."""
+    path: str
+    size_bytes: int
+    mtime_ns: int
+    call_id: str
+    call_date: str
+    metadata: dict[str, str] = field(default_factory=dict)
+    metadata_issues: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """Every file of an archive, listed without reading any recording."""
+
+    files: list[ArchiveFile]
+    quarantined: list[QuarantineEntry]
+    """Refused ``metadata.csv`` rows."""
+    ignored: list[str] = field(default_factory=list)
+    metadata: ArchiveFile | None = None
+    """The root's ``metadata.csv`` (its size and mtime), when there is one."""
+    metadata_issues: list[MetadataIssue] = field(default_factory=list)
+
+
+def _iter_tree(folder: str) -> Iterator[os.DirEntry[str]]:
+    """Lazily yield every file under ``folder``; linked folders are not entered (as
+    ``Path.rglob``), linked files are listed."""
+    with os.scandir(folder) as entries:
+        found = list(entries)
+    for entry in found:
+        if entry.is_dir(follow_symlinks=False):
+            yield from _iter_tree(entry.path)
+        elif entry.is_file():
+            yield entry
+
+
+def list_archive(root: str | Path, *, metadata: MetadataOptions | None = None) -> Listing:
+    """List the archive's audio files with size, mtime, call id and call date; no file is
+    read but ``metadata.csv``, so listing a large archive costs one ``stat`` per file.
+
+    A call's date is ``started_at`` from ``metadata.csv``, else a date in its path
+    (``2026-11-20``, ``2026_11_20``, ``20261120``, ``2026/11/20``), else the file's
+    modification time (in the metadata's time zone, UTC without one).
+
+    Raises
+    ------
+    InputError
+        ``I001`` when the archive folder does not exist; ``I002`` when ``metadata.csv``
+        cannot be read at all.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: archive folder not found", code="I001")
+    metadata = metadata or MetadataOptions()
+    table = read_metadata(root / METADATA_FILE, options=metadata)
+    quarantined = list(table.refused)
+    files: list[tuple[tuple[str, ...], ArchiveFile]] = []
+    ignored: list[str] = []
+    used: dict[int, tuple[MetadataIssue, ...]] = {}
+    prefix = len(str(root).rstrip(os.sep)) + 1
+    for entry in _iter_tree(str(root)):
+        rel = entry.path[prefix:].replace(os.sep, "/")
+        name = entry.name
+        if name.startswith("."):
+            continue
+        stem, suffix = os.path.splitext(name)
+        if suffix.lower() not in AUDIO_SUFFIXES:
+            if name != METADATA_FILE:
+                ignored.append(rel)
+            continue
+        try:
+            stat = entry.stat()
+        except OSError as exc:
+            quarantined.append(QuarantineEntry(rel, "A009", f"cannot read file ({exc.strerror})"))
+            continue
+        row = table.by_file.get(rel) or table.by_id.get(stem)
+        meta = row.values if row else {}
+        call_date, source = _call_date(
+            row.started if row else None, rel, stat.st_mtime, zone=metadata.zone
+        )
+        issues = _with_date_source(row.issues, call_date, source) if row else ()
+        if row:
+            used[row.line] = issues
+        listed = ArchiveFile(
+            source_path=rel,
+            path=entry.path,
+            size_bytes=stat.st_size,
+            mtime_ns=stat.st_mtime_ns,
+            call_id=meta.get("call_id") or rel.rsplit(".", 1)[0],
+            call_date=call_date,
+            metadata=meta,
+            metadata_issues=tuple(str(i) for i in issues),
+        )
+        files.append((tuple(rel.split("/")), listed))
+    files.sort(key=lambda pair: pair[0])  # the order of sorted(Path.rglob()): by path parts
+    meta_file = None
+    with contextlib.suppress(OSError):
+        stat = (root / METADATA_FILE).stat()
+        meta_file = ArchiveFile(
+            METADATA_FILE, str(root / METADATA_FILE), stat.st_size, stat.st_mtime_ns, "", ""
+        )
+    return Listing(
+        [f for _, f in files],
+        quarantined,
+        sorted(ignored),
+        meta_file,
+        _all_issues(table, used),
+    )
+
+
+def read_recording(listed: ArchiveFile) -> Recording:
+    """Hash a listed file: the :class:`Recording` a night processes.
+
+    Raises
+    ------
+    OSError
+        When the file cannot be read.
+    """
+    return Recording(
+        call_id=listed.call_id,
+        source_path=listed.source_path,
+        path=listed.path,
+        audio_sha256=sha256_file(Path(listed.path)),
+        call_date=listed.call_date,
+        size_bytes=listed.size_bytes,
+        metadata=listed.metadata,
+        metadata_issues=listed.metadata_issues,
+    )
+
+
+def unreadable(
+    listed: ArchiveFile, exc: OSError, *, root: str | Path | None = None
+) -> QuarantineEntry:
+    """The quarantine entry of a listed file that cannot be read; when the whole archive
+    ``root`` went away, :func:`unreachable` instead (the next night retries it)."""
+    if root is not None and archive_gone(root):
+        return unreachable(root, listed.source_path, listed.call_id)
+    return QuarantineEntry(
+        listed.source_path,
+        "A009",
+        f"cannot read file ({exc.strerror})",
+        listed.call_id,
+        call_date=listed.call_date,
+    )
+
+
+def duplicate_id(recording: Recording, other_path: str) -> QuarantineEntry:
+    """The quarantine entry of a recording whose call id another file already has."""
+    return QuarantineEntry(
+        recording.source_path,
+        "I003",
+        f"call_id {recording.call_id!r} is also used by {other_path!r}",
+        recording.call_id,
+        recording.audio_sha256,
+        recording.call_date,
+    )
+
+
 def discover(
     root: str | Path,
     *,
     metadata: MetadataOptions | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Discovery:
-    """List the archive's recordings with their hashes, metadata and call dates.
+    """List the archive's recordings with their hashes, metadata and call dates (every
+    file is read: the nightly flow reads only new and changed ones, see
+    :func:`list_archive` and :mod:`pipeline.file_index`).
 
     Parameters
     ----------

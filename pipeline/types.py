@@ -162,6 +162,31 @@ class MetadataIssue:
         return f"{where}: [{self.code}] {self.problem}"
 
 
+IndexStatus = Literal["ok", "quarantined", "vanished"]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """One archive file as the warehouse's file index last saw it.
+
+    A night hashes a file only when it is new or its size or mtime changed; a file whose
+    content (size and sha256) turns up at a new path is the same call, moved.
+    """
+
+    archive: str
+    """The archive root the file was found under (absolute)."""
+    source_path: str
+    """Path relative to ``archive``, with forward slashes."""
+    size_bytes: int
+    mtime_ns: int
+    audio_sha256: str
+    call_id: str
+    call_date: str
+    status: IndexStatus
+    """``ok``: its rows are in the tables; ``quarantined``: its reason is; ``vanished``:
+    the file is gone from the archive (its rows are kept)."""
+
+
 @dataclass(frozen=True, slots=True)
 class QuarantineEntry:
     """A recording that could not be processed, and why."""

@@ -29,6 +29,7 @@ import os
 import posixpath
 import re
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -44,6 +45,7 @@ from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
 from pipeline.errors import WarehouseError
+from pipeline.types import IndexEntry
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +219,22 @@ SCHEMAS: dict[str, pa.Schema] = {
         ],
     ),
 }
+
+INDEX_SCHEMA = _schema(
+    "file_index",
+    [
+        ("archive", pa.string()),
+        ("source_path", pa.string()),
+        ("size_bytes", pa.int64()),
+        ("mtime_ns", pa.int64()),
+        ("audio_sha256", pa.string()),
+        ("call_id", pa.string()),
+        ("call_date", pa.string()),
+        ("status", pa.string()),
+    ],
+)
+"""The file index (:class:`pipeline.types.IndexEntry`): one file, not partitioned, at
+``WAREHOUSE/file_index/part-0.parquet``; see :mod:`pipeline.file_index`."""
 
 KEYS: dict[str, tuple[str, ...]] = {
     "calls": ("call_id",),
@@ -555,6 +573,44 @@ def partition_dates(root: str | os.PathLike[str], table: str) -> list[str]:
     return sorted(
         n.removeprefix(prefix) for n in list_names(join(root, table)) if n.startswith(prefix)
     )
+
+
+# ---------------------------------------------------------------- file index
+
+INDEX = "file_index"
+
+
+def index_path(root: str | os.PathLike[str]) -> str:
+    return join(root, INDEX, "part-0.parquet")
+
+
+def read_index(root: str | os.PathLike[str]) -> list[IndexEntry]:
+    """The warehouse's file index (empty before the first night).
+
+    Raises
+    ------
+    WarehouseError
+        ``W002`` when the index file is unreadable.
+    """
+    table = read_parquet(index_path(root), schema=INDEX_SCHEMA)
+    if table is None:
+        return []
+    columns = [table.column(name).to_pylist() for name in INDEX_SCHEMA.names]
+    for name in ("archive", "call_date", "status"):  # few values, each held once
+        at = INDEX_SCHEMA.names.index(name)
+        columns[at] = [sys.intern(v) for v in columns[at]]
+    return [IndexEntry(*values) for values in zip(*columns, strict=True)]
+
+
+def write_index(root: str | os.PathLike[str], entries: Iterable[IndexEntry]) -> None:
+    """Replace the file index, atomically (sorted by archive and path)."""
+    ordered = sorted(entries, key=lambda e: (e.archive, e.source_path))
+    table = pa.Table.from_pydict(  # by column: a million entries in about a second
+        {name: [getattr(e, name) for e in ordered] for name in INDEX_SCHEMA.names},
+        schema=INDEX_SCHEMA,
+    )
+    with atomic_path(index_path(root)) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
 
 
 # ---------------------------------------------------------------- transcript cache

@@ -239,10 +239,12 @@ def test_queue_ranks_review_calls_with_plans(night: dict) -> None:
     assert call1["plan"] and 0 < call1["plan_s"] < 30
 
 
-def test_rerun_uses_cache_and_leaves_identical_tables(night: dict) -> None:
+def test_rerun_reads_nothing_and_leaves_identical_tables(night: dict) -> None:
     second = night["second"]
     assert second.returncode == 0, second.stderr
-    assert "5 calls processed (5 from cache)" in second.stdout
+    # the file index knows every file: none is read, processed or quarantined again
+    assert "0 calls processed (0 from cache), 0 quarantined" in second.stdout
+    assert "0 new or changed file(s) read, 7 unchanged (not read)" in second.stdout
     for table, before in night["tables"].items():
         assert _read(night["warehouse"], table) == before, table
 

@@ -1,0 +1,200 @@
+"""The file index: what a night reads of the archive, and what it recognises."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from s3kit import S3
+
+from pipeline import warehouse as wh
+from pipeline.archive import list_archive
+from pipeline.file_index import (
+    Changes,
+    DateRange,
+    Index,
+    Resolved,
+    apply_night,
+    entry_for,
+    index_of,
+    plan_changes,
+    resolve_changes,
+)
+from pipeline.types import IndexEntry
+
+
+def _archive(tmp_path: Path, data: Path) -> Path:
+    root = tmp_path / "archive"
+    (root / "2026-11-20").mkdir(parents=True)
+    (root / "2026-11-21").mkdir()
+    shutil.copy(data / "azure_whatstheweatherlike_mulaw.wav", root / "2026-11-20" / "a.wav")
+    shutil.copy(data / "osr_us_000_0034_8k.wav", root / "2026-11-20" / "b.wav")
+    shutil.copy(data / "wenet_aishell_BAC009S0724W0121.wav", root / "2026-11-21" / "c.wav")
+    return root
+
+
+def _night(
+    root: Path, index: Index, dates: DateRange | None = None
+) -> tuple[tuple[Changes, Resolved], Index]:
+    """What a night does with the index: list, plan, hash, record every file as ``ok``."""
+    listing = list_archive(root)
+    changes = plan_changes(str(root), listing.files, index, dates=dates or DateRange())
+    resolved = resolve_changes(str(root), changes, index)
+    entries = [
+        entry_for(str(root), r, mtime_ns=resolved.mtime_ns[r.source_path], status="ok")
+        for r in resolved.recordings
+    ]
+    after = apply_night(
+        index,
+        entries=entries + resolved.touched + resolved.refused,
+        moved=resolved.moved,
+        vanished=changes.vanished,
+    )
+    return (changes, resolved), after
+
+
+def test_a_second_look_reads_no_unchanged_file(tmp_path: Path, data: Path) -> None:
+    root = _archive(tmp_path, data)
+    (changes, resolved), index = _night(root, {})
+    assert resolved.hashed == 3 and len(resolved.recordings) == 3
+    (changes, resolved), again = _night(root, index)
+    assert len(changes.unchanged) == 3 and not changes.todo
+    assert resolved.hashed == 0 and again == index
+
+
+def test_new_changed_touched_files(tmp_path: Path, data: Path) -> None:
+    root = _archive(tmp_path, data)
+    _, index = _night(root, {})
+    shutil.copy(data / "card_call_8k.wav", root / "2026-11-21" / "new.wav")
+    shutil.copy(data / "azure_katiesteve_mono.wav", root / "2026-11-20" / "b.wav")  # changed
+    stat = (root / "2026-11-21" / "c.wav").stat()
+    os.utime(root / "2026-11-21" / "c.wav", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    (_, resolved), after = _night(root, index)
+    assert resolved.hashed == 3
+    assert sorted(r.source_path for r in resolved.recordings) == [
+        "2026-11-20/b.wav",
+        "2026-11-21/new.wav",
+    ]
+    assert [t.source_path for t in resolved.touched] == ["2026-11-21/c.wav"]
+    touched = after[(str(root), "2026-11-21/c.wav")]
+    assert touched.mtime_ns == stat.st_mtime_ns + 10**9
+    assert touched.audio_sha256 == index[(str(root), "2026-11-21/c.wav")].audio_sha256
+
+
+def test_a_moved_file_keeps_its_call_and_a_copy_is_a_new_call(tmp_path: Path, data: Path) -> None:
+    root = _archive(tmp_path, data)
+    _, index = _night(root, {})
+    before = index[(str(root), "2026-11-20/a.wav")]
+    (root / "moved").mkdir()
+    (root / "2026-11-20" / "a.wav").rename(root / "moved" / "renamed a.wav")
+    shutil.copy(root / "2026-11-20" / "b.wav", root / "moved" / "copy of b.wav")
+    (_, resolved), after = _night(root, index)
+    moved = resolved.moved
+    assert [(o.source_path, n.source_path) for o, n in moved] == [
+        ("2026-11-20/a.wav", "moved/renamed a.wav")
+    ]
+    assert [r.source_path for r in resolved.recordings] == ["moved/copy of b.wav"]
+    assert all(e.status == "ok" for e in after.values())  # moved, not vanished
+    new = after[(str(root), "moved/renamed a.wav")]
+    assert (new.call_id, new.call_date, new.audio_sha256) == (
+        before.call_id,
+        before.call_date,
+        before.audio_sha256,
+    )
+    assert (str(root), "2026-11-20/a.wav") not in after
+
+
+def test_vanished_files_are_reported_and_marked(tmp_path: Path, data: Path) -> None:
+    root = _archive(tmp_path, data)
+    _, index = _night(root, {})
+    key = (str(root), "2026-11-21/c.wav")
+    index[key] = dataclasses.replace(index[key], status="quarantined")
+    (root / "2026-11-20" / "b.wav").unlink()
+    (root / "2026-11-21" / "c.wav").unlink()
+    (changes, _), after = _night(root, index)
+    assert sorted(v.source_path for v in changes.vanished) == [
+        "2026-11-20/b.wav",
+        "2026-11-21/c.wav",
+    ]
+    assert after[(str(root), "2026-11-20/b.wav")].status == "vanished"
+    assert key not in after  # nothing was stored for a quarantined file
+    (changes, _), again = _night(root, after)
+    assert not changes.vanished and again == after
+
+
+def test_a_vanished_file_that_comes_back_is_the_same_call(tmp_path: Path, data: Path) -> None:
+    root = _archive(tmp_path, data)
+    _, index = _night(root, {})
+    (root / "2026-11-20" / "a.wav").rename(tmp_path / "away.wav")
+    _, index = _night(root, index)
+    shutil.copy(tmp_path / "away.wav", root / "2026-11-20" / "back.wav")
+    (_, resolved), after = _night(root, index)
+    assert not resolved.recordings and len(resolved.moved) == 1
+    assert after[(str(root), "2026-11-20/back.wav")].status == "ok"
+
+
+def test_dates_limit_what_is_read(tmp_path: Path, data: Path) -> None:
+    root = _archive(tmp_path, data)
+    (changes, resolved), index = _night(root, {}, DateRange("2026-11-21", "2026-11-21"))
+    assert [r.source_path for r in resolved.recordings] == ["2026-11-21/c.wav"]
+    assert changes.outside == 2
+    (changes, resolved), _ = _night(root, index, DateRange("2026-11-20"))
+    assert len(resolved.recordings) == 2 and changes.outside == 0
+    assert "2026-11-20" in DateRange(None, "2026-11-20") and "2026-11-21" not in DateRange(
+        None, "2026-11-20"
+    )
+
+
+def test_a_duplicate_call_id_is_refused_once(tmp_path: Path, data: Path) -> None:
+    root = _archive(tmp_path, data)
+    (root / "metadata.csv").write_text(
+        "call_id,file\nSAME,2026-11-20/a.wav\nSAME,2026-11-20/b.wav\n", encoding="utf-8"
+    )
+    (_, resolved), index = _night(root, {})
+    assert [q.error_code for q in resolved.quarantined] == ["I003"]
+    assert index[(str(root), "2026-11-20/b.wav")].status == "quarantined"
+    (_, resolved), _ = _night(root, index)
+    assert resolved.hashed == 0 and not resolved.quarantined
+
+
+def _entry(n: int) -> IndexEntry:
+    return IndexEntry(
+        archive="/data/calls",
+        source_path=f"2026-11-20/call {n}.wav",
+        size_bytes=1000 + n,
+        mtime_ns=1_700_000_000_000_000_000 + n,
+        audio_sha256=f"{n:064x}",
+        call_id=f"C-{n}",
+        call_date="2026-11-20",
+        status="ok",
+    )
+
+
+def test_index_schema_is_the_record() -> None:
+    assert wh.INDEX_SCHEMA.names == [f.name for f in dataclasses.fields(IndexEntry)]
+
+
+def test_index_round_trip_local(tmp_path: Path) -> None:
+    assert wh.read_index(tmp_path) == []
+    entries = [_entry(n) for n in (3, 1, 2)]
+    wh.write_index(tmp_path, entries)
+    assert wh.read_index(tmp_path) == sorted(entries, key=lambda e: e.source_path)
+    assert index_of(wh.read_index(tmp_path))[("/data/calls", "2026-11-20/call 1.wav")] == _entry(1)
+
+
+def test_index_round_trip_s3(s3: S3) -> None:
+    url = f"{s3.bucket()}/earmark"
+    entries = [_entry(n) for n in range(5)]
+    wh.write_index(url, entries)
+    assert wh.read_index(url) == entries
+
+
+def test_a_damaged_index_is_a_coded_error(tmp_path: Path) -> None:
+    path = Path(wh.index_path(tmp_path))
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not parquet")
+    with pytest.raises(wh.WarehouseError, match=r"\[W002\].*file_index"):
+        wh.read_index(tmp_path)

@@ -502,8 +502,8 @@ def write_results(
     by_path = {r.recording.source_path: r for r in results}
     for rec in recordings:
         result = by_path.get(rec.source_path)
-        if result is None:
-            continue
+        if result is None or (result.quarantine and result.quarantine.error_code == UNREACHABLE):
+            continue  # not processed (the archive went away): keep what is stored
         status = "ok" if result.transcript is not None else "quarantined"
         tables["calls"][rec.call_date].append(
             rows.call_row(rec, result.audio, result.transcript, status)
@@ -518,7 +518,8 @@ def write_results(
     _add_repeat_contacts(warehouse, tables["calls"], days=repeat_days)
     today = dt.datetime.now(tz=dt.UTC).date().isoformat()
     for q in quarantined:
-        tables["quarantine"][q.call_date or today].append(rows.quarantine_row(q))
+        if q.error_code != UNREACHABLE:
+            tables["quarantine"][q.call_date or today].append(rows.quarantine_row(q))
     for table in ("calls", "utterances", "findings", "scores", "quarantine"):
         if tables[table]:
             wh.upsert(warehouse, table, tables[table])

@@ -147,16 +147,16 @@ def test_a_single_vanished_file_is_still_quarantined(tmp_path: Path, archive: Pa
 def test_a_night_whose_archive_vanishes_finishes_and_the_next_one_catches_up(
     tmp_path: Path, archive: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    real_discover = nightly.discover
+    real_plan = nightly.plan_archive
 
-    def discover_then_unmount(root: Any, **options: Any) -> Any:
-        listed = real_discover(root, **options)
+    def list_then_unmount(root: Any, *args: Any, **options: Any) -> Any:
+        listed = real_plan(root, *args, **options)
         Path(root).rename(tmp_path / "unmounted")
         return listed
 
     warehouse = tmp_path / "wh"
     args = ["run", "--archive", str(archive), "--warehouse", str(warehouse), "--language", "en"]
-    monkeypatch.setattr(nightly, "discover", discover_then_unmount)
+    monkeypatch.setattr(nightly, "plan_archive", list_then_unmount)
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "0 calls processed" in out and "not processed [I009]" in out
@@ -227,6 +227,7 @@ def test_a_night_on_a_corrupted_partition_stops_and_names_it(
     assert _run(junk_archive, warehouse) == 0
     (part,) = (warehouse / "calls").rglob("*.parquet")
     part.write_bytes(b"not parquet at all")
+    (junk_archive / "later.wav").write_bytes(b"RIFF")  # new work for the night: a partition write
     capsys.readouterr()
     assert _run(junk_archive, warehouse) == 2
     err = capsys.readouterr().err
@@ -235,7 +236,7 @@ def test_a_night_on_a_corrupted_partition_stops_and_names_it(
     assert part.read_bytes() == b"not parquet at all"
     part.rename(part.with_name("part-0.parquet.damaged"))  # what the message says to do
     assert _run(junk_archive, warehouse) == 0
-    assert len(wh.read_table(warehouse, "quarantine")) == 2
+    assert len(wh.read_table(warehouse, "quarantine")) == 3
 
 
 # ---------------------------------------------------------------- model files

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 import flows.rescore as rescore
+from models.embed import get_embedder
 from models.nlp import SpacyAnalyzer, SpacyPhraseFinder, SpacyTokens, get_analyzer
 from pipeline import rows
 from pipeline import warehouse as wh
@@ -175,13 +176,19 @@ def calls() -> list[Transcript]:
 @pytest.fixture(scope="module")
 def plain() -> dict[str, CompiledRubric]:
     return {
-        lang: compile_rubric(_rubric(lang), DocAnalyzer(get_analyzer(lang))) for lang in LANGUAGES
+        lang: compile_rubric(
+            _rubric(lang), DocAnalyzer(get_analyzer(lang)), embedder=get_embedder()
+        )
+        for lang in LANGUAGES
     }
 
 
 @pytest.fixture(scope="module")
 def fast() -> dict[str, CompiledRubric]:
-    return {lang: compile_rubric(_rubric(lang), get_analyzer(lang)) for lang in LANGUAGES}
+    return {
+        lang: compile_rubric(_rubric(lang), get_analyzer(lang), embedder=get_embedder())
+        for lang in LANGUAGES
+    }
 
 
 def test_evaluate_finds_what_spacy_finds_on_whole_utterances(

@@ -438,10 +438,13 @@ def _print_queues(queue: Sequence[object], *, top: int, warehouse: str) -> None:
         print("Review queue — no call needs review")
     for (inspector, date), entries in sorted(groups.items()):
         review = [q for q in entries if q.kind != "highlight"]
-        minutes = sum(q.plan_s for q in review)
+        heard = sum(s.duration_s for q in review for s in q.plan if s.kind == "hear")
+        read = sum(s.duration_s for q in review for s in q.plan if s.kind == "read")
+        price = sum(q.price_s for q in review)
         print(
             f"Queue of {inspector} for {date} — {len(review)} call(s) to review, "
-            f"{clock(minutes)} of listening; {len(entries) - len(review)} highlight(s)"
+            f"{clock(price)} of budget ({clock(heard)} to hear, {clock(read)} of call to read); "
+            f"{len(entries) - len(review)} highlight(s)"
         )
         _print_queue(entries[:top])
         if len(entries) > top:
@@ -455,14 +458,14 @@ def _print_queue(queue: Sequence[object]) -> None:
     from pipeline.scoring import clock
     from pipeline.types import QueueEntry
 
-    print(f"{'rank':>4}  {'kind':9}  {'call':24}  {'agent':8}  {'prio':>5}  {'listen':>6}  why")
+    print(f"{'rank':>4}  {'kind':9}  {'call':24}  {'agent':8}  {'prio':>5}  {'cost':>6}  why")
     for q in queue:
         assert isinstance(q, QueueEntry)
         why = q.reasons[0] if q.reasons else ""
         more = f" (+{len(q.reasons) - 1})" if len(q.reasons) > 1 else ""
         print(
             f"{q.rank:>4}  {q.kind:9}  {q.call_id[-24:]:24}  {(q.agent_id or '—')[:8]:8}  "
-            f"{q.priority:>5.0f}  {clock(q.plan_s):>6}  {why[:90]}{more}"
+            f"{q.priority:>5.0f}  {clock(q.price_s):>6}  {why[:90]}{more}"
         )
 
 
@@ -905,12 +908,13 @@ def cmd_queue_show(args: argparse.Namespace) -> int:
                     "team_id",
                     "priority",
                     "plan_s",
+                    "cost_s",
                     "plan",
                     "reasons",
                 ]
             )
             for q in entries:
-                plan = " ".join(f"{s.start_s:.1f}-{s.end_s:.1f}" for s in q.plan)
+                plan = " ".join(f"{s.kind} {s.start_s:.1f}-{s.end_s:.1f}" for s in q.plan)
                 writer.writerow(
                     [
                         q.inspector,
@@ -922,6 +926,7 @@ def cmd_queue_show(args: argparse.Namespace) -> int:
                         q.team_id,
                         q.priority,
                         round(q.plan_s, 1),
+                        round(q.price_s, 1),
                         plan,
                         " | ".join(q.reasons),
                     ]

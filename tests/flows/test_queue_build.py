@@ -104,7 +104,13 @@ def test_queue_build_per_inspector_with_budget_and_csv(warehouse: Path, tmp_path
     for name, team in (("lena", "TEAM-01"), ("omar", "TEAM-02")):
         mine = [q for q in queue if q["inspector"] == name]
         assert {q["team_id"] for q in mine} == {team}
-        assert sum(q["plan_s"] for q in mine if q["kind"] != "highlight") <= 360
+        assert sum(q["cost_s"] for q in mine if q["kind"] != "highlight") <= 360
+        # the bad calls miss their greeting: read in its own 30 s window, priced at 1/4
+        read = [s for q in mine for s in q["plan"] if s["kind"] == "read"]
+        assert read and all(s["end_s"] - s["start_s"] <= 30 for s in read)
+        assert all(
+            q["cost_s"] < q["plan_s"] for q in mine if any(s["kind"] == "read" for s in q["plan"])
+        )
         assert {q["kind"] for q in mine} == {"review", "control", "highlight"}
         bad = [q for q in mine if q["kind"] == "review" and q["priority"] >= 1000]
         assert bad and all(any("forbidden_language" in r for r in q["reasons"]) for q in bad)
@@ -117,6 +123,7 @@ def test_queue_build_per_inspector_with_budget_and_csv(warehouse: Path, tmp_path
         rows_ = list(csv.DictReader(f))
     assert rows_ and {r["inspector"] for r in rows_} == {"lena"}
     assert all(r["plan"] for r in rows_)
+    assert any(" read " in f" {r['plan']} " for r in rows_) and all(r["cost_s"] for r in rows_)
 
 
 def test_too_many_agents_is_refused_naming_the_inspector(warehouse: Path, tmp_path: Path) -> None:

@@ -18,13 +18,14 @@ from fastapi.testclient import TestClient
 from pipeline import rows
 from pipeline import warehouse as wh
 from pipeline.config import Config, InspectorConfig, QueueConfig
+from pipeline.queue import PlanOptions
 from pipeline.types import (
     CallScore,
     Evidence,
     Finding,
+    PlanSpan,
     QueueEntry,
     Recording,
-    Span,
     Transcript,
     Utterance,
     Word,
@@ -225,11 +226,12 @@ def build_warehouse(tmp_path: Path) -> Path:
     for call_id, spec in CALLS.items():
         path = spec["path"] or str(tmp_path / "secret.wav")
         write_call(root, call_id, spec, path)
-    plan = (Span(5.0, 15.0), Span(17.0, 28.0))
+    plan = (PlanSpan(5.0, 15.0), PlanSpan(17.0, 28.0), PlanSpan(40.0, 60.0, "read"))
+    price = PlanOptions().price_s(plan)  # 21 s heard + 20 s read at 4x
     queue = [
-        QueueEntry("lena", DATE, 1, "C-LENA-1", "review", 1000.0, ("critical: forbidden_language",), plan, "A1", "TEAM-01"),
-        QueueEntry("lena", DATE, 1, "C-LENA-2", "highlight", 0.0, ("highlight: score 95",), (Span(0.0, 8.0),), "A2", "TEAM-01"),
-        QueueEntry("omar", DATE, 1, "C-OMAR-1", "review", 1000.0, ("critical: forbidden_language",), plan, "B1", "TEAM-02"),
+        QueueEntry("lena", DATE, 1, "C-LENA-1", "review", 1000.0, ("critical: forbidden_language",), plan, "A1", "TEAM-01", price),
+        QueueEntry("lena", DATE, 1, "C-LENA-2", "highlight", 0.0, ("highlight: score 95",), (PlanSpan(0.0, 8.0),), "A2", "TEAM-01"),
+        QueueEntry("omar", DATE, 1, "C-OMAR-1", "review", 1000.0, ("critical: forbidden_language",), plan, "B1", "TEAM-02", price),
     ]  # fmt: skip
     wh.upsert(root, "queue", {DATE: [rows.queue_row(q) for q in queue]})
     return root

@@ -217,6 +217,8 @@ class QueueConfig(_Strict):
         ]
     )
     """Metric items whose evidence (silence, hold) is read in the transcript, not heard."""
+    skim: bool = True
+    """Spend budget left after the flagged calls on reading the other calls' transcripts."""
     priority: PriorityConfig = PriorityConfig()
 
 

@@ -303,6 +303,10 @@ class QueuePolicy:
     seed: str = "earmark"
     weights: PriorityWeights = field(default_factory=PriorityWeights)
     plan: PlanOptions = field(default_factory=PlanOptions)
+    skim: bool = True
+    """Budget left after the calls that need review goes to reading the transcripts of the
+    other calls (kind ``skim``), in a random order (seeded by date and inspector): what
+    the detectors missed is found there, at the reading speed."""
 
 
 def weights_from_config(config: Config) -> PriorityWeights:
@@ -337,6 +341,7 @@ def policy_from_config(config: Config) -> QueuePolicy:
         highlight_min_score=q.highlight_min_score,
         control_max_s=q.control_max_minutes * 60,
         seed=q.seed,
+        skim=q.skim,
     )
 
 
@@ -429,7 +434,8 @@ def build_inspector_queues(
     failures; the control sample, drawn at random (seeded by date and inspector) from
     all the inspector's calls and heard from the start (up to ``control_max_s``), so it
     measures what the flags miss; for each agent below the weekly coverage, their most
-    urgent call; then the rest by priority while the budget lasts.
+    urgent call; then the rest by priority while the budget lasts; then, with
+    ``policy.skim``, whole transcripts of the calls nothing flagged, to read.
     Highlights — the day's best calls per team — are a separate list, outside the budget.
     Calls of teams nobody covers go to ``unassigned``. ``team_languages`` as for
     :func:`pairings`.
@@ -522,6 +528,15 @@ def _fill(
     for c in urgent:
         if c.due(policy.weights):
             take(c, "review", c.score.reasons, _review_plan(c, opts))
+    if policy.skim:
+        rest = [c for c in calls if c.score.call_id not in taken and not c.due(policy.weights)]
+        # At random, not by score: a call's known shortfalls are already in its score and
+        # reasons; what the skim is for, what no detector saw, is not.
+        rest.sort(key=lambda c: c.score.call_id)
+        _rng(policy, date, name, "skim").shuffle(rest)
+        skim_why = ("skim: nothing flagged; read the transcript for what the detectors miss",)
+        for c in rest:
+            take(c, "skim", skim_why, (PlanSpan(0.0, round(c.duration_s, 3), "read"),))
     return chosen
 
 
@@ -592,9 +607,9 @@ def _praise(c: Candidate) -> int:
 
 
 def _ranked(entries: Sequence[QueueEntry]) -> list[QueueEntry]:
-    """Rank within each kind: control and coverage first as chosen, then by priority."""
+    """Rank within each kind: reviews by priority, the others in the order chosen."""
     out: list[QueueEntry] = []
-    for kind in ("review", "control", "highlight"):
+    for kind in ("review", "control", "skim", "highlight"):
         same = [e for e in entries if e.kind == kind]
         if kind == "review":
             same.sort(key=lambda e: (-e.priority, e.call_id))

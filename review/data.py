@@ -153,13 +153,13 @@ def read_queue(root: str | Path, date: str, *, inspector: str | None = None) -> 
     Returns
     -------
     list[QueueItem]
-        Rows sorted by inspector, kind (review, control, highlight) and rank.
+        Rows sorted by inspector, kind (review, control, skim, highlight) and rank.
     """
     rows = [
         r for r in _rows(root, "queue", date) if inspector is None or r["inspector"] == inspector
     ]
     scores = latest_scores(_rows(root, "scores", date))
-    order = {"review": 0, "control": 1, "highlight": 2}
+    order = {"review": 0, "control": 1, "skim": 2, "highlight": 3}
     rows.sort(key=lambda r: (r["inspector"], order.get(r["kind"], 9), r["rank"]))
     return [
         QueueItem(

@@ -111,7 +111,7 @@ def test_queue_build_per_inspector_with_budget_and_csv(warehouse: Path, tmp_path
         assert all(
             q["cost_s"] < q["plan_s"] for q in mine if any(s["kind"] == "read" for s in q["plan"])
         )
-        assert {q["kind"] for q in mine} == {"review", "control", "highlight"}
+        assert {"review", "control", "highlight"} <= {q["kind"] for q in mine}
         bad = [q for q in mine if q["kind"] == "review" and q["priority"] >= 1000]
         assert bad and all(any("forbidden_language" in r for r in q["reasons"]) for q in bad)
     export = tmp_path / "lena.csv"

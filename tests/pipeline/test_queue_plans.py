@@ -229,3 +229,40 @@ def test_config_sets_weights_and_plan_options() -> None:
     assert policy.weights.signal == 300 and policy.weights.critical == 1000
     assert plan_options_from_config(config).read_speed == 2.0
     assert policy.plan.missed_item_max_s == 45
+
+
+def test_spare_budget_skims_the_unflagged_calls_and_skim_can_be_off() -> None:
+    fine = [
+        Candidate(
+            score_call([_f("a", "pass", call=f"f{n}")]),
+            (_f("a", "pass", call=f"f{n}"),),
+            200.0,
+            team_id="T",
+        )
+        for n in range(10)
+    ]
+    flagged = _signal_calls()["angry"]
+    flagged = Candidate(flagged.score, flagged.findings, 300.0, team_id="T")
+    lena = [Inspector("lena", ("T",), 200.0)]
+    policy = QueuePolicy(rotation="off", control_share=0.0, coverage_per_week=0)
+    queue = build_inspector_queues(
+        [*fine, flagged], date="2026-12-01", inspectors=lena, policy=policy
+    )
+    kinds = [q.kind for q in queue if q.kind != "highlight"]
+    assert kinds[0] == "review" and set(kinds[1:]) == {"skim"}
+    skims = [q for q in queue if q.kind == "skim"]
+    # 200 s of budget: the flagged call's 11 s, then 50 s per whole 200 s call read at 4x
+    assert len(skims) == 3 and all(q.plan == (PlanSpan(0.0, 200.0, "read"),) for q in skims)
+    assert all(q.price_s == 50.0 for q in skims)
+    again = build_inspector_queues(
+        [*fine, flagged], date="2026-12-01", inspectors=lena, policy=policy
+    )
+    assert [q.call_id for q in again] == [q.call_id for q in queue]  # seeded, stable
+    other_day = build_inspector_queues(
+        [*fine, flagged], date="2026-12-02", inspectors=lena, policy=policy
+    )
+    picks = {q.call_id for q in other_day if q.kind == "skim"}
+    assert len(picks) == 3
+    off = QueuePolicy(rotation="off", control_share=0.0, coverage_per_week=0, skim=False)
+    queue = build_inspector_queues([*fine, flagged], date="2026-12-01", inspectors=lena, policy=off)
+    assert [q.kind for q in queue if q.kind != "highlight"] == ["review"]

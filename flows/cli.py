@@ -201,6 +201,17 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--rubric", required=True, help="the rubric file holding the item")
     tune.add_argument("--precision", type=float, default=0.9, help="target precision (0.9)")
     tune.set_defaults(func=cmd_rubric_tune)
+    suggest = rsub.add_parser(
+        "suggest",
+        help="propose examples and counter-examples from inspector verdicts (a YAML patch)",
+    )
+    suggest.add_argument("--warehouse", required=True)
+    suggest.add_argument(
+        "--database", help="SQLAlchemy URL for reviews (default: SQLite in the warehouse)"
+    )
+    suggest.add_argument("--config", help="earmark.toml (the rubric of each language)")
+    suggest.add_argument("--out", help="write the YAML here (default: print it)")
+    suggest.set_defaults(func=cmd_rubric_suggest)
     explain = rsub.add_parser("explain", help="why each item of a stored call passed or failed")
     explain.add_argument("--call", required=True, help="call_id")
     explain.add_argument("--warehouse", required=True)
@@ -841,6 +852,34 @@ def cmd_rubric_explain(args: argparse.Namespace) -> int:
     )
     findings, score = assess(compiled, transcript)
     _print_assessment(args.call, findings, score, explain=True)
+    return EXIT_OK
+
+
+def cmd_rubric_suggest(args: argparse.Namespace) -> int:
+    from pipeline.config import load_config
+    from review.store import ReviewStore, default_database_url
+    from review.suggest import check_suggestions_file, suggest, suggestions_yaml
+
+    config = load_config(args.config)
+    if args.out:
+        check_suggestions_file(args.out)
+    store = ReviewStore(args.database or default_database_url(args.warehouse))
+    try:
+        found = suggest(store.latest_reviews(), args.warehouse, config)
+    finally:
+        store.close()
+    text = suggestions_yaml(found)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        counts = found.counts()
+        print(
+            f"earmark: wrote {len(found.proposals)} proposal(s) for {len(counts)} item(s) "
+            f"to {args.out}; {len(found.skipped)} verdict(s) gave none (listed at its end)"
+        )
+        for item_id, (match, no_match) in sorted(counts.items()):
+            print(f"  {item_id}: {match} example(s), {no_match} counter-example(s)")
+    else:
+        sys.stdout.write(text)
     return EXIT_OK
 
 

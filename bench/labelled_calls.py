@@ -26,7 +26,7 @@ DIFFERENT template families: every line a call is made of (greetings, complaints
 conduct, filler) has two disjoint wordings, ``A`` for dev and ``B`` for held-out, so
 held-out numbers say how the queue does on wording it was not tuned on.
 
-Run: ``python bench/labelled_calls.py --out bench/out`` (deterministic: ``--seed``).
+Run: ``python bench/labelled_calls.py [--out .state/bench/queue]`` (deterministic: ``--seed``).
 """
 
 from __future__ import annotations
@@ -563,7 +563,9 @@ def write_sets(out: Path, *, per_language: int = 100, seed: int = 13) -> dict[st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="bench/out", help="folder for dev.jsonl, heldout.jsonl")
+    parser.add_argument(
+        "--out", default=".state/bench/queue", help="folder for dev.jsonl, heldout.jsonl"
+    )
     parser.add_argument("--per-language", type=int, default=100, help="calls per language per set")
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args()

@@ -16,7 +16,7 @@ baseline samples whole calls at random within the same budget (mean of 500 draws
 Also printed: the queue's share of calls and of audio, and recall at 20 % per kind of
 must-hear call and per language, so a miss can be traced to detection or to ranking.
 
-Run: ``.venv/bin/python bench/queue_recall.py [--out bench/out] [--regenerate]``;
+Run: ``.venv/bin/python bench/queue_recall.py [--out .state/bench/queue] [--regenerate]``;
 prints a table and writes ``queue_recall.json`` next to the sets.
 """
 
@@ -163,7 +163,7 @@ def evaluate_set(calls: Sequence[Labelled]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(ROOT / "bench" / "out"))
+    parser.add_argument("--out", default=str(ROOT / ".state" / "bench" / "queue"))
     parser.add_argument("--per-language", type=int, default=100)
     parser.add_argument("--regenerate", action="store_true", help="write the sets again")
     args = parser.parse_args()

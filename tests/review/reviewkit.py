@@ -226,8 +226,8 @@ def build_warehouse(tmp_path: Path) -> Path:
     for call_id, spec in CALLS.items():
         path = spec["path"] or str(tmp_path / "secret.wav")
         write_call(root, call_id, spec, path)
-    plan = (PlanSpan(5.0, 15.0), PlanSpan(17.0, 28.0), PlanSpan(40.0, 60.0, "read"))
-    price = PlanOptions().price_s(plan)  # 21 s heard + 20 s read at 4x
+    plan = (PlanSpan(0.0, 5.0, "read"), PlanSpan(5.0, 15.0), PlanSpan(17.0, 28.0))
+    price = PlanOptions().price_s(plan)  # 21 s heard + 5 s read at 4x
     queue = [
         QueueEntry("lena", DATE, 1, "C-LENA-1", "review", 1000.0, ("critical: forbidden_language",), plan, "A1", "TEAM-01", price),
         QueueEntry("lena", DATE, 1, "C-LENA-2", "highlight", 0.0, ("highlight: score 95",), (PlanSpan(0.0, 8.0),), "A2", "TEAM-01"),

@@ -856,13 +856,20 @@ def cmd_rubric_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_rubric_suggest(args: argparse.Namespace) -> int:
+    from pipeline import warehouse as wh
     from pipeline.config import load_config
+    from pipeline.errors import InputError
     from review.store import ReviewStore, default_database_url
     from review.suggest import check_suggestions_file, suggest, suggestions_yaml
 
     config = load_config(args.config)
     if args.out:
         check_suggestions_file(args.out)
+    if not wh.partition_dates(args.warehouse, "calls"):
+        raise InputError(
+            f"{args.warehouse}: no calls table here; give the warehouse the review app serves",
+            code="I009",
+        )
     store = ReviewStore(args.database or default_database_url(args.warehouse))
     try:
         found = suggest(store.latest_reviews(), args.warehouse, config)

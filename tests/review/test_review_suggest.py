@@ -106,6 +106,11 @@ def test_cli_writes_the_file_and_refuses_to_overwrite_a_rubric(
     assert rubric.read_text(encoding="utf-8") == "schema_version: 1\n"
     assert main(args) == EXIT_OK
     assert capsys.readouterr().out.startswith("# earmark rubric suggest: 2 proposal(s)")
+    typo = tmp_path / "no-such-warehouse"
+    assert (
+        main(["rubric", "suggest", "--warehouse", str(typo), "--database", reviewed]) == EXIT_USAGE
+    )
+    assert "[I009]" in capsys.readouterr().err and not typo.exists()
 
 
 def test_no_reviews_prints_an_empty_patch(warehouse: Path, database_url: str) -> None:

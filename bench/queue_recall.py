@@ -5,8 +5,8 @@ other templates and wordings): every call goes through what ``earmark rubric app
 does (the shipped rubric of its language, :func:`pipeline.scoring.assess`), then what
 ``earmark queue build`` does for one inspector whose daily budget is 10 %, 20 % or 30 %
 of the set's total audio (:func:`pipeline.queue.build_inspector_queues` with the default
-policy: critical failures, a 5 % control sample, the flagged calls by priority, then
-skims of the rest; each item's window from the rubric). Each call costs its plan's price
+policy: critical failures, a 5 % control sample (``--control-share``), the flagged calls
+by priority, then skims of the rest; each item's window from the rubric). Each call costs its plan's price
 (heard seconds plus read seconds at the reading speed). A must-hear call counts as
 heard when the inspector's plan for it covers one of its labelled moments (an
 ``off_script`` call: when it is planned at all). Recall = heard / must-hear calls. The
@@ -90,9 +90,13 @@ def score_set(path: Path) -> list[Labelled]:
     return out
 
 
-def heard_by_queue(calls: Sequence[Labelled], budget_s: float, *, skim: bool = True) -> set[str]:
+def heard_by_queue(
+    calls: Sequence[Labelled], budget_s: float, *, skim: bool = True, control_share: float = 0.05
+) -> set[str]:
     """Must-hear call ids whose moments the inspector's queue (within ``budget_s``) covers."""
-    policy = QueuePolicy(rotation="off", coverage_per_week=0, skim=skim)
+    policy = QueuePolicy(
+        rotation="off", coverage_per_week=0, skim=skim, control_share=control_share
+    )
     queue = build_inspector_queues(
         [c.candidate for c in calls],
         date="2026-12-01",
@@ -130,7 +134,7 @@ def random_recall(calls: Sequence[Labelled], budget_s: float, *, draws: int = 50
     return total / draws
 
 
-def evaluate_set(calls: Sequence[Labelled]) -> dict[str, Any]:
+def evaluate_set(calls: Sequence[Labelled], *, control_share: float) -> dict[str, Any]:
     audio = sum(c.candidate.duration_s for c in calls)
     must = {c.candidate.score.call_id: c for c in calls if c.must_hear}
     queue = build_review_queue([c.candidate for c in calls], date="2026-12-01")
@@ -146,12 +150,12 @@ def evaluate_set(calls: Sequence[Labelled]) -> dict[str, Any]:
         "random": {},
     }
     for b in BUDGETS:
-        taken = heard_by_queue(calls, b * audio)
+        taken = heard_by_queue(calls, b * audio, control_share=control_share)
         result["recall"][f"{b:.0%}"] = round(len(taken) / len(must), 3)
-        flagged = heard_by_queue(calls, b * audio, skim=False)
+        flagged = heard_by_queue(calls, b * audio, skim=False, control_share=control_share)
         result["flagged_only"][f"{b:.0%}"] = round(len(flagged) / len(must), 3)
         result["random"][f"{b:.0%}"] = round(random_recall(calls, b * audio), 3)
-    taken = heard_by_queue(calls, 0.2 * audio)
+    taken = heard_by_queue(calls, 0.2 * audio, control_share=control_share)
     per: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for c in must.values():
         for key in (f"kind:{c.kind}", f"lang:{c.language}"):
@@ -166,12 +170,21 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / ".state" / "bench" / "queue"))
     parser.add_argument("--per-language", type=int, default=100)
     parser.add_argument("--regenerate", action="store_true", help="write the sets again")
+    parser.add_argument(
+        "--control-share",
+        type=float,
+        default=0.05,
+        help="the policy's random control sample, heard (default 0.05, as [queue])",
+    )
     args = parser.parse_args()
     out = Path(args.out)
     paths = {s: out / f"{s}.jsonl" for s in ("dev", "heldout")}
     if args.regenerate or not all(p.exists() for p in paths.values()):
         paths = write_sets(out, per_language=args.per_language)
-    report = {split: evaluate_set(score_set(path)) for split, path in paths.items()}
+    report = {
+        split: evaluate_set(score_set(path), control_share=args.control_share)
+        for split, path in paths.items()
+    }
     head = "  ".join(f"{'budget ' + f'{b:.0%}':>28}" for b in BUDGETS)
     print(f"{'':19}{head}")
     print(f"{'set':8} {'calls':>5} {'must':>4}" + "  queue flagged random" * len(BUDGETS))
@@ -187,6 +200,7 @@ def main() -> None:
             f"{r['queue_share_audio_priced']:.0%} of the audio; must-hear calls flagged "
             f"{r['queue_must_hear_recall']:.0%}; heard at 20 %: {r['recall_at_20%']}"
         )
+    report["control_share"] = args.control_share  # type: ignore[assignment]
     (out / "queue_recall.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import posixpath
 import re
 import time
@@ -653,6 +654,7 @@ def _candidates(warehouse: str, date: str, config: Config) -> list[Candidate]:
         if latest.get((r["call_id"], r["rubric_id"])) == r["rubric_version"]:
             findings[r["call_id"]].append(rows.finding_from_row(r))
     rubrics = _configured_rubrics(config)
+    lowest = _unhappiest_moments(warehouse, date, calls)
     out = []
     for s in scores:
         if latest.get((s.call_id, s.rubric_id)) != s.rubric_version or s.call_id not in calls:
@@ -672,9 +674,34 @@ def _candidates(warehouse: str, date: str, config: Config) -> list[Candidate]:
                 windows=item_windows(rubric, duration_s=duration_s) if rubric and same else {},
                 asr_confidence=1.0 if confidence is None else confidence,
                 agitation_z=_nan_if_none(call.get("customer_agitation_max")),
+                sentiment_min=_nan_if_none(call.get("sentiment_min")),
+                unhappy_at=lowest.get(s.call_id),
             )
         )
     return out
+
+
+def _unhappiest_moments(
+    warehouse: str, date: str, calls: dict[str, dict[str, Any]]
+) -> dict[str, tuple[float, float]]:
+    """(start_s, end_s) of each call's customer utterance with the lowest sentiment; the
+    utterances are read only when some call has a sentiment at all."""
+    if not any(math.isfinite(_nan_if_none(c.get("sentiment_min"))) for c in calls.values()):
+        return {}
+    table = wh.read_partition(
+        warehouse,
+        "utterances",
+        date,
+        columns=["call_id", "speaker", "start_s", "end_s", "sentiment"],
+    )
+    best: dict[str, tuple[float, float, float]] = {}
+    for r in table.to_pylist() if table is not None else ():
+        feel = r["sentiment"]
+        if r["speaker"] != "customer" or feel is None or feel != feel:
+            continue
+        if r["call_id"] not in best or feel < best[r["call_id"]][0]:
+            best[r["call_id"]] = (feel, r["start_s"], r["end_s"])
+    return {call_id: (start, end) for call_id, (_, start, end) in best.items()}
 
 
 def _configured_rubrics(config: Config) -> dict[str, Rubric]:

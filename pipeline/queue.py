@@ -85,6 +85,10 @@ class Candidate:
     asr_confidence: float = 1.0
     agitation_z: float = math.nan
     """The customer's highest voice agitation (``customer_agitation_max``), NaN if unmeasured."""
+    sentiment_min: float = math.nan
+    """The customer's lowest sentiment (``calls.sentiment_min``, −1…1), NaN if unread."""
+    unhappy_at: tuple[float, float] | None = None
+    """(start_s, end_s) of the customer's utterance with that lowest sentiment."""
 
     def priority(self, weights: PriorityWeights) -> float:
         """This call's priority under ``weights`` (see :func:`pipeline.scoring.call_priority`)."""
@@ -93,13 +97,21 @@ class Candidate:
             score=self.score.score,
             asr_confidence=self.asr_confidence,
             agitation_z=self.agitation_z,
+            sentiment_min=self.sentiment_min,
             weights=weights,
         )
 
+    def unhappy(self, weights: PriorityWeights) -> bool:
+        """The customer's sentiment fell to ``weights.unhappy_below`` or lower."""
+        s = self.sentiment_min
+        return s == s and s <= weights.unhappy_below
+
     def due(self, weights: PriorityWeights) -> bool:
-        """Needs review: the score says so, or the customer's voice was agitated."""
+        """Needs review: the score says so, the customer's voice was agitated, or their
+        sentiment fell low."""
         z = self.agitation_z
-        return self.score.needs_review or (z == z and z >= weights.agitation_z)
+        agitated = z == z and z >= weights.agitation_z
+        return self.score.needs_review or agitated or self.unhappy(weights)
 
 
 def item_windows(rubric: Rubric, *, duration_s: float) -> dict[str, tuple[float, float]]:
@@ -232,8 +244,8 @@ def build_review_queue(
             date=date,
             kind="review",
             priority=priority,
-            reasons=c.score.reasons,
-            plan=_review_plan(c, options),
+            reasons=_reasons(c, weights),
+            plan=_review_plan(c, options, weights),
             options=options,
             rank=rank,
         )
@@ -241,8 +253,28 @@ def build_review_queue(
     ]
 
 
-def _review_plan(c: Candidate, options: PlanOptions) -> tuple[PlanSpan, ...]:
-    return listening_plan(c.findings, duration_s=c.duration_s, windows=c.windows, options=options)
+def _reasons(c: Candidate, weights: PriorityWeights) -> tuple[str, ...]:
+    """The score's reasons, and the signals measured beside the rubric."""
+    extra = []
+    z = c.agitation_z
+    if z == z and z >= weights.agitation_z:
+        extra.append(f"customer's voice agitated (z {z:.1f})")
+    if c.unhappy(weights):
+        at = f" at {clock(c.unhappy_at[0])}" if c.unhappy_at else ""
+        extra.append(f"customer sentiment fell to {c.sentiment_min:.2f}{at}")
+    return (*c.score.reasons, *extra)
+
+
+def _review_plan(
+    c: Candidate, options: PlanOptions, weights: PriorityWeights = DEFAULT_WEIGHTS
+) -> tuple[PlanSpan, ...]:
+    """The findings' plan, and the customer's unhappiest moment (heard) when it counts."""
+    plan = listening_plan(c.findings, duration_s=c.duration_s, windows=c.windows, options=options)
+    if c.unhappy_at is None or not c.unhappy(weights):
+        return plan
+    start, end = c.unhappy_at
+    heard = PlanSpan(max(0.0, start - options.before_s), min(c.duration_s, end + options.after_s))
+    return merge_plan([*plan, heard])
 
 
 def _entry(
@@ -506,7 +538,7 @@ def _fill(
     )
     for c in urgent:
         if c.score.critical_failed:
-            take(c, "review", c.score.reasons, _review_plan(c, opts))
+            take(c, "review", _reasons(c, policy.weights), _review_plan(c, opts, policy.weights))
     n_control = math.ceil(policy.control_share * len(calls)) if policy.control_share > 0 else 0
     pool = sorted(calls, key=lambda c: c.score.call_id)
     control_why = (
@@ -522,12 +554,12 @@ def _fill(
     for agent in sorted({c.agent_id for c in calls if c.agent_id}):
         if reviewed.get(agent, 0) < policy.coverage_per_week:
             best = next(c for c in urgent if c.agent_id == agent)
-            plan = _review_plan(best, opts) or moments_plan(best, opts)
+            plan = _review_plan(best, opts, policy.weights) or moments_plan(best, opts)
             why = f"coverage: agent {agent} has {reviewed.get(agent, 0)} reviewed call(s) this week, {policy.coverage_per_week} wanted"
-            take(best, "review", (why, *best.score.reasons), plan)
+            take(best, "review", (why, *_reasons(best, policy.weights)), plan)
     for c in urgent:
         if c.due(policy.weights):
-            take(c, "review", c.score.reasons, _review_plan(c, opts))
+            take(c, "review", _reasons(c, policy.weights), _review_plan(c, opts, policy.weights))
     if policy.skim:
         rest = [c for c in calls if c.score.call_id not in taken and not c.due(policy.weights)]
         # At random, not by score: a call's known shortfalls are already in its score and

@@ -24,6 +24,8 @@ class PriorityWeights:
     + signal × flagged items failed on the customer's words (dissatisfaction, escalation)
     + moment × further flagged moments (beyond the first of each item, at most max_moments)
     + agitation when the customer's voice was agitated (z ≥ agitation_z)
+    + unhappy when the customer's lowest sentiment (−1…1, from the meaning vectors) was
+    at most unhappy_below
     + low_asr when the ASR was unsure (mean word probability < low_asr_below)
     + low_score × (100 − score)``
 
@@ -41,6 +43,8 @@ class PriorityWeights:
     max_moments: int = 3
     agitation: float = 100.0
     agitation_z: float = 3.0
+    unhappy: float = 150.0
+    unhappy_below: float = -0.5
     low_asr: float = 20.0
     low_asr_below: float = LOW_ASR_CONFIDENCE
     low_score: float = 1.0
@@ -55,6 +59,7 @@ def call_priority(
     score: float,
     asr_confidence: float = 1.0,
     agitation_z: float = math.nan,
+    sentiment_min: float = math.nan,
     weights: PriorityWeights = PriorityWeights(),
 ) -> float:
     """The priority of one scored call (higher is more urgent): see :class:`PriorityWeights`.
@@ -78,12 +83,14 @@ def call_priority(
     conduct = sum(1 for f in flagged if any(e.speaker == "agent" for e in f.evidence))
     moments = sum(max(0, len(f.evidence) - 1) for f in flagged)
     agitated = agitation_z == agitation_z and agitation_z >= w.agitation_z
+    unhappy = sentiment_min == sentiment_min and sentiment_min <= w.unhappy_below
     priority = (
         w.critical * critical
         + w.conduct * conduct
         + w.signal * (len(flagged) - conduct)
         + w.moment * min(moments, w.max_moments)
         + (w.agitation if agitated else 0.0)
+        + (w.unhappy if unhappy else 0.0)
         + (w.low_asr if asr_confidence < w.low_asr_below else 0.0)
         + w.low_score * (100.0 - score)
     )

@@ -134,3 +134,28 @@ def test_too_many_agents_is_refused_naming_the_inspector(warehouse: Path, tmp_pa
     assert out.returncode == 2
     assert "[Q001] inspector 'lena' is paired with 6 agents" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_sentiment_puts_an_unhappy_customer_in_the_queue_at_their_moment(tmp_path: Path) -> None:
+    from flows.nightly import rebuild_queue
+    from pipeline.config import Config
+
+    root = tmp_path / "wh"
+    lines = [*LINES["good"][:3], ("customer", 60.0, "Right."), LINES["good"][3]]
+    calls, utts = [], []
+    for n, feel in enumerate((0.4, -0.8, float("nan"))):
+        call_id = f"S{n}"
+        t = Transcript(call_id, "en", 120.0, tuple(Utterance(s, a, a + 3, x) for s, a, x in lines))  # type: ignore[arg-type]
+        rec = Recording(call_id, f"{call_id}.wav", "", "0" * 64, "2026-11-20", 0, {})
+        audio = {"duration_s": 120.0, "language": "en", "metrics": {"sentiment_min": feel}}
+        calls.append(rows.call_row(rec, audio, t, "ok"))
+        sentiment = [float("nan")] * 3 + [feel] + [float("nan")]
+        utts.extend(rows.utterance_rows(t, sentiment=sentiment))
+    wh.upsert(root, "calls", {"2026-11-20": calls})
+    wh.upsert(root, "utterances", {"2026-11-20": utts})
+    rescore_partition(str(root), "2026-11-20", (RUBRIC,))
+    queue = rebuild_queue(str(root), ["2026-11-20"], Config())
+    assert [q.call_id for q in queue] == ["S1"]
+    (q,) = queue
+    assert q.reasons[-1] == "customer sentiment fell to -0.80 at 1:00"
+    assert [(s.start_s, s.end_s, s.kind) for s in q.plan] == [(57.0, 68.0, "hear")]

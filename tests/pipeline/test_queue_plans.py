@@ -266,3 +266,22 @@ def test_spare_budget_skims_the_unflagged_calls_and_skim_can_be_off() -> None:
     off = QueuePolicy(rotation="off", control_share=0.0, coverage_per_week=0, skim=False)
     queue = build_inspector_queues([*fine, flagged], date="2026-12-01", inspectors=lena, policy=off)
     assert [q.kind for q in queue if q.kind != "highlight"] == ["review"]
+
+
+def test_unhappy_customer_by_sentiment_is_heard_at_the_lowest_moment() -> None:
+    calm = _cand("calm", [_f("a", "pass", call="calm")], sentiment_min=0.2)
+    sour = _cand(
+        "sour", [_f("a", "pass", call="sour")], sentiment_min=-0.7, unhappy_at=(100.0, 104.0)
+    )
+    unread = _cand("unread", [_f("a", "pass", call="unread")])
+    queue = build_review_queue([calm, sour, unread], date="2026-12-01")
+    assert [q.call_id for q in queue] == ["sour"]
+    assert queue[0].plan == (PlanSpan(97.0, 109.0, "hear"),)
+    assert queue[0].priority == PriorityWeights().unhappy
+    assert queue[0].reasons[-1] == "customer sentiment fell to -0.70 at 1:40"
+    # a detected signal still outranks a sentiment reading
+    calls = [*_signal_calls().values(), sour]
+    ranked = [q.call_id for q in build_review_queue(calls, date="2026-12-01")]
+    assert ranked.index("angry") < ranked.index("sour") < ranked.index("sloppy")
+    strict = PriorityWeights(unhappy_below=-0.9)
+    assert build_review_queue([sour], date="2026-12-01", weights=strict) == []

@@ -12,6 +12,8 @@ heard when the inspector's plan for it covers one of its labelled moments (an
 ``off_script`` call: when it is planned at all). Recall = heard / must-hear calls. The
 baseline samples whole calls at random within the same budget (mean of 500 draws).
 ``flagged only`` is the same queue without skims: what detection and ranking alone give.
+``--meaning`` embeds every utterance as the night does (meaning items, and the
+customer's sentiment, which the queue ranks and plans by); slower, the model runs.
 
 Also printed: the queue's share of calls and of audio, and recall at 20 % per kind of
 must-hear call and per language, so a miss can be traced to detection or to ranking.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import sys
@@ -52,6 +55,7 @@ from pipeline.queue import (  # noqa: E402
 )
 from pipeline.scoring import assess  # noqa: E402
 from pipeline.transcript import transcript_from_json  # noqa: E402
+from pipeline.types import Transcript  # noqa: E402
 
 BUDGETS = (0.10, 0.20, 0.30)
 
@@ -65,8 +69,9 @@ class Labelled:
     moments: tuple[tuple[float, float], ...]
 
 
-def score_set(path: Path) -> list[Labelled]:
-    """Rubric apply on every line of a labelled JSONL file."""
+def score_set(path: Path, *, meaning: bool = False) -> list[Labelled]:
+    """Rubric apply on every line of a labelled JSONL file; with ``meaning``, as the night
+    does: each utterance embedded, the vectors given to the rubric, the customer's sentiment."""
     config = Config()
     compiled = compile_rubrics([config.rubrics[lang] for lang in config.languages])
     out = []
@@ -74,13 +79,17 @@ def score_set(path: Path) -> list[Labelled]:
         obj = json.loads(line)
         transcript = transcript_from_json(obj)
         rubric = compiled[transcript.language]
-        findings, score = assess(rubric, transcript)
+        vectors, feelings = None, ()
+        if meaning:
+            vectors, feelings = _meaning(transcript)
+        findings, score = assess(rubric, transcript, vectors=vectors)
         candidate = Candidate(
             score,
             tuple(findings),
             transcript.duration_s,
             team_id="T",
             windows=item_windows(rubric.rubric, duration_s=transcript.duration_s),
+            customer_sentiment=feelings,
         )
         label = obj["label"]
         moments = tuple((float(a), float(b)) for a, b in label["moments"])
@@ -88,6 +97,23 @@ def score_set(path: Path) -> list[Labelled]:
             Labelled(candidate, label["must_hear"], label["kind"], transcript.language, moments)
         )
     return out
+
+
+def _meaning(transcript: Transcript) -> tuple[Any, tuple[tuple[float, float, float], ...]]:
+    """The night's vectors and the customer's sentiment per utterance (start, end, reading)."""
+    from flows.process import get_sentiment_anchors
+    from models.embed import get_embedder
+    from pipeline.meaning import call_sentiment
+
+    vectors = get_embedder().embed([u.text for u in transcript.utterances])
+    feel = call_sentiment(transcript, vectors, get_sentiment_anchors())
+    if feel is None:
+        return vectors, ()
+    return vectors, tuple(
+        (u.start_s, u.end_s, r)
+        for r, u in zip(feel.per_utterance, transcript.utterances, strict=True)
+        if not math.isnan(r)
+    )
 
 
 def heard_by_queue(
@@ -171,6 +197,11 @@ def main() -> None:
     parser.add_argument("--per-language", type=int, default=100)
     parser.add_argument("--regenerate", action="store_true", help="write the sets again")
     parser.add_argument(
+        "--meaning",
+        action="store_true",
+        help="embed the utterances as the night does: meaning items and customer sentiment",
+    )
+    parser.add_argument(
         "--control-share",
         type=float,
         default=0.05,
@@ -182,7 +213,7 @@ def main() -> None:
     if args.regenerate or not all(p.exists() for p in paths.values()):
         paths = write_sets(out, per_language=args.per_language)
     report = {
-        split: evaluate_set(score_set(path), control_share=args.control_share)
+        split: evaluate_set(score_set(path, meaning=args.meaning), control_share=args.control_share)
         for split, path in paths.items()
     }
     head = "  ".join(f"{'budget ' + f'{b:.0%}':>28}" for b in BUDGETS)
@@ -201,6 +232,7 @@ def main() -> None:
             f"{r['queue_must_hear_recall']:.0%}; heard at 20 %: {r['recall_at_20%']}"
         )
     report["control_share"] = args.control_share  # type: ignore[assignment]
+    report["meaning"] = args.meaning  # type: ignore[assignment]
     (out / "queue_recall.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
 

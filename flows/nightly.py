@@ -654,7 +654,7 @@ def _candidates(warehouse: str, date: str, config: Config) -> list[Candidate]:
         if latest.get((r["call_id"], r["rubric_id"])) == r["rubric_version"]:
             findings[r["call_id"]].append(rows.finding_from_row(r))
     rubrics = _configured_rubrics(config)
-    lowest = _unhappiest_moments(warehouse, date, calls)
+    feelings = _customer_sentiment(warehouse, date, calls)
     out = []
     for s in scores:
         if latest.get((s.call_id, s.rubric_id)) != s.rubric_version or s.call_id not in calls:
@@ -674,34 +674,34 @@ def _candidates(warehouse: str, date: str, config: Config) -> list[Candidate]:
                 windows=item_windows(rubric, duration_s=duration_s) if rubric and same else {},
                 asr_confidence=1.0 if confidence is None else confidence,
                 agitation_z=_nan_if_none(call.get("customer_agitation_max")),
-                sentiment_min=_nan_if_none(call.get("sentiment_min")),
-                unhappy_at=lowest.get(s.call_id),
+                customer_sentiment=feelings.get(s.call_id, ()),
             )
         )
     return out
 
 
-def _unhappiest_moments(
+def _customer_sentiment(
     warehouse: str, date: str, calls: dict[str, dict[str, Any]]
-) -> dict[str, tuple[float, float]]:
-    """(start_s, end_s) of each call's customer utterance with the lowest sentiment; the
-    utterances are read only when some call has a sentiment at all."""
+) -> dict[str, tuple[tuple[float, float, float], ...]]:
+    """(start_s, end_s, sentiment) of each call's customer utterances with a reading; the
+    utterances are read only when some call of the date has a sentiment at all."""
     if not any(math.isfinite(_nan_if_none(c.get("sentiment_min"))) for c in calls.values()):
         return {}
     table = wh.read_partition(
         warehouse,
         "utterances",
         date,
-        columns=["call_id", "speaker", "start_s", "end_s", "sentiment"],
+        columns=["call_id", "idx", "speaker", "start_s", "end_s", "sentiment"],
     )
-    best: dict[str, tuple[float, float, float]] = {}
+    found: dict[str, list[tuple[float, float, float, int]]] = defaultdict(list)
     for r in table.to_pylist() if table is not None else ():
         feel = r["sentiment"]
-        if r["speaker"] != "customer" or feel is None or feel != feel:
-            continue
-        if r["call_id"] not in best or feel < best[r["call_id"]][0]:
-            best[r["call_id"]] = (feel, r["start_s"], r["end_s"])
-    return {call_id: (start, end) for call_id, (_, start, end) in best.items()}
+        if r["speaker"] == "customer" and feel is not None and feel == feel:
+            found[r["call_id"]].append((r["start_s"], r["end_s"], feel, r["idx"]))
+    return {
+        call_id: tuple((a, b, f) for a, b, f, _ in sorted(rows_, key=lambda m: (m[0], m[3])))
+        for call_id, rows_ in found.items()
+    }
 
 
 def _configured_rubrics(config: Config) -> dict[str, Rubric]:

@@ -179,7 +179,8 @@ class PriorityConfig(_Strict):
     agitation: Annotated[float, Field(ge=0)] = 100.0
     agitation_z: Annotated[float, Field(gt=0)] = 3.0
     unhappy: Annotated[float, Field(ge=0)] = 150.0
-    unhappy_below: Annotated[float, Field(ge=-1, le=1)] = -0.5
+    unhappy_below: Annotated[float, Field(ge=-1, le=1)] = -0.8
+    unhappy_count: Annotated[int, Field(ge=0)] = 2
     low_asr: Annotated[float, Field(ge=0)] = 20.0
     low_asr_below: Annotated[float, Field(ge=0, le=1)] = 0.6
     low_score: Annotated[float, Field(ge=0)] = 1.0

@@ -85,10 +85,9 @@ class Candidate:
     asr_confidence: float = 1.0
     agitation_z: float = math.nan
     """The customer's highest voice agitation (``customer_agitation_max``), NaN if unmeasured."""
-    sentiment_min: float = math.nan
-    """The customer's lowest sentiment (``calls.sentiment_min``, −1…1), NaN if unread."""
-    unhappy_at: tuple[float, float] | None = None
-    """(start_s, end_s) of the customer's utterance with that lowest sentiment."""
+    customer_sentiment: tuple[tuple[float, float, float], ...] = ()
+    """(start_s, end_s, sentiment −1…1) of each customer utterance with a reading, in
+    time order (``utterances.sentiment``); empty when the call was not embedded."""
 
     def priority(self, weights: PriorityWeights) -> float:
         """This call's priority under ``weights`` (see :func:`pipeline.scoring.call_priority`)."""
@@ -97,14 +96,18 @@ class Candidate:
             score=self.score.score,
             asr_confidence=self.asr_confidence,
             agitation_z=self.agitation_z,
-            sentiment_min=self.sentiment_min,
+            unhappy_readings=len(self.unhappy_moments(weights)),
             weights=weights,
         )
 
+    def unhappy_moments(self, weights: PriorityWeights) -> list[tuple[float, float, float]]:
+        """The customer utterances that read ``weights.unhappy_below`` or lower."""
+        return [m for m in self.customer_sentiment if m[2] <= weights.unhappy_below]
+
     def unhappy(self, weights: PriorityWeights) -> bool:
-        """The customer's sentiment fell to ``weights.unhappy_below`` or lower."""
-        s = self.sentiment_min
-        return s == s and s <= weights.unhappy_below
+        """At least ``weights.unhappy_count`` customer utterances read unhappy."""
+        n = weights.unhappy_count
+        return n > 0 and len(self.unhappy_moments(weights)) >= n
 
     def due(self, weights: PriorityWeights) -> bool:
         """Needs review: the score says so, the customer's voice was agitated, or their
@@ -260,21 +263,28 @@ def _reasons(c: Candidate, weights: PriorityWeights) -> tuple[str, ...]:
     if z == z and z >= weights.agitation_z:
         extra.append(f"customer's voice agitated (z {z:.1f})")
     if c.unhappy(weights):
-        at = f" at {clock(c.unhappy_at[0])}" if c.unhappy_at else ""
-        extra.append(f"customer sentiment fell to {c.sentiment_min:.2f}{at}")
+        moments = c.unhappy_moments(weights)
+        low = min(moments, key=lambda m: m[2])
+        extra.append(
+            f"customer unhappy {len(moments)} times by sentiment "
+            f"(lowest {low[2]:.2f} at {clock(low[0])})"
+        )
     return (*c.score.reasons, *extra)
 
 
 def _review_plan(
     c: Candidate, options: PlanOptions, weights: PriorityWeights = DEFAULT_WEIGHTS
 ) -> tuple[PlanSpan, ...]:
-    """The findings' plan, and the customer's unhappiest moment (heard) when it counts."""
+    """The findings' plan and, when the customer read unhappy, those moments (heard): all
+    but the first, which is usually the reason for the call, at most three."""
     plan = listening_plan(c.findings, duration_s=c.duration_s, windows=c.windows, options=options)
-    if c.unhappy_at is None or not c.unhappy(weights):
+    if not c.unhappy(weights):
         return plan
-    start, end = c.unhappy_at
-    heard = PlanSpan(max(0.0, start - options.before_s), min(c.duration_s, end + options.after_s))
-    return merge_plan([*plan, heard])
+    heard = [
+        PlanSpan(max(0.0, start - options.before_s), min(c.duration_s, end + options.after_s))
+        for start, end, _ in c.unhappy_moments(weights)[1:4]
+    ]
+    return merge_plan([*plan, *heard])
 
 
 def _entry(

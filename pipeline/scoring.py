@@ -24,8 +24,9 @@ class PriorityWeights:
     + signal × flagged items failed on the customer's words (dissatisfaction, escalation)
     + moment × further flagged moments (beyond the first of each item, at most max_moments)
     + agitation when the customer's voice was agitated (z ≥ agitation_z)
-    + unhappy when the customer's lowest sentiment (−1…1, from the meaning vectors) was
-    at most unhappy_below
+    + unhappy when at least unhappy_count of the customer's utterances read a sentiment
+    (−1…1, from the meaning vectors) of unhappy_below or lower: the first is usually why
+    they called, a second one means the call did not put it right
     + low_asr when the ASR was unsure (mean word probability < low_asr_below)
     + low_score × (100 − score)``
 
@@ -44,7 +45,8 @@ class PriorityWeights:
     agitation: float = 100.0
     agitation_z: float = 3.0
     unhappy: float = 150.0
-    unhappy_below: float = -0.5
+    unhappy_below: float = -0.8
+    unhappy_count: int = 2
     low_asr: float = 20.0
     low_asr_below: float = LOW_ASR_CONFIDENCE
     low_score: float = 1.0
@@ -59,13 +61,14 @@ def call_priority(
     score: float,
     asr_confidence: float = 1.0,
     agitation_z: float = math.nan,
-    sentiment_min: float = math.nan,
+    unhappy_readings: int = 0,
     weights: PriorityWeights = PriorityWeights(),
 ) -> float:
     """The priority of one scored call (higher is more urgent): see :class:`PriorityWeights`.
 
     A flagged item counts as *conduct* when its evidence is the agent's words, as a
     customer *signal* otherwise (an escalation request, dissatisfaction).
+    ``unhappy_readings`` is how many customer utterances read ``unhappy_below`` or lower.
 
     Examples
     --------
@@ -83,7 +86,7 @@ def call_priority(
     conduct = sum(1 for f in flagged if any(e.speaker == "agent" for e in f.evidence))
     moments = sum(max(0, len(f.evidence) - 1) for f in flagged)
     agitated = agitation_z == agitation_z and agitation_z >= w.agitation_z
-    unhappy = sentiment_min == sentiment_min and sentiment_min <= w.unhappy_below
+    unhappy = w.unhappy_count > 0 and unhappy_readings >= w.unhappy_count
     priority = (
         w.critical * critical
         + w.conduct * conduct

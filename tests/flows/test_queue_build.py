@@ -141,21 +141,23 @@ def test_sentiment_puts_an_unhappy_customer_in_the_queue_at_their_moment(tmp_pat
     from pipeline.config import Config
 
     root = tmp_path / "wh"
-    lines = [*LINES["good"][:3], ("customer", 60.0, "Right."), LINES["good"][3]]
+    lines = [*LINES["good"][:2], ("customer", 15.0, "It's broken again."), LINES["good"][2]]
+    lines += [("customer", 60.0, "Still not right."), LINES["good"][3]]
     calls, utts = [], []
-    for n, feel in enumerate((0.4, -0.8, float("nan"))):
+    nan = float("nan")
+    for n, (first, later) in enumerate(((-0.9, 0.4), (-0.9, -0.85), (nan, nan))):
         call_id = f"S{n}"
         t = Transcript(call_id, "en", 120.0, tuple(Utterance(s, a, a + 3, x) for s, a, x in lines))  # type: ignore[arg-type]
         rec = Recording(call_id, f"{call_id}.wav", "", "0" * 64, "2026-11-20", 0, {})
-        audio = {"duration_s": 120.0, "language": "en", "metrics": {"sentiment_min": feel}}
+        low = min(first, later)
+        audio = {"duration_s": 120.0, "language": "en", "metrics": {"sentiment_min": low}}
         calls.append(rows.call_row(rec, audio, t, "ok"))
-        sentiment = [float("nan")] * 3 + [feel] + [float("nan")]
-        utts.extend(rows.utterance_rows(t, sentiment=sentiment))
+        utts.extend(rows.utterance_rows(t, sentiment=[nan, nan, first, nan, later, nan]))
     wh.upsert(root, "calls", {"2026-11-20": calls})
     wh.upsert(root, "utterances", {"2026-11-20": utts})
     rescore_partition(str(root), "2026-11-20", (RUBRIC,))
     queue = rebuild_queue(str(root), ["2026-11-20"], Config())
     assert [q.call_id for q in queue] == ["S1"]
     (q,) = queue
-    assert q.reasons[-1] == "customer sentiment fell to -0.80 at 1:00"
+    assert q.reasons[-1] == "customer unhappy 2 times by sentiment (lowest -0.90 at 0:15)"
     assert [(s.start_s, s.end_s, s.kind) for s in q.plan] == [(57.0, 68.0, "hear")]

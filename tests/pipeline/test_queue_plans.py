@@ -268,20 +268,32 @@ def test_spare_budget_skims_the_unflagged_calls_and_skim_can_be_off() -> None:
     assert [q.kind for q in queue if q.kind != "highlight"] == ["review"]
 
 
-def test_unhappy_customer_by_sentiment_is_heard_at_the_lowest_moment() -> None:
-    calm = _cand("calm", [_f("a", "pass", call="calm")], sentiment_min=0.2)
-    sour = _cand(
-        "sour", [_f("a", "pass", call="sour")], sentiment_min=-0.7, unhappy_at=(100.0, 104.0)
-    )
+def test_customer_unhappy_twice_by_sentiment_is_heard_after_the_first_time() -> None:
+    readings = ((20.0, 24.0, -0.9), (60.0, 62.0, 0.3), (100.0, 104.0, -0.95))
+    once = _cand("once", [_f("a", "pass", call="once")], customer_sentiment=readings[:2])
+    sour = _cand("sour", [_f("a", "pass", call="sour")], customer_sentiment=readings)
     unread = _cand("unread", [_f("a", "pass", call="unread")])
-    queue = build_review_queue([calm, sour, unread], date="2026-12-01")
+    queue = build_review_queue([once, sour, unread], date="2026-12-01")
+    # the first unhappy reading is why they called; the second is what the call did
     assert [q.call_id for q in queue] == ["sour"]
     assert queue[0].plan == (PlanSpan(97.0, 109.0, "hear"),)
     assert queue[0].priority == PriorityWeights().unhappy
-    assert queue[0].reasons[-1] == "customer sentiment fell to -0.70 at 1:40"
-    # a detected signal still outranks a sentiment reading
+    assert queue[0].reasons[-1] == "customer unhappy 2 times by sentiment (lowest -0.95 at 1:40)"
+    # a detected signal still outranks a sentiment reading, which outranks missed script
     calls = [*_signal_calls().values(), sour]
     ranked = [q.call_id for q in build_review_queue(calls, date="2026-12-01")]
     assert ranked.index("angry") < ranked.index("sour") < ranked.index("sloppy")
-    strict = PriorityWeights(unhappy_below=-0.9)
-    assert build_review_queue([sour], date="2026-12-01", weights=strict) == []
+    assert (
+        build_review_queue([sour], date="2026-12-01", weights=PriorityWeights(unhappy_below=-0.92))
+        == []
+    )
+    assert (
+        build_review_queue([sour], date="2026-12-01", weights=PriorityWeights(unhappy_count=0))
+        == []
+    )
+    assert [
+        q.call_id
+        for q in build_review_queue(
+            [once], date="2026-12-01", weights=PriorityWeights(unhappy_count=1)
+        )
+    ] == ["once"]

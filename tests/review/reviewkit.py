@@ -325,9 +325,9 @@ def build_history(root: Path, *, weeks: int = 6, per_week: int = 3) -> list[str]
         wh.upsert(root, "findings", {date: finds})
         wh.upsert(root, "scores", {date: scores})
         queue = [
-            QueueEntry("lena", date, 1, history_call_id("A1", week, 0), "review", 50.0, ("low score",), (Span(0.0, 60.0),), "A1", "TEAM-01"),
-            QueueEntry("lena", date, 1, history_call_id("A2", week, 0), "highlight", 0.0, ("highlight",), (Span(0.0, 30.0),), "A2", "TEAM-01"),
-            QueueEntry("omar", date, 1, history_call_id("B1", week, 0), "review", 50.0, ("low score",), (Span(0.0, 60.0),), "B1", "TEAM-02"),
+            QueueEntry("lena", date, 1, history_call_id("A1", week, 0), "review", 50.0, ("low score",), (PlanSpan(0.0, 60.0),), "A1", "TEAM-01"),
+            QueueEntry("lena", date, 1, history_call_id("A2", week, 0), "highlight", 0.0, ("highlight",), (PlanSpan(0.0, 30.0),), "A2", "TEAM-01"),
+            QueueEntry("omar", date, 1, history_call_id("B1", week, 0), "review", 50.0, ("low score",), (PlanSpan(0.0, 60.0),), "B1", "TEAM-02"),
         ]  # fmt: skip
         wh.upsert(root, "queue", {date: [rows.queue_row(q) for q in queue]})
     return dates

@@ -156,8 +156,14 @@ def test_sentiment_puts_an_unhappy_customer_in_the_queue_at_their_moment(tmp_pat
     wh.upsert(root, "calls", {"2026-11-20": calls})
     wh.upsert(root, "utterances", {"2026-11-20": utts})
     rescore_partition(str(root), "2026-11-20", (RUBRIC,))
-    queue = rebuild_queue(str(root), ["2026-11-20"], Config())
-    assert [q.call_id for q in queue] == ["S1"]
-    (q,) = queue
+    queue = {q.call_id: q for q in rebuild_queue(str(root), ["2026-11-20"], Config())}
+    q = queue["S1"]
+    assert q.rank == 1
     assert q.reasons[-1] == "customer unhappy 2 times by sentiment (lowest -0.90 at 0:15)"
-    assert [(s.start_s, s.end_s, s.kind) for s in q.plan] == [(57.0, 68.0, "hear")]
+    assert (57.0, 68.0, "hear") in [(s.start_s, s.end_s, s.kind) for s in q.plan]
+    # the same call without a second unhappy reading (S0) or without readings (S2): the
+    # rubric may still queue it, never for its sentiment, and 150 points lower
+    for other in ("S0", "S2"):
+        if other in queue:
+            assert not any("sentiment" in r for r in queue[other].reasons)
+            assert queue[other].priority == q.priority - 150

@@ -201,6 +201,17 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--rubric", required=True, help="the rubric file holding the item")
     tune.add_argument("--precision", type=float, default=0.9, help="target precision (0.9)")
     tune.set_defaults(func=cmd_rubric_tune)
+    suggest = rsub.add_parser(
+        "suggest",
+        help="propose examples and counter-examples from inspector verdicts (a YAML patch)",
+    )
+    suggest.add_argument("--warehouse", required=True)
+    suggest.add_argument(
+        "--database", help="SQLAlchemy URL for reviews (default: SQLite in the warehouse)"
+    )
+    suggest.add_argument("--config", help="earmark.toml (the rubric of each language)")
+    suggest.add_argument("--out", help="write the YAML here (default: print it)")
+    suggest.set_defaults(func=cmd_rubric_suggest)
     explain = rsub.add_parser("explain", help="why each item of a stored call passed or failed")
     explain.add_argument("--call", required=True, help="call_id")
     explain.add_argument("--warehouse", required=True)
@@ -438,10 +449,13 @@ def _print_queues(queue: Sequence[object], *, top: int, warehouse: str) -> None:
         print("Review queue — no call needs review")
     for (inspector, date), entries in sorted(groups.items()):
         review = [q for q in entries if q.kind != "highlight"]
-        minutes = sum(q.plan_s for q in review)
+        heard = sum(s.duration_s for q in review for s in q.plan if s.kind == "hear")
+        read = sum(s.duration_s for q in review for s in q.plan if s.kind == "read")
+        price = sum(q.price_s for q in review)
         print(
             f"Queue of {inspector} for {date} — {len(review)} call(s) to review, "
-            f"{clock(minutes)} of listening; {len(entries) - len(review)} highlight(s)"
+            f"{clock(price)} of budget ({clock(heard)} to hear, {clock(read)} of call to read); "
+            f"{len(entries) - len(review)} highlight(s)"
         )
         _print_queue(entries[:top])
         if len(entries) > top:
@@ -455,14 +469,14 @@ def _print_queue(queue: Sequence[object]) -> None:
     from pipeline.scoring import clock
     from pipeline.types import QueueEntry
 
-    print(f"{'rank':>4}  {'kind':9}  {'call':24}  {'agent':8}  {'prio':>5}  {'listen':>6}  why")
+    print(f"{'rank':>4}  {'kind':9}  {'call':24}  {'agent':8}  {'prio':>5}  {'cost':>6}  why")
     for q in queue:
         assert isinstance(q, QueueEntry)
         why = q.reasons[0] if q.reasons else ""
         more = f" (+{len(q.reasons) - 1})" if len(q.reasons) > 1 else ""
         print(
             f"{q.rank:>4}  {q.kind:9}  {q.call_id[-24:]:24}  {(q.agent_id or '—')[:8]:8}  "
-            f"{q.priority:>5.0f}  {clock(q.plan_s):>6}  {why[:90]}{more}"
+            f"{q.priority:>5.0f}  {clock(q.price_s):>6}  {why[:90]}{more}"
         )
 
 
@@ -841,6 +855,41 @@ def cmd_rubric_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_rubric_suggest(args: argparse.Namespace) -> int:
+    from pipeline import warehouse as wh
+    from pipeline.config import load_config
+    from pipeline.errors import InputError
+    from review.store import ReviewStore, default_database_url
+    from review.suggest import check_suggestions_file, suggest, suggestions_yaml
+
+    config = load_config(args.config)
+    if args.out:
+        check_suggestions_file(args.out)
+    if not wh.partition_dates(args.warehouse, "calls"):
+        raise InputError(
+            f"{args.warehouse}: no calls table here; give the warehouse the review app serves",
+            code="I009",
+        )
+    store = ReviewStore(args.database or default_database_url(args.warehouse))
+    try:
+        found = suggest(store.latest_reviews(), args.warehouse, config)
+    finally:
+        store.close()
+    text = suggestions_yaml(found)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        counts = found.counts()
+        print(
+            f"earmark: wrote {len(found.proposals)} proposal(s) for {len(counts)} item(s) "
+            f"to {args.out}; {len(found.skipped)} verdict(s) gave none (listed at its end)"
+        )
+        for item_id, (match, no_match) in sorted(counts.items()):
+            print(f"  {item_id}: {match} example(s), {no_match} counter-example(s)")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 def cmd_rescore(args: argparse.Namespace) -> int:
     from flows.rescore import run_rescore
     from pipeline.config import load_config
@@ -905,12 +954,13 @@ def cmd_queue_show(args: argparse.Namespace) -> int:
                     "team_id",
                     "priority",
                     "plan_s",
+                    "cost_s",
                     "plan",
                     "reasons",
                 ]
             )
             for q in entries:
-                plan = " ".join(f"{s.start_s:.1f}-{s.end_s:.1f}" for s in q.plan)
+                plan = " ".join(f"{s.kind} {s.start_s:.1f}-{s.end_s:.1f}" for s in q.plan)
                 writer.writerow(
                     [
                         q.inspector,
@@ -922,6 +972,7 @@ def cmd_queue_show(args: argparse.Namespace) -> int:
                         q.team_id,
                         q.priority,
                         round(q.plan_s, 1),
+                        round(q.price_s, 1),
                         plan,
                         " | ".join(q.reasons),
                     ]

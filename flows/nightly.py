@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import posixpath
 import re
 import time
@@ -47,8 +48,11 @@ from pipeline.queue import (
     check_pairings,
     config_team_languages,
     inspectors_from_config,
+    item_windows,
     pairings,
+    plan_options_from_config,
     policy_from_config,
+    weights_from_config,
 )
 from pipeline.redact_audio import (
     AudioRedactOptions,
@@ -58,6 +62,7 @@ from pipeline.redact_audio import (
     spans_of,
     write_redacted_copy,
 )
+from pipeline.rubric.schema import Rubric, load_rubric
 from pipeline.scoring import clock
 from pipeline.types import IndexEntry, MetadataIssue, QuarantineEntry, QueueEntry, Recording
 
@@ -606,7 +611,7 @@ def rebuild_queue(warehouse: str, dates: Iterable[str], config: Config) -> list[
     """
     queue: list[QueueEntry] = []
     for date in sorted(dates):
-        candidates = _candidates(warehouse, date)
+        candidates = _candidates(warehouse, date, config)
         if config.inspectors:
             inspectors = inspectors_from_config(config)
             policy = policy_from_config(config)
@@ -625,13 +630,18 @@ def rebuild_queue(warehouse: str, dates: Iterable[str], config: Config) -> list[
                 team_languages=langs,
             )
         else:
-            day = build_review_queue(candidates, date=date)
+            day = build_review_queue(
+                candidates,
+                date=date,
+                weights=weights_from_config(config),
+                options=plan_options_from_config(config),
+            )
         wh.upsert(warehouse, "queue", {date: [rows.queue_row(q) for q in day]})
         queue.extend(day)
     return queue
 
 
-def _candidates(warehouse: str, date: str) -> list[Candidate]:
+def _candidates(warehouse: str, date: str, config: Config) -> list[Candidate]:
     calls = {
         r["call_id"]: r for r in wh.read_table(warehouse, "calls", call_dates=[date]).to_pylist()
     }
@@ -644,17 +654,71 @@ def _candidates(warehouse: str, date: str) -> list[Candidate]:
     for r in wh.read_table(warehouse, "findings", call_dates=[date]).to_pylist():
         if latest.get((r["call_id"], r["rubric_id"])) == r["rubric_version"]:
             findings[r["call_id"]].append(rows.finding_from_row(r))
-    return [
-        Candidate(
-            score=s,
-            findings=tuple(findings[s.call_id]),
-            duration_s=calls[s.call_id]["duration_s"] or 0.0,
-            agent_id=calls[s.call_id]["agent_id"] or "",
-            team_id=calls[s.call_id]["team_id"] or "",
+    rubrics = _configured_rubrics(config)
+    feelings = _customer_sentiment(warehouse, date, calls)
+    out = []
+    for s in scores:
+        if latest.get((s.call_id, s.rubric_id)) != s.rubric_version or s.call_id not in calls:
+            continue
+        call = calls[s.call_id]
+        duration_s = call["duration_s"] or 0.0
+        rubric = rubrics.get(call["language"] or "")
+        same = rubric is not None and rubric.id == s.rubric_id
+        confidence = call["asr_confidence"]
+        out.append(
+            Candidate(
+                score=s,
+                findings=tuple(findings[s.call_id]),
+                duration_s=duration_s,
+                agent_id=call["agent_id"] or "",
+                team_id=call["team_id"] or "",
+                windows=item_windows(rubric, duration_s=duration_s) if rubric and same else {},
+                asr_confidence=1.0 if confidence is None else confidence,
+                agitation_z=_nan_if_none(call.get("customer_agitation_max")),
+                customer_sentiment=feelings.get(s.call_id, ()),
+            )
         )
-        for s in scores
-        if latest.get((s.call_id, s.rubric_id)) == s.rubric_version and s.call_id in calls
-    ]
+    return out
+
+
+def _customer_sentiment(
+    warehouse: str, date: str, calls: dict[str, dict[str, Any]]
+) -> dict[str, tuple[tuple[float, float, float], ...]]:
+    """(start_s, end_s, sentiment) of each call's customer utterances with a reading; the
+    utterances are read only when some call of the date has a sentiment at all."""
+    if not any(math.isfinite(_nan_if_none(c.get("sentiment_min"))) for c in calls.values()):
+        return {}
+    table = wh.read_partition(
+        warehouse,
+        "utterances",
+        date,
+        columns=["call_id", "idx", "speaker", "start_s", "end_s", "sentiment"],
+    )
+    found: dict[str, list[tuple[float, float, float, int]]] = defaultdict(list)
+    for r in table.to_pylist() if table is not None else ():
+        feel = r["sentiment"]
+        if r["speaker"] == "customer" and feel is not None and feel == feel:
+            found[r["call_id"]].append((r["start_s"], r["end_s"], feel, r["idx"]))
+    return {
+        call_id: tuple((a, b, f) for a, b, f, _ in sorted(rows_, key=lambda m: (m[0], m[3])))
+        for call_id, rows_ in found.items()
+    }
+
+
+def _configured_rubrics(config: Config) -> dict[str, Rubric]:
+    """The configured rubric per language, for the items' windows (a rubric that no longer
+    loads is logged and its calls' missed items are planned over the whole call)."""
+    out: dict[str, Rubric] = {}
+    for language, path in config.rubrics.items():
+        try:
+            out[language] = load_rubric(path)
+        except EarmarkError as exc:
+            log.warning("queue plans without item windows for %s calls: %s", language, exc)
+    return out
+
+
+def _nan_if_none(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
 
 
 def _recent_dates(warehouse: str, table: str, date: str, days: int) -> list[str]:
@@ -696,14 +760,14 @@ def _latest_versions(scores: Iterable[Any]) -> dict[tuple[str, str], int]:
 
 def queue_markdown(queue: Iterable[QueueEntry]) -> str:
     lines = [
-        "| rank | kind | call | agent | team | priority | listen | why |",
+        "| rank | kind | call | agent | team | priority | cost | why |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for q in queue:
         why = "; ".join(q.reasons[:3]).replace("|", "/")
         lines.append(
             f"| {q.rank} | {q.kind} | {q.call_id} | {q.agent_id or '—'} | {q.team_id or '—'} "
-            f"| {q.priority:.0f} | {clock(q.plan_s)} | {why} |"
+            f"| {q.priority:.0f} | {clock(q.price_s)} | {why} |"
         )
     return "\n".join(lines)
 

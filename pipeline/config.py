@@ -168,6 +168,24 @@ class MetadataConfig(_Strict):
         return value
 
 
+class PriorityConfig(_Strict):
+    """``[queue.priority]``: the weights of the queue's priority formula (see README)."""
+
+    critical: Annotated[float, Field(ge=0)] = 1000.0
+    conduct: Annotated[float, Field(ge=0)] = 400.0
+    signal: Annotated[float, Field(ge=0)] = 200.0
+    moment: Annotated[float, Field(ge=0)] = 20.0
+    max_moments: Annotated[int, Field(ge=0)] = 3
+    agitation: Annotated[float, Field(ge=0)] = 100.0
+    agitation_z: Annotated[float, Field(gt=0)] = 3.0
+    unhappy: Annotated[float, Field(ge=0)] = 150.0
+    unhappy_below: Annotated[float, Field(ge=-1, le=1)] = -0.8
+    unhappy_count: Annotated[int, Field(ge=0)] = 2
+    low_asr: Annotated[float, Field(ge=0)] = 20.0
+    low_asr_below: Annotated[float, Field(ge=0, le=1)] = 0.6
+    low_score: Annotated[float, Field(ge=0)] = 1.0
+
+
 class QueueConfig(_Strict):
     """``[queue]``: how the QA lead runs listening."""
 
@@ -184,6 +202,27 @@ class QueueConfig(_Strict):
     team_language_min_share: Annotated[float, Field(gt=0, le=1)] = 0.1
     """A language counts as a team's when at least this share of its recent calls is in it
     (a few misdetected calls do not make a team bilingual); see :mod:`pipeline.rotation`."""
+    read_speed: Annotated[float, Field(ge=1)] = 4.0
+    """Reading a stretch of transcript costs 1/read_speed of hearing it."""
+    missed_item_max_s: Annotated[float, Field(gt=0)] = 30.0
+    """A missed scripted item is read in its own window, at most this long."""
+    context_before_s: Annotated[float, Field(ge=0)] = 3.0
+    context_after_s: Annotated[float, Field(ge=0)] = 5.0
+    read_metrics: list[str] = Field(
+        default_factory=lambda: [
+            "longest_dead_air_s",
+            "dead_air_s",
+            "dead_air_count",
+            "silence_s",
+            "longest_hold_s",
+            "hold_s",
+            "hold_count",
+        ]
+    )
+    """Metric items whose evidence (silence, hold) is read in the transcript, not heard."""
+    skim: bool = True
+    """Spend budget left after the flagged calls on reading the other calls' transcripts."""
+    priority: PriorityConfig = PriorityConfig()
 
 
 class RedactConfig(_Strict):

@@ -1,8 +1,11 @@
-"""Review queues: which calls an inspector listens to, and exactly which moments.
+"""Review queues: which calls an inspector takes in, and exactly which moments.
 
-A queued call carries its *listening plan*: the evidence moments of its findings with
-context before and after, merged where they overlap. Its cost is the plan's length,
-not the call's.
+A queued call carries its *listening plan*: stretches to **hear** (the evidence of
+conduct, dissatisfaction, escalation, agitation, overtalk, with context before and
+after) and stretches to **read** in the transcript (where a missed scripted item should
+have been said, a long silence), merged where they overlap. Its cost to the inspector's
+budget is the plan's price, not the call's length: heard seconds count in full, read
+seconds at the reading speed (:class:`PlanOptions`).
 """
 
 from __future__ import annotations
@@ -10,23 +13,62 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pipeline.config import Config
 from pipeline.errors import QueueError
 from pipeline.rotation import check_languages, rotate, stored_team_languages
-from pipeline.scoring import clock
-from pipeline.types import CallScore, Finding, QueueEntry, QueueKind, Span
+from pipeline.scoring import DEFAULT_WEIGHTS, PriorityWeights, call_priority, clock
+from pipeline.types import (
+    CallScore,
+    Finding,
+    PlanKind,
+    PlanSpan,
+    QueueEntry,
+    QueueKind,
+    Span,
+)
 
 TeamLanguages = Mapping[str, frozenset[str]]
 """``{team_id: languages of its calls}``; a team not in it can go to any inspector."""
 
-CONTEXT_BEFORE_S = 3.0
-CONTEXT_AFTER_S = 5.0
-MISSED_ITEM_SPAN_S = 20.0
-"""A missed greeting or closing has no evidence: listen to the call's opening and end."""
+if TYPE_CHECKING:
+    from pipeline.rubric.schema import Rubric
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    """How listening plans are drawn and priced (``[queue]`` in ``earmark.toml``)."""
+
+    before_s: float = 3.0
+    """Context heard before each piece of evidence."""
+    after_s: float = 5.0
+    """Context heard after each piece of evidence."""
+    missed_item_max_s: float = 30.0
+    """A missed scripted item is read in its own window (the rubric item's ``window``,
+    else the whole call), capped to this many seconds from the window's anchor: the
+    start for ``first_*`` windows and windowless items, the end for ``last_*``."""
+    read_speed: float = 4.0
+    """How many times faster reading a stretch of transcript is than hearing it."""
+    read_metrics: tuple[str, ...] = (
+        "longest_dead_air_s",
+        "dead_air_s",
+        "dead_air_count",
+        "silence_s",
+        "longest_hold_s",
+        "hold_s",
+        "hold_count",
+    )
+    """Metric items whose evidence (a silence, a hold) is read, not heard: there is
+    nothing to hear in it, the transcript around it says why it happened."""
+
+    def price_s(self, plan: Iterable[PlanSpan]) -> float:
+        """Heard seconds plus read seconds divided by ``read_speed``."""
+        return round(
+            sum(s.duration_s / (self.read_speed if s.kind == "read" else 1.0) for s in plan), 3
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,41 +80,136 @@ class Candidate:
     duration_s: float
     agent_id: str = ""
     team_id: str = ""
+    windows: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    """Each windowed rubric item's window in this call, in seconds (see :func:`item_windows`)."""
+    asr_confidence: float = 1.0
+    agitation_z: float = math.nan
+    """The customer's highest voice agitation (``customer_agitation_max``), NaN if unmeasured."""
+    customer_sentiment: tuple[tuple[float, float, float], ...] = ()
+    """(start_s, end_s, sentiment −1…1) of each customer utterance with a reading, in
+    time order (``utterances.sentiment``); empty when the call was not embedded."""
+
+    def priority(self, weights: PriorityWeights) -> float:
+        """This call's priority under ``weights`` (see :func:`pipeline.scoring.call_priority`)."""
+        return call_priority(
+            self.findings,
+            score=self.score.score,
+            asr_confidence=self.asr_confidence,
+            agitation_z=self.agitation_z,
+            unhappy_readings=len(self.unhappy_moments(weights)),
+            weights=weights,
+        )
+
+    def unhappy_moments(self, weights: PriorityWeights) -> list[tuple[float, float, float]]:
+        """The customer utterances that read ``weights.unhappy_below`` or lower."""
+        return [m for m in self.customer_sentiment if m[2] <= weights.unhappy_below]
+
+    def unhappy(self, weights: PriorityWeights) -> bool:
+        """At least ``weights.unhappy_count`` customer utterances read unhappy."""
+        n = weights.unhappy_count
+        return n > 0 and len(self.unhappy_moments(weights)) >= n
+
+    def due(self, weights: PriorityWeights) -> bool:
+        """Needs review: the score says so, the customer's voice was agitated, or their
+        sentiment fell low."""
+        z = self.agitation_z
+        agitated = z == z and z >= weights.agitation_z
+        return self.score.needs_review or agitated or self.unhappy(weights)
+
+
+def item_windows(rubric: Rubric, *, duration_s: float) -> dict[str, tuple[float, float]]:
+    """Each windowed item's window in a call of ``duration_s`` seconds.
+
+    Examples
+    --------
+    >>> from pipeline.rubric.schema import load_rubric
+    >>> windows = item_windows(load_rubric("rubrics/en/inbound-support.yaml"), duration_s=300.0)
+    >>> windows["greeting"], windows["closing"]
+    ((0.0, 30.0), (240.0, 300.0))
+    """
+    out: dict[str, tuple[float, float]] = {}
+    for item in rubric.items:
+        if item.window is not None:
+            lo, hi = item.window.bounds(duration_s)
+            out[item.id] = (float(lo), float(hi))
+    return out
 
 
 def listening_plan(
     findings: Sequence[Finding],
     *,
     duration_s: float,
-    before_s: float = CONTEXT_BEFORE_S,
-    after_s: float = CONTEXT_AFTER_S,
-) -> tuple[Span, ...]:
-    """The moments to listen to, in time order, overlaps merged.
+    windows: Mapping[str, tuple[float, float]] | None = None,
+    options: PlanOptions = PlanOptions(),
+) -> tuple[PlanSpan, ...]:
+    """The stretches to hear and to read, in time order, overlaps merged.
 
-    Every piece of evidence of a failed or flagged item gives a span widened by
-    ``before_s``/``after_s``; an item that failed because nothing was found adds the
-    opening and closing of the call, where scripted items are said.
+    Every piece of evidence of a failed or flagged item is *heard*, widened by
+    ``options.before_s``/``after_s``, except the evidence of silence and hold metrics
+    (``options.read_metrics``), which is *read*. An item that failed because nothing
+    was found (a missed greeting, a missed closing) is *read* in its own window
+    (``windows``; the whole call when it has none), at most ``missed_item_max_s`` of it.
+    Where a heard and a read stretch overlap, the overlap is heard.
 
     Examples
     --------
     >>> from pipeline.types import Evidence, Finding
-    >>> f = Finding("c", "r", 1, "rude", 1, True, "fail", 0.9, (Evidence("agent", 10, 12, "…"),))
-    >>> listening_plan([f], duration_s=60)
-    (Span(start_s=7.0, end_s=17.0),)
+    >>> rude = Finding("c", "r", 1, "rude", 1, True, "fail", 0.9, (Evidence("agent", 10, 12, "…"),))
+    >>> no_close = Finding("c", "r", 1, "closing", 1, False, "fail", 0.0)
+    >>> listening_plan([rude, no_close], duration_s=100, windows={"closing": (40.0, 100.0)})
+    (PlanSpan(start_s=7.0, end_s=17.0, kind='hear'), PlanSpan(start_s=70.0, end_s=100.0, kind='read'))
     """
-    spans: list[Span] = []
+    spans: list[PlanSpan] = []
     for f in findings:
         if f.outcome != "fail":
             continue
         if f.evidence:
-            spans.extend(
-                Span(max(0.0, e.start_s - before_s), min(duration_s, e.end_s + after_s))
-                for e in f.evidence
-            )
+            for e in f.evidence:
+                kind: PlanKind = "read" if _read_metric(e.rule, options) else "hear"
+                spans.append(
+                    PlanSpan(
+                        max(0.0, e.start_s - options.before_s),
+                        min(duration_s, e.end_s + options.after_s),
+                        kind,
+                    )
+                )
         else:
-            spans.append(Span(0.0, min(duration_s, MISSED_ITEM_SPAN_S)))
-            spans.append(Span(max(0.0, duration_s - MISSED_ITEM_SPAN_S), duration_s))
-    return merge_spans(spans)
+            lo, hi = (windows or {}).get(f.item_id, (0.0, duration_s))
+            lo, hi = max(0.0, lo), min(duration_s, hi)
+            cap = options.missed_item_max_s
+            if hi - lo > cap:
+                lo, hi = (hi - cap, hi) if hi >= duration_s and lo > 0 else (lo, lo + cap)
+            spans.append(PlanSpan(lo, hi, "read"))
+    return merge_plan(spans)
+
+
+def _read_metric(rule: str, options: PlanOptions) -> bool:
+    parts = rule.split()
+    return len(parts) >= 2 and parts[0] == "metric" and parts[1] in options.read_metrics
+
+
+def merge_plan(spans: Sequence[PlanSpan]) -> tuple[PlanSpan, ...]:
+    """Merge heard and read stretches: each kind's overlaps joined, the read cut where heard.
+
+    Examples
+    --------
+    >>> merge_plan([PlanSpan(0, 30, "read"), PlanSpan(10, 15, "hear"), PlanSpan(12, 20, "hear")])
+    (PlanSpan(start_s=0.0, end_s=10.0, kind='read'), PlanSpan(start_s=10.0, end_s=20.0, kind='hear'), PlanSpan(start_s=20.0, end_s=30.0, kind='read'))
+    """
+    heard = merge_spans([Span(s.start_s, s.end_s) for s in spans if s.kind == "hear"])
+    read = merge_spans([Span(s.start_s, s.end_s) for s in spans if s.kind == "read"])
+    out = [PlanSpan(s.start_s, s.end_s, "hear") for s in heard]
+    for r in read:
+        start = r.start_s
+        for h in heard:
+            if h.end_s <= start or h.start_s >= r.end_s:
+                continue
+            if h.start_s > start:
+                out.append(PlanSpan(start, h.start_s, "read"))
+            start = max(start, h.end_s)
+        if start < r.end_s:
+            out.append(PlanSpan(start, r.end_s, "read"))
+    return tuple(sorted(out, key=lambda s: (s.start_s, s.end_s)))
 
 
 def merge_spans(spans: Sequence[Span]) -> tuple[Span, ...]:
@@ -84,35 +221,97 @@ def merge_spans(spans: Sequence[Span]) -> tuple[Span, ...]:
             merged[-1] = Span(last.start_s, max(last.end_s, span.end_s))
         else:
             merged.append(span)
-    return tuple(Span(round(s.start_s, 3), round(s.end_s, 3)) for s in merged)
+    return tuple(Span(round(float(s.start_s), 3), round(float(s.end_s), 3)) for s in merged)
 
 
 def build_review_queue(
-    candidates: Sequence[Candidate], *, date: str, inspector: str = "unassigned"
+    candidates: Sequence[Candidate],
+    *,
+    date: str,
+    inspector: str = "unassigned",
+    weights: PriorityWeights = DEFAULT_WEIGHTS,
+    options: PlanOptions = PlanOptions(),
 ) -> list[QueueEntry]:
     """Every call that needs review, most urgent first (ties by call id, so stable).
 
     This is the queue without inspector configuration: one list, no budget.
     """
     due = sorted(
-        (c for c in candidates if c.score.needs_review),
-        key=lambda c: (-c.score.priority, c.score.score, c.score.call_id),
+        ((c.priority(weights), c) for c in candidates if c.due(weights)),
+        key=lambda pc: (-pc[0], pc[1].score.score, pc[1].score.call_id),
     )
     return [
-        QueueEntry(
+        _entry(
+            c,
             inspector=inspector,
             date=date,
-            rank=rank,
-            call_id=c.score.call_id,
             kind="review",
-            priority=c.score.priority,
-            reasons=c.score.reasons,
-            plan=listening_plan(c.findings, duration_s=c.duration_s),
-            agent_id=c.agent_id,
-            team_id=c.team_id,
+            priority=priority,
+            reasons=_reasons(c, weights),
+            plan=_review_plan(c, options, weights),
+            options=options,
+            rank=rank,
         )
-        for rank, c in enumerate(due, 1)
+        for rank, (priority, c) in enumerate(due, 1)
     ]
+
+
+def _reasons(c: Candidate, weights: PriorityWeights) -> tuple[str, ...]:
+    """The score's reasons, and the signals measured beside the rubric."""
+    extra = []
+    z = c.agitation_z
+    if z == z and z >= weights.agitation_z:
+        extra.append(f"customer's voice agitated (z {z:.1f})")
+    if c.unhappy(weights):
+        moments = c.unhappy_moments(weights)
+        low = min(moments, key=lambda m: m[2])
+        extra.append(
+            f"customer unhappy {len(moments)} times by sentiment "
+            f"(lowest {low[2]:.2f} at {clock(low[0])})"
+        )
+    return (*c.score.reasons, *extra)
+
+
+def _review_plan(
+    c: Candidate, options: PlanOptions, weights: PriorityWeights = DEFAULT_WEIGHTS
+) -> tuple[PlanSpan, ...]:
+    """The findings' plan and, when the customer read unhappy, those moments (heard): all
+    but the first, which is usually the reason for the call, at most three."""
+    plan = listening_plan(c.findings, duration_s=c.duration_s, windows=c.windows, options=options)
+    if not c.unhappy(weights):
+        return plan
+    heard = [
+        PlanSpan(max(0.0, start - options.before_s), min(c.duration_s, end + options.after_s))
+        for start, end, _ in c.unhappy_moments(weights)[1:4]
+    ]
+    return merge_plan([*plan, *heard])
+
+
+def _entry(
+    c: Candidate,
+    *,
+    inspector: str,
+    date: str,
+    kind: QueueKind,
+    priority: float,
+    reasons: tuple[str, ...],
+    plan: tuple[PlanSpan, ...],
+    options: PlanOptions,
+    rank: int = 0,
+) -> QueueEntry:
+    return QueueEntry(
+        inspector=inspector,
+        date=date,
+        rank=rank,
+        call_id=c.score.call_id,
+        kind=kind,
+        priority=priority,
+        reasons=reasons,
+        plan=plan,
+        agent_id=c.agent_id,
+        team_id=c.team_id,
+        cost_s=options.price_s(plan),
+    )
 
 
 # ---------------------------------------------------------------- inspector queues
@@ -144,12 +343,37 @@ class QueuePolicy:
     control_max_s: float = 120.0
     """A control call is heard from its start for at most this long."""
     seed: str = "earmark"
+    weights: PriorityWeights = field(default_factory=PriorityWeights)
+    plan: PlanOptions = field(default_factory=PlanOptions)
+    skim: bool = True
+    """Budget left after the calls that need review goes to reading the transcripts of the
+    other calls (kind ``skim``), in a random order (seeded by date and inspector): what
+    the detectors missed is found there, at the reading speed."""
+
+
+def weights_from_config(config: Config) -> PriorityWeights:
+    """``[queue.priority]`` as :class:`~pipeline.scoring.PriorityWeights`."""
+    return PriorityWeights(**config.queue.priority.model_dump())
+
+
+def plan_options_from_config(config: Config) -> PlanOptions:
+    """The plan options of ``[queue]`` (context, missed-item cap, reading speed)."""
+    q = config.queue
+    return PlanOptions(
+        before_s=q.context_before_s,
+        after_s=q.context_after_s,
+        missed_item_max_s=q.missed_item_max_s,
+        read_speed=q.read_speed,
+        read_metrics=tuple(q.read_metrics),
+    )
 
 
 def policy_from_config(config: Config) -> QueuePolicy:
     """The queue policy of ``[queue]`` in ``earmark.toml``."""
     q = config.queue
     return QueuePolicy(
+        weights=weights_from_config(config),
+        plan=plan_options_from_config(config),
         rotation=q.rotation,
         schedule={m: {k: tuple(v) for k, v in p.items()} for m, p in q.schedule.items()},
         max_agents=q.max_agents_per_inspector,
@@ -159,6 +383,7 @@ def policy_from_config(config: Config) -> QueuePolicy:
         highlight_min_score=q.highlight_min_score,
         control_max_s=q.control_max_minutes * 60,
         seed=q.seed,
+        skim=q.skim,
     )
 
 
@@ -246,11 +471,13 @@ def build_inspector_queues(
 ) -> list[QueueEntry]:
     """Each inspector's queue for ``date``: control sample, coverage, priority, highlights.
 
-    The budget (seconds of listening plan) is never exceeded. In order: critical
+    The budget (the plans' price: heard seconds plus read seconds at the reading
+    speed, see :class:`PlanOptions`) is never exceeded. In order: critical
     failures; the control sample, drawn at random (seeded by date and inspector) from
     all the inspector's calls and heard from the start (up to ``control_max_s``), so it
     measures what the flags miss; for each agent below the weekly coverage, their most
-    urgent call; then the rest by priority while the budget lasts.
+    urgent call; then the rest by priority while the budget lasts; then, with
+    ``policy.skim``, whole transcripts of the calls nothing flagged, to read.
     Highlights — the day's best calls per team — are a separate list, outside the budget.
     Calls of teams nobody covers go to ``unassigned``. ``team_languages`` as for
     :func:`pairings`.
@@ -264,7 +491,15 @@ def build_inspector_queues(
     queue: list[QueueEntry] = []
     for name, calls in sorted(mine.items()):
         if name == "unassigned":
-            queue.extend(build_review_queue(calls, date=date, inspector="unassigned"))
+            queue.extend(
+                build_review_queue(
+                    calls,
+                    date=date,
+                    inspector="unassigned",
+                    weights=policy.weights,
+                    options=policy.plan,
+                )
+            )
             continue
         picked = _fill(calls, name, date, budgets[name], policy, reviewed_this_week or {})
         picked += _highlights(calls, name, date, policy)
@@ -283,35 +518,37 @@ def _fill(
     left = budget_s
     chosen: list[QueueEntry] = []
     taken: set[str] = set()
+    opts = policy.plan
+    priority = {c.score.call_id: c.priority(policy.weights) for c in calls}
 
     def take(
-        c: Candidate, kind: QueueKind, reasons: tuple[str, ...], plan: tuple[Span, ...]
+        c: Candidate, kind: QueueKind, reasons: tuple[str, ...], plan: tuple[PlanSpan, ...]
     ) -> None:
         nonlocal left
-        cost = sum(s.duration_s for s in plan)
+        cost = opts.price_s(plan)
         if c.score.call_id in taken or not plan or cost > left:
             return
         left -= cost
         taken.add(c.score.call_id)
         chosen.append(
-            QueueEntry(
-                name,
-                date,
-                0,
-                c.score.call_id,
-                kind,
-                c.score.priority,
-                reasons,
-                plan,
-                c.agent_id,
-                c.team_id,
+            _entry(
+                c,
+                inspector=name,
+                date=date,
+                kind=kind,
+                priority=priority[c.score.call_id],
+                reasons=reasons,
+                plan=plan,
+                options=opts,
             )
         )
 
-    urgent = sorted(calls, key=lambda c: (-c.score.priority, c.score.score, c.score.call_id))
+    urgent = sorted(
+        calls, key=lambda c: (-priority[c.score.call_id], c.score.score, c.score.call_id)
+    )
     for c in urgent:
         if c.score.critical_failed:
-            take(c, "review", c.score.reasons, listening_plan(c.findings, duration_s=c.duration_s))
+            take(c, "review", _reasons(c, policy.weights), _review_plan(c, opts, policy.weights))
     n_control = math.ceil(policy.control_share * len(calls)) if policy.control_share > 0 else 0
     pool = sorted(calls, key=lambda c: c.score.call_id)
     control_why = (
@@ -322,17 +559,26 @@ def _fill(
             c,
             "control",
             control_why,
-            (Span(0.0, round(min(c.duration_s, policy.control_max_s), 3)),),
+            (PlanSpan(0.0, round(min(c.duration_s, policy.control_max_s), 3)),),
         )
     for agent in sorted({c.agent_id for c in calls if c.agent_id}):
         if reviewed.get(agent, 0) < policy.coverage_per_week:
             best = next(c for c in urgent if c.agent_id == agent)
-            plan = listening_plan(best.findings, duration_s=best.duration_s) or moments_plan(best)
+            plan = _review_plan(best, opts, policy.weights) or moments_plan(best, opts)
             why = f"coverage: agent {agent} has {reviewed.get(agent, 0)} reviewed call(s) this week, {policy.coverage_per_week} wanted"
-            take(best, "review", (why, *best.score.reasons), plan)
+            take(best, "review", (why, *_reasons(best, policy.weights)), plan)
     for c in urgent:
-        if c.score.needs_review:
-            take(c, "review", c.score.reasons, listening_plan(c.findings, duration_s=c.duration_s))
+        if c.due(policy.weights):
+            take(c, "review", _reasons(c, policy.weights), _review_plan(c, opts, policy.weights))
+    if policy.skim:
+        rest = [c for c in calls if c.score.call_id not in taken and not c.due(policy.weights)]
+        # At random, not by score: a call's known shortfalls are already in its score and
+        # reasons; what the skim is for, what no detector saw, is not.
+        rest.sort(key=lambda c: c.score.call_id)
+        _rng(policy, date, name, "skim").shuffle(rest)
+        skim_why = ("skim: nothing flagged; read the transcript for what the detectors miss",)
+        for c in rest:
+            take(c, "skim", skim_why, (PlanSpan(0.0, round(c.duration_s, 3), "read"),))
     return chosen
 
 
@@ -346,53 +592,56 @@ def _highlights(
             c
             for c in calls
             if c.team_id == team
-            and not c.score.needs_review
+            and not c.due(policy.weights)
             and c.score.score >= policy.highlight_min_score
         ]
         good.sort(key=lambda c: (-c.score.score, -_praise(c), c.score.call_id))
         for c in good[: policy.highlights_per_team]:
             praised = [f for f in c.findings if f.outcome == "pass" and f.detected and f.evidence]
-            plan = merge_spans(
-                [
-                    Span(
-                        max(0.0, e.start_s - CONTEXT_BEFORE_S),
-                        min(c.duration_s, e.end_s + CONTEXT_AFTER_S),
-                    )
-                    for f in praised
-                    for e in f.evidence[:1]
-                ]
+            plan = _heard(
+                [e.start_s for f in praised for e in f.evidence[:1]],
+                [e.end_s for f in praised for e in f.evidence[:1]],
+                duration_s=c.duration_s,
+                options=policy.plan,
             )
             shown = ", ".join(f"{f.item_id} at {clock(f.evidence[0].start_s)}" for f in praised[:4])
             why = (f"highlight: score {c.score.score:.0f}" + (f"; {shown}" if shown else ""),)
             out.append(
-                QueueEntry(
-                    name,
-                    date,
-                    0,
-                    c.score.call_id,
-                    "highlight",
-                    c.score.priority,
-                    why,
-                    plan,
-                    c.agent_id,
-                    c.team_id,
+                _entry(
+                    c,
+                    inspector=name,
+                    date=date,
+                    kind="highlight",
+                    priority=c.priority(policy.weights),
+                    reasons=why,
+                    plan=plan,
+                    options=policy.plan,
                 )
             )
     return out
 
 
-def moments_plan(c: Candidate) -> tuple[Span, ...]:
-    """For a call with nothing wrong: the first moment of each behaviour found, with
-    context (what a coach plays back), else the call's opening."""
+def _heard(
+    starts: Sequence[float], ends: Sequence[float], *, duration_s: float, options: PlanOptions
+) -> tuple[PlanSpan, ...]:
     spans = [
-        Span(
-            max(0.0, f.evidence[0].start_s - CONTEXT_BEFORE_S),
-            min(c.duration_s, f.evidence[0].end_s + CONTEXT_AFTER_S),
-        )
-        for f in c.findings
-        if f.detected and f.evidence and f.outcome == "pass"
+        PlanSpan(max(0.0, a - options.before_s), min(duration_s, b + options.after_s))
+        for a, b in zip(starts, ends, strict=True)
     ]
-    return merge_spans(spans) if spans else (Span(0.0, min(c.duration_s, MISSED_ITEM_SPAN_S)),)
+    return merge_plan(spans)
+
+
+def moments_plan(c: Candidate, options: PlanOptions = PlanOptions()) -> tuple[PlanSpan, ...]:
+    """For a call with nothing wrong: the first moment of each behaviour found, with
+    context (what a coach plays back), else the call's opening (heard)."""
+    shown = [f for f in c.findings if f.detected and f.evidence and f.outcome == "pass"]
+    plan = _heard(
+        [f.evidence[0].start_s for f in shown],
+        [f.evidence[0].end_s for f in shown],
+        duration_s=c.duration_s,
+        options=options,
+    )
+    return plan or (PlanSpan(0.0, round(min(c.duration_s, options.missed_item_max_s), 3)),)
 
 
 def _praise(c: Candidate) -> int:
@@ -400,9 +649,9 @@ def _praise(c: Candidate) -> int:
 
 
 def _ranked(entries: Sequence[QueueEntry]) -> list[QueueEntry]:
-    """Rank within each kind: control and coverage first as chosen, then by priority."""
+    """Rank within each kind: reviews by priority, the others in the order chosen."""
     out: list[QueueEntry] = []
-    for kind in ("review", "control", "highlight"):
+    for kind in ("review", "control", "skim", "highlight"):
         same = [e for e in entries if e.kind == kind]
         if kind == "review":
             same.sort(key=lambda e: (-e.priority, e.call_id))

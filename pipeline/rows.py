@@ -18,6 +18,7 @@ from pipeline.types import (
     CallScore,
     Evidence,
     Finding,
+    PlanSpan,
     QuarantineEntry,
     QueueEntry,
     Recording,
@@ -293,8 +294,9 @@ def queue_row(q: QueueEntry) -> Row:
         "kind": q.kind,
         "priority": q.priority,
         "reasons": list(q.reasons),
-        "plan": [{"start_s": s.start_s, "end_s": s.end_s} for s in q.plan],
+        "plan": [{"start_s": s.start_s, "end_s": s.end_s, "kind": s.kind} for s in q.plan],
         "plan_s": round(q.plan_s, 3),
+        "cost_s": round(q.price_s, 3),
         "agent_id": q.agent_id,
         "team_id": q.team_id,
     }
@@ -309,9 +311,12 @@ def queue_entry_from_row(r: Mapping[str, Any]) -> QueueEntry:
         kind=r["kind"],
         priority=r["priority"],
         reasons=tuple(r["reasons"] or ()),
-        plan=tuple(Span(p["start_s"], p["end_s"]) for p in r["plan"] or ()),
+        plan=tuple(
+            PlanSpan(p["start_s"], p["end_s"], p.get("kind") or "hear") for p in r["plan"] or ()
+        ),
         agent_id=r["agent_id"] or "",
         team_id=r["team_id"] or "",
+        cost_s=-1.0 if r.get("cost_s") is None else r["cost_s"],
     )
 
 

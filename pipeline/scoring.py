@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -11,9 +13,91 @@ from pipeline.rubric.engine import CompiledRubric, evaluate
 from pipeline.types import CallScore, Evidence, Finding, Span, Transcript
 
 LOW_ASR_CONFIDENCE = 0.6
-PRIORITY_CRITICAL = 1000.0
-PRIORITY_FLAG = 50.0
-PRIORITY_LOW_ASR = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class PriorityWeights:
+    """How urgent a call is for an inspector to *hear*: the weights of the priority formula.
+
+    ``priority = critical × failed critical items
+    + conduct × flagged items failed on the agent's words
+    + signal × flagged items failed on the customer's words (dissatisfaction, escalation)
+    + moment × further flagged moments (beyond the first of each item, at most max_moments)
+    + agitation when the customer's voice was agitated (z ≥ agitation_z)
+    + unhappy when at least unhappy_count of the customer's utterances read a sentiment
+    (−1…1, from the meaning vectors) of unhappy_below or lower: the first is usually why
+    they called, a second one means the call did not put it right
+    + low_asr when the ASR was unsure (mean word probability < low_asr_below)
+    + low_score × (100 − score)``
+
+    The weights are ordered so that what an inspector must hear comes first: any
+    critical failure before any conduct problem, conduct before the customer's signals,
+    and a signal (at least ``signal`` points) before the worst score a call can have
+    only from missed scripted items (at most ``low_score × 100``), which the inspector
+    can check by reading. ``[queue.priority]`` in ``earmark.toml`` sets them.
+    """
+
+    critical: float = 1000.0
+    conduct: float = 400.0
+    signal: float = 200.0
+    moment: float = 20.0
+    max_moments: int = 3
+    agitation: float = 100.0
+    agitation_z: float = 3.0
+    unhappy: float = 150.0
+    unhappy_below: float = -0.8
+    unhappy_count: int = 2
+    low_asr: float = 20.0
+    low_asr_below: float = LOW_ASR_CONFIDENCE
+    low_score: float = 1.0
+
+
+DEFAULT_WEIGHTS = PriorityWeights()
+
+
+def call_priority(
+    findings: Sequence[Finding],
+    *,
+    score: float,
+    asr_confidence: float = 1.0,
+    agitation_z: float = math.nan,
+    unhappy_readings: int = 0,
+    weights: PriorityWeights = PriorityWeights(),
+) -> float:
+    """The priority of one scored call (higher is more urgent): see :class:`PriorityWeights`.
+
+    A flagged item counts as *conduct* when its evidence is the agent's words, as a
+    customer *signal* otherwise (an escalation request, dissatisfaction).
+    ``unhappy_readings`` is how many customer utterances read ``unhappy_below`` or lower.
+
+    Examples
+    --------
+    >>> from pipeline.types import Evidence, Finding
+    >>> angry = Finding("c", "r", 1, "customer_dissatisfaction", 1, True, "fail", 0.9,
+    ...                 (Evidence("customer", 10, 12, "this is a joke"),), flag=True)
+    >>> call_priority([angry], score=100.0)
+    200.0
+    >>> call_priority([], score=40.0)
+    60.0
+    """
+    w = weights
+    critical = sum(1 for f in findings if f.critical and f.outcome == "fail")
+    flagged = [f for f in findings if f.flag and f.outcome == "fail"]
+    conduct = sum(1 for f in flagged if any(e.speaker == "agent" for e in f.evidence))
+    moments = sum(max(0, len(f.evidence) - 1) for f in flagged)
+    agitated = agitation_z == agitation_z and agitation_z >= w.agitation_z
+    unhappy = w.unhappy_count > 0 and unhappy_readings >= w.unhappy_count
+    priority = (
+        w.critical * critical
+        + w.conduct * conduct
+        + w.signal * (len(flagged) - conduct)
+        + w.moment * min(moments, w.max_moments)
+        + (w.agitation if agitated else 0.0)
+        + (w.unhappy if unhappy else 0.0)
+        + (w.low_asr if asr_confidence < w.low_asr_below else 0.0)
+        + w.low_score * (100.0 - score)
+    )
+    return round(priority, 2)
 
 
 def clock(seconds: float) -> str:
@@ -33,6 +117,7 @@ def score_call(
     *,
     review_below: float = 70.0,
     asr_confidence: float = 1.0,
+    weights: PriorityWeights = PriorityWeights(),
 ) -> CallScore:
     """Score one call against one rubric.
 
@@ -49,6 +134,8 @@ def score_call(
         Scores under this need review.
     asr_confidence
         Mean word probability of the call's transcript.
+    weights
+        The priority formula's weights (:class:`PriorityWeights`).
 
     Returns
     -------
@@ -83,18 +170,13 @@ def score_call(
                 if not f.detected
                 else f"{f.item_id} — {_said(f.evidence)}"
             )
-    low_asr = asr_confidence < LOW_ASR_CONFIDENCE
+    low_asr = asr_confidence < weights.low_asr_below
     if low_asr:
         reasons.append(f"low ASR confidence ({asr_confidence:.2f}): transcript may be wrong")
     needs_review = bool(critical or flags or low_asr or score < review_below)
     if needs_review and score < review_below and not critical:
         reasons.insert(len(critical) + len(flags), f"score {score:.0f} below {review_below:.0f}")
-    priority = (
-        PRIORITY_CRITICAL * len(critical)
-        + PRIORITY_FLAG * len(flags)
-        + (PRIORITY_LOW_ASR if low_asr else 0.0)
-        + (100.0 - score)
-    )
+    priority = call_priority(findings, score=score, asr_confidence=asr_confidence, weights=weights)
     return CallScore(
         call_id=first.call_id,
         rubric_id=first.rubric_id,
@@ -103,7 +185,7 @@ def score_call(
         critical_failed=bool(critical),
         needs_review=needs_review,
         reasons=tuple(reasons),
-        priority=round(priority, 2),
+        priority=priority,
     )
 
 

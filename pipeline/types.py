@@ -12,7 +12,11 @@ from typing import Literal
 Speaker = Literal["agent", "customer", "unknown"]
 SPEAKERS: tuple[Speaker, ...] = ("agent", "customer", "unknown")
 Outcome = Literal["pass", "fail", "na"]
-QueueKind = Literal["review", "control", "highlight"]
+QueueKind = Literal["review", "control", "skim", "highlight"]
+PlanKind = Literal["hear", "read"]
+"""How an inspector takes in a stretch of a listening plan: *hear* the audio (conduct,
+dissatisfaction, escalation, agitation, overtalk: the tone matters) or *read* the
+transcript (a missed scripted item, a long silence: the words or their absence say it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +216,19 @@ class Span:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanSpan:
+    """One stretch of a listening plan: to *hear* in the audio or to *read* in the transcript."""
+
+    start_s: float
+    end_s: float
+    kind: PlanKind = "hear"
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True, slots=True)
 class QueueEntry:
     """One call in one inspector's queue for one day."""
 
@@ -222,10 +239,20 @@ class QueueEntry:
     kind: QueueKind
     priority: float
     reasons: tuple[str, ...]
-    plan: tuple[Span, ...]
+    plan: tuple[PlanSpan, ...]
     agent_id: str = ""
     team_id: str = ""
+    cost_s: float = -1.0
+    """What the plan costs the inspector's budget: heard seconds plus read seconds priced
+    at the reading speed (see :class:`pipeline.queue.PlanOptions`); ``-1`` (a row written
+    before plans were priced) means the plan's length."""
 
     @property
     def plan_s(self) -> float:
+        """The plan's length in seconds of the call, heard and read."""
         return sum(s.duration_s for s in self.plan)
+
+    @property
+    def price_s(self) -> float:
+        """The plan's cost to the budget (its length when it was not priced)."""
+        return self.plan_s if self.cost_s < 0 else self.cost_s

@@ -70,6 +70,8 @@ _evidence = pa.struct(
     ]
 )
 _span = pa.struct([("start_s", pa.float64()), ("end_s", pa.float64())])
+_plan_span = pa.struct([("start_s", pa.float64()), ("end_s", pa.float64()), ("kind", pa.string())])
+"""A stretch of a listening plan: ``kind`` is ``hear`` or ``read`` (see pipeline.queue)."""
 _redaction = pa.struct([("kind", pa.string()), ("start_s", pa.float64()), ("end_s", pa.float64())])
 _named_span = pa.struct(
     [("metric", pa.string()), ("start_s", pa.float64()), ("end_s", pa.float64())]
@@ -202,8 +204,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("kind", pa.string()),
             ("priority", pa.float64()),
             ("reasons", pa.list_(pa.string())),
-            ("plan", pa.list_(_span)),
+            ("plan", pa.list_(_plan_span)),
             ("plan_s", pa.float64()),
+            ("cost_s", pa.float64()),
             ("agent_id", pa.string()),
             ("team_id", pa.string()),
         ],

@@ -15,6 +15,7 @@ import math
 import os
 import re
 import secrets
+import shlex
 import shutil
 import tempfile
 import time
@@ -55,6 +56,7 @@ from review.store import (
     ReviewStore,
     default_database_url,
 )
+from review.suggest import suggest
 
 log = logging.getLogger("earmark.review")
 
@@ -666,9 +668,23 @@ def _audio(request: Request, call_id: str, account: SignedIn) -> Response:
 def _calibration(request: Request, account: SignedIn) -> Response:
     if account.role != "lead":
         raise HTTPException(403, "calibration is for QA leads")
-    items, diffs = calibrate(_state(request).store.latest_reviews())
+    state = _state(request)
+    reviews = state.store.latest_reviews()
+    items, diffs = calibrate(reviews)
+    proposals = suggest(reviews, state.warehouse, state.config)
+    command = (
+        f"earmark rubric suggest --warehouse {shlex.quote(state.warehouse)} --out suggestions.yaml"
+    )
     return _render(
-        request, "calibration.html", {"account": account, "items": items, "diffs": diffs}
+        request,
+        "calibration.html",
+        {
+            "account": account,
+            "items": items,
+            "diffs": diffs,
+            "suggested": proposals.counts(),
+            "suggest_command": command,
+        },
     )
 
 

@@ -125,9 +125,12 @@ class QueueItem:
     team_id: str
     priority: float
     reasons: tuple[str, ...]
-    plan: tuple[tuple[float, float], ...]
+    plan: tuple[tuple[float, float, str], ...]
+    """(start_s, end_s, kind): ``hear`` in the audio or ``read`` in the transcript."""
     plan_s: float
     score: float | None
+    cost_s: float = 0.0
+    """The plan's price to the budget: heard seconds plus read seconds at reading speed."""
 
 
 def queue_dates(root: str | Path) -> list[str]:
@@ -150,13 +153,13 @@ def read_queue(root: str | Path, date: str, *, inspector: str | None = None) -> 
     Returns
     -------
     list[QueueItem]
-        Rows sorted by inspector, kind (review, control, highlight) and rank.
+        Rows sorted by inspector, kind (review, control, skim, highlight) and rank.
     """
     rows = [
         r for r in _rows(root, "queue", date) if inspector is None or r["inspector"] == inspector
     ]
     scores = latest_scores(_rows(root, "scores", date))
-    order = {"review": 0, "control": 1, "highlight": 2}
+    order = {"review": 0, "control": 1, "skim": 2, "highlight": 3}
     rows.sort(key=lambda r: (r["inspector"], order.get(r["kind"], 9), r["rank"]))
     return [
         QueueItem(
@@ -169,12 +172,18 @@ def read_queue(root: str | Path, date: str, *, inspector: str | None = None) -> 
             team_id=r["team_id"] or "",
             priority=r["priority"] or 0.0,
             reasons=tuple(r["reasons"] or ()),
-            plan=tuple((s["start_s"], s["end_s"]) for s in r["plan"] or ()),
+            plan=_plan(r["plan"]),
             plan_s=r["plan_s"] or 0.0,
             score=scores[r["call_id"]]["score"] if r["call_id"] in scores else None,
+            cost_s=(r["plan_s"] or 0.0) if r.get("cost_s") is None else r["cost_s"],
         )
         for r in rows
     ]
+
+
+def _plan(spans: Sequence[Mapping[str, Any]] | None) -> tuple[tuple[float, float, str], ...]:
+    """A stored plan as (start_s, end_s, kind); rows written before plans had kinds are heard."""
+    return tuple((s["start_s"], s["end_s"], s.get("kind") or "hear") for s in spans or ())
 
 
 def latest_queue_date(root: str | Path, *, inspector: str | None = None) -> str | None:
@@ -262,7 +271,8 @@ class CallView:
     findings: tuple[FindingView, ...]
     score: Mapping[str, Any] | None
     metrics: tuple[tuple[str, str], ...]
-    plan: tuple[tuple[float, float], ...]
+    plan: tuple[tuple[float, float, str], ...]
+    """(start_s, end_s, kind) of the viewer's plan: ``hear`` or ``read``."""
     queue_kinds: tuple[str, ...] = field(default=())
 
 
@@ -294,7 +304,7 @@ def read_call(root: str | Path, ref: CallRef, *, viewer: str | None) -> CallView
     utterances.sort(key=lambda u: u["idx"])
     queued = _rows(root, "queue", ref.call_date, ref.call_id)
     mine = [q for q in queued if viewer is None or q["inspector"] == viewer] or queued
-    plan = tuple((s["start_s"], s["end_s"]) for s in (mine[0]["plan"] or ())) if mine else ()
+    plan = _plan(mine[0]["plan"]) if mine else ()
     return CallView(
         ref=ref,
         call=call,

@@ -116,7 +116,8 @@ class Summary:
     items: pa.Table
     """Detector pass/fail counts per ``agent_id, team_id, call_date, item_id``."""
     queue: pa.Table
-    """Queue rows: ``call_id, inspector, kind, agent_id, team_id, call_date, plan_s``."""
+    """Queue rows: ``call_id, inspector, kind, agent_id, team_id, call_date, plan_s`` (here
+    the plan's price to the budget, ``queue.cost_s``, see :mod:`pipeline.queue`)."""
 
 
 class FeedbackIndex:
@@ -180,7 +181,7 @@ def summarise_partition(root: str | Path, date: str) -> Summary:
         root,
         "queue",
         date,
-        columns=["call_id", "inspector", "kind", "agent_id", "team_id", "plan_s"],
+        columns=["call_id", "inspector", "kind", "agent_id", "team_id", "plan_s", "cost_s"],
     )
     if calls is None or calls.num_rows == 0:
         return Summary(_CALLS.empty_table(), _ITEMS.empty_table(), _QUEUE.empty_table())
@@ -227,7 +228,9 @@ def summarise_partition(root: str | Path, date: str) -> Summary:
                 pc.fill_null(queue["agent_id"], ""),
                 pc.fill_null(queue["team_id"], ""),
                 pa.array([date] * queue.num_rows, pa.string()),
-                pc.fill_null(queue["plan_s"], 0.0),
+                # what the plan costs the budget (read stretches at reading speed); rows
+                # written before plans were priced have their length only
+                pc.fill_null(pc.coalesce(queue["cost_s"], queue["plan_s"]), 0.0),
             ],
             schema=_QUEUE,
         )

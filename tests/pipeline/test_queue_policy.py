@@ -121,7 +121,7 @@ def test_budgets_are_never_exceeded_and_critical_calls_come_first(seed: int) -> 
     for inspector in INSPECTORS:
         mine = [q for q in queue if q.inspector == inspector.name and q.kind != "highlight"]
         assert mine
-        assert sum(q.plan_s for q in mine) <= inspector.budget_s + 1e-6
+        assert sum(q.price_s for q in mine) <= inspector.budget_s + 1e-6
         reviews = [q for q in mine if q.kind == "review"]
         assert reviews[0].priority >= 1000  # a critical failure heads the list
         assert [q.rank for q in reviews] == list(range(1, len(reviews) + 1))

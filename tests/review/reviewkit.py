@@ -18,13 +18,14 @@ from fastapi.testclient import TestClient
 from pipeline import rows
 from pipeline import warehouse as wh
 from pipeline.config import Config, InspectorConfig, QueueConfig
+from pipeline.queue import PlanOptions
 from pipeline.types import (
     CallScore,
     Evidence,
     Finding,
+    PlanSpan,
     QueueEntry,
     Recording,
-    Span,
     Transcript,
     Utterance,
     Word,
@@ -225,11 +226,12 @@ def build_warehouse(tmp_path: Path) -> Path:
     for call_id, spec in CALLS.items():
         path = spec["path"] or str(tmp_path / "secret.wav")
         write_call(root, call_id, spec, path)
-    plan = (Span(5.0, 15.0), Span(17.0, 28.0))
+    plan = (PlanSpan(0.0, 5.0, "read"), PlanSpan(5.0, 15.0), PlanSpan(17.0, 28.0))
+    price = PlanOptions().price_s(plan)  # 21 s heard + 5 s read at 4x
     queue = [
-        QueueEntry("lena", DATE, 1, "C-LENA-1", "review", 1000.0, ("critical: forbidden_language",), plan, "A1", "TEAM-01"),
-        QueueEntry("lena", DATE, 1, "C-LENA-2", "highlight", 0.0, ("highlight: score 95",), (Span(0.0, 8.0),), "A2", "TEAM-01"),
-        QueueEntry("omar", DATE, 1, "C-OMAR-1", "review", 1000.0, ("critical: forbidden_language",), plan, "B1", "TEAM-02"),
+        QueueEntry("lena", DATE, 1, "C-LENA-1", "review", 1000.0, ("critical: forbidden_language",), plan, "A1", "TEAM-01", price),
+        QueueEntry("lena", DATE, 1, "C-LENA-2", "highlight", 0.0, ("highlight: score 95",), (PlanSpan(0.0, 8.0),), "A2", "TEAM-01"),
+        QueueEntry("omar", DATE, 1, "C-OMAR-1", "review", 1000.0, ("critical: forbidden_language",), plan, "B1", "TEAM-02", price),
     ]  # fmt: skip
     wh.upsert(root, "queue", {DATE: [rows.queue_row(q) for q in queue]})
     return root
@@ -323,9 +325,9 @@ def build_history(root: Path, *, weeks: int = 6, per_week: int = 3) -> list[str]
         wh.upsert(root, "findings", {date: finds})
         wh.upsert(root, "scores", {date: scores})
         queue = [
-            QueueEntry("lena", date, 1, history_call_id("A1", week, 0), "review", 50.0, ("low score",), (Span(0.0, 60.0),), "A1", "TEAM-01"),
-            QueueEntry("lena", date, 1, history_call_id("A2", week, 0), "highlight", 0.0, ("highlight",), (Span(0.0, 30.0),), "A2", "TEAM-01"),
-            QueueEntry("omar", date, 1, history_call_id("B1", week, 0), "review", 50.0, ("low score",), (Span(0.0, 60.0),), "B1", "TEAM-02"),
+            QueueEntry("lena", date, 1, history_call_id("A1", week, 0), "review", 50.0, ("low score",), (PlanSpan(0.0, 60.0),), "A1", "TEAM-01"),
+            QueueEntry("lena", date, 1, history_call_id("A2", week, 0), "highlight", 0.0, ("highlight",), (PlanSpan(0.0, 30.0),), "A2", "TEAM-01"),
+            QueueEntry("omar", date, 1, history_call_id("B1", week, 0), "review", 50.0, ("low score",), (PlanSpan(0.0, 60.0),), "B1", "TEAM-02"),
         ]  # fmt: skip
         wh.upsert(root, "queue", {date: [rows.queue_row(q) for q in queue]})
     return dates

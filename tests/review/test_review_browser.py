@@ -155,6 +155,10 @@ def test_inspector_reviews_a_call_in_the_browser(server: tuple[str, str], browse
     _wait_time_near(page, 17.0)
     page.keyboard.press(" ")  # pause
     page.wait_for_function("document.getElementById('player').paused")
+    page.get_by_role("button", name="read 0:00–0:05").click()  # a stretch to read, not hear
+    expect(page.locator(".utt.to-read")).to_have_count(2)
+    expect(page.locator(".utt.to-read").first).to_contain_text("Thank you for calling Acme")
+    page.wait_for_function("document.getElementById('player').paused")
 
     page.locator("select[name=missed_item]").first.select_option("empathy")
     page.locator("input[name=missed_at]").first.fill("0:04")

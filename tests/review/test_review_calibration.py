@@ -104,7 +104,8 @@ def test_calibration_page_for_the_lead(client: TestClient, database_url: str) ->
     assert page.status_code == 200
     row = page.text.split("<code>forbidden_language</code>", 1)[1].split("</tr>", 1)[0]
     cells = [c.split("<", 1)[0] for c in row.split('class="num')[1:]]
-    assert [c.split(">", 1)[1] for c in cells] == ["3", "1", "2", "1", "0", "33%", "50%", "33%"]
+    # the last cell: no proposals (calls C1–C4 are not in the warehouse)
+    assert [c.split(">", 1)[1] for c in cells] == ["3", "1", "2", "1", "0", "33%", "50%", "33%", ""]
     assert 'href="/call/C4"' in page.text and "a quote, not an insult" in page.text
 
 

@@ -24,9 +24,19 @@ def test_queue_shows_only_my_calls_with_highlights_beside(client: TestClient) ->
     main, highlights = page.text.split("Highlights", 1)
     assert "C-LENA-1" in main and "critical: forbidden_language" in main
     assert "C-LENA-2" in highlights and "highlight: score 95" in highlights
-    assert ">0:21<" in main  # the plan: 10 s + 11 s
+    assert ">0:22<" in main  # the plan: 10 s + 11 s heard, 5 s read at 4x
     sneaky = client.get("/queue", params={"inspector": "omar"})
     assert "C-OMAR-1" not in sneaky.text  # an inspector cannot pick another's queue
+
+
+def test_call_page_plays_the_heard_plan_and_marks_the_read_stretch(client: TestClient) -> None:
+    sign_in(client, "lena")
+    page = client.get("/call/C-LENA-1")
+    assert page.status_code == 200
+    assert "▶ Play the plan (0:21)" in page.text  # only the heard spans play
+    assert 'data-read="0.0"' in page.text and "read 0:00–0:05" in page.text
+    plan_json = page.text.split('id="plan-data">', 1)[1].split("</script>", 1)[0]
+    assert "read" not in plan_json and "17.0" in plan_json
 
 
 def test_lead_sees_every_queue_and_can_pick_one(client: TestClient) -> None:

@@ -868,7 +868,7 @@ def cmd_rubric_suggest(args: argparse.Namespace) -> int:
     if not wh.partition_dates(args.warehouse, "calls"):
         raise InputError(
             f"{args.warehouse}: no calls table here; give the warehouse the review app serves",
-            code="I009",
+            code="I014",
         )
     store = ReviewStore(args.database or default_database_url(args.warehouse))
     try:

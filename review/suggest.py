@@ -238,7 +238,7 @@ def check_suggestions_file(path: str | Path) -> None:
     Raises
     ------
     ConfigError
-        ``C040`` naming the file.
+        ``C043`` naming the file.
     """
     p = Path(path)
     if p.exists() and not p.read_text(encoding="utf-8", errors="replace").startswith(
@@ -246,5 +246,5 @@ def check_suggestions_file(path: str | Path) -> None:
     ):
         raise ConfigError(
             f"{p}: exists and is not an earmark suggestions file; give another --out",
-            code="C040",
+            code="C043",
         )

@@ -18,6 +18,7 @@ The vectors of a call are computed once per night and stored with the utterances
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,6 +51,9 @@ class MeaningParams(DetectorParams):
     threshold: float = Field(default=0.01, ge=-1.0, le=1.0)
     """How much nearer the nearest example must be than the nearest counter-example
     (``earmark rubric tune`` picks it from labelled examples)."""
+    min_words: int = Field(default=3, ge=1)
+    """Shorter utterances are not judged ("Mhm.", "Okay, sure."): a sentence embedding of
+    one or two words is near everything. A Chinese character counts as a word."""
     neutral: bool = True
     """Also count the everyday call lines of ``rubrics/neutral.yaml`` as counter-examples."""
     negation: bool = False
@@ -115,7 +119,8 @@ class MeaningDetector:
         for k, i in enumerate(utterances):
             margin = float(near[k] - counter[k])
             polarity_ok = self._negated(call.tokens[i].lower) == self.example_negated[best[k]]
-            if near[k] < self.params.min_similarity or not polarity_ok:
+            long_enough = words(call.transcript.utterances[i].text) >= self.params.min_words
+            if near[k] < self.params.min_similarity or not polarity_ok or not long_enough:
                 margin = float("-inf")
             out.append((margin, int(best[k]), float(near[k])))
         return out
@@ -134,6 +139,20 @@ class MeaningDetector:
 
     def _negated(self, tokens: Sequence[str]) -> bool:
         return self.cues is not None and not self.cues.isdisjoint(tokens)
+
+
+_WORD = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W\d_][\w'-]*", re.UNICODE)
+
+
+def words(text: str) -> int:
+    """Words in ``text``, each Chinese character one.
+
+    Examples
+    --------
+    >>> [words(t) for t in ("Mhm.", "I'm fed up!", "垃圾APP", "Да, хорошо.")]
+    [1, 3, 3, 2]
+    """
+    return len(_WORD.findall(text))
 
 
 NEUTRAL_LINES = Path(__file__).resolve().parents[2] / "rubrics" / "neutral.yaml"

@@ -102,7 +102,7 @@ def test_cli_writes_the_file_and_refuses_to_overwrite_a_rubric(
     rubric = tmp_path / "rubric.yaml"
     rubric.write_text("schema_version: 1\n", encoding="utf-8")
     assert main([*args, "--out", str(rubric)]) == EXIT_USAGE
-    assert "[C040]" in capsys.readouterr().err
+    assert "[C043]" in capsys.readouterr().err
     assert rubric.read_text(encoding="utf-8") == "schema_version: 1\n"
     assert main(args) == EXIT_OK
     assert capsys.readouterr().out.startswith("# earmark rubric suggest: 2 proposal(s)")
@@ -110,7 +110,7 @@ def test_cli_writes_the_file_and_refuses_to_overwrite_a_rubric(
     assert (
         main(["rubric", "suggest", "--warehouse", str(typo), "--database", reviewed]) == EXIT_USAGE
     )
-    assert "[I009]" in capsys.readouterr().err and not typo.exists()
+    assert "[I014]" in capsys.readouterr().err and not typo.exists()
 
 
 def test_no_reviews_prints_an_empty_patch(warehouse: Path, database_url: str) -> None:

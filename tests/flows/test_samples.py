@@ -114,4 +114,9 @@ def test_broken_file_is_quarantined_and_the_rude_call_heads_the_queue(night: dic
     ]
     first = next(q for q in night["queue"] if q["date"] == "2026-11-20" and q["rank"] == 1)
     assert first["call_id"] == "CALL-0002"
-    assert any("forbidden_language" in r for r in first["reasons"])
+    # for the agent's conduct: "there is nothing I can do about it" (unprofessional_conduct,
+    # by meaning) or "that's not my problem" (forbidden_language, a phrase the 8 kHz µ-law
+    # line lets through on some CPUs' instruction sets and not on others)
+    assert any(
+        "forbidden_language" in r or "unprofessional_conduct" in r for r in first["reasons"]
+    )

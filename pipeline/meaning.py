@@ -92,7 +92,7 @@ def load_anchors(embedder: Embedder, path: Path = SENTIMENT_ANCHORS) -> Sentimen
         negative = [t for lines in data["negative"].values() for t in lines]
     except (OSError, yaml.YAMLError, KeyError, AttributeError, TypeError) as exc:
         raise RubricError(f"{path}: not a sentiment anchor file: {exc}", code="R011") from None
-    return SentimentAnchors(embedder.embed(positive), embedder.embed(negative))
+    return SentimentAnchors(embedder.embed_examples(positive), embedder.embed_examples(negative))
 
 
 def utterance_sentiment(vectors: Vectors, anchors: SentimentAnchors) -> npt.NDArray[np.float64]:

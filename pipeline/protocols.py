@@ -103,3 +103,8 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """One unit-length row per text, shape ``(len(texts), dim)``."""
         ...
+
+    def embed_examples(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """:meth:`embed` for a rubric's own lines, the same every run (an implementation
+        may keep them, so a command scoring stored vectors needs no model)."""
+        ...

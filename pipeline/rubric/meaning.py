@@ -87,8 +87,10 @@ class MeaningDetector:
         self.embedder = embedder
         self.params = params
         self.examples = list(params.examples)
-        self.example_vectors = embedder.embed(self.examples)
-        counters = [embedder.embed(params.counter_examples)] if params.counter_examples else []
+        self.example_vectors = embedder.embed_examples(self.examples)
+        counters = (
+            [embedder.embed_examples(params.counter_examples)] if params.counter_examples else []
+        )
         if params.neutral:
             counters.append(neutral_vectors(embedder))
         self.counter_vectors = np.vstack(counters) if counters else None
@@ -170,7 +172,7 @@ def neutral_vectors(embedder: Embedder, path: Path = NEUTRAL_LINES) -> Vectors:
             raise RubricError(
                 f"{path}: not a list of lines per language: {exc}", code="R011"
             ) from None
-        vectors = _neutral[embedder.model_id] = embedder.embed(lines)
+        vectors = _neutral[embedder.model_id] = embedder.embed_examples(lines)
     return vectors
 
 

@@ -7,11 +7,13 @@ may move in the third decimal.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import yaml
 
-from models.embed import get_embedder
+from models.embed import E5Embedder, get_embedder
 from models.nlp import get_analyzer
 from pipeline.errors import RubricError
 from pipeline.meaning import call_sentiment, load_anchors
@@ -135,3 +137,16 @@ def test_an_angry_customer_reads_negative_and_a_thankful_one_positive() -> None:
     s = call_sentiment(call, e.embed([u.text for u in call.utterances]), load_anchors(e))
     assert s is not None
     assert s.start < 0 < s.end and s.change > 0 and s.lowest == s.start
+
+
+def test_rubric_lines_are_kept_on_disk_so_the_next_command_needs_no_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EARMARK_HOME", str(tmp_path))
+    lines = ["I want to speak to your manager.", "谢谢您的耐心。"]
+    first = E5Embedder().embed_examples(lines)
+    assert list((tmp_path / "meaning").glob("examples-*.npz"))
+    later = E5Embedder()  # another command, another process
+    again = later.embed_examples(lines)
+    assert later._loaded is None  # the model was never loaded
+    assert np.allclose(first, again) and np.allclose(first, get_embedder().embed(lines), atol=1e-5)

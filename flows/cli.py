@@ -160,6 +160,14 @@ def _parser() -> argparse.ArgumentParser:
     schedule.add_argument("-v", "--verbose", action="store_true")
     schedule.set_defaults(func=cmd_schedule)
 
+    triage = sub.add_parser(
+        "triage",
+        help="calls kept out of the QA queues: unsupported language, no rubric for the call type",
+    )
+    triage.add_argument("--warehouse", required=True)
+    triage.add_argument("--date", action="append", help="YYYY-MM-DD (repeatable; default: all)")
+    triage.set_defaults(func=cmd_triage)
+
     models = sub.add_parser(
         "models", help="show which model files are in use and where they came from"
     )
@@ -433,8 +441,33 @@ def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
         print(
             f"  not audio, left alone: {', '.join(s.ignored[:5])}{' …' if len(s.ignored) > 5 else ''}"
         )
+    if s.not_scored:
+        print(f"  {len(s.not_scored)} call(s) not scored, listed for triage (earmark triage):")
+        _print_triage(s.not_scored[:top])
+        if len(s.not_scored) > top:
+            print(f"  … {len(s.not_scored) - top} more: earmark triage --warehouse {warehouse}")
     print(f"warehouse: {warehouse}  (dates {', '.join(s.call_dates) or '—'})\n")
     _print_queues(s.queue, top=top, warehouse=warehouse)
+
+
+def _print_triage(calls: Sequence[object]) -> None:
+    from pipeline.triage import Triage
+
+    for t in calls:
+        assert isinstance(t, Triage)
+        print(f"  {t.status:20}  {t.call_date}  {t.source_path}: {t.reason}")
+
+
+def cmd_triage(args: argparse.Namespace) -> int:
+    from pipeline.triage import triage_calls
+
+    calls = triage_calls(args.warehouse, call_dates=args.date)
+    if not calls:
+        print("no call was kept out of the queues (every stored call was scored or quarantined)")
+        return EXIT_OK
+    print(f"{len(calls)} call(s) stored but not scored or queued:")
+    _print_triage(calls)
+    return EXIT_OK
 
 
 def _print_queues(queue: Sequence[object], *, top: int, warehouse: str) -> None:
@@ -607,6 +640,21 @@ def cmd_models(args: argparse.Namespace) -> int:
     print(f"  device:  {device}, compute {config.asr.compute_type if device == 'cpu' else compute}")
     for path, size in source.files():
         print(f"  {size / 1e6:9.1f} MB  {path}")
+    for language in config.languages:
+        chosen = config.asr.model_for(language)
+        if args.model or chosen == name:
+            print(f"  language {language}: {source.name}")
+            continue
+        other = resolve_model(chosen)
+        print(f"  language {language}: {other.name}  ({chosen!r}, {other.origin})")
+        print(f"    folder:  {other.path}")
+    if config.asr.hotwords or config.asr.initial_prompt:
+        print(f"  hotwords: {config.asr.hotwords!r}  initial prompt: {config.asr.initial_prompt!r}")
+    print(
+        "  language detection: over all Whisper languages; served "
+        f"{', '.join(config.languages)}; others are unsupported_language when at least "
+        f"{config.language_detection.min_probability:.0%} likely"
+    )
     import faster_whisper
 
     vad = Path(faster_whisper.__file__).parent / "assets" / "silero_vad_v6.onnx"

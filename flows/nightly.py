@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flows.process import CallResult, RunSettings, get_transcriber, process_recording, rubric_for
+from flows.process import (
+    CallResult,
+    RunSettings,
+    check_rubrics,
+    get_transcriber,
+    process_recording,
+)
 from models.bundle import resolve_model
 from models.diarize import pick_embedder
 from pipeline import rows
@@ -64,6 +70,7 @@ from pipeline.redact_audio import (
 )
 from pipeline.rubric.schema import Rubric, load_rubric
 from pipeline.scoring import clock
+from pipeline.triage import NOT_SCORED, Triage
 from pipeline.types import IndexEntry, MetadataIssue, QuarantineEntry, QueueEntry, Recording
 
 log = logging.getLogger("earmark")
@@ -111,6 +118,8 @@ class NightSummary:
     deferred: list[QuarantineEntry] = field(default_factory=list)
     """Recordings not processed because the archive went away mid-night (``I009``):
     nothing is written or indexed for them, the next run processes them."""
+    not_scored: list[Triage] = field(default_factory=list)
+    """Calls stored but not scored: unsupported language, or no rubric for their type."""
 
     @property
     def throughput(self) -> float:
@@ -248,7 +257,7 @@ def night_step(
             root,
             r.recording,
             mtime_ns=resolved.mtime_ns[r.recording.source_path],
-            status="ok" if r.transcript is not None else "quarantined",
+            status="quarantined" if r.quarantine else "ok",  # unsupported/no_rubric: done
         )
         for r in results
     ]
@@ -358,8 +367,7 @@ def nightly_flow(
     file index already holds is left alone."""
     started = time.monotonic()
     # Fail before any compute on what would fail every call: rubrics (model files: preflight).
-    for language in config.languages:
-        rubric_for(config, language)
+    check_rubrics(config)
     with wh.night_lock(warehouse):
         planned = _planned.pop((archive, warehouse, dates), None)
         if planned is not None and planned[0] == wh.stamp(wh.index_path(warehouse)):
@@ -416,11 +424,25 @@ def summarize(plan: ArchivePlan, steps: list[StepResult], *, started: float) -> 
         metadata_issues=plan.metadata_issues,
         decode_warnings={
             r.recording.source_path: int(r.audio["decode_warnings"])
-            for r in done
+            for r in results
             if r.audio.get("decode_warnings")
         },
         cache_repaired=sum(r.cache_repaired for r in results),
         deferred=[q for s in steps for q in s.deferred],
+        not_scored=[
+            Triage(
+                r.recording.call_id,
+                r.recording.call_date,
+                r.recording.source_path,
+                r.status,
+                r.status_reason,
+                language=str(r.audio.get("language") or ""),
+                language_probability=r.audio.get("language_probability"),
+                duration_s=r.audio.get("duration_s"),
+            )
+            for r in results
+            if r.status in NOT_SCORED
+        ],
     )
 
 
@@ -509,9 +531,16 @@ def write_results(
         result = by_path.get(rec.source_path)
         if result is None or (result.quarantine and result.quarantine.error_code == UNREACHABLE):
             continue  # not processed (the archive went away): keep what is stored
-        status = "ok" if result.transcript is not None else "quarantined"
         tables["calls"][rec.call_date].append(
-            rows.call_row(rec, result.audio, result.transcript, status)
+            rows.call_row(
+                rec,
+                result.audio,
+                result.transcript,
+                result.status,
+                status_reason=result.status_reason,
+                call_type=result.call_type,
+                rubric_id=result.rubric_id,
+            )
         )
         if result.transcript is not None:
             tables["utterances"][rec.call_date].extend(
@@ -648,6 +677,15 @@ def _candidates(warehouse: str, date: str, config: Config) -> list[Candidate]:
     scores = [
         rows.score_from_row(r)
         for r in wh.read_table(warehouse, "scores", call_dates=[date]).to_pylist()
+    ]
+    # only calls scored tonight as "ok", by the rubric their call type chose (a call scored
+    # earlier by another rubric, or now unsupported, keeps those rows but is not queued)
+    scores = [
+        s
+        for s in scores
+        if s.call_id in calls
+        and (calls[s.call_id]["status"] or "ok") == "ok"
+        and calls[s.call_id]["rubric_id"] in (None, s.rubric_id)
     ]
     latest = _latest_versions(scores)
     findings: dict[str, list[Any]] = defaultdict(list)
@@ -855,9 +893,10 @@ def preflight(archive: str | Path, warehouse: str | Path, config: Config) -> Non
         raise InputError(f"{archive}: archive folder not found", code="I001")
     read_metadata(Path(archive) / METADATA_FILE, options=metadata_options(config))
     wh.check_reachable(warehouse)
-    for language in config.languages:
-        rubric_for(config, language)
+    check_rubrics(config)
     resolve_model(config.asr.model)
+    for model in config.asr.models.values():
+        resolve_model(model)
     pick_embedder(config.diarize.embedder)
 
 

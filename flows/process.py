@@ -23,12 +23,15 @@ from models.asr import WhisperTranscriber
 from models.diarize import DIARIZE_VERSION, DiarizeOptions, diarize_report
 from models.embed import E5Embedder, get_embedder
 from models.nlp import get_analyzer
+from models.roles import call_direction, role_cues_digest
 from pipeline import TARGET_SR
 from pipeline import warehouse as wh
 from pipeline.archive import archive_gone, unreachable
-from pipeline.audio import decode, split_tracks
+from pipeline.audio import decode, normalize_level, split_tracks
+from pipeline.calltypes import choose_rubric, rubric_paths
 from pipeline.config import AsrConfig, Config
 from pipeline.errors import AudioError, ConfigError, EarmarkError
+from pipeline.language import resolve_language
 from pipeline.meaning import (
     SentimentAnchors,
     Vectors,
@@ -81,11 +84,24 @@ class CallResult:
     embed_wall_s: float = 0.0
     cache_repaired: bool = False
     """Its cache entry was damaged: it was transcribed again and the entry rewritten."""
+    status: str = "ok"
+    """``ok`` (scored), ``quarantined``, ``unsupported_language`` (not transcribed, not
+    scored) or ``no_rubric`` (transcribed, no rubric applies to its call type)."""
+    status_reason: str = ""
+    call_type: str = ""
+    rubric_id: str = ""
 
 
-@lru_cache(maxsize=2)
-def get_transcriber(config: AsrConfig) -> WhisperTranscriber:
-    return WhisperTranscriber(config)
+def get_transcriber(config: AsrConfig, language: str | None = None) -> WhisperTranscriber:
+    """The transcriber of ``language`` (its ``[asr.models]`` model), or of ``[asr] model``."""
+    model = config.model_for(language) if language else config.model
+    return _transcriber(config.model_dump_json(), model)
+
+
+@lru_cache(maxsize=4)
+def _transcriber(config_json: str, model: str) -> WhisperTranscriber:
+    config = AsrConfig.model_validate_json(config_json)
+    return WhisperTranscriber(config.model_copy(update={"model": model}))
 
 
 @lru_cache(maxsize=16)
@@ -136,10 +152,27 @@ def embed_transcript(transcript: Transcript, warehouse: str) -> tuple[Vectors | 
 
 
 def rubric_for(config: Config, language: str) -> CompiledRubric:
+    """The default rubric of ``language`` (``[rubrics]``), compiled."""
     path = config.rubrics.get(language)
     if not path:
         raise ConfigError(f"no rubric configured for language {language!r}", code="C012")
     return get_compiled_rubric(path, language)
+
+
+def check_rubrics(config: Config) -> None:
+    """Load and compile every rubric the configuration can pick (defaults and call types),
+    so a broken one stops the night before any compute.
+
+    Raises
+    ------
+    RubricError
+        A rubric file is invalid.
+    ConfigError
+        ``C011`` a rubric written for another language than the one it is configured for.
+    """
+    for language, paths in rubric_paths(config).items():
+        for path in paths:
+            get_compiled_rubric(path, language)
 
 
 def redact_options(config: Config) -> RedactOptions:
@@ -149,6 +182,7 @@ def redact_options(config: Config) -> RedactOptions:
 def transcript_key(recording: Recording, transcriber: WhisperTranscriber, config: Config) -> str:
     """Content address of a transcript: audio hash × model × options × channel layout, and
     the versions of the diarization and the audio metrics (the cached entry holds both)."""
+    detection = config.language_detection
     parts = [
         recording.audio_sha256,
         transcriber.model_id,
@@ -158,6 +192,13 @@ def transcript_key(recording: Recording, transcriber: WhisperTranscriber, config
         f"diarize{DIARIZE_VERSION}:{config.diarize.embedder}",
         f"metrics{METRICS_VERSION}",
     ]
+    # added only when set, so the keys of earlier transcripts stay valid where they can
+    if config.asr.models:
+        parts.append(repr(sorted(config.asr.models.items())))
+    if detection != type(detection)():
+        parts.append(detection.model_dump_json())
+    direction = call_direction(recording.metadata)
+    parts.append(f"roles:{role_cues_digest()}" + (f":{direction}" if direction else ""))
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
@@ -187,7 +228,7 @@ def transcribe_recording(
         transcript = _transcript_of(recording, cached)
     else:
         cached, transcript = found
-    if not transcript.utterances:
+    if not transcript.utterances and cached.get("status") != "unsupported_language":
         raise AudioError(
             f"{recording.source_path}: no speech found in {cached['duration_s']:.1f} s "
             f"(voice activity {cached['speech_s']:.1f} s, all of it dropped as non-speech)",
@@ -234,9 +275,39 @@ def _run_asr(
 ) -> dict[str, Any]:
     audio = decode(recording.path, sr=TARGET_SR)
     tracks = split_tracks(audio, agent_channel=config.agent_channel)
-    probe = next((t for t in tracks if t.speaker == "agent"), tracks[0])
-    language, probability = transcriber.detect_language(probe.samples, candidates=config.languages)
-    heard = transcriber.transcribe_tracks([t.samples for t in tracks], language=language)
+    heard_tracks = [
+        normalize_level(t.samples) if config.asr.normalize_level else t.samples for t in tracks
+    ]
+    probe = next((k for k, t in enumerate(tracks) if t.speaker == "agent"), 0)
+    detection = config.language_detection
+    verdict = resolve_language(
+        transcriber.language_probabilities(heard_tracks[probe], segments=detection.segments),
+        served=config.languages,
+        fallback=detection.fallback,
+        min_probability=detection.min_probability,
+    )
+    language, probability = verdict.language, verdict.probability
+    facts: dict[str, Any] = {
+        "language": language,
+        "language_probability": probability,
+        "detected_language": verdict.detected,
+        "duration_s": round(audio.duration_s, 3),
+        "channels": audio.channels,
+        "tracks": len(tracks),
+        "sample_rate": audio.original_sr,
+        "codec": audio.codec,
+        "decode_warnings": audio.decode_warnings,
+    }
+    if not verdict.supported:  # not transcribed: nobody here could check it anyway
+        return {
+            **facts,
+            "status": "unsupported_language",
+            "asr_model": transcriber.model_id,
+            "speech_s": 0.0,
+            "utterances": [],
+        }
+    transcriber = get_transcriber(config.asr, language)
+    heard = transcriber.transcribe_tracks(heard_tracks, language=language)
     channel_transcripts = [(t.speaker, t.channel, ct) for t, ct in zip(tracks, heard, strict=True)]
     transcript = merge_channels(
         recording.call_id,
@@ -252,7 +323,9 @@ def _run_asr(
             tracks[0].samples,
             transcript,
             sr=TARGET_SR,
-            options=DiarizeOptions(embedder=config.diarize.embedder),
+            options=DiarizeOptions(
+                embedder=config.diarize.embedder, direction=call_direction(recording.metadata)
+            ),
         )
         transcript, diarization = report.transcript, report.reason
     # redact before anything is stored: the cache, the tables, the logs
@@ -262,14 +335,7 @@ def _run_asr(
     measured = measure_call(tracks, transcript)
     metrics_wall_s = time.monotonic() - started
     return {
-        "language": language,
-        "language_probability": probability,
-        "duration_s": round(audio.duration_s, 3),
-        "channels": audio.channels,
-        "tracks": len(tracks),
-        "sample_rate": audio.original_sr,
-        "codec": audio.codec,
-        "decode_warnings": audio.decode_warnings,
+        **facts,
         "speech_s": round(sum(ct.speech_s for _, _, ct in channel_transcripts), 3),
         "dropped": [d for _, _, ct in channel_transcripts for d in ct.dropped],
         "asr_model": transcriber.model_id,
@@ -291,16 +357,30 @@ def _run_asr(
 def process_recording(recording: Recording, settings: RunSettings) -> CallResult:
     """Transcribe, evaluate and score one recording; a bad recording becomes a quarantine entry.
 
-    Errors about the run itself (a missing model, a broken rubric) are raised: they
-    would fail every call, so the night stops with a clear message instead.
+    A call in a language the center does not serve comes back ``unsupported_language``
+    (not transcribed); one whose call type has no rubric for its language ``no_rubric``
+    (transcribed, not scored). Errors about the run itself (a missing model, a broken
+    rubric) are raised: they would fail every call, so the night stops with a clear
+    message instead.
     """
     configure_environment()  # a Dask worker on another machine starts without it
     started = time.monotonic()
     try:
         transcript, audio, cached, damaged = transcribe_recording(recording, settings)
-        asr_wall_s = time.monotonic() - started
+        asr_wall_s = 0.0 if cached else time.monotonic() - started
+        if audio.get("status") == "unsupported_language":
+            return CallResult(
+                recording,
+                audio=audio,
+                asr_cached=cached,
+                asr_wall_s=asr_wall_s,
+                status="unsupported_language",
+                status_reason=unsupported_reason(audio, settings.config),
+                cache_repaired=damaged,
+            )
+        embedding = time.monotonic()
         vectors, _ = embed_transcript(transcript, settings.warehouse)
-        embed_wall_s = time.monotonic() - started - asr_wall_s
+        embed_wall_s = time.monotonic() - embedding
         sentiment = call_sentiment(transcript, vectors, get_sentiment_anchors())
         audio = {
             **audio,
@@ -313,40 +393,75 @@ def process_recording(recording: Recording, settings: RunSettings) -> CallResult
                 },
             },
         }
+        choice = choose_rubric(settings.config, recording.metadata, transcript.language)
+        if choice.path is None:
+            return CallResult(
+                recording,
+                transcript=transcript,
+                audio=audio,
+                asr_cached=cached,
+                asr_wall_s=asr_wall_s,
+                vectors=vectors,
+                sentiment=sentiment.per_utterance if sentiment else (),
+                embed_wall_s=embed_wall_s,
+                status="no_rubric",
+                status_reason=choice.reason,
+                call_type=choice.call_type,
+                cache_repaired=damaged,
+            )
         values, spans = metrics_from_call_row(
             {**audio.get("metrics", {}), "metric_spans": audio.get("metric_spans")}
         )
         findings_list, score = assess(
-            rubric_for(settings.config, transcript.language),
+            get_compiled_rubric(choice.path, transcript.language),
             transcript,
             metrics=values,
             metric_spans=spans,
             vectors=vectors,
         )
-        findings = tuple(findings_list)
     except AudioError as exc:
         root = recording.path.removesuffix(recording.source_path)
         if exc.code == "A009" and archive_gone(root):
-            return CallResult(recording, quarantine=unreachable(root, recording.source_path))
-        return CallResult(recording, quarantine=_quarantine(recording, exc.code, exc.message))
+            return CallResult(
+                recording,
+                quarantine=unreachable(root, recording.source_path),
+                status="quarantined",
+            )
+        return CallResult(
+            recording,
+            quarantine=_quarantine(recording, exc.code, exc.message),
+            status="quarantined",
+        )
     except (EarmarkError, MemoryError):
         raise
     except Exception as exc:  # one strange file must not end the night
         log.error("unexpected error on %s:\n%s", recording.source_path, traceback.format_exc())
         reason = f"{recording.source_path}: internal error {type(exc).__name__}: {exc}"
-        return CallResult(recording, quarantine=_quarantine(recording, "E999", reason))
+        return CallResult(
+            recording, quarantine=_quarantine(recording, "E999", reason), status="quarantined"
+        )
     return CallResult(
         recording,
         transcript=transcript,
         audio=audio,
-        findings=findings,
+        findings=tuple(findings_list),
         score=score,
         asr_cached=cached,
-        asr_wall_s=0.0 if cached else asr_wall_s,
+        asr_wall_s=asr_wall_s,
         vectors=vectors,
         sentiment=sentiment.per_utterance if sentiment else (),
         embed_wall_s=embed_wall_s,
         cache_repaired=damaged,
+        call_type=choice.call_type,
+        rubric_id=score.rubric_id,
+    )
+
+
+def unsupported_reason(audio: dict[str, Any], config: Config) -> str:
+    """Why a call was not scored: its language, how sure the detection was, what is served."""
+    return (
+        f"language {audio.get('language')!r} (probability {audio.get('language_probability', 0):.2f})"
+        f" is not served (languages: {', '.join(config.languages)})"
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -32,10 +33,14 @@ from pipeline.types import ChannelTranscript, Segment, Word
 
 _T = TypeVar("_T")
 
-ASR_OPTIONS_VERSION = 6
+ASR_OPTIONS_VERSION = 7
 """Bump when a change here changes transcripts: it is part of the cache key."""
 VAD_PARAMETERS = {"min_silence_duration_ms": 500, "speech_pad_ms": 300}
-LANGUAGE_DETECTION_SEGMENTS = 3
+LANGUAGE_DETECTION_SEGMENTS = 4
+LANGUAGE_WINDOW_S = 30.0
+"""Whisper's window: the language is judged on each such window of speech, then averaged."""
+MIN_LANGUAGE_WINDOW_S = 5.0
+"""A last window shorter than this adds little but noise and is left out (unless it is all)."""
 LONG_TRACK_S = 20 * 60.0
 """Channels longer than this are transcribed in blocks, in bounded memory."""
 PACKED_BLOCK_S = 10 * 60.0
@@ -178,11 +183,20 @@ class WhisperTranscriber:
     @property
     def model_id(self) -> str:
         c = self.config
+        biasing = hashlib.sha256(f"{c.hotwords}\x00{c.initial_prompt}".encode()).hexdigest()[:8]
         return (
             f"{self.source.name}@{self.source.sha256[:12] or self.source.path}|{self.compute_type}"
-            f"|beam{c.beam_size}|batch{c.batch_size}|vad|words|opts{ASR_OPTIONS_VERSION}"
+            f"|beam{c.beam_size}|batch{c.batch_size}|vad{c.vad_threshold:g}|words"
+            f"|opts{ASR_OPTIONS_VERSION}"
             + ("|packed" if c.pack_channels else "")
+            + ("|level" if c.normalize_level else "")
+            + (f"|bias{biasing}" if c.hotwords or c.initial_prompt else "")
         )
+
+    @property
+    def vad_parameters(self) -> dict[str, float]:
+        """Silero VAD settings: earmark's pauses and padding, the configured threshold."""
+        return {**VAD_PARAMETERS, "threshold": self.config.vad_threshold}
 
     @property
     def cpu_threads(self) -> int:
@@ -219,19 +233,50 @@ class WhisperTranscriber:
         """
         if len(candidates) == 1:
             return candidates[0], 1.0
-        from faster_whisper.vad import VadOptions
-
-        _, _, all_probs = self.model.detect_language(
-            audio=samples,
-            vad_filter=True,
-            vad_parameters=VadOptions(**VAD_PARAMETERS),
-            language_detection_segments=LANGUAGE_DETECTION_SEGMENTS,
-            language_detection_threshold=0.9,
-        )
+        all_probs = self.language_probabilities(samples)
         allowed = {lang: p for lang, p in all_probs if lang in candidates}
         total = sum(allowed.values()) or 1.0
         language = max(candidates, key=lambda lang: allowed.get(lang, 0.0))
         return language, round(allowed.get(language, 0.0) / total, 4)
+
+    @holding_a_replica
+    def language_probabilities(
+        self, samples: npt.NDArray[np.float32], *, segments: int = LANGUAGE_DETECTION_SEGMENTS
+    ) -> list[tuple[str, float]]:
+        """Every Whisper language with its probability, averaged over windows of speech.
+
+        The channel's speech (VAD) is cut into ``LANGUAGE_WINDOW_S`` windows, up to
+        ``segments`` of them; Whisper judges each window over all of its languages and the
+        probabilities are averaged, weighted by each window's speech. (faster-whisper's own
+        ``detect_language`` returns the last window's probabilities only.)
+
+        Returns
+        -------
+        list of (language, probability)
+            Likeliest first; empty when the channel holds no speech.
+        """
+        speech = self._speech(samples)
+        if not speech:
+            return []
+        joined = np.concatenate([samples[a:b] for a, b in speech])
+        window = int(LANGUAGE_WINDOW_S * TARGET_SR)
+        pieces = [joined[at : at + window] for at in range(0, len(joined), window)][:segments]
+        pieces = [
+            p for k, p in enumerate(pieces) if k == 0 or len(p) >= MIN_LANGUAGE_WINDOW_S * TARGET_SR
+        ]
+        total: dict[str, float] = {}
+        weight = 0
+        for piece in pieces:
+            _, _, probs = self.model.detect_language(
+                audio=piece, vad_filter=False, language_detection_segments=1
+            )
+            for language, p in probs:
+                total[language] = total.get(language, 0.0) + p * len(piece)
+            weight += len(piece)
+        return sorted(
+            ((lang, round(p / weight, 4)) for lang, p in total.items()),
+            key=lambda lp: -lp[1],
+        )
 
     @holding_a_replica
     def transcribe(self, samples: npt.NDArray[np.float32], *, language: str) -> ChannelTranscript:
@@ -285,7 +330,7 @@ class WhisperTranscriber:
         """
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-        options = VadOptions(**VAD_PARAMETERS, max_speech_duration_s=30.0)
+        options = VadOptions(**self.vad_parameters, max_speech_duration_s=30.0)
         block = int(VAD_BLOCK_S * TARGET_SR)
         out: list[tuple[int, int]] = []
         for at in range(0, len(samples), block):
@@ -337,8 +382,10 @@ class WhisperTranscriber:
             "beam_size": c.beam_size,
             "word_timestamps": True,
             "vad_filter": True,
-            "vad_parameters": VAD_PARAMETERS,
+            "vad_parameters": self.vad_parameters,
             "condition_on_previous_text": False,
+            "hotwords": c.hotwords or None,
+            "initial_prompt": c.initial_prompt or None,
         }
         if c.batch_size > 1:
             from faster_whisper import BatchedInferencePipeline

@@ -24,7 +24,12 @@ speaker changes:
    mid-sentence). Each word takes the label most of the windows over it carry
    (weighted by overlap).
 4. **Which voice is the agent.** Each cluster is scored on cues of the agent's role:
-   +1 for speaking first (agents answer inbound calls), +1 for each distinct opening
+   +1 for speaking first (agents answer inbound calls) or, on a call whose metadata says
+   ``direction = outbound``, +1 for the voice that did *not* speak first (the customer
+   answers the phone: "hello?", "алло", "喂"); the cues of ``models/role_cues.yaml``
+   (data with examples: who introduces themself as calling from a company, who answers
+   with a bare "hello?", who asks "who is this?", who asks the other to verify
+   themself); +1 for each distinct opening
    phrase ("thank you for calling", "my name is", "how can I help", "您好",
    "请问有什么可以帮您", "здравствуйте", "чем могу помочь", ...) in its turns that
    start in the first ``opening_s``, and +1 for each distinct closing phrase ("is there
@@ -61,12 +66,13 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from models.roles import Direction, Turn, cue_scores
 from pipeline import TARGET_SR
 from pipeline.errors import ModelError
 from pipeline.metrics import bare, hold_music, intersect, pitch_and_voicing, speech_activity
 from pipeline.types import Speaker, Transcript, Utterance, Word
 
-DIARIZE_VERSION = 2
+DIARIZE_VERSION = 3
 """Bump when a change here changes diarized transcripts: make it part of the cache key."""
 
 FloatArray = npt.NDArray[np.float64]
@@ -173,6 +179,9 @@ class DiarizeOptions:
     """``"librosa"`` (no extra install), ``"resemblyzer"`` (needs it installed) or
     ``"auto"`` (Resemblyzer when importable, else librosa)."""
     seed: int = 0
+    direction: Direction = ""
+    """The call's direction from its metadata (:func:`models.roles.call_direction`):
+    ``"outbound"`` gives the first-speaker point to the voice that answered second."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -335,7 +344,7 @@ def diarize_report(
     scores = role_scores(
         words, clusters, duration_s=transcript.duration_s or words[-1].end_s, options=options
     )
-    agent = agent_of(scores, first_cluster=clusters[0])
+    agent = agent_of(scores, first_cluster=clusters[0], direction=options.direction)
     speakers: list[Speaker] = ["agent" if c == agent else "customer" for c in clusters]
     return DiarizeReport(
         transcript=assign_speakers(transcript, speakers),
@@ -897,9 +906,13 @@ def role_scores(
     scores = [0.0, 0.0]
     if not words:
         return (0.0, 0.0)
-    scores[clusters[0]] += 1.0
+    # the agent answers an inbound call; on an outbound one the customer answers
+    scores[1 - clusters[0] if options.direction == "outbound" else clusters[0]] += 1.0
+    turns = _turns(words, clusters)
+    cued = cue_scores([Turn(*t) for t in turns], opening_s=options.opening_s)
+    scores = [scores[0] + cued[0], scores[1] + cued[1]]
     found: list[set[str]] = [set(), set()]
-    for cluster, start_s, end_s, text in _turns(words, clusters):
+    for cluster, start_s, end_s, text in turns:
         if start_s < options.opening_s:
             found[cluster] |= {f"open:{p}" for p in options.opening_phrases if _has_phrase(text, p)}
         if end_s > duration_s - options.closing_s:
@@ -909,10 +922,11 @@ def role_scores(
     return (scores[0] + len(found[0]), scores[1] + len(found[1]))
 
 
-def agent_of(scores: tuple[float, float], *, first_cluster: int) -> int:
-    """The agent's cluster: the higher role score; a tie goes to whoever spoke first."""
+def agent_of(scores: tuple[float, float], *, first_cluster: int, direction: Direction = "") -> int:
+    """The agent's cluster: the higher role score; a tie goes to whoever spoke first (on an
+    outbound call, to whoever spoke second)."""
     if scores[0] == scores[1]:
-        return first_cluster
+        return 1 - first_cluster if direction == "outbound" else first_cluster
     return 0 if scores[0] > scores[1] else 1
 
 

@@ -293,3 +293,50 @@ def _resample(samples: FloatArray, *, orig_sr: int, sr: int) -> FloatArray:
     for c in range(1, samples.shape[0]):
         out[c] = soxr.resample(samples[c], orig_sr, sr, quality="HQ")
     return out
+
+
+LEVEL_TARGET_DBFS = -20.0
+"""Speech level :func:`normalize_level` brings a track to (RMS of its louder frames)."""
+LEVEL_FRAME = 400
+"""25 ms at 16 kHz: frames whose RMS decides a track's speech level."""
+
+
+def normalize_level(
+    samples: npt.NDArray[np.float32], *, target_dbfs: float = LEVEL_TARGET_DBFS
+) -> npt.NDArray[np.float32]:
+    """One track scaled so its speech sits at ``target_dbfs``, never clipping.
+
+    The speech level is the RMS of the louder half of 25 ms frames (pauses and line
+    noise do not count). The gain is limited so the peak stays below full scale, and a
+    silent track comes back unchanged.
+
+    Parameters
+    ----------
+    samples
+        One track, float32 in [-1, 1].
+    target_dbfs
+        The speech level wanted, dB relative to full scale.
+
+    Returns
+    -------
+    numpy.ndarray
+        A scaled copy (float32).
+
+    Examples
+    --------
+    >>> quiet = (0.01 * np.sin(np.arange(16_000) / 5)).astype(np.float32)
+    >>> round(float(np.max(np.abs(normalize_level(quiet)))), 2)
+    0.14
+    """
+    n = len(samples) // LEVEL_FRAME
+    if n == 0:
+        return samples.astype(np.float32, copy=True)
+    frames = samples[: n * LEVEL_FRAME].astype(np.float64).reshape(n, LEVEL_FRAME)
+    rms = np.sqrt(np.mean(frames**2, axis=1))
+    loud = rms[rms >= np.median(rms)]
+    level = float(np.sqrt(np.mean(loud**2))) if len(loud) else 0.0
+    peak = float(np.max(np.abs(samples)))
+    if level <= 1e-6 or peak <= 1e-6:
+        return samples.astype(np.float32, copy=True)
+    gain = min(10 ** (target_dbfs / 20) / level, 0.99 / peak)
+    return (samples * gain).astype(np.float32)

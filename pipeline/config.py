@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,9 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pipeline.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RUBRIC_LANGUAGES = ("en", "zh", "ru")
+"""Languages with a shipped rubric and text analysis: what ``languages`` may serve."""
+Language = Literal["en", "zh", "ru"]
 DEFAULT_RUBRICS = {
-    lang: str(PROJECT_ROOT / "rubrics" / lang / "inbound-support.yaml")
-    for lang in ("en", "zh", "ru")
+    lang: str(PROJECT_ROOT / "rubrics" / lang / "inbound-support.yaml") for lang in RUBRIC_LANGUAGES
+}
+OUTBOUND_RUBRICS = {
+    lang: str(PROJECT_ROOT / "rubrics" / lang / "outbound-sales.yaml") for lang in RUBRIC_LANGUAGES
 }
 
 
@@ -54,6 +60,25 @@ class AsrConfig(_Strict):
     window and its word error rate rose on our test calls, so it is off by default."""
     max_decode_s_per_audio_s: Annotated[float, Field(gt=0)] = 3.0
     """Wall-clock cap on decoding, per second of audio: a garbage file cannot loop for minutes."""
+    models: dict[Language, str] = Field(default_factory=dict)
+    """A model per language (``[asr.models] ru = "/models/whisper-small-ru-ct2"``), the same
+    kinds of names as ``model``; a language not listed uses ``model``. The language is
+    detected with ``model``, then the call is transcribed with its language's model."""
+    hotwords: str = ""
+    """Words to bias the decoder towards (company, product and agent names), given to
+    faster-whisper as ``hotwords``: e.g. ``"Acme, AcmePay, Zorbex"``."""
+    initial_prompt: str = ""
+    """Text given to Whisper as the preceding context of every window (style and
+    vocabulary); empty: none. Unlike ``hotwords`` it can make Whisper repeat it on silence."""
+    vad_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    """Silero VAD speech probability threshold (faster-whisper's default 0.5)."""
+    normalize_level: bool = False
+    """Scale each channel to a common speech level before the VAD and the ASR (quiet
+    telephone lines); see ``bench/asr_real.py`` for what it measured."""
+
+    def model_for(self, language: str) -> str:
+        """The model name or path that transcribes ``language``."""
+        return self.models.get(language, self.model)  # type: ignore[call-overload,no-any-return]
 
     @property
     def worker_count(self) -> int:
@@ -262,10 +287,62 @@ class DiarizeConfig(_Strict):
     embedder: Literal["librosa", "resemblyzer", "auto"] = "librosa"
 
 
+MetadataColumn = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_ .-]*$")]
+
+
+class CallTypeConfig(_Strict):
+    """``[[call_types]]``: calls whose metadata match ``when`` are scored with ``rubrics``.
+
+    ``when`` maps a ``metadata.csv`` column (``direction``, ``queue``, ``campaign``, any
+    column) to a value or a list of values; every column must match (case and surrounding
+    spaces ignored). ``rubrics`` maps a language to a rubric file; a language missing from
+    it (or ``rubrics = {}``) means the type's calls in that language are stored but not
+    scored (status ``no_rubric``).
+    """
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+    when: Annotated[dict[MetadataColumn, str | list[str]], Field(min_length=1)]
+    rubrics: dict[Language, str] = Field(default_factory=dict)
+
+    def matches(self, metadata: Mapping[str, str]) -> bool:
+        """Whether every ``when`` column of ``metadata`` holds one of its values."""
+        for column, wanted in self.when.items():
+            value = metadata.get(column, "").strip().casefold()
+            values = [wanted] if isinstance(wanted, str) else wanted
+            if value not in {v.strip().casefold() for v in values}:
+                return False
+        return True
+
+
+DEFAULT_CALL_TYPES = (
+    CallTypeConfig(
+        name="outbound-sales",
+        when={"direction": ["outbound", "outgoing", "out"]},
+        rubrics=dict(OUTBOUND_RUBRICS),  # type: ignore[arg-type]
+    ),
+)
+"""Without ``[[call_types]]``: outbound calls get the outbound-sales rubric, the rest
+``[rubrics]`` (inbound support)."""
+
+
+class LanguageDetectionConfig(_Strict):
+    """``[language_detection]``: what happens to a call in a language the center does not serve."""
+
+    min_probability: Annotated[float, Field(ge=0, le=1)] = 0.5
+    """A call is ``unsupported_language`` when Whisper's likeliest language (over all of its
+    languages) is not served and at least this likely; when less sure, the call is
+    transcribed in the likeliest served language."""
+    segments: Annotated[int, Field(ge=1, le=20)] = 4
+    """30-second windows of speech the language is judged on."""
+    fallback: dict[str, Language] = Field(default_factory=dict)
+    """Route a language to a served one: ``fallback = {uk = "ru", be = "ru"}``: the call is
+    transcribed and scored in the served language."""
+
+
 class Config(_Strict):
     archive: str = ""
     warehouse: str = ""
-    languages: Annotated[list[Literal["en", "zh", "ru"]], Field(min_length=1)] = ["en", "zh", "ru"]
+    languages: Annotated[list[Language], Field(min_length=1)] = ["en", "zh", "ru"]
     agent_channel: Literal["left", "right"] = "left"
     repeat_contact_days: Annotated[float, Field(gt=0)] = 7.0
     """A call counts as a repeat contact when the same customer called within this many days."""
@@ -278,6 +355,10 @@ class Config(_Strict):
     redact: RedactConfig = RedactConfig()
     diarize: DiarizeConfig = DiarizeConfig()
     accounts: list[AccountConfig] = Field(default_factory=list)
+    call_types: list[CallTypeConfig] = Field(default_factory=lambda: list(DEFAULT_CALL_TYPES))
+    """Tried in order; the first whose ``when`` matches a call's metadata picks its rubric.
+    A call no type matches is scored with ``[rubrics]`` (the default per language)."""
+    language_detection: LanguageDetectionConfig = LanguageDetectionConfig()
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -306,10 +387,19 @@ def load_config(path: str | Path | None) -> Config:
     if isinstance(raw.get("rubrics"), dict):
         raw["rubrics"] = {
             **DEFAULT_RUBRICS,
-            **{k: str(base / v) for k, v in raw["rubrics"].items()},
+            **{k: str(base / v) if isinstance(v, str) else v for k, v in raw["rubrics"].items()},
         }
+    asr = raw.get("asr")
+    if isinstance(asr, dict) and isinstance(asr.get("models"), dict):
+        asr["models"] = {k: _local(base, v) for k, v in asr["models"].items()}
+    for call_type in raw.get("call_types") or ():
+        if isinstance(call_type, dict) and isinstance(call_type.get("rubrics"), dict):
+            call_type["rubrics"] = {
+                k: str(base / v) if isinstance(v, str) else v
+                for k, v in call_type["rubrics"].items()
+            }
     try:
-        return Config.model_validate(raw)
+        config = Config.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
@@ -317,3 +407,50 @@ def load_config(path: str | Path | None) -> Config:
             for e in exc.errors()
         )
         raise ConfigError(f"{path}: {problems}", code="C002") from None
+    check_call_types(config, source=str(path))
+    return config
+
+
+def _local(base: Path, value: object) -> object:
+    """A model value as written, or resolved against the config's folder when it names one."""
+    if isinstance(value, str) and (value.startswith((".", "/", "~")) or "/" in value):
+        candidate = base / Path(value).expanduser()
+        if candidate.exists():
+            return str(candidate)
+    return value
+
+
+def check_call_types(config: Config, *, source: str = "earmark.toml") -> None:
+    """Refuse call types that cannot work, naming the type and the value.
+
+    Raises
+    ------
+    ConfigError
+        ``C014`` two call types with one name; ``C015`` a ``when`` value that is empty;
+        ``C016`` a rubric file that does not exist; ``C017`` a fallback to a language the
+        center does not serve.
+    """
+    seen: set[str] = set()
+    for n, call_type in enumerate(config.call_types):
+        where = f"{source}: call_types[{n}] {call_type.name!r}"
+        if call_type.name in seen:
+            raise ConfigError(f"{where}: the name is used twice", code="C014")
+        seen.add(call_type.name)
+        for column, wanted in call_type.when.items():
+            values = [wanted] if isinstance(wanted, str) else wanted
+            if not values or any(not v.strip() for v in values):
+                raise ConfigError(
+                    f"{where}: when.{column} needs a non-empty value, got {wanted!r}", code="C015"
+                )
+        for served, rubric in call_type.rubrics.items():
+            if not Path(rubric).is_file():
+                raise ConfigError(
+                    f"{where}: rubrics.{served}: no such rubric file {rubric!r}", code="C016"
+                )
+    for detected, target in config.language_detection.fallback.items():
+        if target not in config.languages:
+            raise ConfigError(
+                f"{source}: language_detection.fallback.{detected} = {target!r} is not one of "
+                f"the served languages {config.languages}",
+                code="C017",
+            )

@@ -33,8 +33,17 @@ Row = dict[str, Any]
 
 
 def call_row(
-    rec: Recording, audio: Mapping[str, Any], transcript: Transcript | None, status: str
+    rec: Recording,
+    audio: Mapping[str, Any],
+    transcript: Transcript | None,
+    status: str,
+    *,
+    status_reason: str = "",
+    call_type: str = "",
+    rubric_id: str = "",
 ) -> Row:
+    """A ``calls`` row. ``status``: ``ok``, ``quarantined``, ``unsupported_language`` or
+    ``no_rubric``, with ``status_reason`` saying why when it is not ``ok``."""
     meta = rec.metadata
     return {
         "call_id": rec.call_id,
@@ -54,6 +63,9 @@ def call_row(
         "customer_id": meta.get("customer_id") or None,
         "metadata": [(k, v) for k, v in sorted(meta.items()) if k not in KNOWN_COLUMNS],
         "status": status,
+        "status_reason": status_reason or None,
+        "call_type": call_type or None,
+        "rubric_id": rubric_id or None,
         "asr_model": audio.get("asr_model"),
         "asr_confidence": round(transcript.asr_confidence, 4) if transcript else None,
         "speech_s": audio.get("speech_s"),

@@ -39,6 +39,7 @@ from models.embed import get_embedder
 from models.nlp import get_analyzer
 from pipeline import rows
 from pipeline import warehouse as wh
+from pipeline.calltypes import rubric_paths
 from pipeline.config import Config, usable_cores
 from pipeline.errors import ConfigError
 from pipeline.rubric.detectors import fork_safe
@@ -100,22 +101,64 @@ class RubricsByLanguage:
 
     def __call__(self, language: str) -> CompiledRubric | None:
         path = self.files.get(language)
-        return None if path is None else compiled_once([path]).get(language)
+        if path is None:
+            return None
+        compiled = compiled_once([path])
+        return next((r for (lang, _), r in compiled.items() if lang == language), None)
 
 
-def compiled_once(paths: Sequence[str]) -> dict[str, CompiledRubric]:
-    """:func:`compile_rubrics`, once per process for the same files with the same content:
+RubricKey = tuple[str, str]
+"""(language, rubric id): a call type's rubric in one language."""
+
+
+def compile_by_id(paths: Sequence[str]) -> dict[RubricKey, CompiledRubric]:
+    """One compiled rubric per (language, rubric id): the rubrics of every call type.
+
+    Raises
+    ------
+    ConfigError
+        ``C013`` two files with the same rubric id for one language.
+    """
+    compiled: dict[RubricKey, CompiledRubric] = {}
+    for path in paths:
+        rubric = load_rubric(path)
+        key = (rubric.language, rubric.id)
+        if key in compiled:
+            raise ConfigError(
+                f"two rubrics {rubric.id!r} for language {rubric.language!r}: "
+                f"{compiled[key].rubric.source} and {path}",
+                code="C013",
+            )
+        compiled[key] = compile_rubric(rubric, get_analyzer(rubric.language))
+    return compiled
+
+
+def compiled_once(paths: Sequence[str]) -> dict[RubricKey, CompiledRubric]:
+    """:func:`compile_by_id`, once per process for the same files with the same content:
     the flow checks the rubrics before it starts, then every partition reuses them."""
     try:
         contents = tuple(Path(p).read_bytes() for p in paths)
     except OSError:
-        return compile_rubrics(paths)  # which says what is wrong with which file
+        return compile_by_id(paths)  # which says what is wrong with which file
     return dict(_compiled(tuple(paths), contents))
 
 
 @functools.lru_cache(maxsize=4)
-def _compiled(paths: tuple[str, ...], contents: tuple[bytes, ...]) -> dict[str, CompiledRubric]:
-    return compile_rubrics(paths)
+def _compiled(
+    paths: tuple[str, ...], contents: tuple[bytes, ...]
+) -> dict[RubricKey, CompiledRubric]:
+    return compile_by_id(paths)
+
+
+def rubric_of_call(
+    call: Mapping[str, Any], compiled: Mapping[RubricKey, CompiledRubric]
+) -> CompiledRubric | None:
+    """The rubric a stored call is rescored with: the one its call type chose (``rubric_id``
+    in ``calls``), or for calls stored before call types the only one of its language."""
+    if call.get("rubric_id"):
+        return compiled.get((call["language"], call["rubric_id"]))
+    same_language = [r for (lang, _), r in compiled.items() if lang == call["language"]]
+    return same_language[0] if len(same_language) == 1 else None
 
 
 CHUNK_CALLS = 200
@@ -127,7 +170,7 @@ scoring it, few enough that the workers share a partition evenly."""
 class _Partition:
     """What scoring a partition's chunks needs; a forked worker inherits it, unpickled."""
 
-    compiled: dict[str, CompiledRubric]
+    compiled: dict[RubricKey, CompiledRubric]
     calls: list[dict[str, Any]]
     utterances: pa.Table
     rows_of: dict[str, list[int]]
@@ -142,7 +185,8 @@ def rescore_partition(
     Calls are scored in chunks of :data:`CHUNK_CALLS`, on ``workers`` forked processes
     (default: one per usable core, :func:`pipeline.config.usable_cores`) when there is more than one chunk. Chunks come
     back in order, so the rows written do not depend on how many workers scored them.
-    Calls in a language no rubric is for are skipped.
+    Calls no given rubric is for (by language and the rubric id their call type chose)
+    are skipped.
     """
     part, skipped = _read_partition(warehouse, date, compiled_once(rubric_paths))
     n = len(part.calls)
@@ -159,15 +203,15 @@ def rescore_partition(
 
 
 def _read_partition(
-    warehouse: str, date: str, compiled: dict[str, CompiledRubric]
+    warehouse: str, date: str, compiled: dict[RubricKey, CompiledRubric]
 ) -> tuple[_Partition, int]:
-    """The partition's transcribed calls that a rubric is for, and how many it has for none."""
+    """The partition's scored calls that a rubric is for, and how many it has for none."""
     calls = [
         c
         for c in wh.read_table(warehouse, "calls", call_dates=[date]).to_pylist()
         if c["status"] == "ok"
     ]
-    scored = [c for c in calls if c["language"] in compiled]
+    scored = [c for c in calls if rubric_of_call(c, compiled) is not None]
     utterances = wh.read_table(warehouse, "utterances", call_dates=[date])
     rows_of: dict[str, list[int]] = defaultdict(list)
     for i, call_id in enumerate(utterances.column("call_id").to_pylist()):
@@ -184,7 +228,7 @@ def score_chunk(part: _Partition, lo: int, hi: int) -> tuple[list[rows.Row], lis
 
 
 def score_calls(
-    compiled: Mapping[str, CompiledRubric],
+    compiled: Mapping[RubricKey, CompiledRubric],
     calls: Sequence[Mapping[str, Any]],
     utterances: pa.Table,
 ) -> tuple[list[rows.Row], list[rows.Row]]:
@@ -195,7 +239,8 @@ def score_calls(
     Parameters
     ----------
     compiled
-        A compiled rubric for the language of each call.
+        The rubrics by (language, rubric id); each call must have one
+        (:func:`rubric_of_call`).
     calls
         ``calls`` rows.
     utterances
@@ -209,12 +254,10 @@ def score_calls(
     scores: list[rows.Row] = []
     for call, transcript, vecs in zip(calls, transcripts, vectors, strict=True):
         values, spans = rows.metrics_from_call_row(call)
+        rubric = rubric_of_call(call, compiled)
+        assert rubric is not None, "calls without a rubric are filtered out before scoring"
         call_findings, score = assess(
-            compiled[call["language"]],
-            transcript,
-            metrics=values,
-            metric_spans=spans,
-            vectors=vecs,
+            rubric, transcript, metrics=values, metric_spans=spans, vectors=vecs
         )
         findings.extend(rows.finding_row(f) for f in call_findings)
         scores.append(rows.score_row(score))
@@ -279,7 +322,7 @@ def _score_adopted(lo: int, hi: int) -> tuple[list[rows.Row], list[rows.Row]]:
     return score_chunk(_adopted, lo, hi)
 
 
-def _forkable(compiled: Mapping[str, CompiledRubric]) -> bool:
+def _forkable(compiled: Mapping[RubricKey, CompiledRubric]) -> bool:
     return all(
         fork_safe(d)
         for rubric in compiled.values()
@@ -340,9 +383,7 @@ def run_rescore(
 ) -> RescoreSummary:
     """Run the rescore flow on Prefect when a Prefect server is configured
     (:func:`flows.env.prefect_server`), else directly: no temporary server to start."""
-    paths = list(rubrics) or [
-        config.rubrics[lang] for lang in config.languages if lang in config.rubrics
-    ]
+    paths = list(rubrics) or [p for ps in rubric_paths(config).values() for p in ps]
     if not prefect_server():
         return rescore_flow(warehouse, paths, since, config, in_prefect=False)
     from prefect import flow

@@ -39,6 +39,7 @@ from pipeline import warehouse as wh
 from pipeline.config import Config
 from pipeline.errors import ConfigError
 from pipeline.scoring import clock
+from pipeline.triage import triage_calls
 from review import charts, data
 from review.audio import audio_response, audio_status, resolve_audio
 from review.auth import SESSION_TTL_S, Account, Session, SessionSigner, check_sign_in
@@ -373,6 +374,7 @@ def _routes(app: FastAPI) -> None:
     from review.pages import feedback_routes
 
     feedback_routes(app)
+    app.add_api_route("/triage", _triage, methods=["GET"])
     for path in ("/favicon.svg", "/favicon.ico"):
         app.add_api_route(path, _favicon, methods=["GET"], include_in_schema=False)
 
@@ -686,6 +688,22 @@ def _calibration(request: Request, account: SignedIn) -> Response:
             "suggest_command": command,
         },
     )
+
+
+def _triage(request: Request, account: SignedIn) -> Response:
+    """Calls kept out of the queues (unsupported language, no rubric for the call type):
+    a lead sees all; an inspector those of the teams paired with them that day."""
+    if account.role == "agent":
+        raise HTTPException(403, "triage is for inspectors and QA leads")
+    state = _state(request)
+    calls = triage_calls(state.warehouse)
+    if account.role != "lead":
+        calls = [
+            t
+            for t in calls
+            if t.team_id and t.team_id in teams_of(state.config, account.name, date=t.call_date)
+        ]
+    return _render(request, "triage.html", {"account": account, "calls": calls})
 
 
 # ---------------------------------------------------------------- template filters

@@ -1,0 +1,79 @@
+"""The triage page: calls kept out of the queues, with why, each person seeing their share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from reviewkit import DATE, build_archive, build_warehouse, make_accounts, make_config, sign_in
+
+from pipeline import rows
+from pipeline import warehouse as wh
+from pipeline.types import Recording
+from review.app import create_app
+
+
+def _not_scored(root: Path) -> None:
+    german = Recording(
+        "C-DE", "de call.wav", "", "1" * 64, DATE, 100, {"agent_id": "A1", "team_id": "TEAM-01"}
+    )
+    internal = Recording(
+        "C-INT", "int.wav", "", "2" * 64, DATE, 100, {"agent_id": "B1", "team_id": "TEAM-02"}
+    )
+    audio_de = {"duration_s": 61.0, "language": "de", "language_probability": 0.91}
+    audio_int = {"duration_s": 30.0, "language": "zh", "language_probability": 0.99}
+    calls = [
+        rows.call_row(
+            german,
+            audio_de,
+            None,
+            "unsupported_language",
+            status_reason="language 'de' (probability 0.91) is not served (languages: en, zh, ru)",
+        ),
+        rows.call_row(
+            internal,
+            audio_int,
+            None,
+            "no_rubric",
+            status_reason="call type 'internal' has no rubric for language 'zh'",
+            call_type="internal",
+        ),
+    ]
+    wh.upsert(root, "calls", {DATE: calls})
+
+
+def _client(tmp_path: Path) -> TestClient:
+    archive, warehouse = build_archive(tmp_path), build_warehouse(tmp_path)
+    _not_scored(warehouse)
+    app = create_app(
+        str(warehouse),
+        make_config(),
+        archive=str(archive),
+        accounts=make_accounts(),
+        database_url=f"sqlite:///{tmp_path / 'reviews.sqlite'}",
+        secret_key="test-secret",
+    )
+    return TestClient(app, follow_redirects=False)
+
+
+def test_lead_sees_every_call_kept_out_of_the_queues(tmp_path: Path) -> None:
+    with _client(tmp_path) as client:
+        page = sign_in(client, "quinn").get("/triage")
+    assert page.status_code == 200
+    assert "C-DE" in page.text and "unsupported_language" in page.text
+    assert "91%" in page.text and "is not served" in page.text
+    assert "C-INT" in page.text and "no rubric for language" in page.text
+    assert "C-LENA-1" not in page.text  # scored calls are in the queues, not here
+
+
+def test_inspector_sees_only_their_teams(tmp_path: Path) -> None:
+    with _client(tmp_path) as client:
+        page = sign_in(client, "lena").get("/triage")  # lena: TEAM-01
+    assert page.status_code == 200
+    assert "C-DE" in page.text
+    assert "C-INT" not in page.text
+
+
+def test_triage_needs_sign_in(tmp_path: Path) -> None:
+    with _client(tmp_path) as client:
+        assert client.get("/triage").status_code in (303, 401)

@@ -709,6 +709,18 @@ def cmd_rubric_test(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed_total else EXIT_OK
 
 
+def _call_rubric_paths(args: argparse.Namespace, call: dict[str, object]) -> list[str]:
+    """The rubric a stored call's type picks (the night's rules, from the call's metadata)."""
+    from pipeline.archive import KNOWN_COLUMNS
+    from pipeline.calltypes import choose_rubric
+    from pipeline.config import load_config
+
+    metadata = {k: str(call[k]) for k in KNOWN_COLUMNS if call.get(k)}
+    metadata.update(dict(call.get("metadata") or []))  # type: ignore[call-overload]
+    choice = choose_rubric(load_config(args.config), metadata, str(call["language"]))
+    return [choice.path] if choice.path else []
+
+
 def _rubric_paths(args: argparse.Namespace) -> list[str]:
     from pipeline.config import load_config
 
@@ -880,9 +892,13 @@ def cmd_rubric_explain(args: argparse.Namespace) -> int:
     if not calls:
         raise InputError(f"{args.warehouse}: no call {args.call!r} in the calls table", code="I006")
     call = calls[0]
-    if call["status"] != "ok":
+    if call["status"] == "quarantined":
         raise InputError(
             f"call {args.call!r} was quarantined; see the quarantine table", code="I007"
+        )
+    if call["status"] == "unsupported_language":
+        raise InputError(
+            f"call {args.call!r} was not transcribed: {call['status_reason']}", code="I007"
         )
     utts = wh.read_table(args.warehouse, "utterances", call_dates=[call["call_date"]]).to_pylist()
     transcript = transcript_from_rows(
@@ -891,7 +907,7 @@ def cmd_rubric_explain(args: argparse.Namespace) -> int:
         call["duration_s"],
         [u for u in utts if u["call_id"] == args.call],
     )
-    paths = [args.rubric] if args.rubric else _rubric_paths(args)
+    paths = [args.rubric] if args.rubric else _call_rubric_paths(args, call)
     compiled = RubricsByLanguage(paths)(transcript.language)
     if compiled is None:
         raise InputError(f"no rubric for the call's language {transcript.language!r}", code="I008")

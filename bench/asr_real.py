@@ -124,6 +124,10 @@ def run_one(path: Path, config: Config, *, direction: bool) -> dict[str, Any]:
         row["asr_confidence"] = round(result.transcript.asr_confidence, 3)
     if result.transcript is not None and path.stem in DIRECTION:
         row.update(roles_ok(result.transcript))
+    if result.transcript is not None:  # kept in the JSON file (local, never committed)
+        row["utterances"] = [
+            [u.speaker, round(u.start_s, 1), u.text] for u in result.transcript.utterances
+        ]
     if lang in ("pl", "de"):
         row["unsupported_ok"] = row["status"] == "unsupported_language" and not row["needs_review"]
     return row
@@ -161,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for path in files:
         row = run_one(path, config, direction=not args.no_direction)
-        print(json.dumps(row, ensure_ascii=False), flush=True)
+        shown = {k: v for k, v in row.items() if k != "utterances"}
+        print(json.dumps(shown, ensure_ascii=False), flush=True)
         rows.append(row)
     out = {"settings": asr, "direction": not args.no_direction, "calls": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -140,7 +140,7 @@ def time_asr(transcriber: Any) -> list[float]:
         return wrapper
 
     transcriber.transcribe = timed(transcriber.transcribe)
-    transcriber.detect_language = timed(transcriber.detect_language)
+    transcriber.language_probabilities = timed(transcriber.language_probabilities)
     return busy
 
 

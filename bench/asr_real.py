@@ -14,7 +14,7 @@ Reported per call:
 - ``roles_ok`` on the outbound Russian call: the words "звоню вам из" (the agent
   introducing themself) are the agent's, and the opening "алло" is the customer's.
 
-Run: ``.venv/bin/python bench/asr_real.py [--beam N] [--vad-threshold X] [--normalize]
+Run: ``.venv/bin/python bench/asr_real.py [--beam N] [--batch N] [--vad-threshold X] [--normalize]
 [--no-direction] [--only ru,en]``. The defaults are earmark's own. Writes JSON to
 ``.state/bench/asr_real.json`` (or ``--out``). Exits 0 with a note when the folder is absent.
 """
@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folder", type=Path, default=REALCALLS)
     parser.add_argument("--beam", type=int, default=None, help="[asr] beam_size")
+    parser.add_argument("--batch", type=int, default=None, help="[asr] batch_size")
     parser.add_argument("--vad-threshold", type=float, default=None, help="[asr] vad_threshold")
     parser.add_argument("--normalize", action="store_true", help="[asr] normalize_level = true")
     parser.add_argument(
@@ -151,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     asr: dict[str, Any] = {"workers": 1}
     if args.beam is not None:
         asr["beam_size"] = args.beam
+    if args.batch is not None:
+        asr["batch_size"] = args.batch
     if args.vad_threshold is not None:
         asr["vad_threshold"] = args.vad_threshold
     if args.normalize:

@@ -12,6 +12,7 @@ The model loads once per process (``lru_cache``); only our own records leave her
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import threading
@@ -28,12 +29,12 @@ from pipeline import TARGET_SR
 from pipeline.config import AsrConfig, usable_cores
 from pipeline.errors import ModelError
 from pipeline.packing import pack, unpack
-from pipeline.transcript import drop_phantoms
+from pipeline.transcript import MAX_COMPRESSION_RATIO, drop_phantoms
 from pipeline.types import ChannelTranscript, Segment, Word
 
 _T = TypeVar("_T")
 
-ASR_OPTIONS_VERSION = 7
+ASR_OPTIONS_VERSION = 8
 """Bump when a change here changes transcripts: it is part of the cache key."""
 VAD_PARAMETERS = {"min_silence_duration_ms": 500, "speech_pad_ms": 300}
 LANGUAGE_DETECTION_SEGMENTS = 4
@@ -45,6 +46,8 @@ LONG_TRACK_S = 20 * 60.0
 """Channels longer than this are transcribed in blocks, in bounded memory."""
 PACKED_BLOCK_S = 10 * 60.0
 VAD_BLOCK_S = 10 * 60.0
+REDO_PAD_S = 0.2
+"""Audio kept around a repetitive segment when it is decoded again."""
 
 
 def pick_device(device: str) -> tuple[str, str]:
@@ -373,11 +376,37 @@ class WhisperTranscriber:
                     f"decoding stopped at {seg.end:.1f}s: over the {budget_s:.0f}s budget"
                 )
                 break
+        if self.config.batch_size > 1 and not capped:
+            raw = self._redo_repetitive(samples, raw, language)
         return raw, capped, float(info.duration_after_vad)
 
-    def _start(self, samples: npt.NDArray[np.float32], language: str) -> tuple[Any, Any]:
+    def _redo_repetitive(
+        self, samples: npt.NDArray[np.float32], raw: list[Segment], language: str
+    ) -> list[Segment]:
+        """Segments that came out as a repetition loop, decoded again one window at a time.
+
+        Batched decoding has no temperature fallback: on noisy telephone speech a window
+        can come back as one phrase repeated ("было было было…", compression ratio far
+        above 2.4), and the whole window (up to 30 s, e.g. a call's opening) would then be
+        dropped as a phantom. Sequential decoding retries such a window at higher
+        temperatures; what is still repetitive is dropped as before.
+        """
+        out: list[Segment] = []
+        for seg in raw:
+            if seg.compression_ratio <= MAX_COMPRESSION_RATIO:
+                out.append(seg)
+                continue
+            start = max(0, int((seg.start_s - REDO_PAD_S) * TARGET_SR))
+            end = min(len(samples), int((seg.end_s + REDO_PAD_S) * TARGET_SR))
+            again, _ = self.model.transcribe(
+                samples[start:end], **self._options(language), hallucination_silence_threshold=2.0
+            )
+            out.extend(_shifted(_segment(s), start / TARGET_SR) for s in again)
+        return out
+
+    def _options(self, language: str) -> dict[str, Any]:
         c = self.config
-        common: dict[str, Any] = {
+        return {
             "language": language,
             "beam_size": c.beam_size,
             "word_timestamps": True,
@@ -387,6 +416,10 @@ class WhisperTranscriber:
             "hotwords": c.hotwords or None,
             "initial_prompt": c.initial_prompt or None,
         }
+
+    def _start(self, samples: npt.NDArray[np.float32], language: str) -> tuple[Any, Any]:
+        c = self.config
+        common = self._options(language)
         if c.batch_size > 1:
             from faster_whisper import BatchedInferencePipeline
 
@@ -425,6 +458,21 @@ def _channel(
         duration_s=duration_s,
         speech_s=round(speech_s, 3),
         dropped=tuple(dropped + list(capped)),
+    )
+
+
+def _shifted(seg: Segment, offset_s: float) -> Segment:
+    """``seg`` moved ``offset_s`` later (it was decoded from a piece cut at that time)."""
+    return dataclasses.replace(
+        seg,
+        start_s=round(seg.start_s + offset_s, 3),
+        end_s=round(seg.end_s + offset_s, 3),
+        words=tuple(
+            dataclasses.replace(
+                w, start_s=round(w.start_s + offset_s, 3), end_s=round(w.end_s + offset_s, 3)
+            )
+            for w in seg.words
+        ),
     )
 
 

@@ -24,7 +24,8 @@ speaker changes:
    mid-sentence). Each word takes the label most of the windows over it carry
    (weighted by overlap).
 4. **Which voice is the agent.** Each cluster is scored on cues of the agent's role:
-   +1 for speaking first (agents answer inbound calls) or, on a call whose metadata says
+   +1 for speaking first (agents answer inbound calls; only when the first word is in the
+   first ``answer_s``) or, on a call whose metadata says
    ``direction = outbound``, +1 for the voice that did *not* speak first (the customer
    answers the phone: "hello?", "алло", "喂"); the cues of ``models/role_cues.yaml``
    (data with examples: who introduces themself as calling from a company, who answers
@@ -179,6 +180,9 @@ class DiarizeOptions:
     """``"librosa"`` (no extra install), ``"resemblyzer"`` (needs it installed) or
     ``"auto"`` (Resemblyzer when importable, else librosa)."""
     seed: int = 0
+    answer_s: float = 10.0
+    """Who spoke first counts (it answered the phone) only when the first word starts
+    this early."""
     direction: Direction = ""
     """The call's direction from its metadata (:func:`models.roles.call_direction`):
     ``"outbound"`` gives the first-speaker point to the voice that answered second."""
@@ -192,6 +196,7 @@ class DiarizeOptions:
             "min_speech_s",
             "opening_s",
             "closing_s",
+            "answer_s",
             "bic_penalty",
         ):
             value = getattr(self, name)
@@ -906,8 +911,11 @@ def role_scores(
     scores = [0.0, 0.0]
     if not words:
         return (0.0, 0.0)
-    # the agent answers an inbound call; on an outbound one the customer answers
-    scores[1 - clusters[0] if options.direction == "outbound" else clusters[0]] += 1.0
+    # the agent answers an inbound call; on an outbound one the customer answers. Only
+    # when the transcript starts at the start: words lost before (a dropped phantom
+    # segment) leave who picked up unknown
+    if words[0].start_s < options.answer_s:
+        scores[1 - clusters[0] if options.direction == "outbound" else clusters[0]] += 1.0
     turns = _turns(words, clusters)
     cued = cue_scores([Turn(*t) for t in turns], opening_s=options.opening_s)
     scores = [scores[0] + cued[0], scores[1] + cued[1]]

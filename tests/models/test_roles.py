@@ -90,3 +90,17 @@ def test_a_broken_cue_file_is_a_coded_error(tmp_path: Path) -> None:
     )
     with pytest.raises(ModelError, match=r"\[M020\] .*cues.yaml: invalid role cues: cues\.1\.role"):
         load_cues(str(bad))
+
+
+def test_who_spoke_first_counts_only_when_the_transcript_starts_at_the_start() -> None:
+    """Words lost at the start (a dropped phantom segment): nobody is known to have
+    picked up, so the direction gives no point."""
+    late = [(15.0, "yes"), (17.0, "good afternoon mrs smith"), (20.0, "okay")]
+    words, clusters = _words(*late)
+    for direction in ("", "outbound"):
+        options = DiarizeOptions(direction=direction)  # type: ignore[arg-type]
+        assert role_scores(words, clusters, duration_s=60.0, options=options) == (0.0, 0.0)
+    early = [(0.5, "yes"), (2.0, "good afternoon mrs smith")]
+    words, clusters = _words(*early)
+    outbound = DiarizeOptions(direction="outbound")
+    assert role_scores(words, clusters, duration_s=60.0, options=outbound) == (0.0, 1.0)

@@ -30,7 +30,8 @@ speaker changes:
    answers the phone: "hello?", "алло", "喂"); the cues of ``models/role_cues.yaml``
    (data with examples: who introduces themself as calling from a company, who answers
    with a bare "hello?", who asks "who is this?", who asks the other to verify
-   themself); +1 for each distinct opening
+   themself); on an outbound call, +1.5 for the voice that says clearly more words (the
+   agent pitches); +1 for each distinct opening
    phrase ("thank you for calling", "my name is", "how can I help", "您好",
    "请问有什么可以帮您", "здравствуйте", "чем могу помочь", ...) in its turns that
    start in the first ``opening_s``, and +1 for each distinct closing phrase ("is there
@@ -183,6 +184,12 @@ class DiarizeOptions:
     answer_s: float = 10.0
     """Who spoke first counts (it answered the phone) only when the first word starts
     this early."""
+    outbound_talk_weight: float = 1.5
+    """On an outbound call, the voice with clearly more words (``talk_margin`` times the
+    other's) gets this much: the agent calls to pitch, explain or collect. It outweighs
+    who spoke first, which real telephone audio often blurs (the customer's short
+    "алло" heard in the agent's voice cluster, or not heard at all)."""
+    talk_margin: float = 1.5
     direction: Direction = ""
     """The call's direction from its metadata (:func:`models.roles.call_direction`):
     ``"outbound"`` gives the first-speaker point to the voice that answered second."""
@@ -197,6 +204,8 @@ class DiarizeOptions:
             "opening_s",
             "closing_s",
             "answer_s",
+            "outbound_talk_weight",
+            "talk_margin",
             "bic_penalty",
         ):
             value = getattr(self, name)
@@ -916,6 +925,10 @@ def role_scores(
     # segment) leave who picked up unknown
     if words[0].start_s < options.answer_s:
         scores[1 - clusters[0] if options.direction == "outbound" else clusters[0]] += 1.0
+    if options.direction == "outbound":  # the caller pitches: the agent talks most
+        said = [clusters.count(0), clusters.count(1)]
+        if max(said) >= options.talk_margin * min(said):
+            scores[0 if said[0] > said[1] else 1] += options.outbound_talk_weight
     turns = _turns(words, clusters)
     cued = cue_scores([Turn(*t) for t in turns], opening_s=options.opening_s)
     scores = [scores[0] + cued[0], scores[1] + cued[1]]

@@ -95,12 +95,27 @@ def test_a_broken_cue_file_is_a_coded_error(tmp_path: Path) -> None:
 def test_who_spoke_first_counts_only_when_the_transcript_starts_at_the_start() -> None:
     """Words lost at the start (a dropped phantom segment): nobody is known to have
     picked up, so the direction gives no point."""
-    late = [(15.0, "yes"), (17.0, "good afternoon mrs smith"), (20.0, "okay")]
+    late = [(15.0, "yes sure"), (17.0, "good afternoon")]
     words, clusters = _words(*late)
     for direction in ("", "outbound"):
         options = DiarizeOptions(direction=direction)  # type: ignore[arg-type]
         assert role_scores(words, clusters, duration_s=60.0, options=options) == (0.0, 0.0)
-    early = [(0.5, "yes"), (2.0, "good afternoon mrs smith")]
+    early = [(0.5, "yes sure"), (2.0, "good afternoon")]
     words, clusters = _words(*early)
     outbound = DiarizeOptions(direction="outbound")
     assert role_scores(words, clusters, duration_s=60.0, options=outbound) == (0.0, 1.0)
+
+
+def test_on_an_outbound_call_the_voice_that_talks_most_outweighs_who_spoke_first() -> None:
+    """Real telephone audio: the customer's "алло" lost in the agent's voice cluster, the
+    agent's introduction misheard; the agent still does most of the talking."""
+    turns = [
+        (0.5, "здравствуйте"),
+        (2.0, "я звонила мы заделали сопровождения клиента"),
+        (6.0, "не буду"),
+        (8.0, "для вас есть дополнительная скидка это будет полный курс на месяц"),
+    ]
+    assert _agent(turns) == 0  # no direction: who spoke first
+    assert _agent(turns, "outbound") == 1
+    balanced = [(0.5, "да"), (2.0, "добрый день"), (4.0, "слушаю")]
+    assert _agent(balanced, "outbound") == 1  # no clear talker: the one who did not answer

@@ -20,7 +20,7 @@ from pipeline.errors import ConfigError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RUBRIC_LANGUAGES = ("en", "zh", "ru")
 """Languages with a shipped rubric and text analysis: what ``languages`` may serve."""
-Language = Literal["en", "zh", "ru"]
+ServedLanguage = Literal["en", "zh", "ru"]
 DEFAULT_RUBRICS = {
     lang: str(PROJECT_ROOT / "rubrics" / lang / "inbound-support.yaml") for lang in RUBRIC_LANGUAGES
 }
@@ -60,7 +60,7 @@ class AsrConfig(_Strict):
     window and its word error rate rose on our test calls, so it is off by default."""
     max_decode_s_per_audio_s: Annotated[float, Field(gt=0)] = 3.0
     """Wall-clock cap on decoding, per second of audio: a garbage file cannot loop for minutes."""
-    models: dict[Language, str] = Field(default_factory=dict)
+    models: dict[ServedLanguage, str] = Field(default_factory=dict)
     """A model per language (``[asr.models] ru = "/models/whisper-small-ru-ct2"``), the same
     kinds of names as ``model``; a language not listed uses ``model``. The language is
     detected with ``model``, then the call is transcribed with its language's model."""
@@ -302,7 +302,7 @@ class CallTypeConfig(_Strict):
 
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
     when: Annotated[dict[MetadataColumn, str | list[str]], Field(min_length=1)]
-    rubrics: dict[Language, str] = Field(default_factory=dict)
+    rubrics: dict[ServedLanguage, str] = Field(default_factory=dict)
 
     def matches(self, metadata: Mapping[str, str]) -> bool:
         """Whether every ``when`` column of ``metadata`` holds one of its values."""
@@ -334,7 +334,7 @@ class LanguageDetectionConfig(_Strict):
     transcribed in the likeliest served language."""
     segments: Annotated[int, Field(ge=1, le=20)] = 4
     """30-second windows of speech the language is judged on."""
-    fallback: dict[str, Language] = Field(default_factory=dict)
+    fallback: dict[str, ServedLanguage] = Field(default_factory=dict)
     """Route a language to a served one: ``fallback = {uk = "ru", be = "ru"}``: the call is
     transcribed and scored in the served language."""
 
@@ -342,7 +342,7 @@ class LanguageDetectionConfig(_Strict):
 class Config(_Strict):
     archive: str = ""
     warehouse: str = ""
-    languages: Annotated[list[Language], Field(min_length=1)] = ["en", "zh", "ru"]
+    languages: Annotated[list[ServedLanguage], Field(min_length=1)] = ["en", "zh", "ru"]
     agent_channel: Literal["left", "right"] = "left"
     repeat_contact_days: Annotated[float, Field(gt=0)] = 7.0
     """A call counts as a repeat contact when the same customer called within this many days."""

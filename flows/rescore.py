@@ -129,7 +129,9 @@ def compile_by_id(paths: Sequence[str]) -> dict[RubricKey, CompiledRubric]:
                 f"{compiled[key].rubric.source} and {path}",
                 code="C013",
             )
-        compiled[key] = compile_rubric(rubric, get_analyzer(rubric.language))
+        compiled[key] = compile_rubric(
+            rubric, get_analyzer(rubric.language), embedder=get_embedder()
+        )
     return compiled
 
 

@@ -140,7 +140,12 @@ class MeaningDetector:
         return self._negated(self.analyzer.tokenize(self.analyzer.normalize(text)).lower)
 
     def _negated(self, tokens: Sequence[str]) -> bool:
-        return self.cues is not None and not self.cues.isdisjoint(tokens)
+        if self.cues is None:
+            return False
+        if self.analyzer.language == "zh":  # a cue inside a word: 不理解, 没收到
+            joined = "".join(tokens)
+            return any(cue in joined for cue in self.cues)
+        return not self.cues.isdisjoint(tokens)
 
 
 _WORD = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W\d_][\w'-]*", re.UNICODE)

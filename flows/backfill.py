@@ -21,10 +21,10 @@ from flows.nightly import (
     StepResult,
     night_step,
     plan_archive,
+    prefect_flow,
     preflight,
     progress_hook,
     summarize,
-    task_runner,
 )
 from flows.process import rubric_for
 from pipeline import warehouse as wh
@@ -128,19 +128,10 @@ def run_backfill(
     batch_calls: int = BATCH_CALLS,
     dask_address: str | None = None,
 ) -> NightSummary:
-    """Backfill ``dates`` of ``archive`` on Prefect's local engine (or a Dask cluster)."""
-    from prefect import flow
-
+    """Backfill ``dates`` of ``archive`` on Prefect's local engine (or a Dask cluster);
+    no process of it outlives it (see :func:`flows.nightly.prefect_flow`)."""
     preflight(archive, warehouse, config)
-    if dask_address and not config.asr.workers:  # Dask's --nworkers/--nthreads decide
-        config = config.model_copy(update={"asr": config.asr.model_copy(update={"workers": 1})})
-    backfill = flow(
-        backfill_flow,
-        name="earmark-backfill",
-        task_runner=task_runner(config, dask_address=dask_address),
-        validate_parameters=False,
-        persist_result=False,
-    )
+    backfill, config = prefect_flow(backfill_flow, "earmark-backfill", config, dask_address)
     return backfill(  # type: ignore[no-any-return]
         str(archive), str(warehouse), config, dates, chunk_calls, batch_calls
     )

@@ -927,34 +927,45 @@ def run_night(
     """Run the nightly flow on Prefect's local engine (or a Dask cluster), on the new and
     changed files of ``dates`` (default: every date).
 
-    The Prefect API server boots (:func:`flows.lifetime.prestart_api`) while the inputs
-    are checked; it dies with this process, however this process ends. Not with Dask:
-    workers on other machines could not reach a server on this one's loopback, so
-    Prefect keeps its own arrangement there (set ``PREFECT_API_URL`` for a cluster).
+    No process of it outlives it (see :func:`prefect_flow`).
     """
-    from prefect import flow
-
-    from flows.lifetime import ensure_api, prestart_api
-
     preflight(archive, warehouse, config)
     dates = dates or DateRange()
     quiet = _nothing_new(archive, warehouse, dates, config)
     if quiet is not None:  # no flow, no Prefect, no model: the archive is as indexed
         return quiet
+    night, config = prefect_flow(nightly_flow, "earmark-nightly", config, dask_address)
+    return night(str(archive), str(warehouse), config, dates)  # type: ignore[no-any-return]
+
+
+def prefect_flow(
+    body: Callable[..., Any], name: str, config: Config, dask_address: str | None
+) -> tuple[Any, Config]:
+    """``body`` as a Prefect flow on the local engine or a Dask cluster, and the config to
+    run it with (on Dask, one ASR worker per Dask thread unless configured).
+
+    Locally the Prefect API server is earmark's own, which dies with this process
+    (:mod:`flows.lifetime`); Dask workers on other machines could not reach a server on
+    this one's loopback, so Prefect keeps its own arrangement there (set
+    ``PREFECT_API_URL`` for a cluster).
+    """
+    from prefect import flow
+
+    from flows.lifetime import ensure_api, prestart_api
+
     if not dask_address:
         prestart_api()
         ensure_api()
-    if dask_address and not config.asr.workers:  # Dask's --nworkers/--nthreads decide
+    elif not config.asr.workers:  # Dask's --nworkers/--nthreads decide
         config = config.model_copy(update={"asr": config.asr.model_copy(update={"workers": 1})})
-
-    night = flow(
-        nightly_flow,
-        name="earmark-nightly",
+    wrapped = flow(
+        body,
+        name=name,
         task_runner=task_runner(config, dask_address=dask_address),
         validate_parameters=False,
         persist_result=False,
     )
-    return night(str(archive), str(warehouse), config, dates)  # type: ignore[no-any-return]
+    return wrapped, config
 
 
 def _nothing_new(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
+from prockit import alive, descendants
 
 from flows.nightly import run_night, run_queue_build
 from pipeline import warehouse as wh
@@ -228,9 +229,14 @@ def test_backfill_resumes_after_kill_9(seed: dict, tmp_path: Path) -> None:
             indexed = len(wh.read_index(crashed))
         except wh.WarehouseError:  # being replaced as we read it
             continue
+    children = descendants(proc.pid)  # its Prefect server among them
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert 2 <= indexed < 8, f"the kill should land mid-backfill ({indexed} files indexed)"
+    gone_by = time.monotonic() + 15
+    while alive(children) and time.monotonic() < gone_by:
+        time.sleep(0.2)
+    assert not alive(children), "a process of the killed backfill outlived it"
 
     again = subprocess.run(
         _backfill(archive, crashed, tmp_path),

@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 import re
 import shutil
+import socket
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from pipeline import rows
@@ -367,3 +369,30 @@ def seed_reviews(store: ReviewStore) -> None:
                     ),
                 )
             )
+
+
+# ---------------------------------------------------------------- the browser tests' Chromium
+
+CHROMIUM = Path("/usr/bin/chromium")
+"""Debian's Chromium (``make test`` installs it); never a downloaded browser."""
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Chromium is missing: `apt-get install -y chromium` to run the browser tests",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -8,7 +8,6 @@ Screenshots of the queue and the call page go to ``review/screenshots/``.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,35 +16,22 @@ from pathlib import Path
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-from reviewkit import PASSWORDS, make_accounts, make_config
+from reviewkit import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PASSWORDS,
+    free_port,
+    make_accounts,
+    make_config,
+    needs_chromium,
+)
 
 from review.app import create_app
 from review.store import ReviewStore
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "review" / "screenshots"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="Chromium is missing: `apt-get install -y chromium` to run the browser tests",
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +50,7 @@ def server(
         database_url=database_url,
         secret_key="browser-test",
     )
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
@@ -81,7 +67,7 @@ def server(
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield b
         b.close()
 

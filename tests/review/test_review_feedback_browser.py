@@ -10,7 +10,6 @@ numbers. Screenshots go to the test run's temporary folder (or ``$EARMARK_SCREEN
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,33 +19,23 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from reviewkit import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
     PASSWORDS,
     build_archive,
     build_history,
     build_warehouse,
+    free_port,
     make_accounts,
     make_config,
+    needs_chromium,
     seed_reviews,
 )
 
 from review.app import create_app
 from review.store import ReviewStore
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="Chromium is missing: `apt-get install -y chromium` to run the browser tests",
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +61,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         database_url=database_url,
         secret_key="feedback-browser",
     )
-    port = _free_port()
+    port = free_port()
     uv = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )
@@ -90,7 +79,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield b
         b.close()
 

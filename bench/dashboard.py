@@ -6,7 +6,10 @@ seeded mix of passes and failures) and a review database with one reviewed call 
 agent per week, then times ``GET /teams/{team}`` through the real app (sign-in, CSP,
 templates, SVG charts), over the 90 days:
 
-- **cold**: the first request, reading every partition into the feedback summaries;
+- **at start**: the first request the moment the server has started, while its background
+  warm-up is still reading every partition into the feedback summaries (the worst case);
+- **ready**: how long that warm-up takes after a start, and the first request once it is
+  done: what the first lead of the day waits for;
 - **warm**: the next requests, reading only the partitions whose files changed (none):
   what a lead opening the dashboard during the day waits for.
 
@@ -26,6 +29,7 @@ import re
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -33,7 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("EARMARK_HOME", str(ROOT / ".state"))
 
+import httpx  # noqa: E402
 import pyarrow as pa  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from pipeline import warehouse as wh  # noqa: E402
@@ -149,6 +155,20 @@ def seed(store: ReviewStore, call_ids: list[str]) -> None:
         )
 
 
+def _sign_in(client: TestClient) -> None:
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    client.post("/login", data={"csrf": csrf, "name": "lead", "password": "pw"})
+
+
+def _timed(client: TestClient, url: str) -> tuple[float, httpx.Response]:
+    t0 = time.perf_counter()
+    response = client.get(url)
+    elapsed = time.perf_counter() - t0
+    assert response.status_code == 200, response.text[:500]
+    return elapsed, response
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--agents", type=int, default=200)
@@ -171,29 +191,30 @@ def main() -> None:
         )
         archive = Path(tmp) / "archive"
         archive.mkdir()
-        app = create_app(
-            str(root),
-            config,
-            archive=str(archive),
-            accounts={"lead": Account("lead", "lead", hash_password("pw"))},
-            database_url=database_url,
-            secret_key="bench",
-        )
-        with TestClient(app) as client:
-            page = client.get("/login")
-            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-            client.post("/login", data={"csrf": csrf, "name": "lead", "password": "pw"})
-            url = f"/teams/{TEAM}?days={args.days}"
+
+        def app() -> FastAPI:
+            return create_app(
+                str(root),
+                config,
+                archive=str(archive),
+                accounts={"lead": Account("lead", "lead", hash_password("pw"))},
+                database_url=database_url,
+                secret_key="bench",
+            )
+
+        url = f"/teams/{TEAM}?days={args.days}"
+        with TestClient(app()) as client:
+            _sign_in(client)
+            at_start_s, first = _timed(client, url)
+        with TestClient(app()) as client:
             t0 = time.perf_counter()
-            first = client.get(url)
-            cold_s = time.perf_counter() - t0
-            assert first.status_code == 200, first.text[:500]
-            warm = []
-            for _ in range(args.repeat):
-                t0 = time.perf_counter()
-                again = client.get(url)
-                warm.append(time.perf_counter() - t0)
-                assert again.status_code == 200
+            for thread in threading.enumerate():
+                if thread.name == "earmark-warm":
+                    thread.join()
+            ready_s = time.perf_counter() - t0
+            _sign_in(client)
+            cold_s, _ = _timed(client, url)
+            warm = [_timed(client, url)[0] for _ in range(args.repeat)]
         calls = args.agents * args.days * args.calls_per_day
         result = {
             "agents": args.agents,
@@ -203,7 +224,9 @@ def main() -> None:
             "reviews": len(reviewed),
             "page_kb": round(len(first.content) / 1024),
             "build_s": round(build_s, 1),
-            "cold_s": round(cold_s, 3),
+            "at_start_s": round(at_start_s, 3),
+            "ready_after_start_s": round(ready_s, 3),
+            "first_when_ready_s": round(cold_s, 3),
             "warm_median_s": round(statistics.median(warm), 3),
             "warm_max_s": round(max(warm), 3),
             "target_s": 1.0,

@@ -18,9 +18,11 @@ import secrets
 import shlex
 import shutil
 import tempfile
+import threading
 import time
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -162,7 +164,13 @@ def create_app(
         templates=templates,
         feedback=FeedbackIndex(warehouse),
     )
-    app = FastAPI(title="earmark review", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="earmark review",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=_warm_on_start,
+    )
     app.state.review = state
     if audio_cache is not None:  # customers' audio, even redacted, is not left behind
         weakref.finalize(app, shutil.rmtree, audio_cache, ignore_errors=True)
@@ -172,6 +180,25 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     _routes(app)
     return app
+
+
+@asynccontextmanager
+async def _warm_on_start(app: FastAPI) -> AsyncIterator[None]:
+    """Read the dashboards' nights and reviews and compile the pages in the background as
+    the server starts, so that the first lead to open a dashboard does not wait for it."""
+    state = app.state.review
+    threading.Thread(target=_warm, args=(state,), name="earmark-warm", daemon=True).start()
+    yield
+
+
+def _warm(state: ReviewApp) -> None:
+    try:
+        for page in state.templates.env.list_templates():
+            state.templates.get_template(page)
+        state.store.latest_reviews()
+        state.feedback.warm()
+    except Exception as e:  # a page that needs the data reads it again and says what failed
+        log.warning("could not read the dashboards' data ahead: %s", e)
 
 
 def serve(

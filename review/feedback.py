@@ -120,6 +120,9 @@ class Summary:
     the plan's price to the budget, ``queue.cost_s``, see :mod:`pipeline.queue`)."""
 
 
+DEFAULT_DAYS = 90  # the period a scorecard or dashboard shows unless asked
+
+
 class FeedbackIndex:
     """Per-partition summaries of ``calls``, ``scores``, ``findings`` and ``queue``,
     re-read only for a partition whose files changed (thread-safe).
@@ -160,6 +163,14 @@ class FeedbackIndex:
             queue = queue.filter(pc.equal(queue["team_id"], team_id))
         return Summary(calls, items, queue)
 
+    def warm(self, days: int = DEFAULT_DAYS) -> None:
+        """Read the newest ``days`` nights ahead of the first page that needs them (the
+        review app does this in the background when it starts)."""
+        dates = wh.partition_dates(self.root, "calls")
+        if dates:
+            first = (dt.date.fromisoformat(dates[-1]) - dt.timedelta(days=days - 1)).isoformat()
+            self.summary(first, dates[-1])
+
     def _stamp(self, date: str) -> tuple[object, ...]:
         return tuple(wh.stamp(wh.partition_path(self.root, t, date)) for t in self._TABLES)
 
@@ -188,36 +199,23 @@ def summarise_partition(root: str | Path, date: str) -> Summary:
     calls = calls.set_column(1, "agent_id", pc.fill_null(calls["agent_id"], ""))
     calls = calls.set_column(2, "team_id", pc.fill_null(calls["team_id"], ""))
     chosen = _newest_scores(scores)
-    joined = calls.join(chosen, "call_id", join_type="left outer")
-    date_col = pa.array([date] * joined.num_rows, pa.string())
+    # Lookups by position (index_in + take) rather than Acero joins: a night's tables are
+    # small and a join's set-up cost would be most of the first dashboard after a start.
+    in_chosen = pc.index_in(calls["call_id"], value_set=chosen["call_id"])
+    date_col = pa.array([date] * calls.num_rows, pa.string())
     call_table = pa.table(
-        [joined["call_id"], joined["agent_id"], joined["team_id"], date_col, joined["score"]],
+        [
+            calls["call_id"],
+            calls["agent_id"],
+            calls["team_id"],
+            date_col,
+            chosen["score"].take(in_chosen),
+        ],
         schema=_CALLS,
     )
     items = _ITEMS.empty_table()
     if findings is not None and findings.num_rows and chosen.num_rows:
-        kept = findings.join(
-            chosen.select(["call_id", "rubric_id", "rubric_version"]),
-            ["call_id", "rubric_id", "rubric_version"],
-            join_type="inner",
-        ).join(calls, "call_id", join_type="inner")
-        outcome = kept["outcome"]
-        kept = kept.append_column("passed", pc.cast(pc.equal(outcome, "pass"), pa.int64()))
-        kept = kept.append_column("failed", pc.cast(pc.equal(outcome, "fail"), pa.int64()))
-        grouped = kept.group_by(["agent_id", "team_id", "item_id"]).aggregate(
-            [("passed", "sum"), ("failed", "sum")]
-        )
-        items = pa.table(
-            [
-                grouped["agent_id"],
-                grouped["team_id"],
-                pa.array([date] * grouped.num_rows, pa.string()),
-                grouped["item_id"],
-                pc.fill_null(grouped["passed_sum"], 0),
-                pc.fill_null(grouped["failed_sum"], 0),
-            ],
-            schema=_ITEMS,
-        )
+        items = _item_counts(findings, chosen, calls, date)
     q = _QUEUE.empty_table()
     if queue is not None and queue.num_rows:
         q = pa.table(
@@ -235,6 +233,43 @@ def summarise_partition(root: str | Path, date: str) -> Summary:
             schema=_QUEUE,
         )
     return Summary(call_table, items, q)
+
+
+def _item_counts(findings: pa.Table, chosen: pa.Table, calls: pa.Table, date: str) -> pa.Table:
+    """Passes and failures per agent and item, of each call's chosen rubric version only."""
+    at = pc.index_in(findings["call_id"], value_set=chosen["call_id"])
+    same_rubric = pc.and_(
+        pc.equal(findings["rubric_id"], chosen["rubric_id"].take(at)),
+        pc.equal(findings["rubric_version"], chosen["rubric_version"].take(at)),
+    )
+    kept = findings.filter(pc.fill_null(same_rubric, False))
+    whose = pc.index_in(kept["call_id"], value_set=calls["call_id"])
+    kept = kept.filter(pc.is_valid(whose))
+    whose = pc.drop_null(whose)
+    outcome = kept["outcome"]
+    counted = pa.table(
+        {
+            "agent_id": calls["agent_id"].take(whose),
+            "team_id": calls["team_id"].take(whose),
+            "item_id": kept["item_id"],
+            "passed": pc.cast(pc.equal(outcome, "pass"), pa.int64()),
+            "failed": pc.cast(pc.equal(outcome, "fail"), pa.int64()),
+        }
+    )
+    grouped = counted.group_by(["agent_id", "team_id", "item_id"]).aggregate(
+        [("passed", "sum"), ("failed", "sum")]
+    )
+    return pa.table(
+        [
+            grouped["agent_id"],
+            grouped["team_id"],
+            pa.array([date] * grouped.num_rows, pa.string()),
+            grouped["item_id"],
+            pc.fill_null(grouped["passed_sum"], 0),
+            pc.fill_null(grouped["failed_sum"], 0),
+        ],
+        schema=_ITEMS,
+    )
 
 
 def _newest_scores(scores: pa.Table | None) -> pa.Table:

@@ -26,6 +26,7 @@ from review import charts
 from review.app import ReviewApp, SignedIn, _one, _render, _state, check_csrf, read_form
 from review.auth import Account
 from review.feedback import (
+    DEFAULT_DAYS,
     PRAISE_TARGET,
     Scorecard,
     TeamView,
@@ -38,7 +39,6 @@ from review.store import CoachingSession
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-DEFAULT_DAYS = 90
 
 
 def feedback_routes(app: FastAPI) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -24,9 +25,17 @@ from reviewkit import (
 )
 
 from flows.cli import main
+from pipeline import warehouse as wh
 from review import charts, data
 from review.app import create_app
-from review.feedback import FeedbackIndex, Rate, confirmed_outcome, scorecard, team_view
+from review.feedback import (
+    FeedbackIndex,
+    Rate,
+    confirmed_outcome,
+    scorecard,
+    summarise_partition,
+    team_view,
+)
 from review.report import (
     closed_months,
     monthly_check,
@@ -126,6 +135,36 @@ def test_the_index_rereads_a_night_that_changed(built: tuple[Path, Path], tmp_pa
     write_call(root, "X-2", {"team": "T", "agent": "Z1", "date": "2026-11-02"}, "y.wav")
     assert index.summary("2026-11-01", "2026-11-30").calls.num_rows == 2
     assert index.summary("2026-11-01", "2026-11-30", team_id="other").calls.num_rows == 0
+
+
+def test_a_night_summary_counts_only_each_calls_newest_rubric(tmp_path: Path) -> None:
+    day = "2026-12-01"
+    wh.upsert(tmp_path, "calls", {day: [
+        {"call_id": "c1", "agent_id": "A1", "team_id": "T"},
+        {"call_id": "c2", "agent_id": None, "team_id": None},  # not scored: no score, no items
+    ]})  # fmt: skip
+    wh.upsert(tmp_path, "scores", {day: [
+        {"call_id": "c1", "rubric_id": "r", "rubric_version": 1, "score": 40.0},
+        {"call_id": "c1", "rubric_id": "r", "rubric_version": 2, "score": 90.0},
+        {"call_id": "gone", "rubric_id": "r", "rubric_version": 2, "score": 10.0},
+    ]})  # fmt: skip
+    finding = {"rubric_id": "r", "title": "", "detected": True, "confidence": 1.0}
+    wh.upsert(tmp_path, "findings", {day: [
+        {**finding, "call_id": "c1", "rubric_version": 1, "item_id": "greeting", "outcome": "fail"},
+        {**finding, "call_id": "c1", "rubric_version": 2, "item_id": "greeting", "outcome": "pass"},
+        {**finding, "call_id": "c1", "rubric_version": 2, "item_id": "closing", "outcome": "fail"},
+        {**finding, "call_id": "gone", "rubric_version": 2, "item_id": "closing", "outcome": "fail"},
+    ]})  # fmt: skip
+
+    summary = summarise_partition(tmp_path, day)
+
+    assert summary.calls.to_pylist() == [
+        {"call_id": "c1", "agent_id": "A1", "team_id": "T", "call_date": day, "score": 90.0},
+        {"call_id": "c2", "agent_id": "", "team_id": "", "call_date": day, "score": None},
+    ]
+    counts = {(r["item_id"], r["passed"], r["failed"]) for r in summary.items.to_pylist()}
+    assert counts == {("greeting", 1, 0), ("closing", 0, 1)}
+    assert {r["agent_id"] for r in summary.items.to_pylist()} == {"A1"}
 
 
 def test_old_review_databases_gain_the_feedback_tables(tmp_path: Path) -> None:
@@ -245,6 +284,21 @@ def test_bad_period_values_are_a_400(feedback_app: FastAPI) -> None:
 
 
 # ---------------------------------------------------------------- monthly check
+
+
+def test_the_app_reads_the_dashboards_nights_as_it_starts(
+    feedback_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _client(feedback_app, "quinn") as quinn:  # entering the client starts the app
+        warming = [t for t in threading.enumerate() if t.name == "earmark-warm"]
+        for thread in warming:
+            thread.join(timeout=60)
+
+        def unread(root: object, date: str) -> None:
+            raise AssertionError(f"night {date} read again after the app warmed up")
+
+        monkeypatch.setattr("review.feedback.summarise_partition", unread)
+        assert quinn.get("/teams/TEAM-01").status_code == 200
 
 
 def test_the_monthly_check_compares_months_and_follows_coaching(

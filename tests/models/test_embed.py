@@ -150,3 +150,70 @@ def test_rubric_lines_are_kept_on_disk_so_the_next_command_needs_no_model(
     again = later.embed_examples(lines)
     assert later._loaded is None  # the model was never loaded
     assert np.allclose(first, again) and np.allclose(first, get_embedder().embed(lines), atol=1e-5)
+
+
+LINEAR_RUBRIC = """
+schema_version: 1
+id: t
+version: 1
+language: {language}
+items:
+  - id: conduct
+    version: 1
+    title: t
+    speaker: agent
+    expect: absent
+    weight: 0
+    flag: true
+    detector: meaning.v1
+    params:
+      method: linear
+      min_similarity: 0.75
+      threshold: 0.0
+      neutral: {neutral}
+      examples:
+        - "That's your problem, not mine."
+        - "Stop interrupting and listen to me."
+        - "Are you even paying attention?"
+        - "You should have read the contract."
+        - "It's your own fault."
+        - "I don't have time for this."
+        - "What part of that don't you understand?"
+        - "这是你自己的问题。"
+        - "你怎么连这个都听不懂？"
+        - "爱用不用，不关我的事。"
+        - "Это ваши проблемы."
+        - "Вы меня вообще слушаете?"
+        - "Не нравится — идите в другое место."
+      counter_examples: {counters}
+"""
+POLITE = ["Let me explain it once more.", "Unfortunately that isn't covered by your plan."]
+
+
+def _linear(language: str, *, neutral: bool = True, counters: list[str] = POLITE):  # type: ignore[no-untyped-def]
+    text = LINEAR_RUBRIC.format(language=language, neutral=neutral, counters=counters)
+    rubric = parse_rubric(yaml.safe_load(text), source="t.yaml")
+    return compile_rubric(rubric, get_analyzer(language), embedder=get_embedder())
+
+
+@pytest.mark.parametrize(
+    ("language", "rude", "polite"),
+    [
+        ("en", "Honestly, I can't help it if you don't listen.", "I'm sorry, let me check that."),
+        ("zh", "你自己不看清楚，关我什么事？", "不好意思，我帮您查一下。"),
+        ("ru", "Сами виноваты, надо было внимательнее читать.", "Извините, сейчас проверю."),
+    ],
+)
+def test_a_linear_head_judges_unseen_lines_by_their_tone(
+    language: str, rude: str, polite: str
+) -> None:
+    compiled = _linear(language)
+    found = evaluate(compiled, _call(language, ("agent", rude)))[0]
+    assert found.detected, rude
+    assert "log-odds" in found.evidence[0].rule
+    assert not evaluate(compiled, _call(language, ("agent", polite)))[0].detected
+
+
+def test_a_linear_head_needs_something_to_tell_its_examples_from() -> None:
+    with pytest.raises(RubricError, match="R015"):
+        _linear("en", neutral=False, counters=[])

@@ -20,7 +20,7 @@ from typing import Any
 
 from flows.env import configure_environment
 from models.asr import WhisperTranscriber
-from models.diarize import diarize_report
+from models.diarize import voice_encoder
 from models.embed import E5Embedder, get_embedder
 from models.nlp import get_analyzer
 from pipeline import TARGET_SR
@@ -30,7 +30,7 @@ from pipeline.audio import decode, normalize_level, split_tracks
 from pipeline.calltypes import choose_rubric, rubric_paths
 from pipeline.config import AsrConfig, Config
 from pipeline.cues import cues_digest
-from pipeline.diarization import DIARIZE_VERSION, DiarizeOptions
+from pipeline.diarization import DIARIZE_VERSION, DiarizeOptions, diarize_report
 from pipeline.errors import AudioError, ConfigError, EarmarkError
 from pipeline.language import resolve_language
 from pipeline.meaning import (
@@ -329,6 +329,7 @@ def _run_asr(
             options=DiarizeOptions(
                 embedder=config.diarize.embedder, direction=call_direction(recording.metadata)
             ),
+            encoder=voice_encoder(config.diarize.embedder),
         )
         transcript, diarization = report.transcript, report.reason
     # redact before anything is stored: the cache, the tables, the logs

@@ -3,9 +3,10 @@
 The method (windows, voice vectors, two clusters, roles from direction and content) is
 :mod:`pipeline.diarization`, in numpy. This module adds what needs a model library:
 Resemblyzer's speaker encoder (``embedder = "resemblyzer"``, the optional ``voice``
-extra: ``resemblyzer`` and ``torch``) as a :class:`pipeline.protocols.VoiceEncoder`, and
-:func:`diarize` / :func:`diarize_report`, which pick the encoder ``options.embedder``
-asks for and run the method.
+extra: ``resemblyzer`` and ``torch``) as a :class:`pipeline.protocols.VoiceEncoder`
+(:func:`voice_encoder`, which the flow hands to the method), and, for scripts and
+tests, :func:`diarize` / :func:`diarize_report`, which pick the encoder
+``options.embedder`` asks for and run the method.
 
 Measured by ``bench/diarize.py`` on stereo calls mixed down to mono.
 """
@@ -24,6 +25,7 @@ from pipeline import TARGET_SR, diarization
 from pipeline.diarization import DEFAULT_OPTIONS, DiarizeOptions, DiarizeReport
 from pipeline.errors import ModelError
 from pipeline.intervals import Interval
+from pipeline.protocols import VoiceEncoder
 from pipeline.types import Transcript
 from pipeline.voice_features import EPS, FloatArray, Frames, frame_features, librosa_vectors
 
@@ -39,25 +41,9 @@ def diarize(
     sr: int = TARGET_SR,
     options: DiarizeOptions = DEFAULT_OPTIONS,
 ) -> Transcript:
-    """Give each word of a mono call to the agent or the customer.
-
-    Parameters
-    ----------
-    samples
-        The mono track the transcript was made from, shape ``(frames,)``.
-    transcript
-        Its ASR transcript, all utterances ``"unknown"``, with word timestamps.
-    sr
-        Sample rate of ``samples``.
-    options
-        Windows, thresholds, role phrases and the embedder.
-
-    Returns
-    -------
-    Transcript
-        Utterances split where the speaker changes, each ``"agent"`` or ``"customer"``
-        (text rebuilt from the words, word timestamps kept); or ``transcript`` itself
-        when the call cannot be split (see the module docstring for the rule).
+    """Give each word of a mono call to the agent or the customer: the transcript of
+    :func:`pipeline.diarization.diarize_report` (parameters as there, and
+    ``options.embedder`` picks the voice encoder).
 
     Raises
     ------
@@ -92,9 +78,20 @@ def diarize_report(
     DiarizeReport
         ``reason == "diarized"`` when the transcript was split into parties.
     """
-    embedder = pick_embedder(options.embedder)
-    encoder = ResemblyzerEncoder() if embedder == "resemblyzer" else None
+    encoder = voice_encoder(options.embedder)
     return diarization.diarize_report(samples, transcript, sr=sr, options=options, encoder=encoder)
+
+
+def voice_encoder(embedder: str) -> VoiceEncoder | None:
+    """The voice encoder ``embedder`` asks for: Resemblyzer's, or ``None`` for the librosa
+    features of :mod:`pipeline.voice_features` (see :func:`pick_embedder`).
+
+    Raises
+    ------
+    ModelError
+        ``M010`` when resemblyzer is asked for and not installed.
+    """
+    return ResemblyzerEncoder() if pick_embedder(embedder) == "resemblyzer" else None
 
 
 class ResemblyzerEncoder:

@@ -69,7 +69,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline import TARGET_SR
-from pipeline.acoustic.activity import speech_activity
+from pipeline.acoustic.activity import check_track, speech_activity
 from pipeline.acoustic.hold_music import hold_music
 from pipeline.intervals import Interval, intersect, minus, union
 from pipeline.protocols import VoiceEncoder
@@ -298,13 +298,7 @@ def diarize_report(
 
 
 def _mono_16k(samples: npt.NDArray[np.floating[Any]], *, sr: int) -> npt.NDArray[np.float32]:
-    x = np.asarray(samples, dtype=np.float32)
-    if x.ndim != 1:
-        raise ValueError(f"expected one track of shape (frames,), got shape {x.shape}")
-    if sr <= 0:
-        raise ValueError(f"sr must be > 0, got {sr}")
-    if not np.isfinite(x).all():
-        raise ValueError("the track holds NaN or infinite samples")
+    x = check_track(samples, sr=sr)
     if sr != TARGET_SR:
         import librosa
 

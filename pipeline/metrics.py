@@ -70,7 +70,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 from pipeline import TARGET_SR
@@ -243,7 +243,7 @@ def call_metrics(
             **_agitation_fields(customer_prosody, options),
         )
     if split is None:
-        return CallMetrics(**common, **_MONO_PARTY_METRICS)
+        return CallMetrics(**common, **_not_measurable(common))
     return CallMetrics(
         **common,
         **_party_metrics(*split, transcript, options),
@@ -294,21 +294,12 @@ def _check_music(
     }
 
 
-_MONO_PARTY_METRICS: dict[str, Any] = {
-    name: NAN
-    for name in (
-        "talk_agent_s",
-        "talk_customer_s",
-        "talk_ratio_agent",
-        "overtalk_s",
-        "overtalk_count",
-        "interruptions_agent",
-        "interruptions_customer",
-        "wpm_agent",
-        "wpm_customer",
-        "customer_agitation_max",
-    )
-}
+def _not_measurable(common: Mapping[str, Any]) -> dict[str, Any]:
+    """Every per-party number NaN: the numbers of :class:`CallMetrics` (its fields without
+    a default) that ``common`` does not hold."""
+    return {
+        f.name: NAN for f in fields(CallMetrics) if f.name not in common and f.default is MISSING
+    }
 
 
 def _check_activity(

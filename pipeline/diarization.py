@@ -16,13 +16,13 @@ speaker changes:
    call (:mod:`pipeline.voice_features`; ``embedder="librosa"``, the default). With
    ``embedder="resemblyzer"`` the windows go through Resemblyzer's ``VoiceEncoder``
    instead (:mod:`models.diarize`, a :class:`pipeline.protocols.VoiceEncoder`), in
-   batches, each at the
-   encoder's training level (optional, needs ``resemblyzer`` and ``torch``: the
-   ``voice`` extra).
+   batches, each at the encoder's training level (optional, needs ``resemblyzer`` and
+   ``torch``: the ``voice`` extra).
 3. **Two voices.** The windows are split into two clusters (k-means, seeded), kept only
    when two voices explain the speech's MFCC frames better than one by a BIC test with
-   a heavier than textbook penalty (:func:`voice_gain`). Runs of windows shorter than ``min_turn_s`` inside one stretch
-   of speech take their neighbours' label (a voice does not change for half a second
+   a heavier than textbook penalty (:func:`~pipeline.voice_features.voice_gain`). Runs
+   of windows shorter than ``min_turn_s`` inside one stretch of speech take their
+   neighbours' label (a voice does not change for half a second
    mid-sentence). Each word takes the label most of the windows over it carry
    (weighted by overlap).
 4. **Which voice is the agent.** Each cluster is scored on cues of the agent's role:
@@ -48,7 +48,7 @@ speaker changes:
 * ``"already has speakers"``: an utterance already names a party (stereo calls);
 * ``"too little speech"``: under ``min_speech_s`` of speech or ``min_windows`` windows;
 * ``"one voice"``: two voices do not explain the speech better than one
-  (:func:`voice_gain` not above ``min_voice_gain``) or the smaller cluster holds under
+  (:func:`~pipeline.voice_features.voice_gain` not above ``min_voice_gain``) or the smaller cluster holds under
   ``min_share`` of the windows. Two voices that sound alike (same sex, same line) are
   where this gate is least sure: it can call them one voice;
 * ``"one voice in the words"``: every word ended up with the same voice.
@@ -104,9 +104,9 @@ class DiarizeOptions:
     min_windows: int = 4
     """Fewer windows than this: too little to tell voices apart."""
     min_voice_gain: float = 0.0
-    """Two voices need :func:`voice_gain` above this (nats per frame; 0 is the BIC rule)."""
+    """Two voices need :func:`~pipeline.voice_features.voice_gain` above this (nats per frame; 0 is the BIC rule)."""
     bic_penalty: float = 1.9
-    """Weight of the BIC penalty in :func:`voice_gain`."""
+    """Weight of the BIC penalty in :func:`~pipeline.voice_features.voice_gain`."""
     min_share: float = 0.08
     """The smaller cluster must hold at least this share of the windows."""
     opening_s: float = 30.0
@@ -206,7 +206,7 @@ class DiarizeReport:
     reason: str
     """``"diarized"`` or why the input came back unchanged (see the module docstring)."""
     voice_gain: float = float("nan")
-    """How much better two voices explain the speech than one (:func:`voice_gain`)."""
+    """How much better two voices explain the speech than one (:func:`~pipeline.voice_features.voice_gain`)."""
     agent_cluster: int = -1
     agent_scores: tuple[float, float] = (0.0, 0.0)
     """Role-cue score of cluster 0 and cluster 1."""
@@ -376,7 +376,8 @@ def cluster_two(features: FloatArray, *, seed: int = 0) -> npt.NDArray[np.intp]:
     Parameters
     ----------
     features
-        Voice vectors (:func:`embed_windows`), shape ``(windows, dims)``.
+        Voice vectors (:func:`~pipeline.voice_features.librosa_vectors` or a
+        :class:`~pipeline.protocols.VoiceEncoder`'s), shape ``(windows, dims)``.
     seed
         k-means seed.
 

@@ -184,7 +184,8 @@ def redact_options(config: Config) -> RedactOptions:
 
 def transcript_key(recording: Recording, transcriber: WhisperTranscriber, config: Config) -> str:
     """Content address of a transcript: audio hash × model × options × channel layout, and
-    the versions of the diarization and the audio metrics (the cached entry holds both)."""
+    the versions of the diarization and the audio metrics (the cached entry holds both),
+    with the hold and role cue files they read (``rubrics/cues/``)."""
     detection = config.language_detection
     parts = [
         recording.audio_sha256,

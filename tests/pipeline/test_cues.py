@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.acoustic.options import MetricOptions
-from pipeline.cues import HOLD_PATH, PhraseList, hold_cues, said_inside
+from pipeline.cues import HOLD_PATH, PhraseList, cues_digest, hold_cues, said_inside
 from pipeline.diarization import DiarizeOptions
 from pipeline.errors import ModelError
 from pipeline.roles import CUES_PATH, turn_phrases, turn_says
@@ -79,3 +79,15 @@ def test_turn_phrases_of_a_broken_roles_file_are_a_coded_error(tmp_path: Path) -
     bad.write_text(text, encoding="utf-8")
     with pytest.raises(ModelError, match=r"\[M020\] .*invalid role cues: turn_phrases\.closing"):
         turn_phrases(str(bad))
+
+
+def test_the_cache_key_digest_follows_every_cue_file(tmp_path: Path) -> None:
+    hold, roles = tmp_path / "hold.yaml", tmp_path / "roles.yaml"
+    hold.write_text(HOLD_PATH.read_text(encoding="utf-8"), encoding="utf-8")
+    roles.write_text(CUES_PATH.read_text(encoding="utf-8"), encoding="utf-8")
+    before = cues_digest((hold, roles))
+    assert before == cues_digest((HOLD_PATH, CUES_PATH))
+    hold.write_text(hold.read_text(encoding="utf-8").replace('"минуточку"', '"секунду"'))
+    after_hold = cues_digest((hold, roles))
+    roles.write_text(roles.read_text(encoding="utf-8") + "\n# a comment\n")
+    assert len({before, after_hold, cues_digest((hold, roles))}) == 3

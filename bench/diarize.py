@@ -62,18 +62,15 @@ configure_environment()
 
 from flows.process import rubric_for  # noqa: E402
 from models.asr import WhisperTranscriber  # noqa: E402
-from models.diarize import DiarizeOptions, DiarizeReport, diarize_report  # noqa: E402
+from models.diarize import diarize_report  # noqa: E402
 from pipeline import TARGET_SR  # noqa: E402
 from pipeline.audio import Track as PartyTrack  # noqa: E402
 from pipeline.audio import decode, split_tracks  # noqa: E402
 from pipeline.config import AsrConfig, Config  # noqa: E402
+from pipeline.diarization import DiarizeOptions, DiarizeReport  # noqa: E402
 from pipeline.errors import AudioError  # noqa: E402
-from pipeline.metrics import (  # noqa: E402
-    CallMetrics,
-    as_metric_spans,
-    as_metric_values,
-    measure_call,
-)
+from pipeline.metric_rows import as_metric_spans, as_metric_values  # noqa: E402
+from pipeline.metrics import CallMetrics, measure_call  # noqa: E402
 from pipeline.scoring import assess  # noqa: E402
 from pipeline.transcript import merge_channels, to_simplified  # noqa: E402
 from pipeline.types import Speaker, Transcript, Word  # noqa: E402

@@ -33,6 +33,7 @@ from pipeline import rows
 from pipeline import warehouse as wh
 from pipeline.archive import UNREACHABLE, ArchiveFile, list_archive
 from pipeline.config import Config
+from pipeline.contacts import repeat_contacts
 from pipeline.errors import AudioError, EarmarkError, InputError
 from pipeline.file_index import (
     Changes,
@@ -46,7 +47,6 @@ from pipeline.file_index import (
 )
 from pipeline.metadata import METADATA_FILE, MetadataOptions, read_metadata
 from pipeline.metadata import options_from_config as metadata_options
-from pipeline.metrics import repeat_contacts
 from pipeline.queue import (
     Candidate,
     build_inspector_queues,

@@ -20,16 +20,17 @@ from typing import Any
 
 from flows.env import configure_environment
 from models.asr import WhisperTranscriber
-from models.diarize import DIARIZE_VERSION, DiarizeOptions, diarize_report
+from models.diarize import voice_encoder
 from models.embed import E5Embedder, get_embedder
 from models.nlp import get_analyzer
-from models.roles import call_direction, role_cues_digest
 from pipeline import TARGET_SR
 from pipeline import warehouse as wh
 from pipeline.archive import archive_gone, unreachable
 from pipeline.audio import decode, normalize_level, split_tracks
 from pipeline.calltypes import choose_rubric, rubric_paths
 from pipeline.config import AsrConfig, Config
+from pipeline.cues import cues_digest
+from pipeline.diarization import DIARIZE_VERSION, DiarizeOptions, diarize_report
 from pipeline.errors import AudioError, ConfigError, EarmarkError
 from pipeline.language import resolve_language
 from pipeline.meaning import (
@@ -40,8 +41,10 @@ from pipeline.meaning import (
     encode_vectors,
     load_anchors,
 )
-from pipeline.metrics import METRICS_VERSION, as_metric_spans, as_row, measure_call
+from pipeline.metric_rows import as_metric_spans, as_row
+from pipeline.metrics import METRICS_VERSION, measure_call
 from pipeline.redact import RedactOptions, redact_transcript
+from pipeline.roles import call_direction
 from pipeline.rows import metrics_from_call_row
 from pipeline.rubric.engine import CompiledRubric, compile_rubric
 from pipeline.rubric.schema import load_rubric
@@ -181,7 +184,8 @@ def redact_options(config: Config) -> RedactOptions:
 
 def transcript_key(recording: Recording, transcriber: WhisperTranscriber, config: Config) -> str:
     """Content address of a transcript: audio hash × model × options × channel layout, and
-    the versions of the diarization and the audio metrics (the cached entry holds both)."""
+    the versions of the diarization and the audio metrics (the cached entry holds both),
+    with the hold and role cue files they read (``rubrics/cues/``)."""
     detection = config.language_detection
     parts = [
         recording.audio_sha256,
@@ -198,7 +202,7 @@ def transcript_key(recording: Recording, transcriber: WhisperTranscriber, config
     if detection != type(detection)():
         parts.append(detection.model_dump_json())
     direction = call_direction(recording.metadata)
-    parts.append(f"roles:{role_cues_digest()}" + (f":{direction}" if direction else ""))
+    parts.append(f"cues:{cues_digest()}" + (f":{direction}" if direction else ""))
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
@@ -326,6 +330,7 @@ def _run_asr(
             options=DiarizeOptions(
                 embedder=config.diarize.embedder, direction=call_direction(recording.metadata)
             ),
+            encoder=voice_encoder(config.diarize.embedder),
         )
         transcript, diarization = report.transcript, report.reason
     # redact before anything is stored: the cache, the tables, the logs

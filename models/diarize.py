@@ -1,273 +1,37 @@
-"""Who said each word of a MONO call: the agent or the customer.
+"""Who said each word of a MONO call: the voice-model side of diarization.
 
-A stereo call gives each party its own channel; a mono call gives the ASR one track
-whose utterances are all ``"unknown"``. :func:`diarize` takes that track's samples and
-transcript and gives every word a party, then re-splits the utterances where the
-speaker changes:
-
-1. **Windows.** The speech of the call (:func:`pipeline.metrics.speech_activity` on the
-   mono track, without its hold music (:func:`pipeline.metrics.hold_music`), kept only
-   where the ASR heard words) is cut into windows of ``window_s`` every ``hop_s``. A
-   window never crosses a pause, so most windows hold one voice; none holds only music,
-   which would otherwise make a "voice" of its own.
-2. **Embeddings.** Each window becomes a voice vector: MFCC means and spreads,
-   delta-MFCC spreads, spectral centroid/bandwidth/roll-off/flatness, and pitch
-   (``librosa.yin``) median and spread over its voiced frames, standardised over the
-   call (``embedder="librosa"``, the default). With ``embedder="resemblyzer"`` the
-   windows go through Resemblyzer's ``VoiceEncoder`` instead, in batches, each at the
-   encoder's training level (optional, needs ``resemblyzer`` and ``torch``: the
-   ``voice`` extra).
-3. **Two voices.** The windows are split into two clusters (k-means, seeded), kept only
-   when two voices explain the speech's MFCC frames better than one by a BIC test with
-   a heavier than textbook penalty (:func:`voice_gain`). Runs of windows shorter than ``min_turn_s`` inside one stretch
-   of speech take their neighbours' label (a voice does not change for half a second
-   mid-sentence). Each word takes the label most of the windows over it carry
-   (weighted by overlap).
-4. **Which voice is the agent.** Each cluster is scored on cues of the agent's role:
-   +1 for speaking first (agents answer inbound calls; only when the first word is in the
-   first ``answer_s``) or, on a call whose metadata says
-   ``direction = outbound``, +1 for the voice that did *not* speak first (the customer
-   answers the phone: "hello?", "алло", "喂"); the cues of ``models/role_cues.yaml``
-   (data with examples: who introduces themself as calling from a company, who answers
-   with a bare "hello?", who asks "who is this?", who asks the other to verify
-   themself); on an outbound call, +1.5 for the voice that says clearly more words (the
-   agent pitches); +1 for each distinct opening
-   phrase ("thank you for calling", "my name is", "how can I help", "您好",
-   "请问有什么可以帮您", "здравствуйте", "чем могу помочь", ...) in its turns that
-   start in the first ``opening_s``, and +1 for each distinct closing phrase ("is there
-   anything else", "还有什么可以帮您", "чем ещё могу помочь", ...) in its turns that
-   end in the last ``closing_s``. The higher score is the agent; a tie goes to the
-   first speaker.
-
-**When the transcript comes back unchanged** (all ``"unknown"``; the reason is in
-:attr:`DiarizeReport.reason`):
-
-* ``"no words"``: no utterance has word timestamps;
-* ``"already has speakers"``: an utterance already names a party (stereo calls);
-* ``"too little speech"``: under ``min_speech_s`` of speech or ``min_windows`` windows;
-* ``"one voice"``: two voices do not explain the speech better than one
-  (:func:`voice_gain` not above ``min_voice_gain``) or the smaller cluster holds under
-  ``min_share`` of the windows. Two voices that sound alike (same sex, same line) are
-  where this gate is least sure: it can call them one voice;
-* ``"one voice in the words"``: every word ended up with the same voice.
+The method (windows, voice vectors, two clusters, roles from direction and content) is
+:mod:`pipeline.diarization`, in numpy. This module adds what needs a model library:
+Resemblyzer's speaker encoder (``embedder = "resemblyzer"``, the optional ``voice``
+extra: ``resemblyzer`` and ``torch``) as a :class:`pipeline.protocols.VoiceEncoder`
+(:func:`voice_encoder`, which the flow hands to the method), and, for scripts and
+tests, :func:`diarize` / :func:`diarize_report`, which pick the encoder
+``options.embedder`` asks for and run the method.
 
 Measured by ``bench/diarize.py`` on stereo calls mixed down to mono.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 import math
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from models.roles import Direction, Turn, cue_scores
-from pipeline import TARGET_SR
+from pipeline import TARGET_SR, diarization
+from pipeline.diarization import DEFAULT_OPTIONS, DiarizeOptions, DiarizeReport
 from pipeline.errors import ModelError
-from pipeline.metrics import bare, hold_music, intersect, pitch_and_voicing, speech_activity
-from pipeline.types import Speaker, Transcript, Utterance, Word
+from pipeline.intervals import Interval
+from pipeline.protocols import VoiceEncoder
+from pipeline.types import Transcript
+from pipeline.voice_features import EPS, FloatArray, Frames, frame_features, librosa_vectors
 
-DIARIZE_VERSION = 3
-"""Bump when a change here changes diarized transcripts: make it part of the cache key."""
-
-FloatArray = npt.NDArray[np.float64]
-Interval = tuple[float, float]
-Embedder = Literal["librosa", "resemblyzer", "auto"]
-
-OPENING_PHRASES: tuple[str, ...] = (
-    # English
-    "thank you for calling",
-    "thanks for calling",
-    "how can i help",
-    "how may i help",
-    "how can i assist",
-    "my name is",
-    "welcome to",
-    # Chinese
-    "您好",
-    "很高兴为您服务",
-    "请问有什么可以帮您",
-    "有什么可以帮您",
-    "工号",
-    # Russian
-    "здравствуйте",
-    "меня зовут",
-    "чем могу помочь",
-    "слушаю вас",
-)
-"""Lower-case phrases an agent says when answering, matched in the first ``opening_s``."""
-
-CLOSING_PHRASES: tuple[str, ...] = (
-    # English
-    "is there anything else",
-    "anything else i can",
-    "thank you for calling",
-    "have a great day",
-    # Chinese
-    "还有什么可以帮您",
-    "还有其他问题",
-    "感谢您的来电",
-    # Russian
-    "чем-то ещё",
-    "чем ещё могу помочь",
-    "могу ли я ещё",
-    "что-нибудь ещё",
-    "спасибо за звонок",
-)
-"""Lower-case phrases an agent says when closing, matched in the last ``closing_s``."""
-
-_FRAME = 512
-"""MFCC/spectral frame at 16 kHz: 32 ms."""
-_HOP = 160
-"""10 ms between feature frames."""
-_N_MFCC = 20
-_FMAX_HZ = 3800.0
-"""Telephone band: an 8 kHz recording holds nothing above 4 kHz."""
-_PITCH_FRAME = 1024
-_PITCH_FMIN_HZ = 65.0
-_PITCH_FMAX_HZ = 400.0
-_ACTIVE_RANGE_DB = 30.0
-"""Frames this far below a window's loudest are pauses inside it and are not pooled."""
-_VOICED_RANGE_DB = 20.0
-_MAX_VOICED_ZCR = 0.15
-_EPS = 1e-10
-_WORD_PAD_S = 0.2
-"""Speech this close to a word still belongs to it (ASR word edges are approximate)."""
-_EMBEDDERS = ("librosa", "resemblyzer", "auto")
 _RESEMBLYZER_LEVEL = 10 ** (-30 / 20)
 """RMS of Resemblyzer's training audio (``audio_norm_target_dBFS = -30``)."""
 _RESEMBLYZER_BATCH = 128
-
-
-_CJK = re.compile(r"[\u3400-\u9fff]")
-
-
-@dataclass(frozen=True, slots=True)
-class DiarizeOptions:
-    """Knobs of :func:`diarize` (seconds unless named)."""
-
-    window_s: float = 1.5
-    """Length of a voice window."""
-    hop_s: float = 0.75
-    """Step between windows."""
-    min_window_s: float = 0.4
-    """Speech pieces shorter than this get no window of their own (neighbours label them)."""
-    min_turn_s: float = 1.0
-    """Shorter runs of one label inside a stretch of speech take their neighbours' label."""
-    min_speech_s: float = 4.0
-    """Less speech than this: too little to tell voices apart."""
-    min_windows: int = 4
-    """Fewer windows than this: too little to tell voices apart."""
-    min_voice_gain: float = 0.0
-    """Two voices need :func:`voice_gain` above this (nats per frame; 0 is the BIC rule)."""
-    bic_penalty: float = 1.9
-    """Weight of the BIC penalty in :func:`voice_gain`."""
-    min_share: float = 0.08
-    """The smaller cluster must hold at least this share of the windows."""
-    opening_s: float = 30.0
-    """Opening phrases count in turns that start this early."""
-    closing_s: float = 30.0
-    """Closing phrases count in turns that end this close to the end of the call."""
-    opening_phrases: tuple[str, ...] = OPENING_PHRASES
-    closing_phrases: tuple[str, ...] = CLOSING_PHRASES
-    embedder: Embedder = "librosa"
-    """``"librosa"`` (no extra install), ``"resemblyzer"`` (needs it installed) or
-    ``"auto"`` (Resemblyzer when importable, else librosa)."""
-    seed: int = 0
-    answer_s: float = 10.0
-    """Who spoke first counts (it answered the phone) only when the first word starts
-    this early."""
-    outbound_talk_weight: float = 1.5
-    """On an outbound call, the voice with clearly more words (``talk_margin`` times the
-    other's) gets this much: the agent calls to pitch, explain or collect. It outweighs
-    who spoke first, which real telephone audio often blurs (the customer's short
-    "алло" heard in the agent's voice cluster, or not heard at all)."""
-    talk_margin: float = 1.5
-    direction: Direction = ""
-    """The call's direction from its metadata (:func:`models.roles.call_direction`):
-    ``"outbound"`` gives the first-speaker point to the voice that answered second."""
-
-    def __post_init__(self) -> None:
-        for name in (
-            "window_s",
-            "hop_s",
-            "min_window_s",
-            "min_turn_s",
-            "min_speech_s",
-            "opening_s",
-            "closing_s",
-            "answer_s",
-            "outbound_talk_weight",
-            "talk_margin",
-            "bic_penalty",
-        ):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"DiarizeOptions.{name} must be finite and >= 0, got {value!r}")
-        if not 0 < self.hop_s <= self.window_s:
-            raise ValueError(
-                f"DiarizeOptions.hop_s must be > 0 and <= window_s ({self.window_s}), "
-                f"got {self.hop_s!r}"
-            )
-        if not 0 < self.min_window_s <= self.window_s:
-            raise ValueError(
-                f"DiarizeOptions.min_window_s must be > 0 and <= window_s ({self.window_s}), "
-                f"got {self.min_window_s!r}"
-            )
-        if not (isinstance(self.min_windows, int) and self.min_windows >= 2):
-            raise ValueError(
-                f"DiarizeOptions.min_windows must be an int >= 2, got {self.min_windows!r}"
-            )
-        if not math.isfinite(self.min_voice_gain):
-            raise ValueError(
-                f"DiarizeOptions.min_voice_gain must be finite, got {self.min_voice_gain!r}"
-            )
-        if not 0.0 <= self.min_share < 0.5:
-            raise ValueError(
-                f"DiarizeOptions.min_share must be in [0, 0.5), got {self.min_share!r}"
-            )
-        for name in ("opening_phrases", "closing_phrases"):
-            phrases = getattr(self, name)
-            if not all(isinstance(p, str) and bare(p) for p in phrases):
-                raise ValueError(f"DiarizeOptions.{name} must be non-empty texts, got {phrases!r}")
-        if self.embedder not in _EMBEDDERS:
-            raise ValueError(
-                f"DiarizeOptions.embedder must be one of {', '.join(_EMBEDDERS)}, "
-                f"got {self.embedder!r}"
-            )
-
-
-@dataclass(frozen=True, slots=True)
-class VoiceWindow:
-    """One window of speech and the voice cluster it fell in."""
-
-    start_s: float
-    end_s: float
-    cluster: int
-
-
-@dataclass(frozen=True, slots=True)
-class DiarizeReport:
-    """What :func:`diarize_report` decided and why."""
-
-    transcript: Transcript
-    """Utterances with parties, or the input unchanged."""
-    reason: str
-    """``"diarized"`` or why the input came back unchanged (see the module docstring)."""
-    voice_gain: float = float("nan")
-    """How much better two voices explain the speech than one (:func:`voice_gain`)."""
-    agent_cluster: int = -1
-    agent_scores: tuple[float, float] = (0.0, 0.0)
-    """Role-cue score of cluster 0 and cluster 1."""
-    windows: tuple[VoiceWindow, ...] = ()
-    embedder: str = ""
 
 
 def diarize(
@@ -275,27 +39,11 @@ def diarize(
     transcript: Transcript,
     *,
     sr: int = TARGET_SR,
-    options: DiarizeOptions = DiarizeOptions(),
+    options: DiarizeOptions = DEFAULT_OPTIONS,
 ) -> Transcript:
-    """Give each word of a mono call to the agent or the customer.
-
-    Parameters
-    ----------
-    samples
-        The mono track the transcript was made from, shape ``(frames,)``.
-    transcript
-        Its ASR transcript, all utterances ``"unknown"``, with word timestamps.
-    sr
-        Sample rate of ``samples``.
-    options
-        Windows, thresholds, role phrases and the embedder.
-
-    Returns
-    -------
-    Transcript
-        Utterances split where the speaker changes, each ``"agent"`` or ``"customer"``
-        (text rebuilt from the words, word timestamps kept); or ``transcript`` itself
-        when the call cannot be split (see the module docstring for the rule).
+    """Give each word of a mono call to the agent or the customer: the transcript of
+    :func:`pipeline.diarization.diarize_report` (parameters as there, and
+    ``options.embedder`` picks the voice encoder).
 
     Raises
     ------
@@ -319,7 +67,7 @@ def diarize_report(
     transcript: Transcript,
     *,
     sr: int = TARGET_SR,
-    options: DiarizeOptions = DiarizeOptions(),
+    options: DiarizeOptions = DEFAULT_OPTIONS,
 ) -> DiarizeReport:
     """:func:`diarize`, with the reason, the voice gain and the role scores.
 
@@ -330,207 +78,30 @@ def diarize_report(
     DiarizeReport
         ``reason == "diarized"`` when the transcript was split into parties.
     """
-    x = _mono_16k(samples, sr=sr)
-    words = [w for u in transcript.utterances for w in u.words]
-    if not words:
-        return DiarizeReport(transcript, "no words")
-    if any(u.speaker != "unknown" for u in transcript.utterances):
-        return DiarizeReport(transcript, "already has speakers")
-    bounds = speech_windows(x, words, options=options)
-    if len(bounds) < options.min_windows or _speech_s(bounds) < options.min_speech_s:
-        return DiarizeReport(transcript, "too little speech")
-    embedder = pick_embedder(options.embedder)
-    frames = frame_features(x)
-    labels = cluster_two(
-        embed_windows(x, bounds, embedder=embedder, frames=frames), seed=options.seed
-    )
-    gain = voice_gain(frames, bounds, labels, penalty=options.bic_penalty)
-    share = min(np.mean(labels == 0), np.mean(labels == 1))
-    if gain <= options.min_voice_gain or share < options.min_share:
-        return DiarizeReport(transcript, "one voice", voice_gain=gain, embedder=embedder)
-    labels = smooth_labels(bounds, labels, min_turn_s=options.min_turn_s)
-    windows = tuple(VoiceWindow(s, e, int(c)) for (s, e), c in zip(bounds, labels, strict=True))
-    clusters = label_words(words, windows)
-    if len(set(clusters)) < 2:
-        return DiarizeReport(
-            transcript, "one voice in the words", voice_gain=gain, embedder=embedder
-        )
-    scores = role_scores(
-        words, clusters, duration_s=transcript.duration_s or words[-1].end_s, options=options
-    )
-    agent = agent_of(scores, first_cluster=clusters[0], direction=options.direction)
-    speakers: list[Speaker] = ["agent" if c == agent else "customer" for c in clusters]
-    return DiarizeReport(
-        transcript=assign_speakers(transcript, speakers),
-        reason="diarized",
-        voice_gain=gain,
-        agent_cluster=agent,
-        agent_scores=scores,
-        windows=windows,
-        embedder=embedder,
-    )
+    encoder = voice_encoder(options.embedder)
+    return diarization.diarize_report(samples, transcript, sr=sr, options=options, encoder=encoder)
 
 
-def _mono_16k(samples: npt.NDArray[np.floating[Any]], *, sr: int) -> npt.NDArray[np.float32]:
-    x = np.asarray(samples, dtype=np.float32)
-    if x.ndim != 1:
-        raise ValueError(f"expected one track of shape (frames,), got shape {x.shape}")
-    if sr <= 0:
-        raise ValueError(f"sr must be > 0, got {sr}")
-    if not np.isfinite(x).all():
-        raise ValueError("the track holds NaN or infinite samples")
-    if sr != TARGET_SR:
-        import librosa
+def voice_encoder(embedder: str) -> VoiceEncoder | None:
+    """The voice encoder ``embedder`` asks for: Resemblyzer's, or ``None`` for the librosa
+    features of :mod:`pipeline.voice_features` (see :func:`pick_embedder`).
 
-        x = librosa.resample(x, orig_sr=sr, target_sr=TARGET_SR, res_type="soxr_hq")
-    return np.ascontiguousarray(x, dtype=np.float32)
-
-
-def _speech_s(bounds: Sequence[Interval]) -> float:
-    return sum(e - s for s, e in _union(bounds))
-
-
-# --- windows ---------------------------------------------------------------------------
-
-
-def speech_windows(
-    x: npt.NDArray[np.float32], words: Sequence[Word], *, options: DiarizeOptions
-) -> list[Interval]:
-    """Windows over the speech the ASR heard words in, none crossing a pause.
-
-    Speech is where the energy VAD of the track and the (padded) word spans agree; where
-    the VAD misses most of a stretch of words (a quiet party, a noisy line), that
-    stretch's word spans alone.
-
-    Parameters
-    ----------
-    x
-        The mono track at 16 kHz.
-    words
-        The transcript's words.
-    options
-        ``window_s``, ``hop_s`` and ``min_window_s``.
-
-    Returns
-    -------
-    list of (start_s, end_s)
-        Time-ordered windows, each between ``min_window_s`` and ``window_s`` long.
+    Raises
+    ------
+    ModelError
+        ``M010`` when resemblyzer is asked for and not installed.
     """
-    duration_s = x.size / TARGET_SR
-    heard = _union(
-        [(max(0.0, w.start_s - _WORD_PAD_S), min(duration_s, w.end_s + _WORD_PAD_S)) for w in words]
-    )
-    activity = speech_activity(x, sr=TARGET_SR)
-    # who talks over the music is not known yet: no word ends it, the words stay speech
-    held = hold_music(x, activity=activity, words=words, listener=True)
-    music = [(s.start_s, s.end_s) for s in held]
-    vad = _minus([(s.start_s, s.end_s) for s in activity], music)
-    regions: list[Interval] = []
-    for start, end in heard:
-        voiced = intersect(vad, [(start, end)])
-        covered = sum(e - s for s, e in voiced) >= 0.5 * (end - start)
-        regions.extend(voiced if covered else [(start, end)])
-    return [
-        window
-        for start, end in _minus(regions, music)
-        for window in _cut(start, end, window_s=options.window_s, hop_s=options.hop_s)
-        if window[1] - window[0] >= options.min_window_s - 1e-9
-    ]
+    return ResemblyzerEncoder() if pick_embedder(embedder) == "resemblyzer" else None
 
 
-def _cut(start: float, end: float, *, window_s: float, hop_s: float) -> list[Interval]:
-    """Windows of ``window_s`` every ``hop_s`` over one region; the last one ends at ``end``."""
-    if end - start <= window_s:
-        return [(round(start, 3), round(end, 3))]
-    n = math.ceil((end - start - window_s) / hop_s) + 1
-    starts = [min(start + i * hop_s, end - window_s) for i in range(n)]
-    return [(round(s, 3), round(s + window_s, 3)) for s in starts]
+class ResemblyzerEncoder:
+    """Resemblyzer's speaker encoder as a :class:`pipeline.protocols.VoiceEncoder`
+    (the model loads at the first :meth:`embed`, once per process)."""
 
+    name = "resemblyzer"
 
-def _union(intervals: Sequence[Interval]) -> list[Interval]:
-    out: list[Interval] = []
-    for s, e in sorted(intervals):
-        if out and s <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out
-
-
-def _minus(intervals: Sequence[Interval], holes: Sequence[Interval]) -> list[Interval]:
-    """``intervals`` without ``holes`` (both sorted)."""
-    out: list[Interval] = []
-    for start, end in intervals:
-        for hole_start, hole_end in holes:
-            if hole_end <= start or hole_start >= end:
-                continue
-            if hole_start > start:
-                out.append((start, hole_start))
-            start = max(start, hole_end)
-        if end > start:
-            out.append((start, end))
-    return out
-
-
-# --- embeddings ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Frames:
-    """Per-10 ms acoustic features of a whole track (see :func:`frame_features`)."""
-
-    values: FloatArray
-    """Rows: MFCC 0-19, delta-MFCC 0-19, centroid, bandwidth, roll-off (kHz), log
-    flatness, level (dB); one column per frame."""
-    f0_hz: FloatArray
-    voiced: npt.NDArray[np.bool_]
-
-    @property
-    def count(self) -> int:
-        return int(self.values.shape[1])
-
-    @property
-    def mfcc(self) -> FloatArray:
-        return self.values[:_N_MFCC]
-
-    @property
-    def level_db(self) -> FloatArray:
-        return np.asarray(self.values[-1], dtype=np.float64)
-
-
-def frame_features(x: npt.NDArray[np.float32]) -> Frames:
-    """MFCC, delta-MFCC, spectral shape, level and YIN pitch every 10 ms of a 16 kHz track.
-
-    Parameters
-    ----------
-    x
-        The mono track at 16 kHz.
-
-    Returns
-    -------
-    Frames
-        Features up to 3.8 kHz (what a telephone line carries), f0 and a voicing guess.
-    """
-    import librosa
-
-    stft = librosa.stft(x, n_fft=_FRAME, hop_length=_HOP, win_length=_FRAME, center=True)
-    power = np.abs(stft) ** 2
-    mel = librosa.feature.melspectrogram(S=power, sr=TARGET_SR, n_mels=40, fmin=60.0, fmax=_FMAX_HZ)
-    mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=_N_MFCC)
-    delta = librosa.feature.delta(mfcc, width=9, mode="nearest")
-    freq = librosa.fft_frequencies(sr=TARGET_SR, n_fft=_FRAME)
-    band = freq <= _FMAX_HZ
-    mag = np.sqrt(power[band])
-    shape = [
-        librosa.feature.spectral_centroid(S=mag, freq=freq[band]) / 1000,
-        librosa.feature.spectral_bandwidth(S=mag, freq=freq[band]) / 1000,
-        librosa.feature.spectral_rolloff(S=mag, freq=freq[band], sr=TARGET_SR) / 1000,
-        np.log(librosa.feature.spectral_flatness(S=mag) + _EPS),
-        10 * np.log10(power.mean(axis=0, keepdims=True) + _EPS),
-    ]
-    values = np.vstack([mfcc, delta, *shape]).astype(np.float64)
-    f0, voiced = _pitch_track(x, n_frames=values.shape[1])
-    return Frames(values=values, f0_hz=f0, voiced=voiced)
+    def embed(self, samples: npt.NDArray[np.float32], windows: Sequence[Interval]) -> FloatArray:
+        return _resemblyzer_vectors(samples, windows)
 
 
 def embed_windows(
@@ -568,83 +139,7 @@ def embed_windows(
     """
     if embedder == "resemblyzer":
         return _resemblyzer_vectors(x, windows)
-    return _standardise(_librosa_vectors(frames or frame_features(x), windows))
-
-
-def _standardise(raw: FloatArray) -> FloatArray:
-    """Columns to mean 0, SD 1; a missing value (an unvoiced window's pitch) to its column's
-    median, or 0 when the whole column is missing."""
-    known = ~np.isnan(raw)
-    medians = np.array(
-        [np.median(col[ok]) if ok.any() else 0.0 for col, ok in zip(raw.T, known.T, strict=True)]
-    )
-    columns = np.where(known, raw, medians)
-    sd = columns.std(axis=0)
-    return np.asarray((columns - columns.mean(axis=0)) / np.where(sd > _EPS, sd, 1.0))
-
-
-def _librosa_vectors(frames: Frames, windows: Sequence[Interval]) -> FloatArray:
-    """MFCC means and spreads, delta spreads, spectral shape and pitch per window."""
-    rows = []
-    for start, end in windows:
-        a, b = _frame_range(start, end, n_frames=frames.count)
-        level = frames.level_db[a:b]
-        spectral = frames.values[:-1, a:b][:, level >= level.max() - _ACTIVE_RANGE_DB]
-        mfcc = spectral[1:_N_MFCC]
-        deltas = spectral[_N_MFCC + 1 : 2 * _N_MFCC]
-        shape = spectral[2 * _N_MFCC :]
-        log_f0 = np.log(frames.f0_hz[a:b][frames.voiced[a:b]])
-        rows.append(
-            np.concatenate(
-                [
-                    mfcc.mean(axis=1),
-                    mfcc.std(axis=1),
-                    deltas.std(axis=1),
-                    shape.mean(axis=1),
-                    _pitch_stats(log_f0),
-                ]
-            )
-        )
-    return np.asarray(rows, dtype=np.float64)
-
-
-def _pitch_track(
-    x: npt.NDArray[np.float32], *, n_frames: int
-) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
-    """YIN f0 and a voicing guess every 20 ms, repeated onto the 10 ms feature grid.
-
-    YIN is most of the cost of :func:`frame_features`; a voice's pitch statistics over
-    a 1.5 s window do not need a finer grid than 20 ms.
-    """
-
-    hop = 2 * _HOP
-    padded = np.pad(x, _PITCH_FRAME // 2)
-    f0, power_db, zcr = pitch_and_voicing(padded, hop=hop)
-    voiced = (
-        (zcr < _MAX_VOICED_ZCR)
-        & (power_db >= np.percentile(power_db, 95) - _VOICED_RANGE_DB)
-        & (f0 > _PITCH_FMIN_HZ * 1.01)
-        & (f0 < _PITCH_FMAX_HZ * 0.99)
-    )
-    f0_out = np.full(n_frames, _PITCH_FMIN_HZ)
-    voiced_out = np.zeros(n_frames, dtype=bool)
-    n = min(n_frames, 2 * f0.size)
-    f0_out[:n], voiced_out[:n] = np.repeat(f0, 2)[:n], np.repeat(voiced, 2)[:n]
-    return f0_out, voiced_out
-
-
-def _pitch_stats(log_f0: FloatArray) -> FloatArray:
-    """Median and spread (IQR) of log f0; NaN (imputed later) with too few voiced frames."""
-    if log_f0.size < 5:
-        return np.array([np.nan, np.nan])
-    q25, q50, q75 = np.percentile(log_f0, [25, 50, 75])
-    return np.array([q50, q75 - q25])
-
-
-def _frame_range(start_s: float, end_s: float, *, n_frames: int) -> tuple[int, int]:
-    a = min(max(0, round(start_s * TARGET_SR / _HOP)), n_frames - 1)
-    b = min(max(a + 1, round(end_s * TARGET_SR / _HOP)), n_frames)
-    return a, b
+    return librosa_vectors(frames or frame_features(x), windows)
 
 
 def pick_embedder(embedder: str) -> str:
@@ -701,7 +196,7 @@ def _resemblyzer_vectors(x: npt.NDArray[np.float32], windows: Sequence[Interval]
     for start, end in windows:
         piece = x[round(start * TARGET_SR) : round(end * TARGET_SR)].astype(np.float64)
         rms = math.sqrt(float(np.mean(np.square(piece)))) if piece.size else 0.0
-        piece = piece * (_RESEMBLYZER_LEVEL / rms) if rms > _EPS else np.zeros(length)
+        piece = piece * (_RESEMBLYZER_LEVEL / rms) if rms > EPS else np.zeros(length)
         piece = np.resize(piece, length).astype(np.float32)  # repeats the window
         mels.append(wav_to_mel_spectrogram(piece)[:partials_n_frames])
     rows = []
@@ -713,293 +208,5 @@ def _resemblyzer_vectors(x: npt.NDArray[np.float32], windows: Sequence[Interval]
     silent = ~np.isfinite(vectors).all(axis=1)  # a silent window has no direction
     if silent.any():
         mean = vectors[~silent].mean(axis=0) if (~silent).any() else np.zeros(vectors.shape[1])
-        vectors[silent] = mean / max(float(np.linalg.norm(mean)), _EPS)
+        vectors[silent] = mean / max(float(np.linalg.norm(mean)), EPS)
     return vectors
-
-
-# --- clustering ------------------------------------------------------------------------
-
-
-def cluster_two(features: FloatArray, *, seed: int = 0) -> npt.NDArray[np.intp]:
-    """Split windows into two voices with k-means (10 seeded restarts).
-
-    Parameters
-    ----------
-    features
-        Voice vectors (:func:`embed_windows`), shape ``(windows, dims)``.
-    seed
-        k-means seed.
-
-    Returns
-    -------
-    ndarray of int
-        0 or 1 per window.
-    """
-    from sklearn.cluster import KMeans
-
-    labels = KMeans(n_clusters=2, n_init=10, random_state=seed).fit_predict(features)
-    return np.asarray(labels, dtype=np.intp)
-
-
-def voice_gain(
-    frames: Frames,
-    windows: Sequence[Interval],
-    labels: npt.NDArray[np.intp],
-    *,
-    penalty: float = 1.9,
-    max_frames: int = 3000,
-) -> float:
-    """ΔBIC per frame of "two voices" over "one voice" on the windows' MFCC frames.
-
-    The classic speaker-change test (Chen & Gopalakrishnan, 1998): one full-covariance
-    Gaussian over the MFCCs (1-19) of all speech frames against one per cluster, minus
-    ``penalty`` times the BIC cost of the second Gaussian's parameters, per frame.
-    Frames under windows of both clusters, and the quietest tenth, are left out. At most
-    ``max_frames`` evenly spaced frames are used, so a long call is judged on the same
-    footing as the calls the threshold was set on (the gain of splitting one voice in
-    two does not fall with length, but the BIC penalty per frame does).
-
-    Parameters
-    ----------
-    frames
-        :func:`frame_features` of the track.
-    windows
-        ``(start_s, end_s)`` per window.
-    labels
-        The cluster (0 or 1) of each window.
-    penalty
-        Weight of the BIC penalty (1 is the textbook value; above 1 guards short calls,
-        where two Gaussians overfit one voice).
-    max_frames
-        Frames the test is run on at most.
-
-    Returns
-    -------
-    float
-        Nats per frame; > 0 favours two voices, 0 when a cluster has too few frames.
-        Measured by ``bench/diarize.py`` (defaults): -1.0 to -0.10 for one voice (41
-        tracks of 8-90 s, synthetic and real), 1.1 to 1.9 for two clearly different
-        voices, 0.06 for two real voices in one room, -0.02 to 0.16 for two alike
-        synthetic voices (same sex), where the gate is least sure.
-    """
-    owner = np.full(frames.count, -1)
-    for (start, end), label in zip(windows, labels, strict=True):
-        a, b = _frame_range(start, end, n_frames=frames.count)
-        span = owner[a:b]
-        span[span == -1] = label
-        span[(span >= 0) & (span != label)] = -2
-    covered = owner >= 0
-    if not covered.any():
-        return 0.0
-    keep = np.flatnonzero(
-        covered & (frames.level_db >= np.percentile(frames.level_db[covered], 10))
-    )
-    if keep.size > max_frames:
-        keep = keep[np.linspace(0, keep.size - 1, max_frames).round().astype(np.intp)]
-    mfcc = frames.mfcc[1:, keep].T
-    dims = mfcc.shape[1]
-    parts = [mfcc[owner[keep] == c] for c in (0, 1)]
-    if min(len(p) for p in parts) <= 2 * dims:
-        return 0.0
-    n = len(keep)
-    gain = 0.5 * (n * _logdet(mfcc) - sum(len(p) * _logdet(p) for p in parts))
-    cost = 0.5 * (dims + dims * (dims + 1) / 2) * math.log(n)
-    return round(float((gain - penalty * cost) / n), 4)
-
-
-def _logdet(x: FloatArray) -> float:
-    cov = np.cov(x, rowvar=False) + 1e-6 * np.eye(x.shape[1])
-    return float(np.linalg.slogdet(cov)[1])
-
-
-def smooth_labels(
-    windows: Sequence[Interval], labels: npt.NDArray[np.intp], *, min_turn_s: float
-) -> npt.NDArray[np.intp]:
-    """Give runs shorter than ``min_turn_s`` inside one stretch of speech their neighbours' label.
-
-    A run's length is the time its windows own (a window owns the part of it no later
-    window overlaps). A run that starts or ends a stretch of speech (the next window is
-    after a pause) is a turn in its own right and is kept, however short.
-    """
-    out = np.asarray(labels, dtype=np.intp).copy()
-    n = len(windows)
-    if n < 3 or min_turn_s <= 0:
-        return out
-    owned = [
-        (min(e, windows[i + 1][0]) if i + 1 < n else e) - s for i, (s, e) in enumerate(windows)
-    ]
-    joined = [windows[i + 1][0] < windows[i][1] for i in range(n - 1)]
-    i = 0
-    while i < n:
-        j = i
-        while j + 1 < n and out[j + 1] == out[i]:
-            j += 1
-        inside = i > 0 and j < n - 1 and joined[i - 1] and joined[j]
-        if inside and out[i - 1] == out[j + 1] and sum(owned[i : j + 1]) < min_turn_s:
-            out[i : j + 1] = out[i - 1]
-        i = j + 1
-    return out
-
-
-def label_words(words: Sequence[Word], windows: Sequence[VoiceWindow]) -> list[int]:
-    """The cluster of each word: the one its overlapping windows carry most (by overlap).
-
-    A word no window overlaps takes the cluster of the nearest window.
-    """
-    starts = np.array([w.start_s for w in windows])
-    ends = np.array([w.end_s for w in windows])
-    clusters = np.array([w.cluster for w in windows])
-    out = []
-    for word in words:
-        overlap = np.minimum(ends, word.end_s) - np.maximum(starts, word.start_s)
-        if (overlap > 0).any():
-            votes = [overlap[(overlap > 0) & (clusters == c)].sum() for c in (0, 1)]
-            out.append(int(np.argmax(votes)))
-        else:
-            gap = np.maximum(starts - word.end_s, word.start_s - ends)
-            out.append(int(clusters[int(np.argmin(gap))]))
-    return out
-
-
-# --- roles -----------------------------------------------------------------------------
-
-
-def _has_phrase(text: str, phrase: str) -> bool:
-    """Whole-word match for spaced scripts; CJK phrases match inside the text, spaces ignored."""
-    bare_phrase = bare(phrase)
-    if _CJK.search(bare_phrase):
-        return bare_phrase.replace(" ", "") in text.replace(" ", "")
-    return f" {bare_phrase} " in f" {text} "
-
-
-def _turns(words: Sequence[Word], clusters: Sequence[int]) -> list[tuple[int, float, float, str]]:
-    """``(cluster, start_s, end_s, bare text)`` per run of words in one cluster."""
-    out = []
-    for cluster, run in itertools.groupby(zip(words, clusters, strict=True), key=lambda p: p[1]):
-        ws = [w for w, _ in run]
-        out.append(
-            (cluster, ws[0].start_s, ws[-1].end_s, bare(_simplified("".join(w.text for w in ws))))
-        )
-    return out
-
-
-def _simplified(text: str) -> str:
-    """Chinese in Simplified characters (Whisper often writes Traditional) for phrase matching."""
-    if not _CJK.search(text):
-        return text
-    import zhconv
-
-    return str(zhconv.convert(text, "zh-cn"))
-
-
-def role_scores(
-    words: Sequence[Word],
-    clusters: Sequence[int],
-    *,
-    duration_s: float,
-    options: DiarizeOptions = DiarizeOptions(),
-) -> tuple[float, float]:
-    """How much each cluster sounds like the agent (see the module docstring for the cues).
-
-    Parameters
-    ----------
-    words
-        The call's words in time order.
-    clusters
-        0 or 1 per word.
-    duration_s
-        Length of the call (closing phrases count near its end).
-    options
-        Phrases and the opening/closing windows.
-
-    Returns
-    -------
-    tuple of float
-        Score of cluster 0 and of cluster 1.
-    """
-    scores = [0.0, 0.0]
-    if not words:
-        return (0.0, 0.0)
-    # the agent answers an inbound call; on an outbound one the customer answers. Only
-    # when the transcript starts at the start: words lost before (a dropped phantom
-    # segment) leave who picked up unknown
-    if words[0].start_s < options.answer_s:
-        scores[1 - clusters[0] if options.direction == "outbound" else clusters[0]] += 1.0
-    if options.direction == "outbound":  # the caller pitches: the agent talks most
-        said = [clusters.count(0), clusters.count(1)]
-        if max(said) >= options.talk_margin * min(said):
-            scores[0 if said[0] > said[1] else 1] += options.outbound_talk_weight
-    turns = _turns(words, clusters)
-    cued = cue_scores([Turn(*t) for t in turns], opening_s=options.opening_s)
-    scores = [scores[0] + cued[0], scores[1] + cued[1]]
-    found: list[set[str]] = [set(), set()]
-    for cluster, start_s, end_s, text in turns:
-        if start_s < options.opening_s:
-            found[cluster] |= {f"open:{p}" for p in options.opening_phrases if _has_phrase(text, p)}
-        if end_s > duration_s - options.closing_s:
-            found[cluster] |= {
-                f"close:{p}" for p in options.closing_phrases if _has_phrase(text, p)
-            }
-    return (scores[0] + len(found[0]), scores[1] + len(found[1]))
-
-
-def agent_of(scores: tuple[float, float], *, first_cluster: int, direction: Direction = "") -> int:
-    """The agent's cluster: the higher role score; a tie goes to whoever spoke first (on an
-    outbound call, to whoever spoke second)."""
-    if scores[0] == scores[1]:
-        return 1 - first_cluster if direction == "outbound" else first_cluster
-    return 0 if scores[0] > scores[1] else 1
-
-
-# --- output ----------------------------------------------------------------------------
-
-
-def assign_speakers(transcript: Transcript, speakers: Sequence[Speaker]) -> Transcript:
-    """Split each utterance where its words change speaker.
-
-    Parameters
-    ----------
-    transcript
-        The mono transcript.
-    speakers
-        One party per word, in the order of ``u.words`` over ``transcript.utterances``.
-
-    Returns
-    -------
-    Transcript
-        New utterances, each one party's run of words: times from the first and last
-        word, text joined from the words, confidence the mean word probability.
-        Utterances without words take the party of the nearest word in time.
-    """
-    words = [w for u in transcript.utterances for w in u.words]
-    if len(speakers) != len(words):
-        raise ValueError(f"{len(speakers)} speakers for {len(words)} words")
-    it = iter(speakers)
-    out: list[Utterance] = []
-    for u in transcript.utterances:
-        if not u.words:
-            out.append(dataclasses.replace(u, speaker=_nearest_speaker(u, words, speakers)))
-            continue
-        pairs = [(w, next(it)) for w in u.words]
-        for speaker, run in itertools.groupby(pairs, key=lambda p: p[1]):
-            out.append(_utterance(u, speaker, tuple(w for w, _ in run)))
-    out.sort(key=lambda u: (u.start_s, u.channel))
-    return dataclasses.replace(transcript, utterances=tuple(out))
-
-
-def _utterance(source: Utterance, speaker: Speaker, words: tuple[Word, ...]) -> Utterance:
-    return Utterance(
-        speaker=speaker,
-        start_s=round(words[0].start_s, 3),
-        end_s=round(words[-1].end_s, 3),
-        text="".join(w.text for w in words).strip(),
-        words=words,
-        confidence=round(sum(w.probability for w in words) / len(words), 4),
-        channel=source.channel,
-    )
-
-
-def _nearest_speaker(u: Utterance, words: Sequence[Word], speakers: Sequence[Speaker]) -> Speaker:
-    middle = (u.start_s + u.end_s) / 2
-    i = min(range(len(words)), key=lambda k: abs((words[k].start_s + words[k].end_s) / 2 - middle))
-    return speakers[i]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import sys
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -26,15 +25,11 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import ConfigError
+from pipeline.text import normalize
 
 SUPPORTED = ("en", "zh", "ru")
 CACHE_SIZE = 200_000
 """Distinct words (and pieces) remembered per language: a call center's vocabulary fits."""
-_QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'", "ʼ": "'"})
-_NOT_WORD = re.compile(r"[^\w\s']+")
-_STRAY_APOSTROPHE = re.compile(r"(?<!\w)'|'(?!\w)")
-_SPACE = re.compile(r"\s+")
-_ZH_DROP = re.compile(r"[\W_]+")
 _WORD = re.compile(r"[\w']+")
 """What :meth:`SpacyAnalyzer.normalize` leaves between spaces in English and Russian."""
 _CHARACTER = re.compile(r"\S")
@@ -286,15 +281,7 @@ class SpacyAnalyzer:
 
     def _normalize(self, text: str) -> str:
         """NFKC, case-folded, straight quotes, punctuation dropped; ё→е; Simplified Chinese."""
-        text = unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES)
-        if self.language == "zh":
-            import zhconv
-
-            return str(_ZH_DROP.sub("", zhconv.convert(text, "zh-cn")))
-        if self.language == "ru":
-            text = text.replace("ё", "е")
-        text = _STRAY_APOSTROPHE.sub(" ", _NOT_WORD.sub(" ", text))
-        return _SPACE.sub(" ", text).strip()
+        return normalize(text, language=self.language)
 
     def lemma_of(self, lower: str) -> str:
         """The lower-cased lemma of a lower-cased token (itself without a lemmatizer)."""

@@ -108,3 +108,20 @@ class Embedder(Protocol):
         """:meth:`embed` for a rubric's own lines, the same every run (an implementation
         may keep them, so a command scoring stored vectors needs no model)."""
         ...
+
+
+@runtime_checkable
+class VoiceEncoder(Protocol):
+    """Windows of speech to speaker vectors: a voice model for diarization (Resemblyzer in
+    ``models/diarize.py``; without one, :mod:`pipeline.diarization` uses librosa features)."""
+
+    @property
+    def name(self) -> str:
+        """Names the encoder (reported with the diarization)."""
+        ...
+
+    def embed(
+        self, samples: npt.NDArray[np.float32], windows: Sequence[tuple[float, float]]
+    ) -> npt.NDArray[np.float64]:
+        """One vector per ``(start_s, end_s)`` window of 16 kHz mono ``samples``."""
+        ...

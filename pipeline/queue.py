@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pipeline.config import Config
 from pipeline.errors import QueueError
+from pipeline.intervals import from_spans, to_spans, union
 from pipeline.rotation import check_languages, rotate, stored_team_languages
 from pipeline.scoring import DEFAULT_WEIGHTS, PriorityWeights, call_priority, clock
 from pipeline.types import (
@@ -213,15 +214,8 @@ def merge_plan(spans: Sequence[PlanSpan]) -> tuple[PlanSpan, ...]:
 
 
 def merge_spans(spans: Sequence[Span]) -> tuple[Span, ...]:
-    """Sort spans and merge the ones that overlap or touch."""
-    merged: list[Span] = []
-    for span in sorted(spans, key=lambda s: (s.start_s, s.end_s)):
-        if merged and span.start_s <= merged[-1].end_s:
-            last = merged[-1]
-            merged[-1] = Span(last.start_s, max(last.end_s, span.end_s))
-        else:
-            merged.append(span)
-    return tuple(Span(round(float(s.start_s), 3), round(float(s.end_s), 3)) for s in merged)
+    """Sort spans and merge the ones that overlap or touch (empty ones kept)."""
+    return to_spans(union(from_spans(spans), keep_empty=True))
 
 
 def build_review_queue(

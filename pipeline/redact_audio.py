@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from bisect import bisect_right
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from pipeline import warehouse as wh
 from pipeline.archive import sha256_file
 from pipeline.audio import FloatArray, decode
 from pipeline.errors import AudioError, ConfigError
+from pipeline.intervals import union
 
 COPY_VERSION = 1
 """Bump when the same spans and options would give different audio."""
@@ -167,19 +169,16 @@ def _covered(
         for s, e in spans
         if math.isfinite(s) and math.isfinite(e)
     )
-    merged: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    # an empty outer range is wholly outside the audio: union drops it
+    outers = [(int(a), int(b)) for a, b in union([outer for outer, _ in ranges])]
+    firsts = [a for a, _ in outers]
+    inners: dict[int, tuple[int, int]] = {}
     for outer, inner in ranges:
-        if outer[0] >= outer[1]:
-            continue  # wholly outside the audio
-        if merged and outer[0] <= merged[-1][0][1]:
-            (o_first, o_last), (i_first, i_last) = merged[-1]
-            merged[-1] = (
-                (o_first, max(o_last, outer[1])),
-                (min(i_first, inner[0]), max(i_last, inner[1])),
-            )
-        else:
-            merged.append((outer, inner))
-    return merged
+        if outer[0] < outer[1]:
+            k = bisect_right(firsts, outer[0]) - 1
+            first, last = inners.get(k, inner)
+            inners[k] = (min(first, inner[0]), max(last, inner[1]))
+    return [(outer, inners[k]) for k, outer in enumerate(outers)]
 
 
 def _cover(

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from pipeline.archive import KNOWN_COLUMNS
 from pipeline.meaning import Vectors, decode_vectors, encode_vectors
-from pipeline.metrics import METRIC_ALIASES
+from pipeline.metric_rows import METRIC_ALIASES
 from pipeline.transcript import utterance_from_dict, words_from_columns
 from pipeline.types import (
     SPEAKERS,

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import re
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from pipeline.text import bare, simplified
 from pipeline.types import (
     SPEAKERS,
     ChannelTranscript,
@@ -56,19 +55,12 @@ PHANTOM_PHRASES = (
     "спасибо за просмотр",
     "подписывайтесь на канал",
 )
-_PUNCT = re.compile(r"[\W_]+", re.UNICODE)
-
-
-def _bare(text: str) -> str:
-    return _PUNCT.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
-
-
-_PHANTOMS = tuple(_bare(p) for p in PHANTOM_PHRASES)
+_PHANTOMS = tuple(bare(p) for p in PHANTOM_PHRASES)
 
 
 def phantom_reason(segment: Segment) -> str | None:
     """Why ``segment`` is not real speech, or ``None`` when it looks real."""
-    text = _bare(segment.text)
+    text = bare(segment.text)
     if not text:
         return "empty text"
     if segment.no_speech_prob > NO_SPEECH_PROB and segment.avg_logprob < LOW_LOGPROB:
@@ -254,16 +246,11 @@ def parse_speaker(value: object) -> Speaker:
 
 def to_simplified(transcript: Transcript) -> Transcript:
     """Chinese in Simplified characters (Whisper often writes Traditional), words included."""
-    import zhconv
-
-    def conv(text: str) -> str:
-        return str(zhconv.convert(text, "zh-cn"))
-
     utterances = tuple(
         dataclasses.replace(
             u,
-            text=conv(u.text),
-            words=tuple(dataclasses.replace(w, text=conv(w.text)) for w in u.words),
+            text=simplified(u.text),
+            words=tuple(dataclasses.replace(w, text=simplified(w.text)) for w in u.words),
         )
         for u in transcript.utterances
     )

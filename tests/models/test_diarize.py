@@ -9,26 +9,24 @@ import numpy as np
 import pytest
 from callkit import AGENT_AT, CALL_S, CUSTOMER_AT, SR, cut_pieces, place, recordings
 
-from models.diarize import (
+from models.diarize import diarize, diarize_report, embed_windows
+from pipeline.acoustic.activity import speech_activity
+from pipeline.audio import Track, decode
+from pipeline.diarization import (
     DiarizeOptions,
     VoiceWindow,
     agent_of,
     assign_speakers,
     cluster_two,
-    diarize,
-    diarize_report,
-    embed_windows,
-    frame_features,
     label_words,
     role_scores,
     smooth_labels,
     speech_windows,
-    voice_gain,
 )
-from pipeline.audio import Track, decode
 from pipeline.errors import ModelError
-from pipeline.metrics import CallMetrics, measure_call, speech_activity
+from pipeline.metrics import CallMetrics, measure_call
 from pipeline.types import Transcript, Utterance, Word
+from pipeline.voice_features import frame_features, voice_gain
 
 
 def _words(text: str, *, start_s: float, step_s: float = 0.4) -> list[Word]:

@@ -29,24 +29,20 @@ from callkit import (
     utterance,
 )
 
-from pipeline.audio import Track
-from pipeline.meaning import SENTIMENT_COLUMNS
-from pipeline.metrics import (
-    CallMetrics,
-    MetricOptions,
+from pipeline.acoustic.activity import speech_activity
+from pipeline.acoustic.options import MetricOptions
+from pipeline.acoustic.party_split import split_mono_speech
+from pipeline.acoustic.prosody import (
     ProsodyWindow,
     agitation_max,
     agitation_scores,
     agitation_spans,
-    as_metric_spans,
-    as_metric_values,
-    as_row,
-    call_metrics,
-    measure_call,
     prosody,
-    speech_activity,
-    split_mono_speech,
 )
+from pipeline.audio import Track
+from pipeline.meaning import SENTIMENT_COLUMNS
+from pipeline.metric_rows import as_metric_spans, as_metric_values, as_row
+from pipeline.metrics import CallMetrics, call_metrics, measure_call
 from pipeline.types import Span, Transcript, Utterance, Word
 from pipeline.warehouse import METRIC_COLUMNS
 
@@ -622,7 +618,7 @@ def test_measure_call_needs_one_track_per_party(speakers: list[str]) -> None:
 
 
 def test_repeat_contacts_within_the_window() -> None:
-    from pipeline.metrics import repeat_contacts
+    from pipeline.contacts import repeat_contacts
 
     calls = [
         ("a", "C1", "2026-11-01T09:00:00+00:00"),

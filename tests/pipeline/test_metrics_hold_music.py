@@ -29,16 +29,11 @@ from callkit import (
     unlabelled,
 )
 
+from pipeline.acoustic.activity import speech_activity
+from pipeline.acoustic.hold_music import hold_music, spectral_stability
+from pipeline.acoustic.options import MetricOptions
 from pipeline.audio import Track, decode
-from pipeline.metrics import (
-    CallMetrics,
-    MetricOptions,
-    call_metrics,
-    hold_music,
-    measure_call,
-    spectral_stability,
-    speech_activity,
-)
+from pipeline.metrics import CallMetrics, call_metrics, measure_call
 from pipeline.types import Span, Transcript, Utterance, Word
 
 MUSIC_RMS_DBFS = -26.0

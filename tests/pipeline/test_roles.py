@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from models.diarize import DiarizeOptions, agent_of, role_scores
-from models.roles import CUES_PATH, RoleCue, call_direction, has_phrase, load_cues
+from pipeline.diarization import DiarizeOptions, agent_of, role_scores
 from pipeline.errors import ModelError
+from pipeline.roles import CUES_PATH, RoleCue, call_direction, has_phrase, load_cues
 from pipeline.types import Word
 
 CUES = load_cues()

@@ -1,30 +1,29 @@
 """Role cues: what the agent or the customer of a mono call says, as data.
 
-The cues live in ``models/role_cues.yaml`` with their examples; :mod:`models.diarize`
-scores each voice with them (and the call's ``direction``) to decide which is the agent.
+The cues live in ``rubrics/cues/roles.yaml`` with their examples (read by
+:func:`pipeline.cues.load_cue_file`); :mod:`pipeline.diarization` scores each voice with
+them (and the call's ``direction``) to decide which is the agent. The same file holds the
+agent's opening and closing phrases (:func:`turn_phrases`), each distinct one heard a
+point for the voice that says it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
-from pipeline.errors import ModelError
-from pipeline.metrics import bare
+from pipeline.cues import ROLES_PATH, Examples, PhraseList, Strict, load_cue_file
+from pipeline.text import CJK, bare, simplified
 
-CUES_PATH = Path(__file__).with_name("role_cues.yaml")
+CUES_PATH = ROLES_PATH
 Where = Literal["opening", "first_turn", "anywhere"]
 Direction = Literal["inbound", "outbound", ""]
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _GAP_CHARS = 12
 """At most this many characters between the parts of a "…" phrase."""
 DIRECTIONS: Mapping[str, Direction] = {
@@ -40,16 +39,7 @@ DIRECTIONS: Mapping[str, Direction] = {
 """``metadata.csv`` ``direction`` values, as contact-center systems write them."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Examples(_Strict):
-    match: list[str] = Field(min_length=1)
-    no_match: list[str] = Field(min_length=1)
-
-
-class RoleCue(_Strict):
+class RoleCue(Strict):
     """One cue: phrases (per language) that one role says, where they count, how much."""
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
@@ -58,7 +48,7 @@ class RoleCue(_Strict):
     weight: float = Field(gt=0)
     max_turn_words: int | None = Field(default=None, ge=1)
     phrases: dict[Literal["en", "zh", "ru"], list[str]]
-    examples: _Examples
+    examples: Examples
 
     def all_phrases(self) -> list[str]:
         return [p for phrases in self.phrases.values() for p in phrases]
@@ -73,14 +63,23 @@ class RoleCue(_Strict):
 
 def _too_long(plain: str, max_words: int) -> bool:
     """More than ``max_words`` words (Chinese: more than two characters a word)."""
-    if _CJK.search(plain):
+    if CJK.search(plain):
         return len(plain.replace(" ", "")) > 2 * max_words
     return len(plain.split()) > max_words
 
 
-class _CueFile(_Strict):
+class TurnPhrases(Strict):
+    """Phrases an agent says opening a call (in a turn that starts in the first
+    ``opening_s``) and closing it (in a turn that ends in the last ``closing_s``)."""
+
+    opening: PhraseList
+    closing: PhraseList
+
+
+class _CueFile(Strict):
     schema_version: Literal[1]
     cues: list[RoleCue]
+    turn_phrases: TurnPhrases
 
 
 def has_phrase(text: str, phrase: str) -> bool:
@@ -89,11 +88,18 @@ def has_phrase(text: str, phrase: str) -> bool:
     parts = [bare(p) for p in phrase.split("…")]
     if any(not p for p in parts):
         return False
-    cjk = bool(_CJK.search(phrase))
+    cjk = bool(CJK.search(phrase))
     haystack = text.replace(" ", "") if cjk else f" {text} "
     pieces = [p.replace(" ", "") if cjk else f" {p} " for p in parts]
     pattern = f".{{0,{_GAP_CHARS}}}".join(re.escape(p) for p in pieces)
     return re.search(pattern, haystack) is not None
+
+
+def turn_says(text: str, phrases: Sequence[str]) -> bool:
+    """Whether ``text`` (any form; made Simplified and bare here) holds one of ``phrases``
+    as :func:`has_phrase` finds them: how opening and closing phrases are heard."""
+    plain = bare(simplified(text))
+    return any(has_phrase(plain, p) for p in phrases)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,32 +113,19 @@ class Turn:
 
 
 @lru_cache(maxsize=4)
+def _cue_file(path: str) -> _CueFile:
+    return load_cue_file(path, _CueFile, what="role cues")
+
+
 def load_cues(path: str = str(CUES_PATH)) -> tuple[RoleCue, ...]:
-    """The role cues of a cue file, validated.
-
-    Raises
-    ------
-    ModelError
-        ``M020`` when the file is missing, not YAML, or not a valid cue file.
-    """
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        return tuple(_CueFile.model_validate(raw).cues)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ModelError(f"{path}: cannot read role cues ({exc})", code="M020") from exc
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ModelError(f"{path}: invalid role cues: {problems}", code="M020") from None
+    """The role cues of a cue file, validated (``M020`` when broken, see
+    :func:`pipeline.cues.load_cue_file`)."""
+    return tuple(_cue_file(path).cues)
 
 
-def role_cues_digest(path: str = str(CUES_PATH)) -> str:
-    """A short hash of the cue file: part of the transcript cache key (roles depend on it)."""
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
-    except OSError:
-        return "none"
+def turn_phrases(path: str = str(CUES_PATH)) -> TurnPhrases:
+    """The opening and closing phrases of a cue file, validated (``M020`` when broken)."""
+    return _cue_file(path).turn_phrases
 
 
 def call_direction(metadata: Mapping[str, str]) -> Direction:

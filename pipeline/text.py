@@ -1,0 +1,82 @@
+"""The one text normaliser: the forms texts are compared in, and Simplified Chinese.
+
+* :func:`plain` — Unicode NFKC, "ё" as "е"; case and punctuation kept (redaction reads
+  digits and words out of it).
+* :func:`bare` — :func:`plain`, case-folded, punctuation to single spaces: what phrase
+  checks outside the rubric engine compare (hold phrases, role cues, Whisper's phantoms).
+* :func:`normalize` — the form rubric phrases are matched in, per language
+  (:meth:`pipeline.protocols.TextAnalyzer.normalize`): apostrophes kept inside words,
+  Chinese in Simplified characters with no punctuation or spaces.
+* :func:`simplified` — Chinese in Simplified characters (Whisper often writes Traditional).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_PUNCT = re.compile(r"[\W_]+", re.UNICODE)
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'", "ʼ": "'"})
+_NOT_WORD = re.compile(r"[^\w\s']+")
+_STRAY_APOSTROPHE = re.compile(r"(?<!\w)'|'(?!\w)")
+_SPACE = re.compile(r"\s+")
+CJK = re.compile(r"[\u3400-\u9fff]")
+"""A Chinese character (CJK unified ideographs and extension A)."""
+
+
+def plain(text: str) -> str:
+    """NFKC, "ё" as "е" (either case): the same letters whichever way they were typed.
+
+    Examples
+    --------
+    >>> plain("Ｃard Ёлка ﬁle")
+    'Card Елка file'
+    """
+    return unicodedata.normalize("NFKC", text).replace("ё", "е").replace("Ё", "Е")
+
+
+def bare(text: str) -> str:
+    """Lower case, punctuation to single spaces, "ё" as "е": "Please, HOLD." → "please hold".
+
+    Examples
+    --------
+    >>> bare("Please, HOLD."), bare("Ещё — минуточку!"), bare("请稍等。")
+    ('please hold', 'еще минуточку', '请稍等')
+    """
+    return _PUNCT.sub(" ", plain(text).casefold()).strip()
+
+
+def normalize(text: str, *, language: str) -> str:
+    """The form rubric phrases are matched in: NFKC, case-folded, straight quotes, "ё" as
+    "е" (Russian), punctuation dropped but apostrophes inside words kept; Chinese in
+    Simplified characters with every space and punctuation dropped.
+
+    Examples
+    --------
+    >>> normalize("Don’t — 'hang up', OK?", language="en")
+    "don't hang up ok"
+    >>> normalize("請稍等， 謝謝！", language="zh")
+    '请稍等谢谢'
+    """
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES)
+    if language == "zh":
+        return _PUNCT.sub("", simplified(text))
+    if language == "ru":
+        text = text.replace("ё", "е")
+    text = _STRAY_APOSTROPHE.sub(" ", _NOT_WORD.sub(" ", text))
+    return _SPACE.sub(" ", text).strip()
+
+
+def simplified(text: str) -> str:
+    """Chinese in Simplified characters; other text as it is.
+
+    Examples
+    --------
+    >>> simplified("請稍候"), simplified("hello")
+    ('请稍候', 'hello')
+    """
+    if text.isascii():
+        return text
+    import zhconv
+
+    return str(zhconv.convert(text, "zh-cn"))

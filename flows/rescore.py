@@ -42,6 +42,7 @@ from pipeline import warehouse as wh
 from pipeline.calltypes import rubric_paths
 from pipeline.config import Config, usable_cores
 from pipeline.errors import ConfigError
+from pipeline.lease import night_lock
 from pipeline.rubric.detectors import fork_safe
 from pipeline.rubric.engine import ALL_INPUTS, CompiledRubric, compile_rubric
 from pipeline.rubric.schema import load_rubric
@@ -353,7 +354,7 @@ def rescore_flow(
     started = time.monotonic()
     compiled_once(rubric_paths)  # refuse a broken rubric before touching anything
     dates = [d for d in wh.partition_dates(warehouse, "calls") if since is None or d >= since]
-    with wh.night_lock(warehouse):
+    with night_lock(warehouse):
         if in_prefect:
             from prefect import task
             from prefect.cache_policies import NO_CACHE

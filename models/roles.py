@@ -113,18 +113,18 @@ def load_cues(path: str = str(CUES_PATH)) -> tuple[RoleCue, ...]:
     Raises
     ------
     ModelError
-        ``M020`` when the file is missing, not YAML, or not a valid cue file.
+        ``M022`` when the file is missing, not YAML, or not a valid cue file.
     """
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         return tuple(_CueFile.model_validate(raw).cues)
     except (OSError, yaml.YAMLError) as exc:
-        raise ModelError(f"{path}: cannot read role cues ({exc})", code="M020") from exc
+        raise ModelError(f"{path}: cannot read role cues ({exc})", code="M022") from exc
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
-        raise ModelError(f"{path}: invalid role cues: {problems}", code="M020") from None
+        raise ModelError(f"{path}: invalid role cues: {problems}", code="M022") from None
 
 
 def role_cues_digest(path: str = str(CUES_PATH)) -> str:

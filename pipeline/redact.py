@@ -38,7 +38,7 @@ from functools import lru_cache
 
 import phonenumbers
 
-from pipeline.errors import ConfigError
+from pipeline import errors
 from pipeline.types import Transcript, Utterance, Word
 
 CARD = "CARD"
@@ -106,24 +106,16 @@ class RedactOptions:
     def __post_init__(self) -> None:
         for kind, pattern in self.patterns:
             if not _KIND_NAME.fullmatch(kind):
-                raise ConfigError(
-                    f"redaction kind must match [A-Z][A-Z0-9_]*, got {kind!r}", code="C030"
-                )
+                raise errors.REDACT_KIND_NAME(kind=kind)
             try:
                 re.compile(pattern)
             except re.error as exc:
-                raise ConfigError(
-                    f"redaction pattern for {kind!r} is not a valid regex: {pattern!r} ({exc})",
-                    code="C031",
-                ) from exc
+                raise errors.REDACT_PATTERN(kind=kind, pattern=pattern, reason=exc) from exc
         unknown = [r for r in self.phone_regions if r not in phonenumbers.SUPPORTED_REGIONS]
         if unknown:
-            raise ConfigError(f"unknown phone regions: {unknown!r}", code="C032")
+            raise errors.REDACT_PHONE_REGIONS(regions=unknown)
         if min(self.cue_window_words, self.cue_after_words) < 0:
-            raise ConfigError(
-                f"cue windows must be >= 0, got {self.cue_window_words} and {self.cue_after_words}",
-                code="C033",
-            )
+            raise errors.REDACT_CUE_WINDOW(before=self.cue_window_words, after=self.cue_after_words)
 
 
 # --- number words -------------------------------------------------------------------

@@ -180,11 +180,6 @@ def evaluate(
     return [_evaluate_item(compiled.rubric, c, call, facts) for c in compiled.items]
 
 
-def evaluate_item(rubric: Rubric, compiled: CompiledItem, call: CallText) -> Finding:
-    """One item on a prepared call: detection, ``na_when``, ``expect`` → outcome."""
-    return _evaluate_item(rubric, compiled, call, _CallFacts(call.transcript))
-
-
 class _CallFacts:
     """What every item asks about a call, worked out once per call, not once per item:
     whether it has speaker roles, its ASR confidence, the utterances in each window."""

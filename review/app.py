@@ -664,7 +664,7 @@ def _audio(request: Request, call_id: str, account: SignedIn) -> Response:
         audio_mode=state.config.redact.audio,
         cache=state.audio_cache,
     )
-    return audio_response(path, request.headers.get("range"), head=request.method == "HEAD")
+    return audio_response(path)
 
 
 def _calibration(request: Request, account: SignedIn) -> Response:

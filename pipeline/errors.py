@@ -254,6 +254,10 @@ MEANING_MODEL_NOT_GIVEN = _entry(
 )
 MEANING_FILE_INVALID = _entry("R011", RubricError, "{path}: {problem}")
 TUNE_ITEM = _entry("R012", RubricError, "{problem}")
+REDACTION_CUES_INVALID = _entry("R013", RubricError, "{path}: {problem}")
+SHIPPED_FILE_MISSING = _entry(
+    "R014", RubricError, "{path}: a shipped rubric file is missing; reinstall earmark"
+)
 
 # --- warehouse (W) ---------------------------------------------------------------------
 WAREHOUSE_LOCKED = _entry(

@@ -667,16 +667,13 @@ def cmd_rubric_check(args: argparse.Namespace) -> int:
 def cmd_rubric_test(args: argparse.Namespace) -> int:
     from models.embed import get_embedder
     from models.nlp import get_analyzer
-    from pipeline.rubric.engine import check_examples, compile_rubric
-    from pipeline.rubric.schema import load_rubric
+    from pipeline.rubric.engine import check_examples
+    from pipeline.rubric.loader import compiled_rubric
 
     failed_total = 0
     for path in args.files:
         try:
-            rubric = load_rubric(path)
-            compiled = compile_rubric(
-                rubric, get_analyzer(rubric.language), embedder=get_embedder()
-            )
+            compiled = compiled_rubric(path, analyzer_for=get_analyzer, embedder=get_embedder)
         except EarmarkError as exc:
             failed_total += 1
             print(f"FAIL {exc}")

@@ -16,17 +16,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.errors import ConfigError
+from pipeline.rubric.shipped import shipped_rubrics
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-RUBRIC_LANGUAGES = ("en", "zh", "ru")
-"""Languages with a shipped rubric and text analysis: what ``languages`` may serve."""
 ServedLanguage = Literal["en", "zh", "ru"]
-DEFAULT_RUBRICS = {
-    lang: str(PROJECT_ROOT / "rubrics" / lang / "inbound-support.yaml") for lang in RUBRIC_LANGUAGES
-}
-OUTBOUND_RUBRICS = {
-    lang: str(PROJECT_ROOT / "rubrics" / lang / "outbound-sales.yaml") for lang in RUBRIC_LANGUAGES
-}
+DEFAULT_RUBRICS = shipped_rubrics("inbound-support")
+"""The shipped rubric of each language a call type does not choose (``[rubrics]``)."""
+OUTBOUND_RUBRICS = shipped_rubrics("outbound-sales")
 
 
 class _Strict(BaseModel):

@@ -23,11 +23,12 @@ import yaml
 
 from pipeline.errors import RubricError
 from pipeline.protocols import Embedder
+from pipeline.rubric.shipped import shipped_path
 from pipeline.types import Transcript
 
 Vectors = npt.NDArray[np.float32]
 
-SENTIMENT_ANCHORS = Path(__file__).resolve().parent.parent / "rubrics" / "sentiment.yaml"
+SENTIMENT_ANCHORS = shipped_path("sentiment.yaml")
 SENTIMENT_SCALE = 0.04
 """Margin (positive minus negative anchor similarity) that reads as sentiment ±0.76
 (``tanh(1)``): the e5 margins of plainly happy or unhappy lines sit around ±0.03-0.06."""

@@ -33,6 +33,7 @@ from pipeline.errors import RubricError
 from pipeline.protocols import Embedder, TextAnalyzer
 from pipeline.rubric.builtin import NEGATION_CUES
 from pipeline.rubric.detectors import CallText, Detector, DetectorParams, Hit, build_detector
+from pipeline.rubric.shipped import shipped_path
 
 Vectors = npt.NDArray[np.float32]
 
@@ -162,7 +163,7 @@ def words(text: str) -> int:
     return len(_WORD.findall(text))
 
 
-NEUTRAL_LINES = Path(__file__).resolve().parents[2] / "rubrics" / "neutral.yaml"
+NEUTRAL_LINES = shipped_path("neutral.yaml")
 _neutral: dict[str, Vectors] = {}
 
 

@@ -15,7 +15,7 @@ from pipeline.rubric.schema import load_rubric
 
 ROOT = Path(__file__).resolve().parents[2]
 SEMANTIC_INSTALLED = importlib.util.find_spec("sentence_transformers") is not None
-RUBRICS = sorted((ROOT / "rubrics").glob("*/*.yaml"))
+RUBRICS = sorted(p for p in (ROOT / "rubrics").glob("*/*.yaml") if p.parent.name != "cues")
 CONTRACT = [
     "greeting",
     "self_identification",

@@ -55,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+DATABASE_HELP = "SQLAlchemy URL for reviews (default: SQLite in the warehouse)"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="earmark", description="Pre-score call recordings for QA review."
@@ -109,18 +112,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="earmark.toml with [[inspectors]] and [[accounts]]")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
-    serve.add_argument(
-        "--database", help="SQLAlchemy URL for reviews (default: SQLite in the warehouse)"
-    )
+    serve.add_argument("--database", help=DATABASE_HELP)
     serve.set_defaults(func=cmd_serve)
 
     calibration = sub.add_parser("calibration", help="detector vs inspector agreement")
     csub = calibration.add_subparsers(title="calibration commands")
     report = csub.add_parser("report", help="per rubric item: precision, recall, disagreements")
     report.add_argument("--warehouse", required=True)
-    report.add_argument(
-        "--database", help="SQLAlchemy URL for reviews (default: SQLite in the warehouse)"
-    )
+    report.add_argument("--database", help=DATABASE_HELP)
     report.set_defaults(func=cmd_calibration_report)
 
     monthly = sub.add_parser(
@@ -131,9 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     monthly.add_argument("--month", required=True, help="YYYY-MM")
     monthly.add_argument("--out", required=True, help="the HTML file to write")
     monthly.add_argument("--config", help="earmark.toml (coverage target, inspectors' budgets)")
-    monthly.add_argument(
-        "--database", help="SQLAlchemy URL for reviews (default: SQLite in the warehouse)"
-    )
+    monthly.add_argument("--database", help=DATABASE_HELP)
     monthly.set_defaults(func=cmd_report)
 
     account = sub.add_parser("account", help="review app accounts")
@@ -216,9 +213,7 @@ def _parser() -> argparse.ArgumentParser:
         help="propose examples and counter-examples from inspector verdicts (a YAML patch)",
     )
     suggest.add_argument("--warehouse", required=True)
-    suggest.add_argument(
-        "--database", help="SQLAlchemy URL for reviews (default: SQLite in the warehouse)"
-    )
+    suggest.add_argument("--database", help=DATABASE_HELP)
     suggest.add_argument("--config", help="earmark.toml (the rubric of each language)")
     suggest.add_argument("--out", help="write the YAML here (default: print it)")
     suggest.set_defaults(func=cmd_rubric_suggest)

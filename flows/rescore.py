@@ -35,11 +35,10 @@ import pyarrow as pa
 from flows.env import prefect_server
 from models.embed import get_embedder
 from models.nlp import get_analyzer
-from pipeline import rows
+from pipeline import errors, rows
 from pipeline import warehouse as wh
 from pipeline.calltypes import rubric_paths
 from pipeline.config import Config, usable_cores
-from pipeline.errors import ConfigError
 from pipeline.lease import night_lock
 from pipeline.rubric.detectors import fork_safe
 from pipeline.rubric.engine import ALL_INPUTS, CompiledRubric
@@ -70,10 +69,8 @@ def compile_rubrics(
         rubric = _compiled(path, available=available)
         language = rubric.rubric.language
         if language in compiled:
-            raise ConfigError(
-                f"two rubrics for language {language!r}: {compiled[language].rubric.source} and {path}",
-                code="C013",
-            )
+            first = compiled[language].rubric.source
+            raise errors.RUBRIC_TWICE(which="", language=language, first=first, second=path)
         compiled[language] = rubric
     return compiled
 
@@ -94,9 +91,8 @@ class RubricsByLanguage:
         for path in paths:
             language = load_rubric(path).language
             if language in self.files:
-                raise ConfigError(
-                    f"two rubrics for language {language!r}: {self.files[language]} and {path}",
-                    code="C013",
+                raise errors.RUBRIC_TWICE(
+                    which="", language=language, first=self.files[language], second=path
                 )
             self.files[language] = path
 
@@ -128,10 +124,11 @@ def compile_by_id(paths: Sequence[str]) -> dict[RubricKey, CompiledRubric]:
         rubric = _compiled(path)
         key = (rubric.rubric.language, rubric.rubric.id)
         if key in compiled:
-            raise ConfigError(
-                f"two rubrics {key[1]!r} for language {key[0]!r}: "
-                f"{compiled[key].rubric.source} and {path}",
-                code="C013",
+            raise errors.RUBRIC_TWICE(
+                which=f"{key[1]!r} ",
+                language=key[0],
+                first=compiled[key].rubric.source,
+                second=path,
             )
         compiled[key] = rubric
     return compiled

@@ -138,13 +138,22 @@ RUBRIC_LANGUAGE_MISMATCH = _entry("C011", ConfigError, "rubric {path} is written
 RUBRIC_NOT_CONFIGURED = _entry(
     "C012", ConfigError, "no rubric configured for language {language!r}"
 )
-RUBRIC_TWICE = _entry("C013", ConfigError, "two rubrics {problem}")
-CALL_TYPE_NAME_TWICE = _entry("C014", ConfigError, "{where}: the name is used twice")
-CALL_TYPE_EMPTY_VALUE = _entry("C015", ConfigError, "{where}: when.{column} {problem}")
-CALL_TYPE_NO_RUBRIC = _entry(
-    "C016", ConfigError, "{where}: rubrics.{served}: no such rubric file {problem}"
+RUBRIC_TWICE = _entry(
+    "C013", ConfigError, "two rubrics {which}for language {language!r}: {first} and {second}"
 )
-FALLBACK_NOT_SERVED = _entry("C017", ConfigError, "{where}: language_detection.fallback.{problem}")
+CALL_TYPE_NAME_TWICE = _entry("C014", ConfigError, "{where}: the name is used twice")
+CALL_TYPE_EMPTY_VALUE = _entry(
+    "C015", ConfigError, "{where}: when.{column} needs a non-empty value, got {value!r}"
+)
+CALL_TYPE_NO_RUBRIC = _entry(
+    "C016", ConfigError, "{where}: rubrics.{served}: no such rubric file {path!r}"
+)
+FALLBACK_NOT_SERVED = _entry(
+    "C017",
+    ConfigError,
+    "{where}: language_detection.fallback.{detected} = {target!r} is not one of "
+    "the served languages {served}",
+)
 METADATA_TIMEZONE = _entry("C018", ConfigError, "[metadata] timezone {timezone!r} is unknown")
 PREFECT_SERVER_FAILED = _entry("C020", ConfigError, "the local Prefect server {problem}")
 PREFECT_SERVER_UNHEALTHY = _entry("C021", ConfigError, "no healthy Prefect server at {problem}")
@@ -189,7 +198,11 @@ NO_ACCOUNTS = _entry(
     "Create one with: earmark account hash --name NAME --role lead",
 )
 MONTH_INVALID = _entry("C060", ConfigError, "--month must be YYYY-MM, got {month!r}")
-TEAM_NO_CALLS = _entry("C061", ConfigError, "team {team!r} took no call in {problem}")
+TEAM_NO_CALLS = _entry(
+    "C061",
+    ConfigError,
+    "team {team!r} took no call in {month} in {warehouse}; teams with calls that month: {teams}",
+)
 REPORT_OUT_FOLDER = _entry("C062", ConfigError, "--out {out}: folder {folder} does not exist")
 PRECISION_INVALID = _entry("C070", ConfigError, "--precision must be in (0, 1], got {value}")
 TUNE_INPUT_INVALID = _entry("C071", ConfigError, "{where}: {problem}")

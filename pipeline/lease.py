@@ -28,7 +28,7 @@ from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
 from pipeline.errors import LOCK_LOST, WAREHOUSE_LOCKED, WarehouseError
-from pipeline.warehouse import storage, unwritable, version_of, write_error
+from pipeline.storage import storage, unwritable, version_of, write_error
 
 log = logging.getLogger(__name__)
 

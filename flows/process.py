@@ -1,8 +1,8 @@
 """One recording's journey, as plain functions: decode → ASR → merge → rubric → score.
 
 The Prefect tasks in :mod:`flows.nightly` call these; so do the tests, without Prefect.
-Models and compiled rubrics are built once per worker process (``lru_cache``) and never
-cross a task boundary: what goes in is a :class:`Recording` and :class:`RunSettings`,
+Models (``lru_cache``) and compiled rubrics (:mod:`pipeline.rubric.loader`) are built
+once per worker process and never cross a task boundary: what goes in is a :class:`Recording` and :class:`RunSettings`,
 what comes out is a :class:`CallResult` of plain records.
 """
 

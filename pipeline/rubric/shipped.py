@@ -17,12 +17,17 @@ RUBRIC_LANGUAGES = ("en", "zh", "ru")
 
 
 def shipped_root() -> Path:
-    """The folder of the shipped files: the installed ``rubrics`` package, or in a source
-    checkout installed before ``rubrics/`` was a package, the folder beside ``pipeline/``."""
+    """The folder of the shipped files: the ``rubrics`` package as installed, else the
+    folder beside ``pipeline/`` (a source checkout installed before ``rubrics/`` was a
+    package, where ``import rubrics`` finds nothing or only a namespace such as
+    ``tests/rubrics``)."""
     try:
-        return Path(str(resources.files("rubrics")))
+        found = resources.files("rubrics")
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "rubrics"
+        found = None
+    if isinstance(found, Path) and (found / "rubric.schema.json").is_file():
+        return found
+    return Path(__file__).resolve().parents[2] / "rubrics"
 
 
 def shipped_path(*parts: str) -> Path:

@@ -83,3 +83,18 @@ def test_a_missing_shipped_file_is_a_coded_error() -> None:
 
     with pytest.raises(RubricError, match=r"\[R014\] .*no-such\.yaml: a shipped rubric file"):
         shipped_path("en", "no-such.yaml")
+
+
+def test_a_namespace_rubrics_on_the_path_does_not_hide_the_shipped_files(tmp_path: Path) -> None:
+    """`make test` runs the pytest binary, which puts tests/ (holding tests/rubrics) on
+    sys.path; an install made before rubrics/ was a package cannot import it otherwise."""
+    script = (
+        "import sys; sys.path.insert(0, {root!r}); import pipeline.rubric.shipped as s; "
+        "sys.path.remove({root!r}); sys.path.insert(0, {tests!r}); "
+        "print(s.shipped_path('cues', 'redaction.yaml'))"
+    ).format(root=str(ROOT), tests=str(ROOT / "tests"))
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", script], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(ROOT / "rubrics" / "cues" / "redaction.yaml")

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("EARMARK_HOME", str(ROOT / ".state"))
 
-from flows.rescore import compiled_once, rescore_partition  # noqa: E402
+from flows.rescore import compile_by_id, rescore_partition  # noqa: E402
 from pipeline import rows  # noqa: E402
 from pipeline import warehouse as wh  # noqa: E402
 from pipeline.config import usable_cores  # noqa: E402
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     options = {} if args.workers is None else {"workers": args.workers}
     with tempfile.TemporaryDirectory() as tmp:
         data = build(Path(tmp), args.calls)
-        compiled_once((rubric,))  # as the flow does before its partitions
+        compile_by_id((rubric,))  # as the flow does before its partitions
         load = os.getloadavg()[0]
         started = time.monotonic()
         scored, _ = rescore_partition(tmp, DATE, (rubric,), **options)

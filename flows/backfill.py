@@ -31,6 +31,7 @@ from pipeline import warehouse as wh
 from pipeline.archive import ArchiveFile
 from pipeline.config import Config
 from pipeline.file_index import DateRange, index_of
+from pipeline.lease import night_lock
 from pipeline.metadata import options_from_config as metadata_options
 
 log = logging.getLogger("earmark")
@@ -80,7 +81,7 @@ def backfill_flow(
     for language in config.languages:
         rubric_for(config, language)
     steps: list[StepResult] = []
-    with wh.night_lock(warehouse):
+    with night_lock(warehouse):
         index = index_of(wh.read_index(warehouse))
         plan = plan_archive(archive, index, dates=dates, metadata=metadata_options(config))
         chunks = chunk_by_date(plan.changes.todo, chunk_calls=chunk_calls) or [[]]

@@ -13,12 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline import errors
 from pipeline.errors import EarmarkError
 
 if TYPE_CHECKING:
     from pipeline.file_index import DateRange
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug in earmark; 3-5 follow the error's class
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except EarmarkError as exc:
         print(f"earmark: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return exc.exit_code
     except KeyboardInterrupt:
         print("earmark: interrupted; re-run to continue where it stopped", file=sys.stderr)
         return 130
@@ -50,7 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "This is a bug in earmark, not in your data; re-run with -v for the details.",
             file=sys.stderr,
         )
-        return 3
+        return EXIT_INTERNAL
+
+
+DATABASE_HELP = "SQLAlchemy URL for reviews (default: SQLite in the warehouse)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -107,18 +112,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="earmark.toml with [[inspectors]] and [[accounts]]")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
-    serve.add_argument(
-        "--database", help="SQLAlchemy URL for reviews (default: SQLite in the warehouse)"
-    )
+    serve.add_argument("--database", help=DATABASE_HELP)
     serve.set_defaults(func=cmd_serve)
 
     calibration = sub.add_parser("calibration", help="detector vs inspector agreement")
     csub = calibration.add_subparsers(title="calibration commands")
     report = csub.add_parser("report", help="per rubric item: precision, recall, disagreements")
     report.add_argument("--warehouse", required=True)
-    report.add_argument(
-        "--database", help="SQLAlchemy URL for reviews (default: SQLite in the warehouse)"
-    )
+    report.add_argument("--database", help=DATABASE_HELP)
     report.set_defaults(func=cmd_calibration_report)
 
     monthly = sub.add_parser(
@@ -129,9 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     monthly.add_argument("--month", required=True, help="YYYY-MM")
     monthly.add_argument("--out", required=True, help="the HTML file to write")
     monthly.add_argument("--config", help="earmark.toml (coverage target, inspectors' budgets)")
-    monthly.add_argument(
-        "--database", help="SQLAlchemy URL for reviews (default: SQLite in the warehouse)"
-    )
+    monthly.add_argument("--database", help=DATABASE_HELP)
     monthly.set_defaults(func=cmd_report)
 
     account = sub.add_parser("account", help="review app accounts")
@@ -214,9 +213,7 @@ def _parser() -> argparse.ArgumentParser:
         help="propose examples and counter-examples from inspector verdicts (a YAML patch)",
     )
     suggest.add_argument("--warehouse", required=True)
-    suggest.add_argument(
-        "--database", help="SQLAlchemy URL for reviews (default: SQLite in the warehouse)"
-    )
+    suggest.add_argument("--database", help=DATABASE_HELP)
     suggest.add_argument("--config", help="earmark.toml (the rubric of each language)")
     suggest.add_argument("--out", help="write the YAML here (default: print it)")
     suggest.set_defaults(func=cmd_rubric_suggest)
@@ -268,7 +265,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from flows.nightly import run_night, set_progress_hook
     from pipeline.config import load_config
-    from pipeline.errors import ConfigError
 
     config = load_config(args.config)
     updates: dict[str, object] = {}
@@ -282,8 +278,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     archive = args.archive or config.archive
     warehouse = args.warehouse or config.warehouse
     if not archive or not warehouse:
-        raise ConfigError(
-            "give --archive and --warehouse (or set them in earmark.toml)", code="C003"
+        raise errors.LOCATION_MISSING(
+            options="--archive and --warehouse", keys="archive and warehouse"
         )
     bar = tqdm(total=0, unit="call", desc="calls", file=sys.stderr, disable=None)
 
@@ -309,7 +305,6 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from flows.backfill import run_backfill
     from flows.nightly import set_progress_hook
     from pipeline.config import load_config
-    from pipeline.errors import ConfigError
 
     config = load_config(args.config)
     if args.workers is not None:
@@ -319,15 +314,13 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     archive = args.archive or config.archive
     warehouse = args.warehouse or config.warehouse
     if not archive or not warehouse:
-        raise ConfigError(
-            "give --archive and --warehouse (or set them in earmark.toml)", code="C003"
+        raise errors.LOCATION_MISSING(
+            options="--archive and --warehouse", keys="archive and warehouse"
         )
     for name in ("chunk_calls", "batch_calls"):
         if getattr(args, name) < 1:
             option = "--" + name.replace("_", "-")
-            raise ConfigError(
-                f"{option} must be at least 1, got {getattr(args, name)}", code="C042"
-            )
+            raise errors.COUNT_TOO_SMALL(option=option, value=getattr(args, name))
     dates = _date_range(args.first, args.last, names=("--from", "--to"))
     bar = tqdm(total=0, unit="call", desc="backfill", file=sys.stderr, disable=None)
 
@@ -357,27 +350,22 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 def _iso_date(value: str | None, option: str) -> str | None:
     import datetime as dt
 
-    from pipeline.errors import ConfigError
-
     if value is None:
         return None
     try:
         return dt.date.fromisoformat(value).isoformat()
     except ValueError:
-        raise ConfigError(
-            f"{option} {value!r} is not a date like 2026-11-20", code="C040"
-        ) from None
+        raise errors.DATE_INVALID(option=option, value=value) from None
 
 
 def _date_range(
     first: str | None, last: str | None, *, names: tuple[str, str] = ("--date", "--date")
 ) -> DateRange:
-    from pipeline.errors import ConfigError
     from pipeline.file_index import DateRange
 
     lo, hi = _iso_date(first, names[0]), _iso_date(last, names[1])
     if lo and hi and lo > hi:
-        raise ConfigError(f"{names[0]} {lo} is after {names[1]} {hi}", code="C041")
+        raise errors.DATE_RANGE_REVERSED(first=names[0], lo=lo, second=names[1], hi=hi)
     return DateRange(lo, hi)
 
 
@@ -515,7 +503,6 @@ def _print_queue(queue: Sequence[object]) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from pipeline.config import load_config
-    from pipeline.errors import ConfigError
     from review.app import serve
     from review.auth import accounts_from_entries
 
@@ -524,16 +511,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         [a.model_dump() for a in config.accounts], source=args.config or "earmark.toml"
     )
     if not accounts:
-        raise ConfigError(
-            "no [[accounts]] in the config: nobody could sign in. "
-            "Create one with: earmark account hash --name NAME --role lead",
-            code="C030",
-        )
+        raise errors.NO_ACCOUNTS()
     archive = args.archive or config.archive
     if not archive:
-        raise ConfigError(
-            "give --archive (the recordings' folder) or set archive in the config", code="C031"
-        )
+        raise errors.LOCATION_MISSING(options="--archive (the recordings' folder)", keys="archive")
     print(f"earmark: review app on http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
     serve(
         args.warehouse,
@@ -577,27 +558,22 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_account_hash(args: argparse.Namespace) -> int:
     import getpass
 
-    from pipeline.errors import ConfigError
     from review.auth import account_toml
 
     if args.password_stdin:
         password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
         if not password:
-            raise ConfigError(
-                "--password-stdin: the first line of standard input is empty", code="C038"
+            raise errors.PASSWORD_EMPTY(
+                problem="--password-stdin: the first line of standard input is empty"
             )
     elif not sys.stdin.isatty():
-        raise ConfigError(
-            "no terminal to ask the password on; from a script, pipe it in: "
-            "printf '%s\\n' \"$PASSWORD\" | earmark account hash --name NAME --password-stdin",
-            code="C037",
-        )
+        raise errors.PASSWORD_NO_TERMINAL()
     else:
         try:
             password = getpass.getpass(f"password for {args.name}: ")
             again = getpass.getpass("again: ")
         except EOFError:  # Ctrl-D at the prompt
-            raise ConfigError("no password given (end of input)", code="C038") from None
+            raise errors.PASSWORD_EMPTY(problem="no password given (end of input)") from None
         if not password or password != again:
             print("earmark: error: the passwords are empty or differ", file=sys.stderr)
             return EXIT_USAGE
@@ -686,16 +662,13 @@ def cmd_rubric_check(args: argparse.Namespace) -> int:
 def cmd_rubric_test(args: argparse.Namespace) -> int:
     from models.embed import get_embedder
     from models.nlp import get_analyzer
-    from pipeline.rubric.engine import check_examples, compile_rubric
-    from pipeline.rubric.schema import load_rubric
+    from pipeline.rubric.engine import check_examples
+    from pipeline.rubric.loader import compiled_rubric
 
     failed_total = 0
     for path in args.files:
         try:
-            rubric = load_rubric(path)
-            compiled = compile_rubric(
-                rubric, get_analyzer(rubric.language), embedder=get_embedder()
-            )
+            compiled = compiled_rubric(path, analyzer_for=get_analyzer, embedder=get_embedder)
         except EarmarkError as exc:
             failed_total += 1
             print(f"FAIL {exc}")
@@ -778,7 +751,7 @@ def cmd_rubric_tune(args: argparse.Namespace) -> int:
     from pipeline.rubric.tune import item_margins, meaning_of, pick_threshold
 
     if not 0 < args.precision <= 1:
-        raise EarmarkError(f"--precision must be in (0, 1], got {args.precision}", code="C070")
+        raise errors.PRECISION_INVALID(value=args.precision)
     compiled = next(iter(compile_rubrics([args.rubric]).values()))
     calls, labels = _tune_examples(args, compiled.rubric.language)
     target = next((c for c in compiled.items if c.item.id == args.item), None)
@@ -818,7 +791,9 @@ def _tune_examples(args: argparse.Namespace, language: str) -> tuple[list[object
         with open(args.transcripts, encoding="utf-8") as source:
             for n, obj, problem in transcripts_from_jsonl(source):
                 if obj is None:
-                    raise EarmarkError(f"{args.transcripts}:{n}: {problem}", code="C071")
+                    raise errors.TUNE_INPUT_INVALID(
+                        where=f"{args.transcripts}:{n}", problem=problem
+                    )
                 t = transcript_from_json(obj)
                 by_id[t.call_id] = t
     calls: list[object] = []
@@ -826,7 +801,9 @@ def _tune_examples(args: argparse.Namespace, language: str) -> tuple[list[object
     try:
         lines = open(args.labels, encoding="utf-8").read().splitlines()  # noqa: SIM115
     except OSError as exc:
-        raise EarmarkError(f"{args.labels}: cannot read ({exc.strerror})", code="C071") from None
+        raise errors.TUNE_INPUT_INVALID(
+            where=args.labels, problem=f"cannot read ({exc.strerror})"
+        ) from None
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -845,12 +822,14 @@ def _tune_examples(args: argparse.Namespace, language: str) -> tuple[list[object
                 calls.append(by_id[obj["call_id"]])
             labels.append(present)
         except (ValueError, KeyError, TypeError) as exc:
-            raise EarmarkError(
-                f"{args.labels}:{n}: not a label line ({exc}; see earmark rubric tune --help)",
-                code="C071",
+            raise errors.TUNE_INPUT_INVALID(
+                where=f"{args.labels}:{n}",
+                problem=f"not a label line ({exc}; see earmark rubric tune --help)",
             ) from None
     if not labels:
-        raise EarmarkError(f"{args.labels}: no labels for item {args.item!r}", code="C071")
+        raise errors.TUNE_INPUT_INVALID(
+            where=args.labels, problem=f"no labels for item {args.item!r}"
+        )
     return calls, labels
 
 
@@ -882,7 +861,6 @@ def _print_assessment(
 def cmd_rubric_explain(args: argparse.Namespace) -> int:
     from flows.rescore import RubricsByLanguage
     from pipeline import warehouse as wh
-    from pipeline.errors import InputError
     from pipeline.rows import transcript_from_rows
     from pipeline.scoring import assess
 
@@ -890,15 +868,15 @@ def cmd_rubric_explain(args: argparse.Namespace) -> int:
         r for r in wh.read_table(args.warehouse, "calls").to_pylist() if r["call_id"] == args.call
     ]
     if not calls:
-        raise InputError(f"{args.warehouse}: no call {args.call!r} in the calls table", code="I006")
+        raise errors.CALL_NOT_FOUND(warehouse=args.warehouse, call=args.call)
     call = calls[0]
     if call["status"] == "quarantined":
-        raise InputError(
-            f"call {args.call!r} was quarantined; see the quarantine table", code="I007"
+        raise errors.CALL_NOT_SCORED(
+            call=args.call, problem="quarantined; see the quarantine table"
         )
     if call["status"] == "unsupported_language":
-        raise InputError(
-            f"call {args.call!r} was not transcribed: {call['status_reason']}", code="I007"
+        raise errors.CALL_NOT_SCORED(
+            call=args.call, problem=f"not transcribed: {call['status_reason']}"
         )
     utts = wh.read_table(args.warehouse, "utterances", call_dates=[call["call_date"]]).to_pylist()
     transcript = transcript_from_rows(
@@ -910,7 +888,7 @@ def cmd_rubric_explain(args: argparse.Namespace) -> int:
     paths = [args.rubric] if args.rubric else _call_rubric_paths(args, call)
     compiled = RubricsByLanguage(paths)(transcript.language)
     if compiled is None:
-        raise InputError(f"no rubric for the call's language {transcript.language!r}", code="I008")
+        raise errors.CALL_LANGUAGE_NO_RUBRIC(language=transcript.language)
     print(
         f"{call['source_path']}  {call['duration_s']:.0f} s  {call['language']}  agent {call['agent_id'] or '—'}"
     )
@@ -922,7 +900,6 @@ def cmd_rubric_explain(args: argparse.Namespace) -> int:
 def cmd_rubric_suggest(args: argparse.Namespace) -> int:
     from pipeline import warehouse as wh
     from pipeline.config import load_config
-    from pipeline.errors import InputError
     from review.store import ReviewStore, default_database_url
     from review.suggest import check_suggestions_file, suggest, suggestions_yaml
 
@@ -930,10 +907,7 @@ def cmd_rubric_suggest(args: argparse.Namespace) -> int:
     if args.out:
         check_suggestions_file(args.out)
     if not wh.partition_dates(args.warehouse, "calls"):
-        raise InputError(
-            f"{args.warehouse}: no calls table here; give the warehouse the review app serves",
-            code="I014",
-        )
+        raise errors.NO_CALLS_TABLE(warehouse=args.warehouse)
     store = ReviewStore(args.database or default_database_url(args.warehouse))
     try:
         found = suggest(store.latest_reviews(), args.warehouse, config)

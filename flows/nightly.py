@@ -45,6 +45,7 @@ from pipeline.file_index import (
     plan_changes,
     resolve_changes,
 )
+from pipeline.lease import night_lock
 from pipeline.metadata import METADATA_FILE, MetadataOptions, read_metadata
 from pipeline.metadata import options_from_config as metadata_options
 from pipeline.queue import (
@@ -368,7 +369,7 @@ def nightly_flow(
     started = time.monotonic()
     # Fail before any compute on what would fail every call: rubrics (model files: preflight).
     check_rubrics(config)
-    with wh.night_lock(warehouse):
+    with night_lock(warehouse):
         planned = _planned.pop((archive, warehouse, dates), None)
         if planned is not None and planned[0] == wh.stamp(wh.index_path(warehouse)):
             _, index, plan = planned  # listed just before the flow; the index is as read then
@@ -870,7 +871,7 @@ def run_queue_build(warehouse: str, dates: list[str], config: Config) -> list[Qu
     (the queues become its artifacts), else directly (no temporary server to start)."""
     from flows.env import prefect_server
 
-    with wh.night_lock(warehouse):
+    with night_lock(warehouse):
         if not prefect_server():
             return rebuild_queue(warehouse, dates, config)
         from prefect import flow

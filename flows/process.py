@@ -1,8 +1,8 @@
 """One recording's journey, as plain functions: decode → ASR → merge → rubric → score.
 
 The Prefect tasks in :mod:`flows.nightly` call these; so do the tests, without Prefect.
-Models and compiled rubrics are built once per worker process (``lru_cache``) and never
-cross a task boundary: what goes in is a :class:`Recording` and :class:`RunSettings`,
+Models (``lru_cache``) and compiled rubrics (:mod:`pipeline.rubric.loader`) are built
+once per worker process and never cross a task boundary: what goes in is a :class:`Recording` and :class:`RunSettings`,
 what comes out is a :class:`CallResult` of plain records.
 """
 
@@ -46,8 +46,8 @@ from pipeline.metrics import METRICS_VERSION, measure_call
 from pipeline.redact import RedactOptions, redact_transcript
 from pipeline.roles import call_direction
 from pipeline.rows import metrics_from_call_row
-from pipeline.rubric.engine import CompiledRubric, compile_rubric
-from pipeline.rubric.schema import load_rubric
+from pipeline.rubric.engine import CompiledRubric
+from pipeline.rubric.loader import compiled_rubric
 from pipeline.scoring import assess
 from pipeline.transcript import (
     merge_channels,
@@ -107,16 +107,15 @@ def _transcriber(config_json: str, model: str) -> WhisperTranscriber:
     return WhisperTranscriber(config.model_copy(update={"model": model}))
 
 
-@lru_cache(maxsize=16)
 def get_compiled_rubric(path: str, language: str) -> CompiledRubric:
-    """Load, validate and compile a rubric once per process."""
-    rubric = load_rubric(path)
-    if rubric.language != language:
+    """Load, validate and compile a rubric once per process (per content of the file)."""
+    compiled = compiled_rubric(path, analyzer_for=get_analyzer, embedder=get_embedder)
+    if compiled.rubric.language != language:
         raise ConfigError(
-            f"rubric {path} is written for {rubric.language!r} but configured for {language!r}",
+            f"rubric {path} is written for {compiled.rubric.language!r} but configured for {language!r}",
             code="C011",
         )
-    return compile_rubric(rubric, get_analyzer(language), embedder=get_embedder())
+    return compiled
 
 
 @lru_cache(maxsize=1)

@@ -20,7 +20,6 @@ findings and scores.
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import multiprocessing
 import os
@@ -29,7 +28,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -37,13 +35,14 @@ import pyarrow as pa
 from flows.env import prefect_server
 from models.embed import get_embedder
 from models.nlp import get_analyzer
-from pipeline import rows
+from pipeline import errors, rows
 from pipeline import warehouse as wh
 from pipeline.calltypes import rubric_paths
 from pipeline.config import Config, usable_cores
-from pipeline.errors import ConfigError
+from pipeline.lease import night_lock
 from pipeline.rubric.detectors import fork_safe
-from pipeline.rubric.engine import ALL_INPUTS, CompiledRubric, compile_rubric
+from pipeline.rubric.engine import ALL_INPUTS, CompiledRubric
+from pipeline.rubric.loader import compiled_rubric
 from pipeline.rubric.schema import load_rubric
 from pipeline.scoring import assess
 
@@ -67,16 +66,19 @@ def compile_rubrics(
     """One compiled rubric per language; two files for one language is an error."""
     compiled: dict[str, CompiledRubric] = {}
     for path in paths:
-        rubric = load_rubric(path)
-        if rubric.language in compiled:
-            raise ConfigError(
-                f"two rubrics for language {rubric.language!r}: {compiled[rubric.language].rubric.source} and {path}",
-                code="C013",
-            )
-        compiled[rubric.language] = compile_rubric(
-            rubric, get_analyzer(rubric.language), available=available, embedder=get_embedder()
-        )
+        rubric = _compiled(path, available=available)
+        language = rubric.rubric.language
+        if language in compiled:
+            first = compiled[language].rubric.source
+            raise errors.RUBRIC_TWICE(which="", language=language, first=first, second=path)
+        compiled[language] = rubric
     return compiled
+
+
+def _compiled(path: str, *, available: frozenset[str] = ALL_INPUTS) -> CompiledRubric:
+    return compiled_rubric(
+        path, analyzer_for=get_analyzer, embedder=get_embedder, available=available
+    )
 
 
 class RubricsByLanguage:
@@ -89,9 +91,8 @@ class RubricsByLanguage:
         for path in paths:
             language = load_rubric(path).language
             if language in self.files:
-                raise ConfigError(
-                    f"two rubrics for language {language!r}: {self.files[language]} and {path}",
-                    code="C013",
+                raise errors.RUBRIC_TWICE(
+                    which="", language=language, first=self.files[language], second=path
                 )
             self.files[language] = path
 
@@ -103,8 +104,7 @@ class RubricsByLanguage:
         path = self.files.get(language)
         if path is None:
             return None
-        compiled = compiled_once([path])
-        return next((r for (lang, _), r in compiled.items() if lang == language), None)
+        return _compiled(path)
 
 
 RubricKey = tuple[str, str]
@@ -121,35 +121,17 @@ def compile_by_id(paths: Sequence[str]) -> dict[RubricKey, CompiledRubric]:
     """
     compiled: dict[RubricKey, CompiledRubric] = {}
     for path in paths:
-        rubric = load_rubric(path)
-        key = (rubric.language, rubric.id)
+        rubric = _compiled(path)
+        key = (rubric.rubric.language, rubric.rubric.id)
         if key in compiled:
-            raise ConfigError(
-                f"two rubrics {rubric.id!r} for language {rubric.language!r}: "
-                f"{compiled[key].rubric.source} and {path}",
-                code="C013",
+            raise errors.RUBRIC_TWICE(
+                which=f"{key[1]!r} ",
+                language=key[0],
+                first=compiled[key].rubric.source,
+                second=path,
             )
-        compiled[key] = compile_rubric(
-            rubric, get_analyzer(rubric.language), embedder=get_embedder()
-        )
+        compiled[key] = rubric
     return compiled
-
-
-def compiled_once(paths: Sequence[str]) -> dict[RubricKey, CompiledRubric]:
-    """:func:`compile_by_id`, once per process for the same files with the same content:
-    the flow checks the rubrics before it starts, then every partition reuses them."""
-    try:
-        contents = tuple(Path(p).read_bytes() for p in paths)
-    except OSError:
-        return compile_by_id(paths)  # which says what is wrong with which file
-    return dict(_compiled(tuple(paths), contents))
-
-
-@functools.lru_cache(maxsize=4)
-def _compiled(
-    paths: tuple[str, ...], contents: tuple[bytes, ...]
-) -> dict[RubricKey, CompiledRubric]:
-    return compile_by_id(paths)
 
 
 def rubric_of_call(
@@ -190,7 +172,7 @@ def rescore_partition(
     Calls no given rubric is for (by language and the rubric id their call type chose)
     are skipped.
     """
-    part, skipped = _read_partition(warehouse, date, compiled_once(rubric_paths))
+    part, skipped = _read_partition(warehouse, date, compile_by_id(rubric_paths))
     n = len(part.calls)
     chunks = [(lo, min(lo + CHUNK_CALLS, n)) for lo in range(0, n, CHUNK_CALLS)]
     findings: list[rows.Row] = []
@@ -351,9 +333,9 @@ def rescore_flow(
     """Body of the Prefect flow: one task per partition, then the queues (``in_prefect``
     false: the same partitions one after the other, no Prefect)."""
     started = time.monotonic()
-    compiled_once(rubric_paths)  # refuse a broken rubric before touching anything
+    compile_by_id(rubric_paths)  # refuse a broken rubric before touching anything
     dates = [d for d in wh.partition_dates(warehouse, "calls") if since is None or d >= since]
-    with wh.night_lock(warehouse):
+    with night_lock(warehouse):
         if in_prefect:
             from prefect import task
             from prefect.cache_policies import NO_CACHE

@@ -25,7 +25,7 @@ import sys
 from collections.abc import Iterator
 
 from flows.lifetime import start_server, wait_healthy
-from pipeline.errors import ConfigError
+from pipeline import errors
 
 DEPLOYMENT = "nightly"
 FLOW_NAME = "earmark-nightly"
@@ -58,9 +58,7 @@ def _check_cron(cron: str) -> None:
     term = r"(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*|[A-Za-z]{3}"
     fields = cron.split()
     if len(fields) != 5 or not all(re.fullmatch(term, f) for f in fields):
-        raise ConfigError(
-            f"--cron {cron!r} is not a 5-field cron expression like '0 2 * * *'", code="C022"
-        )
+        raise errors.CRON_INVALID(cron=cron)
 
 
 def serve(

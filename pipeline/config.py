@@ -15,18 +15,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from pipeline.errors import ConfigError
+from pipeline import errors
+from pipeline.rubric.shipped import shipped_rubrics
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-RUBRIC_LANGUAGES = ("en", "zh", "ru")
-"""Languages with a shipped rubric and text analysis: what ``languages`` may serve."""
 ServedLanguage = Literal["en", "zh", "ru"]
-DEFAULT_RUBRICS = {
-    lang: str(PROJECT_ROOT / "rubrics" / lang / "inbound-support.yaml") for lang in RUBRIC_LANGUAGES
-}
-OUTBOUND_RUBRICS = {
-    lang: str(PROJECT_ROOT / "rubrics" / lang / "outbound-sales.yaml") for lang in RUBRIC_LANGUAGES
-}
+DEFAULT_RUBRICS = shipped_rubrics("inbound-support")
+"""The shipped rubric of each language a call type does not choose (``[rubrics]``)."""
+OUTBOUND_RUBRICS = shipped_rubrics("outbound-sales")
 
 
 class _Strict(BaseModel):
@@ -377,9 +372,10 @@ def load_config(path: str | Path | None) -> Config:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc.strerror})", code="C001") from exc
+        problem = f"cannot read config ({exc.strerror})"
+        raise errors.CONFIG_UNREADABLE(path=path, problem=problem) from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})", code="C001") from exc
+        raise errors.CONFIG_UNREADABLE(path=path, problem=f"not valid TOML ({exc})") from exc
     base = path.resolve().parent
     for key in ("archive", "warehouse"):
         if raw.get(key):
@@ -406,7 +402,7 @@ def load_config(path: str | Path | None) -> Config:
             + (f", got {e['input']!r}" if e["type"] != "missing" else "")
             for e in exc.errors()
         )
-        raise ConfigError(f"{path}: {problems}", code="C002") from None
+        raise errors.CONFIG_INVALID(path=path, problems=problems) from None
     check_call_types(config, source=str(path))
     return config
 
@@ -434,23 +430,17 @@ def check_call_types(config: Config, *, source: str = "earmark.toml") -> None:
     for n, call_type in enumerate(config.call_types):
         where = f"{source}: call_types[{n}] {call_type.name!r}"
         if call_type.name in seen:
-            raise ConfigError(f"{where}: the name is used twice", code="C014")
+            raise errors.CALL_TYPE_NAME_TWICE(where=where)
         seen.add(call_type.name)
         for column, wanted in call_type.when.items():
             values = [wanted] if isinstance(wanted, str) else wanted
             if not values or any(not v.strip() for v in values):
-                raise ConfigError(
-                    f"{where}: when.{column} needs a non-empty value, got {wanted!r}", code="C015"
-                )
+                raise errors.CALL_TYPE_EMPTY_VALUE(where=where, column=column, value=wanted)
         for served, rubric in call_type.rubrics.items():
             if not Path(rubric).is_file():
-                raise ConfigError(
-                    f"{where}: rubrics.{served}: no such rubric file {rubric!r}", code="C016"
-                )
+                raise errors.CALL_TYPE_NO_RUBRIC(where=where, served=served, path=rubric)
     for detected, target in config.language_detection.fallback.items():
         if target not in config.languages:
-            raise ConfigError(
-                f"{source}: language_detection.fallback.{detected} = {target!r} is not one of "
-                f"the served languages {config.languages}",
-                code="C017",
+            raise errors.FALLBACK_NOT_SERVED(
+                where=source, detected=detected, target=target, served=config.languages
             )

@@ -1,7 +1,7 @@
 """Cue lists as data: the phrases the acoustic measures and diarization look for.
 
 The files live beside the rubrics, in ``rubrics/cues/`` (found like the shipped rubrics,
-from :data:`pipeline.config.PROJECT_ROOT`), and ship their own examples, which the tests
+with :func:`pipeline.rubric.shipped.shipped_root`), and ship their own examples, which the tests
 run like a rubric item's:
 
 * ``hold.yaml`` — what an agent says before a hold and coming back from one
@@ -9,7 +9,7 @@ run like a rubric item's:
 * ``roles.yaml`` — what the agent or the customer of a mono call says
   (:mod:`pipeline.roles`, read by :mod:`pipeline.diarization`).
 
-:func:`load_cue_file` is the one loader: a missing or broken file is ``M020`` naming the
+:func:`load_cue_file` is the one loader: a missing or broken file is ``M022`` naming the
 file and the field.
 """
 
@@ -23,11 +23,11 @@ from typing import Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline.config import PROJECT_ROOT
-from pipeline.errors import ModelError
+from pipeline.errors import CUE_FILE_INVALID
+from pipeline.rubric.shipped import shipped_root
 from pipeline.text import bare
 
-CUES_DIR = PROJECT_ROOT / "rubrics" / "cues"
+CUES_DIR = shipped_root() / "cues"
 HOLD_PATH = CUES_DIR / "hold.yaml"
 ROLES_PATH = CUES_DIR / "roles.yaml"
 Language = Literal["en", "zh", "ru"]
@@ -84,23 +84,23 @@ def load_cue_file(path: str | Path, model: type[CueFile], *, what: str) -> CueFi
     Raises
     ------
     ModelError
-        ``M020`` when the file is missing, not YAML, or not a valid ``what`` file.
+        ``M022`` when the file is missing, not YAML, or not a valid ``what`` file.
     """
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         return model.model_validate(raw)
     except (OSError, yaml.YAMLError) as exc:
-        raise ModelError(f"{path}: cannot read {what} ({exc})", code="M020") from exc
+        raise CUE_FILE_INVALID(path=path, problem=f"cannot read {what} ({exc})") from exc
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
-        raise ModelError(f"{path}: invalid {what}: {problems}", code="M020") from None
+        raise CUE_FILE_INVALID(path=path, problem=f"invalid {what}: {problems}") from None
 
 
 @lru_cache(maxsize=4)
 def hold_cues(path: str = str(HOLD_PATH)) -> HoldCues:
-    """The hold cues of a cue file, validated (``M020`` when broken), read once."""
+    """The hold cues of a cue file, validated (``M022`` when broken), read once."""
     return load_cue_file(path, HoldCues, what="hold cues")
 
 

@@ -21,13 +21,14 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
-from pipeline.errors import RubricError
+from pipeline import errors
 from pipeline.protocols import Embedder
+from pipeline.rubric.shipped import shipped_path
 from pipeline.types import Transcript
 
 Vectors = npt.NDArray[np.float32]
 
-SENTIMENT_ANCHORS = Path(__file__).resolve().parent.parent / "rubrics" / "sentiment.yaml"
+SENTIMENT_ANCHORS = shipped_path("sentiment.yaml")
 SENTIMENT_SCALE = 0.04
 """Margin (positive minus negative anchor similarity) that reads as sentiment ±0.76
 (``tanh(1)``): the e5 margins of plainly happy or unhappy lines sit around ±0.03-0.06."""
@@ -91,7 +92,8 @@ def load_anchors(embedder: Embedder, path: Path = SENTIMENT_ANCHORS) -> Sentimen
         positive = [t for lines in data["positive"].values() for t in lines]
         negative = [t for lines in data["negative"].values() for t in lines]
     except (OSError, yaml.YAMLError, KeyError, AttributeError, TypeError) as exc:
-        raise RubricError(f"{path}: not a sentiment anchor file: {exc}", code="R011") from None
+        problem = f"not a sentiment anchor file: {exc}"
+        raise errors.MEANING_FILE_INVALID(path=path, problem=problem) from None
     return SentimentAnchors(embedder.embed_examples(positive), embedder.embed_examples(negative))
 
 

@@ -27,7 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.config import Config
-from pipeline.errors import InputError
+from pipeline.errors import METADATA_TIMEZONE, InputError
 from pipeline.types import MetadataIssue, QuarantineEntry
 
 METADATA_FILE = "metadata.csv"
@@ -80,17 +80,15 @@ class MetadataOptions:
 
         Raises
         ------
-        InputError
-            ``I002`` when the zone is unknown.
+        ConfigError
+            ``C018`` when the zone is unknown.
         """
         if not self.timezone:
             return None
         try:
             return ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise InputError(
-                f"[metadata] timezone {self.timezone!r} is unknown", code="I002"
-            ) from exc
+            raise METADATA_TIMEZONE(timezone=self.timezone) from exc
 
 
 @dataclass(frozen=True, slots=True)

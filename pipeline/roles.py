@@ -118,13 +118,13 @@ def _cue_file(path: str) -> _CueFile:
 
 
 def load_cues(path: str = str(CUES_PATH)) -> tuple[RoleCue, ...]:
-    """The role cues of a cue file, validated (``M020`` when broken, see
+    """The role cues of a cue file, validated (``M022`` when broken, see
     :func:`pipeline.cues.load_cue_file`)."""
     return tuple(_cue_file(path).cues)
 
 
 def turn_phrases(path: str = str(CUES_PATH)) -> TurnPhrases:
-    """The opening and closing phrases of a cue file, validated (``M020`` when broken)."""
+    """The opening and closing phrases of a cue file, validated (``M022`` when broken)."""
     return _cue_file(path).turn_phrases
 
 

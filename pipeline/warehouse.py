@@ -9,7 +9,8 @@ Layout (readable as-is by pyarrow, DuckDB, pandas, Spark, Trino)::
                                            audio with the redacted spans covered
 
 WAREHOUSE is a folder or any fsspec URL (``s3://bucket/earmark``, ``gs://…``): every
-read and write goes through :func:`storage`, so a cluster's machines share one warehouse.
+read and write goes through :func:`pipeline.storage.storage`, so a cluster's machines
+share one warehouse. One night at a time writes it (:mod:`pipeline.lease`).
 
 Writes are idempotent and atomic: a partition is read, the rows being written replace
 the rows with the same key, and the result goes to a temporary file renamed into
@@ -19,32 +20,43 @@ duplicates, and a crash leaves the old file.
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import fcntl
 import hashlib
 import json
 import logging
 import os
-import posixpath
 import re
-import socket
 import sys
-import tempfile
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import IO, Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from fsspec import AbstractFileSystem
-from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
+from pipeline import errors
 from pipeline.errors import WarehouseError
+
+# isort: off
+from pipeline.storage import (  # re-exported: callers reach the storage layer as wh.<name>
+    absolute as absolute,
+    atomic_path as atomic_path,
+    check_reachable as check_reachable,
+    fetch as fetch,
+    is_local as is_local,
+    join as join,
+    list_names as list_names,
+    open_input as open_input,
+    read_bytes as read_bytes,
+    remove as remove,
+    stamp as stamp,
+    storage as storage,
+    unwritable as unwritable,
+    version_of as version_of,
+    write_error as write_error,
+)
+
+# isort: on
 from pipeline.types import IndexEntry
 
 log = logging.getLogger(__name__)
@@ -271,67 +283,6 @@ SORT: dict[str, list[tuple[str, str]]] = {
 }
 
 
-def storage(root: str | os.PathLike[str]) -> tuple[AbstractFileSystem, str]:
-    """The fsspec file system a warehouse (or one of its files) is on, and its path there.
-
-    A plain path is the local disk; ``s3://bucket/prefix``, ``gs://bucket/prefix`` and any
-    other fsspec URL work once its package is installed (``s3fs`` ships with earmark).
-    Credentials and endpoints come from the usual places: ``AWS_*`` variables (including
-    ``AWS_ENDPOINT_URL`` for MinIO and other S3-compatible stores), ``~/.aws``, or
-    ``FSSPEC_S3_*`` variables; so Dask workers started with the same environment reach
-    the same warehouse.
-
-    Raises
-    ------
-    WarehouseError
-        ``W003`` for an unknown protocol or one whose package is not installed.
-    """
-    url = os.fspath(root)
-    try:
-        return url_to_fs(url)  # type: ignore[no-any-return]
-    except (ImportError, ValueError) as exc:
-        raise WarehouseError(f"{url}: cannot open this warehouse ({exc})", code="W003") from exc
-
-
-def check_reachable(root: str | os.PathLike[str]) -> None:
-    """Refuse a remote warehouse that cannot be reached, before any work starts (a local
-    folder is created when first written).
-
-    Raises
-    ------
-    WarehouseError
-        ``W003`` (see :func:`storage`); ``W004`` when its bucket does not exist or
-        cannot be reached (no credentials, no network, a wrong endpoint).
-    """
-    fs, path = storage(root)
-    if isinstance(fs, LocalFileSystem):
-        return
-    bucket = path.split("/", 1)[0]
-    try:
-        fs.invalidate_cache(bucket)
-        fs.info(bucket)
-    except FileNotFoundError as exc:
-        raise _unwritable(os.fspath(root), exc, f"no bucket {bucket!r}") from exc
-    except Exception as exc:
-        raise _unwritable(os.fspath(root), exc, "cannot reach the warehouse") from exc
-
-
-def is_local(root: str | os.PathLike[str]) -> bool:
-    """Whether the warehouse is a folder on this machine's disk."""
-    return isinstance(storage(root)[0], LocalFileSystem)
-
-
-def absolute(root: str | os.PathLike[str]) -> str:
-    """``root`` with a local path made absolute (for a deployment or a server); URLs as given."""
-    fs, path = storage(root)
-    return str(Path(path).resolve()) if isinstance(fs, LocalFileSystem) else os.fspath(root)
-
-
-def join(root: str | os.PathLike[str], *parts: str) -> str:
-    """A location inside the warehouse: ``root/part/…`` (``root`` may be a URL)."""
-    return "/".join([os.fspath(root).rstrip("/"), *parts])
-
-
 def read_parquet(
     location: str, *, schema: pa.Schema | None = None, columns: Sequence[str] | None = None
 ) -> pa.Table | None:
@@ -345,146 +296,7 @@ def read_parquet(
     except FileNotFoundError:
         return None
     except (pa.ArrowInvalid, OSError) as exc:
-        raise WarehouseError(
-            f"{location}: unreadable partition ({exc}). The night stops here rather than "
-            "overwrite it: move it aside (restore it from a backup if there is one) and run "
-            "again; the calls of the archive are rewritten from the transcript cache",
-            code="W002",
-        ) from exc
-
-
-def read_bytes(location: str) -> bytes | None:
-    """A file's bytes, or ``None`` when there is none."""
-    fs, path = storage(location)
-    try:
-        return fs.cat_file(path)  # type: ignore[no-any-return]
-    except FileNotFoundError:
-        return None
-
-
-def open_input(location: str) -> IO[bytes]:
-    """A file of the warehouse opened for reading (seekable; remote files are read in
-    small ranges, so reading a header does not fetch the whole object)."""
-    fs, path = storage(location)
-    if isinstance(fs, LocalFileSystem):
-        return fs.open(path, "rb")  # type: ignore[no-any-return]
-    return fs.open(path, "rb", block_size=64 * 1024, cache_type="bytes")  # type: ignore[no-any-return]
-
-
-def stamp(location: str) -> tuple[str, int] | None:
-    """What changes when a file is rewritten (its mtime or ETag, and size); ``None`` if absent."""
-    fs, path = storage(location)
-    try:
-        info = fs.info(path)
-    except FileNotFoundError:
-        return None
-    return _version(info), int(info.get("size") or 0)
-
-
-def _version(info: Mapping[str, Any]) -> str:
-    """What identifies one version of a file in an fsspec ``info``: its ETag on an object
-    store, its mtime on a disk."""
-    return str(info.get("ETag") or info.get("mtime") or info.get("LastModified") or "")
-
-
-def list_names(folder: str) -> list[str]:
-    """The names of the files in a warehouse folder (``[]`` if it does not exist), sorted."""
-    fs, path = storage(folder)
-    fs.invalidate_cache(path)  # other processes (Dask workers, other nights) write here too
-    try:
-        entries = fs.ls(path, detail=False)
-    except FileNotFoundError:
-        return []
-    return sorted(posixpath.basename(str(e).rstrip("/")) for e in entries)
-
-
-def remove(location: str) -> None:
-    """Delete a file of the warehouse (nothing if it is already gone)."""
-    fs, path = storage(location)
-    with contextlib.suppress(FileNotFoundError):
-        fs.rm_file(path)
-
-
-def fetch(location: str, dest: Path | None) -> Path:
-    """A local file with the bytes of ``location``: the file itself when the warehouse is
-    local, else a download to ``dest`` (skipped when ``dest`` exists: callers name it by
-    content, as the redacted copies are named)."""
-    fs, path = storage(location)
-    if isinstance(fs, LocalFileSystem):
-        return Path(path)
-    if dest is None:
-        raise ValueError(f"{location}: a remote file needs a local destination")
-    if not dest.is_file():
-        with atomic_path(dest) as tmp:
-            fs.get_file(path, str(tmp))
-    return dest
-
-
-@contextlib.contextmanager
-def atomic_path(location: str | os.PathLike[str]) -> Iterator[Path]:
-    """A local temporary file to write ``location`` through, so it is never seen half-written.
-
-    On success the file is synced and renamed onto ``location`` (local warehouse) or
-    uploaded to it (object stores publish an object whole or not at all); on any error
-    it is removed and ``location`` keeps its old content.
-
-    Raises
-    ------
-    WarehouseError
-        ``W006`` when the disk is full, ``W004`` when the warehouse is read-only or not
-        writable by this user: the message names the file; nothing was changed.
-    """
-    fs, path = storage(location)
-    local = isinstance(fs, LocalFileSystem)
-    folder = Path(path).parent if local else None
-    tmp = ""
-    try:
-        if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=posixpath.splitext(path)[1], dir=folder)
-        os.close(fd)
-        yield Path(tmp)
-        if local:
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        else:
-            fs.put_file(tmp, path)
-    except OSError as exc:
-        coded = write_error(os.fspath(location), exc)
-        if coded is exc:
-            raise
-        raise coded from exc
-    finally:
-        if tmp:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-
-
-_READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
-
-
-def write_error(location: str, exc: OSError) -> OSError | WarehouseError:
-    """The coded error for a failed warehouse write (a full disk, a read-only warehouse),
-    or ``exc`` itself for any other failure."""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return WarehouseError(
-            f"{location}: no space left on the device; the file was not changed "
-            "(its previous version is intact). Free some space and run again: "
-            "finished transcripts are cached and not redone",
-            code="W006",
-        )
-    if exc.errno in _READ_ONLY:
-        return WarehouseError(
-            f"{location}: the warehouse is read-only or not writable by this user "
-            f"({os.strerror(exc.errno or 0)}); nothing was changed. "
-            "Make it writable or point --warehouse elsewhere",
-            code="W004",
-        )
-    return exc
-
-
-# ---------------------------------------------------------------- tables
+        raise errors.PARTITION_UNREADABLE(path=location, reason=exc) from exc
 
 
 def partition_path(root: str | os.PathLike[str], table: str, call_date: str) -> str:
@@ -655,7 +467,8 @@ class CacheEntryDamaged(WarehouseError):
     """A transcript cache entry that cannot be used; it is recomputed, never trusted."""
 
     def __init__(self, location: str, problem: str) -> None:
-        super().__init__(f"{location}: damaged cache entry, {problem}", code="W008")
+        entry = errors.CACHE_ENTRY_DAMAGED
+        super().__init__(entry.message(path=location, problem=problem), code=entry.code)
         self.location = location
 
 
@@ -690,283 +503,3 @@ def redacted_audio_path(
     :func:`pipeline.redact_audio.copy_key`)."""
     stem = redacted_audio_stem(call_id)
     return join(root, REDACTED_AUDIO, f"{PARTITION}={call_date}", f"{stem}.{key}.flac")
-
-
-# ---------------------------------------------------------------- the night's lock
-
-LOCK_NAME = ".earmark.lock"
-LEASE_S = 15 * 60.0
-"""On an object store, a lock not renewed for this long is abandoned (its night died) and
-the next night takes it over; a live night renews it five times per lease."""
-
-
-@contextlib.contextmanager
-def night_lock(root: str | os.PathLike[str], *, lease_s: float = LEASE_S) -> Iterator[None]:
-    """Hold the warehouse's write lock; a second night on the same warehouse is refused.
-
-    On a local disk this is ``flock`` on ``WAREHOUSE/.earmark.lock``, released by the
-    kernel if the process dies. On an object store it is that object, created only if it
-    does not exist (S3's conditional ``If-None-Match`` put), renewed while the night runs
-    and deleted at its end; one left by a killed night is taken over after ``lease_s``.
-
-    Raises
-    ------
-    WarehouseError
-        ``W001`` while another run holds the lock; ``W004`` when the warehouse cannot be
-        written; ``W005`` at the end of a night whose object lock lapsed or was taken over.
-    """
-    fs, path = storage(root)
-    if isinstance(fs, LocalFileSystem):
-        with _file_lock(os.fspath(root), Path(path)):
-            yield
-    else:
-        with _object_lock(os.fspath(root), fs, posixpath.join(path, LOCK_NAME), lease_s):
-            yield
-
-
-def _busy(root: str, holder: str) -> WarehouseError:
-    return WarehouseError(
-        f"{root}: another earmark run ({holder}) is writing this warehouse; "
-        "wait for it to finish or point --warehouse elsewhere",
-        code="W001",
-    )
-
-
-def _unwritable(
-    root: str, exc: BaseException, what: str = "cannot write the warehouse"
-) -> WarehouseError:
-    return WarehouseError(f"{root}: {what} ({type(exc).__name__}: {exc})", code="W004")
-
-
-@contextlib.contextmanager
-def _file_lock(root: str, folder: Path) -> Iterator[None]:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        f = open(folder / LOCK_NAME, "a+")  # noqa: SIM115 (held open for the whole night)
-    except OSError as exc:
-        coded = write_error(root, exc)
-        raise (coded if isinstance(coded, WarehouseError) else _unwritable(root, exc)) from exc
-    with f:
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            raise _busy(root, f.read().strip() or "another process") from None
-        f.seek(0)
-        f.truncate()
-        f.write(f"pid {os.getpid()}")
-        f.flush()
-        _probe_writable(root, folder)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-
-def _probe_writable(root: str, folder: Path) -> None:
-    """Refuse a read-only warehouse before the night spends hours on ASR, not at its end
-    (an existing lock file can stay writable in a folder where nothing can be created)."""
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        coded = write_error(root, exc)
-        raise (coded if isinstance(coded, WarehouseError) else _unwritable(root, exc)) from exc
-
-
-@contextlib.contextmanager
-def _object_lock(root: str, fs: AbstractFileSystem, path: str, lease_s: float) -> Iterator[None]:
-    """The lease lock of an object store. Every change is conditional on S3: created only
-    if absent (``If-None-Match``), taken over, renewed and deleted only if it is still
-    the version read (``If-Match`` on its ETag), so two nights never both hold it."""
-    holder = f"{socket.gethostname()} pid {os.getpid()}"
-    # The lease is wall-clock time (other machines read it), but measured here from one
-    # wall-clock reading plus the monotonic clock: a jump of this machine's clock during
-    # the night neither shortens the lease (others would take a live lock) nor stretches
-    # it (a dead night would keep it).
-    wall0, mono0 = wall_clock(), time.monotonic()
-
-    def body() -> bytes:
-        now = wall0 + (time.monotonic() - mono0)
-        lease = {"holder": holder, "expires": now + lease_s, "lease_s": lease_s}
-        return json.dumps(lease).encode()
-
-    etag = _acquire(root, fs, path, body)
-    stop, lost = threading.Event(), threading.Event()
-
-    def renew() -> None:
-        nonlocal etag
-        failing_since = time.monotonic()
-        while not stop.wait(lease_s / 5):
-            try:
-                etag = _put_if(fs, path, body(), etag)
-                failing_since = time.monotonic()
-            except _Conflict:
-                lost.set()
-                log.error("%s: this night's lock was taken over by another run", root)
-                return
-            except Exception as exc:  # a blip: the lease outlasts several renewals
-                log.warning("%s: could not renew the lock (%s)", root, exc)
-                if time.monotonic() - failing_since > lease_s:
-                    lost.set()
-                    return
-
-    renewer = threading.Thread(target=renew, name="earmark-lock", daemon=True)
-    renewer.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        renewer.join(timeout=60)
-        if not lost.is_set():
-            try:
-                _delete_if(fs, path, etag)
-            except Exception as exc:  # the lease lapses by itself; the night's result stands
-                log.warning(
-                    "%s: could not release the lock (%s); it lapses in %.0f s", root, exc, lease_s
-                )
-    if lost.is_set():
-        raise WarehouseError(
-            f"{root}: this night lost its lock (not renewed for {lease_s:.0f} s or taken over); "
-            "another run may have written the warehouse meanwhile: run the night again",
-            code="W005",
-        )
-
-
-class _Conflict(Exception):
-    """The lock object is not the version this run read (another run changed it)."""
-
-
-def _acquire(root: str, fs: AbstractFileSystem, path: str, body: Callable[[], bytes]) -> str:
-    """Create the lock, or take over an abandoned one; returns the lock's ETag."""
-    for _ in range(5):
-        try:
-            try:
-                return _put_if(fs, path, body(), None)
-            except _Conflict:
-                held, etag = _read_lock(fs, path)
-            if held is None:
-                continue  # released meanwhile
-            expires, lease = _lease_of(held)
-            now = wall_clock()
-            until = time.strftime("%H:%M:%S UTC", time.gmtime(min(expires, 2**31)))
-            if now < expires <= now + 1.5 * lease:
-                raise _busy(root, f"{held.get('holder', '?')}, lease renewed until {until}")
-            if (expires > now or now - expires < lease) and _renewed(fs, path, etag, lease):
-                # expired a moment ago or implausibly far ahead: a clock jumped (ours or
-                # the holder's). Renewed while watched: the night is alive.
-                raise _busy(root, f"{held.get('holder', '?')}, renewing its lease")
-            log.warning("%s: taking over the lock of %s, abandoned", root, held.get("holder"))
-            try:
-                return _put_if(fs, path, body(), etag)
-            except _Conflict:
-                continue  # another run took it over first
-        except WarehouseError:
-            raise
-        except Exception as exc:  # no bucket, no credentials, no network: say which
-            raise _unwritable(root, exc) from exc
-    raise _busy(root, "several runs starting at once")
-
-
-wall_clock: Callable[[], float] = time.time
-"""The wall clock the lease lock reads (a test moves it to simulate a clock jump)."""
-
-
-def _lease_of(held: Mapping[str, Any]) -> tuple[float, float]:
-    """A lock's expiry time and lease length (older locks have no length: the default)."""
-    try:
-        expires = float(held.get("expires") or 0.0)
-        lease = float(held.get("lease_s") or LEASE_S)
-    except (TypeError, ValueError):
-        return 0.0, LEASE_S
-    return expires, min(max(lease, 0.05), LEASE_S)
-
-
-def _renewed(fs: AbstractFileSystem, path: str, etag: str, lease: float) -> bool:
-    """Whether the lock changes within 1.5 renewal intervals (a live night renews it five
-    times per lease), timed by the monotonic clock, which no clock jump moves."""
-    deadline = time.monotonic() + 1.5 * lease / 5
-    while time.monotonic() < deadline:
-        time.sleep(min(0.05 * lease, 1.0))
-        try:
-            if _etag(fs, path) != etag:
-                return True
-        except FileNotFoundError:
-            return False  # released: the caller's conditional takeover fails, then creates it
-    return False
-
-
-def _conditional(fs: AbstractFileSystem) -> bool:
-    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
-    return any(p in ("s3", "s3a") for p in protocols)
-
-
-def _is_conflict(exc: BaseException) -> bool:
-    cause = exc.__cause__ or exc.__context__
-    code = (getattr(cause, "response", None) or {}).get("Error", {}).get("Code")
-    return isinstance(exc, FileExistsError) or code in (
-        "PreconditionFailed",
-        "ConditionalRequestConflict",
-    )
-
-
-def _put_if(fs: AbstractFileSystem, path: str, data: bytes, etag: str | None) -> str:
-    """Write the lock only if absent (``etag`` None) or still at ``etag``; its new ETag.
-
-    Raises
-    ------
-    _Conflict
-        When it exists (creating) or changed (replacing).
-    """
-    try:
-        if etag is None:
-            fs.pipe_file(path, data, mode="create")
-        elif _conditional(fs):
-            fs.pipe_file(path, data, IfMatch=etag)
-        else:  # a store without conditional writes: read, compare, write
-            if _read_lock(fs, path)[1] != etag:
-                raise _Conflict
-            fs.pipe_file(path, data)
-    except _Conflict:
-        raise
-    except Exception as exc:
-        if _is_conflict(exc):
-            raise _Conflict from exc
-        raise
-    return _etag(fs, path)
-
-
-def _delete_if(fs: AbstractFileSystem, path: str, etag: str) -> None:
-    bucket, _, key = path.partition("/")
-    if _conditional(fs):
-        try:
-            fs.call_s3("delete_object", Bucket=bucket, Key=key, IfMatch=etag)
-        except Exception as exc:
-            if not _is_conflict(exc):
-                raise
-        fs.invalidate_cache(path)
-    elif _read_lock(fs, path)[1] == etag:
-        fs.rm_file(path)
-
-
-def _etag(fs: AbstractFileSystem, path: str) -> str:
-    fs.invalidate_cache(path)
-    return _version(fs.info(path))
-
-
-def _read_lock(fs: AbstractFileSystem, path: str) -> tuple[dict[str, Any] | None, str]:
-    """The lock's content and ETag; ``(None, "")`` when there is none. A damaged one
-    reads as abandoned."""
-    try:
-        etag = _etag(fs, path)
-        raw = fs.cat_file(path)
-    except FileNotFoundError:
-        return None, ""
-    try:
-        held = json.loads(raw)
-    except ValueError:
-        held = None
-    if not isinstance(held, dict):
-        held = {"holder": "a damaged lock", "expires": 0.0}
-    return held, etag

@@ -37,9 +37,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pipeline import errors
 from pipeline import warehouse as wh
 from pipeline.config import Config
-from pipeline.errors import ConfigError
 from pipeline.scoring import clock
 from pipeline.triage import triage_calls
 from review import charts, data
@@ -143,7 +143,7 @@ def create_app(
     """
     root = archive if archive is not None else config.archive
     if not root or not Path(root).is_dir():
-        raise ConfigError(f"archive folder {str(root)!r} does not exist", code="C004")
+        raise errors.ARCHIVE_FOLDER_MISSING(path=str(root))
     by_name = dict(accounts) if isinstance(accounts, Mapping) else {a.name: a for a in accounts}
     if secret_key is None:
         log.warning("no secret key given: sessions end when this server stops")
@@ -691,7 +691,7 @@ def _audio(request: Request, call_id: str, account: SignedIn) -> Response:
         audio_mode=state.config.redact.audio,
         cache=state.audio_cache,
     )
-    return audio_response(path, request.headers.get("range"), head=request.method == "HEAD")
+    return audio_response(path)
 
 
 def _calibration(request: Request, account: SignedIn) -> Response:

@@ -1,7 +1,7 @@
 """Serving recordings to the browser's audio player: one byte range at a time.
 
 The player seeks by asking for ``Range: bytes=N-``; without ``206 Partial Content``
-a browser cannot jump to a finding. Only a path listed in the ``calls`` table is ever
+a browser cannot jump to a finding (Starlette's ``FileResponse`` serves the ranges). Only a path listed in the ``calls`` table is ever
 served, and only once it resolves (symlinks included) to a file inside the archive.
 A call with redacted spans is played from its redacted copy in the warehouse, never
 from the archive, unless audio redaction is switched off (``[redact] audio = "off"``).
@@ -12,20 +12,16 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import posixpath
-import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
 from fastapi import HTTPException
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import FileResponse
 
 from pipeline import warehouse as wh
 from pipeline.redact_audio import copy_key
 from review.data import CallRef
 
-CHUNK_BYTES = 64 * 1024
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _TYPES = {
     ".wav": "audio/wav",
     ".mp3": "audio/mpeg",
@@ -34,55 +30,6 @@ _TYPES = {
     ".opus": "audio/ogg",
     ".m4a": "audio/mp4",
 }
-
-
-class RangeNotSatisfiable(ValueError):
-    """The ``Range`` header asks for bytes the file does not have (or is malformed)."""
-
-
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """The inclusive byte span a ``Range`` header asks for.
-
-    Parameters
-    ----------
-    header
-        The header's value, e.g. ``"bytes=0-1023"``, ``"bytes=500-"``, ``"bytes=-500"``.
-    size
-        The file's size in bytes.
-
-    Returns
-    -------
-    tuple[int, int] | None
-        ``(first, last)`` clipped to the file; ``None`` when there is no header.
-
-    Raises
-    ------
-    RangeNotSatisfiable
-        Malformed, several ranges, or starting past the end of the file.
-
-    Examples
-    --------
-    >>> parse_range("bytes=10-19", 100), parse_range("bytes=90-", 100), parse_range("bytes=-5", 100)
-    ((10, 19), (90, 99), (95, 99))
-    """
-    if header is None:
-        return None
-    match = _RANGE.match(header.strip())
-    if match is None:
-        raise RangeNotSatisfiable(f"unsupported range {header!r}")
-    first, last = match.groups()
-    if not first and not last:
-        raise RangeNotSatisfiable(f"empty range {header!r}")
-    if not first:  # the last N bytes
-        n = int(last)
-        if n == 0 or size == 0:
-            raise RangeNotSatisfiable(f"empty suffix range {header!r}")
-        return max(0, size - n), size - 1
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if start >= size or end < start:
-        raise RangeNotSatisfiable(f"range {header!r} outside 0-{size - 1}")
-    return start, end
 
 
 def resolve_recording(archive: Path, source_path: str) -> Path:
@@ -191,46 +138,13 @@ def resolve_audio(
     raise HTTPException(409, withheld_message(ref))
 
 
-def iter_file(path: Path, start: int, length: int) -> Iterator[bytes]:
-    """Lazily yield ``length`` bytes of ``path`` from ``start``, in chunks."""
-    with path.open("rb") as f:
-        f.seek(start)
-        left = length
-        while left > 0:
-            chunk = f.read(min(CHUNK_BYTES, left))
-            if not chunk:
-                return
-            left -= len(chunk)
-            yield chunk
-
-
-def audio_response(path: Path, range_header: str | None, *, head: bool = False) -> Response:
-    """A 200 (whole file) or 206 (one range) response streaming ``path``.
-
-    Raises
-    ------
-    HTTPException
-        416 with ``Content-Range: bytes */SIZE`` for an unsatisfiable range.
-    """
-    size = path.stat().st_size
-    try:
-        span = parse_range(range_header, size)
-    except RangeNotSatisfiable as exc:
-        raise HTTPException(416, str(exc), headers={"Content-Range": f"bytes */{size}"}) from None
-    first, last = span if span is not None else (0, size - 1)
-    length = max(0, last - first + 1)
-    headers = {
-        "Accept-Ranges": "bytes",
-        "Content-Length": str(length),
-        "Cache-Control": "private, max-age=3600",
-    }
-    if span is not None:
-        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
-    status = 206 if span is not None else 200
+def audio_response(path: Path) -> FileResponse:
+    """``path`` for the player: Starlette's ``FileResponse`` answers ``Range`` requests
+    (206 with ``Content-Range``; 416 with ``bytes */SIZE`` past the end; 400 when
+    malformed) and ``HEAD``, and streams the file in chunks."""
     media = _TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0]
-    media = media or "application/octet-stream"
-    if head:
-        return Response(status_code=status, headers=headers, media_type=media)
-    return StreamingResponse(
-        iter_file(path, first, length), status_code=status, headers=headers, media_type=media
+    return FileResponse(
+        path,
+        media_type=media or "application/octet-stream",
+        headers={"Cache-Control": "private, max-age=3600"},
     )

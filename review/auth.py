@@ -3,13 +3,12 @@
 Accounts live in ``earmark.toml`` as ``[[accounts]]`` tables (``name``, ``role``,
 ``password_hash``); the hash is ``scrypt$n$r$p$salt_hex$hash_hex`` from
 :func:`hash_password`, so the file never holds a password. A session is a cookie
-carrying ``{name, exp, csrf}`` signed with HMAC-SHA256: no server-side session store,
+carrying ``{name, exp, csrf}`` signed with HMAC-SHA256 (itsdangerous): no server-side session store,
 so several servers sharing the secret key accept each other's sessions.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 import hmac
@@ -20,7 +19,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pipeline.errors import ConfigError
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from pipeline import errors
 
 Role = Literal["inspector", "lead", "agent"]
 ROLES: tuple[Role, ...] = ("inspector", "lead", "agent")
@@ -129,6 +130,9 @@ def check_sign_in(accounts: Mapping[str, Account], name: str, password: str) -> 
     return account if account is not None and ok else None
 
 
+_ROLE_PROBLEM = "role must be 'inspector', 'lead' or 'agent', got {!r}"
+
+
 def accounts_from_entries(
     entries: Iterable[Any], *, source: str = "accounts"
 ) -> dict[str, Account]:
@@ -139,36 +143,34 @@ def accounts_from_entries(
     for k, entry in enumerate(entries):
         where = f"{source}: accounts[{k}]"
         if not isinstance(entry, dict):
-            raise ConfigError(f"{where}: must be a table, got {entry!r}", code="C003")
+            raise errors.ACCOUNT_INVALID(where=where, problem=f"must be a table, got {entry!r}")
         name, role, hashed = entry.get("name"), entry.get("role"), entry.get("password_hash")
         extra = sorted(set(entry) - {"name", "role", "password_hash", "agent_id"})
         if extra:
-            raise ConfigError(f"{where}: unknown field {extra[0]!r}", code="C003")
+            raise errors.ACCOUNT_INVALID(where=where, problem=f"unknown field {extra[0]!r}")
         if not isinstance(name, str) or not name.strip():
-            raise ConfigError(
-                f"{where}: name must be a non-empty string, got {name!r}", code="C003"
+            raise errors.ACCOUNT_INVALID(
+                where=where, problem=f"name must be a non-empty string, got {name!r}"
             )
         if role not in ROLES:
-            raise ConfigError(
-                f"{where} ({name}): role must be 'inspector', 'lead' or 'agent', got {role!r}",
-                code="C003",
+            raise errors.ACCOUNT_INVALID(
+                where=f"{where} ({name})", problem=_ROLE_PROBLEM.format(role)
             )
         agent_id = entry.get("agent_id") or ""
         if not isinstance(agent_id, str) or (role == "agent") != bool(agent_id.strip()):
-            raise ConfigError(
-                f"{where} ({name}): an agent account needs agent_id (the agent_id of its "
-                f"calls) and only an agent account has one; got role {role!r}, "
-                f"agent_id {agent_id!r}",
-                code="C003",
+            raise errors.ACCOUNT_INVALID(
+                where=f"{where} ({name})",
+                problem="an agent account needs agent_id (the agent_id of its calls) and only "
+                f"an agent account has one; got role {role!r}, agent_id {agent_id!r}",
             )
         if not isinstance(hashed, str) or _parse_hash(hashed) is None:
-            raise ConfigError(
-                f"{where} ({name}): password_hash must be 'scrypt$n$r$p$salt$hash' "
+            raise errors.ACCOUNT_INVALID(
+                where=f"{where} ({name})",
+                problem="password_hash must be 'scrypt$n$r$p$salt$hash' "
                 "(make one with `earmark account hash`)",
-                code="C003",
             )
         if name in accounts:
-            raise ConfigError(f"{where}: duplicate account name {name!r}", code="C003")
+            raise errors.ACCOUNT_INVALID(where=where, problem=f"duplicate account name {name!r}")
         accounts[name] = Account(name, role, hashed, agent_id.strip())
     return accounts
 
@@ -182,9 +184,11 @@ def account_toml(name: str, role: Role, password: str, *, agent_id: str = "") ->
     [[accounts]]
     """
     if role not in ROLES:
-        raise ConfigError(f"role must be 'inspector', 'lead' or 'agent', got {role!r}", code="C003")
+        raise errors.ACCOUNT_INVALID(where="--role", problem=_ROLE_PROBLEM.format(role))
     if (role == "agent") != bool(agent_id):
-        raise ConfigError("an agent account needs --agent-id (and only an agent)", code="C003")
+        raise errors.ACCOUNT_INVALID(
+            where="--agent-id", problem="an agent account needs --agent-id (and only an agent)"
+        )
     return (
         f"[[accounts]]\nname = {json.dumps(name)}\nrole = {json.dumps(role)}\n"
         + (f"agent_id = {json.dumps(agent_id)}\n" if agent_id else "")
@@ -196,10 +200,15 @@ def account_toml(name: str, role: Role, password: str, *, agent_id: str = "") ->
 
 
 class SessionSigner:
-    """Encode and check session cookies: base64url JSON payload + ``.`` + HMAC-SHA256."""
+    """Encode and check session cookies: ``{name, exp, csrf}`` as JSON, signed with
+    HMAC-SHA256 by itsdangerous; the expiry is in the payload, checked on every load."""
 
     def __init__(self, secret_key: str, *, ttl_s: float = SESSION_TTL_S) -> None:
-        self._key = hashlib.sha256(b"earmark-review-session|" + secret_key.encode()).digest()
+        self._serializer = URLSafeSerializer(
+            secret_key,
+            salt="earmark-review-session",
+            signer_kwargs={"digest_method": hashlib.sha256},
+        )
         self.ttl_s = ttl_s
 
     def new(self, name: str = "", *, now: float | None = None) -> Session:
@@ -208,29 +217,18 @@ class SessionSigner:
         return Session(name=name, expires_at=now + self.ttl_s, csrf=secrets.token_urlsafe(24))
 
     def dumps(self, session: Session) -> str:
-        payload = json.dumps(
-            {"n": session.name, "e": round(session.expires_at), "c": session.csrf},
-            separators=(",", ":"),
-        ).encode()
-        body = base64.urlsafe_b64encode(payload).rstrip(b"=")
-        return f"{body.decode()}.{self._sign(body)}"
+        payload = {"n": session.name, "e": round(session.expires_at), "c": session.csrf}
+        return self._serializer.dumps(payload)
 
     def loads(self, cookie: str | None, *, now: float | None = None) -> Session | None:
         """The session a cookie carries, or ``None`` if it is missing, forged or expired."""
-        if not cookie or cookie.count(".") != 1:
-            return None
-        body, sig = cookie.split(".")
-        if not hmac.compare_digest(sig, self._sign(body.encode())):
+        if not cookie:
             return None
         try:
-            data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+            data = self._serializer.loads(cookie)
             session = Session(name=str(data["n"]), expires_at=float(data["e"]), csrf=str(data["c"]))
-        except (ValueError, KeyError, TypeError):
+        except (BadSignature, ValueError, KeyError, TypeError):
             return None
         if session.expires_at < (time.time() if now is None else now):
             return None
         return session
-
-    def _sign(self, body: bytes) -> str:
-        mac = hmac.new(self._key, body, hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()

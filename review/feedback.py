@@ -449,13 +449,6 @@ class Scorecard:
     answers: Mapping[str, str] = field(default_factory=dict)
     """``call_id → "acknowledge" | "dispute"``: the agent's latest answer to its review."""
 
-    @property
-    def praise_ratio(self) -> float:
-        """Praise points per point to improve over all sessions (inf with no criticism)."""
-        if not self.criticism:
-            return math.inf if self.praise else math.nan
-        return self.praise / self.criticism
-
 
 def scorecard(
     index: FeedbackIndex,

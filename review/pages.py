@@ -13,7 +13,6 @@ import datetime as dt
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
@@ -353,8 +352,3 @@ def _pct(value: float) -> float | None:
 
 def _none(value: float) -> float | None:
     return None if math.isnan(value) else value
-
-
-def context_of(view: TeamView) -> dict[str, Any]:
-    """What the monthly report template needs besides the charts."""
-    return {"view": view, "charts": team_charts(view, link=False)}

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import jinja2
 
+from pipeline import errors
 from pipeline import warehouse as wh
 from pipeline.config import Config
-from pipeline.errors import ConfigError
 from review.app import FILTERS
 from review.feedback import (
     FeedbackIndex,
@@ -97,17 +97,18 @@ def monthly_check(
         call that month (a misspelt team, or a month not processed yet).
     """
     if not _MONTH.match(month):
-        raise ConfigError(f"--month must be YYYY-MM, got {month!r}", code="C060")
+        raise errors.MONTH_INVALID(month=month)
     index = index or FeedbackIndex(warehouse)
     first, last = month_days(month)
     reviews = store.latest_reviews()
     view = team_view(index, store, config, team_id, first=first, last=last, reviews=reviews)
     if not view.agents:
         teams = sorted({t for t in index.summary(first, last).calls["team_id"].to_pylist() if t})
-        raise ConfigError(
-            f"team {team_id!r} took no call in {month} in {os.fspath(warehouse)}; teams with "
-            f"calls that month: {', '.join(teams) or 'none'}",
-            code="C061",
+        raise errors.TEAM_NO_CALLS(
+            team=team_id,
+            month=month,
+            warehouse=os.fspath(warehouse),
+            teams=", ".join(teams) or "none",
         )
     b_first, b_last = month_days(previous_month(month))
     before = team_view(index, store, config, team_id, first=b_first, last=b_last, reviews=reviews)
@@ -158,7 +159,7 @@ def write_report(
     """Write the monthly report of ``team_id`` to ``out`` (atomically); see the module."""
     out = Path(out)
     if not out.parent.is_dir():
-        raise ConfigError(f"--out {out}: folder {out.parent} does not exist", code="C062")
+        raise errors.REPORT_OUT_FOLDER(out=out, folder=out.parent)
     store = ReviewStore(database_url or default_database_url(warehouse))
     try:
         check = monthly_check(warehouse, config, team_id, month, store=store)

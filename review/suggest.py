@@ -26,9 +26,9 @@ from typing import Any, Literal
 
 import pyarrow.compute as pc
 
+from pipeline import errors
 from pipeline import warehouse as wh
 from pipeline.config import Config
-from pipeline.errors import ConfigError
 from pipeline.rubric.schema import Rubric, load_rubric
 from pipeline.scoring import clock
 from review.data import CallIndex
@@ -244,7 +244,4 @@ def check_suggestions_file(path: str | Path) -> None:
     if p.exists() and not p.read_text(encoding="utf-8", errors="replace").startswith(
         "# earmark rubric suggest"
     ):
-        raise ConfigError(
-            f"{p}: exists and is not an earmark suggestions file; give another --out",
-            code="C043",
-        )
+        raise errors.SUGGESTIONS_OUT_TAKEN(path=p)

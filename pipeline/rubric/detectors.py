@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from pipeline import errors
 from pipeline.errors import RubricError
 from pipeline.protocols import Embedder, TextAnalyzer, Tokens
 from pipeline.types import Span, Transcript
@@ -103,7 +104,7 @@ def get_detector_class(name: str, *, where: str = "") -> type[Any]:
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
         prefix = f"{where}: " if where else ""
-        raise RubricError(f"{prefix}unknown detector {name!r} ({hint})", code="R003") from None
+        raise errors.DETECTOR_UNKNOWN(where=prefix, name=name, hint=hint) from None
 
 
 def validate_detector(name: str, params: Mapping[str, Any], *, where: str) -> BaseModel:
@@ -115,7 +116,7 @@ def validate_detector(name: str, params: Mapping[str, Any], *, where: str) -> Ba
         problems = "; ".join(
             f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
-        raise RubricError(f"{where}: detector {name!r}: {problems}", code="R005") from None
+        raise errors.DETECTOR_PARAMS(where=where, name=name, problems=problems) from None
 
 
 def build_detector(

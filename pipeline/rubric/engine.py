@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.errors import RubricError
+from pipeline import errors
 from pipeline.protocols import Embedder, TextAnalyzer
 from pipeline.rubric.detectors import CallText, Detector, Hit, build_detector
 from pipeline.rubric.schema import Item, NaWhen, Rubric, Window
@@ -80,10 +80,7 @@ def compile_rubric(
         for d in (detector, na_detector):
             missing = set(getattr(d, "requires", ())) - available if d is not None else set()
             if missing:
-                raise RubricError(
-                    f"{where}: needs {', '.join(sorted(missing))}, which this run does not produce",
-                    code="R008",
-                )
+                raise errors.DETECTOR_NEEDS(where=where, needs=", ".join(sorted(missing)))
         items.append(CompiledItem(item, detector, na_detector))
     uses = embedder is not None and any(getattr(c.detector, "uses_embedder", False) for c in items)
     return CompiledRubric(
@@ -178,11 +175,6 @@ def evaluate(
     )
     facts = _CallFacts(call.transcript)
     return [_evaluate_item(compiled.rubric, c, call, facts) for c in compiled.items]
-
-
-def evaluate_item(rubric: Rubric, compiled: CompiledItem, call: CallText) -> Finding:
-    """One item on a prepared call: detection, ``na_when``, ``expect`` → outcome."""
-    return _evaluate_item(rubric, compiled, call, _CallFacts(call.transcript))
 
 
 class _CallFacts:

@@ -36,10 +36,11 @@ import numpy.typing as npt
 import yaml
 from pydantic import BaseModel, Field
 
-from pipeline.errors import RubricError
+from pipeline import errors
 from pipeline.protocols import Embedder, TextAnalyzer
 from pipeline.rubric.builtin import NEGATION_CUES
 from pipeline.rubric.detectors import CallText, Detector, DetectorParams, Hit, build_detector
+from pipeline.rubric.shipped import shipped_path
 
 Vectors = npt.NDArray[np.float32]
 
@@ -92,10 +93,7 @@ class MeaningDetector:
         self, params: MeaningParams, analyzer: TextAnalyzer, embedder: Embedder | None = None
     ) -> None:
         if embedder is None:
-            raise RubricError(
-                "meaning.v1 needs the meaning model (models/embed.py), and none was given",
-                code="R010",
-            )
+            raise errors.MEANING_MODEL_NOT_GIVEN()
         self.embedder = embedder
         self.params = params
         self.examples = list(params.examples)
@@ -109,10 +107,7 @@ class MeaningDetector:
         self.head: tuple[Vectors, float] | None = None
         if params.method == "linear":
             if self.counter_vectors is None:
-                raise RubricError(
-                    "meaning.v1 with method: linear needs counter_examples or neutral: true",
-                    code="R015",
-                )
+                raise errors.MEANING_LINEAR_ALONE()
             self.head = linear_head(self.example_vectors, self.counter_vectors)
         cues = params.negation_cues
         if cues is None:
@@ -222,7 +217,7 @@ def words(text: str) -> int:
     return len(_WORD.findall(text))
 
 
-NEUTRAL_LINES = Path(__file__).resolve().parents[2] / "rubrics" / "neutral.yaml"
+NEUTRAL_LINES = shipped_path("neutral.yaml")
 _neutral: dict[str, Vectors] = {}
 
 
@@ -234,8 +229,8 @@ def neutral_vectors(embedder: Embedder, path: Path = NEUTRAL_LINES) -> Vectors:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
             lines = [str(t) for texts in data.values() for t in texts]
         except (OSError, yaml.YAMLError, AttributeError, TypeError) as exc:
-            raise RubricError(
-                f"{path}: not a list of lines per language: {exc}", code="R011"
+            raise errors.MEANING_FILE_INVALID(
+                path=path, problem=f"not a list of lines per language: {exc}"
             ) from None
         vectors = _neutral[embedder.model_id] = embedder.embed_examples(lines)
     return vectors

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pipeline.errors import RubricError
+from pipeline import errors
 
 SCHEMA_VERSION = 1
 LANGUAGES = ("en", "zh", "ru")
@@ -147,38 +147,36 @@ def load_rubric(path: str | Path) -> Rubric:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise RubricError(f"{path}: cannot read rubric ({exc.strerror})", code="R001") from exc
+        problem = f"cannot read rubric ({exc.strerror})"
+        raise errors.RUBRIC_UNREADABLE(path=path, problem=problem) from exc
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" line {where.line + 1}" if where is not None else ""
-        raise RubricError(f"{path}{line}: not valid YAML ({exc})", code="R001") from exc
+        raise errors.RUBRIC_UNREADABLE(
+            path=f"{path}{line}", problem=f"not valid YAML ({exc})"
+        ) from exc
     return parse_rubric(raw, source=str(path))
 
 
 def parse_rubric(raw: Any, *, source: str = "<rubric>") -> Rubric:
     """Validate an already parsed rubric document (see :func:`load_rubric`)."""
     if not isinstance(raw, dict):
-        raise RubricError(
-            f"{source}: a rubric is a mapping with 'items', got {type(raw).__name__}", code="R001"
-        )
+        problem = f"a rubric is a mapping with 'items', got {type(raw).__name__}"
+        raise errors.RUBRIC_UNREADABLE(path=source, problem=problem)
     version = raw.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise RubricError(
-            f"{source}: schema_version must be {SCHEMA_VERSION}, got {version!r}", code="R007"
-        )
+        raise errors.SCHEMA_VERSION(path=source, problem=f"{SCHEMA_VERSION}, got {version!r}")
     try:
         rubric = Rubric.model_validate({**raw, "source": source})
     except ValidationError as exc:
-        raise RubricError(_explain(exc, raw, source), code="R002") from None
+        raise errors.RUBRIC_INVALID(problem=_explain(exc, raw, source)) from None
     if rubric.language not in LANGUAGES:
-        raise RubricError(
-            f"{source}: language must be one of {', '.join(LANGUAGES)}, got {rubric.language!r}",
-            code="R006",
-        )
+        problem = f"{', '.join(LANGUAGES)}, got {rubric.language!r}"
+        raise errors.RUBRIC_LANGUAGE(path=source, problem=problem)
     seen: set[str] = set()
     for item in rubric.items:
         if item.id in seen:
-            raise RubricError(f"{source} item {item.id!r}: duplicate item id", code="R004")
+            raise errors.ITEM_ID_TWICE(path=source, item=item.id)
         seen.add(item.id)
     from pipeline.rubric.detectors import validate_detector
 

@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pipeline.errors import RubricError
+from pipeline import errors
 from pipeline.rubric.engine import CompiledItem, CompiledRubric, eligible_utterances, prepare_call
 from pipeline.rubric.meaning import AnyDetector, MeaningDetector
 from pipeline.types import Transcript
@@ -46,10 +46,9 @@ def meaning_of(compiled: CompiledItem) -> MeaningDetector:
         d if isinstance(d, MeaningDetector) else d.meaning() if isinstance(d, AnyDetector) else None
     )
     if found is None:
-        raise RubricError(
-            f"item {compiled.item.id!r} has no meaning.v1 detector to tune "
-            f"(its detector is {compiled.item.detector})",
-            code="R012",
+        raise errors.TUNE_ITEM(
+            problem=f"item {compiled.item.id!r} has no meaning.v1 detector to tune "
+            f"(its detector is {compiled.item.detector})"
         )
     return found
 
@@ -61,8 +60,8 @@ def item_margins(
     target = next((c for c in compiled.items if c.item.id == item_id), None)
     if target is None:
         known = ", ".join(c.item.id for c in compiled.items)
-        raise RubricError(
-            f"no item {item_id!r} in {compiled.rubric.source} (has {known})", code="R012"
+        raise errors.TUNE_ITEM(
+            problem=f"no item {item_id!r} in {compiled.rubric.source} (has {known})"
         )
     meaning = meaning_of(target)
     others = target.detector.children if isinstance(target.detector, AnyDetector) else []

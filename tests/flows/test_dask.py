@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from s3kit import S3
 
+from pipeline import lease
 from pipeline import warehouse as wh
 
 pytestmark = pytest.mark.slow
@@ -95,7 +96,7 @@ def test_dask_cluster_into_s3_gives_the_default_runners_tables(
     assert "3 calls processed" in on_dask.stdout and "1 quarantined" in on_dask.stdout
     assert _tables(shared) == _tables(tmp_path / "default")
     assert wh.list_names(wh.join(shared, "_cache", "asr"))  # the workers' transcripts
-    assert not wh.list_names(shared).count(wh.LOCK_NAME)  # the night let go of its lock
+    assert not wh.list_names(shared).count(lease.LOCK_NAME)  # the night let go of its lock
 
     again = _run(archive, shared)  # a second night: all from the shared cache, same tables
     assert again.returncode == 0, again.stderr

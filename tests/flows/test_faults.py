@@ -208,7 +208,7 @@ def test_a_night_on_a_full_disk_ends_with_w006_and_keeps_the_partition(
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(wh.pq, "write_table", enospc)
-    assert _run(junk_archive, warehouse) == 2
+    assert _run(junk_archive, warehouse) == 4  # storage
     err = capsys.readouterr().err
     calls = next(p for p in before if "calls" in p.parts)
     assert err.startswith(f"earmark: error: [W006] {calls}: no space left on the device")
@@ -229,7 +229,7 @@ def test_a_night_on_a_corrupted_partition_stops_and_names_it(
     part.write_bytes(b"not parquet at all")
     (junk_archive / "later.wav").write_bytes(b"RIFF")  # new work for the night: a partition write
     capsys.readouterr()
-    assert _run(junk_archive, warehouse) == 2
+    assert _run(junk_archive, warehouse) == 4  # storage
     err = capsys.readouterr().err
     assert err.startswith(f"earmark: error: [W002] {part}: unreadable partition")
     assert "move it aside" in err

@@ -19,6 +19,7 @@ import pytest
 from prockit import alive, descendants
 
 from flows.nightly import run_night, run_queue_build
+from pipeline import lease
 from pipeline import warehouse as wh
 from pipeline.config import Config
 from pipeline.file_index import DateRange
@@ -79,7 +80,7 @@ def _stamps(warehouse: Path) -> dict[str, tuple[int, int]]:
     return {
         str(p.relative_to(warehouse)): (p.stat().st_ino, p.stat().st_mtime_ns)
         for p in warehouse.rglob("*")
-        if p.is_file() and p.name != wh.LOCK_NAME
+        if p.is_file() and p.name != lease.LOCK_NAME
     }
 
 

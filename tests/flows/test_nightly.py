@@ -279,7 +279,7 @@ def test_bad_config_is_a_clear_error_not_a_traceback(night: dict, archive: Path)
         night["tmp"],
     )
     assert (
-        missing.returncode == 2
+        missing.returncode == 3  # input data
         and "[I001]" in missing.stderr
         and "archive folder not found" in missing.stderr
     )

@@ -157,7 +157,7 @@ def test_explain_shows_matched_text_and_reasons(warehouse: Path, tmp_path: Path)
         and "lemma 'apologize for the inconvenience'" in out.stdout
     )
     missing = _earmark("rubric", "explain", "--call", "nope", "--warehouse", str(warehouse))
-    assert missing.returncode == 2 and "[I006]" in missing.stderr
+    assert missing.returncode == 3 and "[I006]" in missing.stderr
 
 
 def test_apply_scores_external_transcripts_as_jsonl(tmp_path: Path) -> None:

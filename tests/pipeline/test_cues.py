@@ -63,13 +63,13 @@ def test_opening_phrases_match_whole_words_and_traditional_chinese() -> None:
 def test_a_broken_hold_file_is_a_coded_error(tmp_path: Path, broken, problem: str) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "hold.yaml"
     bad.write_text(broken(HOLD_PATH.read_text(encoding="utf-8")), encoding="utf-8")
-    with pytest.raises(ModelError, match=rf"\[M020\] .*hold\.yaml: .*{problem}") as info:
+    with pytest.raises(ModelError, match=rf"\[M022\] .*hold\.yaml: .*{problem}") as info:
         hold_cues(str(bad))
-    assert info.value.code == "M020"
+    assert info.value.code == "M022"
 
 
 def test_a_missing_cue_file_is_a_coded_error(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match=r"\[M020\] .*nowhere\.yaml: cannot read hold cues"):
+    with pytest.raises(ModelError, match=r"\[M022\] .*nowhere\.yaml: cannot read hold cues"):
         hold_cues(str(tmp_path / "nowhere.yaml"))
 
 
@@ -77,7 +77,7 @@ def test_turn_phrases_of_a_broken_roles_file_are_a_coded_error(tmp_path: Path) -
     bad = tmp_path / "roles.yaml"
     text = CUES_PATH.read_text(encoding="utf-8").replace("  closing:", "  goodbye:", 1)
     bad.write_text(text, encoding="utf-8")
-    with pytest.raises(ModelError, match=r"\[M020\] .*invalid role cues: turn_phrases\.closing"):
+    with pytest.raises(ModelError, match=r"\[M022\] .*invalid role cues: turn_phrases\.closing"):
         turn_phrases(str(bad))
 
 

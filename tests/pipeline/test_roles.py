@@ -88,7 +88,7 @@ def test_a_broken_cue_file_is_a_coded_error(tmp_path: Path) -> None:
         CUES_PATH.read_text(encoding="utf-8").replace("    role: customer", "    role: caller", 1),
         encoding="utf-8",
     )
-    with pytest.raises(ModelError, match=r"\[M020\] .*cues.yaml: invalid role cues: cues\.1\.role"):
+    with pytest.raises(ModelError, match=r"\[M022\] .*cues.yaml: invalid role cues: cues\.1\.role"):
         load_cues(str(bad))
 
 

@@ -9,6 +9,7 @@ import duckdb
 import pyarrow.dataset as ds
 import pytest
 
+from pipeline import lease
 from pipeline import warehouse as wh
 from pipeline.archive import discover
 from pipeline.errors import InputError, WarehouseError
@@ -82,7 +83,7 @@ def test_second_night_is_refused_while_first_holds_lock(tmp_path: Path) -> None:
     entered, release = threading.Event(), threading.Event()
 
     def first() -> None:
-        with wh.night_lock(tmp_path):
+        with lease.night_lock(tmp_path):
             entered.set()
             release.wait(5)
 
@@ -93,14 +94,14 @@ def test_second_night_is_refused_while_first_holds_lock(tmp_path: Path) -> None:
         # flock is per open file description, so a second open in this process conflicts too
         with (
             pytest.raises(WarehouseError, match="another earmark run") as info,
-            wh.night_lock(tmp_path),
+            lease.night_lock(tmp_path),
         ):
             pass
         assert info.value.code == "W001"
     finally:
         release.set()
         t.join()
-    with wh.night_lock(tmp_path):
+    with lease.night_lock(tmp_path):
         pass
 
 

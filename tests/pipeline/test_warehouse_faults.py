@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from pipeline import rows
+from pipeline import lease, rows
 from pipeline import warehouse as wh
 from pipeline.errors import WarehouseError
 from pipeline.types import QuarantineEntry
@@ -112,7 +112,7 @@ def read_only(tmp_path: Path) -> Iterator[Path]:
     """
     root = tmp_path / "wh"
     wh.upsert(root, "quarantine", _rows("a"))
-    with wh.night_lock(root):  # a lock file left by earlier nights stays writable
+    with lease.night_lock(root):  # a lock file left by earlier nights stays writable
         pass
     folders = [root, Path(wh.partition_path(root, "quarantine", DATE)).parent]
     if os.geteuid() == 0:
@@ -138,7 +138,7 @@ def read_only(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_a_read_only_warehouse_is_refused_when_the_night_takes_its_lock(read_only: Path) -> None:
-    with pytest.raises(WarehouseError) as caught, wh.night_lock(read_only):
+    with pytest.raises(WarehouseError) as caught, lease.night_lock(read_only):
         pass
     assert caught.value.code == "W004"
     assert str(read_only) in str(caught.value) and "read-only" in str(caught.value)
@@ -192,7 +192,7 @@ def test_a_corrupted_partition_is_named_and_never_overwritten(tmp_path: Path, da
 def _lock(url: str) -> tuple[Any, str]:
     import s3fs
 
-    return s3fs.S3FileSystem(), wh.join(url, wh.LOCK_NAME)
+    return s3fs.S3FileSystem(), wh.join(url, lease.LOCK_NAME)
 
 
 def _read(fs: Any, lock: str) -> dict[str, Any]:
@@ -205,8 +205,8 @@ def test_a_live_nights_clock_jumping_back_does_not_shorten_its_lease(
 ) -> None:
     url = s3.bucket()
     fs, lock = _lock(url)
-    with wh.night_lock(url, lease_s=1.0):
-        monkeypatch.setattr(wh, "wall_clock", lambda: time.time() - 3600)  # NTP step back 1 h
+    with lease.night_lock(url, lease_s=1.0):
+        monkeypatch.setattr(lease, "wall_clock", lambda: time.time() - 3600)  # NTP step back 1 h
         time.sleep(0.7)  # three renewals
         held = _read(fs, lock)
         assert held["expires"] > time.time(), "others would see a live lock as expired"
@@ -223,7 +223,7 @@ def test_a_live_lock_that_looks_expired_after_a_clock_jump_is_not_taken(
 
     def live_night() -> None:
         try:
-            with wh.night_lock(url, lease_s=1.0):
+            with lease.night_lock(url, lease_s=1.0):
                 holding.set()
                 release.wait(10)
             outcome.append("ok")
@@ -234,8 +234,11 @@ def test_a_live_lock_that_looks_expired_after_a_clock_jump_is_not_taken(
     night.start()
     assert holding.wait(10)
     # the second night's clock runs 1.5 s ahead: the live lease looks expired 0.5 s ago
-    monkeypatch.setattr(wh, "wall_clock", lambda: time.time() + 1.5)
-    with pytest.raises(WarehouseError, match=r"\[W001\] .*renewing its lease"), wh.night_lock(url):
+    monkeypatch.setattr(lease, "wall_clock", lambda: time.time() + 1.5)
+    with (
+        pytest.raises(WarehouseError, match=r"\[W001\] .*renewing its lease"),
+        lease.night_lock(url),
+    ):
         pass
     release.set()
     night.join(10)
@@ -255,6 +258,6 @@ def test_a_dead_nights_lock_is_taken_over_whatever_its_clock_said(s3: Any, expir
     dead = {"holder": "jumped-host pid 9", "expires": expires(), "lease_s": 1.0}
     fs.pipe_file(lock, json.dumps(dead).encode())
     started = time.monotonic()
-    with wh.night_lock(url, lease_s=1.0):
+    with lease.night_lock(url, lease_s=1.0):
         assert _read(fs, lock)["holder"] != dead["holder"]
     assert time.monotonic() - started < 5  # watched for one renewal, not forever

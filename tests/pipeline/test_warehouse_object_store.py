@@ -15,6 +15,7 @@ import pytest
 import s3fs
 from s3kit import S3
 
+from pipeline import lease
 from pipeline import warehouse as wh
 from pipeline.archive import sha256_file
 from pipeline.errors import WarehouseError
@@ -118,17 +119,17 @@ def test_redacted_copies_are_written_checked_and_pruned_on_s3(
 
 def test_a_second_night_is_refused_and_the_lock_is_released(s3: S3) -> None:
     url = s3.bucket()
-    with wh.night_lock(url):
-        held = json.loads(s3fs.S3FileSystem().cat_file(wh.join(url, wh.LOCK_NAME)))
-        assert held["expires"] > time.time() + wh.LEASE_S - 60
+    with lease.night_lock(url):
+        held = json.loads(s3fs.S3FileSystem().cat_file(wh.join(url, lease.LOCK_NAME)))
+        assert held["expires"] > time.time() + lease.LEASE_S - 60
         with (
             pytest.raises(WarehouseError, match=r"another earmark run .*pid") as info,
-            wh.night_lock(url),
+            lease.night_lock(url),
         ):
             pass
         assert info.value.code == "W001"
     assert _objects(url) == []
-    with wh.night_lock(url):  # released: the next night gets it
+    with lease.night_lock(url):  # released: the next night gets it
         pass
 
 
@@ -141,7 +142,7 @@ def _nights_at_once(url: str, n: int) -> list[str]:
     def night() -> None:
         start.wait()
         try:
-            with wh.night_lock(url):
+            with lease.night_lock(url):
                 outcomes.append("ran")
                 done.wait(10)
         except WarehouseError as exc:
@@ -166,19 +167,19 @@ def test_only_one_of_many_nights_starting_at_once_gets_the_lock(s3: S3) -> None:
 def test_a_live_night_renews_its_lease_and_a_dead_one_is_taken_over(s3: S3) -> None:
     url = s3.bucket()
     fs = s3fs.S3FileSystem()
-    lock = wh.join(url, wh.LOCK_NAME)
-    with wh.night_lock(url, lease_s=1.0):
+    lock = wh.join(url, lease.LOCK_NAME)
+    with lease.night_lock(url, lease_s=1.0):
         first = json.loads(fs.cat_file(lock))["expires"]
         time.sleep(0.7)
         assert json.loads(fs.cat_file(lock))["expires"] > first
-    dead = {"holder": "night-host pid 4242", "expires": time.time() - 2 * wh.LEASE_S}
+    dead = {"holder": "night-host pid 4242", "expires": time.time() - 2 * lease.LEASE_S}
     fs.pipe_file(lock, json.dumps(dead).encode())
-    with wh.night_lock(url):
+    with lease.night_lock(url):
         assert json.loads(fs.cat_file(lock))["holder"] != dead["holder"]
     fs.pipe_file(lock, json.dumps({**dead, "expires": time.time() + 600}).encode())
     with (
         pytest.raises(WarehouseError, match=r"night-host pid 4242, lease renewed until"),
-        wh.night_lock(url),
+        lease.night_lock(url),
     ):
         pass
 
@@ -188,25 +189,25 @@ def test_unreachable_warehouses_are_clear_errors(s3: S3) -> None:
         wh.storage("nosuch://x")
     with (
         pytest.raises(WarehouseError, match=r"\[W004\] s3://no-such-bucket/wh: cannot write"),
-        wh.night_lock("s3://no-such-bucket/wh"),
+        lease.night_lock("s3://no-such-bucket/wh"),
     ):
         pass
 
 
 def test_of_many_nights_finding_an_abandoned_lock_one_takes_it_over(s3: S3) -> None:
     url = s3.bucket()
-    dead = {"holder": "night-host pid 4242", "expires": time.time() - 2 * wh.LEASE_S}
-    s3fs.S3FileSystem().pipe_file(wh.join(url, wh.LOCK_NAME), json.dumps(dead).encode())
+    dead = {"holder": "night-host pid 4242", "expires": time.time() - 2 * lease.LEASE_S}
+    s3fs.S3FileSystem().pipe_file(wh.join(url, lease.LOCK_NAME), json.dumps(dead).encode())
     assert _nights_at_once(url, 6) == ["W001"] * 5 + ["ran"]
 
 
 def test_a_night_whose_lock_was_taken_over_fails_instead_of_passing_as_done(s3: S3) -> None:
     url = s3.bucket()
     fs = s3fs.S3FileSystem()
-    lock = wh.join(url, wh.LOCK_NAME)
+    lock = wh.join(url, lease.LOCK_NAME)
     other = {"holder": "other-host pid 7", "expires": time.time() + 600}
     with pytest.raises(WarehouseError, match=r"\[W005\] .*lost its lock"):  # noqa: SIM117
-        with wh.night_lock(url, lease_s=1.0):
+        with lease.night_lock(url, lease_s=1.0):
             fs.pipe_file(lock, json.dumps(other).encode())  # e.g. after a long pause
             time.sleep(0.6)
     assert json.loads(fs.cat_file(lock))["holder"] == other["holder"]  # not deleted
@@ -219,4 +220,4 @@ def test_a_missing_bucket_or_store_is_refused_before_any_work(s3: S3, tmp_path: 
         wh.check_reachable("s3://no-such-bucket/wh")
     from flows.cli import main
 
-    assert main(["queue", "show", "--warehouse", "s3://no-such-bucket/wh"]) == 2
+    assert main(["queue", "show", "--warehouse", "s3://no-such-bucket/wh"]) == 4

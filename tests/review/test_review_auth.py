@@ -246,12 +246,12 @@ def test_accounts_from_the_config(tmp_path: Path) -> None:
 def test_bad_accounts_are_refused_with_a_code(tmp_path: Path, entry: str, message: str) -> None:
     path = tmp_path / "earmark.toml"
     path.write_text("[[accounts]]\n" + entry.format(h=hash_password("p")) + "\n")
-    with pytest.raises(ConfigError, match=r"\[C003\].*" + message):
+    with pytest.raises(ConfigError, match=r"\[C039\].*" + message):
         _raw_accounts(path)
 
 
 def test_duplicate_account_names_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "earmark.toml"
     path.write_text(account_toml("lena", "inspector", "a") + account_toml("lena", "lead", "b"))
-    with pytest.raises(ConfigError, match=r"\[C003\].*duplicate account name 'lena'"):
+    with pytest.raises(ConfigError, match=r"\[C039\].*duplicate account name 'lena'"):
         _accounts(path)

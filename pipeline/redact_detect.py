@@ -1,0 +1,328 @@
+"""What redaction looks for in the normalised token stream: digit runs judged by their
+digits (Luhn, phonenumbers) and the cue words near them (``rubrics/cues/redaction.yaml``),
+e-mails written or spoken, phone numbers, and the configured patterns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import phonenumbers
+
+from pipeline.redact_cues import FIT, cue_patterns
+from pipeline.redact_text import CJK, Norm, Token, count_words, is_glue
+
+if TYPE_CHECKING:
+    from pipeline.redact import RedactOptions
+
+CARD = "CARD"
+CVV = "CVV"
+EXPIRY = "EXPIRY"
+CODE = "CODE"
+PHONE = "PHONE"
+EMAIL = "EMAIL"
+NUMBER = "NUMBER"
+KINDS: tuple[str, ...] = (CARD, CVV, EXPIRY, CODE, PHONE, EMAIL, NUMBER)
+"""Built-in kinds, in the order that wins when two redactions overlap."""
+
+CUSTOM_PRIORITY = len(KINDS) - 1.5
+"""Configured patterns rank after e-mails and before the ``NUMBER`` catch-all."""
+PRIORITY = {kind: float(i) for i, kind in enumerate(KINDS)}
+
+# --- e-mail ----------------------------------------------------------------------------
+
+_LABEL = rf"[^\W_{CJK}]+"
+_SEP_LOCAL = r"(?:\.|_|-|\bdot\b|\bunderscore\b|\bdash\b|\bhyphen\b|\bточка\b|\bдефис\b|点|下划线)"
+_SEP_DOT = r"(?:\.|\bdot\b|\bточка\b|点)"
+_AT = r"(?:@|\bat\b|\bсобака\b|艾特)"
+_EMAIL = re.compile(
+    rf"(?<![^\W_{CJK}]){_LABEL}(?:\s*{_SEP_LOCAL}\s*{_LABEL}|\s+[0-9]+){{0,8}}"
+    rf"\s*{_AT}\s*{_LABEL}(?:\s*{_SEP_DOT}\s*{_LABEL}){{1,4}}",
+    re.IGNORECASE,
+)
+_AT_ANYWHERE = re.compile(_AT, re.IGNORECASE)
+# fmt: off
+_TLDS = frozenset(("com", "net", "org", "edu", "gov", "io", "co", "uk", "us", "ru", "cn", "de",
+                   "fr", "info", "biz", "me", "ai", "app", "рф", "ру", "ком", "нет", "орг"))
+# fmt: on
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    first: int
+    """First digit token; a ``+`` just before it is at ``first - 1`` when ``plus``."""
+    last: int
+    digits: str
+    digit_tokens: tuple[int, ...]
+    """The token each digit came from."""
+    plus: bool
+
+    @property
+    def lead(self) -> int:
+        return self.first - 1 if self.plus else self.first
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    kind: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Carried:
+    """A cue from an earlier utterance, ``words`` words before this utterance starts."""
+
+    kind: str
+    words: int
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    kind: str
+    first: int
+    """Token indices, inclusive."""
+    last: int
+
+
+Patterns = tuple[tuple[str, re.Pattern[str]], ...]
+
+
+@lru_cache(maxsize=32)
+def compile_patterns(patterns: tuple[tuple[str, str], ...]) -> Patterns:
+    return tuple((kind, re.compile(pattern)) for kind, pattern in patterns)
+
+
+def find_cues(norm: Norm) -> tuple[Cue, ...]:
+    """Every cue in the normalised text (all languages' phrases)."""
+    return tuple(
+        Cue(kind, m.start(), m.end()) for kind, rx in cue_patterns() for m in rx.finditer(norm.text)
+    )
+
+
+# --- digit runs --------------------------------------------------------------------------
+
+
+def find_runs(tokens: Sequence[Token]) -> tuple[Run, ...]:
+    runs: list[Run] = []
+    members: list[int] = []
+    for k, tok in enumerate(tokens):
+        if tok.value is not None:
+            members.append(k)
+        elif members and is_glue(tok):
+            continue
+        elif members:
+            runs.append(_make_run(tokens, members))
+            members = []
+    if members:
+        runs.append(_make_run(tokens, members))
+    return tuple(runs)
+
+
+def _make_run(tokens: Sequence[Token], members: Sequence[int]) -> Run:
+    digits = "".join(tokens[k].value or "" for k in members)
+    digit_tokens = tuple(k for k in members for _ in tokens[k].value or "")
+    first = members[0]
+    plus = first > 0 and tokens[first - 1].text == "+"
+    return Run(first, members[-1], digits, digit_tokens, plus)
+
+
+def cue_kinds(
+    run: Run,
+    norm: Norm,
+    cues: Sequence[Cue],
+    carried: Sequence[Carried],
+    options: RedactOptions,
+) -> list[str]:
+    """Kinds named by cues near ``run``: cues before it, nearest first, then cues after it."""
+    start, end = norm.starts[run.lead], norm.ends[run.last]
+    scored: list[tuple[int, int, float, str]] = []
+    for cue in cues:
+        if cue.end <= start:
+            distance = count_words(norm.text[cue.end : start])
+            if distance <= options.cue_window_words:
+                scored.append((0, distance, PRIORITY[cue.kind], cue.kind))
+        elif cue.start >= end:
+            distance = count_words(norm.text[end : cue.start])
+            if distance <= options.cue_after_words:
+                scored.append((1, distance, PRIORITY[cue.kind], cue.kind))
+    head = count_words(norm.text[:start])
+    for old in carried:
+        if old.words + head <= options.cue_window_words:
+            scored.append((0, old.words + head, PRIORITY[old.kind], old.kind))
+    return [kind for *_, kind in sorted(scored)]
+
+
+def decide(
+    digits: str, *, plus: bool, cue_kinds: Sequence[str], options: RedactOptions
+) -> str | None:
+    """The kind of a digit run, or ``None`` when it is nothing to redact."""
+    n = len(digits)
+    if plus and _is_phone(digits, options.phone_regions, plus=True):
+        return PHONE
+    for kind in cue_kinds:
+        low, high = FIT[kind]
+        if low <= n <= high:
+            # "code 123": three digits after a bare "code" are a card's, not a one-time code
+            return CVV if kind == CODE and n == 3 else kind
+    if n >= 13 and _looks_like_card(digits):
+        return CARD
+    if 7 <= n <= 15 and _is_phone(digits, options.phone_regions, plus=False):
+        return PHONE
+    if options.long_number_digits is not None and n >= options.long_number_digits:
+        return NUMBER
+    return None
+
+
+def run_hits(
+    run: Run, norm: Norm, cue_kinds: Sequence[str], options: RedactOptions
+) -> tuple[Hit, ...]:
+    kind = decide(run.digits, plus=run.plus, cue_kinds=cue_kinds, options=options)
+    if kind is None:
+        return ()
+    if kind == CARD:
+        return _card_hits(run)
+    return (whole_run_hit(run, kind, norm.tokens),)
+
+
+def whole_run_hit(run: Run, kind: str, tokens: Sequence[Token]) -> Hit:
+    """The run as one hit; an expiry date takes its month name along ("april", "4月")."""
+    first, last = run.lead, run.last
+    if kind == EXPIRY:
+        before = first - 1
+        if before > 0 and tokens[before].text.casefold() in ("of", "the"):
+            before -= 1
+        if before >= 0 and tokens[before].month:
+            first = before
+        while last + 1 < len(tokens) and (
+            tokens[last + 1].month or tokens[last + 1].text in ("年", "月", "日")
+        ):
+            last += 1
+    return Hit(kind, first, last)
+
+
+# --- cards and phones --------------------------------------------------------------------
+
+_CARD_LENGTHS = (16, 15, 19, 18, 17, 14, 13)
+"""Most likely card lengths first."""
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _card_lengths(digits: str) -> tuple[int, ...]:
+    """Card lengths a Luhn-valid part of ``digits`` may have, leaving >= 3 other digits.
+
+    Up to 19 digits only the common 15 and 16 count: a garbled 16-digit number has a
+    Luhn-valid 13-digit start one time in ten, and must not be split on that.
+    """
+    lengths = _CARD_LENGTHS if len(digits) > 19 else (16, 15)
+    return tuple(n for n in lengths if n <= len(digits) - 3)
+
+
+def _card_prefix(digits: str) -> int | None:
+    """The length of a Luhn-valid card number that starts ``digits`` and is shorter."""
+    return next((n for n in _card_lengths(digits) if _luhn(digits[:n])), None)
+
+
+def _looks_like_card(digits: str) -> bool:
+    if 13 <= len(digits) <= 19 and _luhn(digits):
+        return True
+    ends = _card_lengths(digits)
+    return _card_prefix(digits) is not None or any(_luhn(digits[-n:]) for n in ends)
+
+
+def _card_hits(run: Run) -> tuple[Hit, ...]:
+    """A card run; digits read on after the card are its expiry date and security code."""
+    digits = run.digits
+    whole = Hit(CARD, run.lead, run.last)
+    if 13 <= len(digits) <= 19 and _luhn(digits):
+        return (whole,)
+    end = _card_prefix(digits)
+    if end is None:
+        return (whole,)
+    pieces = [(CARD, 0, end), *_after_card(digits, end)]
+    return tuple(
+        Hit(kind, run.digit_tokens[a] if a else run.lead, run.digit_tokens[b - 1])
+        for kind, a, b in pieces
+    )
+
+
+def _after_card(digits: str, start: int) -> list[tuple[str, int, int]]:
+    """Split what follows a card into expiry (MMYY or MMYYYY) and security code."""
+    rest = digits[start:]
+    n, end = len(rest), len(digits)
+    month_first = 1 <= int(rest[:2]) <= 12
+    if month_first and n in (4, 6):
+        return [(EXPIRY, start, end)]
+    if n in (3, 4):
+        return [(CVV, start, end)]
+    if month_first and n in (7, 8, 9, 10):
+        split = start + (4 if n <= 8 else 6)
+        return [(EXPIRY, start, split), (CVV, split, end)]
+    return [(CARD, start, end)]
+
+
+@lru_cache(maxsize=4096)
+def _is_phone(digits: str, regions: tuple[str, ...], *, plus: bool) -> bool:
+    candidates = [("+" + digits, None)] if plus else [(digits, r) for r in regions]
+    for text, region in candidates:
+        try:
+            number = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return True
+    return False
+
+
+# --- matches on the normalised text -----------------------------------------------------
+
+
+def _span_hit(norm: Norm, kind: str, start: int, end: int) -> tuple[Hit, ...]:
+    inside = [
+        k
+        for k, (s, e) in enumerate(zip(norm.starts, norm.ends, strict=True))
+        if s < end and e > start
+    ]
+    return (Hit(kind, inside[0], inside[-1]),) if inside else ()
+
+
+def email_hits(norm: Norm) -> tuple[Hit, ...]:
+    hits: list[Hit] = []
+    if not _AT_ANYWHERE.search(norm.text):
+        return ()
+    for m in _EMAIL.finditer(norm.text):
+        tld = re.findall(_LABEL, m.group())[-1].casefold()
+        written = "@" in m.group()
+        if tld in _TLDS or (written and tld.isalpha() and len(tld) >= 2):
+            hits.extend(_span_hit(norm, EMAIL, m.start(), m.end()))
+    return tuple(hits)
+
+
+def phone_matcher_hits(norm: Norm, regions: tuple[str, ...]) -> tuple[Hit, ...]:
+    return tuple(
+        hit
+        for region in regions
+        for match in phonenumbers.PhoneNumberMatcher(norm.text, region)
+        for hit in _span_hit(norm, PHONE, match.start, match.end)
+    )
+
+
+def pattern_hits(norm: Norm, patterns: Patterns) -> tuple[Hit, ...]:
+    return tuple(
+        hit
+        for kind, rx in patterns
+        for m in rx.finditer(norm.text)
+        if m.end() > m.start()
+        for hit in _span_hit(norm, kind, m.start(), m.end())
+    )

@@ -1,0 +1,71 @@
+"""The `earmark` command's exit code says what kind of problem stopped it (README table)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _earmark(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *map(str, args)],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _assert_exit(done: subprocess.CompletedProcess[str], code: int, error: str) -> None:
+    assert done.returncode == code, done.stderr
+    assert done.stderr.startswith(f"earmark: error: [{error}]"), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_missing_option_exits_2() -> None:
+    _assert_exit(_earmark("backfill", "--from", "2026-01-01"), 2, "C003")
+
+
+def test_a_missing_archive_exits_3(tmp_path: Path) -> None:
+    done = _earmark("run", "--archive", tmp_path / "nope", "--warehouse", tmp_path / "wh")
+    _assert_exit(done, 3, "I001")
+
+
+def test_a_damaged_warehouse_exits_4(tmp_path: Path) -> None:
+    part = tmp_path / "wh" / "queue" / "call_date=2026-01-01" / "part-0.parquet"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"not parquet")
+    _assert_exit(_earmark("queue", "show", "--warehouse", tmp_path / "wh"), 4, "W002")
+
+
+def test_a_model_folder_without_weights_exits_5(tmp_path: Path) -> None:
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "model").mkdir()
+    done = _earmark(
+        "run",
+        "--archive",
+        tmp_path / "archive",
+        "--warehouse",
+        tmp_path / "wh",
+        "--model",
+        tmp_path / "model",
+    )
+    _assert_exit(done, 5, "M001")
+
+
+def test_a_bug_exits_70_and_says_it_is_one(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from flows import cli
+
+    def broken(_args: object) -> int:
+        raise KeyError("oops")
+
+    monkeypatch.setattr(cli, "cmd_queue_show", broken)
+    assert cli.main(["queue", "show", "--warehouse", "/nonexistent/wh"]) == 70
+    assert "This is a bug in earmark" in capsys.readouterr().err

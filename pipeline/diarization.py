@@ -71,6 +71,7 @@ import numpy.typing as npt
 from pipeline import TARGET_SR
 from pipeline.acoustic.activity import check_track, speech_activity
 from pipeline.acoustic.hold_music import hold_music
+from pipeline.errors import OPTIONS_INVALID
 from pipeline.intervals import Interval, intersect, minus, union
 from pipeline.protocols import VoiceEncoder
 from pipeline.roles import Direction, Turn, cue_scores, has_phrase, turn_phrases
@@ -154,36 +155,40 @@ class DiarizeOptions:
         ):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-                raise ValueError(f"DiarizeOptions.{name} must be finite and >= 0, got {value!r}")
+                raise OPTIONS_INVALID(
+                    problem=f"DiarizeOptions.{name} must be finite and >= 0, got {value!r}"
+                )
         if not 0 < self.hop_s <= self.window_s:
-            raise ValueError(
-                f"DiarizeOptions.hop_s must be > 0 and <= window_s ({self.window_s}), "
+            raise OPTIONS_INVALID(
+                problem=f"DiarizeOptions.hop_s must be > 0 and <= window_s ({self.window_s}), "
                 f"got {self.hop_s!r}"
             )
         if not 0 < self.min_window_s <= self.window_s:
-            raise ValueError(
-                f"DiarizeOptions.min_window_s must be > 0 and <= window_s ({self.window_s}), "
+            raise OPTIONS_INVALID(
+                problem=f"DiarizeOptions.min_window_s must be > 0 and <= window_s ({self.window_s}), "
                 f"got {self.min_window_s!r}"
             )
         if not (isinstance(self.min_windows, int) and self.min_windows >= 2):
-            raise ValueError(
-                f"DiarizeOptions.min_windows must be an int >= 2, got {self.min_windows!r}"
+            raise OPTIONS_INVALID(
+                problem=f"DiarizeOptions.min_windows must be an int >= 2, got {self.min_windows!r}"
             )
         if not math.isfinite(self.min_voice_gain):
-            raise ValueError(
-                f"DiarizeOptions.min_voice_gain must be finite, got {self.min_voice_gain!r}"
+            raise OPTIONS_INVALID(
+                problem=f"DiarizeOptions.min_voice_gain must be finite, got {self.min_voice_gain!r}"
             )
         if not 0.0 <= self.min_share < 0.5:
-            raise ValueError(
-                f"DiarizeOptions.min_share must be in [0, 0.5), got {self.min_share!r}"
+            raise OPTIONS_INVALID(
+                problem=f"DiarizeOptions.min_share must be in [0, 0.5), got {self.min_share!r}"
             )
         for name in ("opening_phrases", "closing_phrases"):
             phrases = getattr(self, name)
             if not all(isinstance(p, str) and bare(p) for p in phrases):
-                raise ValueError(f"DiarizeOptions.{name} must be non-empty texts, got {phrases!r}")
+                raise OPTIONS_INVALID(
+                    problem=f"DiarizeOptions.{name} must be non-empty texts, got {phrases!r}"
+                )
         if self.embedder not in _EMBEDDERS:
-            raise ValueError(
-                f"DiarizeOptions.embedder must be one of {', '.join(_EMBEDDERS)}, "
+            raise OPTIONS_INVALID(
+                problem=f"DiarizeOptions.embedder must be one of {', '.join(_EMBEDDERS)}, "
                 f"got {self.embedder!r}"
             )
 

@@ -188,6 +188,7 @@ ACCOUNT_INVALID = _entry("C039", ConfigError, "{where}: {problem}")
 DATE_INVALID = _entry("C040", ConfigError, "{option} {value!r} is not a date like 2026-11-20")
 DATE_RANGE_REVERSED = _entry("C041", ConfigError, "{first} {lo} is after {second} {hi}")
 COUNT_TOO_SMALL = _entry("C042", ConfigError, "{option} must be at least 1, got {value}")
+OPTIONS_INVALID = _entry("C045", ConfigError, "{problem}")
 SUGGESTIONS_OUT_TAKEN = _entry(
     "C043", ConfigError, "{path}: exists and is not an earmark suggestions file; give another --out"
 )

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field, fields
 
 from pipeline.cues import hold_cues
+from pipeline.errors import OPTIONS_INVALID
 from pipeline.text import bare
 
 
@@ -40,25 +41,27 @@ class MetricOptions:
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, float) and not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"MetricOptions.{f.name} must be finite and >= 0, got {value!r}")
+                raise OPTIONS_INVALID(
+                    problem=f"MetricOptions.{f.name} must be finite and >= 0, got {value!r}"
+                )
         if self.hold_min_s < self.dead_air_min_s:
-            raise ValueError(
-                f"MetricOptions.hold_min_s ({self.hold_min_s}) must be >= "
+            raise OPTIONS_INVALID(
+                problem=f"MetricOptions.hold_min_s ({self.hold_min_s}) must be >= "
                 f"dead_air_min_s ({self.dead_air_min_s})"
             )
         if self.announced_hold_min_s < self.dead_air_min_s:
-            raise ValueError(
-                f"MetricOptions.announced_hold_min_s ({self.announced_hold_min_s}) must be >= "
+            raise OPTIONS_INVALID(
+                problem=f"MetricOptions.announced_hold_min_s ({self.announced_hold_min_s}) must be >= "
                 f"dead_air_min_s ({self.dead_air_min_s})"
             )
         if self.music_hold_min_s <= 0 or self.music_min_stability > 1:
-            raise ValueError(
-                f"MetricOptions.music_hold_min_s must be > 0 and music_min_stability <= 1, "
+            raise OPTIONS_INVALID(
+                problem=f"MetricOptions.music_hold_min_s must be > 0 and music_min_stability <= 1, "
                 f"got {self.music_hold_min_s!r} and {self.music_min_stability!r}"
             )
         if not all(isinstance(p, str) and bare(p) for p in self.hold_phrases):
-            raise ValueError(
-                f"MetricOptions.hold_phrases must be non-empty texts, got {self.hold_phrases!r}"
+            raise OPTIONS_INVALID(
+                problem=f"MetricOptions.hold_phrases must be non-empty texts, got {self.hold_phrases!r}"
             )
 
 

@@ -23,7 +23,7 @@ from pipeline.diarization import (
     smooth_labels,
     speech_windows,
 )
-from pipeline.errors import ModelError
+from pipeline.errors import ConfigError, ModelError
 from pipeline.metrics import CallMetrics, measure_call
 from pipeline.types import Transcript, Utterance, Word
 from pipeline.voice_features import frame_features, voice_gain
@@ -456,7 +456,7 @@ def test_utterances_are_split_where_the_speaker_changes() -> None:
     ],
 )
 def test_bad_options_are_refused(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ConfigError, match=message):
         DiarizeOptions(**kwargs)  # type: ignore[arg-type]
 
 

@@ -40,6 +40,7 @@ from pipeline.acoustic.prosody import (
     prosody,
 )
 from pipeline.audio import Track
+from pipeline.errors import ConfigError
 from pipeline.meaning import SENTIMENT_COLUMNS
 from pipeline.metric_rows import as_metric_spans, as_metric_values, as_row
 from pipeline.metrics import CallMetrics, call_metrics, measure_call
@@ -591,7 +592,7 @@ def test_call_metrics_rejects_bad_activity(
     ],
 )
 def test_metric_options_reject_bad_thresholds(kwargs: dict[str, object], match: str) -> None:
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ConfigError, match=match):
         MetricOptions(**kwargs)  # type: ignore[arg-type]
 
 

@@ -33,6 +33,7 @@ from pipeline.acoustic.activity import speech_activity
 from pipeline.acoustic.hold_music import hold_music, spectral_stability
 from pipeline.acoustic.options import MetricOptions
 from pipeline.audio import Track, decode
+from pipeline.errors import ConfigError
 from pipeline.metrics import CallMetrics, call_metrics, measure_call
 from pipeline.types import Span, Transcript, Utterance, Word
 
@@ -392,7 +393,7 @@ def test_music_shorter_than_the_threshold_is_left_alone(voices: dict[str, Audio]
     ],
 )
 def test_music_options_are_checked(kwargs: dict[str, float], match: str) -> None:
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ConfigError, match=match):
         MetricOptions(**kwargs)  # type: ignore[arg-type]
 
 

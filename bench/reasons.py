@@ -345,12 +345,16 @@ def _sweep(
     space: ReasonSpace,
     labels: dict[str, str],
 ) -> None:
-    for threshold in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35):
+    late = next(r for r, v in load_data()["reasons"].items() if v.get("late"))
+    for threshold in (0.1, 0.15, 0.175, 0.2, 0.25, 0.3):
         options = replace(DEFAULT_OPTIONS, join_similarity=threshold)
         month = run_nights(calls, statements, space, options)
         purity, coverage = purity_coverage(labels, month.reason_of)
+        flagged = late_flag(calls, month, late)
         print(
-            f"  join ≥ {threshold:.2f}: purity {purity:.3f} coverage {coverage:.3f} reasons {len(month.reasons)}"
+            f"  join ≥ {threshold:.3f}: purity {purity:.3f} coverage {coverage:.3f} "
+            f"reasons {len(month.reasons)}, late flagged after {flagged[2] if flagged else '-'} "
+            f"day(s), {len(false_flags(calls, month, late))} other flags"
         )
 
 

@@ -27,6 +27,7 @@ from flows.process import (
     get_transcriber,
     process_recording,
 )
+from flows.reasons import ReasonsReport, night_reasons, publish_rising, trend_calls
 from models.bundle import resolve_model
 from models.diarize import pick_embedder
 from pipeline import rows
@@ -49,6 +50,7 @@ from pipeline.metadata import options_from_config as metadata_options
 from pipeline.metrics import repeat_contacts
 from pipeline.queue import (
     Candidate,
+    add_trend_calls,
     build_inspector_queues,
     build_review_queue,
     check_pairings,
@@ -120,6 +122,13 @@ class NightSummary:
     nothing is written or indexed for them, the next run processes them."""
     not_scored: list[Triage] = field(default_factory=list)
     """Calls stored but not scored: unsupported language, or no rubric for their type."""
+    reasons: list[ReasonsReport] = field(default_factory=list)
+    """What each step's contact-reason update did, what rose, and its wall time."""
+
+    @property
+    def reasons_wall_s(self) -> float:
+        """Seconds spent on contact reasons (statements, assignment, tables, rising)."""
+        return sum(r.wall_s for r in self.reasons)
 
     @property
     def throughput(self) -> float:
@@ -201,6 +210,7 @@ class StepResult:
     """Months whose first night this step wrote (their monthly check is published)."""
     deferred: list[QuarantineEntry] = field(default_factory=list)
     """Not processed because the archive went away (``I009``): retried next run."""
+    reasons: ReasonsReport = field(default_factory=ReasonsReport)
 
 
 def night_step(
@@ -251,6 +261,7 @@ def night_step(
         warehouse, recordings, results, quarantined, repeat_days=config.repeat_contact_days
     )
     move_calls(warehouse, [(old, new) for old, new in resolved.moved])
+    reasons = night_reasons(warehouse, results, config)  # before the queues: trend entries
     queue, kept = build_new_queues(warehouse, dates, config)
     entries = [
         entry_for(
@@ -285,6 +296,7 @@ def night_step(
         if dates
         else [],
         deferred=deferred,
+        reasons=reasons,
     )
     return step, after
 
@@ -392,6 +404,7 @@ def nightly_flow(
             warehouse, config, plan, index, todo=plan.changes.todo, advance=advance
         )
     _publish_artifact(step.queue)
+    publish_rising(step.reasons)
     _publish_monthly(warehouse, config, step.closed_months)
     return summarize(plan, [step], started=started)
 
@@ -428,6 +441,7 @@ def summarize(plan: ArchivePlan, steps: list[StepResult], *, started: float) -> 
             if r.audio.get("decode_warnings")
         },
         cache_repaired=sum(r.cache_repaired for r in results),
+        reasons=[s.reasons for s in steps],
         deferred=[q for s in steps for q in s.deferred],
         not_scored=[
             Triage(
@@ -658,6 +672,14 @@ def rebuild_queue(warehouse: str, dates: Iterable[str], config: Config) -> list[
                 reviewed_this_week=_reviewed_this_week(warehouse, date),
                 team_languages=langs,
             )
+            owners = {
+                team: name
+                for name, teams in pairings(
+                    inspectors, date=date, policy=policy, team_languages=langs
+                ).items()
+                for team in teams
+            }
+            budgets = {i.name: i.budget_s for i in inspectors}
         else:
             day = build_review_queue(
                 candidates,
@@ -665,6 +687,15 @@ def rebuild_queue(warehouse: str, dates: Iterable[str], config: Config) -> list[
                 weights=weights_from_config(config),
                 options=plan_options_from_config(config),
             )
+            owners, budgets = {}, {}
+        day = add_trend_calls(
+            day,
+            trend_calls(warehouse, date, config),
+            date=date,
+            owners=owners,
+            budgets=budgets,
+            options=plan_options_from_config(config),
+        )
         wh.upsert(warehouse, "queue", {date: [rows.queue_row(q) for q in day]})
         queue.extend(day)
     return queue

@@ -657,3 +657,71 @@ def _ranked(entries: Sequence[QueueEntry]) -> list[QueueEntry]:
             same.sort(key=lambda e: (-e.priority, e.call_id))
         out.extend(replace(e, rank=rank) for rank, e in enumerate(same, 1))
     return out
+
+
+# ---------------------------------------------------------------- trend entries
+
+
+@dataclass(frozen=True, slots=True)
+class TrendCall:
+    """A call of a rising contact reason, offered to the queues as a ``trend`` entry."""
+
+    call_id: str
+    team_id: str
+    agent_id: str
+    duration_s: float
+    start_s: float
+    """Where the customer stated the reason (what the inspector hears)."""
+    end_s: float
+    why: str
+
+
+def add_trend_calls(
+    queue: Sequence[QueueEntry],
+    calls: Sequence[TrendCall],
+    *,
+    date: str,
+    owners: Mapping[str, str],
+    budgets: Mapping[str, float],
+    options: PlanOptions = PlanOptions(),
+) -> list[QueueEntry]:
+    """``queue`` with a ``trend`` entry for each call of a rising reason that fits.
+
+    Each call goes to the inspector its team is paired with (``owners``; else
+    ``unassigned``), heard where the reason was stated (with context), if that inspector
+    has not queued it already and their budget left (``budgets``: daily seconds; none
+    given: no budget, as for the unassigned list) pays for it. Highlights cost nothing.
+    """
+    spent: dict[str, float] = {}
+    for e in queue:
+        if e.kind != "highlight":
+            spent[e.inspector] = spent.get(e.inspector, 0.0) + e.price_s
+    taken = {(e.inspector, e.call_id) for e in queue}
+    ranks: dict[str, int] = {}
+    out = list(queue)
+    for c in calls:
+        who = owners.get(c.team_id, "unassigned")
+        plan = _heard([c.start_s], [c.end_s], duration_s=c.duration_s, options=options)
+        cost = options.price_s(plan)
+        left = budgets.get(who, math.inf) - spent.get(who, 0.0)
+        if (who, c.call_id) in taken or not plan or cost > left:
+            continue
+        spent[who] = spent.get(who, 0.0) + cost
+        taken.add((who, c.call_id))
+        ranks[who] = ranks.get(who, 0) + 1
+        out.append(
+            QueueEntry(
+                inspector=who,
+                date=date,
+                rank=ranks[who],
+                call_id=c.call_id,
+                kind="trend",
+                priority=0.0,
+                reasons=(c.why,),
+                plan=plan,
+                agent_id=c.agent_id,
+                team_id=c.team_id,
+                cost_s=cost,
+            )
+        )
+    return out

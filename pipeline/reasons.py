@@ -54,6 +54,9 @@ class ReasonOptions:
     """At most this many consecutive customer turns make the statement."""
     first_turns: int = 6
     """The statement is looked for in the customer's first this many turns."""
+    settle_rounds: int = 2
+    """Rounds in which the night's statements move to the reason nearest them after all
+    were placed (a k-means step: the first calls of a night then matter less)."""
     label_chars: int = 80
     examples: int = 5
     """Example calls kept per reason (the statements nearest its centroid)."""
@@ -73,6 +76,9 @@ class ReasonOptions:
     reason within this many days before."""
     trend_calls: int = 2
     """Calls of each rising reason added to the queues (kind ``trend``), within budget."""
+    dissatisfaction_items: tuple[str, ...] = ("customer_dissatisfaction",)
+    """Rubric items whose finding marks a dissatisfied customer (the rate per reason)."""
+    escalation_items: tuple[str, ...] = ("escalation_request",)
 
 
 DEFAULT_OPTIONS = ReasonOptions()
@@ -219,7 +225,8 @@ def problem_statement(
     """The customer's first turns that state the reason for the call, or ``None``.
 
     Among the customer's first :attr:`~ReasonOptions.first_turns` turns, small talk is
-    skipped; the first other turn and the customer turns right after it (no agent turn
+    skipped (when all of them read as small talk, the one that reads least so is taken);
+    the first other turn and the customer turns right after it (no agent turn
     between, at most :attr:`~ReasonOptions.statement_turns`) are the statement, its
     vector the mean of theirs (the stored vectors: nothing is embedded again).
     """
@@ -232,8 +239,8 @@ def problem_statement(
         return None
     margins = space.small_talk_margin(vectors[customer])
     said = [i for i, m in zip(customer, margins, strict=True) if m <= options.small_talk_margin]
-    if not said:
-        return None
+    if not said:  # all of it reads as small talk: the least so (a dropped call is a reason too)
+        said = [customer[int(np.argmin(margins))]]
     chosen = [said[0]]
     for i in range(said[0] + 1, len(utts)):
         if len(chosen) >= options.statement_turns or utts[i].speaker != "customer":
@@ -320,21 +327,39 @@ def assign(
     *,
     options: ReasonOptions = DEFAULT_OPTIONS,
 ) -> tuple[list[Reason], list[Assignment]]:
-    """Give each statement a reason, in the order given (callers sort by time).
+    """Give each statement a reason (callers sort them by time: ids open in that order).
 
     ``space`` should already hold the night's statements (:meth:`ReasonSpace.learn`), so a
     first night has language means too. Existing reasons keep their ids; a statement whose
     nearest reason is less similar than :attr:`~ReasonOptions.join_similarity` opens a new
-    one. Returns every reason (centroids, counts, examples, labels updated) and one
+    one. The night's statements are then settled (:attr:`~ReasonOptions.settle_rounds`):
+    each moves to the reason now nearest it, so the order they came in matters less.
+    Returns every reason (centroids, counts, examples, labels updated) and one
     assignment per statement.
     """
+    if not statements:
+        return list(reasons), []
+    out = _first_pass(statements, reasons, space, options)
+    for _ in range(options.settle_rounds):
+        out = _settled(out, reasons, space, options)
+    out = _renumbered(out, reasons)
+    catalogue = _rebuilt(reasons, out)
+    members: dict[str, list[Example]] = {}
+    for a in out:
+        members.setdefault(a.reason_id, []).append(_example(a.statement))
+    return [_relabel(r, members.get(r.reason_id, ()), space, options) for r in catalogue], out
+
+
+def _first_pass(
+    statements: Sequence[Statement],
+    reasons: Sequence[Reason],
+    space: ReasonSpace,
+    options: ReasonOptions,
+) -> list[Assignment]:
+    """Each statement to the nearest reason so far, or a new one (the centroid moves)."""
     catalogue = {r.reason_id: r for r in reasons}
     ids = list(catalogue)
-    dim = statements[0].vector.size if statements else 1
-    directions: Vectors = np.zeros((len(ids), dim), dtype=np.float32)
-    for k, rid in enumerate(ids):  # an emptied reason's is zero: never joined
-        directions[k] = space.direction(catalogue[rid].centroid, catalogue[rid].language_counts)
-    members: dict[str, list[Example]] = {}
+    directions = _directions(list(catalogue.values()), space, statements)
     out: list[Assignment] = []
     for s in statements:
         sims = directions @ space.center(s.vector, s.language)
@@ -346,14 +371,82 @@ def assign(
             rid, similarity, opened = next_reason_id(catalogue.values()), 1.0, True
             catalogue[rid] = _opened(rid, s)
             ids.append(rid)
-            directions = np.vstack([directions, np.zeros((1, dim), dtype=np.float32)])
+            directions = np.vstack([directions, np.zeros((1, directions.shape[1]), np.float32)])
             best = len(ids) - 1
         r = catalogue[rid]
         directions[best] = space.direction(r.centroid, r.language_counts)
-        members.setdefault(rid, []).append(_example(s))
         out.append(Assignment(s, rid, round(similarity, 4), opened))
-    updated = [_relabel(catalogue[rid], members.get(rid, ()), space, options) for rid in ids]
-    return updated, out
+    return out
+
+
+def _directions(
+    reasons: Sequence[Reason], space: ReasonSpace, statements: Sequence[Statement]
+) -> Vectors:
+    """The reasons' unit directions, one row each (an emptied reason's is zero: never joined)."""
+    dim = statements[0].vector.size if statements else 1
+    directions: Vectors = np.zeros((len(reasons), dim), dtype=np.float32)
+    for k, r in enumerate(reasons):
+        directions[k] = space.direction(r.centroid, r.language_counts)
+    return directions
+
+
+def _settled(
+    done: Sequence[Assignment],
+    reasons: Sequence[Reason],
+    space: ReasonSpace,
+    options: ReasonOptions,
+) -> list[Assignment]:
+    """One settling round: the night's statements each to the reason nearest it now."""
+    catalogue = _rebuilt(reasons, done)
+    statements = [a.statement for a in done]
+    directions = _directions(catalogue, space, statements)
+    ids = [r.reason_id for r in catalogue]
+    out = []
+    for a in done:
+        sims = directions @ space.center(a.statement.vector, a.statement.language)
+        best = int(np.argmax(sims))
+        similarity = float(sims[best])
+        if ids[best] != a.reason_id and similarity >= options.join_similarity:
+            out.append(replace(a, reason_id=ids[best], similarity=round(similarity, 4)))
+        else:
+            out.append(a)
+    return out
+
+
+def _renumbered(done: Sequence[Assignment], reasons: Sequence[Reason]) -> list[Assignment]:
+    """Reasons opened tonight numbered in the order of their first call (settling may have
+    emptied some); that call is the one marked ``opened``."""
+    known = {r.reason_id for r in reasons}
+    fresh: dict[str, str] = {}
+    number = int(next_reason_id(reasons)[1:])
+    out = []
+    for a in done:
+        if a.reason_id in known:
+            out.append(replace(a, opened=False))
+            continue
+        first = a.reason_id not in fresh
+        if first:
+            fresh[a.reason_id] = f"R{number + len(fresh):04d}"
+        out.append(
+            replace(
+                a,
+                reason_id=fresh[a.reason_id],
+                opened=first,
+                similarity=1.0 if first else a.similarity,
+            )
+        )
+    return out
+
+
+def _rebuilt(reasons: Sequence[Reason], done: Iterable[Assignment]) -> list[Reason]:
+    """``reasons`` with the night's assignments added (new ids opened in order)."""
+    catalogue = {r.reason_id: r for r in reasons}
+    for a in done:
+        r = catalogue.get(a.reason_id)
+        catalogue[a.reason_id] = (
+            _opened(a.reason_id, a.statement) if r is None else _joined(r, a.statement)
+        )
+    return list(catalogue.values())
 
 
 def withdraw(reasons: Sequence[Reason], earlier: Iterable[Assignment]) -> list[Reason]:

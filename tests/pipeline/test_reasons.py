@@ -34,7 +34,7 @@ from pipeline.types import Transcript, Utterance
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from reasons import (  # noqa: E402
+from reasons import (
     LabelledCall,
     embed_calls,
     labelled_calls,
@@ -161,7 +161,7 @@ def test_the_late_reason_is_flagged_the_day_it_appears(space: ReasonSpace) -> No
     month = run_nights(calls, statements, space)
     flagged = late_flag(calls, month, "app_crash_update")
     assert flagged is not None
-    first, when, delay = flagged
+    first, _, delay = flagged
     assert 0 <= delay <= 1, flagged
     before = [f for d, fs in month.flags.items() if d < first for f in fs]
     assert not before, before  # nothing flagged while nothing changed

@@ -1,0 +1,207 @@
+"""The contact-reasons pages: who may see them, what they list, and (in Chromium) playing
+the moment a reason was stated.
+
+The warehouse is built through the real write path (:func:`pipeline.reason_store.update_reasons`)
+night by night: four steady reasons for a month, and a new one on the last night. The
+statement vectors are small hand-made ones (the meaning model's grouping is tested in
+tests/pipeline/test_reasons.py); the calls point at the real WAV of the review archive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, expect, sync_playwright
+from reviewkit import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PASSWORDS,
+    build_archive,
+    free_port,
+    make_accounts,
+    make_config,
+    needs_chromium,
+    sign_in,
+)
+
+from pipeline import warehouse as wh
+from pipeline.reason_store import update_reasons
+from pipeline.reasons import ReasonSpace, Statement
+from review.app import create_app
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "review" / "screenshots"
+FIRST = dt.date(2026, 11, 1)
+DAYS = 30
+LAST = (FIRST + dt.timedelta(days=DAYS - 1)).isoformat()
+WORDS = [
+    "I was charged twice this month",
+    "my internet is down since yesterday",
+    "I cannot log into my account",
+    "my parcel never arrived",
+    "the app crashes since the update",
+]
+AUDIO = "2026-11 calls/c2.wav"
+
+
+def _space() -> ReasonSpace:
+    zero = np.zeros(8, dtype=np.float32)
+    return ReasonSpace({"en": zero}, np.zeros((1, 8), np.float32), np.zeros((1, 8), np.float32))
+
+
+def _night(root: str, date: str, topics: list[int]) -> None:
+    calls, statements = [], []
+    for k, topic in enumerate(topics):
+        call_id = f"{date}-{k:02d}"
+        team = "TEAM-01" if k % 2 == 0 else "TEAM-02"
+        calls.append(
+            {
+                "call_id": call_id,
+                "source_path": AUDIO,
+                "team_id": team,
+                "agent_id": "A1" if team == "TEAM-01" else "B1",
+                "customer_id": f"CUST-{topic}-{k % 3}",
+                "started_at": f"{date}T{9 + k % 8:02d}:00:00+00:00",
+                "duration_s": 9.0,
+                "status": "ok",
+                "language": "en",
+            }
+        )
+        v = np.zeros(8, dtype=np.float32)
+        v[topic] = 1.0
+        v[7] = 0.05 * (k % 3)
+        statements.append(Statement(call_id, date, "en", WORDS[topic], 1.5, 4.0, v))
+    wh.upsert(root, "calls", {date: calls})
+    update_reasons(root, statements, _space())
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("reasons")
+    archive = build_archive(tmp)
+    root = str(tmp / "wh")
+    for d in range(DAYS):
+        date = (FIRST + dt.timedelta(days=d)).isoformat()
+        topics = [k % 4 for k in range(8)] + ([4, 4, 4, 4] if date == LAST else [])
+        _night(root, date, topics)
+    return archive, Path(root)
+
+
+@pytest.fixture
+def reasons_client(built: tuple[Path, Path], tmp_path: Path) -> Iterator[TestClient]:
+    archive, root = built
+    app = create_app(
+        str(root),
+        make_config(),
+        archive=str(archive),
+        accounts=make_accounts(),
+        database_url=f"sqlite:///{tmp_path / 'reviews.sqlite'}",
+        secret_key="reasons-test",
+    )
+    with TestClient(app, follow_redirects=False) as c:
+        yield c
+
+
+@pytest.mark.parametrize(("who", "status"), [("ada", 403), ("lena", 403), ("quinn", 200)])
+def test_reasons_are_for_leads(reasons_client: TestClient, who: str, status: int) -> None:
+    sign_in(reasons_client, who)
+    assert reasons_client.get("/reasons").status_code == status
+    assert reasons_client.get("/reasons/R0001").status_code == status
+
+
+def test_overview_lists_the_new_reason_first_with_a_chart(reasons_client: TestClient) -> None:
+    sign_in(reasons_client, "quinn")
+    page = reasons_client.get("/reasons").text
+    assert "the app crashes since the update" in page
+    table = page[page.index('id="reason-table"') :]
+    first_row = table[table.index("data-reason=") :]
+    assert first_row.startswith('data-reason="R0005"')  # the new one, rising, first
+    assert '<svg class="chart line"' in page
+    assert "<strong>new</strong>" in page[page.index('id="rising"') :]
+    # the steady reasons: 2 calls a day each, no flag
+    assert page.count('class="rising" data-reason=') == 1
+
+
+def test_reason_page_lists_its_calls_with_the_moment_to_play(reasons_client: TestClient) -> None:
+    sign_in(reasons_client, "quinn")
+    page = reasons_client.get("/reasons/R0005").text
+    assert page.count('class="play"') == 4
+    assert 'data-seek="1.5" data-end="4.0"' in page
+    assert "/audio/" in page and '<svg class="chart bar"' in page
+    steady = reasons_client.get(f"/reasons/R0001?since={LAST[:8]}01").text
+    assert "repeat of" in steady and f"{LAST[:8]}01-00" in steady
+    assert reasons_client.get("/reasons/R9999").status_code == 404
+    assert reasons_client.get("/reasons?since=yesterday").status_code == 400
+
+
+@pytest.fixture(scope="module")
+def served(built: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    archive, root = built
+    app = create_app(
+        str(root),
+        make_config(),
+        archive=str(archive),
+        accounts=make_accounts(),
+        database_url=f"sqlite:///{tmp_path_factory.mktemp('db') / 'reviews.sqlite'}",
+        secret_key="reasons-browser",
+    )
+    port = free_port()
+    uv = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    uv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@needs_chromium
+def test_a_lead_opens_a_rising_reason_and_hears_it_stated(served: str, browser: Browser) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(served + "/reasons")
+    page.get_by_label("Name").fill("quinn")
+    page.get_by_label("Password").fill(PASSWORDS["quinn"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Contact reasons")).to_be_visible()
+    rising = page.locator("#rising li").first
+    expect(rising).to_contain_text("new")
+    expect(page.locator("#reason-table tbody tr").first).to_have_attribute("data-reason", "R0005")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "reasons.png"), full_page=True)
+    page.locator("#reason-table tbody tr").first.get_by_role("link", name="R0005").click()
+    expect(
+        page.get_by_role("heading", name="R0005: the app crashes since the update")
+    ).to_be_visible()
+    page.locator("button.play").first.click()
+    player = page.locator("#player")
+    page.wait_for_function(
+        "() => { const a = document.getElementById('player'); return a.currentTime >= 1.5 && !a.paused; }",
+        timeout=15000,
+    )
+    # it stops where the statement ends (4.0 s)
+    page.wait_for_function("() => document.getElementById('player').paused", timeout=15000)
+    stopped = player.evaluate("a => a.currentTime")
+    assert 3.9 <= stopped <= 4.6, stopped
+    expect(page.locator("#now-playing")).to_contain_text(f"{LAST}-")
+    page.screenshot(path=str(SCREENSHOTS / "reason.png"), full_page=True)
+    page.close()

@@ -405,7 +405,7 @@ def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
         share = s.embed_wall_s / s.asr_wall_s
         print(f"meaning model: {s.embed_wall_s:.1f} s ({share:.0%} of the ASR time)")
         share = s.reasons_wall_s / s.asr_wall_s
-        print(f"contact reasons: {s.reasons_wall_s:.2f} s ({share:.1%} of the ASR time)")
+        print(f"contact reasons step: {s.reasons_wall_s:.2f} s ({share:.1%} of the ASR time)")
     _print_reasons(s)
     print(
         f"archive: {s.hashed} new or changed file(s) read, {s.unchanged} unchanged (not read), "

@@ -36,6 +36,7 @@ from pipeline import warehouse as wh
 from pipeline.reason_store import update_reasons
 from pipeline.reasons import ReasonSpace, Statement
 from review.app import create_app
+from review.report import month_reasons
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "review" / "screenshots"
 FIRST = dt.date(2026, 11, 1)
@@ -89,7 +90,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = str(tmp / "wh")
     for d in range(DAYS):
         date = (FIRST + dt.timedelta(days=d)).isoformat()
-        topics = [k % 4 for k in range(8)] + ([4, 4, 4, 4] if date == LAST else [])
+        topics = [k % 4 for k in range(8)] + ([4] * 6 if date == LAST else [])
         _night(root, date, topics)
     return archive, Path(root)
 
@@ -132,13 +133,24 @@ def test_overview_lists_the_new_reason_first_with_a_chart(reasons_client: TestCl
 def test_reason_page_lists_its_calls_with_the_moment_to_play(reasons_client: TestClient) -> None:
     sign_in(reasons_client, "quinn")
     page = reasons_client.get("/reasons/R0005").text
-    assert page.count('class="play"') == 4
+    assert page.count('class="play"') == 6
     assert 'data-seek="1.5" data-end="4.0"' in page
     assert "/audio/" in page and '<svg class="chart bar"' in page
     steady = reasons_client.get(f"/reasons/R0001?since={LAST[:8]}01").text
     assert "repeat of" in steady and f"{LAST[:8]}01-00" in steady
     assert reasons_client.get("/reasons/R9999").status_code == 404
     assert reasons_client.get("/reasons?since=yesterday").status_code == 400
+
+
+def test_the_monthly_report_names_the_reason_that_rose(built: tuple[Path, Path]) -> None:
+    _, root = built
+    rows = month_reasons(root, make_config(), "TEAM-01", "2026-11")
+    assert rows[0].reason_id == "R0005" and rows[0].calls == 3
+    (flag,) = [f for f in rows[0].flags if f.window == "day"]
+    assert (flag.signal, flag.date, flag.count) == ("new", LAST, 3)
+    assert all(not r.flags for r in rows[1:])
+    assert [(r.calls, r.calls_before) for r in rows[1:]] == [(60, 0), (60, 0)]  # 2 a day each
+    assert month_reasons(root, make_config(), "TEAM-09", "2026-11") == ()
 
 
 @pytest.fixture(scope="module")

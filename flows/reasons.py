@@ -155,8 +155,8 @@ def publish_rising(report: ReasonsReport) -> None:
 
 
 def trend_calls(warehouse: str, date: str, config: Config) -> list[TrendCall]:
-    """A few of ``date``'s calls of each reason rising on it (the most surprising first),
-    for the queues' ``trend`` entries."""
+    """``date``'s calls of the reasons rising on it, at most ``[reasons] trend_calls`` per
+    reason (from its most surprising flag first), for the queues' ``trend`` entries."""
     if not config.reasons.enabled or config.reasons.trend_calls <= 0:
         return []
     options = options_from_config(config)
@@ -171,10 +171,13 @@ def trend_calls(warehouse: str, date: str, config: Config) -> list[TrendCall]:
     labels = {r.reason_id: r.label for r in read_reasons(warehouse)}
     out: list[TrendCall] = []
     seen: set[str] = set()
-    for flag in rising:
+    per_reason: Counter[str] = Counter()
+    for flag in rising:  # most surprising first: its calls are offered first
         today = [c for c in flag.calls if c in stated and c in info and c not in seen]
         why = "trend: " + flag.why(shorten(labels.get(flag.reason_id, ""), 60))
-        for call_id in today[: options.trend_calls]:
+        room = options.trend_calls - per_reason[flag.reason_id]
+        for call_id in today[: max(room, 0)]:
+            per_reason[flag.reason_id] += 1
             c, row = stated[call_id], info[call_id]
             seen.add(call_id)
             out.append(

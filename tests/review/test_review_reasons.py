@@ -9,17 +9,16 @@ tests/pipeline/test_reasons.py); the calls point at the real WAV of the review a
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, expect, sync_playwright
+from reasonkit import LAST, build_reason_month
 from reviewkit import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -32,55 +31,10 @@ from reviewkit import (
     sign_in,
 )
 
-from pipeline import warehouse as wh
-from pipeline.reason_store import update_reasons
-from pipeline.reasons import ReasonSpace, Statement
 from review.app import create_app
 from review.report import month_reasons
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "review" / "screenshots"
-FIRST = dt.date(2026, 11, 1)
-DAYS = 30
-LAST = (FIRST + dt.timedelta(days=DAYS - 1)).isoformat()
-WORDS = [
-    "I was charged twice this month",
-    "my internet is down since yesterday",
-    "I cannot log into my account",
-    "my parcel never arrived",
-    "the app crashes since the update",
-]
-AUDIO = "2026-11 calls/c2.wav"
-
-
-def _space() -> ReasonSpace:
-    zero = np.zeros(8, dtype=np.float32)
-    return ReasonSpace({"en": zero}, np.zeros((1, 8), np.float32), np.zeros((1, 8), np.float32))
-
-
-def _night(root: str, date: str, topics: list[int]) -> None:
-    calls, statements = [], []
-    for k, topic in enumerate(topics):
-        call_id = f"{date}-{k:02d}"
-        team = "TEAM-01" if k % 2 == 0 else "TEAM-02"
-        calls.append(
-            {
-                "call_id": call_id,
-                "source_path": AUDIO,
-                "team_id": team,
-                "agent_id": "A1" if team == "TEAM-01" else "B1",
-                "customer_id": f"CUST-{topic}-{k % 3}",
-                "started_at": f"{date}T{9 + k % 8:02d}:00:00+00:00",
-                "duration_s": 9.0,
-                "status": "ok",
-                "language": "en",
-            }
-        )
-        v = np.zeros(8, dtype=np.float32)
-        v[topic] = 1.0
-        v[7] = 0.05 * (k % 3)
-        statements.append(Statement(call_id, date, "en", WORDS[topic], 1.5, 4.0, v))
-    wh.upsert(root, "calls", {date: calls})
-    update_reasons(root, statements, _space())
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +42,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("reasons")
     archive = build_archive(tmp)
     root = str(tmp / "wh")
-    for d in range(DAYS):
-        date = (FIRST + dt.timedelta(days=d)).isoformat()
-        topics = [k % 4 for k in range(8)] + ([4] * 6 if date == LAST else [])
-        _night(root, date, topics)
+    build_reason_month(root)
     return archive, Path(root)
 
 

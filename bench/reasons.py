@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import random
 import sys
 import time
@@ -269,6 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--days", type=int, default=28)
     p.add_argument("--per-day", type=int, default=14)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--json", type=Path, default=ROOT / ".state" / "bench" / "reasons.json")
     args = p.parse_args(argv)
 
     from flows.reasons import space_for
@@ -312,6 +314,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for r in sorted(month.reasons, key=lambda r: -r.n_calls)[:9]:
         print(f"  {r.reason_id} {r.n_calls:4d} {'/'.join(r.languages):9s} {r.label}")
+    result = {
+        "calls": len(calls),
+        "days": args.days,
+        "per_day": args.per_day,
+        "statements_exact": found_ok,
+        "purity": round(purity, 4),
+        "coverage": round(coverage, 4),
+        "reasons": len(month.reasons),
+        "late_reason": late_flag(calls, month, late),
+        "other_flags": len(wrong),
+        "ms_per_call": round(per_call_ms, 3),
+        "embed_ms_per_call": round(1000 * embed_s / len(calls), 1),
+    }
+    print(json.dumps(result))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=1))
     return 0
 
 

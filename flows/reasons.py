@@ -9,7 +9,6 @@ from :mod:`pipeline.reason_store`; what is rising is published as a markdown art
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import re
 import time
@@ -32,9 +31,8 @@ from pipeline.reason_store import (
     rising_on,
     update_reasons,
 )
-from pipeline.reason_trends import Rising, repeats_by_reason
+from pipeline.reason_trends import ReasonPeriod, Rising, reason_periods
 from pipeline.reasons import (
-    Reason,
     ReasonOptions,
     ReasonSpace,
     Statement,
@@ -50,14 +48,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("earmark")
 
 
-@functools.cache
-def _space(embedder: Embedder) -> ReasonSpace:
-    return reason_space(load_anchor_lines(), embedder.embed_examples)
+_spaces: dict[str, ReasonSpace] = {}
 
 
 def space_for(embedder: Embedder) -> ReasonSpace:
-    """The reason space, its anchor lines embedded once per process (and kept on disk)."""
-    return _space(embedder)
+    """The reason space, its anchor lines embedded once per process per model (and kept
+    on disk by the embedder)."""
+    if embedder.model_id not in _spaces:
+        _spaces[embedder.model_id] = reason_space(load_anchor_lines(), embedder.embed_examples)
+    return _spaces[embedder.model_id]
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,20 +196,9 @@ def trend_calls(warehouse: str, date: str, config: Config) -> list[TrendCall]:
 # ---------------------------------------------------------------- earmark reasons
 
 
-@dataclass(frozen=True, slots=True)
-class ReasonLine:
-    """One row of ``earmark reasons``: a reason over the period."""
-
-    reason: Reason
-    calls: int
-    last_day: int
-    repeats: int
-    flags: tuple[Rising, ...]
-
-
 def reason_lines(
     warehouse: str, config: Config, *, since: str | None = None
-) -> tuple[list[ReasonLine], str, str]:
+) -> tuple[list[ReasonPeriod], str, str]:
     """The reasons with calls in the period (``since`` to the newest night), rising first.
 
     Raises
@@ -237,34 +225,12 @@ def reason_lines(
     last = dates[-1]
     first = since or (dt.date.fromisoformat(last) - dt.timedelta(days=6)).isoformat()
     period = reason_calls(warehouse, dates_between(warehouse, first, last), options)
-    counts = Counter(c.reason_id for c in period)
-    today = Counter(c.reason_id for c in period if c.call_date == last)
-    links = repeats_by_reason(period, days=options.repeat_days)
-    repeats = Counter(c.reason_id for c in period if c.call_id in links)
     rising = rising_on(warehouse, last, options)
-    lines = [
-        ReasonLine(
-            reasons[rid],
-            counts[rid],
-            today[rid],
-            repeats[rid],
-            tuple(f for f in rising if f.reason_id == rid),
-        )
-        for rid in counts
-        if rid in reasons
-    ]
-    lines.sort(
-        key=lambda ln: (
-            not ln.flags,
-            min((f.p_value for f in ln.flags), default=1.0),
-            -ln.calls,
-            ln.reason.reason_id,
-        )
-    )
+    lines = reason_periods(period, reasons, rising, last=last, repeat_days=options.repeat_days)
     return lines, first, last
 
 
-def reasons_table(lines: Sequence[ReasonLine], first: str, last: str, *, top: int = 30) -> str:
+def reasons_table(lines: Sequence[ReasonPeriod], first: str, last: str, *, top: int = 30) -> str:
     """``earmark reasons`` output: one line per reason, then the flags spelt out."""
     out = [
         f"contact reasons {first} … {last}: {sum(ln.calls for ln in lines)} calls, "

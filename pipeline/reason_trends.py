@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pipeline.metrics import contact_time
-from pipeline.reasons import DEFAULT_OPTIONS, ReasonOptions
+from pipeline.reasons import DEFAULT_OPTIONS, Reason, ReasonOptions
 
 SIGNALS = ("new", "share", "dissatisfaction", "escalation")
 
@@ -202,6 +202,67 @@ def _ids(calls: Iterable[ReasonCall], reason_id: str) -> tuple[str, ...]:
 
 def _when(c: ReasonCall) -> tuple[str, str, str]:
     return (c.call_date, c.started_at, c.call_id)
+
+
+# ---------------------------------------------------------------- a period's reasons
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonPeriod:
+    """One reason over a period (``earmark reasons``, the review page)."""
+
+    reason: Reason
+    calls: int
+    last_day: int
+    """Its calls on the period's last day."""
+    repeats: int
+    """Its calls whose customer called about it before (within the repeat window)."""
+    dissatisfied: int
+    escalated: int
+    flags: tuple[Rising, ...]
+
+    @property
+    def rising(self) -> bool:
+        return bool(self.flags)
+
+
+def reason_periods(
+    calls: Sequence[ReasonCall],
+    reasons: Mapping[str, Reason],
+    rising: Sequence[Rising],
+    *,
+    last: str,
+    repeat_days: float,
+) -> list[ReasonPeriod]:
+    """The reasons of ``calls``, rising first (most surprising first), then by calls."""
+    counts = Counter(c.reason_id for c in calls)
+    on_last = Counter(c.reason_id for c in calls if c.call_date == last)
+    links = repeats_by_reason(calls, days=repeat_days)
+    repeats = Counter(c.reason_id for c in calls if c.call_id in links)
+    unhappy = Counter(c.reason_id for c in calls if c.dissatisfied)
+    escalated = Counter(c.reason_id for c in calls if c.escalated)
+    rows = [
+        ReasonPeriod(
+            reasons[rid],
+            n,
+            on_last[rid],
+            repeats[rid],
+            unhappy[rid],
+            escalated[rid],
+            tuple(f for f in rising if f.reason_id == rid),
+        )
+        for rid, n in counts.items()
+        if rid in reasons
+    ]
+    rows.sort(
+        key=lambda r: (
+            not r.rising,
+            min((f.p_value for f in r.flags), default=1.0),
+            -r.calls,
+            r.reason.reason_id,
+        )
+    )
+    return rows
 
 
 # ---------------------------------------------------------------- counts for charts

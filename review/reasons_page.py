@@ -26,7 +26,13 @@ from pipeline.reason_store import (
     reason_calls,
     rising_on,
 )
-from pipeline.reason_trends import ReasonCall, Rising, repeats_by_reason
+from pipeline.reason_trends import (
+    ReasonCall,
+    ReasonPeriod,
+    Rising,
+    reason_periods,
+    repeats_by_reason,
+)
 from pipeline.reasons import Reason
 from review import charts
 from review.app import SignedIn, _render, _state
@@ -42,23 +48,6 @@ def reasons_routes(app: FastAPI) -> None:
     """Add ``/reasons`` and ``/reasons/{reason_id}`` to the review app."""
     app.add_api_route("/reasons", _overview, methods=["GET"])
     app.add_api_route("/reasons/{reason_id}", _reason, methods=["GET"])
-
-
-@dataclass(frozen=True, slots=True)
-class ReasonRow:
-    """One reason over the page's period."""
-
-    reason: Reason
-    calls: int
-    last_day: int
-    repeats: int
-    dissatisfied: int
-    escalated: int
-    flags: tuple[Rising, ...]
-
-    @property
-    def rising(self) -> bool:
-        return bool(self.flags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,44 +85,12 @@ def _period(request: Request, since: str | None, days: int | None) -> Period:
     return Period(first, last, tuple(stored), tuple(calls), tuple(rising), reasons)
 
 
-def reason_rows(period: Period, *, repeat_days: float) -> list[ReasonRow]:
-    """The period's reasons, rising first (most surprising first), then by calls."""
-    counts = Counter(c.reason_id for c in period.calls)
-    last = Counter(c.reason_id for c in period.calls if c.call_date == period.last)
-    links = repeats_by_reason(period.calls, days=repeat_days)
-    repeats = Counter(c.reason_id for c in period.calls if c.call_id in links)
-    unhappy = Counter(c.reason_id for c in period.calls if c.dissatisfied)
-    escalated = Counter(c.reason_id for c in period.calls if c.escalated)
-    rows = [
-        ReasonRow(
-            period.reasons[rid],
-            n,
-            last[rid],
-            repeats[rid],
-            unhappy[rid],
-            escalated[rid],
-            tuple(f for f in period.rising if f.reason_id == rid),
-        )
-        for rid, n in counts.items()
-        if rid in period.reasons
-    ]
-    rows.sort(
-        key=lambda r: (
-            not r.rising,
-            min((f.p_value for f in r.flags), default=1.0),
-            -r.calls,
-            r.reason.reason_id,
-        )
-    )
-    return rows
-
-
 def _daily(calls: Sequence[ReasonCall], days: Sequence[str], reason_id: str) -> list[float | None]:
     per = Counter(c.call_date for c in calls if c.reason_id == reason_id)
     return [float(per[d]) for d in days]
 
 
-def trend_chart(period: Period, rows: Sequence[ReasonRow]) -> Markup:
+def trend_chart(period: Period, rows: Sequence[ReasonPeriod]) -> Markup:
     """Calls per day of the first :data:`CHARTED` reasons (rising ones first)."""
     shown = rows[:CHARTED]
     series = [
@@ -163,7 +120,13 @@ def _overview(
     _lead_only(account)
     state = _state(request)
     period = _period(request, since, days)
-    rows = reason_rows(period, repeat_days=state.config.repeat_contact_days)
+    rows = reason_periods(
+        period.calls,
+        period.reasons,
+        period.rising,
+        last=period.last,
+        repeat_days=state.config.repeat_contact_days,
+    )
     return _render(
         request,
         "reasons.html",

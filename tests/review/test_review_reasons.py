@@ -9,25 +9,22 @@ tests/pipeline/test_reasons.py); the calls point at the real WAV of the review a
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from reasonkit import LAST, build_reason_month
 from reviewkit import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORDS,
     build_archive,
-    free_port,
+    chromium,
     make_accounts,
     make_config,
     needs_chromium,
+    served,
     sign_in,
 )
 
@@ -46,18 +43,21 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return archive, Path(root)
 
 
-@pytest.fixture
-def reasons_client(built: tuple[Path, Path], tmp_path: Path) -> Iterator[TestClient]:
+def _app(built: tuple[Path, Path], tmp: Path) -> FastAPI:
     archive, root = built
-    app = create_app(
+    return create_app(
         str(root),
         make_config(),
         archive=str(archive),
         accounts=make_accounts(),
-        database_url=f"sqlite:///{tmp_path / 'reviews.sqlite'}",
+        database_url=f"sqlite:///{tmp / 'reviews.sqlite'}",
         secret_key="reasons-test",
     )
-    with TestClient(app, follow_redirects=False) as c:
+
+
+@pytest.fixture
+def reasons_client(built: tuple[Path, Path], tmp_path: Path) -> Iterator[TestClient]:
+    with TestClient(_app(built, tmp_path), follow_redirects=False) as c:
         yield c
 
 
@@ -105,43 +105,21 @@ def test_the_monthly_report_names_the_reason_that_rose(built: tuple[Path, Path])
 
 
 @pytest.fixture(scope="module")
-def served(built: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    archive, root = built
-    app = create_app(
-        str(root),
-        make_config(),
-        archive=str(archive),
-        accounts=make_accounts(),
-        database_url=f"sqlite:///{tmp_path_factory.mktemp('db') / 'reviews.sqlite'}",
-        secret_key="reasons-browser",
-    )
-    port = free_port()
-    uv = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(timeout=10)
+def base_url(built: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with served(_app(built, tmp_path_factory.mktemp("db"))) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @needs_chromium
-def test_a_lead_opens_a_rising_reason_and_hears_it_stated(served: str, browser: Browser) -> None:
+def test_a_lead_opens_a_rising_reason_and_hears_it_stated(base_url: str, browser: Browser) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(served + "/reasons")
+    page.goto(base_url + "/reasons")
     page.get_by_label("Name").fill("quinn")
     page.get_by_label("Password").fill(PASSWORDS["quinn"])
     page.get_by_role("button", name="Sign in").click()

@@ -88,10 +88,10 @@ def reason_row(r: Reason) -> Row:
                 "call_date": e.call_date,
                 "language": e.language,
                 "text": e.text,
-                "start_s": e.start_s,
-                "end_s": e.end_s,
+                "start_s": e.statement.start_s,
+                "end_s": e.statement.end_s,
                 "similarity": e.similarity,
-                "vector": _bytes(e.vector),
+                "vector": _bytes(e.statement.vector),
             }
             for e in r.examples
         ],
@@ -108,14 +108,16 @@ def reason_from_row(row: Mapping[str, Any]) -> Reason:
         last_seen=row["last_seen"] or "",
         examples=tuple(
             Example(
-                e["call_id"],
-                e["call_date"],
-                e["language"],
-                e["text"],
-                e["start_s"],
-                e["end_s"],
+                Statement(
+                    e["call_id"],
+                    e["call_date"],
+                    e["language"],
+                    e["text"],
+                    e["start_s"],
+                    e["end_s"],
+                    _vector(e["vector"]),
+                ),
                 e["similarity"],
-                _vector(e["vector"]),
             )
             for e in row["examples"] or ()
         ),

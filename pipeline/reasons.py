@@ -266,14 +266,24 @@ def problem_statement(
 class Example:
     """One example call of a reason: its statement, and how typical it is (cosine to the centroid)."""
 
-    call_id: str
-    call_date: str
-    language: str
-    text: str
-    start_s: float
-    end_s: float
+    statement: Statement
     similarity: float
-    vector: Vector = field(repr=False, compare=False)
+
+    @property
+    def call_id(self) -> str:
+        return self.statement.call_id
+
+    @property
+    def call_date(self) -> str:
+        return self.statement.call_date
+
+    @property
+    def language(self) -> str:
+        return self.statement.language
+
+    @property
+    def text(self) -> str:
+        return self.statement.text
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,7 +501,7 @@ def _joined(r: Reason, s: Statement) -> Reason:
 
 
 def _example(s: Statement) -> Example:
-    return Example(s.call_id, s.call_date, s.language, s.text, s.start_s, s.end_s, 0.0, s.vector)
+    return Example(s, 0.0)
 
 
 def _relabel(
@@ -501,7 +511,9 @@ def _relabel(
     direction = space.direction(r.centroid, r.language_counts)
     pool = {e.call_id: e for e in (*r.examples, *fresh)}
     scored = [
-        replace(e, similarity=round(float(space.center(e.vector, e.language) @ direction), 4))
+        replace(
+            e, similarity=round(float(space.center(e.statement.vector, e.language) @ direction), 4)
+        )
         for e in pool.values()
     ]
     scored.sort(key=lambda e: (-e.similarity, e.call_date, e.call_id))

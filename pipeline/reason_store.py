@@ -39,24 +39,11 @@ Row = dict[str, Any]
 
 
 def options_from_config(config: Config) -> ReasonOptions:
-    """``[reasons]`` as :class:`~pipeline.reasons.ReasonOptions` (and the repeat window)."""
-    r = config.reasons
-    return ReasonOptions(
-        join_similarity=r.join_similarity,
-        small_talk_margin=r.small_talk_margin,
-        statement_turns=r.statement_turns,
-        first_turns=r.first_turns,
-        examples=r.examples,
-        baseline_days=r.baseline_days,
-        min_count=r.min_count,
-        min_baseline_calls=r.min_baseline_calls,
-        p_value=r.p_value,
-        min_ratio=r.min_ratio,
-        repeat_days=config.repeat_contact_days,
-        trend_calls=r.trend_calls,
-        dissatisfaction_items=tuple(r.dissatisfaction_items),
-        escalation_items=tuple(r.escalation_items),
-    )
+    """``[reasons]`` as :class:`~pipeline.reasons.ReasonOptions`, with the repeat window of
+    ``repeat_contact_days`` (one window for repeat contacts, by customer or by reason)."""
+    given = config.reasons.model_dump(exclude={"enabled"})
+    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
+    return ReasonOptions(**fields, repeat_days=config.repeat_contact_days)
 
 
 # ---------------------------------------------------------------- rows

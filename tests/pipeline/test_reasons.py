@@ -256,3 +256,18 @@ def test_reason_calls_read_signals_from_findings(tmp_path: Path) -> None:
     (call,) = reason_calls(root, ["2026-11-02"], DEFAULT_OPTIONS)
     assert call.team_id == "T1" and call.dissatisfied and not call.escalated
     assert (call.start_s, call.end_s) == (1.0, 2.0)
+
+
+def test_every_reasons_key_of_the_config_reaches_the_options() -> None:
+    from pipeline.config import Config, ReasonsConfig
+    from pipeline.reason_store import options_from_config
+
+    config = Config(
+        repeat_contact_days=3.0,
+        reasons=ReasonsConfig(join_similarity=0.3, min_count=5, escalation_items=["esc"]),
+    )
+    options = options_from_config(config)
+    assert (options.join_similarity, options.min_count, options.repeat_days) == (0.3, 5, 3.0)
+    assert options.escalation_items == ("esc",)
+    assert set(ReasonsConfig.model_fields) - {"enabled"} <= set(DEFAULT_OPTIONS.__slots__)
+    assert options_from_config(Config()) == DEFAULT_OPTIONS

@@ -50,7 +50,6 @@ from pipeline.metadata import options_from_config as metadata_options
 from pipeline.metrics import repeat_contacts
 from pipeline.queue import (
     Candidate,
-    add_trend_calls,
     build_inspector_queues,
     build_review_queue,
     check_pairings,
@@ -62,6 +61,7 @@ from pipeline.queue import (
     policy_from_config,
     weights_from_config,
 )
+from pipeline.queue_trend import add_trend_calls
 from pipeline.redact_audio import (
     AudioRedactOptions,
     Span,

@@ -21,7 +21,7 @@ from pipeline import warehouse as wh
 from pipeline.config import Config
 from pipeline.errors import WarehouseError
 from pipeline.protocols import Embedder
-from pipeline.queue import TrendCall
+from pipeline.queue_trend import TrendCall
 from pipeline.reason_store import (
     NightReasons,
     dates_between,

@@ -85,3 +85,18 @@ def test_a_steady_night_adds_no_trend_entry(tmp_path: Path) -> None:
     build_reason_month(root)
     write_night(root, "2026-12-01", [k % 4 for k in range(8)])
     assert not [q for q in rebuild_queue(root, ["2026-12-01"], _config(30)) if q.kind == "trend"]
+
+
+def test_the_artifact_table_lists_each_flag_with_its_examples(month: str) -> None:
+    from flows.reasons import rising_markdown
+    from pipeline.reason_store import read_reasons, rising_on
+
+    rising = rising_on(month, LAST)
+    labels = {r.reason_id: r.label for r in read_reasons(month)}
+    table = rising_markdown(rising, labels).splitlines()
+    assert table[0].startswith("| reason | label | signal |")
+    assert table[2].startswith(
+        "| R0005 | the app crashes since the update | new | day to 2026-11-30 | all | 6 of 14 |"
+    )
+    assert f"{LAST}-08, {LAST}-09, {LAST}-10" in table[2]
+    assert rising_markdown([], labels).startswith("Nothing is rising")

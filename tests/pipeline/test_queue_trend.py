@@ -3,7 +3,8 @@ within each inspector's budget (highlights cost nothing), never twice."""
 
 from __future__ import annotations
 
-from pipeline.queue import PlanOptions, TrendCall, add_trend_calls
+from pipeline.queue import PlanOptions
+from pipeline.queue_trend import TrendCall, add_trend_calls
 from pipeline.types import PlanSpan, QueueEntry
 
 
@@ -35,6 +36,7 @@ def test_trend_calls_fit_the_budget_left_and_go_to_the_teams_inspector() -> None
         date="2026-11-30",
         owners=owners,
         budgets={"lena": 130.0, "omar": 10.0},
+        options=PlanOptions(),
     )
     trend = [e for e in out if e.kind == "trend"]
     # each costs 3 + 6 + 5 = 14 s: lena has 30 s left (the highlight is free): two fit;

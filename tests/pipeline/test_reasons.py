@@ -271,3 +271,18 @@ def test_every_reasons_key_of_the_config_reaches_the_options() -> None:
     assert options.escalation_items == ("esc",)
     assert set(ReasonsConfig.model_fields) - {"enabled"} <= set(DEFAULT_OPTIONS.__slots__)
     assert options_from_config(Config()) == DEFAULT_OPTIONS
+
+
+def test_a_jump_in_dissatisfaction_within_a_steady_reason_is_flagged() -> None:
+    calls = _history(20, 12, {})
+    last = "2026-11-20"
+    calls = [
+        ReasonCall(c.call_id, c.call_date, c.reason_id, c.team_id, dissatisfied=True)
+        if c.call_date == last and c.reason_id == "R0001"
+        else c
+        for c in calls
+    ]
+    flags = rising_reasons(calls, date=last, by_team=False)
+    (day,) = [f for f in flags if f.window == "day"]
+    assert (day.reason_id, day.signal, day.count, day.total) == ("R0001", "dissatisfaction", 3, 3)
+    assert not [f for f in flags if f.signal in ("new", "share")]  # its share did not move

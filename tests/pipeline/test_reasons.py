@@ -286,3 +286,26 @@ def test_a_jump_in_dissatisfaction_within_a_steady_reason_is_flagged() -> None:
     (day,) = [f for f in flags if f.window == "day"]
     assert (day.reason_id, day.signal, day.count, day.total) == ("R0001", "dissatisfaction", 3, 3)
     assert not [f for f in flags if f.signal in ("new", "share")]  # its share did not move
+
+
+def test_a_call_whose_statement_changed_moves_and_counts_once(tmp_path: Path) -> None:
+    root, space = str(tmp_path), _flat_space()
+    a, b = _st("a", [1, 0, 0]), _st("b", [1, 0.1, 0])
+    update_reasons(root, [a, b], space)
+    assert [(r.reason_id, r.n_calls) for r in read_reasons(root)] == [("R0001", 2)]
+    # b transcribed again (a new model): its statement now says something else
+    b2 = Statement(
+        "b",
+        b.call_date,
+        "en",
+        "b, now about another thing",
+        1.0,
+        2.0,
+        np.array([0, 0, 1], np.float32),
+    )
+    night = update_reasons(root, [a, b2], space)
+    assert (night.assigned, night.kept, night.opened) == (1, 1, ["R0002"])
+    assert [(r.reason_id, r.n_calls) for r in read_reasons(root)] == [("R0001", 1), ("R0002", 1)]
+    stored = {x.statement.call_id: x.reason_id for x in read_assignments(root, [a.call_date])}
+    assert stored == {"a": "R0001", "b": "R0002"}
+    assert np.allclose(read_reasons(root)[0].centroid, a.vector, atol=1e-3)  # float16 storage

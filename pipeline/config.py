@@ -254,7 +254,7 @@ class ReasonsConfig(_Strict):
     """``[reasons]``: contact reasons and what is rising (see :class:`pipeline.reasons.ReasonOptions`)."""
 
     enabled: bool = True
-    join_similarity: Annotated[float, Field(gt=-1, lt=1)] = 0.20
+    join_similarity: Annotated[float, Field(gt=-1, lt=1)] = 0.175
     small_talk_margin: Annotated[float, Field(ge=-1, le=1)] = 0.0
     statement_turns: Annotated[int, Field(ge=1)] = 2
     first_turns: Annotated[int, Field(ge=1)] = 6
@@ -262,6 +262,7 @@ class ReasonsConfig(_Strict):
     baseline_days: Annotated[int, Field(ge=1)] = 28
     min_count: Annotated[int, Field(ge=1)] = 3
     min_baseline_calls: Annotated[int, Field(ge=1)] = 100
+    min_baseline_days: Annotated[int, Field(ge=1)] = 14
     p_value: Annotated[float, Field(gt=0, lt=1)] = 0.001
     min_ratio: Annotated[float, Field(ge=1)] = 2.0
     trend_calls: Annotated[int, Field(ge=0)] = 2

@@ -5,7 +5,8 @@ team: ``c`` calls of ``N`` in the window, ``b`` of ``B`` in the
 :attr:`~pipeline.reasons.ReasonOptions.baseline_days` before it. Under the usual share
 the count is Poisson with mean ``λ = N · (b + ½) / (B + 1)`` (the ½ keeps a reason never
 seen before from having an expectation of zero). With fewer than ``min_baseline_calls``
-calls in the baseline nothing is flagged (there is no usual level yet). Otherwise the
+calls, or fewer than ``min_baseline_days`` days with calls, in the baseline nothing is
+flagged (there is no usual level yet). Otherwise the
 reason is flagged when
 
 - ``c ≥ min_count`` (a few calls are not a trend),
@@ -134,7 +135,7 @@ def rising_reasons(
             mine = [c for c in calls if not team or c.team_id == team]
             now = [c for c in mine if first <= c.call_date <= last]
             before = [c for c in mine if base <= c.call_date < first]
-            if not now or len(before) < max(1, options.min_baseline_calls):
+            if not now or not _enough(before, options):
                 continue
             flags = _share_flags(now, before, options) + _rate_flags(now, before, options)
             out.extend(
@@ -146,6 +147,12 @@ def rising_reasons(
 
 
 _Flag = tuple[str, str, int, int, float, float, tuple[str, ...]]
+
+
+def _enough(before: Sequence[ReasonCall], options: ReasonOptions) -> bool:
+    """Whether the baseline holds a usual level: enough calls, on enough days."""
+    days = len({c.call_date for c in before})
+    return len(before) >= max(1, options.min_baseline_calls) and days >= options.min_baseline_days
 
 
 def _share_flags(

@@ -243,6 +243,7 @@ def _parser() -> argparse.ArgumentParser:
     reasons.add_argument("--warehouse", required=True)
     reasons.add_argument("--config", help="earmark.toml ([reasons] thresholds)")
     reasons.add_argument("--since", help="first day of the period (YYYY-MM-DD; default: 7 days)")
+    reasons.add_argument("--team", help="only this team's calls and flags")
     reasons.add_argument("--top", type=int, default=30, help="reasons to print (default 30)")
     reasons.set_defaults(func=cmd_reasons)
 
@@ -1011,7 +1012,9 @@ def cmd_reasons(args: argparse.Namespace) -> int:
     from pipeline.config import load_config
 
     since = _iso_date(args.since, "--since") if args.since else None
-    lines, first, last = reason_lines(args.warehouse, load_config(args.config), since=since)
+    lines, first, last = reason_lines(
+        args.warehouse, load_config(args.config), since=since, team=args.team
+    )
     print(reasons_table(lines, first, last, top=args.top))
     return EXIT_OK
 

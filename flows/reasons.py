@@ -197,9 +197,10 @@ def trend_calls(warehouse: str, date: str, config: Config) -> list[TrendCall]:
 
 
 def reason_lines(
-    warehouse: str, config: Config, *, since: str | None = None
+    warehouse: str, config: Config, *, since: str | None = None, team: str | None = None
 ) -> tuple[list[ReasonPeriod], str, str]:
-    """The reasons with calls in the period (``since`` to the newest night), rising first.
+    """The reasons with calls in the period (``since`` to the newest night), rising first;
+    with ``team``, that team's calls and the flags raised on them.
 
     Raises
     ------
@@ -226,6 +227,9 @@ def reason_lines(
     first = since or (dt.date.fromisoformat(last) - dt.timedelta(days=6)).isoformat()
     period = reason_calls(warehouse, dates_between(warehouse, first, last), options)
     rising = rising_on(warehouse, last, options)
+    if team:
+        period = [c for c in period if c.team_id == team]
+        rising = [f for f in rising if f.team_id == team]
     lines = reason_periods(period, reasons, rising, last=last, repeat_days=options.repeat_days)
     return lines, first, last
 

@@ -58,6 +58,10 @@ class Period:
     calls: tuple[ReasonCall, ...]
     rising: tuple[Rising, ...]
     reasons: dict[str, Reason]
+    team: str = ""
+    """Only this team's calls (``""``: every team)."""
+    teams: tuple[str, ...] = ()
+    """The teams with calls in the period (to choose from)."""
 
 
 def _lead_only(account: Account) -> None:
@@ -65,8 +69,9 @@ def _lead_only(account: Account) -> None:
         raise HTTPException(403, "contact reasons are for QA leads")
 
 
-def _period(request: Request, since: str | None, days: int | None) -> Period:
-    """The reasons' period: ``since`` (a date) or the ``days`` to the newest night."""
+def _period(request: Request, since: str | None, days: int | None, team: str | None) -> Period:
+    """The reasons' period: ``since`` (a date) or the ``days`` to the newest night; with
+    ``team``, that team's calls and the flags raised on them."""
     state = _state(request)
     root = state.warehouse
     dates = wh.partition_dates(root, "call_reasons")
@@ -81,8 +86,14 @@ def _period(request: Request, since: str | None, days: int | None) -> Period:
     stored = dates_between(root, first, last)
     calls = reason_calls(root, stored, options)
     rising = rising_on(root, last, options) if stored else []
+    teams = tuple(sorted({c.team_id for c in calls if c.team_id}))
+    if team:
+        calls = [c for c in calls if c.team_id == team]
+        rising = [f for f in rising if f.team_id == team]
     reasons = {r.reason_id: r for r in read_reasons(root)}
-    return Period(first, last, tuple(stored), tuple(calls), tuple(rising), reasons)
+    return Period(
+        first, last, tuple(stored), tuple(calls), tuple(rising), reasons, team or "", teams
+    )
 
 
 def _daily(calls: Sequence[ReasonCall], days: Sequence[str], reason_id: str) -> list[float | None]:
@@ -115,11 +126,15 @@ def charts_top(value: float) -> float:
 
 
 def _overview(
-    request: Request, account: SignedIn, since: str | None = None, days: int | None = None
+    request: Request,
+    account: SignedIn,
+    since: str | None = None,
+    days: int | None = None,
+    team: str | None = None,
 ) -> Response:
     _lead_only(account)
     state = _state(request)
-    period = _period(request, since, days)
+    period = _period(request, since, days, team)
     rows = reason_periods(
         period.calls,
         period.reasons,
@@ -146,10 +161,11 @@ def _reason(
     account: SignedIn,
     since: str | None = None,
     days: int | None = None,
+    team: str | None = None,
 ) -> Response:
     _lead_only(account)
     state = _state(request)
-    period = _period(request, since, days)
+    period = _period(request, since, days, team)
     reason = period.reasons.get(reason_id)
     if reason is None:
         raise HTTPException(404, f"no contact reason {reason_id!r}")

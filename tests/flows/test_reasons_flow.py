@@ -100,3 +100,11 @@ def test_the_artifact_table_lists_each_flag_with_its_examples(month: str) -> Non
     )
     assert f"{LAST}-08, {LAST}-09, {LAST}-10" in table[2]
     assert rising_markdown([], labels).startswith("Nothing is rising")
+
+
+def test_reasons_command_for_one_team(month: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["reasons", "--warehouse", month, "--team", "TEAM-01"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("31 calls, 3 reasons (1 rising)")
+    assert lines[2].split()[:3] == ["R0005", "3", "3"]
+    assert any("(day to 2026-11-30, team TEAM-01)" in ln for ln in lines)

@@ -9,6 +9,7 @@ tests/pipeline/test_reasons.py); the calls point at the real WAV of the review a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -146,3 +147,14 @@ def test_a_lead_opens_a_rising_reason_and_hears_it_stated(base_url: str, browser
     expect(page.locator("#now-playing")).to_contain_text(f"{LAST}-")
     page.screenshot(path=str(SCREENSHOTS / "reason.png"), full_page=True)
     page.close()
+
+
+def test_a_team_sees_its_own_calls_and_flags(reasons_client: TestClient) -> None:
+    sign_in(reasons_client, "quinn")
+    page = reasons_client.get("/reasons?team=TEAM-02").text
+    assert "Rising on 2026-11-30 in TEAM-02" in page
+    table = page[page.index('id="reason-table"') :]
+    # TEAM-02 takes the odd calls: reasons R0002 and R0004, and half of the new one
+    assert sorted(set(re.findall(r'data-reason="(R\d+)"', table))) == ["R0002", "R0004", "R0005"]
+    detail = reasons_client.get("/reasons/R0005?team=TEAM-02").text
+    assert detail.count('class="play"') == 3

@@ -69,9 +69,12 @@ def _lead_only(account: Account) -> None:
         raise HTTPException(403, "contact reasons are for QA leads")
 
 
-def _period(request: Request, since: str | None, days: int | None, team: str | None) -> Period:
+def _period(
+    request: Request, account: Account, since: str | None, days: int | None, team: str | None
+) -> Period:
     """The reasons' period: ``since`` (a date) or the ``days`` to the newest night; with
-    ``team``, that team's calls and the flags raised on them."""
+    ``team``, that team's calls and the flags raised on them (403 for all but QA leads)."""
+    _lead_only(account)
     state = _state(request)
     root = state.warehouse
     dates = wh.partition_dates(root, "call_reasons")
@@ -132,9 +135,8 @@ def _overview(
     days: int | None = None,
     team: str | None = None,
 ) -> Response:
-    _lead_only(account)
     state = _state(request)
-    period = _period(request, since, days, team)
+    period = _period(request, account, since, days, team)
     rows = reason_periods(
         period.calls,
         period.reasons,
@@ -163,9 +165,8 @@ def _reason(
     days: int | None = None,
     team: str | None = None,
 ) -> Response:
-    _lead_only(account)
     state = _state(request)
-    period = _period(request, since, days, team)
+    period = _period(request, account, since, days, team)
     reason = period.reasons.get(reason_id)
     if reason is None:
         raise HTTPException(404, f"no contact reason {reason_id!r}")

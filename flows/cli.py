@@ -236,6 +236,14 @@ def _parser() -> argparse.ArgumentParser:
     rescore.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
     rescore.set_defaults(func=cmd_rescore)
 
+    reasons = sub.add_parser("reasons", help="why customers call, and what is rising")
+    reasons.add_argument("--warehouse", required=True)
+    reasons.add_argument("--config", help="earmark.toml ([reasons] thresholds)")
+    reasons.add_argument("--since", help="first day of the period (YYYY-MM-DD; default: 7 days)")
+    reasons.add_argument("--team", help="only this team's calls and flags")
+    reasons.add_argument("--top", type=int, default=30, help="reasons to print (default 30)")
+    reasons.set_defaults(func=cmd_reasons)
+
     queue = sub.add_parser("queue", help="review queues")
     qsub = queue.add_subparsers(title="queue commands")
     show = qsub.add_parser("show", help="print a queue from the warehouse")
@@ -385,6 +393,9 @@ def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
         print(f"ASR throughput: {s.throughput:.1f} audio s per wall s")
         share = s.embed_wall_s / s.asr_wall_s
         print(f"meaning model: {s.embed_wall_s:.1f} s ({share:.0%} of the ASR time)")
+        share = s.reasons_wall_s / s.asr_wall_s
+        print(f"contact reasons step: {s.reasons_wall_s:.2f} s ({share:.1%} of the ASR time)")
+    _print_reasons(s)
     print(
         f"archive: {s.hashed} new or changed file(s) read, {s.unchanged} unchanged (not read), "
         f"{len(s.moved)} moved, {s.touched} touched, {len(s.vanished)} vanished"
@@ -436,6 +447,24 @@ def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
             print(f"  … {len(s.not_scored) - top} more: earmark triage --warehouse {warehouse}")
     print(f"warehouse: {warehouse}  (dates {', '.join(s.call_dates) or '—'})\n")
     _print_queues(s.queue, top=top, warehouse=warehouse)
+
+
+def _print_reasons(s: object) -> None:
+    from flows.nightly import NightSummary
+
+    assert isinstance(s, NightSummary)
+    assigned = sum(r.night.assigned for r in s.reasons)
+    if not assigned:
+        return
+    opened = sum(len(r.night.opened) for r in s.reasons)
+    repeats = sum(r.night.repeats for r in s.reasons)
+    print(
+        f"contact reasons: {assigned} call(s) assigned, {opened} new reason(s), "
+        f"{repeats} repeat contact(s) about the same reason"
+    )
+    for report in s.reasons:
+        for f in report.rising[:5]:
+            print(f"  rising: {f.why(report.labels.get(f.reason_id, ''))}")
 
 
 def _print_triage(calls: Sequence[object]) -> None:
@@ -946,6 +975,21 @@ def cmd_rubric_schema(args: argparse.Namespace) -> int:
     from pipeline.rubric.schema import json_schema_text
 
     sys.stdout.write(json_schema_text())
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- reasons
+
+
+def cmd_reasons(args: argparse.Namespace) -> int:
+    from flows.reasons import reason_lines, reasons_table
+    from pipeline.config import load_config
+
+    since = _iso_date(args.since, "--since") if args.since else None
+    lines, first, last = reason_lines(
+        args.warehouse, load_config(args.config), since=since, team=args.team
+    )
+    print(reasons_table(lines, first, last, top=args.top))
     return EXIT_OK
 
 

@@ -27,6 +27,7 @@ from flows.process import (
     get_transcriber,
     process_recording,
 )
+from flows.reasons import ReasonsReport, night_reasons, publish_rising, trend_calls
 from models.bundle import resolve_model
 from models.diarize import pick_embedder
 from pipeline import rows
@@ -61,6 +62,7 @@ from pipeline.queue import (
     policy_from_config,
     weights_from_config,
 )
+from pipeline.queue_trend import add_trend_calls
 from pipeline.redact_audio import (
     AudioRedactOptions,
     Span,
@@ -121,6 +123,13 @@ class NightSummary:
     nothing is written or indexed for them, the next run processes them."""
     not_scored: list[Triage] = field(default_factory=list)
     """Calls stored but not scored: unsupported language, or no rubric for their type."""
+    reasons: list[ReasonsReport] = field(default_factory=list)
+    """What each step's contact-reason update did, what rose, and its wall time."""
+
+    @property
+    def reasons_wall_s(self) -> float:
+        """Seconds spent on contact reasons (statements, assignment, tables, rising)."""
+        return sum(r.wall_s for r in self.reasons)
 
     @property
     def throughput(self) -> float:
@@ -202,6 +211,7 @@ class StepResult:
     """Months whose first night this step wrote (their monthly check is published)."""
     deferred: list[QuarantineEntry] = field(default_factory=list)
     """Not processed because the archive went away (``I009``): retried next run."""
+    reasons: ReasonsReport = field(default_factory=ReasonsReport)
 
 
 def night_step(
@@ -252,6 +262,7 @@ def night_step(
         warehouse, recordings, results, quarantined, repeat_days=config.repeat_contact_days
     )
     move_calls(warehouse, [(old, new) for old, new in resolved.moved])
+    reasons = night_reasons(warehouse, results, config)  # before the queues: trend entries
     queue, kept = build_new_queues(warehouse, dates, config)
     entries = [
         entry_for(
@@ -286,6 +297,7 @@ def night_step(
         if dates
         else [],
         deferred=deferred,
+        reasons=reasons,
     )
     return step, after
 
@@ -393,6 +405,7 @@ def nightly_flow(
             warehouse, config, plan, index, todo=plan.changes.todo, advance=advance
         )
     _publish_artifact(step.queue)
+    publish_rising(step.reasons)
     _publish_monthly(warehouse, config, step.closed_months)
     return summarize(plan, [step], started=started)
 
@@ -429,6 +442,7 @@ def summarize(plan: ArchivePlan, steps: list[StepResult], *, started: float) -> 
             if r.audio.get("decode_warnings")
         },
         cache_repaired=sum(r.cache_repaired for r in results),
+        reasons=[s.reasons for s in steps],
         deferred=[q for s in steps for q in s.deferred],
         not_scored=[
             Triage(
@@ -659,6 +673,14 @@ def rebuild_queue(warehouse: str, dates: Iterable[str], config: Config) -> list[
                 reviewed_this_week=_reviewed_this_week(warehouse, date),
                 team_languages=langs,
             )
+            owners = {
+                team: name
+                for name, teams in pairings(
+                    inspectors, date=date, policy=policy, team_languages=langs
+                ).items()
+                for team in teams
+            }
+            budgets = {i.name: i.budget_s for i in inspectors}
         else:
             day = build_review_queue(
                 candidates,
@@ -666,6 +688,15 @@ def rebuild_queue(warehouse: str, dates: Iterable[str], config: Config) -> list[
                 weights=weights_from_config(config),
                 options=plan_options_from_config(config),
             )
+            owners, budgets = {}, {}
+        day = add_trend_calls(
+            day,
+            trend_calls(warehouse, date, config),
+            date=date,
+            owners=owners,
+            budgets=budgets,
+            options=plan_options_from_config(config),
+        )
         wh.upsert(warehouse, "queue", {date: [rows.queue_row(q) for q in day]})
         queue.extend(day)
     return queue

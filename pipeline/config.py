@@ -245,6 +245,26 @@ class QueueConfig(_Strict):
     priority: PriorityConfig = PriorityConfig()
 
 
+class ReasonsConfig(_Strict):
+    """``[reasons]``: contact reasons and what is rising (see :class:`pipeline.reasons.ReasonOptions`)."""
+
+    enabled: bool = True
+    join_similarity: Annotated[float, Field(gt=-1, lt=1)] = 0.175
+    small_talk_margin: Annotated[float, Field(ge=-1, le=1)] = 0.0
+    statement_turns: Annotated[int, Field(ge=1)] = 2
+    first_turns: Annotated[int, Field(ge=1)] = 6
+    examples: Annotated[int, Field(ge=1)] = 5
+    baseline_days: Annotated[int, Field(ge=1)] = 28
+    min_count: Annotated[int, Field(ge=1)] = 3
+    min_baseline_calls: Annotated[int, Field(ge=1)] = 100
+    min_baseline_days: Annotated[int, Field(ge=1)] = 14
+    p_value: Annotated[float, Field(gt=0, lt=1)] = 0.001
+    min_ratio: Annotated[float, Field(ge=1)] = 2.0
+    trend_calls: Annotated[int, Field(ge=0)] = 2
+    dissatisfaction_items: list[str] = Field(default_factory=lambda: ["customer_dissatisfaction"])
+    escalation_items: list[str] = Field(default_factory=lambda: ["escalation_request"])
+
+
 class RedactConfig(_Strict):
     """``[redact]``: extra patterns to redact, as ``[KIND, regex]`` pairs, and the audio.
 
@@ -347,6 +367,7 @@ class Config(_Strict):
     teams: dict[str, TeamConfig] = Field(default_factory=dict)
     metadata: MetadataConfig = MetadataConfig()
     queue: QueueConfig = QueueConfig()
+    reasons: ReasonsConfig = ReasonsConfig()
     redact: RedactConfig = RedactConfig()
     diarize: DiarizeConfig = DiarizeConfig()
     accounts: list[AccountConfig] = Field(default_factory=list)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 
@@ -26,15 +27,10 @@ def repeat_contacts(calls: Sequence[tuple[str, str, str]], *, days: float = 7.0)
     ...                  ("c", "C1", "2026-11-20T09:00:00+00:00")])
     {'a': 0, 'b': 1, 'c': 0}
     """
-    import datetime as dt
-
     by_customer: dict[str, list[tuple[dt.datetime, str]]] = {}
     for call_id, customer, started_at in calls:
-        try:
-            when = dt.datetime.fromisoformat(started_at.replace("Z", "+00:00"))
-        except (AttributeError, ValueError):
-            continue
-        if customer and when.tzinfo is not None:
+        when = contact_time(started_at)
+        if customer and when is not None:
             by_customer.setdefault(customer, []).append((when, call_id))
     window = dt.timedelta(days=days)
     counts: dict[str, int] = {}
@@ -43,3 +39,13 @@ def repeat_contacts(calls: Sequence[tuple[str, str, str]], *, days: float = 7.0)
         for i, (when, call_id) in enumerate(contacts):
             counts[call_id] = sum(1 for earlier, _ in contacts[:i] if when - earlier <= window)
     return counts
+
+
+def contact_time(started_at: str | None) -> dt.datetime | None:
+    """A call's ``started_at`` as an aware time, or ``None`` (missing, unparsable or
+    without a time zone: such calls are not counted as repeat contacts)."""
+    try:
+        when = dt.datetime.fromisoformat((started_at or "").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None

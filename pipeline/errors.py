@@ -272,6 +272,7 @@ REDACTION_CUES_INVALID = _entry("R013", RubricError, "{path}: {problem}")
 SHIPPED_FILE_MISSING = _entry(
     "R014", RubricError, "{path}: a shipped rubric file is missing; reinstall earmark"
 )
+REASON_ANCHORS_INVALID = _entry("R016", RubricError, "{path}: {problem}")
 MEANING_LINEAR_ALONE = _entry(
     "R015",
     RubricError,
@@ -304,6 +305,18 @@ DISK_FULL = _entry(
     "is intact). Free some space and run again: finished transcripts are cached and not redone",
 )
 CACHE_ENTRY_DAMAGED = _entry("W008", WarehouseError, "{path}: damaged cache entry, {problem}")
+WAREHOUSE_NO_CALLS = _entry(
+    "W010",
+    WarehouseError,
+    "{root}: no calls in this warehouse (is it the right folder? run "
+    "`earmark run --archive A --warehouse W` first)",
+)
+WAREHOUSE_NO_REASONS = _entry(
+    "W011",
+    WarehouseError,
+    "{root}: no contact reasons yet: the nights that wrote it predate them or have "
+    "[reasons] enabled = false; run `earmark run` on new calls",
+)
 
 # --- not an error of the data: a bug, reported for the one recording it hit -------------
 INTERNAL = _entry("E999", EarmarkError, "{path}: internal error {problem}")

@@ -12,7 +12,7 @@ from typing import Literal
 Speaker = Literal["agent", "customer", "unknown"]
 SPEAKERS: tuple[Speaker, ...] = ("agent", "customer", "unknown")
 Outcome = Literal["pass", "fail", "na"]
-QueueKind = Literal["review", "control", "skim", "highlight"]
+QueueKind = Literal["review", "control", "skim", "highlight", "trend"]
 PlanKind = Literal["hear", "read"]
 """How an inspector takes in a stretch of a listening plan: *hear* the audio (conduct,
 dissatisfaction, escalation, agitation, overtalk: the tone matters) or *read* the

@@ -226,6 +226,21 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("team_id", pa.string()),
         ],
     ),
+    "call_reasons": _schema(
+        "call_reasons",
+        [
+            ("call_id", pa.string()),
+            ("reason_id", pa.string()),
+            ("similarity", pa.float64()),
+            ("opened", pa.bool_()),
+            ("language", pa.string()),
+            ("text", pa.string()),
+            ("start_s", pa.float64()),
+            ("end_s", pa.float64()),
+            ("vector", pa.binary()),
+            ("repeat_of", pa.string()),
+        ],
+    ),
     "quarantine": _schema(
         "quarantine",
         [
@@ -254,12 +269,49 @@ INDEX_SCHEMA = _schema(
 """The file index (:class:`pipeline.types.IndexEntry`): one file, not partitioned, at
 ``WAREHOUSE/file_index/part-0.parquet``; see :mod:`pipeline.file_index`."""
 
+_example = pa.struct(
+    [
+        ("call_id", pa.string()),
+        ("call_date", pa.string()),
+        ("language", pa.string()),
+        ("text", pa.string()),
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),
+        ("similarity", pa.float64()),
+        ("vector", pa.binary()),
+    ]
+)
+REASONS_SCHEMA = _schema(
+    "contact_reasons",
+    [
+        ("reason_id", pa.string()),
+        ("label", pa.string()),
+        ("languages", pa.list_(pa.string())),
+        ("language_counts", pa.map_(pa.string(), pa.int64())),
+        ("n_calls", pa.int64()),
+        ("centroid", pa.binary()),
+        ("created", pa.string()),
+        ("last_seen", pa.string()),
+        ("examples", pa.list_(_example)),
+    ],
+)
+"""The contact reasons (:class:`pipeline.reasons.Reason`): one file, not partitioned (a
+catalogue every night reads and updates whole), at ``WAREHOUSE/contact_reasons/part-0.parquet``;
+the reason of each call is in the ``call_reasons`` table. Vectors are float16 bytes."""
+REASON_LANGUAGES_SCHEMA = _schema(
+    "reason_languages",
+    [("language", pa.string()), ("mean", pa.binary()), ("n", pa.int64())],
+)
+"""Each language's mean problem statement so far (:class:`pipeline.reasons.LanguageMean`),
+at ``WAREHOUSE/contact_reasons/languages.parquet``."""
+
 KEYS: dict[str, tuple[str, ...]] = {
     "calls": ("call_id",),
     "utterances": ("call_id",),
     "findings": ("call_id", "rubric_id", "rubric_version"),
     "scores": ("call_id", "rubric_id", "rubric_version"),
     "queue": (),
+    "call_reasons": ("call_id",),
     "quarantine": ("source_path",),
 }
 """Rows written replace existing rows with the same key; ``()`` replaces the whole partition."""
@@ -279,6 +331,7 @@ SORT: dict[str, list[tuple[str, str]]] = {
         ("rubric_version", "ascending"),
     ],
     "queue": [("inspector", "ascending"), ("kind", "ascending"), ("rank", "ascending")],
+    "call_reasons": [("call_id", "ascending")],
     "quarantine": [("source_path", "ascending")],
 }
 
@@ -428,6 +481,27 @@ def write_index(root: str | os.PathLike[str], entries: Iterable[IndexEntry]) -> 
         schema=INDEX_SCHEMA,
     )
     with atomic_path(index_path(root)) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+
+
+# ---------------------------------------------------------------- contact reasons
+
+REASONS = "contact_reasons"
+
+
+def reasons_path(root: str | os.PathLike[str], name: str = "part-0.parquet") -> str:
+    return join(root, REASONS, name)
+
+
+def read_whole(location: str, schema: pa.Schema) -> pa.Table | None:
+    """An unpartitioned table (the reasons, their language means), or ``None`` before the first."""
+    return read_parquet(location, schema=schema)
+
+
+def write_whole(location: str, rows: Sequence[Mapping[str, Any]], schema: pa.Schema) -> None:
+    """Replace an unpartitioned table atomically."""
+    table = pa.Table.from_pylist([dict(r) for r in rows], schema=schema)
+    with atomic_path(location) as tmp:
         pq.write_table(table, tmp, compression="zstd")
 
 

@@ -401,6 +401,9 @@ def _routes(app: FastAPI) -> None:
     from review.pages import feedback_routes
 
     feedback_routes(app)
+    from review.reasons_page import reasons_routes
+
+    reasons_routes(app)
     app.add_api_route("/triage", _triage, methods=["GET"])
     for path in ("/favicon.svg", "/favicon.ico"):
         app.add_api_route(path, _favicon, methods=["GET"], include_in_schema=False)

@@ -23,6 +23,8 @@ import jinja2
 from pipeline import errors
 from pipeline import warehouse as wh
 from pipeline.config import Config
+from pipeline.reason_store import dates_between, options_from_config, read_reasons, reason_calls
+from pipeline.reason_trends import ReasonCall, Rising, repeats_by_reason, rising_reasons
 from review.app import FILTERS
 from review.feedback import (
     FeedbackIndex,
@@ -39,6 +41,21 @@ from review.store import ReviewStore, default_database_url
 HERE = Path(__file__).resolve().parent
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 FOCUS_ITEMS = 3
+REASONS_SHOWN = 10
+
+
+@dataclass(frozen=True, slots=True)
+class MonthReason:
+    """A contact reason of the team's month: its calls against the month before, and
+    what rose (the first flag of each signal in the month)."""
+
+    reason_id: str
+    label: str
+    calls: int
+    calls_before: int
+    repeats: int
+    dissatisfied: int
+    flags: tuple[Rising, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +68,8 @@ class MonthlyCheck:
     follow_ups: tuple[FollowUp, ...]
     focus: tuple[tuple[str, float], ...]
     """``(item_id, detector pass rate)`` of the weakest items: next month's plan."""
+    reasons: tuple[MonthReason, ...] = ()
+    """Why the team's customers called, rising ones first (see :func:`month_reasons`)."""
 
     @property
     def score(self) -> float:
@@ -125,7 +144,58 @@ def monthly_check(
         before=before,
         follow_ups=tuple(follow_up(index, s, last=last) for s in held),
         focus=tuple(focus),
+        reasons=month_reasons(warehouse, config, team_id, month),
     )
+
+
+def month_reasons(
+    warehouse: str | Path, config: Config, team_id: str, month: str
+) -> tuple[MonthReason, ...]:
+    """The team's contact reasons of ``month``: calls, the month before, repeat contacts
+    about the same reason, dissatisfied calls, and every reason that rose on a day of the
+    month (the team's calls against their own baseline), flagged ones first."""
+    root = os.fspath(warehouse)
+    options = options_from_config(config)
+    first, last = month_days(month)
+    b_first, _ = month_days(previous_month(month))
+    start = dt.date.fromisoformat(first) - dt.timedelta(days=options.baseline_days + 7)
+    dates = dates_between(root, min(start.isoformat(), b_first), last)
+    calls = [c for c in reason_calls(root, dates, options) if c.team_id == team_id]
+    if not any(first <= c.call_date <= last for c in calls):
+        return ()
+    flags: dict[tuple[str, str], Rising] = {}
+    for day in (d for d in dates if first <= d <= last):
+        for f in rising_reasons(calls, date=day, options=options, by_team=False):
+            flags.setdefault((f.reason_id, f.signal), f)
+    labels = {r.reason_id: r.label for r in read_reasons(root)}
+    return _month_rows(calls, flags, labels, (first, last), b_first, options.repeat_days)
+
+
+def _month_rows(
+    calls: list[ReasonCall],
+    flags: dict[tuple[str, str], Rising],
+    labels: dict[str, str],
+    month: tuple[str, str],
+    before_first: str,
+    repeat_days: float,
+) -> tuple[MonthReason, ...]:
+    first, last = month
+    now = [c for c in calls if first <= c.call_date <= last]
+    links = repeats_by_reason(now, days=repeat_days)
+    rows = [
+        MonthReason(
+            rid,
+            labels.get(rid, ""),
+            sum(1 for c in now if c.reason_id == rid),
+            sum(1 for c in calls if c.reason_id == rid and before_first <= c.call_date < first),
+            sum(1 for c in now if c.reason_id == rid and c.call_id in links),
+            sum(1 for c in now if c.reason_id == rid and c.dissatisfied),
+            tuple(f for (r, _), f in sorted(flags.items()) if r == rid),
+        )
+        for rid in sorted({c.reason_id for c in now})
+    ]
+    rows.sort(key=lambda r: (not r.flags, -r.calls, r.reason_id))
+    return tuple(rows[:REASONS_SHOWN])
 
 
 def render_report(check: MonthlyCheck) -> str:
@@ -188,6 +258,15 @@ def report_markdown(check: MonthlyCheck) -> str:
         f"| coaching sessions | {len(check.follow_ups)} | |",
         "",
     ]
+    rising = [r for r in check.reasons if r.flags]
+    if rising:
+        lines.append("Contact reasons that rose this month:")
+        lines += [
+            f"- {r.reason_id} “{r.label}”: {r.calls} calls ({r.calls_before} the month before); "
+            + "; ".join(f"{f.signal} on {f.date} ({f.count} vs {f.expected:.1f})" for f in r.flags)
+            for r in rising
+        ]
+        lines.append("")
     if check.focus:
         lines.append("Focus next month: " + ", ".join(f"`{i}` ({_pct(r)})" for i, r in check.focus))
     for fu in check.follow_ups:

@@ -134,7 +134,15 @@ def night(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     first = _earmark(args, tmp, guard=True)
     tables = {
         t: _read(warehouse, t)
-        for t in ("calls", "utterances", "findings", "scores", "queue", "quarantine")
+        for t in (
+            "calls",
+            "utterances",
+            "findings",
+            "scores",
+            "queue",
+            "quarantine",
+            "call_reasons",
+        )
     }
     second = _earmark(args, tmp)
     return {"first": first, "second": second, "tables": tables, "warehouse": warehouse, "tmp": tmp}
@@ -247,6 +255,24 @@ def test_rerun_reads_nothing_and_leaves_identical_tables(night: dict) -> None:
     assert "0 new or changed file(s) read, 7 unchanged (not read)" in second.stdout
     for table, before in night["tables"].items():
         assert _read(night["warehouse"], table) == before, table
+
+
+def test_each_call_with_a_customer_gets_a_contact_reason(night: dict) -> None:
+    from pipeline.reason_store import read_reasons
+
+    stated = {r["call_id"]: r for r in night["tables"]["call_reasons"]}
+    customer = {
+        (u["call_id"], u["start_s"]): u["text"]
+        for u in night["tables"]["utterances"]
+        if u["speaker"] == "customer"
+    }
+    assert {c for c, _ in customer} == set(stated)  # the mono call has no roles: no reason
+    r = stated["CALL-1"]
+    assert r["text"].startswith(customer[("CALL-1", r["start_s"])])  # said by the customer
+    assert r["vector"] and r["reason_id"] in {
+        x.reason_id for x in read_reasons(str(night["warehouse"]))
+    }
+    assert "contact reasons step:" in night["first"].stdout
 
 
 def test_duckdb_reads_the_warehouse(night: dict) -> None:

@@ -8,22 +8,18 @@ Screenshots of the queue and the call page go to ``review/screenshots/``.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from reviewkit import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORDS,
-    free_port,
+    chromium,
     make_accounts,
     make_config,
     needs_chromium,
+    served,
 )
 
 from review.app import create_app
@@ -50,26 +46,14 @@ def server(
         database_url=database_url,
         secret_key="browser-test",
     )
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", database_url
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with served(app) as url:
+        yield url, database_url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _sign_in(page: Page, base: str, name: str, *, then: str = "/queue") -> None:

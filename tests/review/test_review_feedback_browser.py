@@ -10,26 +10,22 @@ numbers. Screenshots go to the test run's temporary folder (or ``$EARMARK_SCREEN
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from reviewkit import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORDS,
     build_archive,
     build_history,
     build_warehouse,
-    free_port,
+    chromium,
     make_accounts,
     make_config,
     needs_chromium,
     seed_reviews,
+    served,
 )
 
 from review.app import create_app
@@ -61,27 +57,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         database_url=database_url,
         secret_key="feedback-browser",
     )
-    port = free_port()
-    uv = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _page(browser: Browser, base: str, name: str, *, then: str) -> tuple[Page, list[str]]:

@@ -1,0 +1,196 @@
+"""The contact-reasons pages of the review app: why customers call, and what is rising.
+
+``/reasons`` (QA leads) lists the reasons of a period, rising ones first, with their
+calls per day as a chart; ``/reasons/{reason_id}`` shows one reason's trend and its
+calls, each with a button that plays the moment the customer stated the reason. Inspectors
+meet rising reasons in their queues (``trend`` entries); agents see neither.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import Response
+from markupsafe import Markup
+
+from pipeline import warehouse as wh
+from pipeline.reason_store import (
+    dates_between,
+    options_from_config,
+    read_reasons,
+    reason_calls,
+    rising_on,
+)
+from pipeline.reason_trends import (
+    ReasonCall,
+    ReasonPeriod,
+    Rising,
+    reason_periods,
+    repeats_by_reason,
+)
+from pipeline.reasons import Reason
+from review import charts
+from review.app import SignedIn, _render, _state
+from review.auth import Account
+
+DEFAULT_DAYS = 28
+CHARTED = 6
+"""Reasons drawn in the overview's chart (rising first, then the largest)."""
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def reasons_routes(app: FastAPI) -> None:
+    """Add ``/reasons`` and ``/reasons/{reason_id}`` to the review app."""
+    app.add_api_route("/reasons", _overview, methods=["GET"])
+    app.add_api_route("/reasons/{reason_id}", _reason, methods=["GET"])
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    first: str
+    last: str
+    days: tuple[str, ...]
+    calls: tuple[ReasonCall, ...]
+    rising: tuple[Rising, ...]
+    reasons: dict[str, Reason]
+    team: str = ""
+    """Only this team's calls (``""``: every team)."""
+    teams: tuple[str, ...] = ()
+    """The teams with calls in the period (to choose from)."""
+
+
+def _lead_only(account: Account) -> None:
+    if account.role != "lead":
+        raise HTTPException(403, "contact reasons are for QA leads")
+
+
+def _period(
+    request: Request, account: Account, since: str | None, days: int | None, team: str | None
+) -> Period:
+    """The reasons' period: ``since`` (a date) or the ``days`` to the newest night; with
+    ``team``, that team's calls and the flags raised on them (403 for all but QA leads)."""
+    _lead_only(account)
+    state = _state(request)
+    root = state.warehouse
+    dates = wh.partition_dates(root, "call_reasons")
+    last = dates[-1] if dates else dt.date.today().isoformat()
+    if since is not None and not _DATE.match(since):
+        raise HTTPException(400, f"since must be YYYY-MM-DD, got {since!r}")
+    span = DEFAULT_DAYS if days is None else days
+    if not 1 <= span <= 366:
+        raise HTTPException(400, f"days must be 1 to 366, got {span}")
+    first = since or (dt.date.fromisoformat(last) - dt.timedelta(days=span - 1)).isoformat()
+    options = options_from_config(state.config)
+    stored = dates_between(root, first, last)
+    calls = reason_calls(root, stored, options)
+    rising = rising_on(root, last, options) if stored else []
+    teams = tuple(sorted({c.team_id for c in calls if c.team_id}))
+    if team:
+        calls = [c for c in calls if c.team_id == team]
+        rising = [f for f in rising if f.team_id == team]
+    reasons = {r.reason_id: r for r in read_reasons(root)}
+    return Period(
+        first, last, tuple(stored), tuple(calls), tuple(rising), reasons, team or "", teams
+    )
+
+
+def _daily(calls: Sequence[ReasonCall], days: Sequence[str], reason_id: str) -> list[float | None]:
+    per = Counter(c.call_date for c in calls if c.reason_id == reason_id)
+    return [float(per[d]) for d in days]
+
+
+def trend_chart(period: Period, rows: Sequence[ReasonPeriod]) -> Markup:
+    """Calls per day of the first :data:`CHARTED` reasons (rising ones first)."""
+    shown = rows[:CHARTED]
+    series = [
+        charts.Series(
+            f"{r.reason.reason_id} {r.reason.label[:28]}",
+            _daily(period.calls, period.days, r.reason.reason_id),
+        )
+        for r in shown
+    ]
+    top = max([v or 0.0 for s in series for v in s.values] + [1.0])
+    return charts.line_chart(
+        [d[5:] for d in period.days], series, y_min=0.0, y_max=charts_top(top), width=760
+    )
+
+
+def charts_top(value: float) -> float:
+    """A round top for a count axis."""
+    for step in (5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000):
+        if value <= step:
+            return float(step)
+    return float(value)
+
+
+def _overview(
+    request: Request,
+    account: SignedIn,
+    since: str | None = None,
+    days: int | None = None,
+    team: str | None = None,
+) -> Response:
+    state = _state(request)
+    period = _period(request, account, since, days, team)
+    rows = reason_periods(
+        period.calls,
+        period.reasons,
+        period.rising,
+        last=period.last,
+        repeat_days=state.config.repeat_contact_days,
+    )
+    return _render(
+        request,
+        "reasons.html",
+        {
+            "account": account,
+            "period": period,
+            "rows": rows,
+            "chart": trend_chart(period, rows) if rows else None,
+            "labels": {rid: r.label for rid, r in period.reasons.items()},
+        },
+    )
+
+
+def _reason(
+    request: Request,
+    reason_id: str,
+    account: SignedIn,
+    since: str | None = None,
+    days: int | None = None,
+    team: str | None = None,
+) -> Response:
+    state = _state(request)
+    period = _period(request, account, since, days, team)
+    reason = period.reasons.get(reason_id)
+    if reason is None:
+        raise HTTPException(404, f"no contact reason {reason_id!r}")
+    mine = sorted(
+        (c for c in period.calls if c.reason_id == reason_id),
+        key=lambda c: (c.call_date, c.started_at, c.call_id),
+        reverse=True,
+    )
+    links = repeats_by_reason(period.calls, days=state.config.repeat_contact_days)
+    counts = charts.Series("calls", _daily(period.calls, period.days, reason_id))
+    top = max([v or 0.0 for v in counts.values] + [1.0])
+    chart = charts.bar_chart(
+        [d[5:] for d in period.days], [counts], y_max=charts_top(top), width=760
+    )
+    return _render(
+        request,
+        "reason.html",
+        {
+            "account": account,
+            "period": period,
+            "reason": reason,
+            "calls": mine,
+            "links": links,
+            "flags": [f for f in period.rising if f.reason_id == reason_id],
+            "chart": chart,
+        },
+    )

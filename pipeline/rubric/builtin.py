@@ -37,6 +37,12 @@ NEGATION_CUES = {
     "ru": ("не", "нет", "ни", "никогда", "нельзя"),
     "zh": ("不", "没", "别", "未", "无法"),
 }
+NOT_NEGATIONS = {
+    "zh": ("不便", "不好意思", "不客气", "不错", "不少", "不过", "不断", "不久", "不仅", "没事"),
+}
+"""Words that hold a negation character without negating ("带来不便", "不好意思"): a
+negation cue found inside one of them does not count (Chinese, where cues are matched
+inside words)."""
 
 
 class TextParams(DetectorParams):

@@ -38,7 +38,7 @@ from pydantic import BaseModel, Field
 
 from pipeline import errors
 from pipeline.protocols import Embedder, TextAnalyzer
-from pipeline.rubric.builtin import NEGATION_CUES
+from pipeline.rubric.builtin import NEGATION_CUES, NOT_NEGATIONS
 from pipeline.rubric.detectors import CallText, Detector, DetectorParams, Hit, build_detector
 from pipeline.rubric.shipped import shipped_path
 
@@ -161,8 +161,10 @@ class MeaningDetector:
     def _negated(self, tokens: Sequence[str]) -> bool:
         if self.cues is None:
             return False
-        if self.analyzer.language == "zh":  # a cue inside a word: 不理解, 没收到
+        if self.analyzer.language == "zh":  # a cue inside a word: 不理解, 没收到, not 不便
             joined = "".join(tokens)
+            for word in NOT_NEGATIONS["zh"]:
+                joined = joined.replace(word, "")
             return any(cue in joined for cue in self.cues)
         return not self.cues.isdisjoint(tokens)
 

@@ -43,11 +43,11 @@ def test_reasons_command_errors_name_the_warehouse_and_the_problem(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     empty = str(tmp_path / "nothing")
-    assert main(["reasons", "--warehouse", empty]) == 2
+    assert main(["reasons", "--warehouse", empty]) == 4  # a warehouse error
     err = capsys.readouterr().err
     assert "[W010]" in err and empty in err and "Traceback" not in err
     wh.upsert(str(tmp_path / "old"), "calls", {"2026-11-01": [{"call_id": "c1"}]})
-    assert main(["reasons", "--warehouse", str(tmp_path / "old")]) == 2
+    assert main(["reasons", "--warehouse", str(tmp_path / "old")]) == 4
     assert "[W011]" in capsys.readouterr().err
     assert main(["reasons", "--warehouse", empty, "--since", "11/20"]) == 2
     assert "[C040]" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from pipeline.intervals import Interval, intersect, longest, minus, total, union
 
-POINTS = [i / 4 for i in range(-2, 84)]
+POINTS = [i / 4 for i in range(-2, 90)]
 """Where the oracle looks: every quarter second over the generated range and beyond."""
 
 

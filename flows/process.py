@@ -43,7 +43,8 @@ from pipeline.meaning import (
 )
 from pipeline.metric_rows import as_metric_spans, as_row
 from pipeline.metrics import METRICS_VERSION, measure_call
-from pipeline.redact import RedactOptions, redact_transcript
+from pipeline.redact import REDACT_VERSION, RedactOptions, redact_transcript
+from pipeline.redact_cues import redaction_cues_file
 from pipeline.roles import call_direction
 from pipeline.rows import metrics_from_call_row
 from pipeline.rubric.engine import CompiledRubric
@@ -182,27 +183,32 @@ def redact_options(config: Config) -> RedactOptions:
 
 
 def transcript_key(recording: Recording, transcriber: WhisperTranscriber, config: Config) -> str:
-    """Content address of a transcript: audio hash × model × options × channel layout, and
-    the versions of the diarization and the audio metrics (the cached entry holds both),
-    with the hold and role cue files they read (``rubrics/cues/``)."""
-    detection = config.language_detection
-    parts = [
-        recording.audio_sha256,
-        transcriber.model_id,
-        ",".join(config.languages),
-        config.agent_channel,
-        repr(config.redact.patterns),
-        f"diarize{DIARIZE_VERSION}:{config.diarize.embedder}",
-        f"metrics{METRICS_VERSION}",
-    ]
-    # added only when set, so the keys of earlier transcripts stay valid where they can
-    if config.asr.models:
-        parts.append(repr(sorted(config.asr.models.items())))
-    if detection != type(detection)():
-        parts.append(detection.model_dump_json())
+    """Content address of a transcript: the hash of its :func:`cache_components`."""
+    parts = cache_components(recording, transcriber.model_id, config)
+    return hashlib.sha256("|".join(f"{c}={v}" for c, v in parts).encode()).hexdigest()
+
+
+def cache_components(
+    recording: Recording, model_id: str, config: Config
+) -> tuple[tuple[str, str], ...]:
+    """``(component, version)`` of everything a cached transcript entry depends on: what
+    was heard (audio, model, languages, channels), then each step whose output the entry
+    holds beside the words: redaction (its version, cue file and patterns), diarization,
+    the audio metrics and the hold and role cue files they read."""
+    redaction_cues = cues_digest((redaction_cues_file(),))
     direction = call_direction(recording.metadata)
-    parts.append(f"cues:{cues_digest()}" + (f":{direction}" if direction else ""))
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+    return (
+        ("audio", recording.audio_sha256),
+        ("asr", model_id),
+        ("asr_models", repr(sorted(config.asr.models.items()))),
+        ("languages", ",".join(config.languages)),
+        ("language_detection", config.language_detection.model_dump_json()),
+        ("agent_channel", str(config.agent_channel)),
+        ("redact", f"{REDACT_VERSION}:{redaction_cues}:{config.redact.patterns!r}"),
+        ("diarize", f"{DIARIZE_VERSION}:{config.diarize.embedder}"),
+        ("metrics", str(METRICS_VERSION)),
+        ("cues", cues_digest() + (f":{direction}" if direction else "")),
+    )
 
 
 def transcribe_recording(

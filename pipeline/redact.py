@@ -66,6 +66,12 @@ from pipeline.redact_detect import (
 from pipeline.redact_text import Norm, count_words, is_skippable, normalise, text_units
 from pipeline.types import Transcript, Utterance, Word
 
+REDACT_VERSION = 1
+"""Bump when a change to the redaction (here, :mod:`pipeline.redact_detect` or
+:mod:`pipeline.redact_text`) changes what is redacted in the same transcript: it is part of
+the transcript cache key, so a night redacts cached transcripts anew (their cue file,
+``rubrics/cues/redaction.yaml``, is in the key by its content)."""
+
 __all__ = [
     "CARD",
     "CODE",

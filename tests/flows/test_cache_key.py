@@ -1,0 +1,57 @@
+"""The transcript cache key: one (component, version) pair per step the cached entry holds,
+so a change to any of them transcribes or re-derives the call instead of serving it stale."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flows import process
+from flows.process import cache_components, transcript_key
+from pipeline.config import Config
+from pipeline.redact_cues import redaction_cues_file
+from pipeline.types import Recording
+
+
+class _Model:
+    model_id = "whisper-base@test"
+
+
+def _recording(**metadata: str) -> Recording:
+    return Recording("c1", "a/c1.wav", "/tmp/a/c1.wav", "ab" * 32, "2026-12-01", 10, metadata)
+
+
+def test_every_step_the_entry_holds_is_a_component() -> None:
+    names = [name for name, _ in cache_components(_recording(), "m", Config())]
+    assert names[:2] == ["audio", "asr"]
+    assert {"redact", "diarize", "metrics", "cues", "languages", "agent_channel"} <= set(names)
+    assert len(names) == len(set(names))
+
+
+def test_the_same_call_and_settings_give_the_same_key() -> None:
+    assert transcript_key(_recording(), _Model(), Config()) == transcript_key(  # type: ignore[arg-type]
+        _recording(),
+        _Model(),
+        Config(),  # type: ignore[arg-type]
+    )
+
+
+def test_a_new_redaction_version_or_cue_file_is_a_new_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    before = transcript_key(_recording(), _Model(), Config())  # type: ignore[arg-type]
+    monkeypatch.setattr(process, "REDACT_VERSION", process.REDACT_VERSION + 1)
+    bumped = transcript_key(_recording(), _Model(), Config())  # type: ignore[arg-type]
+    monkeypatch.undo()
+    edited = tmp_path / "redaction.yaml"
+    edited.write_text(redaction_cues_file().read_text(encoding="utf-8") + "\n# edited\n")
+    monkeypatch.setattr(process, "redaction_cues_file", lambda: edited)
+    recued = transcript_key(_recording(), _Model(), Config())  # type: ignore[arg-type]
+    assert len({before, bumped, recued}) == 3
+
+
+def test_the_call_direction_is_part_of_the_key() -> None:
+    inbound = transcript_key(_recording(), _Model(), Config())  # type: ignore[arg-type]
+    outbound = transcript_key(_recording(direction="outbound"), _Model(), Config())  # type: ignore[arg-type]
+    assert inbound != outbound

@@ -43,6 +43,7 @@ from pipeline.meaning import (
 )
 from pipeline.metric_rows import as_metric_spans, as_row
 from pipeline.metrics import METRICS_VERSION, measure_call
+from pipeline.reasons import load_anchor_lines
 from pipeline.redact import REDACT_VERSION, RedactOptions, redact_transcript
 from pipeline.redact_cues import redaction_cues_file
 from pipeline.roles import call_direction
@@ -176,6 +177,8 @@ def check_rubrics(config: Config) -> None:
     for language, paths in rubric_paths(config).items():
         for path in paths:
             get_compiled_rubric(path, language)
+    if config.reasons.enabled:  # read after the night's work: a broken file stops it now
+        load_anchor_lines()
 
 
 def redact_options(config: Config) -> RedactOptions:

@@ -269,12 +269,15 @@ def update_reasons(
     by_date: dict[str, list[Row]] = defaultdict(list)
     for a in done:
         by_date[a.statement.call_date].append(assignment_row(a))
-    wh.upsert(root, "call_reasons", by_date)
+    # The catalogue first: a night killed between the writes leaves calls without their
+    # reason (the re-run assigns them again, counting them twice in a centroid), never a
+    # call pointing at a reason id the catalogue lacks (which a later night would reuse).
     wh.write_whole(wh.reasons_path(root), [reason_row(r) for r in reasons], wh.REASONS_SCHEMA)
     means = [
         {"language": m.language, "mean": _bytes(m.mean), "n": m.n} for m in space.means.values()
     ]
     wh.write_whole(wh.reasons_path(root, "languages.parquet"), means, wh.REASON_LANGUAGES_SCHEMA)
+    wh.upsert(root, "call_reasons", by_date)
     return NightReasons(
         assigned=len(done),
         kept=len(statements) - len(fresh),

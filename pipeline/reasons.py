@@ -33,10 +33,11 @@ import yaml
 
 from pipeline import errors
 from pipeline.meaning import Vectors
+from pipeline.rubric.shipped import shipped_root
 from pipeline.types import Transcript
 
 Vector = npt.NDArray[np.float32]
-REASON_ANCHORS = Path(__file__).resolve().parent.parent / "rubrics" / "reasons.yaml"
+REASON_ANCHORS = shipped_root() / "reasons.yaml"
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,11 +38,11 @@ NEGATION_CUES = {
     "zh": ("不", "没", "别", "未", "无法"),
 }
 NOT_NEGATIONS = {
-    "zh": ("不便", "不好意思", "不客气", "不错", "不少", "不过", "不断", "不久", "不仅", "没事"),
+    "zh": ("不便(?!宜)", "不好意思", "不客气", "不错", "不少", "不断", "不久", "不仅"),
 }
-"""Words that hold a negation character without negating ("带来不便", "不好意思"): a
-negation cue found inside one of them does not count (Chinese, where cues are matched
-inside words)."""
+"""Words that hold a negation character without negating ("带来不便", "不好意思"), as
+regular expressions (不便宜 "not cheap" does negate): a negation cue found inside one of
+them does not count (Chinese, where cues are matched inside words)."""
 
 
 class TextParams(DetectorParams):

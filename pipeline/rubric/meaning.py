@@ -34,7 +34,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import numpy.typing as npt
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from pipeline import errors
 from pipeline.protocols import Embedder, TextAnalyzer
@@ -73,6 +73,15 @@ class MeaningParams(DetectorParams):
     """An utterance with a negation cue only matches an example that has one too (off by
     default: complaints are full of negations, "nobody called back", 再也不用了)."""
     negation_cues: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _threshold_fits_the_method(self) -> MeaningParams:
+        if self.method == "nearest" and not -1.0 <= self.threshold <= 1.0:
+            raise ValueError(
+                f"threshold {self.threshold} is a margin of cosine similarities with "
+                "method: nearest and must be within -1..1 (log-odds are for method: linear)"
+            )
+        return self
 
 
 class MeaningDetector:
@@ -163,8 +172,7 @@ class MeaningDetector:
             return False
         if self.analyzer.language == "zh":  # a cue inside a word: 不理解, 没收到, not 不便
             joined = "".join(tokens)
-            for word in NOT_NEGATIONS["zh"]:
-                joined = joined.replace(word, "")
+            joined = _NOT_NEGATING_ZH.sub("", joined)
             return any(cue in joined for cue in self.cues)
         return not self.cues.isdisjoint(tokens)
 
@@ -205,6 +213,7 @@ def linear_head(
     return head
 
 
+_NOT_NEGATING_ZH = re.compile("|".join(NOT_NEGATIONS["zh"]))
 _WORD = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W\d_][\w'-]*", re.UNICODE)
 
 

@@ -108,3 +108,21 @@ def test_reasons_command_for_one_team(month: str, capsys: pytest.CaptureFixture[
     assert lines[0].endswith("31 calls, 3 reasons (1 rising)")
     assert lines[2].split()[:3] == ["R0005", "3", "3"]
     assert any("(day to 2026-11-30, team TEAM-01)" in ln for ln in lines)
+
+
+def test_a_broken_reason_anchor_file_stops_the_night_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functools import partial
+
+    from flows import process
+    from pipeline.config import Config, ReasonsConfig
+    from pipeline.errors import RubricError
+    from pipeline.reasons import load_anchor_lines
+
+    broken = tmp_path / "reasons.yaml"
+    broken.write_text("language_anchors: {en: [a line]}\n", encoding="utf-8")
+    monkeypatch.setattr(process, "load_anchor_lines", partial(load_anchor_lines, broken))
+    with pytest.raises(RubricError, match=r"R016.*reasons\.yaml"):
+        process.check_rubrics(Config())
+    process.check_rubrics(Config(reasons=ReasonsConfig(enabled=False)))  # not read when off

@@ -309,3 +309,38 @@ def test_a_call_whose_statement_changed_moves_and_counts_once(tmp_path: Path) ->
     stored = {x.statement.call_id: x.reason_id for x in read_assignments(root, [a.call_date])}
     assert stored == {"a": "R0001", "b": "R0002"}
     assert np.allclose(read_reasons(root)[0].centroid, a.vector, atol=1e-3)  # float16 storage
+
+
+@pytest.mark.parametrize("killed_at", [2, 3])
+def test_a_night_killed_between_its_writes_leaves_no_reason_id_to_reuse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, killed_at: int
+) -> None:
+    """The night writes three things (calls' reasons, the catalogue, the language means);
+    killed after the first or the second, its re-run and the next night stay consistent."""
+    root, space = str(tmp_path), _flat_space()
+    update_reasons(root, [_st("a", [1, 0, 0])], space)
+    writes = {"n": 0}
+
+    def counted(real):  # type: ignore[no-untyped-def]
+        def write(*args, **kwargs):  # type: ignore[no-untyped-def]
+            writes["n"] += 1
+            if writes["n"] == killed_at:
+                raise KeyboardInterrupt("killed")
+            return real(*args, **kwargs)
+
+        return write
+
+    monkeypatch.setattr(wh, "upsert", counted(wh.upsert))
+    monkeypatch.setattr(wh, "write_whole", counted(wh.write_whole))
+    with pytest.raises(KeyboardInterrupt):
+        update_reasons(root, [_st("b", [0, 1, 0], "2026-11-03")], space)
+    monkeypatch.undo()
+    update_reasons(root, [_st("b", [0, 1, 0], "2026-11-03")], space)  # the re-run
+    update_reasons(root, [_st("c", [0, 0, 1], "2026-11-04")], space)  # another topic
+
+    stored = {
+        x.statement.call_id: x.reason_id
+        for x in read_assignments(root, ["2026-11-02", "2026-11-03", "2026-11-04"])
+    }
+    assert set(stored.values()) <= {r.reason_id for r in read_reasons(root)}
+    assert len({stored["a"], stored["b"], stored["c"]}) == 3

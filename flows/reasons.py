@@ -222,7 +222,7 @@ def reason_lines(
     if team:
         period = [c for c in period if c.team_id == team]
         rising = [f for f in rising if f.team_id == team]
-    lines = reason_periods(period, reasons, rising, last=last, repeat_days=options.repeat_days)
+    lines = reason_periods(period, reasons, rising, last=last)
     return lines, first, last
 
 

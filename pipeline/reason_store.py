@@ -196,6 +196,7 @@ def reason_calls(root: str, dates: Sequence[str], options: ReasonOptions) -> lis
                     escalated=a.statement.call_id in escalated,
                     start_s=a.statement.start_s,
                     end_s=a.statement.end_s,
+                    repeat_of=a.repeat_of,
                 )
             )
     return out

@@ -49,6 +49,9 @@ class ReasonCall:
     start_s: float = 0.0
     """Where its problem statement starts (the moment to play)."""
     end_s: float = 0.0
+    repeat_of: str = ""
+    """The same customer's earlier call about the same reason, as the night linked it
+    (an earlier call before the period counts too)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,13 +242,11 @@ def reason_periods(
     rising: Sequence[Rising],
     *,
     last: str,
-    repeat_days: float,
 ) -> list[ReasonPeriod]:
     """The reasons of ``calls``, rising first (most surprising first), then by calls."""
     counts = Counter(c.reason_id for c in calls)
     on_last = Counter(c.reason_id for c in calls if c.call_date == last)
-    links = repeats_by_reason(calls, days=repeat_days)
-    repeats = Counter(c.reason_id for c in calls if c.call_id in links)
+    repeats = Counter(c.reason_id for c in calls if c.repeat_of)
     unhappy = Counter(c.reason_id for c in calls if c.dissatisfied)
     escalated = Counter(c.reason_id for c in calls if c.escalated)
     rows = [

@@ -31,7 +31,6 @@ from pipeline.reason_trends import (
     ReasonPeriod,
     Rising,
     reason_periods,
-    repeats_by_reason,
 )
 from pipeline.reasons import Reason
 from review import charts
@@ -135,14 +134,12 @@ def _overview(
     days: int | None = None,
     team: str | None = None,
 ) -> Response:
-    state = _state(request)
     period = _period(request, account, since, days, team)
     rows = reason_periods(
         period.calls,
         period.reasons,
         period.rising,
         last=period.last,
-        repeat_days=state.config.repeat_contact_days,
     )
     return _render(
         request,
@@ -165,7 +162,6 @@ def _reason(
     days: int | None = None,
     team: str | None = None,
 ) -> Response:
-    state = _state(request)
     period = _period(request, account, since, days, team)
     reason = period.reasons.get(reason_id)
     if reason is None:
@@ -175,7 +171,7 @@ def _reason(
         key=lambda c: (c.call_date, c.started_at, c.call_id),
         reverse=True,
     )
-    links = repeats_by_reason(period.calls, days=state.config.repeat_contact_days)
+    links = {c.call_id: c.repeat_of for c in period.calls if c.repeat_of}
     counts = charts.Series("calls", _daily(period.calls, period.days, reason_id))
     top = max([v or 0.0 for v in counts.values] + [1.0])
     chart = charts.bar_chart(

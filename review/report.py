@@ -24,7 +24,7 @@ from pipeline import errors
 from pipeline import warehouse as wh
 from pipeline.config import Config
 from pipeline.reason_store import dates_between, options_from_config, read_reasons, reason_calls
-from pipeline.reason_trends import ReasonCall, Rising, repeats_by_reason, rising_reasons
+from pipeline.reason_trends import ReasonCall, Rising, rising_reasons
 from review.app import FILTERS
 from review.feedback import (
     FeedbackIndex,
@@ -168,7 +168,7 @@ def month_reasons(
         for f in rising_reasons(calls, date=day, options=options, by_team=False):
             flags.setdefault((f.reason_id, f.signal), f)
     labels = {r.reason_id: r.label for r in read_reasons(root)}
-    return _month_rows(calls, flags, labels, (first, last), b_first, options.repeat_days)
+    return _month_rows(calls, flags, labels, (first, last), b_first)
 
 
 def _month_rows(
@@ -177,18 +177,16 @@ def _month_rows(
     labels: dict[str, str],
     month: tuple[str, str],
     before_first: str,
-    repeat_days: float,
 ) -> tuple[MonthReason, ...]:
     first, last = month
     now = [c for c in calls if first <= c.call_date <= last]
-    links = repeats_by_reason(now, days=repeat_days)
     rows = [
         MonthReason(
             rid,
             labels.get(rid, ""),
             sum(1 for c in now if c.reason_id == rid),
             sum(1 for c in calls if c.reason_id == rid and before_first <= c.call_date < first),
-            sum(1 for c in now if c.reason_id == rid and c.call_id in links),
+            sum(1 for c in now if c.reason_id == rid and c.repeat_of),
             sum(1 for c in now if c.reason_id == rid and c.dissatisfied),
             tuple(f for (r, _), f in sorted(flags.items()) if r == rid),
         )

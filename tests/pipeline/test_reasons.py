@@ -344,3 +344,14 @@ def test_a_night_killed_between_its_writes_leaves_no_reason_id_to_reuse(
     }
     assert set(stored.values()) <= {r.reason_id for r in read_reasons(root)}
     assert len({stored["a"], stored["b"], stored["c"]}) == 3
+
+
+def test_a_repeat_before_the_period_is_still_counted_in_it(tmp_path: Path) -> None:
+    root, space = str(tmp_path), _flat_space()
+    for call_id, date in (("a", "2026-10-30"), ("b", "2026-11-02")):
+        wh.upsert(root, "calls", {date: [
+            {"call_id": call_id, "customer_id": "C1", "started_at": f"{date}T09:00:00+00:00"}
+        ]})  # fmt: skip
+        update_reasons(root, [_st(call_id, [1, 0, 0], date)], space)
+    (b,) = reason_calls(root, ["2026-11-02"], DEFAULT_OPTIONS)  # a period without the first call
+    assert b.repeat_of == "a"

@@ -10,6 +10,7 @@ whose statement changed (a new transcript) is taken out of its old reason first.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -218,12 +219,51 @@ def _days_before(date: str, days: float) -> str:
     return (dt.date.fromisoformat(date) - dt.timedelta(days=int(days) + 1)).isoformat()
 
 
-def rising_on(root: str, date: str, options: ReasonOptions = DEFAULT_OPTIONS) -> list[Rising]:
-    """What is rising on ``date``, from the stored tables (the night, the queue, the CLI)."""
-    first = _days_before(date, options.baseline_days + 7)
-    return rising_reasons(
-        reason_calls(root, dates_between(root, first, date), options), date=date, options=options
-    )
+def rising_on(
+    root: str,
+    date: str,
+    options: ReasonOptions = DEFAULT_OPTIONS,
+    index: ReasonCallIndex | None = None,
+) -> list[Rising]:
+    """What is rising on ``date``, from the stored tables (the night, the queue, the CLI),
+    read through ``index`` when one is kept (the review app)."""
+    dates = dates_between(root, _days_before(date, options.baseline_days + 7), date)
+    calls = index.calls(dates, options) if index else reason_calls(root, dates, options)
+    return rising_reasons(calls, date=date, options=options)
+
+
+class ReasonCallIndex:
+    """Each night's :class:`ReasonCall` rows, read again only for a night whose tables
+    changed (thread-safe): the review app's reason pages read a baseline of weeks on every
+    request.
+
+    Parameters
+    ----------
+    root
+        Warehouse folder or URL.
+    """
+
+    _TABLES = ("call_reasons", "calls", "findings")
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._nights: dict[tuple[str, ReasonOptions], tuple[object, list[ReasonCall]]] = {}
+        self._lock = threading.Lock()
+
+    def calls(self, dates: Sequence[str], options: ReasonOptions) -> list[ReasonCall]:
+        """The calls of ``dates`` (as :func:`reason_calls` reads them)."""
+        out: list[ReasonCall] = []
+        with self._lock:
+            for date in dates:
+                stamp = tuple(wh.stamp(wh.partition_path(self.root, t, date)) for t in self._TABLES)
+                kept = self._nights.get((date, options))
+                if kept is None or kept[0] != stamp:
+                    kept = self._nights[(date, options)] = (
+                        stamp,
+                        reason_calls(self.root, [date], options),
+                    )
+                out.extend(kept[1])
+        return out
 
 
 # ---------------------------------------------------------------- the night

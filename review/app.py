@@ -40,6 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pipeline import errors
 from pipeline import warehouse as wh
 from pipeline.config import Config
+from pipeline.reason_store import ReasonCallIndex
 from pipeline.scoring import clock
 from pipeline.triage import triage_calls
 from review import charts, data
@@ -92,6 +93,7 @@ class ReviewApp:
     index: data.CallIndex
     templates: Jinja2Templates
     feedback: FeedbackIndex
+    reasons: ReasonCallIndex
 
 
 class SignInRequired(Exception):
@@ -163,6 +165,7 @@ def create_app(
         index=data.CallIndex(warehouse),
         templates=templates,
         feedback=FeedbackIndex(warehouse),
+        reasons=ReasonCallIndex(os.fspath(warehouse)),
     )
     app = FastAPI(
         title="earmark review",

@@ -23,7 +23,6 @@ from pipeline.reason_store import (
     dates_between,
     options_from_config,
     read_reasons,
-    reason_calls,
     rising_on,
 )
 from pipeline.reason_trends import (
@@ -86,8 +85,8 @@ def _period(
     first = since or (dt.date.fromisoformat(last) - dt.timedelta(days=span - 1)).isoformat()
     options = options_from_config(state.config)
     stored = dates_between(root, first, last)
-    calls = reason_calls(root, stored, options)
-    rising = rising_on(root, last, options) if stored else []
+    calls = state.reasons.calls(stored, options)
+    rising = rising_on(root, last, options, state.reasons) if stored else []
     teams = tuple(sorted({c.team_id for c in calls if c.team_id}))
     if team:
         calls = [c for c in calls if c.team_id == team]

@@ -355,3 +355,28 @@ def test_a_repeat_before_the_period_is_still_counted_in_it(tmp_path: Path) -> No
         update_reasons(root, [_st(call_id, [1, 0, 0], date)], space)
     (b,) = reason_calls(root, ["2026-11-02"], DEFAULT_OPTIONS)  # a period without the first call
     assert b.repeat_of == "a"
+
+
+def test_the_index_reads_a_night_once_and_again_when_it_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline import reason_store
+
+    root, space = str(tmp_path), _flat_space()
+    update_reasons(root, [_st("a", [1, 0, 0])], space)
+    index = reason_store.ReasonCallIndex(root)
+    reads: list[list[str]] = []
+    real = reason_store.reason_calls
+
+    def counted(root: str, dates: list[str], options: object) -> list[ReasonCall]:
+        reads.append(list(dates))
+        return real(root, dates, options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reason_store, "reason_calls", counted)
+    first = index.calls(["2026-11-02"], DEFAULT_OPTIONS)
+    again = index.calls(["2026-11-02"], DEFAULT_OPTIONS)
+    assert [c.call_id for c in first] == [c.call_id for c in again] == ["a"] and len(reads) == 1
+    update_reasons(root, [_st("a", [1, 0, 0]), _st("b", [0, 1, 0])], space)  # the night changed
+    before = len(reads)
+    assert sorted(c.call_id for c in index.calls(["2026-11-02"], DEFAULT_OPTIONS)) == ["a", "b"]
+    assert len(reads) == before + 1

@@ -15,7 +15,7 @@ With ``method: linear`` the item's examples and counter-examples (and the neutra
 lines) train a small linear classifier on the same vectors when the rubric is compiled: it
 learns which *direction* in the space the examples differ in (tone, blame, apology) rather
 than which example is nearest, and finds far more of what nobody wrote down (agents'
-unprofessional lines on held-out data: F1 0.52 → 0.93 in English). The evidence still
+unprofessional lines in held-out calls: F1 0.35 → 0.96 in English). The evidence still
 names the nearest example.
 
 The vectors of a call are computed once per night and stored with the utterances

@@ -22,6 +22,17 @@ ServedLanguage = Literal["en", "zh", "ru"]
 DEFAULT_RUBRICS = shipped_rubrics("inbound-support")
 """The shipped rubric of each language a call type does not choose (``[rubrics]``)."""
 OUTBOUND_RUBRICS = shipped_rubrics("outbound-sales")
+READ_METRICS = (
+    "longest_dead_air_s",
+    "dead_air_s",
+    "dead_air_count",
+    "silence_s",
+    "longest_hold_s",
+    "hold_s",
+    "hold_count",
+)
+"""Metric items whose evidence (a silence, a hold) is read in the transcript, not heard
+(``[queue] read_metrics``; :class:`pipeline.queue.PlanOptions`)."""
 
 
 class _Strict(BaseModel):
@@ -228,17 +239,7 @@ class QueueConfig(_Strict):
     """A missed scripted item is read in its own window, at most this long."""
     context_before_s: Annotated[float, Field(ge=0)] = 3.0
     context_after_s: Annotated[float, Field(ge=0)] = 5.0
-    read_metrics: list[str] = Field(
-        default_factory=lambda: [
-            "longest_dead_air_s",
-            "dead_air_s",
-            "dead_air_count",
-            "silence_s",
-            "longest_hold_s",
-            "hold_s",
-            "hold_count",
-        ]
-    )
+    read_metrics: list[str] = Field(default_factory=lambda: list(READ_METRICS))
     """Metric items whose evidence (silence, hold) is read in the transcript, not heard."""
     skim: bool = True
     """Spend budget left after the flagged calls on reading the other calls' transcripts."""

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
-from pipeline.config import Config
+from pipeline.config import READ_METRICS, Config
 from pipeline.errors import QueueError
 from pipeline.intervals import from_spans, to_spans, union
 from pipeline.rotation import check_languages, rotate, stored_team_languages
@@ -53,15 +53,7 @@ class PlanOptions:
     start for ``first_*`` windows and windowless items, the end for ``last_*``."""
     read_speed: float = 4.0
     """How many times faster reading a stretch of transcript is than hearing it."""
-    read_metrics: tuple[str, ...] = (
-        "longest_dead_air_s",
-        "dead_air_s",
-        "dead_air_count",
-        "silence_s",
-        "longest_hold_s",
-        "hold_s",
-        "hold_count",
-    )
+    read_metrics: tuple[str, ...] = READ_METRICS
     """Metric items whose evidence (a silence, a hold) is read, not heard: there is
     nothing to hear in it, the transcript around it says why it happened."""
 

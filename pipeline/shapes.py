@@ -4,7 +4,8 @@ A record's fields are written once, in :mod:`pipeline.types`: its table's column
 Arrow type, order), the row a record is written as and the record a row is read back
 as all come from them. A field's Python type gives its column type (``str`` → string,
 ``int`` → int64, ``float`` → float64, ``bool``, a ``Literal`` of strings → string,
-``tuple[X, ...]`` → list, ``dict[str, str]`` → map, a record → struct); a
+``tuple[X, ...]`` → list, ``dict[str, str]`` → map, a record → struct, ``X | None`` as
+``X``); a
 :class:`~pipeline.types.Column` in its annotation overrides that (``Int32``,
 ``Float32``) or keeps it out of the table (``Partition``).
 
@@ -19,6 +20,7 @@ the field's default, so rows of older writes still read.
 from __future__ import annotations
 
 import dataclasses
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
@@ -84,6 +86,17 @@ def _identity(value: Any) -> Any:
     return value
 
 
+def _bare(hint: Any) -> Any:
+    """The type under a ``Column`` annotation or an ``X | None``."""
+    if _column(hint) is not None:
+        return hint.__origin__
+    args = get_args(hint)
+    if get_origin(hint) is types.UnionType and type(None) in args:
+        (inner,) = [a for a in args if a is not type(None)]
+        return inner
+    return hint
+
+
 def _column(hint: Any) -> Column | None:
     return next((e for e in getattr(hint, "__metadata__", ()) if isinstance(e, Column)), None)
 
@@ -102,7 +115,7 @@ def arrow_type(hint: Any) -> pa.DataType:
     column = _column(hint)
     if column is not None and column.arrow:
         return getattr(pa, column.arrow)()
-    hint = getattr(hint, "__origin__", hint) if column is not None else hint
+    hint = _bare(hint)
     origin, args = get_origin(hint), get_args(hint)
     if origin is Literal and all(isinstance(a, str) for a in args):
         return pa.string()
@@ -119,7 +132,7 @@ def arrow_type(hint: Any) -> pa.DataType:
 
 def _codecs(hint: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
     """(decode, encode) between a stored value and a field's value."""
-    hint = getattr(hint, "__origin__", hint) if _column(hint) is not None else hint
+    hint = _bare(hint)
     origin, args = get_origin(hint), get_args(hint)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         record: type = hint

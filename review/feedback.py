@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 
 from pipeline import warehouse as wh
 from pipeline.config import Config, usable_cores
+from pipeline.shapes import columns
 from review.calibration import ItemAgreement, calibrate
 from review.store import CoachingSession, Review, ReviewStore
 
@@ -75,36 +76,45 @@ def confirmed_outcome(detector_outcome: str, verdict: str) -> str | None:
 
 # ---------------------------------------------------------------- partition summaries
 
-_CALLS = pa.schema(
-    [
-        ("call_id", pa.string()),
-        ("agent_id", pa.string()),
-        ("team_id", pa.string()),
-        ("call_date", pa.string()),
-        ("score", pa.float64()),
-    ]
-)
-_ITEMS = pa.schema(
-    [
-        ("agent_id", pa.string()),
-        ("team_id", pa.string()),
-        ("call_date", pa.string()),
-        ("item_id", pa.string()),
-        ("passed", pa.int64()),
-        ("failed", pa.int64()),
-    ]
-)
-_QUEUE = pa.schema(
-    [
-        ("call_id", pa.string()),
-        ("inspector", pa.string()),
-        ("kind", pa.string()),
-        ("agent_id", pa.string()),
-        ("team_id", pa.string()),
-        ("call_date", pa.string()),
-        ("plan_s", pa.float64()),
-    ]
-)
+
+@dataclass(frozen=True, slots=True)
+class ScoredCall:
+    """A row of :attr:`Summary.calls`: a call with its newest rubric's score."""
+
+    call_id: str
+    agent_id: str
+    team_id: str
+    call_date: str
+    score: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemCount:
+    """A row of :attr:`Summary.items`: an agent's detector outcomes of one item on one day."""
+
+    agent_id: str
+    team_id: str
+    call_date: str
+    item_id: str
+    passed: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedPlan:
+    """A row of :attr:`Summary.queue`: a queued call and its plan's price to the budget
+    (``queue.cost_s``, see :mod:`pipeline.queue`) as ``plan_s``."""
+
+    call_id: str
+    inspector: str
+    kind: str
+    agent_id: str
+    team_id: str
+    call_date: str
+    plan_s: float
+
+
+_CALLS, _ITEMS, _QUEUE = (pa.schema(columns(r)) for r in (ScoredCall, ItemCount, QueuedPlan))
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,12 +122,11 @@ class Summary:
     """A date range of the warehouse, summarised (see :class:`FeedbackIndex`)."""
 
     calls: pa.Table
-    """One row per call: ``call_id, agent_id, team_id, call_date, score``."""
+    """One :class:`ScoredCall` per call."""
     items: pa.Table
-    """Detector pass/fail counts per ``agent_id, team_id, call_date, item_id``."""
+    """:class:`ItemCount` rows: detector pass/fail counts per agent, day and item."""
     queue: pa.Table
-    """Queue rows: ``call_id, inspector, kind, agent_id, team_id, call_date, plan_s`` (here
-    the plan's price to the budget, ``queue.cost_s``, see :mod:`pipeline.queue`)."""
+    """:class:`QueuedPlan` rows."""
 
 
 DEFAULT_DAYS = 90  # the period a scorecard or dashboard shows unless asked
@@ -179,9 +188,7 @@ def summarise_partition(root: str | Path, date: str) -> Summary:
     """One night's calls (each with its newest rubric's score), detector item counts per
     agent, and queue rows."""
     calls = wh.read_partition(root, "calls", date, columns=["call_id", "agent_id", "team_id"])
-    scores = wh.read_partition(
-        root, "scores", date, columns=["call_id", "rubric_id", "rubric_version", "score"]
-    )
+    scores = wh.read_partition(root, "scores", date, columns=_SCORE_COLUMNS)
     findings = wh.read_partition(
         root,
         "findings",
@@ -272,17 +279,13 @@ def _item_counts(findings: pa.Table, chosen: pa.Table, calls: pa.Table, date: st
     )
 
 
+_SCORE_COLUMNS = ["call_id", "rubric_id", "rubric_version", "score"]
+
+
 def _newest_scores(scores: pa.Table | None) -> pa.Table:
     """Each call's score under its first rubric's newest version (as the queue page shows)."""
     if scores is None or scores.num_rows == 0:
-        return pa.table(
-            {
-                "call_id": pa.array([], pa.string()),
-                "rubric_id": pa.array([], pa.string()),
-                "rubric_version": pa.array([], pa.int32()),
-                "score": pa.array([], pa.float64()),
-            }
-        )
+        return wh.SCHEMAS["scores"].empty_table().select(_SCORE_COLUMNS)
     ordered = scores.sort_by(
         [("call_id", "ascending"), ("rubric_id", "ascending"), ("rubric_version", "descending")]
     )

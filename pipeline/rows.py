@@ -110,13 +110,7 @@ def utterance_rows(
         {
             "call_id": transcript.call_id,
             "idx": i,
-            "speaker": u.speaker,
-            "channel": u.channel,
-            "start_s": u.start_s,
-            "end_s": u.end_s,
-            "text": u.text,
-            "confidence": u.confidence,
-            "words": [to_row(w) for w in u.words],
+            **to_row(u),
             "vector": stored[i],
             "sentiment": feeling[i],
         }

@@ -229,9 +229,3 @@ def columns(record: type, layout: Layout | None = None) -> list[tuple[str, pa.Da
             ordered.insert(at + 1, c)
             pending.remove(c)
     return ordered
-
-
-def struct_of(record: type) -> pa.StructType:
-    """A record stored inside another's column (a word, a piece of evidence)."""
-    struct: pa.StructType = arrow_type(record)
-    return struct

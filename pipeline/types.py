@@ -121,7 +121,7 @@ class Utterance:
     text: str
     words: tuple[Word, ...] = ()
     confidence: float = 1.0
-    channel: int = 0
+    channel: Int16 = 0
 
 
 @dataclass(frozen=True, slots=True)

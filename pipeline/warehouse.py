@@ -58,14 +58,14 @@ from pipeline.storage import (  # re-exported: callers reach the storage layer a
 
 # isort: on
 from pipeline.metric_rows import METRIC_COLUMNS as METRIC_COLUMNS
-from pipeline.shapes import Computed, Layout, columns, struct_of
+from pipeline.shapes import Computed, Layout, columns
 from pipeline.types import (
     CallScore,
     Finding,
     IndexEntry,
     QuarantineEntry,
     QueueEntry,
-    Word,
+    Utterance,
 )
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ _named_span = pa.struct(
 )
 
 LAYOUTS: dict[str, Layout] = {
+    "utterances": Layout(after={"channel": "speaker", "words": "confidence"}),
     "findings": Layout(after={"title": "item_version", "evidence": "flag"}),
     "queue": Layout(
         computed={"plan_s": Computed(pa.float64(), lambda q: round(q.plan_s, 3))},
@@ -88,7 +89,9 @@ LAYOUTS: dict[str, Layout] = {
     "quarantine": Layout(after={"call_id": "source_path", "audio_sha256": "call_id"}),
 }
 """Where a table's columns differ from its record's fields (see :mod:`pipeline.shapes`):
-the queue stores its plan's length and its price (the cost, or the length when unpriced)."""
+the queue stores its plan's length and its price (the cost, or the length when unpriced);
+an utterance's row is also keyed by its call and place (``call_id``, ``idx``) and holds
+its meaning vector and sentiment (see :func:`pipeline.rows.utterance_rows`)."""
 
 
 def _schema(name: str, fields: list[tuple[str, pa.DataType]]) -> pa.Schema:
@@ -139,13 +142,7 @@ SCHEMAS: dict[str, pa.Schema] = {
         [
             ("call_id", pa.string()),
             ("idx", pa.int32()),
-            ("speaker", pa.string()),
-            ("channel", pa.int16()),
-            ("start_s", pa.float64()),
-            ("end_s", pa.float64()),
-            ("text", pa.string()),
-            ("confidence", pa.float64()),
-            ("words", pa.list_(struct_of(Word))),
+            *columns(Utterance, LAYOUTS["utterances"]),
             ("vector", pa.binary()),
             ("sentiment", pa.float64()),
         ],

@@ -381,15 +381,7 @@ class ReviewStore:
 
     def add_session(self, session: CoachingSession) -> CoachingSession:
         """Record a coaching session; returns it with ``id`` and ``saved_at``."""
-        saved_at = _now()
-        with self.engine.begin() as conn:
-            key = conn.execute(
-                coaching_sessions.insert().values(
-                    _values(session, coaching_sessions, saved_at=saved_at)
-                )
-            ).inserted_primary_key
-        assert key is not None
-        return replace(session, id=int(key[0]), saved_at=saved_at)
+        return self._insert(coaching_sessions, session)
 
     def sessions(self, agent_ids: Iterable[str] | None = None) -> list[CoachingSession]:
         """Coaching sessions (of some agents, or all), newest first."""
@@ -403,15 +395,16 @@ class ReviewStore:
 
     def add_response(self, response: AgentResponse) -> AgentResponse:
         """Record an agent's acknowledgement or dispute of a review."""
+        return self._insert(agent_responses, response)
+
+    def _insert(self, table: sa.Table, record: R) -> R:
+        """Insert a record; returns it with the ``id`` and ``saved_at`` it was given."""
         saved_at = _now()
         with self.engine.begin() as conn:
-            key = conn.execute(
-                agent_responses.insert().values(
-                    _values(response, agent_responses, saved_at=saved_at)
-                )
-            ).inserted_primary_key
+            row = _values(record, table, saved_at=saved_at)
+            key = conn.execute(table.insert().values(row)).inserted_primary_key
         assert key is not None
-        return replace(response, id=int(key[0]), saved_at=saved_at)
+        return replace(record, id=int(key[0]), saved_at=saved_at)  # type: ignore[type-var]
 
     def responses(
         self, *, call_id: str | None = None, agent_id: str | None = None

@@ -15,7 +15,7 @@ import functools
 import math
 import os
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -486,27 +486,13 @@ def scorecard(
     week = {c: week_of(d) for c, d in zip(ids, dates, strict=True)}
     all_reviews = list(reviews if reviews is not None else store.latest_reviews())
     mine = [r for r in all_reviews if r.call_id in week]
-    by_week = confirmed_rates(mine, {c: (w,) for c, w in week.items()})
     by_item = confirmed_rates(mine, {c: () for c in week})
-    det_week = _rates(items, ["week"])
     det_item = _rates(items, ["item_id"])
     week_scores: dict[str, list[float | None]] = defaultdict(list)
     for c, sc in zip(ids, scores, strict=True):
         week_scores[week[c]].append(sc)
-    reviewed_week: dict[str, int] = defaultdict(int)
-    for r in mine:
-        reviewed_week[week[r.call_id]] += 1
-    weeks = _from_first_call(
-        WeekRow(
-            w,
-            len(week_scores[w]),
-            _mean(week_scores[w]),
-            det_week.get((w,), Rate()),
-            reviewed_week[w],
-            _pass_of(by_week, (w,)),
-        )
-        for w in _week_range(first, last)
-    )
+    per_week = {w: (len(v), _mean(v)) for w, v in week_scores.items()}
+    weeks = _week_rows(first, last, per_week, items, mine, week)
     item_ids = sorted({k[0] for k in det_item} | {k[0] for k in by_item})
     score_of = dict(zip(ids, scores, strict=True))
     date_of = dict(zip(ids, dates, strict=True))
@@ -693,9 +679,6 @@ def team_view(
     items = _weeks_of(s.items)
     heat = {(a, i): v for (a, i), v in _rates(items, ["agent_id", "item_id"]).items()}
     confirmed = confirmed_rates(mine, {c: (a,) for c, a in agent.items()})
-    by_week = confirmed_rates(mine, {c: (w,) for c, w in week.items()})
-    det_week = _rates(items, ["week"])
-    per_week = _score_counts(calls, "week")
     per_agent = _score_counts(calls, "agent_id")
     pairs = calls.group_by(["agent_id", "week"]).aggregate([])
     coverage = dict.fromkeys(
@@ -703,21 +686,8 @@ def team_view(
     )
     for r in mine:
         coverage[(agent[r.call_id], week[r.call_id])] += 1
-    reviewed_week: dict[str, int] = defaultdict(int)
-    for (_a, w), n in coverage.items():
-        reviewed_week[w] += n
     agents_of = list(per_agent)
-    weeks = _from_first_call(
-        WeekRow(
-            w,
-            per_week.get(w, (0, math.nan))[0],
-            per_week.get(w, (0, math.nan))[1],
-            det_week.get((w,), Rate()),
-            reviewed_week[w],
-            _pass_of(by_week, (w,)),
-        )
-        for w in _week_range(first, last)
-    )
+    weeks = _week_rows(first, last, _score_counts(calls, "week"), items, mine, week)
     agents = tuple(sorted(set(agents_of)))
     return TeamView(
         team_id=team_id,
@@ -735,6 +705,32 @@ def team_view(
         listening=_listening(s.queue, mine, config),
         agreement=tuple(calibrate(mine)[0]),
         sessions=tuple(store.sessions(agents)) if agents else (),
+    )
+
+
+def _week_rows(
+    first: str,
+    last: str,
+    scores: Mapping[str, tuple[int, float]],
+    items: pa.Table,
+    reviews: Sequence[Review],
+    week: Mapping[str, str],
+) -> tuple[WeekRow, ...]:
+    """The weeks ``first``..``last`` from the first with a call: ``scores`` (calls, mean
+    score) and detector ``items`` (with their ``week``) per week, and the ``reviews`` of
+    the calls ``week`` dates."""
+    det_week = _rates(items, ["week"])
+    by_week = confirmed_rates(reviews, {c: (w,) for c, w in week.items()})
+    reviewed = Counter(week[r.call_id] for r in reviews)
+    return _from_first_call(
+        WeekRow(
+            w,
+            *scores.get(w, (0, math.nan)),
+            det_week.get((w,), Rate()),
+            reviewed[w],
+            _pass_of(by_week, (w,)),
+        )
+        for w in _week_range(first, last)
     )
 
 

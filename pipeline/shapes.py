@@ -75,15 +75,13 @@ class _Field:
     null: Any
     """What a null reads as: ``_DEFAULT`` (the field's default), ``()`` for a list with no
     default, else ``None``."""
-    decode: Callable[[Any], Any]
-    encode: Callable[[Any], Any]
+    decode: Callable[[Any], Any] | None
+    """Stored value → field value; ``None``: the same value."""
+    encode: Callable[[Any], Any] | None
+    """Field value → stored value; ``None``: the same value."""
 
 
 _DEFAULT = object()
-
-
-def _identity(value: Any) -> Any:
-    return value
 
 
 def _bare(hint: Any) -> Any:
@@ -130,8 +128,11 @@ def arrow_type(hint: Any) -> pa.DataType:
     raise TypeError(f"no Arrow type for a field annotated {hint!r}")
 
 
-def _codecs(hint: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
-    """(decode, encode) between a stored value and a field's value."""
+Codec = Callable[[Any], Any] | None
+
+
+def _codecs(hint: Any) -> tuple[Codec, Codec]:
+    """(decode, encode) between a stored value and a field's value (``None``: as it is)."""
     hint = _bare(hint)
     origin, args = get_origin(hint), get_args(hint)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
@@ -139,12 +140,12 @@ def _codecs(hint: Any) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
         return (lambda v: from_row(record, v)), to_row
     if origin is tuple:
         inner_decode, inner_encode = _codecs(args[0])
-        if inner_decode is _identity:
+        if inner_decode is None or inner_encode is None:
             return tuple, list
         return (lambda v: tuple(map(inner_decode, v))), (lambda v: list(map(inner_encode, v)))
     if origin is dict:
         return dict, (lambda v: sorted(v.items()))
-    return _identity, _identity
+    return None, None
 
 
 _FIELDS: dict[type, tuple[_Field, ...]] = {}
@@ -185,7 +186,10 @@ def to_row(record: Any, layout: Layout | None = None) -> Row:
     >>> to_row(PlanSpan(1.0, 2.5))
     {'start_s': 1.0, 'end_s': 2.5, 'kind': 'hear'}
     """
-    row = {f.name: f.encode(getattr(record, f.name)) for f in _fields(type(record))}
+    row = {}
+    for f in _fields(type(record)):
+        value = getattr(record, f.name)
+        row[f.name] = value if f.encode is None else f.encode(value)
     if layout is not None:
         row.update({name: write(record) for name, write in layout.written.items()})
         row.update({name: c.value(record) for name, c in layout.computed.items()})
@@ -205,10 +209,11 @@ def from_row(record: type[R], row: Mapping[str, Any]) -> R:
     values = {}
     for f in _fields(record):
         value = row.get(f.name)
-        if value is not None:
-            values[f.name] = f.decode(value)
-        elif f.null is not _DEFAULT:
-            values[f.name] = f.null
+        if value is None:
+            if f.null is not _DEFAULT:
+                values[f.name] = f.null
+        else:
+            values[f.name] = value if f.decode is None else f.decode(value)
     return record(**values)
 
 

@@ -13,11 +13,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline import rows, shapes
 from pipeline import warehouse as wh
 from pipeline.metric_rows import METRIC_COLUMNS, METRICS
 from pipeline.types import (
+    SPEAKERS,
     CallMetrics,
     CallScore,
     CallSentiment,
@@ -173,3 +176,78 @@ def test_docstring_examples_run(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0
     assert result.failed == 0
+
+
+_text = st.text(max_size=12)
+_number = st.floats(allow_nan=False, allow_infinity=False, width=64)
+_int32 = st.integers(-(2**31), 2**31 - 1)
+_evidence = st.builds(Evidence, st.sampled_from(SPEAKERS), _number, _number, _text, _text)
+_plan = st.builds(PlanSpan, _number, _number, st.sampled_from(("hear", "read")))
+_records = {
+    "findings": st.builds(
+        Finding,
+        _text,
+        _text,
+        _int32,
+        _text,
+        _int32,
+        st.booleans(),
+        st.sampled_from(("pass", "fail", "na")),
+        _number,
+        st.lists(_evidence, max_size=3).map(tuple),
+        weight=_number,
+        critical=st.booleans(),
+        flag=st.booleans(),
+        title=_text,
+    ),
+    "scores": st.builds(
+        CallScore,
+        _text,
+        _text,
+        _int32,
+        _number,
+        st.booleans(),
+        st.booleans(),
+        st.lists(_text, max_size=3).map(tuple),
+        _number,
+    ),
+    "queue": st.builds(
+        QueueEntry,
+        _text,
+        _text,
+        _int32,
+        _text,
+        st.sampled_from(("review", "control", "skim", "highlight", "trend")),
+        _number,
+        st.lists(_text, max_size=3).map(tuple),
+        st.lists(_plan, max_size=3).map(tuple),
+        agent_id=_text,
+        team_id=_text,
+        cost_s=st.integers(0, 10**7).map(lambda ms: ms / 1000),  # stored to the ms
+    ),
+    "quarantine": st.builds(QuarantineEntry, _text, _text, _text, _text, _text),
+}
+_readers = {
+    "findings": rows.finding_from_row,
+    "scores": rows.score_from_row,
+    "queue": rows.queue_entry_from_row,
+    "quarantine": lambda r: shapes.from_row(QuarantineEntry, r),
+}
+_writers = {
+    "findings": rows.finding_row,
+    "scores": rows.score_row,
+    "queue": rows.queue_row,
+    "quarantine": rows.quarantine_row,
+}
+
+
+@pytest.mark.parametrize("table", sorted(_records))
+def test_any_record_comes_back_from_its_stored_row(table: str) -> None:
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(_records[table], max_size=5))
+    def check(records: list[object]) -> None:
+        written = [_writers[table](r) for r in records]
+        stored = _as_written(pa.Table.from_pylist(written, schema=wh.SCHEMAS[table]))
+        assert [_readers[table](r) for r in stored.to_pylist()] == records
+
+    check()

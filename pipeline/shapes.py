@@ -222,9 +222,8 @@ def columns(record: type, layout: Layout | None = None) -> list[tuple[str, pa.Da
     layout = layout or Layout()
     cols = [(f.name, f.type) for f in _fields(record)]
     cols += [(name, c.type) for name, c in layout.computed.items()]
-    placed = [c for c in cols if c[0] in layout.after]
     ordered = [c for c in cols if c[0] not in layout.after]
-    pending = list(placed)
+    pending = [c for c in cols if c[0] in layout.after]
     while pending:  # a placed column may follow another placed one
         ready = [c for c in pending if any(o[0] == layout.after[c[0]] for o in ordered)]
         if not ready:

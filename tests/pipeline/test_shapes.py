@@ -146,6 +146,13 @@ def test_the_partition_is_not_a_column() -> None:
     assert "call_date" not in wh.SCHEMAS["quarantine"].names
 
 
+def test_a_layout_placing_a_column_after_none_is_refused() -> None:
+    with pytest.raises(ValueError, match="no column to follow"):
+        shapes.columns(CallScore, shapes.Layout(after={"score": "grade"}))
+    cols = shapes.columns(CallScore, shapes.Layout(after={"score": "priority"}))
+    assert [name for name, _ in cols][-2:] == ["priority", "score"]
+
+
 def test_a_field_type_with_no_column_type_is_refused() -> None:
     @dataclass(frozen=True)
     class Odd:

@@ -18,6 +18,7 @@ from pipeline.errors import EarmarkError
 
 if TYPE_CHECKING:
     from pipeline.file_index import DateRange
+    from pipeline.types import QueueEntry
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug in earmark; 3-5 follow the error's class
@@ -1023,44 +1024,22 @@ def cmd_queue_show(args: argparse.Namespace) -> int:
         print("the queue is empty for that selection")
     _print_queues(entries, top=len(entries), warehouse=args.warehouse)
     if args.csv:
-        with open(args.csv, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(
-                [
-                    "inspector",
-                    "date",
-                    "rank",
-                    "call_id",
-                    "kind",
-                    "agent_id",
-                    "team_id",
-                    "priority",
-                    "plan_s",
-                    "cost_s",
-                    "plan",
-                    "reasons",
-                ]
-            )
-            for q in entries:
-                plan = " ".join(f"{s.kind} {s.start_s:.1f}-{s.end_s:.1f}" for s in q.plan)
-                writer.writerow(
-                    [
-                        q.inspector,
-                        q.date,
-                        q.rank,
-                        q.call_id,
-                        q.kind,
-                        q.agent_id,
-                        q.team_id,
-                        q.priority,
-                        round(q.plan_s, 1),
-                        round(q.price_s, 1),
-                        plan,
-                        " | ".join(q.reasons),
-                    ]
-                )
+        _write_queue_csv(args.csv, entries)
         print(f"wrote {len(entries)} rows to {args.csv}")
     return EXIT_OK
+
+
+def _write_queue_csv(path: str, entries: Sequence[QueueEntry]) -> None:
+    """The queue's rows as stored (the ``queue`` table's columns), plan and reasons as text."""
+    from pipeline import warehouse as wh
+    from pipeline.rows import queue_row
+
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=wh.SCHEMAS["queue"].names)
+        writer.writeheader()
+        for q in entries:
+            plan = " ".join(f"{s.kind} {s.start_s:.1f}-{s.end_s:.1f}" for s in q.plan)
+            writer.writerow({**queue_row(q), "plan": plan, "reasons": " | ".join(q.reasons)})
 
 
 if __name__ == "__main__":

@@ -148,6 +148,17 @@ def _iter_tree(folder: str) -> Iterator[os.DirEntry[str]]:
             yield entry
 
 
+def _archive_metadata(
+    root: Path, given: MetadataOptions | None
+) -> tuple[MetadataOptions, MetadataTable]:
+    """How to read the archive's ``metadata.csv``, and what it holds (``I001`` when the
+    archive folder does not exist)."""
+    if not root.is_dir():
+        raise InputError(f"{root}: archive folder not found", code="I001")
+    options = given or MetadataOptions()
+    return options, read_metadata(root / METADATA_FILE, options=options)
+
+
 def list_archive(root: str | Path, *, metadata: MetadataOptions | None = None) -> Listing:
     """List the archive's audio files with size, mtime, call id and call date; no file is
     read but ``metadata.csv``, so listing a large archive costs one ``stat`` per file.
@@ -163,10 +174,7 @@ def list_archive(root: str | Path, *, metadata: MetadataOptions | None = None) -
         cannot be read at all.
     """
     root = Path(root)
-    if not root.is_dir():
-        raise InputError(f"{root}: archive folder not found", code="I001")
-    metadata = metadata or MetadataOptions()
-    table = read_metadata(root / METADATA_FILE, options=metadata)
+    metadata, table = _archive_metadata(root, metadata)
     quarantined = list(table.refused)
     files: list[tuple[tuple[str, ...], ArchiveFile]] = []
     ignored: list[str] = []
@@ -297,10 +305,7 @@ def discover(
         cannot be read at all (see :func:`pipeline.metadata.read_metadata`).
     """
     root = Path(root)
-    if not root.is_dir():
-        raise InputError(f"{root}: archive folder not found", code="I001")
-    metadata = metadata or MetadataOptions()
-    table = read_metadata(root / METADATA_FILE, options=metadata)
+    metadata, table = _archive_metadata(root, metadata)
     quarantined = list(table.refused)
     files = list(iter_audio_files(root))
     ignored = sorted(

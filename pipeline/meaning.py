@@ -24,7 +24,7 @@ import yaml
 from pipeline import errors
 from pipeline.protocols import Embedder
 from pipeline.rubric.shipped import shipped_path
-from pipeline.types import Transcript
+from pipeline.types import CallSentiment, Metric, Transcript, tagged
 
 Vectors = npt.NDArray[np.float32]
 
@@ -54,29 +54,7 @@ def decode_vectors(column: Sequence[bytes | None]) -> Vectors | None:
     return np.stack(rows).astype(np.float32)
 
 
-@dataclass(frozen=True, slots=True)
-class CallSentiment:
-    """The customer's sentiment over a call, each in [-1, 1] (NaN: nothing to read)."""
-
-    per_utterance: tuple[float, ...]
-    """One value per utterance of the call; NaN for the agent's and for empty lines."""
-    start: float
-    end: float
-    lowest: float
-    change: float
-    """``end - start``: above 0 the customer left happier than they came."""
-
-    def as_metrics(self) -> dict[str, float]:
-        """For ``metric.v1`` items and the ``calls`` table."""
-        return {
-            "sentiment_start": self.start,
-            "sentiment_end": self.end,
-            "sentiment_min": self.lowest,
-            "sentiment_change": self.change,
-        }
-
-
-SENTIMENT_COLUMNS = ("sentiment_start", "sentiment_end", "sentiment_min", "sentiment_change")
+SENTIMENT_COLUMNS = tuple(m.column for _name, m in tagged(CallSentiment, Metric))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,24 @@
 """A call's metrics as rows: scalar fields for the warehouse, values and evidence spans
-for a rubric's ``metric.v1`` items."""
+for a rubric's ``metric.v1`` items, labels for a reader.
+
+Every name here comes from the :class:`~pipeline.types.Metric` of a field of
+:class:`~pipeline.types.CallMetrics` or :class:`~pipeline.types.CallSentiment`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import fields
 
-from pipeline.metrics import CallMetrics
-from pipeline.types import Span
+from pipeline.types import CallMetrics, CallSentiment, Metric, Span, tagged
+
+METRICS: dict[str, Metric] = {
+    m.column or name: m
+    for record in (CallMetrics, CallSentiment)
+    for name, m in tagged(record, Metric)
+}
+"""Every metric stored in ``calls``, by column name, in column order: the audio's (see
+:mod:`pipeline.metrics`) and the customer's sentiment (see :mod:`pipeline.meaning`)."""
+METRIC_COLUMNS = tuple(METRICS)
 
 
 def as_row(metrics: CallMetrics) -> dict[str, float | int]:
@@ -45,22 +57,13 @@ def as_metric_values(metrics: CallMetrics) -> dict[str, float]:
 
 def as_metric_spans(metrics: CallMetrics) -> dict[str, tuple[Span, ...]]:
     """Where each metric of :func:`as_metric_values` happened: the evidence to listen to."""
-    spans = {
-        "dead_air_s": metrics.dead_air_spans,
-        "dead_air_count": metrics.dead_air_spans,
-        "longest_dead_air_s": _longest_span(metrics.dead_air_spans),
-        "hold_s": metrics.hold_spans,
-        "hold_count": metrics.hold_spans,
-        "longest_hold_s": _longest_span(metrics.hold_spans),
-        "overtalk_s": metrics.overtalk_spans,
-        "overtalk_count": metrics.overtalk_spans,
-        "interruptions_agent": metrics.interruption_spans_agent,
-        "interruptions_customer": metrics.interruption_spans_customer,
-        "customer_agitation_max": metrics.agitation_spans,
-    }
+    spans = {name: _spans_of(metrics, m) for name, m in tagged(CallMetrics, Metric) if m.spans}
     spans.update({alias: spans[name] for alias, name in METRIC_ALIASES.items()})
     return {name: s for name, s in spans.items() if s}
 
 
-def _longest_span(spans: tuple[Span, ...]) -> tuple[Span, ...]:
-    return (max(spans, key=lambda s: s.duration_s),) if spans else ()
+def _spans_of(metrics: CallMetrics, metric: Metric) -> tuple[Span, ...]:
+    spans: tuple[Span, ...] = getattr(metrics, metric.spans)
+    if metric.longest and spans:
+        return (max(spans, key=lambda s: s.duration_s),)
+    return spans

@@ -70,7 +70,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, fields
 from typing import Any
 
 from pipeline import TARGET_SR
@@ -92,7 +92,7 @@ from pipeline.intervals import (
     union,
 )
 from pipeline.text import bare
-from pipeline.types import Span, Transcript
+from pipeline.types import CallMetrics, Span, Transcript
 
 METRICS_VERSION = 4
 """Bump when a change here changes what :func:`measure_call` returns for the same audio and
@@ -101,48 +101,6 @@ transcript: the cached transcript holds the call's metrics, so this is part of i
 The hold phrases are data (``rubrics/cues/hold.yaml``): their digest is in the key too."""
 
 NAN = float("nan")
-
-
-@dataclass(frozen=True, slots=True)
-class CallMetrics:
-    """What one call sounded like. Seconds unless named; NaN means "not measurable".
-
-    ``*_count`` of dead air and holds are always whole numbers; ``overtalk_count`` and
-    ``interruptions_*`` are whole numbers stored as floats so a mono call can say NaN.
-    The ``*_spans`` fields say where each event happened, for an inspector to jump to.
-    """
-
-    handle_s: float
-    talk_s: float
-    """Time at least one party speaks."""
-    talk_agent_s: float
-    talk_customer_s: float
-    talk_ratio_agent: float
-    """Agent talk / (agent + customer talk)."""
-    silence_s: float
-    """All gaps between the first and the last speech."""
-    dead_air_s: float
-    longest_dead_air_s: float
-    dead_air_count: int
-    hold_count: int
-    hold_s: float
-    longest_hold_s: float
-    overtalk_s: float
-    overtalk_count: float
-    interruptions_agent: float
-    interruptions_customer: float
-    wpm_agent: float
-    wpm_customer: float
-    customer_agitation_max: float
-    """Highest rise of the customer's loudness or pitch over their baseline, in robust SDs."""
-    dead_air_spans: tuple[Span, ...] = ()
-    hold_spans: tuple[Span, ...] = ()
-    overtalk_spans: tuple[Span, ...] = ()
-    interruption_spans_agent: tuple[Span, ...] = ()
-    interruption_spans_customer: tuple[Span, ...] = ()
-    agitation_spans: tuple[Span, ...] = ()
-    hold_music_spans: tuple[Span, ...] = ()
-    """Where hold music or tones played (each lies inside one of ``hold_spans``)."""
 
 
 # --- call metrics ----------------------------------------------------------------------

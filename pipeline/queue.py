@@ -1,11 +1,9 @@
 """Review queues: which calls an inspector takes in, and exactly which moments.
 
-A queued call carries its *listening plan*: stretches to **hear** (the evidence of
-conduct, dissatisfaction, escalation, agitation, overtalk, with context before and
-after) and stretches to **read** in the transcript (where a missed scripted item should
-have been said, a long silence), merged where they overlap. Its cost to the inspector's
-budget is the plan's price, not the call's length: heard seconds count in full, read
-seconds at the reading speed (:class:`PlanOptions`).
+A queued call carries its *listening plan* (:mod:`pipeline.plans`): stretches to hear
+and stretches to read. Its cost to the inspector's budget is the plan's price, not the
+call's length: heard seconds count in full, read seconds at the reading speed
+(:class:`~pipeline.plans.PlanOptions`).
 """
 
 from __future__ import annotations
@@ -13,55 +11,31 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from pipeline.config import READ_METRICS, Config
+from pipeline.config import Config
 from pipeline.errors import QueueError
-from pipeline.intervals import from_spans, to_spans, union
+
+# isort: off
+from pipeline.plans import (  # re-exported: the queue's callers reach plans as queue.<name>
+    DEFAULT_PLAN,
+    PlanOptions as PlanOptions,
+    heard_plan as heard_plan,
+    item_windows as item_windows,
+    listening_plan as listening_plan,
+    merge_plan as merge_plan,
+    merge_spans as merge_spans,
+)
+
+# isort: on
 from pipeline.rotation import check_languages, rotate, stored_team_languages
 from pipeline.scoring import DEFAULT_WEIGHTS, PriorityWeights, call_priority, clock
-from pipeline.types import (
-    CallScore,
-    Finding,
-    PlanKind,
-    PlanSpan,
-    QueueEntry,
-    QueueKind,
-    Span,
-)
+from pipeline.types import CallScore, Finding, PlanSpan, QueueEntry, QueueKind
 
 TeamLanguages = Mapping[str, frozenset[str]]
 """``{team_id: languages of its calls}``; a team not in it can go to any inspector."""
-
-if TYPE_CHECKING:
-    from pipeline.rubric.schema import Rubric
-
-
-@dataclass(frozen=True, slots=True)
-class PlanOptions:
-    """How listening plans are drawn and priced (``[queue]`` in ``earmark.toml``)."""
-
-    before_s: float = 3.0
-    """Context heard before each piece of evidence."""
-    after_s: float = 5.0
-    """Context heard after each piece of evidence."""
-    missed_item_max_s: float = 30.0
-    """A missed scripted item is read in its own window (the rubric item's ``window``,
-    else the whole call), capped to this many seconds from the window's anchor: the
-    start for ``first_*`` windows and windowless items, the end for ``last_*``."""
-    read_speed: float = 4.0
-    """How many times faster reading a stretch of transcript is than hearing it."""
-    read_metrics: tuple[str, ...] = READ_METRICS
-    """Metric items whose evidence (a silence, a hold) is read, not heard: there is
-    nothing to hear in it, the transcript around it says why it happened."""
-
-    def price_s(self, plan: Iterable[PlanSpan]) -> float:
-        """Heard seconds plus read seconds divided by ``read_speed``."""
-        return round(
-            sum(s.duration_s / (self.read_speed if s.kind == "read" else 1.0) for s in plan), 3
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,113 +84,13 @@ class Candidate:
         return self.score.needs_review or agitated or self.unhappy(weights)
 
 
-def item_windows(rubric: Rubric, *, duration_s: float) -> dict[str, tuple[float, float]]:
-    """Each windowed item's window in a call of ``duration_s`` seconds.
-
-    Examples
-    --------
-    >>> from pipeline.rubric.schema import load_rubric
-    >>> windows = item_windows(load_rubric("rubrics/en/inbound-support.yaml"), duration_s=300.0)
-    >>> windows["greeting"], windows["closing"]
-    ((0.0, 30.0), (240.0, 300.0))
-    """
-    out: dict[str, tuple[float, float]] = {}
-    for item in rubric.items:
-        if item.window is not None:
-            lo, hi = item.window.bounds(duration_s)
-            out[item.id] = (float(lo), float(hi))
-    return out
-
-
-def listening_plan(
-    findings: Sequence[Finding],
-    *,
-    duration_s: float,
-    windows: Mapping[str, tuple[float, float]] | None = None,
-    options: PlanOptions = PlanOptions(),
-) -> tuple[PlanSpan, ...]:
-    """The stretches to hear and to read, in time order, overlaps merged.
-
-    Every piece of evidence of a failed or flagged item is *heard*, widened by
-    ``options.before_s``/``after_s``, except the evidence of silence and hold metrics
-    (``options.read_metrics``), which is *read*. An item that failed because nothing
-    was found (a missed greeting, a missed closing) is *read* in its own window
-    (``windows``; the whole call when it has none), at most ``missed_item_max_s`` of it.
-    Where a heard and a read stretch overlap, the overlap is heard.
-
-    Examples
-    --------
-    >>> from pipeline.types import Evidence, Finding
-    >>> rude = Finding("c", "r", 1, "rude", 1, True, "fail", 0.9, (Evidence("agent", 10, 12, "…"),))
-    >>> no_close = Finding("c", "r", 1, "closing", 1, False, "fail", 0.0)
-    >>> listening_plan([rude, no_close], duration_s=100, windows={"closing": (40.0, 100.0)})
-    (PlanSpan(start_s=7.0, end_s=17.0, kind='hear'), PlanSpan(start_s=70.0, end_s=100.0, kind='read'))
-    """
-    spans: list[PlanSpan] = []
-    for f in findings:
-        if f.outcome != "fail":
-            continue
-        if f.evidence:
-            for e in f.evidence:
-                kind: PlanKind = "read" if _read_metric(e.rule, options) else "hear"
-                spans.append(
-                    PlanSpan(
-                        max(0.0, e.start_s - options.before_s),
-                        min(duration_s, e.end_s + options.after_s),
-                        kind,
-                    )
-                )
-        else:
-            lo, hi = (windows or {}).get(f.item_id, (0.0, duration_s))
-            lo, hi = max(0.0, lo), min(duration_s, hi)
-            cap = options.missed_item_max_s
-            if hi - lo > cap:
-                lo, hi = (hi - cap, hi) if hi >= duration_s and lo > 0 else (lo, lo + cap)
-            spans.append(PlanSpan(lo, hi, "read"))
-    return merge_plan(spans)
-
-
-def _read_metric(rule: str, options: PlanOptions) -> bool:
-    parts = rule.split()
-    return len(parts) >= 2 and parts[0] == "metric" and parts[1] in options.read_metrics
-
-
-def merge_plan(spans: Sequence[PlanSpan]) -> tuple[PlanSpan, ...]:
-    """Merge heard and read stretches: each kind's overlaps joined, the read cut where heard.
-
-    Examples
-    --------
-    >>> merge_plan([PlanSpan(0, 30, "read"), PlanSpan(10, 15, "hear"), PlanSpan(12, 20, "hear")])
-    (PlanSpan(start_s=0.0, end_s=10.0, kind='read'), PlanSpan(start_s=10.0, end_s=20.0, kind='hear'), PlanSpan(start_s=20.0, end_s=30.0, kind='read'))
-    """
-    heard = merge_spans([Span(s.start_s, s.end_s) for s in spans if s.kind == "hear"])
-    read = merge_spans([Span(s.start_s, s.end_s) for s in spans if s.kind == "read"])
-    out = [PlanSpan(s.start_s, s.end_s, "hear") for s in heard]
-    for r in read:
-        start = r.start_s
-        for h in heard:
-            if h.end_s <= start or h.start_s >= r.end_s:
-                continue
-            if h.start_s > start:
-                out.append(PlanSpan(start, h.start_s, "read"))
-            start = max(start, h.end_s)
-        if start < r.end_s:
-            out.append(PlanSpan(start, r.end_s, "read"))
-    return tuple(sorted(out, key=lambda s: (s.start_s, s.end_s)))
-
-
-def merge_spans(spans: Sequence[Span]) -> tuple[Span, ...]:
-    """Sort spans and merge the ones that overlap or touch (empty ones kept)."""
-    return to_spans(union(from_spans(spans), keep_empty=True))
-
-
 def build_review_queue(
     candidates: Sequence[Candidate],
     *,
     date: str,
     inspector: str = "unassigned",
     weights: PriorityWeights = DEFAULT_WEIGHTS,
-    options: PlanOptions = PlanOptions(),
+    options: PlanOptions = DEFAULT_PLAN,
 ) -> list[QueueEntry]:
     """Every call that needs review, most urgent first (ties by call id, so stable).
 
@@ -584,7 +458,7 @@ def _highlights(
         good.sort(key=lambda c: (-c.score.score, -_praise(c), c.score.call_id))
         for c in good[: policy.highlights_per_team]:
             praised = [f for f in c.findings if f.outcome == "pass" and f.detected and f.evidence]
-            plan = _heard(
+            plan = heard_plan(
                 [e.start_s for f in praised for e in f.evidence[:1]],
                 [e.end_s for f in praised for e in f.evidence[:1]],
                 duration_s=c.duration_s,
@@ -607,21 +481,11 @@ def _highlights(
     return out
 
 
-def _heard(
-    starts: Sequence[float], ends: Sequence[float], *, duration_s: float, options: PlanOptions
-) -> tuple[PlanSpan, ...]:
-    spans = [
-        PlanSpan(max(0.0, a - options.before_s), min(duration_s, b + options.after_s))
-        for a, b in zip(starts, ends, strict=True)
-    ]
-    return merge_plan(spans)
-
-
-def moments_plan(c: Candidate, options: PlanOptions = PlanOptions()) -> tuple[PlanSpan, ...]:
+def moments_plan(c: Candidate, options: PlanOptions = DEFAULT_PLAN) -> tuple[PlanSpan, ...]:
     """For a call with nothing wrong: the first moment of each behaviour found, with
     context (what a coach plays back), else the call's opening (heard)."""
     shown = [f for f in c.findings if f.detected and f.evidence and f.outcome == "pass"]
-    plan = _heard(
+    plan = heard_plan(
         [f.evidence[0].start_s for f in shown],
         [f.evidence[0].end_s for f in shown],
         duration_s=c.duration_s,

@@ -1,4 +1,8 @@
-"""Records ↔ warehouse rows (plain dicts that fit :data:`pipeline.warehouse.SCHEMAS`)."""
+"""Records ↔ warehouse rows (plain dicts that fit :data:`pipeline.warehouse.SCHEMAS`).
+
+A table that stores one record per row converts through :mod:`pipeline.shapes`
+(derived from the record's fields); the others (calls, utterances) are assembled here.
+"""
 
 from __future__ import annotations
 
@@ -12,22 +16,20 @@ import pyarrow as pa
 from pipeline.archive import KNOWN_COLUMNS
 from pipeline.meaning import Vectors, decode_vectors, encode_vectors
 from pipeline.metric_rows import METRIC_ALIASES
+from pipeline.shapes import from_row, to_row
 from pipeline.transcript import utterance_from_dict, words_from_columns
 from pipeline.types import (
     SPEAKERS,
     CallScore,
-    Evidence,
     Finding,
-    PlanSpan,
     QuarantineEntry,
     QueueEntry,
     Recording,
     Span,
     Transcript,
     Utterance,
-    Word,
 )
-from pipeline.warehouse import METRIC_COLUMNS
+from pipeline.warehouse import LAYOUTS, METRIC_COLUMNS
 
 Row = dict[str, Any]
 
@@ -108,22 +110,12 @@ def utterance_rows(
         {
             "call_id": transcript.call_id,
             "idx": i,
-            "speaker": u.speaker,
-            "channel": u.channel,
-            "start_s": u.start_s,
-            "end_s": u.end_s,
-            "text": u.text,
-            "confidence": u.confidence,
-            "words": [_word(w) for w in u.words],
+            **to_row(u),
             "vector": stored[i],
             "sentiment": feeling[i],
         }
         for i, u in enumerate(transcript.utterances)
     ]
-
-
-def _word(w: Word) -> Row:
-    return {"start_s": w.start_s, "end_s": w.end_s, "text": w.text, "probability": w.probability}
 
 
 def transcript_from_rows(
@@ -226,117 +218,31 @@ def _utterances(table: pa.Table) -> list[Utterance] | None:
 
 
 def finding_row(f: Finding) -> Row:
-    return {
-        "call_id": f.call_id,
-        "rubric_id": f.rubric_id,
-        "rubric_version": f.rubric_version,
-        "item_id": f.item_id,
-        "item_version": f.item_version,
-        "title": f.title,
-        "detected": f.detected,
-        "outcome": f.outcome,
-        "confidence": f.confidence,
-        "weight": f.weight,
-        "critical": f.critical,
-        "flag": f.flag,
-        "evidence": [_evidence(e) for e in f.evidence],
-    }
-
-
-def _evidence(e: Evidence) -> Row:
-    return {
-        "speaker": e.speaker,
-        "start_s": e.start_s,
-        "end_s": e.end_s,
-        "text": e.text,
-        "rule": e.rule,
-    }
+    return to_row(f, LAYOUTS["findings"])
 
 
 def finding_from_row(r: Mapping[str, Any]) -> Finding:
-    return Finding(
-        call_id=r["call_id"],
-        rubric_id=r["rubric_id"],
-        rubric_version=r["rubric_version"],
-        item_id=r["item_id"],
-        item_version=r["item_version"],
-        detected=r["detected"],
-        outcome=r["outcome"],
-        confidence=r["confidence"],
-        evidence=tuple(Evidence(**e) for e in r["evidence"] or []),
-        weight=r["weight"],
-        critical=r["critical"],
-        flag=r["flag"],
-        title=r["title"] or "",
-    )
+    return from_row(Finding, r)
 
 
 def score_row(s: CallScore) -> Row:
-    return {
-        "call_id": s.call_id,
-        "rubric_id": s.rubric_id,
-        "rubric_version": s.rubric_version,
-        "score": s.score,
-        "critical_failed": s.critical_failed,
-        "needs_review": s.needs_review,
-        "reasons": list(s.reasons),
-        "priority": s.priority,
-    }
+    return to_row(s)
 
 
 def score_from_row(r: Mapping[str, Any]) -> CallScore:
-    return CallScore(
-        call_id=r["call_id"],
-        rubric_id=r["rubric_id"],
-        rubric_version=r["rubric_version"],
-        score=r["score"],
-        critical_failed=r["critical_failed"],
-        needs_review=r["needs_review"],
-        reasons=tuple(r["reasons"] or ()),
-        priority=r["priority"],
-    )
+    return from_row(CallScore, r)
 
 
 def queue_row(q: QueueEntry) -> Row:
-    return {
-        "inspector": q.inspector,
-        "date": q.date,
-        "rank": q.rank,
-        "call_id": q.call_id,
-        "kind": q.kind,
-        "priority": q.priority,
-        "reasons": list(q.reasons),
-        "plan": [{"start_s": s.start_s, "end_s": s.end_s, "kind": s.kind} for s in q.plan],
-        "plan_s": round(q.plan_s, 3),
-        "cost_s": round(q.price_s, 3),
-        "agent_id": q.agent_id,
-        "team_id": q.team_id,
-    }
+    """A ``queue`` row: the entry with its plan's length, and its price as ``cost_s``."""
+    return to_row(q, LAYOUTS["queue"])
 
 
 def queue_entry_from_row(r: Mapping[str, Any]) -> QueueEntry:
-    return QueueEntry(
-        inspector=r["inspector"],
-        date=r["date"],
-        rank=r["rank"],
-        call_id=r["call_id"],
-        kind=r["kind"],
-        priority=r["priority"],
-        reasons=tuple(r["reasons"] or ()),
-        plan=tuple(
-            PlanSpan(p["start_s"], p["end_s"], p.get("kind") or "hear") for p in r["plan"] or ()
-        ),
-        agent_id=r["agent_id"] or "",
-        team_id=r["team_id"] or "",
-        cost_s=-1.0 if r.get("cost_s") is None else r["cost_s"],
-    )
+    """The entry of a ``queue`` row (an unpriced row's ``cost_s`` reads as ``-1``, its
+    plan's spans as heard)."""
+    return from_row(QueueEntry, r)
 
 
 def quarantine_row(q: QuarantineEntry) -> Row:
-    return {
-        "source_path": q.source_path,
-        "call_id": q.call_id,
-        "audio_sha256": q.audio_sha256,
-        "error_code": q.error_code,
-        "reason": q.reason,
-    }
+    return to_row(q, LAYOUTS["quarantine"])

@@ -6,8 +6,8 @@ No dependency's result type crosses into ``pipeline``: adapters in ``models/`` c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, fields
+from typing import Annotated, Any, Literal, TypeVar, get_type_hints
 
 Speaker = Literal["agent", "customer", "unknown"]
 SPEAKERS: tuple[Speaker, ...] = ("agent", "customer", "unknown")
@@ -20,13 +20,69 @@ transcript (a missed scripted item, a long silence: the words or their absence s
 
 
 @dataclass(frozen=True, slots=True)
+class Column:
+    """How a record's field is stored, where its Python type does not say it alone.
+
+    The warehouse's Arrow schemas and row converters are derived from the records
+    (:mod:`pipeline.shapes`): ``int`` is stored as int64 and ``float`` as float64 unless
+    a field says otherwise with one of the aliases below.
+    """
+
+    arrow: str = ""
+    """The name of a ``pyarrow`` type factory (``"int32"``, ``"float32"``)."""
+    stored: bool = True
+    """``False``: not a column (the partition a row is written to)."""
+
+
+Int16 = Annotated[int, Column("int16")]
+Int32 = Annotated[int, Column("int32")]
+Float32 = Annotated[float, Column("float32")]
+Partition = Annotated[str, Column(stored=False)]
+"""The ``call_date`` a row is filed under: the warehouse's partition, not a column."""
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """What a metric field is to a reader: its label and unit, and where it happened."""
+
+    label: str
+    unit: Literal["s", "%", "n", "x"] = "x"
+    """Seconds, a share, a count, or a plain number."""
+    spans: str = ""
+    """The field holding where it happened (the moments to listen to), if any."""
+    longest: bool = False
+    """Only the longest of those spans is where it happened."""
+    column: str = ""
+    """Its name in the ``calls`` table and to a rubric, when not the field's own."""
+
+
+Tag = TypeVar("Tag")
+
+
+def tagged(record: type, tag: type[Tag]) -> list[tuple[str, Tag]]:
+    """``(field name, tag)`` of each field of a dataclass annotated with a ``tag`` instance.
+
+    Examples
+    --------
+    >>> tagged(CallSentiment, Metric)[0]
+    ('start', Metric(label='customer sentiment at the start', unit='x', spans='', longest=False, column='sentiment_start'))
+    """
+    hints = get_type_hints(record, include_extras=True)
+    found = []
+    for f in fields(record):
+        extras: tuple[Any, ...] = getattr(hints[f.name], "__metadata__", ())
+        found += [(f.name, e) for e in extras if isinstance(e, tag)]
+    return found
+
+
+@dataclass(frozen=True, slots=True)
 class Word:
     """One recognised word with its time span in the call."""
 
     start_s: float
     end_s: float
     text: str
-    probability: float
+    probability: Float32
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +121,7 @@ class Utterance:
     text: str
     words: tuple[Word, ...] = ()
     confidence: float = 1.0
-    channel: int = 0
+    channel: Int16 = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,13 +153,13 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One rubric item evaluated on one call."""
+    """One rubric item evaluated on one call (a ``findings`` row)."""
 
     call_id: str
     rubric_id: str
-    rubric_version: int
+    rubric_version: Int32
     item_id: str
-    item_version: int
+    item_version: Int32
     detected: bool
     outcome: Outcome
     confidence: float
@@ -120,7 +176,7 @@ class CallScore:
 
     call_id: str
     rubric_id: str
-    rubric_version: int
+    rubric_version: Int32
     score: float
     critical_failed: bool
     needs_review: bool
@@ -193,14 +249,14 @@ class IndexEntry:
 
 @dataclass(frozen=True, slots=True)
 class QuarantineEntry:
-    """A recording that could not be processed, and why."""
+    """A recording that could not be processed, and why (a ``quarantine`` row)."""
 
     source_path: str
     error_code: str
     reason: str
     call_id: str = ""
     audio_sha256: str = ""
-    call_date: str = ""
+    call_date: Partition = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,11 +286,11 @@ class PlanSpan:
 
 @dataclass(frozen=True, slots=True)
 class QueueEntry:
-    """One call in one inspector's queue for one day."""
+    """One call in one inspector's queue for one day (a ``queue`` row)."""
 
     inspector: str
     date: str
-    rank: int
+    rank: Int32
     call_id: str
     kind: QueueKind
     priority: float
@@ -256,3 +312,76 @@ class QueueEntry:
     def price_s(self) -> float:
         """The plan's cost to the budget (its length when it was not priced)."""
         return self.plan_s if self.cost_s < 0 else self.cost_s
+
+
+def _m(label: str, unit: Literal["s", "%", "n", "x"], spans: str = "", **more: Any) -> Metric:
+    return Metric(label, unit, spans, **more)
+
+
+@dataclass(frozen=True, slots=True)
+class CallMetrics:
+    """What one call sounded like (see :mod:`pipeline.metrics`). Seconds unless named; NaN
+    means "not measurable".
+
+    ``*_count`` of dead air and holds are always whole numbers; ``overtalk_count`` and
+    ``interruptions_*`` are whole numbers stored as floats so a mono call can say NaN.
+    The ``*_spans`` fields say where each event happened, for an inspector to jump to.
+    Each measured field carries its :class:`Metric`: the ``calls`` columns, the rubric's
+    ``metric.v1`` values and spans, and the call page's labels are read from them.
+    """
+
+    handle_s: Annotated[float, _m("handle time", "s")]
+    talk_s: Annotated[float, _m("talk", "s")]
+    """Time at least one party speaks."""
+    talk_agent_s: Annotated[float, _m("agent talk", "s")]
+    talk_customer_s: Annotated[float, _m("customer talk", "s")]
+    talk_ratio_agent: Annotated[float, _m("agent talk ratio", "%")]
+    """Agent talk / (agent + customer talk)."""
+    silence_s: Annotated[float, _m("silence", "s")]
+    """All gaps between the first and the last speech."""
+    dead_air_s: Annotated[float, _m("dead air", "s", "dead_air_spans")]
+    longest_dead_air_s: Annotated[
+        float, _m("longest dead air", "s", "dead_air_spans", longest=True)
+    ]
+    dead_air_count: Annotated[int, _m("dead-air gaps", "n", "dead_air_spans")]
+    hold_count: Annotated[int, _m("holds", "n", "hold_spans")]
+    hold_s: Annotated[float, _m("hold", "s", "hold_spans")]
+    longest_hold_s: Annotated[float, _m("longest hold", "s", "hold_spans", longest=True)]
+    overtalk_s: Annotated[float, _m("overtalk", "s", "overtalk_spans")]
+    overtalk_count: Annotated[float, _m("overtalk moments", "n", "overtalk_spans")]
+    interruptions_agent: Annotated[
+        float, _m("agent interruptions", "n", "interruption_spans_agent")
+    ]
+    interruptions_customer: Annotated[
+        float, _m("customer interruptions", "n", "interruption_spans_customer")
+    ]
+    wpm_agent: Annotated[float, _m("agent words/min", "n")]
+    wpm_customer: Annotated[float, _m("customer words/min", "n")]
+    customer_agitation_max: Annotated[float, _m("customer agitation (max)", "x", "agitation_spans")]
+    """Highest rise of the customer's loudness or pitch over their baseline, in robust SDs."""
+    dead_air_spans: tuple[Span, ...] = ()
+    hold_spans: tuple[Span, ...] = ()
+    overtalk_spans: tuple[Span, ...] = ()
+    interruption_spans_agent: tuple[Span, ...] = ()
+    interruption_spans_customer: tuple[Span, ...] = ()
+    agitation_spans: tuple[Span, ...] = ()
+    hold_music_spans: tuple[Span, ...] = ()
+    """Where hold music or tones played (each lies inside one of ``hold_spans``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallSentiment:
+    """The customer's sentiment over a call, each in [-1, 1] (NaN: nothing to read); see
+    :mod:`pipeline.meaning`."""
+
+    per_utterance: tuple[float, ...]
+    """One value per utterance of the call; NaN for the agent's and for empty lines."""
+    start: Annotated[float, _m("customer sentiment at the start", "x", column="sentiment_start")]
+    end: Annotated[float, _m("customer sentiment at the end", "x", column="sentiment_end")]
+    lowest: Annotated[float, _m("customer sentiment (lowest)", "x", column="sentiment_min")]
+    change: Annotated[float, _m("customer sentiment change", "x", column="sentiment_change")]
+    """``end - start``: above 0 the customer left happier than they came."""
+
+    def as_metrics(self) -> dict[str, float]:
+        """For ``metric.v1`` items and the ``calls`` table."""
+        return {m.column: getattr(self, name) for name, m in tagged(CallSentiment, Metric)}

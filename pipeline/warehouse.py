@@ -57,66 +57,41 @@ from pipeline.storage import (  # re-exported: callers reach the storage layer a
 )
 
 # isort: on
-from pipeline.types import IndexEntry
+from pipeline.metric_rows import METRIC_COLUMNS as METRIC_COLUMNS
+from pipeline.shapes import Computed, Layout, columns
+from pipeline.types import (
+    CallScore,
+    Finding,
+    IndexEntry,
+    QuarantineEntry,
+    QueueEntry,
+    Utterance,
+)
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1"
 PARTITION = "call_date"
 
-_word = pa.struct(
-    [
-        ("start_s", pa.float64()),
-        ("end_s", pa.float64()),
-        ("text", pa.string()),
-        ("probability", pa.float32()),
-    ]
-)
-_evidence = pa.struct(
-    [
-        ("speaker", pa.string()),
-        ("start_s", pa.float64()),
-        ("end_s", pa.float64()),
-        ("text", pa.string()),
-        ("rule", pa.string()),
-    ]
-)
-_span = pa.struct([("start_s", pa.float64()), ("end_s", pa.float64())])
-_plan_span = pa.struct([("start_s", pa.float64()), ("end_s", pa.float64()), ("kind", pa.string())])
-"""A stretch of a listening plan: ``kind`` is ``hear`` or ``read`` (see pipeline.queue)."""
 _redaction = pa.struct([("kind", pa.string()), ("start_s", pa.float64()), ("end_s", pa.float64())])
 _named_span = pa.struct(
     [("metric", pa.string()), ("start_s", pa.float64()), ("end_s", pa.float64())]
 )
 
-METRIC_COLUMNS = (
-    "handle_s",
-    "talk_s",
-    "talk_agent_s",
-    "talk_customer_s",
-    "talk_ratio_agent",
-    "silence_s",
-    "dead_air_s",
-    "longest_dead_air_s",
-    "dead_air_count",
-    "hold_count",
-    "hold_s",
-    "longest_hold_s",
-    "overtalk_s",
-    "overtalk_count",
-    "interruptions_agent",
-    "interruptions_customer",
-    "wpm_agent",
-    "wpm_customer",
-    "customer_agitation_max",
-    # the customer's sentiment, from the meaning vectors (see pipeline.meaning)
-    "sentiment_start",
-    "sentiment_end",
-    "sentiment_min",
-    "sentiment_change",
-)
-"""Metrics stored in ``calls``: audio (see :mod:`pipeline.metrics`) and the customer's
-sentiment (see :mod:`pipeline.meaning`); NaN where not measurable."""
+LAYOUTS: dict[str, Layout] = {
+    "utterances": Layout(after={"channel": "speaker", "words": "confidence"}),
+    "findings": Layout(after={"title": "item_version", "evidence": "flag"}),
+    "queue": Layout(
+        computed={"plan_s": Computed(pa.float64(), lambda q: round(q.plan_s, 3))},
+        after={"plan_s": "plan", "cost_s": "plan_s"},
+        written={"cost_s": lambda q: round(q.price_s, 3)},
+    ),
+    "quarantine": Layout(after={"call_id": "source_path", "audio_sha256": "call_id"}),
+}
+"""Where a table's columns differ from its record's fields (see :mod:`pipeline.shapes`):
+the queue stores its plan's length and its price (the cost, or the length when unpriced);
+an utterance's row is also keyed by its call and place (``call_id``, ``idx``) and holds
+its meaning vector and sentiment (see :func:`pipeline.rows.utterance_rows`)."""
 
 
 def _schema(name: str, fields: list[tuple[str, pa.DataType]]) -> pa.Schema:
@@ -167,65 +142,14 @@ SCHEMAS: dict[str, pa.Schema] = {
         [
             ("call_id", pa.string()),
             ("idx", pa.int32()),
-            ("speaker", pa.string()),
-            ("channel", pa.int16()),
-            ("start_s", pa.float64()),
-            ("end_s", pa.float64()),
-            ("text", pa.string()),
-            ("confidence", pa.float64()),
-            ("words", pa.list_(_word)),
+            *columns(Utterance, LAYOUTS["utterances"]),
             ("vector", pa.binary()),
             ("sentiment", pa.float64()),
         ],
     ),
-    "findings": _schema(
-        "findings",
-        [
-            ("call_id", pa.string()),
-            ("rubric_id", pa.string()),
-            ("rubric_version", pa.int32()),
-            ("item_id", pa.string()),
-            ("item_version", pa.int32()),
-            ("title", pa.string()),
-            ("detected", pa.bool_()),
-            ("outcome", pa.string()),
-            ("confidence", pa.float64()),
-            ("weight", pa.float64()),
-            ("critical", pa.bool_()),
-            ("flag", pa.bool_()),
-            ("evidence", pa.list_(_evidence)),
-        ],
-    ),
-    "scores": _schema(
-        "scores",
-        [
-            ("call_id", pa.string()),
-            ("rubric_id", pa.string()),
-            ("rubric_version", pa.int32()),
-            ("score", pa.float64()),
-            ("critical_failed", pa.bool_()),
-            ("needs_review", pa.bool_()),
-            ("reasons", pa.list_(pa.string())),
-            ("priority", pa.float64()),
-        ],
-    ),
-    "queue": _schema(
-        "queue",
-        [
-            ("inspector", pa.string()),
-            ("date", pa.string()),
-            ("rank", pa.int32()),
-            ("call_id", pa.string()),
-            ("kind", pa.string()),
-            ("priority", pa.float64()),
-            ("reasons", pa.list_(pa.string())),
-            ("plan", pa.list_(_plan_span)),
-            ("plan_s", pa.float64()),
-            ("cost_s", pa.float64()),
-            ("agent_id", pa.string()),
-            ("team_id", pa.string()),
-        ],
-    ),
+    "findings": _schema("findings", columns(Finding, LAYOUTS.get("findings"))),
+    "scores": _schema("scores", columns(CallScore, LAYOUTS.get("scores"))),
+    "queue": _schema("queue", columns(QueueEntry, LAYOUTS.get("queue"))),
     "call_reasons": _schema(
         "call_reasons",
         [
@@ -241,31 +165,10 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("repeat_of", pa.string()),
         ],
     ),
-    "quarantine": _schema(
-        "quarantine",
-        [
-            ("source_path", pa.string()),
-            ("call_id", pa.string()),
-            ("audio_sha256", pa.string()),
-            ("error_code", pa.string()),
-            ("reason", pa.string()),
-        ],
-    ),
+    "quarantine": _schema("quarantine", columns(QuarantineEntry, LAYOUTS.get("quarantine"))),
 }
 
-INDEX_SCHEMA = _schema(
-    "file_index",
-    [
-        ("archive", pa.string()),
-        ("source_path", pa.string()),
-        ("size_bytes", pa.int64()),
-        ("mtime_ns", pa.int64()),
-        ("audio_sha256", pa.string()),
-        ("call_id", pa.string()),
-        ("call_date", pa.string()),
-        ("status", pa.string()),
-    ],
-)
+INDEX_SCHEMA = _schema("file_index", columns(IndexEntry))
 """The file index (:class:`pipeline.types.IndexEntry`): one file, not partitioned, at
 ``WAREHOUSE/file_index/part-0.parquet``; see :mod:`pipeline.file_index`."""
 

@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -385,6 +385,18 @@ def check_csrf(session: Session | None, fields: Mapping[str, list[str]]) -> None
         )
 
 
+FormSave = Callable[[ReviewApp, Account, str, Mapping[str, list[str]]], Response]
+"""Saves a signed-in form about one call or agent: ``(state, account, key, fields)``."""
+
+
+async def save_form(request: Request, save: FormSave, account: Account, key: str) -> Response:
+    """A signed-in user's form post: read it, check its CSRF token, save it off the event
+    loop (a save writes the review database)."""
+    fields = await read_form(request)
+    check_csrf(request.state.session, fields)
+    return await run_in_threadpool(save, _state(request), account, key, fields)
+
+
 # ---------------------------------------------------------------- routes
 
 
@@ -598,9 +610,7 @@ def finding_key_of(f: FindingVerdict) -> str:
 
 
 async def _save(request: Request, call_id: str, account: SignedIn) -> Response:
-    fields = await read_form(request)
-    check_csrf(request.state.session, fields)
-    return await run_in_threadpool(_save_review, _state(request), account, call_id, fields)
+    return await save_form(request, _save_review, account, call_id)
 
 
 def _save_review(
@@ -758,9 +768,7 @@ def _num(value: float | None, digits: int = 0) -> str:
 
 
 async def _respond(request: Request, call_id: str, account: SignedIn) -> Response:
-    fields = await read_form(request)
-    check_csrf(request.state.session, fields)
-    return await run_in_threadpool(_save_response, _state(request), account, call_id, fields)
+    return await save_form(request, _save_response, account, call_id)
 
 
 def _save_response(

@@ -19,8 +19,12 @@ from typing import Any
 import pyarrow.compute as pc
 
 from pipeline import warehouse as wh
+from pipeline.metric_rows import METRICS
 from pipeline.redact_audio import spans_of
+from pipeline.rows import queue_entry_from_row
 from pipeline.scoring import clock
+from pipeline.shapes import from_row
+from pipeline.types import Evidence, Finding, QueueEntry
 from review.charts import Marker, TimelineData
 
 Row = dict[str, Any]
@@ -113,24 +117,10 @@ def _rows(root: str | Path, table: str, date: str, call_id: str | None = None) -
 
 
 @dataclass(frozen=True, slots=True)
-class QueueItem:
-    """One row of an inspector's queue, with the call's score."""
+class QueueItem(QueueEntry):
+    """One row of an inspector's queue (read as a :class:`QueueEntry`), with the call's score."""
 
-    inspector: str
-    date: str
-    rank: int
-    kind: str
-    call_id: str
-    agent_id: str
-    team_id: str
-    priority: float
-    reasons: tuple[str, ...]
-    plan: tuple[tuple[float, float, str], ...]
-    """(start_s, end_s, kind): ``hear`` in the audio or ``read`` in the transcript."""
-    plan_s: float
-    score: float | None
-    cost_s: float = 0.0
-    """The plan's price to the budget: heard seconds plus read seconds at reading speed."""
+    score: float | None = None
 
 
 def queue_dates(root: str | Path) -> list[str]:
@@ -162,28 +152,13 @@ def read_queue(root: str | Path, date: str, *, inspector: str | None = None) -> 
     order = {"review": 0, "control": 1, "skim": 2, "highlight": 3}
     rows.sort(key=lambda r: (r["inspector"], order.get(r["kind"], 9), r["rank"]))
     return [
-        QueueItem(
-            inspector=r["inspector"],
-            date=r["date"] or date,
-            rank=r["rank"],
-            kind=r["kind"],
-            call_id=r["call_id"],
-            agent_id=r["agent_id"] or "",
-            team_id=r["team_id"] or "",
-            priority=r["priority"] or 0.0,
-            reasons=tuple(r["reasons"] or ()),
-            plan=_plan(r["plan"]),
-            plan_s=r["plan_s"] or 0.0,
-            score=scores[r["call_id"]]["score"] if r["call_id"] in scores else None,
-            cost_s=(r["plan_s"] or 0.0) if r.get("cost_s") is None else r["cost_s"],
-        )
-        for r in rows
+        from_row(QueueItem, {**r, "score": scores.get(r["call_id"], {}).get("score")}) for r in rows
     ]
 
 
-def _plan(spans: Sequence[Mapping[str, Any]] | None) -> tuple[tuple[float, float, str], ...]:
-    """A stored plan as (start_s, end_s, kind); rows written before plans had kinds are heard."""
-    return tuple((s["start_s"], s["end_s"], s.get("kind") or "hear") for s in spans or ())
+def _plan(row: Mapping[str, Any]) -> tuple[tuple[float, float, str], ...]:
+    """A queue row's plan as (start_s, end_s, kind)."""
+    return tuple((s.start_s, s.end_s, s.kind) for s in queue_entry_from_row(row).plan)
 
 
 def latest_queue_date(root: str | Path, *, inspector: str | None = None) -> str | None:
@@ -210,32 +185,13 @@ def latest_scores(rows: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, A
 
 
 @dataclass(frozen=True, slots=True)
-class EvidenceView:
-    """One piece of evidence of a finding: the moment to listen to."""
+class FindingView(Finding):
+    """A finding as the call page shows it: its title is never empty."""
 
-    speaker: str
-    start_s: float
-    end_s: float
-    text: str
-    rule: str
-
-
-@dataclass(frozen=True, slots=True)
-class FindingView:
-    """A finding as the call page shows it."""
-
-    key: str
-    """``rubric_id|rubric_version|item_id``: the form field that carries its verdict."""
-    rubric_id: str
-    rubric_version: int
-    item_id: str
-    title: str
-    detected: bool
-    outcome: str
-    confidence: float
-    critical: bool
-    flag: bool
-    evidence: tuple[EvidenceView, ...]
+    @property
+    def key(self) -> str:
+        """``rubric_id|rubric_version|item_id``: the form field that carries its verdict."""
+        return finding_key(self.rubric_id, self.rubric_version, self.item_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +260,7 @@ def read_call(root: str | Path, ref: CallRef, *, viewer: str | None) -> CallView
     utterances.sort(key=lambda u: u["idx"])
     queued = _rows(root, "queue", ref.call_date, ref.call_id)
     mine = [q for q in queued if viewer is None or q["inspector"] == viewer] or queued
-    plan = _plan(mine[0]["plan"]) if mine else ()
+    plan = _plan(mine[0]) if mine else ()
     return CallView(
         ref=ref,
         call=call,
@@ -332,27 +288,7 @@ def newest_findings(rows: Sequence[Mapping[str, Any]]) -> list[FindingView]:
             r["item_id"],
         )
     )
-    return [
-        FindingView(
-            key=finding_key(r["rubric_id"], r["rubric_version"], r["item_id"]),
-            rubric_id=r["rubric_id"],
-            rubric_version=r["rubric_version"],
-            item_id=r["item_id"],
-            title=r["title"] or r["item_id"],
-            detected=bool(r["detected"]),
-            outcome=r["outcome"],
-            confidence=r["confidence"] if r["confidence"] is not None else math.nan,
-            critical=bool(r["critical"]),
-            flag=bool(r["flag"]),
-            evidence=tuple(
-                EvidenceView(
-                    e["speaker"] or "", e["start_s"], e["end_s"], e["text"] or "", e["rule"] or ""
-                )
-                for e in r["evidence"] or ()
-            ),
-        )
-        for r in kept
-    ]
+    return [from_row(FindingView, {**r, "title": r["title"] or r["item_id"]}) for r in kept]
 
 
 def mark_utterances(
@@ -424,7 +360,7 @@ def timeline_of(view: CallView) -> TimelineData:
     )
 
 
-def _pieces(text: str, hits: Sequence[tuple[FindingView, EvidenceView]]) -> tuple[Piece, ...]:
+def _pieces(text: str, hits: Sequence[tuple[FindingView, Evidence]]) -> tuple[Piece, ...]:
     marks: list[tuple[int, int, FindingView]] = []
     whole: list[FindingView] = []
     lower = text.lower()
@@ -456,42 +392,14 @@ def _worst(outcomes: Iterable[str]) -> str:
     return next((o for o in ("fail", "pass", "na") if o in seen), "")
 
 
-_METRIC_LABELS = {
-    "handle_s": ("handle time", "s"),
-    "talk_s": ("talk", "s"),
-    "talk_agent_s": ("agent talk", "s"),
-    "talk_customer_s": ("customer talk", "s"),
-    "talk_ratio_agent": ("agent talk ratio", "%"),
-    "silence_s": ("silence", "s"),
-    "dead_air_s": ("dead air", "s"),
-    "longest_dead_air_s": ("longest dead air", "s"),
-    "dead_air_count": ("dead-air gaps", "n"),
-    "hold_count": ("holds", "n"),
-    "hold_s": ("hold", "s"),
-    "longest_hold_s": ("longest hold", "s"),
-    "overtalk_s": ("overtalk", "s"),
-    "overtalk_count": ("overtalk moments", "n"),
-    "interruptions_agent": ("agent interruptions", "n"),
-    "interruptions_customer": ("customer interruptions", "n"),
-    "wpm_agent": ("agent words/min", "n"),
-    "wpm_customer": ("customer words/min", "n"),
-    "customer_agitation_max": ("customer agitation (max)", "x"),
-    "sentiment_start": ("customer sentiment at the start", "x"),
-    "sentiment_end": ("customer sentiment at the end", "x"),
-    "sentiment_min": ("customer sentiment (lowest)", "x"),
-    "sentiment_change": ("customer sentiment change", "x"),
-}
-
-
 def metric_rows(call: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     """``(label, value)`` for each audio metric the call has (NaN and missing skipped)."""
     out = []
-    for name in wh.METRIC_COLUMNS:
+    for name, metric in METRICS.items():
         value = call.get(name)
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
-        label, unit = _METRIC_LABELS.get(name, (name, "x"))
-        out.append((label, _fmt(value, unit)))
+        out.append((metric.label, _fmt(value, metric.unit)))
     return tuple(out)
 
 

@@ -15,7 +15,7 @@ import functools
 import math
 import os
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 
 from pipeline import warehouse as wh
 from pipeline.config import Config, usable_cores
+from pipeline.shapes import columns
 from review.calibration import ItemAgreement, calibrate
 from review.store import CoachingSession, Review, ReviewStore
 
@@ -75,36 +76,45 @@ def confirmed_outcome(detector_outcome: str, verdict: str) -> str | None:
 
 # ---------------------------------------------------------------- partition summaries
 
-_CALLS = pa.schema(
-    [
-        ("call_id", pa.string()),
-        ("agent_id", pa.string()),
-        ("team_id", pa.string()),
-        ("call_date", pa.string()),
-        ("score", pa.float64()),
-    ]
-)
-_ITEMS = pa.schema(
-    [
-        ("agent_id", pa.string()),
-        ("team_id", pa.string()),
-        ("call_date", pa.string()),
-        ("item_id", pa.string()),
-        ("passed", pa.int64()),
-        ("failed", pa.int64()),
-    ]
-)
-_QUEUE = pa.schema(
-    [
-        ("call_id", pa.string()),
-        ("inspector", pa.string()),
-        ("kind", pa.string()),
-        ("agent_id", pa.string()),
-        ("team_id", pa.string()),
-        ("call_date", pa.string()),
-        ("plan_s", pa.float64()),
-    ]
-)
+
+@dataclass(frozen=True, slots=True)
+class ScoredCall:
+    """A row of :attr:`Summary.calls`: a call with its newest rubric's score."""
+
+    call_id: str
+    agent_id: str
+    team_id: str
+    call_date: str
+    score: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemCount:
+    """A row of :attr:`Summary.items`: an agent's detector outcomes of one item on one day."""
+
+    agent_id: str
+    team_id: str
+    call_date: str
+    item_id: str
+    passed: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedPlan:
+    """A row of :attr:`Summary.queue`: a queued call and its plan's price to the budget
+    (``queue.cost_s``, see :mod:`pipeline.queue`) as ``plan_s``."""
+
+    call_id: str
+    inspector: str
+    kind: str
+    agent_id: str
+    team_id: str
+    call_date: str
+    plan_s: float
+
+
+_CALLS, _ITEMS, _QUEUE = (pa.schema(columns(r)) for r in (ScoredCall, ItemCount, QueuedPlan))
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,12 +122,11 @@ class Summary:
     """A date range of the warehouse, summarised (see :class:`FeedbackIndex`)."""
 
     calls: pa.Table
-    """One row per call: ``call_id, agent_id, team_id, call_date, score``."""
+    """One :class:`ScoredCall` per call."""
     items: pa.Table
-    """Detector pass/fail counts per ``agent_id, team_id, call_date, item_id``."""
+    """:class:`ItemCount` rows: detector pass/fail counts per agent, day and item."""
     queue: pa.Table
-    """Queue rows: ``call_id, inspector, kind, agent_id, team_id, call_date, plan_s`` (here
-    the plan's price to the budget, ``queue.cost_s``, see :mod:`pipeline.queue`)."""
+    """:class:`QueuedPlan` rows."""
 
 
 DEFAULT_DAYS = 90  # the period a scorecard or dashboard shows unless asked
@@ -179,9 +188,7 @@ def summarise_partition(root: str | Path, date: str) -> Summary:
     """One night's calls (each with its newest rubric's score), detector item counts per
     agent, and queue rows."""
     calls = wh.read_partition(root, "calls", date, columns=["call_id", "agent_id", "team_id"])
-    scores = wh.read_partition(
-        root, "scores", date, columns=["call_id", "rubric_id", "rubric_version", "score"]
-    )
+    scores = wh.read_partition(root, "scores", date, columns=_SCORE_COLUMNS)
     findings = wh.read_partition(
         root,
         "findings",
@@ -272,17 +279,13 @@ def _item_counts(findings: pa.Table, chosen: pa.Table, calls: pa.Table, date: st
     )
 
 
+_SCORE_COLUMNS = ["call_id", "rubric_id", "rubric_version", "score"]
+
+
 def _newest_scores(scores: pa.Table | None) -> pa.Table:
     """Each call's score under its first rubric's newest version (as the queue page shows)."""
     if scores is None or scores.num_rows == 0:
-        return pa.table(
-            {
-                "call_id": pa.array([], pa.string()),
-                "rubric_id": pa.array([], pa.string()),
-                "rubric_version": pa.array([], pa.int32()),
-                "score": pa.array([], pa.float64()),
-            }
-        )
+        return wh.SCHEMAS["scores"].empty_table().select(_SCORE_COLUMNS)
     ordered = scores.sort_by(
         [("call_id", "ascending"), ("rubric_id", "ascending"), ("rubric_version", "descending")]
     )
@@ -483,27 +486,13 @@ def scorecard(
     week = {c: week_of(d) for c, d in zip(ids, dates, strict=True)}
     all_reviews = list(reviews if reviews is not None else store.latest_reviews())
     mine = [r for r in all_reviews if r.call_id in week]
-    by_week = confirmed_rates(mine, {c: (w,) for c, w in week.items()})
     by_item = confirmed_rates(mine, {c: () for c in week})
-    det_week = _rates(items, ["week"])
     det_item = _rates(items, ["item_id"])
     week_scores: dict[str, list[float | None]] = defaultdict(list)
     for c, sc in zip(ids, scores, strict=True):
         week_scores[week[c]].append(sc)
-    reviewed_week: dict[str, int] = defaultdict(int)
-    for r in mine:
-        reviewed_week[week[r.call_id]] += 1
-    weeks = _from_first_call(
-        WeekRow(
-            w,
-            len(week_scores[w]),
-            _mean(week_scores[w]),
-            det_week.get((w,), Rate()),
-            reviewed_week[w],
-            _pass_of(by_week, (w,)),
-        )
-        for w in _week_range(first, last)
-    )
+    per_week = {w: (len(v), _mean(v)) for w, v in week_scores.items()}
+    weeks = _week_rows(first, last, per_week, items, mine, week)
     item_ids = sorted({k[0] for k in det_item} | {k[0] for k in by_item})
     score_of = dict(zip(ids, scores, strict=True))
     date_of = dict(zip(ids, dates, strict=True))
@@ -690,9 +679,6 @@ def team_view(
     items = _weeks_of(s.items)
     heat = {(a, i): v for (a, i), v in _rates(items, ["agent_id", "item_id"]).items()}
     confirmed = confirmed_rates(mine, {c: (a,) for c, a in agent.items()})
-    by_week = confirmed_rates(mine, {c: (w,) for c, w in week.items()})
-    det_week = _rates(items, ["week"])
-    per_week = _score_counts(calls, "week")
     per_agent = _score_counts(calls, "agent_id")
     pairs = calls.group_by(["agent_id", "week"]).aggregate([])
     coverage = dict.fromkeys(
@@ -700,21 +686,8 @@ def team_view(
     )
     for r in mine:
         coverage[(agent[r.call_id], week[r.call_id])] += 1
-    reviewed_week: dict[str, int] = defaultdict(int)
-    for (_a, w), n in coverage.items():
-        reviewed_week[w] += n
     agents_of = list(per_agent)
-    weeks = _from_first_call(
-        WeekRow(
-            w,
-            per_week.get(w, (0, math.nan))[0],
-            per_week.get(w, (0, math.nan))[1],
-            det_week.get((w,), Rate()),
-            reviewed_week[w],
-            _pass_of(by_week, (w,)),
-        )
-        for w in _week_range(first, last)
-    )
+    weeks = _week_rows(first, last, _score_counts(calls, "week"), items, mine, week)
     agents = tuple(sorted(set(agents_of)))
     return TeamView(
         team_id=team_id,
@@ -732,6 +705,32 @@ def team_view(
         listening=_listening(s.queue, mine, config),
         agreement=tuple(calibrate(mine)[0]),
         sessions=tuple(store.sessions(agents)) if agents else (),
+    )
+
+
+def _week_rows(
+    first: str,
+    last: str,
+    scores: Mapping[str, tuple[int, float]],
+    items: pa.Table,
+    reviews: Sequence[Review],
+    week: Mapping[str, str],
+) -> tuple[WeekRow, ...]:
+    """The weeks ``first``..``last`` from the first with a call: ``scores`` (calls, mean
+    score) and detector ``items`` (with their ``week``) per week, and the ``reviews`` of
+    the calls ``week`` dates."""
+    det_week = _rates(items, ["week"])
+    by_week = confirmed_rates(reviews, {c: (w,) for c, w in week.items()})
+    reviewed = Counter(week[r.call_id] for r in reviews)
+    return _from_first_call(
+        WeekRow(
+            w,
+            *scores.get(w, (0, math.nan)),
+            det_week.get((w,), Rate()),
+            reviewed[w],
+            _pass_of(by_week, (w,)),
+        )
+        for w in _week_range(first, last)
     )
 
 

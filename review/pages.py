@@ -18,11 +18,10 @@ from urllib.parse import quote
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
-from starlette.concurrency import run_in_threadpool
 
 from pipeline import warehouse as wh
 from review import charts
-from review.app import ReviewApp, SignedIn, _one, _render, _state, check_csrf, read_form
+from review.app import ReviewApp, SignedIn, _one, _render, _state, save_form
 from review.auth import Account
 from review.feedback import (
     DEFAULT_DAYS,
@@ -156,9 +155,7 @@ def praise_status(praise: int, criticism: int) -> str:
 
 
 async def _coaching(request: Request, agent_id: str, account: SignedIn) -> Response:
-    fields = await read_form(request)
-    check_csrf(request.state.session, fields)
-    return await run_in_threadpool(_save_session, _state(request), account, agent_id, fields)
+    return await save_form(request, _save_session, account, agent_id)
 
 
 def _save_session(

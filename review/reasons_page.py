@@ -13,8 +13,9 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
@@ -68,7 +69,11 @@ def _lead_only(account: Account) -> None:
 
 
 def _period(
-    request: Request, account: Account, since: str | None, days: int | None, team: str | None
+    request: Request,
+    account: SignedIn,
+    since: str | None = None,
+    days: int | None = None,
+    team: str | None = None,
 ) -> Period:
     """The reasons' period: ``since`` (a date) or the ``days`` to the newest night; with
     ``team``, that team's calls and the flags raised on them (403 for all but QA leads)."""
@@ -95,6 +100,10 @@ def _period(
     return Period(
         first, last, tuple(stored), tuple(calls), tuple(rising), reasons, team or "", teams
     )
+
+
+ChosenPeriod = Annotated[Period, Depends(_period)]
+"""The period a reasons page shows, from its query (``since``, ``days``, ``team``)."""
 
 
 def _daily(calls: Sequence[ReasonCall], days: Sequence[str], reason_id: str) -> list[float | None]:
@@ -126,14 +135,7 @@ def charts_top(value: float) -> float:
     return float(value)
 
 
-def _overview(
-    request: Request,
-    account: SignedIn,
-    since: str | None = None,
-    days: int | None = None,
-    team: str | None = None,
-) -> Response:
-    period = _period(request, account, since, days, team)
+def _overview(request: Request, account: SignedIn, period: ChosenPeriod) -> Response:
     rows = reason_periods(
         period.calls,
         period.reasons,
@@ -153,15 +155,7 @@ def _overview(
     )
 
 
-def _reason(
-    request: Request,
-    reason_id: str,
-    account: SignedIn,
-    since: str | None = None,
-    days: int | None = None,
-    team: str | None = None,
-) -> Response:
-    period = _period(request, account, since, days, team)
+def _reason(request: Request, reason_id: str, account: SignedIn, period: ChosenPeriod) -> Response:
     reason = period.reasons.get(reason_id)
     if reason is None:
         raise HTTPException(404, f"no contact reason {reason_id!r}")

@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from pipeline import warehouse as wh
 from pipeline.errors import ConfigError
 
+R = TypeVar("R")
 Verdict = Literal["correct", "incorrect"]
 VERDICTS: tuple[Verdict, ...] = ("correct", "incorrect")
 OVERALL = ("excellent", "pass", "fail")
@@ -277,14 +278,7 @@ class ReviewStore:
             # Insert first: the write lock is taken before any read, so concurrent
             # SQLite writers queue on the busy timeout instead of failing on upgrade.
             inserted = conn.execute(
-                reviews.insert().values(
-                    call_id=review.call_id,
-                    reviewer=review.reviewer,
-                    saved_at=saved_at,
-                    overall=review.overall,
-                    coaching_note=review.coaching_note,
-                    base_review_id=review.base_review_id,
-                )
+                reviews.insert().values(_values(review, reviews, saved_at=saved_at))
             ).inserted_primary_key
             assert inserted is not None
             review_id = int(inserted[0])
@@ -303,31 +297,11 @@ class ReviewStore:
 
     @staticmethod
     def _insert_parts(conn: Connection, review_id: int, review: Review) -> None:
-        if review.findings:
-            conn.execute(
-                review_items.insert(),
-                [
-                    {
-                        "review_id": review_id,
-                        "rubric_id": f.rubric_id,
-                        "rubric_version": f.rubric_version,
-                        "item_id": f.item_id,
-                        "detected": f.detected,
-                        "detector_outcome": f.detector_outcome,
-                        "verdict": f.verdict,
-                        "note": f.note,
-                    }
-                    for f in review.findings
-                ],
-            )
-        if review.missed:
-            conn.execute(
-                missed_items.insert(),
-                [
-                    {"review_id": review_id, "item_id": m.item_id, "at_s": m.at_s, "note": m.note}
-                    for m in review.missed
-                ],
-            )
+        for table, parts in ((review_items, review.findings), (missed_items, review.missed)):
+            if parts:
+                conn.execute(
+                    table.insert(), [_values(p, table, review_id=review_id) for p in parts]
+                )
 
     def latest_review(self, call_id: str) -> Review | None:
         """The call's current review: the latest save by anyone."""
@@ -393,49 +367,21 @@ class ReviewStore:
                 .where(review_items.c.review_id.in_(ids))
                 .order_by(review_items.c.id)
             ).mappings():
-                items[r["review_id"]].append(
-                    FindingVerdict(
-                        r["rubric_id"],
-                        r["rubric_version"],
-                        r["item_id"],
-                        bool(r["detected"]),
-                        r["detector_outcome"],
-                        r["verdict"],
-                        r["note"],
-                    )
-                )
+                items[r["review_id"]].append(_record(FindingVerdict, r))
             missed: dict[int, list[MissedItem]] = {i: [] for i in ids}
             for r in conn.execute(
                 missed_items.select()
                 .where(missed_items.c.review_id.in_(ids))
                 .order_by(missed_items.c.id)
             ).mappings():
-                missed[r["review_id"]].append(MissedItem(r["item_id"], r["at_s"], r["note"]))
+                missed[r["review_id"]].append(_record(MissedItem, r))
         return [_review(heads[i], items[i], missed[i]) for i in ids if i in heads]
 
     # ------------------------------------------------------------ coaching and responses
 
     def add_session(self, session: CoachingSession) -> CoachingSession:
         """Record a coaching session; returns it with ``id`` and ``saved_at``."""
-        saved_at = _now()
-        with self.engine.begin() as conn:
-            key = conn.execute(
-                coaching_sessions.insert().values(
-                    agent_id=session.agent_id,
-                    coach=session.coach,
-                    held_on=session.held_on,
-                    item_id=session.item_id,
-                    call_ids="\n".join(session.call_ids),
-                    moments=session.moments,
-                    strengths="\n".join(session.strengths),
-                    improvements="\n".join(session.improvements),
-                    actions=session.actions,
-                    follow_up_on=session.follow_up_on,
-                    saved_at=saved_at,
-                )
-            ).inserted_primary_key
-        assert key is not None
-        return replace(session, id=int(key[0]), saved_at=saved_at)
+        return self._insert(coaching_sessions, session)
 
     def sessions(self, agent_ids: Iterable[str] | None = None) -> list[CoachingSession]:
         """Coaching sessions (of some agents, or all), newest first."""
@@ -445,25 +391,20 @@ class ReviewStore:
         if agent_ids is not None:
             query = query.where(coaching_sessions.c.agent_id.in_(sorted(set(agent_ids))))
         with self.engine.connect() as conn:
-            return [_session(r) for r in conn.execute(query).mappings()]
+            return [_record(CoachingSession, r) for r in conn.execute(query).mappings()]
 
     def add_response(self, response: AgentResponse) -> AgentResponse:
         """Record an agent's acknowledgement or dispute of a review."""
+        return self._insert(agent_responses, response)
+
+    def _insert(self, table: sa.Table, record: R) -> R:
+        """Insert a record; returns it with the ``id`` and ``saved_at`` it was given."""
         saved_at = _now()
         with self.engine.begin() as conn:
-            key = conn.execute(
-                agent_responses.insert().values(
-                    call_id=response.call_id,
-                    review_id=response.review_id,
-                    agent_id=response.agent_id,
-                    kind=response.kind,
-                    item_id=response.item_id,
-                    comment=response.comment,
-                    saved_at=saved_at,
-                )
-            ).inserted_primary_key
+            row = _values(record, table, saved_at=saved_at)
+            key = conn.execute(table.insert().values(row)).inserted_primary_key
         assert key is not None
-        return replace(response, id=int(key[0]), saved_at=saved_at)
+        return replace(record, id=int(key[0]), saved_at=saved_at)  # type: ignore[type-var]
 
     def responses(
         self, *, call_id: str | None = None, agent_id: str | None = None
@@ -475,7 +416,7 @@ class ReviewStore:
         if agent_id is not None:
             query = query.where(agent_responses.c.agent_id == agent_id)
         with self.engine.connect() as conn:
-            return [_response(r) for r in conn.execute(query).mappings()]
+            return [_record(AgentResponse, r) for r in conn.execute(query).mappings()]
 
     def answers_to(self, reviewer: str | None, *, limit: int = 200) -> list[AgentResponse]:
         """Agents' answers to reviews saved by ``reviewer`` (``None``: anyone's), newest
@@ -489,7 +430,7 @@ class ReviewStore:
         if reviewer is not None:
             query = query.where(reviews.c.reviewer == reviewer)
         with self.engine.connect() as conn:
-            return [_response(r) for r in conn.execute(query).mappings()]
+            return [_record(AgentResponse, r) for r in conn.execute(query).mappings()]
 
     # ------------------------------------------------------------ audit
 
@@ -504,7 +445,7 @@ class ReviewStore:
         if call_id is not None:
             query = query.where(audit.c.call_id == call_id)
         with self.engine.connect() as conn:
-            return [Opened(r["who"], r["call_id"], r["at"]) for r in conn.execute(query).mappings()]
+            return [_record(Opened, r) for r in conn.execute(query).mappings()]
 
     # ------------------------------------------------------------ sign-in failures
 
@@ -538,49 +479,31 @@ class ReviewStore:
             )
 
 
-def _response(r: Any) -> AgentResponse:
-    return AgentResponse(
-        r["call_id"],
-        r["review_id"],
-        r["agent_id"],
-        r["kind"],
-        r["item_id"],
-        r["comment"],
-        r["id"],
-        r["saved_at"],
-    )
+def _values(record: Any, table: sa.Table, **more: Any) -> dict[str, Any]:
+    """The row a record is stored as: its fields that are ``table``'s columns (a tuple of
+    lines as text, one a line; ``id`` left to the database), and ``more``."""
+    row = {}
+    for column in table.columns:
+        if column.name != "id" and hasattr(record, column.name):
+            value = getattr(record, column.name)
+            row[column.name] = "\n".join(value) if isinstance(value, tuple) else value
+    return {**row, **more}
+
+
+def _record(record: type[R], row: Any, **more: Any) -> R:
+    """The record a row holds: the fields the row has a column for (text of lines read back
+    as a tuple where the field's default is one), and ``more``."""
+    values = {}
+    for f in fields(record):  # type: ignore[arg-type]
+        if f.name in row and f.name not in more:
+            value = row[f.name]
+            values[f.name] = _lines(value or "") if isinstance(f.default, tuple) else value
+    return record(**values, **more)
 
 
 def _lines(text: str) -> tuple[str, ...]:
     return tuple(line for line in text.split("\n") if line.strip())
 
 
-def _session(r: Any) -> CoachingSession:
-    return CoachingSession(
-        agent_id=r["agent_id"],
-        coach=r["coach"],
-        held_on=r["held_on"],
-        item_id=r["item_id"],
-        call_ids=_lines(r["call_ids"]),
-        moments=r["moments"],
-        strengths=_lines(r["strengths"]),
-        improvements=_lines(r["improvements"]),
-        actions=r["actions"],
-        follow_up_on=r["follow_up_on"],
-        id=r["id"],
-        saved_at=r["saved_at"],
-    )
-
-
 def _review(head: Any, findings: Sequence[FindingVerdict], missed: Sequence[MissedItem]) -> Review:
-    return Review(
-        call_id=head["call_id"],
-        reviewer=head["reviewer"],
-        overall=head["overall"],
-        coaching_note=head["coaching_note"],
-        findings=tuple(findings),
-        missed=tuple(missed),
-        id=head["id"],
-        saved_at=head["saved_at"],
-        base_review_id=head["base_review_id"],
-    )
+    return _record(Review, head, findings=tuple(findings), missed=tuple(missed))

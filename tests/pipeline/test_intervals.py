@@ -12,6 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.intervals import Interval, intersect, longest, minus, total, union
+from pipeline.plans import merge_plan
+from pipeline.types import PlanSpan
 
 POINTS = [i / 4 for i in range(-2, 90)]
 """Where the oracle looks: every quarter second over the generated range and beyond."""
@@ -61,6 +63,19 @@ def test_touching_intervals_merge_and_empty_ones_are_kept_only_when_asked() -> N
     assert intersect([], [(0.0, 1.0)]) == []
 
 
+@given(intervals, intervals)
+def test_a_plan_hears_what_is_heard_and_reads_the_rest(
+    heard: list[Interval], read: list[Interval]
+) -> None:
+    plan = merge_plan(
+        [*(PlanSpan(s, e, "hear") for s, e in heard), *(PlanSpan(s, e, "read") for s, e in read)]
+    )
+    assert all(a.end_s <= b.start_s for a, b in itertools.pairwise(plan))  # no overlap
+    by_kind = {k: [(p.start_s, p.end_s) for p in plan if p.kind == k] for k in ("hear", "read")}
+    assert _inside(by_kind["hear"]) == _inside(heard)
+    assert _inside(by_kind["read"]) == _inside(read) - _inside(heard)
+
+
 @pytest.mark.parametrize(
     "module",
     [
@@ -73,7 +88,7 @@ def test_touching_intervals_merge_and_empty_ones_are_kept_only_when_asked() -> N
         "pipeline.metrics",
         "pipeline.metric_rows",
         "pipeline.contacts",
-        "pipeline.queue",
+        "pipeline.plans",
         "pipeline.redact_audio",
     ],
 )

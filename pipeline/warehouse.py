@@ -85,6 +85,10 @@ _span = pa.struct([("start_s", pa.float64()), ("end_s", pa.float64())])
 _plan_span = pa.struct([("start_s", pa.float64()), ("end_s", pa.float64()), ("kind", pa.string())])
 """A stretch of a listening plan: ``kind`` is ``hear`` or ``read`` (see pipeline.queue)."""
 _redaction = pa.struct([("kind", pa.string()), ("start_s", pa.float64()), ("end_s", pa.float64())])
+_diarization = pa.struct(
+    [("outcome", pa.string()), ("embedder", pa.string()), ("voice_gain", pa.float64())]
+)
+"""How a call's words got their parties (:class:`pipeline.analysis.Diarization`)."""
 _named_span = pa.struct(
     [("metric", pa.string()), ("start_s", pa.float64()), ("end_s", pa.float64())]
 )
@@ -156,6 +160,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             *[(name, pa.float64()) for name in METRIC_COLUMNS],
             ("metric_spans", pa.list_(_named_span)),
             ("redactions", pa.list_(_redaction)),
+            ("diarization", _diarization),
             ("repeat_contacts", pa.int32()),
             ("embed_model", pa.string()),
             ("decode_warnings", pa.int32()),

@@ -18,18 +18,18 @@ from flows import nightly
 from flows.cli import main
 from flows.process import (
     RunSettings,
-    _cached_transcript,
-    embed_transcript,
+    TranscriptCache,
+    cached_vectors,
     process_recording,
-    transcribe_recording,
+    recording_cache,
 )
 from models import bundle
 from models.asr import load_whisper
+from models.embed import get_embedder
 from pipeline import warehouse as wh
 from pipeline.archive import UNREACHABLE, discover
 from pipeline.config import Config
 from pipeline.errors import ModelError
-from pipeline.types import Transcript, Utterance
 
 CONFIG = Config(languages=["en"])
 
@@ -58,38 +58,34 @@ def archive(tmp_path: Path, data: Path) -> Path:
     ids=["torn", "not-an-object", "fields-missing", "bad-utterance", "not-utf8"],
 )
 def test_a_damaged_cache_entry_is_a_counted_miss(
-    tmp_path: Path, archive: Path, damage: bytes, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, damage: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
-    rec = next(r for r in discover(archive).recordings if r.source_path == "day/weather.wav")
     entry = Path(wh.cache_path(tmp_path, "ab" * 32))
     entry.parent.mkdir(parents=True)
     entry.write_bytes(damage)
+    cache = TranscriptCache(str(tmp_path), "ab" * 32)
     with caplog.at_level(logging.WARNING, logger="earmark"):
-        found, damaged = _cached_transcript(rec, str(tmp_path), "ab" * 32)
-    assert found is None and damaged
+        found = cache.load()
+    assert found is None and cache.damaged
     assert f"{entry}: damaged transcript cache entry" in caplog.text
-    assert _cached_transcript(rec, str(tmp_path), "cd" * 32) == (None, False)  # a plain miss
+    miss = TranscriptCache(str(tmp_path), "cd" * 32)
+    assert miss.load() is None and not miss.damaged  # a plain miss
 
 
 @pytest.mark.parametrize("damage", [b"{trunc", b'{"vectors": ["***not base64***"]}', b"[]"])
 def test_a_damaged_vector_cache_entry_is_embedded_again(
     tmp_path: Path, damage: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
-    transcript = Transcript(
-        call_id="c",
-        language="en",
-        duration_s=3.0,
-        utterances=(Utterance(speaker="agent", start_s=0.0, end_s=2.0, text="how can I help"),),
-    )
-    first, cached = embed_transcript(transcript, str(tmp_path))
+    lines = ["how can I help"]
+    first, cached = cached_vectors(get_embedder(), lines, str(tmp_path))
     assert first is not None and not cached
     (entry,) = (tmp_path / "_cache").rglob("*.json")
     entry.write_bytes(damage)
     with caplog.at_level(logging.WARNING, logger="earmark"):
-        again, cached = embed_transcript(transcript, str(tmp_path))
+        again, cached = cached_vectors(get_embedder(), lines, str(tmp_path))
     assert again is not None and not cached and (again == first).all()
     assert f"{entry}: damaged vector cache entry" in caplog.text
-    assert embed_transcript(transcript, str(tmp_path))[1]  # rewritten: a hit now
+    assert cached_vectors(get_embedder(), lines, str(tmp_path))[1]  # rewritten: a hit now
 
 
 @pytest.mark.slow
@@ -110,8 +106,8 @@ def test_a_damaged_cache_entry_is_transcribed_again_and_rewritten(
     assert again.cache_repaired and not again.asr_cached and again.quarantine is None
     assert again.transcript == first.transcript
     assert json.loads(entry.read_text())["utterances"]  # rewritten whole
-    third = transcribe_recording(rec, settings)
-    assert third[2] and not third[3]  # from the cache now, nothing damaged
+    third = recording_cache(rec, settings)
+    assert third.load() is not None and not third.damaged  # from the cache now, nothing damaged
 
 
 # ---------------------------------------------------------------- archive gone mid-night

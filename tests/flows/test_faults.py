@@ -27,11 +27,20 @@ from models import bundle
 from models.asr import load_whisper
 from models.embed import get_embedder
 from pipeline import warehouse as wh
+from pipeline.analysis import Diarization
 from pipeline.archive import UNREACHABLE, discover
 from pipeline.config import Config
 from pipeline.errors import ModelError
 
 CONFIG = Config(languages=["en"])
+OLD_ENTRY = {  # as flows/process.py wrote a transcript cache entry at 84c184e
+    **{"language": "en", "language_probability": 0.97, "detected_language": "en"},
+    **{"duration_s": 4.0, "channels": 1, "tracks": 1, "sample_rate": 8000, "codec": "pcm_s16le"},
+    **{"decode_warnings": 0, "speech_s": 1.0, "dropped": [], "asr_model": "base@x|int8"},
+    **{"metrics": {"talk_s": 1.0}, "metric_spans": [], "metrics_wall_s": 0.01},
+    **{"diarization": "too little speech", "redactions": []},
+    "utterances": [{"speaker": "unknown", "start_s": 0.5, "end_s": 1.5, "text": "hello"}],
+}
 
 
 @pytest.fixture
@@ -54,8 +63,9 @@ def archive(tmp_path: Path, data: Path) -> Path:
         b'{"language": "en"}',
         b'{"language": "en", "duration_s": 1, "speech_s": 1, "utterances": [{"oops": 1}]}',
         b"\xff\xfe\x00",
+        json.dumps({**OLD_ENTRY, "format": 99}).encode(),
     ],
-    ids=["torn", "not-an-object", "fields-missing", "bad-utterance", "not-utf8"],
+    ids=["torn", "not-an-object", "fields-missing", "bad-utterance", "not-utf8", "future-format"],
 )
 def test_a_damaged_cache_entry_is_a_counted_miss(
     tmp_path: Path, damage: bytes, caplog: pytest.LogCaptureFixture
@@ -70,6 +80,17 @@ def test_a_damaged_cache_entry_is_a_counted_miss(
     assert f"{entry}: damaged transcript cache entry" in caplog.text
     miss = TranscriptCache(str(tmp_path), "cd" * 32)
     assert miss.load() is None and not miss.damaged  # a plain miss
+
+
+def test_an_entry_written_before_the_typed_record_is_a_hit(tmp_path: Path) -> None:
+    entry = Path(wh.cache_path(tmp_path, "ab" * 32))
+    entry.parent.mkdir(parents=True)
+    entry.write_text(json.dumps(OLD_ENTRY))
+    cache = TranscriptCache(str(tmp_path), "ab" * 32)
+    found = cache.load()
+    assert found is not None and not cache.damaged
+    assert found.diarization == Diarization("too little speech") and found.sample_rate == 8000
+    assert found.transcript("c1").utterances[0].text == "hello"
 
 
 @pytest.mark.parametrize("damage", [b"{trunc", b'{"vectors": ["***not base64***"]}', b"[]"])

@@ -50,6 +50,17 @@ class Diarization:
         return self.outcome + (f" ({', '.join(details)})" if details else "")
 
 
+def speakers_line(diarization: Diarization | None) -> str:
+    """How a call's words got their parties, for an inspector or ``rubric explain``."""
+    if diarization is None:
+        return "not recorded (not transcribed, or processed before earmark kept it)"
+    if diarization.outcome == STEREO:
+        return "a channel per party"
+    if diarization.outcome == "diarized":
+        return f"one channel, split into agent and customer: {diarization.describe()}"
+    return f"one channel, not split: {diarization.describe()}"
+
+
 @dataclass(frozen=True, slots=True)
 class RedactedSpan:
     """Where a sensitive span was redacted, and its kind (never its text)."""

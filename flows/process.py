@@ -32,17 +32,11 @@ from pipeline.analysis import CallAnalysis, analysis_from_cache
 from pipeline.archive import archive_gone, unreachable
 from pipeline.calltypes import rubric_paths
 from pipeline.config import AsrConfig, Config
-from pipeline.cues import cues_digest
-from pipeline.diarization import DIARIZE_VERSION
 from pipeline.errors import AudioError, ConfigError, EarmarkError
 from pipeline.journey import Adapters, CallJourney, follow_recording
 from pipeline.meaning import SentimentAnchors, Vectors, decode_vectors, encode_vectors, load_anchors
-from pipeline.metrics import METRICS_VERSION
-from pipeline.protocols import Embedder, Transcriber
+from pipeline.protocols import Embedder
 from pipeline.reasons import load_anchor_lines
-from pipeline.redact import REDACT_VERSION
-from pipeline.redact_cues import redaction_cues_file
-from pipeline.roles import call_direction
 from pipeline.rubric.engine import CompiledRubric
 from pipeline.rubric.loader import compiled_rubric
 from pipeline.types import CallScore, Finding, QuarantineEntry, Recording, Transcript
@@ -224,38 +218,9 @@ def check_rubrics(config: Config) -> None:
         load_anchor_lines()
 
 
-def transcript_key(recording: Recording, transcriber: Transcriber, config: Config) -> str:
-    """Content address of a transcript: the hash of its :func:`cache_components`."""
-    parts = cache_components(recording, transcriber.model_id, config)
-    return hashlib.sha256("|".join(f"{c}={v}" for c, v in parts).encode()).hexdigest()
-
-
-def cache_components(
-    recording: Recording, model_id: str, config: Config
-) -> tuple[tuple[str, str], ...]:
-    """``(component, version)`` of everything a cached transcript entry depends on: what
-    was heard (audio, model, languages, channels), then each step whose output the entry
-    holds beside the words: redaction (its version, cue file and patterns), diarization,
-    the audio metrics and the hold and role cue files they read."""
-    redaction_cues = cues_digest((redaction_cues_file(),))
-    direction = call_direction(recording.metadata)
-    return (
-        ("audio", recording.audio_sha256),
-        ("asr", model_id),
-        ("asr_models", repr(sorted(config.asr.models.items()))),
-        ("languages", ",".join(config.languages)),
-        ("language_detection", config.language_detection.model_dump_json()),
-        ("agent_channel", str(config.agent_channel)),
-        ("redact", f"{REDACT_VERSION}:{redaction_cues}:{config.redact.patterns!r}"),
-        ("diarize", f"{DIARIZE_VERSION}:{config.diarize.embedder}"),
-        ("metrics", str(METRICS_VERSION)),
-        ("cues", cues_digest() + (f":{direction}" if direction else "")),
-    )
-
-
 class TranscriptCache:
-    """One recording's entry in the warehouse's transcript cache: the
-    :class:`~pipeline.protocols.AnalysisCache` its journey reads and fills.
+    """The warehouse's transcript cache, as the :class:`~pipeline.protocols.AnalysisCache`
+    of one recording's journey.
 
     A damaged entry (torn, overwritten, of an unknown format or missing fields) is a miss:
     the call is heard again and the entry rewritten. It is logged and counted
@@ -263,23 +228,22 @@ class TranscriptCache:
     quarantine.
     """
 
-    def __init__(self, warehouse: str, key: str) -> None:
+    def __init__(self, warehouse: str) -> None:
         self.warehouse = warehouse
-        self.key = key
         self.damaged = False
 
-    def load(self) -> CallAnalysis | None:
+    def load(self, key: str) -> CallAnalysis | None:
         try:
-            entry = wh.read_cached(self.warehouse, self.key)
+            entry = wh.read_cached(self.warehouse, key)
             return None if entry is None else analysis_from_cache(entry)
         except (wh.CacheEntryDamaged, KeyError, TypeError, ValueError, AttributeError) as exc:
-            where = wh.cache_path(self.warehouse, self.key)
+            where = wh.cache_path(self.warehouse, key)
             log.warning("%s: damaged transcript cache entry (%s); transcribing again", where, exc)
             self.damaged = True
             return None
 
-    def store(self, analysis: CallAnalysis) -> None:
-        wh.write_cached(self.warehouse, self.key, analysis.to_cache())
+    def store(self, key: str, analysis: CallAnalysis) -> None:
+        wh.write_cached(self.warehouse, key, analysis.to_cache())
 
 
 def journey_adapters(settings: RunSettings, cache: TranscriptCache) -> Adapters:
@@ -297,12 +261,6 @@ def journey_adapters(settings: RunSettings, cache: TranscriptCache) -> Adapters:
     )
 
 
-def recording_cache(recording: Recording, settings: RunSettings) -> TranscriptCache:
-    """The recording's transcript-cache entry (keyed by :func:`cache_components`)."""
-    key = transcript_key(recording, get_transcriber(settings.config.asr), settings.config)
-    return TranscriptCache(settings.warehouse, key)
-
-
 def process_recording(recording: Recording, settings: RunSettings) -> CallResult:
     """Follow one recording's journey; a bad recording becomes a quarantine entry.
 
@@ -314,7 +272,7 @@ def process_recording(recording: Recording, settings: RunSettings) -> CallResult
     """
     configure_environment()  # a Dask worker on another machine starts without it
     try:
-        cache = recording_cache(recording, settings)
+        cache = TranscriptCache(settings.warehouse)
         adapters = journey_adapters(settings, cache)
         journey = follow_recording(recording, config=settings.config, adapters=adapters)
     except AudioError as exc:

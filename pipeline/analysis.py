@@ -1,4 +1,4 @@
-"""The analysis of one call as one typed record, and its transcript-cache form.
+"""The analysis of one call as one typed record, its transcript-cache key and form.
 
 :class:`CallAnalysis` is what hearing a call produced (decode → language → ASR → merge →
 diarize → redact → metrics, see :mod:`pipeline.journey`) and, once the journey has read
@@ -14,14 +14,22 @@ caller counts it as damaged and hears the call again.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pipeline.config import Config
+from pipeline.cues import cues_digest
+from pipeline.diarization import DIARIZE_VERSION
 from pipeline.metric_rows import METRIC_ALIASES
+from pipeline.metrics import METRICS_VERSION
+from pipeline.redact import REDACT_VERSION
+from pipeline.redact_cues import redaction_cues_file
+from pipeline.roles import call_direction
 from pipeline.transcript import utterance_from_dict, utterance_to_dict
-from pipeline.types import Span, Transcript, Utterance
+from pipeline.types import Recording, Span, Transcript, Utterance
 
 CACHE_FORMAT = 2
 """The shape of a cache entry. 1 (no ``format`` key): ``diarization`` is the outcome
@@ -148,6 +156,35 @@ class CallAnalysis:
             "metrics_wall_s": self.metrics_wall_s,
             "utterances": [utterance_to_dict(u) for u in self.utterances],
         }
+
+
+def transcript_key(recording: Recording, model_id: str, config: Config) -> str:
+    """Content address of a call's analysis: the hash of its :func:`cache_components`."""
+    parts = cache_components(recording, model_id, config)
+    return hashlib.sha256("|".join(f"{c}={v}" for c, v in parts).encode()).hexdigest()
+
+
+def cache_components(
+    recording: Recording, model_id: str, config: Config
+) -> tuple[tuple[str, str], ...]:
+    """``(component, version)`` of everything a cached transcript entry depends on: what
+    was heard (audio, model, languages, channels), then each step whose output the entry
+    holds beside the words: redaction (its version, cue file and patterns), diarization,
+    the audio metrics and the hold and role cue files they read."""
+    redaction_cues = cues_digest((redaction_cues_file(),))
+    direction = call_direction(recording.metadata)
+    return (
+        ("audio", recording.audio_sha256),
+        ("asr", model_id),
+        ("asr_models", repr(sorted(config.asr.models.items()))),
+        ("languages", ",".join(config.languages)),
+        ("language_detection", config.language_detection.model_dump_json()),
+        ("agent_channel", str(config.agent_channel)),
+        ("redact", f"{REDACT_VERSION}:{redaction_cues}:{config.redact.patterns!r}"),
+        ("diarize", f"{DIARIZE_VERSION}:{config.diarize.embedder}"),
+        ("metrics", str(METRICS_VERSION)),
+        ("cues", cues_digest() + (f":{direction}" if direction else "")),
+    )
 
 
 def analysis_from_cache(entry: Mapping[str, Any]) -> CallAnalysis:

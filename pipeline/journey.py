@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline import TARGET_SR
-from pipeline.analysis import STEREO, CallAnalysis, Diarization, RedactedSpan
+from pipeline.analysis import STEREO, CallAnalysis, Diarization, RedactedSpan, transcript_key
 from pipeline.audio import DecodedAudio, Track, decode, normalize_level, split_tracks
 from pipeline.calltypes import choose_rubric
 from pipeline.config import Config
@@ -62,7 +62,7 @@ class Adapters:
     rubric_for: Callable[[str, str], CompiledRubric]
     """The compiled rubric of ``(path, language)``."""
     cache: AnalysisCache
-    """This recording's entry in the transcript cache."""
+    """The transcript cache (the heard part, by content)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,11 +111,12 @@ def follow_recording(recording: Recording, *, config: Config, adapters: Adapters
 def heard(recording: Recording, *, config: Config, adapters: Adapters) -> CallJourney:
     """The heard part of the journey, from the cache or from the audio (then cached)."""
     started = time.monotonic()
-    analysis = adapters.cache.load()
+    key = transcript_key(recording, adapters.identifier.model_id, config)
+    analysis = adapters.cache.load(key)
     from_cache = analysis is not None
     if analysis is None:
         fresh = hear_recording(recording, config=config, adapters=adapters)
-        adapters.cache.store(fresh)
+        adapters.cache.store(key, fresh)
         analysis = fresh
     wall_s = 0.0 if from_cache else time.monotonic() - started
     if not analysis.served:

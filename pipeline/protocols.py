@@ -58,13 +58,14 @@ class LanguageIdentifier(Protocol):
 
 
 class AnalysisCache(Protocol):
-    """Where the journey keeps the heard analysis of one recording (content-addressed)."""
+    """Where the journey keeps the heard analysis of a recording, by content address
+    (:func:`pipeline.analysis.transcript_key`)."""
 
-    def load(self) -> CallAnalysis | None:
+    def load(self, key: str) -> CallAnalysis | None:
         """The cached analysis, or ``None`` (none yet, or a damaged entry to replace)."""
         ...
 
-    def store(self, analysis: CallAnalysis) -> None:
+    def store(self, key: str, analysis: CallAnalysis) -> None:
         """Keep ``analysis`` for the next run."""
         ...
 

@@ -20,14 +20,14 @@ from flows.process import (
     RunSettings,
     TranscriptCache,
     cached_vectors,
+    get_transcriber,
     process_recording,
-    recording_cache,
 )
 from models import bundle
 from models.asr import load_whisper
 from models.embed import get_embedder
 from pipeline import warehouse as wh
-from pipeline.analysis import Diarization
+from pipeline.analysis import Diarization, transcript_key
 from pipeline.archive import UNREACHABLE, discover
 from pipeline.config import Config
 from pipeline.errors import ModelError
@@ -73,21 +73,21 @@ def test_a_damaged_cache_entry_is_a_counted_miss(
     entry = Path(wh.cache_path(tmp_path, "ab" * 32))
     entry.parent.mkdir(parents=True)
     entry.write_bytes(damage)
-    cache = TranscriptCache(str(tmp_path), "ab" * 32)
+    cache = TranscriptCache(str(tmp_path))
     with caplog.at_level(logging.WARNING, logger="earmark"):
-        found = cache.load()
+        found = cache.load("ab" * 32)
     assert found is None and cache.damaged
     assert f"{entry}: damaged transcript cache entry" in caplog.text
-    miss = TranscriptCache(str(tmp_path), "cd" * 32)
-    assert miss.load() is None and not miss.damaged  # a plain miss
+    miss = TranscriptCache(str(tmp_path))
+    assert miss.load("cd" * 32) is None and not miss.damaged  # a plain miss
 
 
 def test_an_entry_written_before_the_typed_record_is_a_hit(tmp_path: Path) -> None:
     entry = Path(wh.cache_path(tmp_path, "ab" * 32))
     entry.parent.mkdir(parents=True)
     entry.write_text(json.dumps(OLD_ENTRY))
-    cache = TranscriptCache(str(tmp_path), "ab" * 32)
-    found = cache.load()
+    cache = TranscriptCache(str(tmp_path))
+    found = cache.load("ab" * 32)
     assert found is not None and not cache.damaged
     assert found.diarization == Diarization("too little speech") and found.sample_rate == 8000
     assert found.transcript("c1").utterances[0].text == "hello"
@@ -127,8 +127,9 @@ def test_a_damaged_cache_entry_is_transcribed_again_and_rewritten(
     assert again.cache_repaired and not again.asr_cached and again.quarantine is None
     assert again.transcript == first.transcript
     assert json.loads(entry.read_text())["utterances"]  # rewritten whole
-    third = recording_cache(rec, settings)
-    assert third.load() is not None and not third.damaged  # from the cache now, nothing damaged
+    third = TranscriptCache(settings.warehouse)
+    key = transcript_key(rec, get_transcriber(CONFIG.asr).model_id, CONFIG)
+    assert third.load(key) is not None and not third.damaged  # from the cache, nothing damaged
 
 
 # ---------------------------------------------------------------- archive gone mid-night

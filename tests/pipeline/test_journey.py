@@ -119,13 +119,13 @@ class MemoryCache:
     would be on disk (so what the next run reads is the cache's form, not the object)."""
 
     def __init__(self) -> None:
-        self.entries: list[dict] = []
+        self.entries: dict[str, dict] = {}
 
-    def load(self) -> CallAnalysis | None:
-        return analysis_from_cache(self.entries[-1]) if self.entries else None
+    def load(self, key: str) -> CallAnalysis | None:
+        return analysis_from_cache(self.entries[key]) if key in self.entries else None
 
-    def store(self, analysis: CallAnalysis) -> None:
-        self.entries.append(analysis.to_cache())
+    def store(self, key: str, analysis: CallAnalysis) -> None:
+        self.entries[key] = analysis.to_cache()
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +189,8 @@ def test_a_mono_call_is_diarized_measured_embedded_and_scored(
     assert {f.item_id for f in journey.findings} == {"greeting", "no_long_dead_air"}
     assert journey.score is not None and journey.score.rubric_id == "journey"
     assert transcriber.calls == ["language", "transcribe:en"]
-    assert len(cache.entries) == 1 and cache.entries[0]["diarization"]["outcome"] == "diarized"
+    (entry,) = cache.entries.values()
+    assert entry["diarization"]["outcome"] == "diarized"
 
     again = follow_recording(
         rec, config=_config(rubric_file), adapters=_adapters(transcriber, cache)
@@ -221,7 +222,7 @@ def test_a_stereo_call_keeps_its_channels_and_is_redacted_before_the_cache(
     said = {u.speaker: u.text for u in journey.transcript.utterances}
     assert said["customer"] == "my card is [CARD]"
     assert [r.kind for r in journey.analysis.redactions] == ["CARD"]
-    assert "4532" not in str(cache.entries[0])
+    assert "4532" not in str(cache.entries)
     greeting = next(f for f in journey.findings if f.item_id == "greeting")
     assert greeting.outcome == "pass"
 
@@ -243,7 +244,8 @@ def test_a_language_not_served_is_neither_transcribed_nor_scored(
     assert transcriber.calls == ["language"]
     assert not journey.analysis.served and journey.analysis.diarization is None
     assert journey.analysis.asr_model == "scripted@test"
-    assert analysis_from_cache(cache.entries[0]) == journey.analysis
+    (entry,) = cache.entries.values()
+    assert analysis_from_cache(entry) == journey.analysis
 
 
 def test_a_call_without_speech_is_an_audio_error_naming_the_file(

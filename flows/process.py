@@ -27,12 +27,13 @@ from models.asr import WhisperTranscriber
 from models.diarize import voice_encoder
 from models.embed import get_embedder
 from models.nlp import get_analyzer
+from pipeline import errors
 from pipeline import warehouse as wh
 from pipeline.analysis import CallAnalysis, analysis_from_cache
 from pipeline.archive import archive_gone, unreachable
 from pipeline.calltypes import rubric_paths
 from pipeline.config import AsrConfig, Config
-from pipeline.errors import AudioError, ConfigError, EarmarkError
+from pipeline.errors import AudioError, EarmarkError
 from pipeline.journey import Adapters, CallJourney, follow_recording
 from pipeline.meaning import SentimentAnchors, Vectors, decode_vectors, encode_vectors, load_anchors
 from pipeline.protocols import Embedder
@@ -135,10 +136,8 @@ def get_compiled_rubric(path: str, language: str) -> CompiledRubric:
     """Load, validate and compile a rubric once per process (per content of the file)."""
     compiled = compiled_rubric(path, analyzer_for=get_analyzer, embedder=get_embedder)
     if compiled.rubric.language != language:
-        raise ConfigError(
-            f"rubric {path} is written for {compiled.rubric.language!r} but configured for {language!r}",
-            code="C011",
-        )
+        problem = f"{compiled.rubric.language!r} but configured for {language!r}"
+        raise errors.RUBRIC_LANGUAGE_MISMATCH(path=path, problem=problem)
     return compiled
 
 
@@ -196,7 +195,7 @@ def rubric_for(config: Config, language: str) -> CompiledRubric:
     """The default rubric of ``language`` (``[rubrics]``), compiled."""
     path = config.rubrics.get(language)
     if not path:
-        raise ConfigError(f"no rubric configured for language {language!r}", code="C012")
+        raise errors.RUBRIC_NOT_CONFIGURED(language=language)
     return get_compiled_rubric(path, language)
 
 

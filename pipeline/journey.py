@@ -20,13 +20,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from pipeline import TARGET_SR
+from pipeline import TARGET_SR, errors
 from pipeline.analysis import STEREO, CallAnalysis, Diarization, RedactedSpan, transcript_key
 from pipeline.audio import DecodedAudio, Track, decode, normalize_level, split_tracks
 from pipeline.calltypes import choose_rubric
 from pipeline.config import Config
 from pipeline.diarization import DiarizeOptions, diarize_report
-from pipeline.errors import AudioError
 from pipeline.language import LanguageVerdict, resolve_language
 from pipeline.meaning import SentimentAnchors, Vectors, call_sentiment
 from pipeline.metric_rows import as_metric_spans, as_row
@@ -125,10 +124,10 @@ def heard(recording: Recording, *, config: Config, adapters: Adapters) -> CallJo
             analysis, None, from_cache, wall_s, status="unsupported_language", status_reason=reason
         )
     if not analysis.utterances:
-        raise AudioError(
-            f"{recording.source_path}: no speech found in {analysis.duration_s:.1f} s "
-            f"(voice activity {analysis.speech_s:.1f} s, all of it dropped as non-speech)",
-            code="A007",
+        raise errors.AUDIO_NO_SPEECH(
+            path=recording.source_path,
+            problem=f"{analysis.duration_s:.1f} s (voice activity {analysis.speech_s:.1f} s, "
+            "all of it dropped as non-speech)",
         )
     return CallJourney(analysis, analysis.transcript(recording.call_id), from_cache, wall_s)
 

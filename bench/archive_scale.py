@@ -76,8 +76,9 @@ def write_calls(folder: Path, *, first: int, count: int, days: int, day0: int) -
 def fake_asr(recording: Any, *, config: Any, adapters: Any) -> Any:
     """BENCHMARK-ONLY stand-in for ``pipeline.journey.hear_recording``: a fixed two-line
     English call, as the real one's analysis. No audio is decoded."""
-    from pipeline.analysis import CallAnalysis, Diarization
-    from pipeline.types import Utterance, Word
+    from rescore import stored_analysis  # bench/rescore.py, beside this script
+
+    from pipeline.types import Transcript, Utterance, Word
 
     lines = [
         ("agent", 0.0, "thank you for calling acme how can i help"),
@@ -100,22 +101,8 @@ def fake_asr(recording: Any, *, config: Any, adapters: Any) -> Any:
                 0 if speaker == "agent" else 1,
             )
         )
-    return CallAnalysis(
-        language="en",
-        language_probability=1.0,
-        detected_language="en",
-        served=True,
-        duration_s=4.0,
-        channels=2,
-        tracks=2,
-        sample_rate=SR,
-        codec="pcm_s16le",
-        decode_warnings=0,
-        asr_model=adapters.identifier.model_id,
-        speech_s=3.0,
-        utterances=tuple(utterances),
-        diarization=Diarization("stereo"),
-    )
+    transcript = Transcript(recording.call_id, "en", 4.0, tuple(utterances))
+    return stored_analysis(transcript, asr_model=adapters.identifier.model_id)
 
 
 def night(archive: str, warehouse: str) -> dict[str, Any]:

@@ -1,7 +1,11 @@
 """One recording's journey, in order, on models it gets through protocols.
 
-decode → channels → language → ASR → merge → diarize → redact → metrics (the *heard*
-part, cached by content) → meaning vectors and sentiment → rubric → score.
+1. :func:`heard`: decode → channels → language → ASR → merge → diarize → redact →
+   metrics (:func:`hear_recording`), or the same analysis from the transcript cache;
+2. :func:`understood`: the utterances' meaning vectors and the customer's sentiment;
+3. :func:`scored`: the call type's rubric → findings → score.
+
+:func:`follow_recording` runs the three; each returns a :class:`CallJourney`.
 
 Every step is a function of ``pipeline``; the models and the stores come in as
 :class:`Adapters`, each typed by a protocol of :mod:`pipeline.protocols`, so the whole
@@ -104,7 +108,7 @@ def follow_recording(recording: Recording, *, config: Config, adapters: Adapters
     journey = heard(recording, config=config, adapters=adapters)
     if journey.transcript is None:
         return journey
-    return scored(with_meaning(journey, adapters), recording, config, adapters.rubric_for)
+    return scored(understood(journey, adapters), recording, config, adapters.rubric_for)
 
 
 def heard(recording: Recording, *, config: Config, adapters: Adapters) -> CallJourney:
@@ -226,7 +230,7 @@ def diarized(
     return report.transcript, Diarization(report.reason, report.embedder, gain)
 
 
-def with_meaning(journey: CallJourney, adapters: Adapters) -> CallJourney:
+def understood(journey: CallJourney, adapters: Adapters) -> CallJourney:
     """The journey with its utterances' meaning vectors and the customer's sentiment."""
     assert journey.transcript is not None, "only a transcribed call has a meaning"
     started = time.monotonic()

@@ -11,8 +11,8 @@ over a large archive with some new calls, against a night over the new calls alo
 Every night is the real ``earmark`` night (:func:`flows.nightly.run_night`: Prefect,
 the file index, rubric scoring, Parquet writes), each in its own process, whose peak
 RSS is read from ``getrusage``. **One thing is faked, in this benchmark only:** the ASR.
-``flows.process._run_asr`` is replaced by :func:`fake_asr`, which returns a tiny English
-transcript at once, so the transcript cache is filled through the same code path a
+``pipeline.journey.hear_recording`` is replaced by :func:`fake_asr`, which returns a tiny
+English call's analysis at once, so the transcript cache is filled through the same code path a
 night uses (key, write, read back) without running Whisper N times. The ASR's cost is
 the same for the M new calls in both measured nights; what is compared is everything
 else, which is what grows with the archive.
@@ -73,11 +73,12 @@ def write_calls(folder: Path, *, first: int, count: int, days: int, day0: int) -
 # ---------------------------------------------------------------- the fake (benchmark only)
 
 
-def fake_asr(recording: Any, transcriber: Any, config: Any) -> dict[str, Any]:
-    """BENCHMARK-ONLY stand-in for ``flows.process._run_asr``: a fixed two-line English
-    call, in the payload shape the real one caches. No audio is decoded."""
-    from pipeline.transcript import utterance_to_dict
-    from pipeline.types import Utterance, Word
+def fake_asr(recording: Any, *, config: Any, adapters: Any) -> Any:
+    """BENCHMARK-ONLY stand-in for ``pipeline.journey.hear_recording``: a fixed two-line
+    English call, as the real one's analysis. No audio is decoded."""
+    from rescore import stored_analysis  # bench/rescore.py, beside this script
+
+    from pipeline.types import Transcript, Utterance, Word
 
     lines = [
         ("agent", 0.0, "thank you for calling acme how can i help"),
@@ -100,33 +101,17 @@ def fake_asr(recording: Any, transcriber: Any, config: Any) -> dict[str, Any]:
                 0 if speaker == "agent" else 1,
             )
         )
-    return {
-        "language": "en",
-        "language_probability": 1.0,
-        "duration_s": 4.0,
-        "channels": 2,
-        "tracks": 2,
-        "sample_rate": SR,
-        "codec": "pcm_s16le",
-        "speech_s": 3.0,
-        "dropped": [],
-        "asr_model": transcriber.model_id,
-        "metrics": {},
-        "metric_spans": [],
-        "metrics_wall_s": 0.0,
-        "diarization": "stereo",
-        "redactions": [],
-        "utterances": [utterance_to_dict(u) for u in utterances],
-    }
+    transcript = Transcript(recording.call_id, "en", 4.0, tuple(utterances))
+    return stored_analysis(transcript, asr_model=adapters.identifier.model_id)
 
 
 def night(archive: str, warehouse: str) -> dict[str, Any]:
     """One real night with the fake ASR, in this process; its numbers."""
-    from flows import process
     from flows.env import configure_environment
+    from pipeline import journey
 
     configure_environment()
-    process._run_asr = fake_asr  # type: ignore[assignment]  # BENCHMARK-ONLY fake, see above
+    journey.hear_recording = fake_asr  # BENCHMARK-ONLY fake, see above
     from flows.nightly import run_night
     from pipeline.config import Config
 

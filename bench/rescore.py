@@ -38,6 +38,7 @@ os.environ.setdefault("EARMARK_HOME", str(ROOT / ".state"))
 from flows.rescore import compile_by_id, rescore_partition  # noqa: E402
 from pipeline import rows  # noqa: E402
 from pipeline import warehouse as wh  # noqa: E402
+from pipeline.analysis import CallAnalysis, Diarization  # noqa: E402
 from pipeline.config import usable_cores  # noqa: E402
 from pipeline.types import Recording, Speaker, Transcript, Utterance, Word  # noqa: E402
 
@@ -153,6 +154,27 @@ def synthetic_call(call_id: str, rng: random.Random) -> Transcript:
     return Transcript(call_id, "en", t + 1.0, tuple(utts))
 
 
+def stored_analysis(t: Transcript, *, asr_model: str = "synthetic") -> CallAnalysis:
+    """What a night heard of a synthetic call: a clean stereo 8 kHz recording (also the
+    fake ASR of ``bench/archive_scale.py``)."""
+    return CallAnalysis(
+        language=t.language,
+        language_probability=1.0,
+        detected_language=t.language,
+        served=True,
+        duration_s=t.duration_s,
+        channels=2,
+        tracks=2,
+        sample_rate=8000,
+        codec="pcm_s16le",
+        decode_warnings=0,
+        asr_model=asr_model,
+        speech_s=sum(u.end_s - u.start_s for u in t.utterances),
+        utterances=t.utterances,
+        diarization=Diarization("stereo"),
+    )
+
+
 def build(root: Path, n: int, date: str = DATE) -> dict[str, int]:
     """Write ``n`` calls to a warehouse; how many utterances and distinct words they hold."""
     rng = random.Random(7)
@@ -161,7 +183,7 @@ def build(root: Path, n: int, date: str = DATE) -> dict[str, int]:
     for i in range(n):
         t = synthetic_call(f"C{i:06d}", rng)
         rec = Recording(t.call_id, f"{t.call_id}.wav", "", "0" * 64, date, 0)
-        calls.append(rows.call_row(rec, {"duration_s": t.duration_s, "language": "en"}, t, "ok"))
+        calls.append(rows.call_row(rec, stored_analysis(t), t, "ok"))
         # stored meaning vectors, as a night leaves them: random unit rows stand in for the
         # model's (what they hold does not change what scoring them costs)
         v = vectors.normal(size=(len(t.utterances), 384)).astype(np.float32)

@@ -891,7 +891,8 @@ def _print_assessment(
 def cmd_rubric_explain(args: argparse.Namespace) -> int:
     from flows.rescore import RubricsByLanguage
     from pipeline import warehouse as wh
-    from pipeline.rows import transcript_from_rows
+    from pipeline.analysis import speakers_line
+    from pipeline.rows import diarization_of, transcript_from_rows
     from pipeline.scoring import assess
 
     calls = [
@@ -922,6 +923,7 @@ def cmd_rubric_explain(args: argparse.Namespace) -> int:
     print(
         f"{call['source_path']}  {call['duration_s']:.0f} s  {call['language']}  agent {call['agent_id'] or '—'}"
     )
+    print(f"speakers: {speakers_line(diarization_of(call))}")
     findings, score = assess(compiled, transcript)
     _print_assessment(args.call, findings, score, explain=True)
     return EXIT_OK

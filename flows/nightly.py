@@ -68,7 +68,6 @@ from pipeline.redact_audio import (
     Span,
     copy_key,
     remove_stale_copies,
-    spans_of,
     write_redacted_copy,
 )
 from pipeline.rubric.schema import Rubric, load_rubric
@@ -437,9 +436,9 @@ def summarize(plan: ArchivePlan, steps: list[StepResult], *, started: float) -> 
         queues_kept=sorted({d for s in steps for d in s.queues_kept}),
         metadata_issues=plan.metadata_issues,
         decode_warnings={
-            r.recording.source_path: int(r.audio["decode_warnings"])
+            r.recording.source_path: r.analysis.decode_warnings
             for r in results
-            if r.audio.get("decode_warnings")
+            if r.analysis and r.analysis.decode_warnings
         },
         cache_repaired=sum(r.cache_repaired for r in results),
         reasons=[s.reasons for s in steps],
@@ -451,12 +450,12 @@ def summarize(plan: ArchivePlan, steps: list[StepResult], *, started: float) -> 
                 r.recording.source_path,
                 r.status,
                 r.status_reason,
-                language=str(r.audio.get("language") or ""),
-                language_probability=r.audio.get("language_probability"),
-                duration_s=r.audio.get("duration_s"),
+                language=r.analysis.language,
+                language_probability=r.analysis.language_probability,
+                duration_s=r.analysis.duration_s,
             )
             for r in results
-            if r.status in NOT_SCORED
+            if r.status in NOT_SCORED and r.analysis
         ],
     )
 
@@ -476,11 +475,11 @@ def copy_jobs(results: Iterable[CallResult]) -> list[CopyJob]:
             call_date=r.recording.call_date,
             path=r.recording.path,
             audio_sha256=r.recording.audio_sha256,
-            sample_rate=int(r.audio["sample_rate"]),
-            spans=spans_of(r.audio.get("redactions") or ()),
+            sample_rate=r.analysis.sample_rate,
+            spans=tuple((s.start_s, s.end_s) for s in r.analysis.redactions),
         )
         for r in results
-        if r.transcript is not None
+        if r.transcript is not None and r.analysis
     ]
 
 
@@ -549,7 +548,7 @@ def write_results(
         tables["calls"][rec.call_date].append(
             rows.call_row(
                 rec,
-                result.audio,
+                result.analysis,
                 result.transcript,
                 result.status,
                 status_reason=result.status_reason,

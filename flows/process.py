@@ -1,62 +1,45 @@
-"""One recording's journey, as plain functions: decode → ASR → merge → rubric → score.
+"""The composition root of one recording's journey: concrete models and stores, wired.
 
-The Prefect tasks in :mod:`flows.nightly` call these; so do the tests, without Prefect.
-Models (``lru_cache``) and compiled rubrics (:mod:`pipeline.rubric.loader`) are built
-once per worker process and never cross a task boundary: what goes in is a :class:`Recording` and :class:`RunSettings`,
-what comes out is a :class:`CallResult` of plain records.
+The journey itself, decode → … → score, is :func:`pipeline.journey.follow_recording`;
+this module builds the adapters it runs on (the Whisper transcriber, the voice encoder,
+the e5 embedder with its vector cache, the compiled rubrics, the recording's
+transcript-cache entry) and turns a bad recording into a quarantine entry. The Prefect
+tasks in :mod:`flows.nightly` call :func:`process_recording`; so do the tests, without
+Prefect. Models (``lru_cache``) and compiled rubrics (:mod:`pipeline.rubric.loader`) are
+built once per worker process and never cross a task boundary: what goes in is a
+:class:`Recording` and :class:`RunSettings`, what comes out is a :class:`CallResult` of
+plain records.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import logging
-import time
 import traceback
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 from flows.env import configure_environment
 from models.asr import WhisperTranscriber
 from models.diarize import voice_encoder
-from models.embed import E5Embedder, get_embedder
+from models.embed import get_embedder
 from models.nlp import get_analyzer
-from pipeline import TARGET_SR
+from pipeline import errors
 from pipeline import warehouse as wh
+from pipeline.analysis import CallAnalysis, analysis_from_cache
 from pipeline.archive import archive_gone, unreachable
-from pipeline.audio import decode, normalize_level, split_tracks
-from pipeline.calltypes import choose_rubric, rubric_paths
+from pipeline.calltypes import rubric_paths
 from pipeline.config import AsrConfig, Config
-from pipeline.cues import cues_digest
-from pipeline.diarization import DIARIZE_VERSION, DiarizeOptions, diarize_report
-from pipeline.errors import AudioError, ConfigError, EarmarkError
-from pipeline.language import resolve_language
-from pipeline.meaning import (
-    SentimentAnchors,
-    Vectors,
-    call_sentiment,
-    decode_vectors,
-    encode_vectors,
-    load_anchors,
-)
-from pipeline.metric_rows import as_metric_spans, as_row
-from pipeline.metrics import METRICS_VERSION, measure_call
+from pipeline.errors import AudioError, EarmarkError
+from pipeline.journey import Adapters, CallJourney, follow_recording
+from pipeline.meaning import SentimentAnchors, Vectors, decode_vectors, encode_vectors, load_anchors
+from pipeline.protocols import Embedder
 from pipeline.reasons import load_anchor_lines
-from pipeline.redact import REDACT_VERSION, RedactOptions, redact_transcript
-from pipeline.redact_cues import redaction_cues_file
-from pipeline.roles import call_direction
-from pipeline.rows import metrics_from_call_row
 from pipeline.rubric.engine import CompiledRubric
 from pipeline.rubric.loader import compiled_rubric
-from pipeline.scoring import assess
-from pipeline.transcript import (
-    merge_channels,
-    to_simplified,
-    utterance_from_dict,
-    utterance_to_dict,
-)
 from pipeline.types import CallScore, Finding, QuarantineEntry, Recording, Transcript
 
 log = logging.getLogger("earmark")
@@ -72,29 +55,69 @@ class RunSettings:
 
 @dataclass(frozen=True, slots=True)
 class CallResult:
-    """What processing one recording produced (or why it was quarantined)."""
+    """What processing one recording produced: its journey, or why it was quarantined."""
 
     recording: Recording
-    transcript: Transcript | None = None
-    audio: dict[str, Any] = field(default_factory=dict)
-    findings: tuple[Finding, ...] = ()
-    score: CallScore | None = None
+    journey: CallJourney | None = None
     quarantine: QuarantineEntry | None = None
-    asr_cached: bool = False
-    asr_wall_s: float = 0.0
-    vectors: Vectors | None = None
-    """One meaning vector per utterance (``None`` when there are no utterances)."""
-    sentiment: tuple[float, ...] = ()
-    """The customer's sentiment per utterance (NaN for the agent's)."""
-    embed_wall_s: float = 0.0
     cache_repaired: bool = False
     """Its cache entry was damaged: it was transcribed again and the entry rewritten."""
-    status: str = "ok"
-    """``ok`` (scored), ``quarantined``, ``unsupported_language`` (not transcribed, not
-    scored) or ``no_rubric`` (transcribed, no rubric applies to its call type)."""
-    status_reason: str = ""
-    call_type: str = ""
-    rubric_id: str = ""
+
+    @property
+    def status(self) -> str:
+        """``ok`` (scored), ``quarantined``, ``unsupported_language`` (not transcribed, not
+        scored) or ``no_rubric`` (transcribed, no rubric applies to its call type)."""
+        return self.journey.status if self.journey else "quarantined"
+
+    @property
+    def analysis(self) -> CallAnalysis | None:
+        return self.journey.analysis if self.journey else None
+
+    @property
+    def transcript(self) -> Transcript | None:
+        return self.journey.transcript if self.journey else None
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return self.journey.findings if self.journey else ()
+
+    @property
+    def score(self) -> CallScore | None:
+        return self.journey.score if self.journey else None
+
+    @property
+    def vectors(self) -> Vectors | None:
+        """One meaning vector per utterance (``None`` when there are no utterances)."""
+        return self.journey.vectors if self.journey else None
+
+    @property
+    def sentiment(self) -> tuple[float, ...]:
+        """The customer's sentiment per utterance (NaN for the agent's)."""
+        return self.journey.sentiment if self.journey else ()
+
+    @property
+    def asr_cached(self) -> bool:
+        return self.journey.heard_from_cache if self.journey else False
+
+    @property
+    def asr_wall_s(self) -> float:
+        return self.journey.hear_wall_s if self.journey else 0.0
+
+    @property
+    def embed_wall_s(self) -> float:
+        return self.journey.embed_wall_s if self.journey else 0.0
+
+    @property
+    def status_reason(self) -> str:
+        return self.journey.status_reason if self.journey else ""
+
+    @property
+    def call_type(self) -> str:
+        return self.journey.call_type if self.journey else ""
+
+    @property
+    def rubric_id(self) -> str:
+        return self.score.rubric_id if self.score else ""
 
 
 def get_transcriber(config: AsrConfig, language: str | None = None) -> WhisperTranscriber:
@@ -113,10 +136,8 @@ def get_compiled_rubric(path: str, language: str) -> CompiledRubric:
     """Load, validate and compile a rubric once per process (per content of the file)."""
     compiled = compiled_rubric(path, analyzer_for=get_analyzer, embedder=get_embedder)
     if compiled.rubric.language != language:
-        raise ConfigError(
-            f"rubric {path} is written for {compiled.rubric.language!r} but configured for {language!r}",
-            code="C011",
-        )
+        problem = f"{compiled.rubric.language!r} but configured for {language!r}"
+        raise errors.RUBRIC_LANGUAGE_MISMATCH(path=path, problem=problem)
     return compiled
 
 
@@ -125,13 +146,11 @@ def get_sentiment_anchors() -> SentimentAnchors:
     return load_anchors(get_embedder())
 
 
-def embed_transcript(transcript: Transcript, warehouse: str) -> tuple[Vectors | None, bool]:
-    """The meaning vectors of a call's utterances, from the cache or the model (once per
-    distinct transcript text and model), and whether they came from the cache."""
-    if not transcript.utterances:
-        return None, True
-    embedder: E5Embedder = get_embedder()
-    texts = [u.text for u in transcript.utterances]
+def cached_vectors(
+    embedder: Embedder, texts: Sequence[str], warehouse: str
+) -> tuple[Vectors, bool]:
+    """The meaning vectors of a call's lines, from the cache or the model (once per distinct
+    list of lines and model), and whether they came from the cache."""
     key = hashlib.sha256("\x1f".join(["vectors", embedder.model_id, *texts]).encode()).hexdigest()
     try:
         cached = wh.read_cached(warehouse, key)
@@ -142,24 +161,41 @@ def embed_transcript(transcript: Transcript, warehouse: str) -> tuple[Vectors | 
     except (wh.CacheEntryDamaged, TypeError, ValueError, AttributeError) as exc:
         where = wh.cache_path(warehouse, key)
         log.warning("%s: damaged vector cache entry (%s); embedding again", where, exc)
-    vectors = embedder.embed(texts)
-    encoded = encode_vectors(vectors, len(texts))
-    wh.write_cached(
-        warehouse,
-        key,
-        {
-            "model": embedder.model_id,
-            "vectors": [base64.b64encode(v or b"").decode() for v in encoded],
-        },
-    )
-    return decode_vectors(encoded), False
+    encoded = encode_vectors(embedder.embed(texts), len(texts))
+    payload = {
+        "model": embedder.model_id,
+        "vectors": [base64.b64encode(v or b"").decode() for v in encoded],
+    }
+    wh.write_cached(warehouse, key, payload)
+    vectors = decode_vectors(encoded)
+    assert vectors is not None, "one vector per line was just encoded"
+    return vectors, False
+
+
+class CachedEmbedder:
+    """An :class:`~pipeline.protocols.Embedder` whose vectors of a call's lines are kept in
+    the warehouse's cache (as the ``utterances`` table stores them: float16)."""
+
+    def __init__(self, embedder: Embedder, warehouse: str) -> None:
+        self.embedder = embedder
+        self.warehouse = warehouse
+
+    @property
+    def model_id(self) -> str:
+        return self.embedder.model_id
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        return cached_vectors(self.embedder, texts, self.warehouse)[0]
+
+    def embed_examples(self, texts: Sequence[str]) -> Vectors:
+        return self.embedder.embed_examples(texts)
 
 
 def rubric_for(config: Config, language: str) -> CompiledRubric:
     """The default rubric of ``language`` (``[rubrics]``), compiled."""
     path = config.rubrics.get(language)
     if not path:
-        raise ConfigError(f"no rubric configured for language {language!r}", code="C012")
+        raise errors.RUBRIC_NOT_CONFIGURED(language=language)
     return get_compiled_rubric(path, language)
 
 
@@ -181,194 +217,51 @@ def check_rubrics(config: Config) -> None:
         load_anchor_lines()
 
 
-def redact_options(config: Config) -> RedactOptions:
-    return RedactOptions(patterns=tuple((k, v) for k, v in config.redact.patterns))
+class TranscriptCache:
+    """The warehouse's transcript cache, as the :class:`~pipeline.protocols.AnalysisCache`
+    of one recording's journey.
 
-
-def transcript_key(recording: Recording, transcriber: WhisperTranscriber, config: Config) -> str:
-    """Content address of a transcript: the hash of its :func:`cache_components`."""
-    parts = cache_components(recording, transcriber.model_id, config)
-    return hashlib.sha256("|".join(f"{c}={v}" for c, v in parts).encode()).hexdigest()
-
-
-def cache_components(
-    recording: Recording, model_id: str, config: Config
-) -> tuple[tuple[str, str], ...]:
-    """``(component, version)`` of everything a cached transcript entry depends on: what
-    was heard (audio, model, languages, channels), then each step whose output the entry
-    holds beside the words: redaction (its version, cue file and patterns), diarization,
-    the audio metrics and the hold and role cue files they read."""
-    redaction_cues = cues_digest((redaction_cues_file(),))
-    direction = call_direction(recording.metadata)
-    return (
-        ("audio", recording.audio_sha256),
-        ("asr", model_id),
-        ("asr_models", repr(sorted(config.asr.models.items()))),
-        ("languages", ",".join(config.languages)),
-        ("language_detection", config.language_detection.model_dump_json()),
-        ("agent_channel", str(config.agent_channel)),
-        ("redact", f"{REDACT_VERSION}:{redaction_cues}:{config.redact.patterns!r}"),
-        ("diarize", f"{DIARIZE_VERSION}:{config.diarize.embedder}"),
-        ("metrics", str(METRICS_VERSION)),
-        ("cues", cues_digest() + (f":{direction}" if direction else "")),
-    )
-
-
-def transcribe_recording(
-    recording: Recording, settings: RunSettings
-) -> tuple[Transcript, dict[str, Any], bool, bool]:
-    """The call's transcript, from the content-addressed cache or from the ASR.
-
-    Returns
-    -------
-    (transcript, audio facts, whether it came from the cache, whether a damaged cache
-    entry was replaced)
-
-    Raises
-    ------
-    AudioError
-        When the file cannot be decoded or holds no speech (``A007``).
+    A damaged entry (torn, overwritten, of an unknown format or missing fields) is a miss:
+    the call is heard again and the entry rewritten. It is logged and counted
+    (:attr:`damaged`; the night's summary says how many), never trusted and never a
+    quarantine.
     """
+
+    def __init__(self, warehouse: str) -> None:
+        self.warehouse = warehouse
+        self.damaged = False
+
+    def load(self, key: str) -> CallAnalysis | None:
+        try:
+            entry = wh.read_cached(self.warehouse, key)
+            return None if entry is None else analysis_from_cache(entry)
+        except (wh.CacheEntryDamaged, KeyError, TypeError, ValueError, AttributeError) as exc:
+            where = wh.cache_path(self.warehouse, key)
+            log.warning("%s: damaged transcript cache entry (%s); transcribing again", where, exc)
+            self.damaged = True
+            return None
+
+    def store(self, key: str, analysis: CallAnalysis) -> None:
+        wh.write_cached(self.warehouse, key, analysis.to_cache())
+
+
+def journey_adapters(settings: RunSettings, cache: TranscriptCache) -> Adapters:
+    """The concrete models and stores of a journey: Whisper (a model per language when
+    configured), the voice encoder ``[diarize]`` asks for, e5 behind the vector cache."""
     config = settings.config
-    transcriber = get_transcriber(config.asr)
-    key = transcript_key(recording, transcriber, config)
-    found, damaged = _cached_transcript(recording, settings.warehouse, key)
-    from_cache = found is not None
-    if found is None:
-        cached = _run_asr(recording, transcriber, config)
-        wh.write_cached(settings.warehouse, key, cached)
-        transcript = _transcript_of(recording, cached)
-    else:
-        cached, transcript = found
-    if not transcript.utterances and cached.get("status") != "unsupported_language":
-        raise AudioError(
-            f"{recording.source_path}: no speech found in {cached['duration_s']:.1f} s "
-            f"(voice activity {cached['speech_s']:.1f} s, all of it dropped as non-speech)",
-            code="A007",
-        )
-    audio = {k: v for k, v in cached.items() if k != "utterances"}
-    return transcript, audio, from_cache, damaged
-
-
-def _transcript_of(recording: Recording, entry: Mapping[str, Any]) -> Transcript:
-    return Transcript(
-        call_id=recording.call_id,
-        language=entry["language"],
-        duration_s=entry["duration_s"],
-        utterances=tuple(utterance_from_dict(u) for u in entry["utterances"]),
+    return Adapters(
+        identifier=get_transcriber(config.asr),
+        transcriber_for=functools.partial(get_transcriber, config.asr),
+        voice_encoder=voice_encoder(config.diarize.embedder),
+        embedder=CachedEmbedder(get_embedder(), settings.warehouse),
+        sentiment_anchors=get_sentiment_anchors,
+        rubric_for=get_compiled_rubric,
+        cache=cache,
     )
-
-
-def _cached_transcript(
-    recording: Recording, warehouse: str, key: str
-) -> tuple[tuple[dict[str, Any], Transcript] | None, bool]:
-    """The cached entry and its transcript (``None`` when there is none or it is damaged),
-    and whether it was damaged.
-
-    A damaged entry (torn, overwritten, or missing fields) is a miss: the call is
-    transcribed again and the entry rewritten. It is logged and counted (the night's
-    summary says how many), never trusted and never a quarantine.
-    """
-    try:
-        entry = wh.read_cached(warehouse, key)
-        if entry is None:
-            return None, False
-        transcript = _transcript_of(recording, entry)
-        float(entry["speech_s"])  # read below for the no-speech message
-        return (entry, transcript), False
-    except (wh.CacheEntryDamaged, KeyError, TypeError, ValueError, AttributeError) as exc:
-        where = wh.cache_path(warehouse, key)
-        log.warning("%s: damaged transcript cache entry (%s); transcribing again", where, exc)
-        return None, True
-
-
-def _run_asr(
-    recording: Recording, transcriber: WhisperTranscriber, config: Config
-) -> dict[str, Any]:
-    audio = decode(recording.path, sr=TARGET_SR)
-    tracks = split_tracks(audio, agent_channel=config.agent_channel)
-    heard_tracks = [
-        normalize_level(t.samples) if config.asr.normalize_level else t.samples for t in tracks
-    ]
-    probe = next((k for k, t in enumerate(tracks) if t.speaker == "agent"), 0)
-    detection = config.language_detection
-    verdict = resolve_language(
-        transcriber.language_probabilities(heard_tracks[probe], segments=detection.segments),
-        served=config.languages,
-        fallback=detection.fallback,
-        min_probability=detection.min_probability,
-    )
-    language, probability = verdict.language, verdict.probability
-    facts: dict[str, Any] = {
-        "language": language,
-        "language_probability": probability,
-        "detected_language": verdict.detected,
-        "duration_s": round(audio.duration_s, 3),
-        "channels": audio.channels,
-        "tracks": len(tracks),
-        "sample_rate": audio.original_sr,
-        "codec": audio.codec,
-        "decode_warnings": audio.decode_warnings,
-    }
-    if not verdict.supported:  # not transcribed: nobody here could check it anyway
-        return {
-            **facts,
-            "status": "unsupported_language",
-            "asr_model": transcriber.model_id,
-            "speech_s": 0.0,
-            "utterances": [],
-        }
-    transcriber = get_transcriber(config.asr, language)
-    heard = transcriber.transcribe_tracks(heard_tracks, language=language)
-    channel_transcripts = [(t.speaker, t.channel, ct) for t, ct in zip(tracks, heard, strict=True)]
-    transcript = merge_channels(
-        recording.call_id,
-        channel_transcripts,
-        duration_s=round(audio.duration_s, 3),
-        language=language,
-    )
-    if language == "zh":
-        transcript = to_simplified(transcript)
-    diarization = "stereo"
-    if len(tracks) == 1:  # mono: give each word to the agent or the customer
-        report = diarize_report(
-            tracks[0].samples,
-            transcript,
-            sr=TARGET_SR,
-            options=DiarizeOptions(
-                embedder=config.diarize.embedder, direction=call_direction(recording.metadata)
-            ),
-            encoder=voice_encoder(config.diarize.embedder),
-        )
-        transcript, diarization = report.transcript, report.reason
-    # redact before anything is stored: the cache, the tables, the logs
-    transcript, redactions = redact_transcript(transcript, options=redact_options(config))
-    # a diarized mono transcript names the parties: metrics split the one track by its words
-    started = time.monotonic()
-    measured = measure_call(tracks, transcript)
-    metrics_wall_s = time.monotonic() - started
-    return {
-        **facts,
-        "speech_s": round(sum(ct.speech_s for _, _, ct in channel_transcripts), 3),
-        "dropped": [d for _, _, ct in channel_transcripts for d in ct.dropped],
-        "asr_model": transcriber.model_id,
-        "metrics": {k: (None if v != v else v) for k, v in as_row(measured).items()},  # NaN → null
-        "metric_spans": [
-            {"metric": name, "start_s": span.start_s, "end_s": span.end_s}
-            for name, spans in sorted(as_metric_spans(measured).items())
-            for span in spans
-        ],
-        "metrics_wall_s": round(metrics_wall_s, 4),
-        "diarization": diarization,
-        "redactions": [
-            {"kind": r.kind, "start_s": r.start_s, "end_s": r.end_s} for r in redactions
-        ],
-        "utterances": [utterance_to_dict(u) for u in transcript.utterances],
-    }
 
 
 def process_recording(recording: Recording, settings: RunSettings) -> CallResult:
-    """Transcribe, evaluate and score one recording; a bad recording becomes a quarantine entry.
+    """Follow one recording's journey; a bad recording becomes a quarantine entry.
 
     A call in a language the center does not serve comes back ``unsupported_language``
     (not transcribed); one whose call type has no rubric for its language ``no_rubric``
@@ -377,105 +270,22 @@ def process_recording(recording: Recording, settings: RunSettings) -> CallResult
     message instead.
     """
     configure_environment()  # a Dask worker on another machine starts without it
-    started = time.monotonic()
     try:
-        transcript, audio, cached, damaged = transcribe_recording(recording, settings)
-        asr_wall_s = 0.0 if cached else time.monotonic() - started
-        if audio.get("status") == "unsupported_language":
-            return CallResult(
-                recording,
-                audio=audio,
-                asr_cached=cached,
-                asr_wall_s=asr_wall_s,
-                status="unsupported_language",
-                status_reason=unsupported_reason(audio, settings.config),
-                cache_repaired=damaged,
-            )
-        embedding = time.monotonic()
-        vectors, _ = embed_transcript(transcript, settings.warehouse)
-        embed_wall_s = time.monotonic() - embedding
-        sentiment = call_sentiment(transcript, vectors, get_sentiment_anchors())
-        audio = {
-            **audio,
-            "embed_model": get_embedder().model_id,
-            "metrics": {
-                **audio.get("metrics", {}),
-                **{
-                    k: (None if v != v else v)
-                    for k, v in (sentiment.as_metrics() if sentiment else {}).items()
-                },
-            },
-        }
-        choice = choose_rubric(settings.config, recording.metadata, transcript.language)
-        if choice.path is None:
-            return CallResult(
-                recording,
-                transcript=transcript,
-                audio=audio,
-                asr_cached=cached,
-                asr_wall_s=asr_wall_s,
-                vectors=vectors,
-                sentiment=sentiment.per_utterance if sentiment else (),
-                embed_wall_s=embed_wall_s,
-                status="no_rubric",
-                status_reason=choice.reason,
-                call_type=choice.call_type,
-                cache_repaired=damaged,
-            )
-        values, spans = metrics_from_call_row(
-            {**audio.get("metrics", {}), "metric_spans": audio.get("metric_spans")}
-        )
-        findings_list, score = assess(
-            get_compiled_rubric(choice.path, transcript.language),
-            transcript,
-            metrics=values,
-            metric_spans=spans,
-            vectors=vectors,
-        )
+        cache = TranscriptCache(settings.warehouse)
+        adapters = journey_adapters(settings, cache)
+        journey = follow_recording(recording, config=settings.config, adapters=adapters)
     except AudioError as exc:
         root = recording.path.removesuffix(recording.source_path)
         if exc.code == "A009" and archive_gone(root):
-            return CallResult(
-                recording,
-                quarantine=unreachable(root, recording.source_path),
-                status="quarantined",
-            )
-        return CallResult(
-            recording,
-            quarantine=_quarantine(recording, exc.code, exc.message),
-            status="quarantined",
-        )
+            return CallResult(recording, quarantine=unreachable(root, recording.source_path))
+        return CallResult(recording, quarantine=_quarantine(recording, exc.code, exc.message))
     except (EarmarkError, MemoryError):
         raise
     except Exception as exc:  # one strange file must not end the night
         log.error("unexpected error on %s:\n%s", recording.source_path, traceback.format_exc())
         reason = f"{recording.source_path}: internal error {type(exc).__name__}: {exc}"
-        return CallResult(
-            recording, quarantine=_quarantine(recording, "E999", reason), status="quarantined"
-        )
-    return CallResult(
-        recording,
-        transcript=transcript,
-        audio=audio,
-        findings=tuple(findings_list),
-        score=score,
-        asr_cached=cached,
-        asr_wall_s=asr_wall_s,
-        vectors=vectors,
-        sentiment=sentiment.per_utterance if sentiment else (),
-        embed_wall_s=embed_wall_s,
-        cache_repaired=damaged,
-        call_type=choice.call_type,
-        rubric_id=score.rubric_id,
-    )
-
-
-def unsupported_reason(audio: dict[str, Any], config: Config) -> str:
-    """Why a call was not scored: its language, how sure the detection was, what is served."""
-    return (
-        f"language {audio.get('language')!r} (probability {audio.get('language_probability', 0):.2f})"
-        f" is not served (languages: {', '.join(config.languages)})"
-    )
+        return CallResult(recording, quarantine=_quarantine(recording, "E999", reason))
+    return CallResult(recording, journey=journey, cache_repaired=cache.damaged)
 
 
 def _quarantine(recording: Recording, code: str, reason: str) -> QuarantineEntry:

@@ -82,7 +82,7 @@ def statements_of(
             r.vectors,
             space,
             call_date=r.recording.call_date,
-            language=str(r.audio.get("language") or r.transcript.language),
+            language=r.transcript.language,
             options=options,
         )
         if s is not None:

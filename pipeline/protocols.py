@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from pipeline.types import ChannelTranscript
+
+if TYPE_CHECKING:
+    from pipeline.analysis import CallAnalysis
 
 
 @runtime_checkable
@@ -34,6 +37,36 @@ class Transcriber(Protocol):
         self, tracks: Sequence[npt.NDArray[np.float32]], *, language: str
     ) -> list[ChannelTranscript]:
         """Transcribe each party's track of one call (in one pass where the model can)."""
+        ...
+
+
+@runtime_checkable
+class LanguageIdentifier(Protocol):
+    """Which language a stretch of speech is in (Whisper's detection in ``models/asr.py``)."""
+
+    @property
+    def model_id(self) -> str:
+        """Names the model (recorded as the ASR model of a call it found unserved)."""
+        ...
+
+    def language_probabilities(
+        self, samples: npt.NDArray[np.float32], *, segments: int
+    ) -> list[tuple[str, float]]:
+        """Every language the model knows with its probability, judged on up to ``segments``
+        windows of the speech in 16 kHz mono ``samples``."""
+        ...
+
+
+class AnalysisCache(Protocol):
+    """Where the journey keeps the heard analysis of a recording, by content address
+    (:func:`pipeline.analysis.transcript_key`)."""
+
+    def load(self, key: str) -> CallAnalysis | None:
+        """The cached analysis, or ``None`` (none yet, or a damaged entry to replace)."""
+        ...
+
+    def store(self, key: str, analysis: CallAnalysis) -> None:
+        """Keep ``analysis`` for the next run."""
         ...
 
 

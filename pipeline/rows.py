@@ -6,6 +6,7 @@ A table that stores one record per row converts through :mod:`pipeline.shapes`
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -13,6 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from pipeline.analysis import CallAnalysis, Diarization
 from pipeline.archive import KNOWN_COLUMNS
 from pipeline.meaning import Vectors, decode_vectors, encode_vectors
 from pipeline.metric_rows import METRIC_ALIASES
@@ -36,7 +38,7 @@ Row = dict[str, Any]
 
 def call_row(
     rec: Recording,
-    audio: Mapping[str, Any],
+    analysis: CallAnalysis | None,
     transcript: Transcript | None,
     status: str,
     *,
@@ -44,20 +46,16 @@ def call_row(
     call_type: str = "",
     rubric_id: str = "",
 ) -> Row:
-    """A ``calls`` row. ``status``: ``ok``, ``quarantined``, ``unsupported_language`` or
-    ``no_rubric``, with ``status_reason`` saying why when it is not ``ok``."""
+    """A ``calls`` row (``analysis`` is ``None`` for a quarantined recording). ``status``:
+    ``ok``, ``quarantined``, ``unsupported_language`` or ``no_rubric``, with
+    ``status_reason`` saying why when it is not ``ok``."""
     meta = rec.metadata
     return {
         "call_id": rec.call_id,
         "source_path": rec.source_path,
         "audio_sha256": rec.audio_sha256,
         "size_bytes": rec.size_bytes,
-        "duration_s": audio.get("duration_s"),
-        "channels": audio.get("channels"),
-        "sample_rate": audio.get("sample_rate"),
-        "codec": audio.get("codec"),
-        "language": audio.get("language"),
-        "language_probability": audio.get("language_probability"),
+        **_analysis_columns(analysis),
         "agent_id": meta.get("agent_id") or None,
         "team_id": meta.get("team_id") or None,
         "started_at": meta.get("started_at") or None,
@@ -68,18 +66,64 @@ def call_row(
         "status_reason": status_reason or None,
         "call_type": call_type or None,
         "rubric_id": rubric_id or None,
-        "asr_model": audio.get("asr_model"),
         "asr_confidence": round(transcript.asr_confidence, 4) if transcript else None,
-        "speech_s": audio.get("speech_s"),
-        "dropped_segments": list(audio.get("dropped", [])),
-        **{name: audio.get("metrics", {}).get(name) for name in METRIC_COLUMNS},
-        "metric_spans": list(audio.get("metric_spans", [])),
-        "redactions": list(audio.get("redactions", [])),
         "repeat_contacts": None,
-        "embed_model": audio.get("embed_model"),
-        "decode_warnings": audio.get("decode_warnings"),
         "metadata_issues": list(rec.metadata_issues),
     }
+
+
+def _analysis_columns(a: CallAnalysis | None) -> Row:
+    """The ``calls`` columns the analysis of a call fills (all null without one)."""
+    if a is None:
+        return {name: None for name in _ANALYSIS_COLUMNS} | {
+            "dropped_segments": [],
+            "metric_spans": [],
+            "redactions": [],
+        }
+    return {
+        "duration_s": a.duration_s,
+        "channels": a.channels,
+        "sample_rate": a.sample_rate,
+        "codec": a.codec,
+        "language": a.language,
+        "language_probability": a.language_probability,
+        "asr_model": a.asr_model,
+        "speech_s": a.speech_s,
+        "dropped_segments": list(a.dropped),
+        **{name: a.metrics.get(name) for name in METRIC_COLUMNS},
+        "metric_spans": [
+            {"metric": name, "start_s": s.start_s, "end_s": s.end_s}
+            for name, spans in sorted(a.metric_spans.items())
+            for s in spans
+        ],
+        "redactions": [dataclasses.asdict(r) for r in a.redactions],
+        "diarization": dataclasses.asdict(a.diarization) if a.diarization else None,
+        "embed_model": a.embed_model or None,
+        "decode_warnings": a.decode_warnings,
+    }
+
+
+_ANALYSIS_COLUMNS = (
+    "duration_s",
+    "channels",
+    "sample_rate",
+    "codec",
+    "language",
+    "language_probability",
+    "asr_model",
+    "speech_s",
+    *METRIC_COLUMNS,
+    "diarization",
+    "embed_model",
+    "decode_warnings",
+)
+
+
+def diarization_of(row: Mapping[str, Any]) -> Diarization | None:
+    """The :class:`Diarization` a ``calls`` row holds (``None``: not transcribed, or stored
+    before the column)."""
+    d = row.get("diarization")
+    return Diarization(d["outcome"], d["embedder"] or "", d["voice_gain"]) if d else None
 
 
 def metrics_from_call_row(

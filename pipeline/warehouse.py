@@ -74,6 +74,10 @@ SCHEMA_VERSION = "1"
 PARTITION = "call_date"
 
 _redaction = pa.struct([("kind", pa.string()), ("start_s", pa.float64()), ("end_s", pa.float64())])
+_diarization = pa.struct(
+    [("outcome", pa.string()), ("embedder", pa.string()), ("voice_gain", pa.float64())]
+)
+"""How a call's words got their parties (:class:`pipeline.analysis.Diarization`)."""
 _named_span = pa.struct(
     [("metric", pa.string()), ("start_s", pa.float64()), ("end_s", pa.float64())]
 )
@@ -131,6 +135,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             *[(name, pa.float64()) for name in METRIC_COLUMNS],
             ("metric_spans", pa.list_(_named_span)),
             ("redactions", pa.list_(_redaction)),
+            ("diarization", _diarization),
             ("repeat_contacts", pa.int32()),
             ("embed_model", pa.string()),
             ("decode_warnings", pa.int32()),

@@ -19,9 +19,10 @@ from typing import Any
 import pyarrow.compute as pc
 
 from pipeline import warehouse as wh
+from pipeline.analysis import speakers_line
 from pipeline.metric_rows import METRICS
 from pipeline.redact_audio import spans_of
-from pipeline.rows import queue_entry_from_row
+from pipeline.rows import diarization_of, queue_entry_from_row
 from pipeline.scoring import clock
 from pipeline.shapes import from_row
 from pipeline.types import Evidence, Finding, QueueEntry
@@ -230,6 +231,8 @@ class CallView:
     plan: tuple[tuple[float, float, str], ...]
     """(start_s, end_s, kind) of the viewer's plan: ``hear`` or ``read``."""
     queue_kinds: tuple[str, ...] = field(default=())
+    speakers: str = ""
+    """How the words got their parties (:func:`pipeline.analysis.speakers_line`)."""
 
 
 def queued_for(root: str | Path, ref: CallRef) -> set[str]:
@@ -270,6 +273,7 @@ def read_call(root: str | Path, ref: CallRef, *, viewer: str | None) -> CallView
         metrics=metric_rows(call),
         plan=plan,
         queue_kinds=tuple(sorted({q["kind"] for q in mine})),
+        speakers=speakers_line(diarization_of(call)),
     )
 
 

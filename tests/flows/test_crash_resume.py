@@ -136,5 +136,6 @@ def test_unusual_sample_rate_is_decoded(data: Path, tmp_path: Path) -> None:
     result = process_recording(
         rec, RunSettings(config=Config(languages=["en"]), warehouse=str(tmp_path / "wh"))
     )
-    assert result.transcript is not None and result.audio["sample_rate"] == 11025
+    assert result.transcript is not None and result.analysis is not None
+    assert result.analysis.sample_rate == 11025
     assert "gold ring" in " ".join(u.text for u in result.transcript.utterances).lower()

@@ -18,20 +18,29 @@ from flows import nightly
 from flows.cli import main
 from flows.process import (
     RunSettings,
-    _cached_transcript,
-    embed_transcript,
+    TranscriptCache,
+    cached_vectors,
+    get_transcriber,
     process_recording,
-    transcribe_recording,
 )
 from models import bundle
 from models.asr import load_whisper
+from models.embed import get_embedder
 from pipeline import warehouse as wh
+from pipeline.analysis import Diarization, transcript_key
 from pipeline.archive import UNREACHABLE, discover
 from pipeline.config import Config
 from pipeline.errors import ModelError
-from pipeline.types import Transcript, Utterance
 
 CONFIG = Config(languages=["en"])
+OLD_ENTRY = {  # as flows/process.py wrote a transcript cache entry at 84c184e
+    **{"language": "en", "language_probability": 0.97, "detected_language": "en"},
+    **{"duration_s": 4.0, "channels": 1, "tracks": 1, "sample_rate": 8000, "codec": "pcm_s16le"},
+    **{"decode_warnings": 0, "speech_s": 1.0, "dropped": [], "asr_model": "base@x|int8"},
+    **{"metrics": {"talk_s": 1.0}, "metric_spans": [], "metrics_wall_s": 0.01},
+    **{"diarization": "too little speech", "redactions": []},
+    "utterances": [{"speaker": "unknown", "start_s": 0.5, "end_s": 1.5, "text": "hello"}],
+}
 
 
 @pytest.fixture
@@ -54,42 +63,50 @@ def archive(tmp_path: Path, data: Path) -> Path:
         b'{"language": "en"}',
         b'{"language": "en", "duration_s": 1, "speech_s": 1, "utterances": [{"oops": 1}]}',
         b"\xff\xfe\x00",
+        json.dumps({**OLD_ENTRY, "format": 99}).encode(),
     ],
-    ids=["torn", "not-an-object", "fields-missing", "bad-utterance", "not-utf8"],
+    ids=["torn", "not-an-object", "fields-missing", "bad-utterance", "not-utf8", "future-format"],
 )
 def test_a_damaged_cache_entry_is_a_counted_miss(
-    tmp_path: Path, archive: Path, damage: bytes, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, damage: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
-    rec = next(r for r in discover(archive).recordings if r.source_path == "day/weather.wav")
     entry = Path(wh.cache_path(tmp_path, "ab" * 32))
     entry.parent.mkdir(parents=True)
     entry.write_bytes(damage)
+    cache = TranscriptCache(str(tmp_path))
     with caplog.at_level(logging.WARNING, logger="earmark"):
-        found, damaged = _cached_transcript(rec, str(tmp_path), "ab" * 32)
-    assert found is None and damaged
+        found = cache.load("ab" * 32)
+    assert found is None and cache.damaged
     assert f"{entry}: damaged transcript cache entry" in caplog.text
-    assert _cached_transcript(rec, str(tmp_path), "cd" * 32) == (None, False)  # a plain miss
+    miss = TranscriptCache(str(tmp_path))
+    assert miss.load("cd" * 32) is None and not miss.damaged  # a plain miss
+
+
+def test_an_entry_written_before_the_typed_record_is_a_hit(tmp_path: Path) -> None:
+    entry = Path(wh.cache_path(tmp_path, "ab" * 32))
+    entry.parent.mkdir(parents=True)
+    entry.write_text(json.dumps(OLD_ENTRY))
+    cache = TranscriptCache(str(tmp_path))
+    found = cache.load("ab" * 32)
+    assert found is not None and not cache.damaged
+    assert found.diarization == Diarization("too little speech") and found.sample_rate == 8000
+    assert found.transcript("c1").utterances[0].text == "hello"
 
 
 @pytest.mark.parametrize("damage", [b"{trunc", b'{"vectors": ["***not base64***"]}', b"[]"])
 def test_a_damaged_vector_cache_entry_is_embedded_again(
     tmp_path: Path, damage: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
-    transcript = Transcript(
-        call_id="c",
-        language="en",
-        duration_s=3.0,
-        utterances=(Utterance(speaker="agent", start_s=0.0, end_s=2.0, text="how can I help"),),
-    )
-    first, cached = embed_transcript(transcript, str(tmp_path))
+    lines = ["how can I help"]
+    first, cached = cached_vectors(get_embedder(), lines, str(tmp_path))
     assert first is not None and not cached
     (entry,) = (tmp_path / "_cache").rglob("*.json")
     entry.write_bytes(damage)
     with caplog.at_level(logging.WARNING, logger="earmark"):
-        again, cached = embed_transcript(transcript, str(tmp_path))
+        again, cached = cached_vectors(get_embedder(), lines, str(tmp_path))
     assert again is not None and not cached and (again == first).all()
     assert f"{entry}: damaged vector cache entry" in caplog.text
-    assert embed_transcript(transcript, str(tmp_path))[1]  # rewritten: a hit now
+    assert cached_vectors(get_embedder(), lines, str(tmp_path))[1]  # rewritten: a hit now
 
 
 @pytest.mark.slow
@@ -110,8 +127,9 @@ def test_a_damaged_cache_entry_is_transcribed_again_and_rewritten(
     assert again.cache_repaired and not again.asr_cached and again.quarantine is None
     assert again.transcript == first.transcript
     assert json.loads(entry.read_text())["utterances"]  # rewritten whole
-    third = transcribe_recording(rec, settings)
-    assert third[2] and not third[3]  # from the cache now, nothing damaged
+    third = TranscriptCache(settings.warehouse)
+    key = transcript_key(rec, get_transcriber(CONFIG.asr).model_id, CONFIG)
+    assert third.load(key) is not None and not third.damaged  # from the cache, nothing damaged
 
 
 # ---------------------------------------------------------------- archive gone mid-night

@@ -329,3 +329,14 @@ def test_audio_metrics_are_stored_per_call(night: dict) -> None:
     assert cafe["wpm_agent"] > 60
     mono = calls["2026-11-21/mono.wav"]
     assert mono["talk_agent_s"] is None and mono["dead_air_s"] is not None
+
+
+def test_each_call_says_how_its_words_got_their_parties(night: dict) -> None:
+    calls = {r["source_path"]: r for r in night["tables"]["calls"]}
+    stereo = {"outcome": "stereo", "embedder": "", "voice_gain": None}
+    assert calls["2026-11-20/team one/Café call.wav"]["diarization"] == stereo
+    assert calls["2026-11-21/call.mp3"]["diarization"] == stereo
+    mono = calls["2026-11-21/mono.wav"]["diarization"]  # one reader: nothing to split
+    assert (mono["outcome"], mono["embedder"]) == ("one voice", "librosa")
+    assert mono["voice_gain"] is not None
+    assert calls["2026-11-21/broken.wav"]["diarization"] is None  # quarantined

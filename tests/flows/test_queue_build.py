@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from rowkit import analysis
 
 from flows.rescore import rescore_partition
 from pipeline import rows
@@ -56,7 +57,7 @@ def warehouse(tmp_path: Path) -> Path:
         )  # type: ignore[arg-type]
         meta = {"agent_id": f"A{n % 6}", "team_id": "TEAM-01" if n % 2 else "TEAM-02"}
         rec = Recording(call_id, f"{call_id}.wav", "", "0" * 64, "2026-11-20", 0, meta)
-        calls.append(rows.call_row(rec, {"duration_s": 120.0, "language": "en"}, t, "ok"))
+        calls.append(rows.call_row(rec, analysis(duration_s=120.0), t, "ok"))
         utts.extend(rows.utterance_rows(t))
     wh.upsert(root, "calls", {"2026-11-20": calls})
     wh.upsert(root, "utterances", {"2026-11-20": utts})
@@ -151,7 +152,7 @@ def test_sentiment_puts_an_unhappy_customer_in_the_queue_at_their_moment(tmp_pat
         rec = Recording(call_id, f"{call_id}.wav", "", "0" * 64, "2026-11-20", 0, {})
         low = min(first, later)
         audio = {"duration_s": 120.0, "language": "en", "metrics": {"sentiment_min": low}}
-        calls.append(rows.call_row(rec, audio, t, "ok"))
+        calls.append(rows.call_row(rec, analysis(**audio), t, "ok"))
         utts.extend(rows.utterance_rows(t, sentiment=[nan, nan, first, nan, later, nan]))
     wh.upsert(root, "calls", {"2026-11-20": calls})
     wh.upsert(root, "utterances", {"2026-11-20": utts})

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from rowkit import analysis
 
 from pipeline import rows
 from pipeline import warehouse as wh
@@ -72,7 +73,7 @@ def warehouse(tmp_path: Path) -> Path:
             call_id, f"{call_id}.wav", f"/x/{call_id}.wav", "0" * 64, "2026-11-20", 1000
         )
         audio = {"duration_s": 90.0, "channels": 2, "sample_rate": 8000, "language": "en"}
-        wh.upsert(root, "calls", {"2026-11-20": [rows.call_row(rec, audio, t, "ok")]})
+        wh.upsert(root, "calls", {"2026-11-20": [rows.call_row(rec, analysis(**audio), t, "ok")]})
         wh.upsert(root, "utterances", {"2026-11-20": rows.utterance_rows(t)})
     return root
 
@@ -152,6 +153,7 @@ def test_explain_shows_matched_text_and_reasons(warehouse: Path, tmp_path: Path)
     )
     assert out.returncode == 0, out.stderr
     assert "FAIL greeting" in out.stdout and "PASS empathy" in out.stdout
+    assert "speakers: a channel per party" in out.stdout
     assert (
         "I apologized for the inconvenience." in out.stdout
         and "lemma 'apologize for the inconvenience'" in out.stdout

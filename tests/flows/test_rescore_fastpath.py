@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rowkit import analysis
 
 import flows.rescore as rescore
 from models.embed import get_embedder
@@ -208,7 +209,7 @@ def _warehouse(root: Path, calls: Sequence[Transcript]) -> list[dict[str, Any]]:
     for n, t in enumerate(calls):
         rec = Recording(t.call_id, f"{t.call_id}.wav", "", "0" * 64, DATE, 0)
         audio = {"duration_s": t.duration_s, "language": t.language, **_measured(n)}
-        call_rows.append(rows.call_row(rec, audio, t, "ok"))
+        call_rows.append(rows.call_row(rec, analysis(**audio), t, "ok"))
         utterance_rows.extend(rows.utterance_rows(t))
     random.Random(3).shuffle(utterance_rows)  # the rebuild must not rely on the stored order
     wh.upsert(root, "calls", {DATE: call_rows})

@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import soundfile as sf
+from rowkit import analysis
 
 from pipeline import rows
 from pipeline import warehouse as wh
@@ -96,7 +97,7 @@ def test_the_count_is_a_column_of_the_calls_table(mp3s: tuple[Path, Path]) -> No
     noisy = mp3s[1]
     audio = decode(noisy, sr=16_000)
     rec = Recording("C1", noisy.name, str(noisy), "0" * 64, "2026-12-05", noisy.stat().st_size)
-    row = rows.call_row(rec, {"decode_warnings": audio.decode_warnings}, None, "ok")
+    row = rows.call_row(rec, analysis(decode_warnings=audio.decode_warnings), None, "ok")
     table = pa.Table.from_pylist([row], schema=wh.SCHEMAS["calls"])
     assert table["decode_warnings"].to_pylist() == [audio.decode_warnings]
     assert table.schema.field("decode_warnings").type == pa.int32()

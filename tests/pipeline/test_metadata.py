@@ -127,7 +127,7 @@ def test_a_bad_date_keeps_agent_and_team_and_says_where_the_date_came_from(
         (4, 0, "I011"),  # c.wav is not in the archive
     ]
     # the issues reach the calls table with the call
-    row = rows.call_row(c1, {}, None, "quarantined")
+    row = rows.call_row(c1, None, None, "quarantined")
     table = pa.Table.from_pylist([row], schema=wh.SCHEMAS["calls"])
     assert table["metadata_issues"].to_pylist() == [list(c1.metadata_issues)]
     assert table["team_id"].to_pylist() == ["TEAM-01"]

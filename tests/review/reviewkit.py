@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from rowkit import analysis
 
 from pipeline import rows
 from pipeline import warehouse as wh
@@ -160,6 +161,8 @@ CALLS: dict[str, dict[str, Any]] = {
     PATH_ID: {"team": "TEAM-01", "agent": "A3", "path": LENA_AUDIO, "date": DATE},
 }
 METRICS = {"talk_agent_s": 12.5, "talk_customer_s": 9.0, "dead_air_s": 4.2, "overtalk_s": 0.8}
+DIARIZATION = {"outcome": "diarized", "embedder": "librosa", "voice_gain": 3.1}
+"""Every fixture call is mono, its words split between the agent and the customer."""
 METRIC_SPANS = [
     {"metric": "dead_air_s", "start_s": 14.0, "end_s": 20.0},
     {"metric": "dead_air_count", "start_s": 14.0, "end_s": 20.0},  # the same gap, counted
@@ -202,6 +205,8 @@ def write_call(root: Path, call_id: str, spec: dict[str, Any], source_path: str)
         "sample_rate": 8000,
         "codec": "pcm_s16le",
         "language": "en",
+        "tracks": 1,
+        "diarization": DIARIZATION,
         "metrics": METRICS,
         "metric_spans": METRIC_SPANS,
         "redactions": [
@@ -220,7 +225,7 @@ def write_call(root: Path, call_id: str, spec: dict[str, Any], source_path: str)
         () if good else ("critical: forbidden_language (agent at 0:08)", "customer escalation"),
         0.0 if good else 1000.0,
     )
-    wh.upsert(root, "calls", {date: [rows.call_row(rec, audio, transcript, "ok")]})
+    wh.upsert(root, "calls", {date: [rows.call_row(rec, analysis(**audio), transcript, "ok")]})
     wh.upsert(root, "utterances", {date: rows.utterance_rows(transcript, sentiment=SENTIMENT)})
     wh.upsert(root, "findings", {date: [rows.finding_row(f) for f in findings]})
     wh.upsert(root, "scores", {date: [rows.score_row(score)]})
@@ -314,7 +319,7 @@ def build_history(root: Path, *, weeks: int = 6, per_week: int = 3) -> list[str]
                 audio = {"duration_s": 35.548, "channels": 1, "sample_rate": 8000,
                          "codec": "pcm_s16le", "language": "en", "metrics": METRICS,
                          "metric_spans": METRIC_SPANS, "redactions": []}  # fmt: skip
-                calls.append(rows.call_row(rec, audio, transcript, "ok"))
+                calls.append(rows.call_row(rec, analysis(**audio), transcript, "ok"))
                 utts.extend(rows.utterance_rows(transcript))
                 found = [
                     _finding(call_id, "greeting", True, "pass"),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from reviewkit import DATE, build_archive, build_warehouse, make_accounts, make_config, sign_in
+from rowkit import analysis
 
 from pipeline import rows
 from pipeline import warehouse as wh
@@ -20,8 +21,10 @@ def _not_scored(root: Path) -> None:
     internal = Recording(
         "C-INT", "int.wav", "", "2" * 64, DATE, 100, {"agent_id": "B1", "team_id": "TEAM-02"}
     )
-    audio_de = {"duration_s": 61.0, "language": "de", "language_probability": 0.91}
-    audio_int = {"duration_s": 30.0, "language": "zh", "language_probability": 0.99}
+    audio_de = analysis(
+        duration_s=61.0, language="de", language_probability=0.91, status="unsupported_language"
+    )
+    audio_int = analysis(duration_s=30.0, language="zh", language_probability=0.99)
     calls = [
         rows.call_row(
             german,

@@ -159,3 +159,12 @@ def test_bad_values_are_refused_and_nothing_saved(
 )
 def test_parse_time(text: str, seconds: float | None) -> None:
     assert parse_time(text) == seconds
+
+
+def test_the_call_page_says_how_the_words_got_their_parties(client: TestClient) -> None:
+    sign_in(client, "lena")
+    page = client.get("/call/C-LENA-1").text
+    assert (
+        '<dd id="speakers">one channel, split into agent and customer: '
+        "diarized (librosa, voice gain 3.10)</dd>"
+    ) in page

@@ -7,15 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from flows import process
-from flows.process import cache_components, transcript_key
+from pipeline import analysis
+from pipeline.analysis import cache_components, transcript_key
 from pipeline.config import Config
 from pipeline.redact_cues import redaction_cues_file
 from pipeline.types import Recording
 
-
-class _Model:
-    model_id = "whisper-base@test"
+MODEL = "whisper-base@test"
 
 
 def _recording(**metadata: str) -> Recording:
@@ -30,28 +28,26 @@ def test_every_step_the_entry_holds_is_a_component() -> None:
 
 
 def test_the_same_call_and_settings_give_the_same_key() -> None:
-    assert transcript_key(_recording(), _Model(), Config()) == transcript_key(  # type: ignore[arg-type]
-        _recording(),
-        _Model(),
-        Config(),  # type: ignore[arg-type]
+    assert transcript_key(_recording(), MODEL, Config()) == transcript_key(
+        _recording(), MODEL, Config()
     )
 
 
 def test_a_new_redaction_version_or_cue_file_is_a_new_key(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    before = transcript_key(_recording(), _Model(), Config())  # type: ignore[arg-type]
-    monkeypatch.setattr(process, "REDACT_VERSION", process.REDACT_VERSION + 1)
-    bumped = transcript_key(_recording(), _Model(), Config())  # type: ignore[arg-type]
+    before = transcript_key(_recording(), MODEL, Config())
+    monkeypatch.setattr(analysis, "REDACT_VERSION", analysis.REDACT_VERSION + 1)
+    bumped = transcript_key(_recording(), MODEL, Config())
     monkeypatch.undo()
     edited = tmp_path / "redaction.yaml"
     edited.write_text(redaction_cues_file().read_text(encoding="utf-8") + "\n# edited\n")
-    monkeypatch.setattr(process, "redaction_cues_file", lambda: edited)
-    recued = transcript_key(_recording(), _Model(), Config())  # type: ignore[arg-type]
+    monkeypatch.setattr(analysis, "redaction_cues_file", lambda: edited)
+    recued = transcript_key(_recording(), MODEL, Config())
     assert len({before, bumped, recued}) == 3
 
 
 def test_the_call_direction_is_part_of_the_key() -> None:
-    inbound = transcript_key(_recording(), _Model(), Config())  # type: ignore[arg-type]
-    outbound = transcript_key(_recording(direction="outbound"), _Model(), Config())  # type: ignore[arg-type]
+    inbound = transcript_key(_recording(), MODEL, Config())
+    outbound = transcript_key(_recording(direction="outbound"), MODEL, Config())
     assert inbound != outbound

@@ -48,11 +48,19 @@ def _as_written(table: pa.Table) -> pa.Table:
     return pq.read_table(buffer)
 
 
+ADDED = {"calls": ["diarization"]}
+"""Columns a table gained after its layout was stored, read as null from the partitions
+written before (``calls.diarization``, the speaker split of a mono call)."""
+
+
 @pytest.mark.parametrize("name", sorted(TABLES))
 def test_derived_schema_writes_the_layout_stored_before(name: str) -> None:
     before = pq.read_schema(LAYOUTS / f"{name}.parquet")
     now = _as_written(TABLES[name].empty_table()).schema
-    assert now.equals(before, check_metadata=True), f"{name}: {now} != {before}"
+    added = ADDED.get(name, [])
+    assert set(added) <= set(now.names)
+    kept = pa.schema([now.field(n) for n in now.names if n not in added], now.metadata)
+    assert kept.equals(before, check_metadata=True), f"{name}: {kept} != {before}"
 
 
 def test_every_table_has_its_stored_layout() -> None:

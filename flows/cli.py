@@ -889,10 +889,17 @@ def _print_assessment(
 
 
 def cmd_rubric_explain(args: argparse.Namespace) -> int:
+    import pyarrow.compute as pc
+
     from flows.rescore import RubricsByLanguage
     from pipeline import warehouse as wh
     from pipeline.analysis import speakers_line
-    from pipeline.rows import diarization_of, transcript_from_rows
+    from pipeline.rows import (
+        diarization_of,
+        metrics_from_call_row,
+        transcripts_from_table,
+        vectors_from_table,
+    )
     from pipeline.scoring import assess
 
     calls = [
@@ -909,13 +916,12 @@ def cmd_rubric_explain(args: argparse.Namespace) -> int:
         raise errors.CALL_NOT_SCORED(
             call=args.call, problem=f"not transcribed: {call['status_reason']}"
         )
-    utts = wh.read_table(args.warehouse, "utterances", call_dates=[call["call_date"]]).to_pylist()
-    transcript = transcript_from_rows(
-        call["call_id"],
-        call["language"],
-        call["duration_s"],
-        [u for u in utts if u["call_id"] == args.call],
-    )
+    utts = wh.read_table(args.warehouse, "utterances", call_dates=[call["call_date"]])
+    utts = utts.filter(pc.equal(utts["call_id"], args.call))
+    key = (call["call_id"], call["language"], call["duration_s"])
+    transcript = transcripts_from_table([key], utts)[0]
+    vectors = vectors_from_table([args.call], utts)[0]
+    metrics, spans = metrics_from_call_row(call)
     paths = [args.rubric] if args.rubric else _call_rubric_paths(args, call)
     compiled = RubricsByLanguage(paths)(transcript.language)
     if compiled is None:
@@ -924,7 +930,9 @@ def cmd_rubric_explain(args: argparse.Namespace) -> int:
         f"{call['source_path']}  {call['duration_s']:.0f} s  {call['language']}  agent {call['agent_id'] or '—'}"
     )
     print(f"speakers: {speakers_line(diarization_of(call))}")
-    findings, score = assess(compiled, transcript)
+    findings, score = assess(
+        compiled, transcript, metrics=metrics, metric_spans=spans, vectors=vectors
+    )
     _print_assessment(args.call, findings, score, explain=True)
     return EXIT_OK
 

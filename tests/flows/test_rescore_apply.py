@@ -162,6 +162,33 @@ def test_explain_shows_matched_text_and_reasons(warehouse: Path, tmp_path: Path)
     assert missing.returncode == 3 and "[I006]" in missing.stderr
 
 
+def test_explain_judges_with_the_metrics_the_night_stored(tmp_path: Path) -> None:
+    """``explain`` scores as the night and ``rescore`` do: with the call's stored metrics
+    (an item on dead air is N/A without them)."""
+    root = tmp_path / "wh"
+    t = Transcript("Q", "en", 90.0, (_utt("agent", 1.0, "Hello, you're through to Acme."),))
+    rec = Recording("Q", "Q.wav", "/x/Q.wav", "0" * 64, "2026-11-20", 1000)
+    facts = {
+        "duration_s": 90.0,
+        "metrics": {"longest_dead_air_s": 14.0},
+        "metric_spans": [{"metric": "longest_dead_air_s", "start_s": 40.0, "end_s": 54.0}],
+    }
+    wh.upsert(root, "calls", {"2026-11-20": [rows.call_row(rec, analysis(**facts), t, "ok")]})
+    wh.upsert(root, "utterances", {"2026-11-20": rows.utterance_rows(t)})
+    rubric = tmp_path / "air.yaml"
+    rubric.write_text(
+        "schema_version: 1\nid: air\nversion: 1\nlanguage: en\nitems:\n"
+        "  - id: dead_air\n    speaker: any\n    expect: absent\n    weight: 10\n"
+        "    detector: metric.v1\n"
+        "    params: {metric: longest_dead_air_s, op: '>', value: 10}\n"
+    )
+    out = _earmark(
+        "rubric", "explain", "--call", "Q", "--warehouse", str(root), "--rubric", str(rubric)
+    )
+    assert out.returncode == 0, out.stderr
+    assert "FAIL dead_air" in out.stdout and "0:40-0:54" in out.stdout
+
+
 def test_apply_scores_external_transcripts_as_jsonl(tmp_path: Path) -> None:
     lines = [
         {

@@ -133,18 +133,19 @@ def night(archive: str, warehouse: str) -> dict[str, Any]:
     started = time.monotonic()
     summary = run_night(archive, warehouse, Config(languages=["en"]))
     night_wall_s = time.monotonic() - started
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the night's own
     # the part of a night that grows with the archive, timed again on its own: list the
     # archive and compare it with the index, read and write the index
     from flows.nightly import plan_archive
     from pipeline import warehouse as wh
-    from pipeline.file_index import DateRange, index_of
+    from pipeline.file_index import DateRange, FileIndex
 
     t0 = time.monotonic()
-    entries = wh.read_index(warehouse)
+    index = FileIndex(wh.read_index(warehouse))
     t1 = time.monotonic()
-    plan_archive(archive, index_of(entries), dates=DateRange())
+    plan_archive(archive, index, dates=DateRange())
     t2 = time.monotonic()
-    wh.write_index(warehouse, entries)
+    wh.write_index(warehouse, index.table)
     t3 = time.monotonic()
     return {
         "process_wall_s": None,
@@ -156,7 +157,7 @@ def night(archive: str, warehouse: str) -> dict[str, Any]:
         "processed": summary.processed,
         "unchanged": summary.unchanged,
         "hashed": summary.hashed,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(peak_rss_mb, 1),
     }
 
 

@@ -32,17 +32,16 @@ from models.bundle import resolve_model
 from models.diarize import pick_embedder
 from pipeline import rows
 from pipeline import warehouse as wh
-from pipeline.archive import UNREACHABLE, ArchiveFile, list_archive
+from pipeline.archive import UNREACHABLE, ArchiveFile, ArchiveScan
 from pipeline.config import Config
 from pipeline.contacts import repeat_contacts
 from pipeline.errors import AudioError, EarmarkError, InputError
 from pipeline.file_index import (
     Changes,
     DateRange,
-    Index,
+    FileIndex,
     apply_night,
     entry_for,
-    index_of,
     plan_changes,
     resolve_changes,
 )
@@ -218,13 +217,13 @@ def night_step(
     warehouse: str,
     config: Config,
     plan: ArchivePlan,
-    index: Index,
+    index: FileIndex,
     *,
     todo: list[ArchiveFile],
     first: bool = True,
     batch_calls: int | None = None,
     advance: Callable[[int, str], None] | None = None,
-) -> tuple[StepResult, Index]:
+) -> tuple[StepResult, FileIndex]:
     """Hash ``todo``, process what is new, write the tables, the new dates' queues and the
     index: the unit a night runs once and a backfill runs per chunk.
 
@@ -283,7 +282,7 @@ def night_step(
         vanished=plan.changes.vanished if first else (),
     )
     if after != index:
-        wh.write_index(warehouse, after.values())
+        wh.write_index(warehouse, after.table)
     step = StepResult(
         results=results,
         quarantined=quarantined,
@@ -341,20 +340,26 @@ class ArchivePlan:
 
 def plan_archive(
     archive: str | Path,
-    index: Index,
+    index: FileIndex,
     *,
     dates: DateRange,
     metadata: MetadataOptions | None = None,
 ) -> ArchivePlan:
-    """List ``archive`` and compare it with the index (see :mod:`pipeline.file_index`)."""
+    """List ``archive`` chunk by chunk and compare it with the index (see
+    :mod:`pipeline.file_index`)."""
     root = str(Path(archive).resolve())
-    listing = list_archive(root, metadata=metadata)
-    meta = listing.metadata
+    scan = ArchiveScan(root, metadata=metadata)
+    meta = scan.metadata_file()
     changes = plan_changes(
-        root, listing.files, index, dates=dates, also=[meta.source_path] if meta else []
+        root,
+        scan.iter_chunks(),
+        index,
+        describe=scan.describe,
+        dates=dates,
+        also=[meta.source_path] if meta else [],
     )
     entry = None
-    refused: list[QuarantineEntry] = listing.quarantined
+    refused: list[QuarantineEntry] = scan.quarantined
     if meta is not None:
         entry = IndexEntry(
             archive=root,
@@ -364,12 +369,12 @@ def plan_archive(
             audio_sha256="",
             call_id="",
             call_date="",
-            status="quarantined" if listing.quarantined else "ok",
+            status="quarantined" if scan.quarantined else "ok",
         )
         if index.get((root, meta.source_path)) == entry:
             entry, refused = None, []  # seen as it is: its refused rows are recorded
-    issues = listing.metadata_issues if entry is not None else []
-    return ArchivePlan(root, changes, listing.ignored, refused, entry, issues)
+    issues = scan.metadata_issues() if entry is not None else []
+    return ArchivePlan(root, changes, sorted(scan.ignored), refused, entry, issues)
 
 
 def nightly_flow(
@@ -386,7 +391,7 @@ def nightly_flow(
         if planned is not None and planned[0] == wh.stamp(wh.index_path(warehouse)):
             _, index, plan = planned  # listed just before the flow; the index is as read then
         else:
-            index = index_of(wh.read_index(warehouse))
+            index = FileIndex(wh.read_index(warehouse))
             plan = plan_archive(
                 archive, index, dates=dates or DateRange(), metadata=metadata_options(config)
             )
@@ -428,7 +433,7 @@ def summarize(plan: ArchivePlan, steps: list[StepResult], *, started: float) -> 
         wall_s=time.monotonic() - started,
         call_dates=sorted({d for s in steps for d in s.dates}),
         queue=[q for s in steps for q in s.queue],
-        unchanged=len(plan.changes.unchanged),
+        unchanged=plan.changes.unchanged,
         hashed=sum(s.hashed for s in steps),
         moved=[m for s in steps for m in s.moved],
         touched=sum(s.touched for s in steps),
@@ -1009,7 +1014,7 @@ def _nothing_new(
     """
     started = time.monotonic()
     stamp = wh.stamp(wh.index_path(warehouse))
-    index = index_of(wh.read_index(warehouse))
+    index = FileIndex(wh.read_index(warehouse))
     plan = plan_archive(archive, index, dates=dates, metadata=metadata_options(config))
     if plan.changes.todo or plan.changes.vanished or plan.metadata_entry is not None:
         _planned[(str(archive), str(warehouse), dates)] = (stamp, index, plan)
@@ -1018,7 +1023,7 @@ def _nothing_new(
 
 
 _planned: dict[
-    tuple[str, str, DateRange | None], tuple[tuple[str, int] | None, Index, ArchivePlan]
+    tuple[str, str, DateRange | None], tuple[tuple[str, int] | None, FileIndex, ArchivePlan]
 ] = {}
 """The plan :func:`_nothing_new` made, for the flow it starts (in this process): a large
 archive is then listed once a night, not twice. The flow uses it only if the index it

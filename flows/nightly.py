@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow
+
 from flows.process import (
     CallResult,
     RunSettings,
@@ -374,6 +376,7 @@ def plan_archive(
         if index.get((root, meta.source_path)) == entry:
             entry, refused = None, []  # seen as it is: its refused rows are recorded
     issues = scan.metadata_issues() if entry is not None else []
+    pyarrow.default_memory_pool().release_unused()  # the compare's buffers, before the models
     return ArchivePlan(root, changes, sorted(scan.ignored), refused, entry, issues)
 
 

@@ -26,11 +26,13 @@ reading and writing is in :mod:`pipeline.warehouse` (``read_index`` / ``write_in
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -390,12 +392,46 @@ def apply_night(
         )
     if not changed:
         return index
-    kept = index.table.filter(pc.invert(_key_mask(index.table, changed)))
+    drop = np.flatnonzero(_key_mask(index.table, changed).to_numpy())
     added = wh.index_table(e for e in changed.values() if e is not None)
-    table = pa.concat_tables([kept, added]).sort_by(
-        [("archive", "ascending"), ("source_path", "ascending")]
-    )
-    return FileIndex(table.combine_chunks())
+    return FileIndex(_merged(index.table, drop.tolist(), added))
+
+
+def _merged(table: pa.Table, drop: Sequence[int], added: pa.Table) -> pa.Table:
+    """``table`` without its rows ``drop``, with the rows of ``added`` where their keys
+    sort (both tables sorted by archive and path): slices of the two, so the rows kept
+    are not copied (a night changes a few rows of a large index)."""
+    archive, path = table["archive"], table["source_path"]
+
+    def key(row: int) -> Key:
+        return (archive[row].as_py(), path[row].as_py())
+
+    keys = zip(added["archive"].to_pylist(), added["source_path"].to_pylist(), strict=True)
+    events = [
+        (bisect.bisect_left(range(table.num_rows), k, key=key), 0, j) for j, k in enumerate(keys)
+    ]
+    events += [(row, 1, row) for row in drop]  # at one row: the insertion first, then the drop
+    pieces: list[list[Any]] = []  # [table, start, length], runs merged
+    cursor = 0
+    for row, drops, j in sorted(events):
+        _extend(pieces, table, cursor, row - cursor)
+        cursor = row + drops
+        if not drops:
+            _extend(pieces, added, j, 1)
+    _extend(pieces, table, cursor, table.num_rows - cursor)
+    if not pieces:
+        return table.schema.empty_table()
+    return pa.concat_tables([t.slice(start, length) for t, start, length in pieces])
+
+
+def _extend(pieces: list[list[Any]], table: pa.Table, start: int, length: int) -> None:
+    """Add rows ``start`` to ``start + length`` of ``table``, to the last piece if they follow it."""
+    if length <= 0:
+        return
+    if pieces and pieces[-1][0] is table and pieces[-1][1] + pieces[-1][2] == start:
+        pieces[-1][2] += length
+    else:
+        pieces.append([table, start, length])
 
 
 def _key(entry: IndexEntry) -> Key:

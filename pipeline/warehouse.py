@@ -465,8 +465,19 @@ def read_index(root: str | os.PathLike[str]) -> pa.Table:
     WarehouseError
         ``W002`` when the index file is unreadable.
     """
-    table = read_parquet(index_path(root), schema=INDEX_SCHEMA)
-    return INDEX_SCHEMA.empty_table() if table is None else table.combine_chunks()
+    location = index_path(root)
+    fs, path = storage(location)
+    try:  # ParquetFile, one thread: the datasets layer and a thread pool would stay resident
+        if isinstance(fs, LocalFileSystem):
+            table = pq.ParquetFile(path).read(use_threads=False)
+        else:
+            with fs.open(path, "rb") as f:
+                table = pq.ParquetFile(f).read(use_threads=False)
+        return table.cast(INDEX_SCHEMA).combine_chunks()
+    except FileNotFoundError:
+        return INDEX_SCHEMA.empty_table()
+    except (pa.ArrowInvalid, ValueError, OSError) as exc:
+        raise errors.PARTITION_UNREADABLE(path=location, reason=exc) from exc
 
 
 def write_index(root: str | os.PathLike[str], table: pa.Table) -> None:

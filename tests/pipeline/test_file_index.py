@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import random
 import shutil
 from pathlib import Path
 
@@ -309,3 +310,43 @@ def test_a_listing_comes_in_chunks_of_every_audio_file(tmp_path: Path) -> None:
     assert len(listed) == 12 and scan.ignored == ["notes.txt"]
     sizes = {p: s for c in chunks for p, s in zip(c.source_paths, c.sizes, strict=True)}
     assert sizes["2026-11-20/call-00.wav"] == (root / "2026-11-20" / "call-00.wav").stat().st_size
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_apply_night_equals_a_record_by_record_update(seed: int) -> None:
+    """The columnar update (slices of the old table, the changed rows in their sorted
+    place) against the same update done on a dict of records."""
+    rng = random.Random(seed)
+    entries = [
+        dataclasses.replace(_entry(n), archive=rng.choice(["/a", "/b"]), status="ok")
+        for n in rng.sample(range(200), 60)
+    ]
+    index = index_of(entries)
+    picked = rng.sample(entries, 30)
+    moved = [(e, dataclasses.replace(e, source_path=f"moved/{e.source_path}")) for e in picked[:8]]
+    updated = [dataclasses.replace(e, mtime_ns=1) for e in picked[8:16]]
+    new = [
+        dataclasses.replace(_entry(n), archive="/a") for n in range(300, 300 + rng.randint(0, 9))
+    ]
+    vanished = [*picked[16:], dataclasses.replace(picked[0], mtime_ns=7)]  # last: not as held
+    vanished[0] = dataclasses.replace(vanished[0], status="quarantined")
+    index = apply_night(index, entries=[vanished[0]])
+    expected = {(e.archive, e.source_path): e for e in index.values()}
+    for old, moved_to in moved:
+        del expected[(old.archive, old.source_path)]
+        expected[(moved_to.archive, moved_to.source_path)] = moved_to
+    for e in updated + new:
+        expected[(e.archive, e.source_path)] = e
+    for e in vanished:
+        key = (e.archive, e.source_path)
+        if expected.get(key) == e:
+            if e.status == "quarantined":
+                del expected[key]
+            else:
+                expected[key] = dataclasses.replace(e, status="vanished")
+    after = apply_night(index, entries=updated + new, moved=moved, vanished=vanished)
+    assert list(after.values()) == sorted(
+        expected.values(), key=lambda e: (e.archive, e.source_path)
+    )
+    assert len(after) == len(expected) and after != index
+    assert apply_night(after) is after

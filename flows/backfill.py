@@ -96,11 +96,11 @@ def backfill_flow(
                 hook(done, total, path)
 
         for n, chunk in enumerate(chunks):
-            step, index = night_step(
+            step, index = night_step(  # a backfill holds its index from chunk to chunk
                 warehouse,
                 config,
                 plan,
-                index,
+                lambda held=index: held,
                 todo=chunk,
                 first=n == 0,
                 batch_calls=batch_calls,

@@ -219,7 +219,7 @@ def night_step(
     warehouse: str,
     config: Config,
     plan: ArchivePlan,
-    index: FileIndex,
+    load_index: Callable[[], FileIndex],
     *,
     todo: list[ArchiveFile],
     first: bool = True,
@@ -229,12 +229,16 @@ def night_step(
     """Hash ``todo``, process what is new, write the tables, the new dates' queues and the
     index: the unit a night runs once and a backfill runs per chunk.
 
+    ``load_index`` is called twice: for the hashing, and to record the outcome; between
+    the two the step holds no index (a night reads it again, :func:`index_loader`, so the
+    models and transcripts never share memory with the index of a large archive).
     ``first``: this step also records what the listing found besides audio (refused
     ``metadata.csv`` rows, vanished files). Returns the step's outcome and the index
     after it (already written to the warehouse).
     """
     root = plan.root
-    resolved = resolve_changes(root, plan.changes, index, todo=todo)
+    resolved = resolve_changes(root, plan.changes, load_index(), todo=todo)
+    pyarrow.default_memory_pool().release_unused()
     if advance:
         advance(len(todo) - len(resolved.recordings), todo[-1].source_path if todo else "")
     settings = RunSettings(config=config, warehouse=warehouse)
@@ -277,6 +281,7 @@ def night_step(
     entries += resolved.touched + resolved.refused
     if first and plan.metadata_entry is not None:
         entries.append(plan.metadata_entry)
+    index = load_index()
     after = apply_night(
         index,
         entries=entries,
@@ -390,14 +395,7 @@ def nightly_flow(
     # Fail before any compute on what would fail every call: rubrics (model files: preflight).
     check_rubrics(config)
     with night_lock(warehouse):
-        planned = _planned.pop((archive, warehouse, dates), None)
-        if planned is not None and planned[0] == wh.stamp(wh.index_path(warehouse)):
-            _, index, plan = planned  # listed just before the flow; the index is as read then
-        else:
-            index = FileIndex(wh.read_index(warehouse))
-            plan = plan_archive(
-                archive, index, dates=dates or DateRange(), metadata=metadata_options(config)
-            )
+        plan, load_index = _night_plan(archive, warehouse, dates, config)
         for issue in plan.metadata_issues:  # the summary shows them; a warning would print each
             log.info("%s", issue)
         total = len(plan.changes.todo)
@@ -410,12 +408,39 @@ def nightly_flow(
                 _progress(done, total, path)
 
         step, _ = night_step(
-            warehouse, config, plan, index, todo=plan.changes.todo, advance=advance
+            warehouse, config, plan, load_index, todo=plan.changes.todo, advance=advance
         )
     _publish_artifact(step.queue)
     publish_rising(step.reasons)
     _publish_monthly(warehouse, config, step.closed_months)
     return summarize(plan, [step], started=started)
+
+
+def _night_plan(
+    archive: str, warehouse: str, dates: DateRange | None, config: Config
+) -> tuple[ArchivePlan, Callable[[], FileIndex]]:
+    """The night's plan (made before the flow when the index has not changed since) and
+    the loader of its index."""
+    planned = _planned.pop((archive, warehouse, dates), None)
+    if planned is not None and planned[0] == wh.stamp(wh.index_path(warehouse)):
+        _, index, plan = planned  # listed just before the flow; the index is as read then
+    else:
+        index = FileIndex(wh.read_index(warehouse))
+        plan = plan_archive(
+            archive, index, dates=dates or DateRange(), metadata=metadata_options(config)
+        )
+    return plan, index_loader(warehouse, index)
+
+
+def index_loader(warehouse: str, index: FileIndex) -> Callable[[], FileIndex]:
+    """``index`` the first time, then the warehouse's index, read again: what a night's
+    step holds while its calls are processed is not the index (see :func:`night_step`)."""
+    held = [index]
+
+    def load() -> FileIndex:
+        return held.pop() if held else FileIndex(wh.read_index(warehouse))
+
+    return load
 
 
 def summarize(plan: ArchivePlan, steps: list[StepResult], *, started: float) -> NightSummary:

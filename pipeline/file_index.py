@@ -96,8 +96,9 @@ class FileIndex:
         return wh.index_entries(self.table.filter(mask))
 
     def of_archive(self, root: str) -> pa.Table:
-        """The rows of one archive root."""
-        return self.table.filter(pc.equal(self.table["archive"], root))
+        """The rows of one archive root (the table itself, not a copy, when it holds no other)."""
+        mine = pc.equal(self.table["archive"], root)
+        return self.table if pc.all(mine).as_py() else self.table.filter(mine)
 
 
 def index_of(entries: Iterable[IndexEntry]) -> FileIndex:

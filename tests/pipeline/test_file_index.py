@@ -350,3 +350,23 @@ def test_apply_night_equals_a_record_by_record_update(seed: int) -> None:
     )
     assert len(after) == len(expected) and after != index
     assert apply_night(after) is after
+
+
+def test_another_archive_root_in_the_index(tmp_path: Path) -> None:
+    """An index holding two archives: planning one leaves the other's entries alone; a
+    call whose file left the other archive and turns up in this one is moved."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    _small_archive(first)
+    _, index = _night(first, EMPTY)
+    (second / "2026-11-23").mkdir(parents=True)
+    (first / "2026-11-20" / "call-00.wav").rename(second / "2026-11-23" / "from-first.wav")
+    (second / "2026-11-23" / "own.wav").write_bytes(b"the second archive's own call")
+    (changes, resolved), after = _night(second, index)
+    assert changes.unchanged == 0 and not changes.vanished
+    assert [(o.archive, n.archive, n.source_path) for o, n in resolved.moved] == [
+        (str(first), str(second), "2026-11-23/from-first.wav")
+    ]
+    assert [r.source_path for r in resolved.recordings] == ["2026-11-23/own.wav"]
+    assert sum(e.archive == str(first) for e in after.values()) == 11
+    (changes, _), _ = _night(first, after)
+    assert changes.unchanged == 11 and not changes.vanished and not changes.todo

@@ -30,7 +30,7 @@ from flows.process import rubric_for
 from pipeline import warehouse as wh
 from pipeline.archive import ArchiveFile
 from pipeline.config import Config
-from pipeline.file_index import DateRange, index_of
+from pipeline.file_index import DateRange, FileIndex
 from pipeline.lease import night_lock
 from pipeline.metadata import options_from_config as metadata_options
 
@@ -82,7 +82,7 @@ def backfill_flow(
         rubric_for(config, language)
     steps: list[StepResult] = []
     with night_lock(warehouse):
-        index = index_of(wh.read_index(warehouse))
+        index = FileIndex(wh.read_index(warehouse))
         plan = plan_archive(archive, index, dates=dates, metadata=metadata_options(config))
         chunks = chunk_by_date(plan.changes.todo, chunk_calls=chunk_calls) or [[]]
         total = len(plan.changes.todo)
@@ -96,11 +96,11 @@ def backfill_flow(
                 hook(done, total, path)
 
         for n, chunk in enumerate(chunks):
-            step, index = night_step(
+            step, index = night_step(  # a backfill holds its index from chunk to chunk
                 warehouse,
                 config,
                 plan,
-                index,
+                lambda held=index: held,
                 todo=chunk,
                 first=n == 0,
                 batch_calls=batch_calls,

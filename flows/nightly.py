@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow
+
 from flows.process import (
     CallResult,
     RunSettings,
@@ -32,17 +34,16 @@ from models.bundle import resolve_model
 from models.diarize import pick_embedder
 from pipeline import rows
 from pipeline import warehouse as wh
-from pipeline.archive import UNREACHABLE, ArchiveFile, list_archive
+from pipeline.archive import UNREACHABLE, ArchiveFile, ArchiveScan
 from pipeline.config import Config
 from pipeline.contacts import repeat_contacts
 from pipeline.errors import AudioError, EarmarkError, InputError
 from pipeline.file_index import (
     Changes,
     DateRange,
-    Index,
+    FileIndex,
     apply_night,
     entry_for,
-    index_of,
     plan_changes,
     resolve_changes,
 )
@@ -217,22 +218,26 @@ def night_step(
     warehouse: str,
     config: Config,
     plan: ArchivePlan,
-    index: Index,
+    load_index: Callable[[], FileIndex],
     *,
     todo: list[ArchiveFile],
     first: bool = True,
     batch_calls: int | None = None,
     advance: Callable[[int, str], None] | None = None,
-) -> tuple[StepResult, Index]:
+) -> tuple[StepResult, FileIndex]:
     """Hash ``todo``, process what is new, write the tables, the new dates' queues and the
     index: the unit a night runs once and a backfill runs per chunk.
 
+    ``load_index`` is called twice: for the hashing, and to record the outcome; between
+    the two the step holds no index (a night reads it again, :func:`index_loader`, so the
+    models and transcripts never share memory with the index of a large archive).
     ``first``: this step also records what the listing found besides audio (refused
     ``metadata.csv`` rows, vanished files). Returns the step's outcome and the index
     after it (already written to the warehouse).
     """
     root = plan.root
-    resolved = resolve_changes(root, plan.changes, index, todo=todo)
+    resolved = resolve_changes(root, plan.changes, load_index(), todo=todo)
+    pyarrow.default_memory_pool().release_unused()
     if advance:
         advance(len(todo) - len(resolved.recordings), todo[-1].source_path if todo else "")
     settings = RunSettings(config=config, warehouse=warehouse)
@@ -275,6 +280,7 @@ def night_step(
     entries += resolved.touched + resolved.refused
     if first and plan.metadata_entry is not None:
         entries.append(plan.metadata_entry)
+    index = load_index()
     after = apply_night(
         index,
         entries=entries,
@@ -282,7 +288,7 @@ def night_step(
         vanished=plan.changes.vanished if first else (),
     )
     if after != index:
-        wh.write_index(warehouse, after.values())
+        wh.write_index(warehouse, after.table)
     step = StepResult(
         results=results,
         quarantined=quarantined,
@@ -340,20 +346,26 @@ class ArchivePlan:
 
 def plan_archive(
     archive: str | Path,
-    index: Index,
+    index: FileIndex,
     *,
     dates: DateRange,
     metadata: MetadataOptions | None = None,
 ) -> ArchivePlan:
-    """List ``archive`` and compare it with the index (see :mod:`pipeline.file_index`)."""
+    """List ``archive`` chunk by chunk and compare it with the index (see
+    :mod:`pipeline.file_index`)."""
     root = str(Path(archive).resolve())
-    listing = list_archive(root, metadata=metadata)
-    meta = listing.metadata
+    scan = ArchiveScan(root, metadata=metadata)
+    meta = scan.metadata_file()
     changes = plan_changes(
-        root, listing.files, index, dates=dates, also=[meta.source_path] if meta else []
+        root,
+        scan.iter_chunks(),
+        index,
+        describe=scan.describe,
+        dates=dates,
+        also=[meta.source_path] if meta else [],
     )
     entry = None
-    refused: list[QuarantineEntry] = listing.quarantined
+    refused: list[QuarantineEntry] = scan.quarantined
     if meta is not None:
         entry = IndexEntry(
             archive=root,
@@ -363,12 +375,13 @@ def plan_archive(
             audio_sha256="",
             call_id="",
             call_date="",
-            status="quarantined" if listing.quarantined else "ok",
+            status="quarantined" if scan.quarantined else "ok",
         )
         if index.get((root, meta.source_path)) == entry:
             entry, refused = None, []  # seen as it is: its refused rows are recorded
-    issues = listing.metadata_issues if entry is not None else []
-    return ArchivePlan(root, changes, listing.ignored, refused, entry, issues)
+    issues = scan.metadata_issues() if entry is not None else []
+    pyarrow.default_memory_pool().release_unused()  # the compare's buffers, before the models
+    return ArchivePlan(root, changes, sorted(scan.ignored), refused, entry, issues)
 
 
 def nightly_flow(
@@ -381,14 +394,7 @@ def nightly_flow(
     # Fail before any compute on what would fail every call: rubrics (model files: preflight).
     check_rubrics(config)
     with night_lock(warehouse):
-        planned = _planned.pop((archive, warehouse, dates), None)
-        if planned is not None and planned[0] == wh.stamp(wh.index_path(warehouse)):
-            _, index, plan = planned  # listed just before the flow; the index is as read then
-        else:
-            index = index_of(wh.read_index(warehouse))
-            plan = plan_archive(
-                archive, index, dates=dates or DateRange(), metadata=metadata_options(config)
-            )
+        plan, load_index = _night_plan(archive, warehouse, dates, config)
         for issue in plan.metadata_issues:  # the summary shows them; a warning would print each
             log.info("%s", issue)
         total = len(plan.changes.todo)
@@ -401,12 +407,39 @@ def nightly_flow(
                 _progress(done, total, path)
 
         step, _ = night_step(
-            warehouse, config, plan, index, todo=plan.changes.todo, advance=advance
+            warehouse, config, plan, load_index, todo=plan.changes.todo, advance=advance
         )
     _publish_artifact(step.queue)
     publish_rising(step.reasons)
     _publish_monthly(warehouse, config, step.closed_months)
     return summarize(plan, [step], started=started)
+
+
+def _night_plan(
+    archive: str, warehouse: str, dates: DateRange | None, config: Config
+) -> tuple[ArchivePlan, Callable[[], FileIndex]]:
+    """The night's plan (made before the flow when the index has not changed since) and
+    the loader of its index."""
+    planned = _planned.pop((archive, warehouse, dates), None)
+    if planned is not None and planned[0] == wh.stamp(wh.index_path(warehouse)):
+        _, index, plan = planned  # listed just before the flow; the index is as read then
+    else:
+        index = FileIndex(wh.read_index(warehouse))
+        plan = plan_archive(
+            archive, index, dates=dates or DateRange(), metadata=metadata_options(config)
+        )
+    return plan, index_loader(warehouse, index)
+
+
+def index_loader(warehouse: str, index: FileIndex) -> Callable[[], FileIndex]:
+    """``index`` the first time, then the warehouse's index, read again: what a night's
+    step holds while its calls are processed is not the index (see :func:`night_step`)."""
+    held = [index]
+
+    def load() -> FileIndex:
+        return held.pop() if held else FileIndex(wh.read_index(warehouse))
+
+    return load
 
 
 def summarize(plan: ArchivePlan, steps: list[StepResult], *, started: float) -> NightSummary:
@@ -427,7 +460,7 @@ def summarize(plan: ArchivePlan, steps: list[StepResult], *, started: float) -> 
         wall_s=time.monotonic() - started,
         call_dates=sorted({d for s in steps for d in s.dates}),
         queue=[q for s in steps for q in s.queue],
-        unchanged=len(plan.changes.unchanged),
+        unchanged=plan.changes.unchanged,
         hashed=sum(s.hashed for s in steps),
         moved=[m for s in steps for m in s.moved],
         touched=sum(s.touched for s in steps),
@@ -1008,7 +1041,7 @@ def _nothing_new(
     """
     started = time.monotonic()
     stamp = wh.stamp(wh.index_path(warehouse))
-    index = index_of(wh.read_index(warehouse))
+    index = FileIndex(wh.read_index(warehouse))
     plan = plan_archive(archive, index, dates=dates, metadata=metadata_options(config))
     if plan.changes.todo or plan.changes.vanished or plan.metadata_entry is not None:
         _planned[(str(archive), str(warehouse), dates)] = (stamp, index, plan)
@@ -1017,7 +1050,7 @@ def _nothing_new(
 
 
 _planned: dict[
-    tuple[str, str, DateRange | None], tuple[tuple[str, int] | None, Index, ArchivePlan]
+    tuple[str, str, DateRange | None], tuple[tuple[str, int] | None, FileIndex, ArchivePlan]
 ] = {}
 """The plan :func:`_nothing_new` made, for the flow it starts (in this process): a large
 archive is then listed once a night, not twice. The flow uses it only if the index it

@@ -363,33 +363,53 @@ def index_path(root: str | os.PathLike[str]) -> str:
     return join(root, INDEX, "part-0.parquet")
 
 
-def read_index(root: str | os.PathLike[str]) -> list[IndexEntry]:
-    """The warehouse's file index (empty before the first night).
+def read_index(root: str | os.PathLike[str]) -> pa.Table:
+    """The warehouse's file index as a table (:data:`INDEX_SCHEMA`; no rows before the
+    first night). Columns, not records: an archive of a million files is a few hundred
+    bytes per file in memory, not a Python object per field.
 
     Raises
     ------
     WarehouseError
         ``W002`` when the index file is unreadable.
     """
-    table = read_parquet(index_path(root), schema=INDEX_SCHEMA)
-    if table is None:
-        return []
+    location = index_path(root)
+    fs, path = storage(location)
+    try:  # ParquetFile, one thread: the datasets layer and a thread pool would stay resident
+        if isinstance(fs, LocalFileSystem):
+            table = pq.ParquetFile(path).read(use_threads=False)
+        else:
+            with fs.open(path, "rb") as f:
+                table = pq.ParquetFile(f).read(use_threads=False)
+        return table.cast(INDEX_SCHEMA).combine_chunks()
+    except FileNotFoundError:
+        return INDEX_SCHEMA.empty_table()
+    except (pa.ArrowInvalid, ValueError, OSError) as exc:
+        raise errors.PARTITION_UNREADABLE(path=location, reason=exc) from exc
+
+
+def write_index(root: str | os.PathLike[str], table: pa.Table) -> None:
+    """Replace the file index with ``table`` (:data:`INDEX_SCHEMA`), atomically."""
+    with atomic_path(index_path(root)) as tmp:
+        pq.write_table(table.cast(INDEX_SCHEMA), tmp, compression="zstd")
+
+
+def index_table(entries: Iterable[IndexEntry]) -> pa.Table:
+    """Index entries as a table, sorted by archive and path (the order the index keeps)."""
+    ordered = sorted(entries, key=lambda e: (e.archive, e.source_path))
+    return pa.Table.from_pydict(  # by column: a million entries in about a second
+        {name: [getattr(e, name) for e in ordered] for name in INDEX_SCHEMA.names},
+        schema=INDEX_SCHEMA,
+    )
+
+
+def index_entries(table: pa.Table) -> list[IndexEntry]:
+    """The rows of an index table as records (for the few rows a night looks at)."""
     columns = [table.column(name).to_pylist() for name in INDEX_SCHEMA.names]
     for name in ("archive", "call_date", "status"):  # few values, each held once
         at = INDEX_SCHEMA.names.index(name)
         columns[at] = [sys.intern(v) for v in columns[at]]
     return [IndexEntry(*values) for values in zip(*columns, strict=True)]
-
-
-def write_index(root: str | os.PathLike[str], entries: Iterable[IndexEntry]) -> None:
-    """Replace the file index, atomically (sorted by archive and path)."""
-    ordered = sorted(entries, key=lambda e: (e.archive, e.source_path))
-    table = pa.Table.from_pydict(  # by column: a million entries in about a second
-        {name: [getattr(e, name) for e in ordered] for name in INDEX_SCHEMA.names},
-        schema=INDEX_SCHEMA,
-    )
-    with atomic_path(index_path(root)) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
 
 
 # ---------------------------------------------------------------- contact reasons

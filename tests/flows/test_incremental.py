@@ -157,7 +157,7 @@ def test_a_vanished_file_is_reported_and_its_rows_kept(seed: dict, tmp_path: Pat
     night = run_night(archive, warehouse, config)
     assert night.vanished == ["2026-11-21/c.wav"] and night.processed == 0
     assert "2026-11-21/c" in {r["call_id"] for r in _rows(warehouse, "calls")}
-    statuses = {e.source_path: e.status for e in wh.read_index(warehouse)}
+    statuses = {e.source_path: e.status for e in wh.index_entries(wh.read_index(warehouse))}
     assert statuses["2026-11-21/c.wav"] == "vanished"
 
 
@@ -227,7 +227,7 @@ def test_backfill_resumes_after_kill_9(seed: dict, tmp_path: Path) -> None:
     while time.monotonic() < deadline and indexed < 2 and proc.poll() is None:
         time.sleep(0.05)
         try:
-            indexed = len(wh.read_index(crashed))
+            indexed = wh.read_index(crashed).num_rows
         except wh.WarehouseError:  # being replaced as we read it
             continue
     children = descendants(proc.pid)  # its Prefect server among them
@@ -253,6 +253,6 @@ def test_backfill_resumes_after_kill_9(seed: dict, tmp_path: Path) -> None:
     for table in TABLES:
         assert _rows(crashed, table) == _rows(clean, table), table
     archive_root = str(archive.resolve())
-    assert {(e.archive, e.source_path, e.status) for e in wh.read_index(crashed)} == {
-        (archive_root, f"2026-11-{n:02d}/call {n}.wav", "ok") for n in range(1, 9)
-    }
+    assert {
+        (e.archive, e.source_path, e.status) for e in wh.index_entries(wh.read_index(crashed))
+    } == {(archive_root, f"2026-11-{n:02d}/call {n}.wav", "ok") for n in range(1, 9)}

@@ -120,8 +120,8 @@ def test_index_entries_round_trip_through_the_index_file(tmp_path: Path) -> None
         IndexEntry(str(tmp_path), "x/é 1.wav", 10, 2**40, "ab" * 32, "c1", "2026-11-20", "ok"),
         IndexEntry(str(tmp_path), "y.wav", 0, 1, "", "c2", "2026-11-21", "quarantined"),
     ]
-    wh.write_index(tmp_path, entries)
-    assert wh.read_index(tmp_path) == entries
+    wh.write_index(tmp_path, wh.index_table(entries))
+    assert wh.index_entries(wh.read_index(tmp_path)) == entries
     assert [shapes.from_row(IndexEntry, shapes.to_row(e)) for e in entries] == entries
 
 

@@ -13,7 +13,6 @@ Results print as JSON and are written to ``.state/bench/long_call.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import resource
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from figures import publish  # bench/figures.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -121,9 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_count": os.cpu_count(),
         "workers": _worker_count(args.workers),
     }
-    print(json.dumps(summary))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(summary, indent=1))
+    publish(summary, args.json)
     return 0
 
 

@@ -15,12 +15,13 @@ Run: ``.venv/bin/python bench/metadata_parse.py [--rows 100000]``; prints and wr
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from figures import publish  # bench/figures.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -89,9 +90,7 @@ def main() -> None:
         result: dict[str, object] = {"rows": args.rows, **_time_parse(path, args.rows)}
     result.update(_real_mp3s())
     result["load_average"] = [round(x, 2) for x in os.getloadavg()]
-    print(json.dumps(result, ensure_ascii=False))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=1, ensure_ascii=False))
+    publish(result, args.json)
 
 
 if __name__ == "__main__":

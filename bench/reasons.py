@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import random
 import sys
 import time
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from figures import publish  # bench/figures.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -327,9 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ms_per_call": round(per_call_ms, 3),
         "embed_ms_per_call": round(1000 * embed_s / len(calls), 1),
     }
-    print(json.dumps(result))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=1))
+    publish(result, args.json)
     return 0
 
 

@@ -21,7 +21,6 @@ writes JSON (with the load average, since other work on the machine slows it dow
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import sys
@@ -30,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from figures import publish  # bench/figures.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -223,9 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_avg_1m_before": round(load, 2),
         **data,
     }
-    print(json.dumps(result))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=1))
+    publish(result, args.json)
     return 0
 
 

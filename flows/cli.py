@@ -7,9 +7,10 @@ that need them, so ``earmark --help`` and the rubric tools start fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from pipeline import errors
 from pipeline.errors import EarmarkError
 
 if TYPE_CHECKING:
+    from pipeline.config import Config
     from pipeline.file_index import DateRange
     from pipeline.types import QueueEntry
 
@@ -59,6 +61,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 DATABASE_HELP = "SQLAlchemy URL for reviews (default: SQLite in the warehouse)"
 
 
+def _add_verbose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
+
+
+def _add_compute(parser: argparse.ArgumentParser) -> None:
+    """Where a command that transcribes runs its calls: local workers or a Dask cluster."""
+    parser.add_argument(
+        "--workers", type=int, help="recordings processed at once (0: one per core)"
+    )
+    parser.add_argument(
+        "--dask-address", help="run the calls on a Dask cluster (tcp://scheduler:8786)"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="earmark", description="Pre-score call recordings for QA review."
@@ -73,17 +89,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--language", action="append", choices=["en", "zh", "ru"], help="fix the language(s)"
     )
-    run.add_argument("--workers", type=int, help="recordings processed at once (0: one per core)")
+    _add_compute(run)
     when = run.add_mutually_exclusive_group()
     when.add_argument(
         "--date", help="only calls of this date (YYYY-MM-DD), e.g. one day of a dated archive"
     )
     when.add_argument("--since", help="only calls from this date on (YYYY-MM-DD)")
     run.add_argument("--top", type=int, default=10, help="queue rows to print (default 10)")
-    run.add_argument(
-        "--dask-address", help="run the calls on a Dask cluster (tcp://scheduler:8786)"
-    )
-    run.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
+    _add_verbose(run)
     run.set_defaults(func=cmd_run)
 
     backfill = sub.add_parser(
@@ -98,13 +111,8 @@ def _parser() -> argparse.ArgumentParser:
         "--chunk-calls", type=int, default=500, help="calls per chunk of whole dates (500)"
     )
     backfill.add_argument("--batch-calls", type=int, default=20, help="calls per Prefect task (20)")
-    backfill.add_argument(
-        "--workers", type=int, help="recordings processed at once (0: one per core)"
-    )
-    backfill.add_argument(
-        "--dask-address", help="run the calls on a Dask cluster (tcp://scheduler:8786)"
-    )
-    backfill.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
+    _add_compute(backfill)
+    _add_verbose(backfill)
     backfill.set_defaults(func=cmd_backfill)
 
     serve = sub.add_parser("serve", help="the inspectors' review web app")
@@ -157,7 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     schedule.add_argument(
         "--server-url", help="an existing Prefect API (default: PREFECT_API_URL, else start one)"
     )
-    schedule.add_argument("-v", "--verbose", action="store_true")
+    _add_verbose(schedule)
     schedule.set_defaults(func=cmd_schedule)
 
     triage = sub.add_parser(
@@ -234,7 +242,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rescore.add_argument("--since", help="only call dates from this one (YYYY-MM-DD)")
     rescore.add_argument("--config", help="earmark.toml")
-    rescore.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
+    _add_verbose(rescore)
     rescore.set_defaults(func=cmd_rescore)
 
     reasons = sub.add_parser("reasons", help="why customers call, and what is rising")
@@ -261,7 +269,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--date", action="append", help="YYYY-MM-DD (repeatable; default: every date)"
     )
-    build.add_argument("-v", "--verbose", action="store_true")
+    _add_verbose(build)
     build.set_defaults(func=cmd_queue_build)
     return p
 
@@ -270,9 +278,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from flows.nightly import run_night, set_progress_hook
+    from flows.nightly import run_night
     from pipeline.config import load_config
 
     config = load_config(args.config)
@@ -284,35 +290,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         asr = config.asr.model_copy(update={k: v for k, v in pairs if v is not None})
         updates["asr"] = asr
     config = config.model_copy(update=updates)
-    archive = args.archive or config.archive
-    warehouse = args.warehouse or config.warehouse
-    if not archive or not warehouse:
-        raise errors.LOCATION_MISSING(
-            options="--archive and --warehouse", keys="archive and warehouse"
-        )
-    bar = tqdm(total=0, unit="call", desc="calls", file=sys.stderr, disable=None)
-
-    def progress(done: int, total: int, path: str) -> None:
-        bar.total = total
-        bar.set_postfix_str(path[-40:])
-        bar.update(done - bar.n)
-
+    archive, warehouse = _locations(args, config)
     dates = _date_range(args.date or args.since, args.date)
-    set_progress_hook(progress)
-    try:
+    with _progress_bar("calls"):
         summary = run_night(archive, warehouse, config, dask_address=args.dask_address, dates=dates)
-    finally:
-        bar.close()
-        set_progress_hook(None)
     _print_summary(summary, warehouse, top=args.top)
     return EXIT_OK
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from flows.backfill import run_backfill
-    from flows.nightly import set_progress_hook
     from pipeline.config import load_config
 
     config = load_config(args.config)
@@ -320,26 +307,13 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         config = config.model_copy(
             update={"asr": config.asr.model_copy(update={"workers": args.workers})}
         )
-    archive = args.archive or config.archive
-    warehouse = args.warehouse or config.warehouse
-    if not archive or not warehouse:
-        raise errors.LOCATION_MISSING(
-            options="--archive and --warehouse", keys="archive and warehouse"
-        )
+    archive, warehouse = _locations(args, config)
     for name in ("chunk_calls", "batch_calls"):
         if getattr(args, name) < 1:
             option = "--" + name.replace("_", "-")
             raise errors.COUNT_TOO_SMALL(option=option, value=getattr(args, name))
     dates = _date_range(args.first, args.last, names=("--from", "--to"))
-    bar = tqdm(total=0, unit="call", desc="backfill", file=sys.stderr, disable=None)
-
-    def progress(done: int, total: int, path: str) -> None:
-        bar.total = total
-        bar.set_postfix_str(path[-40:])
-        bar.update(done - bar.n)
-
-    set_progress_hook(progress)
-    try:
+    with _progress_bar("backfill"):
         summary = run_backfill(
             archive,
             warehouse,
@@ -349,11 +323,41 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             batch_calls=args.batch_calls,
             dask_address=args.dask_address,
         )
+    _print_summary(summary, warehouse, top=0)
+    return EXIT_OK
+
+
+def _locations(args: argparse.Namespace, config: Config) -> tuple[str, str]:
+    """The archive and warehouse of ``run`` or ``backfill``: the options, else the config."""
+    archive = args.archive or config.archive
+    warehouse = args.warehouse or config.warehouse
+    if not archive or not warehouse:
+        raise errors.LOCATION_MISSING(
+            options="--archive and --warehouse", keys="archive and warehouse"
+        )
+    return archive, warehouse
+
+
+@contextlib.contextmanager
+def _progress_bar(desc: str) -> Iterator[None]:
+    """A progress bar on stderr, fed by the flows' progress hook while the block runs."""
+    from tqdm import tqdm
+
+    from flows.nightly import set_progress_hook
+
+    bar = tqdm(total=0, unit="call", desc=desc, file=sys.stderr, disable=None)
+
+    def progress(done: int, total: int, path: str) -> None:
+        bar.total = total
+        bar.set_postfix_str(path[-40:])
+        bar.update(done - bar.n)
+
+    set_progress_hook(progress)
+    try:
+        yield
     finally:
         bar.close()
         set_progress_hook(None)
-    _print_summary(summary, warehouse, top=0)
-    return EXIT_OK
 
 
 def _iso_date(value: str | None, option: str) -> str | None:

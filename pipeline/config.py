@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pipeline import errors
 from pipeline.rubric.shipped import shipped_rubrics
+from pipeline.textfile import read_text
 
 ServedLanguage = Literal["en", "zh", "ru"]
 DEFAULT_RUBRICS = shipped_rubrics("inbound-support")
@@ -391,11 +392,9 @@ def load_config(path: str | Path | None) -> Config:
     if path is None:
         return Config()
     path = Path(path)
+    text = read_text(path, what="config", error=errors.CONFIG_UNREADABLE)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        problem = f"cannot read config ({exc.strerror})"
-        raise errors.CONFIG_UNREADABLE(path=path, problem=problem) from exc
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise errors.CONFIG_UNREADABLE(path=path, problem=f"not valid TOML ({exc})") from exc
     base = path.resolve().parent

@@ -231,25 +231,15 @@ def line_chart(
     Markup
         ``<svg class="chart line">``.
     """
-    left, right, top, bottom = 44 + 6 * len(unit), 12, 12, 44
-    plot_w, plot_h = width - left - right, height - top - bottom
-    n = max(len(labels), 1)
-    rng = (y_max - y_min) or 1.0
-
-    def x(i: int) -> float:
-        return left + (i + 0.5) * plot_w / n
-
-    def y(v: float) -> float:
-        return top + plot_h - (min(max(v, y_min), y_max) - y_min) / rng * plot_h
-
+    area = _PlotArea.of(labels, width=width, height=height, unit=unit, y_min=y_min, y_max=y_max)
+    x, y = area.x, area.y
     out = [_open("line", width, height, ", ".join(s.name for s in series))]
     if target is not None:
         out.append(
-            f'<rect x="{left}" y="{_f(y(target[1]))}" width="{plot_w}" '
+            f'<rect x="{area.left}" y="{_f(y(target[1]))}" width="{area.width}" '
             f'height="{_f(y(target[0]) - y(target[1]))}" fill="#e3f4e6"/>'
         )
-    out.extend(_y_grid(left, plot_w, y, y_min, y_max, unit))
-    out.extend(_x_labels(labels, x, top + plot_h))
+    out.extend(area.axes(labels, unit))
     for k, s in enumerate(series):
         colour = PALETTE[k % len(PALETTE)]
         path, pen = [], False
@@ -269,7 +259,7 @@ def line_chart(
                     f'<circle cx="{_f(x(i))}" cy="{_f(y(v))}" r="3.5" fill="{colour}">'
                     f"<title>{_t(s.name)} · {_t(labels[i])}: {v:.1f}{_t(unit)}</title></circle>"
                 )
-    out.append(_legend(series, left, height - 8))
+    out.append(_legend(series, area.left, height - 8))
     out.append("</svg>")
     return Markup("".join(out))
 
@@ -310,18 +300,13 @@ def bar_chart(
     values = [v for s in series for v in s.values if v is not None and not math.isnan(v)]
     top_value = max([*values, target or 0.0, 1e-9])
     y_max = y_max if y_max is not None else _nice(top_value)
-    left, right, top, bottom = 44 + 6 * len(unit), 12, 12, 44
-    plot_w, plot_h = width - left - right, height - top - bottom
-    n, k_series = max(len(labels), 1), max(len(series), 1)
-    group = plot_w / n
+    area = _PlotArea.of(labels, width=width, height=height, unit=unit, y_min=0.0, y_max=y_max)
+    left, y, base = area.left, area.y, area.base
+    k_series = max(len(series), 1)
+    group = area.width / area.n
     bar = min(group * 0.8 / k_series, 36)
-
-    def y(v: float) -> float:
-        return top + plot_h - min(max(v, 0.0), y_max) / y_max * plot_h
-
     out = [_open("bar", width, height, ", ".join(s.name for s in series))]
-    out.extend(_y_grid(left, plot_w, y, 0.0, y_max, unit))
-    out.extend(_x_labels(labels, lambda i: left + (i + 0.5) * group, top + plot_h))
+    out.extend(area.axes(labels, unit))
     for k, s in enumerate(series):
         colour = PALETTE[k % len(PALETTE)]
         for i, v in enumerate(s.values):
@@ -329,13 +314,13 @@ def bar_chart(
                 continue
             x0 = left + i * group + (group - bar * k_series) / 2 + k * bar
             out.append(
-                f'<rect x="{_f(x0)}" y="{_f(min(y(v), top + plot_h - 1))}" width="{_f(bar - 1)}" '
-                f'height="{_f(max(top + plot_h - y(v), 1))}" fill="{colour}">'
+                f'<rect x="{_f(x0)}" y="{_f(min(y(v), base - 1))}" width="{_f(bar - 1)}" '
+                f'height="{_f(max(base - y(v), 1))}" fill="{colour}">'
                 f"<title>{_t(s.name)} · {_t(labels[i])}: {v:.1f}{_t(unit)}</title></rect>"
             )
     if target is not None:
         out.append(
-            f'<line x1="{left}" x2="{left + plot_w}" y1="{_f(y(target))}" y2="{_f(y(target))}" '
+            f'<line x1="{left}" x2="{left + area.width}" y1="{_f(y(target))}" y2="{_f(y(target))}" '
             f'stroke="{INK}" stroke-dasharray="5 3"><title>target {target:g}{_t(unit)}</title></line>'
         )
     out.append(_legend(series, left, height - 8, target=target is not None))
@@ -462,28 +447,69 @@ def _nice(v: float) -> float:
     return float(next(m * power for m in (1, 2, 5, 10) if m * power >= v))
 
 
-def _y_grid(left: int, plot_w: float, y: object, lo: float, hi: float, unit: str) -> list[str]:
-    assert callable(y)
-    out = []
-    for k in range(5):
-        v = lo + (hi - lo) * k / 4
-        yy = y(v)
-        out.append(
-            f'<line x1="{left}" x2="{_f(left + plot_w)}" y1="{_f(yy)}" y2="{_f(yy)}" stroke="{GRID}"/>'
-            f'<text x="{left - 5}" y="{_f(yy + 4)}" text-anchor="end" fill="{MUTED}">'
-            f"{v:g}{_t(unit)}</text>"
+@dataclass(frozen=True, slots=True)
+class _PlotArea:
+    """The plot of a line or bar chart: ``n`` label slots across, ``y_min``..``y_max`` up."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+    n: int
+    y_min: float
+    y_max: float
+
+    @classmethod
+    def of(
+        cls,
+        labels: Sequence[str],
+        *,
+        width: int,
+        height: int,
+        unit: str,
+        y_min: float,
+        y_max: float,
+    ) -> _PlotArea:
+        """The area inside a ``width`` × ``height`` chart, with room for the tick labels."""
+        left, right, top, bottom = 44 + 6 * len(unit), 12, 12, 44
+        plot_w, plot_h = width - left - right, height - top - bottom
+        return cls(left, top, plot_w, plot_h, max(len(labels), 1), y_min, y_max)
+
+    @property
+    def base(self) -> float:
+        """The y of the x axis."""
+        return self.top + self.height
+
+    def x(self, i: int) -> float:
+        """The middle of label slot ``i``."""
+        return self.left + (i + 0.5) * self.width / self.n
+
+    def y(self, v: float) -> float:
+        """The y of value ``v``, clipped to the range."""
+        rng = (self.y_max - self.y_min) or 1.0
+        v = min(max(v, self.y_min), self.y_max)
+        return self.base - (v - self.y_min) / rng * self.height
+
+    def axes(self, labels: Sequence[str], unit: str) -> list[str]:
+        """Five y grid lines with their values, and the x labels (at most a dozen shown)."""
+        out = []
+        for k in range(5):
+            v = self.y_min + (self.y_max - self.y_min) * k / 4
+            yy = self.y(v)
+            out.append(
+                f'<line x1="{self.left}" x2="{_f(self.left + self.width)}" y1="{_f(yy)}" '
+                f'y2="{_f(yy)}" stroke="{GRID}"/>'
+                f'<text x="{self.left - 5}" y="{_f(yy + 4)}" text-anchor="end" fill="{MUTED}">'
+                f"{v:g}{_t(unit)}</text>"
+            )
+        step = max(1, math.ceil(len(labels) / 12))
+        out.extend(
+            f'<text x="{_f(self.x(i))}" y="{_f(self.base + 14)}" text-anchor="middle" '
+            f'fill="{MUTED}">{_t(lab)}</text>'
+            for i, lab in enumerate(labels)
+            if i % step == 0
         )
-    return out
-
-
-def _x_labels(labels: Sequence[str], x: object, base: float) -> list[str]:
-    assert callable(x)
-    step = max(1, math.ceil(len(labels) / 12))  # at most a dozen labels fit
-    return [
-        f'<text x="{_f(x(i))}" y="{_f(base + 14)}" text-anchor="middle" fill="{MUTED}">{_t(lab)}</text>'
-        for i, lab in enumerate(labels)
-        if i % step == 0
-    ]
+        return out
 
 
 def _legend(series: Sequence[Series], left: int, y: float, *, target: bool = False) -> str:

@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline import errors
+from pipeline.textfile import read_text
 
 SCHEMA_VERSION = 1
 LANGUAGES = ("en", "zh", "ru")
@@ -144,11 +145,9 @@ def load_rubric(path: str | Path) -> Rubric:
         With a stable code and the file, item, field and value at fault.
     """
     path = Path(path)
+    text = read_text(path, what="rubric", error=errors.RUBRIC_UNREADABLE)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        problem = f"cannot read rubric ({exc.strerror})"
-        raise errors.RUBRIC_UNREADABLE(path=path, problem=problem) from exc
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" line {where.line + 1}" if where is not None else ""

@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from runkit import earmark
 
 
 def _earmark(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *map(str, args)],
-        cwd=ROOT,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return earmark(*args, env=dict(os.environ), timeout=120)
 
 
 def _assert_exit(done: subprocess.CompletedProcess[str], code: int, error: str) -> None:

@@ -7,55 +7,31 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pyarrow.dataset as ds
 import pytest
 import soundfile as sf
+from runkit import EARMARK, ROOT, child_env, earmark, shifted_calls
 
 from flows.process import RunSettings, process_recording
 from pipeline.archive import discover
 from pipeline.config import Config
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 TABLES = ("calls", "utterances", "findings", "scores", "queue", "quarantine")
 
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory, data: Path, stereo_call: Path) -> Path:
-    root = tmp_path_factory.mktemp("crash") / "archive"
-    root.mkdir()
-    y, sr = sf.read(stereo_call, dtype="float32")
-    for n in range(4):
-        # four different calls: the same conversation, shifted, so each has its own hash
-        shifted = np.concatenate([np.zeros((sr * n // 2, 2), dtype=np.float32), y])
-        sf.write(root / f"call-{n}.wav", shifted, sr, subtype="PCM_16")
-    shutil.copy(data / "osr_us_000_0034_8k.wav", root / "mono.wav")
+    root = shifted_calls(tmp_path_factory.mktemp("crash") / "archive", stereo_call, data, calls=4)
     (root / "junk.wav").write_bytes(b"RIFF....WAVEfmt ")
     return root
 
 
 def _cmd(archive: Path, warehouse: Path) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "flows.cli",
-        "run",
-        "--archive",
-        str(archive),
-        "--warehouse",
-        str(warehouse),
-        "--language",
-        "en",
-    ]
-
-
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    return ["run", "--archive", str(archive), "--warehouse", str(warehouse), "--language", "en"]
 
 
 def _tables(warehouse: Path) -> dict[str, list[dict]]:
@@ -83,14 +59,16 @@ def test_sigkill_mid_night_then_rerun_equals_an_uninterrupted_night(
     archive: Path, tmp_path: Path
 ) -> None:
     clean = tmp_path / "clean"
-    done = subprocess.run(
-        _cmd(archive, clean), cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=900
-    )
+    done = earmark(*_cmd(archive, clean), timeout=900)
     assert done.returncode == 0, done.stderr
 
     crashed = tmp_path / "crashed"
     proc = subprocess.Popen(
-        _cmd(archive, crashed), cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [*EARMARK, *_cmd(archive, crashed)],
+        cwd=ROOT,
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 600
     cache = crashed / "_cache" / "asr"
@@ -102,9 +80,7 @@ def test_sigkill_mid_night_then_rerun_equals_an_uninterrupted_night(
     assert 2 <= finished_before_kill < 6, "the kill should land in the middle of the night"
     assert not (crashed / "calls").exists() or not list((crashed / "calls").rglob("*.parquet"))
 
-    again = subprocess.run(
-        _cmd(archive, crashed), cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=900
-    )
+    again = earmark(*_cmd(archive, crashed), timeout=900)
     assert again.returncode == 0, again.stderr
     assert f"({finished_before_kill} from cache)" in again.stdout
     assert _tables(crashed) == _tables(clean)

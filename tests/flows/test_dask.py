@@ -6,7 +6,6 @@ center spreads a night over machines, which share no disk.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -14,13 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from runkit import child_env, earmark
 from s3kit import S3
 
 from pipeline import lease
 from pipeline import warehouse as wh
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 TABLES = ("calls", "utterances", "findings", "scores", "queue", "quarantine")
 
 
@@ -32,16 +31,12 @@ def _tables(warehouse: str | Path) -> dict[str, list[dict]]:
     return out
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    cmd = [sys.executable, "-m", "flows.cli", *args]
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return earmark(*args, timeout=900)
 
 
 def _run(archive: Path, warehouse: str | Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return _cli(
-        "run", "--archive", str(archive), "--warehouse", str(warehouse), "--language", "en", *extra
-    )
+    return _cli("run", "--archive", archive, "--warehouse", warehouse, "--language", "en", *extra)
 
 
 @pytest.fixture
@@ -54,7 +49,7 @@ def dask_cluster(s3: S3) -> Iterator[str]:
 
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env = child_env()
     dask = str(Path(sys.executable).with_name("dask"))
     procs = [
         subprocess.Popen(

@@ -10,13 +10,13 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
 from prockit import alive, descendants
+from runkit import EARMARK, child_env, earmark
 
 from flows.nightly import run_night, run_queue_build
 from pipeline import lease
@@ -166,9 +166,6 @@ def test_a_vanished_file_is_reported_and_its_rows_kept(seed: dict, tmp_path: Pat
 
 def _backfill(archive: Path, warehouse: Path, tmp: Path) -> list[str]:
     return [
-        sys.executable,
-        "-m",
-        "flows.cli",
         "backfill",
         "--archive",
         str(archive),
@@ -187,10 +184,6 @@ def _backfill(archive: Path, warehouse: Path, tmp: Path) -> list[str]:
     ]
 
 
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-
-
 def test_backfill_resumes_after_kill_9(seed: dict, tmp_path: Path) -> None:
     archive = tmp_path / "archive"
     for n in range(1, 9):  # eight days, one call each (audio in the seed's cache)
@@ -204,21 +197,14 @@ def test_backfill_resumes_after_kill_9(seed: dict, tmp_path: Path) -> None:
     for warehouse in (clean, crashed):
         shutil.copytree(seed["warehouse"] / "_cache", warehouse / "_cache")
 
-    done = subprocess.run(
-        _backfill(archive, clean, tmp_path),
-        cwd=tmp_path,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    done = earmark(*_backfill(archive, clean, tmp_path), cwd=tmp_path, timeout=900)
     assert done.returncode == 0, done.stderr
     assert "8 calls processed" in done.stdout
 
     proc = subprocess.Popen(
-        _backfill(archive, crashed, tmp_path),
+        [*EARMARK, *_backfill(archive, crashed, tmp_path)],
         cwd=tmp_path,
-        env=_env(),
+        env=child_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -239,14 +225,7 @@ def test_backfill_resumes_after_kill_9(seed: dict, tmp_path: Path) -> None:
         time.sleep(0.2)
     assert not alive(children), "a process of the killed backfill outlived it"
 
-    again = subprocess.run(
-        _backfill(archive, crashed, tmp_path),
-        cwd=tmp_path,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    again = earmark(*_backfill(archive, crashed, tmp_path), cwd=tmp_path, timeout=900)
     assert again.returncode == 0, again.stderr
     unchanged = int(again.stdout.split(" unchanged")[0].rsplit(", ", 1)[-1])
     assert unchanged >= indexed  # the chunks done before the kill were not done again

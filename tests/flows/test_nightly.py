@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -14,9 +13,9 @@ import numpy as np
 import pyarrow.dataset as ds
 import pytest
 import soundfile as sf
+from runkit import ROOT, child_env, earmark
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 
 RUBRIC = """
 schema_version: 1
@@ -90,20 +89,12 @@ def archive(tmp_path_factory: pytest.TempPathFactory, stereo_call: Path, data: P
 def _earmark(
     args: list[str], tmp: Path, *, guard: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "HF_HUB_"))}
-    env["EARMARK_NET_LOG"] = str(tmp / "net.log")
+    env = child_env(drop=("PREFECT_", "HF_HUB_"), EARMARK_NET_LOG=str(tmp / "net.log"))
     if guard:
         (tmp / "guard").mkdir(exist_ok=True)
         (tmp / "guard" / "sitecustomize.py").write_text(NO_NETWORK)
         env["PYTHONPATH"] = f"{tmp / 'guard'}{os.pathsep}{ROOT}"
-    return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    return earmark(*args, env=env, timeout=900)
 
 
 @pytest.fixture(scope="module")

@@ -17,20 +17,15 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 from prockit import Proc, alive, cmdline, descendants, with_home
+from runkit import EARMARK, ROOT, child_env, shifted_calls
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 
 
 def env_for(tmp: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env["PREFECT_HOME"] = str(tmp / "prefect")
-    env["PYTHONPATH"] = str(ROOT)
-    return env
+    return child_env(PREFECT_HOME=str(tmp / "prefect"), PYTHONPATH=str(ROOT))
 
 
 def kill_when(
@@ -120,16 +115,10 @@ def test_the_api_server_dies_with_a_sigkilled_parent(home: Path) -> None:
 def test_a_night_killed_mid_way_leaves_no_process(
     tmp_path: Path, home: Path, stereo_call: Path, data: Path
 ) -> None:
-    archive = tmp_path / "archive"
-    archive.mkdir()
-    y, sr = sf.read(stereo_call, dtype="float32")
-    for n in range(3):
-        shifted = np.concatenate([np.zeros((sr * n // 2, 2), dtype=np.float32), y])
-        sf.write(archive / f"call-{n}.wav", shifted, sr, subtype="PCM_16")
-    shutil.copy(data / "osr_us_000_0034_8k.wav", archive / "mono.wav")
+    archive = shifted_calls(tmp_path / "archive", stereo_call, data, calls=3)
     warehouse = tmp_path / "wh"
     cache = warehouse / "_cache" / "asr"
-    cmd = [sys.executable, "-m", "flows.cli", "run", "--archive", str(archive)]
+    cmd = [*EARMARK, "run", "--archive", str(archive)]
     cmd += ["--warehouse", str(warehouse), "--language", "en"]
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env_for(home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -152,7 +141,7 @@ def test_schedule_killed_during_a_night_leaves_no_process(
     (tmp_path / "earmark.toml").write_text('languages = ["en"]\n')
     env = env_for(home)
     log = tmp_path / "schedule.log"
-    cmd = [sys.executable, "-m", "flows.cli", "schedule", "--cron", "0 2 * * *"]
+    cmd = [*EARMARK, "schedule", "--cron", "0 2 * * *"]
     cmd += ["--archive", str(archive), "--warehouse", str(tmp_path / "wh")]
     cmd += ["--config", str(tmp_path / "earmark.toml")]
     with log.open("w") as out:
@@ -212,7 +201,7 @@ def test_serve_killed_leaves_no_process(tmp_path: Path, home: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "flows.cli", "serve", "--warehouse", str(tmp_path / "wh")]
+    cmd = [*EARMARK, "serve", "--warehouse", str(tmp_path / "wh")]
     cmd += ["--archive", str(tmp_path / "archive"), "--config", str(config), "--port", str(port)]
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env_for(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

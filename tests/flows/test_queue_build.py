@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from rowkit import analysis
+from runkit import ROOT, earmark
 
 from flows.rescore import rescore_partition
 from pipeline import rows
 from pipeline import warehouse as wh
 from pipeline.types import Recording, Transcript, Utterance
 
-ROOT = Path(__file__).resolve().parents[2]
 RUBRIC = str(ROOT / "rubrics" / "en" / "inbound-support.yaml")
 LINES = {
     "good": [
@@ -31,18 +28,6 @@ LINES = {
         ("agent", 9.0, "That's not my problem."),
     ],
 }
-
-
-def _earmark(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.fixture
@@ -88,7 +73,7 @@ control_share = 0.1
 
 
 def test_queue_build_per_inspector_with_budget_and_csv(warehouse: Path, tmp_path: Path) -> None:
-    out = _earmark(
+    out = earmark(
         "queue",
         "build",
         "--warehouse",
@@ -116,7 +101,7 @@ def test_queue_build_per_inspector_with_budget_and_csv(warehouse: Path, tmp_path
         bad = [q for q in mine if q["kind"] == "review" and q["priority"] >= 1000]
         assert bad and all(any("forbidden_language" in r for r in q["reasons"]) for q in bad)
     export = tmp_path / "lena.csv"
-    shown = _earmark(
+    shown = earmark(
         "queue", "show", "--warehouse", str(warehouse), "--inspector", "lena", "--csv", str(export)
     )
     assert shown.returncode == 0
@@ -131,7 +116,7 @@ def test_too_many_agents_is_refused_naming_the_inspector(warehouse: Path, tmp_pa
     config = _config(tmp_path, '"TEAM-01", "TEAM-02"')
     text = config.read_text().replace("[queue]", "[queue]\nmax_agents_per_inspector = 5")
     config.write_text(text)
-    out = _earmark("queue", "build", "--warehouse", str(warehouse), "--config", str(config))
+    out = earmark("queue", "build", "--warehouse", str(warehouse), "--config", str(config))
     assert out.returncode == 2
     assert "[Q001] inspector 'lena' is paired with 6 agents" in out.stderr
     assert "Traceback" not in out.stderr

@@ -8,11 +8,8 @@ copy the review app plays has a tone over the spans, and the ASR hears no digit 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
 from fastapi.testclient import TestClient
+from runkit import child_env, earmark
 
 from pipeline import warehouse as wh
 from pipeline.audio import decode
@@ -28,7 +26,6 @@ from review.app import create_app
 from review.auth import Account, hash_password
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 # a group of the card on its own: not inside a UUID, a hash, a timestamp or a decimal
 # (a confidence of 0.4532 is not a leak)
 SECRETS = [
@@ -46,25 +43,9 @@ def run(tmp_path_factory: pytest.TempPathFactory, data: Path) -> dict[str, Path]
     archive = tmp / "archive"
     archive.mkdir()
     shutil.copy(data / "card_call_8k.wav", archive / "payment call.wav")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env["PREFECT_HOME"] = str(tmp / "prefect")
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flows.cli",
-            "run",
-            "--archive",
-            str(archive),
-            "--warehouse",
-            str(tmp / "wh"),
-            "--language",
-            "en",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+    out = earmark(
+        *("run", "--archive", archive, "--warehouse", tmp / "wh", "--language", "en"),
+        env=child_env(PREFECT_HOME=str(tmp / "prefect")),
         timeout=600,
     )
     assert out.returncode == 0, out.stderr

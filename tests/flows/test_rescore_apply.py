@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from rowkit import analysis
+from runkit import earmark
 
 from pipeline import rows
 from pipeline import warehouse as wh
 from pipeline.types import Recording, Transcript, Utterance, Word
-
-ROOT = Path(__file__).resolve().parents[2]
 
 RUBRIC = """
 schema_version: 1
@@ -78,18 +74,6 @@ def warehouse(tmp_path: Path) -> Path:
     return root
 
 
-def _earmark(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def _scores(root: Path) -> dict[tuple[str, int], float]:
     return {
         (r["call_id"], r["rubric_version"]): r["score"]
@@ -101,13 +85,13 @@ def test_rescore_changes_scores_without_asr_and_keeps_old_versions(
     warehouse: Path, tmp_path: Path
 ) -> None:
     v1 = _rubric(tmp_path, 1, ["thanks for calling"])
-    out = _earmark("rescore", "--warehouse", str(warehouse), "--rubric", str(v1))
+    out = earmark("rescore", "--warehouse", str(warehouse), "--rubric", str(v1))
     assert out.returncode == 0, out.stderr
     assert "rescored 2 calls over 1 date(s)" in out.stdout and "no ASR" in out.stdout
     assert _scores(warehouse) == {("A", 1): 50.0, ("B", 1): 50.0}
 
     v2 = _rubric(tmp_path, 2, ["thanks for calling", "you're through to"])
-    assert _earmark("rescore", "--warehouse", str(warehouse), "--rubric", str(v2)).returncode == 0
+    assert earmark("rescore", "--warehouse", str(warehouse), "--rubric", str(v2)).returncode == 0
     assert _scores(warehouse) == {("A", 1): 50.0, ("B", 1): 50.0, ("A", 2): 100.0, ("B", 2): 50.0}
     queue = wh.read_table(warehouse, "queue").to_pylist()
     assert [q["call_id"] for q in queue] == ["B"]  # A passes under v2, the newest version
@@ -115,7 +99,7 @@ def test_rescore_changes_scores_without_asr_and_keeps_old_versions(
 
 
 def test_rescore_since_skips_older_partitions(warehouse: Path, tmp_path: Path) -> None:
-    out = _earmark(
+    out = earmark(
         "rescore",
         "--warehouse",
         str(warehouse),
@@ -132,7 +116,7 @@ def test_rescore_refuses_a_broken_rubric_before_writing(warehouse: Path, tmp_pat
     bad.write_text(
         RUBRIC.format(version=1, greeting='["x"]').replace("expect: present", "expcet: present", 1)
     )
-    out = _earmark("rescore", "--warehouse", str(warehouse), "--rubric", str(bad))
+    out = earmark("rescore", "--warehouse", str(warehouse), "--rubric", str(bad))
     assert out.returncode == 2
     assert (
         "[R002]" in out.stderr and "unknown field 'expcet' (did you mean 'expect'?)" in out.stderr
@@ -141,7 +125,7 @@ def test_rescore_refuses_a_broken_rubric_before_writing(warehouse: Path, tmp_pat
 
 
 def test_explain_shows_matched_text_and_reasons(warehouse: Path, tmp_path: Path) -> None:
-    out = _earmark(
+    out = earmark(
         "rubric",
         "explain",
         "--call",
@@ -158,7 +142,7 @@ def test_explain_shows_matched_text_and_reasons(warehouse: Path, tmp_path: Path)
         "I apologized for the inconvenience." in out.stdout
         and "lemma 'apologize for the inconvenience'" in out.stdout
     )
-    missing = _earmark("rubric", "explain", "--call", "nope", "--warehouse", str(warehouse))
+    missing = earmark("rubric", "explain", "--call", "nope", "--warehouse", str(warehouse))
     assert missing.returncode == 3 and "[I006]" in missing.stderr
 
 
@@ -182,7 +166,7 @@ def test_explain_judges_with_the_metrics_the_night_stored(tmp_path: Path) -> Non
         "    detector: metric.v1\n"
         "    params: {metric: longest_dead_air_s, op: '>', value: 10}\n"
     )
-    out = _earmark(
+    out = earmark(
         "rubric", "explain", "--call", "Q", "--warehouse", str(root), "--rubric", str(rubric)
     )
     assert out.returncode == 0, out.stderr
@@ -215,7 +199,7 @@ def test_apply_scores_external_transcripts_as_jsonl(tmp_path: Path) -> None:
     ]
     src = tmp_path / "t.jsonl"
     src.write_text("\n".join(json.dumps(x) for x in lines) + "\n{not json\n")
-    out = _earmark(
+    out = earmark(
         "rubric",
         "apply",
         "--transcripts",

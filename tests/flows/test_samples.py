@@ -9,40 +9,19 @@ own fixtures, measured with the real model; the thresholds are below what we mea
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
+from runkit import ROOT, earmark
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 
 
 @pytest.fixture(scope="module")
 def night(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
     warehouse = tmp_path_factory.mktemp("samples") / "wh"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flows.cli",
-            "run",
-            "--archive",
-            str(SAMPLES / "archive"),
-            "--warehouse",
-            str(warehouse),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
+    out = earmark("run", "--archive", SAMPLES / "archive", "--warehouse", warehouse, timeout=1200)
     assert out.returncode == 0, out.stderr
     assert "8 calls processed" in out.stdout and "1 quarantined" in out.stdout
     return {

@@ -6,11 +6,11 @@ The detector is an optional extra: without it a rubric that uses it is refused w
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import os
 from pathlib import Path
 
 import pytest
+from runkit import earmark
 
 from models import semantic
 from models.nlp import get_analyzer
@@ -122,13 +122,7 @@ def test_apply_with_a_semantic_rubric_from_the_command_line(tmp_path: Path) -> N
     src = tmp_path / "t.jsonl"
     src.write_text(json.dumps(line) + "\n")
     args = ["rubric", "apply", "--transcripts", str(src), "--rubric", str(EXAMPLE)]
-    out = subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args, "--format", "jsonl"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    out = earmark(*args, "--format", "jsonl", env=dict(os.environ), timeout=300)
     assert out.returncode == 0, out.stderr
     by_item = {f["item_id"]: f for f in map(json.loads, out.stdout.splitlines())}
     assert by_item["empathy"]["outcome"] == "pass"

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from runkit import earmark
 
 from models.nlp import get_analyzer
 from pipeline.errors import RubricError
@@ -210,21 +209,11 @@ def test_plugin_detector_from_an_entry_point(tmp_path: Path) -> None:
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(root / "tests" / "plugin_example"), str(root)]),
     }
-    out = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "rubric", "test", str(rubric)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = earmark("rubric", "test", rubric, env=env, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "3 passed, 0 failed" in out.stdout
-    without = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "rubric", "check", str(rubric)],
-        env={**os.environ, "PYTHONPATH": str(root)},
-        capture_output=True,
-        text=True,
-        timeout=120,
+    without = earmark(
+        "rubric", "check", rubric, env={**os.environ, "PYTHONPATH": str(root)}, timeout=120
     )
     assert without.returncode == 1
     assert "[R003]" in without.stdout and "unknown detector 'example.shouting.v1'" in without.stdout

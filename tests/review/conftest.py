@@ -8,27 +8,28 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from reviewkit import build_archive, build_warehouse, make_accounts, make_config
+from reviewkit import build_archive, build_warehouse, make_accounts, review_app
 
-from review.app import create_app
 from review.auth import Account
 
 
 @pytest.fixture(scope="session")
-def _built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """``(archive, warehouse)`` of the tests; a module that needs other data overrides it,
+    and ``archive``, ``warehouse``, ``app`` and ``client`` follow."""
     # The app never writes the warehouse or the archive: build them once per session.
     tmp = tmp_path_factory.mktemp("review-data")
     return build_archive(tmp), build_warehouse(tmp)
 
 
 @pytest.fixture
-def archive(_built: tuple[Path, Path]) -> Path:
-    return _built[0]
+def archive(built: tuple[Path, Path]) -> Path:
+    return built[0]
 
 
 @pytest.fixture
-def warehouse(_built: tuple[Path, Path]) -> Path:
-    return _built[1]
+def warehouse(built: tuple[Path, Path]) -> Path:
+    return built[1]
 
 
 @pytest.fixture(scope="session")
@@ -43,14 +44,7 @@ def database_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def app(warehouse: Path, archive: Path, accounts: dict[str, Account], database_url: str) -> FastAPI:
-    return create_app(
-        str(warehouse),
-        make_config(),
-        archive=str(archive),
-        accounts=accounts,
-        database_url=database_url,
-        secret_key="test-secret",
-    )
+    return review_app(warehouse, archive, database_url, accounts=accounts)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from rowkit import analysis
 
@@ -37,6 +38,7 @@ from pipeline.types import (
     Utterance,
     Word,
 )
+from review.app import create_app
 from review.auth import Account, hash_password
 from review.store import FindingVerdict, Review, ReviewStore
 
@@ -266,6 +268,32 @@ def make_accounts() -> dict[str, Account]:
         "ada": Account("ada", "agent", hash_password(PASSWORDS["ada"]), agent_id="A1"),
         "bo": Account("bo", "agent", hash_password(PASSWORDS["bo"]), agent_id="B1"),
     }
+
+
+def review_app(
+    warehouse: Path | str,
+    archive: Path,
+    database_url: str,
+    *,
+    config: Config | None = None,
+    accounts: dict[str, Account] | None = None,
+    secret_key: str = "test-secret",
+    **options: Any,
+) -> FastAPI:
+    """The real review app over a test warehouse and archive.
+
+    The configuration defaults to :func:`make_config`, the accounts to :func:`make_accounts`;
+    ``options`` go to :func:`review.app.create_app` as they are.
+    """
+    return create_app(
+        str(warehouse),
+        make_config() if config is None else config,
+        archive=str(archive),
+        accounts=make_accounts() if accounts is None else accounts,
+        database_url=database_url,
+        secret_key=secret_key,
+        **options,
+    )
 
 
 def csrf_of(html: str) -> str:

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from reviewkit import PASSWORDS, csrf_of, make_config, sign_in
+from httpx import Response
+from reviewkit import PASSWORDS, csrf_of, review_app, sign_in
 
 from pipeline.config import load_config
 from pipeline.errors import ConfigError
-from review.app import create_app
 from review.auth import (
     Account,
     SessionSigner,
@@ -35,20 +35,23 @@ def test_audio_without_sign_in_is_401(client: TestClient) -> None:
     assert client.get("/audio/C-LENA-1").status_code == 401
 
 
+def _lena_signs_in(client: TestClient, login_page: str, *, then: str) -> Response:
+    """Lena posts the sign-in form of ``login_page``, asking to go to ``then`` after."""
+    data = {
+        "csrf": csrf_of(login_page),
+        "name": "lena",
+        "password": PASSWORDS["lena"],
+        "next": then,
+    }
+    return client.post("/login", data=data)
+
+
 def test_sign_in_then_back_to_the_page_asked_for(client: TestClient) -> None:
     first = client.get("/call/C-LENA-1")
     target = first.headers["location"]
     page = client.get(target)
     assert 'name="next" value="/call/C-LENA-1"' in page.text
-    response = client.post(
-        "/login",
-        data={
-            "csrf": csrf_of(page.text),
-            "name": "lena",
-            "password": PASSWORDS["lena"],
-            "next": "/call/C-LENA-1",
-        },
-    )
+    response = _lena_signs_in(client, page.text, then="/call/C-LENA-1")
     assert response.status_code == 303 and response.headers["location"] == "/call/C-LENA-1"
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
@@ -59,15 +62,7 @@ def test_sign_in_then_back_to_the_page_asked_for(client: TestClient) -> None:
 
 def test_next_cannot_leave_the_site(client: TestClient) -> None:
     page = client.get("/login")
-    response = client.post(
-        "/login",
-        data={
-            "csrf": csrf_of(page.text),
-            "name": "lena",
-            "password": PASSWORDS["lena"],
-            "next": "//evil.example/x",
-        },
-    )
+    response = _lena_signs_in(client, page.text, then="//evil.example/x")
     assert response.headers["location"] == "/queue"
 
 
@@ -140,14 +135,8 @@ def test_forged_expired_or_orphan_sessions_are_refused(
     warehouse: Path, archive: Path, accounts: dict[str, Account], database_url: str
 ) -> None:
     def app(ttl: float, known: dict[str, Account]) -> FastAPI:
-        return create_app(
-            str(warehouse),
-            make_config(),
-            archive=str(archive),
-            accounts=known,
-            database_url=database_url,
-            secret_key="k",
-            session_ttl_s=ttl,
+        return review_app(
+            warehouse, archive, database_url, accounts=known, secret_key="k", session_ttl_s=ttl
         )
 
     def cookie_of(key: str, ttl: float, name: str) -> str:

@@ -16,13 +16,11 @@ from playwright.sync_api import Browser, Page, expect
 from reviewkit import (
     PASSWORDS,
     chromium,
-    make_accounts,
-    make_config,
     needs_chromium,
+    review_app,
     served,
 )
 
-from review.app import create_app
 from review.store import ReviewStore
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "review" / "screenshots"
@@ -32,20 +30,13 @@ pytestmark = needs_chromium
 
 @pytest.fixture(scope="module")
 def server(
-    tmp_path_factory: pytest.TempPathFactory, _built: tuple[Path, Path]
+    tmp_path_factory: pytest.TempPathFactory, built: tuple[Path, Path]
 ) -> Iterator[tuple[str, str]]:
     """``(base URL, database URL)`` of the app served by uvicorn in a thread."""
     tmp = tmp_path_factory.mktemp("browser")
-    archive, warehouse = _built
+    archive, warehouse = built
     database_url = f"sqlite:///{tmp / 'reviews.sqlite'}"
-    app = create_app(
-        str(warehouse),
-        make_config(),
-        archive=str(archive),
-        accounts=make_accounts(),
-        database_url=database_url,
-        secret_key="browser-test",
-    )
+    app = review_app(warehouse, archive, database_url, secret_key="browser-test")
     with served(app) as url:
         yield url, database_url
 

@@ -17,8 +17,8 @@ from reviewkit import (
     build_history,
     build_warehouse,
     csrf_of,
-    make_accounts,
     make_config,
+    review_app,
     seed_reviews,
     sign_in,
     write_call,
@@ -27,7 +27,6 @@ from reviewkit import (
 from flows.cli import main
 from pipeline import warehouse as wh
 from review import charts, data
-from review.app import create_app
 from review.feedback import (
     FeedbackIndex,
     Rate,
@@ -64,14 +63,7 @@ def store(tmp_path: Path) -> ReviewStore:
 @pytest.fixture
 def feedback_app(built: tuple[Path, Path], store: ReviewStore) -> FastAPI:
     archive, warehouse = built
-    return create_app(
-        str(warehouse),
-        make_config(),
-        archive=str(archive),
-        accounts=make_accounts(),
-        database_url=str(store.engine.url),
-        secret_key="feedback",
-    )
+    return review_app(warehouse, archive, str(store.engine.url), secret_key="feedback")
 
 
 def _client(app: FastAPI, name: str) -> TestClient:

@@ -21,14 +21,12 @@ from reviewkit import (
     build_history,
     build_warehouse,
     chromium,
-    make_accounts,
-    make_config,
     needs_chromium,
+    review_app,
     seed_reviews,
     served,
 )
 
-from review.app import create_app
 from review.store import ReviewStore
 
 pytestmark = needs_chromium
@@ -49,14 +47,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     build_history(warehouse)
     database_url = f"sqlite:///{tmp / 'reviews.sqlite'}"
     seed_reviews(ReviewStore(database_url))
-    app = create_app(
-        str(warehouse),
-        make_config(),
-        archive=str(archive),
-        accounts=make_accounts(),
-        database_url=database_url,
-        secret_key="feedback-browser",
-    )
+    app = review_app(warehouse, archive, database_url, secret_key="feedback-browser")
     with served(app) as url:
         yield url
 

@@ -22,14 +22,13 @@ from reviewkit import (
     PASSWORDS,
     build_archive,
     chromium,
-    make_accounts,
     make_config,
     needs_chromium,
+    review_app,
     served,
     sign_in,
 )
 
-from review.app import create_app
 from review.report import month_reasons
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "review" / "screenshots"
@@ -46,13 +45,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def _app(built: tuple[Path, Path], tmp: Path) -> FastAPI:
     archive, root = built
-    return create_app(
-        str(root),
-        make_config(),
-        archive=str(archive),
-        accounts=make_accounts(),
-        database_url=f"sqlite:///{tmp / 'reviews.sqlite'}",
-        secret_key="reasons-test",
+    return review_app(
+        root, archive, f"sqlite:///{tmp / 'reviews.sqlite'}", secret_key="reasons-test"
     )
 
 

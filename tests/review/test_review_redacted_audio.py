@@ -16,6 +16,7 @@ from reviewkit import (
     build_warehouse,
     make_accounts,
     make_config,
+    review_app,
     sign_in,
     write_call,
 )
@@ -46,7 +47,7 @@ def _copy_path(warehouse: Path, call_id: str, spans: tuple[tuple[str, float, flo
 
 
 @pytest.fixture(scope="module")
-def _redacted_built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("redacted-review")
     archive, warehouse = build_archive(tmp), build_warehouse(tmp)
     for call_id, (source, copy) in REDACTED.items():
@@ -69,27 +70,10 @@ def _redacted_built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
 
 
 @pytest.fixture
-def archive(_redacted_built: tuple[Path, Path]) -> Path:
-    return _redacted_built[0]
-
-
-@pytest.fixture
-def warehouse(_redacted_built: tuple[Path, Path]) -> Path:
-    return _redacted_built[1]
-
-
-@pytest.fixture
 def off_client(warehouse: Path, archive: Path, database_url: str) -> Iterator[TestClient]:
     """The app of an operator who set ``[redact] audio = "off"``."""
     config = make_config().model_copy(update={"redact": RedactConfig(audio="off")})
-    app = create_app(
-        str(warehouse),
-        config,
-        archive=str(archive),
-        accounts=make_accounts(),
-        database_url=database_url,
-        secret_key="test-secret",
-    )
+    app = review_app(warehouse, archive, database_url, config=config)
     with TestClient(app, follow_redirects=False) as c:
         yield sign_in(c, "lena")
 

@@ -7,9 +7,8 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
-from reviewkit import DEC_DATE, PATH_ID, csrf_of, make_config, sign_in
+from reviewkit import DEC_DATE, PATH_ID, csrf_of, make_config, review_app, sign_in
 
-from review.app import create_app
 from review.auth import Account
 from review.store import ReviewStore
 
@@ -89,12 +88,12 @@ def test_monthly_rotation_moves_teams_between_inspectors(
     warehouse: Path, archive: Path, accounts: dict[str, Account], database_url: str
 ) -> None:
     # November 2026 keeps the configured pairing; December shifts it by one inspector.
-    app = create_app(
-        str(warehouse),
-        make_config("monthly"),
-        archive=str(archive),
+    app = review_app(
+        warehouse,
+        archive,
+        database_url,
+        config=make_config("monthly"),
         accounts=accounts,
-        database_url=database_url,
         secret_key="k",
     )
     with (

@@ -5,13 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from reviewkit import DATE, build_archive, build_warehouse, make_accounts, make_config, sign_in
+from reviewkit import (
+    DATE,
+    build_archive,
+    build_warehouse,
+    review_app,
+    sign_in,
+)
 from rowkit import analysis
 
 from pipeline import rows
 from pipeline import warehouse as wh
 from pipeline.types import Recording
-from review.app import create_app
 
 
 def _not_scored(root: Path) -> None:
@@ -48,14 +53,7 @@ def _not_scored(root: Path) -> None:
 def _client(tmp_path: Path) -> TestClient:
     archive, warehouse = build_archive(tmp_path), build_warehouse(tmp_path)
     _not_scored(warehouse)
-    app = create_app(
-        str(warehouse),
-        make_config(),
-        archive=str(archive),
-        accounts=make_accounts(),
-        database_url=f"sqlite:///{tmp_path / 'reviews.sqlite'}",
-        secret_key="test-secret",
-    )
+    app = review_app(warehouse, archive, f"sqlite:///{tmp_path / 'reviews.sqlite'}")
     return TestClient(app, follow_redirects=False)
 
 

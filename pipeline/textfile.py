@@ -1,0 +1,46 @@
+"""Reading a text file a user gave earmark (``earmark.toml``, a rubric).
+
+A file that cannot be read is the caller's coded error naming the file and the reason,
+never a bare ``OSError``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+
+from pipeline.errors import EarmarkError, ErrorCode
+
+E = TypeVar("E", bound=EarmarkError)
+
+
+def read_text(path: Path, *, what: str, error: ErrorCode[E]) -> str:
+    """The UTF-8 text of ``path``.
+
+    Parameters
+    ----------
+    path
+        The file.
+    what
+        What the file is, for the message: ``"config"``, ``"rubric"``.
+    error
+        The table entry to raise; its template takes ``path`` and ``problem``.
+
+    Raises
+    ------
+    EarmarkError
+        ``error`` with ``problem="cannot read {what} ({reason})"`` when the file cannot be
+        read (missing, a folder, no permission).
+
+    Examples
+    --------
+    >>> from pipeline import errors
+    >>> read_text(Path("/nonexistent.toml"), what="config", error=errors.CONFIG_UNREADABLE)
+    Traceback (most recent call last):
+    ...
+    pipeline.errors.ConfigError: [C001] /nonexistent.toml: cannot read config (No such file or directory)
+    """
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(path=path, problem=f"cannot read {what} ({exc.strerror})") from exc

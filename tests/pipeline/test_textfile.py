@@ -1,0 +1,32 @@
+"""A config or rubric file that cannot be read is a coded error naming it, never an OSError."""
+
+from __future__ import annotations
+
+import doctest
+from pathlib import Path
+
+import pytest
+
+import pipeline.textfile
+from pipeline.config import load_config
+from pipeline.errors import ConfigError, RubricError
+from pipeline.rubric.schema import load_rubric
+
+
+@pytest.mark.parametrize("name", ["missing.toml", "a-folder"])
+def test_an_unreadable_config_is_c001_naming_the_file(tmp_path: Path, name: str) -> None:
+    (tmp_path / "a-folder").mkdir()
+    with pytest.raises(ConfigError, match=rf"^\[C001\] .*{name}: cannot read config \(\w"):
+        load_config(tmp_path / name)
+
+
+@pytest.mark.parametrize("name", ["missing.yaml", "a-folder"])
+def test_an_unreadable_rubric_is_r001_naming_the_file(tmp_path: Path, name: str) -> None:
+    (tmp_path / "a-folder").mkdir()
+    with pytest.raises(RubricError, match=rf"^\[R001\] .*{name}: cannot read rubric \(\w"):
+        load_rubric(tmp_path / name)
+
+
+def test_the_examples_in_the_docstrings_hold() -> None:
+    result = doctest.testmod(pipeline.textfile, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

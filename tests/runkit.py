@@ -1,0 +1,59 @@
+"""The ``earmark`` command run as a user runs it, in a child process, on small archives.
+
+Each child gets the parent's environment without its ``PREFECT_*`` settings, so that it
+picks its own Prefect home (or the one a test gives it) instead of the test session's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parent.parent
+EARMARK = [sys.executable, "-m", "flows.cli"]
+"""The command line that starts ``earmark`` from this checkout."""
+
+
+def child_env(*, drop: tuple[str, ...] = ("PREFECT_",), **extra: str) -> dict[str, str]:
+    """This process's environment without the variables starting with ``drop``, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env.update(extra)
+    return env
+
+
+def earmark(
+    *args: str | Path,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``earmark *args`` to its end; its output is captured as text."""
+    return subprocess.run(
+        [*EARMARK, *map(str, args)],
+        cwd=cwd,
+        env=child_env() if env is None else env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def shifted_calls(archive: Path, stereo_call: Path, data: Path, *, calls: int) -> Path:
+    """``archive`` with ``calls`` stereo calls and one mono call, all with their own hash.
+
+    Each stereo call is ``stereo_call`` shifted by half a second more than the one before:
+    the same conversation, so each takes as long to transcribe, but different bytes.
+    """
+    archive.mkdir()
+    y, sr = sf.read(stereo_call, dtype="float32")
+    for n in range(calls):
+        shifted = np.concatenate([np.zeros((sr * n // 2, 2), dtype=np.float32), y])
+        sf.write(archive / f"call-{n}.wav", shifted, sr, subtype="PCM_16")
+    shutil.copy(data / "osr_us_000_0034_8k.wav", archive / "mono.wav")
+    return archive

@@ -292,8 +292,12 @@ def _run_asr(
     ]
     probe = next((k for k, t in enumerate(tracks) if t.speaker == "agent"), 0)
     detection = config.language_detection
+    heard = transcriber.hear(heard_tracks)  # the VAD once; its windows encoded once
+    probabilities, encoded = transcriber.call_language(
+        heard, probe=probe, segments=detection.segments
+    )
     verdict = resolve_language(
-        transcriber.language_probabilities(heard_tracks[probe], segments=detection.segments),
+        probabilities,
         served=config.languages,
         fallback=detection.fallback,
         min_probability=detection.min_probability,
@@ -319,8 +323,10 @@ def _run_asr(
             "utterances": [],
         }
     transcriber = get_transcriber(config.asr, language)
-    heard = transcriber.transcribe_tracks(heard_tracks, language=language)
-    channel_transcripts = [(t.speaker, t.channel, ct) for t, ct in zip(tracks, heard, strict=True)]
+    channels = transcriber.transcribe_heard(heard, language=language, encoded=encoded)
+    channel_transcripts = [
+        (t.speaker, t.channel, ct) for t, ct in zip(tracks, channels, strict=True)
+    ]
     transcript = merge_channels(
         recording.call_id,
         channel_transcripts,

@@ -21,6 +21,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -148,16 +149,38 @@ class Replicas:
         with self._ready:
             while not self._idle and len(self._loaded) >= self._most:
                 self._ready.wait()
-            if self._idle:
-                model = self._idle.pop()
-            else:
-                model = self._load(len(self._loaded))
-                self._loaded.append(model)
+            model = self._take()
+        with self._holding(model):
+            yield model
+
+    @contextlib.contextmanager
+    def hold_spare(self) -> Iterator[Any]:
+        """A replica no other thread holds, for the duration, or ``None`` at once when
+        every one of the ``most`` replicas is busy (it never waits)."""
+        with self._ready:
+            model = self._take() if self._idle or len(self._loaded) < self._most else None
+        if model is None:
+            yield None
+            return
+        with self._holding(model):
+            yield model
+
+    def _take(self) -> Any:
+        """An idle replica, else a new one (called with ``_ready`` held, room checked)."""
+        if self._idle:
+            return self._idle.pop()
+        model = self._load(len(self._loaded))
+        self._loaded.append(model)
+        return model
+
+    @contextlib.contextmanager
+    def _holding(self, model: Any) -> Iterator[None]:
+        before = getattr(self._local, "model", None)
         self._local.model = model
         try:
-            yield model
+            yield
         finally:
-            self._local.model = None
+            self._local.model = before
             with self._ready:
                 self._idle.append(model)
                 self._ready.notify()
@@ -336,10 +359,39 @@ class WhisperTranscriber:
         if self.config.batch_size == 1:
             return [self._transcribe_sequential(t, language) for t in heard.tracks]
         mine = [b for b in encoded if b.model_key == self._model_key]
-        return [
-            self._transcribe_windows(samples, speech, language, mine)
+        jobs = [
+            functools.partial(self._transcribe_windows, samples, speech, language, mine)
             for samples, speech in zip(heard.tracks, heard.speech, strict=True)
         ]
+        return self._on_spare_replicas(jobs)
+
+    def _on_spare_replicas(self, jobs: Sequence[Callable[[], _T]]) -> list[_T]:
+        """Run ``jobs`` (a call's tracks) on this thread's replica and, at once, on any
+        replica no other call holds: when the night has fewer calls left than workers (its
+        last long call, or a night of one call), the idle cores take the call's other
+        tracks. Never more replicas than ``[asr] workers``, never a wait for one."""
+        pending = list(range(len(jobs)))[::-1]
+        results: dict[int, _T] = {}
+        lock = threading.Lock()
+
+        def drain() -> None:
+            while True:
+                with lock:
+                    if not pending:
+                        return
+                    k = pending.pop()
+                results[k] = jobs[k]()
+
+        def on_spare() -> None:
+            with self.replicas.hold_spare() as model:
+                if model is not None:
+                    drain()
+
+        helpers = [_HELPERS.submit(on_spare) for _ in jobs[1:]]
+        drain()
+        for helper in helpers:
+            helper.result()
+        return [results[k] for k in range(len(jobs))]
 
     def _transcribe_windows(
         self,
@@ -539,6 +591,10 @@ class WhisperTranscriber:
                 samples, batch_size=c.batch_size, **common
             )  # type: ignore[no-any-return]
         return self.model.transcribe(samples, hallucination_silence_threshold=2.0, **common)  # type: ignore[no-any-return]
+
+
+_HELPERS = ThreadPoolExecutor(thread_name_prefix="earmark-asr-track")
+"""Threads that run a call's other tracks on spare replicas (they hold no model when idle)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

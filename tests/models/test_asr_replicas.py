@@ -67,3 +67,30 @@ def test_busy_threads_get_their_own_replica_up_to_the_limit() -> None:
     assert sorted(loads.made) == [0, 1]  # never a third model
     assert sorted(map(str, seen[:2])) == ["model-0", "model-1"]
     assert third_waited.is_set()
+
+
+def test_a_spare_replica_is_lent_only_when_no_call_holds_it_and_never_waited_for() -> None:
+    loads = _Loads()
+    pool = Replicas(loads, most=2)
+    lent: list[object] = []
+
+    def helper() -> None:
+        with pool.hold_spare() as spare:
+            lent.append(spare)
+            if spare is not None:
+                assert pool.current() == spare  # the helper thread decodes on it
+
+    with pool.hold() as model:
+        assert model == "model-0"
+        thread = threading.Thread(target=helper)
+        thread.start()
+        thread.join(timeout=10)
+        assert lent == ["model-1"]  # the second core's replica, loaded for the helper
+        with pool.hold_spare() as again:
+            assert again == "model-1"  # given back: lent again
+            started = time.monotonic()
+            second = threading.Thread(target=helper)
+            second.start()
+            second.join(timeout=10)
+            assert lent[-1] is None and time.monotonic() - started < 1.0  # all busy: no wait
+    assert sorted(loads.made) == [0, 1] and pool.loaded == 2

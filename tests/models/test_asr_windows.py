@@ -128,3 +128,17 @@ def test_decoding_past_its_budget_stops_between_batches(
     assert not whole.dropped
     assert 0 < len(stopped.segments) < len(whole.segments)
     assert stopped.segments == whole.segments[: len(stopped.segments)]  # the first batch
+
+
+def test_a_lone_calls_tracks_take_the_idle_replica(
+    call: tuple[list[np.ndarray], list[str]],
+) -> None:
+    """With two workers and one call, the call's second track runs on the second replica
+    (the second core), and comes out as it does on one."""
+    tracks, _ = call
+    alone = WhisperTranscriber(AsrConfig(workers=1, cpu_threads=1))
+    both = WhisperTranscriber(AsrConfig(workers=2, cpu_threads=1))
+    assert both.transcribe_tracks(tracks, language="en") == alone.transcribe_tracks(
+        tracks, language="en"
+    )
+    assert both.replicas.loaded == 2 and alone.replicas.loaded == 1

@@ -50,12 +50,12 @@ ASR_OPTIONS_VERSION = 9
 """Bump when a change here changes transcripts: it is part of the cache key."""
 VAD_PARAMETERS = {"min_silence_duration_ms": 500, "speech_pad_ms": 300}
 LANGUAGE_DETECTION_SEGMENTS = 4
-LANGUAGE_WINDOW_S = 30.0
-"""Whisper's window: the language is judged on each such window of speech, then averaged."""
 MIN_LANGUAGE_WINDOW_S = 5.0
-"""A last window shorter than this adds little but noise and is left out (unless it is all)."""
+"""A window of speech shorter than this adds little but noise to the language's judgement
+and is left out (unless it is the first)."""
 LONG_TRACK_S = 20 * 60.0
-"""Channels longer than this are transcribed in blocks, in bounded memory."""
+"""Sequential decoding (``batch_size = 1``) takes channels longer than this in blocks, in
+bounded memory (batched decoding holds one batch of windows at a time anyway)."""
 PACKED_BLOCK_S = 10 * 60.0
 VAD_BLOCK_S = 10 * 60.0
 MIN_DECODE_BUDGET_S = 30.0
@@ -301,9 +301,9 @@ class WhisperTranscriber:
         """Every Whisper language with its probability, judged on the ``probe`` track.
 
         Whisper's detection on a few seconds of telephone audio is unreliable, so it is
-        taken over the track's first ``segments`` windows of speech (up to 30 s each; a last
-        one under ``MIN_LANGUAGE_WINDOW_S`` left out unless it is all), averaged, weighted
-        by each window's speech. (faster-whisper's own ``detect_language`` returns the last
+        taken over the track's first ``segments`` windows of speech (up to 30 s each; one
+        under ``MIN_LANGUAGE_WINDOW_S`` left out unless it is the first), averaged,
+        weighted by each window's speech. (faster-whisper's own ``detect_language`` returns the last
         window's probabilities only.) The windows are encoded once: the encoded batches are
         returned for :meth:`transcribe_heard` to decode without encoding them again.
 

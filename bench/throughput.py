@@ -136,6 +136,16 @@ def realcall_lines(txt: Path) -> list[tuple[float, str]]:
     return out
 
 
+def quietest_near(x: np.ndarray, at: int, *, reach_s: float = 1.5, frame_s: float = 0.1) -> int:
+    """The middle of the quietest ``frame_s`` within ``reach_s`` of sample ``at``: the
+    publisher's stamps are whole seconds, and a cut there would split a word in two."""
+    frame, reach = int(frame_s * SR), int(reach_s * SR)
+    lo, hi = max(0, at - reach), min(len(x), at + reach)
+    starts = range(lo, max(lo + 1, hi - frame), frame // 2)
+    energy = [float(np.sum(x[a : a + frame] ** 2)) for a in starts]
+    return starts[int(np.argmin(energy))] + frame // 2
+
+
 def write_realcalls(folder: Path, source: Path) -> dict[Path, str]:
     """Each English real call as a stereo call: line k's audio on channel k % 2."""
     out = {}
@@ -144,7 +154,7 @@ def write_realcalls(folder: Path, source: Path) -> dict[Path, str]:
             continue
         x = decode(source / f"{name}.mp3", sr=SR).samples.mean(axis=0)
         lines = realcall_lines(source / f"{name}.txt")
-        cuts = [int(t * SR) for t, _ in lines[1:]] + [len(x)]
+        cuts = [quietest_near(x, int(t * SR)) for t, _ in lines[1:]] + [len(x)]
         turns = [(0, x[: cuts[0]])]  # the lead-in before the first stamp joins line 0
         turns += [(k % 2, x[a:b]) for k, (a, b) in enumerate(itertools.pairwise(cuts), start=1)]
         path = write_stereo(folder / f"{name}-stereo-8k.wav", turns, gap_s=0.0)
@@ -225,6 +235,9 @@ def one_round(
         row[f"load_{name}"] = load_1m()
         texts, row[f"{name}_wall_s"] = timed_peer(PEERS[name], files, model)
         row[f"wer_{name}"] = pooled_wer(refs, texts)
+        row[f"per_call_wer_{name}"] = [
+            round(wer(r, h), 3) for r, h in zip(refs, texts, strict=True)
+        ]
         row[f"ratio_{name}"] = round(row[f"{name}_wall_s"] / row["earmark_wall_s"], 3)
     row["per_call_wer_earmark"] = [round(wer(r, h), 3) for r, h in zip(refs, hyps, strict=True)]
     return {k2: round(v, 2) if isinstance(v, float) else v for k2, v in row.items()}
@@ -275,7 +288,8 @@ def calls(args: argparse.Namespace, tmp: Path) -> dict[Path, str]:
     if args.files:
         refs = manifest_refs()
         return {f: refs.get(f.name, "") for f in args.files}
-    return {**write_mixes(tmp), **write_realcalls(tmp, args.realcalls)}
+    real = {} if args.no_realcalls else write_realcalls(tmp, args.realcalls)
+    return {**write_mixes(tmp), **real}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -287,9 +301,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plain-rounds", type=int, default=1, help="rounds that run plain")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--realcalls", type=Path, default=REALCALLS)
+    parser.add_argument("--no-realcalls", action="store_true", help="the tests/data mixes only")
+    parser.add_argument("--beam", type=int, default=None, help="earmark's [asr] beam_size")
     parser.add_argument("--json", type=Path, default=ROOT / ".state" / "bench" / "throughput.json")
     args = parser.parse_args(argv)
-    config = Config(asr=AsrConfig(workers=args.workers))
+    beam = {} if args.beam is None else {"beam_size": args.beam}
+    config = Config(asr=AsrConfig(workers=args.workers, **beam))
     transcriber = get_transcriber(config.asr)
     model = load_whisper(
         transcriber.source.path,
@@ -314,10 +331,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(json.dumps(rounds[-1]), flush=True)
         report: dict[str, Any] = {"audio_s": round(audio_s, 1), "rounds": rounds}
-        report["summary"] = summary(rounds, peers, audio_s, config)
+        if rounds:
+            report["summary"] = summary(rounds, peers, audio_s, config)
         if args.profile:
             report["profile"] = profile(files, Path(tmp))
-    print(json.dumps(report["summary"]))
+    print(json.dumps(report.get("summary")))
     if args.profile:
         print(json.dumps(report["profile"]))
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -58,6 +58,8 @@ LONG_TRACK_S = 20 * 60.0
 bounded memory (batched decoding holds one batch of windows at a time anyway)."""
 PACKED_BLOCK_S = 10 * 60.0
 VAD_BLOCK_S = 10 * 60.0
+SPARE_POLL_S = 0.2
+"""How often a helper waiting for a spare replica checks that its call still needs it."""
 MIN_DECODE_BUDGET_S = 30.0
 """A track may always take this long to decode, however short it is."""
 REDO_PAD_S = 0.2
@@ -154,11 +156,16 @@ class Replicas:
             yield model
 
     @contextlib.contextmanager
-    def hold_spare(self) -> Iterator[Any]:
-        """A replica no other thread holds, for the duration, or ``None`` at once when
-        every one of the ``most`` replicas is busy (it never waits)."""
+    def hold_spare(self, *, wanted: Callable[[], bool]) -> Iterator[Any]:
+        """A replica no other thread holds, for the duration; while every one of the
+        ``most`` replicas is busy, waits for one only as long as ``wanted()`` says the
+        work is still there, else ``None``."""
+        model = None
         with self._ready:
-            model = self._take() if self._idle or len(self._loaded) < self._most else None
+            while not self._idle and len(self._loaded) >= self._most and wanted():
+                self._ready.wait(timeout=SPARE_POLL_S)
+            if (self._idle or len(self._loaded) < self._most) and wanted():
+                model = self._take()
         if model is None:
             yield None
             return
@@ -366,10 +373,11 @@ class WhisperTranscriber:
         return self._on_spare_replicas(jobs)
 
     def _on_spare_replicas(self, jobs: Sequence[Callable[[], _T]]) -> list[_T]:
-        """Run ``jobs`` (a call's tracks) on this thread's replica and, at once, on any
-        replica no other call holds: when the night has fewer calls left than workers (its
-        last long call, or a night of one call), the idle cores take the call's other
-        tracks. Never more replicas than ``[asr] workers``, never a wait for one."""
+        """Run ``jobs`` (a call's tracks) on this thread's replica and on any replica no
+        other call holds, as soon as one is free: when the night has fewer calls left than
+        workers (its last long call, or a night of one call), the idle cores take the
+        call's other tracks. Never more replicas than ``[asr] workers``; a helper stops
+        waiting once this thread has taken every track."""
         pending = list(range(len(jobs)))[::-1]
         results: dict[int, _T] = {}
         lock = threading.Lock()
@@ -383,7 +391,7 @@ class WhisperTranscriber:
                 results[k] = jobs[k]()
 
         def on_spare() -> None:
-            with self.replicas.hold_spare() as model:
+            with self.replicas.hold_spare(wanted=lambda: bool(pending)) as model:
                 if model is not None:
                     drain()
 

@@ -37,9 +37,10 @@ LAYERS = ("pipeline", "models", "flows")
 STEPS = (
     "audio.decode",
     "audio.split_tracks",
-    "asr.language_probabilities",
+    "asr.hear",
+    "asr.call_language",
     "language.resolve_language",
-    "asr.transcribe_tracks",
+    "asr.transcribe_heard",
     "transcript.merge_channels",
     "diarization.diarize_report",
     "redact.redact_transcript",

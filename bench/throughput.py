@@ -1,33 +1,45 @@
-"""Throughput of earmark's per-call processing against plain faster-whisper, same model.
+"""Throughput of earmark on stereo calls against faster-whisper as a user would run it.
 
-For each recording: earmark end to end (decode, per-channel VAD + ASR, merge, rubric,
-score; transcript cache disabled) and faster-whisper's own ``WhisperModel.transcribe()``
-on the same file (same weights and compute type, VAD on, its other options left at their
-defaults: beam 5, language detected, as a plain script would call it). Reports audio seconds per
-wall second for both, their ratio, WER against the reference transcripts where known,
-peak RSS, and the share of earmark's wall time spent outside the ASR model (decoding
-the file, diarization, redaction, metrics, rubric, scoring).
+For each stereo call: earmark end to end (decode, language, per-channel VAD + ASR, merge,
+rubric, score; transcript cache off; ``[asr] workers`` calls at once, as the night runs
+them) against two peers on the same weights and compute type, each one file at a time on
+a model with every core:
 
-The set: two stereo 8 kHz calls laid out from the real speech in ``tests/data`` (turns on
-alternating channels, so the reference text is known) and the same two mixed down to
-mono, the real recordings themselves, and the synthetic sample calls (no reference text).
+- ``batched``: faster-whisper's ``BatchedInferencePipeline(model).transcribe(path,
+  batch_size=8, vad_filter=True, word_timestamps=True)``: the file mixed down to mono (as
+  faster-whisper decodes it), its default beam (5), language detected;
+- ``plain``: ``WhisperModel.transcribe(path, vad_filter=True)``, its other defaults.
 
-Run: ``make bench`` or ``.venv/bin/python bench/throughput.py [FILES…] [--workers N]``.
-By default earmark runs as the night does, ``[asr] workers = 0``: one call per core at
-once (one thread each); ``--workers 1`` measures one worker with every core. Plain
-faster-whisper always runs one file at a time on a model with every core.
-Results print as a table and are written as JSON (default ``.state/bench/throughput.json``).
+WER is on time-ordered words (earmark: both channels' words sorted by start) against the
+reference. The set: stereo 8 kHz calls laid out from the real speech in ``tests/data``
+(turns on alternating channels, 1 s apart, so the reference text is known), and, when
+``../shared/realcalls/`` is there (``$EARMARK_REALCALLS``; never copied into the
+repository), its English call laid out the same way: each of the publisher's timestamped
+lines on the other channel than the one before (so a line, not always a change of
+speaker, is a turn). The CPU may be shared: earmark and the peers are measured
+alternately, ``--rounds`` times, with the load average before each measurement; the ratio
+of each round is reported. ``--profile`` adds where a call's time goes (one worker, one
+thread, cProfile): decode, VAD, encoder, decoder, word alignment, language detection,
+metrics, rubric and the rest.
+
+Run: ``make bench`` or ``.venv/bin/python bench/throughput.py [FILES…] [--workers N]
+[--rounds N] [--peers batched,plain] [--profile]``. Results print as JSON lines and are
+written to ``.state/bench/throughput.json`` (``--json``).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import itertools
 import json
 import os
+import pstats
 import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -37,29 +49,26 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("EARMARK_HOME", str(ROOT / ".state"))
 
 from flows.env import configure_environment  # noqa: E402
 
 configure_environment()
 
+from asr_real import REALCALLS, TIMESTAMP  # noqa: E402
+
 from flows.process import RunSettings, get_transcriber, process_recording  # noqa: E402
 from models.asr import load_whisper  # noqa: E402
 from pipeline.archive import sha256_file  # noqa: E402
 from pipeline.audio import decode  # noqa: E402
-from pipeline.config import AsrConfig, Config  # noqa: E402
+from pipeline.config import AsrConfig, Config, usable_cores  # noqa: E402
 from pipeline.evaluation import word_error_rate as wer  # noqa: E402
+from pipeline.evaluation import words as ref_words  # noqa: E402
 from pipeline.types import Recording  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
-DEFAULT_FILES = [
-    DATA / "osr_us_000_0034_8k.wav",
-    DATA / "azure_katiesteve_mono.wav",
-    DATA / "faster_whisper_stereo_diarization.wav",
-    *sorted((ROOT / "samples" / "archive").rglob("*.wav")),
-]
-
-
+SR = 8000
 MIXES = {  # stereo 8 kHz calls of real speech: (channel, file) turns, 1 s apart
     "mix-a": [
         (0, "osr_us_000_0034_8k.wav"),
@@ -73,33 +82,83 @@ MIXES = {  # stereo 8 kHz calls of real speech: (channel, file) turns, 1 s apart
         (0, "faster_whisper_jfk.flac"),
         (1, "osr_us_000_0034_8k.wav"),
     ],
+    "mix-c": [  # a longer call: short answers between the long turns
+        (0, "azure_katiesteve_mono.wav"),
+        (1, "azure_whatstheweatherlike_mulaw.wav"),
+        (0, "osr_us_000_0034_8k.wav"),
+        (1, "faster_whisper_jfk.flac"),
+        (0, "azure_whatstheweatherlike_mulaw.wav"),
+        (1, "osr_us_000_0034_8k.wav"),
+        (0, "faster_whisper_jfk.flac"),
+        (1, "azure_katiesteve_mono.wav"),
+    ],
 }
+REALCALL_NAMES = ("en-support-billing",)
+"""The English real call: earmark serves en, zh, ru; the publisher's en lines are its words."""
 
 
-def references() -> dict[str, str]:
+def manifest_refs() -> dict[str, str]:
     manifest = json.loads((DATA / "manifest.json").read_text(encoding="utf-8"))
-    refs = {e["file"]: e["reference_transcript"] for e in manifest}
-    for name, turns in MIXES.items():
-        text = " ".join(refs[f] for _, f in turns)
-        refs[f"{name}-stereo-8k.wav"] = refs[f"{name}-mono-8k.wav"] = text
-    return refs
+    return {e["file"]: e["reference_transcript"] for e in manifest}
 
 
-def write_mixes(folder: Path) -> list[Path]:
-    """The stereo mixes, and each mixed down to mono, as 8 kHz 16-bit WAV files."""
-    out = []
+def write_stereo(path: Path, turns: list[tuple[int, np.ndarray]], gap_s: float) -> Path:
+    """Each turn's samples on its channel, one after the other, ``gap_s`` apart."""
+    blocks = []
+    for channel, x in turns:
+        block = np.zeros((len(x) + int(gap_s * SR), 2), dtype=np.float32)
+        block[: len(x), channel] = x
+        blocks.append(block)
+    sf.write(path, np.concatenate(blocks), SR, subtype="PCM_16")
+    return path
+
+
+def write_mixes(folder: Path) -> dict[Path, str]:
+    """The stereo mixes of ``tests/data`` speech, with their reference text."""
+    refs = manifest_refs()
+    out = {}
     for name, turns in MIXES.items():
-        blocks = []
-        for channel, file in turns:
-            x = decode(DATA / file, sr=8000).samples.mean(axis=0)
-            block = np.zeros((len(x) + 8000, 2), dtype=np.float32)
-            block[: len(x), channel] = x
-            blocks.append(block)
-        stereo = np.concatenate(blocks)
-        for layout, samples in (("stereo", stereo), ("mono", stereo.mean(axis=1))):
-            path = folder / f"{name}-{layout}-8k.wav"
-            sf.write(path, samples, 8000, subtype="PCM_16")
-            out.append(path)
+        audio = [(ch, decode(DATA / f, sr=SR).samples.mean(axis=0)) for ch, f in turns]
+        path = write_stereo(folder / f"{name}-stereo-8k.wav", audio, gap_s=1.0)
+        out[path] = " ".join(refs[f] for _, f in turns)
+    return out
+
+
+def realcall_lines(txt: Path) -> list[tuple[float, str]]:
+    """The publisher's English lines with their start times (seconds)."""
+    lines = [line.strip() for line in txt.read_text(encoding="utf-8").splitlines()]
+    body = lines[lines.index("EN transcription") + 1 :]
+    out: list[tuple[float, str]] = []
+    for stamp, text in itertools.pairwise(body):
+        if TIMESTAMP.match(stamp) and text and not TIMESTAMP.match(text):
+            h, m, s = (int(p) for p in stamp.split(":"))
+            out.append((h * 3600 + m * 60 + s, text.replace("_", " ")))
+    return out
+
+
+def quietest_near(x: np.ndarray, at: int, *, reach_s: float = 1.5, frame_s: float = 0.1) -> int:
+    """The middle of the quietest ``frame_s`` within ``reach_s`` of sample ``at``: the
+    publisher's stamps are whole seconds, and a cut there would split a word in two."""
+    frame, reach = int(frame_s * SR), int(reach_s * SR)
+    lo, hi = max(0, at - reach), min(len(x), at + reach)
+    starts = range(lo, max(lo + 1, hi - frame), frame // 2)
+    energy = [float(np.sum(x[a : a + frame] ** 2)) for a in starts]
+    return starts[int(np.argmin(energy))] + frame // 2
+
+
+def write_realcalls(folder: Path, source: Path) -> dict[Path, str]:
+    """Each English real call as a stereo call: line k's audio on channel k % 2."""
+    out = {}
+    for name in REALCALL_NAMES:
+        if not (source / f"{name}.mp3").exists():
+            continue
+        x = decode(source / f"{name}.mp3", sr=SR).samples.mean(axis=0)
+        lines = realcall_lines(source / f"{name}.txt")
+        cuts = [quietest_near(x, int(t * SR)) for t, _ in lines[1:]] + [len(x)]
+        turns = [(0, x[: cuts[0]])]  # the lead-in before the first stamp joins line 0
+        turns += [(k % 2, x[a:b]) for k, (a, b) in enumerate(itertools.pairwise(cuts), start=1)]
+        path = write_stereo(folder / f"{name}-stereo-8k.wav", turns, gap_s=0.0)
+        out[path] = " ".join(text for _, text in lines)
     return out
 
 
@@ -109,121 +168,198 @@ def recording(path: Path) -> Recording:
     return Recording(path.stem, path.name, str(path), digest, "2026-01-01", path.stat().st_size)
 
 
+def time_ordered(transcript: Any) -> str:
+    """Every word of the call (both channels) in order of its start."""
+    words = sorted((w.start_s, w.text) for u in transcript.utterances for w in u.words)
+    return " ".join(text for _, text in words)
+
+
 def run_earmark(files: list[Path], config: Config, warehouse: str) -> tuple[list[Any], float]:
     """Every file through earmark's per-call processing, ``[asr] workers`` at a time."""
     settings = RunSettings(config=config, warehouse=warehouse)
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=config.asr.worker_count) as pool:
-        results = list(pool.map(lambda f: _timed(f, settings), files))
+        results = list(pool.map(lambda f: process_recording(recording(f), settings), files))
     return results, time.monotonic() - started
 
 
-def _timed(path: Path, settings: RunSettings) -> tuple[Any, float]:
-    started = time.monotonic()
-    result = process_recording(recording(path), settings)
-    return result, time.monotonic() - started
+def run_batched(path: Path, model: Any) -> str:
+    """faster-whisper's batched pipeline as its README shows it, with VAD and word times."""
+    from faster_whisper import BatchedInferencePipeline
+
+    segments, _ = BatchedInferencePipeline(model).transcribe(
+        str(path), batch_size=8, vad_filter=True, word_timestamps=True
+    )
+    words = sorted((w.start, w.word) for s in segments for w in s.words or ())
+    return " ".join(text for _, text in words)
 
 
-def time_asr(transcriber: Any) -> list[float]:
-    """Count the seconds spent inside the ASR model (language detection and decoding):
-    everything else in a call's wall time is earmark's own overhead."""
-    busy = [0.0]
-
-    def timed(method: Any) -> Any:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            started = time.monotonic()
-            try:
-                return method(*args, **kwargs)
-            finally:
-                busy[0] += time.monotonic() - started
-
-        return wrapper
-
-    transcriber.transcribe = timed(transcriber.transcribe)
-    transcriber.language_probabilities = timed(transcriber.language_probabilities)
-    return busy
-
-
-def run_plain(path: Path, model: Any) -> tuple[str, float]:
-    """faster-whisper's own defaults (beam 5; it detects the language itself, as earmark
-    does), with VAD on, on a model that has every core."""
-    started = time.monotonic()
+def run_plain(path: Path, model: Any) -> str:
+    """``WhisperModel.transcribe`` with VAD on, its other defaults (beam 5, language detected)."""
     segments, _ = model.transcribe(str(path), vad_filter=True)
-    text = " ".join(s.text for s in segments)
-    return text, time.monotonic() - started
+    return " ".join(s.text for s in segments)
+
+
+PEERS: dict[str, Callable[[Path, Any], str]] = {"batched": run_batched, "plain": run_plain}
+
+
+def timed_peer(run: Callable[[Path, Any], str], files: list[Path], model: Any) -> tuple:
+    started = time.monotonic()
+    texts = [run(f, model) for f in files]
+    return texts, time.monotonic() - started
+
+
+def load_1m() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def pooled_wer(refs: list[str], hyps: list[str]) -> float:
+    """Errors over all the calls' reference words (a long call weighs more)."""
+    sizes = [len(ref_words(r)) for r in refs]
+    errors = sum(wer(r, h) * n for r, h, n in zip(refs, hyps, sizes, strict=True))
+    return round(errors / sum(sizes), 4)
+
+
+def one_round(
+    files, refs, config, model, peers, tmp: Path, k: int, plain_rounds: int
+) -> dict[str, Any]:
+    """earmark, then each peer, on the same files; load average before each. The plain
+    peer (the slowest) runs in the first ``plain_rounds`` rounds only."""
+    row: dict[str, Any] = {"round": k, "load_earmark": load_1m()}
+    results, row["earmark_wall_s"] = run_earmark(files, config, str(tmp / f"wh{k}"))
+    hyps = [time_ordered(r.transcript) if r.transcript else "" for r in results]
+    row["wer_earmark"] = pooled_wer(refs, hyps)
+    for name in peers:
+        if name == "plain" and k >= plain_rounds:
+            continue
+        row[f"load_{name}"] = load_1m()
+        texts, row[f"{name}_wall_s"] = timed_peer(PEERS[name], files, model)
+        row[f"wer_{name}"] = pooled_wer(refs, texts)
+        row[f"per_call_wer_{name}"] = [
+            round(wer(r, h), 3) for r, h in zip(refs, texts, strict=True)
+        ]
+        row[f"ratio_{name}"] = round(row[f"{name}_wall_s"] / row["earmark_wall_s"], 3)
+    row["per_call_wer_earmark"] = [round(wer(r, h), 3) for r, h in zip(refs, hyps, strict=True)]
+    return {k2: round(v, 2) if isinstance(v, float) else v for k2, v in row.items()}
+
+
+STAGES = {  # stage of a call's wall time → where cProfile sees it ("file:function")
+    "decode": "pipeline/audio.py:decode",
+    "vad": "onnxruntime_pybind11_state.run",
+    "features": "faster_whisper/feature_extractor.py:__call__",
+    "encoder": "ctranslate2._ext.encode",
+    "decoder": "ctranslate2._ext.generate",
+    "word_alignment": "ctranslate2._ext.align",
+    "language_head": "ctranslate2._ext.detect_language",
+    "metrics": "pipeline/metrics.py:measure_call",
+    "redaction": "pipeline/redact.py:redact_transcript",
+    "embedding": "flows/process.py:embed",
+    "rubric_score": "pipeline/scoring.py:assess",
+}
+LANGUAGE = "models/asr.py:call_language"
+"""Language detection: its own VAD and encoder passes are inside the stages above too."""
+
+
+def profile(files: list[Path], tmp: Path) -> dict[str, Any]:
+    """Where the calls' time goes: one worker, one thread, every file in turn."""
+    settings = RunSettings(
+        config=Config(asr=AsrConfig(workers=1, cpu_threads=1)), warehouse=str(tmp / "profile")
+    )
+    process_recording(recording(files[0]), settings)  # warm: its model is loaded
+    profiler = cProfile.Profile()  # in this thread: the calls run here, one at a time
+    started = time.monotonic()
+    profiler.enable()
+    for path in files:
+        process_recording(recording(path), settings)
+    profiler.disable()
+    wall = time.monotonic() - started
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    cumulative: dict[str, float] = {}
+    for (file, _, func), (_, _, _, cumtime, _) in stats.items():
+        cumulative[f"{file}:{func}"] = cumulative.get(f"{file}:{func}", 0.0) + cumtime
+
+    def seconds(where: str) -> float:
+        return sum(t for name, t in cumulative.items() if where in name)
+
+    share = {stage: round(seconds(where) / wall, 3) for stage, where in STAGES.items()}
+    share["other"] = round(1 - sum(share.values()), 3)
+    share["of_which_language_detection"] = round(seconds(LANGUAGE) / wall, 3)
+    return {"wall_s": round(wall, 1), "load": load_1m(), "share": share}
+
+
+def calls(args: argparse.Namespace, tmp: Path) -> dict[Path, str]:
+    if args.files:
+        refs = manifest_refs()
+        return {f: refs.get(f.name, "") for f in args.files}
+    real = {} if args.no_realcalls else write_realcalls(tmp, args.realcalls)
+    return {**write_mixes(tmp), **real}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="*", type=Path)
-    parser.add_argument(
-        "--workers", type=int, default=0, help="earmark's [asr] workers (default 0: one per core)"
-    )
+    parser.add_argument("--workers", type=int, default=0, help="[asr] workers (0: per core)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--peers", default="batched,plain")
+    parser.add_argument("--plain-rounds", type=int, default=1, help="rounds that run plain")
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--realcalls", type=Path, default=REALCALLS)
+    parser.add_argument("--no-realcalls", action="store_true", help="the tests/data mixes only")
+    parser.add_argument("--beam", type=int, default=None, help="earmark's [asr] beam_size")
     parser.add_argument("--json", type=Path, default=ROOT / ".state" / "bench" / "throughput.json")
     args = parser.parse_args(argv)
-    config = Config(asr=AsrConfig(workers=args.workers))
+    beam = {} if args.beam is None else {"beam_size": args.beam}
+    config = Config(asr=AsrConfig(workers=args.workers, **beam))
     transcriber = get_transcriber(config.asr)
-    cores = os.cpu_count() or 1
-    plain_model = load_whisper(
-        transcriber.source.path, transcriber.device, transcriber.compute_type, cores, True
+    model = load_whisper(
+        transcriber.source.path,
+        transcriber.device,
+        transcriber.compute_type,
+        usable_cores(),
+        True,
     )
-    refs = references()
-    asr_busy = time_asr(transcriber)
+    peers = [p for p in args.peers.split(",") if p]
     with tempfile.TemporaryDirectory() as tmp:
-        files = args.files or [
-            *write_mixes(Path(tmp)),
-            *(f for f in DEFAULT_FILES if f.exists() and f.stat().st_size > 1000),
-        ]
-        # warm both (model load, spaCy, numba) on the first file, outside the timings
-        run_earmark(files[:1], config, str(Path(tmp) / "warm"))
-        run_plain(files[0], plain_model)
-        asr_busy[0] = 0.0
-        results, earmark_wall = run_earmark(files, config, str(Path(tmp) / "warehouse"))
-        asr_s = asr_busy[0]
-        plains = [run_plain(f, plain_model) for f in files]
-    rows: list[dict[str, Any]] = []
-    for path, (result, wall), (plain, plain_s) in zip(files, results, plains, strict=True):
-        if result.transcript is None:
-            rows.append({"file": path.name, "skipped": result.quarantine.reason})
-            continue
-        duration = result.transcript.duration_s
-        row: dict[str, Any] = {
-            "file": path.name,
-            "audio_s": round(duration, 2),
-            "earmark_wall_s": round(wall, 2),
-            "plain_wall_s": round(plain_s, 2),
-            "plain_x_realtime": round(duration / plain_s, 2),
-        }
-        if path.name in refs:
-            ours = " ".join(u.text for u in result.transcript.utterances)
-            row["wer_earmark"] = round(wer(refs[path.name], ours), 3)
-            row["wer_plain"] = round(wer(refs[path.name], plain), 3)
-        rows.append(row)
-    done = [r for r in rows if "audio_s" in r]
-    audio = sum(r["audio_s"] for r in done)
-    plain_wall = sum(r["plain_wall_s"] for r in done)
-    scored = [r for r in done if "wer_earmark" in r]
-    summary = {
-        "files": len(done),
-        "audio_s": round(audio, 1),
-        "workers": config.asr.worker_count,
-        "earmark_x_realtime": round(audio / earmark_wall, 2),
-        "plain_x_realtime": round(audio / plain_wall, 2),
-        "ratio": round(plain_wall / earmark_wall, 2),
-        "mean_wer_earmark": round(sum(r["wer_earmark"] for r in scored) / len(scored), 3),
-        "mean_wer_plain": round(sum(r["wer_plain"] for r in scored) / len(scored), 3),
-        "share_outside_asr": round(1 - asr_s / sum(r["earmark_wall_s"] for r in done), 3),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "cpu_count": cores,
-    }
-    for r in rows:
-        print(json.dumps(r, ensure_ascii=False))
-    print(json.dumps(summary))
+        chosen = calls(args, Path(tmp))
+        files, refs = list(chosen), list(chosen.values())
+        audio_s = sum(sf.info(f).duration for f in files)
+        print(json.dumps({"calls": [f.name for f in files], "audio_s": round(audio_s, 1)}))
+        run_earmark(files[:1], config, str(Path(tmp) / "warm"))  # model, spaCy, numba
+        for name in peers:
+            PEERS[name](files[0], model)
+        rounds = []
+        for k in range(args.rounds):
+            rounds.append(
+                one_round(files, refs, config, model, peers, Path(tmp), k, args.plain_rounds)
+            )
+            print(json.dumps(rounds[-1]), flush=True)
+        report: dict[str, Any] = {"audio_s": round(audio_s, 1), "rounds": rounds}
+        if rounds:
+            report["summary"] = summary(rounds, peers, audio_s, config)
+        if args.profile:
+            report["profile"] = profile(files, Path(tmp))
+    print(json.dumps(report.get("summary")))
+    if args.profile:
+        print(json.dumps(report["profile"]))
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(
-        json.dumps({"summary": summary, "files": rows}, indent=1, ensure_ascii=False)
-    )
+    args.json.write_text(json.dumps(report, indent=1, ensure_ascii=False))
     return 0
+
+
+def summary(rounds: list[dict], peers: list[str], audio_s: float, config: Config) -> dict:
+    best = min(r["earmark_wall_s"] for r in rounds)
+    out: dict[str, Any] = {
+        "workers": config.asr.worker_count,
+        "earmark_x_realtime_best": round(audio_s / best, 1),
+        "wer_earmark": rounds[-1]["wer_earmark"],
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+    for name in peers:
+        ran = [r for r in rounds if f"ratio_{name}" in r]
+        out[f"ratio_{name}"] = [r[f"ratio_{name}"] for r in ran]
+        out[f"{name}_x_realtime_best"] = round(audio_s / min(r[f"{name}_wall_s"] for r in ran), 1)
+        out[f"wer_{name}"] = ran[-1][f"wer_{name}"]
+    return out
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """faster-whisper behind the :class:`pipeline.protocols.Transcriber` protocol.
 
 Per channel: Silero VAD (shipped inside faster-whisper) keeps only speech regions,
-so cost follows speech, not recording length. With ``pack_channels`` the channels'
+so cost follows speech, not recording length. The VAD runs once per channel
+(:meth:`WhisperTranscriber.hear`); its speech fills Whisper's 30-second windows, each
+encoded once (:mod:`models.windows`): the language is read off the first windows' encoder
+output and those windows are then decoded as they are, in batches, like faster-whisper's
+``BatchedInferencePipeline`` would decode them. With ``pack_channels`` the channels'
 speech is packed into one stream (:mod:`pipeline.packing`) and transcribed in one
-batched pass, so a short stereo call fills Whisper's 30-second windows once instead of
-twice. Word timestamps on;
-``condition_on_previous_text=False`` so one misheard phrase does not snowball.
-The model loads once per process (``lru_cache``); only our own records leave here.
+batched pass. Word timestamps on; ``condition_on_previous_text=False`` so one misheard
+phrase does not snowball. The model loads once per process (``lru_cache``); only our
+own records leave here.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -25,6 +29,14 @@ import numpy as np
 import numpy.typing as npt
 
 from models.bundle import ModelSource, resolve_model
+from models.windows import (
+    DecodeSettings,
+    Encoded,
+    TrackSpeech,
+    WindowDecoder,
+    iter_track_segments,
+    track_speech,
+)
 from pipeline import TARGET_SR
 from pipeline.config import AsrConfig, usable_cores
 from pipeline.errors import ModelError
@@ -34,18 +46,22 @@ from pipeline.types import ChannelTranscript, Segment, Word
 
 _T = TypeVar("_T")
 
-ASR_OPTIONS_VERSION = 8
+ASR_OPTIONS_VERSION = 9
 """Bump when a change here changes transcripts: it is part of the cache key."""
 VAD_PARAMETERS = {"min_silence_duration_ms": 500, "speech_pad_ms": 300}
 LANGUAGE_DETECTION_SEGMENTS = 4
-LANGUAGE_WINDOW_S = 30.0
-"""Whisper's window: the language is judged on each such window of speech, then averaged."""
 MIN_LANGUAGE_WINDOW_S = 5.0
-"""A last window shorter than this adds little but noise and is left out (unless it is all)."""
+"""A window of speech shorter than this adds little but noise to the language's judgement
+and is left out (unless it is the first)."""
 LONG_TRACK_S = 20 * 60.0
-"""Channels longer than this are transcribed in blocks, in bounded memory."""
+"""Sequential decoding (``batch_size = 1``) takes channels longer than this in blocks, in
+bounded memory (batched decoding holds one batch of windows at a time anyway)."""
 PACKED_BLOCK_S = 10 * 60.0
 VAD_BLOCK_S = 10 * 60.0
+SPARE_POLL_S = 0.2
+"""How often a helper waiting for a spare replica checks that its call still needs it."""
+MIN_DECODE_BUDGET_S = 30.0
+"""A track may always take this long to decode, however short it is."""
 REDO_PAD_S = 0.2
 """Audio kept around a repetitive segment when it is decoded again."""
 
@@ -135,16 +151,43 @@ class Replicas:
         with self._ready:
             while not self._idle and len(self._loaded) >= self._most:
                 self._ready.wait()
-            if self._idle:
-                model = self._idle.pop()
-            else:
-                model = self._load(len(self._loaded))
-                self._loaded.append(model)
+            model = self._take()
+        with self._holding(model):
+            yield model
+
+    @contextlib.contextmanager
+    def hold_spare(self, *, wanted: Callable[[], bool]) -> Iterator[Any]:
+        """A replica no other thread holds, for the duration; while every one of the
+        ``most`` replicas is busy, waits for one only as long as ``wanted()`` says the
+        work is still there, else ``None``."""
+        model = None
+        with self._ready:
+            while not self._idle and len(self._loaded) >= self._most and wanted():
+                self._ready.wait(timeout=SPARE_POLL_S)
+            if (self._idle or len(self._loaded) < self._most) and wanted():
+                model = self._take()
+        if model is None:
+            yield None
+            return
+        with self._holding(model):
+            yield model
+
+    def _take(self) -> Any:
+        """An idle replica, else a new one (called with ``_ready`` held, room checked)."""
+        if self._idle:
+            return self._idle.pop()
+        model = self._load(len(self._loaded))
+        self._loaded.append(model)
+        return model
+
+    @contextlib.contextmanager
+    def _holding(self, model: Any) -> Iterator[None]:
+        before = getattr(self._local, "model", None)
         self._local.model = model
         try:
-            yield model
+            yield
         finally:
-            self._local.model = None
+            self._local.model = before
             with self._ready:
                 self._idle.append(model)
                 self._ready.notify()
@@ -242,52 +285,178 @@ class WhisperTranscriber:
         language = max(candidates, key=lambda lang: allowed.get(lang, 0.0))
         return language, round(allowed.get(language, 0.0) / total, 4)
 
-    @holding_a_replica
     def language_probabilities(
         self, samples: npt.NDArray[np.float32], *, segments: int = LANGUAGE_DETECTION_SEGMENTS
     ) -> list[tuple[str, float]]:
-        """Every Whisper language with its probability, averaged over windows of speech.
+        """Every Whisper language with its probability, averaged over windows of speech
+        (see :meth:`call_language`); empty when the channel holds no speech."""
+        probabilities, _ = self.call_language(self.hear([samples]), probe=0, segments=segments)
+        return probabilities
 
-        The channel's speech (VAD) is cut into ``LANGUAGE_WINDOW_S`` windows, up to
-        ``segments`` of them; Whisper judges each window over all of its languages and the
-        probabilities are averaged, weighted by each window's speech. (faster-whisper's own
-        ``detect_language`` returns the last window's probabilities only.)
-
-        Returns
-        -------
-        list of (language, probability)
-            Likeliest first; empty when the channel holds no speech.
-        """
-        speech = self._speech(samples)
-        if not speech:
-            return []
-        joined = np.concatenate([samples[a:b] for a, b in speech])
-        window = int(LANGUAGE_WINDOW_S * TARGET_SR)
-        pieces = [joined[at : at + window] for at in range(0, len(joined), window)][:segments]
-        pieces = [
-            p for k, p in enumerate(pieces) if k == 0 or len(p) >= MIN_LANGUAGE_WINDOW_S * TARGET_SR
-        ]
-        total: dict[str, float] = {}
-        weight = 0
-        for piece in pieces:
-            _, _, probs = self.model.detect_language(
-                audio=piece, vad_filter=False, language_detection_segments=1
-            )
-            for language, p in probs:
-                total[language] = total.get(language, 0.0) + p * len(piece)
-            weight += len(piece)
-        return sorted(
-            ((lang, round(p / weight, 4)) for lang, p in total.items()),
-            key=lambda lp: -lp[1],
+    def hear(self, tracks: Sequence[npt.NDArray[np.float32]]) -> HeardCall:
+        """Each track's speech, found once by the VAD, and the Whisper windows it fills:
+        language detection and transcription both start from it."""
+        return HeardCall(
+            tuple(tracks),
+            tuple(track_speech(k, t, self._speech(t), sr=TARGET_SR) for k, t in enumerate(tracks)),
         )
 
     @holding_a_replica
-    def transcribe(self, samples: npt.NDArray[np.float32], *, language: str) -> ChannelTranscript:
-        """Transcribe one channel; phantom segments are dropped, decoding time is capped.
+    def call_language(
+        self, heard: HeardCall, *, probe: int, segments: int = LANGUAGE_DETECTION_SEGMENTS
+    ) -> tuple[list[tuple[str, float]], list[Encoded]]:
+        """Every Whisper language with its probability, judged on the ``probe`` track.
 
-        A channel longer than ``LONG_TRACK_S`` goes through :meth:`_decode_long`, whose
-        memory does not grow with the recording's length.
+        Whisper's detection on a few seconds of telephone audio is unreliable, so it is
+        taken over the track's first ``segments`` windows of speech (up to 30 s each; one
+        under ``MIN_LANGUAGE_WINDOW_S`` left out unless it is the first), averaged,
+        weighted by each window's speech. (faster-whisper's own ``detect_language`` returns the last
+        window's probabilities only.) The windows are encoded once: the encoded batches are
+        returned for :meth:`transcribe_heard` to decode without encoding them again.
+
+        Returns
+        -------
+        (list of (language, probability), encoded batches)
+            Likeliest language first; empty when the track holds no speech.
         """
+        windows = heard.speech[probe].windows[:segments]
+        if not windows:
+            return [], []
+        decoder = self._decoder()
+        batches = [decoder.encode(b) for b in _batches(windows, self._batch_size)]
+        heard_windows = [
+            (window, probs)
+            for batch in batches
+            for window, probs in zip(batch.windows, decoder.window_languages(batch), strict=True)
+        ]
+        counted = [
+            (window.duration_s, probs)
+            for k, (window, probs) in enumerate(heard_windows)
+            if k == 0 or window.duration_s >= MIN_LANGUAGE_WINDOW_S
+        ]
+        return _averaged(counted), batches
+
+    @holding_a_replica
+    def transcribe(self, samples: npt.NDArray[np.float32], *, language: str) -> ChannelTranscript:
+        """Transcribe one channel; phantom segments are dropped, decoding time is capped."""
+        return self.transcribe_heard(self.hear([samples]), language=language)[0]
+
+    @holding_a_replica
+    def transcribe_tracks(
+        self, tracks: Sequence[npt.NDArray[np.float32]], *, language: str
+    ) -> list[ChannelTranscript]:
+        """Transcribe every track of a call (see :meth:`transcribe_heard`)."""
+        return self.transcribe_heard(self.hear(tracks), language=language)
+
+    @holding_a_replica
+    def transcribe_heard(
+        self, heard: HeardCall, *, language: str, encoded: Sequence[Encoded] = ()
+    ) -> list[ChannelTranscript]:
+        """Transcribe every track of a call, one :class:`ChannelTranscript` per track.
+
+        Batched (``batch_size`` > 1), each track's windows are decoded in batches, and
+        ``encoded`` batches (from :meth:`call_language`, when this model encoded them) are
+        decoded as they are. With ``pack_channels`` the tracks' speech is packed into one
+        stream and transcribed in one pass; each track's speech is still found by its own
+        VAD, so a word is only ever heard on the channel it was said on. With
+        ``batch_size = 1``, each track is decoded sequentially (temperature fallback).
+        """
+        if len(heard.tracks) > 1 and self.config.pack_channels:
+            return self._transcribe_packed(heard, language)
+        if self.config.batch_size == 1:
+            return [self._transcribe_sequential(t, language) for t in heard.tracks]
+        mine = [b for b in encoded if b.model_key == self._model_key]
+        jobs = [
+            functools.partial(self._transcribe_windows, samples, speech, language, mine)
+            for samples, speech in zip(heard.tracks, heard.speech, strict=True)
+        ]
+        return self._on_spare_replicas(jobs)
+
+    def _on_spare_replicas(self, jobs: Sequence[Callable[[], _T]]) -> list[_T]:
+        """Run ``jobs`` (a call's tracks) on this thread's replica and on any replica no
+        other call holds, as soon as one is free: when the night has fewer calls left than
+        workers (its last long call, or a night of one call), the idle cores take the
+        call's other tracks. Never more replicas than ``[asr] workers``; a helper stops
+        waiting once this thread has taken every track."""
+        pending = list(range(len(jobs)))[::-1]
+        results: dict[int, _T] = {}
+        lock = threading.Lock()
+
+        def drain() -> None:
+            while True:
+                with lock:
+                    if not pending:
+                        return
+                    k = pending.pop()
+                results[k] = jobs[k]()
+
+        def on_spare() -> None:
+            with self.replicas.hold_spare(wanted=lambda: bool(pending)) as model:
+                if model is not None:
+                    drain()
+
+        helpers = [_HELPERS.submit(on_spare) for _ in jobs[1:]]
+        drain()
+        for helper in helpers:
+            helper.result()
+        return [results[k] for k in range(len(jobs))]
+
+    def _transcribe_windows(
+        self,
+        samples: npt.NDArray[np.float32],
+        speech: TrackSpeech,
+        language: str,
+        encoded: Sequence[Encoded],
+    ) -> ChannelTranscript:
+        """One track, its windows in batches (those already encoded first), the decoding
+        time capped at ``max_decode_s_per_audio_s``."""
+        duration_s = len(samples) / TARGET_SR
+        budget_s = max(MIN_DECODE_BUDGET_S, duration_s * self.config.max_decode_s_per_audio_s)
+        decoder = self._decoder()
+        settings = DecodeSettings(
+            beam_size=self.config.beam_size,
+            initial_prompt=self.config.initial_prompt or None,
+            hotwords=self.config.hotwords or None,
+        )
+        started = time.monotonic()
+        outputs: list[list[dict[str, Any]]] = []
+        last_speech_s = 0.0
+        for batch in self._iter_encoded(decoder, speech, encoded):
+            decoded, last_speech_s = decoder.decode(
+                batch, language=language, settings=settings, last_speech_s=last_speech_s
+            )
+            outputs.extend(decoded)
+            if time.monotonic() - started > budget_s and len(outputs) < len(speech.windows):
+                break
+        raw = [_segment(s) for s in iter_track_segments(outputs, speech, sr=TARGET_SR)]
+        capped: list[str] = []
+        if len(outputs) < len(speech.windows):
+            end_s = raw[-1].end_s if raw else 0.0
+            capped.append(f"decoding stopped at {end_s:.1f}s: over the {budget_s:.0f}s budget")
+        else:
+            raw = self._redo_repetitive(samples, raw, language)
+        speech_s = speech.speech_samples / TARGET_SR
+        return _channel(raw, capped, language=language, duration_s=duration_s, speech_s=speech_s)
+
+    def _iter_encoded(
+        self, decoder: WindowDecoder, speech: TrackSpeech, encoded: Sequence[Encoded]
+    ) -> Iterator[Encoded]:
+        """The track's windows encoded in batches, lazily (a long track never holds more
+        than one batch's encoder output); batches already encoded are taken as they are."""
+        done = 0
+        for batch in encoded:
+            first = batch.windows[0]
+            if speech.windows and first.track == speech.windows[0].track and first.index == done:
+                done += len(batch.windows)
+                yield batch
+        for windows in _batches(speech.windows[done:], self._batch_size):
+            yield decoder.encode(windows)
+
+    def _transcribe_sequential(
+        self, samples: npt.NDArray[np.float32], language: str
+    ) -> ChannelTranscript:
+        """faster-whisper's sequential decoding; a channel longer than ``LONG_TRACK_S``
+        goes through :meth:`_decode_long`, whose memory does not grow with its length."""
         duration_s = len(samples) / TARGET_SR
         if duration_s > LONG_TRACK_S:
             raw, capped, speech_s = self._decode_long(samples, language)
@@ -295,18 +464,10 @@ class WhisperTranscriber:
             raw, capped, speech_s = self._decode(samples, language, duration_s=duration_s)
         return _channel(raw, capped, language=language, duration_s=duration_s, speech_s=speech_s)
 
-    @holding_a_replica
-    def transcribe_tracks(
-        self, tracks: Sequence[npt.NDArray[np.float32]], *, language: str
-    ) -> list[ChannelTranscript]:
-        """Transcribe every track of a call: one by one, or packed into one pass.
-
-        Packed, each track's speech is found by its own VAD, so a word is only ever heard
-        on the channel it was said on. One :class:`ChannelTranscript` per track.
-        """
-        if len(tracks) == 1 or not self.config.pack_channels:
-            return [self.transcribe(t, language=language) for t in tracks]
-        speech = [self._speech(t) for t in tracks]
+    def _transcribe_packed(self, heard: HeardCall, language: str) -> list[ChannelTranscript]:
+        """Every track's speech packed into one stream (:mod:`pipeline.packing`), one pass."""
+        tracks = heard.tracks
+        speech = [[(c["start"], c["end"]) for c in s.clips] for s in heard.speech]
         packed = pack(tracks, speech, sr=TARGET_SR)
         duration_s = max(len(t) for t in tracks) / TARGET_SR
         raw, capped, _ = self._decode(packed.samples, language, duration_s=duration_s)
@@ -317,12 +478,23 @@ class WhisperTranscriber:
                 capped if k == 0 else (),  # said once, not once per channel
                 language=language,
                 duration_s=len(track) / TARGET_SR,
-                speech_s=sum(end - start for start, end in stretches) / TARGET_SR,
+                speech_s=track_speech_.speech_samples / TARGET_SR,
             )
-            for k, (track, stretches, segments) in enumerate(
-                zip(tracks, speech, per_track, strict=True)
+            for k, (track, track_speech_, segments) in enumerate(
+                zip(tracks, heard.speech, per_track, strict=True)
             )
         ]
+
+    @property
+    def _batch_size(self) -> int:
+        return max(1, self.config.batch_size)
+
+    @property
+    def _model_key(self) -> str:
+        return f"{self.source.path}|{self.device}|{self.compute_type}"
+
+    def _decoder(self) -> WindowDecoder:
+        return WindowDecoder(self.model, self._model_key)
 
     def _speech(self, samples: npt.NDArray[np.float32]) -> list[tuple[int, int]]:
         """Speech stretches (sample indices), the VAD run a block at a time.
@@ -364,7 +536,7 @@ class WhisperTranscriber:
         self, samples: npt.NDArray[np.float32], language: str, *, duration_s: float
     ) -> tuple[list[Segment], list[str], float]:
         """Segments, why decoding stopped early (if it did), and the seconds of speech."""
-        budget_s = max(30.0, duration_s * self.config.max_decode_s_per_audio_s)
+        budget_s = max(MIN_DECODE_BUDGET_S, duration_s * self.config.max_decode_s_per_audio_s)
         segments_iter, info = self._start(samples, language)
         started = time.monotonic()
         raw: list[Segment] = []
@@ -427,6 +599,35 @@ class WhisperTranscriber:
                 samples, batch_size=c.batch_size, **common
             )  # type: ignore[no-any-return]
         return self.model.transcribe(samples, hallucination_silence_threshold=2.0, **common)  # type: ignore[no-any-return]
+
+
+_HELPERS = ThreadPoolExecutor(thread_name_prefix="earmark-asr-track")
+"""Threads that run a call's other tracks on spare replicas (they hold no model when idle)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HeardCall:
+    """A call's tracks (16 kHz mono each) and each track's speech and Whisper windows."""
+
+    tracks: tuple[npt.NDArray[np.float32], ...]
+    speech: tuple[TrackSpeech, ...]
+
+
+def _batches(items: Sequence[_T], size: int) -> list[Sequence[_T]]:
+    return [items[at : at + size] for at in range(0, len(items), size)]
+
+
+def _averaged(
+    weighted: Sequence[tuple[float, Sequence[tuple[str, float]]]],
+) -> list[tuple[str, float]]:
+    """Probabilities averaged over windows weighted by their seconds, likeliest first."""
+    total: dict[str, float] = {}
+    for seconds, probs in weighted:
+        for language, p in probs:
+            total[language] = total.get(language, 0.0) + p * seconds
+    weight = sum(seconds for seconds, _ in weighted) or 1.0
+    ranked = ((language, round(p / weight, 4)) for language, p in total.items())
+    return sorted(ranked, key=lambda lp: -lp[1])
 
 
 def _groups(speech: Sequence[tuple[int, int]], *, max_samples: int) -> list[list[tuple[int, int]]]:

@@ -60,7 +60,9 @@ class AsrConfig(_Strict):
     """Recordings transcribed at once, each by its own model replica. 0 (default): one per
     core, as many as memory allows (:data:`WORKER_MEMORY_BYTES` each); see
     :attr:`worker_count`. On 2 cores, two one-thread workers were 2.0-2.1x plain
-    faster-whisper against 1.1-1.5x for one two-thread worker (``bench/throughput.py``)."""
+    faster-whisper against 1.1-1.5x for one two-thread worker (``bench/throughput.py``).
+    A replica no recording holds (the night's last long call) takes a call's other
+    channel, so no core waits while one call is left."""
     pack_channels: bool = False
     """Transcribe both channels' speech packed into one stream (``pipeline/packing.py``):
     about 1.3x faster on short stereo calls, but Whisper then hears the two parties in one

@@ -20,9 +20,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-
-import numpy as np
-import numpy.typing as npt
+from typing import Any
 
 from pipeline import TARGET_SR, errors
 from pipeline.analysis import STEREO, CallAnalysis, Diarization, RedactedSpan, transcript_key
@@ -37,6 +35,7 @@ from pipeline.metrics import measure_call
 from pipeline.protocols import (
     AnalysisCache,
     Embedder,
+    HeardSpeech,
     LanguageIdentifier,
     Transcriber,
     VoiceEncoder,
@@ -144,12 +143,15 @@ def hear_recording(recording: Recording, *, config: Config, adapters: Adapters) 
     heard_tracks = [
         normalize_level(t.samples) if config.asr.normalize_level else t.samples for t in tracks
     ]
-    verdict = identify_language(heard_tracks, tracks, config=config, adapters=adapters)
+    speech = adapters.identifier.hear(heard_tracks)  # the VAD once; its windows encoded once
+    verdict, encoded = identify_language(speech, tracks, config=config, adapters=adapters)
     facts = _facts(audio, tracks, verdict, asr_model=adapters.identifier.model_id)
     if not verdict.supported:  # not transcribed: nobody here could check it anyway
         return facts
     transcriber = adapters.transcriber_for(verdict.language)
-    heard_channels = transcriber.transcribe_tracks(heard_tracks, language=verdict.language)
+    heard_channels = transcriber.transcribe_heard(
+        speech, language=verdict.language, encoded=encoded
+    )
     transcript = merged(recording.call_id, tracks, heard_channels, audio, verdict.language)
     transcript, diarization = diarized(tracks, transcript, recording, config, adapters)
     # redact before anything is stored: the cache, the tables, the logs
@@ -172,23 +174,22 @@ def hear_recording(recording: Recording, *, config: Config, adapters: Adapters) 
 
 
 def identify_language(
-    heard_tracks: Sequence[npt.NDArray[np.float32]],
-    tracks: Sequence[Track],
-    *,
-    config: Config,
-    adapters: Adapters,
-) -> LanguageVerdict:
-    """The call's language, judged on the agent's track (the first track of a mono call)."""
+    speech: HeardSpeech, tracks: Sequence[Track], *, config: Config, adapters: Adapters
+) -> tuple[LanguageVerdict, Sequence[Any]]:
+    """The call's language, judged on the agent's track (the first track of a mono call),
+    and the windows encoded to judge it (the transcriber decodes them as they are)."""
     probe = next((k for k, t in enumerate(tracks) if t.speaker == "agent"), 0)
     detection = config.language_detection
-    return resolve_language(
-        adapters.identifier.language_probabilities(
-            heard_tracks[probe], segments=detection.segments
-        ),
+    probabilities, encoded = adapters.identifier.call_language(
+        speech, probe=probe, segments=detection.segments
+    )
+    verdict = resolve_language(
+        probabilities,
         served=config.languages,
         fallback=detection.fallback,
         min_probability=detection.min_probability,
     )
+    return verdict, encoded
 
 
 def merged(

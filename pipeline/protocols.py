@@ -39,6 +39,21 @@ class Transcriber(Protocol):
         """Transcribe each party's track of one call (in one pass where the model can)."""
         ...
 
+    def transcribe_heard(
+        self, heard: HeardSpeech, *, language: str, encoded: Sequence[Any] = ()
+    ) -> list[ChannelTranscript]:
+        """Transcribe each track of a call whose speech was already found
+        (:meth:`LanguageIdentifier.hear`); ``encoded`` are the windows language
+        identification encoded, decoded as they are when this model encoded them."""
+        ...
+
+
+class HeardSpeech(Protocol):
+    """A call's tracks with the speech found in each (opaque to the core)."""
+
+    @property
+    def tracks(self) -> Sequence[npt.NDArray[np.float32]]: ...
+
 
 @runtime_checkable
 class LanguageIdentifier(Protocol):
@@ -54,6 +69,18 @@ class LanguageIdentifier(Protocol):
     ) -> list[tuple[str, float]]:
         """Every language the model knows with its probability, judged on up to ``segments``
         windows of the speech in 16 kHz mono ``samples``."""
+        ...
+
+    def hear(self, tracks: Sequence[npt.NDArray[np.float32]]) -> HeardSpeech:
+        """Each track's speech, found once: language identification and transcription both
+        start from it."""
+        ...
+
+    def call_language(
+        self, heard: HeardSpeech, *, probe: int, segments: int
+    ) -> tuple[list[tuple[str, float]], Sequence[Any]]:
+        """:meth:`language_probabilities` of the ``probe`` track, and the windows it encoded
+        on the way (for :meth:`Transcriber.transcribe_heard` not to encode them again)."""
         ...
 
 

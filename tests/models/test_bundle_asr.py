@@ -81,12 +81,15 @@ def test_stereo_channels_are_transcribed_separately(
     assert "horizon" in texts["customer"] and "horizon" not in texts["agent"]
 
 
+@pytest.mark.parametrize("batch_size", [4, 1])
 def test_a_long_channel_is_transcribed_in_blocks_with_the_same_words_and_times(
-    transcriber: WhisperTranscriber, data: Path, monkeypatch: pytest.MonkeyPatch
+    transcriber: WhisperTranscriber, data: Path, monkeypatch: pytest.MonkeyPatch, batch_size: int
 ) -> None:
-    """The bounded-memory path (VAD and ASR in blocks) on a 35 s file with 12 s blocks."""
+    """The bounded-memory path on a 35 s file with 12 s blocks: the VAD in blocks, and
+    the ASR a batch of windows at a time (batched) or in packed blocks (sequential)."""
     from models import asr
 
+    transcriber = WhisperTranscriber(AsrConfig(batch_size=batch_size), source=transcriber.source)
     samples = decode(data / "osr_us_000_0034_8k.wav").samples[0]
     whole = transcriber.transcribe(samples, language="en")
     monkeypatch.setattr(asr, "LONG_TRACK_S", 10.0)

@@ -58,6 +58,13 @@ Lines = dict[int, list[tuple[float, float, str]]]
 """Per track: ``(start_s, end_s, text)`` of each line the scripted transcriber says."""
 
 
+@dataclass(frozen=True)
+class Heard:
+    """The speech of a call as the scripted identifier hears it: its tracks."""
+
+    tracks: tuple[npt.NDArray[np.float32], ...]
+
+
 @dataclass
 class ScriptedTranscriber:
     """A :class:`~pipeline.protocols.Transcriber` and language identifier that hears no
@@ -68,6 +75,7 @@ class ScriptedTranscriber:
     lines: Lines | None = None
     model_id: str = "scripted@test"
     calls: list[str] = field(default_factory=list)
+    encoded: list[str] = field(default_factory=list)
 
     def language_probabilities(
         self, samples: npt.NDArray[np.float32], *, segments: int = 4
@@ -82,6 +90,21 @@ class ScriptedTranscriber:
 
     def transcribe(self, samples: npt.NDArray[np.float32], *, language: str) -> ChannelTranscript:
         return self.transcribe_tracks([samples], language=language)[0]
+
+    def hear(self, tracks: Sequence[npt.NDArray[np.float32]]) -> Heard:
+        return Heard(tuple(tracks))
+
+    def call_language(
+        self, heard: Heard, *, probe: int, segments: int
+    ) -> tuple[list[tuple[str, float]], list[str]]:
+        self.encoded = [f"windows of track {probe}"]
+        return self.language_probabilities(heard.tracks[probe]), self.encoded
+
+    def transcribe_heard(
+        self, heard: Heard, *, language: str, encoded: Sequence[str] = ()
+    ) -> list[ChannelTranscript]:
+        assert list(encoded) == self.encoded  # language identification's windows, handed on
+        return self.transcribe_tracks(heard.tracks, language=language)
 
     def transcribe_tracks(
         self, tracks: Sequence[npt.NDArray[np.float32]], *, language: str

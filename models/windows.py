@@ -1,0 +1,236 @@
+"""A call's speech in Whisper windows, each window encoded once.
+
+Whisper's cost is its encoder, run once per 30-second window whatever the window holds.
+faster-whisper's ``BatchedInferencePipeline`` runs its own VAD over a track and encodes
+its windows; asked to detect the language, ``WhisperModel.detect_language`` runs the VAD
+and the encoder over the same speech once more. Here each track's speech (found once, by
+the caller's VAD) is cut into the same windows the batched pipeline makes
+(``faster_whisper.vad.collect_chunks``); the language is read off the encoder output of
+the first windows (:meth:`WindowDecoder.language_probabilities`), and those very windows
+are then decoded without being encoded again. Decoding is the batched pipeline's:
+greedy or beam search without temperature fallback, text without timestamp tokens, word
+times from the cross-attention alignment, and each window's times mapped back to the
+track by ``restore_speech_timestamps``, so a track comes out as the pipeline would give it.
+
+Only faster-whisper's public functions and ``WhisperModel``'s public methods are used;
+nothing but :mod:`models.asr` imports this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from math import ceil
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+WINDOW_S = 30
+"""Whisper's window: the encoder always reads this many seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One encoder window of one track: speech stretches laid end to end."""
+
+    track: int
+    index: int
+    """Its place among the track's windows."""
+    samples: FloatArray
+    offset_s: float
+    """Where it starts in the track's speech-only time (silence cut out)."""
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class TrackSpeech:
+    """A track's speech stretches (faster-whisper's ``{"start", "end"}`` sample indices)
+    and the windows they fill."""
+
+    clips: tuple[dict[str, int], ...]
+    windows: tuple[Window, ...]
+
+    @property
+    def speech_samples(self) -> int:
+        return sum(c["end"] - c["start"] for c in self.clips)
+
+
+def track_speech(
+    track: int, samples: FloatArray, speech: Sequence[tuple[int, int]], *, sr: int
+) -> TrackSpeech:
+    """Cut one track's speech into windows of at most ``WINDOW_S`` seconds, in order."""
+    from faster_whisper.vad import collect_chunks
+
+    clips = tuple({"start": start, "end": end} for start, end in speech)
+    if not clips:
+        return TrackSpeech((), ())
+    chunks, metadata = collect_chunks(samples, list(clips), sr, max_duration=WINDOW_S)
+    windows = tuple(
+        Window(track, k, chunk.astype(np.float32, copy=False), m["offset"], m["duration"])
+        for k, (chunk, m) in enumerate(zip(chunks, metadata, strict=True))
+        if len(chunk)
+    )
+    return TrackSpeech(clips, windows)
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """Windows and their encoder output (a CTranslate2 ``StorageView``), and which
+    weights encoded them (``model_key``): another model cannot decode them."""
+
+    windows: tuple[Window, ...]
+    output: Any
+    model_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeSettings:
+    """The batched pipeline's decoding options that earmark sets."""
+
+    beam_size: int
+    initial_prompt: str | None = None
+    hotwords: str | None = None
+    prepend_punctuations: str = "\"'“¿([{-"
+    append_punctuations: str = "\"'.。,，!！?？:：”)]}、"
+
+
+class WindowDecoder:
+    """Encode windows, read their language, decode them into faster-whisper segments.
+
+    Parameters
+    ----------
+    model
+        A ``faster_whisper.WhisperModel``.
+    model_key
+        Names its weights and compute type (a replica of the same weights has the same key).
+    """
+
+    def __init__(self, model: Any, model_key: str) -> None:
+        self.model = model
+        self.model_key = model_key
+
+    def encode(self, windows: Sequence[Window]) -> Encoded:
+        """One encoder pass over ``windows`` (one batch)."""
+        from faster_whisper.audio import pad_or_trim
+
+        extract = self.model.feature_extractor
+        features = np.stack([pad_or_trim(extract(w.samples)[..., :-1]) for w in windows])
+        return Encoded(tuple(windows), self.model.encode(features), self.model_key)
+
+    def window_languages(self, encoded: Encoded) -> list[list[tuple[str, float]]]:
+        """Every language with its probability, for each encoded window."""
+        if not self.model.model.is_multilingual:
+            return [[("en", 1.0)] for _ in encoded.windows]
+        return [
+            [(token[2:-2], p) for token, p in probs]  # "<|en|>" → "en"
+            for probs in self.model.model.detect_language(encoded.output)
+        ]
+
+    def decode(
+        self, encoded: Encoded, *, language: str, settings: DecodeSettings, last_speech_s: float
+    ) -> tuple[list[list[dict[str, Any]]], float]:
+        """Text and word times of every encoded window (times in the track's speech-only
+        time), and the end of the last word heard (the next batch's ``last_speech_s``)."""
+        from faster_whisper.tokenizer import Tokenizer
+
+        model = self.model
+        tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
+        )
+        results = model.model.generate(
+            encoded.output,
+            [self._prompt(tokenizer, settings)] * len(encoded.windows),
+            beam_size=settings.beam_size,
+            max_length=model.max_length,
+            suppress_blank=True,
+            suppress_tokens=_suppressed(tokenizer),
+            return_scores=True,
+            return_no_speech_prob=True,
+            sampling_temperature=0.0,
+        )
+        fps = model.frames_per_second
+        outputs = [
+            _window_output(w, r, tokenizer, fps=fps)
+            for w, r in zip(encoded.windows, results, strict=True)
+        ]
+        sizes = [int(ceil(w.duration_s) * fps) for w in encoded.windows]
+        last = model.add_word_timestamps(
+            outputs,
+            tokenizer,
+            encoded.output,
+            sizes,
+            settings.prepend_punctuations,
+            settings.append_punctuations,
+            last_speech_s,
+        )
+        return outputs, last_speech_s if last is None else float(last)
+
+    def _prompt(self, tokenizer: Any, settings: DecodeSettings) -> list[int]:
+        previous = tokenizer.encode(settings.initial_prompt) if settings.initial_prompt else []
+        return list(
+            self.model.get_prompt(
+                tokenizer,
+                previous_tokens=previous,
+                without_timestamps=True,
+                hotwords=settings.hotwords,
+            )
+        )
+
+
+def _suppressed(tokenizer: Any) -> list[int]:
+    """faster-whisper's default ``suppress_tokens=[-1]``: its non-speech symbols."""
+    from faster_whisper.transcribe import get_suppressed_tokens
+
+    return list(get_suppressed_tokens(tokenizer, [-1]))
+
+
+def _window_output(
+    window: Window, result: Any, tokenizer: Any, *, fps: int
+) -> list[dict[str, Any]]:
+    """One window's text as one segment spanning the window (no timestamp tokens)."""
+    from faster_whisper.transcribe import get_compression_ratio
+
+    tokens = result.sequences_ids[0]
+    text = tokenizer.decode(tokens)
+    return [
+        {
+            "text": text,
+            "avg_logprob": result.scores[0] * len(tokens) / (len(tokens) + 1),
+            "no_speech_prob": result.no_speech_prob,
+            "tokens": tokens,
+            "start": window.offset_s,
+            "end": window.offset_s + window.duration_s,
+            "compression_ratio": get_compression_ratio(text),
+            "seek": int(window.offset_s * fps),  # in frames, as add_word_timestamps reads it
+        }
+    ]
+
+
+def iter_track_segments(
+    outputs: Sequence[list[dict[str, Any]]], speech: TrackSpeech, *, sr: int
+) -> Iterator[Any]:
+    """faster-whisper ``Segment`` objects of one track's decoded windows, in track time.
+    A lazy iterator (faster-whisper's ``restore_speech_timestamps`` maps them)."""
+    from faster_whisper.transcribe import Segment, Word, restore_speech_timestamps
+
+    def segments() -> Iterator[Any]:
+        for k, window in enumerate(outputs):
+            for s in window:
+                yield Segment(
+                    id=k,
+                    seek=s["seek"],
+                    start=round(s["start"], 3),
+                    end=round(s["end"], 3),
+                    text=s["text"],
+                    tokens=s["tokens"],
+                    avg_logprob=s["avg_logprob"],
+                    compression_ratio=s["compression_ratio"],
+                    no_speech_prob=s["no_speech_prob"],
+                    words=[Word(**w) for w in s.get("words", [])],
+                    temperature=0.0,
+                )
+
+    restored: Iterator[Any] = restore_speech_timestamps(segments(), list(speech.clips), sr)
+    return restored

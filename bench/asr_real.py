@@ -103,14 +103,15 @@ def run_one(path: Path, config: Config, *, direction: bool) -> dict[str, Any]:
         started = time.monotonic()
         result = process_recording(rec, RunSettings(config=config, warehouse=warehouse))
         wall_s = time.monotonic() - started
+    analysis = result.analysis
     row: dict[str, Any] = {
         "call": path.stem,
         "wall_s": round(wall_s, 1),
         "status": getattr(result, "status", "ok" if result.transcript else "quarantined"),
-        "language": result.audio.get("language"),
-        "language_probability": result.audio.get("language_probability"),
-        "duration_s": result.audio.get("duration_s"),
-        "diarization": result.audio.get("diarization"),
+        "language": analysis.language if analysis else None,
+        "language_probability": analysis.language_probability if analysis else None,
+        "duration_s": analysis.duration_s if analysis else None,
+        "diarization": analysis.diarization.outcome if analysis else None,
         "score": result.score.score if result.score else None,
         "needs_review": result.score.needs_review if result.score else False,
         "rubric": result.score.rubric_id if result.score else None,

@@ -81,8 +81,8 @@ def _process(path: str, warehouse: str, workers: int, queue: multiprocessing.Que
             "asr_wall_s": round(result.asr_wall_s, 1),
             "quarantine": result.quarantine.reason if result.quarantine else None,
             "utterances": len(transcript.utterances) if transcript else 0,
-            "speech_s": (result.audio or {}).get("speech_s"),
-            "metrics_wall_s": (result.audio or {}).get("metrics_wall_s"),
+            "speech_s": result.analysis.speech_s if result.analysis else None,
+            "metrics_wall_s": result.analysis.metrics_wall_s if result.analysis else None,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
     )

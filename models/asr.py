@@ -166,6 +166,8 @@ class Replicas:
                 self._ready.wait(timeout=SPARE_POLL_S)
             if (self._idle or len(self._loaded) < self._most) and wanted():
                 model = self._take()
+            elif self._idle:
+                self._ready.notify()  # woken for a replica it no longer wants: pass it on
         if model is None:
             yield None
             return
@@ -507,11 +509,13 @@ class WhisperTranscriber:
 
         options = VadOptions(**self.vad_parameters, max_speech_duration_s=30.0)
         block = int(VAD_BLOCK_S * TARGET_SR)
+        longest = int(options.max_speech_duration_s * TARGET_SR)
         out: list[tuple[int, int]] = []
         for at in range(0, len(samples), block):
             for c in get_speech_timestamps(samples[at : at + block], options):
                 start, end = c["start"] + at, c["end"] + at
-                if out and start <= out[-1][1] and start == at:  # cut by the block edge
+                joins = out and start <= out[-1][1] and start == at  # cut by the block edge
+                if joins and end - out[-1][0] <= longest:
                     out[-1] = (out[-1][0], end)
                 else:
                     out.append((start, end))

@@ -6,7 +6,7 @@ its windows; asked to detect the language, ``WhisperModel.detect_language`` runs
 and the encoder over the same speech once more. Here each track's speech (found once, by
 the caller's VAD) is cut into the same windows the batched pipeline makes
 (``faster_whisper.vad.collect_chunks``); the language is read off the encoder output of
-the first windows (:meth:`WindowDecoder.language_probabilities`), and those very windows
+the first windows (:meth:`WindowDecoder.window_languages`), and those very windows
 are then decoded without being encoded again. Decoding is the batched pipeline's:
 greedy or beam search without temperature fallback, text without timestamp tokens, word
 times from the cross-attention alignment, and each window's times mapped back to the
@@ -60,10 +60,25 @@ class TrackSpeech:
 def track_speech(
     track: int, samples: FloatArray, speech: Sequence[tuple[int, int]], *, sr: int
 ) -> TrackSpeech:
-    """Cut one track's speech into windows of at most ``WINDOW_S`` seconds, in order."""
+    """Cut one track's speech into windows of at most ``WINDOW_S`` seconds, in order.
+
+    A stretch longer than a window is cut into window-long pieces first: the encoder reads
+    ``WINDOW_S`` seconds, and what lay beyond would be lost without a trace.
+
+    Examples
+    --------
+    >>> x = np.zeros(50 * 16000, dtype=np.float32)
+    >>> [round(w.duration_s, 1) for w in track_speech(0, x, [(0, 47 * 16000)], sr=16000).windows]
+    [30.0, 17.0]
+    """
     from faster_whisper.vad import collect_chunks
 
-    clips = tuple({"start": start, "end": end} for start, end in speech)
+    longest = WINDOW_S * sr
+    clips = tuple(
+        {"start": at, "end": min(at + longest, end)}
+        for start, end in speech
+        for at in range(start, end, longest)
+    )
     if not clips:
         return TrackSpeech((), ())
     chunks, metadata = collect_chunks(samples, list(clips), sr, max_duration=WINDOW_S)

@@ -30,7 +30,7 @@ def read_text(path: Path, *, what: str, error: ErrorCode[E]) -> str:
     ------
     EarmarkError
         ``error`` with ``problem="cannot read {what} ({reason})"`` when the file cannot be
-        read (missing, a folder, no permission).
+        read (missing, a folder, no permission), or is not UTF-8 text.
 
     Examples
     --------
@@ -44,3 +44,6 @@ def read_text(path: Path, *, what: str, error: ErrorCode[E]) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise error(path=path, problem=f"cannot read {what} ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        problem = f"cannot read {what} (not UTF-8 text: byte {exc.start} is 0x{exc.object[exc.start]:02x})"
+        raise error(path=path, problem=problem) from None

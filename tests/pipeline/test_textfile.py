@@ -30,3 +30,13 @@ def test_an_unreadable_rubric_is_r001_naming_the_file(tmp_path: Path, name: str)
 def test_the_examples_in_the_docstrings_hold() -> None:
     result = doctest.testmod(pipeline.textfile, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_config_or_rubric_not_in_utf8_is_a_coded_error(tmp_path: Path) -> None:
+    config, rubric = tmp_path / "earmark.toml", tmp_path / "rubric.yaml"
+    config.write_bytes("[queue]\n# équipe\n".encode("latin-1"))
+    rubric.write_bytes("id: démo\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"^\[C001\] .*earmark.toml: .*not UTF-8 text: byte"):
+        load_config(config)
+    with pytest.raises(RubricError, match=r"^\[R001\] .*rubric.yaml: .*not UTF-8 text: byte 5"):
+        load_rubric(rubric)

@@ -33,15 +33,28 @@ WINDOW_S = 30
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """One encoder window of one track: speech stretches laid end to end."""
+    """One encoder window of one track: speech stretches laid end to end.
+
+    It keeps where its speech is, not a copy of it: a long call's windows would hold all its
+    speech again for the whole call; :attr:`samples` cuts them when a batch is encoded.
+    """
 
     track: int
     index: int
     """Its place among the track's windows."""
-    samples: FloatArray
+    source: FloatArray
+    """The whole track (not copied)."""
+    spans: tuple[tuple[int, int], ...]
+    """Its speech stretches in ``source`` (sample indices)."""
     offset_s: float
     """Where it starts in the track's speech-only time (silence cut out)."""
     duration_s: float
+
+    @property
+    def samples(self) -> FloatArray:
+        """Its speech, laid end to end."""
+        parts = [self.source[start:end] for start, end in self.spans]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts).astype(np.float32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,23 +84,26 @@ def track_speech(
     >>> [round(w.duration_s, 1) for w in track_speech(0, x, [(0, 47 * 16000)], sr=16000).windows]
     [30.0, 17.0]
     """
-    from faster_whisper.vad import collect_chunks
-
     longest = WINDOW_S * sr
     clips = tuple(
         {"start": at, "end": min(at + longest, end)}
         for start, end in speech
         for at in range(start, end, longest)
     )
-    if not clips:
-        return TrackSpeech((), ())
-    chunks, metadata = collect_chunks(samples, list(clips), sr, max_duration=WINDOW_S)
-    windows = tuple(
-        Window(track, k, chunk.astype(np.float32, copy=False), m["offset"], m["duration"])
-        for k, (chunk, m) in enumerate(zip(chunks, metadata, strict=True))
-        if len(chunk)
-    )
-    return TrackSpeech(clips, windows)
+    groups: list[list[tuple[int, int]]] = []  # as faster-whisper's collect_chunks fills them
+    filled = longest
+    for c in clips:
+        if filled + c["end"] - c["start"] > longest:
+            groups.append([])
+            filled = 0
+        groups[-1].append((c["start"], c["end"]))
+        filled += c["end"] - c["start"]
+    windows, offset = [], 0
+    for spans in groups:
+        length = sum(end - start for start, end in spans)
+        windows.append(Window(track, len(windows), samples, tuple(spans), offset / sr, length / sr))
+        offset += length
+    return TrackSpeech(clips, tuple(windows))
 
 
 @dataclass(frozen=True, slots=True)

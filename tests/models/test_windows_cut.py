@@ -25,3 +25,28 @@ def test_a_long_stretch_fills_several_windows_and_keeps_every_second() -> None:
 def test_the_examples_in_the_docstrings_hold() -> None:
     result = doctest.testmod(models.windows)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_windows_are_faster_whispers_chunks_without_holding_a_copy() -> None:
+    """The windows cut the speech as faster-whisper's ``collect_chunks`` does (what the
+    batched pipeline decodes), but keep only where it is: a slice, not a copy."""
+    from faster_whisper.vad import collect_chunks
+
+    rng = np.random.default_rng(1)
+    samples = rng.standard_normal(400 * SR).astype(np.float32)
+    for _ in range(40):
+        speech: list[tuple[int, int]] = []
+        for start in np.sort(rng.choice(np.arange(0, 390 * SR, SR // 10), 30, replace=False)):
+            if not speech or start >= speech[-1][1]:
+                speech.append((int(start), int(start + rng.integers(SR // 10, 28 * SR))))
+        speech = [(s, min(e, len(samples))) for s, e in speech if s < len(samples)]
+        speech = [(s, e) for k, (s, e) in enumerate(speech) if k == 0 or s >= speech[k - 1][1]]
+        ours = track_speech(0, samples, speech, sr=SR).windows
+        clips = [{"start": s, "end": e} for s, e in speech]
+        chunks, meta = collect_chunks(samples, clips, SR, max_duration=WINDOW_S)
+        theirs = [(c, m) for c, m in zip(chunks, meta, strict=True) if len(c)]
+        assert len(ours) == len(theirs)
+        for w, (chunk, m) in zip(ours, theirs, strict=True):
+            assert np.array_equal(w.samples, chunk)
+            assert (w.offset_s, w.duration_s) == (m["offset"], m["duration"])
+            assert w.source is samples

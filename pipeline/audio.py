@@ -97,6 +97,7 @@ def decode(path: str | Path, *, sr: int = TARGET_SR) -> DecodedAudio:
         raise AudioError(f"{path}: empty file (0 bytes)", code="A001")
     _check_wav_container(path, size)
     samples, original_sr, codec, warnings = _read_any(path, sr=sr)
+    warnings += _finite(samples)
     if samples.shape[0] > MAX_CHANNELS:
         raise AudioError(
             f"{path}: {samples.shape[0]} channels; earmark expects mono or stereo (one party per channel)",
@@ -149,6 +150,23 @@ def _peak(samples: FloatArray) -> float:
     return max(
         (float(np.abs(samples[:, i : i + BLOCK]).max()) for i in range(0, n, BLOCK)), default=0.0
     )
+
+
+def _finite(samples: FloatArray) -> int:
+    """Set samples that are not numbers to silence, in place; 1 when there were any (a
+    damaged frame a decoder filled with NaN: the VAD, ASR and every level would be NaN).
+
+    Examples
+    --------
+    >>> x = np.array([[0.5, np.nan, -np.inf, 0.25]], dtype=np.float32)
+    >>> _finite(x), x.tolist()
+    (1, [[0.5, 0.0, 0.0, 0.25]])
+    """
+    bad = ~np.isfinite(samples)
+    if not bad.any():
+        return 0
+    samples[bad] = 0.0
+    return 1
 
 
 def _read_any(path: Path, *, sr: int) -> tuple[FloatArray, int, str, int]:

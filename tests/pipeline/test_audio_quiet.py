@@ -136,3 +136,21 @@ def test_packets_ffmpeg_refuses_are_skipped_and_counted(
     assert good.decode_warnings == 0 and bad.decode_warnings > 0
     assert 1.0 < bad.duration_s < good.duration_s  # the rest of the call is kept
     assert capfd.readouterr().err == ""
+
+
+def test_samples_a_decoder_left_as_nan_are_silence_and_counted(tmp_path: Path) -> None:
+    """A damaged frame can come back from a decoder as NaN (seen once from libmpg123 on
+    the damaged MP3 above): the VAD, the ASR and every level would be NaN after it."""
+    rng = np.random.default_rng(3)
+    x = (0.3 * rng.standard_normal(8000 * 3)).astype(np.float32)
+    x[4000:4100] = np.nan
+    x[9000] = np.inf
+    path = tmp_path / "nan.wav"
+    sf.write(path, x, 8000, subtype="FLOAT")
+    audio = decode(path, sr=16_000)
+    assert np.isfinite(audio.samples).all()
+    assert audio.decode_warnings == 1
+    assert float(np.abs(audio.samples).max()) > 0.5
+    clean = tmp_path / "clean.wav"
+    sf.write(clean, np.nan_to_num(x, nan=0.0, posinf=0.0), 8000, subtype="FLOAT")
+    assert decode(clean, sr=16_000).decode_warnings == 0

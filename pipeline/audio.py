@@ -97,7 +97,8 @@ def decode(path: str | Path, *, sr: int = TARGET_SR) -> DecodedAudio:
         raise AudioError(f"{path}: empty file (0 bytes)", code="A001")
     _check_wav_container(path, size)
     samples, original_sr, codec, warnings = _read_any(path, sr=sr)
-    warnings += _finite(samples)
+    if _finite(samples) and not warnings:
+        warnings = 1  # a damage no decoder message reported (one it did report is counted)
     if samples.shape[0] > MAX_CHANNELS:
         raise AudioError(
             f"{path}: {samples.shape[0]} channels; earmark expects mono or stereo (one party per channel)",

@@ -48,6 +48,11 @@ CALLS_KEPT = 8
 """Calls whose vectors are kept in memory when they were not stored (every meaning item
 of a rubric reuses them)."""
 
+SURE_LOG_ODDS = 5.0
+"""Log-odds over an item's threshold at which a ``linear`` hit is as sure as a phrase."""
+SURE_MARGIN = 0.1
+"""Margin over an item's threshold at which a ``nearest`` hit is as sure as a phrase."""
+
 _embedded: OrderedDict[tuple[str, tuple[str, ...]], Vectors] = OrderedDict()
 
 
@@ -64,6 +69,12 @@ class MeaningParams(DetectorParams):
     """The score an utterance needs: with ``nearest``, how much nearer the nearest example
     must be than the nearest counter-example; with ``linear``, the classifier's log-odds
     (0 = even odds). ``earmark rubric tune`` picks it from labelled examples."""
+    nearest_weight: float = Field(default=0.0, ge=0.0, le=100.0)
+    """With ``linear``: add this many times the margin of the nearest example over the
+    nearest counter-example (cosine similarities) to the log-odds. The head generalises
+    from the direction the examples differ in, and on short lines it can overrule a
+    counter-example that says almost the same words ("Sorry to keep you waiting" beside
+    "Wait like everyone else"); the margin lets a near twin pull the score its way."""
     min_words: int = Field(default=3, ge=1)
     """Shorter utterances are not judged ("Mhm.", "Okay, sure."): a sentence embedding of
     one or two words is near everything. A Chinese character counts as a word."""
@@ -76,6 +87,8 @@ class MeaningParams(DetectorParams):
 
     @model_validator(mode="after")
     def _threshold_fits_the_method(self) -> MeaningParams:
+        if self.method == "nearest" and self.nearest_weight:
+            raise ValueError("nearest_weight weighs the nearest margin into method: linear")
         if self.method == "nearest" and not -1.0 <= self.threshold <= 1.0:
             raise ValueError(
                 f"threshold {self.threshold} is a margin of cosine similarities with "
@@ -140,6 +153,9 @@ class MeaningDetector:
         if self.head is not None:
             weights, bias = self.head
             score = vectors @ weights + bias
+            if self.params.nearest_weight and self.counter_vectors is not None:
+                counter = (vectors @ self.counter_vectors.T).max(axis=1)
+                score = score + self.params.nearest_weight * (near - counter)
         elif self.counter_vectors is not None:
             score = near - (vectors @ self.counter_vectors.T).max(axis=1)
         else:
@@ -161,8 +177,14 @@ class MeaningDetector:
                 utt = call.transcript.utterances[i]
                 what = "log-odds" if self.head is not None else "margin"
                 rule = f"meaning ≈ {self.examples[best]!r} ({near:.2f}, {what} {margin:+.3f})"
-                hits.append(Hit(i, utt.start_s, utt.end_s, rule))
+                hits.append(Hit(i, utt.start_s, utt.end_s, rule, strength=self.strength(margin)))
         return hits
+
+    def strength(self, score: float) -> float:
+        """How far ``score`` cleared the threshold, 0–1: a full :data:`SURE_LOG_ODDS` of
+        log-odds (``linear``) or :data:`SURE_MARGIN` of margin (``nearest``) is 1."""
+        sure = SURE_LOG_ODDS if self.head is not None else SURE_MARGIN
+        return round(min(1.0, max(0.0, (score - self.params.threshold) / sure)), 3)
 
     def _negated_text(self, text: str) -> bool:
         return self._negated(self.analyzer.tokenize(self.analyzer.normalize(text)).lower)

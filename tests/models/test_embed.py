@@ -17,7 +17,7 @@ from models.embed import E5Embedder, get_embedder
 from models.nlp import get_analyzer
 from pipeline.errors import RubricError
 from pipeline.meaning import call_sentiment, load_anchors
-from pipeline.rubric.engine import compile_rubric, evaluate
+from pipeline.rubric.engine import compile_rubric, evaluate, prepare_call
 from pipeline.rubric.schema import parse_rubric
 from pipeline.types import Transcript, Utterance
 
@@ -171,6 +171,7 @@ items:
       min_similarity: 0.75
       threshold: 0.0
       neutral: {neutral}
+      nearest_weight: {nearest_weight}
       examples:
         - "That's your problem, not mine."
         - "Stop interrupting and listen to me."
@@ -190,8 +191,12 @@ items:
 POLITE = ["Let me explain it once more.", "Unfortunately that isn't covered by your plan."]
 
 
-def _linear(language: str, *, neutral: bool = True, counters: list[str] = POLITE):  # type: ignore[no-untyped-def]
-    text = LINEAR_RUBRIC.format(language=language, neutral=neutral, counters=counters)
+def _linear(  # type: ignore[no-untyped-def]
+    language: str, *, neutral: bool = True, counters: list[str] = POLITE, nearest_weight: float = 0
+):
+    text = LINEAR_RUBRIC.format(
+        language=language, neutral=neutral, counters=counters, nearest_weight=nearest_weight
+    )
     rubric = parse_rubric(yaml.safe_load(text), source="t.yaml")
     return compile_rubric(rubric, get_analyzer(language), embedder=get_embedder())
 
@@ -211,9 +216,25 @@ def test_a_linear_head_judges_unseen_lines_by_their_tone(
     found = evaluate(compiled, _call(language, ("agent", rude)))[0]
     assert found.detected, rude
     assert "log-odds" in found.evidence[0].rule
+    # how surely: the log-odds over the threshold (0.0 here), a full 5 being certain
+    log_odds = float(found.evidence[0].rule.rsplit("log-odds ", 1)[1].rstrip(")"))
+    assert found.strength == pytest.approx(min(1.0, log_odds / 5), abs=1e-3)
     assert not evaluate(compiled, _call(language, ("agent", polite)))[0].detected
 
 
 def test_a_linear_head_needs_something_to_tell_its_examples_from() -> None:
     with pytest.raises(RubricError, match="R015"):
         _linear("en", neutral=False, counters=[])
+
+
+def test_a_near_twin_of_a_counter_example_pulls_the_linear_score_its_way() -> None:
+    twin = "I'm sorry to keep you waiting so long."
+    counters = [*POLITE, "Sorry to keep you waiting."]
+    call = _call("en", ("agent", twin))
+    scores = []
+    for weight in (0, 20):
+        compiled = _linear("en", counters=counters, nearest_weight=weight)
+        detector = compiled.items[0].detector
+        prepared = prepare_call(call, compiled.analyzer)
+        scores.append(detector.scores(prepared, [0])[0][0])
+    assert scores[1] < scores[0] - 1.0, scores

@@ -14,6 +14,12 @@ def test_a_nearest_threshold_is_a_margin_and_a_linear_one_log_odds() -> None:
         MeaningParams(examples=["x"], threshold=1.5)
 
 
+def test_the_nearest_margin_is_weighed_only_into_a_linear_head() -> None:
+    assert MeaningParams(examples=["x"], method="linear", nearest_weight=20).nearest_weight == 20
+    with pytest.raises(ValidationError, match="nearest_weight"):
+        MeaningParams(examples=["x"], nearest_weight=20)
+
+
 @pytest.mark.parametrize(
     ("text", "negated"),
     [

@@ -210,6 +210,7 @@ class PriorityConfig(_Strict):
     signal: Annotated[float, Field(ge=0)] = 200.0
     moment: Annotated[float, Field(ge=0)] = 20.0
     max_moments: Annotated[int, Field(ge=0)] = 3
+    strength: Annotated[float, Field(ge=0)] = 100.0
     agitation: Annotated[float, Field(ge=0)] = 100.0
     agitation_z: Annotated[float, Field(gt=0)] = 3.0
     unhappy: Annotated[float, Field(ge=0)] = 150.0

@@ -23,6 +23,9 @@ class PriorityWeights:
     + conduct × flagged items failed on the agent's words
     + signal × flagged items failed on the customer's words (dissatisfaction, escalation)
     + moment × further flagged moments (beyond the first of each item, at most max_moments)
+    + strength × how surely the surest flagged failure fired (0–1: 1 for a phrase; a
+    meaning hit by how far it cleared its threshold), so that within each band the
+    outright complaint comes before the calm one the meaning model only just flagged
     + agitation when the customer's voice was agitated (z ≥ agitation_z)
     + unhappy when at least unhappy_count of the customer's utterances read a sentiment
     (−1…1, from the meaning vectors) of unhappy_below or lower: the first is usually why
@@ -42,6 +45,7 @@ class PriorityWeights:
     signal: float = 200.0
     moment: float = 20.0
     max_moments: int = 3
+    strength: float = 100.0
     agitation: float = 100.0
     agitation_z: float = 3.0
     unhappy: float = 150.0
@@ -76,7 +80,10 @@ def call_priority(
     >>> angry = Finding("c", "r", 1, "customer_dissatisfaction", 1, True, "fail", 0.9,
     ...                 (Evidence("customer", 10, 12, "this is a joke"),), flag=True)
     >>> call_priority([angry], score=100.0)
-    200.0
+    300.0
+    >>> from dataclasses import replace
+    >>> call_priority([replace(angry, strength=0.1)], score=100.0)  # only just flagged
+    210.0
     >>> call_priority([], score=40.0)
     60.0
     """
@@ -85,6 +92,7 @@ def call_priority(
     flagged = [f for f in findings if f.flag and f.outcome == "fail"]
     conduct = sum(1 for f in flagged if any(e.speaker == "agent" for e in f.evidence))
     moments = sum(max(0, len(f.evidence) - 1) for f in flagged)
+    surest = max((f.strength for f in flagged), default=0.0)
     agitated = agitation_z == agitation_z and agitation_z >= w.agitation_z
     unhappy = w.unhappy_count > 0 and unhappy_readings >= w.unhappy_count
     priority = (
@@ -92,6 +100,7 @@ def call_priority(
         + w.conduct * conduct
         + w.signal * (len(flagged) - conduct)
         + w.moment * min(moments, w.max_moments)
+        + w.strength * surest
         + (w.agitation if agitated else 0.0)
         + (w.unhappy if unhappy else 0.0)
         + (w.low_asr if asr_confidence < w.low_asr_below else 0.0)

@@ -168,6 +168,9 @@ class Finding:
     critical: bool = False
     flag: bool = False
     title: str = ""
+    strength: float = 1.0
+    """How surely the detector fired at its surest hit, 0–1 (``Hit.strength``; 0 when
+    nothing was detected). Rows written before it was stored read 1."""
 
 
 @dataclass(frozen=True, slots=True)

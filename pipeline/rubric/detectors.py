@@ -69,6 +69,9 @@ class Hit:
     end_s: float
     rule: str
     text: str = ""
+    strength: float = 1.0
+    """How surely the rule fired, 0–1: 1 for a phrase, a pattern or a metric over its
+    threshold; a ``meaning.v1`` hit says how far its score cleared the item's threshold."""
 
 
 class Detector(Protocol):

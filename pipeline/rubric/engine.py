@@ -248,6 +248,7 @@ def _evaluate_item(
         critical=item.critical,
         flag=item.flag,
         title=item.title,
+        strength=max((h.strength for h in hits), default=0.0),
     )
 
 

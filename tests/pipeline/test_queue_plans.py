@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -151,7 +152,7 @@ def test_priority_puts_what_must_be_heard_before_missed_script() -> None:
 
 def test_priority_weights_are_settable() -> None:
     calls = _signal_calls()
-    only_score = PriorityWeights(critical=0, conduct=0, signal=0, moment=0)
+    only_score = PriorityWeights(critical=0, conduct=0, signal=0, moment=0, strength=0)
     queue = build_review_queue(list(calls.values()), date="2026-12-01", weights=only_score)
     # a failed critical item scores 0, so it still leads; the missed script comes next
     assert [q.call_id for q in queue][:2] == ["swear", "sloppy"]
@@ -165,10 +166,25 @@ def test_call_priority_formula() -> None:
         ev=tuple(Evidence("customer", t, t + 1, "no") for t in (10, 20, 30, 40, 50)),
     )
     w = PriorityWeights()
-    # one signal, 4 further moments capped at 3, agitated, unsure ASR, score 80
+    # one signal as sure as a phrase, 4 further moments capped at 3, agitated, unsure ASR,
+    # score 80
     got = call_priority([angry], score=80.0, asr_confidence=0.5, agitation_z=4.0, weights=w)
-    assert got == w.signal + 3 * w.moment + w.agitation + w.low_asr + 20.0
+    assert got == w.signal + w.strength + 3 * w.moment + w.agitation + w.low_asr + 20.0
     assert call_priority([], score=100.0, agitation_z=math.nan) == 0.0
+
+
+def test_the_surer_complaint_comes_first_and_never_before_conduct() -> None:
+    def complaint(call: str, strength: float) -> Candidate:
+        ev = (Evidence("customer", 60, 63, "well this is not what I was promised"),)
+        found = _f("customer_dissatisfaction", "fail", ev=ev, flag=True, weight=0, call=call)
+        return _cand(call, [replace(found, strength=strength), _f("a", "pass", call=call)])
+
+    calls = [complaint("calm", 0.05), complaint("furious", 1.0), _signal_calls()["rude"]]
+    queue = build_review_queue(calls, date="2026-12-01")
+    assert [q.call_id for q in queue] == ["rude", "furious", "calm"]
+    flat = PriorityWeights(strength=0)
+    ranked = build_review_queue(calls[:2], date="2026-12-01", weights=flat)
+    assert {q.priority for q in ranked} == {flat.signal}
 
 
 def test_agitated_customer_makes_a_fine_call_due() -> None:

@@ -48,9 +48,10 @@ def _as_written(table: pa.Table) -> pa.Table:
     return pq.read_table(buffer)
 
 
-ADDED = {"calls": ["diarization"]}
+ADDED = {"calls": ["diarization"], "findings": ["strength"]}
 """Columns a table gained after its layout was stored, read as null from the partitions
-written before (``calls.diarization``, the speaker split of a mono call)."""
+written before (``calls.diarization``, the speaker split of a mono call;
+``findings.strength``, how surely a detector fired)."""
 
 
 @pytest.mark.parametrize("name", sorted(TABLES))
@@ -146,6 +147,8 @@ def test_rows_of_older_writes_read_with_the_fields_defaults() -> None:
     assert q.plan == (PlanSpan(0.0, 9.0, "hear"),) and q.price_s == 9.0
     f = rows.finding_from_row({**rows.finding_row(FINDING), "title": None, "evidence": None})
     assert (f.title, f.evidence, f.weight) == ("", (), 10.0)
+    unrated = {k: v for k, v in rows.finding_row(FINDING).items() if k != "strength"}
+    assert rows.finding_from_row(unrated).strength == 1.0  # flagged before strength was kept
 
 
 def test_the_partition_is_not_a_column() -> None:
@@ -266,3 +269,15 @@ def test_any_record_comes_back_from_its_stored_row(table: str) -> None:
         assert [_readers[table](r) for r in stored.to_pylist()] == records
 
     check()
+
+
+def test_a_partition_written_before_a_column_was_added_reads_its_default(tmp_path: Path) -> None:
+    before = pq.read_schema(LAYOUTS / "findings.parquet")
+    row = {k: v for k, v in rows.finding_row(FINDING).items() if k in before.names}
+    path = Path(wh.partition_path(tmp_path, "findings", "2026-11-20"))
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist([row], schema=before), path)
+    table = wh.read_partition(tmp_path, "findings", "2026-11-20")
+    assert table is not None and table.column("strength").null_count == 1
+    read = rows.finding_from_row(table.to_pylist()[0])
+    assert read.strength == 1.0 and read.evidence == FINDING.evidence

@@ -883,7 +883,10 @@ def _print_assessment(
         mark = {"pass": "PASS", "fail": "FAIL", "na": "n/a "}[f.outcome]
         seen = "found" if f.detected else "not found"
         extra = " critical" if f.critical else (" flag" if f.flag else "")
-        print(f"  {mark} {f.item_id:26} {seen:9} w={f.weight:g}{extra}  conf {f.confidence:.2f}")
+        sure = f"  sure {f.strength:.2f}" if f.detected and f.strength < 1.0 else ""
+        print(
+            f"  {mark} {f.item_id:26} {seen:9} w={f.weight:g}{extra}  conf {f.confidence:.2f}{sure}"
+        )
         for e in f.evidence[: None if explain else 1]:
             print(
                 f"         {clock(e.start_s)}-{clock(e.end_s)} {e.speaker}: {e.text[:100]!r}  [{e.rule}]"

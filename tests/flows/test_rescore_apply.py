@@ -222,3 +222,36 @@ def test_apply_scores_external_transcripts_as_jsonl(tmp_path: Path) -> None:
     assert "t.jsonl:3: skipped: missing field 'language'" in out.stderr
     assert "t.jsonl:4: skipped: not JSON" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_apply_says_how_surely_a_meaning_item_fired(tmp_path: Path) -> None:
+    call = {
+        "call_id": "M1",
+        "language": "en",
+        "duration_s": 20,
+        "utterances": [
+            {
+                "speaker": "agent",
+                "start_s": 0.5,
+                "end_s": 3,
+                "text": "Acme billing, how can I help?",
+            },
+            {
+                "speaker": "customer",
+                "start_s": 4,
+                "end_s": 9,
+                "text": "Well that was a complete waste of my afternoon, third call this week about it.",
+            },
+        ],
+    }
+    src = tmp_path / "m.jsonl"
+    src.write_text(json.dumps(call) + "\n")
+    out = earmark("rubric", "apply", "--transcripts", str(src))
+    assert out.returncode == 0, out.stderr
+    line = next(x for x in out.stdout.splitlines() if "customer_dissatisfaction" in x)
+    assert "FAIL" in line and "found" in line
+    sure = float(line.rsplit("sure ", 1)[1])  # a meaning hit, not a phrase: less than sure
+    assert 0.0 < sure < 1.0
+    assert "greeting" in out.stdout and "sure" not in next(
+        x for x in out.stdout.splitlines() if "PASS greeting" in x
+    )

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rubrickit import rubric_doc
 from runkit import earmark
 
 from models.nlp import get_analyzer
@@ -45,9 +46,7 @@ def _item(detector: str, params: dict[str, Any], **extra: Any) -> dict[str, Any]
 
 
 def _run(language: str, item: dict[str, Any], call: Transcript, **kw: Any):
-    rubric = parse_rubric(
-        {"schema_version": 1, "id": "t", "version": 1, "language": language, "items": [item]}
-    )
+    rubric = parse_rubric(rubric_doc(item, language=language))
     return evaluate(compile_rubric(rubric, get_analyzer(language)), call, **kw)[0]
 
 
@@ -168,10 +167,7 @@ def test_metric_threshold_with_spans_and_nan() -> None:
 
 def test_metric_item_refused_when_the_run_has_no_metrics() -> None:
     item = _item("metric.v1", {"metric": "overtalk_s", "op": ">=", "value": 3})
-    rubric = parse_rubric(
-        {"schema_version": 1, "id": "t", "version": 1, "language": "en", "items": [item]},
-        source="t.yaml",
-    )
+    rubric = parse_rubric(rubric_doc(item), source="t.yaml")
     with pytest.raises(RubricError, match=r"t\.yaml item 'x': needs metrics") as info:
         compile_rubric(rubric, get_analyzer("en"), available=frozenset({"text", "words"}))
     assert info.value.code == "R008"

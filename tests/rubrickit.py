@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-GREETING: dict[str, Any] = {
-    "id": "greeting",
-    "speaker": "agent",
-    "window": {"first_s": 20},
-    "expect": "present",
-    "weight": 10,
-    "detector": "phrase.v1",
-    "params": {"phrases": ["thanks for calling"]},
-}
+
+def rubric_item(detector: str, params: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """An item ``x`` (unless ``extra`` names it) expected present, weight 10."""
+    return {
+        "id": "x",
+        "expect": "present",
+        "weight": 10,
+        "detector": detector,
+        "params": params,
+        **extra,
+    }
+
+
+GREETING = rubric_item(
+    "phrase.v1",
+    {"phrases": ["thanks for calling"]},
+    id="greeting",
+    speaker="agent",
+    window={"first_s": 20},
+)
 """An opening item: the agent thanks the caller in the first 20 s."""
 
 

@@ -73,6 +73,7 @@ from pipeline.acoustic.activity import check_track, speech_activity
 from pipeline.acoustic.hold_music import hold_music
 from pipeline.errors import OPTIONS_INVALID
 from pipeline.intervals import Interval, intersect, minus, union
+from pipeline.option_checks import require_non_negative, require_phrases
 from pipeline.protocols import VoiceEncoder
 from pipeline.roles import Direction, Turn, cue_scores, has_phrase, turn_phrases
 from pipeline.text import bare, simplified
@@ -140,24 +141,22 @@ class DiarizeOptions:
     ``"outbound"`` gives the first-speaker point to the voice that answered second."""
 
     def __post_init__(self) -> None:
-        for name in (
-            "window_s",
-            "hop_s",
-            "min_window_s",
-            "min_turn_s",
-            "min_speech_s",
-            "opening_s",
-            "closing_s",
-            "answer_s",
-            "outbound_talk_weight",
-            "talk_margin",
-            "bic_penalty",
-        ):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-                raise OPTIONS_INVALID(
-                    problem=f"DiarizeOptions.{name} must be finite and >= 0, got {value!r}"
-                )
+        require_non_negative(
+            self,
+            (
+                "window_s",
+                "hop_s",
+                "min_window_s",
+                "min_turn_s",
+                "min_speech_s",
+                "opening_s",
+                "closing_s",
+                "answer_s",
+                "outbound_talk_weight",
+                "talk_margin",
+                "bic_penalty",
+            ),
+        )
         if not 0 < self.hop_s <= self.window_s:
             raise OPTIONS_INVALID(
                 problem=f"DiarizeOptions.hop_s must be > 0 and <= window_s ({self.window_s}), "
@@ -180,12 +179,8 @@ class DiarizeOptions:
             raise OPTIONS_INVALID(
                 problem=f"DiarizeOptions.min_share must be in [0, 0.5), got {self.min_share!r}"
             )
-        for name in ("opening_phrases", "closing_phrases"):
-            phrases = getattr(self, name)
-            if not all(isinstance(p, str) and bare(p) for p in phrases):
-                raise OPTIONS_INVALID(
-                    problem=f"DiarizeOptions.{name} must be non-empty texts, got {phrases!r}"
-                )
+        require_phrases(self, "opening_phrases")
+        require_phrases(self, "closing_phrases")
         if self.embedder not in _EMBEDDERS:
             raise OPTIONS_INVALID(
                 problem=f"DiarizeOptions.embedder must be one of {', '.join(_EMBEDDERS)}, "

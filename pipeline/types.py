@@ -275,16 +275,10 @@ class Span:
 
 
 @dataclass(frozen=True, slots=True)
-class PlanSpan:
+class PlanSpan(Span):
     """One stretch of a listening plan: to *hear* in the audio or to *read* in the transcript."""
 
-    start_s: float
-    end_s: float
     kind: PlanKind = "hear"
-
-    @property
-    def duration_s(self) -> float:
-        return self.end_s - self.start_s
 
 
 @dataclass(frozen=True, slots=True)

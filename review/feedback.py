@@ -351,11 +351,6 @@ def _score_counts(calls: pa.Table, key: str) -> dict[str, tuple[int, float]]:
     }
 
 
-def _mean(values: Iterable[float | None]) -> float:
-    vals = [v for v in values if v is not None and not math.isnan(v)]
-    return sum(vals) / len(vals) if vals else math.nan
-
-
 def confirmed_rates(
     reviews: Iterable[Review], key: Mapping[str, tuple[str, ...]]
 ) -> dict[tuple[str, ...], Rate]:
@@ -478,21 +473,17 @@ def scorecard(
         The current reviews to use (default: every call's latest).
     """
     s = index.summary(first, last)
-    calls = s.calls.filter(pc.equal(s.calls["agent_id"], agent_id))
+    calls = _weeks_of(s.calls.filter(pc.equal(s.calls["agent_id"], agent_id)))
     items = _weeks_of(s.items.filter(pc.equal(s.items["agent_id"], agent_id)))
     ids, dates = calls["call_id"].to_pylist(), calls["call_date"].to_pylist()
     scores = calls["score"].to_pylist()
     teams = calls["team_id"].to_pylist()
-    week = {c: week_of(d) for c, d in zip(ids, dates, strict=True)}
+    week = dict(zip(ids, calls["week"].to_pylist(), strict=True))
     all_reviews = list(reviews if reviews is not None else store.latest_reviews())
     mine = [r for r in all_reviews if r.call_id in week]
     by_item = confirmed_rates(mine, {c: () for c in week})
     det_item = _rates(items, ["item_id"])
-    week_scores: dict[str, list[float | None]] = defaultdict(list)
-    for c, sc in zip(ids, scores, strict=True):
-        week_scores[week[c]].append(sc)
-    per_week = {w: (len(v), _mean(v)) for w, v in week_scores.items()}
-    weeks = _week_rows(first, last, per_week, items, mine, week)
+    weeks = _week_rows(first, last, _score_counts(calls, "week"), items, mine, week)
     item_ids = sorted({k[0] for k in det_item} | {k[0] for k in by_item})
     score_of = dict(zip(ids, scores, strict=True))
     date_of = dict(zip(ids, dates, strict=True))

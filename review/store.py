@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from types import UnionType
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -26,88 +27,6 @@ Verdict = Literal["correct", "incorrect"]
 VERDICTS: tuple[Verdict, ...] = ("correct", "incorrect")
 OVERALL = ("excellent", "pass", "fail")
 """An inspector's overall verdict on a call (``""`` when not given)."""
-
-metadata = sa.MetaData()
-reviews = sa.Table(
-    "reviews",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("call_id", sa.String(200), nullable=False, index=True),
-    sa.Column("reviewer", sa.String(200), nullable=False),
-    sa.Column("saved_at", sa.String(40), nullable=False),
-    sa.Column("overall", sa.String(20), nullable=False, default=""),
-    sa.Column("coaching_note", sa.Text, nullable=False, default=""),
-    sa.Column("base_review_id", sa.Integer, nullable=True),
-    sqlite_autoincrement=True,
-)
-review_items = sa.Table(
-    "review_items",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("review_id", sa.Integer, sa.ForeignKey("reviews.id"), nullable=False, index=True),
-    sa.Column("rubric_id", sa.String(200), nullable=False),
-    sa.Column("rubric_version", sa.Integer, nullable=False),
-    sa.Column("item_id", sa.String(200), nullable=False),
-    sa.Column("detected", sa.Boolean, nullable=False),
-    sa.Column("detector_outcome", sa.String(10), nullable=False),
-    sa.Column("verdict", sa.String(10), nullable=False),
-    sa.Column("note", sa.Text, nullable=False, default=""),
-)
-missed_items = sa.Table(
-    "missed_items",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("review_id", sa.Integer, sa.ForeignKey("reviews.id"), nullable=False, index=True),
-    sa.Column("item_id", sa.String(200), nullable=False),
-    sa.Column("at_s", sa.Float, nullable=False),
-    sa.Column("note", sa.Text, nullable=False, default=""),
-)
-audit = sa.Table(
-    "audit",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("who", sa.String(200), nullable=False),
-    sa.Column("call_id", sa.String(200), nullable=False, index=True),
-    sa.Column("at", sa.String(40), nullable=False),
-)
-signin_failures = sa.Table(
-    "signin_failures",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("ip", sa.String(64), nullable=False),
-    sa.Column("at_epoch", sa.Float, nullable=False, index=True),
-)
-coaching_sessions = sa.Table(
-    "coaching_sessions",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("agent_id", sa.String(200), nullable=False, index=True),
-    sa.Column("coach", sa.String(200), nullable=False),
-    sa.Column("held_on", sa.String(10), nullable=False),
-    sa.Column("item_id", sa.String(200), nullable=False, default=""),
-    sa.Column("call_ids", sa.Text, nullable=False, default=""),
-    sa.Column("moments", sa.Text, nullable=False, default=""),
-    sa.Column("strengths", sa.Text, nullable=False, default=""),
-    sa.Column("improvements", sa.Text, nullable=False, default=""),
-    sa.Column("actions", sa.Text, nullable=False, default=""),
-    sa.Column("follow_up_on", sa.String(10), nullable=False, default=""),
-    sa.Column("saved_at", sa.String(40), nullable=False),
-)
-agent_responses = sa.Table(
-    "agent_responses",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("call_id", sa.String(200), nullable=False, index=True),
-    sa.Column("review_id", sa.Integer, sa.ForeignKey("reviews.id"), nullable=False),
-    sa.Column("agent_id", sa.String(200), nullable=False, index=True),
-    sa.Column("kind", sa.String(20), nullable=False),
-    sa.Column("item_id", sa.String(200), nullable=False, default=""),
-    sa.Column("comment", sa.Text, nullable=False, default=""),
-    sa.Column("saved_at", sa.String(40), nullable=False),
-)
-# New tables reach an existing database through ``create_all`` (it adds what is missing and
-# never alters a table): the feedback tables are that migration, with no column changes.
 
 ResponseKind = Literal["acknowledge", "dispute"]
 RESPONSE_KINDS: tuple[ResponseKind, ...] = ("acknowledge", "dispute")
@@ -198,6 +117,123 @@ class AgentResponse:
     comment: str = ""
     id: int = 0
     saved_at: str = ""
+
+
+metadata = sa.MetaData()
+_STAMP = sa.String(40)
+"""A UTC time, ISO 8601 to the microsecond."""
+_DAY = sa.String(10)
+"""``YYYY-MM-DD``."""
+
+
+def _record_table(
+    name: str,
+    record: type,
+    *,
+    index: Sequence[str] = (),
+    review_part: bool = False,
+    links: Mapping[str, str] | None = None,
+    types: Mapping[str, sa.types.TypeEngine[Any]] | None = None,
+    **table_options: Any,
+) -> sa.Table:
+    """The table a record is stored in: an ``id`` key, then a column per field.
+
+    A field's column type is its entry in ``types``, else follows the field's type: text
+    ``String(200)``, a tuple of lines ``Text``, ``int``, ``float`` or ``bool``, nullable
+    when it may be ``None``; a ``""`` or ``()`` default is the column's. Fields holding
+    other records are not columns. A ``review_part`` (a finding's verdict, a missed item)
+    has an indexed ``review_id`` to its review; ``links`` make fields foreign keys.
+    """
+    hints = get_type_hints(record)
+    links, types = links or {}, types or {}
+    columns = [sa.Column("id", sa.Integer, primary_key=True, autoincrement=True)]
+    if review_part:
+        link = sa.ForeignKey("reviews.id")
+        columns.append(sa.Column("review_id", sa.Integer, link, nullable=False, index=True))
+    for f in fields(record):
+        kind = types[f.name] if f.name in types else _column_type(hints[f.name])
+        if f.name == "id" or kind is None:
+            continue
+        extra = [sa.ForeignKey(links[f.name])] if f.name in links else []
+        default = "" if f.default in ("", ()) else None
+        nullable = type(None) in get_args(hints[f.name])
+        columns.append(
+            sa.Column(
+                f.name,
+                kind,
+                *extra,
+                nullable=nullable,
+                default=default,
+                index=True if f.name in index else None,
+            )
+        )
+    return sa.Table(name, metadata, *columns, **table_options)
+
+
+def _column_type(hint: Any) -> sa.types.TypeEngine[Any] | None:
+    """The SQL type of a field's type (``None``: not a column)."""
+    args = [a for a in get_args(hint) if a is not type(None)]
+    if get_origin(hint) is Literal or hint is str:
+        return sa.String(200)
+    if get_origin(hint) is tuple:
+        return sa.Text() if args[0] is str else None
+    if get_origin(hint) in (Union, UnionType) and len(args) == 1:
+        return _column_type(args[0])
+    simple: dict[type, sa.types.TypeEngine[Any]] = {
+        bool: sa.Boolean(),
+        int: sa.Integer(),
+        float: sa.Float(),
+    }
+    return simple.get(hint)
+
+
+reviews = _record_table(
+    "reviews",
+    Review,
+    index=("call_id",),
+    types={"saved_at": _STAMP, "overall": sa.String(20), "coaching_note": sa.Text()},
+    sqlite_autoincrement=True,
+)
+review_items = _record_table(
+    "review_items",
+    FindingVerdict,
+    review_part=True,
+    types={"detector_outcome": sa.String(10), "verdict": sa.String(10), "note": sa.Text()},
+)
+missed_items = _record_table(
+    "missed_items", MissedItem, review_part=True, types={"note": sa.Text()}
+)
+audit = _record_table("audit", Opened, index=("call_id",), types={"at": _STAMP})
+signin_failures = sa.Table(
+    "signin_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("ip", sa.String(64), nullable=False),
+    sa.Column("at_epoch", sa.Float, nullable=False, index=True),
+)
+coaching_sessions = _record_table(
+    "coaching_sessions",
+    CoachingSession,
+    index=("agent_id",),
+    types={
+        "held_on": _DAY,
+        "follow_up_on": _DAY,
+        "moments": sa.Text(),
+        "actions": sa.Text(),
+        "saved_at": _STAMP,
+    },
+)
+agent_responses = _record_table(
+    "agent_responses",
+    AgentResponse,
+    index=("call_id", "agent_id"),
+    links={"review_id": "reviews.id"},
+    types={"kind": sa.String(20), "comment": sa.Text(), "saved_at": _STAMP},
+)
+# New tables reach an existing database through ``create_all`` (it adds what is missing and
+# never alters a table): the feedback tables are that migration, with no column changes.
+# A new field of a stored record is a new column: existing databases need it added.
 
 
 def default_database_url(warehouse: str | Path) -> str:

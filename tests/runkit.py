@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -57,3 +58,12 @@ def shifted_calls(archive: Path, stereo_call: Path, data: Path, *, calls: int) -
         sf.write(archive / f"call-{n}.wav", shifted, sr, subtype="PCM_16")
     shutil.copy(data / "osr_us_000_0034_8k.wav", archive / "mono.wav")
     return archive
+
+
+def fixture_archive(root: Path, data: Path, files: Mapping[str, str]) -> Path:
+    """An archive at ``root`` holding fixture recordings: ``files`` maps each path in the
+    archive (folders are made) to a file name under ``data``."""
+    for path, fixture in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(data / fixture, root / path)
+    return root

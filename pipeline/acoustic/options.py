@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, fields
 
 from pipeline.cues import hold_cues
 from pipeline.errors import OPTIONS_INVALID
-from pipeline.text import bare
+from pipeline.option_checks import require_non_negative, require_phrases
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +37,8 @@ class MetricOptions:
     """:func:`~pipeline.acoustic.hold_music.spectral_stability` from which a wordless stretch is music or a tone, not speech."""
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, float) and not (math.isfinite(value) and value >= 0):
-                raise OPTIONS_INVALID(
-                    problem=f"MetricOptions.{f.name} must be finite and >= 0, got {value!r}"
-                )
+        floats = [f.name for f in fields(self) if isinstance(getattr(self, f.name), float)]
+        require_non_negative(self, floats)
         if self.hold_min_s < self.dead_air_min_s:
             raise OPTIONS_INVALID(
                 problem=f"MetricOptions.hold_min_s ({self.hold_min_s}) must be >= "
@@ -59,10 +54,7 @@ class MetricOptions:
                 problem=f"MetricOptions.music_hold_min_s must be > 0 and music_min_stability <= 1, "
                 f"got {self.music_hold_min_s!r} and {self.music_min_stability!r}"
             )
-        if not all(isinstance(p, str) and bare(p) for p in self.hold_phrases):
-            raise OPTIONS_INVALID(
-                problem=f"MetricOptions.hold_phrases must be non-empty texts, got {self.hold_phrases!r}"
-            )
+        require_phrases(self, "hold_phrases")
 
 
 DEFAULT_OPTIONS = MetricOptions()

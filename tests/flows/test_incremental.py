@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 from prockit import alive, descendants
-from runkit import EARMARK, child_env, earmark
+from runkit import EARMARK, child_env, earmark, fixture_archive
 
 from flows.nightly import run_night, run_queue_build
 from pipeline import lease
@@ -52,12 +52,12 @@ def _config(tmp: Path) -> Config:
 @pytest.fixture(scope="module")
 def seed(tmp_path_factory: pytest.TempPathFactory, data: Path) -> dict[str, Path]:
     tmp = tmp_path_factory.mktemp("seed")
-    archive = tmp / "archive"
-    (archive / "2026-11-20").mkdir(parents=True)
-    (archive / "2026-11-21").mkdir()
-    shutil.copy(data / "azure_whatstheweatherlike_mulaw.wav", archive / "2026-11-20" / "a.wav")
-    shutil.copy(data / "faster_whisper_jfk.flac", archive / "2026-11-20" / "b.flac")
-    shutil.copy(data / "osr_us_000_0034_8k.wav", archive / "2026-11-21" / "c.wav")
+    files = {
+        "2026-11-20/a.wav": "azure_whatstheweatherlike_mulaw.wav",
+        "2026-11-20/b.flac": "faster_whisper_jfk.flac",
+        "2026-11-21/c.wav": "osr_us_000_0034_8k.wav",
+    }
+    archive = fixture_archive(tmp / "archive", data, files)
     warehouse = tmp / "warehouse"
     summary = run_night(archive, warehouse, _config(tmp))
     assert summary.processed == 3 and summary.cached == 0

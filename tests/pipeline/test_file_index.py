@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from runkit import fixture_archive
 from s3kit import S3
 
 from pipeline import warehouse as wh
@@ -28,13 +29,12 @@ from pipeline.types import IndexEntry
 
 
 def _archive(tmp_path: Path, data: Path) -> Path:
-    root = tmp_path / "archive"
-    (root / "2026-11-20").mkdir(parents=True)
-    (root / "2026-11-21").mkdir()
-    shutil.copy(data / "azure_whatstheweatherlike_mulaw.wav", root / "2026-11-20" / "a.wav")
-    shutil.copy(data / "osr_us_000_0034_8k.wav", root / "2026-11-20" / "b.wav")
-    shutil.copy(data / "wenet_aishell_BAC009S0724W0121.wav", root / "2026-11-21" / "c.wav")
-    return root
+    files = {
+        "2026-11-20/a.wav": "azure_whatstheweatherlike_mulaw.wav",
+        "2026-11-20/b.wav": "osr_us_000_0034_8k.wav",
+        "2026-11-21/c.wav": "wenet_aishell_BAC009S0724W0121.wav",
+    }
+    return fixture_archive(tmp_path / "archive", data, files)
 
 
 EMPTY = index_of([])

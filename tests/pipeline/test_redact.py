@@ -68,6 +68,17 @@ def redact_one(
     return out.utterances[0], spans
 
 
+def redacted_as(
+    kind: str, text: str, expected: str | None = None, *, options: RedactOptions | None = None
+) -> Utterance:
+    """``text`` redacted as one ``kind`` span, to the text ``expected`` when it is given."""
+    u, spans = redact_one(text, options=options)
+    assert [s.kind for s in spans] == [kind]
+    if expected is not None:
+        assert u.text == expected
+    return u
+
+
 def all_text(u: Utterance) -> str:
     return u.text + " || " + "".join(w.text for w in u.words)
 
@@ -97,9 +108,8 @@ def assert_consistent(u: Utterance) -> None:
     ],
 )
 def test_english_card_numbers_are_redacted(text: str) -> None:
-    u, spans = redact_one(text)
+    u = redacted_as("CARD", text)
     assert "[CARD]" in u.text
-    assert [s.kind for s in spans] == ["CARD"]
     assert not NUMBER_WORDS.search(all_text(u)), all_text(u)
     assert sum("[CARD]" in w.text for w in u.words) == 1
     assert_consistent(u)
@@ -147,16 +157,13 @@ def test_chinese_card_keeps_the_cue_and_drops_only_the_digits() -> None:
     ],
 )
 def test_luhn_failing_number_after_card_cue_is_a_card(text: str) -> None:
-    u, spans = redact_one(text)
-    assert [s.kind for s in spans] == ["CARD"]
+    u = redacted_as("CARD", text)
     assert not NUMBER_WORDS.search(all_text(u))
 
 
 def test_luhn_failing_long_number_without_cue_is_still_redacted_by_default() -> None:
     text = f"uh yes {CARD_BAD[:4]} {CARD_BAD[4:8]} {CARD_BAD[8:12]} {CARD_BAD[12:]} right"
-    u, spans = redact_one(text)
-    assert [s.kind for s in spans] == ["NUMBER"]
-    assert u.text == "uh yes [NUMBER] right"
+    redacted_as("NUMBER", text, "uh yes [NUMBER] right")
     kept, spans = redact_one(text, options=RedactOptions(long_number_digits=None))
     assert spans == ()
     assert kept.text == text
@@ -207,10 +214,7 @@ def test_number_split_over_utterances_far_apart_is_not_joined() -> None:
     ],
 )
 def test_security_code_after_cue(text: str, expected: str | None) -> None:
-    u, spans = redact_one(text)
-    assert [s.kind for s in spans] == ["CVV"]
-    if expected is not None:
-        assert u.text == expected
+    u = redacted_as("CVV", text, expected)
     assert not re.search(r"[0-9]|\b(?:one|two|three|four|five|six|seven|eight|nine)\b$", u.text)
 
 
@@ -256,8 +260,7 @@ def test_cue_does_not_carry_over_a_long_silence() -> None:
     ],
 )
 def test_expiry_dates_after_cue(text: str) -> None:
-    u, spans = redact_one(text)
-    assert [s.kind for s in spans] == ["EXPIRY"]
+    u = redacted_as("EXPIRY", text)
     assert not NUMBER_WORDS.search(all_text(u)), all_text(u)
     assert "april" not in u.text.casefold() and "月" not in u.text
 
@@ -272,8 +275,7 @@ def test_expiry_dates_after_cue(text: str) -> None:
     ],
 )
 def test_one_time_codes(text: str) -> None:
-    u, spans = redact_one(text)
-    assert [s.kind for s in spans] == ["CODE"]
+    u = redacted_as("CODE", text)
     assert not re.search(r"[0-9]", all_text(u))
 
 
@@ -297,22 +299,16 @@ def test_one_time_codes(text: str) -> None:
     ],
 )
 def test_phone_numbers(text: str, expected: str) -> None:
-    u, spans = redact_one(text)
-    assert u.text == expected
-    assert [s.kind for s in spans] == ["PHONE"]
+    u = redacted_as("PHONE", text, expected)
     assert not NUMBER_WORDS.search(all_text(u).replace("[PHONE]", ""))
 
 
 def test_oh_before_a_number_is_not_a_zero() -> None:
-    u, spans = redact_one("Oh, 4155550132 is my cell")
-    assert u.text == "Oh, [PHONE] is my cell"
-    assert [s.kind for s in spans] == ["PHONE"]
+    redacted_as("PHONE", "Oh, 4155550132 is my cell", "Oh, [PHONE] is my cell")
 
 
 def test_phone_cue_redacts_a_number_phonenumbers_rejects() -> None:
-    u, spans = redact_one("my phone is 123 4567 89")
-    assert [s.kind for s in spans] == ["PHONE"]
-    assert u.text == "my phone is [PHONE]"
+    redacted_as("PHONE", "my phone is 123 4567 89", "my phone is [PHONE]")
 
 
 # --- e-mails and configured patterns ---------------------------------------------------------
@@ -330,10 +326,7 @@ def test_phone_cue_redacts_a_number_phonenumbers_rejects() -> None:
     ],
 )
 def test_emails(text: str, expected: str | None) -> None:
-    u, spans = redact_one(text)
-    assert [s.kind for s in spans] == ["EMAIL"]
-    if expected is not None:
-        assert u.text == expected
+    u = redacted_as("EMAIL", text, expected)
     for secret in ("smith", "gmail", "петров", "zhangsan", "john"):
         assert secret not in all_text(u).casefold()
 
@@ -351,11 +344,10 @@ def test_sub_word_pieces_are_glued_before_number_words_are_read() -> None:
 
 def test_configured_pattern() -> None:
     options = RedactOptions(patterns=(("ACCOUNT", r"\bACC-\d{6,}\b"),))
-    u, spans = redact_one("my account is ACC-0042137, thanks", options=options)
-    assert u.text == "my account is [ACCOUNT], thanks"
-    assert [s.kind for s in spans] == ["ACCOUNT"]
-    untouched, none = redact_one("my account is ACC-0042137, thanks")
-    assert none == () and untouched.text == "my account is ACC-0042137, thanks"
+    text = "my account is ACC-0042137, thanks"
+    redacted_as("ACCOUNT", text, "my account is [ACCOUNT], thanks", options=options)
+    untouched, none = redact_one(text)
+    assert none == () and untouched.text == text
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rubrickit import rubric_doc, rubric_item
 from runkit import earmark
 
 from models.nlp import get_analyzer
@@ -33,21 +34,8 @@ def _call(language: str, *turns: tuple[str, float, str], duration: float = 300.0
     return Transcript("c", language, duration, utts)
 
 
-def _item(detector: str, params: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {
-        "id": "x",
-        "expect": "present",
-        "weight": 10,
-        "detector": detector,
-        "params": params,
-        **extra,
-    }
-
-
 def _run(language: str, item: dict[str, Any], call: Transcript, **kw: Any):
-    rubric = parse_rubric(
-        {"schema_version": 1, "id": "t", "version": 1, "language": language, "items": [item]}
-    )
+    rubric = parse_rubric(rubric_doc(item, language=language))
     return evaluate(compile_rubric(rubric, get_analyzer(language)), call, **kw)[0]
 
 
@@ -65,7 +53,9 @@ def _run(language: str, item: dict[str, Any], call: Transcript, **kw: Any):
 )
 def test_lemma_matches_inflections(language: str, phrases: list[str], text: str, hit: bool) -> None:
     f = _run(
-        language, _item("lemma.v1", {"phrases": phrases}), _call(language, ("agent", 1.0, text))
+        language,
+        rubric_item("lemma.v1", {"phrases": phrases}),
+        _call(language, ("agent", 1.0, text)),
     )
     assert f.detected is hit
 
@@ -84,12 +74,14 @@ def test_lemma_matches_inflections(language: str, phrases: list[str], text: str,
 )
 def test_negation_guard(language: str, text: str, hit: bool) -> None:
     phrases = {"en": ["sorry to hear"], "ru": ["могу помочь"], "zh": ["理解您的心情"]}[language]
-    item = _item("phrase.v1", {"phrases": phrases, "negation": True})
+    item = rubric_item("phrase.v1", {"phrases": phrases, "negation": True})
     assert _run(language, item, _call(language, ("agent", 1.0, text))).detected is hit
 
 
 def test_negation_cues_are_configurable() -> None:
-    item = _item("phrase.v1", {"phrases": ["sorry"], "negation": True, "negation_cues": ["hardly"]})
+    item = rubric_item(
+        "phrase.v1", {"phrases": ["sorry"], "negation": True, "negation_cues": ["hardly"]}
+    )
     assert not _run("en", item, _call("en", ("agent", 1, "I am hardly sorry"))).detected
     assert _run("en", item, _call("en", ("agent", 1, "I am not sorry"))).detected
 
@@ -100,18 +92,18 @@ def test_pattern_detector_with_lemma_and_operators() -> None:
         {"OP": "{0,4}"},
         {"LOWER": {"IN": ["inconvenience", "delay"]}},
     ]
-    item = _item("pattern.v1", {"patterns": [pattern]})
+    item = rubric_item("pattern.v1", {"patterns": [pattern]})
     f = _run("en", item, _call("en", ("agent", 2.0, "We apologized for any delay today")))
     assert f.detected and f.evidence[0].rule == "pattern #1"
     assert (f.evidence[0].start_s, f.evidence[0].end_s) == (2.5, 4.4)  # 'apologized' … 'delay'
 
 
 def test_regex_detector_and_invalid_regex() -> None:
-    item = _item("regex.v1", {"patterns": [r"\bticket (number )?\d+"]})
+    item = rubric_item("regex.v1", {"patterns": [r"\bticket (number )?\d+"]})
     f = _run("en", item, _call("en", ("agent", 0.0, "Your ticket number 4411 is open")))
     assert f.detected and f.evidence[0].start_s == 0.5  # 'ticket' is the second word
     with pytest.raises(RubricError, match=r"invalid regular expression '\(unclosed'") as info:
-        _run("en", _item("regex.v1", {"patterns": ["(unclosed"]}), _call("en"))
+        _run("en", rubric_item("regex.v1", {"patterns": ["(unclosed"]}), _call("en"))
     assert info.value.code == "R005"
 
 
@@ -121,13 +113,15 @@ def test_proximity_same_speaker_and_across() -> None:
     far = _call(
         "en", ("agent", 1, "confirm the thing we talked about earlier and then the account number")
     )
-    assert _run("en", _item("proximity.v1", params), near).detected
-    assert not _run("en", _item("proximity.v1", params), far).detected
+    assert _run("en", rubric_item("proximity.v1", params), near).detected
+    assert not _run("en", rubric_item("proximity.v1", params), far).detected
     split = _call(
         "en", ("agent", 1, "can you verify"), ("customer", 3, "my account number is ready")
     )
-    assert not _run("en", _item("proximity.v1", params), split).detected
-    assert _run("en", _item("proximity.v1", {**params, "across_speakers": True}), split).detected
+    assert not _run("en", rubric_item("proximity.v1", params), split).detected
+    assert _run(
+        "en", rubric_item("proximity.v1", {**params, "across_speakers": True}), split
+    ).detected
 
 
 def test_sequence_request_then_thanks_within_gap() -> None:
@@ -141,14 +135,14 @@ def test_sequence_request_then_thanks_within_gap() -> None:
         "en", ("agent", 10, "please hold for a moment"), ("agent", 200, "thanks for waiting")
     )
     wrong_order = _call("en", ("agent", 10, "thanks for waiting"), ("agent", 60, "please hold"))
-    f = _run("en", _item("sequence.v1", params), ok)
+    f = _run("en", rubric_item("sequence.v1", params), ok)
     assert f.detected and [e.start_s for e in f.evidence] == [10.0, 60.0]
-    assert not _run("en", _item("sequence.v1", params), late).detected
-    assert not _run("en", _item("sequence.v1", params), wrong_order).detected
+    assert not _run("en", rubric_item("sequence.v1", params), late).detected
+    assert not _run("en", rubric_item("sequence.v1", params), wrong_order).detected
 
 
 def test_metric_threshold_with_spans_and_nan() -> None:
-    item = _item(
+    item = rubric_item(
         "metric.v1", {"metric": "longest_dead_air_s", "op": ">", "value": 10}, expect="absent"
     )
     call = _call("en", ("agent", 1, "hello"))
@@ -167,11 +161,8 @@ def test_metric_threshold_with_spans_and_nan() -> None:
 
 
 def test_metric_item_refused_when_the_run_has_no_metrics() -> None:
-    item = _item("metric.v1", {"metric": "overtalk_s", "op": ">=", "value": 3})
-    rubric = parse_rubric(
-        {"schema_version": 1, "id": "t", "version": 1, "language": "en", "items": [item]},
-        source="t.yaml",
-    )
+    item = rubric_item("metric.v1", {"metric": "overtalk_s", "op": ">=", "value": 3})
+    rubric = parse_rubric(rubric_doc(item), source="t.yaml")
     with pytest.raises(RubricError, match=r"t\.yaml item 'x': needs metrics") as info:
         compile_rubric(rubric, get_analyzer("en"), available=frozenset({"text", "words"}))
     assert info.value.code == "R008"

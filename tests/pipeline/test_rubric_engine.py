@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from rubrickit import GREETING, rubric_doc
 
 from models.nlp import get_analyzer
 from pipeline.rubric.engine import compile_rubric, evaluate
@@ -8,20 +9,9 @@ from pipeline.rubric.schema import parse_rubric
 from pipeline.types import Transcript, Utterance, Word
 
 RUBRIC = {
-    "schema_version": 1,
-    "id": "t",
-    "version": 2,
-    "language": "en",
+    **rubric_doc(version=2),
     "items": [
-        {
-            "id": "greeting",
-            "speaker": "agent",
-            "window": {"first_s": 20},
-            "expect": "present",
-            "weight": 10,
-            "detector": "phrase.v1",
-            "params": {"phrases": ["thanks for calling", "good morning"]},
-        },
+        {**GREETING, "params": {"phrases": ["thanks for calling", "good morning"]}},
         {
             "id": "closing",
             "speaker": "agent",

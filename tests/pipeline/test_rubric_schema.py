@@ -5,29 +5,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from rubrickit import GREETING, rubric_doc
 
 from pipeline.errors import RubricError
 from pipeline.rubric.schema import json_schema_text, load_rubric, parse_rubric
 
 ROOT = Path(__file__).resolve().parents[2]
 
-GOOD = {
-    "schema_version": 1,
-    "id": "t",
-    "version": 1,
-    "language": "en",
-    "items": [
-        {
-            "id": "greeting",
-            "speaker": "agent",
-            "window": {"first_s": 20},
-            "expect": "present",
-            "weight": 10,
-            "detector": "phrase.v1",
-            "params": {"phrases": ["thanks for calling"]},
-        }
-    ],
-}
+GOOD = rubric_doc(GREETING)
 
 
 def _with_item(**changes: object) -> dict:

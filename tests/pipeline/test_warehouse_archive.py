@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from pathlib import Path
 
 import duckdb
 import pyarrow.dataset as ds
 import pytest
+from runkit import fixture_archive
 
 from pipeline import lease
 from pipeline import warehouse as wh
@@ -121,14 +121,12 @@ def test_transcript_cache_round_trip_and_damaged_entry(tmp_path: Path) -> None:
 
 
 def _archive(tmp_path: Path, data: Path) -> Path:
-    root = tmp_path / "arch"
-    (root / "2026-11-20" / "queue a").mkdir(parents=True)
-    (root / "misc").mkdir()
-    shutil.copy(
-        data / "osr_us_000_0034_8k.wav", root / "2026-11-20" / "queue a" / "Café call 1.wav"
-    )
-    shutil.copy(data / "azure_whatstheweatherlike_mulaw.wav", root / "misc" / "C-77.wav")
-    shutil.copy(data / "faster_whisper_jfk.flac", root / "misc" / "x.flac")
+    files = {
+        "2026-11-20/queue a/Café call 1.wav": "osr_us_000_0034_8k.wav",
+        "misc/C-77.wav": "azure_whatstheweatherlike_mulaw.wav",
+        "misc/x.flac": "faster_whisper_jfk.flac",
+    }
+    root = fixture_archive(tmp_path / "arch", data, files)
     (root / "notes.txt").write_text("not audio")
     (root / "metadata.csv").write_text(
         "call_id,file,agent_id,team_id,started_at,direction,wrapup_code\n"

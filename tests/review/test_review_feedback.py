@@ -42,7 +42,7 @@ from review.report import (
     render_report,
     report_markdown,
 )
-from review.store import CoachingSession, ReviewStore, make_engine
+from review.store import AgentResponse, CoachingSession, Review, ReviewStore, make_engine
 
 
 @pytest.fixture(scope="module")
@@ -169,6 +169,30 @@ def test_old_review_databases_gain_the_feedback_tables(tmp_path: Path) -> None:
     store = ReviewStore(url)
     saved = store.add_session(CoachingSession("A1", "lena", "2026-11-02", strengths=("warm",)))
     assert store.sessions(["A1"]) == [saved]
+
+
+def test_every_field_of_a_session_and_a_response_is_stored(tmp_path: Path) -> None:
+    store = ReviewStore(f"sqlite:///{tmp_path / 'reviews.sqlite'}")
+    session = CoachingSession(
+        "A1",
+        "lena",
+        "2026-11-02",
+        item_id="empathy",
+        call_ids=("C-1", "C-2"),
+        moments="0:12 the refund",
+        strengths=("warm", "clear"),
+        improvements=("acknowledge first",),
+        actions="say 'I understand'",
+        follow_up_on="2026-11-16",
+    )
+    saved = store.add_session(session)
+    assert saved.id and saved.saved_at
+    assert store.sessions(["A1"]) == [saved]
+    review, _ = store.save_review(Review("C-1", "lena"))
+    response = AgentResponse("C-1", review.id, "A1", "dispute", item_id="empathy", comment="no")
+    answered = store.add_response(response)
+    assert answered.id and answered.saved_at
+    assert store.responses(call_id="C-1") == [answered]
 
 
 # ---------------------------------------------------------------- timeline

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 from reviewkit import (
     PASSWORDS,
     build_archive,
@@ -72,6 +72,13 @@ def _page(browser: Browser, base: str, name: str, *, then: str) -> tuple[Page, l
     return page, errors
 
 
+def _card_numbers(page: Page, title: str) -> Locator:
+    """The card titled ``title``, with its "Numbers" table (behind the chart) opened."""
+    card = page.locator("section.card", has_text=title)
+    card.get_by_text("Numbers").click()
+    return card
+
+
 def _wait_time_near(page: Page, seconds: float) -> None:
     page.wait_for_function(
         "t => Math.abs(document.getElementById('player').currentTime - t) < 0.5",
@@ -110,8 +117,7 @@ def test_a_scorecard_shows_weeks_items_and_records_coaching(
     page, errors = _page(browser, server, "lena", then="/agents/A1")
     expect(page.get_by_role("heading", name="Agent A1")).to_be_visible()
     assert page.locator("svg.chart").count() == 3
-    items = page.locator("section.card", has_text="Pass rate per item")
-    items.get_by_text("Numbers").click()
+    items = _card_numbers(page, "Pass rate per item")
     empathy = items.locator("tr", has_text="empathy")
     # A1: 18 history calls, empathy failed in the first 9, plus 6 fixture calls failing it.
     expect(empathy).to_contain_text("38%")
@@ -151,12 +157,7 @@ def test_a_team_dashboard_for_the_inspector_and_the_lead(
     for agent in ("A1", "A2", "A3"):
         expect(heat).to_contain_text(agent)
     expect(page.locator(".kpis")).to_contain_text("agents3")
-    page.locator("section.card", has_text="Listening against budgets").get_by_text(
-        "Numbers"
-    ).click()
-    expect(page.locator("section.card", has_text="Listening against budgets")).to_contain_text(
-        "lena"
-    )
+    expect(_card_numbers(page, "Listening against budgets")).to_contain_text("lena")
     page.screenshot(path=str(shots / "team.png"), full_page=True)
     heat.get_by_text("A2", exact=True).click()
     page.wait_for_url("**/agents/A2")

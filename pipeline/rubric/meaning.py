@@ -330,3 +330,54 @@ class AnyDetector:
     def meaning(self) -> MeaningDetector | None:
         """The meaning part, for ``rubric tune`` (the first ``meaning.v1`` child)."""
         return next((d for d in self.children if isinstance(d, MeaningDetector)), None)
+
+
+class UnlessParams(DetectorParams):
+    find: SubDetector
+    unless: SubDetector
+
+
+class UnlessDetector:
+    """``unless.v1``: the hits of ``find``, but not on an utterance where ``unless`` fires.
+
+    For a judgement that a more precise rule contradicts: an agent line the empathy
+    phrases recognise ("换成是我，我也会生气", "я бы на вашем месте тоже злился") is not
+    rudeness, however near the conduct head puts its angry words to rude ones. Call-level
+    hits of ``find`` (a metric) are kept.
+    """
+
+    Params: ClassVar[type[BaseModel]] = UnlessParams
+    uses_embedder: ClassVar[bool] = True
+
+    def __init__(
+        self, params: UnlessParams, analyzer: TextAnalyzer, embedder: Embedder | None = None
+    ) -> None:
+        self.finder, self.vetoer = (
+            build_detector(
+                sub.detector, sub.params, analyzer, where=f"unless.v1 {part}", embedder=embedder
+            )
+            for part, sub in (("find", params.find), ("unless", params.unless))
+        )
+        parts = (self.finder, self.vetoer)
+        self.requires = frozenset().union(*(getattr(d, "requires", ()) for d in parts))
+        self.fork_safe = all(getattr(d, "fork_safe", False) is True for d in parts)
+
+    def find(self, call: CallText, utterances: Sequence[int]) -> list[Hit]:
+        hits = self.finder.find(call, utterances)
+        said = sorted({h.utterance for h in hits if h.utterance >= 0})
+        if not said:
+            return hits
+        kept = set(self.allowed(call, said))
+        return [h for h in hits if h.utterance < 0 or h.utterance in kept]
+
+    def allowed(self, call: CallText, utterances: Sequence[int]) -> list[int]:
+        """The utterances ``unless`` does not fire on."""
+        vetoed = {h.utterance for h in self.vetoer.find(call, utterances)}
+        return [i for i in utterances if i not in vetoed]
+
+    def meaning(self) -> MeaningDetector | None:
+        """The meaning part of ``find``, for ``rubric tune``."""
+        found = self.finder
+        if isinstance(found, MeaningDetector):
+            return found
+        return found.meaning() if isinstance(found, AnyDetector) else None

@@ -11,7 +11,7 @@ from pipeline.rubric.builtin import (
     SequenceDetector,
 )
 from pipeline.rubric.detectors import detectors
-from pipeline.rubric.meaning import AnyDetector, MeaningDetector
+from pipeline.rubric.meaning import AnyDetector, MeaningDetector, UnlessDetector
 
 detectors.register("phrase.v1", func=PhraseDetector)
 detectors.register("lemma.v1", func=LemmaDetector)
@@ -22,3 +22,4 @@ detectors.register("sequence.v1", func=SequenceDetector)
 detectors.register("metric.v1", func=MetricDetector)
 detectors.register("meaning.v1", func=MeaningDetector)
 detectors.register("any.v1", func=AnyDetector)
+detectors.register("unless.v1", func=UnlessDetector)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from pipeline import errors
 from pipeline.rubric.engine import CompiledItem, CompiledRubric, eligible_utterances, prepare_call
-from pipeline.rubric.meaning import AnyDetector, MeaningDetector
+from pipeline.rubric.meaning import AnyDetector, MeaningDetector, UnlessDetector
 from pipeline.types import Transcript
 
 
@@ -40,10 +40,14 @@ class TuneResult:
 
 
 def meaning_of(compiled: CompiledItem) -> MeaningDetector:
-    """The item's ``meaning.v1`` detector (alone or inside ``any.v1``)."""
+    """The item's ``meaning.v1`` detector (alone, inside ``any.v1`` or ``unless.v1``)."""
     d = compiled.detector
     found = (
-        d if isinstance(d, MeaningDetector) else d.meaning() if isinstance(d, AnyDetector) else None
+        d
+        if isinstance(d, MeaningDetector)
+        else d.meaning()
+        if isinstance(d, (AnyDetector, UnlessDetector))
+        else None
     )
     if found is None:
         raise errors.TUNE_ITEM(
@@ -64,13 +68,17 @@ def item_margins(
             problem=f"no item {item_id!r} in {compiled.rubric.source} (has {known})"
         )
     meaning = meaning_of(target)
-    others = target.detector.children if isinstance(target.detector, AnyDetector) else []
+    outer = target.detector
+    inner = outer.finder if isinstance(outer, UnlessDetector) else outer
+    others = inner.children if isinstance(inner, AnyDetector) else []
     margins = []
     for transcript in calls:
         call = prepare_call(transcript, compiled.analyzer)
         eligible = eligible_utterances(
             transcript, speaker=target.item.speaker, window=target.item.window
         )
+        if isinstance(outer, UnlessDetector):
+            eligible = outer.allowed(call, eligible)
         if any(o.find(call, eligible) for o in others if o is not meaning):
             margins.append(math.inf)
             continue

@@ -238,3 +238,18 @@ def test_a_near_twin_of_a_counter_example_pulls_the_linear_score_its_way() -> No
         prepared = prepare_call(call, compiled.analyzer)
         scores.append(detector.scores(prepared, [0])[0][0])
     assert scores[1] < scores[0] - 1.0, scores
+
+
+def test_conduct_is_tuned_through_its_empathy_veto() -> None:
+    from flows.rescore import compile_rubrics
+    from pipeline.config import DEFAULT_RUBRICS
+    from pipeline.rubric.tune import item_margins, meaning_of
+
+    rubric = compile_rubrics([str(DEFAULT_RUBRICS["zh"])])["zh"]
+    item = next(c for c in rubric.items if c.item.id == "unprofessional_conduct")
+    sympathy = _call("zh", ("agent", "换成是我，折腾了三次还没弄好，我也会特别生气的。"))
+    blame = _call("zh", ("agent", "你自己不看清楚就签了，现在怪谁？"))
+    alone = meaning_of(item).scores(prepare_call(sympathy, rubric.analyzer), [0])[0][0]
+    assert alone > meaning_of(item).params.threshold  # the head alone would flag it
+    vetoed, kept = item_margins(rubric, "unprofessional_conduct", [sympathy, blame])
+    assert vetoed == float("-inf") and kept > meaning_of(item).params.threshold

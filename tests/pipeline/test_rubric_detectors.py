@@ -124,6 +124,21 @@ def test_proximity_same_speaker_and_across() -> None:
     ).detected
 
 
+def test_unless_drops_the_hits_another_rule_contradicts() -> None:
+    params = {
+        "find": {"detector": "phrase.v1", "params": {"phrases": ["upset", "angry"]}},
+        "unless": {"detector": "lemma.v1", "params": {"phrases": ["be upset too"]}},
+    }
+    item = rubric_item("unless.v1", params, expect="absent")
+    sympathy = ("agent", 1.0, "honestly I would be upset too")
+    blame = ("agent", 9.0, "you are getting upset over nothing")
+    assert not _run("en", item, _call("en", sympathy)).detected
+    found = _run("en", item, _call("en", sympathy, blame))
+    assert found.detected and [e.start_s for e in found.evidence] == [9.0 + 0.5 * 3]  # "upset"
+    with pytest.raises(RubricError, match="unless"):
+        _run("en", rubric_item("unless.v1", {"find": params["find"]}), _call("en"))
+
+
 def test_sequence_request_then_thanks_within_gap() -> None:
     params = {
         "first": ["please hold"],

@@ -90,11 +90,15 @@ CALLS = {
     "calls": ROOT / "bench" / "data" / "calls_heldout.jsonl",
     "tuned": ROOT / "bench" / "data" / "calls_tuned.jsonl",
     "tuned2": ROOT / "bench" / "data" / "calls_tuned2.jsonl",
+    "tuned3": ROOT / "bench" / "data" / "calls_tuned3.jsonl",
+    "tuned4": ROOT / "bench" / "data" / "calls_tuned4.jsonl",
+    "tuned5": ROOT / "bench" / "data" / "calls_tuned5.jsonl",
 }
-"""Call transcripts (90 each, 30 per language) written and labelled by three authors who
+"""Call transcripts (90 each, 30 per language) written and labelled by six authors who
 saw neither the rubrics' examples nor the other sets. ``calls`` has never been used to
-choose anything. ``tuned`` and ``tuned2`` were each held out once, then examples and
-thresholds were chosen on them: their figures are optimistic, kept to show the gap."""
+choose anything. ``tuned`` to ``tuned5`` were each held out once, then their errors were
+read and examples and thresholds chosen on them: their figures are optimistic, kept to
+show the gap."""
 
 
 def measure_calls(path: Path, name: str = "calls") -> list[dict[str, object]]:

@@ -6,6 +6,7 @@ picks its own Prefect home (or the one a test gives it) instead of the test sess
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -67,3 +68,22 @@ def fixture_archive(root: Path, data: Path, files: Mapping[str, str]) -> Path:
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(data / fixture, root / path)
     return root
+
+
+def transcripts_file(
+    path: Path, call_id: str, language: str, *turns: tuple[str, float, float, str]
+) -> Path:
+    """A one-call ``transcripts.jsonl`` for ``rubric apply``: turns are (speaker, start_s,
+    end_s, text); the call lasts until the last turn ends."""
+    utterances = [
+        {"speaker": who, "start_s": start, "end_s": end, "text": text}
+        for who, start, end, text in turns
+    ]
+    call = {
+        "call_id": call_id,
+        "language": language,
+        "duration_s": max((u["end_s"] for u in utterances), default=0.0),
+        "utterances": utterances,
+    }
+    path.write_text(json.dumps(call, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from rowkit import analysis
-from runkit import earmark
+from runkit import earmark, transcripts_file
 
 from pipeline import rows
 from pipeline import warehouse as wh
@@ -225,27 +225,18 @@ def test_apply_scores_external_transcripts_as_jsonl(tmp_path: Path) -> None:
 
 
 def test_apply_says_how_surely_a_meaning_item_fired(tmp_path: Path) -> None:
-    call = {
-        "call_id": "M1",
-        "language": "en",
-        "duration_s": 20,
-        "utterances": [
-            {
-                "speaker": "agent",
-                "start_s": 0.5,
-                "end_s": 3,
-                "text": "Acme billing, how can I help?",
-            },
-            {
-                "speaker": "customer",
-                "start_s": 4,
-                "end_s": 9,
-                "text": "Well that was a complete waste of my afternoon, third call this week about it.",
-            },
-        ],
-    }
-    src = tmp_path / "m.jsonl"
-    src.write_text(json.dumps(call) + "\n")
+    src = transcripts_file(
+        tmp_path / "m.jsonl",
+        "M1",
+        "en",
+        ("agent", 0.5, 3.0, "Acme billing, how can I help?"),
+        (
+            "customer",
+            4.0,
+            9.0,
+            "Well that was a complete waste of my afternoon, third call this week about it.",
+        ),
+    )
     out = earmark("rubric", "apply", "--transcripts", str(src))
     assert out.returncode == 0, out.stderr
     line = next(x for x in out.stdout.splitlines() if "customer_dissatisfaction" in x)

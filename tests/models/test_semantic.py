@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from runkit import earmark
+from runkit import earmark, transcripts_file
 
 from models import semantic
 from models.nlp import get_analyzer
@@ -105,22 +105,13 @@ def test_without_the_extra_the_rubric_is_refused_with_what_to_install(
 
 @needs_extra
 def test_apply_with_a_semantic_rubric_from_the_command_line(tmp_path: Path) -> None:
-    line = {
-        "call_id": "EXT1",
-        "language": "en",
-        "duration_s": 30,
-        "utterances": [
-            {"speaker": "customer", "start_s": 0, "end_s": 4, "text": "I'm so done with this."},
-            {
-                "speaker": "agent",
-                "start_s": 5,
-                "end_s": 9,
-                "text": "Oh no, I'm sorry, that sounds maddening.",
-            },
-        ],
-    }
-    src = tmp_path / "t.jsonl"
-    src.write_text(json.dumps(line) + "\n")
+    src = transcripts_file(
+        tmp_path / "t.jsonl",
+        "EXT1",
+        "en",
+        ("customer", 0.0, 4.0, "I'm so done with this."),
+        ("agent", 5.0, 9.0, "Oh no, I'm sorry, that sounds maddening."),
+    )
     args = ["rubric", "apply", "--transcripts", str(src), "--rubric", str(EXAMPLE)]
     out = earmark(*args, "--format", "jsonl", env=dict(os.environ), timeout=300)
     assert out.returncode == 0, out.stderr

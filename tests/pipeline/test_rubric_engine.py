@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from rubrickit import GREETING, rubric_doc
 
@@ -156,3 +158,18 @@ def test_phrase_matches_whole_tokens_only(compiled) -> None:
     )
     ev = _by_id(evaluate(compiled, call))["escalation"].evidence
     assert [e.text for e in ev] == ["get me a SUPERVISOR!"]
+
+
+def test_a_flag_on_words_the_recogniser_was_unsure_of_is_not_judged() -> None:
+    doc = {**RUBRIC, "items": [{**RUBRIC["items"][3], "min_confidence": 0.4}]}
+    rubric = compile_rubric(parse_rubric(doc, source="t.yaml"), get_analyzer("en"))
+    call = _call(("customer", 5.0, "let me speak to your manager"))
+    garbled = replace(call.utterances[0], confidence=0.28)
+    unsure = Transcript("c1", "en", 120.0, (garbled,))
+    assert evaluate(rubric, call)[0].outcome == "fail"
+    assert evaluate(rubric, unsure)[0].outcome == "na"
+    # a clear hit beside a garbled one still counts
+    both = Transcript(
+        "c1", "en", 120.0, (garbled, *_call(("customer", 20.0, "get me a supervisor")).utterances)
+    )
+    assert evaluate(rubric, both)[0].outcome == "fail"

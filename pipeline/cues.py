@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pipeline.errors import CUE_FILE_INVALID
 from pipeline.rubric.shipped import shipped_root
 from pipeline.text import bare
+from pipeline.textfile import load_yaml
 
 CUES_DIR = shipped_root() / "cues"
 HOLD_PATH = CUES_DIR / "hold.yaml"
@@ -87,7 +88,7 @@ def load_cue_file(path: str | Path, model: type[CueFile], *, what: str) -> CueFi
         ``M022`` when the file is missing, not YAML, or not a valid ``what`` file.
     """
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        raw = load_yaml(Path(path).read_text(encoding="utf-8"))
         return model.model_validate(raw)
     except (OSError, yaml.YAMLError) as exc:
         raise CUE_FILE_INVALID(path=path, problem=f"cannot read {what} ({exc})") from exc

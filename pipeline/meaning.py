@@ -24,6 +24,7 @@ import yaml
 from pipeline import errors
 from pipeline.protocols import Embedder
 from pipeline.rubric.shipped import shipped_path
+from pipeline.textfile import load_yaml
 from pipeline.types import CallSentiment, Metric, Transcript, tagged
 
 Vectors = npt.NDArray[np.float32]
@@ -66,7 +67,7 @@ class SentimentAnchors:
 def load_anchors(embedder: Embedder, path: Path = SENTIMENT_ANCHORS) -> SentimentAnchors:
     """Embed the positive and negative anchor lines of ``path`` (all languages at once)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
         positive = [t for lines in data["positive"].values() for t in lines]
         negative = [t for lines in data["negative"].values() for t in lines]
     except (OSError, yaml.YAMLError, KeyError, AttributeError, TypeError) as exc:

@@ -34,6 +34,7 @@ import yaml
 from pipeline import errors
 from pipeline.meaning import Vectors
 from pipeline.rubric.shipped import shipped_root
+from pipeline.textfile import load_yaml
 from pipeline.types import Transcript
 
 Vector = npt.NDArray[np.float32]
@@ -175,7 +176,7 @@ def load_anchor_lines(path: Path = REASON_ANCHORS) -> AnchorLines:
         ``R016`` when the file is unreadable or lacks either list for a language.
     """
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
         requests = {k: tuple(map(str, v)) for k, v in data["language_anchors"].items()}
         talk = {k: tuple(map(str, v)) for k, v in data["small_talk"].items()}
     except (OSError, yaml.YAMLError, KeyError, AttributeError, TypeError) as exc:

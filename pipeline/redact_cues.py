@@ -18,6 +18,7 @@ import yaml
 
 from pipeline import errors
 from pipeline.rubric.shipped import shipped_path
+from pipeline.textfile import load_yaml
 
 CUE_KINDS = ("CARD", "CVV", "EXPIRY", "CODE", "PHONE")
 """The cues a digit run can be named by, in the order their patterns are tried."""
@@ -56,7 +57,7 @@ def load_cues(path: Path) -> CueFile:
         that is not a valid regular expression, a cue with no phrase, bad examples.
     """
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise errors.REDACTION_CUES_INVALID(path=path, problem=f"cannot read ({exc})") from None
     if not isinstance(raw, dict):

@@ -24,7 +24,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from pipeline.errors import QueueError
 
@@ -103,6 +102,8 @@ def rotate(
         start = bisect_left(mine, k)  # their own list, or where it would be in the round
         for idx, j in enumerate(mine):
             cost[k, j] = (idx - start - month) % len(mine)
+    from scipy.optimize import linear_sum_assignment  # 0.5 s to import: only when rotating
+
     rows, cols = linear_sum_assignment(cost)
     pairs = {inspectors[k].name: inspectors[j].teams for k, j in zip(rows, cols, strict=True)}
     check_languages(pairs, inspectors, langs, when=f"month {month // 12:04d}-{month % 12 + 1:02d}")

@@ -7,7 +7,9 @@ never a bare ``OSError``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import yaml
 
 from pipeline.errors import EarmarkError, ErrorCode
 
@@ -47,3 +49,20 @@ def read_text(path: Path, *, what: str, error: ErrorCode[E]) -> str:
     except UnicodeDecodeError as exc:
         problem = f"cannot read {what} (not UTF-8 text: byte {exc.start} is 0x{exc.object[exc.start]:02x})"
         raise error(path=path, problem=problem) from None
+
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser when PyYAML was built with it (its wheels are): a shipped rubric
+parses in milliseconds instead of a second, which every command without ASR paid."""
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` through the fastest safe loader there is (same results, same
+    ``yaml.YAMLError`` with the line of the problem).
+
+    Examples
+    --------
+    >>> load_yaml("a: &x [1, 2]\\nb: *x")
+    {'a': [1, 2], 'b': [1, 2]}
+    """
+    return yaml.load(text, Loader=_YAML_LOADER)

@@ -41,6 +41,7 @@ from pipeline.protocols import Embedder, TextAnalyzer
 from pipeline.rubric.builtin import NEGATION_CUES, NOT_NEGATIONS
 from pipeline.rubric.detectors import CallText, Detector, DetectorParams, Hit, build_detector
 from pipeline.rubric.shipped import shipped_path
+from pipeline.textfile import load_yaml
 
 Vectors = npt.NDArray[np.float32]
 
@@ -259,7 +260,7 @@ def neutral_vectors(embedder: Embedder, path: Path = NEUTRAL_LINES) -> Vectors:
     vectors = _neutral.get(embedder.model_id)
     if vectors is None:
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = load_yaml(path.read_text(encoding="utf-8"))
             lines = [str(t) for texts in data.values() for t in texts]
         except (OSError, yaml.YAMLError, AttributeError, TypeError) as exc:
             raise errors.MEANING_FILE_INVALID(

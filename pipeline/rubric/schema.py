@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline import errors
-from pipeline.textfile import read_text
+from pipeline.textfile import load_yaml, read_text
 
 SCHEMA_VERSION = 1
 LANGUAGES = ("en", "zh", "ru")
@@ -147,7 +147,7 @@ def load_rubric(path: str | Path) -> Rubric:
     path = Path(path)
     text = read_text(path, what="rubric", error=errors.RUBRIC_UNREADABLE)
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" line {where.line + 1}" if where is not None else ""

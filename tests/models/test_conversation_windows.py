@@ -4,10 +4,14 @@ its real time. No model: the layout and the give-back are plain arithmetic."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from models.windows import CONVERSATION, WINDOW_S, conversation_speech, track_speech
+from pipeline.config import AsrConfig, load_config
+from pipeline.errors import ConfigError
 from pipeline.packing import unpack
 from pipeline.types import Segment, Word
 
@@ -126,3 +130,16 @@ def test_a_word_across_two_stretches_goes_to_the_one_holding_most_of_it() -> Non
     yes, no = agent[0].words[0], customer[0].words[0]
     assert (yes.start_s, yes.end_s) == (7.6, 8.0)  # clipped to the agent's stretch
     assert (no.start_s, no.end_s) == (9.0, 9.5)
+
+
+def test_the_layout_is_a_setting_and_a_typo_in_it_is_a_coded_error(tmp_path: Path) -> None:
+    assert AsrConfig().windows == "conversation"
+    good = tmp_path / "earmark.toml"
+    good.write_text('[asr]\nwindows = "channel"\n', encoding="utf-8")
+    assert load_config(good).asr.windows == "channel"
+    bad = tmp_path / "typo.toml"
+    bad.write_text('[asr]\nwindows = "conversations"\n', encoding="utf-8")
+    with pytest.raises(
+        ConfigError, match=r"\[C002\] .*typo\.toml: asr\.windows: .*'conversations'"
+    ):
+        load_config(bad)

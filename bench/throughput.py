@@ -22,8 +22,11 @@ of each round is reported. ``--profile`` adds where a call's time goes (one work
 thread, cProfile): decode, VAD, encoder, decoder, word alignment, language detection,
 metrics, rubric and the rest.
 
+``--windows conversation,channel`` runs earmark with the first window layout
+(``[asr] windows``) and, in each round, with the others beside it.
+
 Run: ``make bench`` or ``.venv/bin/python bench/throughput.py [FILES…] [--workers N]
-[--rounds N] [--peers batched,plain] [--profile]``. Results print as JSON lines and are
+[--rounds N] [--peers batched,plain] [--windows LAYOUTS] [--profile]``. Results print as JSON lines and are
 written to ``.state/bench/throughput.json`` (``--json``).
 """
 

@@ -5,11 +5,10 @@ so cost follows speech, not recording length. The VAD runs once per channel
 (:meth:`WhisperTranscriber.hear`); its speech fills Whisper's 30-second windows, each
 encoded once (:mod:`models.windows`): the language is read off the first windows' encoder
 output and those windows are then decoded as they are, in batches, like faster-whisper's
-``BatchedInferencePipeline`` would decode them. A stereo call's windows are, by default
-(``[asr] windows = "conversation"``), filled with both channels' speech in time order,
-each stretch from its own channel, and each decoded word is given back to its channel and
-its time (:func:`models.windows.conversation_speech`, :func:`pipeline.packing.unpack`);
-``"channel"``: each channel in its own windows. With ``pack_channels`` the channels'
+``BatchedInferencePipeline`` would decode them. With ``[asr] windows = "conversation"`` a
+stereo call's windows are filled with both channels' speech in time order, each stretch
+from its own channel, and each decoded word is given back to its channel and its time
+(:func:`models.windows.conversation_speech`, :func:`pipeline.packing.unpack`). With ``pack_channels`` the channels'
 speech is packed into one stream (:mod:`pipeline.packing`) and transcribed in one
 batched pass of faster-whisper's own pipeline. Word timestamps on; ``condition_on_previous_text=False`` so one misheard
 phrase does not snowball. The model loads once per process (``lru_cache``); only our

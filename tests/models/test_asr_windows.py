@@ -30,14 +30,14 @@ TURNS = [  # (channel, file): real speech laid on a stereo timeline, 1 s between
 
 @pytest.fixture(scope="module")
 def transcriber() -> WhisperTranscriber:
-    """Each channel's speech in its own windows."""
-    return WhisperTranscriber(AsrConfig(workers=1, windows="channel"))
+    """Each channel's speech in its own windows (the default)."""
+    return WhisperTranscriber(AsrConfig(workers=1))
 
 
 @pytest.fixture(scope="module")
 def conversation() -> WhisperTranscriber:
-    """Both channels' speech in the conversation's windows (the default)."""
-    return WhisperTranscriber(AsrConfig(workers=1))
+    """Both channels' speech in the conversation's windows."""
+    return WhisperTranscriber(AsrConfig(workers=1, windows="conversation"))
 
 
 @pytest.fixture(scope="module")
@@ -180,8 +180,9 @@ def test_conversation_decoding_past_its_budget_keeps_the_first_batch(
 ) -> None:
     tracks, _ = call
     monkeypatch.setattr(asr, "MIN_DECODE_BUDGET_S", 0.0)
-    whole = WhisperTranscriber(AsrConfig(batch_size=2, workers=1))
-    hurried = WhisperTranscriber(AsrConfig(batch_size=2, workers=1, max_decode_s_per_audio_s=1e-6))
+    settings = {"batch_size": 2, "workers": 1, "windows": "conversation"}
+    whole = WhisperTranscriber(AsrConfig(**settings))  # type: ignore[arg-type]
+    hurried = WhisperTranscriber(AsrConfig(max_decode_s_per_audio_s=1e-6, **settings))  # type: ignore[arg-type]
     assert len(hurried.hear(tracks).conversation.windows) == 3
     stopped = hurried.transcribe_tracks(tracks, language="en")
     assert stopped[0].dropped == ("decoding stopped after 2 of 3 windows: over the 0s budget",)

@@ -133,10 +133,10 @@ def test_a_word_across_two_stretches_goes_to_the_one_holding_most_of_it() -> Non
 
 
 def test_the_layout_is_a_setting_and_a_typo_in_it_is_a_coded_error(tmp_path: Path) -> None:
-    assert AsrConfig().windows == "conversation"
+    assert AsrConfig().windows == "channel"
     good = tmp_path / "earmark.toml"
-    good.write_text('[asr]\nwindows = "channel"\n', encoding="utf-8")
-    assert load_config(good).asr.windows == "channel"
+    good.write_text('[asr]\nwindows = "conversation"\n', encoding="utf-8")
+    assert load_config(good).asr.windows == "conversation"
     bad = tmp_path / "typo.toml"
     bad.write_text('[asr]\nwindows = "conversations"\n', encoding="utf-8")
     with pytest.raises(

@@ -22,8 +22,11 @@ of each round is reported. ``--profile`` adds where a call's time goes (one work
 thread, cProfile): decode, VAD, encoder, decoder, word alignment, language detection,
 metrics, rubric and the rest.
 
+``--windows conversation,channel`` runs earmark with the first window layout
+(``[asr] windows``) and, in each round, with the others beside it.
+
 Run: ``make bench`` or ``.venv/bin/python bench/throughput.py [FILES…] [--workers N]
-[--rounds N] [--peers batched,plain] [--profile]``. Results print as JSON lines and are
+[--rounds N] [--peers batched,plain] [--windows LAYOUTS] [--profile]``. Results print as JSON lines and are
 written to ``.state/bench/throughput.json`` (``--json``).
 """
 
@@ -221,14 +224,26 @@ def pooled_wer(refs: list[str], hyps: list[str]) -> float:
 
 
 def one_round(
-    files, refs, config, model, peers, tmp: Path, k: int, plain_rounds: int
+    files, refs, config, model, peers, tmp: Path, k: int, plain_rounds: int, layouts=()
 ) -> dict[str, Any]:
-    """earmark, then each peer, on the same files; load average before each. The plain
-    peer (the slowest) runs in the first ``plain_rounds`` rounds only."""
+    """earmark, earmark with each other window ``layouts``, then each peer, on the same
+    files; load average before each. The plain peer (the slowest) runs in the first
+    ``plain_rounds`` rounds only."""
     row: dict[str, Any] = {"round": k, "load_earmark": load_1m()}
     results, row["earmark_wall_s"] = run_earmark(files, config, str(tmp / f"wh{k}"))
     hyps = [time_ordered(r.transcript) if r.transcript else "" for r in results]
     row["wer_earmark"] = pooled_wer(refs, hyps)
+    for layout in layouts:
+        other = config.model_copy(update={"asr": config.asr.model_copy(update={"windows": layout})})
+        row[f"load_earmark_{layout}"] = load_1m()
+        results, wall_s = run_earmark(files, other, str(tmp / f"wh{k}-{layout}"))
+        row[f"earmark_{layout}_wall_s"] = wall_s
+        row[f"ratio_earmark_{layout}"] = round(wall_s / row["earmark_wall_s"], 3)
+        texts = [time_ordered(r.transcript) if r.transcript else "" for r in results]
+        row[f"wer_earmark_{layout}"] = pooled_wer(refs, texts)
+        row[f"per_call_wer_earmark_{layout}"] = [
+            round(wer(r, h), 3) for r, h in zip(refs, texts, strict=True)
+        ]
     for name in peers:
         if name == "plain" and k >= plain_rounds:
             continue
@@ -260,11 +275,10 @@ LANGUAGE = "models/asr.py:call_language"
 """Language detection: its own VAD and encoder passes are inside the stages above too."""
 
 
-def profile(files: list[Path], tmp: Path) -> dict[str, Any]:
+def profile(files: list[Path], tmp: Path, asr: AsrConfig) -> dict[str, Any]:
     """Where the calls' time goes: one worker, one thread, every file in turn."""
-    settings = RunSettings(
-        config=Config(asr=AsrConfig(workers=1, cpu_threads=1)), warehouse=str(tmp / "profile")
-    )
+    one = asr.model_copy(update={"workers": 1, "cpu_threads": 1})
+    settings = RunSettings(config=Config(asr=one), warehouse=str(tmp / "profile"))
     process_recording(recording(files[0]), settings)  # warm: its model is loaded
     profiler = cProfile.Profile()  # in this thread: the calls run here, one at a time
     started = time.monotonic()
@@ -306,10 +320,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--realcalls", type=Path, default=REALCALLS)
     parser.add_argument("--no-realcalls", action="store_true", help="the tests/data mixes only")
     parser.add_argument("--beam", type=int, default=None, help="earmark's [asr] beam_size")
+    parser.add_argument(
+        "--windows",
+        default="",
+        help="[asr] windows (conversation, channel); a list: the others measured beside it",
+    )
     parser.add_argument("--json", type=Path, default=ROOT / ".state" / "bench" / "throughput.json")
     args = parser.parse_args(argv)
-    beam = {} if args.beam is None else {"beam_size": args.beam}
-    config = Config(asr=AsrConfig(workers=args.workers, **beam))
+    chosen: dict[str, Any] = {} if args.beam is None else {"beam_size": args.beam}
+    layouts = [w for w in args.windows.split(",") if w]
+    if layouts:
+        chosen["windows"] = layouts[0]
+    config = Config(asr=AsrConfig(workers=args.workers, **chosen))
     transcriber = get_transcriber(config.asr)
     model = load_whisper(
         transcriber.source.path,
@@ -330,14 +352,16 @@ def main(argv: list[str] | None = None) -> int:
         rounds = []
         for k in range(args.rounds):
             rounds.append(
-                one_round(files, refs, config, model, peers, Path(tmp), k, args.plain_rounds)
+                one_round(
+                    files, refs, config, model, peers, Path(tmp), k, args.plain_rounds, layouts[1:]
+                )
             )
             print(json.dumps(rounds[-1]), flush=True)
         report: dict[str, Any] = {"audio_s": round(audio_s, 1), "rounds": rounds}
         if rounds:
             report["summary"] = summary(rounds, peers, audio_s, config)
         if args.profile:
-            report["profile"] = profile(files, Path(tmp))
+            report["profile"] = profile(files, Path(tmp), config.asr)
     print(json.dumps(report.get("summary")))
     if args.profile:
         print(json.dumps(report["profile"]))

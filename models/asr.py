@@ -5,9 +5,12 @@ so cost follows speech, not recording length. The VAD runs once per channel
 (:meth:`WhisperTranscriber.hear`); its speech fills Whisper's 30-second windows, each
 encoded once (:mod:`models.windows`): the language is read off the first windows' encoder
 output and those windows are then decoded as they are, in batches, like faster-whisper's
-``BatchedInferencePipeline`` would decode them. With ``pack_channels`` the channels'
+``BatchedInferencePipeline`` would decode them. With ``[asr] windows = "conversation"`` a
+stereo call's windows are filled with both channels' speech in time order, each stretch
+from its own channel, and each decoded word is given back to its channel and its time
+(:func:`models.windows.conversation_speech`, :func:`pipeline.packing.unpack`). With ``pack_channels`` the channels'
 speech is packed into one stream (:mod:`pipeline.packing`) and transcribed in one
-batched pass. Word timestamps on; ``condition_on_previous_text=False`` so one misheard
+batched pass of faster-whisper's own pipeline. Word timestamps on; ``condition_on_previous_text=False`` so one misheard
 phrase does not snowball. The model loads once per process (``lru_cache``); only our
 own records leave here.
 """
@@ -18,6 +21,8 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import itertools
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -30,11 +35,15 @@ import numpy.typing as npt
 
 from models.bundle import ModelSource, resolve_model
 from models.windows import (
+    ConversationSpeech,
     DecodeSettings,
     Encoded,
     TrackSpeech,
+    Window,
     WindowDecoder,
+    conversation_speech,
     iter_track_segments,
+    iter_window_segments,
     track_speech,
 )
 from pipeline import TARGET_SR
@@ -198,6 +207,11 @@ class Replicas:
     def loaded(self) -> int:
         return len(self._loaded)
 
+    @property
+    def most(self) -> int:
+        """The most replicas ever loaded."""
+        return self._most
+
 
 def holding_a_replica(method: Callable[..., _T]) -> Callable[..., _T]:
     """Run a transcriber method with one model replica held by the calling thread."""
@@ -237,6 +251,7 @@ class WhisperTranscriber:
             f"|beam{c.beam_size}|batch{c.batch_size}|vad{c.vad_threshold:g}|words"
             f"|opts{ASR_OPTIONS_VERSION}"
             + ("|packed" if c.pack_channels else "")
+            + ("|conv" if c.windows == "conversation" else "")
             + ("|level" if c.normalize_level else "")
             + (f"|bias{biasing}" if c.hotwords or c.initial_prompt else "")
         )
@@ -296,18 +311,22 @@ class WhisperTranscriber:
         return probabilities
 
     def hear(self, tracks: Sequence[npt.NDArray[np.float32]]) -> HeardCall:
-        """Each track's speech, found once by the VAD, and the Whisper windows it fills:
-        language detection and transcription both start from it."""
+        """Each track's speech, found once by the VAD, and the Whisper windows it fills
+        (each track's, and the conversation's): language detection and transcription both
+        start from it."""
+        speech = [self._speech(t) for t in tracks]
         return HeardCall(
             tuple(tracks),
-            tuple(track_speech(k, t, self._speech(t), sr=TARGET_SR) for k, t in enumerate(tracks)),
+            tuple(track_speech(k, t, speech[k], sr=TARGET_SR) for k, t in enumerate(tracks)),
+            conversation_speech(tracks, speech, sr=TARGET_SR),
         )
 
     @holding_a_replica
     def call_language(
         self, heard: HeardCall, *, probe: int, segments: int = LANGUAGE_DETECTION_SEGMENTS
     ) -> tuple[list[tuple[str, float]], list[Encoded]]:
-        """Every Whisper language with its probability, judged on the ``probe`` track.
+        """Every Whisper language with its probability, judged on the ``probe`` track (on
+        the conversation's windows, when the call is decoded in them: every party heard).
 
         Whisper's detection on a few seconds of telephone audio is unreliable, so it is
         taken over the track's first ``segments`` windows of speech (up to 30 s each; one
@@ -321,7 +340,7 @@ class WhisperTranscriber:
         (list of (language, probability), encoded batches)
             Likeliest language first; empty when the track holds no speech.
         """
-        windows = heard.speech[probe].windows[:segments]
+        windows = self._call_windows(heard, probe)[:segments]
         if not windows:
             return [], []
         decoder = self._decoder()
@@ -368,6 +387,8 @@ class WhisperTranscriber:
         if self.config.batch_size == 1:
             return [self._transcribe_sequential(t, language) for t in heard.tracks]
         mine = [b for b in encoded if b.model_key == self._model_key]
+        if self._in_conversation(heard):
+            return self._transcribe_conversation(heard, language, mine)
         jobs = [
             functools.partial(self._transcribe_windows, samples, speech, language, mine)
             for samples, speech in zip(heard.tracks, heard.speech, strict=True)
@@ -397,7 +418,7 @@ class WhisperTranscriber:
                 if model is not None:
                     drain()
 
-        helpers = [_HELPERS.submit(on_spare) for _ in jobs[1:]]
+        helpers = [_HELPERS.submit(on_spare) for _ in jobs[1 : self.replicas.most]]
         drain()
         for helper in helpers:
             helper.result()
@@ -415,15 +436,11 @@ class WhisperTranscriber:
         duration_s = len(samples) / TARGET_SR
         budget_s = max(MIN_DECODE_BUDGET_S, duration_s * self.config.max_decode_s_per_audio_s)
         decoder = self._decoder()
-        settings = DecodeSettings(
-            beam_size=self.config.beam_size,
-            initial_prompt=self.config.initial_prompt or None,
-            hotwords=self.config.hotwords or None,
-        )
+        settings = self._decode_settings
         started = time.monotonic()
         outputs: list[list[dict[str, Any]]] = []
         last_speech_s = 0.0
-        for batch in self._iter_encoded(decoder, speech, encoded):
+        for batch in self._iter_encoded(decoder, speech.windows, encoded):
             decoded, last_speech_s = decoder.decode(
                 batch, language=language, settings=settings, last_speech_s=last_speech_s
             )
@@ -441,18 +458,80 @@ class WhisperTranscriber:
         return _channel(raw, capped, language=language, duration_s=duration_s, speech_s=speech_s)
 
     def _iter_encoded(
-        self, decoder: WindowDecoder, speech: TrackSpeech, encoded: Sequence[Encoded]
+        self, decoder: WindowDecoder, windows: Sequence[Window], encoded: Sequence[Encoded]
     ) -> Iterator[Encoded]:
-        """The track's windows encoded in batches, lazily (a long track never holds more
-        than one batch's encoder output); batches already encoded are taken as they are."""
+        """The windows encoded in batches, lazily (a long track never holds more than one
+        batch's encoder output); batches already encoded are taken as they are."""
+        for batch in self._batches_to_decode(windows, encoded):
+            yield batch if isinstance(batch, Encoded) else decoder.encode(batch)
+
+    def _batches_to_decode(
+        self, windows: Sequence[Window], encoded: Sequence[Encoded]
+    ) -> list[Encoded | Sequence[Window]]:
+        """``windows`` in batches: first the ``encoded`` ones that start them, as they are,
+        then the rest, to encode."""
         done = 0
+        batches: list[Encoded | Sequence[Window]] = []
         for batch in encoded:
-            first = batch.windows[0]
-            if speech.windows and first.track == speech.windows[0].track and first.index == done:
+            if done < len(windows) and batch.windows[0] is windows[done]:
                 done += len(batch.windows)
-                yield batch
-        for windows in _batches(speech.windows[done:], self._batch_size):
-            yield decoder.encode(windows)
+                batches.append(batch)
+        return batches + _batches(windows[done:], self._batch_size)
+
+    def _in_conversation(self, heard: HeardCall) -> bool:
+        """Whether ``heard`` is decoded in conversation windows (a call of several tracks)."""
+        return len(heard.tracks) > 1 and self.config.windows == "conversation"
+
+    def _call_windows(self, heard: HeardCall, probe: int) -> tuple[Window, ...]:
+        """The windows the call is decoded in that hold the ``probe`` track's speech."""
+        if self._in_conversation(heard):
+            return heard.conversation.windows
+        return heard.speech[probe].windows
+
+    def _transcribe_conversation(
+        self, heard: HeardCall, language: str, encoded: Sequence[Encoded]
+    ) -> list[ChannelTranscript]:
+        """Every track's speech in the conversation's windows (one stream), in batches on
+        this replica and any spare one; each word given back to its track and its time."""
+        call = heard.conversation
+        duration_s = max(len(t) for t in heard.tracks) / TARGET_SR
+        budget_s = max(MIN_DECODE_BUDGET_S, duration_s * self.config.max_decode_s_per_audio_s)
+        deadline = time.monotonic() + budget_s
+        jobs = [  # the first batch is always decoded, as a track's is
+            functools.partial(self._decode_batch, batch, language, deadline if k else math.inf)
+            for k, batch in enumerate(self._batches_to_decode(call.windows, encoded))
+        ]
+        decoded = list(itertools.takewhile(bool, self._on_spare_replicas(jobs)))
+        outputs = [window for batch in decoded for window in batch]
+        raw = [_segment(s) for s in iter_window_segments(outputs)]
+        capped: list[str] = []
+        if len(outputs) < len(call.windows):
+            capped.append(
+                f"decoding stopped after {len(outputs)} of {len(call.windows)} "
+                f"windows: over the {budget_s:.0f}s budget"
+            )
+        else:
+            raw = self._redo_repetitive_windows(call, raw, language)
+        return _given_back(
+            heard, unpack(raw, call.pieces, tracks=len(heard.tracks)), capped, language
+        )
+
+    def _decode_batch(
+        self, batch: Encoded | Sequence[Window], language: str, deadline: float
+    ) -> list[list[dict[str, Any]]]:
+        """One batch of windows decoded (encoded first if it is not yet) by this thread's
+        replica; nothing once past ``deadline`` (``time.monotonic``)."""
+        if time.monotonic() > deadline:
+            return []
+        decoder = self._decoder()
+        encoded = batch if isinstance(batch, Encoded) else decoder.encode(batch)
+        decoded, _ = decoder.decode(
+            encoded,
+            language=language,
+            settings=self._decode_settings,
+            last_speech_s=encoded.windows[0].offset_s,
+        )
+        return decoded
 
     def _transcribe_sequential(
         self, samples: npt.NDArray[np.float32], language: str
@@ -473,19 +552,15 @@ class WhisperTranscriber:
         packed = pack(tracks, speech, sr=TARGET_SR)
         duration_s = max(len(t) for t in tracks) / TARGET_SR
         raw, capped, _ = self._decode(packed.samples, language, duration_s=duration_s)
-        per_track = unpack(raw, packed.pieces, tracks=len(tracks))
-        return [
-            _channel(
-                segments,
-                capped if k == 0 else (),  # said once, not once per channel
-                language=language,
-                duration_s=len(track) / TARGET_SR,
-                speech_s=track_speech_.speech_samples / TARGET_SR,
-            )
-            for k, (track, track_speech_, segments) in enumerate(
-                zip(tracks, heard.speech, per_track, strict=True)
-            )
-        ]
+        return _given_back(heard, unpack(raw, packed.pieces, tracks=len(tracks)), capped, language)
+
+    @property
+    def _decode_settings(self) -> DecodeSettings:
+        return DecodeSettings(
+            beam_size=self.config.beam_size,
+            initial_prompt=self.config.initial_prompt or None,
+            hotwords=self.config.hotwords or None,
+        )
 
     @property
     def _batch_size(self) -> int:
@@ -574,11 +649,32 @@ class WhisperTranscriber:
                 continue
             start = max(0, int((seg.start_s - REDO_PAD_S) * TARGET_SR))
             end = min(len(samples), int((seg.end_s + REDO_PAD_S) * TARGET_SR))
-            again, _ = self.model.transcribe(
-                samples[start:end], **self._options(language), hallucination_silence_threshold=2.0
-            )
-            out.extend(_shifted(_segment(s), start / TARGET_SR) for s in again)
+            out.extend(self._decode_again(samples[start:end], language, start / TARGET_SR))
         return out
+
+    def _redo_repetitive_windows(
+        self, call: ConversationSpeech, raw: list[Segment], language: str
+    ) -> list[Segment]:
+        """:meth:`_redo_repetitive` for conversation windows (one segment each, in the
+        windows' speech-only time): a looping window is decoded again as a whole, so each
+        stretch keeps its context and every word still goes back to its track."""
+        out: list[Segment] = []
+        for window, seg in zip(call.windows, raw, strict=True):
+            if seg.compression_ratio <= MAX_COMPRESSION_RATIO:
+                out.append(seg)
+            else:
+                out.extend(self._decode_again(window.samples, language, window.offset_s))
+        return out
+
+    def _decode_again(
+        self, samples: npt.NDArray[np.float32], language: str, offset_s: float
+    ) -> list[Segment]:
+        """``samples`` decoded sequentially (temperature fallback), times moved ``offset_s``
+        later (where they were cut from)."""
+        again, _ = self.model.transcribe(
+            samples, **self._options(language), hallucination_silence_threshold=2.0
+        )
+        return [_shifted(_segment(s), offset_s) for s in again]
 
     def _options(self, language: str) -> dict[str, Any]:
         c = self.config
@@ -615,6 +711,8 @@ class HeardCall:
 
     tracks: tuple[npt.NDArray[np.float32], ...]
     speech: tuple[TrackSpeech, ...]
+    conversation: ConversationSpeech
+    """Every track's speech in the call's windows, in time order."""
 
 
 def _batches(items: Sequence[_T], size: int) -> list[Sequence[_T]]:
@@ -664,6 +762,28 @@ def _channel(
         speech_s=round(speech_s, 3),
         dropped=tuple(dropped + list(capped)),
     )
+
+
+def _given_back(
+    heard: HeardCall,
+    per_track: Sequence[Sequence[Segment]],
+    capped: Sequence[str],
+    language: str,
+) -> list[ChannelTranscript]:
+    """Each track's transcript from its share of one stream's segments (given back by
+    :func:`pipeline.packing.unpack`); why decoding stopped early is said once, on track 0."""
+    return [
+        _channel(
+            segments,
+            capped if k == 0 else (),
+            language=language,
+            duration_s=len(track) / TARGET_SR,
+            speech_s=speech.speech_samples / TARGET_SR,
+        )
+        for k, (track, speech, segments) in enumerate(
+            zip(heard.tracks, heard.speech, per_track, strict=True)
+        )
+    ]
 
 
 def _shifted(seg: Segment, offset_s: float) -> Segment:

@@ -12,6 +12,10 @@ greedy or beam search without temperature fallback, text without timestamp token
 times from the cross-attention alignment, and each window's times mapped back to the
 track by ``restore_speech_timestamps``, so a track comes out as the pipeline would give it.
 
+A stereo call's windows can instead hold the conversation (:func:`conversation_speech`):
+both tracks' stretches in time order, each from its own track; what is decoded in them
+is given back to each track by :func:`pipeline.packing.unpack` over their pieces.
+
 Only faster-whisper's public functions and ``WhisperModel``'s public methods are used;
 nothing but :mod:`models.asr` imports this module.
 """
@@ -26,34 +30,41 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from pipeline.packing import Piece
+
 FloatArray = npt.NDArray[np.float32]
 WINDOW_S = 30
 """Whisper's window: the encoder always reads this many seconds."""
 
 
+CONVERSATION = -1
+"""The ``track`` of a window whose stretches come from every track of a call."""
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
-    """One encoder window of one track: speech stretches laid end to end.
+    """One encoder window: speech stretches laid end to end.
 
     It keeps where its speech is, not a copy of it: a long call's windows would hold all its
     speech again for the whole call; :attr:`samples` cuts them when a batch is encoded.
     """
 
     track: int
+    """Its track, or :data:`CONVERSATION` (a window of every track's speech)."""
     index: int
-    """Its place among the track's windows."""
-    source: FloatArray
-    """The whole track (not copied)."""
-    spans: tuple[tuple[int, int], ...]
-    """Its speech stretches in ``source`` (sample indices)."""
+    """Its place among the track's (or the conversation's) windows."""
+    sources: tuple[FloatArray, ...]
+    """The tracks its stretches come from, whole (not copied)."""
+    spans: tuple[tuple[int, int, int], ...]
+    """Its speech stretches: ``(source, start, end)``, sample indices in ``sources[source]``."""
     offset_s: float
-    """Where it starts in the track's speech-only time (silence cut out)."""
+    """Where it starts in the speech-only time (silence cut out) of its track or call."""
     duration_s: float
 
     @property
     def samples(self) -> FloatArray:
         """Its speech, laid end to end."""
-        parts = [self.source[start:end] for start, end in self.spans]
+        parts = [self.sources[k][start:end] for k, start, end in self.spans]
         return parts[0] if len(parts) == 1 else np.concatenate(parts).astype(np.float32)
 
 
@@ -84,26 +95,85 @@ def track_speech(
     >>> [round(w.duration_s, 1) for w in track_speech(0, x, [(0, 47 * 16000)], sr=16000).windows]
     [30.0, 17.0]
     """
+    clips = _cut(speech, longest=WINDOW_S * sr)
+    windows = _windows(track, (samples,), [(0, start, end) for start, end in clips], sr=sr)
+    return TrackSpeech(tuple({"start": s, "end": e} for s, e in clips), windows)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSpeech:
+    """A call's windows filled with every track's speech in time order, and where each
+    stretch lies in them (:class:`pipeline.packing.Piece`, in the windows' speech-only
+    time) to give each word back to its track and its real time."""
+
+    windows: tuple[Window, ...]
+    pieces: tuple[Piece, ...]
+
+
+def conversation_speech(
+    tracks: Sequence[FloatArray], speech: Sequence[Sequence[tuple[int, int]]], *, sr: int
+) -> ConversationSpeech:
+    """Fill windows with the speech stretches of every track, in order of their start.
+
+    Each stretch is taken from its own track (one party's voice only); stretches that
+    overlap in time are placed one after the other. The decoder hears the conversation
+    (the agent, then the customer's reply…), and a call fills one partly empty last
+    window instead of one per track.
+
+    Examples
+    --------
+    >>> a, b = np.zeros(40 * 100, dtype=np.float32), np.zeros(40 * 100, dtype=np.float32)
+    >>> call = conversation_speech([a, b], [[(0, 1000), (2000, 2500)], [(1200, 1900)]], sr=100)
+    >>> [(p.track, p.start_s, p.packed_start_s) for p in call.pieces]
+    [(0, 0.0, 0.0), (1, 12.0, 10.0), (0, 20.0, 17.0)]
+    >>> [w.spans for w in call.windows]
+    [((0, 0, 1000), (1, 1200, 1900), (0, 2000, 2500))]
+    """
     longest = WINDOW_S * sr
-    clips = tuple(
-        {"start": at, "end": min(at + longest, end)}
-        for start, end in speech
-        for at in range(start, end, longest)
+    stretches = sorted(
+        ((start, k, end) for k, s in enumerate(speech) for start, end in _cut(s, longest=longest)),
+        key=lambda x: (x[0], x[1]),
     )
-    groups: list[list[tuple[int, int]]] = []  # as faster-whisper's collect_chunks fills them
+    windows = _windows(CONVERSATION, tuple(tracks), [(k, a, b) for a, k, b in stretches], sr=sr)
+    pieces, at = [], 0
+    for window in windows:
+        for k, start, end in window.spans:
+            pieces.append(Piece(k, start / sr, at / sr, (end - start) / sr))
+            at += end - start
+    return ConversationSpeech(windows, tuple(pieces))
+
+
+def _cut(speech: Sequence[tuple[int, int]], *, longest: int) -> list[tuple[int, int]]:
+    """Stretches longer than ``longest`` samples cut into pieces of at most that."""
+    return [
+        (at, min(at + longest, end)) for start, end in speech for at in range(start, end, longest)
+    ]
+
+
+def _windows(
+    track: int,
+    sources: tuple[FloatArray, ...],
+    stretches: Sequence[tuple[int, int, int]],
+    *,
+    sr: int,
+) -> tuple[Window, ...]:
+    """``(source, start, end)`` stretches laid end to end in windows of at most
+    ``WINDOW_S``, in order (as faster-whisper's ``collect_chunks`` fills them)."""
+    longest = WINDOW_S * sr
+    groups: list[list[tuple[int, int, int]]] = []
     filled = longest
-    for c in clips:
-        if filled + c["end"] - c["start"] > longest:
+    for k, start, end in stretches:
+        if filled + end - start > longest:
             groups.append([])
             filled = 0
-        groups[-1].append((c["start"], c["end"]))
-        filled += c["end"] - c["start"]
+        groups[-1].append((k, start, end))
+        filled += end - start
     windows, offset = [], 0
     for spans in groups:
-        length = sum(end - start for start, end in spans)
-        windows.append(Window(track, len(windows), samples, tuple(spans), offset / sr, length / sr))
+        length = sum(end - start for _, start, end in spans)
+        windows.append(Window(track, len(windows), sources, tuple(spans), offset / sr, length / sr))
         offset += length
-    return TrackSpeech(clips, tuple(windows))
+    return tuple(windows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,24 +314,31 @@ def iter_track_segments(
 ) -> Iterator[Any]:
     """faster-whisper ``Segment`` objects of one track's decoded windows, in track time.
     A lazy iterator (faster-whisper's ``restore_speech_timestamps`` maps them)."""
-    from faster_whisper.transcribe import Segment, Word, restore_speech_timestamps
+    from faster_whisper.transcribe import restore_speech_timestamps
 
-    def segments() -> Iterator[Any]:
-        for k, window in enumerate(outputs):
-            for s in window:
-                yield Segment(
-                    id=k,
-                    seek=s["seek"],
-                    start=round(s["start"], 3),
-                    end=round(s["end"], 3),
-                    text=s["text"],
-                    tokens=s["tokens"],
-                    avg_logprob=s["avg_logprob"],
-                    compression_ratio=s["compression_ratio"],
-                    no_speech_prob=s["no_speech_prob"],
-                    words=[Word(**w) for w in s.get("words", [])],
-                    temperature=0.0,
-                )
-
-    restored: Iterator[Any] = restore_speech_timestamps(segments(), list(speech.clips), sr)
+    restored: Iterator[Any] = restore_speech_timestamps(
+        iter_window_segments(outputs), list(speech.clips), sr
+    )
     return restored
+
+
+def iter_window_segments(outputs: Sequence[list[dict[str, Any]]]) -> Iterator[Any]:
+    """faster-whisper ``Segment`` objects of decoded windows, in their speech-only time
+    (a lazy iterator)."""
+    from faster_whisper.transcribe import Segment, Word
+
+    for k, window in enumerate(outputs):
+        for s in window:
+            yield Segment(
+                id=k,
+                seek=s["seek"],
+                start=round(s["start"], 3),
+                end=round(s["end"], 3),
+                text=s["text"],
+                tokens=s["tokens"],
+                avg_logprob=s["avg_logprob"],
+                compression_ratio=s["compression_ratio"],
+                no_speech_prob=s["no_speech_prob"],
+                words=[Word(**w) for w in s.get("words", [])],
+                temperature=0.0,
+            )

@@ -14,6 +14,8 @@ from models.windows import Encoded, WindowDecoder
 from pipeline.audio import decode
 from pipeline.config import AsrConfig
 from pipeline.evaluation import word_error_rate as wer
+from pipeline.packing import unpack
+from pipeline.types import ChannelTranscript, Segment
 
 pytestmark = pytest.mark.slow
 
@@ -28,25 +30,47 @@ TURNS = [  # (channel, file): real speech laid on a stereo timeline, 1 s between
 
 @pytest.fixture(scope="module")
 def transcriber() -> WhisperTranscriber:
+    """Each channel's speech in its own windows (the default)."""
     return WhisperTranscriber(AsrConfig(workers=1))
 
 
 @pytest.fixture(scope="module")
-def call(data: Path) -> tuple[list[np.ndarray], list[str]]:
-    """The two tracks of a stereo call (16 kHz) and each track's reference text."""
+def conversation() -> WhisperTranscriber:
+    """Both channels' speech in the conversation's windows."""
+    return WhisperTranscriber(AsrConfig(workers=1, windows="conversation"))
+
+
+@pytest.fixture(scope="module")
+def laid_out(data: Path) -> tuple[list[np.ndarray], list[str], list[list[tuple[float, float]]]]:
+    """The two tracks of a stereo call (16 kHz), each track's reference text, and when
+    each track's turns are (seconds)."""
     refs = {
         e["file"]: e["reference_transcript"]
         for e in json.loads((data / "manifest.json").read_text())
     }
-    blocks, texts = [], ["", ""]
+    blocks, texts, turns, at = [], ["", ""], [[], []], 0.0  # type: ignore[var-annotated]
     for channel, name in TURNS:
         x = decode(data / name).samples.mean(axis=0)
         block = np.zeros((2, len(x) + 16000), dtype=np.float32)
         block[channel, : len(x)] = x
         blocks.append(block)
         texts[channel] += " " + refs[name]
+        turns[channel].append((at, at + len(x) / 16000))
+        at += block.shape[1] / 16000
     stereo = np.concatenate(blocks, axis=1)
-    return [stereo[0], stereo[1]], texts
+    return [stereo[0], stereo[1]], texts, turns
+
+
+@pytest.fixture(scope="module")
+def call(
+    laid_out: tuple[list[np.ndarray], list[str], list[list[tuple[float, float]]]],
+) -> tuple[list[np.ndarray], list[str]]:
+    """The two tracks of a stereo call (16 kHz) and each track's reference text."""
+    return laid_out[0], laid_out[1]
+
+
+def _texts(channels: list[ChannelTranscript]) -> list[str]:
+    return [" ".join(s.text for s in c.segments) for c in channels]
 
 
 @pytest.fixture()
@@ -77,25 +101,97 @@ def test_each_track_comes_out_as_the_batched_pipeline_gives_it(
             assert channel.segments and list(channel.segments) == theirs
 
 
+@pytest.mark.parametrize("layout", ["channel", "conversation"])
 def test_the_language_windows_are_encoded_once(
+    layout: str,
     transcriber: WhisperTranscriber,
+    conversation: WhisperTranscriber,
     call: tuple[list[np.ndarray], list[str]],
     encodes: list[int],
 ) -> None:
     tracks, refs = call
-    heard = transcriber.hear(tracks)
+    chosen = conversation if layout == "conversation" else transcriber
+    heard = chosen.hear(tracks)
     windows = [len(s.windows) for s in heard.speech]
     assert windows[0] >= 2  # the agent's 67 s of speech: more than one window
-    probabilities, encoded = transcriber.call_language(heard, probe=0, segments=2)
+    if layout == "conversation":  # 82 s of speech: 3 windows, where the tracks fill 3 + 1
+        windows = [len(heard.conversation.windows)]
+        assert windows[0] < sum(len(s.windows) for s in heard.speech)
+    probabilities, encoded = chosen.call_language(heard, probe=0, segments=2)
     assert probabilities[0][0] == "en" and probabilities[0][1] > 0.8
     assert abs(sum(p for _, p in probabilities) - 1.0) < 0.01
     assert sum(encodes) == 2  # the language is read off the first two windows
-    channels = transcriber.transcribe_heard(heard, language="en", encoded=encoded)
+    channels = chosen.transcribe_heard(heard, language="en", encoded=encoded)
     assert sum(encodes) == sum(windows)  # and they are not encoded again
-    for channel, ref in zip(channels, refs, strict=True):
-        assert wer(ref, " ".join(s.text for s in channel.segments)) < 0.15
-    assert "country" in " ".join(s.text for s in channels[1].segments).lower()
-    assert "sandy beach" not in " ".join(s.text for s in channels[1].segments).lower()
+    for text, ref in zip(_texts(channels), refs, strict=True):
+        assert wer(ref, text) < 0.15
+    assert "country" in _texts(channels)[1].lower()
+    assert "sandy beach" not in _texts(channels)[1].lower()
+
+
+def test_conversation_windows_give_each_word_to_its_party_at_its_time(
+    conversation: WhisperTranscriber,
+    laid_out: tuple[list[np.ndarray], list[str], list[list[tuple[float, float]]]],
+) -> None:
+    """The parties' speech decoded in shared windows: each word on the channel it was
+    said on, timed inside that channel's turns, the text as good as a pass per channel."""
+    tracks, refs, turns = laid_out
+    channels = conversation.transcribe_tracks(tracks, language="en")
+    for channel, text, ref, spans in zip(channels, _texts(channels), refs, turns, strict=True):
+        assert wer(ref, text) < 0.15
+        words = [w for s in channel.segments for w in s.words]
+        assert words == sorted(words, key=lambda w: w.start_s)
+        inside = [any(a - 0.5 <= w.start_s and w.end_s <= b + 0.5 for a, b in spans) for w in words]
+        assert sum(inside) / len(inside) > 0.97
+        assert all(s.start_s <= s.end_s for s in channel.segments)
+    assert "country" in _texts(channels)[1].lower()
+    assert "country" not in _texts(channels)[0].lower()
+
+
+def test_a_looping_conversation_window_is_decoded_again_for_every_party(
+    conversation: WhisperTranscriber,
+    call: tuple[list[np.ndarray], list[str]],
+) -> None:
+    """A window that came back as a repetition loop is decoded again as a whole, and its
+    words still go back to their channels."""
+    tracks, refs = call
+    heard = conversation.hear(tracks)
+    looped = [
+        Segment(
+            start_s=w.offset_s,
+            end_s=w.offset_s + w.duration_s,
+            text=" okay" * 40,
+            avg_logprob=-0.1,
+            no_speech_prob=0.0,
+            compression_ratio=9.0,
+        )
+        for w in heard.conversation.windows
+    ]
+    with conversation.replicas.hold():
+        again = conversation._redo_repetitive_windows(heard.conversation, looped, "en")
+    assert again and all(s.compression_ratio <= 2.4 for s in again)
+    per_track = unpack(again, heard.conversation.pieces, tracks=2)
+    for segments, ref in zip(per_track, refs, strict=True):
+        assert wer(ref, " ".join(s.text for s in segments)) < 0.2
+
+
+def test_conversation_decoding_past_its_budget_keeps_the_first_batch(
+    call: tuple[list[np.ndarray], list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tracks, _ = call
+    monkeypatch.setattr(asr, "MIN_DECODE_BUDGET_S", 0.0)
+    settings = {"batch_size": 2, "workers": 1, "windows": "conversation"}
+    whole = WhisperTranscriber(AsrConfig(**settings))  # type: ignore[arg-type]
+    hurried = WhisperTranscriber(AsrConfig(max_decode_s_per_audio_s=1e-6, **settings))  # type: ignore[arg-type]
+    assert len(hurried.hear(tracks).conversation.windows) == 3
+    stopped = hurried.transcribe_tracks(tracks, language="en")
+    assert stopped[0].dropped == ("decoding stopped after 2 of 3 windows: over the 0s budget",)
+    assert not stopped[1].dropped
+    assert (
+        0
+        < len(stopped[0].segments)
+        < len(whole.transcribe_tracks(tracks, language="en")[0].segments)
+    )
 
 
 def test_windows_another_model_encoded_are_encoded_again(
@@ -130,14 +226,20 @@ def test_decoding_past_its_budget_stops_between_batches(
     assert stopped.segments == whole.segments[: len(stopped.segments)]  # the first batch
 
 
+@pytest.mark.parametrize(
+    "layout",
+    [{"windows": "channel"}, {"windows": "conversation", "batch_size": 2}],
+    ids=["channel", "conversation"],
+)
 def test_a_lone_calls_tracks_take_the_idle_replica(
-    call: tuple[list[np.ndarray], list[str]],
+    layout: dict[str, object], call: tuple[list[np.ndarray], list[str]]
 ) -> None:
-    """With two workers and one call, the call's second track runs on the second replica
-    (the second core), and comes out as it does on one."""
+    """With two workers and one call, the call's second track (in conversation windows:
+    its second batch) runs on the second replica (the second core), and comes out as it
+    does on one."""
     tracks, _ = call
-    alone = WhisperTranscriber(AsrConfig(workers=1, cpu_threads=1))
-    both = WhisperTranscriber(AsrConfig(workers=2, cpu_threads=1))
+    alone = WhisperTranscriber(AsrConfig(workers=1, cpu_threads=1, **layout))  # type: ignore[arg-type]
+    both = WhisperTranscriber(AsrConfig(workers=2, cpu_threads=1, **layout))  # type: ignore[arg-type]
     assert both.transcribe_tracks(tracks, language="en") == alone.transcribe_tracks(
         tracks, language="en"
     )

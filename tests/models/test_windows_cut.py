@@ -49,4 +49,4 @@ def test_windows_are_faster_whispers_chunks_without_holding_a_copy() -> None:
         for w, (chunk, m) in zip(ours, theirs, strict=True):
             assert np.array_equal(w.samples, chunk)
             assert (w.offset_s, w.duration_s) == (m["offset"], m["duration"])
-            assert w.source is samples
+            assert w.sources == (samples,) and w.sources[0] is samples

@@ -66,3 +66,24 @@ def test_same_items_in_every_language() -> None:
         for lang in ("en", "zh", "ru")
     }
     assert shapes["en"] == shapes["zh"] == shapes["ru"]
+
+
+@pytest.mark.parametrize("name", ["inbound-support", "outbound-sales"])
+def test_the_readme_table_says_what_each_language_ships(name: str) -> None:
+    readme = (ROOT / "rubrics" / "README.md").read_text(encoding="utf-8")
+    table = readme.split(f"## The {name} rubric", 1)[1].split("\n## ", 1)[0]
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in table.splitlines()
+        if line.startswith("| ") and not line.startswith("| id ")
+    ]
+    documented = {
+        r[0]: (r[1], r[3].split(" ")[0], float(r[4]), r[5] == "yes", r[6] == "yes") for r in rows
+    }
+    assert len(documented) >= 8
+    for path in sorted((ROOT / "rubrics").glob(f"*/{name}.yaml")):
+        shipped = {
+            i.id: (i.speaker, i.expect, i.weight, i.critical, i.flag)
+            for i in load_rubric(path).items
+        }
+        assert shipped == documented, path

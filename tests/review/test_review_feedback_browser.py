@@ -16,15 +16,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 from reviewkit import (
-    PASSWORDS,
     build_archive,
     build_history,
     build_warehouse,
-    chromium,
     needs_chromium,
     review_app,
     seed_reviews,
     served,
+    sign_in_form,
 )
 
 from review.store import ReviewStore
@@ -52,12 +51,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
-
-
 def _page(
     browser: Browser, base: str, name: str, *, then: str, heading: str = ""
 ) -> tuple[Page, list[str]]:
@@ -67,10 +60,7 @@ def _page(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.goto(base + then)
-    page.get_by_label("Name").fill(name)
-    page.get_by_label("Password").fill(PASSWORDS[name])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_form(page, base, name, then=then)
     page.wait_for_load_state()
     if heading:
         expect(page.get_by_role("heading", name=heading)).to_be_visible()

@@ -159,18 +159,17 @@ def statements_of(
     options: ReasonOptions = DEFAULT_OPTIONS,
 ) -> list[Statement | None]:
     return [
-        None if s is None else replace(s, team_id=c.team_id, started_at=c.started_at)
+        problem_statement(
+            c.transcript,
+            v,
+            space,
+            call_date=c.call_date,
+            language=c.transcript.language,
+            team_id=c.team_id,
+            started_at=c.started_at,
+            options=options,
+        )
         for c, v in zip(calls, vectors, strict=True)
-        for s in [
-            problem_statement(
-                c.transcript,
-                v,
-                space,
-                call_date=c.call_date,
-                language=c.transcript.language,
-                options=options,
-            )
-        ]
     ]
 
 

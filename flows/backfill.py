@@ -23,7 +23,7 @@ from flows.nightly import (
     plan_archive,
     prefect_flow,
     preflight,
-    progress_hook,
+    progress_counter,
     summarize,
 )
 from flows.process import rubric_for
@@ -85,16 +85,7 @@ def backfill_flow(
         index = FileIndex(wh.read_index(warehouse))
         plan = plan_archive(archive, index, dates=dates, metadata=metadata_options(config))
         chunks = chunk_by_date(plan.changes.todo, chunk_calls=chunk_calls) or [[]]
-        total = len(plan.changes.todo)
-        done = 0
-
-        def advance(n: int, path: str) -> None:
-            nonlocal done
-            done += n
-            hook = progress_hook()
-            if hook and n:
-                hook(done, total, path)
-
+        advance = progress_counter(len(plan.changes.todo))
         for n, chunk in enumerate(chunks):
             step, index = night_step(  # a backfill holds its index from chunk to chunk
                 warehouse,

@@ -148,6 +148,21 @@ def set_progress_hook(hook: ProgressHook | None) -> None:
     _progress = hook
 
 
+def progress_counter(total: int) -> Callable[[int, str], None]:
+    """``advance(n, source_path)``: ``n`` more of ``total`` recordings are done; the
+    progress hook (when one is set) is told the running count."""
+    done = 0
+
+    def advance(n: int, path: str) -> None:
+        nonlocal done
+        done += n
+        hook = progress_hook()
+        if hook and n:
+            hook(done, total, path)
+
+    return advance
+
+
 @dataclass(frozen=True, slots=True)
 class CopyJob:
     """A processed call whose redacted audio copy is written (or kept, or removed).
@@ -397,15 +412,7 @@ def nightly_flow(
         plan, load_index = _night_plan(archive, warehouse, dates, config)
         for issue in plan.metadata_issues:  # the summary shows them; a warning would print each
             log.info("%s", issue)
-        total = len(plan.changes.todo)
-        done = 0
-
-        def advance(n: int, path: str) -> None:
-            nonlocal done
-            done += n
-            if _progress and n:
-                _progress(done, total, path)
-
+        advance = progress_counter(len(plan.changes.todo))
         step, _ = night_step(
             warehouse, config, plan, load_index, todo=plan.changes.todo, advance=advance
         )

@@ -14,7 +14,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pipeline import errors
@@ -77,19 +77,19 @@ def statements_of(
     for r in results:
         if r.transcript is None or r.vectors is None or r.quarantine is not None:
             continue
+        meta = r.recording.metadata
         s = problem_statement(
             r.transcript,
             r.vectors,
             space,
             call_date=r.recording.call_date,
             language=r.transcript.language,
+            team_id=meta.get("team_id", ""),
+            started_at=meta.get("started_at", ""),
             options=options,
         )
         if s is not None:
-            meta = r.recording.metadata
-            out.append(
-                replace(s, team_id=meta.get("team_id", ""), started_at=meta.get("started_at", ""))
-            )
+            out.append(s)
     return out
 
 

@@ -60,6 +60,31 @@ def _bytes(vector: np.ndarray[Any, Any]) -> bytes | None:
     return encode_vectors(np.asarray(vector, dtype=np.float32)[None, :], 1)[0]
 
 
+def _statement_row(s: Statement) -> Row:
+    """A statement's columns in a ``call_reasons`` row or a reason's example (the call
+    date is the partition of one and a column of the other)."""
+    return {
+        "call_id": s.call_id,
+        "language": s.language,
+        "text": s.text,
+        "start_s": s.start_s,
+        "end_s": s.end_s,
+        "vector": _bytes(s.vector),
+    }
+
+
+def _statement_from_row(row: Mapping[str, Any], call_date: str) -> Statement:
+    return Statement(
+        call_id=row["call_id"],
+        call_date=call_date,
+        language=row["language"] or "",
+        text=row["text"] or "",
+        start_s=row["start_s"],
+        end_s=row["end_s"],
+        vector=_vector(row["vector"]),
+    )
+
+
 def reason_row(r: Reason) -> Row:
     return {
         "reason_id": r.reason_id,
@@ -71,16 +96,7 @@ def reason_row(r: Reason) -> Row:
         "created": r.created,
         "last_seen": r.last_seen,
         "examples": [
-            {
-                "call_id": e.call_id,
-                "call_date": e.call_date,
-                "language": e.language,
-                "text": e.text,
-                "start_s": e.statement.start_s,
-                "end_s": e.statement.end_s,
-                "similarity": e.similarity,
-                "vector": _bytes(e.statement.vector),
-            }
+            {**_statement_row(e.statement), "call_date": e.call_date, "similarity": e.similarity}
             for e in r.examples
         ],
     }
@@ -95,51 +111,29 @@ def reason_from_row(row: Mapping[str, Any]) -> Reason:
         created=row["created"] or "",
         last_seen=row["last_seen"] or "",
         examples=tuple(
-            Example(
-                Statement(
-                    e["call_id"],
-                    e["call_date"],
-                    e["language"],
-                    e["text"],
-                    e["start_s"],
-                    e["end_s"],
-                    _vector(e["vector"]),
-                ),
-                e["similarity"],
-            )
+            Example(_statement_from_row(e, e["call_date"]), e["similarity"])
             for e in row["examples"] or ()
         ),
     )
 
 
 def assignment_row(a: Assignment) -> Row:
-    s = a.statement
     return {
-        "call_id": s.call_id,
+        **_statement_row(a.statement),
         "reason_id": a.reason_id,
         "similarity": a.similarity,
         "opened": a.opened,
-        "language": s.language,
-        "text": s.text,
-        "start_s": s.start_s,
-        "end_s": s.end_s,
-        "vector": _bytes(s.vector),
         "repeat_of": a.repeat_of or None,
     }
 
 
 def assignment_from_row(row: Mapping[str, Any], call_date: str) -> Assignment:
-    statement = Statement(
-        call_id=row["call_id"],
-        call_date=call_date,
-        language=row["language"] or "",
-        text=row["text"] or "",
-        start_s=row["start_s"],
-        end_s=row["end_s"],
-        vector=_vector(row["vector"]),
-    )
     return Assignment(
-        statement, row["reason_id"], row["similarity"], bool(row["opened"]), row["repeat_of"] or ""
+        _statement_from_row(row, call_date),
+        row["reason_id"],
+        row["similarity"],
+        bool(row["opened"]),
+        row["repeat_of"] or "",
     )
 
 

@@ -227,9 +227,12 @@ def problem_statement(
     *,
     call_date: str,
     language: str,
+    team_id: str = "",
+    started_at: str = "",
     options: ReasonOptions = DEFAULT_OPTIONS,
 ) -> Statement | None:
-    """The customer's first turns that state the reason for the call, or ``None``.
+    """The customer's first turns that state the reason for the call, or ``None``; the
+    statement carries the call's ``team_id`` and ``started_at`` for the trends.
 
     Among the customer's first :attr:`~ReasonOptions.first_turns` turns, small talk is
     skipped (when all of them read as small talk, the one that reads least so is taken);
@@ -263,6 +266,8 @@ def problem_statement(
         start_s=float(utts[chosen[0]].start_s),
         end_s=float(utts[chosen[-1]].end_s),
         vector=mean.astype(np.float32),
+        team_id=team_id,
+        started_at=started_at,
     )
 
 

@@ -397,20 +397,8 @@ class ReviewStore:
                 r["id"]: r
                 for r in conn.execute(reviews.select().where(reviews.c.id.in_(ids))).mappings()
             }
-            items: dict[int, list[FindingVerdict]] = {i: [] for i in ids}
-            for r in conn.execute(
-                review_items.select()
-                .where(review_items.c.review_id.in_(ids))
-                .order_by(review_items.c.id)
-            ).mappings():
-                items[r["review_id"]].append(_record(FindingVerdict, r))
-            missed: dict[int, list[MissedItem]] = {i: [] for i in ids}
-            for r in conn.execute(
-                missed_items.select()
-                .where(missed_items.c.review_id.in_(ids))
-                .order_by(missed_items.c.id)
-            ).mappings():
-                missed[r["review_id"]].append(_record(MissedItem, r))
+            items = _parts(conn, review_items, FindingVerdict, ids)
+            missed = _parts(conn, missed_items, MissedItem, ids)
         return [_review(heads[i], items[i], missed[i]) for i in ids if i in heads]
 
     # ------------------------------------------------------------ coaching and responses
@@ -524,6 +512,18 @@ def _values(record: Any, table: sa.Table, **more: Any) -> dict[str, Any]:
             value = getattr(record, column.name)
             row[column.name] = "\n".join(value) if isinstance(value, tuple) else value
     return {**row, **more}
+
+
+def _parts(
+    conn: Connection, table: sa.Table, record: type[R], ids: Sequence[int]
+) -> dict[int, list[R]]:
+    """The rows of a review part table (verdicts, missed items) of reviews ``ids``, as
+    records in the order they were saved, by review id."""
+    out: dict[int, list[R]] = {i: [] for i in ids}
+    query = table.select().where(table.c.review_id.in_(ids)).order_by(table.c.id)
+    for r in conn.execute(query).mappings():
+        out[r["review_id"]].append(_record(record, r))
+    return out
 
 
 def _record(record: type[R], row: Any, **more: Any) -> R:

@@ -26,7 +26,9 @@ overtalk call overlaps them on purpose). Holds and dead air are silence on both.
 The Russian call is the 16 kHz one because espeak-ng's Russian band-limited to
 8 kHz is not understood by Whisper base at all (at 16 kHz most of it is).
 
-It also writes ``archive/metadata.csv`` (one row per file, broken one included) and
+The calls themselves (scripts, voices, expected rubric items, metadata rows) are data
+in ``samples/calls.yaml``; this script synthesises them. It also writes
+``archive/metadata.csv`` (one row per file, broken one included) and
 ``samples/labels.json`` (ground truth: rubric items present/absent per call, plus
 the reference transcript with times). ``samples/README.md`` documents all of it;
 ``python samples/make_samples.py --markdown`` prints the per-call script tables
@@ -34,8 +36,8 @@ that README holds, so they can be refreshed after the dialogues change.
 
 How to run
 ----------
-From the repository root, with the project's virtualenv (only numpy is needed
-from it)::
+From the repository root, with the project's virtualenv (only numpy and PyYAML
+are needed from it)::
 
     .venv/bin/python samples/make_samples.py            # (re)writes everything
     .venv/bin/python samples/make_samples.py --markdown  # print README tables
@@ -48,7 +50,7 @@ makes are not deleted, only reported: remove them by hand.
 
 Requirements
 ------------
-* Python >= 3.11 with numpy;
+* Python >= 3.11 with numpy and PyYAML;
 * ``espeak-ng`` (voices ``en-us``, ``en``, ``en-gb-x-rp``, ``cmn-latn-pinyin``, ``ru``
   with variants such as ``+f3``; tested with 1.51. Note ``en-gb+m3`` silently ignores
   the variant, ``en+m3`` does not),
@@ -72,13 +74,15 @@ import tempfile
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 import numpy as np
+import yaml
 
 HERE = Path(__file__).resolve().parent
 ARCHIVE = HERE / "archive"
 LABELS = HERE / "labels.json"
+CALLS_FILE = HERE / "calls.yaml"
 
 ESPEAK_SR = 22_050
 """espeak-ng's native output rate: the timeline is built at this rate, then resampled."""
@@ -167,365 +171,45 @@ class Call:
     tags: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _items(**present: bool) -> dict[str, bool]:
+def _items(present: list[str]) -> dict[str, bool]:
     unknown = set(present) - set(ITEM_IDS)
     if unknown:
-        raise ValueError(f"unknown item ids {sorted(unknown)}")
-    return {item: present.get(item, False) for item in ITEM_IDS}
+        raise ValueError(f"{CALLS_FILE.name}: unknown item ids {sorted(unknown)}")
+    return {item: item in present for item in ITEM_IDS}
 
 
-A: Final = "agent"
-C: Final = "customer"
+def _step(spec: dict[str, Any]) -> Say | Silence:
+    """A script step of calls.yaml: ``{agent|customer: text[, spoken, gap]}`` or
+    ``{hold|dead_air: seconds}``."""
+    if "hold" in spec:
+        return Silence(float(spec["hold"]), "hold")
+    if "dead_air" in spec:
+        return Silence(float(spec["dead_air"]), "dead_air")
+    speaker: Speaker = "agent" if "agent" in spec else "customer"
+    if set(spec) - {speaker, "spoken", "gap"} or speaker not in spec:
+        raise ValueError(f"{CALLS_FILE.name}: a script step is not a turn or a silence: {spec}")
+    return Say(speaker, spec[speaker], spoken=spec.get("spoken"), gap=spec.get("gap"))
 
-CALLS: tuple[Call, ...] = (
-    Call(
-        call_id="CALL-0001",
-        file="2026-11-20/queue a/call-0001.mp3",
-        fmt="mp3",
-        language="en",
-        agent=Voice("en-us+f5", speed=155, level=0.55),
-        customer=Voice("en-us+m3", speed=160, level=0.5),
-        description="Model call: every good-practice item, including a polite 10 s hold.",
-        script=(
-            Say(
-                A, "Thank you for calling Acme Telecom, my name is Sarah, how can I help you today?"
-            ),
-            Say(C, "Hi Sarah. My internet keeps dropping every evening."),
-            Say(A, "I'm sorry to hear that. Can I have your account number, please?"),
-            Say(C, "Yes, it's four five seven two, nine one eight three."),
-            Say(A, "Thank you. And can you confirm your date of birth?"),
-            Say(C, "March the fourth, nineteen eighty five."),
-            Say(A, "Thanks. May I place you on hold for a moment while I check your line?"),
-            Say(C, "Sure, go ahead."),
-            Silence(10.0, "hold"),
-            Say(A, "Thank you for holding. I found a fault on your line and I have reset it."),
-            Say(C, "Great, thanks."),
-            Say(A, "Is there anything else I can help you with?"),
-            Say(C, "No, that's all."),
-            Say(A, "Thank you for calling Acme Telecom. Have a great day."),
-        ),
-        items=_items(
-            greeting=True,
-            self_identification=True,
-            customer_verification=True,
-            empathy=True,
-            hold_requested=True,
-            hold_etiquette=True,
-            closing=True,
-        ),
-        agent_id="A-101",
-        team_id="TEAM-01",
-        started_at="2026-11-20T09:15:00+00:00",
-        direction="inbound",
-        customer_id="C-5001",
-        queue_name="Queue A",
-    ),
-    Call(
-        call_id="CALL-0002",
-        file="2026-11-20/queue a/call-0002.wav",
-        fmt="wav_ulaw",
-        language="en",
-        agent=Voice("en-us+m7", speed=170, level=0.55),
-        customer=Voice("en-us+f4", speed=170, level=0.5),
-        description=(
-            "Bad call: no greeting, no name, no verification, rude agent "
-            '("that\'s not my problem"), angry customer asks for a manager, no closing.'
-        ),
-        script=(
-            Say(A, "Yeah. What is it?"),
-            Say(C, "I was charged twice for my phone bill this month."),
-            Say(A, "That's not my problem. Billing did that, not me."),
-            Say(C, "This is ridiculous. I have been a customer for ten years."),
-            Say(A, "Well, there is nothing I can do about it."),
-            Say(C, "That is unacceptable. I want to speak to your manager."),
-            Say(A, "My supervisor is busy. Call back tomorrow."),
-            Say(C, "Unbelievable."),
-        ),
-        items=_items(
-            forbidden_language=True,
-            escalation_request=True,
-            customer_dissatisfaction=True,
-        ),
-        agent_id="A-102",
-        team_id="TEAM-01",
-        started_at="2026-11-20T10:02:30+00:00",
-        direction="inbound",
-        customer_id="C-5002",
-        queue_name="Queue A",
-    ),
-    Call(
-        call_id="CALL-0003",
-        file="2026-11-20/queue b/call-0003.wav",
-        fmt="wav_pcm16",
-        language="en",
-        agent=Voice("en-us+m1", speed=165, level=0.55),
-        customer=Voice("en-us+f2", speed=165, level=0.5),
-        description=(
-            "Polite but incomplete: greeting and name, then account details are "
-            "disclosed without verifying the caller, and the call ends without a closing."
-        ),
-        script=(
-            Say(A, "Good morning, Northwind Bank, this is James speaking. How can I help?"),
-            Say(C, "Hi, has my salary payment arrived?"),
-            Say(A, "Yes, two thousand dollars arrived this morning."),
-            Say(C, "And did my gym payment go through?"),
-            Say(A, "Yes, yesterday."),
-            Say(C, "Okay, thanks. Bye."),
-            Say(A, "Okay."),
-        ),
-        items=_items(greeting=True, self_identification=True),
-        agent_id="A-103",
-        team_id="TEAM-02",
-        started_at="2026-11-20T11:40:00+00:00",
-        direction="inbound",
-        customer_id="C-5003",
-        queue_name="Queue B",
-    ),
-    Call(
-        call_id="CALL-0004",
-        file="2026-11-20/queue b/call-0004.mp3",
-        fmt="mp3",
-        language="en",
-        agent=Voice("en-us+m1", speed=160, level=0.55),
-        customer=Voice("en-us+m2", speed=160, level=0.5),
-        description=(
-            "Dead air: the agent goes silent for 15 s without asking to hold the caller, "
-            "who asks whether anyone is still there. Otherwise a correct call."
-        ),
-        script=(
-            Say(
-                A,
-                "Thank you for calling Northwind Bank, my name is David, how can I help you today?",
-            ),
-            Say(C, "Hi, my debit card was declined at the supermarket this morning."),
-            Say(
-                A,
-                "I understand how frustrating that must be. To verify your identity, can I have your date of birth?",
-            ),
-            Say(C, "The twelfth of June, nineteen ninety."),
-            Say(A, "Thanks. Let me look at your card."),
-            Silence(15.0, "dead_air"),
-            Say(C, "Hello? Are you still there?"),
-            Say(
-                A, "Yes. Your card was blocked after a suspicious payment. I have unblocked it now."
-            ),
-            Say(C, "Okay, thank you."),
-            Say(A, "Is there anything else I can do for you today?"),
-            Say(C, "No, thanks."),
-            Say(A, "Have a great day. Goodbye."),
-        ),
-        items=_items(
-            greeting=True,
-            self_identification=True,
-            customer_verification=True,
-            empathy=True,
-            closing=True,
-        ),
-        agent_id="A-104",
-        team_id="TEAM-02",
-        started_at="2026-11-20T14:05:00+00:00",
-        direction="inbound",
-        customer_id="C-5004",
-        queue_name="Queue B",
-    ),
-    Call(
-        call_id="CALL-0005",
-        file="2026-11-21/Café call.wav",
-        fmt="wav_alaw",
-        language="en",
-        agent=Voice("en-us+f2", speed=170, level=0.55),
-        customer=Voice("en-us", speed=170, level=0.5),
-        description=(
-            "Overtalk: the customer interrupts the agent and both talk at once for 2.5 s; "
-            "a correct call otherwise (no empathy needed or offered)."
-        ),
-        script=(
-            Say(
-                A,
-                "Good afternoon, thank you for calling Acme Telecom, this is Emma. How can I help?",
-            ),
-            Say(C, "Hi, I'm moving house and want to move my broadband."),
-            Say(A, "Can I have your account number, please?"),
-            Say(C, "It's three three eight one, two two."),
-            Say(A, "An engineer can come on the first of December, the visit takes two hours."),
-            Say(C, "Wait, wait, the first doesn't work for me.", gap=-2.5),
-            Say(A, "No problem. How about the eighth?"),
-            Say(C, "The eighth is perfect."),
-            Say(A, "Done. Anything else I can do for you? Have a great day."),
-        ),
-        items=_items(
-            greeting=True,
-            self_identification=True,
-            customer_verification=True,
-            closing=True,
-        ),
-        agent_id="A-105",
-        team_id="TEAM-01",
-        started_at="2026-11-21T08:30:00+00:00",
-        direction="inbound",
-        customer_id="C-5005",
-        queue_name="Moves, Adds & Changes",
-    ),
-    Call(
-        call_id="CALL-0006",
-        file="2026-11-21/call-0006 mono.wav",
-        fmt="wav_pcm16_mono",
-        language="en",
-        agent=Voice("en-us+f5", speed=165, level=0.5),
-        customer=Voice("en+m3", speed=170, level=0.45),
-        description=(
-            "Mono recording (both parties mixed on one channel). The agent puts the caller "
-            "on hold but does not thank them afterwards; the customer is unhappy with the delay."
-        ),
-        script=(
-            Say(A, "Thank you for calling Northwind Bank, my name is Laura, how can I help you?"),
-            Say(C, "I lost my credit card."),
-            Say(A, "I'm sorry to hear that. Can I have your date of birth, please?"),
-            Say(C, "May second, nineteen seventy eight."),
-            Say(A, "One moment, please hold."),
-            Silence(5.0, "hold"),
-            Say(A, "Okay. Your new card will arrive in ten days."),
-            Say(C, "Ten days? That's too long. I'm not happy with that."),
-            Say(A, "Anything else I can do for you? Have a nice day."),
-        ),
-        items=_items(
-            greeting=True,
-            self_identification=True,
-            customer_verification=True,
-            empathy=True,
-            hold_requested=True,
-            closing=True,
-            customer_dissatisfaction=True,
-        ),
-        agent_id="A-106",
-        team_id="TEAM-02",
-        started_at="2026-11-21T09:45:00+00:00",
-        direction="inbound",
-        customer_id="C-5006",
-        queue_name="Cards, lost & stolen",
-    ),
-    Call(
-        call_id="CALL-0007",
-        file="2026-11-21/zh/call-0007.mp3",
-        fmt="mp3",
-        language="zh",
-        # espeak-ng 1.51's `cmn` voice spells many hanzi as English pinyin + tone digits,
-        # so the Mandarin voice is fed tone-numbered pinyin (`cmn-latn-pinyin`); the
-        # reference transcript stays in hanzi. 谢谢 rather than 感谢 in the hold thanks
-        # and the closing: Whisper base hears espeak's "gan3xie4" at 8 kHz as 但现.
-        agent=Voice("cmn-latn-pinyin+f3", speed=150, level=0.55),
-        customer=Voice("cmn-latn-pinyin+f4", speed=160, level=0.5),
-        description="Mandarin model call (Acme Telecom): greeting, name, verification, hold, thanks, closing.",
-        script=(
-            Say(
-                A,
-                "您好，很高兴为您服务，我是客服小王。请问有什么可以帮您？",
-                "nin2 hao3, hen3 gao1xing4 wei4 nin2 fu2wu4, wo3 shi4 ke4fu2 xiao3 wang2. "
-                "qing3wen4 you3 shen2me5 ke3yi3 bang1 nin2?",
-            ),
-            Say(
-                C,
-                "你好，我的话费多扣了二十元。",
-                "ni3 hao3, wo3 de5 hua4fei4 duo1 kou4 le5 er4shi2 yuan2.",
-            ),
-            Say(
-                A,
-                "非常抱歉给您带来不便。请您提供一下您的手机号码。",
-                "fei1chang2 bao4qian4 gei3 nin2 dai4lai2 bu2bian4. "
-                "qing3 nin2 ti2gong1 yi2xia4 nin2 de5 shou3ji1 hao4ma3.",
-            ),
-            Say(
-                C,
-                "我的号码是一三八，一二三四，五六七八。",
-                "wo3 de5 hao4ma3 shi4 yi1 san1 ba1, yi1 er4 san1 si4, wu3 liu4 qi1 ba1.",
-            ),
-            Say(
-                A,
-                "好的，请您稍等，我帮您查询一下。",
-                "hao3 de5, qing3 nin2 shao1 deng3, wo3 bang1 nin2 cha2xun2 yi2xia4.",
-            ),
-            Silence(8.0, "hold"),
-            Say(
-                A,
-                "谢谢您的耐心等待。二十元已经退回到您的账户。",
-                "xie4xie5 nin2 de5 nai4xin1 deng3dai4. "
-                "er4shi2 yuan2 yi3jing1 tui4hui2 dao4 nin2 de5 zhang4hu4.",
-            ),
-            Say(C, "好的，谢谢。", "hao3 de5, xie4xie5."),
-            Say(A, "请问还有什么可以帮您？", "qing3wen4 hai2 you3 shen2me5 ke3yi3 bang1 nin2?"),
-            Say(C, "没有了，谢谢。", "mei2you3 le5, xie4xie5."),
-            Say(
-                A,
-                "谢谢您的来电，祝您生活愉快，再见。",
-                "xie4xie5 nin2 de5 lai2dian4, zhu4 nin2 sheng1huo2 yu2kuai4, zai4jian4.",
-            ),
-        ),
-        items=_items(
-            greeting=True,
-            self_identification=True,
-            customer_verification=True,
-            empathy=True,
-            hold_requested=True,
-            hold_etiquette=True,
-            closing=True,
-        ),
-        agent_id="A-107",
-        team_id="TEAM-01",
-        started_at="2026-11-21T10:20:00+08:00",
-        direction="inbound",
-        customer_id="C-5007",
-        queue_name="Mandarin support",
-    ),
-    Call(
-        call_id="CALL-0008",
-        file="2026-11-21/ru/call-0008.flac",
-        fmt="flac16k",
-        language="ru",
-        agent=Voice("ru+f5", speed=135, word_gap=2, level=0.55),
-        customer=Voice("ru+m1", speed=140, word_gap=2, level=0.5),
-        description="Russian model call (Acme Telecom): greeting, name, verification, hold, thanks, closing.",
-        script=(
-            Say(A, "Здравствуйте, компания Акме Телеком, меня зовут Ольга. Чем могу помочь?"),
-            Say(C, "Здравствуйте. У меня не работает интернет."),
-            Say(A, "Мне очень жаль. Назовите, пожалуйста, номер вашего договора."),
-            Say(C, "Номер договора пять семь три девять два."),
-            Say(A, "Спасибо. Оставайтесь, пожалуйста, на линии."),
-            Silence(6.0, "hold"),
-            Say(A, "Спасибо за ожидание. Сейчас интернет уже работает."),
-            Say(C, "Да, спасибо."),
-            Say(A, "Могу ли я ещё чем-то помочь?"),
-            Say(C, "Нет, спасибо."),
-            Say(A, "Спасибо за звонок. Всего доброго!"),
-        ),
-        items=_items(
-            greeting=True,
-            self_identification=True,
-            customer_verification=True,
-            empathy=True,
-            hold_requested=True,
-            hold_etiquette=True,
-            closing=True,
-        ),
-        agent_id="A-108",
-        team_id="TEAM-02",
-        started_at="2026-11-21T12:30:00+03:00",
-        direction="inbound",
-        customer_id="C-5008",
-        queue_name="Russian support",
-    ),
-)
 
-BROKEN_FILE = "2026-11-21/broken.wav"
-BROKEN_ROW = {
-    "call_id": "CALL-0009",
-    "file": BROKEN_FILE,
-    "agent_id": "A-101",
-    "team_id": "TEAM-01",
-    "started_at": "2026-11-21T15:00:00+00:00",
-    "direction": "inbound",
-    "customer_id": "C-5009",
-    "queue_name": "Queue A",
-}
+def _call(spec: dict[str, Any]) -> Call:
+    fields = dict(spec)
+    return Call(
+        agent=Voice(**fields.pop("agent")),
+        customer=Voice(**fields.pop("customer")),
+        script=tuple(_step(step) for step in fields.pop("script")),
+        items=_items(fields.pop("present")),
+        **fields,
+    )
+
+
+def load_calls(path: Path) -> tuple[tuple[Call, ...], dict[str, str]]:
+    """The sample calls and the broken file's metadata row, as ``path`` writes them."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return tuple(_call(spec) for spec in data["calls"]), data["broken"]
+
+
+CALLS, BROKEN_ROW = load_calls(CALLS_FILE)
+BROKEN_FILE = BROKEN_ROW["file"]
 BROKEN_BYTES = (
     b"this is not audio... it is a deliberately broken file: earmark must quarantine it [A002].\n"
 ).ljust(100, b".")[:100]
@@ -704,19 +388,7 @@ def label_entry(call: Call, rendered: Rendered, duration_s: float) -> dict[str, 
 
 
 def write_metadata() -> None:
-    rows = [
-        {
-            "call_id": c.call_id,
-            "file": c.file,
-            "agent_id": c.agent_id,
-            "team_id": c.team_id,
-            "started_at": c.started_at,
-            "direction": c.direction,
-            "customer_id": c.customer_id,
-            "queue_name": c.queue_name,
-        }
-        for c in CALLS
-    ]
+    rows = [{column: getattr(c, column) for column in METADATA_COLUMNS} for c in CALLS]
     rows.append(BROKEN_ROW)
     with (ARCHIVE / "metadata.csv").open("w", encoding="utf-8", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=METADATA_COLUMNS, lineterminator="\n")

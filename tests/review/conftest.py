@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from reviewkit import build_archive, build_warehouse, make_accounts, review_app
+from reviewkit import build_archive, build_warehouse, chromium, make_accounts, review_app
 
 from review.auth import Account
 
@@ -67,3 +68,10 @@ def make_client(app: FastAPI) -> Iterator[object]:
     yield make
     for c in opened:
         c.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium through Playwright, for a module's browser tests."""
+    with chromium() as b:
+        yield b

@@ -468,3 +468,14 @@ def chromium() -> Iterator[Any]:
             yield b
         finally:
             b.close()
+
+
+def sign_in_form(page: Any, base: str, name: str, *, then: str) -> None:
+    """Open ``then`` in a Playwright ``page`` and sign in as ``name`` on the form it shows."""
+    from playwright.sync_api import expect
+
+    page.goto(base + then)
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Password").fill(PASSWORDS[name])
+    page.get_by_role("button", name="Sign in").click()

@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from reviewkit import (
-    PASSWORDS,
-    chromium,
     needs_chromium,
     review_app,
     served,
+    sign_in_form,
 )
 
 from review.store import ReviewStore
@@ -41,18 +40,8 @@ def server(
         yield url, database_url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
-
-
 def _sign_in(page: Page, base: str, name: str, *, then: str = "/queue") -> None:
-    page.goto(base + then)
-    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    page.get_by_label("Name").fill(name)
-    page.get_by_label("Password").fill(PASSWORDS[name])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_form(page, base, name, then=then)
     page.wait_for_url(f"**{then}")
 
 

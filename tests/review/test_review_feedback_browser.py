@@ -16,15 +16,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 from reviewkit import (
-    PASSWORDS,
     build_archive,
     build_history,
     build_warehouse,
-    chromium,
     needs_chromium,
     review_app,
     seed_reviews,
     served,
+    sign_in_form,
 )
 
 from review.store import ReviewStore
@@ -52,23 +51,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
-
-
-def _page(browser: Browser, base: str, name: str, *, then: str) -> tuple[Page, list[str]]:
-    """A page signed in as ``name`` at ``then``, and the list its script errors go to."""
+def _page(
+    browser: Browser, base: str, name: str, *, then: str, heading: str = ""
+) -> tuple[Page, list[str]]:
+    """A page signed in as ``name`` at ``then`` (showing ``heading`` when one is given), and
+    the list its script errors go to."""
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.goto(base + then)
-    page.get_by_label("Name").fill(name)
-    page.get_by_label("Password").fill(PASSWORDS[name])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_form(page, base, name, then=then)
     page.wait_for_load_state()
+    if heading:
+        expect(page.get_by_role("heading", name=heading)).to_be_visible()
     return page, errors
 
 
@@ -114,8 +109,7 @@ def test_the_timeline_shows_the_call_and_seeks_the_player(
 def test_a_scorecard_shows_weeks_items_and_records_coaching(
     server: str, browser: Browser, shots: Path
 ) -> None:
-    page, errors = _page(browser, server, "lena", then="/agents/A1")
-    expect(page.get_by_role("heading", name="Agent A1")).to_be_visible()
+    page, errors = _page(browser, server, "lena", then="/agents/A1", heading="Agent A1")
     assert page.locator("svg.chart").count() == 3
     items = _card_numbers(page, "Pass rate per item")
     empathy = items.locator("tr", has_text="empathy")
@@ -151,8 +145,7 @@ def test_a_scorecard_shows_weeks_items_and_records_coaching(
 def test_a_team_dashboard_for_the_inspector_and_the_lead(
     server: str, browser: Browser, shots: Path
 ) -> None:
-    page, errors = _page(browser, server, "lena", then="/teams/TEAM-01")
-    expect(page.get_by_role("heading", name="Team TEAM-01")).to_be_visible()
+    page, errors = _page(browser, server, "lena", then="/teams/TEAM-01", heading="Team TEAM-01")
     heat = page.locator("svg.heat").first
     for agent in ("A1", "A2", "A3"):
         expect(heat).to_contain_text(agent)
@@ -167,8 +160,8 @@ def test_a_team_dashboard_for_the_inspector_and_the_lead(
     other, _ = _page(browser, server, "omar", then="/queue")
     response = other.goto(server + "/teams/TEAM-01")
     assert response is not None and response.status == 403
-    lead, _ = _page(browser, server, "quinn", then="/teams/TEAM-02")
-    expect(lead.get_by_role("heading", name="Team TEAM-02")).to_be_visible()
+    # the QA lead sees every team
+    _page(browser, server, "quinn", then="/teams/TEAM-02", heading="Team TEAM-02")
 
 
 def test_an_agent_sees_their_own_review_answers_it_and_nothing_else(

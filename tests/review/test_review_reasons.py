@@ -19,14 +19,13 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, expect
 from reasonkit import LAST, build_reason_month
 from reviewkit import (
-    PASSWORDS,
     build_archive,
-    chromium,
     make_config,
     needs_chromium,
     review_app,
     served,
     sign_in,
+    sign_in_form,
 )
 
 from review.report import month_reasons
@@ -105,19 +104,10 @@ def base_url(built: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory)
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
-
-
 @needs_chromium
 def test_a_lead_opens_a_rising_reason_and_hears_it_stated(base_url: str, browser: Browser) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(base_url + "/reasons")
-    page.get_by_label("Name").fill("quinn")
-    page.get_by_label("Password").fill(PASSWORDS["quinn"])
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_form(page, base_url, "quinn", then="/reasons")
     expect(page.get_by_role("heading", name="Contact reasons")).to_be_visible()
     rising = page.locator("#rising li").first
     expect(rising).to_contain_text("new")

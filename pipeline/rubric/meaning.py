@@ -137,7 +137,10 @@ class MeaningDetector:
             cues = list(NEGATION_CUES.get(analyzer.language, ()))
         self.cues = frozenset(analyzer.normalize(c) for c in cues) if params.negation else None
         self.analyzer = analyzer
-        self.example_negated = [self._negated_text(e) for e in self.examples]
+        # without cues nothing reads as negated: the examples need not be tokenised
+        self.example_negated = [
+            self.cues is not None and self._negated_text(e) for e in self.examples
+        ]
 
     def scores(self, call: CallText, utterances: Sequence[int]) -> list[tuple[float, int, float]]:
         """For each utterance: (margin over the counter-examples, nearest example, similarity).

@@ -18,9 +18,12 @@ import functools
 import hashlib
 import logging
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
+
+import numpy.typing as npt
 
 from flows.env import configure_environment
 from models.asr import WhisperTranscriber
@@ -189,6 +192,15 @@ class CachedEmbedder:
 
     def embed_examples(self, texts: Sequence[str]) -> Vectors:
         return self.embedder.embed_examples(texts)
+
+    def kept_arrays(
+        self,
+        key: str,
+        make: Callable[[], dict[str, npt.NDArray[Any]]],
+        *,
+        check: Callable[[dict[str, npt.NDArray[Any]]], bool],
+    ) -> dict[str, npt.NDArray[Any]]:
+        return self.embedder.kept_arrays(key, make, check=check)
 
 
 def rubric_for(config: Config, language: str) -> CompiledRubric:

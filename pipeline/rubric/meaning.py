@@ -40,7 +40,7 @@ import yaml
 from pydantic import BaseModel, Field, model_validator
 
 from pipeline import errors
-from pipeline.protocols import Embedder, TextAnalyzer
+from pipeline.protocols import Arrays, Embedder, TextAnalyzer
 from pipeline.rubric.builtin import NEGATION_CUES, NOT_NEGATIONS
 from pipeline.rubric.detectors import CallText, Detector, DetectorParams, Hit, build_detector
 from pipeline.rubric.shipped import shipped_path
@@ -255,11 +255,11 @@ def kept_linear_head(
     head = _heads.get(key)
     if head is None:
 
-        def train() -> dict[str, npt.NDArray[Any]]:
+        def train() -> Arrays:
             weights, bias = linear_head(positive, negative)
             return {"weights": weights, "bias": np.array(bias, dtype=np.float64)}
 
-        def is_head(arrays: dict[str, npt.NDArray[Any]]) -> bool:
+        def is_head(arrays: Arrays) -> bool:
             return _is_head(arrays, dim=positive.shape[1])
 
         arrays = embedder.kept_arrays(key, train, check=is_head)
@@ -303,7 +303,7 @@ def _training_code() -> str:
     return digest.hexdigest()[:16]
 
 
-def _is_head(arrays: dict[str, npt.NDArray[Any]], *, dim: int) -> bool:
+def _is_head(arrays: Arrays, *, dim: int) -> bool:
     weights, bias = arrays.get("weights"), arrays.get("bias")
     return (
         weights is not None

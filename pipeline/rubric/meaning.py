@@ -25,7 +25,6 @@ The vectors of a call are computed once per night and stored with the utterances
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 import types
@@ -275,15 +274,13 @@ def head_key(model_id: str, positive: Vectors, negative: Vectors) -> str:
         digest.update(f"{rows.dtype.str}{rows.shape}".encode())
         digest.update(np.ascontiguousarray(rows).tobytes())
     return (
-        f"linear-head model={model_id} code={_training_code()} numpy={np.__version__} "
+        f"linear-head model={model_id} code={TRAINING_CODE} numpy={np.__version__} "
         f"vectors={digest.hexdigest()}"
     )
 
 
-@functools.cache
 def _training_code() -> str:
-    """A digest of :func:`linear_head`'s code, defaults and scale: an edit to the training
-    makes every kept head stale, with no version number to remember to bump."""
+    """A digest of :func:`linear_head`'s code, defaults and scale."""
     digest = hashlib.sha256()
 
     def add(code: types.CodeType) -> None:
@@ -301,6 +298,11 @@ def _training_code() -> str:
     settings = (linear_head.__defaults__, linear_head.__kwdefaults__, _HEAD_SCALE)
     digest.update(repr(settings).encode())
     return digest.hexdigest()[:16]
+
+
+TRAINING_CODE = _training_code()
+"""Names :func:`linear_head` as this checkout has it (taken once, as the module loads): an
+edit to the training makes every kept head stale, with no version number to remember."""
 
 
 def _is_head(arrays: Arrays, *, dim: int) -> bool:

@@ -1,6 +1,6 @@
 """Rubric files compiled for the commands: per language, per call type, or when first asked.
 
-The commands that score without ASR (``rescore``, ``rubric apply/explain/tune/test``) share
+The commands that score without ASR (``rescore``, ``rubric apply/explain/tune``) share
 these; they live apart from :mod:`flows.rescore` so that the rubric tools do not import the
 warehouse's Parquet stack to start (about 0.2 s of CPU of every ``rubric apply``).
 """

@@ -143,27 +143,23 @@ def test_the_key_names_the_model_the_vectors_and_the_training(rows) -> None:  # 
     assert f"numpy={np.__version__}" in key and "code=" in key
 
 
-def test_the_key_is_the_same_in_another_process(rows) -> None:  # type: ignore[no-untyped-def]
+def test_the_key_is_the_same_in_another_process(tmp_path: Path, rows) -> None:  # type: ignore[no-untyped-def]
     """Another hash seed must not change it, or no command would ever find a kept head."""
     pos, neg = rows
     code = (
         "import numpy as np, sys; from pipeline.rubric.meaning import head_key; "
         "r = np.load(sys.argv[1]); print(head_key('m', r['pos'], r['neg']))"
     )
-    arrays = ROOT / ".state" / f"kept-heads-key-{os.getpid()}.npz"
-    arrays.parent.mkdir(parents=True, exist_ok=True)
+    arrays = tmp_path / "rows.npz"
     np.savez(arrays, pos=pos, neg=neg)
-    try:
-        env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(ROOT)}
-        out = subprocess.run(
-            [sys.executable, "-c", code, str(arrays)],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    finally:
-        arrays.unlink()
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(arrays)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == head_key("m", pos, neg)
 
 

@@ -12,9 +12,9 @@ have enough miles" sits beside "I have had enough" in a vector space, and a
 counter-example is how a data engineer says "not this".
 
 With ``method: linear`` the item's examples and counter-examples (and the neutral call
-lines) train a small linear classifier on the same vectors when the rubric is compiled: it
-learns which *direction* in the space the examples differ in (tone, blame, apology) rather
-than which example is nearest, and finds far more of what nobody wrote down (agents'
+lines) train a small linear classifier on the same vectors when the rubric is first
+compiled (then kept on disk, :func:`kept_linear_head`): it learns which *direction* in the
+space the examples differ in (tone, blame, apology) rather than which example is nearest, and finds far more of what nobody wrote down (agents'
 unprofessional lines in held-out calls: F1 0.35 → 0.96 in English). The evidence still
 names the nearest example.
 

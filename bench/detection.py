@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flows.rescore import compile_rubrics  # noqa: E402
+from flows.rubrics import compile_rubrics  # noqa: E402
 from pipeline.config import DEFAULT_RUBRICS  # noqa: E402
 from pipeline.scoring import assess  # noqa: E402
 from pipeline.transcript import utterance_from_dict  # noqa: E402

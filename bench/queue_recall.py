@@ -43,7 +43,7 @@ os.environ.setdefault("EARMARK_HOME", str(ROOT / ".state"))
 
 from labelled_calls import write_sets  # noqa: E402
 
-from flows.rescore import compile_rubrics  # noqa: E402
+from flows.rubrics import compile_rubrics  # noqa: E402
 from pipeline.config import Config  # noqa: E402
 from pipeline.queue import (  # noqa: E402
     Candidate,

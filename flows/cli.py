@@ -20,7 +20,7 @@ from pipeline.errors import EarmarkError
 if TYPE_CHECKING:
     from pipeline.config import Config
     from pipeline.file_index import DateRange
-    from pipeline.types import QueueEntry
+    from pipeline.types import Finding, QueueEntry
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug in earmark; 3-5 follow the error's class
@@ -738,10 +738,7 @@ def _rubric_paths(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_rubric_apply(args: argparse.Namespace) -> int:
-    import json
-
-    from flows.rescore import RubricsByLanguage, transcripts_from_jsonl
-    from pipeline.rows import finding_row
+    from flows.rubrics import RubricsByLanguage, transcripts_from_jsonl
     from pipeline.scoring import assess
     from pipeline.transcript import transcript_from_json
 
@@ -771,8 +768,7 @@ def cmd_rubric_apply(args: argparse.Namespace) -> int:
                 continue
             findings, score = assess(rubric, transcript)
             if args.format == "jsonl":
-                for f in findings:
-                    print(json.dumps(finding_row(f), ensure_ascii=False))
+                _print_finding_rows(findings)
             else:
                 _print_assessment(transcript.call_id, findings, score)
     if bad:
@@ -780,8 +776,19 @@ def cmd_rubric_apply(args: argparse.Namespace) -> int:
     return EXIT_FAILED if bad else EXIT_OK
 
 
+def _print_finding_rows(findings: Sequence[Finding]) -> None:
+    """Findings as ``findings`` table rows, one JSON object a line (the table's Arrow
+    stack is imported only for this format)."""
+    import json
+
+    from pipeline.rows import finding_row
+
+    for f in findings:
+        print(json.dumps(finding_row(f), ensure_ascii=False))
+
+
 def cmd_rubric_tune(args: argparse.Namespace) -> int:
-    from flows.rescore import compile_rubrics
+    from flows.rubrics import compile_rubrics
     from pipeline.rubric.tune import item_margins, meaning_of, pick_threshold
 
     if not 0 < args.precision <= 1:
@@ -816,7 +823,7 @@ def _tune_examples(args: argparse.Namespace, language: str) -> tuple[list[object
     by ``call_id``. A bad line is an error naming the file and line."""
     import json
 
-    from flows.rescore import transcripts_from_jsonl
+    from flows.rubrics import transcripts_from_jsonl
     from pipeline.transcript import transcript_from_json
     from pipeline.types import Transcript, Utterance
 
@@ -898,7 +905,7 @@ def _print_assessment(
 def cmd_rubric_explain(args: argparse.Namespace) -> int:
     import pyarrow.compute as pc
 
-    from flows.rescore import RubricsByLanguage
+    from flows.rubrics import RubricsByLanguage
     from pipeline import warehouse as wh
     from pipeline.analysis import speakers_line
     from pipeline.rows import (

@@ -36,7 +36,7 @@ from pipeline.config import AsrConfig, Config
 from pipeline.errors import AudioError, EarmarkError
 from pipeline.journey import Adapters, CallJourney, follow_recording
 from pipeline.meaning import SentimentAnchors, Vectors, decode_vectors, encode_vectors, load_anchors
-from pipeline.protocols import Embedder
+from pipeline.protocols import Arrays, CheckArrays, Embedder, MakeArrays
 from pipeline.reasons import load_anchor_lines
 from pipeline.rubric.engine import CompiledRubric
 from pipeline.rubric.loader import compiled_rubric
@@ -189,6 +189,9 @@ class CachedEmbedder:
 
     def embed_examples(self, texts: Sequence[str]) -> Vectors:
         return self.embedder.embed_examples(texts)
+
+    def kept_arrays(self, key: str, make: MakeArrays, *, check: CheckArrays) -> Arrays:
+        return self.embedder.kept_arrays(key, make, check=check)
 
 
 def rubric_for(config: Config, language: str) -> CompiledRubric:

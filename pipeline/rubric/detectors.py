@@ -19,6 +19,7 @@ a rubric with any other detector (``semantic.v1``'s torch model) is scored in on
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -35,6 +36,8 @@ from pipeline.types import Span, Transcript
 
 detectors = catalogue.create("earmark", "detectors", entry_points=True)
 """The detector registry: ``"name.vN"`` → detector class."""
+_registered = catalogue.Registry(detectors.namespace, entry_points=False)
+"""The same registry without the entry-point scan that every ``detectors.get`` makes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +103,24 @@ def get_detector_class(name: str, *, where: str = "") -> type[Any]:
     """Look a detector up by its registered name, with a hint for near misses."""
     from pipeline.rubric import registrations  # noqa: F401  (registers the built-ins)
 
+    registry = detectors if name in _plugin_names() else _registered
     try:
-        return detectors.get(name)  # type: ignore[no-any-return]
+        return registry.get(name)  # type: ignore[no-any-return]
     except catalogue.RegistryError:
         known = sorted(detectors.get_all())
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
         prefix = f"{where}: " if where else ""
         raise errors.DETECTOR_UNKNOWN(where=prefix, name=name, hint=hint) from None
+
+
+@functools.cache
+def _plugin_names() -> frozenset[str]:
+    """The names plugins register through the entry-point group, read once per process: a
+    rubric looks its detectors up hundreds of times, and a plugin's name wins over a
+    built-in one, as in ``detectors.get``."""
+    group = detectors.entry_point_namespace
+    return frozenset(ep.name for ep in catalogue.AVAILABLE_ENTRY_POINTS.select(group=group))
 
 
 def validate_detector(name: str, params: Mapping[str, Any], *, where: str) -> BaseModel:

@@ -12,9 +12,9 @@ have enough miles" sits beside "I have had enough" in a vector space, and a
 counter-example is how a data engineer says "not this".
 
 With ``method: linear`` the item's examples and counter-examples (and the neutral call
-lines) train a small linear classifier on the same vectors when the rubric is compiled: it
-learns which *direction* in the space the examples differ in (tone, blame, apology) rather
-than which example is nearest, and finds far more of what nobody wrote down (agents'
+lines) train a small linear classifier on the same vectors when the rubric is first
+compiled (then kept on disk, :func:`kept_linear_head`): it learns which *direction* in the
+space the examples differ in (tone, blame, apology) rather than which example is nearest, and finds far more of what nobody wrote down (agents'
 unprofessional lines in held-out calls: F1 0.35 → 0.96 in English). The evidence still
 names the nearest example.
 
@@ -25,7 +25,9 @@ The vectors of a call are computed once per night and stored with the utterances
 
 from __future__ import annotations
 
+import hashlib
 import re
+import types
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,7 +39,7 @@ import yaml
 from pydantic import BaseModel, Field, model_validator
 
 from pipeline import errors
-from pipeline.protocols import Embedder, TextAnalyzer
+from pipeline.protocols import Arrays, Embedder, TextAnalyzer
 from pipeline.rubric.builtin import NEGATION_CUES, NOT_NEGATIONS
 from pipeline.rubric.detectors import CallText, Detector, DetectorParams, Hit, build_detector
 from pipeline.rubric.shipped import shipped_path
@@ -131,13 +133,16 @@ class MeaningDetector:
         if params.method == "linear":
             if self.counter_vectors is None:
                 raise errors.MEANING_LINEAR_ALONE()
-            self.head = linear_head(self.example_vectors, self.counter_vectors)
+            self.head = kept_linear_head(embedder, self.example_vectors, self.counter_vectors)
         cues = params.negation_cues
         if cues is None:
             cues = list(NEGATION_CUES.get(analyzer.language, ()))
         self.cues = frozenset(analyzer.normalize(c) for c in cues) if params.negation else None
         self.analyzer = analyzer
-        self.example_negated = [self._negated_text(e) for e in self.examples]
+        # without cues nothing reads as negated: the examples need not be tokenised
+        self.example_negated = [
+            self.cues is not None and self._negated_text(e) for e in self.examples
+        ]
 
     def scores(self, call: CallText, utterances: Sequence[int]) -> list[tuple[float, int, float]]:
         """For each utterance: (margin over the counter-examples, nearest example, similarity).
@@ -202,14 +207,13 @@ class MeaningDetector:
 
 _HEAD_SCALE = 5.0
 """Unit vectors' dot products are small; scaled, the classifier converges in few steps."""
-_heads: dict[tuple[bytes, bytes], tuple[Vectors, float]] = {}
 
 
 def linear_head(
     positive: Vectors, negative: Vectors, *, l2: float = 0.5, steps: int = 2000
 ) -> tuple[Vectors, float]:
     """A logistic regression of ``positive`` against ``negative`` rows, each class weighted
-    equally, by plain gradient descent from zero (deterministic; kept per content).
+    equally, by plain gradient descent from zero (deterministic).
 
     Returns ``(weights, bias)`` such that ``vectors @ weights + bias`` is the log-odds.
 
@@ -221,9 +225,6 @@ def linear_head(
     >>> bool(np.array([0.8, 0.2]) @ w + b > 0), bool(np.array([0.3, 0.7]) @ w + b > 0)
     (True, False)
     """
-    key = (positive.tobytes(), negative.tobytes())
-    if key in _heads:
-        return _heads[key]
     x = np.vstack([positive, negative]).astype(np.float64) * _HEAD_SCALE
     y = np.r_[np.ones(len(positive)), np.zeros(len(negative))]
     balance = np.where(y == 1, len(y) / (2 * len(positive)), len(y) / (2 * len(negative)))
@@ -232,8 +233,89 @@ def linear_head(
         error = (1.0 / (1.0 + np.exp(-(x @ w + b))) - y) * balance
         w -= 0.5 * (x.T @ error + l2 * w) / len(y)
         b -= 0.5 * float(error.mean())
-    head = _heads[key] = ((w * _HEAD_SCALE).astype(np.float32), b)
+    return (w * _HEAD_SCALE).astype(np.float32), b
+
+
+_heads: dict[str, tuple[Vectors, float]] = {}
+
+
+def kept_linear_head(
+    embedder: Embedder, positive: Vectors, negative: Vectors
+) -> tuple[Vectors, float]:
+    """:func:`linear_head`, trained once and then kept by the embedder
+    (:meth:`~pipeline.protocols.Embedder.kept_arrays`, on disk), in memory once read.
+
+    Training the shipped rubrics' heads is about 0.4 s of every command that compiles them;
+    a kept head is the very arrays training gives, bit for bit. The key names everything
+    the head depends on (:func:`head_key`), so another model, other examples or changed
+    training code make a new one; a kept entry that is damaged or not a head is trained again.
+    """
+    key = head_key(embedder.model_id, positive, negative)
+    head = _heads.get(key)
+    if head is None:
+
+        def train() -> Arrays:
+            weights, bias = linear_head(positive, negative)
+            return {"weights": weights, "bias": np.array(bias, dtype=np.float64)}
+
+        def is_head(arrays: Arrays) -> bool:
+            return _is_head(arrays, dim=positive.shape[1])
+
+        arrays = embedder.kept_arrays(key, train, check=is_head)
+        head = _heads[key] = (arrays["weights"], float(arrays["bias"]))
     return head
+
+
+def head_key(model_id: str, positive: Vectors, negative: Vectors) -> str:
+    """What a linear head depends on: the model, its example and counter-example vectors
+    (their content hash), the training code and numpy's version."""
+    digest = hashlib.sha256()
+    for rows in (positive, negative):
+        digest.update(f"{rows.dtype.str}{rows.shape}".encode())
+        digest.update(np.ascontiguousarray(rows).tobytes())
+    return (
+        f"linear-head model={model_id} code={TRAINING_CODE} numpy={np.__version__} "
+        f"vectors={digest.hexdigest()}"
+    )
+
+
+def _training_code() -> str:
+    """A digest of :func:`linear_head`'s code, defaults and scale."""
+    digest = hashlib.sha256()
+
+    def add(code: types.CodeType) -> None:
+        digest.update(code.co_code)
+        digest.update(repr(code.co_names).encode())
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                add(const)
+            elif isinstance(const, frozenset):  # its order follows the per-process hash seed
+                digest.update(repr(sorted(map(repr, const))).encode())
+            else:
+                digest.update(repr(const).encode())
+
+    add(linear_head.__code__)
+    settings = (linear_head.__defaults__, linear_head.__kwdefaults__, _HEAD_SCALE)
+    digest.update(repr(settings).encode())
+    return digest.hexdigest()[:16]
+
+
+TRAINING_CODE = _training_code()
+"""Names :func:`linear_head` as this checkout has it (taken once, as the module loads): an
+edit to the training makes every kept head stale, with no version number to remember."""
+
+
+def _is_head(arrays: Arrays, *, dim: int) -> bool:
+    weights, bias = arrays.get("weights"), arrays.get("bias")
+    return (
+        weights is not None
+        and bias is not None
+        and weights.dtype == np.float32
+        and weights.shape == (dim,)
+        and bias.dtype == np.float64
+        and bias.shape == ()
+        and bool(np.isfinite(weights).all() and np.isfinite(bias))
+    )
 
 
 _NOT_NEGATING_ZH = re.compile("|".join(NOT_NEGATIONS["zh"]))

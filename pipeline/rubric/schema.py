@@ -136,8 +136,17 @@ class Rubric(_Strict):
         raise KeyError(item_id)
 
 
+MAX_LOADED = 64
+"""Rubrics kept as loaded; beyond this (many edits in one process) the memory starts over."""
+_loaded: dict[tuple[str, str], Rubric] = {}
+
+
 def load_rubric(path: str | Path) -> Rubric:
     """Read and validate one rubric file (detector names and params included).
+
+    The file is read every time; the same text at the same path is parsed and validated
+    once per process (a command checks its rubrics, compiles them and plans its queues
+    from them, and a shipped rubric is 80 KB of YAML).
 
     Raises
     ------
@@ -146,6 +155,17 @@ def load_rubric(path: str | Path) -> Rubric:
     """
     path = Path(path)
     text = read_text(path, what="rubric", error=errors.RUBRIC_UNREADABLE)
+    key = (str(path), text)
+    rubric = _loaded.get(key)
+    if rubric is None:
+        rubric = _parse_text(text, path)
+        if len(_loaded) >= MAX_LOADED:
+            _loaded.clear()
+        _loaded[key] = rubric
+    return rubric
+
+
+def _parse_text(text: str, path: Path) -> Rubric:
     try:
         raw = load_yaml(text)
     except yaml.YAMLError as exc:

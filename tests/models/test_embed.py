@@ -241,7 +241,7 @@ def test_a_near_twin_of_a_counter_example_pulls_the_linear_score_its_way() -> No
 
 
 def test_conduct_is_tuned_through_its_empathy_veto() -> None:
-    from flows.rescore import compile_rubrics
+    from flows.rubrics import compile_rubrics
     from pipeline.config import DEFAULT_RUBRICS
     from pipeline.rubric.tune import item_margins, meaning_of
 

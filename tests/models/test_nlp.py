@@ -4,6 +4,9 @@ PhraseMatcher give on whole texts: same tokens, spans, lemmas, matches and order
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -140,3 +143,29 @@ def test_pattern_finder_still_gets_a_doc() -> None:
     finder = analyzer.pattern_finder([[{"LEMMA": "apologize"}, {"OP": "*"}, {"LOWER": "delay"}]])
     tokens = analyzer.tokenize(analyzer.normalize("We apologized for the delay"))
     assert finder.find(tokens) == [(1, 5, 0)]
+
+
+def test_analyzers_are_built_without_spacys_command_line_app_which_still_works() -> None:
+    """spaCy's own import pulls in its CLI (typer, weasel, httpx) and, through thinc, torch;
+    a command that only tokenises pays for neither, and ``spacy.info`` still answers."""
+    code = (
+        "import sys; from models.nlp import get_analyzer\n"
+        "for language in ('en', 'zh', 'ru'): get_analyzer(language)\n"
+        "print(sorted(m for m in ('spacy.cli', 'weasel', 'typer', 'httpx', 'torch') "
+        "if m in sys.modules))\n"
+        "import spacy\n"
+        "print(sorted(spacy.info(silent=True)))\n"
+        "import spacy.cli\n"
+        "print(callable(spacy.cli.download))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    skipped, info, cli = out.stdout.splitlines()
+    assert skipped == "[]"
+    assert "spacy_version" in info
+    assert cli == "True"

@@ -11,6 +11,7 @@ from pipeline.errors import RubricError
 from pipeline.protocols import TextAnalyzer
 from pipeline.rubric.engine import evaluate
 from pipeline.rubric.loader import compiled_rubric
+from pipeline.rubric.schema import load_rubric
 from pipeline.types import Transcript, Utterance
 
 RUBRIC = """schema_version: 1
@@ -62,3 +63,19 @@ def test_a_missing_or_broken_file_is_the_rubric_error(tmp_path: Path) -> None:
     bad.write_text(RUBRIC.format(version=1, phrase="x").replace("expect:", "expcet:"))
     with pytest.raises(RubricError, match=r"\[R002\]"):
         _load(bad, _Counting())
+
+
+def test_a_file_is_parsed_once_per_text_and_again_after_an_edit(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(RUBRIC.format(version=1, phrase="good morning"), encoding="utf-8")
+    first = load_rubric(path)
+    assert load_rubric(path) is first and load_rubric(str(path)) is first
+    path.write_text(RUBRIC.format(version=2, phrase="good morning"), encoding="utf-8")
+    assert load_rubric(path).version == 2
+    path.write_text(RUBRIC.format(version=1, phrase="x").replace("expect:", "expcet:"))
+    for _ in range(2):  # a broken text is refused every time, never remembered
+        with pytest.raises(RubricError, match=r"\[R002\]"):
+            load_rubric(path)
+    path.unlink()
+    with pytest.raises(RubricError, match=r"\[R001\]"):
+        load_rubric(path)

@@ -26,7 +26,6 @@ from pipeline import warehouse as wh
 from pipeline.config import Config
 from pipeline.reason_store import dates_between, options_from_config, read_reasons, reason_calls
 from pipeline.reason_trends import ReasonPeriod, Rising, reason_periods, rising_reasons
-from review.app import FILTERS
 from review.feedback import (
     FeedbackIndex,
     FollowUp,
@@ -36,6 +35,7 @@ from review.feedback import (
     month_days,
     team_view,
 )
+from review.formats import FILTERS, num, pct
 from review.pages import team_charts
 from review.store import ReviewStore, default_database_url
 
@@ -227,9 +227,9 @@ def report_markdown(check: MonthlyCheck) -> str:
         "| | this month | month before |",
         "|---|---:|---:|",
         f"| calls | {calls} | {sum(w.calls for w in check.before.weeks)} |",
-        f"| mean score | {_num(check.score, 1)} | {_num(check.score_before, 1)} |",
+        f"| mean score | {num(check.score, 1)} | {num(check.score_before, 1)} |",
         f"| reviewed calls | {reviewed} | {sum(w.reviewed for w in check.before.weeks)} |",
-        f"| coverage met | {_pct(v.coverage_met)} | {_pct(check.before.coverage_met)} |",
+        f"| coverage met | {pct(v.coverage_met)} | {pct(check.before.coverage_met)} |",
         f"| coaching sessions | {len(check.follow_ups)} | |",
         "",
     ]
@@ -246,22 +246,14 @@ def report_markdown(check: MonthlyCheck) -> str:
         ]
         lines.append("")
     if check.focus:
-        lines.append("Focus next month: " + ", ".join(f"`{i}` ({_pct(r)})" for i, r in check.focus))
+        lines.append("Focus next month: " + ", ".join(f"`{i}` ({pct(r)})" for i, r in check.focus))
     for fu in check.follow_ups:
         lines.append(
             f"- {fu.session.agent_id} coached on `{fu.session.item_id}` "
-            f"({fu.session.held_on}): {_pct(fu.before.rate)} → {_pct(fu.since.rate)}, "
+            f"({fu.session.held_on}): {pct(fu.before.rate)} → {pct(fu.since.rate)}, "
             f"{fu.verdict}"
         )
     return "\n".join(lines) + "\n"
-
-
-def _pct(value: float | None) -> str:
-    return str(FILTERS["pct"](value))
-
-
-def _num(value: float | None, digits: int = 0) -> str:
-    return str(FILTERS["num"](value, digits))
 
 
 def closed_months(before: Iterable[str], after: Iterable[str]) -> list[str]:

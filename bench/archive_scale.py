@@ -44,9 +44,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("EARMARK_HOME", str(ROOT / ".state"))
+from benchenv import ROOT, state_path, use_checkout  # bench/benchenv.py
+
+use_checkout()
 
 SR = 8000
 SAMPLES = SR // 4
@@ -173,7 +173,7 @@ def main() -> None:
     parser.add_argument("--archive-calls", type=int, default=100_000)
     parser.add_argument("--new-calls", type=int, default=1_000)
     parser.add_argument("--days", type=int, default=100, help="day folders of the archive")
-    parser.add_argument("--dir", default=str(ROOT / ".state" / "bench" / "archive_scale"))
+    parser.add_argument("--dir", default=str(state_path("archive_scale")))
     parser.add_argument("--keep", action="store_true", help="keep the archive and warehouses")
     parser.add_argument(
         "--reuse",
@@ -222,7 +222,7 @@ def main() -> None:
         "load_average": os.getloadavg(),
         "cores": os.cpu_count(),
     }
-    out = ROOT / ".state" / "bench" / f"archive_scale-{args.archive_calls}.json"
+    out = state_path(f"archive_scale-{args.archive_calls}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))

@@ -23,21 +23,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("EARMARK_HOME", str(ROOT / ".state"))
+from benchenv import REALCALLS, state_path, use_checkout  # bench/benchenv.py
 
-from flows.env import configure_environment  # noqa: E402
-
-configure_environment()
+use_checkout(environment=True)
 
 from flows.process import RunSettings, process_recording  # noqa: E402
 from pipeline.archive import sha256_file  # noqa: E402
@@ -45,8 +39,6 @@ from pipeline.config import AsrConfig, Config  # noqa: E402
 from pipeline.evaluation import word_error_rate  # noqa: E402
 from pipeline.types import Recording  # noqa: E402
 
-REALCALLS = Path(os.environ.get("EARMARK_REALCALLS", ROOT.parent / "shared" / "realcalls"))
-"""``../shared/realcalls`` beside the checkout, or ``$EARMARK_REALCALLS``."""
 HEADERS = {"en": "EN transcription", "ru": "RU transcription"}
 """The section of the publisher's ``.txt`` in the call's own language."""
 DIRECTION = {"ru-pharma-sale": "outbound"}
@@ -145,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-direction", action="store_true", help="give no metadata: roles from content alone"
     )
     parser.add_argument("--only", default="", help="comma-separated call-name prefixes (en,ru…)")
-    parser.add_argument("--out", type=Path, default=ROOT / ".state" / "bench" / "asr_real.json")
+    parser.add_argument("--out", type=Path, default=state_path("asr_real.json"))
     args = parser.parse_args(argv)
     if not args.folder.is_dir():
         print(f"skipped: {args.folder} is not here (real calls are for measuring only)")

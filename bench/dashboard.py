@@ -27,15 +27,14 @@ import os
 import random
 import re
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("EARMARK_HOME", str(ROOT / ".state"))
+from benchenv import state_path, use_checkout  # bench/benchenv.py
+
+use_checkout()
 
 import httpx  # noqa: E402
 import pyarrow as pa  # noqa: E402
@@ -175,7 +174,7 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--calls-per-day", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--json", type=Path, default=ROOT / ".state" / "bench" / "dashboard.json")
+    ap.add_argument("--json", type=Path, default=state_path("dashboard.json"))
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="earmark-bench-dashboard-") as tmp:
         root = Path(tmp) / "wh"

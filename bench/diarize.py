@@ -41,7 +41,6 @@ import importlib.util
 import json
 import math
 import os
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,15 +49,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from benchenv import ROOT, state_path, use_checkout  # bench/benchenv.py
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("EARMARK_HOME", str(ROOT / ".state"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-from flows.env import configure_environment  # noqa: E402
-
-configure_environment()
+use_checkout(environment=True)
 
 from flows.process import rubric_for  # noqa: E402
 from models.asr import WhisperTranscriber  # noqa: E402
@@ -478,7 +472,7 @@ def available(embedders: Sequence[str]) -> tuple[list[str], list[str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="*", type=Path, help="stereo calls, agent on the left")
-    parser.add_argument("--json", type=Path, default=ROOT / ".state" / "bench" / "diarize.json")
+    parser.add_argument("--json", type=Path, default=state_path("diarize.json"))
     parser.add_argument(
         "--no-single",
         action="store_true",

@@ -16,18 +16,16 @@ import argparse
 import multiprocessing
 import os
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from benchenv import ROOT, state_path, use_checkout  # bench/benchenv.py
 from figures import publish  # bench/figures.py, beside this script
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("EARMARK_HOME", str(ROOT / ".state"))
+use_checkout()
 
 SPEECH = ROOT / "tests" / "data" / "card_call_8k.wav"
 GAP_S = 150.0
@@ -100,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=int, default=0, help="[asr] workers: model replicas (0: one per core)"
     )
-    parser.add_argument("--json", type=Path, default=ROOT / ".state" / "bench" / "long_call.json")
+    parser.add_argument("--json", type=Path, default=state_path("long_call.json"))
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         call = Path(tmp) / "long call.wav"

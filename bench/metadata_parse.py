@@ -16,22 +16,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchenv import REALCALLS, state_path, use_checkout  # bench/benchenv.py
 from figures import publish  # bench/figures.py, beside this script
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("EARMARK_HOME", str(ROOT / ".state"))
+use_checkout()
 
 from pipeline.audio import decode  # noqa: E402
 from pipeline.metadata import MetadataOptions, read_metadata  # noqa: E402
-
-REALCALLS = Path(os.environ.get("EARMARK_REALCALLS", ROOT.parent / "shared" / "realcalls"))
-"""``../shared/realcalls`` beside the checkout (``EARMARK_REALCALLS`` for another place)."""
 
 
 def _export(path: Path, rows: int) -> None:
@@ -80,9 +75,7 @@ def _real_mp3s() -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument(
-        "--json", type=Path, default=ROOT / ".state" / "bench" / "metadata_parse.json"
-    )
+    parser.add_argument("--json", type=Path, default=state_path("metadata_parse.json"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "metadata.csv"

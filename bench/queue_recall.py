@@ -27,19 +27,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
-import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-os.environ.setdefault("EARMARK_HOME", str(ROOT / ".state"))
+from benchenv import state_path, use_checkout  # bench/benchenv.py
+
+use_checkout()
 
 from labelled_calls import write_sets  # noqa: E402
 
@@ -193,7 +190,7 @@ def evaluate_set(calls: Sequence[Labelled], *, control_share: float) -> dict[str
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(ROOT / ".state" / "bench" / "queue"))
+    parser.add_argument("--out", default=str(state_path("queue")))
     parser.add_argument("--per-language", type=int, default=100)
     parser.add_argument("--regenerate", action="store_true", help="write the sets again")
     parser.add_argument(

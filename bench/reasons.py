@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
-import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -34,10 +33,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from benchenv import state_path, use_checkout  # bench/benchenv.py
 from figures import publish  # bench/figures.py, beside this script
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+use_checkout(home=False)
 
 from pipeline.meaning import Vectors  # noqa: E402
 from pipeline.reason_trends import ReasonCall, rising_reasons  # noqa: E402
@@ -269,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--days", type=int, default=28)
     p.add_argument("--per-day", type=int, default=14)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--json", type=Path, default=ROOT / ".state" / "bench" / "reasons.json")
+    p.add_argument("--json", type=Path, default=state_path("reasons.json"))
     args = p.parse_args(argv)
 
     from flows.reasons import space_for

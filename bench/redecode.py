@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -40,17 +38,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from benchenv import REALCALLS, state_path, use_checkout  # bench/benchenv.py
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-os.environ.setdefault("EARMARK_HOME", str(ROOT / ".state"))
+use_checkout(environment=True)
 
-from flows.env import configure_environment  # noqa: E402
-
-configure_environment()
-
-from asr_real import REALCALLS  # noqa: E402
 from throughput import load_1m, write_mixes, write_realcalls  # noqa: E402
 
 from models.asr import WhisperTranscriber, _segment  # noqa: E402
@@ -197,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--thresholds", default="-0.3,-0.4,-0.45")
     parser.add_argument("--realcalls", type=Path, default=REALCALLS)
-    parser.add_argument("--json", type=Path, default=ROOT / ".state" / "bench" / "redecode.json")
+    parser.add_argument("--json", type=Path, default=state_path("redecode.json"))
     args = parser.parse_args(argv)
     thresholds = [float(t) for t in args.thresholds.split(",") if t]
     transcriber = WhisperTranscriber(AsrConfig(workers=1, cpu_threads=1))

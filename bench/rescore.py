@@ -23,17 +23,15 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from benchenv import ROOT, state_path, use_checkout  # bench/benchenv.py
 from figures import publish  # bench/figures.py, beside this script
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("EARMARK_HOME", str(ROOT / ".state"))
+use_checkout()
 
 from flows.rescore import compile_by_id, rescore_partition  # noqa: E402
 from pipeline import rows  # noqa: E402
@@ -203,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--workers", type=int, help="processes (default: one per CPU)")
-    parser.add_argument("--json", type=Path, default=ROOT / ".state" / "bench" / "rescore.json")
+    parser.add_argument("--json", type=Path, default=state_path("rescore.json"))
     args = parser.parse_args(argv)
     rubric = str(ROOT / "rubrics" / "en" / "inbound-support.yaml")
     options = {} if args.workers is None else {"workers": args.workers}

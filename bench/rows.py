@@ -17,7 +17,6 @@ import argparse
 import io
 import json
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,9 +24,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from benchenv import state_path, use_checkout  # bench/benchenv.py
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+use_checkout(home=False)
 
 from pipeline import rows  # noqa: E402
 from pipeline import warehouse as wh  # noqa: E402
@@ -107,7 +106,7 @@ def measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=50_000)
-    parser.add_argument("--out", type=Path, default=ROOT / ".state" / "bench" / "rows.json")
+    parser.add_argument("--out", type=Path, default=state_path("rows.json"))
     args = parser.parse_args()
     result = {
         "findings": measure(

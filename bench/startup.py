@@ -36,10 +36,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchenv import ROOT, state_path, use_checkout  # bench/benchenv.py
 from figures import publish  # bench/figures.py, beside this script
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+use_checkout(home=False)
 
 from pipeline import rows  # noqa: E402
 from pipeline import warehouse as wh  # noqa: E402
@@ -203,7 +203,7 @@ def main() -> None:
             "cold_first_round": cold,
             "rubric_apply_embedding": embedding,
         },
-        ROOT / ".state" / "bench" / "startup.json",
+        state_path("startup.json"),
     )
 
 

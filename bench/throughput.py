@@ -39,7 +39,6 @@ import json
 import os
 import pstats
 import resource
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -49,17 +48,11 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
+from benchenv import REALCALLS, ROOT, state_path, use_checkout  # bench/benchenv.py
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-os.environ.setdefault("EARMARK_HOME", str(ROOT / ".state"))
+use_checkout(environment=True)
 
-from flows.env import configure_environment  # noqa: E402
-
-configure_environment()
-
-from asr_real import REALCALLS, TIMESTAMP  # noqa: E402
+from asr_real import TIMESTAMP  # noqa: E402
 
 from flows.process import RunSettings, get_transcriber, process_recording  # noqa: E402
 from models.asr import load_whisper  # noqa: E402
@@ -325,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="[asr] windows (conversation, channel); a list: the others measured beside it",
     )
-    parser.add_argument("--json", type=Path, default=ROOT / ".state" / "bench" / "throughput.json")
+    parser.add_argument("--json", type=Path, default=state_path("throughput.json"))
     args = parser.parse_args(argv)
     chosen: dict[str, Any] = {} if args.beam is None else {"beam_size": args.beam}
     layouts = [w for w in args.windows.split(",") if w]

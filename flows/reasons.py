@@ -8,7 +8,6 @@ from :mod:`pipeline.reason_store`; what is rising is published as a markdown art
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 import time
@@ -24,10 +23,11 @@ from pipeline.protocols import Embedder
 from pipeline.queue_trend import TrendCall
 from pipeline.reason_store import (
     NightReasons,
-    dates_between,
     options_from_config,
+    period_start,
     read_reasons,
     reason_calls,
+    reasons_period,
     rising_on,
     update_reasons,
 )
@@ -210,20 +210,21 @@ def reason_lines(
     """
     if not wh.partition_dates(warehouse, "calls"):
         raise errors.WAREHOUSE_NO_CALLS(root=warehouse)
-    reasons = {r.reason_id: r for r in read_reasons(warehouse)}
     dates = wh.partition_dates(warehouse, "call_reasons")
-    if not reasons or not dates:
+    if not dates:
         raise errors.WAREHOUSE_NO_REASONS(root=warehouse)
-    options = options_from_config(config)
     last = dates[-1]
-    first = since or (dt.date.fromisoformat(last) - dt.timedelta(days=6)).isoformat()
-    period = reason_calls(warehouse, dates_between(warehouse, first, last), options)
-    rising = rising_on(warehouse, last, options)
-    if team:
-        period = [c for c in period if c.team_id == team]
-        rising = [f for f in rising if f.team_id == team]
-    lines = reason_periods(period, reasons, rising, last=last)
-    return lines, first, last
+    period = reasons_period(
+        warehouse,
+        options_from_config(config),
+        first=since or period_start(last, 7),
+        last=last,
+        team=team or "",
+    )
+    if not period.reasons:
+        raise errors.WAREHOUSE_NO_REASONS(root=warehouse)
+    lines = reason_periods(period.calls, period.reasons, period.rising, last=last)
+    return lines, period.first, last
 
 
 def reasons_table(lines: Sequence[ReasonPeriod], first: str, last: str, *, top: int = 30) -> str:

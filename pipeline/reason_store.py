@@ -226,6 +226,52 @@ def rising_on(
     return rising_reasons(calls, date=date, options=options)
 
 
+def period_start(last: str, days: int) -> str:
+    """The first day of the ``days`` days that end on ``last`` (``last`` itself for 1)."""
+    return (dt.date.fromisoformat(last) - dt.timedelta(days=days - 1)).isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonsPeriod:
+    """The stored nights from ``first`` to ``last``: their calls with reasons, what rose on
+    ``last``, and the reasons (``earmark reasons``, the review app's reason pages)."""
+
+    first: str
+    last: str
+    days: tuple[str, ...]
+    """The stored nights of the period."""
+    calls: tuple[ReasonCall, ...]
+    rising: tuple[Rising, ...]
+    reasons: dict[str, Reason]
+    team: str = ""
+    """Only this team's calls and the flags raised on them (``""``: every team)."""
+    teams: tuple[str, ...] = ()
+    """The teams with calls in the period (to choose from)."""
+
+
+def reasons_period(
+    root: str,
+    options: ReasonOptions,
+    *,
+    first: str,
+    last: str,
+    team: str = "",
+    index: ReasonCallIndex | None = None,
+) -> ReasonsPeriod:
+    """Read a :class:`ReasonsPeriod` (through ``index`` when one is kept)."""
+    days = dates_between(root, first, last)
+    calls = index.calls(days, options) if index else reason_calls(root, days, options)
+    rising = rising_on(root, last, options, index) if days else []
+    teams = tuple(sorted({c.team_id for c in calls if c.team_id}))
+    if team:
+        calls = [c for c in calls if c.team_id == team]
+        rising = [f for f in rising if f.team_id == team]
+    reasons = {r.reason_id: r for r in read_reasons(root)}
+    return ReasonsPeriod(
+        first, last, tuple(days), tuple(calls), tuple(rising), reasons, team, teams
+    )
+
+
 class ReasonCallIndex:
     """Each night's :class:`ReasonCall` rows, read again only for a night whose tables
     changed (thread-safe): the review app's reason pages read a baseline of weeks on every

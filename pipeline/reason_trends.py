@@ -273,23 +273,6 @@ def reason_periods(
     return rows
 
 
-# ---------------------------------------------------------------- counts for charts
-
-
-def counts_by_day(calls: Iterable[ReasonCall]) -> dict[str, Counter[str]]:
-    """``{reason_id: {date: calls}}``."""
-    out: dict[str, Counter[str]] = defaultdict(Counter)
-    for c in calls:
-        out[c.reason_id][c.call_date] += 1
-    return dict(out)
-
-
-def week_of(date: str) -> str:
-    """The ISO week of a date, ``2026-W49``."""
-    year, week, _ = dt.date.fromisoformat(date).isocalendar()
-    return f"{year}-W{week:02d}"
-
-
 # ---------------------------------------------------------------- repeat contacts
 
 
@@ -318,8 +301,3 @@ def repeats_by_reason(calls: Iterable[ReasonCall], *, days: float) -> dict[str, 
             if when - earlier <= window:
                 out[call_id] = first
     return out
-
-
-def repeat_counts(links: Mapping[str, str], reason_of: Mapping[str, str]) -> Counter[str]:
-    """Repeat contacts per reason, from :func:`repeats_by_reason`'s links."""
-    return Counter(reason_of[c] for c in links if c in reason_of)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+
+from pipeline.text import plain
 
 # --- number words -------------------------------------------------------------------
 
@@ -152,7 +153,7 @@ def normalise(units: Sequence[str]) -> Norm:
 def _atoms(units: Sequence[str]) -> list[_Atom]:
     atoms: list[_Atom] = []
     for i, unit in enumerate(units):
-        text = unicodedata.normalize("NFKC", unit).replace("ё", "е").replace("Ё", "Е")
+        text = plain(unit)
         space = False
         for m in _ATOM.finditer(text):
             kind = m.lastgroup or "other"

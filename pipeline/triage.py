@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pipeline import warehouse as wh
+from pipeline.shapes import from_row
 
 NOT_SCORED = ("unsupported_language", "no_rubric")
 """Statuses of calls that are stored but neither scored nor queued."""
@@ -49,18 +50,7 @@ def triage_calls(
         warehouse, "calls", call_dates=list(call_dates) if call_dates is not None else None
     )
     out = [
-        Triage(
-            call_id=r["call_id"],
-            call_date=r[wh.PARTITION],
-            source_path=r["source_path"] or "",
-            status=r["status"],
-            reason=r["status_reason"] or "",
-            language=r["language"] or "",
-            language_probability=r["language_probability"],
-            duration_s=r["duration_s"],
-            agent_id=r["agent_id"] or "",
-            team_id=r["team_id"] or "",
-        )
+        from_row(Triage, {**r, "reason": r["status_reason"] or ""})
         for r in table.to_pylist()
         if r["status"] in NOT_SCORED
     ]

@@ -41,13 +41,13 @@ from pipeline import errors
 from pipeline import warehouse as wh
 from pipeline.config import Config
 from pipeline.reason_store import ReasonCallIndex
-from pipeline.scoring import clock
 from pipeline.triage import triage_calls
 from review import charts, data
 from review.audio import audio_response, audio_status, resolve_audio
 from review.auth import SESSION_TTL_S, Account, Session, SessionSigner, check_sign_in
 from review.calibration import calibrate
 from review.feedback import FeedbackIndex
+from review.formats import FILTERS
 from review.scope import may_open, teams_of
 from review.store import (
     OVERALL,
@@ -749,21 +749,6 @@ def _triage(request: Request, account: SignedIn) -> Response:
     return _render(request, "triage.html", {"account": account, "calls": calls})
 
 
-# ---------------------------------------------------------------- template filters
-
-
-def _clock(seconds: float | None) -> str:
-    return "—" if seconds is None or math.isnan(seconds) else clock(seconds)
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None or math.isnan(value) else f"{value * 100:.0f}%"
-
-
-def _num(value: float | None, digits: int = 0) -> str:
-    return "—" if value is None or math.isnan(value) else f"{value:.{digits}f}"
-
-
 # ---------------------------------------------------------------- agents answer reviews
 
 
@@ -794,7 +779,3 @@ def _save_response(
     return RedirectResponse(
         f"/call/{quote(call_id, safe='/')}?responded={saved.id}", status_code=303
     )
-
-
-FILTERS: dict[str, Any] = {"clock": _clock, "pct": _pct, "num": _num}
-"""The Jinja filters of the app's templates (the monthly report uses them too)."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.scoring import clock
+from review.formats import pct
 from review.store import MissedItem, Review, ReviewStore, default_database_url
 
 
@@ -180,7 +181,7 @@ def calibration_report(warehouse: str | Path, database_url: str | None = None) -
     lines = [head, "-" * len(head)]
     lines += [
         f"{i.item_id:<28} {i.reviewed:>8} {i.tp:>4} {i.fp:>4} {i.fn:>4} {i.tn:>4} "
-        f"{_pct(i.precision):>9} {_pct(i.recall):>7}"
+        f"{pct(i.precision):>9} {pct(i.recall):>7}"
         for i in items
     ]
     if diffs:
@@ -192,7 +193,3 @@ def calibration_report(warehouse: str | Path, database_url: str | None = None) -
             for d in diffs
         ]
     return "\n".join(lines) + "\n"
-
-
-def _pct(value: float) -> str:
-    return "—" if math.isnan(value) else f"{value * 100:.0f}%"

@@ -104,7 +104,9 @@ class CallIndex:
             )
 
 
-def _rows(root: str | Path, table: str, date: str, call_id: str | None = None) -> list[Row]:
+def partition_rows(
+    root: str | Path, table: str, date: str, call_id: str | None = None
+) -> list[Row]:
     """One partition's rows (of one call), with the table's schema; ``[]`` if absent."""
     data = wh.read_partition(root, table, date)
     if data is None:
@@ -147,9 +149,11 @@ def read_queue(root: str | Path, date: str, *, inspector: str | None = None) -> 
         Rows sorted by inspector, kind (review, control, skim, highlight) and rank.
     """
     rows = [
-        r for r in _rows(root, "queue", date) if inspector is None or r["inspector"] == inspector
+        r
+        for r in partition_rows(root, "queue", date)
+        if inspector is None or r["inspector"] == inspector
     ]
-    scores = latest_scores(_rows(root, "scores", date))
+    scores = latest_scores(partition_rows(root, "scores", date))
     order = {"review": 0, "control": 1, "skim": 2, "highlight": 3}
     rows.sort(key=lambda r: (r["inspector"], order.get(r["kind"], 9), r["rank"]))
     return [
@@ -237,7 +241,7 @@ class CallView:
 
 def queued_for(root: str | Path, ref: CallRef) -> set[str]:
     """Inspectors whose queue for the call's date lists it."""
-    return {q["inspector"] for q in _rows(root, "queue", ref.call_date, ref.call_id)}
+    return {q["inspector"] for q in partition_rows(root, "queue", ref.call_date, ref.call_id)}
 
 
 def finding_key(rubric_id: str, rubric_version: int, item_id: str) -> str:
@@ -256,12 +260,12 @@ def read_call(root: str | Path, ref: CallRef, *, viewer: str | None) -> CallView
     viewer
         The inspector whose queue plan is preferred; ``None`` takes any queue's plan.
     """
-    call_rows = _rows(root, "calls", ref.call_date, ref.call_id)
+    call_rows = partition_rows(root, "calls", ref.call_date, ref.call_id)
     call = call_rows[0] if call_rows else {"call_id": ref.call_id}
-    findings = newest_findings(_rows(root, "findings", ref.call_date, ref.call_id))
-    utterances = _rows(root, "utterances", ref.call_date, ref.call_id)
+    findings = newest_findings(partition_rows(root, "findings", ref.call_date, ref.call_id))
+    utterances = partition_rows(root, "utterances", ref.call_date, ref.call_id)
     utterances.sort(key=lambda u: u["idx"])
-    queued = _rows(root, "queue", ref.call_date, ref.call_id)
+    queued = partition_rows(root, "queue", ref.call_date, ref.call_id)
     mine = [q for q in queued if viewer is None or q["inspector"] == viewer] or queued
     plan = _plan(mine[0]) if mine else ()
     return CallView(
@@ -269,7 +273,9 @@ def read_call(root: str | Path, ref: CallRef, *, viewer: str | None) -> CallView
         call=call,
         utterances=tuple(mark_utterances(utterances, findings)),
         findings=tuple(findings),
-        score=latest_scores(_rows(root, "scores", ref.call_date, ref.call_id)).get(ref.call_id),
+        score=latest_scores(partition_rows(root, "scores", ref.call_date, ref.call_id)).get(
+            ref.call_id
+        ),
         metrics=metric_rows(call),
         plan=plan,
         queue_kinds=tuple(sorted({q["kind"] for q in mine})),

@@ -12,7 +12,6 @@ import datetime as dt
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -21,18 +20,16 @@ from markupsafe import Markup
 
 from pipeline import warehouse as wh
 from pipeline.reason_store import (
-    dates_between,
+    ReasonsPeriod,
     options_from_config,
-    read_reasons,
-    rising_on,
+    period_start,
+    reasons_period,
 )
 from pipeline.reason_trends import (
     ReasonCall,
     ReasonPeriod,
-    Rising,
     reason_periods,
 )
-from pipeline.reasons import Reason
 from review import charts
 from review.app import SignedIn, _render, _state
 from review.auth import Account
@@ -49,20 +46,6 @@ def reasons_routes(app: FastAPI) -> None:
     app.add_api_route("/reasons/{reason_id}", _reason, methods=["GET"])
 
 
-@dataclass(frozen=True, slots=True)
-class Period:
-    first: str
-    last: str
-    days: tuple[str, ...]
-    calls: tuple[ReasonCall, ...]
-    rising: tuple[Rising, ...]
-    reasons: dict[str, Reason]
-    team: str = ""
-    """Only this team's calls (``""``: every team)."""
-    teams: tuple[str, ...] = ()
-    """The teams with calls in the period (to choose from)."""
-
-
 def _lead_only(account: Account) -> None:
     if account.role != "lead":
         raise HTTPException(403, "contact reasons are for QA leads")
@@ -74,35 +57,29 @@ def _period(
     since: str | None = None,
     days: int | None = None,
     team: str | None = None,
-) -> Period:
+) -> ReasonsPeriod:
     """The reasons' period: ``since`` (a date) or the ``days`` to the newest night; with
     ``team``, that team's calls and the flags raised on them (403 for all but QA leads)."""
     _lead_only(account)
     state = _state(request)
-    root = state.warehouse
-    dates = wh.partition_dates(root, "call_reasons")
+    dates = wh.partition_dates(state.warehouse, "call_reasons")
     last = dates[-1] if dates else dt.date.today().isoformat()
     if since is not None and not _DATE.match(since):
         raise HTTPException(400, f"since must be YYYY-MM-DD, got {since!r}")
     span = DEFAULT_DAYS if days is None else days
     if not 1 <= span <= 366:
         raise HTTPException(400, f"days must be 1 to 366, got {span}")
-    first = since or (dt.date.fromisoformat(last) - dt.timedelta(days=span - 1)).isoformat()
-    options = options_from_config(state.config)
-    stored = dates_between(root, first, last)
-    calls = state.reasons.calls(stored, options)
-    rising = rising_on(root, last, options, state.reasons) if stored else []
-    teams = tuple(sorted({c.team_id for c in calls if c.team_id}))
-    if team:
-        calls = [c for c in calls if c.team_id == team]
-        rising = [f for f in rising if f.team_id == team]
-    reasons = {r.reason_id: r for r in read_reasons(root)}
-    return Period(
-        first, last, tuple(stored), tuple(calls), tuple(rising), reasons, team or "", teams
+    return reasons_period(
+        state.warehouse,
+        options_from_config(state.config),
+        first=since or period_start(last, span),
+        last=last,
+        team=team or "",
+        index=state.reasons,
     )
 
 
-ChosenPeriod = Annotated[Period, Depends(_period)]
+ChosenPeriod = Annotated[ReasonsPeriod, Depends(_period)]
 """The period a reasons page shows, from its query (``since``, ``days``, ``team``)."""
 
 
@@ -111,7 +88,7 @@ def _daily(calls: Sequence[ReasonCall], days: Sequence[str], reason_id: str) -> 
     return [float(per[d]) for d in days]
 
 
-def trend_chart(period: Period, rows: Sequence[ReasonPeriod]) -> Markup:
+def trend_chart(period: ReasonsPeriod, rows: Sequence[ReasonPeriod]) -> Markup:
     """Calls per day of the first :data:`CHARTED` reasons (rising ones first)."""
     shown = rows[:CHARTED]
     series = [

@@ -14,6 +14,7 @@ import datetime as dt
 import math
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +25,7 @@ from pipeline import errors
 from pipeline import warehouse as wh
 from pipeline.config import Config
 from pipeline.reason_store import dates_between, options_from_config, read_reasons, reason_calls
-from pipeline.reason_trends import ReasonCall, Rising, rising_reasons
-from review.app import FILTERS
+from pipeline.reason_trends import ReasonPeriod, Rising, reason_periods, rising_reasons
 from review.feedback import (
     FeedbackIndex,
     FollowUp,
@@ -35,6 +35,7 @@ from review.feedback import (
     month_days,
     team_view,
 )
+from review.formats import FILTERS, num, pct
 from review.pages import team_charts
 from review.store import ReviewStore, default_database_url
 
@@ -46,16 +47,13 @@ REASONS_SHOWN = 10
 
 @dataclass(frozen=True, slots=True)
 class MonthReason:
-    """A contact reason of the team's month: its calls against the month before, and
-    what rose (the first flag of each signal in the month)."""
+    """A contact reason of the team's month: its calls, repeat contacts, dissatisfied
+    calls and what rose (the first flag of each signal in the month), as
+    :func:`~pipeline.reason_trends.reason_periods` counts them, and its calls the month
+    before."""
 
-    reason_id: str
-    label: str
-    calls: int
+    period: ReasonPeriod
     calls_before: int
-    repeats: int
-    dissatisfied: int
-    flags: tuple[Rising, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,33 +165,12 @@ def month_reasons(
     for day in (d for d in dates if first <= d <= last):
         for f in rising_reasons(calls, date=day, options=options, by_team=False):
             flags.setdefault((f.reason_id, f.signal), f)
-    labels = {r.reason_id: r.label for r in read_reasons(root)}
-    return _month_rows(calls, flags, labels, (first, last), b_first)
-
-
-def _month_rows(
-    calls: list[ReasonCall],
-    flags: dict[tuple[str, str], Rising],
-    labels: dict[str, str],
-    month: tuple[str, str],
-    before_first: str,
-) -> tuple[MonthReason, ...]:
-    first, last = month
+    reasons = {r.reason_id: r for r in read_reasons(root)}
     now = [c for c in calls if first <= c.call_date <= last]
-    rows = [
-        MonthReason(
-            rid,
-            labels.get(rid, ""),
-            sum(1 for c in now if c.reason_id == rid),
-            sum(1 for c in calls if c.reason_id == rid and before_first <= c.call_date < first),
-            sum(1 for c in now if c.reason_id == rid and c.repeat_of),
-            sum(1 for c in now if c.reason_id == rid and c.dissatisfied),
-            tuple(f for (r, _), f in sorted(flags.items()) if r == rid),
-        )
-        for rid in sorted({c.reason_id for c in now})
-    ]
-    rows.sort(key=lambda r: (not r.flags, -r.calls, r.reason_id))
-    return tuple(rows[:REASONS_SHOWN])
+    before = Counter(c.reason_id for c in calls if b_first <= c.call_date < first)
+    rising = [f for _key, f in sorted(flags.items())]
+    periods = reason_periods(now, reasons, rising, last=last)
+    return tuple(MonthReason(p, before[p.reason.reason_id]) for p in periods[:REASONS_SHOWN])
 
 
 def render_report(check: MonthlyCheck) -> str:
@@ -250,38 +227,33 @@ def report_markdown(check: MonthlyCheck) -> str:
         "| | this month | month before |",
         "|---|---:|---:|",
         f"| calls | {calls} | {sum(w.calls for w in check.before.weeks)} |",
-        f"| mean score | {_num(check.score, 1)} | {_num(check.score_before, 1)} |",
+        f"| mean score | {num(check.score, 1)} | {num(check.score_before, 1)} |",
         f"| reviewed calls | {reviewed} | {sum(w.reviewed for w in check.before.weeks)} |",
-        f"| coverage met | {_pct(v.coverage_met)} | {_pct(check.before.coverage_met)} |",
+        f"| coverage met | {pct(v.coverage_met)} | {pct(check.before.coverage_met)} |",
         f"| coaching sessions | {len(check.follow_ups)} | |",
         "",
     ]
-    rising = [r for r in check.reasons if r.flags]
+    rising = [r for r in check.reasons if r.period.flags]
     if rising:
         lines.append("Contact reasons that rose this month:")
         lines += [
-            f"- {r.reason_id} “{r.label}”: {r.calls} calls ({r.calls_before} the month before); "
-            + "; ".join(f"{f.signal} on {f.date} ({f.count} vs {f.expected:.1f})" for f in r.flags)
+            f"- {r.period.reason.reason_id} “{r.period.reason.label}”: {r.period.calls} calls "
+            f"({r.calls_before} the month before); "
+            + "; ".join(
+                f"{f.signal} on {f.date} ({f.count} vs {f.expected:.1f})" for f in r.period.flags
+            )
             for r in rising
         ]
         lines.append("")
     if check.focus:
-        lines.append("Focus next month: " + ", ".join(f"`{i}` ({_pct(r)})" for i, r in check.focus))
+        lines.append("Focus next month: " + ", ".join(f"`{i}` ({pct(r)})" for i, r in check.focus))
     for fu in check.follow_ups:
         lines.append(
             f"- {fu.session.agent_id} coached on `{fu.session.item_id}` "
-            f"({fu.session.held_on}): {_pct(fu.before.rate)} → {_pct(fu.since.rate)}, "
+            f"({fu.session.held_on}): {pct(fu.before.rate)} → {pct(fu.since.rate)}, "
             f"{fu.verdict}"
         )
     return "\n".join(lines) + "\n"
-
-
-def _pct(value: float | None) -> str:
-    return str(FILTERS["pct"](value))
-
-
-def _num(value: float | None, digits: int = 0) -> str:
-    return str(FILTERS["num"](value, digits))
 
 
 def closed_months(before: Iterable[str], after: Iterable[str]) -> list[str]:

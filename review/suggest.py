@@ -24,14 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import pyarrow.compute as pc
-
 from pipeline import errors
-from pipeline import warehouse as wh
 from pipeline.config import Config
 from pipeline.rubric.schema import Rubric, load_rubric
 from pipeline.scoring import clock
-from review.data import CallIndex
+from review.data import CallIndex, partition_rows
 from review.store import Review
 
 Field = Literal["match", "no_match"]
@@ -123,12 +120,12 @@ def suggest(reviews: Iterable[Review], warehouse: str | Path, config: Config) ->
         if ref is None:
             out.skipped.append(f"call {review.call_id}: reviewed but not in the warehouse")
             continue
-        call = _rows(warehouse, "calls", ref.call_date, review.call_id)
+        call = partition_rows(warehouse, "calls", ref.call_date, review.call_id)
         language = (call[0]["language"] if call else "") or ""
         if language not in rubrics:
             out.skipped.append(f"call {review.call_id}: no rubric for language {language!r}")
             continue
-        utterances = _rows(warehouse, "utterances", ref.call_date, review.call_id)
+        utterances = partition_rows(warehouse, "utterances", ref.call_date, review.call_id)
         for m in review.missed:
             source = f"missed: {review.call_id} at {clock(m.at_s)} ({review.reviewer})"
             item = next((i for i in rubrics[language][1].items if i.id == m.item_id), None)
@@ -137,7 +134,7 @@ def suggest(reviews: Iterable[Review], warehouse: str | Path, config: Config) ->
                 out.skipped.append(f"{source}: no utterance within {NEAR_S:g} s")
                 continue
             out.add(language, m.item_id, "match", said, source)
-        findings = _rows(warehouse, "findings", ref.call_date, review.call_id)
+        findings = partition_rows(warehouse, "findings", ref.call_date, review.call_id)
         for f in wrong:
             rows = [
                 r
@@ -158,13 +155,6 @@ def suggest(reviews: Iterable[Review], warehouse: str | Path, config: Config) ->
         for (path, item_id, kind, text), sources in sorted(out.found.items())
     )
     return Suggestions(proposals, tuple(out.skipped))
-
-
-def _rows(warehouse: str | Path, table: str, date: str, call_id: str) -> list[dict[str, Any]]:
-    data = wh.read_partition(warehouse, table, date)
-    if data is None:
-        return []
-    return data.filter(pc.equal(data["call_id"], call_id)).to_pylist()  # type: ignore[no-any-return]
 
 
 def _utterance_at(utterances: Sequence[Mapping[str, Any]], at_s: float, speaker: str) -> str | None:

@@ -28,7 +28,8 @@ from reviewkit import (
     sign_in_form,
 )
 
-from review.report import month_reasons
+from review.report import month_reasons, monthly_check, render_report, report_markdown
+from review.store import ReviewStore
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "review" / "screenshots"
 
@@ -90,12 +91,35 @@ def test_reason_page_lists_its_calls_with_the_moment_to_play(reasons_client: Tes
 def test_the_monthly_report_names_the_reason_that_rose(built: tuple[Path, Path]) -> None:
     _, root = built
     rows = month_reasons(root, make_config(), "TEAM-01", "2026-11")
-    assert rows[0].reason_id == "R0005" and rows[0].calls == 3
-    (flag,) = [f for f in rows[0].flags if f.window == "day"]
+    assert rows[0].period.reason.reason_id == "R0005" and rows[0].period.calls == 3
+    (flag,) = [f for f in rows[0].period.flags if f.window == "day"]
     assert (flag.signal, flag.date, flag.count) == ("new", LAST, 3)
-    assert all(not r.flags for r in rows[1:])
-    assert [(r.calls, r.calls_before) for r in rows[1:]] == [(60, 0), (60, 0)]  # 2 a day each
+    assert all(not r.period.flags for r in rows[1:])
+    assert [(r.period.calls, r.calls_before) for r in rows[1:]] == [(60, 0), (60, 0)]  # 2 a day
     assert month_reasons(root, make_config(), "TEAM-09", "2026-11") == ()
+
+
+def test_the_monthly_report_shows_each_reason_and_what_rose(
+    built: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, root = built
+    store = ReviewStore(f"sqlite:///{tmp_path / 'reviews.sqlite'}")
+    check = monthly_check(root, make_config(), "TEAM-01", "2026-11", store=store)
+    html = render_report(check)
+    table = html[html.index('id="reasons"') :]
+    new_row = (
+        "<tr><td>R0005</td><td>the app crashes since the update</td>"
+        + "".join(f'<td class="num">{n}</td>' for n in (3, 0, 1, 0))
+        + f"\n      <td><strong>new</strong> on {LAST} (3 vs 0.0 expected)</td></tr>"
+    )
+    assert new_row in table
+    assert table.index("R0005") < table.index("R0001") < table.index("R0003")
+    digest = report_markdown(check)
+    assert (
+        "- R0005 “the app crashes since the update”: 3 calls (0 the month before); "
+        f"new on {LAST} (3 vs 0.0)"
+    ) in digest
+    assert "R0001" not in digest  # only what rose
 
 
 @pytest.fixture(scope="module")

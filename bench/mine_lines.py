@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from benchenv import ROOT, use_checkout
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+use_checkout()
 
 from detection import CALLS  # noqa: E402
 

@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install extras run test lint bench clean chromium
+.PHONY: install extras run test lint bench clean chromium vectors
 
 install: $(STAMP)
 
@@ -38,6 +38,10 @@ extras:
 
 run: install
 	$(BIN)/earmark run --archive samples/archive --warehouse $(EARMARK_HOME)/warehouse
+
+# The shipped rubrics' lines as vectors (rubrics/meaning-vectors.npz): after editing them.
+vectors: install
+	$(BIN)/python -m flows.seed_vectors
 
 lint: install
 	$(BIN)/ruff check pipeline models flows review tests bench

@@ -92,13 +92,20 @@ def labelled_lines(item: str, language: str, speaker: str, min_words: int) -> li
     return lines
 
 
-def without_mined(text: str, item: str) -> str:
-    """``text`` without the mined blocks of ``item``."""
-    lines = text.split("\n")
+def item_lines(lines: list[str], item: str) -> range:
+    """The lines of the rubric item ``item`` (from its ``- id:`` to the next item's)."""
     start = lines.index(f"  - id: {item}")
     end = next(
         (i for i in range(start + 1, len(lines)) if lines[i].startswith("  - id: ")), len(lines)
     )
+    return range(start, end)
+
+
+def without_mined(text: str, item: str) -> str:
+    """``text`` without the mined blocks of ``item``."""
+    lines = text.split("\n")
+    where = item_lines(lines, item)
+    start, end = where.start, where.stop
     kept, inside = [], False
     for line in lines[start:end]:
         inside = inside or line.strip() == BEGIN
@@ -123,14 +130,12 @@ def list_end(lines: list[str], key_at: int) -> tuple[int, str]:
 def with_mined(text: str, item: str, examples: list[str], counters: list[str]) -> str:
     """``text`` with the mined block at the end of the item's meaning lists."""
     lines = text.split("\n")
-    start = lines.index(f"  - id: {item}")
+    where = item_lines(lines, item)
     meaning = next(
-        i
-        for i in range(start, len(lines))
-        if lines[i].strip().removeprefix("- ") == "detector: meaning.v1"
+        i for i in where if lines[i].strip().removeprefix("- ") == "detector: meaning.v1"
     )
     for key, new in (("counter_examples:", counters), ("examples:", examples)):
-        at = next(i for i in range(meaning, len(lines)) if lines[i].strip() == key)
+        at = next(i for i in range(meaning, where.stop) if lines[i].strip() == key)
         end, indent = list_end(lines, at)
         entries = [f"{indent}- {json.dumps(t, ensure_ascii=False)}" for t in new]
         lines[end:end] = [indent + BEGIN, *entries, indent + END]
@@ -179,7 +184,8 @@ def main() -> int:
                 if c.item.id == args.item
             )
         ).params
-        assert len(params.examples) == len(detector.examples) + len(examples), "examples lost"
+        if len(params.examples) != len(detector.examples) + len(examples):
+            raise SystemExit(f"{path}: the mined lines did not land in {args.item}'s examples")
         path.write_text(new, encoding="utf-8")
         print(f"written to {path}")
     return 0

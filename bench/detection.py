@@ -21,6 +21,7 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,17 +45,20 @@ def half_of(call_id: str) -> str:
     return "tune" if int(hashlib.sha256(call_id.encode()).hexdigest(), 16) % 2 else "check"
 
 
+def transcript_of(obj: dict[str, Any]) -> Transcript:
+    """A labelled dialogue or call (JSON) as a transcript: text only, sure words."""
+    utterances = tuple(
+        utterance_from_dict({**u, "words": [], "confidence": 1.0, "channel": 0})
+        for u in obj["utterances"]
+    )
+    return Transcript(obj["call_id"], obj["language"], float(obj["duration_s"]), utterances)
+
+
 def load_set(folder: Path, name: str) -> tuple[list[Transcript], dict[tuple[str, str], bool]]:
-    transcripts = []
-    for line in (folder / f"transcripts_{name}.jsonl").read_text(encoding="utf-8").splitlines():
-        obj = json.loads(line)
-        utterances = tuple(
-            utterance_from_dict({**u, "words": [], "confidence": 1.0, "channel": 0})
-            for u in obj["utterances"]
-        )
-        transcripts.append(
-            Transcript(obj["call_id"], obj["language"], float(obj["duration_s"]), utterances)
-        )
+    transcripts = [
+        transcript_of(json.loads(line))
+        for line in (folder / f"transcripts_{name}.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     labels = {}
     for line in (folder / f"labels_{name}.jsonl").read_text(encoding="utf-8").splitlines():
         obj = json.loads(line)
@@ -111,11 +115,7 @@ def measure_calls(path: Path, name: str = "calls") -> list[dict[str, object]]:
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for line in path.read_text(encoding="utf-8").splitlines():
         obj = json.loads(line)
-        utterances = tuple(
-            utterance_from_dict({**u, "words": [], "confidence": 1.0, "channel": 0})
-            for u in obj["utterances"]
-        )
-        call = Transcript(obj["call_id"], obj["language"], float(obj["duration_s"]), utterances)
+        call = transcript_of(obj)
         findings, _ = assess(compiled[call.language], call)
         detected = {f.item_id: f.detected for f in findings}
         for item, truth in obj["labels"].items():

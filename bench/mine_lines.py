@@ -1,49 +1,50 @@
 """Examples and counter-examples for a meaning item, from our labelled calls, line by line.
 
-The calls of ``bench/data/calls_tuned*.jsonl`` carry labels per call. A person then marked,
-in every call labelled true, which lines carry the item: ``bench/data/line_labels/
-<item>.<lang>.tsv``, one row per call, ``<call_id> TAB 4,6,9?`` (``?``: borderline, left
-out). From them:
+The calls of the tuned sets (``CALLS`` of ``bench/detection.py``: ``calls_tuned*.jsonl``)
+carry labels per call. A person then marked, in every call labelled true, which lines carry
+the item: ``bench/data/line_labels/<item>.<lang>.tsv``, one row per call,
+``<call_id> TAB 4,6,9?`` (utterances counted from 0; ``?``: borderline, left out). From them:
 
 - **examples**: the marked lines;
 - **counter-examples**: the item speaker's other lines (of calls labelled false, and the
   unmarked lines of calls labelled true), ranked by the item's own head as the rubric has
   it without a mined block; the ``--hard`` lines it scores highest, the ones it would
-  confuse, are kept (a head learns little from the easy rest, and every line is embedded
-  once per ``EARMARK_HOME``).
-
-Lines by many authors teach the head what one author's examples cannot: measured
-leaving each of the eight sets out in turn (README, "Detection quality").
+  confuse, are kept (a head learns little from the easy rest).
 
     .venv/bin/python bench/mine_lines.py ITEM LANG [--hard 300] [--write]
+    .venv/bin/python bench/mine_lines.py ITEM LANG --leave-one-out [--thresholds -0.5,0,0.5,1]
 
-Without ``--write`` it prints what it would add; with it, the block between the
-``# mined`` markers of the item's ``meaning.v1`` examples and counter-examples in the
-shipped rubric of ``LANG`` is replaced (added the first time). The threshold is not
-touched: pick it with ``earmark rubric tune`` or ``bench/detection.py``.
+Without ``--write`` it prints what it would add; with it, the block between the ``# mined``
+markers of the item's ``meaning.v1`` examples and counter-examples in the shipped rubric of
+``LANG`` is replaced (added the first time). The threshold is not touched.
+``--leave-one-out`` measures what the lines are worth: for each tuned set, the item's F1 on
+that set's calls with lines mined from the other sets only, beside the rubric without
+mined lines, mean over the sets per threshold (README, "Detection quality").
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from benchenv import ROOT, use_checkout
 
 use_checkout()
 
-from detection import CALLS  # noqa: E402
+from detection import CALLS, transcript_of  # noqa: E402
 
-from models.embed import get_embedder  # noqa: E402
+from models.embed import E5Embedder, get_embedder  # noqa: E402
 from models.nlp import get_analyzer  # noqa: E402
 from pipeline.config import DEFAULT_RUBRICS  # noqa: E402
-from pipeline.rubric.engine import compile_rubric  # noqa: E402
-from pipeline.rubric.meaning import words  # noqa: E402
+from pipeline.rubric.engine import CompiledItem, CompiledRubric, compile_rubric  # noqa: E402
+from pipeline.rubric.meaning import MeaningDetector, words  # noqa: E402
 from pipeline.rubric.schema import parse_rubric  # noqa: E402
-from pipeline.rubric.tune import meaning_of  # noqa: E402
+from pipeline.rubric.tune import item_margins, meaning_of  # noqa: E402
 from pipeline.textfile import load_yaml  # noqa: E402
 
 LABELS = ROOT / "bench" / "data" / "line_labels"
@@ -51,22 +52,28 @@ BEGIN = "# mined: bench/mine_lines.py from bench/data/line_labels (re-run it, do
 END = "# end mined"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Line:
     text: str
     marked: bool
+    set_name: str
 
 
 def marks(item: str, language: str) -> dict[str, tuple[set[int], set[int]]]:
     """call id → (the lines marked for sure, the borderline ones)."""
     path = LABELS / f"{item}.{language}.tsv"
-    out = {}
-    for row in path.read_text(encoding="utf-8").splitlines():
-        if row.strip():
-            call_id, numbers = row.split("\t")
-            marked = [n.strip() for n in numbers.split(",") if n.strip()]
-            sure = {int(n) for n in marked if not n.endswith("?")}
-            out[call_id] = (sure, {int(n[:-1]) for n in marked if n.endswith("?")})
+    out: dict[str, tuple[set[int], set[int]]] = {}
+    for n, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not row.strip():
+            continue
+        call_id, _, numbers = row.partition("\t")
+        marked = [m.strip() for m in numbers.split(",") if m.strip()]
+        if not marked or not all(m.rstrip("?").isdigit() for m in marked):
+            raise SystemExit(f"{path}:{n}: expected 'call_id<TAB>4,6,9?', got {row!r}")
+        if call_id in out:
+            raise SystemExit(f"{path}:{n}: {call_id} has a row already")
+        sure = {int(m) for m in marked if not m.endswith("?")}
+        out[call_id] = (sure, {int(m[:-1]) for m in marked if m.endswith("?")})
     return out
 
 
@@ -88,12 +95,14 @@ def labelled_lines(item: str, language: str, speaker: str, min_words: int) -> li
             for i, u in enumerate(call["utterances"]):
                 if u["speaker"] != speaker or words(u["text"]) < min_words or i in unsure:
                     continue
-                lines.append(Line(" ".join(u["text"].split()), positive and i in sure))
+                lines.append(Line(" ".join(u["text"].split()), positive and i in sure, name))
     return lines
 
 
 def item_lines(lines: list[str], item: str) -> range:
     """The lines of the rubric item ``item`` (from its ``- id:`` to the next item's)."""
+    if f"  - id: {item}" not in lines:
+        raise SystemExit(f"no item {item!r} in the rubric")
     start = lines.index(f"  - id: {item}")
     end = next(
         (i for i in range(start + 1, len(lines)) if lines[i].startswith("  - id: ")), len(lines)
@@ -102,17 +111,20 @@ def item_lines(lines: list[str], item: str) -> range:
 
 
 def without_mined(text: str, item: str) -> str:
-    """``text`` without the mined blocks of ``item``."""
+    """``text`` without the mined blocks of ``item`` (each must open and close)."""
     lines = text.split("\n")
     where = item_lines(lines, item)
-    start, end = where.start, where.stop
     kept, inside = [], False
-    for line in lines[start:end]:
-        inside = inside or line.strip() == BEGIN
-        if not inside:
-            kept.append(line)
-        inside = inside and line.strip() != END
-    return "\n".join(lines[:start] + kept + lines[end:])
+    for i in where:
+        marker = lines[i].strip()
+        if marker in (BEGIN, END) and (marker == BEGIN) == inside:
+            raise SystemExit(f"{item}: a '{marker}' line without its pair at line {i + 1}")
+        inside = marker == BEGIN or (inside and marker != END)
+        if not inside and marker != END:
+            kept.append(lines[i])
+    if inside:
+        raise SystemExit(f"{item}: a '{BEGIN}' line without '{END}'")
+    return "\n".join(lines[: where.start] + kept + lines[where.stop :])
 
 
 def list_end(lines: list[str], key_at: int) -> tuple[int, str]:
@@ -120,26 +132,120 @@ def list_end(lines: list[str], key_at: int) -> tuple[int, str]:
     indent = " " * (len(lines[key_at]) - len(lines[key_at].lstrip()) + 2)
     end = key_at + 1
     for i in range(key_at + 1, len(lines)):
-        if lines[i].startswith(indent + "- ") or lines[i].startswith(indent + "# "):
-            end = i + 1 if lines[i].startswith(indent + "- ") else end
-        elif lines[i].strip():
+        if lines[i].startswith(indent + "- "):
+            end = i + 1
+        elif lines[i].strip() and not lines[i].startswith(indent + "# "):
             break
     return end, indent
 
 
 def with_mined(text: str, item: str, examples: list[str], counters: list[str]) -> str:
-    """``text`` with the mined block at the end of the item's meaning lists."""
+    """``text`` (without mined lines) with the mined block at the end of the item's
+    meaning lists; checked by reading it back."""
     lines = text.split("\n")
     where = item_lines(lines, item)
     meaning = next(
-        i for i in where if lines[i].strip().removeprefix("- ") == "detector: meaning.v1"
+        (i for i in where if lines[i].strip().removeprefix("- ") == "detector: meaning.v1"),
+        None,
     )
+    if meaning is None:
+        raise SystemExit(f"{item} has no meaning.v1 detector")
     for key, new in (("counter_examples:", counters), ("examples:", examples)):
-        at = next(i for i in range(meaning, where.stop) if lines[i].strip() == key)
+        at = next((i for i in range(meaning, where.stop) if lines[i].strip() == key), None)
+        if at is None:
+            raise SystemExit(f"{item}: its meaning.v1 has no '{key}' list written as a block")
         end, indent = list_end(lines, at)
         entries = [f"{indent}- {json.dumps(t, ensure_ascii=False)}" for t in new]
         lines[end:end] = [indent + BEGIN, *entries, indent + END]
-    return "\n".join(lines)
+    out = "\n".join(lines)
+    before, after = meaning_params_of(text, item), meaning_params_of(out, item)
+    grown = {
+        "examples": before["examples"] + examples,
+        "counter_examples": before["counter_examples"] + counters,
+    }
+    if after != {**before, **grown} or without_mined(out, item) != text:
+        raise SystemExit(f"{item}: the mined lines did not land in its lists (a wrapped entry?)")
+    return out
+
+
+def meaning_params_of(text: str, item: str) -> dict[str, Any]:
+    found = [it for it in load_yaml(text)["items"] if it["id"] == item]
+    return _meaning_params(found[0]["detector"], found[0].get("params", {}))
+
+
+def _meaning_params(detector: str, params: dict[str, Any]) -> dict[str, Any]:
+    if detector == "meaning.v1":
+        return params
+    nested = [params[k] for k in ("find", "unless") if k in params]
+    subs: list[Any] = [*params.get("of", []), *nested]  # type: ignore[misc]
+    found = [_meaning_params(s["detector"], s.get("params", {})) for s in subs]
+    return next((p for p in found if p), {})
+
+
+def compiled(text: str, path: Path, language: str) -> CompiledRubric:
+    rubric = parse_rubric(load_yaml(text), source=str(path))
+    return compile_rubric(rubric, get_analyzer(language), embedder=get_embedder())
+
+
+def item_of(rubric: CompiledRubric, item: str) -> CompiledItem:
+    return next(c for c in rubric.items if c.item.id == item)
+
+
+def mine(
+    detector: MeaningDetector, lines: Sequence[Line], embedder: E5Embedder, hard: int
+) -> tuple[list[str], list[str]]:
+    """The marked lines the item lacks, and its head's ``hard`` likeliest other lines."""
+    if detector.head is None:
+        raise SystemExit("the item is not judged by method: linear")
+    known = set(detector.examples) | set(detector.params.counter_examples)
+    positive = {x.text for x in lines if x.marked}
+    examples = [t for t in dict.fromkeys(x.text for x in lines if x.marked) if t not in known]
+    negatives = [
+        t for t in dict.fromkeys(x.text for x in lines) if t not in positive and t not in known
+    ]
+    weights, bias = detector.head
+    scores = embedder.embed_examples(negatives) @ weights + bias
+    return examples, [negatives[i] for i in np.argsort(-scores, kind="stable")[:hard]]
+
+
+def leave_one_out(
+    text: str, path: Path, args: argparse.Namespace, lines: Sequence[Line]
+) -> dict[str, list[float]]:
+    """Mean F1 over the tuned sets per threshold: as the rubric is without mined lines,
+    and with lines mined from the other sets."""
+    thresholds = [float(t) for t in args.thresholds.split(",")]
+    base = compiled(text, path, args.language)
+    sets = sorted({x.set_name for x in lines})
+    scores: dict[str, list[list[float]]] = {"without lines": [], "with the others' lines": []}
+    for held in sets:
+        calls = [
+            json.loads(row)
+            for row in CALLS[held].read_text(encoding="utf-8").splitlines()
+            if json.loads(row)["language"] == args.language
+        ]
+        truth = np.array([bool(c["labels"][args.item]) for c in calls])
+        transcripts = [transcript_of(c) for c in calls]
+        others = [x for x in lines if x.set_name != held]
+        detector = meaning_of(item_of(base, args.item))
+        examples, counters = mine(detector, others, get_embedder(), args.hard)
+        mined = compiled(with_mined(text, args.item, examples, counters), path, args.language)
+        for name, rubric in (("without lines", base), ("with the others' lines", mined)):
+            margins = np.array(item_margins(rubric, args.item, transcripts))
+            scores[name].append([_f1(margins >= t, truth) for t in thresholds])
+    for name, rows in scores.items():
+        means = np.mean(rows, axis=0)
+        print(
+            f"{name:24}",
+            "  ".join(f"{t:+.2f}: {m:.3f}" for t, m in zip(thresholds, means, strict=True)),
+        )
+    return {name: list(np.mean(rows, axis=0)) for name, rows in scores.items()}
+
+
+def _f1(found: np.ndarray, truth: np.ndarray) -> float:
+    tp = int((found & truth).sum())
+    return (
+        2 * tp / (2 * tp + int((found & ~truth).sum()) + int((~found & truth).sum())) if tp else 0.0
+    )
 
 
 def main() -> int:
@@ -148,46 +254,24 @@ def main() -> int:
     parser.add_argument("language", choices=sorted(DEFAULT_RUBRICS))
     parser.add_argument("--hard", type=int, default=300, help="counter-examples kept")
     parser.add_argument("--write", action="store_true", help="write them into the rubric")
+    parser.add_argument("--leave-one-out", action="store_true", help="measure, write nothing")
+    parser.add_argument("--thresholds", default="-1,-0.5,0,0.25,0.5,1,1.5,2")
     args = parser.parse_args()
     path = Path(DEFAULT_RUBRICS[args.language])
     text = without_mined(path.read_text(encoding="utf-8"), args.item)
-    rubric = parse_rubric(load_yaml(text), source=str(path))
-    embedder = get_embedder()
-    compiled = compile_rubric(rubric, get_analyzer(args.language), embedder=embedder)
-    it = next(c for c in compiled.items if c.item.id == args.item)
-    detector = meaning_of(it)
-    if detector.head is None:
-        raise SystemExit(f"{args.item} is not judged by method: linear")
-    lines = labelled_lines(args.item, args.language, it.item.speaker, detector.params.min_words)
-    known = set(detector.examples)
-    examples = [t for t in dict.fromkeys(x.text for x in lines if x.marked) if t not in known]
-    positive = {x.text for x in lines if x.marked}
-    negatives = [t for t in dict.fromkeys(x.text for x in lines) if t not in positive]
-    weights, bias = detector.head
-    scores = embedder.embed_examples(negatives) @ weights + bias
-    counters = [negatives[i] for i in np.argsort(-scores, kind="stable")[: args.hard]]
+    item = item_of(compiled(text, path, args.language), args.item)
+    detector = meaning_of(item)
+    lines = labelled_lines(args.item, args.language, item.item.speaker, detector.params.min_words)
+    if args.leave_one_out:
+        leave_one_out(text, path, args, lines)
+        return 0
+    examples, counters = mine(detector, lines, get_embedder(), args.hard)
     print(
-        f"{args.item} {args.language}: {len(examples)} examples, {len(counters)} of "
-        f"{len(negatives)} other lines as counter-examples (head's log-odds "
-        f"{scores.max():+.2f} to {np.sort(scores)[::-1][len(counters) - 1]:+.2f})"
+        f"{args.item} {args.language}: {len(examples)} examples, {len(counters)} counter-examples"
     )
     if args.write:
-        new = with_mined(text, args.item, examples, counters)
-        params = meaning_of(
-            next(
-                c
-                for c in compile_rubric(
-                    parse_rubric(load_yaml(new), source=str(path)),
-                    get_analyzer(args.language),
-                    embedder=embedder,
-                ).items
-                if c.item.id == args.item
-            )
-        ).params
-        if len(params.examples) != len(detector.examples) + len(examples):
-            raise SystemExit(f"{path}: the mined lines did not land in {args.item}'s examples")
-        path.write_text(new, encoding="utf-8")
-        print(f"written to {path}")
+        path.write_text(with_mined(text, args.item, examples, counters), encoding="utf-8")
+        print(f"written to {path}; then `make vectors`, and check the item's threshold")
     return 0
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from flows.reasons import space_for
-from models.embed import SEED, E5Embedder, get_embedder, write_seed
+from models.embed import SEED, E5Embedder, get_embedder, read_seed, write_seed
 from models.nlp import get_analyzer
 from pipeline.meaning import Vectors, load_anchors
 from pipeline.protocols import Arrays, CheckArrays, MakeArrays
@@ -27,7 +27,10 @@ SHIPPED = ("inbound-support", "outbound-sales")
 
 
 class _Recorder:
-    """An embedder that notes every line it is asked to keep (the rest it passes on)."""
+    """An embedder that notes every line it is asked to keep (the rest it passes on).
+
+    It has a model id of its own, so that no cache of this process kept by model id (the
+    neutral lines', the reason space's, the trained heads') answers in its place."""
 
     def __init__(self, inner: E5Embedder) -> None:
         self.inner = inner
@@ -35,7 +38,7 @@ class _Recorder:
 
     @property
     def model_id(self) -> str:
-        return self.inner.model_id
+        return f"{self.inner.model_id}/lines"
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         return self.inner.embed(texts)
@@ -45,7 +48,7 @@ class _Recorder:
         return self.inner.embed_examples(texts)
 
     def kept_arrays(self, key: str, make: MakeArrays, *, check: CheckArrays) -> Arrays:
-        return make()
+        return self.inner.kept_arrays(key, make, check=check)
 
 
 def shipped_lines(embedder: E5Embedder) -> list[str]:
@@ -65,6 +68,9 @@ def main() -> int:
     vectors = embedder.embed_examples(lines)
     path = shipped_root() / SEED
     write_seed(path, embedder.model_id, dict(zip(lines, vectors, strict=True)))
+    if len(read_seed(embedder.model_id, path)) != len(lines):
+        print(f"earmark: could not write {path}")
+        return 1
     print(f"{len(lines)} lines' vectors written to {path}")
     return 0
 

@@ -100,9 +100,10 @@ class E5Embedder:
             self._examples = read_seed(self._model_id)
             try:
                 with np.load(self._kept_path(), allow_pickle=False) as data:
-                    self._examples.update(zip(data["texts"].tolist(), data["vectors"], strict=True))
+                    home = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
             except UNREADABLE:
-                pass  # none yet, or damaged: embedded again and rewritten
+                home = {}  # none yet, or damaged: embedded again and rewritten
+            self._examples.update(home)
         return self._examples
 
     def _save_kept(self, kept: dict[str, npt.NDArray[np.float32]]) -> None:
@@ -164,14 +165,14 @@ def read_seed(model_id: str, path: Path | None = None) -> dict[str, npt.NDArray[
 
 
 def write_seed(path: Path, model_id: str, vectors: dict[str, npt.NDArray[np.float32]]) -> None:
-    """Write :data:`SEED`, the vectors as float16 (half the size; cosines move by < 0.001)."""
+    """Write :data:`SEED` (atomically), the vectors as float16: half the size, and cosines
+    move by less than 0.001."""
     arrays = {
-        "texts": np.array(list(vectors)),
-        "vectors": np.stack(list(vectors.values())).astype(np.float16),
+        "texts": np.array(list(vectors), dtype=str),
+        "vectors": np.array(list(vectors.values()), dtype=np.float16).reshape(len(vectors), -1),
         "model": np.array(model_id),
     }
-    with path.open("wb") as f:
-        np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
+    _write_npz(path, arrays, compressed=True)
 
 
 def _digest(text: str) -> str:
@@ -190,7 +191,7 @@ def _read_kept(path: Path, key: str) -> Arrays | None:
     return arrays if found is not None and found.ndim == 0 and str(found) == key else None
 
 
-def _write_npz(path: Path, arrays: Arrays) -> None:
+def _write_npz(path: Path, arrays: Arrays, *, compressed: bool = False) -> None:
     """Write ``arrays`` to ``path`` atomically: a temporary file in the same folder, renamed
     into place, so a reader sees the old file or the new one, never half of one. A home
     that cannot be written (read-only, full) keeps nothing: the arrays are made again."""
@@ -201,7 +202,8 @@ def _write_npz(path: Path, arrays: Arrays) -> None:
         return
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle in **
+            save = np.savez_compressed if compressed else np.savez
+            save(f, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle in **
         os.chmod(tmp, 0o644)  # as a plain write would leave it (mkstemp makes it private)
         os.replace(tmp, path)
     except OSError:

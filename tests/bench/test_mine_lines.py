@@ -10,11 +10,18 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from mine_lines import BEGIN, END, LABELS, labelled_lines, marks, with_mined, without_mined
+from mine_lines import (
+    BEGIN,
+    LABELS,
+    labelled_lines,
+    marks,
+    meaning_params_of,
+    with_mined,
+    without_mined,
+)
 
 from pipeline.config import DEFAULT_RUBRICS
 from pipeline.rubric.meaning import MeaningParams
-from pipeline.rubric.schema import load_rubric
 from pipeline.textfile import load_yaml
 
 SPEAKER = {"unprofessional_conduct": "agent", "empathy": "agent"}
@@ -22,27 +29,6 @@ SPEAKER = {"unprofessional_conduct": "agent", "empathy": "agent"}
 
 def _label_files() -> list[tuple[str, str]]:
     return sorted(tuple(p.name.split(".")[:2]) for p in LABELS.glob("*.tsv"))  # type: ignore[misc]
-
-
-def _mined(language: str, item: str) -> tuple[list[str], list[str]]:
-    """The lines of the item's mined blocks in the shipped rubric: (examples, counters)."""
-    lines = Path(DEFAULT_RUBRICS[language]).read_text(encoding="utf-8").split("\n")
-    start = lines.index(f"  - id: {item}")
-    blocks: list[list[str]] = []
-    for line in lines[start:]:
-        if line.startswith("  - id: ") and line != f"  - id: {item}":
-            break
-        if line.strip() == BEGIN:
-            blocks.append([])
-        elif line.strip() == END:
-            blocks[-1].append(END)
-        elif blocks and blocks[-1][-1:] != [END]:
-            blocks[-1].append(json.loads(line.strip().removeprefix("- ")))
-    assert len(blocks) in (0, 2), f"{item} in {language}: examples and counters, or none"
-    if not blocks:
-        return [], []
-    examples, counters = (b[:-1] for b in blocks)  # as the rubric lists them
-    return examples, counters
 
 
 @pytest.mark.parametrize(("item", "language"), _label_files())
@@ -65,27 +51,23 @@ def test_every_marked_line_is_a_line_of_the_items_speaker_in_a_call_labelled_tru
 
 @pytest.mark.parametrize(("item", "language"), _label_files())
 def test_the_shipped_mined_lines_are_the_labelled_ones(item: str, language: str) -> None:
-    examples, counters = _mined(language, item)
-    if not examples:
+    text = Path(DEFAULT_RUBRICS[language]).read_text(encoding="utf-8")
+    if BEGIN not in text.split(f"  - id: {item}")[1].split("\n  - id: ")[0]:
         pytest.skip(f"{item} in {language} has no mined lines")
-    lines = labelled_lines(item, language, SPEAKER.get(item, "customer"), min_words=3)
-    marked = {x.text for x in lines if x.marked}
-    others = {x.text for x in lines if not x.marked} - marked
-    assert set(examples) <= marked
-    assert set(counters) <= others
-    # and the rubric reads them as the item's examples and counter-examples
-    item_ = load_rubric(DEFAULT_RUBRICS[language]).item(item)
-    found = [MeaningParams.model_validate(p) for p in _meaning_params(item_.params, item_.detector)]
-    assert len(found) == 1
-    assert found[0].examples[-len(examples) :] == examples
-    assert found[0].counter_examples[-len(counters) :] == counters
-
-
-def _meaning_params(params: dict, detector: str) -> list[dict]:  # type: ignore[type-arg]
-    if detector == "meaning.v1":
-        return [params]
-    subs = params.get("of", []) + [params[k] for k in ("find", "unless") if k in params]
-    return [p for s in subs for p in _meaning_params(s.get("params", {}), s["detector"])]
+    written, mined = (
+        meaning_params_of(without_mined(text, item), item),
+        meaning_params_of(text, item),
+    )
+    examples = mined["examples"][len(written["examples"]) :]
+    counters = mined["counter_examples"][len(written["counter_examples"]) :]
+    known = set(written["examples"]) | set(written["counter_examples"])
+    min_words = MeaningParams.model_validate(mined).min_words
+    lines = labelled_lines(item, language, SPEAKER.get(item, "customer"), min_words)
+    marked = [t for t in dict.fromkeys(x.text for x in lines if x.marked) if t not in known]
+    others = {x.text for x in lines} - {x.text for x in lines if x.marked} - known
+    assert examples == marked  # every marked line, and nothing else
+    assert set(counters) <= others and len(counters) == min(300, len(others))
+    assert len(set(counters)) == len(counters)
 
 
 RUBRIC = """\
@@ -134,3 +116,12 @@ def test_a_mined_block_lands_in_the_meaning_lists_and_writing_it_again_replaces_
     assert meaning["counter_examples"] == ["Your number, please.", "Hold on.", "One moment."]
     assert meaning["threshold"] == 0.5
     assert load_yaml(once)["items"][1] == load_yaml(RUBRIC)["items"][1]
+
+
+def test_a_block_without_its_end_marker_is_refused_rather_than_eating_the_item() -> None:
+    once = with_mined(RUBRIC, "kind", ["I get it, that's awful."], ["Hold on."])
+    broken = "\n".join(line for line in once.split("\n") if line.strip() != "# end mined")
+    with pytest.raises(SystemExit, match="without"):
+        without_mined(broken, "kind")
+    with pytest.raises(SystemExit, match="no item"):
+        without_mined(RUBRIC, "nothing_like_it")

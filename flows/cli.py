@@ -794,10 +794,13 @@ def cmd_rubric_tune(args: argparse.Namespace) -> int:
     if not 0 < args.precision <= 1:
         raise errors.PRECISION_INVALID(value=args.precision)
     compiled = next(iter(compile_rubrics([args.rubric]).values()))
-    calls, labels = _tune_examples(args, compiled.rubric.language)
     target = next((c for c in compiled.items if c.item.id == args.item), None)
+    if target is None:
+        known = ", ".join(c.item.id for c in compiled.items)
+        raise errors.TUNE_ITEM(problem=f"no item {args.item!r} in {args.rubric} (has {known})")
+    current = meaning_of(target).params.threshold  # an item without meaning: its error
+    calls, labels = _tune_examples(args, compiled.rubric.language, target.item.speaker)
     margins = item_margins(compiled, args.item, calls)
-    current = meaning_of(target).params.threshold if target is not None else 0.0
     result = pick_threshold(args.item, margins, labels, precision=args.precision, current=current)
     print(
         f"{args.item}: {result.positives} labelled present, {result.negatives} absent "
@@ -818,9 +821,12 @@ def cmd_rubric_tune(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _tune_examples(args: argparse.Namespace, language: str) -> tuple[list[object], list[bool]]:
-    """Labelled calls for ``rubric tune``: one-line calls from ``text``, or stored transcripts
-    by ``call_id``. A bad line is an error naming the file and line."""
+def _tune_examples(
+    args: argparse.Namespace, language: str, item_speaker: str
+) -> tuple[list[object], list[bool]]:
+    """Labelled calls for ``rubric tune``: one-line calls from ``text`` (said by the item's
+    speaker unless the label names one, which must then be it), or stored transcripts by
+    ``call_id``. A bad line is an error naming the file and line."""
     import json
 
     from flows.rubrics import transcripts_from_jsonl
@@ -854,7 +860,11 @@ def _tune_examples(args: argparse.Namespace, language: str) -> tuple[list[object
             if not isinstance(present, bool):
                 raise ValueError("'present' must be true or false")
             if "text" in obj:
-                speaker = obj.get("speaker", "any")
+                speaker = obj.get("speaker", item_speaker)
+                if item_speaker != "any" and speaker != item_speaker:
+                    raise ValueError(
+                        f"a {speaker!r} line, but {args.item} judges the {item_speaker}'s lines"
+                    )
                 utt = Utterance(speaker, 0.0, 2.0, str(obj["text"]), (), 1.0, 0)
                 calls.append(Transcript(f"line-{n}", language, 2.0, (utt,)))
             elif obj.get("item_id", args.item) != args.item:

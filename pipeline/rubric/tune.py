@@ -3,8 +3,8 @@
 A data engineer labels calls (or single lines) as having the item or not; each gets the
 item's strongest meaning margin over its eligible utterances (``+inf`` when a phrase rule
 of the item fires anyway, ``-inf`` when nothing is near an example). The threshold is the
-lowest margin that keeps precision at the target: the most recall the labels allow at
-that precision.
+one with the most recall the labels allow at the target precision (among equals, the
+more precise, then the one nearest the current threshold).
 """
 
 from __future__ import annotations
@@ -95,13 +95,31 @@ def pick_threshold(
     precision: float,
     current: float,
 ) -> TuneResult:
-    """The lowest threshold whose precision is at least ``precision`` on the labels."""
+    """The threshold with the most recall whose precision is at least ``precision`` on the
+    labels; among equals, the more precise, then the one nearest ``current``.
+
+    The candidates are every finite margin, ``current``, and just above the highest finite
+    margin: a threshold where only the item's phrase rules (margin ``+inf``) fire.
+
+    Examples
+    --------
+    >>> r = pick_threshold("x", [math.inf, math.inf, -0.3, -0.6], [True, True, False, False],
+    ...                    precision=0.9, current=-0.25)
+    >>> r.chosen.threshold, r.chosen.precision, r.chosen.recall
+    (-0.25, 1.0, 1.0)
+    """
     if len(margins) != len(labels):
         raise ValueError("one label per margin")
-    candidates = sorted({m for m in margins if math.isfinite(m)}, reverse=True)
+    finite = {m for m in margins if math.isfinite(m)}
+    above_all = [max(finite) + 1e-4] if finite else []
+    candidates = sorted(finite | {current, *above_all}, reverse=True)
     curve = tuple(_point(t, margins, labels) for t in candidates)
     good = [p for p in curve if p.precision >= precision and p.recall > 0]
-    chosen = min(good, key=lambda p: p.threshold) if good else None
+
+    def rank(p: TunePoint) -> tuple[float, float, float]:
+        return (p.recall, p.precision, -abs(p.threshold - current))
+
+    chosen = max(good, key=rank) if good else None
     return TuneResult(
         item_id=item_id,
         chosen=chosen,

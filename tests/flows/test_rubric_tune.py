@@ -84,7 +84,7 @@ def test_a_bad_label_line_is_named(tmp_path: Path, capsys: pytest.CaptureFixture
     assert f"[C071] {labels}:1: not a label line" in capsys.readouterr().err
 
 
-def test_the_lowest_threshold_at_the_precision_wins() -> None:
+def test_the_most_recall_at_the_precision_wins() -> None:
     margins = [0.05, 0.03, 0.02, 0.01, -0.01, -math.inf, math.inf]
     labels = [True, True, False, True, False, False, True]
     result = pick_threshold("x", margins, labels, precision=0.75, current=0.04)
@@ -94,3 +94,44 @@ def test_the_lowest_threshold_at_the_precision_wins() -> None:
     assert result.current.recall == 0.5
     strict = pick_threshold("x", margins, labels, precision=1.0, current=0.0)
     assert strict.chosen is not None and strict.chosen.threshold == 0.03
+
+
+def test_phrase_hits_count_and_the_current_threshold_stays_when_nothing_beats_it() -> None:
+    # the item's phrases find both positives (+inf); the negatives sit below the threshold
+    margins = [math.inf, math.inf, -0.3, -0.6, -5.4]
+    labels = [True, True, False, False, True]
+    result = pick_threshold("x", margins, labels, precision=0.9, current=-0.25)
+    assert result.chosen is not None
+    assert (result.chosen.threshold, result.chosen.precision) == (-0.25, 1.0)
+    loose = pick_threshold("x", margins, labels, precision=0.5, current=-0.25)
+    assert loose.chosen is not None and loose.chosen.recall == 1.0  # the third positive
+    assert loose.chosen.threshold == -5.4 and loose.chosen.precision == 0.6
+    only_phrases = pick_threshold(
+        "x", [math.inf, 0.2, 0.1], [True, False, False], precision=1.0, current=0.0
+    )
+    assert only_phrases.chosen is not None and only_phrases.chosen.threshold > 0.2
+
+
+def test_a_label_without_a_speaker_is_the_items_speaker_and_another_speaker_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    labels = tmp_path / "labels.jsonl"
+    rows = [{"text": t, "present": y} for t, y in LINES]  # no speaker: the item's (customer)
+    labels.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    args = [
+        "rubric",
+        "tune",
+        "customer_dissatisfaction",
+        "--rubric",
+        str(RUBRIC),
+        "--labels",
+        str(labels),
+        "--precision",
+        "1.0",
+    ]
+    assert main(args) == 0
+    assert "R 0.000" not in capsys.readouterr().out
+    rows[0]["speaker"] = "agent"
+    labels.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    assert main(args) == 2
+    assert f"[C071] {labels}:1:" in capsys.readouterr().err

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import difflib
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -127,12 +127,31 @@ def validate_detector(name: str, params: Mapping[str, Any], *, where: str) -> Ba
     """Check that ``name`` is registered and ``params`` fit its ``Params`` model."""
     cls = get_detector_class(name, where=where)
     try:
-        return cls.Params.model_validate(dict(params))  # type: ignore[no-any-return]
+        validated: BaseModel = cls.Params.model_validate(dict(params))
     except ValidationError as exc:
-        problems = "; ".join(
-            f"params.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(_problem(e, cls.Params) for e in exc.errors())
         raise errors.DETECTOR_PARAMS(where=where, name=name, problems=problems) from None
+    for part, sub in _parts(validated):  # a combinator's detectors, checked now, not at compile
+        validate_detector(sub.detector, sub.params, where=f"{where}: {name} {part}")
+    return validated
+
+
+def _problem(error: Any, model: type[BaseModel]) -> str:
+    where = ".".join(str(p) for p in error["loc"])
+    if error["type"] == "extra_forbidden" and len(error["loc"]) == 1:
+        close = difflib.get_close_matches(str(error["loc"][0]), list(model.model_fields), n=1)
+        if close:
+            return f"params.{where}: unknown (did you mean {close[0]!r}?)"
+    return f"params.{where}: {error['msg']}"
+
+
+def _parts(params: BaseModel) -> Iterator[tuple[str, Any]]:
+    """The detectors inside a combinator's params (``any.v1 of[k]``, ``unless.v1 find``)."""
+    for part, value in params:
+        subs = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+        for k, sub in subs:
+            if isinstance(sub, BaseModel) and {"detector", "params"} <= set(type(sub).model_fields):
+                yield (part if k is None else f"{part}[{k}]"), sub
 
 
 def build_detector(

@@ -139,6 +139,22 @@ def test_unless_drops_the_hits_another_rule_contradicts() -> None:
         _run("en", rubric_item("unless.v1", {"find": params["find"]}), _call("en"))
 
 
+def test_a_typo_inside_a_combinator_is_found_when_the_rubric_is_read() -> None:
+    meaning = {"detector": "meaning.v1", "params": {"examples": ["so sorry"], "min_similarty": 0.8}}
+    phrase = {"detector": "phrase.v1", "params": {"phrases": ["sorry"]}}
+    nested = rubric_item("any.v1", {"of": [phrase, meaning]})
+    with pytest.raises(RubricError) as info:  # no model needed: `rubric check` catches it
+        parse_rubric(rubric_doc(nested))
+    assert info.value.code == "R005"
+    assert "any.v1 of[1]: detector 'meaning.v1'" in str(info.value)
+    assert "params.min_similarty: unknown (did you mean 'min_similarity'?)" in str(info.value)
+    deeper = rubric_item(
+        "unless.v1", {"find": {"detector": "any.v1", "params": {"of": [meaning]}}, "unless": phrase}
+    )
+    with pytest.raises(RubricError, match=r"unless.v1 find: .*any.v1 of\[0\]"):
+        parse_rubric(rubric_doc(deeper))
+
+
 def test_sequence_request_then_thanks_within_gap() -> None:
     params = {
         "first": ["please hold"],

@@ -53,7 +53,7 @@ def test_good_rubric_loads() -> None:
         (
             _with_item(params={"phrase": ["x"]}),
             "R005",
-            "params.phrase: Extra inputs are not permitted",
+            "params.phrase: unknown (did you mean 'phrases'?)",
         ),
         ({**GOOD, "items": GOOD["items"] * 2}, "R004", "duplicate item id"),
         ({**GOOD, "language": "fr"}, "R006", "language must be one of en, zh, ru, got 'fr'"),

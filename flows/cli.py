@@ -371,6 +371,11 @@ def _iso_date(value: str | None, option: str) -> str | None:
         raise errors.DATE_INVALID(option=option, value=value) from None
 
 
+def _iso_dates(values: Sequence[str] | None, option: str = "--date") -> list[str]:
+    """Each of a repeatable date option, checked (``C040`` names the bad one)."""
+    return [_iso_date(v, option) or v for v in values or ()]
+
+
 def _date_range(
     first: str | None, last: str | None, *, names: tuple[str, str] = ("--date", "--date")
 ) -> DateRange:
@@ -481,9 +486,12 @@ def _print_triage(calls: Sequence[object]) -> None:
 
 
 def cmd_triage(args: argparse.Namespace) -> int:
+    from pipeline import warehouse as wh
     from pipeline.triage import triage_calls
 
-    calls = triage_calls(args.warehouse, call_dates=args.date)
+    dates = _iso_dates(args.date)
+    wh.require_calls(args.warehouse)
+    calls = triage_calls(args.warehouse, call_dates=dates or None)
     if not calls:
         print("no call was kept out of the queues (every stored call was scored or quarantined)")
         return EXIT_OK
@@ -563,19 +571,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_calibration_report(args: argparse.Namespace) -> int:
+    from pipeline import warehouse as wh
     from review.calibration import calibration_report
 
+    wh.require_calls(args.warehouse)
     print(calibration_report(args.warehouse, args.database), end="")
     return EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from pipeline import warehouse as wh
     from pipeline.config import load_config
     from review.report import write_report
 
+    config = load_config(args.config)
+    wh.require_calls(args.warehouse)
     check = write_report(
         args.warehouse,
-        load_config(args.config),
+        config,
         args.team,
         args.month,
         args.out,
@@ -916,6 +929,7 @@ def cmd_rubric_explain(args: argparse.Namespace) -> int:
     )
     from pipeline.scoring import assess
 
+    wh.require_calls(args.warehouse)
     calls = [
         r for r in wh.read_table(args.warehouse, "calls").to_pylist() if r["call_id"] == args.call
     ]
@@ -984,11 +998,13 @@ def cmd_rubric_suggest(args: argparse.Namespace) -> int:
 
 def cmd_rescore(args: argparse.Namespace) -> int:
     from flows.rescore import run_rescore
+    from pipeline import warehouse as wh
     from pipeline.config import load_config
 
-    summary = run_rescore(
-        args.warehouse, load_config(args.config), rubrics=args.rubric or (), since=args.since
-    )
+    since = _iso_date(args.since, "--since")
+    config = load_config(args.config)
+    wh.require_calls(args.warehouse)
+    summary = run_rescore(args.warehouse, config, rubrics=args.rubric or (), since=since)
     print(
         f"earmark: rescored {summary.calls} calls over {len(summary.dates)} date(s) in {summary.wall_s:.1f} s "
         f"({summary.calls_per_s:.0f} calls/s), no ASR; {summary.skipped} skipped (no rubric for their language)"
@@ -1027,9 +1043,9 @@ def cmd_queue_build(args: argparse.Namespace) -> int:
     from pipeline.config import load_config
 
     config = load_config(args.config)
-    dates = [_iso_date(d, "--date") or d for d in args.date or ()] or wh.partition_dates(
-        args.warehouse, "scores"
-    )
+    asked = _iso_dates(args.date)
+    wh.require_calls(args.warehouse)
+    dates = asked or wh.partition_dates(args.warehouse, "scores")
     queue = run_queue_build(args.warehouse, dates, config)
     _print_queues(queue, top=20, warehouse=args.warehouse)
     return EXIT_OK
@@ -1039,7 +1055,9 @@ def cmd_queue_show(args: argparse.Namespace) -> int:
     from pipeline import warehouse as wh
     from pipeline.rows import queue_entry_from_row
 
-    table = wh.read_table(args.warehouse, "queue", call_dates=[args.date] if args.date else None)
+    date = _iso_date(args.date, "--date")
+    wh.require_calls(args.warehouse)
+    table = wh.read_table(args.warehouse, "queue", call_dates=[date] if date else None)
     rows = table.to_pylist()
     if args.inspector:
         rows = [r for r in rows if r["inspector"] == args.inspector]

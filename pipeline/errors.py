@@ -311,6 +311,12 @@ WAREHOUSE_NO_CALLS = _entry(
     "{root}: no calls in this warehouse (is it the right folder? run "
     "`earmark run --archive A --warehouse W` first)",
 )
+WAREHOUSE_MISSING = _entry(
+    "W012",
+    WarehouseError,
+    "{root}: no such folder (is --warehouse the right path? `earmark run --archive A "
+    "--warehouse W` writes one)",
+)
 WAREHOUSE_NO_REASONS = _entry(
     "W011",
     WarehouseError,

@@ -400,7 +400,10 @@ def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
         f"{len(s.quarantined)} quarantined, {s.audio_s / 60:.1f} min of audio in {s.wall_s:.1f} s"
     )
     if s.asr_wall_s:
-        print(f"ASR throughput: {s.throughput:.1f} audio s per wall s")
+        print(
+            f"ASR: {s.asr_audio_s / 60:.1f} min of new audio in {s.asr_wall_s:.1f} worker-s "
+            f"(summed over workers): {s.throughput:.1f} audio s per worker-second"
+        )
         share = s.embed_wall_s / s.asr_wall_s
         print(f"meaning model: {s.embed_wall_s:.1f} s ({share:.0%} of the ASR time)")
         share = s.reasons_wall_s / s.asr_wall_s
@@ -455,8 +458,32 @@ def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
         _print_triage(s.not_scored[:top])
         if len(s.not_scored) > top:
             print(f"  … {len(s.not_scored) - top} more: earmark triage --warehouse {warehouse}")
-    print(f"warehouse: {warehouse}  (dates {', '.join(s.call_dates) or '—'})\n")
+    if not s.call_dates and not s.queue:
+        print(f"warehouse: {warehouse}  (no new calls tonight)\n")
+        _print_earlier_queues(warehouse)
+        return
+    print(f"warehouse: {warehouse}  (dates {', '.join(s.call_dates)})\n")
     _print_queues(s.queue, top=top, warehouse=warehouse)
+
+
+EARLIER_QUEUES_SHOWN = 3
+
+
+def _print_earlier_queues(warehouse: str) -> None:
+    """After a night with nothing new: the queues of earlier nights are still there (a
+    night does not rebuild past queues), so say where, instead of an empty queue."""
+    from pipeline import warehouse as wh
+
+    dates = wh.partition_dates(warehouse, "queue")
+    if not dates:
+        print("Review queue — no call needs review")
+        return
+    shown = dates[-EARLIER_QUEUES_SHOWN:]
+    more = f"{len(dates) - len(shown)} earlier, " if len(dates) > len(shown) else ""
+    print(
+        f"no new calls tonight; queues of earlier dates are unchanged ({more}"
+        f"{', '.join(shown)}): earmark queue show --warehouse {warehouse} --date {dates[-1]}"
+    )
 
 
 def _print_reasons(s: object) -> None:

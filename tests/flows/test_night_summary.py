@@ -56,3 +56,67 @@ def test_an_unreadable_metadata_csv_stops_the_night_before_any_work(tmp_path: Pa
     with pytest.raises(InputError, match=r"needs a 'file' or 'call_id' column.*semicolons") as info:
         preflight(tmp_path, tmp_path / "wh", Config())
     assert info.value.code == "I002"
+
+
+def _quiet_night(**fields: object) -> NightSummary:
+    """A second run over the same archive: nothing new, nothing transcribed."""
+    base: dict[str, object] = {
+        "processed": 0,
+        "quarantined": [],
+        "ignored": [],
+        "audio_s": 0.0,
+        "asr_audio_s": 0.0,
+        "asr_wall_s": 0.0,
+        "cached": 0,
+        "wall_s": 1.0,
+        "call_dates": [],
+    }
+    return NightSummary(**{**base, **fields})  # type: ignore[arg-type]
+
+
+def test_a_night_with_nothing_new_points_at_the_earlier_queues(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline import warehouse as wh
+
+    root = str(tmp_path / "wh")
+    days = ["2026-11-18", "2026-11-19", "2026-11-20", "2026-11-21"]
+    wh.upsert(root, "queue", {d: [{"call_id": f"c-{d}", "inspector": "lena"}] for d in days})
+    _print_summary(_quiet_night(), root, top=5)
+    out = capsys.readouterr().out
+    assert "dates —" not in out and "no call needs review" not in out
+    assert f"warehouse: {root}  (no new calls tonight)" in out
+    assert (
+        "no new calls tonight; queues of earlier dates are unchanged (1 earlier, "
+        f"2026-11-19, 2026-11-20, 2026-11-21): earmark queue show --warehouse {root} "
+        "--date 2026-11-21"
+    ) in out
+
+
+def test_a_first_night_with_nothing_queued_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _print_summary(_quiet_night(), str(tmp_path / "wh"), top=5)
+    assert "Review queue — no call needs review" in capsys.readouterr().out
+
+
+def test_the_asr_line_says_its_time_is_summed_over_workers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # two workers: 60 s of audio in 12 s of wall time, 20 s of ASR time summed over both
+    night = _quiet_night(
+        processed=2,
+        audio_s=60.0,
+        asr_audio_s=60.0,
+        asr_wall_s=20.0,
+        wall_s=12.0,
+        call_dates=["2026-12-05"],
+    )
+    _print_summary(night, "/wh", top=5)
+    out = capsys.readouterr().out
+    assert "1.0 min of audio in 12.0 s" in out
+    assert (
+        "ASR: 1.0 min of new audio in 20.0 worker-s (summed over workers): "
+        "3.0 audio s per worker-second" in out
+    )
+    assert "per wall s" not in out

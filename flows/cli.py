@@ -584,6 +584,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     archive = args.archive or config.archive
     if not archive:
         raise errors.LOCATION_MISSING(options="--archive (the recordings' folder)", keys="archive")
+    if not Path(archive).is_dir():  # before the address is announced, not after
+        raise errors.ARCHIVE_FOLDER_MISSING(path=archive)
+    secret_key, note = _session_key()
+    if note:
+        print(note, file=sys.stderr)
     print(f"earmark: review app on http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
     serve(
         args.warehouse,
@@ -593,8 +598,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         database_url=args.database,
+        secret_key=secret_key,
     )
     return EXIT_OK
+
+
+SECRET_KEY_VARIABLE = "EARMARK_SECRET_KEY"
+
+
+def _session_key() -> tuple[str, str]:
+    """The key that signs the review app's session cookies, and a note when it is a fresh
+    random one (``$EARMARK_SECRET_KEY`` unset): then sign-ins end when the server stops."""
+    import os
+    import secrets
+
+    key = os.environ.get(SECRET_KEY_VARIABLE)
+    if key:
+        return key, ""
+    note = (
+        f"earmark: no {SECRET_KEY_VARIABLE} set: sign-ins end when this server stops. To keep "
+        f"them across restarts (and share them between servers), set it once, e.g. "
+        f"export {SECRET_KEY_VARIABLE}=$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+    )
+    return secrets.token_hex(32), note
 
 
 def cmd_calibration_report(args: argparse.Namespace) -> int:

@@ -25,6 +25,8 @@ class EarmarkError(Exception):
 
     code = "E000"
     exit_code = EXIT_USAGE
+    detail = ""
+    """A library's own words about the failure: stored and logged, kept off the terminal."""
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         if code is not None:

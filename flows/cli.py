@@ -543,7 +543,7 @@ def _print_queues(queue: Sequence[object], *, top: int, warehouse: str) -> None:
         read = sum(s.duration_s for q in review for s in q.plan if s.kind == "read")
         price = sum(q.price_s for q in review)
         print(
-            f"Queue of {inspector} for {date} — {len(review)} call(s) to review, "
+            f"{_queue_title(inspector, date)} — {len(review)} call(s) to review, "
             f"{clock(price)} of budget ({clock(heard)} to hear, {clock(read)} of call to read); "
             f"{len(entries) - len(review)} highlight(s)"
         )
@@ -562,12 +562,35 @@ def _print_queue(queue: Sequence[object]) -> None:
     print(f"{'rank':>4}  {'kind':9}  {'call':24}  {'agent':8}  {'prio':>5}  {'cost':>6}  why")
     for q in queue:
         assert isinstance(q, QueueEntry)
-        why = q.reasons[0] if q.reasons else ""
-        more = f" (+{len(q.reasons) - 1})" if len(q.reasons) > 1 else ""
         print(
             f"{q.rank:>4}  {q.kind:9}  {q.call_id[-24:]:24}  {(q.agent_id or '—')[:8]:8}  "
-            f"{q.priority:>5.0f}  {clock(q.price_s):>6}  {why[:90]}{more}"
+            f"{q.priority:>5.0f}  {clock(q.price_s):>6}  {_why(q.reasons)}"
         )
+
+
+def _queue_title(inspector: str, date: str) -> str:
+    from pipeline.queue import UNASSIGNED
+
+    if inspector == UNASSIGNED:
+        return f"Queue for {date} (unassigned calls)"
+    return f"Queue of {inspector} for {date}"
+
+
+WHY_CHARS = 90
+
+
+def _why(reasons: Sequence[str]) -> str:
+    """A queue row's first reason, cut at a word with its quote closed, and how many more
+    reasons the call has (failed items, flags, signals: ``queue show --csv`` lists them)."""
+    from pipeline.text import shorten
+
+    if not reasons:
+        return ""
+    first = shorten(reasons[0], WHY_CHARS)
+    if first.count('"') % 2:
+        first += '"'
+    more = len(reasons) - 1
+    return first + (f" (+{more} more reason{'s' * (more > 1)})" if more else "")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

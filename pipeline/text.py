@@ -8,6 +8,7 @@
   (:meth:`pipeline.protocols.TextAnalyzer.normalize`): apostrophes kept inside words,
   Chinese in Simplified characters with no punctuation or spaces.
 * :func:`simplified` — Chinese in Simplified characters (Whisper often writes Traditional).
+* :func:`shorten` — a text cut at a word to fit a line, ending in "…".
 """
 
 from __future__ import annotations
@@ -80,3 +81,20 @@ def simplified(text: str) -> str:
     import zhconv
 
     return str(zhconv.convert(text, "zh-cn"))
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut at a word (or, in Chinese, a character) to at most ``limit`` characters.
+
+    Examples
+    --------
+    >>> shorten("my internet has been down since last night", 20)
+    'my internet has…'
+    """
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut and not re.search(r"[\u3000-\u9fff]", cut[-1]):
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,.;:，。") + "…"

@@ -458,20 +458,21 @@ def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
         _print_triage(s.not_scored[:top])
         if len(s.not_scored) > top:
             print(f"  … {len(s.not_scored) - top} more: earmark triage --warehouse {warehouse}")
-    if not s.call_dates and not s.queue:
-        print(f"warehouse: {warehouse}  (no new calls tonight)\n")
-        _print_earlier_queues(warehouse)
-        return
-    print(f"warehouse: {warehouse}  (dates {', '.join(s.call_dates)})\n")
-    _print_queues(s.queue, top=top, warehouse=warehouse)
+    dates = f"  (dates {', '.join(s.call_dates)})" if s.call_dates else ""
+    print(f"warehouse: {warehouse}{dates}\n")
+    if s.queue:
+        _print_queues(s.queue, top=top, warehouse=warehouse)
+    else:
+        _print_stored_queues(warehouse, new_calls=bool(s.call_dates))
 
 
 EARLIER_QUEUES_SHOWN = 3
 
 
-def _print_earlier_queues(warehouse: str) -> None:
-    """After a night with nothing new: the queues of earlier nights are still there (a
-    night does not rebuild past queues), so say where, instead of an empty queue."""
+def _print_stored_queues(warehouse: str, *, new_calls: bool) -> None:
+    """After a night that queued nothing (no new calls, or none needing review, or late
+    calls of dates whose queues were kept): the queues stored before are still there (a
+    night does not rebuild them), so say where, instead of an empty queue."""
     from pipeline import warehouse as wh
 
     dates = wh.partition_dates(warehouse, "queue")
@@ -480,9 +481,10 @@ def _print_earlier_queues(warehouse: str) -> None:
         return
     shown = dates[-EARLIER_QUEUES_SHOWN:]
     more = f"{len(dates) - len(shown)} earlier, " if len(dates) > len(shown) else ""
+    lead = "no new queue tonight" if new_calls else "no new calls tonight"
     print(
-        f"no new calls tonight; queues of earlier dates are unchanged ({more}"
-        f"{', '.join(shown)}): earmark queue show --warehouse {warehouse} --date {dates[-1]}"
+        f"{lead}; queues of earlier dates are unchanged ({more}{', '.join(shown)}): "
+        f"earmark queue show --warehouse {warehouse} --date {dates[-1]}"
     )
 
 

@@ -85,11 +85,28 @@ def test_a_night_with_nothing_new_points_at_the_earlier_queues(
     _print_summary(_quiet_night(), root, top=5)
     out = capsys.readouterr().out
     assert "dates —" not in out and "no call needs review" not in out
-    assert f"warehouse: {root}  (no new calls tonight)" in out
+    assert f"warehouse: {root}\n" in out
     assert (
         "no new calls tonight; queues of earlier dates are unchanged (1 earlier, "
         f"2026-11-19, 2026-11-20, 2026-11-21): earmark queue show --warehouse {root} "
         "--date 2026-11-21"
+    ) in out
+
+
+def test_late_calls_whose_queues_were_kept_point_at_them_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline import warehouse as wh
+
+    root = str(tmp_path / "wh")
+    wh.upsert(root, "queue", {"2026-11-20": [{"call_id": "c1", "inspector": "lena"}]})
+    night = _quiet_night(processed=1, call_dates=["2026-11-20"], queues_kept=["2026-11-20"])
+    _print_summary(night, root, top=5)
+    out = capsys.readouterr().out
+    assert "no call needs review" not in out
+    assert (
+        "no new queue tonight; queues of earlier dates are unchanged (2026-11-20): "
+        f"earmark queue show --warehouse {root} --date 2026-11-20"
     ) in out
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from runkit import night_summary
 
 from flows import nightly
 from flows.cli import _print_summary
@@ -35,17 +36,7 @@ def test_an_undecodable_file_gets_a_plain_reason_and_keeps_the_libraries_words(
     (row,) = wh.read_table(settings.warehouse, "quarantine").to_pylist()
     assert (row["reason"], row["detail"]) == (q.reason, q.detail)
 
-    summary = nightly.NightSummary(
-        processed=0,
-        quarantined=[q],
-        ignored=[],
-        audio_s=0.0,
-        asr_audio_s=0.0,
-        asr_wall_s=0.0,
-        cached=0,
-        wall_s=1.0,
-        call_dates=[q.call_date],
-    )
+    summary = night_summary(quarantined=[q], call_dates=[q.call_date])
     _print_summary(summary, settings.warehouse, top=5)
     (line,) = [ln for ln in capsys.readouterr().out.splitlines() if "[A002]" in ln]
     assert line.count("notes saved as.wav") == 1 and line.endswith(PLAIN)

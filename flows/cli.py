@@ -371,6 +371,11 @@ def _iso_date(value: str | None, option: str) -> str | None:
         raise errors.DATE_INVALID(option=option, value=value) from None
 
 
+def _iso_dates(values: Sequence[str] | None, option: str = "--date") -> list[str]:
+    """Each of a repeatable date option, checked (``C040`` names the bad one)."""
+    return [_iso_date(v, option) or v for v in values or ()]
+
+
 def _date_range(
     first: str | None, last: str | None, *, names: tuple[str, str] = ("--date", "--date")
 ) -> DateRange:
@@ -395,7 +400,10 @@ def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
         f"{len(s.quarantined)} quarantined, {s.audio_s / 60:.1f} min of audio in {s.wall_s:.1f} s"
     )
     if s.asr_wall_s:
-        print(f"ASR throughput: {s.throughput:.1f} audio s per wall s")
+        print(
+            f"ASR: {s.asr_audio_s / 60:.1f} min of new audio in {s.asr_wall_s:.1f} worker-s "
+            f"(summed over workers): {s.throughput:.1f} audio s per worker-second"
+        )
         share = s.embed_wall_s / s.asr_wall_s
         print(f"meaning model: {s.embed_wall_s:.1f} s ({share:.0%} of the ASR time)")
         share = s.reasons_wall_s / s.asr_wall_s
@@ -450,8 +458,34 @@ def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
         _print_triage(s.not_scored[:top])
         if len(s.not_scored) > top:
             print(f"  … {len(s.not_scored) - top} more: earmark triage --warehouse {warehouse}")
-    print(f"warehouse: {warehouse}  (dates {', '.join(s.call_dates) or '—'})\n")
-    _print_queues(s.queue, top=top, warehouse=warehouse)
+    dates = f"  (dates {', '.join(s.call_dates)})" if s.call_dates else ""
+    print(f"warehouse: {warehouse}{dates}\n")
+    if s.queue:
+        _print_queues(s.queue, top=top, warehouse=warehouse)
+    else:
+        _print_stored_queues(warehouse, new_calls=bool(s.call_dates))
+
+
+EARLIER_QUEUES_SHOWN = 3
+
+
+def _print_stored_queues(warehouse: str, *, new_calls: bool) -> None:
+    """After a night that queued nothing (no new calls, or none needing review, or late
+    calls of dates whose queues were kept): the queues stored before are still there (a
+    night does not rebuild them), so say where, instead of an empty queue."""
+    from pipeline import warehouse as wh
+
+    dates = wh.partition_dates(warehouse, "queue")
+    if not dates:
+        print("Review queue — no call needs review")
+        return
+    shown = dates[-EARLIER_QUEUES_SHOWN:]
+    more = f"{len(dates) - len(shown)} earlier, " if len(dates) > len(shown) else ""
+    lead = "no new queue tonight" if new_calls else "no new calls tonight"
+    print(
+        f"{lead}; queues of earlier dates are unchanged ({more}{', '.join(shown)}): "
+        f"earmark queue show --warehouse {warehouse} --date {dates[-1]}"
+    )
 
 
 def _print_reasons(s: object) -> None:
@@ -481,9 +515,12 @@ def _print_triage(calls: Sequence[object]) -> None:
 
 
 def cmd_triage(args: argparse.Namespace) -> int:
+    from pipeline import warehouse as wh
     from pipeline.triage import triage_calls
 
-    calls = triage_calls(args.warehouse, call_dates=args.date)
+    dates = _iso_dates(args.date)
+    wh.require_calls(args.warehouse)
+    calls = triage_calls(args.warehouse, call_dates=dates or None)
     if not calls:
         print("no call was kept out of the queues (every stored call was scored or quarantined)")
         return EXIT_OK
@@ -508,7 +545,7 @@ def _print_queues(queue: Sequence[object], *, top: int, warehouse: str) -> None:
         read = sum(s.duration_s for q in review for s in q.plan if s.kind == "read")
         price = sum(q.price_s for q in review)
         print(
-            f"Queue of {inspector} for {date} — {len(review)} call(s) to review, "
+            f"{_queue_title(inspector, date)} — {len(review)} call(s) to review, "
             f"{clock(price)} of budget ({clock(heard)} to hear, {clock(read)} of call to read); "
             f"{len(entries) - len(review)} highlight(s)"
         )
@@ -527,12 +564,35 @@ def _print_queue(queue: Sequence[object]) -> None:
     print(f"{'rank':>4}  {'kind':9}  {'call':24}  {'agent':8}  {'prio':>5}  {'cost':>6}  why")
     for q in queue:
         assert isinstance(q, QueueEntry)
-        why = q.reasons[0] if q.reasons else ""
-        more = f" (+{len(q.reasons) - 1})" if len(q.reasons) > 1 else ""
         print(
             f"{q.rank:>4}  {q.kind:9}  {q.call_id[-24:]:24}  {(q.agent_id or '—')[:8]:8}  "
-            f"{q.priority:>5.0f}  {clock(q.price_s):>6}  {why[:90]}{more}"
+            f"{q.priority:>5.0f}  {clock(q.price_s):>6}  {_why(q.reasons)}"
         )
+
+
+def _queue_title(inspector: str, date: str) -> str:
+    from pipeline.queue import UNASSIGNED
+
+    if inspector == UNASSIGNED:
+        return f"Queue for {date} (unassigned calls)"
+    return f"Queue of {inspector} for {date}"
+
+
+WHY_CHARS = 90
+
+
+def _why(reasons: Sequence[str]) -> str:
+    """A queue row's first reason, cut at a word with its quote closed, and how many more
+    reasons the call has (failed items, flags, signals: ``queue show --csv`` lists them)."""
+    from pipeline.text import shorten
+
+    if not reasons:
+        return ""
+    first = shorten(reasons[0], WHY_CHARS)
+    if first.count('"') % 2:
+        first += '"'
+    more = len(reasons) - 1
+    return first + (f" (+{more} more reason{'s' * (more > 1)})" if more else "")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -549,6 +609,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     archive = args.archive or config.archive
     if not archive:
         raise errors.LOCATION_MISSING(options="--archive (the recordings' folder)", keys="archive")
+    if not Path(archive).is_dir():  # before the address is announced, not after
+        raise errors.ARCHIVE_FOLDER_MISSING(path=archive)
+    secret_key, note = _session_key()
+    if note:
+        print(note, file=sys.stderr)
     print(f"earmark: review app on http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
     serve(
         args.warehouse,
@@ -558,24 +623,50 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         database_url=args.database,
+        secret_key=secret_key,
     )
     return EXIT_OK
 
 
+SECRET_KEY_VARIABLE = "EARMARK_SECRET_KEY"
+
+
+def _session_key() -> tuple[str, str]:
+    """The key that signs the review app's session cookies, and a note when it is a fresh
+    random one (``$EARMARK_SECRET_KEY`` unset): then sign-ins end when the server stops."""
+    import os
+    import secrets
+
+    key = os.environ.get(SECRET_KEY_VARIABLE)
+    if key:
+        return key, ""
+    note = (
+        f"earmark: no {SECRET_KEY_VARIABLE} set: sign-ins end when this server stops. To keep "
+        f"them across restarts (and share them between servers), set it once, e.g. "
+        f"export {SECRET_KEY_VARIABLE}=$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+    )
+    return secrets.token_hex(32), note
+
+
 def cmd_calibration_report(args: argparse.Namespace) -> int:
+    from pipeline import warehouse as wh
     from review.calibration import calibration_report
 
+    wh.require_calls(args.warehouse)
     print(calibration_report(args.warehouse, args.database), end="")
     return EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from pipeline import warehouse as wh
     from pipeline.config import load_config
     from review.report import write_report
 
+    config = load_config(args.config)
+    wh.require_calls(args.warehouse)
     check = write_report(
         args.warehouse,
-        load_config(args.config),
+        config,
         args.team,
         args.month,
         args.out,
@@ -926,6 +1017,7 @@ def cmd_rubric_explain(args: argparse.Namespace) -> int:
     )
     from pipeline.scoring import assess
 
+    wh.require_calls(args.warehouse)
     calls = [
         r for r in wh.read_table(args.warehouse, "calls").to_pylist() if r["call_id"] == args.call
     ]
@@ -994,11 +1086,13 @@ def cmd_rubric_suggest(args: argparse.Namespace) -> int:
 
 def cmd_rescore(args: argparse.Namespace) -> int:
     from flows.rescore import run_rescore
+    from pipeline import warehouse as wh
     from pipeline.config import load_config
 
-    summary = run_rescore(
-        args.warehouse, load_config(args.config), rubrics=args.rubric or (), since=args.since
-    )
+    since = _iso_date(args.since, "--since")
+    config = load_config(args.config)
+    wh.require_calls(args.warehouse)
+    summary = run_rescore(args.warehouse, config, rubrics=args.rubric or (), since=since)
     print(
         f"earmark: rescored {summary.calls} calls over {len(summary.dates)} date(s) in {summary.wall_s:.1f} s "
         f"({summary.calls_per_s:.0f} calls/s), no ASR; {summary.skipped} skipped (no rubric for their language)"
@@ -1037,9 +1131,9 @@ def cmd_queue_build(args: argparse.Namespace) -> int:
     from pipeline.config import load_config
 
     config = load_config(args.config)
-    dates = [_iso_date(d, "--date") or d for d in args.date or ()] or wh.partition_dates(
-        args.warehouse, "scores"
-    )
+    asked = _iso_dates(args.date)
+    wh.require_calls(args.warehouse)
+    dates = asked or wh.partition_dates(args.warehouse, "scores")
     queue = run_queue_build(args.warehouse, dates, config)
     _print_queues(queue, top=20, warehouse=args.warehouse)
     return EXIT_OK
@@ -1049,7 +1143,9 @@ def cmd_queue_show(args: argparse.Namespace) -> int:
     from pipeline import warehouse as wh
     from pipeline.rows import queue_entry_from_row
 
-    table = wh.read_table(args.warehouse, "queue", call_dates=[args.date] if args.date else None)
+    date = _iso_date(args.date, "--date")
+    wh.require_calls(args.warehouse)
+    table = wh.read_table(args.warehouse, "queue", call_dates=[date] if date else None)
     rows = table.to_pylist()
     if args.inspector:
         rows = [r for r in rows if r["inspector"] == args.inspector]

@@ -281,7 +281,8 @@ def process_recording(recording: Recording, settings: RunSettings) -> CallResult
         root = recording.path.removesuffix(recording.source_path)
         if exc.code == "A009" and archive_gone(root):
             return CallResult(recording, quarantine=unreachable(root, recording.source_path))
-        return CallResult(recording, quarantine=_quarantine(recording, exc.code, exc.message))
+        quarantine = _quarantine(recording, exc.code, exc.message, detail=exc.detail)
+        return CallResult(recording, quarantine=quarantine)
     except (EarmarkError, MemoryError):
         raise
     except Exception as exc:  # one strange file must not end the night
@@ -291,7 +292,9 @@ def process_recording(recording: Recording, settings: RunSettings) -> CallResult
     return CallResult(recording, journey=journey, cache_repaired=cache.damaged)
 
 
-def _quarantine(recording: Recording, code: str, reason: str) -> QuarantineEntry:
+def _quarantine(
+    recording: Recording, code: str, reason: str, *, detail: str = ""
+) -> QuarantineEntry:
     return QuarantineEntry(
         source_path=recording.source_path,
         error_code=code,
@@ -299,4 +302,5 @@ def _quarantine(recording: Recording, code: str, reason: str) -> QuarantineEntry
         call_id=recording.call_id,
         audio_sha256=recording.audio_sha256,
         call_date=recording.call_date,
+        detail=detail,
     )

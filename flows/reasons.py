@@ -205,11 +205,10 @@ def reason_lines(
     Raises
     ------
     WarehouseError
-        ``W010`` when the warehouse holds no calls; ``W011`` when it holds no contact
+        ``W012``/``W010`` when the warehouse is missing or holds no calls; ``W011`` when it holds no contact
         reasons yet.
     """
-    if not wh.partition_dates(warehouse, "calls"):
-        raise errors.WAREHOUSE_NO_CALLS(root=warehouse)
+    wh.require_calls(warehouse)
     dates = wh.partition_dates(warehouse, "call_reasons")
     if not dates:
         raise errors.WAREHOUSE_NO_REASONS(root=warehouse)

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from pipeline import TARGET_SR
+from pipeline import TARGET_SR, errors
 from pipeline.errors import AudioError
 from pipeline.quiet import captured_stderr
 from pipeline.types import Speaker
@@ -191,10 +191,12 @@ def _read_any(path: Path, *, sr: int) -> tuple[FloatArray, int, str, int]:
     except AudioError:
         raise
     except Exception as av_exc:
-        raise AudioError(
-            f"{path}: not a decodable audio file (libsndfile: {sf_exc}; ffmpeg: {av_exc})",
-            code="A002",
-        ) from av_exc
+        undecodable = errors.AUDIO_UNDECODABLE(
+            path=path,
+            problem="not a decodable audio file: neither libsndfile nor ffmpeg can read it",
+        )
+        undecodable.detail = f"libsndfile: {sf_exc}; ffmpeg: {av_exc}"
+        raise undecodable from av_exc
     return _resample(samples, orig_sr=rate, sr=sr), rate, codec, skipped
 
 

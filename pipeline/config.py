@@ -10,13 +10,15 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 from pipeline import errors
 from pipeline.rubric.shipped import shipped_rubrics
+from pipeline.text import did_you_mean
 from pipeline.textfile import read_text
 
 ServedLanguage = Literal["en", "zh", "ru"]
@@ -429,14 +431,42 @@ def load_config(path: str | Path | None) -> Config:
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-            + (f", got {e['input']!r}" if e["type"] != "missing" else "")
-            for e in exc.errors()
-        )
+        problems = "; ".join(_problem(e) for e in exc.errors())
         raise errors.CONFIG_INVALID(path=path, problems=problems) from None
     check_call_types(config, source=str(path))
     return config
+
+
+def _problem(error: ErrorDetails) -> str:
+    """One pydantic error as a line; an unknown key says which known key was meant."""
+    loc = error["loc"]
+    where = ".".join(str(p) for p in loc)
+    if error["type"] == "extra_forbidden":
+        known = _keys_at(Config, loc[:-1])
+        return f"{where}: unknown key {str(loc[-1])!r} ({did_you_mean(str(loc[-1]), known)})"
+    got = f", got {error['input']!r}" if error["type"] != "missing" else ""
+    return f"{where}: {error['msg']}{got}"
+
+
+def _keys_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The keys the config accepts at ``loc`` (a table of the TOML file); ``[]`` when
+    ``loc`` is not a table of ours (a mapping of free keys, say)."""
+    for part in loc:
+        if isinstance(part, int):  # an array of tables: its element's keys
+            continue
+        field = model.model_fields.get(part)
+        nested = _model_in(field.annotation) if field is not None else None
+        if nested is None:
+            return []
+        model = nested
+    return sorted(model.model_fields)
+
+
+def _model_in(annotation: object) -> type[BaseModel] | None:
+    """The config table a field holds: itself, or inside ``list[…]``, ``… | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next(filter(None, (_model_in(a) for a in get_args(annotation))), None)
 
 
 def _local(base: Path, value: object) -> object:

@@ -25,6 +25,8 @@ class EarmarkError(Exception):
 
     code = "E000"
     exit_code = EXIT_USAGE
+    detail = ""
+    """A library's own words about the failure: stored and logged, kept off the terminal."""
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         if code is not None:
@@ -310,6 +312,12 @@ WAREHOUSE_NO_CALLS = _entry(
     WarehouseError,
     "{root}: no calls in this warehouse (is it the right folder? run "
     "`earmark run --archive A --warehouse W` first)",
+)
+WAREHOUSE_MISSING = _entry(
+    "W012",
+    WarehouseError,
+    "{root}: no such folder (is --warehouse the right path? `earmark run --archive A "
+    "--warehouse W` writes one)",
 )
 WAREHOUSE_NO_REASONS = _entry(
     "W011",

@@ -34,6 +34,9 @@ from pipeline.rotation import check_languages, rotate, stored_team_languages
 from pipeline.scoring import DEFAULT_WEIGHTS, PriorityWeights, call_priority, clock
 from pipeline.types import CallScore, Finding, PlanSpan, QueueEntry, QueueKind
 
+UNASSIGNED = "unassigned"
+"""The queue of calls whose team no inspector is paired with (or when none is configured)."""
+
 TeamLanguages = Mapping[str, frozenset[str]]
 """``{team_id: languages of its calls}``; a team not in it can go to any inspector."""
 
@@ -88,7 +91,7 @@ def build_review_queue(
     candidates: Sequence[Candidate],
     *,
     date: str,
-    inspector: str = "unassigned",
+    inspector: str = UNASSIGNED,
     weights: PriorityWeights = DEFAULT_WEIGHTS,
     options: PlanOptions = DEFAULT_PLAN,
 ) -> list[QueueEntry]:
@@ -347,15 +350,15 @@ def build_inspector_queues(
     budgets = {i.name: i.budget_s for i in inspectors}
     mine: dict[str, list[Candidate]] = {}
     for c in candidates:
-        mine.setdefault(team_owner.get(c.team_id, "unassigned"), []).append(c)
+        mine.setdefault(team_owner.get(c.team_id, UNASSIGNED), []).append(c)
     queue: list[QueueEntry] = []
     for name, calls in sorted(mine.items()):
-        if name == "unassigned":
+        if name == UNASSIGNED:
             queue.extend(
                 build_review_queue(
                     calls,
                     date=date,
-                    inspector="unassigned",
+                    inspector=UNASSIGNED,
                     weights=policy.weights,
                     options=policy.plan,
                 )

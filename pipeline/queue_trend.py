@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pipeline.queue import PlanOptions, merge_plan
+from pipeline.queue import UNASSIGNED, PlanOptions, merge_plan
 from pipeline.types import PlanSpan, QueueEntry
 
 
@@ -53,7 +53,7 @@ def add_trend_calls(
     ranks: dict[str, int] = {}
     out = list(queue)
     for c in calls:
-        who = owners.get(c.team_id, "unassigned")
+        who = owners.get(c.team_id, UNASSIGNED)
         heard = PlanSpan(
             max(0.0, c.start_s - options.before_s), min(c.duration_s, c.end_s + options.after_s)
         )

@@ -34,6 +34,7 @@ import yaml
 from pipeline import errors
 from pipeline.meaning import Vectors
 from pipeline.rubric.shipped import shipped_root
+from pipeline.text import shorten as shorten  # re-exported: the reasons' labels
 from pipeline.textfile import load_yaml
 from pipeline.types import Transcript
 
@@ -541,20 +542,3 @@ def _relabel(
     kept = tuple(scored[: options.examples])
     label = shorten(kept[0].text, options.label_chars) if kept else r.label
     return replace(r, examples=kept, label=label)
-
-
-def shorten(text: str, limit: int) -> str:
-    """``text`` cut at a word (or, in Chinese, a character) to at most ``limit`` characters.
-
-    Examples
-    --------
-    >>> shorten("my internet has been down since last night", 20)
-    'my internet has…'
-    """
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    if " " in cut and not re.search(r"[\u3000-\u9fff]", cut[-1]):
-        cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip(" ,.;:，。") + "…"

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline.rubric.engine import CompiledRubric, evaluate
+from pipeline.text import shorten
 from pipeline.types import CallScore, Evidence, Finding, Span, Transcript
 
 LOW_ASR_CONFIDENCE = 0.6
@@ -117,7 +118,7 @@ def clock(seconds: float) -> str:
 
 def _said(evidence: Sequence[Evidence]) -> str:
     first = evidence[0]
-    quote = first.text if len(first.text) <= 80 else first.text[:77] + "..."
+    quote = shorten(first.text, 80)
     return f'{first.speaker} at {clock(first.start_s)}: "{quote}"'
 
 

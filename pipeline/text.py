@@ -8,12 +8,16 @@
   (:meth:`pipeline.protocols.TextAnalyzer.normalize`): apostrophes kept inside words,
   Chinese in Simplified characters with no punctuation or spaces.
 * :func:`simplified` — Chinese in Simplified characters (Whisper often writes Traditional).
+* :func:`shorten` — a text cut at a word to fit a line, ending in "…".
+* :func:`did_you_mean` — the hint after an unknown name: the closest known one.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
+from collections.abc import Sequence
 
 _PUNCT = re.compile(r"[\W_]+", re.UNICODE)
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'", "ʼ": "'"})
@@ -80,3 +84,35 @@ def simplified(text: str) -> str:
     import zhconv
 
     return str(zhconv.convert(text, "zh-cn"))
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut at a word (or, in Chinese, a character) to at most ``limit`` characters.
+
+    Examples
+    --------
+    >>> shorten("my internet has been down since last night", 20)
+    'my internet has…'
+    """
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut and not re.search(r"[\u3000-\u9fff]", cut[-1]):
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,.;:，。") + "…"
+
+
+def did_you_mean(name: str, known: Sequence[str]) -> str:
+    """The hint after an unknown name: the closest known one (``difflib``, as rubric
+    fields get it), else the known names.
+
+    Examples
+    --------
+    >>> did_you_mean("budget_minuts", ["budget_minutes", "name", "teams"])
+    "did you mean 'budget_minutes'?"
+    >>> did_you_mean("colour", ["name", "teams"])
+    'known: name, teams'
+    """
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"

@@ -260,6 +260,9 @@ class QuarantineEntry:
     call_id: str = ""
     audio_sha256: str = ""
     call_date: Partition = ""
+    detail: str = ""
+    """What the decoding libraries said, kept in the table for whoever investigates; the
+    terminal shows only ``reason``."""
 
 
 @dataclass(frozen=True, slots=True)

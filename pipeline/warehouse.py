@@ -354,6 +354,22 @@ def partition_dates(root: str | os.PathLike[str], table: str) -> list[str]:
     )
 
 
+def require_calls(root: str | os.PathLike[str]) -> None:
+    """Refuse a warehouse a reading command was pointed at by mistake, creating nothing:
+    a local folder that does not exist, or any location with no ``calls`` partition.
+
+    Raises
+    ------
+    WarehouseError
+        ``W012`` when the local folder does not exist; ``W010`` when it holds no calls.
+    """
+    fs, path = storage(root)
+    if isinstance(fs, LocalFileSystem) and not fs.isdir(path):
+        raise errors.WAREHOUSE_MISSING(root=os.fspath(root))
+    if not partition_dates(root, "calls"):
+        raise errors.WAREHOUSE_NO_CALLS(root=os.fspath(root))
+
+
 # ---------------------------------------------------------------- file index
 
 INDEX = "file_index"

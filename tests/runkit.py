@@ -87,3 +87,22 @@ def transcripts_file(
     }
     path.write_text(json.dumps(call, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+def night_summary(**fields: object) -> object:
+    """A :class:`flows.nightly.NightSummary` for the CLI's summary printer: a night that
+    found nothing new, unless ``fields`` say otherwise."""
+    from flows.nightly import NightSummary
+
+    quiet: dict[str, object] = {
+        "processed": 0,
+        "quarantined": [],
+        "ignored": [],
+        "audio_s": 0.0,
+        "asr_audio_s": 0.0,
+        "asr_wall_s": 0.0,
+        "cached": 0,
+        "wall_s": 1.0,
+        "call_dates": [],
+    }
+    return NightSummary(**{**quiet, **fields})  # type: ignore[arg-type]

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from runkit import earmark
 
+from pipeline import warehouse as wh
+
 
 def _earmark(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return earmark(*args, env=dict(os.environ), timeout=120)
@@ -33,6 +35,7 @@ def test_a_damaged_warehouse_exits_4(tmp_path: Path) -> None:
     part = tmp_path / "wh" / "queue" / "call_date=2026-01-01" / "part-0.parquet"
     part.parent.mkdir(parents=True)
     part.write_bytes(b"not parquet")
+    wh.upsert(str(tmp_path / "wh"), "calls", {"2026-01-01": [{"call_id": "c1"}]})
     _assert_exit(_earmark("queue", "show", "--warehouse", tmp_path / "wh"), 4, "W002")
 
 
@@ -57,6 +60,6 @@ def test_a_bug_exits_70_and_says_it_is_one(monkeypatch: pytest.MonkeyPatch, caps
     def broken(_args: object) -> int:
         raise KeyError("oops")
 
-    monkeypatch.setattr(cli, "cmd_queue_show", broken)
-    assert cli.main(["queue", "show", "--warehouse", "/nonexistent/wh"]) == 70
+    monkeypatch.setattr(cli, "cmd_rubric_schema", broken)
+    assert cli.main(["rubric", "schema"]) == 70
     assert "This is a bug in earmark" in capsys.readouterr().err

@@ -6,25 +6,27 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from runkit import night_summary
 
 from flows.cli import METADATA_ISSUES_SHOWN, _print_summary
-from flows.nightly import NightSummary, preflight
+from flows.nightly import preflight
 from pipeline.config import Config
 from pipeline.errors import InputError
 from pipeline.types import MetadataIssue
 
 
-def _summary(issues: int, warnings: dict[str, int]) -> NightSummary:
-    return NightSummary(
-        processed=3,
-        quarantined=[],
-        ignored=[],
-        audio_s=60.0,
-        asr_audio_s=60.0,
-        asr_wall_s=10.0,
-        cached=0,
-        wall_s=12.0,
-        call_dates=["2026-12-05"],
+def _summary(issues: int, warnings: dict[str, int], **more: object) -> object:
+    """A night of three calls (60 s of audio in 12 s), with ``issues`` in its metadata."""
+    night = {
+        "processed": 3,
+        "audio_s": 60.0,
+        "asr_audio_s": 60.0,
+        "asr_wall_s": 10.0,
+        "wall_s": 12.0,
+        "call_dates": ["2026-12-05"],
+    }
+    return night_summary(
+        **{**night, **more},
         metadata_issues=[
             MetadataIssue(n + 2, 5, "started_at", "I005", f"started_at 'x{n}' is not a date")
             for n in range(issues)
@@ -56,3 +58,61 @@ def test_an_unreadable_metadata_csv_stops_the_night_before_any_work(tmp_path: Pa
     with pytest.raises(InputError, match=r"needs a 'file' or 'call_id' column.*semicolons") as info:
         preflight(tmp_path, tmp_path / "wh", Config())
     assert info.value.code == "I002"
+
+
+def test_a_night_with_nothing_new_points_at_the_earlier_queues(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline import warehouse as wh
+
+    root = str(tmp_path / "wh")
+    days = ["2026-11-18", "2026-11-19", "2026-11-20", "2026-11-21"]
+    wh.upsert(root, "queue", {d: [{"call_id": f"c-{d}", "inspector": "lena"}] for d in days})
+    _print_summary(night_summary(), root, top=5)
+    out = capsys.readouterr().out
+    assert "dates —" not in out and "no call needs review" not in out
+    assert f"warehouse: {root}\n" in out
+    assert (
+        "no new calls tonight; queues of earlier dates are unchanged (1 earlier, "
+        f"2026-11-19, 2026-11-20, 2026-11-21): earmark queue show --warehouse {root} "
+        "--date 2026-11-21"
+    ) in out
+
+
+def test_late_calls_whose_queues_were_kept_point_at_them_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline import warehouse as wh
+
+    root = str(tmp_path / "wh")
+    wh.upsert(root, "queue", {"2026-11-20": [{"call_id": "c1", "inspector": "lena"}]})
+    night = night_summary(processed=1, call_dates=["2026-11-20"], queues_kept=["2026-11-20"])
+    _print_summary(night, root, top=5)
+    out = capsys.readouterr().out
+    assert "no call needs review" not in out
+    assert (
+        "no new queue tonight; queues of earlier dates are unchanged (2026-11-20): "
+        f"earmark queue show --warehouse {root} --date 2026-11-20"
+    ) in out
+
+
+def test_a_first_night_with_nothing_queued_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _print_summary(night_summary(), str(tmp_path / "wh"), top=5)
+    assert "Review queue — no call needs review" in capsys.readouterr().out
+
+
+def test_the_asr_line_says_its_time_is_summed_over_workers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # two workers: 60 s of audio in 12 s of wall time, 20 s of ASR time summed over both
+    night = _summary(0, {}, asr_wall_s=20.0)
+    _print_summary(night, "/wh", top=5)
+    out = capsys.readouterr().out
+    assert "1.0 min of audio in 12.0 s" in out
+    assert (
+        "ASR: 1.0 min of new audio in 20.0 worker-s (summed over workers): "
+        "3.0 audio s per worker-second" in out
+    )
+    assert "per wall s" not in out

@@ -150,8 +150,8 @@ def test_night_completes_and_prints_the_queue(night: dict) -> None:
     first = night["first"]
     assert first.returncode == 0, first.stderr
     assert "5 calls processed (0 from cache), 2 quarantined" in first.stdout
-    assert "Queue of unassigned for 2026-11-20 — 2 call(s) to review" in first.stdout
-    assert "Queue of unassigned for 2026-11-21 — 3 call(s) to review" in first.stdout
+    assert "Queue for 2026-11-20 (unassigned calls) — 2 call(s) to review" in first.stdout
+    assert "Queue for 2026-11-21 (unassigned calls) — 3 call(s) to review" in first.stdout
     assert "Traceback" not in first.stderr
     assert "metadata.csv: 1 problem(s), the rows kept" in first.stdout
     assert "libmpg123" not in first.stderr

@@ -45,7 +45,10 @@ def test_reasons_command_errors_name_the_warehouse_and_the_problem(
     empty = str(tmp_path / "nothing")
     assert main(["reasons", "--warehouse", empty]) == 4  # a warehouse error
     err = capsys.readouterr().err
-    assert "[W010]" in err and empty in err and "Traceback" not in err
+    assert "[W012]" in err and empty in err and "Traceback" not in err
+    (tmp_path / "nothing").mkdir()
+    assert main(["reasons", "--warehouse", empty]) == 4
+    assert "[W010]" in capsys.readouterr().err
     wh.upsert(str(tmp_path / "old"), "calls", {"2026-11-01": [{"call_id": "c1"}]})
     assert main(["reasons", "--warehouse", str(tmp_path / "old")]) == 4
     assert "[W011]" in capsys.readouterr().err

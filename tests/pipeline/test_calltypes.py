@@ -121,7 +121,7 @@ def test_call_types_load_from_toml_with_paths_relative_to_the_file(tmp_path: Pat
         (
             '[[call_types]]\nname = "a"\nwhen = {direction = "out"}\nrubric = "x.yaml"\n',
             "C002",
-            "call_types.0.rubric: Extra inputs are not permitted",
+            "call_types.0.rubric: unknown key 'rubric' (did you mean 'rubrics'?)",
         ),
         (
             '[[call_types]]\nname = "a"\nwhen = {direction = "out"}\nrubrics = {de = "x.yaml"}\n',

@@ -1,0 +1,55 @@
+"""How the CLI prints a queue: the first reason cut at a word with its quote closed, the
+count of the other reasons said in words, and a title that reads."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.cli import WHY_CHARS, _print_queues
+from pipeline.queue import UNASSIGNED
+from pipeline.scoring import score_call
+from pipeline.types import Evidence, Finding, PlanSpan, QueueEntry
+
+COMPLAINT = "10 days? That's too long. I'm not happy with this service at all, honestly"
+
+
+def _entry(inspector: str, reasons: tuple[str, ...]) -> QueueEntry:
+    plan = (PlanSpan(0.0, 30.0, "hear"),)
+    return QueueEntry(inspector, "2026-11-21", 1, "CALL-7", "review", 80.0, reasons, plan)
+
+
+def _rows(capsys: pytest.CaptureFixture[str], *entries: QueueEntry) -> list[str]:
+    _print_queues(entries, top=10, warehouse="/wh")
+    return capsys.readouterr().out.splitlines()
+
+
+def test_the_why_is_cut_at_a_word_with_its_quote_closed_and_the_rest_counted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    evidence = (Evidence("customer", 41.0, 47.0, COMPLAINT),)
+    finding = Finding(
+        "CALL-7", "inbound", 1, "dissatisfaction", 1, True, "fail", 0.9, evidence, flag=True
+    )
+    reasons = ("critical: forbidden_language — " + score_call([finding]).reasons[0], "b", "c")
+    row = _rows(capsys, _entry("lena", reasons))[2]
+    why = row.split("0:30  ", 1)[1]
+    quote = why[why.index('"') : why.index(" (+")]
+    assert quote.endswith('…"') and quote.count('"') == 2
+    assert quote[1:-2] in COMPLAINT and f"{quote[1:-2]} " in f"{COMPLAINT} "  # whole words
+    assert len(why) - len(" (+2 more reasons)") <= WHY_CHARS + 1
+    assert why.endswith(" (+2 more reasons)")
+
+
+def test_one_more_reason_is_singular_and_a_lone_reason_has_no_count(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert _rows(capsys, _entry("lena", ("low score", "missed greeting")))[2].endswith(
+        "low score (+1 more reason)"
+    )
+    assert _rows(capsys, _entry("lena", ("low score",)))[2].endswith("low score")
+
+
+def test_queue_titles_read(capsys: pytest.CaptureFixture[str]) -> None:
+    out = _rows(capsys, _entry(UNASSIGNED, ("x",)), _entry("lena", ("x",)))
+    titles = [line.split(" — ")[0] for line in out if line.startswith("Queue")]
+    assert titles == ["Queue of lena for 2026-11-21", "Queue for 2026-11-21 (unassigned calls)"]

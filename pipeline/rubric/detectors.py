@@ -18,7 +18,6 @@ a rubric with any other detector (``semantic.v1``'s torch model) is scored in on
 
 from __future__ import annotations
 
-import difflib
 import functools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pipeline import errors
 from pipeline.errors import RubricError
 from pipeline.protocols import Embedder, TextAnalyzer, Tokens
+from pipeline.text import did_you_mean
 from pipeline.types import Span, Transcript
 
 detectors = catalogue.create("earmark", "detectors", entry_points=True)
@@ -107,9 +107,7 @@ def get_detector_class(name: str, *, where: str = "") -> type[Any]:
     try:
         return registry.get(name)  # type: ignore[no-any-return]
     except catalogue.RegistryError:
-        known = sorted(detectors.get_all())
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
+        hint = did_you_mean(name, sorted(detectors.get_all()))
         prefix = f"{where}: " if where else ""
         raise errors.DETECTOR_UNKNOWN(where=prefix, name=name, hint=hint) from None
 
@@ -139,9 +137,7 @@ def validate_detector(name: str, params: Mapping[str, Any], *, where: str) -> Ba
 def _problem(error: Any, model: type[BaseModel]) -> str:
     where = ".".join(str(p) for p in error["loc"])
     if error["type"] == "extra_forbidden" and len(error["loc"]) == 1:
-        close = difflib.get_close_matches(str(error["loc"][0]), list(model.model_fields), n=1)
-        if close:
-            return f"params.{where}: unknown (did you mean {close[0]!r}?)"
+        return f"params.{where}: unknown ({did_you_mean(where, list(model.model_fields))})"
     return f"params.{where}: {error['msg']}"
 
 

@@ -12,7 +12,6 @@ language, R007 unsupported schema_version.
 
 from __future__ import annotations
 
-import difflib
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline import errors
+from pipeline.text import did_you_mean
 from pipeline.textfile import load_yaml, read_text
 
 SCHEMA_VERSION = 1
@@ -221,8 +221,7 @@ def _explain(exc: ValidationError, raw: dict[str, Any], source: str) -> str:
         field = ".".join(str(p) for p in loc) or "(item)"
         if err["type"] == "extra_forbidden":
             known = _known_fields(model, loc[:-1])
-            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"known fields: {', '.join(known)}"
+            hint = did_you_mean(str(loc[-1]), known)
             lines.append(f"{where}: unknown field {str(loc[-1])!r} ({hint})")
         elif err["type"] == "missing":
             lines.append(f"{where}: missing required field {field!r}")

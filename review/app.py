@@ -10,6 +10,7 @@ Run it with :func:`serve` (``earmark serve``) or mount :func:`create_app` anywhe
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -40,6 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pipeline import errors
 from pipeline import warehouse as wh
 from pipeline.config import Config
+from pipeline.queue import plan_options_from_config
 from pipeline.reason_store import ReasonCallIndex
 from pipeline.triage import triage_calls
 from review import charts, data
@@ -598,6 +600,11 @@ def _call(
             "response_kinds": RESPONSE_KINDS,
             "responded": responded,
             "duration_s": view.call.get("duration_s") or 0.0,
+            "hear_window": functools.partial(
+                data.heard_window,
+                duration_s=view.call.get("duration_s") or math.inf,
+                options=plan_options_from_config(state.config),
+            ),
             "audio_status": audio_status(
                 state.warehouse, ref, audio_mode=state.config.redact.audio
             ),

@@ -21,11 +21,12 @@ import pyarrow.compute as pc
 from pipeline import warehouse as wh
 from pipeline.analysis import speakers_line
 from pipeline.metric_rows import METRICS
+from pipeline.plans import PlanOptions, heard_plan
 from pipeline.redact_audio import spans_of
 from pipeline.rows import diarization_of, queue_entry_from_row
 from pipeline.scoring import clock
 from pipeline.shapes import from_row
-from pipeline.types import Evidence, Finding, QueueEntry
+from pipeline.types import Evidence, Finding, PlanSpan, QueueEntry
 from review.charts import Marker, TimelineData
 
 Row = dict[str, Any]
@@ -281,6 +282,19 @@ def read_call(root: str | Path, ref: CallRef, *, viewer: str | None) -> CallView
         queue_kinds=tuple(sorted({q["kind"] for q in mine})),
         speakers=speakers_line(diarization_of(call)),
     )
+
+
+def heard_window(evidence: Evidence, *, duration_s: float, options: PlanOptions) -> PlanSpan:
+    """What ▶ on a piece of evidence plays: the moment with the context the queue's plan
+    hears around it (``[queue] context_before_s`` before, ``context_after_s`` after).
+
+    Examples
+    --------
+    >>> heard_window(Evidence("agent", 8.0, 10.0, "…"), duration_s=12.0, options=PlanOptions())
+    PlanSpan(start_s=5.0, end_s=12.0, kind='hear')
+    """
+    spans = heard_plan([evidence.start_s], [evidence.end_s], duration_s=duration_s, options=options)
+    return next(iter(spans), PlanSpan(evidence.start_s, evidence.end_s))
 
 
 def newest_findings(rows: Sequence[Mapping[str, Any]]) -> list[FindingView]:

@@ -114,6 +114,7 @@ def scorecard_charts(card: Scorecard) -> dict[str, Markup]:
         "score": charts.line_chart(
             labels,
             [charts.Series("mean score", [_none(w.score) for w in card.weeks])],
+            empty="no calls in the period",
         ),
         "weekly": charts.line_chart(
             labels,
@@ -122,6 +123,7 @@ def scorecard_charts(card: Scorecard) -> dict[str, Markup]:
                 charts.Series("inspector-confirmed", [_pct(w.confirmed.rate) for w in card.weeks]),
             ],
             unit="%",
+            empty="no calls in the period",
         ),
         "items": charts.bar_chart(
             [i.item_id for i in card.items],
@@ -131,6 +133,7 @@ def scorecard_charts(card: Scorecard) -> dict[str, Markup]:
             ],
             y_max=100,
             unit="%",
+            empty="no calls in the period",
         ),
     }
 
@@ -311,6 +314,7 @@ def team_charts(view: TeamView, *, link: bool = True) -> dict[str, Markup]:
                 charts.Series("detector pass %", [_pct(w.detector.rate) for w in view.weeks]),
                 charts.Series("confirmed pass %", [_pct(w.confirmed.rate) for w in view.weeks]),
             ],
+            empty="no calls in the period",
         ),
         "coverage": charts.heat_map(
             view.agents,
@@ -329,6 +333,7 @@ def team_charts(view: TeamView, *, link: bool = True) -> dict[str, Markup]:
                 charts.Series("listened / day", [li.per_day for li in view.listening]),
             ],
             unit=" min",
+            empty="no queues for this team in the period",
         ),
         "agreement": charts.bar_chart(
             [i.item_id for i in view.agreement],
@@ -339,6 +344,7 @@ def team_charts(view: TeamView, *, link: bool = True) -> dict[str, Markup]:
             ],
             y_max=100,
             unit="%",
+            empty="no reviews yet",
         ),
     }
 

@@ -14,12 +14,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from reviewkit import (
-    needs_chromium,
-    review_app,
-    served,
-    sign_in_form,
-)
+from reviewkit import needs_chromium, served_review, sign_in_form
 
 from review.store import ReviewStore
 
@@ -33,12 +28,8 @@ def server(
     tmp_path_factory: pytest.TempPathFactory, built: tuple[Path, Path]
 ) -> Iterator[tuple[str, str]]:
     """``(base URL, database URL)`` of the app served by uvicorn in a thread."""
-    tmp = tmp_path_factory.mktemp("browser")
-    archive, warehouse = built
-    database_url = f"sqlite:///{tmp / 'reviews.sqlite'}"
-    app = review_app(warehouse, archive, database_url, secret_key="browser-test")
-    with served(app) as url:
-        yield url, database_url
+    with served_review(tmp_path_factory.mktemp("browser"), built, secret_key="browser-test") as s:
+        yield s
 
 
 def _sign_in(page: Page, base: str, name: str, *, then: str = "/queue") -> None:

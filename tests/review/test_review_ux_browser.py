@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from playwright.sync_api import Browser, Page, expect
-from reviewkit import RUBRIC, needs_chromium, review_app, served, sign_in_form
+from reviewkit import RUBRIC, needs_chromium, served_review, sign_in_form
 
 from pipeline.config import DEFAULT_RUBRICS, Config
 from review.store import FindingVerdict, MissedItem, Review, ReviewStore
@@ -28,11 +28,8 @@ def server(
 ) -> Iterator[tuple[str, str]]:
     """``(base URL, database URL)`` of the app with no inspectors configured."""
     tmp = tmp_path_factory.mktemp("ux")
-    archive, warehouse = built
-    database_url = f"sqlite:///{tmp / 'reviews.sqlite'}"
-    app = review_app(warehouse, archive, database_url, config=Config(), secret_key="ux-test")
-    with served(app) as url:
-        yield url, database_url
+    with served_review(tmp, built, config=Config(), secret_key="ux-test") as s:
+        yield s
 
 
 def _signed_in(browser: Browser, base: str, name: str, then: str, **options: object) -> Page:

@@ -581,7 +581,8 @@ def _call(
     if account.role == "agent":  # the agent sees the current review, not who saved what when
         history = history[:1]
     current = history[0] if history else None
-    timeline = data.timeline_of(view)
+    plan_options = plan_options_from_config(state.config)
+    timeline = data.timeline_of(view, options=plan_options)
     return _render(
         request,
         "call.html",
@@ -605,7 +606,7 @@ def _call(
             "hear_window": functools.partial(
                 data.heard_window,
                 duration_s=view.call.get("duration_s") or math.inf,
-                options=plan_options_from_config(state.config),
+                options=plan_options,
             ),
             "audio_status": audio_status(
                 state.warehouse, ref, audio_mode=state.config.redact.audio

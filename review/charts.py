@@ -46,6 +46,8 @@ class Marker:
     label: str
     outcome: str = ""
     end_s: float | None = None
+    heard: tuple[float, float] | None = None
+    """What a click plays (the moment with its context); ``None``: ``at_s``..``end_s``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +135,9 @@ def timeline(data: TimelineData, *, width: int = 1000) -> Markup:
     for m in data.markers:
         colour = _OUTCOME.get(m.outcome, MUTED)
         cx = x(m.at_s)
-        end = m.end_s if m.end_s is not None else m.at_s
+        start, end = m.heard or (m.at_s, m.end_s if m.end_s is not None else m.at_s)
         out.append(
-            f'<g class="marker" data-seek="{m.at_s:.2f}" data-end="{end:.2f}" tabindex="0" '
+            f'<g class="marker" data-seek="{start:.2f}" data-end="{end:.2f}" tabindex="0" '
             f'role="button"><title>{_t(m.label)} ({m.outcome}) at {clock(m.at_s)}</title>'
             f'<line x1="{_f(cx)}" y1="{top - 4}" x2="{_f(cx)}" y2="{events_y + 14}" '
             f'stroke="{colour}" stroke-width="1.5" stroke-dasharray="3 2"/>'

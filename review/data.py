@@ -355,24 +355,33 @@ _TIMELINE_METRICS = {"silences": "dead_air_s", "holds": "hold_s", "overtalk": "o
 """Which stored ``calls.metric_spans`` each band of the timeline draws."""
 
 
-def timeline_of(view: CallView) -> TimelineData:
+def timeline_of(view: CallView, *, options: PlanOptions | None = None) -> TimelineData:
     """The call timeline's data: speech per party, silences, holds, overtalk, findings
-    (one marker per piece of evidence) and the customer's sentiment when measured."""
+    (one marker per piece of evidence, a click on it plays :func:`heard_window` when
+    ``options`` are given) and the customer's sentiment when measured."""
     bands: dict[str, list[tuple[float, float]]] = {k: [] for k in _TIMELINE_METRICS}
     for s in view.call.get("metric_spans") or ():
         for band, metric in _TIMELINE_METRICS.items():
             if s["metric"] == metric:
                 bands[band].append((s["start_s"], s["end_s"]))
     last_end = max((u.end_s for u in view.utterances), default=0.0)
+    duration_s = float(view.call.get("duration_s") or last_end or 1.0)
+
+    def heard(e: Evidence) -> tuple[float, float] | None:
+        if options is None:
+            return None
+        w = heard_window(e, duration_s=duration_s, options=options)
+        return w.start_s, w.end_s
+
     return TimelineData(
-        duration_s=float(view.call.get("duration_s") or last_end or 1.0),
+        duration_s=duration_s,
         agent=[(u.start_s, u.end_s) for u in view.utterances if u.speaker == "agent"],
         customer=[(u.start_s, u.end_s) for u in view.utterances if u.speaker != "agent"],
         silences=sorted(set(bands["silences"])),
         holds=sorted(set(bands["holds"])),
         overtalk=sorted(set(bands["overtalk"])),
         markers=[
-            Marker(e.start_s, f.title, f.outcome, e.end_s)
+            Marker(e.start_s, f.title, f.outcome, e.end_s, heard(e))
             for f in view.findings
             for e in f.evidence
         ],

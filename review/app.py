@@ -10,6 +10,7 @@ Run it with :func:`serve` (``earmark serve``) or mount :func:`create_app` anywhe
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -40,6 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pipeline import errors
 from pipeline import warehouse as wh
 from pipeline.config import Config
+from pipeline.queue import plan_options_from_config
 from pipeline.reason_store import ReasonCallIndex
 from pipeline.triage import triage_calls
 from review import charts, data
@@ -60,7 +62,7 @@ from review.store import (
     ReviewStore,
     default_database_url,
 )
-from review.suggest import suggest
+from review.suggest import suggest, suggestions_yaml
 
 log = logging.getLogger("earmark.review")
 
@@ -412,6 +414,8 @@ def _routes(app: FastAPI) -> None:
     app.add_api_route("/call/{call_id:path}", _save, methods=["POST"])
     app.add_api_route("/audio/{call_id:path}", _audio, methods=["GET", "HEAD"])
     app.add_api_route("/calibration", _calibration, methods=["GET"])
+    app.add_api_route("/calibration/suggest", _suggest_page, methods=["GET"])
+    app.add_api_route("/calibration/suggest.yaml", _suggest_file, methods=["GET"])
     # The feedback pages (review.pages) use this module's plumbing: imported once it exists.
     from review.pages import feedback_routes
 
@@ -577,7 +581,8 @@ def _call(
     if account.role == "agent":  # the agent sees the current review, not who saved what when
         history = history[:1]
     current = history[0] if history else None
-    timeline = data.timeline_of(view)
+    plan_options = plan_options_from_config(state.config)
+    timeline = data.timeline_of(view, options=plan_options)
     return _render(
         request,
         "call.html",
@@ -593,11 +598,16 @@ def _call(
             "other": next((r for r in history if r.id == other), None) if other else None,
             "overall_choices": OVERALL,
             "item_ids": sorted({f.item_id for f in view.findings}),
-            "opens": state.store.opens(call_id, limit=20) if account.role == "lead" else [],
+            "openers": state.store.openers(call_id) if account.role == "lead" else [],
             "responses": state.store.responses(call_id=call_id),
             "response_kinds": RESPONSE_KINDS,
             "responded": responded,
             "duration_s": view.call.get("duration_s") or 0.0,
+            "hear_window": functools.partial(
+                data.heard_window,
+                duration_s=view.call.get("duration_s") or math.inf,
+                options=plan_options,
+            ),
             "audio_status": audio_status(
                 state.warehouse, ref, audio_mode=state.config.redact.audio
             ),
@@ -710,16 +720,24 @@ def _audio(request: Request, call_id: str, account: SignedIn) -> Response:
     return audio_response(path)
 
 
-def _calibration(request: Request, account: SignedIn) -> Response:
+def _lead_only(account: Account) -> None:
     if account.role != "lead":
         raise HTTPException(403, "calibration is for QA leads")
+
+
+def _suggest_command(state: ReviewApp) -> str:
+    """The command that writes the same patch as :func:`_suggest_file` (the README's form)."""
+    where = shlex.quote(state.warehouse)
+    return f".venv/bin/earmark rubric suggest --warehouse {where} --out suggestions.yaml"
+
+
+def _calibration(request: Request, account: SignedIn) -> Response:
+    _lead_only(account)
     state = _state(request)
     reviews = state.store.latest_reviews()
     items, diffs = calibrate(reviews)
     proposals = suggest(reviews, state.warehouse, state.config)
-    command = (
-        f"earmark rubric suggest --warehouse {shlex.quote(state.warehouse)} --out suggestions.yaml"
-    )
+    command = _suggest_command(state)
     return _render(
         request,
         "calibration.html",
@@ -729,6 +747,38 @@ def _calibration(request: Request, account: SignedIn) -> Response:
             "diffs": diffs,
             "suggested": proposals.counts(),
             "suggest_command": command,
+        },
+    )
+
+
+def _suggest_page(request: Request, account: SignedIn) -> Response:
+    """The YAML patch ``earmark rubric suggest`` would write from the current reviews."""
+    _lead_only(account)
+    state = _state(request)
+    proposals = suggest(state.store.latest_reviews(), state.warehouse, state.config)
+    return _render(
+        request,
+        "suggest.html",
+        {
+            "account": account,
+            "suggestions": proposals,
+            "patch": suggestions_yaml(proposals),
+            "suggest_command": _suggest_command(state),
+        },
+    )
+
+
+def _suggest_file(account: SignedIn, request: Request) -> Response:
+    """The same patch as a file to save (``suggestions.yaml``)."""
+    _lead_only(account)
+    state = _state(request)
+    proposals = suggest(state.store.latest_reviews(), state.warehouse, state.config)
+    return Response(
+        suggestions_yaml(proposals),
+        media_type="application/yaml; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="suggestions.yaml"',
+            "Cache-Control": "no-store",
         },
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -45,6 +46,8 @@ class Marker:
     label: str
     outcome: str = ""
     end_s: float | None = None
+    heard: tuple[float, float] | None = None
+    """What a click plays (the moment with its context); ``None``: ``at_s``..``end_s``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,9 +135,9 @@ def timeline(data: TimelineData, *, width: int = 1000) -> Markup:
     for m in data.markers:
         colour = _OUTCOME.get(m.outcome, MUTED)
         cx = x(m.at_s)
-        end = m.end_s if m.end_s is not None else m.at_s
+        start, end = m.heard or (m.at_s, m.end_s if m.end_s is not None else m.at_s)
         out.append(
-            f'<g class="marker" data-seek="{m.at_s:.2f}" data-end="{end:.2f}" tabindex="0" '
+            f'<g class="marker" data-seek="{start:.2f}" data-end="{end:.2f}" tabindex="0" '
             f'role="button"><title>{_t(m.label)} ({m.outcome}) at {clock(m.at_s)}</title>'
             f'<line x1="{_f(cx)}" y1="{top - 4}" x2="{_f(cx)}" y2="{events_y + 14}" '
             f'stroke="{colour}" stroke-width="1.5" stroke-dasharray="3 2"/>'
@@ -208,6 +211,8 @@ def line_chart(
     y_max: float = 100.0,
     unit: str = "",
     target: tuple[float, float] | None = None,
+    integer: bool = False,
+    empty: str = "no data yet",
     width: int = 640,
     height: int = 220,
 ) -> Markup:
@@ -216,24 +221,40 @@ def line_chart(
     Parameters
     ----------
     labels
-        The x labels, in order.
+        The x labels, in order (leaning, and cut short with a tooltip, when they do not fit).
     series
-        One line each, its values aligned with ``labels``.
+        One line each, its values aligned with ``labels``. Past the six colours a line is
+        dashed.
     y_min, y_max
-        The y range.
+        The y range (an empty range is drawn as ``y_min``..``y_min + 1``).
     unit
         Appended to the y tick labels (e.g. ``"%"``).
     target
         ``(low, high)`` band to shade (a target range), or ``None``.
+    integer
+        Counts: y ticks at whole numbers (the top rounded up to the next tick).
+    empty
+        Written across the plot when no series has a value.
+    width, height
+        The size in SVG units; the drawing grows down for leaning labels and legend rows.
 
     Returns
     -------
     Markup
         ``<svg class="chart line">``.
     """
-    area = _PlotArea.of(labels, width=width, height=height, unit=unit, y_min=y_min, y_max=y_max)
+    area = _PlotArea.of(
+        labels,
+        [s.name for s in series],
+        width=width,
+        height=height,
+        unit=unit,
+        y_min=y_min,
+        y_max=y_max,
+        integer=integer,
+    )
     x, y = area.x, area.y
-    out = [_open("line", width, height, ", ".join(s.name for s in series))]
+    out = [_open("line", width, area.total_height, ", ".join(s.name for s in series))]
     if target is not None:
         out.append(
             f'<rect x="{area.left}" y="{_f(y(target[1]))}" width="{area.width}" '
@@ -241,7 +262,7 @@ def line_chart(
         )
     out.extend(area.axes(labels, unit))
     for k, s in enumerate(series):
-        colour = PALETTE[k % len(PALETTE)]
+        colour, dash = _style(k)
         path, pen = [], False
         for i, v in enumerate(s.values):
             if v is None or math.isnan(v):
@@ -251,7 +272,7 @@ def line_chart(
             pen = True
         if path:
             out.append(
-                f'<path d="{" ".join(path)}" fill="none" stroke="{colour}" stroke-width="2"/>'
+                f'<path d="{" ".join(path)}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>'
             )
         for i, v in enumerate(s.values):
             if v is not None and not math.isnan(v):
@@ -259,7 +280,8 @@ def line_chart(
                     f'<circle cx="{_f(x(i))}" cy="{_f(y(v))}" r="3.5" fill="{colour}">'
                     f"<title>{_t(s.name)} · {_t(labels[i])}: {v:.1f}{_t(unit)}</title></circle>"
                 )
-    out.append(_legend(series, area.left, height - 8))
+    out.append(area.legend(series))
+    out.append(area.empty_note(series, empty))
     out.append("</svg>")
     return Markup("".join(out))
 
@@ -274,6 +296,8 @@ def bar_chart(
     y_max: float | None = None,
     unit: str = "",
     target: float | None = None,
+    integer: bool = False,
+    empty: str = "no data yet",
     width: int = 640,
     height: int = 220,
 ) -> Markup:
@@ -282,15 +306,20 @@ def bar_chart(
     Parameters
     ----------
     labels
-        Group labels.
+        Group labels (leaning, and cut short with a tooltip, when they do not fit).
     series
         One bar colour each; values aligned with ``labels`` (``None``: no bar).
     y_max
-        Top of the axis; by default the largest value or target, rounded up.
+        Top of the axis; by default the largest value or target, rounded up (1 when
+        every value is 0).
     unit
         Appended to tick and value labels.
     target
         A value to draw as a dashed line across the chart (a budget, a target).
+    integer
+        Counts: y ticks at whole numbers.
+    empty
+        Written across the plot when no series has a value.
 
     Returns
     -------
@@ -298,14 +327,22 @@ def bar_chart(
         ``<svg class="chart bar">``.
     """
     values = [v for s in series for v in s.values if v is not None and not math.isnan(v)]
-    top_value = max([*values, target or 0.0, 1e-9])
-    y_max = y_max if y_max is not None else _nice(top_value)
-    area = _PlotArea.of(labels, width=width, height=height, unit=unit, y_min=0.0, y_max=y_max)
+    y_max = y_max if y_max is not None else _nice(max([*values, target or 0.0, 0.0]))
+    area = _PlotArea.of(
+        labels,
+        [s.name for s in series] + (["target"] if target is not None else []),
+        width=width,
+        height=height,
+        unit=unit,
+        y_min=0.0,
+        y_max=y_max,
+        integer=integer,
+    )
     left, y, base = area.left, area.y, area.base
     k_series = max(len(series), 1)
     group = area.width / area.n
     bar = min(group * 0.8 / k_series, 36)
-    out = [_open("bar", width, height, ", ".join(s.name for s in series))]
+    out = [_open("bar", width, area.total_height, ", ".join(s.name for s in series))]
     out.extend(area.axes(labels, unit))
     for k, s in enumerate(series):
         colour = PALETTE[k % len(PALETTE)]
@@ -323,7 +360,8 @@ def bar_chart(
             f'<line x1="{left}" x2="{left + area.width}" y1="{_f(y(target))}" y2="{_f(y(target))}" '
             f'stroke="{INK}" stroke-dasharray="5 3"><title>target {target:g}{_t(unit)}</title></line>'
         )
-    out.append(_legend(series, left, height - 8, target=target is not None))
+    out.append(area.legend(series, target=target is not None))
+    out.append(area.empty_note(series, empty))
     out.append("</svg>")
     return Markup("".join(out))
 
@@ -431,6 +469,15 @@ def _heat_colour(t: float) -> str:
 
 # ---------------------------------------------------------------- shared parts
 
+CHAR_PX = 6.5
+"""How wide a character of the charts' 11-unit font is, roughly (a wide CJK one: 11)."""
+TILT = 40
+"""Degrees the x labels lean when they do not fit side by side."""
+LABEL_CHARS = 16
+"""A leaning x label longer than this is cut short; its ``<title>`` holds it whole."""
+LEGEND_ROW = 16
+"""Height of a row of the legend: entries that do not fit the width wrap to the next row."""
+
 
 def _open(kind: str, width: int, height: int, label: str) -> str:
     return (
@@ -440,40 +487,102 @@ def _open(kind: str, width: int, height: int, label: str) -> str:
 
 
 def _nice(v: float) -> float:
-    """``v`` rounded up to 1, 2 or 5 × a power of ten."""
+    """``v`` rounded up to 1, 2 or 5 × a power of ten (1 for nothing above zero)."""
     if v <= 0:
         return 1.0
     power = 10.0 ** math.floor(math.log10(v))
     return float(next(m * power for m in (1, 2, 5, 10) if m * power >= v))
 
 
+def _style(k: int) -> tuple[str, str]:
+    """Series ``k``'s colour, and a dash attribute once the palette has gone round."""
+    dash = ' stroke-dasharray="6 3"' if k >= len(PALETTE) else ""
+    return PALETTE[k % len(PALETTE)], dash
+
+
+def _text_px(text: str) -> float:
+    return sum(11.0 if unicodedata.east_asian_width(c) in "WF" else CHAR_PX for c in text)
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
+
+
+def _label_step(labels: Sequence[str]) -> int:
+    """Every ``step``-th x label is written: at most a dozen."""
+    return max(1, math.ceil(len(labels) / 12))
+
+
+def _ticks(y_min: float, y_max: float, *, integer: bool) -> tuple[float, ...]:
+    """The y ticks: five from ``y_min`` to ``y_max``, or for counts whole numbers of a 1, 2
+    or 5 × 10^k step up to the first at or over ``y_max``; an empty range spans 1.
+
+    Examples
+    --------
+    >>> _ticks(0.0, 5.0, integer=True), _ticks(0.0, 0.0, integer=False)
+    ((0.0, 1.0, 2.0, 3.0, 4.0, 5.0), (0.0, 0.25, 0.5, 0.75, 1.0))
+    """
+    span = y_max - y_min if y_max > y_min else 1.0
+    if not integer:
+        return tuple(y_min + span * k / 4 for k in range(5))
+    steps = (m * 10**e for e in itertools.count() for m in (1, 2, 5))
+    step = next(s for s in steps if span / s <= 5)
+    return tuple(y_min + step * k for k in range(math.ceil(span / step) + 1))
+
+
 @dataclass(frozen=True, slots=True)
 class _PlotArea:
-    """The plot of a line or bar chart: ``n`` label slots across, ``y_min``..``y_max`` up."""
+    """The plot of a line or bar chart: ``n`` label slots across, ``y_min``..``y_max`` up,
+    with its x labels (flat, or leaning when they do not fit) and its legend rows below."""
 
     left: int
     top: int
     width: int
     height: int
     n: int
-    y_min: float
-    y_max: float
+    ticks: tuple[float, ...]
+    lean: bool
+    """The x labels lean (and long ones are cut short with a tooltip)."""
+    legend_at: tuple[tuple[float, float], ...]
+    """``(x, y)`` of each legend entry, wrapped into rows."""
+    total_height: int
 
     @classmethod
     def of(
         cls,
         labels: Sequence[str],
+        legend: Sequence[str],
         *,
         width: int,
         height: int,
         unit: str,
         y_min: float,
         y_max: float,
+        integer: bool = False,
     ) -> _PlotArea:
-        """The area inside a ``width`` × ``height`` chart, with room for the tick labels."""
+        """The area inside a ``width`` × ``height`` chart, with room for the tick labels;
+        the chart grows down for leaning x labels and for legend rows past the first."""
         left, right, top, bottom = 44 + 6 * len(unit), 12, 12, 44
         plot_w, plot_h = width - left - right, height - top - bottom
-        return cls(left, top, plot_w, plot_h, max(len(labels), 1), y_min, y_max)
+        n = max(len(labels), 1)
+        shown = labels[:: _label_step(labels)]
+        slot = plot_w / n * _label_step(labels)
+        lean = max((_text_px(lab) for lab in shown), default=0.0) > slot - 4
+        drop = 0
+        if lean:  # a leaning label hangs below the axis as far as it is long
+            longest = max(_text_px(_short(lab)) for lab in shown)
+            drop = max(0, math.ceil(longest * math.sin(math.radians(TILT)) + 8 - 14))
+        legend_at, rows = [], 0
+        x = float(left)
+        for name in legend:
+            w = 24 + _text_px(name)
+            if x > left and x + w - 10 > width - right:
+                x, rows = float(left), rows + 1
+            legend_at.append((x, height - 8 + drop + LEGEND_ROW * rows))
+            x += w
+        ticks = _ticks(y_min, y_max, integer=integer)
+        total = height + drop + LEGEND_ROW * rows
+        return cls(left, top, plot_w, plot_h, n, ticks, lean, tuple(legend_at), total)
 
     @property
     def base(self) -> float:
@@ -486,15 +595,14 @@ class _PlotArea:
 
     def y(self, v: float) -> float:
         """The y of value ``v``, clipped to the range."""
-        rng = (self.y_max - self.y_min) or 1.0
-        v = min(max(v, self.y_min), self.y_max)
-        return self.base - (v - self.y_min) / rng * self.height
+        y_min, y_max = self.ticks[0], self.ticks[-1]
+        v = min(max(v, y_min), y_max)
+        return self.base - (v - y_min) / ((y_max - y_min) or 1.0) * self.height
 
     def axes(self, labels: Sequence[str], unit: str) -> list[str]:
-        """Five y grid lines with their values, and the x labels (at most a dozen shown)."""
+        """The y grid lines with their values, and the x labels (at most a dozen shown)."""
         out = []
-        for k in range(5):
-            v = self.y_min + (self.y_max - self.y_min) * k / 4
+        for v in self.ticks:
             yy = self.y(v)
             out.append(
                 f'<line x1="{self.left}" x2="{_f(self.left + self.width)}" y1="{_f(yy)}" '
@@ -502,29 +610,54 @@ class _PlotArea:
                 f'<text x="{self.left - 5}" y="{_f(yy + 4)}" text-anchor="end" fill="{MUTED}">'
                 f"{v:g}{_t(unit)}</text>"
             )
-        step = max(1, math.ceil(len(labels) / 12))
-        out.extend(
-            f'<text x="{_f(self.x(i))}" y="{_f(self.base + 14)}" text-anchor="middle" '
-            f'fill="{MUTED}">{_t(lab)}</text>'
-            for i, lab in enumerate(labels)
-            if i % step == 0
-        )
+        step = _label_step(labels)
+        out.extend(self._x_label(i, lab) for i, lab in enumerate(labels) if i % step == 0)
         return out
 
+    def _x_label(self, i: int, label: str) -> str:
+        if not self.lean:
+            return (
+                f'<text x="{_f(self.x(i))}" y="{_f(self.base + 14)}" text-anchor="middle" '
+                f'fill="{MUTED}">{_t(label)}</text>'
+            )
+        short = _short(label)
+        tip = f"<title>{_t(label)}</title>" if short != label else ""
+        return (
+            f'<text class="lean" transform="translate({_f(self.x(i) + 3)} {_f(self.base + 10)}) '
+            f'rotate(-{TILT})" text-anchor="end" fill="{MUTED}">{tip}{_t(short)}</text>'
+        )
 
-def _legend(series: Sequence[Series], left: int, y: float, *, target: bool = False) -> str:
-    out, x = [], float(left)
-    for k, s in enumerate(series):
-        out.append(
-            f'<rect x="{_f(x)}" y="{_f(y - 9)}" width="10" height="10" '
-            f'fill="{PALETTE[k % len(PALETTE)]}"/>'
-            f'<text x="{_f(x + 14)}" y="{_f(y)}" fill="{INK}">{_t(s.name)}</text>'
+    def legend(self, series: Sequence[Series], *, target: bool = False) -> str:
+        """A swatch and the name of each series (a dashed line for a dashed one), then
+        the target line's, wrapped into rows."""
+        out = []
+        for k, s in enumerate(series):
+            x, y = self.legend_at[k]
+            colour, dash = _style(k)
+            swatch = (
+                f'<line x1="{_f(x)}" x2="{_f(x + 10)}" y1="{_f(y - 4)}" y2="{_f(y - 4)}" '
+                f'stroke="{colour}" stroke-width="2"{dash}/>'
+                if dash
+                else f'<rect x="{_f(x)}" y="{_f(y - 9)}" width="10" height="10" fill="{colour}"/>'
+            )
+            out.append(
+                f'{swatch}<text x="{_f(x + 14)}" y="{_f(y)}" fill="{INK}">{_t(s.name)}</text>'
+            )
+        if target:
+            x, y = self.legend_at[len(series)]
+            out.append(
+                f'<line x1="{_f(x)}" x2="{_f(x + 16)}" y1="{_f(y - 4)}" y2="{_f(y - 4)}" '
+                f'stroke="{INK}" stroke-dasharray="5 3"/><text x="{_f(x + 20)}" y="{_f(y)}" '
+                f'fill="{INK}">target</text>'
+            )
+        return "".join(out)
+
+    def empty_note(self, series: Sequence[Series], text: str) -> str:
+        """``text`` across the middle of the plot when no series has a value, else nothing."""
+        if any(v is not None and not math.isnan(v) for s in series for v in s.values):
+            return ""
+        return (
+            f'<text class="empty" x="{_f(self.left + self.width / 2)}" '
+            f'y="{_f(self.top + self.height / 2)}" text-anchor="middle" fill="{MUTED}" '
+            f'font-size="14">{_t(text)}</text>'
         )
-        x += 24 + 6.5 * len(s.name)
-    if target:
-        out.append(
-            f'<line x1="{_f(x)}" x2="{_f(x + 16)}" y1="{_f(y - 4)}" y2="{_f(y - 4)}" '
-            f'stroke="{INK}" stroke-dasharray="5 3"/><text x="{_f(x + 20)}" y="{_f(y)}" '
-            f'fill="{INK}">target</text>'
-        )
-    return "".join(out)

@@ -21,11 +21,12 @@ import pyarrow.compute as pc
 from pipeline import warehouse as wh
 from pipeline.analysis import speakers_line
 from pipeline.metric_rows import METRICS
+from pipeline.plans import PlanOptions, heard_plan
 from pipeline.redact_audio import spans_of
 from pipeline.rows import diarization_of, queue_entry_from_row
 from pipeline.scoring import clock
 from pipeline.shapes import from_row
-from pipeline.types import Evidence, Finding, QueueEntry
+from pipeline.types import Evidence, Finding, PlanSpan, QueueEntry
 from review.charts import Marker, TimelineData
 
 Row = dict[str, Any]
@@ -283,6 +284,19 @@ def read_call(root: str | Path, ref: CallRef, *, viewer: str | None) -> CallView
     )
 
 
+def heard_window(evidence: Evidence, *, duration_s: float, options: PlanOptions) -> PlanSpan:
+    """What ▶ on a piece of evidence plays: the moment with the context the queue's plan
+    hears around it (``[queue] context_before_s`` before, ``context_after_s`` after).
+
+    Examples
+    --------
+    >>> heard_window(Evidence("agent", 8.0, 10.0, "…"), duration_s=12.0, options=PlanOptions())
+    PlanSpan(start_s=5.0, end_s=12.0, kind='hear')
+    """
+    spans = heard_plan([evidence.start_s], [evidence.end_s], duration_s=duration_s, options=options)
+    return next(iter(spans), PlanSpan(evidence.start_s, evidence.end_s))
+
+
 def newest_findings(rows: Sequence[Mapping[str, Any]]) -> list[FindingView]:
     """Findings of each rubric's newest version: critical failures, failures, flags first."""
     newest: dict[str, int] = {}
@@ -341,24 +355,33 @@ _TIMELINE_METRICS = {"silences": "dead_air_s", "holds": "hold_s", "overtalk": "o
 """Which stored ``calls.metric_spans`` each band of the timeline draws."""
 
 
-def timeline_of(view: CallView) -> TimelineData:
+def timeline_of(view: CallView, *, options: PlanOptions | None = None) -> TimelineData:
     """The call timeline's data: speech per party, silences, holds, overtalk, findings
-    (one marker per piece of evidence) and the customer's sentiment when measured."""
+    (one marker per piece of evidence, a click on it plays :func:`heard_window` when
+    ``options`` are given) and the customer's sentiment when measured."""
     bands: dict[str, list[tuple[float, float]]] = {k: [] for k in _TIMELINE_METRICS}
     for s in view.call.get("metric_spans") or ():
         for band, metric in _TIMELINE_METRICS.items():
             if s["metric"] == metric:
                 bands[band].append((s["start_s"], s["end_s"]))
     last_end = max((u.end_s for u in view.utterances), default=0.0)
+    duration_s = float(view.call.get("duration_s") or last_end or 1.0)
+
+    def heard(e: Evidence) -> tuple[float, float] | None:
+        if options is None:
+            return None
+        w = heard_window(e, duration_s=duration_s, options=options)
+        return w.start_s, w.end_s
+
     return TimelineData(
-        duration_s=float(view.call.get("duration_s") or last_end or 1.0),
+        duration_s=duration_s,
         agent=[(u.start_s, u.end_s) for u in view.utterances if u.speaker == "agent"],
         customer=[(u.start_s, u.end_s) for u in view.utterances if u.speaker != "agent"],
         silences=sorted(set(bands["silences"])),
         holds=sorted(set(bands["holds"])),
         overtalk=sorted(set(bands["overtalk"])),
         markers=[
-            Marker(e.start_s, f.title, f.outcome, e.end_s)
+            Marker(e.start_s, f.title, f.outcome, e.end_s, heard(e))
             for f in view.findings
             for e in f.evidence
         ],

@@ -114,6 +114,7 @@ def scorecard_charts(card: Scorecard) -> dict[str, Markup]:
         "score": charts.line_chart(
             labels,
             [charts.Series("mean score", [_none(w.score) for w in card.weeks])],
+            empty="no calls in the period",
         ),
         "weekly": charts.line_chart(
             labels,
@@ -122,6 +123,7 @@ def scorecard_charts(card: Scorecard) -> dict[str, Markup]:
                 charts.Series("inspector-confirmed", [_pct(w.confirmed.rate) for w in card.weeks]),
             ],
             unit="%",
+            empty="no calls in the period",
         ),
         "items": charts.bar_chart(
             [i.item_id for i in card.items],
@@ -131,6 +133,7 @@ def scorecard_charts(card: Scorecard) -> dict[str, Markup]:
             ],
             y_max=100,
             unit="%",
+            empty="no calls in the period",
         ),
     }
 
@@ -254,16 +257,25 @@ def _teams(request: Request, account: SignedIn) -> Response:
     return _render(
         request,
         "teams.html",
-        {"account": account, "teams": _nav_teams(state, account, last)},
+        {"account": account, "teams": _nav_teams(state, account, last), "days": DEFAULT_DAYS},
     )
 
 
 def _nav_teams(state: ReviewApp, account: Account, date: str) -> tuple[str, ...]:
     if account.role == "lead":
-        return tuple(sorted({t for i in state.config.inspectors for t in i.teams}))
+        first, last = period(state.warehouse, days=None, month=None)
+        return known_teams(state, first=first, last=last)
     if account.role == "inspector":
         return teams_of(state.config, account.name, date=date, warehouse=state.warehouse)
     return ()
+
+
+def known_teams(state: ReviewApp, *, first: str, last: str) -> tuple[str, ...]:
+    """The teams of the configuration's pairings and those that took calls ``first``..``last``
+    (a lead sees them all, paired or not)."""
+    calls = state.feedback.summary(first, last).calls
+    stored = {t for t in calls["team_id"].unique().to_pylist() if t}
+    return tuple(sorted(stored | {t for i in state.config.inspectors for t in i.teams}))
 
 
 def _team(
@@ -277,6 +289,13 @@ def _team(
     first, last = period(state.warehouse, days=days, month=month)
     if not may_see_team(account, team_id, state.config, date=last, warehouse=state.warehouse):
         raise HTTPException(403, "this team is not paired with you")
+    teams = known_teams(state, first=first, last=last)
+    if team_id not in teams:
+        raise HTTPException(
+            404,
+            f"no team {team_id!r}: it took no call from {first} to {last} and no inspector "
+            f"is paired with it; the teams are {', '.join(teams) or 'none yet'}",
+        )
     view = team_view(state.feedback, state.store, state.config, team_id, first=first, last=last)
     return _render(
         request,
@@ -311,6 +330,7 @@ def team_charts(view: TeamView, *, link: bool = True) -> dict[str, Markup]:
                 charts.Series("detector pass %", [_pct(w.detector.rate) for w in view.weeks]),
                 charts.Series("confirmed pass %", [_pct(w.confirmed.rate) for w in view.weeks]),
             ],
+            empty="no calls in the period",
         ),
         "coverage": charts.heat_map(
             view.agents,
@@ -329,6 +349,7 @@ def team_charts(view: TeamView, *, link: bool = True) -> dict[str, Markup]:
                 charts.Series("listened / day", [li.per_day for li in view.listening]),
             ],
             unit=" min",
+            empty="no queues for this team in the period",
         ),
         "agreement": charts.bar_chart(
             [i.item_id for i in view.agreement],
@@ -339,6 +360,7 @@ def team_charts(view: TeamView, *, link: bool = True) -> dict[str, Markup]:
             ],
             y_max=100,
             unit="%",
+            empty="no reviews yet",
         ),
     }
 

@@ -35,8 +35,9 @@ from review.app import SignedIn, _render, _state
 from review.auth import Account
 
 DEFAULT_DAYS = 28
-CHARTED = 6
-"""Reasons drawn in the overview's chart (rising first, then the largest)."""
+CHARTED = 12
+"""Reasons drawn in the overview's chart (rising first, then the largest); past the six
+colours a line is dashed."""
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -100,7 +101,12 @@ def trend_chart(period: ReasonsPeriod, rows: Sequence[ReasonPeriod]) -> Markup:
     ]
     top = max([v or 0.0 for s in series for v in s.values] + [1.0])
     return charts.line_chart(
-        [d[5:] for d in period.days], series, y_min=0.0, y_max=charts_top(top), width=760
+        [d[5:] for d in period.days],
+        series,
+        y_min=0.0,
+        y_max=charts_top(top),
+        integer=True,
+        width=760,
     )
 
 
@@ -128,6 +134,7 @@ def _overview(request: Request, account: SignedIn, period: ChosenPeriod) -> Resp
             "rows": rows,
             "chart": trend_chart(period, rows) if rows else None,
             "labels": {rid: r.label for rid, r in period.reasons.items()},
+            "charted": CHARTED,
         },
     )
 
@@ -145,7 +152,7 @@ def _reason(request: Request, reason_id: str, account: SignedIn, period: ChosenP
     counts = charts.Series("calls", _daily(period.calls, period.days, reason_id))
     top = max([v or 0.0 for v in counts.values] + [1.0])
     chart = charts.bar_chart(
-        [d[5:] for d in period.days], [counts], y_max=charts_top(top), width=760
+        [d[5:] for d in period.days], [counts], y_max=charts_top(top), integer=True, width=760
     )
     return _render(
         request,

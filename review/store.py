@@ -80,6 +80,15 @@ class Opened:
 
 
 @dataclass(frozen=True, slots=True)
+class Opener:
+    """Who opened a call: how many times, and when last (UTC, ISO 8601)."""
+
+    who: str
+    times: int
+    last_at: str
+
+
+@dataclass(frozen=True, slots=True)
 class CoachingSession:
     """A one-to-one of an inspector (the coach) with an agent about their recent calls.
 
@@ -470,6 +479,18 @@ class ReviewStore:
             query = query.where(audit.c.call_id == call_id)
         with self.engine.connect() as conn:
             return [_record(Opened, r) for r in conn.execute(query).mappings()]
+
+    def openers(self, call_id: str) -> list[Opener]:
+        """Each person who opened ``call_id`` once, the latest opener first."""
+        last = sa.func.max(audit.c.at)
+        query = (
+            sa.select(audit.c.who, sa.func.count().label("times"), last.label("last_at"))
+            .where(audit.c.call_id == call_id)
+            .group_by(audit.c.who)
+            .order_by(last.desc(), audit.c.who)
+        )
+        with self.engine.connect() as conn:
+            return [_record(Opener, r) for r in conn.execute(query).mappings()]
 
     # ------------------------------------------------------------ sign-in failures
 

@@ -458,6 +458,19 @@ def served(app: Any) -> Iterator[str]:
 
 
 @contextlib.contextmanager
+def served_review(
+    tmp: Path, built: tuple[Path, Path], *, secret_key: str, config: Config | None = None
+) -> Iterator[tuple[str, str]]:
+    """The review app over ``built`` (archive, warehouse), its database under ``tmp``,
+    served on a free port: ``(base URL, database URL)``."""
+    archive, warehouse = built
+    database_url = f"sqlite:///{tmp / 'reviews.sqlite'}"
+    app = review_app(warehouse, archive, database_url, config=config, secret_key=secret_key)
+    with served(app) as url:
+        yield url, database_url
+
+
+@contextlib.contextmanager
 def chromium() -> Iterator[Any]:
     """Debian's Chromium, headless, through Playwright."""
     from playwright.sync_api import sync_playwright

@@ -8,17 +8,13 @@ Screenshots of the queue and the call page go to ``review/screenshots/``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from reviewkit import (
-    needs_chromium,
-    review_app,
-    served,
-    sign_in_form,
-)
+from reviewkit import needs_chromium, served_review, sign_in_form
 
 from review.store import ReviewStore
 
@@ -32,12 +28,8 @@ def server(
     tmp_path_factory: pytest.TempPathFactory, built: tuple[Path, Path]
 ) -> Iterator[tuple[str, str]]:
     """``(base URL, database URL)`` of the app served by uvicorn in a thread."""
-    tmp = tmp_path_factory.mktemp("browser")
-    archive, warehouse = built
-    database_url = f"sqlite:///{tmp / 'reviews.sqlite'}"
-    app = review_app(warehouse, archive, database_url, secret_key="browser-test")
-    with served(app) as url:
-        yield url, database_url
+    with served_review(tmp_path_factory.mktemp("browser"), built, secret_key="browser-test") as s:
+        yield s
 
 
 def _sign_in(page: Page, base: str, name: str, *, then: str = "/queue") -> None:
@@ -85,8 +77,8 @@ def test_inspector_reviews_a_call_in_the_browser(server: tuple[str, str], browse
 
     forbidden = page.locator("#finding-forbidden_language")
     forbidden.get_by_role("button", name="▶ 0:08").click()
-    _wait_time_near(page, 8.0)
-    assert abs(_current_time(page) - 8.0) < 0.5
+    _wait_time_near(page, 5.0)  # 3 s of context before the moment
+    assert abs(_current_time(page) - 5.0) < 0.5
     page.keyboard.press("r")  # the clicked finding is focused: mark it incorrect
     expect(forbidden.get_by_label("incorrect")).to_be_checked()
     forbidden.get_by_placeholder("note (optional)").fill("a quote from the customer")
@@ -150,4 +142,30 @@ def test_another_inspector_gets_403_in_the_browser(
     expect(page.get_by_role("heading", name="Not yours to open")).to_be_visible()
     audio = page.request.get(base + "/audio/C-LENA-1", headers={"Range": "bytes=0-9"})
     assert audio.status == 403
+    context.close()
+
+
+def test_evidence_plays_three_seconds_before_and_five_after(
+    server: tuple[str, str], browser: Browser
+) -> None:
+    """The README's plan hears each moment 3 s before and 5 s after: so does ▶ on it.
+    The evidence of forbidden_language is 0:08–0:10, so ▶ plays 0:05–0:15."""
+    base, _ = server
+    context = browser.new_context()
+    page = context.new_page()
+    _sign_in(page, base, "lena", then="/call/C-LENA-1")
+    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    button = page.locator("#finding-forbidden_language").get_by_role("button", name="▶ 0:08")
+    expect(button).to_have_attribute("title", re.compile("plays 0:05–0:15"))
+    button.click()
+    _wait_time_near(page, 5.0)
+    # Still playing past the end of the words themselves (0:10) …
+    page.wait_for_function(
+        "() => { const a = document.getElementById('player');"
+        " return a.currentTime > 11 && !a.paused; }",
+        timeout=15_000,
+    )
+    # … and paused once the 5 s after them are heard.
+    page.wait_for_function("() => document.getElementById('player').paused", timeout=15_000)
+    assert 14.8 <= _current_time(page) <= 15.8
     context.close()

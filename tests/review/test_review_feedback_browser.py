@@ -101,6 +101,14 @@ def test_the_timeline_shows_the_call_and_seeks_the_player(
     _wait_time_near(page, 24.0)
     timeline.locator("rect.customer").nth(1).click()
     _wait_time_near(page, 11.0)
+    # forbidden_language's marker (its words at 0:08-0:10) plays 3 s before to 5 s after
+    marker = timeline.locator("g.marker").first
+    assert (marker.get_attribute("data-seek"), marker.get_attribute("data-end")) == (
+        "5.00",
+        "15.00",
+    )
+    marker.dispatch_event("click")
+    _wait_time_near(page, 5.0)
     page.evaluate("window.scrollTo(0, 0)")
     page.locator(".timeline-box").screenshot(path=str(shots / "timeline.png"))
     assert not errors, errors

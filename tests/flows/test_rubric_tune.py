@@ -42,22 +42,15 @@ def _labels(tmp_path: Path) -> Path:
     return path
 
 
+def _tune_dissatisfaction(labels: Path) -> list[str]:
+    rubric = ["--rubric", str(RUBRIC), "--labels", str(labels), "--precision", "1.0"]
+    return ["rubric", "tune", "customer_dissatisfaction", *rubric]
+
+
 def test_tune_proposes_a_threshold_that_keeps_the_precision(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(
-        [
-            "rubric",
-            "tune",
-            "customer_dissatisfaction",
-            "--rubric",
-            str(RUBRIC),
-            "--labels",
-            str(_labels(tmp_path)),
-            "--precision",
-            "1.0",
-        ]
-    )
+    code = main(_tune_dissatisfaction(_labels(tmp_path)))
     out = capsys.readouterr().out
     assert code == 0, out
     assert "6 labelled present, 6 absent" in out
@@ -118,17 +111,7 @@ def test_a_label_without_a_speaker_is_the_items_speaker_and_another_speaker_is_r
     labels = tmp_path / "labels.jsonl"
     rows = [{"text": t, "present": y} for t, y in LINES]  # no speaker: the item's (customer)
     labels.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
-    args = [
-        "rubric",
-        "tune",
-        "customer_dissatisfaction",
-        "--rubric",
-        str(RUBRIC),
-        "--labels",
-        str(labels),
-        "--precision",
-        "1.0",
-    ]
+    args = _tune_dissatisfaction(labels)
     assert main(args) == 0
     assert "R 0.000" not in capsys.readouterr().out
     rows[0]["speaker"] = "agent"

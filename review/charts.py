@@ -280,10 +280,7 @@ def line_chart(
                     f'<circle cx="{_f(x(i))}" cy="{_f(y(v))}" r="3.5" fill="{colour}">'
                     f"<title>{_t(s.name)} · {_t(labels[i])}: {v:.1f}{_t(unit)}</title></circle>"
                 )
-    out.append(area.legend(series))
-    out.append(area.empty_note(series, empty))
-    out.append("</svg>")
-    return Markup("".join(out))
+    return area.finish(out, series, empty)
 
 
 # ---------------------------------------------------------------- bar chart
@@ -360,10 +357,7 @@ def bar_chart(
             f'<line x1="{left}" x2="{left + area.width}" y1="{_f(y(target))}" y2="{_f(y(target))}" '
             f'stroke="{INK}" stroke-dasharray="5 3"><title>target {target:g}{_t(unit)}</title></line>'
         )
-    out.append(area.legend(series, target=target is not None))
-    out.append(area.empty_note(series, empty))
-    out.append("</svg>")
-    return Markup("".join(out))
+    return area.finish(out, series, empty, target=target is not None)
 
 
 # ---------------------------------------------------------------- heat map
@@ -651,6 +645,13 @@ class _PlotArea:
                 f'fill="{INK}">target</text>'
             )
         return "".join(out)
+
+    def finish(
+        self, out: list[str], series: Sequence[Series], empty: str, *, target: bool = False
+    ) -> Markup:
+        """The chart drawn so far in ``out`` with its legend, the note for no data, closed."""
+        out += [self.legend(series, target=target), self.empty_note(series, empty), "</svg>"]
+        return Markup("".join(out))
 
     def empty_note(self, series: Sequence[Series], text: str) -> str:
         """``text`` across the middle of the plot when no series has a value, else nothing."""

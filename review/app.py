@@ -235,7 +235,8 @@ def serve(
         database_url=database_url,
         secret_key=secret_key,
     )
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
+    # earmark says where it serves; uvicorn speaks only of what goes wrong
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
 
 
 # ---------------------------------------------------------------- plumbing

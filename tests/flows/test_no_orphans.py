@@ -203,9 +203,9 @@ def test_serve_killed_leaves_no_process(tmp_path: Path, home: Path) -> None:
         port = s.getsockname()[1]
     cmd = [*EARMARK, "serve", "--warehouse", str(tmp_path / "wh")]
     cmd += ["--archive", str(tmp_path / "archive"), "--config", str(config), "--port", str(port)]
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env_for(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    terminal = tmp_path / "terminal.txt"
+    with terminal.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env_for(home), stdout=out, stderr=out)
 
     def answering(_: set[Proc]) -> bool:
         try:
@@ -219,3 +219,6 @@ def test_serve_killed_leaves_no_process(tmp_path: Path, home: Path) -> None:
     with socket.socket() as s:  # no listener left (TIME_WAIT of the probe aside)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))
+    said = terminal.read_text()  # earmark's own lines; no server library chatter, no access log
+    assert f"review app on http://127.0.0.1:{port}/" in said
+    assert "INFO:" not in said and "GET /login" not in said, said

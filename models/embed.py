@@ -51,6 +51,7 @@ class E5Embedder:
         self._known: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
         self._loaded: Any = None
         self._examples: dict[str, npt.NDArray[np.float32]] | None = None
+        self._shipped: frozenset[str] = frozenset()
 
     @property
     def _model(self) -> Any:
@@ -98,6 +99,7 @@ class E5Embedder:
     def _kept(self) -> dict[str, npt.NDArray[np.float32]]:
         if self._examples is None:
             self._examples = read_seed(self._model_id)
+            self._shipped = frozenset(self._examples)
             try:
                 with np.load(self._kept_path(), allow_pickle=False) as data:
                     home = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
@@ -107,7 +109,9 @@ class E5Embedder:
         return self._examples
 
     def _save_kept(self, kept: dict[str, npt.NDArray[np.float32]]) -> None:
-        arrays = {"texts": np.array(list(kept)), "vectors": np.stack(list(kept.values()))}
+        """Keep the lines the shipped vectors lack (those come with every install)."""
+        own = {t: v for t, v in kept.items() if t not in self._shipped}
+        arrays = {"texts": np.array(list(own)), "vectors": np.stack(list(own.values()))}
         _write_npz(self._kept_path(), arrays)
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:

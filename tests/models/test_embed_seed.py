@@ -52,3 +52,17 @@ def test_vectors_made_by_another_model_are_not_read(tmp_path: Path) -> None:
     assert read_seed(E5Embedder().model_id, path) == {}
     assert read_seed(E5Embedder().model_id, tmp_path / "none.npz") == {}
     assert (shipped_root() / SEED).is_file()
+
+
+def test_a_home_keeps_only_the_lines_the_shipped_vectors_lack(
+    fresh: E5Embedder, tmp_path: Path
+) -> None:
+    shipped = next(iter(read_seed(fresh.model_id)))
+    own = "A line of my own rubric about parking tickets."
+    fresh.embed_examples([shipped, own])
+    (kept,) = (tmp_path / "meaning").glob("examples-*.npz")
+    with np.load(kept) as data:
+        assert data["texts"].tolist() == [own]
+    later = E5Embedder()  # another command: both lines without the model
+    assert np.allclose(later.embed_examples([shipped, own]), fresh.embed_examples([shipped, own]))
+    assert later._loaded is None

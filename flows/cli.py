@@ -1062,8 +1062,7 @@ def cmd_rubric_suggest(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.out:
         check_suggestions_file(args.out)
-    if not wh.partition_dates(args.warehouse, "calls"):
-        raise errors.NO_CALLS_TABLE(warehouse=args.warehouse)
+    wh.require_calls(args.warehouse)
     store = ReviewStore(args.database or default_database_url(args.warehouse))
     try:
         found = suggest(store.latest_reviews(), args.warehouse, config)

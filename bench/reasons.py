@@ -13,6 +13,8 @@ Reports:
   reason (weighted); **statements**: calls whose problem statement was found;
 - the night the late reason is first flagged (and how many days after it appeared);
 - false flags: reasons flagged on days nothing changed;
+- the same calls with the agent's identity questions answered before the problem
+  (:func:`verified_first`): statements found exactly, purity and coverage again;
 - mean-of-turn-vectors against embedding the joined statement text once;
 - the join threshold swept (the default is where purity and coverage are both high);
 - reason time per call, against the ASR time per call of ``bench/throughput.py``.
@@ -119,15 +121,10 @@ def _call(
     lines.append(("agent", rng.choice(agent["follow"])))
     lines.append(("customer", rng.choice(data["after"][lang])))
     lines.append(("agent", agent["close"]))
-    utterances, t = [], 0.0
-    for speaker, text in lines:
-        length = 1.0 + 0.06 * len(text)
-        utterances.append(Utterance(speaker, round(t, 2), round(t + length, 2), text))  # type: ignore[arg-type]
-        t += length + 0.4
     call_id = f"{date}-{k:03d}-{lang}"
     hour = 8 + k % 10
     return LabelledCall(
-        transcript=Transcript(call_id, lang, round(t, 2), tuple(utterances)),
+        transcript=_timed(call_id, lang, lines),
         call_date=date,
         label=label,
         team_id=f"TEAM-{1 + k % 2}",
@@ -135,6 +132,38 @@ def _call(
         started_at=f"{date}T{hour:02d}:{k % 60:02d}:00+00:00",
         statement=said.replace(" | ", " "),
     )
+
+
+def _timed(call_id: str, language: str, lines: Sequence[tuple[str, str]]) -> Transcript:
+    """The lines as a transcript, each turn as long as its text, 0.4 s between turns."""
+    utterances, t = [], 0.0
+    for speaker, text in lines:
+        length = 1.0 + 0.06 * len(text)
+        utterances.append(Utterance(speaker, round(t, 2), round(t + length, 2), text))  # type: ignore[arg-type]
+        t += length + 0.4
+    return Transcript(call_id, language, round(t, 2), tuple(utterances))
+
+
+def verified_first(calls: Sequence[LabelledCall], *, seed: int = 7) -> list[LabelledCall]:
+    """The calls again, the agent checking who is calling before the problem is told: one
+    or two identity questions and the customer's answers (a date of birth, a postcode, an
+    account number, a name, "yes, speaking") come right before it. They must be skipped."""
+    pairs = load_data()["verification"]
+    rng = random.Random(seed)
+    out = []
+    for c in calls:
+        t = c.transcript
+        lines = [(u.speaker, u.text) for u in t.utterances]
+        at = next(
+            i
+            for i, u in enumerate(t.utterances)
+            if u.speaker == "customer" and c.statement.startswith(u.text)
+        )
+        asked = rng.sample(pairs[t.language], rng.choice((1, 2)))
+        checks = [line for q, a in asked for line in (("agent", q), ("customer", a))]
+        transcript = _timed(t.call_id, t.language, [*lines[:at], *checks, *lines[at:]])
+        out.append(replace(c, transcript=transcript))
+    return out
 
 
 def embed_calls(
@@ -303,6 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     wrong = false_flags(calls, month, late)
     print(f"late reason {late} (first, flagged, days later): {late_flag(calls, month, late)}")
     print(f"other reasons flagged: {len(wrong)} {wrong[:6]}")
+    verified = _verified_first(calls, space, embedder.embed, labels)
     _joined_text(calls, statements, space, embedder.embed, labels)
     _sweep(calls, statements, space, labels)
     per_call_ms = 1000 * (choose_s + month.assign_s) / len(calls)
@@ -322,11 +352,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         "reasons": len(month.reasons),
         "late_reason": late_flag(calls, month, late),
         "other_flags": len(wrong),
+        "verified_first": verified,
         "ms_per_call": round(per_call_ms, 3),
         "embed_ms_per_call": round(1000 * embed_s / len(calls), 1),
     }
     publish(result, args.json)
     return 0
+
+
+def _verified_first(
+    calls: Sequence[LabelledCall],
+    space: ReasonSpace,
+    embed: Callable[[Sequence[str]], Vectors],
+    labels: dict[str, str],
+) -> dict[str, float]:
+    """Statements and grouping when identity questions are answered before the problem."""
+    checked = verified_first(calls)
+    statements = statements_of(checked, embed_calls(checked, embed), space)
+    exact = sum(1 for c, s in zip(checked, statements, strict=True) if s and s.text == c.statement)
+    answers = {lang: tuple(a for _, a in qa) for lang, qa in load_data()["verification"].items()}
+    answer = sum(
+        1
+        for c, s in zip(checked, statements, strict=True)
+        if s and s.text.startswith(answers[c.transcript.language])
+    )
+    purity, coverage = purity_coverage(labels, run_nights(checked, statements, space).reason_of)
+    print(
+        f"identity questions answered first: exactly the labelled turns {exact}/{len(checked)}, "
+        f"an answer taken for the problem {answer}, purity {purity:.3f} coverage {coverage:.3f}"
+    )
+    return {
+        "statements_exact": exact,
+        "answer_taken": answer,
+        "purity": round(purity, 4),
+        "coverage": round(coverage, 4),
+    }
 
 
 def _joined_text(

@@ -596,6 +596,7 @@ def _why(reasons: Sequence[str]) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from pipeline import warehouse as wh
     from pipeline.config import load_config
     from review.app import serve
     from review.auth import accounts_from_entries
@@ -611,6 +612,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise errors.LOCATION_MISSING(options="--archive (the recordings' folder)", keys="archive")
     if not Path(archive).is_dir():  # before the address is announced, not after
         raise errors.ARCHIVE_FOLDER_MISSING(path=archive)
+    wh.require_calls(args.warehouse)  # W012/W010 as the other readers, nothing created
     secret_key, note = _session_key()
     if note:
         print(note, file=sys.stderr)
@@ -1062,8 +1064,7 @@ def cmd_rubric_suggest(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.out:
         check_suggestions_file(args.out)
-    if not wh.partition_dates(args.warehouse, "calls"):
-        raise errors.NO_CALLS_TABLE(warehouse=args.warehouse)
+    wh.require_calls(args.warehouse)
     store = ReviewStore(args.database or default_database_url(args.warehouse))
     try:
         found = suggest(store.latest_reviews(), args.warehouse, config)

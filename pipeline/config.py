@@ -266,6 +266,7 @@ class ReasonsConfig(_Strict):
     enabled: bool = True
     join_similarity: Annotated[float, Field(gt=-1, lt=1)] = 0.175
     small_talk_margin: Annotated[float, Field(ge=-1, le=1)] = 0.0
+    read_out_share: Annotated[float, Field(gt=0, le=1)] = 0.5
     statement_turns: Annotated[int, Field(ge=1)] = 2
     first_turns: Annotated[int, Field(ge=1)] = 6
     examples: Annotated[int, Field(ge=1)] = 5

@@ -226,9 +226,6 @@ METADATA_ENCODING = _entry("I010", InputError, "not UTF-8 text; read as {encodin
 METADATA_ROW_NO_RECORDING = _entry("I011", InputError, "{problem}")
 METADATA_ROW_TWICE = _entry("I012", InputError, "{problem}")
 METADATA_ROW_SHORT = _entry("I013", InputError, "{problem}")
-NO_CALLS_TABLE = _entry(
-    "I014", InputError, "{warehouse}: no calls table here; give the warehouse the review app serves"
-)
 
 # --- models (M) ------------------------------------------------------------------------
 MODEL_NO_WEIGHTS = _entry("M001", ModelError, "{path}: {problem}")

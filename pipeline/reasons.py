@@ -1,7 +1,7 @@
 """Contact reasons: why customers call, grouped by meaning, with ids stable from night to night.
 
 Each call's *problem statement* is the customer's first turns that say what is wrong
-(greetings, names and "yes" skipped): the mean of their stored meaning vectors
+(greetings, names, "yes" and the answers to identity questions skipped): the mean of their stored meaning vectors
 (:mod:`pipeline.meaning`), so nothing is embedded again. Statements are compared in a
 *reason space*: each language's typical statement is subtracted first, because the
 meaning model keeps texts of one language near each other whatever they say (on the
@@ -33,6 +33,7 @@ import yaml
 
 from pipeline import errors
 from pipeline.meaning import Vectors
+from pipeline.redact_text import numeric_share
 from pipeline.rubric.shipped import shipped_root
 from pipeline.text import shorten as shorten  # re-exported: the reasons' labels
 from pipeline.textfile import load_yaml
@@ -54,6 +55,10 @@ class ReasonOptions:
     small_talk_margin: float = 0.0
     """A customer turn is small talk (skipped) when it is this much nearer to the small-talk
     lines of ``rubrics/reasons.yaml`` than to its everyday requests."""
+    read_out_share: float = 0.5
+    """A customer turn at least this share of which (in characters) reads out numbers or a
+    date is an answer to an identity or verification question (a date of birth, an account
+    number, a postcode), never the problem statement (:func:`pipeline.redact_text.numeric_share`)."""
     statement_turns: int = 2
     """At most this many consecutive customer turns make the statement."""
     first_turns: int = 6
@@ -235,23 +240,20 @@ def problem_statement(
     """The customer's first turns that state the reason for the call, or ``None``; the
     statement carries the call's ``team_id`` and ``started_at`` for the trends.
 
-    Among the customer's first :attr:`~ReasonOptions.first_turns` turns, small talk is
-    skipped (when all of them read as small talk, the one that reads least so is taken);
-    the first other turn and the customer turns right after it (no agent turn
-    between, at most :attr:`~ReasonOptions.statement_turns`) are the statement, its
-    vector the mean of theirs (the stored vectors: nothing is embedded again).
+    Among the customer's first :attr:`~ReasonOptions.first_turns` turns, numbers or a
+    date read out (:attr:`~ReasonOptions.read_out_share`) and small talk are skipped
+    (when all that is left reads as small talk, the turn that reads least so is taken;
+    when nothing is left, there is no statement); the first other turn and the customer
+    turns right after it (no agent turn between, at most
+    :attr:`~ReasonOptions.statement_turns`) are the statement, its vector the mean of
+    theirs (the stored vectors: nothing is embedded again).
     """
     if vectors is None or len(vectors) != len(transcript.utterances):
         return None
     utts = transcript.utterances
-    customer = [i for i, u in enumerate(utts) if u.speaker == "customer" and u.text.strip()]
-    customer = customer[: options.first_turns]
-    if not customer:
+    said = _stating_turns(transcript, vectors, space, options)
+    if not said:
         return None
-    margins = space.small_talk_margin(vectors[customer])
-    said = [i for i, m in zip(customer, margins, strict=True) if m <= options.small_talk_margin]
-    if not said:  # all of it reads as small talk: the least so (a dropped call is a reason too)
-        said = [customer[int(np.argmin(margins))]]
     chosen = [said[0]]
     for i in range(said[0] + 1, len(utts)):
         if len(chosen) >= options.statement_turns or utts[i].speaker != "customer":
@@ -270,6 +272,27 @@ def problem_statement(
         team_id=team_id,
         started_at=started_at,
     )
+
+
+def _stating_turns(
+    transcript: Transcript, vectors: Vectors, space: ReasonSpace, options: ReasonOptions
+) -> list[int]:
+    """The indices of the customer's first turns that may state the problem: neither a
+    number or date read out (the answer to a verification question) nor small talk."""
+    utts = transcript.utterances
+    customer = [i for i, u in enumerate(utts) if u.speaker == "customer" and u.text.strip()]
+    turns = [
+        i
+        for i in customer[: options.first_turns]
+        if numeric_share(utts[i].text) < options.read_out_share
+    ]
+    if not turns:
+        return []
+    margins = space.small_talk_margin(vectors[turns])
+    said = [i for i, m in zip(turns, margins, strict=True) if m <= options.small_talk_margin]
+    if not said:  # all of it reads as small talk: the least so (a dropped call is a reason too)
+        said = [turns[int(np.argmin(margins))]]
+    return said
 
 
 # ---------------------------------------------------------------- reasons

@@ -264,3 +264,30 @@ def is_skippable(tok: Token) -> bool:
     return tok.value is None and (
         not any(ch.isalnum() for ch in tok.text) or tok.text.casefold() in _FILLERS
     )
+
+
+def numeric_share(text: str) -> float:
+    """The share of a text's characters (punctuation and fillers left out) that read out a
+    number or a date: digits and number words ("twelve", "двенадцать", "十二"), month
+    names, date separators ("年", "月", "slash") and what is written against a number
+    ("12th", "2nd", "SW1A", "12-го"; not a Chinese character, which no space parts from
+    its neighbours). A date of birth, an account number or a
+    postcode read out is mostly that; a problem that mentions a number is not.
+
+    Examples
+    --------
+    >>> numeric_share("The 12th of June 1990.") > 0.5
+    True
+    >>> numeric_share("I was charged 49.99 twice") < 0.5
+    True
+    """
+    counted = [t for t in normalise(text_units(text)).tokens if not is_skippable(t)]
+    numeric = total = 0
+    after_number = False
+    for tok in counted:
+        is_number = tok.value is not None or tok.month > 0 or is_glue(tok)
+        is_number = is_number or (after_number and not tok.space and not _CJK_CHAR.match(tok.text))
+        numeric += len(tok.text) if is_number else 0
+        total += len(tok.text)
+        after_number = is_number
+    return numeric / total if total else 0.0

@@ -144,10 +144,14 @@ def create_app(
     ConfigError
         ``C004`` when no archive folder is given or it does not exist; ``C005`` when
         the warehouse is remote and no ``database_url`` is given.
+    WarehouseError
+        ``W012`` when the warehouse folder does not exist, ``W010`` when it holds no calls
+        (as every command that reads a warehouse); nothing is created there.
     """
     root = archive if archive is not None else config.archive
     if not root or not Path(root).is_dir():
         raise errors.ARCHIVE_FOLDER_MISSING(path=str(root))
+    wh.require_calls(warehouse)
     by_name = dict(accounts) if isinstance(accounts, Mapping) else {a.name: a for a in accounts}
     if secret_key is None:
         log.warning("no secret key given: sessions end when this server stops")
@@ -543,6 +547,11 @@ def _queue(
                 for name in names
             ],
             "reviewed": reviewed,
+            "quarantined": (
+                data.quarantined_on(state.warehouse, date)
+                if date and not items and account.role == "lead"
+                else 0
+            ),
         },
     )
 

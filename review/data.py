@@ -167,6 +167,12 @@ def _plan(row: Mapping[str, Any]) -> tuple[tuple[float, float, str], ...]:
     return tuple((s.start_s, s.end_s, s.kind) for s in queue_entry_from_row(row).plan)
 
 
+def quarantined_on(root: str | Path, date: str) -> int:
+    """How many recordings of ``date`` could not be processed (rows of ``quarantine``)."""
+    part = wh.read_partition(root, "quarantine", date, columns=["call_id"])
+    return 0 if part is None else part.num_rows
+
+
 def latest_queue_date(root: str | Path, *, inspector: str | None = None) -> str | None:
     """The newest date with a queue (with rows for ``inspector`` when given)."""
     dates = queue_dates(root)

@@ -24,6 +24,32 @@ def test_a_missing_archive_is_refused_before_the_address_is_announced(
     assert err.startswith(f"earmark: error: [C004] archive folder {str(missing)!r} does not exist")
 
 
+@pytest.mark.parametrize(
+    ("name", "made", "said"),
+    [
+        ("no-such-warehouse", False, "[W012] {}: no such folder"),
+        ("empty", True, "[W010] {}: no calls"),
+    ],
+)
+def test_a_warehouse_without_calls_is_refused_before_the_address_is_announced(
+    name: str, made: bool, said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As every command that reads a warehouse: exit 4, one line, nothing created there."""
+    config = tmp_path / "earmark.toml"
+    config.write_text(account_toml("lena", "lead", "pw") + "\n", encoding="utf-8")
+    warehouse = tmp_path / name
+    if made:
+        warehouse.mkdir()
+    args = ["serve", "--warehouse", str(warehouse), "--archive", str(tmp_path)]
+    assert main([*args, "--config", str(config)]) == 4
+    out, err = capsys.readouterr()
+    assert "review app on" not in out
+    assert err.strip().splitlines() == [err.strip()] and err.startswith(
+        "earmark: error: " + said.format(warehouse)
+    )
+    assert (list(warehouse.iterdir()) == []) if made else not warehouse.exists()
+
+
 def test_without_a_secret_key_the_note_says_which_variable_to_set(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

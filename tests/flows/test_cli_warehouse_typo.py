@@ -17,6 +17,7 @@ READERS = [
     ["calibration", "report"],
     ["reasons"],
     ["rubric", "explain", "--call", "c1"],
+    ["rubric", "suggest"],
     ["report", "--team", "T1", "--month", "2026-11", "--out", "report.html"],
 ]
 

@@ -193,9 +193,11 @@ def test_serve_killed_leaves_no_process(tmp_path: Path, home: Path) -> None:
     import socket
     import urllib.request
 
+    from pipeline import warehouse as wh
     from review.auth import account_toml
 
     (tmp_path / "archive").mkdir()
+    wh.upsert(str(tmp_path / "wh"), "calls", {"2026-11-20": [{"call_id": "c1", "status": "ok"}]})
     config = tmp_path / "earmark.toml"
     config.write_text(account_toml("lena", "lead", "pw") + "\n")
     with socket.socket() as s:

@@ -30,6 +30,7 @@ from pipeline.reasons import (
     shorten,
     withdraw,
 )
+from pipeline.redact_text import numeric_share
 from pipeline.types import Transcript, Utterance
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -39,9 +40,11 @@ from reasons import (
     embed_calls,
     labelled_calls,
     late_flag,
+    load_data,
     purity_coverage,
     run_nights,
     statements_of,
+    verified_first,
 )
 
 
@@ -75,6 +78,122 @@ def test_statement_is_the_problem_not_the_greeting(space: ReasonSpace) -> None:
     assert s.text == "my internet has been down since last night the router light is blinking red"
     assert (s.start_s, s.end_s) == (6.0, 11.5)
     assert np.allclose(s.vector, vectors[2:4].mean(axis=0), atol=1e-6)  # the stored vectors
+
+
+def _statement(lines: list[tuple[str, str]], space: ReasonSpace, language: str) -> str | None:
+    utts = tuple(Utterance(s, 3.0 * i, 3.0 * i + 2.5, t) for i, (s, t) in enumerate(lines))  # type: ignore[arg-type]
+    transcript = Transcript("c1", language, 3.0 * len(lines), utts)
+    vectors = get_embedder().embed([u.text for u in utts])
+    s = problem_statement(transcript, vectors, space, call_date="2026-11-02", language=language)
+    return None if s is None else s.text
+
+
+def test_a_date_read_out_is_not_the_problem_when_all_else_reads_as_small_talk(
+    space: ReasonSpace,
+) -> None:
+    """CALL-0004 of the sample night as Whisper heard it: every turn of the customer reads
+    as small talk, and the date of birth read out used to be taken as the one reading
+    least so (the call's contact reason came out as "The 12th of June 1990.")."""
+    lines = [
+        ("agent", "Thank you for calling Northwind bank. My name is David. How can I help you?"),
+        ("customer", "Hi, my name is CardWathe, I'm the Supermarket this morning."),
+        ("agent", "I understand how frustrating that must be. Can I have your date of birth?"),
+        ("customer", "The 12th of June 1990."),
+        ("agent", "Thanks. Let me look at your card."),
+        ("customer", "Hello, are you still there?"),
+        ("agent", "Yes, your card was blocked after a suspicious payment. I've unlocked it."),
+        ("customer", "Okay, thank you."),
+        ("agent", "Is there anything else I can do for you?"),
+        ("customer", "No thanks."),
+    ]
+    assert _statement(lines, space, "en") == lines[1][1]
+
+
+@pytest.mark.parametrize(
+    ("language", "lines"),
+    [
+        (
+            "en",
+            [
+                ("agent", "thanks for calling, before we start can I take your date of birth?"),
+                ("customer", "my date of birth is the ninth of October 1988"),
+                ("agent", "and your postcode please?"),
+                ("customer", "my postcode is BS8 1TH"),
+                ("customer", "the router keeps losing the connection every evening"),
+            ],
+        ),
+        (
+            "zh",
+            [
+                ("agent", "您好，请先说一下您的出生日期"),
+                ("customer", "我是一九八八年十月九号出生的"),
+                ("agent", "好的，请问您的邮编？"),
+                ("customer", "我家邮编是310012"),
+                ("customer", "我的宽带每天晚上都断线"),
+            ],
+        ),
+        (
+            "ru",
+            [
+                ("agent", "здравствуйте, назовите, пожалуйста, вашу дату рождения"),
+                ("customer", "я родилась девятого октября восемьдесят восьмого года"),
+                ("agent", "спасибо, и ваш индекс?"),
+                ("customer", "мой индекс 344002"),
+                ("customer", "у меня каждый вечер пропадает интернет"),
+            ],
+        ),
+    ],
+)
+def test_answers_to_identity_questions_are_not_the_problem(
+    space: ReasonSpace, language: str, lines: list[tuple[str, str]]
+) -> None:
+    assert _statement(lines, space, language) == lines[-1][1]
+
+
+def test_a_week_of_calls_verified_first_keeps_its_statements(space: ReasonSpace) -> None:
+    """bench/reasons.py's calls with one or two identity questions answered before the
+    problem (answers worded apart from rubrics/reasons.yaml's lines): none is taken."""
+    calls = verified_first(labelled_calls(days=5, per_day=24, seed=3), seed=3)
+    vectors = embed_calls(calls, get_embedder().embed)
+    found = statements_of(calls, vectors, space)
+    answers = tuple(a for qa in load_data()["verification"].values() for _, a in qa)
+    assert not [s.text for s in found if s is None or s.text.startswith(answers)]
+    exact = sum(1 for c, s in zip(calls, found, strict=True) if s and s.text == c.statement)
+    assert exact >= 0.9 * len(calls), (exact, len(calls))
+
+
+def test_a_customer_who_only_read_out_numbers_has_no_statement(space: ReasonSpace) -> None:
+    lines = [
+        ("agent", "can I have your account number and date of birth?"),
+        ("customer", "4 5 2 9 1 8 3"),
+        ("customer", "the 4th of March 1985"),
+    ]
+    assert _statement(lines, space, "en") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "read_out"),
+    [
+        ("The 12th of June 1990.", True),
+        ("May 2nd, 1978.", True),
+        ("Yes, it's 4.5.2.9183.", True),
+        ("four five two nine one eight three", True),
+        ("SW1A 2AA", True),
+        ("我的号码是一三八一二三四五六七八", True),
+        ("我的生日是1990年6月12号", True),
+        ("12 июня 1990 года", True),
+        ("восемь девять один шесть", True),
+        ("I was charged 49.99 twice", False),
+        ("10 days? That's too long. I'm not happy with that.", False),
+        ("the 5G network doesn't work since Monday", False),
+        ("我这个月话费多扣了二十元", False),
+        ("我想问一下", False),
+        ("с меня списали 500 рублей два раза", False),
+        ("...", False),
+    ],
+)
+def test_a_turn_mostly_numbers_or_a_date_reads_out(text: str, read_out: bool) -> None:
+    assert (numeric_share(text) >= DEFAULT_OPTIONS.read_out_share) is read_out
 
 
 def test_one_problem_in_three_languages_is_one_reason(space: ReasonSpace) -> None:

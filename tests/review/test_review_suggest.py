@@ -11,7 +11,7 @@ from reviewkit import csrf_of, make_config, sign_in
 
 from flows.cli import EXIT_OK, EXIT_USAGE, main
 from pipeline.config import DEFAULT_RUBRICS
-from pipeline.errors import EXIT_INPUT
+from pipeline.errors import EXIT_STORAGE
 from pipeline.rubric.schema import load_rubric
 from review.store import ReviewStore
 from review.suggest import suggest, suggestions_yaml
@@ -109,9 +109,10 @@ def test_cli_writes_the_file_and_refuses_to_overwrite_a_rubric(
     assert capsys.readouterr().out.startswith("# earmark rubric suggest: 2 proposal(s)")
     typo = tmp_path / "no-such-warehouse"
     assert (
-        main(["rubric", "suggest", "--warehouse", str(typo), "--database", reviewed]) == EXIT_INPUT
+        main(["rubric", "suggest", "--warehouse", str(typo), "--database", reviewed])
+        == EXIT_STORAGE
     )
-    assert "[I014]" in capsys.readouterr().err and not typo.exists()
+    assert "[W012]" in capsys.readouterr().err and not typo.exists()
 
 
 def test_no_reviews_prints_an_empty_patch(warehouse: Path, database_url: str) -> None:

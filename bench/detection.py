@@ -108,10 +108,11 @@ CALLS = {
     "tuned6": ROOT / "bench" / "data" / "calls_tuned6.jsonl",
     "tuned7": ROOT / "bench" / "data" / "calls_tuned7.jsonl",
     "tuned8": ROOT / "bench" / "data" / "calls_tuned8.jsonl",
+    "tuned9": ROOT / "bench" / "data" / "calls_tuned9.jsonl",
 }
-"""Call transcripts (90 each, 30 per language) written and labelled by nine authors who
+"""Call transcripts (90 each, 30 per language) written and labelled by ten authors who
 saw neither the rubrics' examples nor the other sets. ``calls`` has never been used to
-choose anything. ``tuned`` to ``tuned8`` were each held out once, then their errors were
+choose anything. ``tuned`` to ``tuned9`` were each held out once, then their errors were
 read and examples and thresholds chosen on them, and their lines marked one by one
 (``bench/data/line_labels/``) became examples: their figures are optimistic, kept to
 show the gap."""
@@ -191,14 +192,18 @@ def measure(folder: Path, half: str, second: Path | None = None) -> dict[str, ob
             findings, _ = assess(compiled[t.language], t)
             detected = {f.item_id: f.detected for f in findings}
             for label_id, item_id in ITEMS.items():
-                truth = labels.get((t.call_id, label_id))
-                if truth is None or item_id not in detected:
+                if item_id not in detected:
                     continue
                 got = detected[item_id]
-                _count(counts[label_id], truth, got)
-                if (t.call_id, label_id) in other:
-                    _count(against[(f"{name}~2nd", label_id)], other[(t.call_id, label_id)], got)
-                    _count(against[("pub~2nd", label_id)], other[(t.call_id, label_id)], truth)
+                truth = labels.get((t.call_id, label_id))
+                second_truth = other.get((t.call_id, label_id))
+                if truth is not None:
+                    _count(counts[label_id], truth, got)
+                if second_truth is None:
+                    continue
+                _count(against[(f"{name}~2nd", label_id)], second_truth, got)
+                if truth is not None:
+                    _count(against[("pub~2nd", label_id)], second_truth, truth)
         for item, c in sorted(counts.items()):
             table.append(_row(name, spec["language"], item, c))
         for (row, item), c in sorted(against.items()):

@@ -9,7 +9,15 @@ The dialogues are split in two halves by a hash of their id: ``--half tune`` is 
 thresholds and examples were looked at against; ``--half check`` (the default) was not
 used to choose anything, and is what the README reports.
 
-    .venv/bin/python bench/detection.py [--half check|tune|all] [--realtext DIR]
+The publishers' labels measure something close to our items, not the same (STC-3 rates
+how satisfied the customer was at the *end*; MAIA's annotators often call an apology
+neutral). ``--second DIR`` reads a second annotator's labels of the same dialogues by our
+items' definitions (``DIR/<set>.jsonl``: ``{"call_id", "item_id", "present"}`` or
+``{"call_id", "<item>": true|false}``; kept outside the repository, like the dialogues) and
+adds two rows per set × item: ``<set>~2nd``, the rubric scored against them, and
+``pub~2nd``, the publishers' labels scored against them: how far two careful readers agree.
+
+    .venv/bin/python bench/detection.py [--half check|tune|all] [--realtext DIR] [--second DIR]
 """
 
 from __future__ import annotations
@@ -100,10 +108,11 @@ CALLS = {
     "tuned6": ROOT / "bench" / "data" / "calls_tuned6.jsonl",
     "tuned7": ROOT / "bench" / "data" / "calls_tuned7.jsonl",
     "tuned8": ROOT / "bench" / "data" / "calls_tuned8.jsonl",
+    "tuned9": ROOT / "bench" / "data" / "calls_tuned9.jsonl",
 }
-"""Call transcripts (90 each, 30 per language) written and labelled by nine authors who
+"""Call transcripts (90 each, 30 per language) written and labelled by ten authors who
 saw neither the rubrics' examples nor the other sets. ``calls`` has never been used to
-choose anything. ``tuned`` to ``tuned8`` were each held out once, then their errors were
+choose anything. ``tuned`` to ``tuned9`` were each held out once, then their errors were
 read and examples and thresholds chosen on them, and their lines marked one by one
 (``bench/data/line_labels/``) became examples: their figures are optimistic, kept to
 show the gap."""
@@ -141,7 +150,30 @@ def _row(name: str, language: str, item: str, c: list[int]) -> dict[str, object]
     }
 
 
-def measure(folder: Path, half: str) -> dict[str, object]:
+Labels = dict[tuple[str, str], bool]
+
+
+def load_second(folder: Path | None, name: str) -> Labels:
+    """A second annotator's labels of set ``name`` (none when there is no file)."""
+    path = folder / f"{name}.jsonl" if folder else None
+    if path is None or not path.is_file():
+        return {}
+    labels: Labels = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        obj = json.loads(line)
+        if "item_id" in obj:
+            labels[(obj["call_id"], obj["item_id"])] = bool(obj["present"])
+        for item in ITEMS:
+            if isinstance(obj.get(item), bool):
+                labels[(obj["call_id"], item)] = obj[item]
+    return labels
+
+
+def _count(counts: list[int], truth: bool, got: bool) -> None:
+    counts[(0 if got else 2) if truth else (1 if got else 3)] += 1
+
+
+def measure(folder: Path, half: str, second: Path | None = None) -> dict[str, object]:
     sets = json.loads((folder / "sets.json").read_text(encoding="utf-8"))
     compiled = compile_rubrics([str(p) for p in DEFAULT_RUBRICS.values()])
     table = []
@@ -150,7 +182,9 @@ def measure(folder: Path, half: str) -> dict[str, object]:
     for spec in sets:
         name = spec["set"]
         transcripts, labels = load_set(folder, name)
+        other = load_second(second, name)
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # tp fp fn tn
+        against: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         for t in transcripts:
             if half != "all" and half_of(t.call_id) != half:
                 continue
@@ -158,13 +192,22 @@ def measure(folder: Path, half: str) -> dict[str, object]:
             findings, _ = assess(compiled[t.language], t)
             detected = {f.item_id: f.detected for f in findings}
             for label_id, item_id in ITEMS.items():
-                truth = labels.get((t.call_id, label_id))
-                if truth is None or item_id not in detected:
+                if item_id not in detected:
                     continue
                 got = detected[item_id]
-                counts[label_id][(0 if got else 2) if truth else (1 if got else 3)] += 1
+                truth = labels.get((t.call_id, label_id))
+                second_truth = other.get((t.call_id, label_id))
+                if truth is not None:
+                    _count(counts[label_id], truth, got)
+                if second_truth is None:
+                    continue
+                _count(against[(f"{name}~2nd", label_id)], second_truth, got)
+                if truth is not None:
+                    _count(against[("pub~2nd", label_id)], second_truth, truth)
         for item, c in sorted(counts.items()):
             table.append(_row(name, spec["language"], item, c))
+        for (row, item), c in sorted(against.items()):
+            table.append(_row(row, spec["language"], item, c))
     wall = time.perf_counter() - started
     return {
         "half": half,
@@ -179,10 +222,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--half", choices=["check", "tune", "all"], default="check")
     parser.add_argument("--realtext", type=Path, default=ROOT.parent / "shared" / "realtext")
+    parser.add_argument("--second", type=Path, help="a second annotator's labels, per set")
     args = parser.parse_args()
     own = measure_own()
     if (args.realtext / "sets.json").is_file():
-        result = measure(args.realtext, args.half)
+        result = measure(args.realtext, args.half, args.second)
     else:
         print(f"real labelled dialogues skipped: none at {args.realtext}")
         result = {"half": args.half, "rows": [], "utterances": 0, "wall_s": 0.0}
@@ -190,10 +234,10 @@ def main() -> int:
         row for name, path in CALLS.items() if path.is_file() for row in measure_calls(path, name)
     ]
     result["rows"] = [*result["rows"], *own, *calls]  # type: ignore[misc]
-    print(f"{'set':10} {'lang':4} {'item':26} {'n':>5} {'pos':>4} {'P':>6} {'R':>6} {'F1':>6}")
+    print(f"{'set':14} {'lang':4} {'item':26} {'n':>5} {'pos':>4} {'P':>6} {'R':>6} {'F1':>6}")
     for r in result["rows"]:  # type: ignore[attr-defined]
         print(
-            f"{r['set']:10} {r['language']:4} {r['item']:26} {r['n']:5} {r['positives']:4} "
+            f"{r['set']:14} {r['language']:4} {r['item']:26} {r['n']:5} {r['positives']:4} "
             f"{r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f}"
         )
     print(f"{result['utterances']} real utterances in {result['wall_s']} s")

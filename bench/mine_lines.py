@@ -9,7 +9,11 @@ the item: ``bench/data/line_labels/<item>.<lang>.tsv``, one row per call,
 - **counter-examples**: the item speaker's other lines (of calls labelled false, and the
   unmarked lines of calls labelled true), ranked by the item's own head as the rubric has
   it without a mined block; the ``--hard`` lines it scores highest, the ones it would
-  confuse, are kept (a head learns little from the easy rest).
+  confuse, are kept (a head learns little from the easy rest);
+- and **twins**, where ``line_labels/twins/<item>.<lang>.tsv`` has them
+  (``<call_id> TAB <line> TAB <text>``): a marked line rewritten without the item (the
+  same topic, facts and decision, said courteously), each a counter-example, so that the
+  head learns the tone the item is about rather than the topics its examples talk about.
 
     .venv/bin/python bench/mine_lines.py ITEM LANG [--hard 300] [--write]
     .venv/bin/python bench/mine_lines.py ITEM LANG --leave-one-out [--thresholds -0.5,0,0.5,1]
@@ -48,6 +52,7 @@ from pipeline.rubric.tune import item_margins, meaning_of  # noqa: E402
 from pipeline.textfile import load_yaml  # noqa: E402
 
 LABELS = ROOT / "bench" / "data" / "line_labels"
+TWINS = LABELS / "twins"
 BEGIN = "# mined: bench/mine_lines.py from bench/data/line_labels (re-run it, do not edit)"
 END = "# end mined"
 
@@ -57,6 +62,8 @@ class Line:
     text: str
     marked: bool
     set_name: str
+    twin: bool = False
+    """A marked line rewritten without the item: a counter-example, never ranked."""
 
 
 def marks(item: str, language: str) -> dict[str, tuple[set[int], set[int]]]:
@@ -77,9 +84,25 @@ def marks(item: str, language: str) -> dict[str, tuple[set[int], set[int]]]:
     return out
 
 
+def twins(item: str, language: str) -> dict[tuple[str, int], str]:
+    """(call id, line) → the line rewritten without the item (none without a file)."""
+    path = TWINS / f"{item}.{language}.tsv"
+    if not path.is_file():
+        return {}
+    out = {}
+    for n, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        fields = row.split("\t")
+        if len(fields) != 3 or not fields[1].isdigit() or not fields[2].strip():
+            raise SystemExit(f"{path}:{n}: expected 'call_id<TAB>4<TAB>text', got {row!r}")
+        out[(fields[0], int(fields[1]))] = " ".join(fields[2].split())
+    return out
+
+
 def labelled_lines(item: str, language: str, speaker: str, min_words: int) -> list[Line]:
-    """Every line of ``speaker`` in the tuned sets, marked or not (borderline left out)."""
+    """Every line of ``speaker`` in the tuned sets, marked or not (borderline left out),
+    and the twins of the marked ones."""
     marked = marks(item, language)
+    rewritten = twins(item, language)
     lines = []
     for name, path in CALLS.items():
         if not name.startswith("tuned") or not path.is_file():
@@ -96,6 +119,8 @@ def labelled_lines(item: str, language: str, speaker: str, min_words: int) -> li
                 if u["speaker"] != speaker or words(u["text"]) < min_words or i in unsure:
                     continue
                 lines.append(Line(" ".join(u["text"].split()), positive and i in sure, name))
+                if (call["call_id"], i) in rewritten and positive and i in sure:
+                    lines.append(Line(rewritten[(call["call_id"], i)], False, name, twin=True))
     return lines
 
 
@@ -194,18 +219,25 @@ def item_of(rubric: CompiledRubric, item: str) -> CompiledItem:
 def mine(
     detector: MeaningDetector, lines: Sequence[Line], embedder: E5Embedder, hard: int
 ) -> tuple[list[str], list[str]]:
-    """The marked lines the item lacks, and its head's ``hard`` likeliest other lines."""
+    """The marked lines the item lacks; its head's ``hard`` likeliest other lines, then the
+    twins."""
     if detector.head is None:
         raise SystemExit("the item is not judged by method: linear")
     known = set(detector.examples) | set(detector.params.counter_examples)
     positive = {x.text for x in lines if x.marked}
     examples = [t for t in dict.fromkeys(x.text for x in lines if x.marked) if t not in known]
     negatives = [
-        t for t in dict.fromkeys(x.text for x in lines) if t not in positive and t not in known
+        t
+        for t in dict.fromkeys(x.text for x in lines if not x.twin)
+        if t not in positive and t not in known
     ]
     weights, bias = detector.head
     scores = embedder.embed_examples(negatives) @ weights + bias
-    return examples, [negatives[i] for i in np.argsort(-scores, kind="stable")[:hard]]
+    hardest = [negatives[i] for i in np.argsort(-scores, kind="stable")[:hard]]
+    taken = positive | known | set(hardest)
+    return examples, hardest + [
+        t for t in dict.fromkeys(x.text for x in lines if x.twin) if t not in taken
+    ]
 
 
 def leave_one_out(

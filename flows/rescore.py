@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+from threadpoolctl import threadpool_limits
 
 from flows.env import prefect_server
 from flows.rubrics import RubricKey, compile_by_id, rubric_of_call
@@ -116,10 +117,16 @@ def _read_partition(
 
 
 def score_chunk(part: _Partition, lo: int, hi: int) -> tuple[list[rows.Row], list[rows.Row]]:
-    """Findings and score rows of the partition's calls ``lo:hi`` (see :func:`score_calls`)."""
+    """Findings and score rows of the partition's calls ``lo:hi`` (see :func:`score_calls`).
+
+    On one BLAS thread: a call's meaning items multiply a few dozen utterance vectors by a
+    few hundred example vectors, too small a product to share between threads, and the
+    workers already use every core (two BLAS threads in each of two workers made a
+    rescore seven times slower on 2 cores).
+    """
     calls = part.calls[lo:hi]
     table = part.utterances.take([i for c in calls for i in part.rows_of.get(c["call_id"], ())])
-    with _collector_paused():
+    with _collector_paused(), threadpool_limits(limits=1, user_api="blas"):
         return score_calls(part.compiled, calls, table)
 
 

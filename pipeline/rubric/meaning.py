@@ -129,6 +129,11 @@ class MeaningDetector:
         if params.neutral:
             counters.append(neutral_vectors(embedder))
         self.counter_vectors = np.vstack(counters) if counters else None
+        self._both = (
+            np.vstack([self.example_vectors, self.counter_vectors])
+            if self.counter_vectors is not None
+            else self.example_vectors
+        )
         self.head: tuple[Vectors, float] | None = None
         if params.method == "linear":
             if self.counter_vectors is None:
@@ -153,17 +158,22 @@ class MeaningDetector:
         if not utterances:
             return []
         vectors = call_vectors(call, self.embedder)[list(utterances)]
-        similarity = vectors @ self.example_vectors.T
-        best = similarity.argmax(axis=1)
+        counters_used = self.counter_vectors is not None and (
+            self.head is None or bool(self.params.nearest_weight)
+        )
+        # one product for examples and counter-examples: a few dozen rows each call
+        similarity = vectors @ (self._both if counters_used else self.example_vectors).T
+        n = len(self.examples)
+        best = similarity[:, :n].argmax(axis=1)
         near = similarity[np.arange(len(best)), best]
+        counter = similarity[:, n:].max(axis=1) if counters_used else None
         if self.head is not None:
             weights, bias = self.head
             score = vectors @ weights + bias
-            if self.params.nearest_weight and self.counter_vectors is not None:
-                counter = (vectors @ self.counter_vectors.T).max(axis=1)
+            if counter is not None:
                 score = score + self.params.nearest_weight * (near - counter)
-        elif self.counter_vectors is not None:
-            score = near - (vectors @ self.counter_vectors.T).max(axis=1)
+        elif counter is not None:
+            score = near - counter
         else:
             score = near - self.params.min_similarity
         out = []

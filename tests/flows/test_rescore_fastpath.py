@@ -293,3 +293,21 @@ def test_workers_are_forked_only_for_detectors_that_survive_it(
             0,
         )
         assert {r["outcome"] for r in _table(tmp_path / "wh", "findings")} == {"pass"}
+
+
+def test_a_chunk_is_scored_on_one_blas_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each worker multiplies small matrices; a BLAS pool per worker only contends."""
+    import pyarrow as pa
+    from threadpoolctl import threadpool_info
+
+    seen: list[int] = []
+
+    def record(compiled: object, calls: object, utterances: object) -> tuple[list, list]:
+        seen.extend(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+        return [], []
+
+    monkeypatch.setattr(rescore, "score_calls", record)
+    table = pa.table({"call_id": ["c1"]})
+    part = rescore._Partition({}, [{"call_id": "c1"}], table, {"c1": [0]})
+    assert rescore.score_chunk(part, 0, 1) == ([], [])
+    assert seen and set(seen) == {1}

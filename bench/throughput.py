@@ -23,10 +23,13 @@ thread, cProfile): decode, VAD, encoder, decoder, word alignment, language detec
 metrics, rubric and the rest.
 
 ``--windows conversation,channel`` runs earmark with the first window layout
-(``[asr] windows``) and, in each round, with the others beside it.
+(``[asr] windows``) and, in each round, with the others beside it. ``--window-s N`` and
+``--encode speech`` set ``[asr] window_s`` (seconds of speech per window) and ``[asr]
+encoder_input`` (features cut to the speech instead of padded to 30 s).
 
 Run: ``make bench`` or ``.venv/bin/python bench/throughput.py [FILES…] [--workers N]
-[--rounds N] [--peers batched,plain] [--windows LAYOUTS] [--profile]``. Results print as JSON lines and are
+[--rounds N] [--peers batched,plain] [--windows LAYOUTS] [--window-s N] [--encode E]
+[--profile]``. Results print as JSON lines and are
 written to ``.state/bench/throughput.json`` (``--json``).
 """
 
@@ -318,9 +321,12 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="[asr] windows (conversation, channel); a list: the others measured beside it",
     )
+    parser.add_argument("--window-s", type=int, default=None, help="[asr] window_s")
+    parser.add_argument("--encode", default=None, help="[asr] encoder_input (padded, speech)")
     parser.add_argument("--json", type=Path, default=state_path("throughput.json"))
     args = parser.parse_args(argv)
-    chosen: dict[str, Any] = {} if args.beam is None else {"beam_size": args.beam}
+    options = {"beam_size": args.beam, "window_s": args.window_s, "encoder_input": args.encode}
+    chosen: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
     layouts = [w for w in args.windows.split(",") if w]
     if layouts:
         chosen["windows"] = layouts[0]

@@ -244,3 +244,27 @@ def test_a_lone_calls_tracks_take_the_idle_replica(
         tracks, language="en"
     )
     assert both.replicas.loaded == 2 and alone.replicas.loaded == 1
+
+
+@pytest.mark.parametrize("windows", ["channel", "conversation"])
+def test_short_windows_encoded_to_their_speech_hear_the_call(
+    windows: str, call: tuple[list[np.ndarray], list[str]]
+) -> None:
+    """15 s windows whose features are cut to their speech (not padded to 30 s): the
+    encoder reads fewer frames, and each party's words still come out."""
+    tracks, refs = call
+    config = AsrConfig(workers=1, window_s=15, encoder_input="speech", windows=windows)  # type: ignore[arg-type]
+    short = WhisperTranscriber(config)
+    heard = short.hear(tracks)
+    assert all(w.duration_s <= 15 for s in heard.speech for w in s.windows)
+    with short.replicas.hold():
+        decoder = short._decoder()
+        batch = heard.conversation.windows[:2]
+        encoded = decoder.encode(batch)
+    frames = decoder.encoded_frames(batch)
+    assert frames == max(1000, 100 * max(int(np.ceil(w.duration_s)) for w in batch)) <= 1500
+    assert encoded.output.shape[1] == frames // 2  # the encoder's positions: half the frames
+    channels = short.transcribe_heard(heard, language="en")
+    for text, ref in zip(_texts(channels), refs, strict=True):
+        assert wer(ref, text) < 0.15
+    assert "country" in _texts(channels)[1].lower()

@@ -79,7 +79,7 @@ class AsrConfig(_Strict):
     encoder_input: Literal["padded", "speech"] = "padded"
     """What the encoder reads of a window: ``padded`` (default), its features padded to
     Whisper's 30 s as it was trained; ``speech``, cut to the longest speech of its batch
-    (whole seconds, at least 10 s), so the encoder runs on fewer positions."""
+    and 2 s after it (whole seconds, at least 10 s), so the encoder runs on fewer positions."""
     pack_channels: bool = False
     """Transcribe both channels' speech packed into one stream (``pipeline/packing.py``):
     about 1.3x faster on short stereo calls, but Whisper then hears the two parties in one

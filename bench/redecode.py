@@ -18,17 +18,26 @@ night's workers runs):
   batches of ``--batch``; those seconds measured), the beam's text kept when its
   ``avg_logprob`` is higher and it keeps at least ``KEEP_WORDS`` of the greedy words.
 
+``--window-s 10,15,20,30`` and ``--encode padded,speech`` repeat all of it for each
+window length (``[asr] window_s``: seconds of speech per window, the VAD splitting speech
+at its pauses to fit) and each encoder input (``[asr] encoder_input``: features padded to
+30 s, or cut to the batch's speech, at least 10 s); ``--thresholds ""`` measures greedy
+and beam only.
+
 WER is pooled over the calls' reference words (time-ordered words of both channels),
-with each call's own WER beside it. Decoding seconds are CPU-bound and measured on a
+with each call's own WER and the errors by kind (substitutions, deletions, insertions)
+beside it. Decoding seconds are CPU-bound and measured on a
 shared machine: the load average is reported with them.
 
-Run: ``.venv/bin/python bench/redecode.py [--beam N] [--thresholds -0.3,-0.4,-0.45]``;
+Run: ``.venv/bin/python bench/redecode.py [--beam N] [--thresholds -0.3,-0.4,-0.45]
+[--window-s 30] [--encode padded] [--layouts conversation,channel]``;
 JSON to ``.state/bench/redecode.json`` (``--json``).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import tempfile
 import time
@@ -57,6 +66,7 @@ from pipeline import TARGET_SR  # noqa: E402
 from pipeline.audio import decode  # noqa: E402
 from pipeline.config import AsrConfig  # noqa: E402
 from pipeline.evaluation import word_error_rate as wer  # noqa: E402
+from pipeline.evaluation import word_errors  # noqa: E402
 from pipeline.evaluation import words as ref_words  # noqa: E402
 from pipeline.packing import unpack  # noqa: E402
 
@@ -131,11 +141,18 @@ def redecode_seconds(decoder: WindowDecoder, layout: Layout, picked: Sequence, a
     import ctranslate2
 
     rows = {
-        g: np.concatenate([np.asarray(e.output) for e in enc])
+        g: [row for e in enc for row in np.asarray(e.output)]
         for g, enc in enumerate(layout.encoded)
     }
+    # windows encoded to their speech (--encode speech) differ in length: batched by length
+    by_length = sorted(picked, key=lambda gw: rows[gw[0]][gw[1]].shape[0])
+    parts = [
+        part
+        for _, same in itertools.groupby(by_length, key=lambda gw: rows[gw[0]][gw[1]].shape[0])
+        for part in batches(list(same), args.batch)
+    ]
     spent = 0.0
-    for part in batches(list(picked), args.batch):
+    for part in parts:
         output = np.ascontiguousarray(np.stack([rows[g][w] for g, w in part]))
         windows = tuple(layout.groups[g][w] for g, w in part)
         batch = Encoded(windows, ctranslate2.StorageView.from_array(output), decoder.model_key)
@@ -179,7 +196,14 @@ def pooled(refs: Sequence[str], hyps: Sequence[str]) -> dict[str, Any]:
     sizes = [len(ref_words(r)) for r in refs]
     per_call = [wer(r, h) for r, h in zip(refs, hyps, strict=True)]
     errors = sum(e * n for e, n in zip(per_call, sizes, strict=True))
-    return {"wer": round(errors / sum(sizes), 4), "per_call": [round(e, 3) for e in per_call]}
+    kinds = [word_errors(r, h) for r, h in zip(refs, hyps, strict=True)]
+    sdi = [[e.substitutions, e.deletions, e.insertions] for e in kinds]
+    return {
+        "wer": round(errors / sum(sizes), 4),
+        "per_call": [round(e, 3) for e in per_call],
+        "sdi": [sum(k) for k in zip(*sdi, strict=True)],
+        "sdi_per_call": sdi,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,23 +212,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--thresholds", default="-0.3,-0.4,-0.45")
     parser.add_argument("--realcalls", type=Path, default=REALCALLS)
+    parser.add_argument("--window-s", default="30", help="[asr] window_s values, a list")
+    parser.add_argument("--encode", default="padded", help="[asr] encoder_input values")
+    parser.add_argument("--layouts", default="conversation,channel")
     parser.add_argument("--json", type=Path, default=state_path("redecode.json"))
     args = parser.parse_args(argv)
     thresholds = [float(t) for t in args.thresholds.split(",") if t]
-    transcriber = WhisperTranscriber(AsrConfig(workers=1, cpu_threads=1))
     report: dict[str, Any] = {"beam": args.beam, "keep_words": KEEP_WORDS, "layouts": {}}
-    with tempfile.TemporaryDirectory() as tmp, transcriber.replicas.hold() as model:
+    with tempfile.TemporaryDirectory() as tmp:
         calls = {**write_mixes(Path(tmp)), **write_realcalls(Path(tmp), args.realcalls)}
         report["calls"] = [p.name for p in calls]
-        decoder = WindowDecoder(model, "bench")
-        heard = [transcriber.hear(list(decode(p, sr=TARGET_SR).samples)) for p in calls]
-        for name in ("conversation", "channel"):
-            row = layout_row(decoder, heard, list(calls.values()), name, thresholds, args)
-            report["layouts"][name] = row
-            print(json.dumps({name: row}), flush=True)
+        audio = [list(decode(p, sr=TARGET_SR).samples) for p in calls]
+        for window_s in [int(w) for w in args.window_s.split(",")]:
+            rows = window_rows(audio, list(calls.values()), window_s, thresholds, args)
+            report["layouts"].update(rows)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=1))
     return 0
+
+
+def window_rows(
+    audio: Sequence[list[Any]],
+    refs: Sequence[str],
+    window_s: int,
+    thresholds: Sequence[float],
+    args: Any,
+) -> dict[str, Any]:
+    """Every ``--encode`` × ``--layouts`` row of the calls cut into ``window_s`` windows
+    (the VAD run again: it splits speech longer than a window at its pauses)."""
+    transcriber = WhisperTranscriber(AsrConfig(workers=1, cpu_threads=1, window_s=window_s))
+    rows: dict[str, Any] = {}
+    with transcriber.replicas.hold() as model:
+        heard = [transcriber.hear(tracks) for tracks in audio]
+        for encode in args.encode.split(","):
+            decoder = WindowDecoder(model, "bench", trim=encode == "speech")
+            for name in args.layouts.split(","):
+                key = (
+                    name if (window_s, encode) == (30, "padded") else f"{name}-{window_s}s-{encode}"
+                )
+                rows[key] = layout_row(decoder, heard, refs, name, thresholds, args)
+                print(json.dumps({key: rows[key]}), flush=True)
+    return rows
 
 
 def layout_row(

@@ -23,10 +23,14 @@ thread, cProfile): decode, VAD, encoder, decoder, word alignment, language detec
 metrics, rubric and the rest.
 
 ``--windows conversation,channel`` runs earmark with the first window layout
-(``[asr] windows``) and, in each round, with the others beside it.
+(``[asr] windows``) and, in each round, with the others beside it; ``--also
+beam_size=5,encoder_input=padded`` (repeatable) adds earmark with those settings beside it. ``--window-s N`` and
+``--encode speech`` set ``[asr] window_s`` (seconds of speech per window) and ``[asr]
+encoder_input`` (features cut to the speech instead of padded to 30 s).
 
 Run: ``make bench`` or ``.venv/bin/python bench/throughput.py [FILES…] [--workers N]
-[--rounds N] [--peers batched,plain] [--windows LAYOUTS] [--profile]``. Results print as JSON lines and are
+[--rounds N] [--peers batched,plain] [--windows LAYOUTS] [--also K=V,…] [--window-s N] [--encode E]
+[--profile]``. Results print as JSON lines and are
 written to ``.state/bench/throughput.json`` (``--json``).
 """
 
@@ -217,21 +221,22 @@ def pooled_wer(refs: list[str], hyps: list[str]) -> float:
 
 
 def one_round(
-    files, refs, config, model, peers, tmp: Path, k: int, plain_rounds: int, layouts=()
+    files, refs, config, model, peers, tmp: Path, k: int, plain_rounds: int, beside=None
 ) -> dict[str, Any]:
-    """earmark, earmark with each other window ``layouts``, then each peer, on the same
-    files; load average before each. The plain peer (the slowest) runs in the first
-    ``plain_rounds`` rounds only."""
+    """earmark, earmark with each of the ``beside`` settings (name → ``[asr]`` values),
+    then each peer, on the same files; load average before each. The plain peer (the
+    slowest) runs in the first ``plain_rounds`` rounds only."""
     row: dict[str, Any] = {"round": k, "load_earmark": load_1m()}
     results, row["earmark_wall_s"] = run_earmark(files, config, str(tmp / f"wh{k}"))
     hyps = [time_ordered(r.transcript) if r.transcript else "" for r in results]
     row["wer_earmark"] = pooled_wer(refs, hyps)
-    for layout in layouts:
-        other = config.model_copy(update={"asr": config.asr.model_copy(update={"windows": layout})})
+    for layout, update in (beside or {}).items():
+        other = config.model_copy(update={"asr": config.asr.model_copy(update=update)})
         row[f"load_earmark_{layout}"] = load_1m()
         results, wall_s = run_earmark(files, other, str(tmp / f"wh{k}-{layout}"))
         row[f"earmark_{layout}_wall_s"] = wall_s
         row[f"ratio_earmark_{layout}"] = round(wall_s / row["earmark_wall_s"], 3)
+        row[f"load_after_earmark_{layout}"] = load_1m()
         texts = [time_ordered(r.transcript) if r.transcript else "" for r in results]
         row[f"wer_earmark_{layout}"] = pooled_wer(refs, texts)
         row[f"per_call_wer_earmark_{layout}"] = [
@@ -318,12 +323,22 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="[asr] windows (conversation, channel); a list: the others measured beside it",
     )
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        help="[asr] settings measured beside in each round, e.g. beam_size=5,window_s=20",
+    )
+    parser.add_argument("--window-s", type=int, default=None, help="[asr] window_s")
+    parser.add_argument("--encode", default=None, help="[asr] encoder_input (padded, speech)")
     parser.add_argument("--json", type=Path, default=state_path("throughput.json"))
     args = parser.parse_args(argv)
-    chosen: dict[str, Any] = {} if args.beam is None else {"beam_size": args.beam}
+    options = {"beam_size": args.beam, "window_s": args.window_s, "encoder_input": args.encode}
+    chosen: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
     layouts = [w for w in args.windows.split(",") if w]
     if layouts:
         chosen["windows"] = layouts[0]
+    beside = {w: {"windows": w} for w in layouts[1:]} | {a: settings(a) for a in args.also}
     config = Config(asr=AsrConfig(workers=args.workers, **chosen))
     transcriber = get_transcriber(config.asr)
     model = load_whisper(
@@ -346,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         for k in range(args.rounds):
             rounds.append(
                 one_round(
-                    files, refs, config, model, peers, Path(tmp), k, args.plain_rounds, layouts[1:]
+                    files, refs, config, model, peers, Path(tmp), k, args.plain_rounds, beside
                 )
             )
             print(json.dumps(rounds[-1]), flush=True)
@@ -363,10 +378,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def settings(text: str) -> dict[str, Any]:
+    """``beam_size=5,encoder_input=padded`` → ``{"beam_size": 5, "encoder_input": "padded"}``."""
+    pairs = (item.split("=", 1) for item in text.split(",") if item)
+    return {key: int(value) if value.isdigit() else value for key, value in pairs}
+
+
 def summary(rounds: list[dict], peers: list[str], audio_s: float, config: Config) -> dict:
     best = min(r["earmark_wall_s"] for r in rounds)
     out: dict[str, Any] = {
         "workers": config.asr.worker_count,
+        "asr": config.asr.model_dump(include={"beam_size", "windows", "window_s", "encoder_input"}),
         "earmark_x_realtime_best": round(audio_s / best, 1),
         "wer_earmark": rounds[-1]["wer_earmark"],
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
@@ -376,6 +398,11 @@ def summary(rounds: list[dict], peers: list[str], audio_s: float, config: Config
         out[f"ratio_{name}"] = [r[f"ratio_{name}"] for r in ran]
         out[f"{name}_x_realtime_best"] = round(audio_s / min(r[f"{name}_wall_s"] for r in ran), 1)
         out[f"wer_{name}"] = ran[-1][f"wer_{name}"]
+        besides = [k for k in ran[0] if k.startswith("earmark_") and k.endswith("_wall_s")]
+        for key in besides[1:]:  # the first is earmark with the chosen settings
+            out[f"ratio_{name}_vs_{key[:-7]}"] = [
+                round(r[f"{name}_wall_s"] / r[key], 3) for r in ran
+            ]
     return out
 
 

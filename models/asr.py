@@ -35,6 +35,7 @@ import numpy.typing as npt
 
 from models.bundle import ModelSource, resolve_model
 from models.windows import (
+    WINDOW_S,
     ConversationSpeech,
     DecodeSettings,
     Encoded,
@@ -252,6 +253,8 @@ class WhisperTranscriber:
             f"|opts{ASR_OPTIONS_VERSION}"
             + ("|packed" if c.pack_channels else "")
             + ("|conv" if c.windows == "conversation" else "")
+            + (f"|win{c.window_s}" if c.window_s != WINDOW_S else "")
+            + ("|speechenc" if c.encoder_input == "speech" else "")
             + ("|level" if c.normalize_level else "")
             + (f"|bias{biasing}" if c.hotwords or c.initial_prompt else "")
         )
@@ -315,10 +318,14 @@ class WhisperTranscriber:
         (each track's, and the conversation's): language detection and transcription both
         start from it."""
         speech = [self._speech(t) for t in tracks]
+        window_s = self.config.window_s
         return HeardCall(
             tuple(tracks),
-            tuple(track_speech(k, t, speech[k], sr=TARGET_SR) for k, t in enumerate(tracks)),
-            conversation_speech(tracks, speech, sr=TARGET_SR),
+            tuple(
+                track_speech(k, t, speech[k], sr=TARGET_SR, window_s=window_s)
+                for k, t in enumerate(tracks)
+            ),
+            conversation_speech(tracks, speech, sr=TARGET_SR, window_s=window_s),
         )
 
     @holding_a_replica
@@ -340,7 +347,7 @@ class WhisperTranscriber:
         (list of (language, probability), encoded batches)
             Likeliest language first; empty when the track holds no speech.
         """
-        windows = self._call_windows(heard, probe)[:segments]
+        windows = self._call_windows(heard, probe)[: self._language_windows(segments)]
         if not windows:
             return [], []
         decoder = self._decoder()
@@ -571,7 +578,12 @@ class WhisperTranscriber:
         return f"{self.source.path}|{self.device}|{self.compute_type}"
 
     def _decoder(self) -> WindowDecoder:
-        return WindowDecoder(self.model, self._model_key)
+        trim = self.config.encoder_input == "speech"
+        return WindowDecoder(self.model, self._model_key, trim=trim)
+
+    def _language_windows(self, segments: int) -> int:
+        """Windows that hold as much speech as ``segments`` 30-second ones."""
+        return math.ceil(segments * WINDOW_S / self.config.window_s)
 
     def _speech(self, samples: npt.NDArray[np.float32]) -> list[tuple[int, int]]:
         """Speech stretches (sample indices), the VAD run a block at a time.
@@ -582,7 +594,9 @@ class WhisperTranscriber:
         """
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-        options = VadOptions(**self.vad_parameters, max_speech_duration_s=30.0)
+        options = VadOptions(
+            **self.vad_parameters, max_speech_duration_s=float(self.config.window_s)
+        )
         block = int(VAD_BLOCK_S * TARGET_SR)
         longest = int(options.max_speech_duration_s * TARGET_SR)
         out: list[tuple[int, int]] = []

@@ -34,7 +34,14 @@ from pipeline.packing import Piece
 
 FloatArray = npt.NDArray[np.float32]
 WINDOW_S = 30
-"""Whisper's window: the encoder always reads this many seconds."""
+"""Whisper's window: the longest input of its encoder (3000 feature frames)."""
+MIN_ENCODED_S = 10
+"""The shortest encoder input of a window encoded to its speech (``trim``): on much
+shorter inputs Whisper's accuracy falls (CTranslate2#2100: 1-3.5 s telephone utterances)."""
+ENCODED_MARGIN_S = 2
+"""Padding kept after a trimmed window's speech: cut at its last word, the decoder did not
+know where to stop (15 s windows of bench/throughput.py's mixes: 109 inserted words
+greedily, 229 with beam 5, against 0 with this margin, 5 s or the full 30 s)."""
 
 
 CONVERSATION = -1
@@ -82,12 +89,17 @@ class TrackSpeech:
 
 
 def track_speech(
-    track: int, samples: FloatArray, speech: Sequence[tuple[int, int]], *, sr: int
+    track: int,
+    samples: FloatArray,
+    speech: Sequence[tuple[int, int]],
+    *,
+    sr: int,
+    window_s: int = WINDOW_S,
 ) -> TrackSpeech:
-    """Cut one track's speech into windows of at most ``WINDOW_S`` seconds, in order.
+    """Cut one track's speech into windows of at most ``window_s`` seconds, in order.
 
     A stretch longer than a window is cut into window-long pieces first: the encoder reads
-    ``WINDOW_S`` seconds, and what lay beyond would be lost without a trace.
+    at most ``WINDOW_S`` seconds, and what lay beyond would be lost without a trace.
 
     Examples
     --------
@@ -95,8 +107,9 @@ def track_speech(
     >>> [round(w.duration_s, 1) for w in track_speech(0, x, [(0, 47 * 16000)], sr=16000).windows]
     [30.0, 17.0]
     """
-    clips = _cut(speech, longest=WINDOW_S * sr)
-    windows = _windows(track, (samples,), [(0, start, end) for start, end in clips], sr=sr)
+    clips = _cut(speech, longest=window_s * sr)
+    stretches = [(0, start, end) for start, end in clips]
+    windows = _windows(track, (samples,), stretches, longest=window_s * sr, sr=sr)
     return TrackSpeech(tuple({"start": s, "end": e} for s, e in clips), windows)
 
 
@@ -111,7 +124,11 @@ class ConversationSpeech:
 
 
 def conversation_speech(
-    tracks: Sequence[FloatArray], speech: Sequence[Sequence[tuple[int, int]]], *, sr: int
+    tracks: Sequence[FloatArray],
+    speech: Sequence[Sequence[tuple[int, int]]],
+    *,
+    sr: int,
+    window_s: int = WINDOW_S,
 ) -> ConversationSpeech:
     """Fill windows with the speech stretches of every track, in order of their start.
 
@@ -129,12 +146,13 @@ def conversation_speech(
     >>> [w.spans for w in call.windows]
     [((0, 0, 1000), (1, 1200, 1900), (0, 2000, 2500))]
     """
-    longest = WINDOW_S * sr
+    longest = window_s * sr
     stretches = sorted(
         ((start, k, end) for k, s in enumerate(speech) for start, end in _cut(s, longest=longest)),
         key=lambda x: (x[0], x[1]),
     )
-    windows = _windows(CONVERSATION, tuple(tracks), [(k, a, b) for a, k, b in stretches], sr=sr)
+    spans = [(k, a, b) for a, k, b in stretches]
+    windows = _windows(CONVERSATION, tuple(tracks), spans, longest=longest, sr=sr)
     pieces, at = [], 0
     for window in windows:
         for k, start, end in window.spans:
@@ -155,11 +173,11 @@ def _windows(
     sources: tuple[FloatArray, ...],
     stretches: Sequence[tuple[int, int, int]],
     *,
+    longest: int,
     sr: int,
 ) -> tuple[Window, ...]:
     """``(source, start, end)`` stretches laid end to end in windows of at most
-    ``WINDOW_S``, in order (as faster-whisper's ``collect_chunks`` fills them)."""
-    longest = WINDOW_S * sr
+    ``longest`` samples, in order (as faster-whisper's ``collect_chunks`` fills them)."""
     groups: list[list[tuple[int, int, int]]] = []
     filled = longest
     for k, start, end in stretches:
@@ -206,19 +224,38 @@ class WindowDecoder:
         A ``faster_whisper.WhisperModel``.
     model_key
         Names its weights and compute type (a replica of the same weights has the same key).
+    trim
+        Encode a batch's features cut to its longest window's speech (whole seconds, at
+        least ``MIN_ENCODED_S``, ``ENCODED_MARGIN_S`` of padding after the longest
+        window's speech) instead of padded to ``WINDOW_S``: the encoder then runs
+        on fewer positions (CTranslate2 accepts Whisper features shorter than 3000 frames).
     """
 
-    def __init__(self, model: Any, model_key: str) -> None:
+    def __init__(self, model: Any, model_key: str, *, trim: bool = False) -> None:
         self.model = model
         self.model_key = model_key
+        self.trim = trim
 
     def encode(self, windows: Sequence[Window]) -> Encoded:
         """One encoder pass over ``windows`` (one batch)."""
         from faster_whisper.audio import pad_or_trim
 
         extract = self.model.feature_extractor
-        features = np.stack([pad_or_trim(extract(w.samples)[..., :-1]) for w in windows])
+        frames = self.encoded_frames(windows)
+        features = np.stack([pad_or_trim(extract(w.samples)[..., :-1], frames) for w in windows])
         return Encoded(tuple(windows), self.model.encode(features), self.model_key)
+
+    def encoded_frames(self, windows: Sequence[Window]) -> int:
+        """Feature frames the encoder reads for ``windows``: ``WINDOW_S`` seconds' worth,
+        or (``trim``) the longest window's speech and ``ENCODED_MARGIN_S``, in whole
+        seconds, at least ``MIN_ENCODED_S``.
+
+        Word alignment reads ``ceil(duration_s)`` seconds of each window, never more."""
+        seconds = WINDOW_S
+        if self.trim:
+            longest = max(ceil(w.duration_s + ENCODED_MARGIN_S) for w in windows)
+            seconds = min(WINDOW_S, max(MIN_ENCODED_S, longest))
+        return int(seconds * self.model.frames_per_second)
 
     def window_languages(self, encoded: Encoded) -> list[list[tuple[str, float]]]:
         """Every language with its probability, for each encoded window."""

@@ -73,6 +73,13 @@ class AsrConfig(_Strict):
     (:func:`models.windows.conversation_speech`): the decoder hears the replies (WER on the
     real English call 0.303 → 0.272) at about the same speed, but on the synthetic card
     call it heard digits as "4-532", which redaction misses, so it is not the default."""
+    window_s: Annotated[int, Field(ge=10, le=30)] = 30
+    """Seconds of speech a Whisper window holds at most (the VAD also splits speech longer
+    than this at its pauses). Whisper reads 30 s; shorter windows make more of them."""
+    encoder_input: Literal["padded", "speech"] = "padded"
+    """What the encoder reads of a window: ``padded`` (default), its features padded to
+    Whisper's 30 s as it was trained; ``speech``, cut to the longest speech of its batch
+    and 2 s after it (whole seconds, at least 10 s), so the encoder runs on fewer positions."""
     pack_channels: bool = False
     """Transcribe both channels' speech packed into one stream (``pipeline/packing.py``):
     about 1.3x faster on short stereo calls, but Whisper then hears the two parties in one

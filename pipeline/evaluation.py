@@ -8,6 +8,7 @@ of its own (Chinese is written without spaces, so it is scored by characters).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import jiwer
 
@@ -35,3 +36,26 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
     if not hyp:
         return 1.0
     return float(jiwer.wer(" ".join(ref), " ".join(hyp)))
+
+
+@dataclass(frozen=True, slots=True)
+class WordErrors:
+    """A hypothesis's errors against its reference, by kind, and the reference's words."""
+
+    substitutions: int
+    deletions: int
+    insertions: int
+    reference_words: int
+
+
+def word_errors(reference: str, hypothesis: str) -> WordErrors:
+    """Substitutions, deletions and insertions (the words of :func:`words`).
+
+    >>> word_errors("the card is ready", "the cart is")
+    WordErrors(substitutions=1, deletions=1, insertions=0, reference_words=4)
+    """
+    ref, hyp = words(reference), words(hypothesis)
+    if not ref or not hyp:
+        return WordErrors(0, len(ref), len(hyp), len(ref))
+    out = jiwer.process_words(" ".join(ref), " ".join(hyp))
+    return WordErrors(out.substitutions, out.deletions, out.insertions, len(ref))

@@ -29,12 +29,15 @@ def test_a_language_gets_its_own_model(tmp_path: Path, capsys: pytest.CaptureFix
     assert "language ru: " in shown and folder in shown
 
 
-def test_biasing_and_vad_settings_change_the_cache_key() -> None:
+def test_biasing_vad_and_window_settings_change_the_cache_key() -> None:
     plain = get_transcriber(AsrConfig()).model_id
     hot = get_transcriber(AsrConfig(hotwords="Zorbex, AcmePay")).model_id
     vad = get_transcriber(AsrConfig(vad_threshold=0.35)).model_id
     level = get_transcriber(AsrConfig(normalize_level=True)).model_id
-    assert len({plain, hot, vad, level}) == 4
+    short = get_transcriber(AsrConfig(window_s=15)).model_id
+    trimmed = get_transcriber(AsrConfig(encoder_input="speech")).model_id
+    assert len({plain, hot, vad, level, short, trimmed}) == 6
+    assert get_transcriber(AsrConfig(window_s=30, encoder_input="padded")).model_id == plain
     assert get_transcriber(AsrConfig(hotwords="Zorbex, AcmePay")).model_id == hot
 
 

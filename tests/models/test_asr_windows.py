@@ -244,3 +244,49 @@ def test_a_lone_calls_tracks_take_the_idle_replica(
         tracks, language="en"
     )
     assert both.replicas.loaded == 2 and alone.replicas.loaded == 1
+
+
+@pytest.mark.parametrize("windows", ["channel", "conversation"])
+def test_windows_encoded_to_their_speech_hear_what_padded_windows_hear(
+    windows: str, call: tuple[list[np.ndarray], list[str]]
+) -> None:
+    """Features cut to a window's speech and 2 s after it (not padded to 30 s): the
+    encoder reads fewer frames of a short window, and the words are those of the padded
+    windows (on bench/throughput.py's calls: the same WER, greedy and beam)."""
+    tracks, refs = call
+    cut = WhisperTranscriber(AsrConfig(workers=1, encoder_input="speech", windows=windows))  # type: ignore[arg-type]
+    padded = WhisperTranscriber(AsrConfig(workers=1, windows=windows))  # type: ignore[arg-type]
+    heard = cut.hear(tracks)
+    last = heard.conversation.windows[-1:] if windows == "conversation" else heard.speech[1].windows
+    with cut.replicas.hold():
+        decoder = cut._decoder()
+        encoded = decoder.encode(last)
+    frames = decoder.encoded_frames(last)
+    longest = max(int(np.ceil(w.duration_s + 2)) for w in last)  # its speech and 2 s after
+    assert frames == 100 * max(10, longest) < 3000
+    assert encoded.output.shape[1] == frames // 2  # the encoder's positions: half the frames
+    texts = _texts(cut.transcribe_heard(heard, language="en"))
+    for text, ref, same in zip(
+        texts, refs, _texts(padded.transcribe_tracks(tracks, language="en")), strict=True
+    ):
+        assert wer(ref, text) < 0.15
+        assert wer(same, text) < 0.05
+
+
+def test_shorter_windows_hold_at_most_their_seconds_of_speech(
+    call: tuple[list[np.ndarray], list[str]],
+) -> None:
+    """``window_s = 15``: the VAD splits longer speech (at its pauses) and no window, of a
+    track or of the conversation, holds more than 15 s; the language still reads as many
+    seconds of speech (twice the windows)."""
+    tracks, _ = call
+    short = WhisperTranscriber(AsrConfig(workers=1, window_s=15))
+    heard = short.hear(tracks)
+    clips = [c for s in heard.speech for c in s.clips]
+    assert max(c["end"] - c["start"] for c in clips) <= 15 * 16000
+    windows = [w for s in heard.speech for w in s.windows] + list(heard.conversation.windows)
+    assert max(w.duration_s for w in windows) <= 15
+    assert len(heard.speech[0].windows) > len(
+        WhisperTranscriber(AsrConfig()).hear(tracks).speech[0].windows
+    )
+    assert short._language_windows(4) == 8

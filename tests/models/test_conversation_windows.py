@@ -143,3 +143,23 @@ def test_the_layout_is_a_setting_and_a_typo_in_it_is_a_coded_error(tmp_path: Pat
         ConfigError, match=r"\[C002\] .*typo\.toml: asr\.windows: .*'conversations'"
     ):
         load_config(bad)
+
+
+@pytest.mark.parametrize(
+    ("line", "bad"),
+    [
+        ("window_s = 5", "asr.window_s: .*greater than or equal to 10"),
+        ('encoder_input = "trim"', "asr.encoder_input: .*'trim'"),
+    ],
+)
+def test_window_length_and_encoder_input_are_settings_checked_with_a_code(
+    tmp_path: Path, line: str, bad: str
+) -> None:
+    assert (AsrConfig().window_s, AsrConfig().encoder_input) == (30, "padded")
+    good = tmp_path / "earmark.toml"
+    good.write_text('[asr]\nwindow_s = 15\nencoder_input = "speech"\n', encoding="utf-8")
+    assert (load_config(good).asr.window_s, load_config(good).asr.encoder_input) == (15, "speech")
+    typo = tmp_path / "typo.toml"
+    typo.write_text(f"[asr]\n{line}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"\[C00\d\] .*typo\.toml: {bad}"):
+        load_config(typo)

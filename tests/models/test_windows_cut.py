@@ -6,6 +6,7 @@ from __future__ import annotations
 import doctest
 
 import numpy as np
+import pytest
 
 import models.windows
 from models.windows import WINDOW_S, track_speech
@@ -27,9 +28,11 @@ def test_the_examples_in_the_docstrings_hold() -> None:
     assert result.attempted > 0 and result.failed == 0
 
 
-def test_windows_are_faster_whispers_chunks_without_holding_a_copy() -> None:
+@pytest.mark.parametrize("window_s", [WINDOW_S, 15, 10])
+def test_windows_are_faster_whispers_chunks_without_holding_a_copy(window_s: int) -> None:
     """The windows cut the speech as faster-whisper's ``collect_chunks`` does (what the
-    batched pipeline decodes), but keep only where it is: a slice, not a copy."""
+    batched pipeline decodes; shorter windows as its ``max_duration``), but keep only
+    where it is: a slice, not a copy."""
     from faster_whisper.vad import collect_chunks
 
     rng = np.random.default_rng(1)
@@ -41,9 +44,16 @@ def test_windows_are_faster_whispers_chunks_without_holding_a_copy() -> None:
                 speech.append((int(start), int(start + rng.integers(SR // 10, 28 * SR))))
         speech = [(s, min(e, len(samples))) for s, e in speech if s < len(samples)]
         speech = [(s, e) for k, (s, e) in enumerate(speech) if k == 0 or s >= speech[k - 1][1]]
-        ours = track_speech(0, samples, speech, sr=SR).windows
+        speech = [
+            (a, b)
+            for s, e in speech
+            for a in range(s, e, window_s * SR)
+            for b in [min(e, a + window_s * SR)]
+        ]
+        ours = track_speech(0, samples, speech, sr=SR, window_s=window_s).windows
+        assert all(w.duration_s <= window_s for w in ours)
         clips = [{"start": s, "end": e} for s, e in speech]
-        chunks, meta = collect_chunks(samples, clips, SR, max_duration=WINDOW_S)
+        chunks, meta = collect_chunks(samples, clips, SR, max_duration=window_s)
         theirs = [(c, m) for c, m in zip(chunks, meta, strict=True) if len(c)]
         assert len(ours) == len(theirs)
         for w, (chunk, m) in zip(ours, theirs, strict=True):

@@ -596,7 +596,6 @@ def _why(reasons: Sequence[str]) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from pipeline import warehouse as wh
     from pipeline.config import load_config
     from review.app import serve
     from review.auth import accounts_from_entries
@@ -610,13 +609,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     archive = args.archive or config.archive
     if not archive:
         raise errors.LOCATION_MISSING(options="--archive (the recordings' folder)", keys="archive")
-    if not Path(archive).is_dir():  # before the address is announced, not after
-        raise errors.ARCHIVE_FOLDER_MISSING(path=archive)
-    wh.require_calls(args.warehouse)  # W012/W010 as the other readers, nothing created
     secret_key, note = _session_key()
-    if note:
-        print(note, file=sys.stderr)
-    print(f"earmark: review app on http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
+
+    def announce() -> None:  # after the app has checked the archive and the warehouse
+        if note:
+            print(note, file=sys.stderr)
+        print(f"earmark: review app on http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
+
     serve(
         args.warehouse,
         config,
@@ -626,6 +625,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         database_url=args.database,
         secret_key=secret_key,
+        ready=announce,
     )
     return EXIT_OK
 

@@ -220,12 +220,15 @@ def serve(
     port: int = 8765,
     database_url: str | None = None,
     secret_key: str | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> None:
     """Run the review app with uvicorn until interrupted (``earmark serve``).
 
-    Parameters are those of :func:`create_app`, plus the address to listen on. Without
-    ``secret_key``, ``$EARMARK_SECRET_KEY`` signs the session cookies (set the same value
-    on every server sharing a database; when neither is set, sessions end at restart).
+    Parameters are those of :func:`create_app`, plus the address to listen on and
+    ``ready``, called once the app is built (its archive and warehouse checked) and before
+    it listens: where the caller says where it serves. Without ``secret_key``,
+    ``$EARMARK_SECRET_KEY`` signs the session cookies (set the same value on every server
+    sharing a database; when neither is set, sessions end at restart).
     """
     import uvicorn
 
@@ -239,6 +242,8 @@ def serve(
         database_url=database_url,
         secret_key=secret_key,
     )
+    if ready is not None:
+        ready()
     # earmark says where it serves; uvicorn speaks only of what goes wrong
     uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
 

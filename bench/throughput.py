@@ -379,9 +379,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def settings(text: str) -> dict[str, Any]:
-    """``beam_size=5,encoder_input=padded`` → ``{"beam_size": 5, "encoder_input": "padded"}``."""
-    pairs = (item.split("=", 1) for item in text.split(",") if item)
-    return {key: int(value) if value.isdigit() else value for key, value in pairs}
+    """``beam_size=5,vad_threshold=0.4,encoder_input=padded`` → ``{"beam_size": 5,
+    "vad_threshold": 0.4, "encoder_input": "padded"}``, checked as ``[asr]`` checks them."""
+    pairs = dict(item.split("=", 1) for item in text.split(",") if item)
+    checked = AsrConfig.model_validate(pairs)
+    return {key: getattr(checked, key) for key in pairs}
 
 
 def summary(rounds: list[dict], peers: list[str], audio_s: float, config: Config) -> dict:

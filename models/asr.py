@@ -56,7 +56,7 @@ from pipeline.types import ChannelTranscript, Segment, Word
 
 _T = TypeVar("_T")
 
-ASR_OPTIONS_VERSION = 9
+ASR_OPTIONS_VERSION = 10
 """Bump when a change here changes transcripts: it is part of the cache key."""
 VAD_PARAMETERS = {"min_silence_duration_ms": 500, "speech_pad_ms": 300}
 LANGUAGE_DETECTION_SEGMENTS = 4

@@ -169,6 +169,30 @@ def test_luhn_failing_long_number_without_cue_is_still_redacted_by_default() -> 
     assert kept.text == text
 
 
+def test_a_card_read_in_groups_with_misheard_digits_is_still_a_card() -> None:
+    """Beam search on a synthetic call heard "five" as "times" and "five" as "time": 11 of
+    the 16 digits in one run, after "card number"; what is said next needs no cue."""
+    out, spans = redact_transcript(
+        call(
+            utterance("Sure. What is the card number, please?", speaker="agent"),
+            utterance("It is four times three two.", start_s=4.0),
+            utterance("One eight seven six.", start_s=7.0),
+            utterance("Four nine three two.", start_s=9.5),
+            utterance("One time seven one.", start_s=12.0),
+            utterance("In April 2028. And the Fick you already called in 814.", start_s=20.0),
+        )
+    )
+    texts = [u.text for u in out.utterances[1:]]
+    assert texts == [
+        "It is four times [CARD].",
+        "[CARD].",
+        "[CARD].",
+        "[CARD] time seven one.",
+        "In [EXPIRY]. And the Fick you already called in [CVV].",
+    ]
+    assert {s.kind for s in spans} == {"CARD", "EXPIRY", "CVV"}
+
+
 def test_card_expiry_and_code_read_in_one_breath_are_split() -> None:
     u, spans = redact_one(
         "four five three two zero one five one one two eight three zero three six six "

@@ -30,7 +30,7 @@ encoder_input`` (features cut to the speech instead of padded to 30 s).
 
 Run: ``make bench`` or ``.venv/bin/python bench/throughput.py [FILES…] [--workers N]
 [--rounds N] [--peers batched,plain] [--windows LAYOUTS] [--also K=V,…] [--window-s N] [--encode E]
-[--profile]``. Results print as JSON lines and are
+[--set K=V,…] [--profile]``; ``--set`` gives earmark's main side any ``[asr]`` values. Results print as JSON lines and are
 written to ``.state/bench/throughput.json`` (``--json``).
 """
 
@@ -253,7 +253,15 @@ def one_round(
         ]
         row[f"ratio_{name}"] = round(row[f"{name}_wall_s"] / row["earmark_wall_s"], 3)
     row["per_call_wer_earmark"] = [round(wer(r, h), 3) for r, h in zip(refs, hyps, strict=True)]
-    return {k2: round(v, 2) if isinstance(v, float) else v for k2, v in row.items()}
+    return {k2: _rounded(k2, v) for k2, v in row.items()}
+
+
+def _rounded(key: str, value: Any) -> Any:
+    """Seconds and loads to 2 decimals; a pooled WER keeps 4 (0.2 against 0.2 hides a
+    difference of 0.007)."""
+    if not isinstance(value, float):
+        return value
+    return round(value, 4 if key.startswith("wer_") else 2)
 
 
 STAGES = {  # stage of a call's wall time → where cProfile sees it ("file:function")
@@ -330,11 +338,15 @@ def main(argv: list[str] | None = None) -> int:
         help="[asr] settings measured beside in each round, e.g. beam_size=5,window_s=20",
     )
     parser.add_argument("--window-s", type=int, default=None, help="[asr] window_s")
+    parser.add_argument(
+        "--set", default="", help="[asr] settings of earmark's main side, e.g. vad_threshold=0.4"
+    )
     parser.add_argument("--encode", default=None, help="[asr] encoder_input (padded, speech)")
     parser.add_argument("--json", type=Path, default=state_path("throughput.json"))
     args = parser.parse_args(argv)
     options = {"beam_size": args.beam, "window_s": args.window_s, "encoder_input": args.encode}
     chosen: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
+    chosen |= settings(args.set)
     layouts = [w for w in args.windows.split(",") if w]
     if layouts:
         chosen["windows"] = layouts[0]
@@ -379,16 +391,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def settings(text: str) -> dict[str, Any]:
-    """``beam_size=5,encoder_input=padded`` → ``{"beam_size": 5, "encoder_input": "padded"}``."""
-    pairs = (item.split("=", 1) for item in text.split(",") if item)
-    return {key: int(value) if value.isdigit() else value for key, value in pairs}
+    """``beam_size=5,vad_threshold=0.4,encoder_input=padded`` → ``{"beam_size": 5,
+    "vad_threshold": 0.4, "encoder_input": "padded"}``, checked as ``[asr]`` checks them."""
+    pairs = dict(item.split("=", 1) for item in text.split(",") if item)
+    checked = AsrConfig.model_validate(pairs)
+    return {key: getattr(checked, key) for key in pairs}
 
 
 def summary(rounds: list[dict], peers: list[str], audio_s: float, config: Config) -> dict:
     best = min(r["earmark_wall_s"] for r in rounds)
     out: dict[str, Any] = {
         "workers": config.asr.worker_count,
-        "asr": config.asr.model_dump(include={"beam_size", "windows", "window_s", "encoder_input"}),
+        "asr": config.asr.model_dump(
+            include={"beam_size", "windows", "window_s", "encoder_input", "vad_threshold"}
+        ),
         "earmark_x_realtime_best": round(audio_s / best, 1),
         "wer_earmark": rounds[-1]["wer_earmark"],
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),

@@ -180,11 +180,16 @@ def cache_components(
         ("languages", ",".join(config.languages)),
         ("language_detection", config.language_detection.model_dump_json()),
         ("agent_channel", str(config.agent_channel)),
-        ("redact", f"{REDACT_VERSION}:{redaction_cues}:{config.redact.patterns!r}"),
+        ("redact", f"{REDACT_VERSION}:{redaction_cues}:{_redact_settings(config)}"),
         ("diarize", f"{DIARIZE_VERSION}:{config.diarize.embedder}"),
         ("metrics", str(METRICS_VERSION)),
         ("cues", cues_digest() + (f":{direction}" if direction else "")),
     )
+
+
+def _redact_settings(config: Config) -> str:
+    redact = config.redact
+    return f"{redact.patterns!r}:{redact.after_card_s:g}"
 
 
 def analysis_from_cache(entry: Mapping[str, Any]) -> CallAnalysis:

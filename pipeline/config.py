@@ -302,6 +302,10 @@ class RedactConfig(_Strict):
     and the app plays the originals, redacted moments included; otherwise it never does."""
     audio_pad_s: Annotated[float, Field(ge=0, le=5)] = 0.25
     """Seconds covered before and after each span: word timestamps are approximate."""
+    after_card_s: Annotated[float, Field(ge=0, le=600)] = 60.0
+    """Digit groups that fit a card's expiry date or security code, said by either party
+    within this many seconds after a card number, are redacted whatever words surround
+    them (no cue needed); 0: only with a cue, as any other number."""
 
 
 class AccountConfig(_Strict):

@@ -174,6 +174,9 @@ REDACT_PHONE_REGIONS = _entry("C032", ConfigError, "unknown phone regions: {regi
 REDACT_CUE_WINDOW = _entry(
     "C033", ConfigError, "cue windows must be >= 0, got {before} and {after}"
 )
+REDACT_AFTER_CARD = _entry(
+    "C046", ConfigError, "redact.after_card_s must be >= 0 seconds, got {seconds}"
+)
 AUDIO_REDACT_MODE = _entry("C034", ConfigError, "audio redaction mode must be {problem}")
 AUDIO_REDACT_PADDING = _entry(
     "C035", ConfigError, "audio redaction padding and fade must be {problem}"

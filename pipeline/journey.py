@@ -155,7 +155,10 @@ def hear_recording(recording: Recording, *, config: Config, adapters: Adapters) 
     transcript = merged(recording.call_id, tracks, heard_channels, audio, verdict.language)
     transcript, diarization = diarized(tracks, transcript, recording, config, adapters)
     # redact before anything is stored: the cache, the tables, the logs
-    options = RedactOptions(patterns=tuple((k, v) for k, v in config.redact.patterns))
+    options = RedactOptions(
+        patterns=tuple((k, v) for k, v in config.redact.patterns),
+        after_card_s=config.redact.after_card_s,
+    )
     transcript, redactions = redact_transcript(transcript, options=options)
     started = time.monotonic()
     measured = measure_call(tracks, transcript)  # a diarized mono call: split by its words

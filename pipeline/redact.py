@@ -17,7 +17,14 @@ works on a *normalised token stream* per utterance:
    carry over into the next utterances, since agents ask and customers answer;
 4. a run cut by an utterance boundary (a customer pausing while reading a card) is judged
    again joined with its continuation in the same party's next utterance;
-5. e-mails (written or spoken: ``john dot smith at gmail dot com``), phone numbers found by
+5. **after a card number**, digit groups said by either party within ``after_card_s``
+   (60 s) that fit a card's expiry date or security code (3-4 digits, ``04 27``, a month
+   and a year, or the two read together) are redacted as ``EXPIRY`` / ``CVV`` whatever
+   words surround them: PCI practice, since customers read them unprompted and the ASR
+   can garble the cue ("the security code is 814" heard as "the Fick you're already
+   called in 814"). Over-redaction is the price: an amount or a year of 3-4 digits said
+   in that minute is tagged too;
+6. e-mails (written or spoken: ``john dot smith at gmail dot com``), phone numbers found by
    :class:`phonenumbers.PhoneNumberMatcher` and the configured patterns are matched on the
    normalised text.
 
@@ -29,6 +36,7 @@ worse than over-redaction: long digit runs of no known kind become ``[NUMBER]``.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -52,6 +60,7 @@ from pipeline.redact_detect import (
     Hit,
     Patterns,
     Run,
+    after_card_hits,
     compile_patterns,
     cue_kinds,
     decide,
@@ -66,7 +75,7 @@ from pipeline.redact_detect import (
 from pipeline.redact_text import Norm, count_words, is_skippable, normalise, text_units
 from pipeline.types import Transcript, Utterance, Word
 
-REDACT_VERSION = 1
+REDACT_VERSION = 2
 """Bump when a change to the redaction (here, :mod:`pipeline.redact_detect` or
 :mod:`pipeline.redact_text`) changes what is redacted in the same transcript: it is part of
 the transcript cache key, so a night redacts cached transcripts anew (their cue file,
@@ -123,6 +132,10 @@ class RedactOptions:
         Runs of at least this many digits of no known kind are redacted as ``NUMBER``
         (account, tracking or ID numbers, or a card number the ASR garbled);
         ``None`` leaves them.
+    after_card_s
+        Digit groups that fit an expiry date or a security code, said within this many
+        seconds after the end of a card number (by either party), are redacted without a
+        cue; ``0`` needs a cue for them as everywhere else.
     """
 
     patterns: tuple[tuple[str, str], ...] = ()
@@ -132,6 +145,7 @@ class RedactOptions:
     cue_carry_s: float = 30.0
     join_gap_s: float = 3.0
     long_number_digits: int | None = 13
+    after_card_s: float = 60.0
 
     def __post_init__(self) -> None:
         for kind, pattern in self.patterns:
@@ -146,6 +160,8 @@ class RedactOptions:
             raise errors.REDACT_PHONE_REGIONS(regions=unknown)
         if min(self.cue_window_words, self.cue_after_words) < 0:
             raise errors.REDACT_CUE_WINDOW(before=self.cue_window_words, after=self.cue_after_words)
+        if not self.after_card_s >= 0:
+            raise errors.REDACT_AFTER_CARD(seconds=self.after_card_s)
 
 
 _KIND_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
@@ -197,6 +213,7 @@ def redact_transcript(
     patterns = compile_patterns(options.patterns)
     analyses = _analyse_all(transcript.utterances, options, patterns)
     analyses = _join_split_runs(transcript.utterances, analyses, options)
+    analyses = _codes_after_cards(transcript.utterances, analyses, options)
     utterances: list[Utterance] = []
     records: list[Redaction] = []
     for index, (utt, analysis) in enumerate(zip(transcript.utterances, analyses, strict=True)):
@@ -327,6 +344,44 @@ def _next_turn(utterances: Sequence[Utterance], k: int, gap_s: float) -> int | N
         if (other.speaker, other.channel) == (this.speaker, this.channel):
             return j
     return None
+
+
+# --- expiry dates and security codes after a card ------------------------------------------
+
+
+def _codes_after_cards(
+    utterances: Sequence[Utterance], analyses: list[_Analysis], options: RedactOptions
+) -> list[_Analysis]:
+    """Runs nothing else claimed, said within ``after_card_s`` after a card number,
+    judged by their digits alone (:func:`after_card_hits`)."""
+    if not options.after_card_s:
+        return analyses
+    out = list(analyses)
+    card_end_s = -math.inf
+    for k, (utt, analysis) in enumerate(zip(utterances, analyses, strict=True)):
+        hits = list(analysis.run_hits)
+        for r, run in enumerate(analysis.runs):
+            near = _token_start_s(utt, analysis, run.lead) - card_end_s <= options.after_card_s
+            if near and not hits[r] and not _claimed(run, analysis.other_hits):
+                hits[r] = after_card_hits(run, analysis.norm.tokens)
+            for hit in hits[r]:
+                if hit.kind == CARD:
+                    card_end_s = _token_end_s(utt, analysis, hit.last)
+        out[k] = replace(analysis, run_hits=tuple(hits))
+    return out
+
+
+def _claimed(run: Run, hits: Iterable[Hit]) -> bool:
+    return any(h.first <= run.last and run.lead <= h.last for h in hits)
+
+
+def _token_start_s(utt: Utterance, analysis: _Analysis, token: int) -> float:
+    """When a token was said: its first word's start (the utterance's without words)."""
+    return utt.words[analysis.norm.tokens[token].first].start_s if utt.words else utt.start_s
+
+
+def _token_end_s(utt: Utterance, analysis: _Analysis, token: int) -> float:
+    return utt.words[analysis.norm.tokens[token].last].end_s if utt.words else utt.end_s
 
 
 # --- applying the redactions ---------------------------------------------------------------

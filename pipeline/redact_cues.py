@@ -22,8 +22,10 @@ from pipeline.textfile import load_yaml
 
 CUE_KINDS = ("CARD", "CVV", "EXPIRY", "CODE", "PHONE")
 """The cues a digit run can be named by, in the order their patterns are tried."""
-FIT = {"CARD": (12, 10**6), "CVV": (3, 4), "EXPIRY": (2, 8), "CODE": (3, 8), "PHONE": (7, 15)}
-"""How many digits a run after each cue may have to be that kind."""
+FIT = {"CARD": (8, 10**6), "CVV": (3, 4), "EXPIRY": (2, 8), "CODE": (3, 8), "PHONE": (7, 15)}
+"""How many digits a run after each cue may have to be that kind. A card needs only half its
+digits: the ASR mishears some ("four five three two" as "four times three two"), and the
+rest is still the card."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -193,11 +193,8 @@ def whole_run_hit(run: Run, kind: str, tokens: Sequence[Token]) -> Hit:
     """The run as one hit; an expiry date takes its month name along ("april", "4月")."""
     first, last = run.lead, run.last
     if kind == EXPIRY:
-        before = first - 1
-        if before > 0 and tokens[before].text.casefold() in ("of", "the"):
-            before -= 1
-        if before >= 0 and tokens[before].month:
-            first = before
+        month = _month_before(run, tokens)
+        first = first if month is None else month
         while last + 1 < len(tokens) and (
             tokens[last + 1].month or tokens[last + 1].text in ("年", "月", "日")
         ):
@@ -250,11 +247,47 @@ def _card_hits(run: Run) -> tuple[Hit, ...]:
     end = _card_prefix(digits)
     if end is None:
         return (whole,)
-    pieces = [(CARD, 0, end), *_after_card(digits, end)]
+    return _piece_hits(run, [(CARD, 0, end), *_after_card(digits, end)])
+
+
+def _piece_hits(run: Run, pieces: Sequence[tuple[str, int, int]]) -> tuple[Hit, ...]:
+    """Hits over ``(kind, first digit, end digit)`` pieces of one run."""
     return tuple(
         Hit(kind, run.digit_tokens[a] if a else run.lead, run.digit_tokens[b - 1])
         for kind, a, b in pieces
     )
+
+
+def after_card_hits(run: Run, tokens: Sequence[Token]) -> tuple[Hit, ...]:
+    """A run said soon after a card number, judged by its digits alone: an expiry date
+    (``0427``, ``04 27``, ``042027``, a month name and a year), a security code (3-4
+    digits) or both read together (``0427 123``); nothing when the digits fit none.
+
+    Examples
+    --------
+    >>> from pipeline.redact_text import normalise
+    >>> tokens = normalise([" it's", " 8", "14"]).tokens
+    >>> after_card_hits(find_runs(tokens)[0], tokens)
+    (Hit(kind='CVV', first=1, last=2),)
+    """
+    if len(run.digits) in (2, 4) and _month_before(run, tokens) is not None:
+        return (whole_run_hit(run, EXPIRY, tokens),)
+    if not 3 <= len(run.digits) <= 10:
+        return ()
+    pieces = _after_card(run.digits, 0)
+    if any(kind == CARD for kind, *_ in pieces):
+        return ()
+    if len(pieces) == 1:
+        return (whole_run_hit(run, pieces[0][0], tokens),)
+    return _piece_hits(run, pieces)
+
+
+def _month_before(run: Run, tokens: Sequence[Token]) -> int | None:
+    """The token of a month name just before the run ("april 27", "april of 2027")."""
+    before = run.lead - 1
+    if before > 0 and tokens[before].text.casefold() in ("of", "the"):
+        before -= 1
+    return before if before >= 0 and tokens[before].month else None
 
 
 def _after_card(digits: str, start: int) -> list[tuple[str, int, int]]:

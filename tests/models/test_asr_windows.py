@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from models import asr
 from models.asr import WhisperTranscriber, _segment
-from models.windows import Encoded, WindowDecoder
+from models.windows import Encoded, WindowDecoder, iter_window_segments
 from pipeline.audio import decode
 from pipeline.config import AsrConfig
 from pipeline.evaluation import word_error_rate as wer
@@ -168,11 +169,49 @@ def test_a_looping_conversation_window_is_decoded_again_for_every_party(
         for w in heard.conversation.windows
     ]
     with conversation.replicas.hold():
-        again = conversation._redo_repetitive_windows(heard.conversation, looped, "en")
+        again = conversation._redo_failed_windows(heard.conversation, looped, "en")
     assert again and all(s.compression_ratio <= 2.4 for s in again)
     per_track = unpack(again, heard.conversation.pieces, tracks=2)
     for segments, ref in zip(per_track, refs, strict=True):
         assert wer(ref, " ".join(s.text for s in segments)) < 0.2
+
+
+def test_speech_a_window_left_unheard_at_its_end_is_decoded_again(
+    conversation: WhisperTranscriber,
+    call: tuple[list[np.ndarray], list[str]],
+) -> None:
+    """The decoder now and then stops seconds before a window's speech ends. Each window
+    here is cut short after its first 5 s of words: the rest is heard again and every
+    word still goes back to its channel; windows heard to their end are left alone."""
+    tracks, refs = call
+    heard = conversation.hear(tracks)
+    windows = heard.conversation.windows
+    assert all(w.duration_s > asr.UNHEARD_TAIL_S + 5.0 for w in windows)
+    with conversation.replicas.hold():
+        decoder = conversation._decoder()
+        outputs = []
+        for batch in conversation._iter_encoded(decoder, windows, ()):
+            decoded, _ = decoder.decode(
+                batch,
+                language="en",
+                settings=conversation._decode_settings,
+                last_speech_s=batch.windows[0].offset_s,
+            )
+            outputs.extend(decoded)
+        raw = [_segment(s) for s in iter_window_segments(outputs)]
+        assert conversation._redo_failed_windows(heard.conversation, raw, "en") == raw
+        cut = [
+            dataclasses.replace(seg, words=kept, text="".join(x.text for x in kept))
+            for w, seg in zip(windows, raw, strict=True)
+            for kept in [tuple(x for x in seg.words if x.end_s < w.offset_s + 5.0)]
+        ]
+        again = conversation._redo_failed_windows(heard.conversation, cut, "en")
+    assert len(again) > len(cut)
+    per_track = unpack(again, heard.conversation.pieces, tracks=2)
+    for segments, ref in zip(per_track, refs, strict=True):
+        words = [x for seg in segments for x in seg.words]
+        assert words == sorted(words, key=lambda x: x.start_s)
+        assert wer(ref, " ".join(seg.text for seg in segments)) < 0.2
 
 
 def test_conversation_decoding_past_its_budget_keeps_the_first_batch(

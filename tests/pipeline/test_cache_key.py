@@ -9,7 +9,7 @@ import pytest
 
 from pipeline import analysis
 from pipeline.analysis import cache_components, transcript_key
-from pipeline.config import Config
+from pipeline.config import Config, RedactConfig
 from pipeline.redact_cues import redaction_cues_file
 from pipeline.types import Recording
 
@@ -45,6 +45,14 @@ def test_a_new_redaction_version_or_cue_file_is_a_new_key(
     monkeypatch.setattr(analysis, "redaction_cues_file", lambda: edited)
     recued = transcript_key(_recording(), MODEL, Config())
     assert len({before, bumped, recued}) == 3
+
+
+def test_the_redaction_settings_are_part_of_the_key() -> None:
+    default = transcript_key(_recording(), MODEL, Config())
+    shorter = Config(redact=RedactConfig(after_card_s=30))
+    patterned = Config(redact=RedactConfig(patterns=[("ACCOUNT", r"acc-\d{6,}")]))
+    keys = {default, *(transcript_key(_recording(), MODEL, c) for c in (shorter, patterned))}
+    assert len(keys) == 3
 
 
 def test_the_call_direction_is_part_of_the_key() -> None:

@@ -169,6 +169,30 @@ def test_luhn_failing_long_number_without_cue_is_still_redacted_by_default() -> 
     assert kept.text == text
 
 
+def test_a_card_read_in_groups_with_misheard_digits_is_still_a_card() -> None:
+    """Beam search on a synthetic call heard "five" as "times" and "five" as "time": 11 of
+    the 16 digits in one run, after "card number"; what is said next needs no cue."""
+    out, spans = redact_transcript(
+        call(
+            utterance("Sure. What is the card number, please?", speaker="agent"),
+            utterance("It is four times three two.", start_s=4.0),
+            utterance("One eight seven six.", start_s=7.0),
+            utterance("Four nine three two.", start_s=9.5),
+            utterance("One time seven one.", start_s=12.0),
+            utterance("In April 2028. And the Fick you already called in 814.", start_s=20.0),
+        )
+    )
+    texts = [u.text for u in out.utterances[1:]]
+    assert texts == [
+        "It is four times [CARD].",
+        "[CARD].",
+        "[CARD].",
+        "[CARD] time seven one.",
+        "In [EXPIRY]. And the Fick you already called in [CVV].",
+    ]
+    assert {s.kind for s in spans} == {"CARD", "EXPIRY", "CVV"}
+
+
 def test_card_expiry_and_code_read_in_one_breath_are_split() -> None:
     u, spans = redact_one(
         "four five three two zero one five one one two eight three zero three six six "
@@ -277,6 +301,128 @@ def test_expiry_dates_after_cue(text: str) -> None:
 def test_one_time_codes(text: str) -> None:
     u = redacted_as("CODE", text)
     assert not re.search(r"[0-9]", all_text(u))
+
+
+# --- expiry dates and security codes after a card, with or without a cue ----------------------
+
+CARD_READ = "four five three two zero one five one one two eight three zero three six six"
+
+
+def after_a_card(*said: tuple[str, str, float], after_card_s: float = 60.0) -> list[str]:
+    """Texts of a call where the customer reads a card at 0 s, then ``(speaker, text,
+    start_s)`` utterances; each utterance's redacted text (the card's first)."""
+    source = call(
+        utterance(CARD_READ, start_s=0.0),
+        *(utterance(text, speaker=who, start_s=at) for who, text, at in said),
+    )
+    out, _ = redact_transcript(source, options=RedactOptions(after_card_s=after_card_s))
+    return [u.text for u in out.utterances]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("the security code is 814", "the security code is [CVV]"),  # with its cue
+        (
+            "And the Fick you're already called in 814",
+            "And the Fick you're already called in [CVV]",
+        ),
+        ("uh it's eight one four", "uh it's [CVV]"),
+        ("okay 3714 right", "okay [CVV] right"),  # 4 digits, not a month first: Amex CID
+        ("oh four twenty seven", "[EXPIRY]"),
+        ("it's 04 27", "it's [EXPIRY]"),
+        ("April twenty seven", "[EXPIRY]"),
+        ("April twenty twenty seven", "[EXPIRY]"),
+        ("0427 814 and that's it", "[EXPIRY] [CVV] and that's it"),
+    ],
+)
+def test_codes_said_after_a_card_are_redacted_with_or_without_a_cue(
+    text: str, expected: str
+) -> None:
+    texts = after_a_card(("customer", text, 12.0))
+    assert texts == ["[CARD]", expected]
+
+
+def test_the_other_party_saying_the_code_after_the_card_is_redacted_too() -> None:
+    texts = after_a_card(
+        ("agent", "Thank you. And the three numbers?", 10.0),
+        ("customer", "Uh, yeah.", 13.0),
+        ("agent", "So that's 814, right?", 20.0),
+    )
+    assert texts[1:] == [
+        "Thank you. And the three numbers?",
+        "Uh, yeah.",
+        "So that's [CVV], right?",
+    ]
+
+
+def test_a_code_in_the_same_breath_as_the_card_after_a_word_is_redacted() -> None:
+    u, spans = redact_one("my card is 4532 0151 1283 0366 and then 814")
+    assert u.text == "my card is [CARD] and then [CVV]"
+    assert [s.kind for s in spans] == ["CARD", "CVV"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "And the Fick you're already called in 814",
+        "it's 04 27",
+        "I called 3 times, ticket 4471",
+    ],
+)
+def test_a_short_number_without_a_card_before_it_is_not_redacted(text: str) -> None:
+    source = call(utterance("I want to pay my bill", speaker="agent"), utterance(text, start_s=3.0))
+    out, spans = redact_transcript(source)
+    assert spans == ()
+    assert out == source
+
+
+def test_a_short_number_before_the_card_is_not_redacted() -> None:
+    source = call(
+        utterance("my order was 814", start_s=0.0),
+        utterance(CARD_READ, start_s=5.0),
+    )
+    out, spans = redact_transcript(source)
+    assert [(s.utterance_index, s.kind) for s in spans] == [(1, "CARD")]
+    assert out.utterances[0].text == "my order was 814"
+
+
+def test_a_short_number_long_after_the_card_is_not_redacted() -> None:
+    late = after_a_card(("customer", "and the Fick is 814", 75.0))
+    assert late == ["[CARD]", "and the Fick is 814"]
+    just_in = after_a_card(("customer", "and the Fick is 814", 55.0))
+    assert just_in == ["[CARD]", "and the Fick is [CVV]"]
+    shorter = after_a_card(("customer", "and the Fick is 814", 55.0), after_card_s=30.0)
+    assert shorter == ["[CARD]", "and the Fick is 814"]
+
+
+def test_a_later_card_opens_the_window_again() -> None:
+    texts = after_a_card(
+        ("customer", "no wait, the other card", 70.0),
+        ("customer", CARD_READ, 80.0),
+        ("customer", "and 814", 95.0),
+    )
+    assert texts[1:] == ["no wait, the other card", "[CARD]", "and [CVV]"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I have three kids",  # one digit
+        "it's 12 of them",  # two digits, no month before them
+        "the reference is 90210",  # five digits: neither an expiry nor a code
+        "you can reach me on +1 415 555 0132.",  # a phone stays a phone
+    ],
+)
+def test_after_a_card_only_what_fits_an_expiry_or_a_code_is_taken(text: str) -> None:
+    texts = after_a_card(("customer", text, 12.0))
+    assert "[CVV]" not in texts[1] and "[EXPIRY]" not in texts[1]
+
+
+def test_after_card_zero_needs_a_cue_and_a_negative_window_is_a_config_error() -> None:
+    assert after_a_card(("customer", "and 814", 12.0), after_card_s=0.0) == ["[CARD]", "and 814"]
+    with pytest.raises(ConfigError, match=r"\[C046\].*-1"):
+        RedactOptions(after_card_s=-1.0)
 
 
 # --- phones -------------------------------------------------------------------------------

@@ -138,6 +138,8 @@ def test_bad_options_are_coded_errors(kwargs: dict[str, object], code: str) -> N
             r"redact\.audio: Input should be 'tone', 'silence' or 'off', got 'beep'",
         ),
         ("audio_pad_s = -1", r"redact\.audio_pad_s: .*greater than or equal to 0, got -1"),
+        ("after_card_s = -5", r"redact\.after_card_s: .*greater than or equal to 0, got -5"),
+        ('after_card_s = "soon"', r"redact\.after_card_s: .*number.*'soon'"),
     ],
 )
 def test_config_names_the_file_and_the_bad_value(tmp_path: Path, line: str, expected: str) -> None:
@@ -149,10 +151,11 @@ def test_config_names_the_file_and_the_bad_value(tmp_path: Path, line: str, expe
 
 def test_config_default_is_a_tone_with_a_quarter_second_of_padding(tmp_path: Path) -> None:
     path = tmp_path / "earmark.toml"
-    path.write_text('[redact]\naudio = "silence"\naudio_pad_s = 0.5\n')
+    path.write_text('[redact]\naudio = "silence"\naudio_pad_s = 0.5\nafter_card_s = 30\n')
     redact = load_config(path).redact
-    assert (redact.audio, redact.audio_pad_s) == ("silence", 0.5)
-    assert (load_config(None).redact.audio, load_config(None).redact.audio_pad_s) == ("tone", 0.25)
+    assert (redact.audio, redact.audio_pad_s, redact.after_card_s) == ("silence", 0.5, 30.0)
+    default = load_config(None).redact
+    assert (default.audio, default.audio_pad_s, default.after_card_s) == ("tone", 0.25, 60.0)
 
 
 def test_copy_key_names_what_is_covered() -> None:

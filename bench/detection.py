@@ -110,11 +110,13 @@ CALLS = {
     "tuned7": ROOT / "bench" / "data" / "calls_tuned7.jsonl",
     "tuned8": ROOT / "bench" / "data" / "calls_tuned8.jsonl",
     "tuned9": ROOT / "bench" / "data" / "calls_tuned9.jsonl",
+    "tuned10": ROOT / "bench" / "data" / "calls_tuned10.jsonl",
+    "tuned11": ROOT / "bench" / "data" / "calls_tuned11.jsonl",
 }
-"""Call transcripts (90 each, 30 per language) written and labelled by eleven authors who
+"""Call transcripts (90 each, 30 per language) written and labelled by thirteen authors who
 saw neither the rubrics' examples nor the other sets. ``calls`` and ``calls2`` have never
 been used to choose anything (measured at the start and the end of a session, not read).
-``tuned`` to ``tuned9`` were each held out once, then their errors were read and examples
+``tuned`` to ``tuned11`` were each held out once, then their errors were read and examples
 and thresholds chosen on them, and their lines marked one by one
 (``bench/data/line_labels/``) became examples: their figures are optimistic, kept to
 show the gap."""

@@ -13,7 +13,13 @@ the item: ``bench/data/line_labels/<item>.<lang>.tsv``, one row per call,
 - and **twins**, where ``line_labels/twins/<item>.<lang>.tsv`` has them
   (``<call_id> TAB <line> TAB <text>``): a marked line rewritten without the item (the
   same topic, facts and decision, said courteously), each a counter-example, so that the
-  head learns the tone the item is about rather than the topics its examples talk about.
+  head learns the tone the item is about rather than the topics its examples talk about;
+- and **written lines**, where ``line_labels/written/<item>.<lang>.tsv`` has them
+  (``<label> TAB <register> TAB <text>``, label 1 or 0, register ``call``, ``chat`` or
+  ``post``): lines written on their own, by writers who saw no rubric and no other data,
+  in the registers real customers use besides the phone (chats, web forms, public posts
+  to a company's account); label 1 an example, 0 a counter-example (all kept, never
+  ranked), so that the head does not learn one author's or one medium's way of saying it.
 
     .venv/bin/python bench/mine_lines.py ITEM LANG [--hard 300] [--write]
     .venv/bin/python bench/mine_lines.py ITEM LANG --leave-one-out [--thresholds -0.5,0,0.5,1]
@@ -53,6 +59,8 @@ from pipeline.textfile import load_yaml  # noqa: E402
 
 LABELS = ROOT / "bench" / "data" / "line_labels"
 TWINS = LABELS / "twins"
+WRITTEN = LABELS / "written"
+REGISTERS = ("call", "chat", "post")
 BEGIN = "# mined: bench/mine_lines.py from bench/data/line_labels (re-run it, do not edit)"
 END = "# end mined"
 
@@ -63,7 +71,8 @@ class Line:
     marked: bool
     set_name: str
     twin: bool = False
-    """A marked line rewritten without the item: a counter-example, never ranked."""
+    """A counter-example never ranked: a marked line rewritten without the item, or a
+    written line labelled 0."""
 
 
 def marks(item: str, language: str) -> dict[str, tuple[set[int], set[int]]]:
@@ -98,9 +107,27 @@ def twins(item: str, language: str) -> dict[tuple[str, int], str]:
     return out
 
 
+def written(item: str, language: str) -> list[Line]:
+    """The lines written for ``item`` on their own (none without a file)."""
+    path = WRITTEN / f"{item}.{language}.tsv"
+    if not path.is_file():
+        return []
+    out = []
+    for n, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        fields = row.split("\t")
+        if len(fields) != 3 or fields[0] not in ("0", "1") or fields[1] not in REGISTERS:
+            raise SystemExit(f"{path}:{n}: expected '1|0<TAB>call|chat|post<TAB>text', got {row!r}")
+        text = " ".join(fields[2].split())
+        if not text:
+            raise SystemExit(f"{path}:{n}: the line has no text")
+        marked = fields[0] == "1"
+        out.append(Line(text, marked, "written", twin=not marked))
+    return out
+
+
 def labelled_lines(item: str, language: str, speaker: str, min_words: int) -> list[Line]:
     """Every line of ``speaker`` in the tuned sets, marked or not (borderline left out),
-    and the twins of the marked ones."""
+    the twins of the marked ones, and the written lines."""
     marked = marks(item, language)
     rewritten = twins(item, language)
     lines = []
@@ -121,7 +148,7 @@ def labelled_lines(item: str, language: str, speaker: str, min_words: int) -> li
                 lines.append(Line(" ".join(u["text"].split()), positive and i in sure, name))
                 if (call["call_id"], i) in rewritten and positive and i in sure:
                     lines.append(Line(rewritten[(call["call_id"], i)], False, name, twin=True))
-    return lines
+    return lines + written(item, language)
 
 
 def item_lines(lines: list[str], item: str) -> range:
@@ -247,7 +274,7 @@ def leave_one_out(
     and with lines mined from the other sets."""
     thresholds = [float(t) for t in args.thresholds.split(",")]
     base = compiled(text, path, args.language)
-    sets = sorted({x.set_name for x in lines})
+    sets = sorted({x.set_name for x in lines} - {"written"})
     scores: dict[str, list[list[float]]] = {"without lines": [], "with the others' lines": []}
     for held in sets:
         calls = [

@@ -14,12 +14,14 @@ from mine_lines import (
     BEGIN,
     LABELS,
     TWINS,
+    WRITTEN,
     labelled_lines,
     marks,
     meaning_params_of,
     twins,
     with_mined,
     without_mined,
+    written,
 )
 
 from pipeline.config import DEFAULT_RUBRICS
@@ -46,7 +48,9 @@ def test_every_marked_line_is_a_line_of_the_items_speaker_in_a_call_labelled_tru
     for call_id, (sure, unsure) in marks(item, language).items():
         call = calls[call_id]
         assert call["language"] == language and call["labels"][item], call_id
-        assert sure, f"{call_id}: no line marked for sure"
+        # a call its author labelled true has a marked line; only borderline ones where the
+        # marker doubted the author (h13-zh-015: its one candidate reads as a sales push)
+        assert sure or unsure, f"{call_id}: no line marked"
         for i in sure | unsure:
             assert call["utterances"][i]["speaker"] == speaker, (call_id, i)
 
@@ -68,7 +72,8 @@ def test_the_items_with_mined_lines_are_the_ones_the_readme_names() -> None:
     zh_ru = [
         (item, lang) for item in ("customer_dissatisfaction", "empathy") for lang in ("ru", "zh")
     ]
-    assert sorted(_mined_items()) == sorted([*conduct, *zh_ru, ("empathy", "en")])
+    english = [(item, "en") for item in ("customer_dissatisfaction", "empathy")]
+    assert sorted(_mined_items()) == sorted([*conduct, *zh_ru, *english])
 
 
 @pytest.mark.parametrize(("item", "language"), _mined_items())
@@ -102,6 +107,33 @@ def test_every_twin_rewrites_a_line_marked_for_sure(item: str, language: str) ->
     rewritten = twins(item, language)
     assert rewritten and set(rewritten) <= sure
     assert all(text.strip() for text in rewritten.values())
+
+
+def _written_files() -> list[tuple[str, str]]:
+    return sorted(tuple(p.name.split(".")[:2]) for p in WRITTEN.glob("*.tsv"))  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("item", "language"), _written_files())
+def test_written_lines_have_both_labels_and_none_twice(item: str, language: str) -> None:
+    lines = written(item, language)
+    texts = [x.text for x in lines]
+    assert len(set(texts)) == len(texts)
+    assert sum(x.marked for x in lines) > 100 and sum(not x.marked for x in lines) > 100
+    assert all(x.twin == (not x.marked) for x in lines)  # a 0 line is never ranked away
+
+
+def test_a_written_line_without_its_label_or_register_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mine_lines
+
+    monkeypatch.setattr(mine_lines, "WRITTEN", tmp_path)
+    (tmp_path / "kind.en.tsv").write_text("1\tchat\tfine\nyes\tcall\tnot a label\n")
+    with pytest.raises(SystemExit, match=r"kind.en.tsv:2: expected"):
+        written("kind", "en")
+    (tmp_path / "kind.en.tsv").write_text("0\tphone\tnot a register\n")
+    with pytest.raises(SystemExit, match=r"kind.en.tsv:1: expected"):
+        written("kind", "en")
 
 
 RUBRIC = """\

@@ -241,6 +241,26 @@ def test_a_near_twin_of_a_counter_example_pulls_the_linear_score_its_way() -> No
     assert scores[1] < scores[0] - 1.0, scores
 
 
+def test_a_head_without_the_nearest_margin_finds_what_its_scores_say() -> None:
+    """find() leaves out the lines a linear head alone puts below the threshold before it
+    compares the rest with every example: the hits are exactly the scores' over it."""
+    lines = [
+        ("agent", "Honestly, I can't help it if you don't listen."),
+        ("agent", "I'm sorry, let me check that."),
+        ("agent", "That's your problem, not mine."),
+        ("agent", "Your order number, please."),
+        ("agent", "Well, maybe read the email next time."),
+    ]
+    compiled = _linear("en")
+    detector = compiled.items[0].detector
+    call = prepare_call(_call("en", *lines), compiled.analyzer)
+    everyone = list(range(len(lines)))
+    scores = detector.scores(call, everyone)
+    over = [i for i, (m, _, _) in zip(everyone, scores, strict=True) if m >= 0.0]
+    assert 0 < len(over) < len(lines)
+    assert [hit.utterance for hit in detector.find(call, everyone)] == over
+
+
 def test_conduct_is_tuned_through_its_empathy_veto() -> None:
     from flows.rubrics import compile_rubrics
     from pipeline.config import DEFAULT_RUBRICS

@@ -100,6 +100,8 @@ def twins(item: str, language: str) -> dict[tuple[str, int], str]:
         return {}
     out = {}
     for n, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not row.strip():
+            continue
         fields = row.split("\t")
         if len(fields) != 3 or not fields[1].isdigit() or not fields[2].strip():
             raise SystemExit(f"{path}:{n}: expected 'call_id<TAB>4<TAB>text', got {row!r}")
@@ -114,6 +116,8 @@ def written(item: str, language: str) -> list[Line]:
         return []
     out = []
     for n, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not row.strip():
+            continue
         fields = row.split("\t")
         if len(fields) != 3 or fields[0] not in ("0", "1") or fields[1] not in REGISTERS:
             raise SystemExit(f"{path}:{n}: expected '1|0<TAB>call|chat|post<TAB>text', got {row!r}")
@@ -148,7 +152,7 @@ def labelled_lines(item: str, language: str, speaker: str, min_words: int) -> li
                 lines.append(Line(" ".join(u["text"].split()), positive and i in sure, name))
                 if (call["call_id"], i) in rewritten and positive and i in sure:
                     lines.append(Line(rewritten[(call["call_id"], i)], False, name, twin=True))
-    return lines + written(item, language)
+    return lines + written(item, language)  # short ones too: they shape the head
 
 
 def item_lines(lines: list[str], item: str) -> range:

@@ -206,7 +206,8 @@ class MeaningDetector:
             return utterances
         weights, bias = self.head
         score = call_vectors(call, self.embedder)[list(utterances)] @ weights + bias
-        floor = self.params.threshold - 1e-6  # scores() decides the edge, to the last bit
+        # scores() decides the edge: a float32 step's leeway at the threshold's size
+        floor = self.params.threshold - 1e-5 * max(1.0, abs(self.params.threshold))
         return [i for i, s in zip(utterances, score, strict=True) if s >= floor]
 
     def strength(self, score: float) -> float:

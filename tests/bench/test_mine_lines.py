@@ -29,6 +29,7 @@ from pipeline.rubric.meaning import MeaningParams
 from pipeline.textfile import load_yaml
 
 SPEAKER = {"unprofessional_conduct": "agent", "empathy": "agent"}
+DOUBTED = {"h13-zh-015"}
 
 
 def _label_files() -> list[tuple[str, str]]:
@@ -48,9 +49,10 @@ def test_every_marked_line_is_a_line_of_the_items_speaker_in_a_call_labelled_tru
     for call_id, (sure, unsure) in marks(item, language).items():
         call = calls[call_id]
         assert call["language"] == language and call["labels"][item], call_id
-        # a call its author labelled true has a marked line; only borderline ones where the
-        # marker doubted the author (h13-zh-015: its one candidate reads as a sales push)
-        assert sure or unsure, f"{call_id}: no line marked"
+        # a call its author labelled true has a line marked for sure; one call has only a
+        # borderline line, where the marker doubted its author (its one candidate reads as
+        # a sales push)
+        assert sure or (call_id in DOUBTED and unsure), f"{call_id}: no line marked for sure"
         for i in sure | unsure:
             assert call["utterances"][i]["speaker"] == speaker, (call_id, i)
 

@@ -259,6 +259,7 @@ def test_a_head_without_the_nearest_margin_finds_what_its_scores_say() -> None:
     over = [i for i, (m, _, _) in zip(everyone, scores, strict=True) if m >= 0.0]
     assert 0 < len(over) < len(lines)
     assert [hit.utterance for hit in detector.find(call, everyone)] == over
+    assert len(detector._may_fire(call, everyone)) < len(lines)  # it did leave lines out
 
 
 def test_conduct_is_tuned_through_its_empathy_veto() -> None:

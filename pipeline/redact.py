@@ -36,7 +36,6 @@ worse than over-redaction: long digit runs of no known kind become ``[NUMBER]``.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -60,7 +59,7 @@ from pipeline.redact_detect import (
     Hit,
     Patterns,
     Run,
-    after_card_hits,
+    after_card_joined_hits,
     compile_patterns,
     cue_kinds,
     decide,
@@ -75,9 +74,9 @@ from pipeline.redact_detect import (
 from pipeline.redact_text import Norm, count_words, is_skippable, normalise, text_units
 from pipeline.types import Transcript, Utterance, Word
 
-REDACT_VERSION = 2
-"""Bump when a change to the redaction (here, :mod:`pipeline.redact_detect` or
-:mod:`pipeline.redact_text`) changes what is redacted in the same transcript: it is part of
+REDACT_VERSION = 3
+"""Bump when a change to the redaction (here, :mod:`pipeline.redact_detect`,
+:mod:`pipeline.redact_text` or :mod:`pipeline.redact_cues`) changes what is redacted in the same transcript: it is part of
 the transcript cache key, so a night redacts cached transcripts anew (their cue file,
 ``rubrics/cues/redaction.yaml``, is in the key by its content)."""
 
@@ -299,8 +298,7 @@ def _join_split_runs(
             continue
         for u, r in chain:
             hit = whole_run_hit(out[u].runs[r], kind, out[u].norm.tokens)
-            hits = out[u].run_hits
-            out[u] = replace(out[u], run_hits=(*hits[:r], (hit,), *hits[r + 1 :]))
+            out[u] = _with_run_hits(out[u], r, (hit,))
     return out
 
 
@@ -349,26 +347,92 @@ def _next_turn(utterances: Sequence[Utterance], k: int, gap_s: float) -> int | N
 # --- expiry dates and security codes after a card ------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _CardEnd:
+    """Where a card number ends: its utterance, last token and time."""
+
+    utterance: int
+    token: int
+    end_s: float
+
+
 def _codes_after_cards(
     utterances: Sequence[Utterance], analyses: list[_Analysis], options: RedactOptions
 ) -> list[_Analysis]:
-    """Runs nothing else claimed, said within ``after_card_s`` after a card number,
-    judged by their digits alone (:func:`after_card_hits`)."""
+    """Runs nothing else claimed, said within ``after_card_s`` after any card number,
+    judged by their digits alone (:func:`pipeline.redact_detect.after_card_hits`), joined with their continuation
+    in the party's next utterance as the cue path joins them."""
     if not options.after_card_s:
         return analyses
+    cards = _card_ends(utterances, analyses)
     out = list(analyses)
-    card_end_s = -math.inf
-    for k, (utt, analysis) in enumerate(zip(utterances, analyses, strict=True)):
-        hits = list(analysis.run_hits)
-        for r, run in enumerate(analysis.runs):
-            near = _token_start_s(utt, analysis, run.lead) - card_end_s <= options.after_card_s
-            if near and not hits[r] and not _claimed(run, analysis.other_hits):
-                hits[r] = after_card_hits(run, analysis.norm.tokens)
-            for hit in hits[r]:
-                if hit.kind == CARD:
-                    card_end_s = _token_end_s(utt, analysis, hit.last)
-        out[k] = replace(analysis, run_hits=tuple(hits))
+    for k, utt in enumerate(utterances):
+        for r, run in enumerate(out[k].runs):
+            start_s = _token_start_s(utt, out[k], run.lead)
+            near = any(_soon_after(card, k, run.lead, start_s, options) for card in cards)
+            if near and _open(out[k], r):
+                _judge_after_card(utterances, out, (k, r), options)
     return out
+
+
+def _card_ends(utterances: Sequence[Utterance], analyses: Sequence[_Analysis]) -> list[_CardEnd]:
+    return [
+        _CardEnd(k, hit.last, _token_end_s(utt, analysis, hit.last))
+        for k, (utt, analysis) in enumerate(zip(utterances, analyses, strict=True))
+        for hits in analysis.run_hits
+        for hit in hits
+        if hit.kind == CARD
+    ]
+
+
+def _soon_after(card: _CardEnd, k: int, token: int, start_s: float, options: RedactOptions) -> bool:
+    """Whether ``token`` of utterance ``k``, said at ``start_s``, follows the card's end
+    within ``after_card_s`` (in the card's own utterance: comes after it)."""
+    later = token > card.token if card.utterance == k else start_s >= card.end_s
+    return later and start_s - card.end_s <= options.after_card_s
+
+
+def _open(analysis: _Analysis, r: int) -> bool:
+    """Whether run ``r`` is unclaimed by any other hit."""
+    return not analysis.run_hits[r] and not _claimed(analysis.runs[r], analysis.other_hits)
+
+
+def _judge_after_card(
+    utterances: Sequence[Utterance],
+    out: list[_Analysis],
+    at: tuple[int, int],
+    options: RedactOptions,
+) -> None:
+    """Judge the run ``at`` joined with its open continuation; alone if the join fits
+    nothing (each later run is judged in its own turn)."""
+    chain = _open_chain(utterances, out, at, options)
+    parts = [(out[u].runs[r], out[u].norm.tokens) for u, r in chain]
+    judged = after_card_joined_hits(parts)
+    if len(chain) > 1 and not any(judged):
+        chain, judged = chain[:1], after_card_joined_hits(parts[:1])
+    for (u, r), hits in zip(chain, judged, strict=True):
+        out[u] = _with_run_hits(out[u], r, hits)
+
+
+def _open_chain(
+    utterances: Sequence[Utterance],
+    analyses: Sequence[_Analysis],
+    at: tuple[int, int],
+    options: RedactOptions,
+) -> list[tuple[int, int]]:
+    """Run ``at`` and the open runs continuing it into the party's next utterances."""
+    k, r = at
+    chain = _chain_from(utterances, analyses, k, options) if r == len(analyses[k].runs) - 1 else []
+    if not chain:
+        return [at]
+    n = next((i for i, (u, j) in enumerate(chain) if not _open(analyses[u], j)), len(chain))
+    return chain[: max(n, 1)]
+
+
+def _with_run_hits(analysis: _Analysis, r: int, hits: tuple[Hit, ...]) -> _Analysis:
+    """``analysis`` with run ``r``'s hits replaced."""
+    old = analysis.run_hits
+    return replace(analysis, run_hits=(*old[:r], hits, *old[r + 1 :]))
 
 
 def _claimed(run: Run, hits: Iterable[Hit]) -> bool:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import phonenumbers
 
 from pipeline.redact_cues import FIT, cue_patterns
-from pipeline.redact_text import CJK, Norm, Token, count_words, is_glue
+from pipeline.redact_text import CJK, Norm, Token, count_words, is_glue, is_skippable
 
 if TYPE_CHECKING:
     from pipeline.redact import RedactOptions
@@ -252,16 +252,24 @@ def _card_hits(run: Run) -> tuple[Hit, ...]:
 
 def _piece_hits(run: Run, pieces: Sequence[tuple[str, int, int]]) -> tuple[Hit, ...]:
     """Hits over ``(kind, first digit, end digit)`` pieces of one run."""
-    return tuple(
-        Hit(kind, run.digit_tokens[a] if a else run.lead, run.digit_tokens[b - 1])
-        for kind, a, b in pieces
-    )
+    return tuple(_piece_hit(run, (), kind, a, b) for kind, a, b in pieces)
+
+
+def _piece_hit(run: Run, tokens: Sequence[Token], kind: str, a: int, b: int) -> Hit:
+    """The hit over digits ``a:b`` of ``run``; an expiry date that starts the run takes the
+    month name before it along (``tokens`` empty: no month looked for)."""
+    if tokens and a == 0 and b == len(run.digits):
+        return whole_run_hit(run, kind, tokens)
+    first = run.digit_tokens[a] if a else run.lead
+    month = _month_before(run, tokens) if tokens and kind == EXPIRY and not a else None
+    return Hit(kind, first if month is None else month, run.digit_tokens[b - 1])
 
 
 def after_card_hits(run: Run, tokens: Sequence[Token]) -> tuple[Hit, ...]:
     """A run said soon after a card number, judged by its digits alone: an expiry date
     (``0427``, ``04 27``, ``042027``, a month name and a year), a security code (3-4
-    digits) or both read together (``0427 123``); nothing when the digits fit none.
+    digits) or both read together (``0427 123``, ``123 0427``, ``april 27 123``);
+    nothing when the digits fit none.
 
     Examples
     --------
@@ -270,28 +278,60 @@ def after_card_hits(run: Run, tokens: Sequence[Token]) -> tuple[Hit, ...]:
     >>> after_card_hits(find_runs(tokens)[0], tokens)
     (Hit(kind='CVV', first=1, last=2),)
     """
-    if len(run.digits) in (2, 4) and _month_before(run, tokens) is not None:
-        return (whole_run_hit(run, EXPIRY, tokens),)
-    if not 3 <= len(run.digits) <= 10:
-        return ()
-    pieces = _after_card(run.digits, 0)
-    if any(kind == CARD for kind, *_ in pieces):
-        return ()
-    if len(pieces) == 1:
-        return (whole_run_hit(run, pieces[0][0], tokens),)
-    return _piece_hits(run, pieces)
+    return after_card_joined_hits([(run, tokens)])[0]
+
+
+def after_card_joined_hits(
+    parts: Sequence[tuple[Run, Sequence[Token]]],
+) -> list[tuple[Hit, ...]]:
+    """:func:`after_card_hits` for one number read over several runs (``(run, its
+    utterance's tokens)`` in order): the hits of each run, judged on their joined digits."""
+    head, head_tokens = parts[0]
+    digits = "".join(run.digits for run, _ in parts)
+    pieces = _after_card_pieces(digits, month=_month_before(head, head_tokens) is not None)
+    hits: list[tuple[Hit, ...]] = []
+    offset = 0
+    for run, tokens in parts:
+        end = offset + len(run.digits)
+        hits.append(
+            tuple(
+                _piece_hit(run, tokens, kind, max(a, offset) - offset, min(b, end) - offset)
+                for kind, a, b in pieces
+                if a < end and b > offset
+            )
+        )
+        offset = end
+    return hits
+
+
+def _after_card_pieces(digits: str, *, month: bool) -> list[tuple[str, int, int]]:
+    """How digits said after a card split into expiry and security code (``month``: a month
+    name stands before them, so they start with the year); none when they fit neither."""
+    n = len(digits)
+    if month and n in (2, 4):
+        return [(EXPIRY, 0, n)]
+    year = 2 if n - 2 in (3, 4) else 4
+    if month and n - year in (3, 4):
+        return [(EXPIRY, 0, year), (CVV, year, n)]
+    if not 3 <= n <= 10:
+        return []
+    pieces = _after_card(digits, 0)
+    return [] if any(kind == CARD for kind, *_ in pieces) else pieces
 
 
 def _month_before(run: Run, tokens: Sequence[Token]) -> int | None:
-    """The token of a month name just before the run ("april 27", "april of 2027")."""
+    """The token of a month name just before the run ("april 27", "april, of 2027")."""
     before = run.lead - 1
-    if before > 0 and tokens[before].text.casefold() in ("of", "the"):
+    while before >= 0 and (
+        is_skippable(tokens[before]) or tokens[before].text.casefold() in ("of", "the")
+    ):
         before -= 1
     return before if before >= 0 and tokens[before].month else None
 
 
 def _after_card(digits: str, start: int) -> list[tuple[str, int, int]]:
-    """Split what follows a card into expiry (MMYY or MMYYYY) and security code."""
+    """Split what follows a card into expiry (MMYY or MMYYYY) and security code, read in
+    either order."""
     rest = digits[start:]
     n, end = len(rest), len(digits)
     month_first = 1 <= int(rest[:2]) <= 12
@@ -302,6 +342,9 @@ def _after_card(digits: str, start: int) -> list[tuple[str, int, int]]:
     if month_first and n in (7, 8, 9, 10):
         split = start + (4 if n <= 8 else 6)
         return [(EXPIRY, start, split), (CVV, split, end)]
+    code = n - 4 if n - 4 in (3, 4) else n - 6
+    if code in (3, 4) and 1 <= int(rest[code : code + 2]) <= 12:
+        return [(CVV, start, start + code), (EXPIRY, start + code, end)]
     return [(CARD, start, end)]
 
 

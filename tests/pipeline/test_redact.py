@@ -392,8 +392,73 @@ def test_a_short_number_long_after_the_card_is_not_redacted() -> None:
     assert late == ["[CARD]", "and the Fick is 814"]
     just_in = after_a_card(("customer", "and the Fick is 814", 55.0))
     assert just_in == ["[CARD]", "and the Fick is [CVV]"]
+    # the card ends at 6.32 s: 814 said at 65.6 s is within 60 s of its end, not its start
+    from_the_end = after_a_card(("customer", "and the Fick is 814", 64.0))
+    assert from_the_end == ["[CARD]", "and the Fick is [CVV]"]
     shorter = after_a_card(("customer", "and the Fick is 814", 55.0), after_card_s=30.0)
     assert shorter == ["[CARD]", "and the Fick is 814"]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [
+        ("eight", "one four", ["[CVV]", "[CVV]"]),
+        ("zero four", "twenty seven", ["[EXPIRY]", "[EXPIRY]"]),
+        ("it's oh four", "twenty seven eight one four", ["it's [EXPIRY]", "[EXPIRY] [CVV]"]),
+    ],
+)
+def test_a_code_read_over_two_utterances_after_a_card_is_joined(
+    first: str, second: str, expected: list[str]
+) -> None:
+    texts = after_a_card(("customer", first, 10.0), ("customer", second, 11.0))
+    assert texts[1:] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the code before the expiry (3-4 digits, then a month-first 4 or 6)
+        ("814 0427", "[CVV] [EXPIRY]"),
+        ("eight one four oh four twenty seven", "[CVV] [EXPIRY]"),
+        ("3714 0427", "[CVV] [EXPIRY]"),
+        ("814 042027", "[CVV] [EXPIRY]"),
+        ("3714 12 27 and done", "[CVV] [EXPIRY] and done"),
+        # a month name, then the year and the code in one run
+        ("April 27 814", "[EXPIRY] [CVV]"),
+        ("it's April twenty seven, eight one four", "it's [EXPIRY], [CVV]"),
+        ("April 2027 3714", "[EXPIRY] [CVV]"),
+        ("April 27 3714 thanks", "[EXPIRY] [CVV] thanks"),
+    ],
+)
+def test_an_expiry_and_a_code_in_one_run_after_a_card_are_split_in_either_order(
+    text: str, expected: str
+) -> None:
+    assert after_a_card(("customer", text, 12.0)) == ["[CARD]", expected]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("April, 2027", "[EXPIRY]"),
+        ("it's April, uh, twenty seven.", "it's [EXPIRY]."),
+    ],
+)
+def test_a_month_before_punctuation_still_makes_an_expiry(text: str, expected: str) -> None:
+    assert after_a_card(("customer", text, 12.0)) == ["[CARD]", expected]
+    u = redacted_as("EXPIRY", f"the expiry date is {text}")
+    assert "april" not in u.text.casefold()
+
+
+def test_a_code_read_back_in_an_utterance_that_began_before_the_card_is_redacted() -> None:
+    agent = utterance(
+        "okay go ahead I am writing it down now and then I will just read it back to you so 814 right",
+        speaker="agent",
+        start_s=0.0,
+    )
+    card = utterance(CARD_READ, start_s=0.5)
+    out, spans = redact_transcript(call(agent, card))
+    assert out.utterances[0].text.endswith("so [CVV] right")
+    assert [(s.utterance_index, s.kind) for s in spans] == [(0, "CVV"), (1, "CARD")]
 
 
 def test_a_later_card_opens_the_window_again() -> None:

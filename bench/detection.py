@@ -74,7 +74,8 @@ def load_set(folder: Path, name: str) -> tuple[list[Transcript], dict[tuple[str,
     return transcripts, labels
 
 
-OWN = ROOT / "bench" / "data" / "conduct_heldout.jsonl"
+DATA = ROOT / "bench" / "data"
+OWN = DATA / "conduct_heldout.jsonl"
 """Agent lines written for this project (en/zh/ru) and never used to choose an example or a
 threshold: the held-out check of ``unprofessional_conduct``."""
 
@@ -98,20 +99,11 @@ def measure_own(path: Path = OWN) -> list[dict[str, object]]:
     return [_row("own", lang, item, c) for (lang, item), c in sorted(counts.items())]
 
 
+TUNED = ("tuned", *(f"tuned{k}" for k in range(2, 12)))
 CALLS = {
-    "calls": ROOT / "bench" / "data" / "calls_heldout.jsonl",
-    "calls2": ROOT / "bench" / "data" / "calls_heldout2.jsonl",
-    "tuned": ROOT / "bench" / "data" / "calls_tuned.jsonl",
-    "tuned2": ROOT / "bench" / "data" / "calls_tuned2.jsonl",
-    "tuned3": ROOT / "bench" / "data" / "calls_tuned3.jsonl",
-    "tuned4": ROOT / "bench" / "data" / "calls_tuned4.jsonl",
-    "tuned5": ROOT / "bench" / "data" / "calls_tuned5.jsonl",
-    "tuned6": ROOT / "bench" / "data" / "calls_tuned6.jsonl",
-    "tuned7": ROOT / "bench" / "data" / "calls_tuned7.jsonl",
-    "tuned8": ROOT / "bench" / "data" / "calls_tuned8.jsonl",
-    "tuned9": ROOT / "bench" / "data" / "calls_tuned9.jsonl",
-    "tuned10": ROOT / "bench" / "data" / "calls_tuned10.jsonl",
-    "tuned11": ROOT / "bench" / "data" / "calls_tuned11.jsonl",
+    "calls": DATA / "calls_heldout.jsonl",
+    "calls2": DATA / "calls_heldout2.jsonl",
+    **{name: DATA / f"calls_{name}.jsonl" for name in TUNED},
 }
 """Call transcripts (90 each, 30 per language) written and labelled by thirteen authors who
 saw neither the rubrics' examples nor the other sets. ``calls`` and ``calls2`` have never

@@ -105,39 +105,19 @@ def assert_consistent(u: Utterance) -> None:
         "four five three two oh one five double one two eight three oh three double six",
         "forty five thirty two oh one fifty one twelve eighty three oh three sixty six",
         "Four, five, three, two, zero, one, five, one, one, two, eight, three, zero, three, six, six.",
+        "我的卡号是四五三二零一五一一二八三零三六六",
+        "银行卡号是4532015112830366",
+        "卡号四五三二，零一五一，一二八三，零三六六。",
+        "номер карты четыре пять три два ноль один пять один один два восемь три ноль три шесть шесть",
+        "Моя карта 4532 0151 1283 0366.",
+        "Четыре пять три два, ноль один пять один, один два восемь три, ноль три шесть шесть.",
     ],
 )
-def test_english_card_numbers_are_redacted(text: str) -> None:
+def test_card_numbers_are_redacted(text: str) -> None:
     u = redacted_as("CARD", text)
     assert "[CARD]" in u.text
     assert not NUMBER_WORDS.search(all_text(u)), all_text(u)
     assert sum("[CARD]" in w.text for w in u.words) == 1
-    assert_consistent(u)
-
-
-@pytest.mark.parametrize(
-    ("text", "language"),
-    [
-        ("我的卡号是四五三二零一五一一二八三零三六六", "zh"),
-        ("银行卡号是4532015112830366", "zh"),
-        ("卡号四五三二，零一五一，一二八三，零三六六。", "zh"),
-        (
-            "номер карты четыре пять три два ноль один пять один один два восемь три ноль три шесть шесть",
-            "ru",
-        ),
-        ("Моя карта 4532 0151 1283 0366.", "ru"),
-        (
-            "Четыре пять три два, ноль один пять один, один два восемь три, ноль три шесть шесть.",
-            "ru",
-        ),
-    ],
-)
-def test_chinese_and_russian_card_numbers_are_redacted(text: str, language: str) -> None:
-    out, spans = redact_transcript(call(utterance(text)), options=RedactOptions())
-    u = out.utterances[0]
-    assert [s.kind for s in spans] == ["CARD"]
-    assert "[CARD]" in u.text
-    assert not NUMBER_WORDS.search(all_text(u)), all_text(u)
     assert_consistent(u)
 
 

@@ -314,6 +314,8 @@ def after_a_card(*said: tuple[str, str, float], after_card_s: float = 60.0) -> l
         ("April twenty seven", "[EXPIRY]"),
         ("April twenty twenty seven", "[EXPIRY]"),
         ("0427 814 and that's it", "[EXPIRY] [CVV] and that's it"),
+        ("it was $1,500", "it was [CVV]"),  # an amount too, currency or not: the price
+        ("that's 1500 dollars", "that's [CVV] dollars"),
     ],
 )
 def test_codes_said_after_a_card_are_redacted_with_or_without_a_cue(

@@ -23,7 +23,13 @@ works on a *normalised token stream* per utterance:
    words surround them: PCI practice, since customers read them unprompted and the ASR
    can garble the cue ("the security code is 814" heard as "the Fick you're already
    called in 814"). Over-redaction is the price: an amount or a year of 3-4 digits said
-   in that minute is tagged too;
+   in that minute is tagged too, currency word or not. A ``NUMBER`` of a card's length
+   (13-19 digits, joined over utterances) opens the window too, cue or no cue: the ASR
+   that mishears one digit of a card (so it fails Luhn) mishears its cue as readily, and
+   the expiry and code read next must not leak for it. The price: an account or ID number
+   of 13-19 digits opens it as well (``my account is 4081 7810 0999 1001`` then
+   ``1500`` → ``[CVV]``); 20 digits or more (a Russian account number) do not
+   (:func:`pipeline.redact_detect.may_be_misheard_card`);
 6. e-mails (written or spoken: ``john dot smith at gmail dot com``), phone numbers found by
    :class:`phonenumbers.PhoneNumberMatcher` and the configured patterns are matched on the
    normalised text.
@@ -66,6 +72,7 @@ from pipeline.redact_detect import (
     email_hits,
     find_cues,
     find_runs,
+    may_be_misheard_card,
     pattern_hits,
     phone_matcher_hits,
     run_hits,
@@ -74,11 +81,12 @@ from pipeline.redact_detect import (
 from pipeline.redact_text import Norm, count_words, is_skippable, normalise, text_units
 from pipeline.types import Transcript, Utterance, Word
 
-REDACT_VERSION = 3
+REDACT_VERSION = 4
 """Bump when a change to the redaction (here, :mod:`pipeline.redact_detect`,
-:mod:`pipeline.redact_text` or :mod:`pipeline.redact_cues`) changes what is redacted in the same transcript: it is part of
-the transcript cache key, so a night redacts cached transcripts anew (their cue file,
-``rubrics/cues/redaction.yaml``, is in the key by its content)."""
+:mod:`pipeline.redact_text` or :mod:`pipeline.redact_cues`) changes what is redacted in
+the same transcript: it is part of the transcript cache key, so a night redacts cached
+transcripts anew (their cue file, ``rubrics/cues/redaction.yaml``, is in the key by its
+content). 4: a ``NUMBER`` of a card's length opens the after-card window."""
 
 __all__ = [
     "CARD",
@@ -130,11 +138,12 @@ class RedactOptions:
     long_number_digits
         Runs of at least this many digits of no known kind are redacted as ``NUMBER``
         (account, tracking or ID numbers, or a card number the ASR garbled);
-        ``None`` leaves them.
+        ``None`` leaves them (and a garbled card then opens no after-card window).
     after_card_s
         Digit groups that fit an expiry date or a security code, said within this many
-        seconds after the end of a card number (by either party), are redacted without a
-        cue; ``0`` needs a cue for them as everywhere else.
+        seconds after the end of a card number, or of a ``NUMBER`` of a card's length
+        (13-19 digits: maybe a card with a misheard digit), by either party, are redacted
+        without a cue; ``0`` needs a cue for them as everywhere else.
     """
 
     patterns: tuple[tuple[str, str], ...] = ()
@@ -296,8 +305,9 @@ def _join_split_runs(
         kind = decide(digits, plus=run.plus, cue_kinds=kinds, options=options)
         if kind is None:
             continue
+        maybe_card = may_be_misheard_card(kind, digits)
         for u, r in chain:
-            hit = whole_run_hit(out[u].runs[r], kind, out[u].norm.tokens)
+            hit = whole_run_hit(out[u].runs[r], kind, out[u].norm.tokens, maybe_card=maybe_card)
             out[u] = _with_run_hits(out[u], r, (hit,))
     return out
 
@@ -349,7 +359,8 @@ def _next_turn(utterances: Sequence[Utterance], k: int, gap_s: float) -> int | N
 
 @dataclass(frozen=True, slots=True)
 class _CardEnd:
-    """Where a card number ends: its utterance, last token and time."""
+    """Where a card number (or a ``NUMBER`` that may be a misheard card) ends: its
+    utterance, last token and time."""
 
     utterance: int
     token: int
@@ -359,9 +370,10 @@ class _CardEnd:
 def _codes_after_cards(
     utterances: Sequence[Utterance], analyses: list[_Analysis], options: RedactOptions
 ) -> list[_Analysis]:
-    """Runs nothing else claimed, said within ``after_card_s`` after any card number,
-    judged by their digits alone (:func:`pipeline.redact_detect.after_card_hits`), joined with their continuation
-    in the party's next utterance as the cue path joins them."""
+    """Runs nothing else claimed, said within ``after_card_s`` after any card number (or
+    a ``NUMBER`` that may be a misheard one), judged by their digits alone
+    (:func:`pipeline.redact_detect.after_card_hits`), joined with their continuation in
+    the party's next utterance as the cue path joins them."""
     if not options.after_card_s:
         return analyses
     cards = _card_ends(utterances, analyses)
@@ -381,7 +393,7 @@ def _card_ends(utterances: Sequence[Utterance], analyses: Sequence[_Analysis]) -
         for k, (utt, analysis) in enumerate(zip(utterances, analyses, strict=True))
         for hits in analysis.run_hits
         for hit in hits
-        if hit.kind == CARD
+        if hit.kind == CARD or hit.maybe_card
     ]
 
 

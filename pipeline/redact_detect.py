@@ -87,6 +87,9 @@ class Hit:
     first: int
     """Token indices, inclusive."""
     last: int
+    maybe_card: bool = False
+    """A ``NUMBER`` of a card's length: maybe a card with a misheard digit
+    (:func:`may_be_misheard_card`), which opens the after-card window as a card does."""
 
 
 Patterns = tuple[tuple[str, re.Pattern[str]], ...]
@@ -169,7 +172,7 @@ def decide(
         if low <= n <= high:
             # "code 123": three digits after a bare "code" are a card's, not a one-time code
             return CVV if kind == CODE and n == 3 else kind
-    if n >= 13 and _looks_like_card(digits):
+    if n >= CARD_DIGITS.start and _looks_like_card(digits):
         return CARD
     if 7 <= n <= 15 and _is_phone(digits, options.phone_regions, plus=False):
         return PHONE
@@ -186,10 +189,11 @@ def run_hits(
         return ()
     if kind == CARD:
         return _card_hits(run)
-    return (whole_run_hit(run, kind, norm.tokens),)
+    maybe_card = may_be_misheard_card(kind, run.digits)
+    return (whole_run_hit(run, kind, norm.tokens, maybe_card=maybe_card),)
 
 
-def whole_run_hit(run: Run, kind: str, tokens: Sequence[Token]) -> Hit:
+def whole_run_hit(run: Run, kind: str, tokens: Sequence[Token], *, maybe_card: bool = False) -> Hit:
     """The run as one hit; an expiry date takes its month name along ("april", "4月")."""
     first, last = run.lead, run.last
     if kind == EXPIRY:
@@ -199,13 +203,38 @@ def whole_run_hit(run: Run, kind: str, tokens: Sequence[Token]) -> Hit:
             tokens[last + 1].month or tokens[last + 1].text in ("年", "月", "日")
         ):
             last += 1
-    return Hit(kind, first, last)
+    return Hit(kind, first, last, maybe_card)
 
 
 # --- cards and phones --------------------------------------------------------------------
 
+CARD_DIGITS = range(13, 20)
+"""How many digits a payment card number has (13-19)."""
 _CARD_LENGTHS = (16, 15, 19, 18, 17, 14, 13)
 """Most likely card lengths first."""
+
+
+def may_be_misheard_card(kind: str, digits: str) -> bool:
+    """Whether a run judged ``kind`` may be a card the ASR misheard: a ``NUMBER`` of a
+    card's length (13-19 digits; the whole number, when it was read over utterances).
+
+    One misheard digit fails Luhn, one dropped or doubled digit too, and the card becomes
+    a ``NUMBER`` unless a card cue stands near it, which the same ASR garbles as often.
+    Its expiry date and security code follow it all the same, so such a number opens the
+    after-card window like a card: PCI practice prefers tagging an account number's
+    amount to leaking a card's code. No cue is asked for: where the ASR mishears a digit
+    it mishears the cue too. Runs of 20 digits or more are left out: that is no card's
+    length but an account's (a Russian account has 20), and a card read on with its expiry
+    in one breath has the expiry inside that ``NUMBER`` already. A phone is not a card.
+
+    Examples
+    --------
+    >>> may_be_misheard_card("NUMBER", "4532187649321570")
+    True
+    >>> may_be_misheard_card("NUMBER", "40817810038854214304")
+    False
+    """
+    return kind == NUMBER and len(digits) in CARD_DIGITS
 
 
 def _luhn(digits: str) -> bool:
@@ -232,7 +261,7 @@ def _card_prefix(digits: str) -> int | None:
 
 
 def _looks_like_card(digits: str) -> bool:
-    if 13 <= len(digits) <= 19 and _luhn(digits):
+    if len(digits) in CARD_DIGITS and _luhn(digits):
         return True
     ends = _card_lengths(digits)
     return _card_prefix(digits) is not None or any(_luhn(digits[-n:]) for n in ends)
@@ -242,7 +271,7 @@ def _card_hits(run: Run) -> tuple[Hit, ...]:
     """A card run; digits read on after the card are its expiry date and security code."""
     digits = run.digits
     whole = Hit(CARD, run.lead, run.last)
-    if 13 <= len(digits) <= 19 and _luhn(digits):
+    if len(digits) in CARD_DIGITS and _luhn(digits):
         return (whole,)
     end = _card_prefix(digits)
     if end is None:
@@ -276,7 +305,7 @@ def after_card_hits(run: Run, tokens: Sequence[Token]) -> tuple[Hit, ...]:
     >>> from pipeline.redact_text import normalise
     >>> tokens = normalise([" it's", " 8", "14"]).tokens
     >>> after_card_hits(find_runs(tokens)[0], tokens)
-    (Hit(kind='CVV', first=1, last=2),)
+    (Hit(kind='CVV', first=1, last=2, maybe_card=False),)
     """
     return after_card_joined_hits([(run, tokens)])[0]
 

@@ -314,6 +314,8 @@ def after_a_card(*said: tuple[str, str, float], after_card_s: float = 60.0) -> l
         ("April twenty seven", "[EXPIRY]"),
         ("April twenty twenty seven", "[EXPIRY]"),
         ("0427 814 and that's it", "[EXPIRY] [CVV] and that's it"),
+        ("it was $1,500", "it was [CVV]"),  # an amount too, currency or not: the price
+        ("that's 1500 dollars", "that's [CVV] dollars"),
     ],
 )
 def test_codes_said_after_a_card_are_redacted_with_or_without_a_cue(
@@ -448,6 +450,97 @@ def test_a_later_card_opens_the_window_again() -> None:
         ("customer", "and 814", 95.0),
     )
     assert texts[1:] == ["no wait, the other card", "[CARD]", "and [CVV]"]
+
+
+# A card with one digit misheard (...1571 heard as ...1570): it fails Luhn, and with no card
+# cue near it, it is a [NUMBER]. The agent's prompt names no card.
+MISHEARD = {
+    "en": ("Okay, go ahead whenever you're ready.", "Sure, it's 4532 1876 4932 1570."),
+    "en-words": (
+        "Okay, go ahead.",
+        "four five three two one eight seven six four nine three two one five seven zero",
+    ),
+    "zh": ("好的，请说。", "四五三二一八七六四九三二一五七零"),
+    "zh-digits": ("好的，请说。", "是4532187649321570。"),
+    "ru": (
+        "Диктуйте, я записываю.",
+        "четыре пять три два один восемь семь шесть четыре девять три два один пять семь ноль",
+    ),
+    "ru-digits": ("Диктуйте.", "4532 1876 4932 1570."),
+}
+MISHEARD_TAGGED = {
+    "en": "Sure, it's [NUMBER].",
+    "zh-digits": "是[NUMBER]。",
+    "ru-digits": "[NUMBER].",
+}
+
+
+def after_a_misheard_card(style: str, *said: tuple[str, float]) -> list[str]:
+    """The customer's redacted texts in a call where the agent asks with no card cue, the
+    customer reads a misheard card in ``style`` (at 2 s, over ~6 s), then ``(text, start_s)``."""
+    prompt, card = MISHEARD[style]
+    source = call(
+        utterance(prompt, speaker="agent"),
+        utterance(card, start_s=2.0),
+        *(utterance(text, start_s=at) for text, at in said),
+    )
+    out, _ = redact_transcript(source)
+    assert out.utterances[0] == source.utterances[0]
+    assert out.utterances[1].text == MISHEARD_TAGGED.get(style, "[NUMBER]")
+    return [u.text for u in out.utterances[2:]]
+
+
+@pytest.mark.parametrize(
+    ("style", "said", "expected"),
+    [
+        ("en", (("0427", 20.0), ("and 814", 30.0)), ["[EXPIRY]", "and [CVV]"]),
+        ("en", (("814", 20.0), ("expiry 04 27", 30.0)), ["[CVV]", "expiry [EXPIRY]"]),
+        ("en-words", (("oh four twenty seven eight one four", 20.0),), ["[EXPIRY] [CVV]"]),
+        ("zh", (("零四二七", 20.0), ("八一四", 30.0)), ["[EXPIRY]", "[CVV]"]),
+        ("zh-digits", (("0427", 20.0), ("最后是814", 30.0)), ["[EXPIRY]", "最后是[CVV]"]),
+        (
+            "ru",
+            (("ноль четыре двадцать семь", 20.0), ("восемьсот четырнадцать", 30.0)),
+            ["[EXPIRY]", "[CVV]"],
+        ),
+        ("ru-digits", (("04/27", 20.0), ("и 814", 30.0)), ["[EXPIRY]", "и [CVV]"]),
+    ],
+)
+def test_a_misheard_card_opens_the_window_for_its_expiry_and_code(
+    style: str, said: tuple[tuple[str, float], ...], expected: list[str]
+) -> None:
+    assert after_a_misheard_card(style, *said) == expected
+
+
+@pytest.mark.parametrize("style", ["en", "en-words", "zh", "zh-digits", "ru", "ru-digits"])
+def test_a_short_number_long_after_a_misheard_card_is_not_redacted(style: str) -> None:
+    code = {"zh": "八一四", "ru": "восемьсот четырнадцать"}.get(style[:2], "814")
+    assert after_a_misheard_card(style, (code, 75.0)) == [code]
+
+
+def test_a_misheard_card_read_over_utterances_opens_the_window() -> None:
+    out, spans = redact_transcript(
+        call(
+            utterance("It's 4532 1876,", start_s=0.0),
+            utterance("4932 1570.", start_s=2.0),
+            utterance("and 814", start_s=10.0),
+        )
+    )
+    assert [u.text for u in out.utterances] == ["It's [NUMBER],", "[NUMBER].", "and [CVV]"]
+    assert [s.kind for s in spans] == ["NUMBER", "NUMBER", "CVV"]
+
+
+@pytest.mark.parametrize(
+    ("number", "opens"),
+    [
+        ("my account is 4081 7810 0999 1001", True),  # 16 digits: maybe a card (the price)
+        ("счет 40817810038854214304", False),  # 20 digits: a Russian account, no card's length
+        ("the order is 1234 5678 9012", False),  # 12 digits: not even a [NUMBER]
+    ],
+)
+def test_only_a_long_number_of_a_cards_length_opens_the_window(number: str, opens: bool) -> None:
+    out, _ = redact_transcript(call(utterance(number), utterance("1500.", start_s=20.0)))
+    assert out.utterances[1].text == ("[CVV]." if opens else "1500.")
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from rowkit import analysis
+from threadpoolctl import threadpool_limits
 
 import flows.rescore as rescore
 from models.embed import get_embedder
@@ -233,11 +234,14 @@ def test_rescore_writes_what_assess_gives_on_the_calls_in_memory(
     monkeypatch.setattr(rescore, "CHUNK_CALLS", 7)  # many chunks, shared by the workers
     call_rows = _warehouse(tmp_path, calls)
     findings, scores = [], []
-    for row, call in zip(call_rows, calls, strict=True):
-        metrics, spans = rows.metrics_from_call_row(row)
-        f, s = assess(plain[call.language], call, metrics=metrics, metric_spans=spans)
-        findings += [rows.finding_row(x) for x in f]
-        scores.append(rows.score_row(s))
+    # the calls are embedded here as rescore embeds them: on one BLAS thread (the last bits
+    # of a vector depend on how a product is split, and a log-odds shown to 3 places with them)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for row, call in zip(call_rows, calls, strict=True):
+            metrics, spans = rows.metrics_from_call_row(row)
+            f, s = assess(plain[call.language], call, metrics=metrics, metric_spans=spans)
+            findings += [rows.finding_row(x) for x in f]
+            scores.append(rows.score_row(s))
     paths = tuple(str(ROOT / "rubrics" / lang / "inbound-support.yaml") for lang in LANGUAGES)
 
     assert rescore.rescore_partition(str(tmp_path), DATE, paths, workers=workers) == (

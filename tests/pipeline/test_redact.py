@@ -530,6 +530,17 @@ def test_a_misheard_card_read_over_utterances_opens_the_window() -> None:
     assert [s.kind for s in spans] == ["NUMBER", "NUMBER", "CVV"]
 
 
+def test_a_misheard_card_keeps_its_window_when_more_digits_are_read_on() -> None:
+    out, _ = redact_transcript(
+        call(
+            utterance("It's 4532 1876 4932 1570,", start_s=0.0),
+            utterance("00000.", start_s=3.0),  # 21 digits joined: no expiry's shape
+            utterance("and 814", start_s=10.0),
+        )
+    )
+    assert [u.text for u in out.utterances] == ["It's [NUMBER],", "[NUMBER].", "and [CVV]"]
+
+
 @pytest.mark.parametrize(
     ("number", "opens"),
     [

@@ -72,6 +72,8 @@ from pipeline.redact_detect import (
     email_hits,
     find_cues,
     find_runs,
+    id_text,
+    is_resident_id,
     may_be_misheard_card,
     pattern_hits,
     phone_matcher_hits,
@@ -81,12 +83,13 @@ from pipeline.redact_detect import (
 from pipeline.redact_text import Norm, count_words, is_skippable, normalise, text_units
 from pipeline.types import Transcript, Utterance, Word
 
-REDACT_VERSION = 4
+REDACT_VERSION = 5
 """Bump when a change to the redaction (here, :mod:`pipeline.redact_detect`,
 :mod:`pipeline.redact_text` or :mod:`pipeline.redact_cues`) changes what is redacted in
 the same transcript: it is part of the transcript cache key, so a night redacts cached
 transcripts anew (their cue file, ``rubrics/cues/redaction.yaml``, is in the key by its
-content). 4: a ``NUMBER`` of a card's length opens the after-card window."""
+content). 4: a ``NUMBER`` of a card's length opens the after-card window. 5: so does one of
+a card read on with its expiry (17-23 digits); a Chinese resident ID does not."""
 
 __all__ = [
     "CARD",
@@ -302,12 +305,21 @@ def _join_split_runs(
         run = head.runs[chain[0][1]]
         kinds = cue_kinds(run, head.norm, head.cues, head.carried, options)
         digits = "".join(out[u].runs[r].digits for u, r in chain)
-        kind = decide(digits, plus=run.plus, cue_kinds=kinds, options=options)
+        tail_u, tail_r = chain[-1]
+        tail = out[tail_u].runs[tail_r]
+        said = digits[: -len(tail.digits)] + id_text(tail, out[tail_u].norm.tokens)
+        resident_id = is_resident_id(said)
+        kind = decide(
+            digits, plus=run.plus, cue_kinds=kinds, options=options, resident_id=resident_id
+        )
         if kind is None:
             continue
-        maybe_card = may_be_misheard_card(kind, digits)
+        maybe_card = not resident_id and may_be_misheard_card(kind, digits)
+        # the first part alone may be a misheard card, whatever was read on after it
+        head_card = not resident_id and any(hit.maybe_card for hit in head.run_hits[chain[0][1]])
         for u, r in chain:
-            hit = whole_run_hit(out[u].runs[r], kind, out[u].norm.tokens, maybe_card=maybe_card)
+            flag = maybe_card or (head_card and (u, r) == chain[0])
+            hit = whole_run_hit(out[u].runs[r], kind, out[u].norm.tokens, maybe_card=flag)
             out[u] = _with_run_hits(out[u], r, (hit,))
     return out
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -161,9 +162,15 @@ def cue_kinds(
 
 
 def decide(
-    digits: str, *, plus: bool, cue_kinds: Sequence[str], options: RedactOptions
+    digits: str,
+    *,
+    plus: bool,
+    cue_kinds: Sequence[str],
+    options: RedactOptions,
+    resident_id: bool = False,
 ) -> str | None:
-    """The kind of a digit run, or ``None`` when it is nothing to redact."""
+    """The kind of a digit run, or ``None`` when it is nothing to redact (``resident_id``:
+    the run is a Chinese resident ID, :func:`is_resident_id`, so no card without a cue)."""
     n = len(digits)
     if plus and _is_phone(digits, options.phone_regions, plus=True):
         return PHONE
@@ -172,7 +179,7 @@ def decide(
         if low <= n <= high:
             # "code 123": three digits after a bare "code" are a card's, not a one-time code
             return CVV if kind == CODE and n == 3 else kind
-    if n >= CARD_DIGITS.start and _looks_like_card(digits):
+    if n >= CARD_DIGITS.start and not resident_id and _looks_like_card(digits):
         return CARD
     if 7 <= n <= 15 and _is_phone(digits, options.phone_regions, plus=False):
         return PHONE
@@ -184,12 +191,15 @@ def decide(
 def run_hits(
     run: Run, norm: Norm, cue_kinds: Sequence[str], options: RedactOptions
 ) -> tuple[Hit, ...]:
-    kind = decide(run.digits, plus=run.plus, cue_kinds=cue_kinds, options=options)
+    resident_id = is_resident_id(id_text(run, norm.tokens))
+    kind = decide(
+        run.digits, plus=run.plus, cue_kinds=cue_kinds, options=options, resident_id=resident_id
+    )
     if kind is None:
         return ()
     if kind == CARD:
         return _card_hits(run)
-    maybe_card = may_be_misheard_card(kind, run.digits)
+    maybe_card = not resident_id and may_be_misheard_card(kind, run.digits)
     return (whole_run_hit(run, kind, norm.tokens, maybe_card=maybe_card),)
 
 
@@ -214,27 +224,86 @@ _CARD_LENGTHS = (16, 15, 19, 18, 17, 14, 13)
 """Most likely card lengths first."""
 
 
+_CARD_WITH_EXPIRY_DIGITS = range(17, 24)
+"""A card (13-19 digits) read on with its expiry (MMYY), maybe then its code (3-4)."""
+_AFTER_CARD_DIGITS = (4, 7, 8)
+"""How many digits an expiry (MMYY), maybe with a code, adds to a card."""
+
+
 def may_be_misheard_card(kind: str, digits: str) -> bool:
     """Whether a run judged ``kind`` may be a card the ASR misheard: a ``NUMBER`` of a
-    card's length (13-19 digits; the whole number, when it was read over utterances).
+    card's length (13-19 digits), or of 17-23 digits whose first 13-19 are followed by an
+    expiry (``MMYY``, month 01-12) and maybe 3-4 more (the code): a card read on with its
+    expiry, in one breath or over utterances (the whole number, when it was read over
+    utterances). A Chinese resident ID (:func:`is_resident_id`) is not.
 
     One misheard digit fails Luhn, one dropped or doubled digit too, and the card becomes
     a ``NUMBER`` unless a card cue stands near it, which the same ASR garbles as often.
     Its expiry date and security code follow it all the same, so such a number opens the
     after-card window like a card: PCI practice prefers tagging an account number's
     amount to leaking a card's code. No cue is asked for: where the ASR mishears a digit
-    it mishears the cue too. Runs of 20 digits or more are left out: that is no card's
-    length but an account's (a Russian account has 20), and a card read on with its expiry
-    in one breath has the expiry inside that ``NUMBER`` already. A phone is not a card.
+    it mishears the cue too. A phone is not a card.
+
+    The price, over-redaction: any account or ID number of 13-19 digits opens the window,
+    and so does a longer one whose digits after its 13th to 19th fit an expiry. The
+    expiry's shape is asked, not a card's prefix: a Russian account (20 digits, from 408,
+    407, 423, 301) starts with 4 as a Visa card does. About one Russian account in five
+    still fits (digits 17-18, or 14-15, read as a month 01-12) and opens the window. A
+    Chinese resident ID with a valid check digit and birth date does not; an 18-digit
+    misheard card that happens to look like one (about one in 10,000) leaves its code
+    in clear.
 
     Examples
     --------
     >>> may_be_misheard_card("NUMBER", "4532187649321570")
     True
+    >>> may_be_misheard_card("NUMBER", "45321876493215700427")
+    True
     >>> may_be_misheard_card("NUMBER", "40817810038854214304")
     False
+    >>> may_be_misheard_card("NUMBER", "440304198511201235")
+    False
     """
-    return kind == NUMBER and len(digits) in CARD_DIGITS
+    n = len(digits)
+    if kind != NUMBER or is_resident_id(digits):
+        return False
+    return n in CARD_DIGITS or (
+        n in _CARD_WITH_EXPIRY_DIGITS
+        and any(
+            n - after in CARD_DIGITS and 1 <= int(digits[n - after : n - after + 2]) <= 12
+            for after in _AFTER_CARD_DIGITS
+        )
+    )
+
+
+_RESIDENT_ID = re.compile(r"[1-8][0-9]{16}[0-9X]")
+_RESIDENT_ID_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
+
+
+def is_resident_id(text: str) -> bool:
+    """Whether ``text`` is a Chinese resident ID: a 6-digit region (from 1-8), a birth
+    date ``YYYYMMDD`` (a real day, 1900-2099), 3 digits and an ISO 7064 MOD 11-2 check
+    character (0-9 or ``X``, :func:`id_text`).
+
+    Examples
+    --------
+    >>> is_resident_id("11010519900307451X"), is_resident_id("440304198511201234")
+    (True, False)
+    """
+    if _RESIDENT_ID.fullmatch(text) is None:
+        return False
+    try:
+        born = date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
+    except ValueError:
+        return False
+    total = sum(int(d) * w for d, w in zip(text, _RESIDENT_ID_WEIGHTS, strict=False))
+    return 1900 <= born.year <= 2099 and text[17] == "10X98765432"[total % 11]
+
+
+def id_text(run: Run, tokens: Sequence[Token]) -> str:
+    """The run's digits, with the ``X`` said just after them (a resident ID's check)."""
+    after = tokens[run.last + 1].text if run.last + 1 < len(tokens) else ""
+    return run.digits + "X" if after in ("X", "x") else run.digits
 
 
 def _luhn(digits: str) -> bool:

@@ -530,17 +530,87 @@ def test_a_misheard_card_read_over_utterances_opens_the_window() -> None:
     assert [s.kind for s in spans] == ["NUMBER", "NUMBER", "CVV"]
 
 
+def test_a_misheard_card_keeps_its_window_when_more_digits_are_read_on() -> None:
+    out, _ = redact_transcript(
+        call(
+            utterance("It's 4532 1876 4932 1570,", start_s=0.0),
+            utterance("00000.", start_s=3.0),  # 21 digits joined: no expiry's shape
+            utterance("and 814", start_s=10.0),
+        )
+    )
+    assert [u.text for u in out.utterances] == ["It's [NUMBER],", "[NUMBER].", "and [CVV]"]
+
+
 @pytest.mark.parametrize(
     ("number", "opens"),
     [
         ("my account is 4081 7810 0999 1001", True),  # 16 digits: maybe a card (the price)
+        ("it's 4532 1876 4932 1", True),  # 13 digits, fails Luhn: the shortest card
+        ("it's 4532 1876 4932 1570 123", True),  # 19 digits, fails Luhn: the longest card
         ("счет 40817810038854214304", False),  # 20 digits: a Russian account, no card's length
+        ("счет 40702810500000018765", False),  # 20 digits from a 4, no expiry after 13 or 16
         ("the order is 1234 5678 9012", False),  # 12 digits: not even a [NUMBER]
     ],
 )
 def test_only_a_long_number_of_a_cards_length_opens_the_window(number: str, opens: bool) -> None:
     out, _ = redact_transcript(call(utterance(number), utterance("1500.", start_s=20.0)))
     assert out.utterances[1].text == ("[CVV]." if opens else "1500.")
+
+
+# A misheard card read on with its expiry is one [NUMBER] of 20 digits (16 + MMYY), in one
+# breath or joined over turns; the code said next must not stay in clear.
+CARD_THEN_EXPIRY = {
+    "en": ("Okay, go ahead.", ("Sure, it's 4532 1876 4932 1570, 04/27.",), "and 814"),
+    "en-uh-huh": ("Okay, go ahead.", ("Sure, it's 4532 1876 4932 1570,", "04/27."), "and 814"),
+    "en-words": (
+        "Okay, go ahead.",
+        (
+            "four five three two one eight seven six four nine three two one five seven zero"
+            " oh four twenty seven",
+        ),
+        "eight one four",
+    ),
+    "ru": ("Диктуйте.", ("4532 1876 4932 1570, 04/27.",), "и 814."),
+    "zh": ("好的，请说。", ("是4532187649321570，0427。",), "八一四"),
+}
+
+
+@pytest.mark.parametrize("style", sorted(CARD_THEN_EXPIRY))
+def test_a_misheard_card_read_with_its_expiry_opens_the_window(style: str) -> None:
+    prompt, card, code = CARD_THEN_EXPIRY[style]
+    said = [utterance(prompt, speaker="agent"), utterance(card[0], start_s=2.0)]
+    if len(card) > 1:  # the agent's "uh huh" between card and expiry
+        said += [utterance("uh huh", speaker="agent", start_s=4.5), utterance(card[1], start_s=5.5)]
+    language = {"ru": "ru", "zh": "zh"}.get(style, "en")
+    source = call(*said, utterance(code, start_s=20.0), language=language)
+    out, _ = redact_transcript(source)
+    texts = [u.text for u in out.utterances]
+    assert all(re.search(r"[0-9]", t) is None for t in texts[1:-1] if t != "uh huh")
+    assert texts[-1] == {"八一四": "[CVV]", "eight one four": "[CVV]"}.get(
+        code, code.replace("814", "[CVV]")
+    )
+
+
+# A Chinese resident ID: 6-digit region, YYYYMMDD birth date, 3 digits, an ISO 7064 check
+# digit (0-9 or X). Read in nearly every Chinese identity check, it is no card: the amount
+# said next stays in clear, though the ID itself is redacted.
+@pytest.mark.parametrize(
+    ("number", "opens"),
+    [
+        ("440304198511201235", False),  # a valid ID, a [NUMBER]
+        ("110105199003074579", False),  # a valid ID whose digits happen to pass Luhn in part
+        ("11010519900307451X", False),  # a valid ID ending in X
+        ("440304198511201234", True),  # the check digit is wrong: maybe a misheard card
+        ("440304198513201230", True),  # no 13th month: maybe a misheard card
+    ],
+)
+def test_a_chinese_resident_id_does_not_open_the_window(number: str, opens: bool) -> None:
+    source = call(
+        utterance(f"身份证号是{number}。"), utterance("一共1500元。", start_s=20.0), language="zh"
+    )
+    out, _ = redact_transcript(source)
+    assert re.search(r"[0-9]", out.utterances[0].text) is None
+    assert out.utterances[1].text == ("一共[CVV]元。" if opens else "一共1500元。")
 
 
 @pytest.mark.parametrize(

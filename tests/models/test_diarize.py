@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +93,10 @@ def card_call_mono(card_call: np.ndarray) -> tuple[np.ndarray, Transcript]:
     return mono, transcript
 
 
+GREETING = "thank you for calling northwind bank my name is how can i help you today"
+"""The card call's first line, as its script has it, without the agent's name."""
+
+
 @pytest.mark.slow
 def test_mono_card_call_words_go_to_the_right_party(
     card_call: np.ndarray, card_call_mono: tuple[np.ndarray, Transcript]
@@ -106,7 +111,10 @@ def test_mono_card_call_words_go_to_the_right_party(
     assert _accuracy(card_call, result) >= 0.9
     first = result.utterances[0]
     assert first.speaker == "agent"
-    assert "thank you for calling" in first.text.lower()
+    # the agent's greeting, by most of its words: GENERIC kernels' int8 ASR heard "And you
+    # forecalling North Windbank, my name is Manor. How can I help you today?"
+    greeting = set(GREETING.split())
+    assert len(greeting & set(re.findall(r"[a-z]+", first.text.lower()))) >= len(greeting) // 2
     assert any(
         u.speaker == "customer" and "pay my bill" in u.text.lower() for u in result.utterances
     )

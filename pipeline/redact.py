@@ -28,8 +28,9 @@ works on a *normalised token stream* per utterance:
    that mishears one digit of a card (so it fails Luhn) mishears its cue as readily, and
    the expiry and code read next must not leak for it. The price: an account or ID number
    of 13-19 digits opens it as well (``my account is 4081 7810 0999 1001`` then
-   ``1500`` → ``[CVV]``); 20 digits or more (a Russian account number) do not
-   (:func:`pipeline.redact_detect.may_be_misheard_card`);
+   ``1500`` → ``[CVV]``). A longer number opens it only where a card's 13-19 digits are
+   followed by an expiry's shape (a card read on with its expiry, maybe its code), and a
+   Chinese resident ID never does (:func:`pipeline.redact_detect.may_be_misheard_card`);
 6. e-mails (written or spoken: ``john dot smith at gmail dot com``), phone numbers found by
    :class:`phonenumbers.PhoneNumberMatcher` and the configured patterns are matched on the
    normalised text.

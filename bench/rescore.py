@@ -8,7 +8,8 @@ on 2 cores.
 
 The calls are drawn from agent and customer lines with names, amounts, dates, account
 numbers, fillers and the odd misheard word filled in, so that utterances rarely repeat
-and the vocabulary is in the thousands, as in a real archive. Before the clock starts
+and the vocabulary is in the thousands, as in a real archive. Their stored meaning
+vectors are the model's (:func:`template_vectors`). Before the clock starts
 the rubric is compiled, as the rescore flow does once before its partitions (loading
 the spaCy pipeline); the per-word caches start empty, as they do in ``earmark
 rescore``. Not timed: loading spaCy, and the queue rebuild and Prefect start-up that
@@ -136,11 +137,15 @@ def _heard(text: str, rng: random.Random) -> list[str]:
     return words or text.split()
 
 
-def synthetic_call(call_id: str, rng: random.Random) -> Transcript:
+def synthetic_call(call_id: str, rng: random.Random, lines: list[str] | None = None) -> Transcript:
+    """A call of 30 turns; ``lines``, when given, collects the template of each."""
     utts, t = [], 0.5
     for n in range(30):
         speaker: Speaker = "agent" if n % 2 == 0 else "customer"
-        heard = _heard(_fill(rng.choice(AGENT if speaker == "agent" else CUSTOMER), rng), rng)
+        template = rng.choice(AGENT if speaker == "agent" else CUSTOMER)
+        if lines is not None:
+            lines.append(template)
+        heard = _heard(_fill(template, rng), rng)
         words = tuple(
             Word(round(t + i * 0.35, 2), round(t + i * 0.35 + 0.3, 2), " " + w, 0.93)
             for i, w in enumerate(heard)
@@ -173,19 +178,50 @@ def stored_analysis(t: Transcript, *, asr_model: str = "synthetic") -> CallAnaly
     )
 
 
-def build(root: Path, n: int, date: str = DATE) -> dict[str, int]:
-    """Write ``n`` calls to a warehouse; how many utterances and distinct words they hold."""
+RENDERINGS = 6
+"""Each template is embedded this many times, filled in differently."""
+
+
+def template_vectors() -> dict[str, np.ndarray]:
+    """The meaning model's vectors of :data:`RENDERINGS` fillings of every template.
+
+    What a call's stored vectors hold decides what scoring them costs: a linear head
+    leaves out the lines far below its threshold before comparing them with every example
+    (:meth:`pipeline.rubric.meaning.MeaningDetector._may_fire`), so random rows would
+    measure another mix of work than a night's. Embedding every one of the bench's
+    60,000 lines would take 20 minutes; a line gets the vector of one filling of its own
+    template instead (a name or an amount moves a line's vector little).
+    """
+    from models.embed import get_embedder
+
+    rng = random.Random(11)
+    templates = AGENT + CUSTOMER
+    texts = [_fill(t, rng) for t in templates for _ in range(RENDERINGS)]
+    vectors = get_embedder().embed(texts)
+    return {t: vectors[k * RENDERINGS : (k + 1) * RENDERINGS] for k, t in enumerate(templates)}
+
+
+def build(
+    root: Path, n: int, date: str = DATE, vectors: dict[str, np.ndarray] | None = None
+) -> dict[str, int]:
+    """Write ``n`` calls to a warehouse; how many utterances and distinct words they hold.
+
+    ``vectors`` (:func:`template_vectors`) are stored as the night's meaning vectors;
+    without them, random unit rows (for benches that do not score meaning)."""
     rng = random.Random(7)
-    vectors = np.random.default_rng(7)
+    pick = np.random.default_rng(7)
     calls, utterances, vocabulary = [], [], set[str]()
     for i in range(n):
-        t = synthetic_call(f"C{i:06d}", rng)
+        lines: list[str] = []
+        t = synthetic_call(f"C{i:06d}", rng, lines)
         rec = Recording(t.call_id, f"{t.call_id}.wav", "", "0" * 64, date, 0)
         calls.append(rows.call_row(rec, stored_analysis(t), t, "ok"))
-        # stored meaning vectors, as a night leaves them: random unit rows stand in for the
-        # model's (what they hold does not change what scoring them costs)
-        v = vectors.normal(size=(len(t.utterances), 384)).astype(np.float32)
-        utterances.extend(rows.utterance_rows(t, v / np.linalg.norm(v, axis=1, keepdims=True)))
+        if vectors is None:
+            v = pick.normal(size=(len(t.utterances), 384)).astype(np.float32)
+            v /= np.linalg.norm(v, axis=1, keepdims=True)
+        else:
+            v = np.stack([vectors[line][pick.integers(RENDERINGS)] for line in lines])
+        utterances.extend(rows.utterance_rows(t, v))
         vocabulary.update(w.text for u in t.utterances for w in u.words)
     wh.upsert(root, "calls", {date: calls})
     wh.upsert(root, "utterances", {date: utterances})
@@ -206,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     rubric = str(ROOT / "rubrics" / "en" / "inbound-support.yaml")
     options = {} if args.workers is None else {"workers": args.workers}
     with tempfile.TemporaryDirectory() as tmp:
-        data = build(Path(tmp), args.calls)
+        data = build(Path(tmp), args.calls, vectors=template_vectors())
         compile_by_id((rubric,))  # as the flow does before its partitions
         load = os.getloadavg()[0]
         started = time.monotonic()

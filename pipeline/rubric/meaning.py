@@ -139,6 +139,10 @@ class MeaningDetector:
             if self.counter_vectors is None:
                 raise errors.MEANING_LINEAR_ALONE()
             self.head = kept_linear_head(embedder, self.example_vectors, self.counter_vectors)
+        self._reach = float(np.linalg.norm(self.example_vectors, axis=1).max())
+        """The longest example vector: no utterance is nearer any example than its own
+        length times this (Cauchy–Schwarz)."""
+        self._everyday = neutral_vectors(embedder) if params.neutral else None
         cues = params.negation_cues
         if cues is None:
             cues = list(NEGATION_CUES.get(analyzer.language, ()))
@@ -179,9 +183,11 @@ class MeaningDetector:
         out = []
         for k, i in enumerate(utterances):
             margin = float(score[k])
-            polarity_ok = self._negated(call.tokens[i].lower) == self.example_negated[best[k]]
-            long_enough = words(call.transcript.utterances[i].text) >= self.params.min_words
-            if near[k] < self.params.min_similarity or not polarity_ok or not long_enough:
+            if (
+                near[k] < self.params.min_similarity
+                or words(call.transcript.utterances[i].text) < self.params.min_words
+                or self._negated(call.tokens[i].lower) != self.example_negated[best[k]]
+            ):
                 margin = float("-inf")
             out.append((margin, int(best[k]), float(near[k])))
         return out
@@ -198,17 +204,32 @@ class MeaningDetector:
         return hits
 
     def _may_fire(self, call: CallText, utterances: Sequence[int]) -> Sequence[int]:
-        """The utterances that can reach ``threshold``: a linear head without the nearest
-        margin scores each by its log-odds alone, so one product with the head leaves out
-        the lines below it before their similarity to every example is computed (an
-        item with a thousand examples; the same hits)."""
-        if self.head is None or self.params.nearest_weight or not utterances:
+        """The utterances that can reach ``threshold``, found by a cheaper product.
+
+        A linear head without the nearest margin scores each utterance by its log-odds
+        alone: one product with the head leaves out the lines below the threshold before
+        their similarity to every example is computed (an item with a thousand examples;
+        the same hits). With the margin (``nearest_weight``), its most: the nearest example
+        is at most the utterance's length times the longest example's away (Cauchy–Schwarz)
+        and the nearest counter-example at least as near as the nearest everyday line
+        (those are counter-examples too), a product with some seventy lines.
+        """
+        if self.head is None or not utterances:
             return utterances
+        weight = self.params.nearest_weight
+        if weight and self._everyday is None:
+            return utterances
+        vectors = call_vectors(call, self.embedder)[list(utterances)]
         weights, bias = self.head
-        score = call_vectors(call, self.embedder)[list(utterances)] @ weights + bias
+        score = vectors @ weights + bias
+        if weight and self._everyday is not None:
+            reach = np.linalg.norm(vectors, axis=1) * self._reach
+            score = score + weight * (reach - (vectors @ self._everyday.T).max(axis=1))
         # scores() decides the edge: a float32 step's leeway at the threshold's size
-        floor = self.params.threshold - 1e-5 * max(1.0, abs(self.params.threshold))
-        return [i for i, s in zip(utterances, score, strict=True) if s >= floor]
+        slack = 1e-5 * (max(1.0, abs(self.params.threshold)) + weight)
+        return [
+            i for i, s in zip(utterances, score, strict=True) if s >= self.params.threshold - slack
+        ]
 
     def strength(self, score: float) -> float:
         """How far ``score`` cleared the threshold, 0–1: a full :data:`SURE_LOG_ODDS` of

@@ -241,17 +241,22 @@ def test_a_near_twin_of_a_counter_example_pulls_the_linear_score_its_way() -> No
     assert scores[1] < scores[0] - 1.0, scores
 
 
-def test_a_head_without_the_nearest_margin_finds_what_its_scores_say() -> None:
-    """find() leaves out the lines a linear head alone puts below the threshold before it
-    compares the rest with every example: the hits are exactly the scores' over it."""
+@pytest.mark.parametrize("nearest_weight", [0, 40])
+def test_a_head_finds_what_its_scores_say(nearest_weight: float) -> None:
+    """find() leaves out the lines that cannot reach the threshold before it compares the
+    rest with every example: by the head alone, or with the nearest margin by its most
+    (nearest example at most 1, nearest counter-example at least the nearest everyday
+    line). The hits are exactly the scores' over it."""
     lines = [
         ("agent", "Honestly, I can't help it if you don't listen."),
         ("agent", "I'm sorry, let me check that."),
         ("agent", "That's your problem, not mine."),
         ("agent", "Your order number, please."),
         ("agent", "Well, maybe read the email next time."),
+        ("agent", "Thank you for calling, how can I help you today?"),
+        ("agent", "Let me put you on a short hold."),
     ]
-    compiled = _linear("en")
+    compiled = _linear("en", nearest_weight=nearest_weight)
     detector = compiled.items[0].detector
     call = prepare_call(_call("en", *lines), compiled.analyzer)
     everyone = list(range(len(lines)))

@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING
 import phonenumbers
 
 from pipeline.redact_cues import FIT, cue_patterns
-from pipeline.redact_text import CJK, Norm, Token, count_words, is_glue, is_skippable
+from pipeline.redact_text import (
+    CJK,
+    Norm,
+    Token,
+    count_words,
+    homophone_digit,
+    is_glue,
+    is_skippable,
+)
 
 if TYPE_CHECKING:
     from pipeline.redact import RedactOptions
@@ -112,6 +120,22 @@ def find_cues(norm: Norm) -> tuple[Cue, ...]:
 
 
 def find_runs(tokens: Sequence[Token]) -> tuple[Run, ...]:
+    """The digit runs of an utterance: digits joined by glue (separators and fillers), and
+    runs one homophone word apart ("4532 to 187…") joined into one when that makes a
+    number of a card's length (:func:`_bridge_homophones`).
+
+    Examples
+    --------
+    >>> from pipeline.redact_text import normalise
+    >>> [r.digits for r in find_runs(normalise(" 4532 to 187 6493 2155".split(" ")).tokens)]
+    ['4532218764932155']
+    >>> [r.digits for r in find_runs(normalise(" pay 40 to 50".split(" ")).tokens)]
+    ['40', '50']
+    """
+    return _bridge_homophones(_plain_runs(tokens), tokens)
+
+
+def _plain_runs(tokens: Sequence[Token]) -> list[Run]:
     runs: list[Run] = []
     members: list[int] = []
     for k, tok in enumerate(tokens):
@@ -124,7 +148,45 @@ def find_runs(tokens: Sequence[Token]) -> tuple[Run, ...]:
             members = []
     if members:
         runs.append(_make_run(tokens, members))
-    return tuple(runs)
+    return runs
+
+
+def _bridge_homophones(runs: Sequence[Run], tokens: Sequence[Token]) -> tuple[Run, ...]:
+    """Runs one homophone word apart ("to" for 2, "for" for 4…), joined with its digit when
+    the whole group, joined, has a card's length (13 digits or more): a card read out with
+    one digit written as a word. A shorter group is left apart ("40 to 50 dollars", "the
+    4 for 2 offer", "2019 to 2023", "3714 for 0427": a code and an expiry stay two)."""
+    groups: list[tuple[list[Run], Run]] = []  # (the runs, them joined)
+    for run in runs:
+        word = _homophone_between(groups[-1][1], run, tokens) if groups else None
+        if word is None:
+            groups.append(([run], run))
+            continue
+        parts, before = groups[-1]
+        joined = Run(
+            before.first,
+            run.last,
+            before.digits + (homophone_digit(tokens[word]) or "") + run.digits,
+            (*before.digit_tokens, word, *run.digit_tokens),
+            before.plus,
+        )
+        groups[-1] = ([*parts, run], joined)
+    return tuple(
+        run
+        for parts, joined in groups
+        for run in ([joined] if len(joined.digits) >= CARD_DIGITS.start else parts)
+    )
+
+
+def _homophone_between(left: Run, right: Run, tokens: Sequence[Token]) -> int | None:
+    """The token of the one homophone word that alone (with glue) parts two runs."""
+    if right.plus:  # "+44…" starts a number of its own
+        return None
+    between = range(left.last + 1, right.lead)
+    words = [k for k in between if not is_glue(tokens[k])]
+    if len(words) == 1 and homophone_digit(tokens[words[0]]) is not None:
+        return words[0]
+    return None
 
 
 def _make_run(tokens: Sequence[Token], members: Sequence[int]) -> Run:

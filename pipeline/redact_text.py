@@ -49,6 +49,11 @@ def _number_words() -> dict[str, tuple[str, int]]:
 
 
 _NUMBER_WORDS = _number_words()
+_HOMOPHONES = {"to": "2", "too": "2", "for": "4", "fore": "4", "ate": "8", "won": "1"}
+"""Words Whisper writes now and then for a digit read out in a long number ("four five
+three two to one eight…"). Far more often they are words, so they count as digits only
+inside a long run (:func:`pipeline.redact_detect.find_runs`), never on their own. "oh" for
+0 needs no such care (:func:`_is_zero`); the Chinese 幺 and 两 are number words already."""
 # fmt: off
 _MONTHS_EN = {  # not "may": a verb far more often than a month
     "january": 1, "february": 2, "march": 3, "april": 4, "june": 6, "july": 7, "august": 8,
@@ -251,6 +256,11 @@ def _small_number(atoms: Sequence[_Atom], i: int) -> tuple[int, int]:
     if kind == "unit" and value > 0:
         return total + value, j + 1
     return total, j
+
+
+def homophone_digit(tok: Token) -> str | None:
+    """The digit a word may stand for inside a long number ("to" → ``"2"``), else ``None``."""
+    return _HOMOPHONES.get(tok.text.casefold()) if tok.value is None else None
 
 
 def is_glue(tok: Token) -> bool:

@@ -633,6 +633,77 @@ def test_after_card_zero_needs_a_cue_and_a_negative_window_is_a_config_error() -
         RedactOptions(after_card_s=-1.0)
 
 
+# --- a digit heard as a word ("to" for 2, "for" for 4, "ate" for 8, "won" for 1) ------------
+
+CARD_TO = "4532218764932155"  # Luhn-valid; its fifth digit, 2, heard as "to"
+CARD_TO_BAD = "4532218764932150"  # the same with its last digit misheard: fails Luhn
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "four five three two to one eight seven six four nine three two one five five",
+        "four five three two too one eight seven six four nine three two one five five",
+        "it's four five three two one eight seven six for nine three two one five seven one",
+        "four five three two one ate seven six four nine three two one five seven one",
+        "four five three two won eight seven six four nine three two one five seven one.",
+        "4532 to 187 6493 2155",  # Whisper mixes digits and words
+        "4532, to 187, 6493, 2155",
+        "45321876 for 9321571",
+    ],
+)
+def test_a_digit_heard_as_a_word_inside_a_card_is_part_of_it(text: str) -> None:
+    u = redacted_as("CARD", text)
+    assert not NUMBER_WORDS.search(all_text(u)), all_text(u)
+    assert not re.search(r"\b(?:to|too|for|ate|won)\b", u.text), u.text
+    assert_consistent(u)
+
+
+@pytest.mark.parametrize(
+    ("card", "tagged"),
+    [
+        ("Sure, it's 4532 to 187 6493 2155.", "Sure, it's [CARD]."),
+        ("four five three two to one eight seven six four nine three two one five five", "[CARD]"),
+        ("Sure, it's 4532 to 187 6493 2150.", "Sure, it's [NUMBER]."),  # misheard: fails Luhn
+        (
+            "four five three two to one eight seven six four nine three two one five zero",
+            "[NUMBER]",
+        ),
+    ],
+)
+def test_a_card_with_a_digit_heard_as_a_word_opens_the_window(card: str, tagged: str) -> None:
+    source = call(
+        utterance("Okay, go ahead.", speaker="agent"),
+        utterance(card, start_s=2.0),
+        utterance("and 814", start_s=12.0),
+    )
+    out, _ = redact_transcript(source)
+    assert [u.text for u in out.utterances[1:]] == [tagged, "and [CVV]"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want to pay 40 to 50 dollars",
+        "the 4 for 2 offer",
+        "I want to pay forty to fifty dollars",
+        "from 2019 to 2023 I paid 1500 for 2 lines",
+        "I ate 2 and won 3",
+        "my card was charged 1500 to 2000 dollars",  # a card cue, but 9 digits with the word
+    ],
+)
+def test_a_homophone_word_between_short_numbers_is_a_word(text: str) -> None:
+    source = call(utterance(text))
+    out, spans = redact_transcript(source)
+    assert spans == ()
+    assert out == source
+
+
+def test_a_code_and_an_expiry_around_a_homophone_stay_apart_after_a_card() -> None:
+    texts = after_a_card(("customer", "it's 3714 for 0427", 12.0))
+    assert texts == ["[CARD]", "it's [CVV] for [EXPIRY]"]
+
+
 # --- phones -------------------------------------------------------------------------------
 
 

@@ -67,6 +67,7 @@ from pipeline.redact_detect import (
     Patterns,
     Run,
     after_card_joined_hits,
+    card_read_slowly,
     compile_patterns,
     cue_kinds,
     decide,
@@ -139,6 +140,10 @@ class RedactOptions:
     join_gap_s
         A party's digit run continues into its next utterance when that starts within
         this many seconds.
+    card_join_gap_s
+        ... or within this many seconds, when the pieces are a card read slowly: groups of
+        four that pass Luhn or follow a card cue
+        (:func:`pipeline.redact_detect.card_read_slowly`).
     long_number_digits
         Runs of at least this many digits of no known kind are redacted as ``NUMBER``
         (account, tracking or ID numbers, or a card number the ASR garbled);
@@ -156,6 +161,7 @@ class RedactOptions:
     cue_after_words: int = 3
     cue_carry_s: float = 30.0
     join_gap_s: float = 3.0
+    card_join_gap_s: float = 10.0
     long_number_digits: int | None = 13
     after_card_s: float = 60.0
 
@@ -333,16 +339,35 @@ def _chain_from(
     if not analysis.runs or not _run_ends(analysis, len(analysis.runs) - 1):
         return []
     chain = [(k, len(analysis.runs) - 1)]
+    close = 1  # how much of the chain is joined within join_gap_s
     current = k
-    while (following := _next_turn(utterances, current, options.join_gap_s)) is not None:
+    gap_s = max(options.join_gap_s, options.card_join_gap_s)
+    while (following := _next_turn(utterances, current, gap_s)) is not None:
         nxt = analyses[following]
         if not nxt.runs or not _run_starts(nxt, 0):
             break
         chain.append((following, 0))
+        pause_s = utterances[following].start_s - utterances[current].end_s
+        if close == len(chain) - 1 and pause_s <= options.join_gap_s:
+            close = len(chain)
         if len(nxt.runs) > 1 or not _run_ends(nxt, 0):
             break
         current = following
-    return chain
+    slow = (
+        n for n in range(len(chain), close, -1) if _card_read_slowly(analyses, chain[:n], options)
+    )
+    return chain[: next(slow, close)]
+
+
+def _card_read_slowly(
+    analyses: Sequence[_Analysis], chain: Sequence[tuple[int, int]], options: RedactOptions
+) -> bool:
+    """Whether the runs of ``chain`` are one card read slowly, over long pauses."""
+    head = analyses[chain[0][0]]
+    run = head.runs[chain[0][1]]
+    card_cue = CARD in cue_kinds(run, head.norm, head.cues, head.carried, options)
+    pieces = [analyses[u].runs[r].digits for u, r in chain]
+    return card_read_slowly(pieces, card_cue=card_cue)
 
 
 def _run_ends(analysis: _Analysis, r: int) -> bool:

@@ -338,6 +338,36 @@ def may_be_misheard_card(kind: str, digits: str) -> bool:
     )
 
 
+def card_read_slowly(pieces: Sequence[str], *, card_cue: bool) -> bool:
+    """Whether digit groups said over pauses longer than the usual join (each piece the
+    run that ends one utterance or starts the next) are one card read slowly: every piece
+    whole groups of four, and together either a Luhn-valid card (16 digits) or, after a
+    card cue (``card_cue``), at most 19 digits (a card, maybe misheard, or its start).
+
+    A phone (3-3-4) or a date (``01 12 88``) is not read in groups of four, so it is not
+    joined to what follows it, even when the digits would pass Luhn; four-digit numbers
+    said apart (a year, then a PIN) are joined only when they pass Luhn, or a card cue
+    stands before them, as four digits in ten do by chance.
+
+    Examples
+    --------
+    >>> card_read_slowly(["4532", "0151", "1283", "0366"], card_cue=False)
+    True
+    >>> card_read_slowly(["4532", "0151", "1283", "0367"], card_cue=False)
+    False
+    >>> card_read_slowly(["4532", "0151", "1283", "0367"], card_cue=True)
+    True
+    >>> card_read_slowly(["4155550132", "011288"], card_cue=True)
+    False
+    """
+    digits = "".join(pieces)
+    if any(len(piece) % 4 for piece in pieces):
+        return False
+    if card_cue:
+        return len(digits) <= CARD_DIGITS[-1]
+    return len(digits) in CARD_DIGITS and _luhn(digits)
+
+
 _RESIDENT_ID = re.compile(r"[1-8][0-9]{16}[0-9X]")
 _RESIDENT_ID_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
 

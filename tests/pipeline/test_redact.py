@@ -704,6 +704,67 @@ def test_a_code_and_an_expiry_around_a_homophone_stay_apart_after_a_card() -> No
     assert texts == ["[CARD]", "it's [CVV] for [EXPIRY]"]
 
 
+# --- a card read slowly, a pause longer than join_gap_s between its groups ------------------
+
+
+def read_slowly(*groups: str, pause_s: float, start_s: float = 2.0) -> list[Utterance]:
+    """The customer's utterances, one per group, each group ~1.4 s, ``pause_s`` between."""
+    said: list[Utterance] = []
+    for group in groups:
+        said.append(utterance(group, start_s=start_s))
+        start_s = said[-1].end_s + pause_s
+    return said
+
+
+@pytest.mark.parametrize("pause_s", [4.0, 9.0])
+def test_a_card_read_slowly_in_groups_of_four_is_joined(pause_s: float) -> None:
+    said = read_slowly("4532", "0151.", "1283,", "0366", pause_s=pause_s)
+    source = call(
+        utterance("Okay, go ahead.", speaker="agent"),
+        *said,
+        utterance("and 814", start_s=said[-1].end_s + 5.0),
+    )
+    out, spans = redact_transcript(source)
+    assert [u.text for u in out.utterances[1:]] == [
+        "[CARD]",
+        "[CARD].",
+        "[CARD],",
+        "[CARD]",
+        "and [CVV]",
+    ]
+    assert [s.kind for s in spans] == ["CARD"] * 4 + ["CVV"]
+
+
+def test_a_misheard_card_read_slowly_after_a_card_cue_is_joined() -> None:
+    said = read_slowly(CARD_BAD[:4], CARD_BAD[4:8], CARD_BAD[8:12], CARD_BAD[12:], pause_s=5.0)
+    source = call(
+        utterance("Can I have the card number, please?", speaker="agent"),
+        *said,
+        utterance("and 814", start_s=said[-1].end_s + 5.0),
+    )
+    out, _ = redact_transcript(source)
+    assert [u.text for u in out.utterances[1:]] == ["[CARD]"] * 4 + ["and [CVV]"]
+
+
+@pytest.mark.parametrize(
+    ("groups", "pause_s", "prompt"),
+    [
+        # a phone, then a date of birth: 16 digits that pass Luhn, not in groups of four
+        (("my number is 415 555 0132", "01 12 88"), 6.0, "Okay, go ahead."),
+        # a card's groups, but over a pause longer than card_join_gap_s
+        (("4532", "0151", "1283", "0366"), 11.0, "Okay, go ahead."),
+    ],
+)
+def test_numbers_a_long_pause_apart_are_not_joined_unless_they_make_a_card(
+    groups: tuple[str, ...], pause_s: float, prompt: str
+) -> None:
+    source = call(utterance(prompt, speaker="agent"), *read_slowly(*groups, pause_s=pause_s))
+    out, spans = redact_transcript(source)
+    assert "CARD" not in {s.kind for s in spans}
+    assert "NUMBER" not in {s.kind for s in spans}
+    assert out.utterances[-1] == source.utterances[-1]  # the last group stays in clear
+
+
 # --- phones -------------------------------------------------------------------------------
 
 

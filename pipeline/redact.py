@@ -230,6 +230,7 @@ def redact_transcript(
     """
     patterns = compile_patterns(options.patterns)
     analyses = _analyse_all(transcript.utterances, options, patterns)
+    analyses = _bridge_over_turns(transcript.utterances, analyses, options, patterns)
     analyses = _join_split_runs(transcript.utterances, analyses, options)
     analyses = _codes_after_cards(transcript.utterances, analyses, options)
     utterances: list[Utterance] = []
@@ -271,9 +272,13 @@ def _analyse(
     carried: tuple[Carried, ...],
     options: RedactOptions,
     patterns: Patterns,
+    *,
+    around: tuple[int, int] = (0, 0),
 ) -> _Analysis:
+    """One utterance analysed; ``around``: the digits its first run continues and its
+    last run goes on with in the party's neighbouring turns (:func:`_edge_digits`)."""
     norm = normalise(units)
-    runs = find_runs(norm.tokens)
+    runs = find_runs(norm.tokens, before=around[0], after=around[1])
     cues = find_cues(norm)
     hits = tuple(
         run_hits(run, norm, cue_kinds(run, norm, cues, carried, options), options) for run in runs
@@ -329,6 +334,42 @@ def _join_split_runs(
             hit = whole_run_hit(out[u].runs[r], kind, out[u].norm.tokens, maybe_card=flag)
             out[u] = _with_run_hits(out[u], r, (hit,))
     return out
+
+
+def _bridge_over_turns(
+    utterances: Sequence[Utterance],
+    analyses: list[_Analysis],
+    options: RedactOptions,
+    patterns: Patterns,
+) -> list[_Analysis]:
+    """Utterances analysed anew where a homophone word ("4532 to 187,") parts runs whose
+    group has a card's length only with the digits read on in the party's next or previous
+    turn (:func:`pipeline.redact_detect.find_runs`)."""
+    out = list(analyses)
+    for k, (before, after) in _edge_digits(utterances, analyses, options).items():
+        if find_runs(out[k].norm.tokens, before=before, after=after) != out[k].runs:
+            around = (before, after)
+            out[k] = _analyse(out[k].units, out[k].carried, options, patterns, around=around)
+    return out
+
+
+def _edge_digits(
+    utterances: Sequence[Utterance], analyses: Sequence[_Analysis], options: RedactOptions
+) -> dict[int, tuple[int, int]]:
+    """Per utterance, the digits its first run continues (said in the party's previous
+    turns) and its last run goes on with (in the next ones), where either is not 0."""
+    edges: dict[int, tuple[int, int]] = {}
+    for k in range(len(analyses)):
+        chain = _chain_from(utterances, analyses, k, options)
+        lengths = [len(analyses[u].runs[r].digits) for u, r in chain]
+        for i, (u, r) in enumerate(chain):
+            before, after = edges.get(u, (0, 0))
+            if r == 0 and i:
+                before = max(before, sum(lengths[:i]))
+            if i + 1 < len(chain):
+                after = max(after, sum(lengths[i + 1 :]))
+            edges[u] = (before, after)
+    return {u: around for u, around in edges.items() if any(around)}
 
 
 def _chain_from(

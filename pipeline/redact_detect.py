@@ -119,10 +119,12 @@ def find_cues(norm: Norm) -> tuple[Cue, ...]:
 # --- digit runs --------------------------------------------------------------------------
 
 
-def find_runs(tokens: Sequence[Token]) -> tuple[Run, ...]:
+def find_runs(tokens: Sequence[Token], *, before: int = 0, after: int = 0) -> tuple[Run, ...]:
     """The digit runs of an utterance: digits joined by glue (separators and fillers), and
     runs one homophone word apart ("4532 to 187…") joined into one when that makes a
-    number of a card's length (:func:`_bridge_homophones`).
+    number of a card's length (:func:`_bridge_homophones`), counting the ``before``
+    digits a run that starts the utterance continues and the ``after`` digits a run that
+    ends it goes on with (the party's neighbouring turns).
 
     Examples
     --------
@@ -132,7 +134,7 @@ def find_runs(tokens: Sequence[Token]) -> tuple[Run, ...]:
     >>> [r.digits for r in find_runs(normalise(" pay 40 to 50".split(" ")).tokens)]
     ['40', '50']
     """
-    return _bridge_homophones(_plain_runs(tokens), tokens)
+    return _bridge_homophones(_plain_runs(tokens), tokens, before=before, after=after)
 
 
 def _plain_runs(tokens: Sequence[Token]) -> list[Run]:
@@ -151,31 +153,37 @@ def _plain_runs(tokens: Sequence[Token]) -> list[Run]:
     return runs
 
 
-def _bridge_homophones(runs: Sequence[Run], tokens: Sequence[Token]) -> tuple[Run, ...]:
+def _bridge_homophones(
+    runs: Sequence[Run], tokens: Sequence[Token], *, before: int, after: int
+) -> tuple[Run, ...]:
     """Runs one homophone word apart ("to" for 2, "for" for 4…), joined with its digit when
-    the whole group, joined, has a card's length (13 digits or more): a card read out with
-    one digit written as a word. A shorter group is left apart ("40 to 50 dollars", "the
-    4 for 2 offer", "2019 to 2023", "3714 for 0427": a code and an expiry stay two)."""
+    the whole group, joined, has a card's length (13 digits or more, with the ``before``
+    and ``after`` digits of the neighbouring turns when it starts or ends the utterance): a
+    card read out with one digit written as a word. A shorter group is left apart ("40 to
+    50 dollars", "the 4 for 2 offer", "2019 to 2023", "3714 for 0427": a code and an
+    expiry stay two)."""
     groups: list[tuple[list[Run], Run]] = []  # (the runs, them joined)
     for run in runs:
         word = _homophone_between(groups[-1][1], run, tokens) if groups else None
         if word is None:
             groups.append(([run], run))
             continue
-        parts, before = groups[-1]
+        parts, left = groups[-1]
         joined = Run(
-            before.first,
+            left.first,
             run.last,
-            before.digits + (homophone_digit(tokens[word]) or "") + run.digits,
-            (*before.digit_tokens, word, *run.digit_tokens),
-            before.plus,
+            left.digits + (homophone_digit(tokens[word]) or "") + run.digits,
+            (*left.digit_tokens, word, *run.digit_tokens),
+            left.plus,
         )
         groups[-1] = ([*parts, run], joined)
-    return tuple(
-        run
-        for parts, joined in groups
-        for run in ([joined] if len(joined.digits) >= CARD_DIGITS.start else parts)
-    )
+    out: list[Run] = []
+    for parts, joined in groups:
+        n = len(joined.digits)
+        n += before if all(is_skippable(t) for t in tokens[: joined.lead]) else 0
+        n += after if all(is_skippable(t) for t in tokens[joined.last + 1 :]) else 0
+        out.extend([joined] if n >= CARD_DIGITS.start else parts)
+    return tuple(out)
 
 
 def _homophone_between(left: Run, right: Run, tokens: Sequence[Token]) -> int | None:

@@ -682,6 +682,32 @@ def test_a_card_with_a_digit_heard_as_a_word_opens_the_window(card: str, tagged:
 
 
 @pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        # the word in the first part: 8 digits there, 16 with the next turn
+        (("It's 4532 to 187,", "6493 2155."), ["It's [CARD],", "[CARD]."]),
+        # in the last part, and in a middle part
+        (("4532 2187", "6493 to 155."), ["[CARD]", "[CARD]."]),
+        (("4532 218", "76 for 932", "155"), ["[CARD]", "[CARD]", "[CARD]"]),
+        # misheard: a [NUMBER] of a card's length, which opens the window
+        (("It's 4532 to 187,", "6493 2150."), ["It's [NUMBER],", "[NUMBER]."]),
+    ],
+)
+def test_a_digit_heard_as_a_word_in_a_card_read_over_utterances(
+    said: tuple[str, ...], expected: list[str]
+) -> None:
+    parts = [utterance(text, start_s=2.5 * i) for i, text in enumerate(said)]
+    out, _ = redact_transcript(call(*parts, utterance("and 814", start_s=20.0)))
+    assert [u.text for u in out.utterances] == [*expected, "and [CVV]"]
+
+
+def test_a_homophone_before_a_number_read_on_in_the_next_turn_needs_a_cards_length() -> None:
+    source = call(utterance("it's 40 to 50,", start_s=0.0), utterance("2026.", start_s=2.0))
+    out, spans = redact_transcript(source)
+    assert spans == () and out == source
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "I want to pay 40 to 50 dollars",

@@ -11,12 +11,28 @@ works on a *normalised token stream* per utterance:
    ``twenty seven``, ``девятьсот шестнадцать``, ``二十七``), every token remembering which
    units it came from;
 3. **digit runs** are digits across tokens joined only by separators (`` ``, ``-``, ``,``,
-   ``/``, ``slash``, ``年``…) and fillers (``uh``, ``э``, ``嗯``); each run is classified from
+   ``/``, ``slash``, ``年``…) and fillers (``uh``, ``э``, ``嗯``), and across one word
+   Whisper writes for a digit now and then (``to``/``too`` 2, ``for``/``fore`` 4, ``ate``
+   8, ``won`` 1: "4532 to 187 6493 2155") when the number so joined has a card's length
+   (13 digits or more, counting the digits the party reads on in the neighbouring turns);
+   a shorter one stays apart ("40 to 50 dollars", "the 4 for 2 offer", "3714 for 0427").
+   The price: two long numbers said with one of these words between ("415 555 0132 to
+   415 555 0199") are one number, still redacted but under the wrong tag (``NUMBER``, or
+   ``CARD`` when 16 of its digits happen to pass Luhn, rather than two ``PHONE``), and it
+   may open the after-card window.
+   ``oh`` is 0 next to a number, and 幺 and 两 are number words already; no Russian or
+   Chinese homophone is read as a digit. Each run is classified from
    its digits (Luhn, :mod:`phonenumbers`) and from the **cue** words before it (``card
    number``, ``卡号``, ``номер карты``, ``security code``, ``expiry``, ``phone`` …) — cues
    carry over into the next utterances, since agents ask and customers answer;
 4. a run cut by an utterance boundary (a customer pausing while reading a card) is judged
-   again joined with its continuation in the same party's next utterance;
+   again joined with its continuation in the same party's next utterance, said within
+   ``join_gap_s`` (3 s), or within ``card_join_gap_s`` (10 s) when the pieces are a card
+   read slowly: groups of four that pass Luhn (16 digits) or, after a card cue, at most 19
+   digits (:func:`pipeline.redact_detect.card_read_slowly`). A phone or a date is not read
+   in fours and is not joined over such a pause. The price: four-digit numbers a party
+   says apart after a card cue ("the one ending 1234", then "2019" 6 s later) are one
+   ``CARD``, and groups of four said apart pass Luhn one time in ten;
 5. **after a card number**, digit groups said by either party within ``after_card_s``
    (60 s) that fit a card's expiry date or security code (3-4 digits, ``04 27``, a month
    and a year, or the two read together) are redacted as ``EXPIRY`` / ``CVV`` whatever
@@ -85,13 +101,15 @@ from pipeline.redact_detect import (
 from pipeline.redact_text import Norm, count_words, is_skippable, normalise, text_units
 from pipeline.types import Transcript, Utterance, Word
 
-REDACT_VERSION = 5
+REDACT_VERSION = 6
 """Bump when a change to the redaction (here, :mod:`pipeline.redact_detect`,
 :mod:`pipeline.redact_text` or :mod:`pipeline.redact_cues`) changes what is redacted in
 the same transcript: it is part of the transcript cache key, so a night redacts cached
 transcripts anew (their cue file, ``rubrics/cues/redaction.yaml``, is in the key by its
 content). 4: a ``NUMBER`` of a card's length opens the after-card window. 5: so does one of
-a card read on with its expiry (17-23 digits); a Chinese resident ID does not."""
+a card read on with its expiry (17-23 digits); a Chinese resident ID does not. 6: a word
+heard for a digit inside a card ("4532 to 187…") is part of it, and a card read slowly in
+groups of four is joined over pauses of up to 10 s."""
 
 __all__ = [
     "CARD",

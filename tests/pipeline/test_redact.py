@@ -707,24 +707,6 @@ def test_a_homophone_before_a_number_read_on_in_the_next_turn_needs_a_cards_leng
     assert spans == () and out == source
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "I want to pay 40 to 50 dollars",
-        "the 4 for 2 offer",
-        "I want to pay forty to fifty dollars",
-        "from 2019 to 2023 I paid 1500 for 2 lines",
-        "I ate 2 and won 3",
-        "my card was charged 1500 to 2000 dollars",  # a card cue, but 9 digits with the word
-    ],
-)
-def test_a_homophone_word_between_short_numbers_is_a_word(text: str) -> None:
-    source = call(utterance(text))
-    out, spans = redact_transcript(source)
-    assert spans == ()
-    assert out == source
-
-
 def test_a_code_and_an_expiry_around_a_homophone_stay_apart_after_a_card() -> None:
     texts = after_a_card(("customer", "it's 3714 for 0427", 12.0))
     assert texts == ["[CARD]", "it's [CVV] for [EXPIRY]"]
@@ -966,6 +948,13 @@ def test_text_that_differs_from_the_words_is_redacted_on_its_own() -> None:
         "我在这里工作了十五年，一共两张卡",
         "я клиент уже пятнадцать лет, у меня две карты",
         "подождите одну минуту",
+        # a word Whisper may write for a digit, between numbers too short to be a card
+        "I want to pay 40 to 50 dollars",
+        "the 4 for 2 offer",
+        "I want to pay forty to fifty dollars",
+        "from 2019 to 2023 I paid 1500 for 2 lines",
+        "I ate 2 and won 3",
+        "my card was charged 1500 to 2000 dollars",  # a card cue, but 9 digits with the word
     ],
 )
 def test_ordinary_text_is_untouched(text: str) -> None:

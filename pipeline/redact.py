@@ -393,7 +393,9 @@ def _edge_digits(
 def _chain_from(
     utterances: Sequence[Utterance], analyses: Sequence[_Analysis], k: int, options: RedactOptions
 ) -> list[tuple[int, int]]:
-    """The runs continuing the run that ends utterance ``k`` into the party's next ones."""
+    """The runs continuing the run that ends utterance ``k`` into the party's next ones:
+    each said within ``join_gap_s``, or within ``card_join_gap_s`` when the chain up to it
+    is a card read slowly (the longest such chain)."""
     analysis = analyses[k]
     if not analysis.runs or not _run_ends(analysis, len(analysis.runs) - 1):
         return []

@@ -35,7 +35,13 @@ class _Strict(BaseModel):
 
 
 class Window(_Strict):
-    """Where in the call an item is looked for. At most one bound."""
+    """Where in the call an item is looked for: its first or its last stretch.
+
+    A bound in seconds and one in percent of the call may be given together on the same
+    end, and the shorter applies: ``{last_s: 60, last_pct: 50}`` is the last minute, but
+    never the first half of a short call (where the greeting's "thank you for calling"
+    would count as the closing).
+    """
 
     first_s: Annotated[float, Field(gt=0)] | None = None
     last_s: Annotated[float, Field(gt=0)] | None = None
@@ -43,24 +49,37 @@ class Window(_Strict):
     last_pct: Annotated[float, Field(gt=0, le=100)] | None = None
 
     @model_validator(mode="after")
-    def _one_bound(self) -> Window:
+    def _one_end(self) -> Window:
         set_fields = [k for k, v in self.model_dump().items() if v is not None]
-        if len(set_fields) != 1:
+        ends = {k.split("_")[0] for k in set_fields}
+        if len(ends) != 1:
             raise ValueError(
-                f"window takes exactly one of first_s, last_s, first_pct, last_pct; got {set_fields}"
+                "window bounds one end of the call: first_s and/or first_pct, or last_s "
+                f"and/or last_pct; got {set_fields}"
             )
         return self
 
     def bounds(self, duration_s: float) -> tuple[float, float]:
-        """The window as ``(start_s, end_s)`` in a call of ``duration_s``."""
-        if self.first_s is not None:
-            return 0.0, self.first_s
-        if self.last_s is not None:
-            return max(0.0, duration_s - self.last_s), duration_s
-        if self.first_pct is not None:
-            return 0.0, duration_s * self.first_pct / 100
-        assert self.last_pct is not None
-        return duration_s * (1 - self.last_pct / 100), duration_s
+        """The window as ``(start_s, end_s)`` in a call of ``duration_s``.
+
+        Examples
+        --------
+        >>> Window(last_s=60, last_pct=50).bounds(300.0), Window(last_s=60, last_pct=50).bounds(40.0)
+        ((240.0, 300.0), (20.0, 40.0))
+        >>> Window(first_s=30).bounds(20.0), Window(first_s=30, first_pct=50).bounds(20.0)
+        ((0.0, 30.0), (0.0, 10.0))
+        """
+        if self.first_s is not None or self.first_pct is not None:
+            ends = [
+                self.first_s,
+                None if self.first_pct is None else duration_s * self.first_pct / 100,
+            ]
+            return 0.0, min(e for e in ends if e is not None)
+        starts = [
+            None if self.last_s is None else duration_s - self.last_s,
+            None if self.last_pct is None else duration_s * (1 - self.last_pct / 100),
+        ]
+        return max(0.0, *(s for s in starts if s is not None)), duration_s
 
 
 class Condition(_Strict):

@@ -38,7 +38,9 @@ def test_good_rubric_loads() -> None:
             "R002",
             "item 'greeting': window.first_s: Input should be greater than 0, got -5",
         ),
-        (_with_item(window={"first_s": 5, "last_s": 5}), "R002", "window takes exactly one"),
+        (_with_item(window={"first_s": 5, "last_s": 5}), "R002", "window bounds one end"),
+        (_with_item(window={"first_pct": 50, "last_s": 5}), "R002", "window bounds one end"),
+        (_with_item(window={}), "R002", "window bounds one end"),
         (
             _with_item(expect="maybe"),
             "R002",

@@ -10,8 +10,9 @@ import pytest
 
 from models.embed import get_embedder
 from models.nlp import get_analyzer
-from pipeline.rubric.engine import check_examples, compile_rubric
+from pipeline.rubric.engine import check_examples, compile_rubric, evaluate
 from pipeline.rubric.schema import load_rubric
+from pipeline.types import Transcript, Utterance
 
 ROOT = Path(__file__).resolve().parents[2]
 SEMANTIC_INSTALLED = importlib.util.find_spec("sentence_transformers") is not None
@@ -87,3 +88,42 @@ def test_the_readme_table_says_what_each_language_ships(name: str) -> None:
             for i in load_rubric(path).items
         }
         assert shipped == documented, path
+
+
+OPENING_AND_CLOSING = {
+    "en": (
+        "Thank you for calling Acme, this is Dana, how can I help you today?",
+        "Is there anything else I can help you with? Have a great day.",
+    ),
+    "zh": (
+        "您好，感谢您致电安信客服，我是小王，请问有什么可以帮您？",
+        "请问还有其他可以帮您的吗？祝您生活愉快，再见。",
+    ),
+    "ru": (
+        "Здравствуйте, спасибо за звонок в компанию Акме, меня зовут Дарья, чем могу помочь?",
+        "Могу ли я ещё чем-нибудь помочь? Всего доброго, до свидания.",
+    ),
+}
+
+
+@pytest.mark.parametrize("language", ["en", "zh", "ru"])
+def test_a_short_calls_greeting_is_not_its_closing(language: str) -> None:
+    """On a call shorter than the closing's minute the greeting's "thank you for calling"
+    lay in its window: the window is at most the call's second half, and the greeting's
+    at most its first."""
+    opening, closing = OPENING_AND_CLOSING[language]
+    rubric = load_rubric(ROOT / "rubrics" / language / "inbound-support.yaml")
+    compiled = compile_rubric(rubric, get_analyzer(language), embedder=get_embedder())
+
+    def outcomes(*lines: tuple[float, str]) -> dict[str, str]:
+        utts = tuple(
+            Utterance("agent" if k % 2 == 0 else "customer", t, t + 4.0, text, (), 0.9, k % 2)
+            for k, (t, text) in enumerate(lines)
+        )
+        findings = evaluate(compiled, Transcript("c", language, 40.0, utts))
+        return {f.item_id: f.outcome for f in findings}
+
+    curt = outcomes((0.5, opening), (6.0, "..."), (34.0, "OK." if language != "zh" else "好。"))
+    assert (curt["greeting"], curt["closing"]) == ("pass", "fail")
+    kind = outcomes((0.5, opening), (6.0, "..."), (34.0, closing))
+    assert (kind["greeting"], kind["closing"]) == ("pass", "pass")

@@ -10,6 +10,7 @@ Run it with :func:`serve` (``earmark serve``) or mount :func:`create_app` anywhe
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import math
@@ -18,6 +19,7 @@ import re
 import secrets
 import shlex
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -242,10 +244,42 @@ def serve(
         database_url=database_url,
         secret_key=secret_key,
     )
-    if ready is not None:
-        ready()
-    # earmark says where it serves; uvicorn speaks only of what goes wrong
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    listening = listen_socket(host, port)  # a busy port is one earmark error, said first
+    with listening:
+        if ready is not None:
+            ready()
+        # earmark says where it serves; uvicorn speaks only of what goes wrong
+        server = uvicorn.Server(
+            uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=False)
+        )
+        server.run(sockets=[listening])
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port``, for uvicorn to listen on: binding it here, before
+    the server says where it serves, turns a busy port into one clear error (and no other
+    program can take the port between the check and the serving).
+
+    Raises
+    ------
+    ConfigError
+        ``C047`` when the address cannot be bound (in use, not this machine's, privileged).
+    """
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as e:
+        raise errors.SERVE_PORT_UNAVAILABLE(host=host, port=port, problem=e.strerror) from e
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: TIME_WAIT is free
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        problem = (e.strerror or str(e)).lower()
+        if e.errno == errno.EADDRINUSE:
+            problem += "; another program listens there: stop it or give another --port"
+        raise errors.SERVE_PORT_UNAVAILABLE(host=host, port=port, problem=problem) from e
+    return sock
 
 
 # ---------------------------------------------------------------- plumbing

@@ -233,6 +233,11 @@ def _parser() -> argparse.ArgumentParser:
         "--rubric", help="rubric file (default: the configured one for the call's language)"
     )
     explain.add_argument("--config", help="earmark.toml")
+    explain.add_argument(
+        "--full-rules",
+        action="store_true",
+        help="print each evidence's rule in full (default: its first 120 characters)",
+    )
     explain.set_defaults(func=cmd_rubric_explain)
 
     rescore = sub.add_parser("rescore", help="re-apply a rubric to stored transcripts (no ASR)")
@@ -558,7 +563,7 @@ def _print_queues(queue: Sequence[object], *, top: int, warehouse: str) -> None:
 
 
 def _print_queue(queue: Sequence[object]) -> None:
-    from pipeline.scoring import clock
+    from pipeline.scoring import clock, distinct_reasons
     from pipeline.types import QueueEntry
 
     print(f"{'rank':>4}  {'kind':9}  {'call':24}  {'agent':8}  {'prio':>5}  {'cost':>6}  why")
@@ -566,7 +571,7 @@ def _print_queue(queue: Sequence[object]) -> None:
         assert isinstance(q, QueueEntry)
         print(
             f"{q.rank:>4}  {q.kind:9}  {q.call_id[-24:]:24}  {(q.agent_id or '—')[:8]:8}  "
-            f"{q.priority:>5.0f}  {clock(q.price_s):>6}  {_why(q.reasons)}"
+            f"{q.priority:>5.0f}  {clock(q.price_s):>6}  {_why(distinct_reasons(q.reasons))}"
         )
 
 
@@ -978,9 +983,15 @@ def _tune_examples(
 
 
 def _print_assessment(
-    call_id: str, findings: Sequence[object], score: object, *, explain: bool = False
+    call_id: str,
+    findings: Sequence[object],
+    score: object,
+    *,
+    explain: bool = False,
+    full_rules: bool = False,
 ) -> None:
-    from pipeline.scoring import clock
+    from pipeline.scoring import clock_span, distinct_reasons
+    from pipeline.text import short_rule
     from pipeline.types import CallScore, Finding
 
     assert isinstance(score, CallScore)
@@ -998,10 +1009,11 @@ def _print_assessment(
             f"  {mark} {f.item_id:26} {seen:9} w={f.weight:g}{extra}  conf {f.confidence:.2f}{sure}"
         )
         for e in f.evidence[: None if explain else 1]:
+            rule = e.rule if full_rules else short_rule(e.rule)
             print(
-                f"         {clock(e.start_s)}-{clock(e.end_s)} {e.speaker}: {e.text[:100]!r}  [{e.rule}]"
+                f"         {clock_span(e.start_s, e.end_s)} {e.speaker}: {e.text[:100]!r}  [{rule}]"
             )
-    for reason in score.reasons:
+    for reason in distinct_reasons(score.reasons):
         print(f"  why: {reason}")
 
 
@@ -1051,7 +1063,7 @@ def cmd_rubric_explain(args: argparse.Namespace) -> int:
     findings, score = assess(
         compiled, transcript, metrics=metrics, metric_spans=spans, vectors=vectors
     )
-    _print_assessment(args.call, findings, score, explain=True)
+    _print_assessment(args.call, findings, score, explain=True, full_rules=args.full_rules)
     return EXIT_OK
 
 

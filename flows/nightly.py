@@ -72,7 +72,7 @@ from pipeline.redact_audio import (
     write_redacted_copy,
 )
 from pipeline.rubric.schema import Rubric, load_rubric
-from pipeline.scoring import clock
+from pipeline.scoring import clock, distinct_reasons
 from pipeline.triage import NOT_SCORED, Triage
 from pipeline.types import IndexEntry, MetadataIssue, QuarantineEntry, QueueEntry, Recording
 
@@ -873,7 +873,7 @@ def queue_markdown(queue: Iterable[QueueEntry]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for q in queue:
-        why = "; ".join(q.reasons[:3]).replace("|", "/")
+        why = "; ".join(distinct_reasons(q.reasons)[:3]).replace("|", "/")
         lines.append(
             f"| {q.rank} | {q.kind} | {q.call_id} | {q.agent_id or '—'} | {q.team_id or '—'} "
             f"| {q.priority:.0f} | {clock(q.price_s)} | {why} |"

@@ -203,6 +203,7 @@ NO_ACCOUNTS = _entry(
     "no [[accounts]] in the config: nobody could sign in. "
     "Create one with: earmark account hash --name NAME --role lead",
 )
+SERVE_PORT_UNAVAILABLE = _entry("C047", ConfigError, "cannot listen on {host}:{port}: {problem}")
 MONTH_INVALID = _entry("C060", ConfigError, "--month must be YYYY-MM, got {month!r}")
 TEAM_NO_CALLS = _entry(
     "C061",

@@ -116,6 +116,43 @@ def clock(seconds: float) -> str:
     return f"{whole // 60}:{whole % 60:02d}"
 
 
+def clock_span(start_s: float, end_s: float, *, sep: str = "-") -> str:
+    """A stretch of a call as ``m:ss-m:ss``; one time when both ends fall in the same second
+    (a word's evidence is often shorter than a second).
+
+    Examples
+    --------
+    >>> clock_span(6.2, 7.9), clock_span(10.1, 10.4)
+    ('0:06-0:07', '0:10')
+    """
+    start, end = clock(start_s), clock(end_s)
+    return start if start == end else f"{start}{sep}{end}"
+
+
+CRITICAL_PREFIX = "critical: "
+
+
+def distinct_reasons(reasons: Sequence[str]) -> tuple[str, ...]:
+    """A call's reasons as shown to people: each once.
+
+    :func:`score_call` lists a failed item that is both ``critical`` and a ``flag`` twice
+    (``critical: forbidden_language — …`` and ``forbidden_language — …``), and the stored
+    scores and queues keep that; the second line says nothing new.
+
+    Examples
+    --------
+    >>> distinct_reasons(["critical: x — agent at 0:06", "x — agent at 0:06", "missed y"])
+    ('critical: x — agent at 0:06', 'missed y')
+    """
+    critical = {r.removeprefix(CRITICAL_PREFIX) for r in reasons if r.startswith(CRITICAL_PREFIX)}
+    out: list[str] = []
+    for r in reasons:
+        if r in out or (not r.startswith(CRITICAL_PREFIX) and r in critical):
+            continue
+        out.append(r)
+    return tuple(out)
+
+
 def _said(evidence: Sequence[Evidence]) -> str:
     first = evidence[0]
     quote = shorten(first.text, 80)
@@ -166,9 +203,9 @@ def score_call(
     reasons: list[str] = []
     for f in critical:
         reasons.append(
-            f"critical: {f.item_id} — {_said(f.evidence)}"
+            f"{CRITICAL_PREFIX}{f.item_id} — {_said(f.evidence)}"
             if f.evidence
-            else f"critical: {f.item_id} failed"
+            else f"{CRITICAL_PREFIX}{f.item_id} failed"
         )
     for f in flags:
         reasons.append(f"{f.item_id} — {_said(f.evidence)}" if f.evidence else f"{f.item_id}")

@@ -103,6 +103,26 @@ def shorten(text: str, limit: int) -> str:
     return cut.rstrip(" ,.;:，。") + "…"
 
 
+RULE_SHOWN_CHARS = 120
+"""How much of a finding's rule the app and ``earmark rubric explain`` print: a rule
+made from a list (the agent names of ``agent_name``) is a regular expression of
+thousands of characters."""
+
+
+def short_rule(rule: str) -> str:
+    """A finding's rule as the app and the CLI print it: its first
+    :data:`RULE_SHOWN_CHARS` characters (the full text goes in a tooltip, or ``-v``).
+
+    Examples
+    --------
+    >>> short_rule("phrase 'not my problem'")
+    "phrase 'not my problem'"
+    >>> len(short_rule("regex " + "(?:ann|bob)|" * 200)) <= RULE_SHOWN_CHARS
+    True
+    """
+    return shorten(rule, RULE_SHOWN_CHARS)
+
+
 def did_you_mean(name: str, known: Sequence[str]) -> str:
     """The hint after an unknown name: the closest known one (``difflib``, as rubric
     fields get it), else the known names.

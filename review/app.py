@@ -10,6 +10,7 @@ Run it with :func:`serve` (``earmark serve``) or mount :func:`create_app` anywhe
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import math
@@ -18,6 +19,7 @@ import re
 import secrets
 import shlex
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -26,7 +28,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 from urllib.parse import parse_qs, quote
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -49,7 +51,7 @@ from review.audio import audio_response, audio_status, resolve_audio
 from review.auth import SESSION_TTL_S, Account, Session, SessionSigner, check_sign_in
 from review.calibration import calibrate
 from review.feedback import FeedbackIndex
-from review.formats import FILTERS
+from review.formats import FILTERS, clock_or_dash
 from review.scope import may_open, teams_of
 from review.store import (
     OVERALL,
@@ -242,10 +244,42 @@ def serve(
         database_url=database_url,
         secret_key=secret_key,
     )
-    if ready is not None:
-        ready()
-    # earmark says where it serves; uvicorn speaks only of what goes wrong
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    listening = listen_socket(host, port)  # a busy port is one earmark error, said first
+    with listening:
+        if ready is not None:
+            ready()
+        # earmark says where it serves; uvicorn speaks only of what goes wrong
+        server = uvicorn.Server(
+            uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=False)
+        )
+        server.run(sockets=[listening])
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port``, for uvicorn to listen on: binding it here, before
+    the server says where it serves, turns a busy port into one clear error (and no other
+    program can take the port between the check and the serving).
+
+    Raises
+    ------
+    ConfigError
+        ``C047`` when the address cannot be bound (in use, not this machine's, privileged).
+    """
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as e:
+        raise errors.SERVE_PORT_UNAVAILABLE(host=host, port=port, problem=e.strerror) from e
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: TIME_WAIT is free
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        problem = (e.strerror or str(e)).lower()
+        if e.errno == errno.EADDRINUSE:
+            problem += "; another program listens there: stop it or give another --port"
+        raise errors.SERVE_PORT_UNAVAILABLE(host=host, port=port, problem=problem) from e
+    return sock
 
 
 # ---------------------------------------------------------------- plumbing
@@ -577,6 +611,80 @@ def _allowed_ref(state: ReviewApp, account: Account, call_id: str) -> data.CallR
     return ref
 
 
+class MissedRow(NamedTuple):
+    """A row of the missed-items table as shown: ``at`` as typed, ``error`` what is wrong."""
+
+    item_id: str
+    at: str
+    note: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallForm:
+    """The call page's review form as shown: the current review's values, or what was
+    posted when a value was refused (then nothing typed is lost)."""
+
+    verdicts: Mapping[str, tuple[str, str]]
+    """Finding key → (verdict or ``""``, note)."""
+    missed: tuple[MissedRow, ...]
+    overall: str = ""
+    coaching_note: str = ""
+    base_review_id: str = ""
+    error: str = ""
+    """Why the form was refused (``""``: it was not)."""
+
+    @classmethod
+    def of_review(cls, review: Review | None) -> CallForm:
+        """The form holding ``review`` (an empty one when ``None``)."""
+        if review is None:
+            return cls(verdicts={}, missed=())
+        return cls(
+            verdicts={finding_key_of(f): (f.verdict, f.note) for f in review.findings},
+            missed=tuple(
+                MissedRow(m.item_id, clock_or_dash(m.at_s), m.note, "") for m in review.missed
+            ),
+            overall=review.overall,
+            coaching_note=review.coaching_note,
+            base_review_id=str(review.id),
+        )
+
+    @classmethod
+    def as_posted(
+        cls, view: data.CallView, fields: Mapping[str, list[str]], *, error: str
+    ) -> CallForm:
+        """The form as the browser sent it, refused for ``error`` (each bad missed row
+        says why beside it)."""
+        items, times, notes = (
+            fields.get(k, []) for k in ("missed_item", "missed_at", "missed_note")
+        )
+        rows = []
+        for k, item in enumerate(items):
+            at = times[k] if k < len(times) else ""
+            note = notes[k] if k < len(notes) else ""
+            if item.strip() or at.strip() or note.strip():
+                rows.append(MissedRow(item, at, note, _missed_problem(view, item, at) or ""))
+        return cls(
+            verdicts={
+                f.key: (_one(fields, f"verdict:{f.key}"), _one(fields, f"note:{f.key}"))
+                for f in view.findings
+            },
+            missed=tuple(rows),
+            overall=_one(fields, "overall"),
+            coaching_note=_one(fields, "coaching_note"),
+            base_review_id=_one(fields, "base_review_id"),
+            error=error,
+        )
+
+
+class FormInvalid(Exception):
+    """A call's review form with a bad value: the page is shown again with ``form``."""
+
+    def __init__(self, form: CallForm) -> None:
+        super().__init__(form.error)
+        self.form = form
+
+
 def _call(
     request: Request,
     call_id: str,
@@ -589,6 +697,22 @@ def _call(
     ref = _allowed_ref(state, account, call_id)
     if saved is None:  # the redirect after a save is not a new opening
         state.store.record_open(account.name, call_id)
+    return _call_page(request, account, ref, saved=saved, other=other, responded=responded)
+
+
+def _call_page(
+    request: Request,
+    account: Account,
+    ref: data.CallRef,
+    *,
+    saved: int | None = None,
+    other: int | None = None,
+    responded: int | None = None,
+    form: CallForm | None = None,
+) -> Response:
+    """The call page; ``form`` is a refused form to show again (status 400)."""
+    state = _state(request)
+    call_id = ref.call_id
     view = data.read_call(
         state.warehouse, ref, viewer=account.name if account.role == "inspector" else None
     )
@@ -606,6 +730,7 @@ def _call(
             "view": view,
             "current": current,
             "verdicts": {finding_key_of(f): f for f in current.findings} if current else {},
+            "form": form or CallForm.of_review(current),
             "history": history,
             "timeline": charts.timeline(timeline),
             "has_sentiment": bool(timeline.sentiment),
@@ -627,6 +752,7 @@ def _call(
                 state.warehouse, ref, audio_mode=state.config.redact.audio
             ),
         },
+        status_code=400 if form is not None and form.error else 200,
     )
 
 
@@ -635,7 +761,11 @@ def finding_key_of(f: FindingVerdict) -> str:
 
 
 async def _save(request: Request, call_id: str, account: SignedIn) -> Response:
-    return await save_form(request, _save_review, account, call_id)
+    try:
+        return await save_form(request, _save_review, account, call_id)
+    except FormInvalid as refused:  # the page again, as typed, with what is wrong
+        ref = _allowed_ref(_state(request), account, call_id)
+        return await run_in_threadpool(_call_page, request, account, ref, form=refused.form)
 
 
 def _save_review(
@@ -645,7 +775,14 @@ def _save_review(
         raise HTTPException(403, "agents answer a review; they do not review calls")
     ref = _allowed_ref(state, account, call_id)
     view = data.read_call(state.warehouse, ref, viewer=None)
-    review = review_from_form(call_id, account.name, view, fields)
+    if view.quarantine is not None:
+        raise HTTPException(409, "this recording was quarantined: it has nothing to review")
+    try:
+        review = review_from_form(call_id, account.name, view, fields)
+    except HTTPException as e:
+        if e.status_code != 400:
+            raise
+        raise FormInvalid(CallForm.as_posted(view, fields, error=str(e.detail))) from e
     mine, other = state.store.save_review(review)
     target = f"/call/{quote(call_id, safe='/')}?saved={mine.id}"
     if other is not None:
@@ -685,24 +822,33 @@ def review_from_form(
 
 def _missed_items(view: data.CallView, fields: Mapping[str, list[str]]) -> list[MissedItem]:
     items, times, notes = (fields.get(k, []) for k in ("missed_item", "missed_at", "missed_note"))
-    known = {f.item_id for f in view.findings}
-    duration = float(view.call.get("duration_s") or math.inf)
     out = []
     for k, item in enumerate(items):
         item = item.strip()
         at = times[k].strip() if k < len(times) else ""
         if not item and not at:
             continue
-        if item not in known:
-            raise HTTPException(400, f"missed item {item!r} is not an item of this call's rubric")
+        problem = _missed_problem(view, item, at)
+        if problem is not None:
+            raise HTTPException(400, problem)
         at_s = parse_time(at)
-        if at_s is None or at_s > duration + 1:
-            raise HTTPException(
-                400, f"missed {item}: time {at!r} is not a moment of the call (use 1:15 or 75)"
-            )
+        assert at_s is not None  # _missed_problem refuses what is not a time
         note = notes[k].strip()[:2000] if k < len(notes) else ""
         out.append(MissedItem(item, at_s, note))
     return out
+
+
+def _missed_problem(view: data.CallView, item: str, at: str) -> str | None:
+    """What is wrong with a missed-item row (``None``: nothing, or the row is empty)."""
+    item, at = item.strip(), at.strip()
+    if not item and not at:
+        return None
+    if item not in {f.item_id for f in view.findings}:
+        return f"missed item {item!r} is not an item of this call's rubric"
+    at_s = parse_time(at)
+    if at_s is None or at_s > float(view.call.get("duration_s") or math.inf) + 1:
+        return f"missed {item}: time {at!r} is not a moment of the call (use 1:15 or 75)"
+    return None
 
 
 def parse_time(text: str) -> float | None:

@@ -26,7 +26,7 @@ from pipeline.redact_audio import spans_of
 from pipeline.rows import diarization_of, queue_entry_from_row
 from pipeline.scoring import clock
 from pipeline.shapes import from_row
-from pipeline.types import Evidence, Finding, PlanSpan, QueueEntry
+from pipeline.types import Evidence, Finding, PlanSpan, QuarantineEntry, QueueEntry
 from review.charts import Marker, TimelineData
 
 Row = dict[str, Any]
@@ -244,6 +244,20 @@ class CallView:
     queue_kinds: tuple[str, ...] = field(default=())
     speakers: str = ""
     """How the words got their parties (:func:`pipeline.analysis.speakers_line`)."""
+    quarantine: QuarantineEntry | None = None
+    """Why the recording could not be processed, when it was quarantined: then it has no
+    audio analysis, transcript or findings, and nothing to review."""
+
+
+def quarantine_of(root: str | Path, ref: CallRef, call: Row) -> QuarantineEntry | None:
+    """The ``quarantine`` row of a quarantined call (``None`` for any other); a call whose
+    row is gone says what its ``calls`` row does."""
+    if call.get("status") != "quarantined":
+        return None
+    for r in partition_rows(root, "quarantine", ref.call_date, ref.call_id):
+        return from_row(QuarantineEntry, r)
+    reason = call.get("status_reason") or "no reason was recorded"
+    return QuarantineEntry(call.get("source_path") or "", "", reason, ref.call_id)
 
 
 def queued_for(root: str | Path, ref: CallRef) -> set[str]:
@@ -287,6 +301,7 @@ def read_call(root: str | Path, ref: CallRef, *, viewer: str | None) -> CallView
         plan=plan,
         queue_kinds=tuple(sorted({q["kind"] for q in mine})),
         speakers=speakers_line(diarization_of(call)),
+        quarantine=quarantine_of(root, ref, call),
     )
 
 

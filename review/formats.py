@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pipeline.scoring import clock
+from pipeline.scoring import clock, distinct_reasons
+from pipeline.text import short_rule
 
 
 def clock_or_dash(seconds: float | None) -> str:
@@ -45,5 +46,11 @@ def num(value: float | None, digits: int = 0) -> str:
     return "—" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
-FILTERS: dict[str, Any] = {"clock": clock_or_dash, "pct": pct, "num": num}
+FILTERS: dict[str, Any] = {
+    "clock": clock_or_dash,
+    "pct": pct,
+    "num": num,
+    "short_rule": short_rule,
+    "distinct_reasons": distinct_reasons,
+}
 """The Jinja filters of the app's and the monthly report's templates."""

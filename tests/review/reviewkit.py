@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from rowkit import analysis
 
-from pipeline import rows
+from pipeline import errors, rows
 from pipeline import warehouse as wh
 from pipeline.config import Config, InspectorConfig, QueueConfig
 from pipeline.queue import PlanOptions
@@ -32,6 +32,7 @@ from pipeline.types import (
     Evidence,
     Finding,
     PlanSpan,
+    QuarantineEntry,
     QueueEntry,
     Recording,
     Transcript,
@@ -247,6 +248,44 @@ def build_warehouse(tmp_path: Path) -> Path:
         QueueEntry("omar", DATE, 1, "C-OMAR-1", "review", 1000.0, ("critical: forbidden_language",), plan, "B1", "TEAM-02", price),
     ]  # fmt: skip
     wh.upsert(root, "queue", {DATE: [rows.queue_row(q) for q in queue]})
+    return root
+
+
+WIDE = "C-WIDE"
+"""A call whose evidence's rule is a regular expression of thousands of characters (the
+agent names of an ``agent_name`` item) and whose critical flag item is listed twice in its
+score's and queue's reasons, as ``score_call`` writes it; queued for lena."""
+BROKEN = "C-BROKEN"
+"""A recording the night quarantined (``[A002]``): a ``calls`` row and a ``quarantine`` row."""
+NAMES_RULE = "regex '\\b(?:" + "|".join(f"agentname{k:04d}" for k in range(200)) + ")\\b'"
+SAID = 'agent at 0:08: "that\'s not my problem"'
+TWICE = (f"critical: forbidden_language — {SAID}", f"forbidden_language — {SAID}")
+
+
+def build_newcomer_warehouse(tmp_path: Path) -> Path:
+    """:func:`build_warehouse` and the calls a new user tripped over: :data:`WIDE` and
+    :data:`BROKEN`."""
+    root = build_warehouse(tmp_path)
+    write_call(root, WIDE, {"team": "TEAM-01", "agent": "A1", "date": DATE}, "2026-11 calls/c2.wav")
+    names = Evidence("agent", 0.5, 3.0, "Thank you for calling", NAMES_RULE)
+    findings = [*findings_of(WIDE), _finding(WIDE, "agent_name", True, "pass", (names,))]
+    wh.upsert(root, "findings", {DATE: [rows.finding_row(f) for f in findings]})
+    score = CallScore(WIDE, RUBRIC, 3, 0.0, True, True, TWICE, 1000.0)
+    wh.upsert(root, "scores", {DATE: [rows.score_row(score)]})
+    queued = wh.read_partition(root, "queue", DATE)
+    assert queued is not None
+    entry = QueueEntry(
+        "lena", DATE, 2, WIDE, "review", 900.0, TWICE, (PlanSpan(5.0, 15.0),), "A1", "TEAM-01"
+    )
+    wh.upsert(root, "queue", {DATE: [*queued.to_pylist(), rows.queue_row(entry)]})
+    meta = {"agent_id": "A1", "team_id": "TEAM-01", "started_at": f"{DATE}T10:00:00"}
+    rec = Recording(BROKEN, "2026-11 calls/broken.wav", "", "1" * 64, DATE, 2048, meta)
+    reason = errors.AUDIO_UNDECODABLE.message(
+        path=rec.source_path, problem="not a decodable audio file"
+    )
+    wh.upsert(root, "calls", {DATE: [rows.call_row(rec, None, None, "quarantined")]})
+    entry_q = QuarantineEntry(rec.source_path, "A002", reason, BROKEN, rec.audio_sha256, DATE)
+    wh.upsert(root, "quarantine", {DATE: [rows.quarantine_row(entry_q)]})
     return root
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 
@@ -168,3 +169,33 @@ def test_the_call_page_says_how_the_words_got_their_parties(client: TestClient) 
         '<dd id="speakers">one channel, split into agent and customer: '
         "diarized (librosa, voice gain 3.10)</dd>"
     ) in page
+
+
+def test_a_bad_time_shows_the_form_again_as_typed_with_the_error_beside_it(
+    client: TestClient, database_url: str
+) -> None:
+    """Nothing typed is lost: the page comes back (400) with every verdict, note and the
+    bad time in place, the error next to the field; corrected, it saves."""
+    sign_in(client, "lena")
+    csrf = csrf_of(client.get("/call/C-LENA-1").text)
+    refused = client.post("/call/C-LENA-1", data=_form(csrf, missed_at=["abc", ""]))
+    assert refused.status_code == 400
+    page = refused.text
+    assert "Not saved: missed empathy: time &#39;abc&#39; is not a moment of the call" in page
+    at = re.search(r'<input type="text" name="missed_at"[^>]*value="abc"[^>]*>', page)
+    assert at is not None and 'aria-invalid="true"' in at[0]
+    assert '<span class="field-error" id="missed-error-1">missed empathy: time' in page
+    assert 'value="empathy" selected' in page and 'value="I&#39;m sorry to hear that"' in page
+    assert f'name="verdict:{KEY}forbidden_language" value="incorrect" checked' in page
+    assert f'name="verdict:{KEY}greeting" value="correct" checked' in page
+    assert 'value="said as a joke, customer laughed"' in page
+    assert 'name="overall" value="fail" checked' in page
+    assert ">Listen to the customer before answering.</textarea>" in page
+    assert ReviewStore(database_url).history("C-LENA-1") == []
+
+    fixed = client.post("/call/C-LENA-1", data=_form(csrf_of(page), missed_at=["0:04", ""]))
+    assert fixed.status_code == 303
+    saved = ReviewStore(database_url).latest_review("C-LENA-1")
+    assert saved is not None and saved.missed == (
+        MissedItem("empathy", 4.0, "I'm sorry to hear that"),
+    )

@@ -1,0 +1,81 @@
+"""What a new user tripped over, over HTTP: a quarantined call's page says so and has
+nothing to review, a critical flag item is one reason on the queue and call pages, and
+``earmark serve`` on a busy port fails with one earmark error naming the port."""
+
+from __future__ import annotations
+
+import html
+import re
+import socket
+from pathlib import Path
+
+import pytest
+import reviewkit as kit
+from fastapi.testclient import TestClient
+
+from flows.cli import main
+from pipeline.errors import ConfigError
+from review.app import listen_socket
+from review.auth import account_toml
+from review.store import ReviewStore
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("newcomer")
+    return kit.build_archive(tmp), kit.build_newcomer_warehouse(tmp)
+
+
+def test_a_quarantined_call_says_why_and_has_nothing_to_review(
+    client: TestClient, database_url: str
+) -> None:
+    kit.sign_in(client, "quinn")
+    page = client.get(f"/call/{kit.BROKEN}")
+    assert page.status_code == 200
+    banner = re.search(
+        r'<div class="warning quarantine" role="alert" id="quarantine">(.*?)</div>', page.text, re.S
+    )
+    assert banner is not None
+    assert "Quarantined" in banner[1]
+    assert "[A002] 2026-11 calls/broken.wav: not a decodable audio file" in banner[1]
+    for absent in ("<audio", 'id="verdict"', 'class="timeline-box"', "<script nonce"):
+        assert absent not in page.text, absent
+    assert "<dt>length</dt><dd>—</dd>" in page.text  # not 0:00: it was never measured
+    saved = client.post(
+        f"/call/{kit.BROKEN}", data={"csrf": kit.csrf_of(page.text), "overall": "fail"}
+    )
+    assert saved.status_code == 409 and "quarantined" in saved.text
+    assert ReviewStore(database_url).history(kit.BROKEN) == []
+
+
+def test_a_critical_flag_item_is_one_reason_on_the_queue_and_the_call(client: TestClient) -> None:
+    kit.sign_in(client, "lena")
+    queue = html.unescape(client.get("/queue").text)
+    assert queue.count(f"forbidden_language — {kit.SAID}") == 1
+    assert f"critical: forbidden_language — {kit.SAID}" in queue
+    call = client.get(f"/call/{kit.WIDE}").text
+    reasons = re.search(r'<ul class="reasons">(.*?)</ul>', call, re.S)
+    assert reasons is not None and reasons[1].count("<li>") == 1
+
+
+def test_serve_on_a_busy_port_is_one_earmark_error_naming_it(
+    built: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive, warehouse = built
+    config = tmp_path / "earmark.toml"
+    config.write_text(account_toml("lena", "lead", "pw") + "\n", encoding="utf-8")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=rf"\[C047\] cannot listen on 127.0.0.1:{port}"):
+            listen_socket("127.0.0.1", port)
+        args = ["serve", "--warehouse", str(warehouse), "--archive", str(archive)]
+        code = main([*args, "--config", str(config), "--port", str(port)])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "review app on" not in out
+    assert err.strip().splitlines() == [
+        f"earmark: error: [C047] cannot listen on 127.0.0.1:{port}: address already in use; "
+        "another program listens there: stop it or give another --port"
+    ]

@@ -52,17 +52,45 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(
             f"earmark: internal error: {type(exc).__name__}: {exc}\n"
-            "This is a bug in earmark, not in your data; re-run with -v for the details.",
+            "This is a bug in earmark, not in your data; for the details, run it again "
+            f"with -v: {_verbose_command(argv)}",
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _verbose_command(argv: Sequence[str] | None) -> str:
+    """The command that failed with ``-v`` right after ``earmark``, ready to paste."""
+    import shlex
+
+    words = list(sys.argv[1:] if argv is None else argv)
+    return shlex.join(["earmark", "-v", *words])
 
 
 DATABASE_HELP = "SQLAlchemy URL for reviews (default: SQLite in the warehouse)"
 
 
 def _add_verbose(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        # unset unless given here, so `earmark -v CMD` is not undone by CMD's own default
+        default=argparse.SUPPRESS,
+        help="more detail: Prefect's logs, a traceback on an internal error",
+    )
+
+
+def _add_verbose_everywhere(parser: argparse.ArgumentParser) -> None:
+    """``-v`` before the command (``earmark -v queue show``) and after it
+    (``earmark queue show -v``) alike, on every command: the internal-error message
+    sends users to it, whichever command failed."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                if "-v" not in sub._option_string_actions:
+                    _add_verbose(sub)
+                _add_verbose_everywhere(sub)
 
 
 def _add_compute(parser: argparse.ArgumentParser) -> None:
@@ -78,6 +106,9 @@ def _add_compute(parser: argparse.ArgumentParser) -> None:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="earmark", description="Pre-score call recordings for QA review."
+    )
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="show a traceback on an internal error"
     )
     sub = p.add_subparsers(title="commands")
 
@@ -271,6 +302,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_verbose(build)
     build.set_defaults(func=cmd_queue_build)
+    _add_verbose_everywhere(p)
     return p
 
 
@@ -662,9 +694,11 @@ def cmd_calibration_report(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from pipeline import warehouse as wh
     from pipeline.config import load_config
+    from pipeline.textfile import check_output_file
     from review.report import write_report
 
     config = load_config(args.config)
+    check_output_file(args.out, option="--out")  # before reading the warehouse
     wh.require_calls(args.warehouse)
     check = write_report(
         args.warehouse,
@@ -1058,11 +1092,13 @@ def cmd_rubric_explain(args: argparse.Namespace) -> int:
 def cmd_rubric_suggest(args: argparse.Namespace) -> int:
     from pipeline import warehouse as wh
     from pipeline.config import load_config
+    from pipeline.textfile import check_output_file, output_error
     from review.store import ReviewStore, default_database_url
     from review.suggest import check_suggestions_file, suggest, suggestions_yaml
 
     config = load_config(args.config)
     if args.out:
+        check_output_file(args.out, option="--out")
         check_suggestions_file(args.out)
     wh.require_calls(args.warehouse)
     store = ReviewStore(args.database or default_database_url(args.warehouse))
@@ -1072,7 +1108,10 @@ def cmd_rubric_suggest(args: argparse.Namespace) -> int:
         store.close()
     text = suggestions_yaml(found)
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        try:
+            Path(args.out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise output_error(args.out, exc, option="--out") from exc
         counts = found.counts()
         print(
             f"earmark: wrote {len(found.proposals)} proposal(s) for {len(counts)} item(s) "
@@ -1143,8 +1182,11 @@ def cmd_queue_build(args: argparse.Namespace) -> int:
 def cmd_queue_show(args: argparse.Namespace) -> int:
     from pipeline import warehouse as wh
     from pipeline.rows import queue_entry_from_row
+    from pipeline.textfile import check_output_file
 
     date = _iso_date(args.date, "--date")
+    if args.csv:
+        check_output_file(args.csv, option="--csv")
     wh.require_calls(args.warehouse)
     table = wh.read_table(args.warehouse, "queue", call_dates=[date] if date else None)
     rows = table.to_pylist()
@@ -1164,13 +1206,17 @@ def _write_queue_csv(path: str, entries: Sequence[QueueEntry]) -> None:
     """The queue's rows as stored (the ``queue`` table's columns), plan and reasons as text."""
     from pipeline import warehouse as wh
     from pipeline.rows import queue_row
+    from pipeline.textfile import output_error
 
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=wh.SCHEMAS["queue"].names)
-        writer.writeheader()
-        for q in entries:
-            plan = " ".join(f"{s.kind} {s.start_s:.1f}-{s.end_s:.1f}" for s in q.plan)
-            writer.writerow({**queue_row(q), "plan": plan, "reasons": " | ".join(q.reasons)})
+    try:
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=wh.SCHEMAS["queue"].names)
+            writer.writeheader()
+            for q in entries:
+                plan = " ".join(f"{s.kind} {s.start_s:.1f}-{s.end_s:.1f}" for s in q.plan)
+                writer.writerow({**queue_row(q), "plan": plan, "reasons": " | ".join(q.reasons)})
+    except OSError as exc:
+        raise output_error(path, exc, option="--csv") from exc
 
 
 if __name__ == "__main__":

@@ -1,16 +1,19 @@
-"""Reading a text file a user gave earmark (``earmark.toml``, a rubric).
+"""Reading a text file a user gave earmark (``earmark.toml``, a rubric), and checking a
+file a command is asked to write (``--out``, ``--csv``).
 
-A file that cannot be read is the caller's coded error naming the file and the reason,
+A file that cannot be read or written is a coded error naming the file and the reason,
 never a bare ``OSError``.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
+from pipeline import errors
 from pipeline.errors import EarmarkError, ErrorCode
 
 E = TypeVar("E", bound=EarmarkError)
@@ -66,3 +69,49 @@ def load_yaml(text: str) -> Any:
     {'a': [1, 2], 'b': [1, 2]}
     """
     return yaml.load(text, Loader=_YAML_LOADER)
+
+
+def check_output_file(path: str | Path, *, option: str) -> Path:
+    """``path`` as a file a command can write, checked before any work is done.
+
+    One check for every option that writes a file (``--out``, ``--csv``): its folder
+    exists and is writable, and ``path`` is not itself a folder.
+
+    Parameters
+    ----------
+    path
+        The file the user asked for.
+    option
+        The option that named it, for the message: ``"--csv"``.
+
+    Raises
+    ------
+    ConfigError
+        ``C062`` naming the option, the file and the problem.
+
+    Examples
+    --------
+    >>> check_output_file("/nonexistent/q.csv", option="--csv")
+    Traceback (most recent call last):
+    ...
+    pipeline.errors.ConfigError: [C062] --csv /nonexistent/q.csv: folder /nonexistent does not exist
+    """
+    out = Path(path)
+    folder = out.parent
+    if out.is_dir():
+        problem = "is a folder; give a file name in it"
+    elif not folder.is_dir():
+        problem = f"folder {folder} does not exist"
+    elif not os.access(folder, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        problem = "not writable by this user"
+    else:
+        return out
+    raise errors.OUTPUT_UNWRITABLE(option=option, path=path, problem=problem)
+
+
+def output_error(path: str | Path, exc: OSError, *, option: str) -> EarmarkError:
+    """``C062`` for a write to ``path`` that failed after :func:`check_output_file` passed
+    (the folder went away, the disk filled), naming the option, the file and the reason."""
+    return errors.OUTPUT_UNWRITABLE(
+        option=option, path=path, problem=f"cannot write ({exc.strerror or exc})"
+    )

@@ -59,16 +59,51 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 parses in milliseconds instead of a second, which every command without ASR paid."""
 
 
+class YamlSyntaxError(yaml.YAMLError):
+    """Text that is not YAML, said in one line: ``line 5, column 15: <what>``.
+
+    PyYAML's own message spans lines and names the text ``"<unicode string>"``; the
+    caller, which knows the file, puts its path in front of this one.
+    """
+
+
 def load_yaml(text: str) -> Any:
-    """``yaml.safe_load`` through the fastest safe loader there is (same results, same
-    ``yaml.YAMLError`` with the line of the problem).
+    """``yaml.safe_load`` through the fastest safe loader there is (same results).
+
+    Raises
+    ------
+    YamlSyntaxError
+        A ``yaml.YAMLError`` whose message is the line and column of the problem and
+        PyYAML's words for it, on one line.
 
     Examples
     --------
     >>> load_yaml("a: &x [1, 2]\\nb: *x")
     {'a': [1, 2], 'b': [1, 2]}
+    >>> load_yaml("a: 1\\nb: c: 2")
+    Traceback (most recent call last):
+    ...
+    pipeline.textfile.YamlSyntaxError: line 2, column 5: mapping values are not allowed in this context
     """
-    return yaml.load(text, Loader=_YAML_LOADER)
+    try:
+        return yaml.load(text, Loader=_YAML_LOADER)
+    except yaml.MarkedYAMLError as exc:
+        raise YamlSyntaxError(yaml_problem(exc)) from None
+
+
+def yaml_problem(exc: yaml.MarkedYAMLError) -> str:
+    """PyYAML's error as one line: where (line, column, from 1), what, and the context."""
+
+    def at(mark: Any) -> str:
+        return f"line {mark.line + 1}, column {mark.column + 1}"
+
+    where = f"{at(exc.problem_mark)}: " if exc.problem_mark is not None else ""
+    what = exc.problem or exc.context or "not valid YAML"
+    context = ""
+    if exc.problem and exc.context:
+        started = f" at {at(exc.context_mark)}" if exc.context_mark is not None else ""
+        context = f" ({exc.context}{started})"
+    return f"{where}{what}{context}"
 
 
 def check_output_file(path: str | Path, *, option: str) -> Path:

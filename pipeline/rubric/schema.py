@@ -168,12 +168,8 @@ def load_rubric(path: str | Path) -> Rubric:
 def _parse_text(text: str, path: Path) -> Rubric:
     try:
         raw = load_yaml(text)
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" line {where.line + 1}" if where is not None else ""
-        raise errors.RUBRIC_UNREADABLE(
-            path=f"{path}{line}", problem=f"not valid YAML ({exc})"
-        ) from exc
+    except yaml.YAMLError as exc:  # its message: line, column and what is wrong
+        raise errors.RUBRIC_UNREADABLE(path=path, problem=f"not valid YAML at {exc}") from exc
     return parse_rubric(raw, source=str(path))
 
 

@@ -85,12 +85,23 @@ def test_mistakes_get_coded_messages_naming_file_item_field_value(
     assert "rubrics/en/x.yaml" in str(info.value)
 
 
-def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
+def test_yaml_syntax_error_names_file_line_and_column_in_one_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text("schema_version: 1\nitems: [\n  - id: x\n")
-    with pytest.raises(RubricError, match=r"bad.yaml line \d+: not valid YAML") as info:
+    path.write_text("schema_version: 1\nitems:\n  - id: x\n    weight: : 3\n")
+    with pytest.raises(RubricError) as info:
         load_rubric(path)
     assert info.value.code == "R001"
+    assert str(info.value) == (
+        f"[R001] {path}: not valid YAML at line 4, column 13: "
+        "mapping values are not allowed in this context"
+    )
+    path.write_text("schema_version: 1\nitems: [\n  - id: x\n")
+    with pytest.raises(RubricError) as info:
+        load_rubric(path)
+    message = str(info.value)
+    assert message.startswith(f"[R001] {path}: not valid YAML at line 3, column 3: ")
+    assert message.endswith("(while parsing a flow node at line 3, column 3)")
+    assert "\n" not in message and "<unicode string>" not in message
 
 
 def test_round_trip_through_yaml_file(tmp_path: Path) -> None:

@@ -41,50 +41,46 @@ def warehouse(tmp_path: Path) -> Path:
     return root
 
 
-def _show(warehouse: Path, capsys: pytest.CaptureFixture[str], *more: str) -> list[str]:
-    assert main(["queue", "show", "--warehouse", str(warehouse), *more]) == 0
-    return capsys.readouterr().out.splitlines()
+SHOWN = [
+    (  # an inspector no queue knows: the ones it does
+        ["--inspector", "nobody"],
+        ["no inspector 'nobody' in the queues of any date; inspectors with a queue: lena, omar"],
+    ),
+    (  # a date without a queue: the nearest with one
+        ["--date", "2026-11-22"],
+        ["no queue for 2026-11-22; nearest dates with a queue: 2026-11-18, 2026-11-20, 2026-11-21"],
+    ),
+    (
+        ["--date", "2026-11-19", "--inspector", "omar"],
+        ["no queue of omar for 2026-11-19; nearest dates with a queue: 2026-11-20, 2026-11-21"],
+    ),
+    (  # a known inspector with nothing that date, which others have a queue of
+        ["--date", "2026-11-21", "--inspector", "lena"],
+        [
+            "lena has nothing in the queue of 2026-11-21 (it holds omar's calls); "
+            "nearest dates with a queue: 2026-11-18, 2026-11-20"
+        ],
+    ),
+    (  # a date whose every recording was quarantined: how many, why, where it is kept
+        ["--date", "2026-11-23"],
+        [
+            "no queue for 2026-11-23: every recording of that date was quarantined; "
+            "nearest dates with a queue: 2026-11-18, 2026-11-20, 2026-11-21",
+            "2 recordings of 2026-11-23 could not be processed and were quarantined (the "
+            "warehouse's quarantine table holds each with the reason):",
+            "  [A001] /a/x.wav: empty",
+            "  [A002] /a/y.wav: bad",
+        ],
+    ),
+]
 
 
-def test_an_unknown_inspector_is_named_with_the_known_ones(
-    warehouse: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(("options", "lines"), SHOWN, ids=lambda v: " ".join(v)[:40])
+def test_an_empty_queue_show_says_why(
+    options: list[str], lines: list[str], warehouse: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _show(warehouse, capsys, "--inspector", "nobody") == [
-        "no inspector 'nobody' in the queues of any date; inspectors with a queue: lena, omar"
-    ]
-
-
-def test_a_date_without_a_queue_names_the_nearest_dates_with_one(
-    warehouse: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert _show(warehouse, capsys, "--date", "2026-11-22") == [
-        "no queue for 2026-11-22; nearest dates with a queue: 2026-11-18, 2026-11-20, 2026-11-21"
-    ]
-    assert _show(warehouse, capsys, "--date", "2026-11-19", "--inspector", "omar") == [
-        "no queue of omar for 2026-11-19; nearest dates with a queue: 2026-11-20, 2026-11-21"
-    ]
-
-
-def test_a_known_inspector_without_rows_that_date_is_told_so(
-    warehouse: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert _show(warehouse, capsys, "--date", "2026-11-21", "--inspector", "lena") == [
-        "lena has nothing in the queue of 2026-11-21 (it holds omar's calls); "
-        "nearest dates with a queue: 2026-11-18, 2026-11-20"
-    ]
-
-
-def test_a_date_whose_every_recording_was_quarantined_says_so_with_the_reasons(
-    warehouse: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert _show(warehouse, capsys, "--date", "2026-11-23") == [
-        "no queue for 2026-11-23: every recording of that date was quarantined; "
-        "nearest dates with a queue: 2026-11-18, 2026-11-20, 2026-11-21",
-        "2 recordings of 2026-11-23 could not be processed and were quarantined (the "
-        "warehouse's quarantine table holds each with the reason):",
-        "  [A001] /a/x.wav: empty",
-        "  [A002] /a/y.wav: bad",
-    ]
+    assert main(["queue", "show", "--warehouse", str(warehouse), *options]) == 0
+    assert capsys.readouterr().out.splitlines() == lines
 
 
 def test_the_notes_of_other_cases() -> None:

@@ -107,3 +107,12 @@ def test_the_notes_of_other_cases() -> None:
     notes = empty_queue_notes({}, {"2026-11-23": many}, date="2026-11-23", inspector=None)
     assert notes[-1] == f"  … {9 - QUARANTINED_SHOWN} more in the quarantine table"
     assert len(notes) == 2 + QUARANTINED_SHOWN + 1
+
+
+def test_the_examples_in_the_docstrings_hold() -> None:
+    import doctest
+
+    import flows.cli
+
+    result = doctest.testmod(flows.cli, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

@@ -10,7 +10,8 @@ import argparse
 import contextlib
 import csv
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,17 +53,45 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(
             f"earmark: internal error: {type(exc).__name__}: {exc}\n"
-            "This is a bug in earmark, not in your data; re-run with -v for the details.",
+            "This is a bug in earmark, not in your data; for the details, run it again "
+            f"with -v: {_verbose_command(argv)}",
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _verbose_command(argv: Sequence[str] | None) -> str:
+    """The command that failed with ``-v`` right after ``earmark``, ready to paste."""
+    import shlex
+
+    words = list(sys.argv[1:] if argv is None else argv)
+    return shlex.join(["earmark", "-v", *words])
 
 
 DATABASE_HELP = "SQLAlchemy URL for reviews (default: SQLite in the warehouse)"
 
 
 def _add_verbose(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-v", "--verbose", action="store_true", help="show Prefect's logs")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        # unset unless given here, so `earmark -v CMD` is not undone by CMD's own default
+        default=argparse.SUPPRESS,
+        help="more detail: Prefect's logs, a traceback on an internal error",
+    )
+
+
+def _add_verbose_everywhere(parser: argparse.ArgumentParser) -> None:
+    """``-v`` before the command (``earmark -v queue show``) and after it
+    (``earmark queue show -v``) alike, on every command: the internal-error message
+    sends users to it, whichever command failed."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                if "-v" not in sub._option_string_actions:
+                    _add_verbose(sub)
+                _add_verbose_everywhere(sub)
 
 
 def _add_compute(parser: argparse.ArgumentParser) -> None:
@@ -78,6 +107,9 @@ def _add_compute(parser: argparse.ArgumentParser) -> None:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="earmark", description="Pre-score call recordings for QA review."
+    )
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="show a traceback on an internal error"
     )
     sub = p.add_subparsers(title="commands")
 
@@ -276,6 +308,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_verbose(build)
     build.set_defaults(func=cmd_queue_build)
+    _add_verbose_everywhere(p)
     return p
 
 
@@ -468,25 +501,37 @@ def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
     if s.queue:
         _print_queues(s.queue, top=top, warehouse=warehouse)
     else:
-        _print_stored_queues(warehouse, new_calls=bool(s.call_dates))
+        _print_stored_queues(warehouse, s)
 
 
 EARLIER_QUEUES_SHOWN = 3
 
 
-def _print_stored_queues(warehouse: str, *, new_calls: bool) -> None:
-    """After a night that queued nothing (no new calls, or none needing review, or late
-    calls of dates whose queues were kept): the queues stored before are still there (a
-    night does not rebuild them), so say where, instead of an empty queue."""
-    from pipeline import warehouse as wh
+def _print_stored_queues(warehouse: str, summary: object) -> None:
+    """After a night that queued nothing (no new calls, or none needing review, every
+    recording quarantined, or late calls of dates whose queues were kept): the queues
+    stored before are still there (a night does not rebuild them), so say where, instead
+    of an empty queue. Tonight's own dates are not "earlier" ones (a night of quarantined
+    recordings stores an empty queue for its date), unless their queue was kept, and an
+    empty queue is not one to point at."""
+    from flows.nightly import NightSummary
 
-    dates = wh.partition_dates(warehouse, "queue")
+    assert isinstance(summary, NightSummary)
+    s = summary
+    tonight = set(s.call_dates) - set(s.queues_kept)
+    dates = [d for d, names in _queue_contents(warehouse).items() if names and d not in tonight]
+    if s.quarantined and not s.processed:
+        lead = (
+            f"no queue tonight: every recording read ({len(s.quarantined)}) was quarantined, "
+            "see above"
+        )
+    else:
+        lead = "no new queue tonight" if s.call_dates else "no new calls tonight"
     if not dates:
-        print("Review queue — no call needs review")
+        print(lead if s.quarantined and not s.processed else "Review queue — no call needs review")
         return
     shown = dates[-EARLIER_QUEUES_SHOWN:]
     more = f"{len(dates) - len(shown)} earlier, " if len(dates) > len(shown) else ""
-    lead = "no new queue tonight" if new_calls else "no new calls tonight"
     print(
         f"{lead}; queues of earlier dates are unchanged ({more}{', '.join(shown)}): "
         f"earmark queue show --warehouse {warehouse} --date {dates[-1]}"
@@ -667,9 +712,11 @@ def cmd_calibration_report(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from pipeline import warehouse as wh
     from pipeline.config import load_config
+    from pipeline.textfile import check_output_file
     from review.report import write_report
 
     config = load_config(args.config)
+    check_output_file(args.out, option="--out")  # before reading the warehouse
     wh.require_calls(args.warehouse)
     check = write_report(
         args.warehouse,
@@ -1070,11 +1117,13 @@ def cmd_rubric_explain(args: argparse.Namespace) -> int:
 def cmd_rubric_suggest(args: argparse.Namespace) -> int:
     from pipeline import warehouse as wh
     from pipeline.config import load_config
+    from pipeline.textfile import check_output_file, output_error
     from review.store import ReviewStore, default_database_url
     from review.suggest import check_suggestions_file, suggest, suggestions_yaml
 
     config = load_config(args.config)
     if args.out:
+        check_output_file(args.out, option="--out")
         check_suggestions_file(args.out)
     wh.require_calls(args.warehouse)
     store = ReviewStore(args.database or default_database_url(args.warehouse))
@@ -1084,7 +1133,10 @@ def cmd_rubric_suggest(args: argparse.Namespace) -> int:
         store.close()
     text = suggestions_yaml(found)
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        try:
+            Path(args.out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise output_error(args.out, exc, option="--out") from exc
         counts = found.counts()
         print(
             f"earmark: wrote {len(found.proposals)} proposal(s) for {len(counts)} item(s) "
@@ -1155,34 +1207,181 @@ def cmd_queue_build(args: argparse.Namespace) -> int:
 def cmd_queue_show(args: argparse.Namespace) -> int:
     from pipeline import warehouse as wh
     from pipeline.rows import queue_entry_from_row
+    from pipeline.textfile import check_output_file
 
     date = _iso_date(args.date, "--date")
+    if args.csv:
+        check_output_file(args.csv, option="--csv")
     wh.require_calls(args.warehouse)
     table = wh.read_table(args.warehouse, "queue", call_dates=[date] if date else None)
     rows = table.to_pylist()
     if args.inspector:
         rows = [r for r in rows if r["inspector"] == args.inspector]
     entries = [queue_entry_from_row(r) for r in rows]
-    if not entries:
-        print("the queue is empty for that selection")
-    _print_queues(entries, top=len(entries), warehouse=args.warehouse)
+    if entries:
+        _print_queues(entries, top=len(entries), warehouse=args.warehouse)
+    else:
+        for line in empty_queue_notes(
+            _queue_contents(args.warehouse),
+            _quarantine_days(args.warehouse),
+            date=date,
+            inspector=args.inspector,
+        ):
+            print(line)
     if args.csv:
         _write_queue_csv(args.csv, entries)
         print(f"wrote {len(entries)} rows to {args.csv}")
     return EXIT_OK
 
 
+NEAREST_DATES_SHOWN = 3
+QUARANTINED_SHOWN = 5
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineDay:
+    """A date's recordings the nights quarantined (``[code] reason`` each, as the night's
+    summary printed them), and how many of its calls they could process."""
+
+    reasons: tuple[str, ...]
+    processed: int
+
+
+def empty_queue_notes(
+    queued: Mapping[str, Sequence[str]],
+    quarantine: Mapping[str, QuarantineDay],
+    *,
+    date: str | None,
+    inspector: str | None,
+) -> list[str]:
+    """Why ``queue show`` found no row, in lines a new user can act on.
+
+    Parameters
+    ----------
+    queued
+        Each date with a ``queue`` partition → the inspectors with rows on it (none: the
+        date's queue was built empty).
+    quarantine
+        Each date with quarantined recordings → their reasons, and its calls processed.
+    date, inspector
+        What was asked for (``None``: any).
+
+    Examples
+    --------
+    >>> queued = {"2026-11-20": ["lena", "omar"], "2026-11-21": ["lena"]}
+    >>> empty_queue_notes(queued, {}, date=None, inspector="nobody")[0]
+    "no inspector 'nobody' in the queues of any date; inspectors with a queue: lena, omar"
+    >>> empty_queue_notes(queued, {}, date="2026-11-25", inspector=None)[0]
+    'no queue for 2026-11-25; nearest dates with a queue: 2026-11-20, 2026-11-21'
+    """
+    from pipeline.queue import UNASSIGNED
+
+    known = sorted({name for names in queued.values() for name in names})
+    if inspector is not None and inspector not in known:
+        if not known:
+            return [f"no inspector {inspector!r}: no queue holds any call yet"]
+        if known == [UNASSIGNED]:
+            return [
+                f"no inspector {inspector!r}: the queues are not split by inspector (built "
+                "without [[inspectors]] in the config); leave out --inspector"
+            ]
+        return [
+            f"no inspector {inspector!r} in the queues of any date; "
+            f"inspectors with a queue: {', '.join(known)}"
+        ]
+    with_rows = sorted(d for d, names in queued.items() if inspector in (None, *names) and names)
+    whose = f" of {inspector}" if inspector else ""
+    lost = quarantine.get(date) if date else None
+    if date is None:
+        lines = ["no queue holds any call yet"]
+        reasons = [r for q in quarantine.values() for r in q.reasons]
+        return lines + _quarantined_lines(reasons, "")
+    lines = []
+    if inspector and queued.get(date):  # others have rows that date
+        others = ", ".join(queued[date])
+        lines.append(f"{inspector} has nothing in the queue of {date} (it holds {others}'s calls)")
+    elif lost is not None and lost.reasons and not lost.processed:
+        lines.append(f"no queue{whose} for {date}: every recording of that date was quarantined")
+    elif date in queued:
+        lines.append(f"the queue{whose} for {date} is empty: no call of that date needed review")
+    else:
+        lines.append(f"no queue{whose} for {date}")
+    lines += _quarantined_lines(lost.reasons if lost else (), f" of {date}")
+    nearest = _nearest_dates(date, with_rows)
+    if nearest:
+        lines[0] += f"; nearest dates with a queue: {', '.join(nearest)}"
+    return lines
+
+
+def _quarantined_lines(reasons: Sequence[str], of_date: str) -> list[str]:
+    """How many recordings were quarantined, the first few reasons, and where the rest are."""
+    if not reasons:
+        return []
+    many = len(reasons) > 1
+    lines = [
+        f"{len(reasons)} recording{'s' * many}{of_date} could not be processed and "
+        f"{'were' if many else 'was'} quarantined (the warehouse's quarantine table holds "
+        f"{'each' if many else 'it'} with the reason):"
+    ]
+    lines += [f"  {r}" for r in reasons[:QUARANTINED_SHOWN]]
+    if len(reasons) > QUARANTINED_SHOWN:
+        lines.append(f"  … {len(reasons) - QUARANTINED_SHOWN} more in the quarantine table")
+    return lines
+
+
+def _nearest_dates(date: str, dates: Sequence[str]) -> list[str]:
+    """Up to :data:`NEAREST_DATES_SHOWN` of ``dates`` closest to ``date``, in order."""
+    import datetime as dt
+
+    day = dt.date.fromisoformat(date)
+    by_distance = sorted(dates, key=lambda d: (abs((dt.date.fromisoformat(d) - day).days), d))
+    return sorted(by_distance[:NEAREST_DATES_SHOWN])
+
+
+def _queue_contents(warehouse: str) -> dict[str, list[str]]:
+    """Each date with a stored queue → the inspectors with rows in it."""
+    from pipeline import warehouse as wh
+
+    contents: dict[str, list[str]] = {}
+    for date in wh.partition_dates(warehouse, "queue"):
+        part = wh.read_partition(warehouse, "queue", date, columns=["inspector"])
+        names = part.column("inspector").to_pylist() if part is not None else []
+        contents[date] = sorted(set(names))
+    return contents
+
+
+def _quarantine_days(warehouse: str) -> dict[str, QuarantineDay]:
+    """Each date with quarantined recordings → their reasons, and its calls processed."""
+    from pipeline import warehouse as wh
+
+    days: dict[str, QuarantineDay] = {}
+    for date in wh.partition_dates(warehouse, "quarantine"):
+        part = wh.read_partition(warehouse, "quarantine", date, columns=["error_code", "reason"])
+        rows = part.to_pylist() if part is not None else []
+        calls = wh.read_partition(warehouse, "calls", date, columns=["status"])
+        statuses = calls.column("status").to_pylist() if calls is not None else []
+        days[date] = QuarantineDay(
+            tuple(f"[{r['error_code']}] {r['reason']}" for r in rows),
+            sum(s != "quarantined" for s in statuses),
+        )
+    return days
+
+
 def _write_queue_csv(path: str, entries: Sequence[QueueEntry]) -> None:
     """The queue's rows as stored (the ``queue`` table's columns), plan and reasons as text."""
     from pipeline import warehouse as wh
     from pipeline.rows import queue_row
+    from pipeline.textfile import output_error
 
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=wh.SCHEMAS["queue"].names)
-        writer.writeheader()
-        for q in entries:
-            plan = " ".join(f"{s.kind} {s.start_s:.1f}-{s.end_s:.1f}" for s in q.plan)
-            writer.writerow({**queue_row(q), "plan": plan, "reasons": " | ".join(q.reasons)})
+    try:
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=wh.SCHEMAS["queue"].names)
+            writer.writeheader()
+            for q in entries:
+                plan = " ".join(f"{s.kind} {s.start_s:.1f}-{s.end_s:.1f}" for s in q.plan)
+                writer.writerow({**queue_row(q), "plan": plan, "reasons": " | ".join(q.reasons)})
+    except OSError as exc:
+        raise output_error(path, exc, option="--csv") from exc
 
 
 if __name__ == "__main__":

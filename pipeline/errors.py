@@ -210,7 +210,7 @@ TEAM_NO_CALLS = _entry(
     ConfigError,
     "team {team!r} took no call in {month} in {warehouse}; teams with calls that month: {teams}",
 )
-REPORT_OUT_FOLDER = _entry("C062", ConfigError, "--out {out}: folder {folder} does not exist")
+OUTPUT_UNWRITABLE = _entry("C062", ConfigError, "{option} {path}: {problem}")
 PRECISION_INVALID = _entry("C070", ConfigError, "--precision must be in (0, 1], got {value}")
 TUNE_INPUT_INVALID = _entry("C071", ConfigError, "{where}: {problem}")
 

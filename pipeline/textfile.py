@@ -1,16 +1,19 @@
-"""Reading a text file a user gave earmark (``earmark.toml``, a rubric).
+"""Reading a text file a user gave earmark (``earmark.toml``, a rubric), and checking a
+file a command is asked to write (``--out``, ``--csv``).
 
-A file that cannot be read is the caller's coded error naming the file and the reason,
+A file that cannot be read or written is a coded error naming the file and the reason,
 never a bare ``OSError``.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
+from pipeline import errors
 from pipeline.errors import EarmarkError, ErrorCode
 
 E = TypeVar("E", bound=EarmarkError)
@@ -56,13 +59,94 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 parses in milliseconds instead of a second, which every command without ASR paid."""
 
 
+class YamlSyntaxError(yaml.YAMLError):
+    """Text that is not YAML, said in one line: ``line 5, column 15: <what>``.
+
+    PyYAML's own message spans lines and names the text ``"<unicode string>"``; the
+    caller, which knows the file, puts its path in front of this one.
+    """
+
+
 def load_yaml(text: str) -> Any:
-    """``yaml.safe_load`` through the fastest safe loader there is (same results, same
-    ``yaml.YAMLError`` with the line of the problem).
+    """``yaml.safe_load`` through the fastest safe loader there is (same results).
+
+    Raises
+    ------
+    YamlSyntaxError
+        A ``yaml.YAMLError`` whose message is the line and column of the problem and
+        PyYAML's words for it, on one line.
 
     Examples
     --------
     >>> load_yaml("a: &x [1, 2]\\nb: *x")
     {'a': [1, 2], 'b': [1, 2]}
+    >>> load_yaml("a: 1\\nb: c: 2")
+    Traceback (most recent call last):
+    ...
+    pipeline.textfile.YamlSyntaxError: line 2, column 5: mapping values are not allowed in this context
     """
-    return yaml.load(text, Loader=_YAML_LOADER)
+    try:
+        return yaml.load(text, Loader=_YAML_LOADER)
+    except yaml.MarkedYAMLError as exc:
+        raise YamlSyntaxError(yaml_problem(exc)) from None
+
+
+def yaml_problem(exc: yaml.MarkedYAMLError) -> str:
+    """PyYAML's error as one line: where (line, column, from 1), what, and the context."""
+
+    def at(mark: Any) -> str:
+        return f"line {mark.line + 1}, column {mark.column + 1}"
+
+    where = f"{at(exc.problem_mark)}: " if exc.problem_mark is not None else ""
+    what = exc.problem or exc.context or "not valid YAML"
+    context = ""
+    if exc.problem and exc.context:
+        started = f" at {at(exc.context_mark)}" if exc.context_mark is not None else ""
+        context = f" ({exc.context}{started})"
+    return f"{where}{what}{context}"
+
+
+def check_output_file(path: str | Path, *, option: str) -> Path:
+    """``path`` as a file a command can write, checked before any work is done.
+
+    One check for every option that writes a file (``--out``, ``--csv``): its folder
+    exists and is writable, and ``path`` is not itself a folder.
+
+    Parameters
+    ----------
+    path
+        The file the user asked for.
+    option
+        The option that named it, for the message: ``"--csv"``.
+
+    Raises
+    ------
+    ConfigError
+        ``C062`` naming the option, the file and the problem.
+
+    Examples
+    --------
+    >>> check_output_file("/nonexistent/q.csv", option="--csv")
+    Traceback (most recent call last):
+    ...
+    pipeline.errors.ConfigError: [C062] --csv /nonexistent/q.csv: folder /nonexistent does not exist
+    """
+    out = Path(path)
+    folder = out.parent
+    if out.is_dir():
+        problem = "is a folder; give a file name in it"
+    elif not folder.is_dir():
+        problem = f"folder {folder} does not exist"
+    elif not os.access(folder, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        problem = "not writable by this user"
+    else:
+        return out
+    raise errors.OUTPUT_UNWRITABLE(option=option, path=path, problem=problem)
+
+
+def output_error(path: str | Path, exc: OSError, *, option: str) -> EarmarkError:
+    """``C062`` for a write to ``path`` that failed after :func:`check_output_file` passed
+    (the folder went away, the disk filled), naming the option, the file and the reason."""
+    return errors.OUTPUT_UNWRITABLE(
+        option=option, path=path, problem=f"cannot write ({exc.strerror or exc})"
+    )

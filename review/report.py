@@ -26,6 +26,7 @@ from pipeline import warehouse as wh
 from pipeline.config import Config
 from pipeline.reason_store import dates_between, options_from_config, read_reasons, reason_calls
 from pipeline.reason_trends import ReasonPeriod, Rising, reason_periods, rising_reasons
+from pipeline.textfile import check_output_file
 from review.feedback import (
     FeedbackIndex,
     FollowUp,
@@ -202,9 +203,7 @@ def write_report(
     database_url: str | None = None,
 ) -> MonthlyCheck:
     """Write the monthly report of ``team_id`` to ``out`` (atomically); see the module."""
-    out = Path(out)
-    if not out.parent.is_dir():
-        raise errors.REPORT_OUT_FOLDER(out=out, folder=out.parent)
+    out = check_output_file(out, option="--out")
     store = ReviewStore(database_url or default_database_url(warehouse))
     try:
         check = monthly_check(warehouse, config, team_id, month, store=store)

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline import errors
+from pipeline.errors import RubricError
 from pipeline.text import did_you_mean
 from pipeline.textfile import load_yaml, read_text
 
@@ -187,45 +188,95 @@ def load_rubric(path: str | Path) -> Rubric:
 def _parse_text(text: str, path: Path) -> Rubric:
     try:
         raw = load_yaml(text)
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" line {where.line + 1}" if where is not None else ""
-        raise errors.RUBRIC_UNREADABLE(
-            path=f"{path}{line}", problem=f"not valid YAML ({exc})"
-        ) from exc
+    except yaml.YAMLError as exc:  # its message: line, column and what is wrong
+        raise errors.RUBRIC_UNREADABLE(path=path, problem=f"not valid YAML at {exc}") from exc
     return parse_rubric(raw, source=str(path))
 
 
 def parse_rubric(raw: Any, *, source: str = "<rubric>") -> Rubric:
-    """Validate an already parsed rubric document (see :func:`load_rubric`)."""
+    """Validate an already parsed rubric document (see :func:`load_rubric`).
+
+    Raises
+    ------
+    RubricError
+        Every problem found in one go (a data engineer fixes them all before the next
+        check): the first one's code and message, then each other one on its own line
+        with its code.
+    """
     if not isinstance(raw, dict):
         problem = f"a rubric is a mapping with 'items', got {type(raw).__name__}"
         raise errors.RUBRIC_UNREADABLE(path=source, problem=problem)
+    problems: list[RubricError] = []
     version = raw.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise errors.SCHEMA_VERSION(path=source, problem=f"{SCHEMA_VERSION}, got {version!r}")
+        problems.append(
+            errors.SCHEMA_VERSION(path=source, problem=f"{SCHEMA_VERSION}, got {version!r}")
+        )
+    language = raw.get("language")
+    if isinstance(language, str) and language not in LANGUAGES:  # missing: a schema error
+        problem = f"{', '.join(LANGUAGES)}, got {language!r}"
+        problems.append(errors.RUBRIC_LANGUAGE(path=source, problem=problem))
     try:
-        rubric = Rubric.model_validate({**raw, "source": source})
+        # a wrong schema_version is the R007 above, not a schema error again
+        rubric = Rubric.model_validate({**raw, "schema_version": SCHEMA_VERSION, "source": source})
     except ValidationError as exc:
-        raise errors.RUBRIC_INVALID(problem=_explain(exc, raw, source)) from None
-    if rubric.language not in LANGUAGES:
-        problem = f"{', '.join(LANGUAGES)}, got {rubric.language!r}"
-        raise errors.RUBRIC_LANGUAGE(path=source, problem=problem)
+        problems.append(errors.RUBRIC_INVALID(problem=_explain(exc, raw, source)))
+        problems += _raw_detector_problems(raw, source)
+    else:
+        problems += _rubric_problems(rubric, source)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        first, rest = problems[0], problems[1:]
+        message = "\n".join([first.message, *(str(p) for p in rest)])
+        raise type(first)(message, code=first.code)
+    return rubric
+
+
+def _rubric_problems(rubric: Rubric, source: str) -> list[RubricError]:
+    """What is wrong with a rubric that fits the schema: an item id used twice,
+    detectors and their params."""
+    from pipeline.rubric.detectors import validate_detector
+
+    problems: list[RubricError] = []
     seen: set[str] = set()
     for item in rubric.items:
         if item.id in seen:
-            raise errors.ITEM_ID_TWICE(path=source, item=item.id)
+            problems.append(errors.ITEM_ID_TWICE(path=source, item=item.id))
         seen.add(item.id)
-    from pipeline.rubric.detectors import validate_detector
-
     for item in rubric.items:
-        validate_detector(item.detector, item.params, where=f"{source} item {item.id!r}")
+        where = f"{source} item {item.id!r}"
+        checks = [(item.detector, item.params, where)]
         if item.na_when is not None:
             cond = item.na_when.condition
-            validate_detector(
-                cond.detector, cond.params, where=f"{source} item {item.id!r} na_when"
-            )
-    return rubric
+            checks.append((cond.detector, cond.params, f"{where} na_when"))
+        for name, params, at in checks:
+            try:
+                validate_detector(name, params, where=at)
+            except RubricError as exc:
+                problems.append(exc)
+    return problems
+
+
+def _raw_detector_problems(raw: dict[str, Any], source: str) -> list[RubricError]:
+    """The detector problems of the items of a rubric that does not fit the schema, so
+    they are reported with its schema errors rather than after they are fixed."""
+    from pipeline.rubric.detectors import validate_detector
+
+    problems: list[RubricError] = []
+    items = raw.get("items")
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        if not isinstance(item, dict) or not isinstance(item.get("detector"), str):
+            continue
+        params = item.get("params") or {}
+        if not isinstance(params, dict):
+            continue  # the schema error says so
+        try:
+            where = f"{source} item {_item_id(raw, index)!r}"
+            validate_detector(item["detector"], params, where=where)
+        except RubricError as exc:
+            problems.append(exc)
+    return problems
 
 
 def _explain(exc: ValidationError, raw: dict[str, Any], source: str) -> str:

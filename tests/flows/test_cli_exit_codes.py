@@ -63,3 +63,39 @@ def test_a_bug_exits_70_and_says_it_is_one(monkeypatch: pytest.MonkeyPatch, caps
     monkeypatch.setattr(cli, "cmd_rubric_schema", broken)
     assert cli.main(["rubric", "schema"]) == 70
     assert "This is a bug in earmark" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["rubric", "schema"], ["triage", "--warehouse", "WH"], ["queue", "show", "--warehouse", "WH"]],
+    ids=" ".join,
+)
+def test_the_advice_of_an_internal_error_works(
+    command: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The message says the exact command to run again; run as said (and with -v after
+    the command, where users also put it), it shows the traceback instead."""
+    import shlex
+
+    from flows import cli
+
+    def broken(_args: object) -> int:
+        raise KeyError("oops")
+
+    for name in ("cmd_rubric_schema", "cmd_triage", "cmd_queue_show"):
+        monkeypatch.setattr(cli, name, broken)
+    wh.upsert(str(tmp_path), "calls", {"2026-01-01": [{"call_id": "c1"}]})
+    argv = [str(tmp_path) if word == "WH" else word for word in command]
+    assert cli.main(argv) == 70
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == "earmark: internal error: KeyError: 'oops'"
+    advice = err[-1].split("run it again with -v: ", 1)[1]
+    assert advice == shlex.join(["earmark", "-v", *argv])
+    words = shlex.split(advice)
+    assert words[0] == "earmark"
+    for again in (words[1:], [*argv, "-v"], [*argv, "--verbose"]):
+        with pytest.raises(KeyError, match="oops"):
+            cli.main(again)

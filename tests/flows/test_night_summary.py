@@ -96,6 +96,46 @@ def test_late_calls_whose_queues_were_kept_point_at_them_too(
     ) in out
 
 
+def test_a_night_that_quarantined_every_recording_says_so_and_names_only_earlier_dates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The night of 2026-11-23 stored an empty queue for its date: that date is tonight's,
+    not an earlier one, and an empty queue is not one to point at (a user was sent to
+    2026-11-23 as an "earlier date")."""
+    from pipeline import warehouse as wh
+    from pipeline.types import QuarantineEntry
+
+    root = str(tmp_path / "wh")
+    wh.upsert(root, "queue", {"2026-11-20": [{"call_id": "c1", "inspector": "lena"}]})
+    wh.upsert(root, "queue", {"2026-11-23": []})
+    lost = [
+        QuarantineEntry(f"/a/2026-11-23/{n}.wav", "A001", f"/a/2026-11-23/{n}.wav: empty file")
+        for n in range(2)
+    ]
+    night = night_summary(quarantined=lost, call_dates=["2026-11-23"])
+    _print_summary(night, root, top=5)
+    out = capsys.readouterr().out
+    assert (
+        "no queue tonight: every recording read (2) was quarantined, see above; queues of "
+        f"earlier dates are unchanged (2026-11-20): earmark queue show --warehouse {root} "
+        "--date 2026-11-20"
+    ) in out
+    _print_summary(night_summary(), root, top=5)  # the next night, with nothing new
+    assert "queues of earlier dates are unchanged (2026-11-20): " in capsys.readouterr().out
+
+
+def test_a_first_night_that_quarantined_every_recording_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline.types import QuarantineEntry
+
+    lost = [QuarantineEntry("/a/x.wav", "A001", "/a/x.wav: empty file (0 bytes)")]
+    _print_summary(night_summary(quarantined=lost), str(tmp_path / "wh"), top=5)
+    out = capsys.readouterr().out
+    assert "no queue tonight: every recording read (1) was quarantined, see above\n" in out
+    assert "no call needs review" not in out
+
+
 def test_a_first_night_with_nothing_queued_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -87,12 +87,50 @@ def test_mistakes_get_coded_messages_naming_file_item_field_value(
     assert "rubrics/en/x.yaml" in str(info.value)
 
 
-def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
+def test_every_problem_of_a_rubric_is_reported_in_one_go() -> None:
+    """No schema_version, a bad weight, an unknown detector and a misspelt param of another
+    item: all of them, each coded, not only the first (a user fixed one per check)."""
+    second = {**GOOD["items"][0], "id": "closing", "params": {"phrase": ["bye"]}}  # type: ignore[dict-item]
+    first = {**GOOD["items"][0], "weight": -3, "detector": "phrase.v9"}  # type: ignore[dict-item]
+    doc = {k: v for k, v in GOOD.items() if k != "schema_version"}
+    with pytest.raises(RubricError) as info:
+        parse_rubric({**doc, "items": [first, second]}, source="x.yaml")
+    assert info.value.code == "R007"
+    lines = str(info.value).splitlines()
+    assert lines[0] == "[R007] x.yaml: schema_version must be 1, got None"
+    assert lines[1].startswith("[R002] x.yaml item 'greeting': weight: ")
+    assert lines[1].endswith(", got -3")
+    assert lines[2].startswith("[R003] x.yaml item 'greeting': unknown detector 'phrase.v9'")
+    assert lines[3].startswith("[R005] x.yaml item 'closing': detector 'phrase.v1': ")
+    assert "params.phrase: unknown (did you mean 'phrases'?)" in lines[3]
+    assert len(lines) == 4  # schema_version said once, not again as a schema error
+    with pytest.raises(RubricError) as info:
+        parse_rubric({**GOOD, "language": "fr", "items": [first, second]}, source="x.yaml")
+    assert [line[:6] for line in str(info.value).splitlines()] == [
+        "[R006]",
+        "[R002]",
+        "[R003]",
+        "[R005]",
+    ]
+
+
+def test_yaml_syntax_error_names_file_line_and_column_in_one_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text("schema_version: 1\nitems: [\n  - id: x\n")
-    with pytest.raises(RubricError, match=r"bad.yaml line \d+: not valid YAML") as info:
+    path.write_text("schema_version: 1\nitems:\n  - id: x\n    weight: : 3\n")
+    with pytest.raises(RubricError) as info:
         load_rubric(path)
     assert info.value.code == "R001"
+    assert str(info.value) == (
+        f"[R001] {path}: not valid YAML at line 4, column 13: "
+        "mapping values are not allowed in this context"
+    )
+    path.write_text("schema_version: 1\nitems: [\n  - id: x\n")
+    with pytest.raises(RubricError) as info:
+        load_rubric(path)
+    message = str(info.value)
+    assert message.startswith(f"[R001] {path}: not valid YAML at line 3, column 3: ")
+    assert message.endswith("(while parsing a flow node at line 3, column 3)")
+    assert "\n" not in message and "<unicode string>" not in message
 
 
 def test_round_trip_through_yaml_file(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -239,3 +240,46 @@ def test_plugin_detector_from_an_entry_point(tmp_path: Path) -> None:
     )
     assert without.returncode == 1
     assert "[R003]" in without.stdout and "unknown detector 'example.shouting.v1'" in without.stdout
+
+
+def _shipped_regexes() -> list[str]:
+    from pipeline.textfile import load_yaml
+
+    def walk(node: object) -> list[str]:
+        if isinstance(node, dict):
+            found = list(node["params"]["patterns"]) if node.get("detector") == "regex.v1" else []
+            return found + [p for v in node.values() for p in walk(v)]
+        if isinstance(node, list):
+            return [p for v in node for p in walk(v)]
+        return []
+
+    root = Path(__file__).resolve().parents[2] / "rubrics"
+    return sorted({p for f in root.glob("*/*.yaml") for p in walk(load_yaml(f.read_text()))})
+
+
+def test_a_regex_needs_one_of_its_literals_to_match() -> None:
+    """required_literals() may rule a line out only when the pattern cannot match it: every
+    shipped pattern against every line of our labelled calls (and the rubrics' examples)."""
+    import json
+
+    from pipeline.rubric.builtin import required_literals
+
+    root = Path(__file__).resolve().parents[2]
+    texts = [
+        u["text"].lower()
+        for f in sorted((root / "bench" / "data").glob("calls_*.jsonl"))
+        for line in f.read_text(encoding="utf-8").splitlines()
+        for u in json.loads(line)["utterances"]
+    ]
+    patterns = _shipped_regexes()
+    assert len(patterns) >= 20 and len(texts) > 10_000
+    prefiltered = matched = 0
+    for pattern in patterns:
+        needs = required_literals(pattern)
+        prefiltered += needs is not None
+        compiled = re.compile(pattern)
+        for text in texts:
+            if compiled.search(text):
+                matched += 1
+                assert needs is None or any(n in text for n in needs), (pattern, text)
+    assert matched > 50 and prefiltered >= len(patterns) // 2

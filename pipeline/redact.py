@@ -28,11 +28,12 @@ works on a *normalised token stream* per utterance:
 4. a run cut by an utterance boundary (a customer pausing while reading a card) is judged
    again joined with its continuation in the same party's next utterance, said within
    ``join_gap_s`` (3 s), or within ``card_join_gap_s`` (10 s) when the pieces are a card
-   read slowly: groups of four that pass Luhn (16 digits) or, after a card cue, at most 19
-   digits (:func:`pipeline.redact_detect.card_read_slowly`). A phone or a date is not read
-   in fours and is not joined over such a pause. The price: four-digit numbers a party
-   says apart after a card cue ("the one ending 1234", then "2019" 6 s later) are one
-   ``CARD``, and groups of four said apart pass Luhn one time in ten;
+   read slowly: groups of four that pass Luhn (16 digits) or, after a card cue, any pieces
+   of at most 19 digits (an Amex is read 4-6-5; :func:`pipeline.redact_detect.card_read_slowly`).
+   Without a cue a phone or a date is not read in fours and is not joined over such a
+   pause. The price: numbers a party says apart after a card cue ("the one ending 1234",
+   then "2019" 6 s later) are one ``CARD``, and groups of four said apart pass Luhn one
+   time in ten;
 5. **after a card number**, digit groups said by either party within ``after_card_s``
    (60 s) that fit a card's expiry date or security code (3-4 digits, ``04 27``, a month
    and a year, or the two read together) are redacted as ``EXPIRY`` / ``CVV`` whatever
@@ -101,7 +102,7 @@ from pipeline.redact_detect import (
 from pipeline.redact_text import Norm, count_words, is_skippable, normalise, text_units
 from pipeline.types import Transcript, Utterance, Word
 
-REDACT_VERSION = 6
+REDACT_VERSION = 7
 """Bump when a change to the redaction (here, :mod:`pipeline.redact_detect`,
 :mod:`pipeline.redact_text` or :mod:`pipeline.redact_cues`) changes what is redacted in
 the same transcript: it is part of the transcript cache key, so a night redacts cached
@@ -109,7 +110,8 @@ transcripts anew (their cue file, ``rubrics/cues/redaction.yaml``, is in the key
 content). 4: a ``NUMBER`` of a card's length opens the after-card window. 5: so does one of
 a card read on with its expiry (17-23 digits); a Chinese resident ID does not. 6: a word
 heard for a digit inside a card ("4532 to 187…") is part of it, and a card read slowly in
-groups of four is joined over pauses of up to 10 s."""
+groups of four is joined over pauses of up to 10 s. 7: after a card cue, however it is
+grouped (an Amex read 4-6-5)."""
 
 __all__ = [
     "CARD",

@@ -348,14 +348,17 @@ def may_be_misheard_card(kind: str, digits: str) -> bool:
 
 def card_read_slowly(pieces: Sequence[str], *, card_cue: bool) -> bool:
     """Whether digit groups said over pauses longer than the usual join (each piece the
-    run that ends one utterance or starts the next) are one card read slowly: every piece
-    whole groups of four, and together either a Luhn-valid card (16 digits) or, after a
-    card cue (``card_cue``), at most 19 digits (a card, maybe misheard, or its start).
+    run that ends one utterance or starts the next) are one card read slowly: after a
+    card cue (``card_cue``), any pieces of at most 19 digits together (a card, maybe
+    misheard, or its start, however grouped: an Amex is read 4-6-5); without one, every
+    piece whole groups of four and together a Luhn-valid card.
 
-    A phone (3-3-4) or a date (``01 12 88``) is not read in groups of four, so it is not
-    joined to what follows it, even when the digits would pass Luhn; four-digit numbers
-    said apart (a year, then a PIN) are joined only when they pass Luhn, or a card cue
-    stands before them, as four digits in ten do by chance.
+    Without a cue, a phone (3-3-4) or a date (``01 12 88``) is not read in groups of four,
+    so it is not joined to what follows it, even when the digits would pass Luhn, and
+    four-digit numbers said apart (a year, then a PIN) are joined only when they pass Luhn,
+    as one in ten does by chance. After a card cue a leak costs more than over-redaction:
+    a phone and a date said within the pause after "the card number, please" are one
+    ``CARD``.
 
     Examples
     --------
@@ -365,14 +368,16 @@ def card_read_slowly(pieces: Sequence[str], *, card_cue: bool) -> bool:
     False
     >>> card_read_slowly(["4532", "0151", "1283", "0367"], card_cue=True)
     True
-    >>> card_read_slowly(["4155550132", "011288"], card_cue=True)
+    >>> card_read_slowly(["3782", "822463", "10005"], card_cue=True)
+    True
+    >>> card_read_slowly(["4155550132", "011288"], card_cue=False)
     False
     """
     digits = "".join(pieces)
-    if any(len(piece) % 4 for piece in pieces):
-        return False
     if card_cue:
         return len(digits) <= CARD_DIGITS[-1]
+    if any(len(piece) % 4 for piece in pieces):
+        return False
     return len(digits) in CARD_DIGITS and _luhn(digits)
 
 

@@ -754,6 +754,19 @@ def test_a_misheard_card_read_slowly_after_a_card_cue_is_joined() -> None:
     assert [u.text for u in out.utterances[1:]] == ["[CARD]"] * 4 + ["and [CVV]"]
 
 
+def test_an_amex_read_slowly_after_a_card_cue_is_joined() -> None:
+    """Read 4-6-5, as an American Express card is: not groups of four, a card all the same
+    after a card cue (each group alone is too short to be anything and stayed in clear)."""
+    said = read_slowly("3782", "822463", "10005", pause_s=4.0)
+    source = call(
+        utterance("Can I have the long number on the card, please?", speaker="agent"),
+        *said,
+        utterance("and the back is 737", start_s=said[-1].end_s + 3.0),
+    )
+    out, _ = redact_transcript(source)
+    assert [u.text for u in out.utterances[1:]] == ["[CARD]"] * 3 + ["and the back is [CVV]"]
+
+
 @pytest.mark.parametrize(
     ("groups", "pause_s", "prompt"),
     [

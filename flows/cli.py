@@ -61,11 +61,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _verbose_command(argv: Sequence[str] | None) -> str:
-    """The command that failed with ``-v`` right after ``earmark``, ready to paste."""
+    """The command that failed with ``-v`` right after ``earmark``, ready to paste; the
+    value of an option that may hold a password (``--database``, a SQLAlchemy URL with
+    its credentials) is masked, since this goes to terminals, cron mails and CI logs.
+
+    >>> _verbose_command(["queue", "show", "--database", "postgresql://u:pw@h/db"])
+    "earmark -v queue show --database '<your --database>'"
+    >>> _verbose_command(["serve", "--database=postgresql://u:pw@h/db"])
+    "earmark -v serve '--database=<your --database>'"
+    """
     import shlex
 
     words = list(sys.argv[1:] if argv is None else argv)
+    for k, word in enumerate(words):
+        for option in _SECRET_OPTIONS:
+            if word == option and k + 1 < len(words):
+                words[k + 1] = f"<your {option}>"
+            elif word.startswith(option + "="):
+                words[k] = f"{option}=<your {option}>"
     return shlex.join(["earmark", "-v", *words])
+
+
+_SECRET_OPTIONS = ("--database",)
+"""Options whose value may carry a password, never echoed back."""
 
 
 DATABASE_HELP = "SQLAlchemy URL for reviews (default: SQLite in the warehouse)"

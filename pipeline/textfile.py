@@ -89,6 +89,8 @@ def load_yaml(text: str) -> Any:
         return yaml.load(text, Loader=_YAML_LOADER)
     except yaml.MarkedYAMLError as exc:
         raise YamlSyntaxError(yaml_problem(exc)) from None
+    except yaml.reader.ReaderError as exc:  # a control character, a bad encoding
+        raise YamlSyntaxError(f"character {exc.position + 1}: {exc.reason}") from None
 
 
 def yaml_problem(exc: yaml.MarkedYAMLError) -> str:

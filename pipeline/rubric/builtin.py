@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import operator
 import re
-import re._constants as _c  # the pattern parser's node kinds (required_literals)
-import re._parser as _parser
 import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
@@ -201,6 +199,8 @@ class RegexDetector:
 
     def _negated(self, before: str) -> bool:
         recent = before.split()[-self.window :]
+        # a contraction ("don't") holds the "n't" cue a tokenizer splits off
+        recent += [w[-3:] for w in recent if w.endswith("n't")]
         return any(cue in recent for cue in self.cues) or any(
             before.endswith(c) for c in self.cues if len(c) == 1
         )
@@ -225,17 +225,24 @@ def required_literals(pattern: str) -> tuple[str, ...] | None:
     >>> required_literals(r"\\d{4}") is None, required_literals(r"(?i)manager") is None
     (True, True)
     """
-    try:
+    try:  # Python's own pattern parser: private, so any surprise only costs the speed-up
+        import re._constants as _c
+        import re._parser as _parser
+
         parsed = _parser.parse(pattern)
-    except (re.error, RecursionError):
+        return _literals(parsed, _c)
+    except Exception:  # a pattern or a Python this cannot read: no prefilter
         return None
+
+
+def _literals(parsed: Any, _c: Any) -> tuple[str, ...] | None:
     if parsed.state.flags & re.IGNORECASE:
         return None
-    found = _required(list(parsed))
+    found = _required(list(parsed), _c)
     return found if found is not None and min(map(len, found)) >= 2 else None
 
 
-def _required(items: list[tuple[Any, Any]]) -> tuple[str, ...] | None:
+def _required(items: list[tuple[Any, Any]], _c: Any) -> tuple[str, ...] | None:
     best: tuple[str, ...] | None = None
 
     def consider(found: tuple[str, ...] | None) -> None:
@@ -251,13 +258,13 @@ def _required(items: list[tuple[Any, Any]]) -> tuple[str, ...] | None:
         consider(("".join(run),))
         run = []
         if op is _c.SUBPATTERN and not arg[1] & re.IGNORECASE:
-            consider(_required(list(arg[3])))
+            consider(_required(list(arg[3]), _c))
         elif op is _c.BRANCH:
-            alternatives = [_required(list(branch)) for branch in arg[1]]
+            alternatives = [_required(list(branch), _c) for branch in arg[1]]
             if all(a is not None for a in alternatives):
                 consider(tuple(s for a in alternatives if a is not None for s in a))
         elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT) and arg[0] >= 1:
-            consider(_required(list(arg[2])))
+            consider(_required(list(arg[2]), _c))
     consider(("".join(run),))
     return best
 

@@ -265,11 +265,21 @@ def test_a_regex_needs_one_of_its_literals_to_match() -> None:
     from pipeline.rubric.builtin import required_literals
 
     root = Path(__file__).resolve().parents[2]
-    texts = [
-        u["text"].lower()
+    calls = [
+        json.loads(line)
         for f in sorted((root / "bench" / "data").glob("calls_*.jsonl"))
         for line in f.read_text(encoding="utf-8").splitlines()
-        for u in json.loads(line)["utterances"]
+    ]
+    # as the detector reads them: the analyzer's normalised text
+    texts = [
+        get_analyzer(c["language"]).normalize(u["text"]) for c in calls for u in c["utterances"]
+    ]
+    texts += [  # the shapes the literals are read from: groups, repeats, alternatives
+        "i'd like the claims manager to call me",
+        "ill be sending photos to the local paper",
+        "sir i need you to calm down",
+        "我都跟你说了好几遍了",
+        "я вам уже два раза объяснил",
     ]
     patterns = _shipped_regexes()
     assert len(patterns) >= 20 and len(texts) > 10_000

@@ -40,3 +40,15 @@ def test_a_config_or_rubric_not_in_utf8_is_a_coded_error(tmp_path: Path) -> None
         load_config(config)
     with pytest.raises(RubricError, match=r"^\[R001\] .*rubric.yaml: .*not UTF-8 text: byte 5"):
         load_rubric(rubric)
+
+
+def test_a_control_character_in_a_rubric_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    """PyYAML's reader refuses it before parsing (a ReaderError, not a MarkedYAMLError):
+    still one line, the file and where, not "<unicode string>"."""
+    path = tmp_path / "r.yaml"
+    path.write_text("schema_version: 1\nlanguage: en\x07\n", encoding="utf-8")
+    with pytest.raises(RubricError) as info:
+        load_rubric(path)
+    message = str(info.value)
+    assert info.value.code == "R001" and str(path) in message
+    assert "<unicode string>" not in message and "\n" not in message and "character 31" in message

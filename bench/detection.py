@@ -99,7 +99,7 @@ def measure_own(path: Path = OWN) -> list[dict[str, object]]:
     return [_row("own", lang, item, c) for (lang, item), c in sorted(counts.items())]
 
 
-TUNED = ("tuned", *(f"tuned{k}" for k in range(2, 16)))
+TUNED = ("tuned", *(f"tuned{k}" for k in range(2, 18)))
 CALLS = {
     "calls": DATA / "calls_heldout.jsonl",
     "calls2": DATA / "calls_heldout2.jsonl",
@@ -107,10 +107,10 @@ CALLS = {
     "calls4": DATA / "calls_heldout4.jsonl",
     **{name: DATA / f"calls_{name}.jsonl" for name in TUNED},
 }
-"""Call transcripts (90 each, 30 per language) written and labelled by nineteen authors who
+"""Call transcripts (90 each, 30 per language) written and labelled by twenty-one authors who
 saw neither the rubrics' examples nor the other sets. ``calls`` to ``calls4`` have never
 been used to choose anything (measured at the start and the end of a session, not read).
-``tuned`` to ``tuned15`` were each held out once, then their errors were read and examples
+``tuned`` to ``tuned17`` were each held out once, then their errors were read and examples
 and thresholds chosen on them, and their lines marked one by one
 (``bench/data/line_labels/``) became examples: their figures are optimistic, kept to
 show the gap."""

@@ -533,11 +533,12 @@ def _print_stored_queues(warehouse: str, summary: object) -> None:
     recordings stores an empty queue for its date), unless their queue was kept, and an
     empty queue is not one to point at."""
     from flows.nightly import NightSummary
+    from pipeline.stored import queued_inspectors
 
     assert isinstance(summary, NightSummary)
     s = summary
     tonight = set(s.call_dates) - set(s.queues_kept)
-    dates = [d for d, names in _queue_contents(warehouse).items() if names and d not in tonight]
+    dates = [d for d, names in queued_inspectors(warehouse).items() if names and d not in tonight]
     if s.quarantined and not s.processed:
         lead = (
             f"no queue tonight: every recording read ({len(s.quarantined)}) was quarantined, "
@@ -1225,6 +1226,7 @@ def cmd_queue_build(args: argparse.Namespace) -> int:
 def cmd_queue_show(args: argparse.Namespace) -> int:
     from pipeline import warehouse as wh
     from pipeline.rows import queue_entry_from_row
+    from pipeline.stored import queued_inspectors
     from pipeline.textfile import check_output_file
 
     date = _iso_date(args.date, "--date")
@@ -1240,7 +1242,7 @@ def cmd_queue_show(args: argparse.Namespace) -> int:
         _print_queues(entries, top=len(entries), warehouse=args.warehouse)
     else:
         for line in empty_queue_notes(
-            _queue_contents(args.warehouse),
+            queued_inspectors(args.warehouse),
             _quarantine_days(args.warehouse),
             date=date,
             inspector=args.inspector,
@@ -1356,30 +1358,17 @@ def _nearest_dates(date: str, dates: Sequence[str]) -> list[str]:
     return sorted(by_distance[:NEAREST_DATES_SHOWN])
 
 
-def _queue_contents(warehouse: str) -> dict[str, list[str]]:
-    """Each date with a stored queue → the inspectors with rows in it."""
-    from pipeline import warehouse as wh
-
-    contents: dict[str, list[str]] = {}
-    for date in wh.partition_dates(warehouse, "queue"):
-        part = wh.read_partition(warehouse, "queue", date, columns=["inspector"])
-        names = part.column("inspector").to_pylist() if part is not None else []
-        contents[date] = sorted(set(names))
-    return contents
-
-
 def _quarantine_days(warehouse: str) -> dict[str, QuarantineDay]:
     """Each date with quarantined recordings → their reasons, and its calls processed."""
     from pipeline import warehouse as wh
+    from pipeline.stored import quarantined
 
     days: dict[str, QuarantineDay] = {}
     for date in wh.partition_dates(warehouse, "quarantine"):
-        part = wh.read_partition(warehouse, "quarantine", date, columns=["error_code", "reason"])
-        rows = part.to_pylist() if part is not None else []
         calls = wh.read_partition(warehouse, "calls", date, columns=["status"])
         statuses = calls.column("status").to_pylist() if calls is not None else []
         days[date] = QuarantineDay(
-            tuple(f"[{r['error_code']}] {r['reason']}" for r in rows),
+            tuple(f"[{q.error_code}] {q.reason}" for q in quarantined(warehouse, date)),
             sum(s != "quarantined" for s in statuses),
         )
     return days

@@ -290,3 +290,9 @@ def queue_entry_from_row(r: Mapping[str, Any]) -> QueueEntry:
 
 def quarantine_row(q: QuarantineEntry) -> Row:
     return to_row(q, LAYOUTS["quarantine"])
+
+
+def quarantine_from_row(r: Mapping[str, Any], *, call_date: str = "") -> QuarantineEntry:
+    """The entry of a ``quarantine`` row read from the ``call_date`` partition (the date is
+    the partition's name, not a column)."""
+    return dataclasses.replace(from_row(QuarantineEntry, r), call_date=call_date)

@@ -135,9 +135,10 @@ CRITICAL_PREFIX = "critical: "
 def distinct_reasons(reasons: Sequence[str]) -> tuple[str, ...]:
     """A call's reasons as shown to people: each once.
 
-    :func:`score_call` lists a failed item that is both ``critical`` and a ``flag`` twice
-    (``critical: forbidden_language — …`` and ``forbidden_language — …``), and the stored
-    scores and queues keep that; the second line says nothing new.
+    :func:`score_call` writes each reason once, but scores and queues stored before it did
+    list a failed item that is both ``critical`` and a ``flag`` twice (``critical:
+    forbidden_language — …`` and ``forbidden_language — …``) until that date is rescored;
+    the second line says nothing new, so the places that show reasons still drop it.
 
     Examples
     --------
@@ -197,7 +198,8 @@ def score_call(
     passed = sum(f.weight for f in applicable if f.outcome == "pass")
     score = 100.0 * passed / total if total else 100.0
     critical = [f for f in findings if f.critical and f.outcome == "fail"]
-    flags = [f for f in findings if f.flag and f.outcome == "fail"]
+    # A failed item that is critical and a flag is a reason once, in its critical form.
+    flags = [f for f in findings if f.flag and f.outcome == "fail" and not f.critical]
     if critical:
         score = 0.0
     reasons: list[str] = []

@@ -111,7 +111,8 @@ thousands of characters."""
 
 def short_rule(rule: str) -> str:
     """A finding's rule as the app and the CLI print it: its first
-    :data:`RULE_SHOWN_CHARS` characters (the full text goes in a tooltip, or ``-v``).
+    :data:`RULE_SHOWN_CHARS` characters (the full text goes in the app's tooltip; the CLI
+    prints it with ``earmark rubric explain --full-rules``).
 
     Examples
     --------

@@ -26,6 +26,7 @@ from pipeline.redact_audio import spans_of
 from pipeline.rows import diarization_of, queue_entry_from_row
 from pipeline.scoring import clock
 from pipeline.shapes import from_row
+from pipeline.stored import quarantined, queue_inspectors
 from pipeline.types import Evidence, Finding, PlanSpan, QuarantineEntry, QueueEntry
 from review.charts import Marker, TimelineData
 
@@ -169,8 +170,7 @@ def _plan(row: Mapping[str, Any]) -> tuple[tuple[float, float, str], ...]:
 
 def quarantined_on(root: str | Path, date: str) -> int:
     """How many recordings of ``date`` could not be processed (rows of ``quarantine``)."""
-    part = wh.read_partition(root, "quarantine", date, columns=["call_id"])
-    return 0 if part is None else part.num_rows
+    return len(quarantined(root, date))
 
 
 def latest_queue_date(root: str | Path, *, inspector: str | None = None) -> str | None:
@@ -179,8 +179,7 @@ def latest_queue_date(root: str | Path, *, inspector: str | None = None) -> str 
     if inspector is None:
         return dates[0] if dates else None
     for date in dates:
-        part = wh.read_partition(root, "queue", date, columns=["inspector"])
-        if part is not None and pc.any(pc.equal(part["inspector"], inspector)).as_py():
+        if inspector in queue_inspectors(root, date):
             return date
     return dates[0] if dates else None
 
@@ -254,15 +253,17 @@ def quarantine_of(root: str | Path, ref: CallRef, call: Row) -> QuarantineEntry 
     row is gone says what its ``calls`` row does."""
     if call.get("status") != "quarantined":
         return None
-    for r in partition_rows(root, "quarantine", ref.call_date, ref.call_id):
-        return from_row(QuarantineEntry, r)
+    for entry in quarantined(root, ref.call_date, call_id=ref.call_id):
+        return entry
     reason = call.get("status_reason") or "no reason was recorded"
-    return QuarantineEntry(call.get("source_path") or "", "", reason, ref.call_id)
+    return QuarantineEntry(
+        call.get("source_path") or "", "", reason, ref.call_id, call_date=ref.call_date
+    )
 
 
 def queued_for(root: str | Path, ref: CallRef) -> set[str]:
     """Inspectors whose queue for the call's date lists it."""
-    return {q["inspector"] for q in partition_rows(root, "queue", ref.call_date, ref.call_id)}
+    return set(queue_inspectors(root, ref.call_date, call_id=ref.call_id))
 
 
 def finding_key(rubric_id: str, rubric_version: int, item_id: str) -> str:

@@ -216,13 +216,13 @@ class MeaningDetector:
         """
         if self.head is None or not utterances:
             return utterances
-        weight = self.params.nearest_weight
-        if weight and self._everyday is None:
-            return utterances
         vectors = call_vectors(call, self.embedder)[list(utterances)]
         weights, bias = self.head
         score = vectors @ weights + bias
-        if weight and self._everyday is not None:
+        weight = self.params.nearest_weight
+        if weight:
+            if self._everyday is None:  # no bound on the nearest counter-example: keep all
+                return utterances
             reach = np.linalg.norm(vectors, axis=1) * self._reach
             score = score + weight * (reach - (vectors @ self._everyday.T).max(axis=1))
         # scores() decides the edge: a float32 step's leeway at the threshold's size

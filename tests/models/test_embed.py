@@ -280,3 +280,23 @@ def test_conduct_is_tuned_through_its_empathy_veto() -> None:
     assert alone > meaning_of(item).params.threshold  # the head alone would flag it
     vetoed, kept = item_margins(rubric, "unprofessional_conduct", [sympathy, blame])
     assert vetoed == float("-inf") and kept > meaning_of(item).params.threshold
+
+
+def test_without_everyday_lines_the_nearest_margin_leaves_no_line_out() -> None:
+    """With ``nearest_weight`` and ``neutral: false`` nothing bounds the nearest
+    counter-example from below: every line is compared with every example, and the hits
+    are still exactly the scores' over the threshold."""
+    lines = [
+        ("agent", "That's your problem, not mine."),
+        ("agent", "I'm sorry, let me check that."),
+        ("agent", "Your order number, please."),
+    ]
+    compiled = _linear("en", neutral=False, nearest_weight=40)
+    detector = compiled.items[0].detector
+    call = prepare_call(_call("en", *lines), compiled.analyzer)
+    everyone = list(range(len(lines)))
+    assert list(detector._may_fire(call, everyone)) == everyone
+    over = [
+        i for i, (m, _, _) in zip(everyone, detector.scores(call, everyone), strict=True) if m >= 0
+    ]
+    assert [hit.utterance for hit in detector.find(call, everyone)] == over

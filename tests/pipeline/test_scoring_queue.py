@@ -55,6 +55,23 @@ def test_critical_failure_zeroes_and_explains() -> None:
     assert s.reasons[0] == 'critical: rude — agent at 1:15: "That\'s not my problem."'
 
 
+def test_a_critical_flag_item_is_one_reason_in_its_critical_form() -> None:
+    """An item both ``critical`` and a ``flag`` is said once, as critical, in the stored
+    reasons (it used to be written twice, the second copy without "critical: ")."""
+    ev = Evidence("agent", 6.0, 7.0, "not my problem")
+    swear = _f("forbidden_language", "fail", weight=0, critical=True, flag=True, ev=[ev])
+    esc = _f(
+        "escalation", "fail", weight=0, flag=True, ev=[Evidence("customer", 9.0, 10.0, "a manager")]
+    )
+    s = score_call([_f("a", "pass"), swear, esc])
+    assert s.reasons == (
+        'critical: forbidden_language — agent at 0:06: "not my problem"',
+        'escalation — customer at 0:09: "a manager"',
+    )
+    bare = score_call([_f("a", "pass"), _f("x", "fail", weight=0, critical=True, flag=True)])
+    assert bare.reasons == ("critical: x failed",)
+
+
 def test_flag_and_low_asr_and_low_score_need_review() -> None:
     ev = Evidence("customer", 5.0, 6.0, "I want a supervisor")
     flagged = score_call([_f("a", "pass"), _f("esc", "fail", weight=0, flag=True, ev=[ev])])

@@ -254,7 +254,8 @@ def build_warehouse(tmp_path: Path) -> Path:
 WIDE = "C-WIDE"
 """A call whose evidence's rule is a regular expression of thousands of characters (the
 agent names of an ``agent_name`` item) and whose critical flag item is listed twice in its
-score's and queue's reasons, as ``score_call`` writes it; queued for lena."""
+score's and queue's reasons, as ``score_call`` wrote it before it wrote each reason once
+(rows stored then are still read); queued for lena."""
 BROKEN = "C-BROKEN"
 """A recording the night quarantined (``[A002]``): a ``calls`` row and a ``quarantine`` row."""
 NAMES_RULE = "regex '\\b(?:" + "|".join(f"agentname{k:04d}" for k in range(200)) + ")\\b'"

@@ -1,0 +1,81 @@
+"""Stored ``queue`` and ``quarantine`` partitions read back as records, one date at a time.
+
+The command line (``earmark queue show`` on an empty queue) and the review app (its queue
+and call pages) ask the same questions of these tables; they both ask them here.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline import warehouse as wh
+from pipeline.rows import quarantine_from_row
+from pipeline.types import QuarantineEntry
+
+Root = str | os.PathLike[str]
+
+
+def _of_call(table: pa.Table, call_id: str | None) -> pa.Table:
+    return table if call_id is None else table.filter(pc.equal(table["call_id"], call_id))
+
+
+def queue_inspectors(root: Root, date: str, *, call_id: str | None = None) -> tuple[str, ...]:
+    """The inspectors with rows in ``date``'s stored queue (for ``call_id`` when given).
+
+    Parameters
+    ----------
+    root
+        Warehouse location.
+    date
+        The queue's ``call_date`` (``YYYY-MM-DD``).
+    call_id
+        Only the rows of this call; ``None`` for all.
+
+    Returns
+    -------
+    tuple[str, ...]
+        Sorted, each once; ``()`` when the date has no queue (or the call is not in it).
+
+    Examples
+    --------
+    >>> queue_inspectors("/nonexistent-warehouse", "2026-11-02")
+    ()
+    """
+    columns = ["inspector"] if call_id is None else ["inspector", "call_id"]
+    part = wh.read_partition(root, "queue", date, columns=columns)
+    if part is None:
+        return ()
+    return tuple(sorted(set(_of_call(part, call_id).column("inspector").to_pylist())))
+
+
+def queued_inspectors(root: Root) -> dict[str, tuple[str, ...]]:
+    """Each date with a stored queue, in order → :func:`queue_inspectors` of it (``()``
+    for a queue stored empty)."""
+    return {date: queue_inspectors(root, date) for date in wh.partition_dates(root, "queue")}
+
+
+def quarantined(root: Root, date: str, *, call_id: str | None = None) -> list[QuarantineEntry]:
+    """``date``'s ``quarantine`` rows as records, in stored order (of ``call_id`` when given).
+
+    Parameters
+    ----------
+    root
+        Warehouse location.
+    date
+        The ``call_date`` partition (``YYYY-MM-DD``); each record's ``call_date``.
+    call_id
+        Only this call's rows; ``None`` for all.
+
+    Returns
+    -------
+    list[QuarantineEntry]
+        ``[]`` when the date has no quarantine partition.
+    """
+    part = wh.read_partition(root, "quarantine", date)
+    if part is None:
+        return []
+    rows = _of_call(part, call_id).to_pylist()
+    return [quarantine_from_row(r, call_date=date) for r in rows]

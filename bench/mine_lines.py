@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,16 +93,21 @@ def marks(item: str, language: str) -> dict[str, tuple[set[int], set[int]]]:
     return out
 
 
+def iter_tsv(path: Path) -> Iterator[tuple[int, str, list[str]]]:
+    """Lazily, ``(line number, row, its tab-separated fields)`` of each non-blank row of
+    ``path``; nothing when there is no file."""
+    if not path.is_file():
+        return
+    for n, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if row.strip():
+            yield n, row, row.split("\t")
+
+
 def twins(item: str, language: str) -> dict[tuple[str, int], str]:
     """(call id, line) → the line rewritten without the item (none without a file)."""
     path = TWINS / f"{item}.{language}.tsv"
-    if not path.is_file():
-        return {}
     out = {}
-    for n, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not row.strip():
-            continue
-        fields = row.split("\t")
+    for n, row, fields in iter_tsv(path):
         if len(fields) != 3 or not fields[1].isdigit() or not fields[2].strip():
             raise SystemExit(f"{path}:{n}: expected 'call_id<TAB>4<TAB>text', got {row!r}")
         out[(fields[0], int(fields[1]))] = " ".join(fields[2].split())
@@ -112,13 +117,8 @@ def twins(item: str, language: str) -> dict[tuple[str, int], str]:
 def written(item: str, language: str) -> list[Line]:
     """The lines written for ``item`` on their own (none without a file)."""
     path = WRITTEN / f"{item}.{language}.tsv"
-    if not path.is_file():
-        return []
     out = []
-    for n, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not row.strip():
-            continue
-        fields = row.split("\t")
+    for n, row, fields in iter_tsv(path):
         if len(fields) != 3 or fields[0] not in ("0", "1") or fields[1] not in REGISTERS:
             raise SystemExit(f"{path}:{n}: expected '1|0<TAB>call|chat|post<TAB>text', got {row!r}")
         text = " ".join(fields[2].split())

@@ -94,7 +94,7 @@ class LocalApi:
         )
 
     def _spawn(self, *, services: bool) -> None:
-        port = _free_port()
+        port = free_port()
         home = os.environ.get("PREFECT_HOME") or os.path.expanduser("~/.prefect")
         os.makedirs(home, exist_ok=True)
         self.log = os.path.join(home, "api-server.log")
@@ -198,7 +198,8 @@ def wait_healthy(
     raise ConfigError(f"no healthy Prefect server at {url} after {timeout_s:.0f} s", code="C021")
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (the OS picks it)."""
     import socket
 
     with socket.socket() as s:

@@ -38,7 +38,7 @@ from pydantic import BaseModel, Field
 
 from pipeline.errors import RubricError
 from pipeline.protocols import TextAnalyzer
-from pipeline.rubric.builtin import NEGATION_CUES
+from pipeline.rubric.builtin import negation_cues
 from pipeline.rubric.detectors import CallText, DetectorParams, Hit
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
@@ -84,10 +84,9 @@ class SemanticDetector:
             self.encoder.embed(params.counter_examples) if params.counter_examples else None
         )
         self.threshold = params.threshold
-        cues = params.negation_cues
-        if cues is None:
-            cues = list(NEGATION_CUES.get(analyzer.language, ()))
-        self.cues = frozenset(analyzer.normalize(c) for c in cues) if params.negation else None
+        self.cues = (
+            frozenset(negation_cues(params.negation_cues, analyzer)) if params.negation else None
+        )
         self.example_negated = [
             self._negated(analyzer.tokenize(analyzer.normalize(e)).lower) for e in self.examples
         ]

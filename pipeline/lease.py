@@ -69,8 +69,7 @@ def _file_lock(root: str, folder: Path) -> Iterator[None]:
         folder.mkdir(parents=True, exist_ok=True)
         f = open(folder / LOCK_NAME, "a+")  # noqa: SIM115 (held open for the whole night)
     except OSError as exc:
-        coded = write_error(root, exc)
-        raise (coded if isinstance(coded, WarehouseError) else unwritable(root, exc)) from exc
+        raise _cannot_write(root, exc) from exc
     with f:
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -90,6 +89,13 @@ def _file_lock(root: str, folder: Path) -> Iterator[None]:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
+def _cannot_write(root: str, exc: OSError) -> WarehouseError:
+    """The coded error for a lock folder that cannot be written: a full disk, a read-only
+    warehouse, else ``W004`` naming the cause."""
+    coded = write_error(root, exc)
+    return coded if isinstance(coded, WarehouseError) else unwritable(root, exc)
+
+
 def _probe_writable(root: str, folder: Path) -> None:
     """Refuse a read-only warehouse before the night spends hours on ASR, not at its end
     (an existing lock file can stay writable in a folder where nothing can be created)."""
@@ -98,8 +104,7 @@ def _probe_writable(root: str, folder: Path) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        coded = write_error(root, exc)
-        raise (coded if isinstance(coded, WarehouseError) else unwritable(root, exc)) from exc
+        raise _cannot_write(root, exc) from exc
 
 
 @contextlib.contextmanager

@@ -215,9 +215,7 @@ def transcripts_from_table(
         for r in table.to_pylist():
             by_call[r["call_id"]].append(r)
         return [transcript_from_rows(c, lang, d, by_call[c]) for c, lang, d in calls]
-    runs: dict[str, tuple[int, int]] = {}
-    for i, call_id in enumerate(table.column("call_id").to_pylist()):
-        runs[call_id] = (runs.get(call_id, (i, i))[0], i + 1)
+    runs = _call_runs(table.column("call_id").to_pylist())
     return [
         Transcript(c, lang, d, tuple(built[slice(*runs.get(c, (0, 0)))])) for c, lang, d in calls
     ]
@@ -231,10 +229,16 @@ def vectors_from_table(call_ids: Sequence[str], utterances: pa.Table) -> list[Ve
         [("call_id", "ascending"), ("idx", "ascending")]
     )
     column = table.column("vector").to_pylist()
-    runs: dict[str, tuple[int, int]] = {}
-    for i, call_id in enumerate(table.column("call_id").to_pylist()):
-        runs[call_id] = (runs.get(call_id, (i, i))[0], i + 1)
+    runs = _call_runs(table.column("call_id").to_pylist())
     return [decode_vectors(column[slice(*runs[c])]) if c in runs else None for c in call_ids]
+
+
+def _call_runs(call_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """Each call's ``(start, stop)`` rows in a table sorted by call: one slice per call."""
+    runs: dict[str, tuple[int, int]] = {}
+    for i, call_id in enumerate(call_ids):
+        runs[call_id] = (runs.get(call_id, (i, i))[0], i + 1)
+    return runs
 
 
 _UTTERANCE_COLUMNS = ("speaker", "start_s", "end_s", "text", "confidence", "channel")

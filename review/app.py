@@ -10,6 +10,7 @@ Run it with :func:`serve` (``earmark serve``) or mount :func:`create_app` anywhe
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import functools
 import logging
@@ -422,6 +423,27 @@ def _one(fields: Mapping[str, list[str]], name: str, default: str = "") -> str:
     return values[0] if values else default
 
 
+def check_date(value: str | None, name: str) -> None:
+    """Refuse a query's ``name`` that is given and not ``YYYY-MM-DD`` (400)."""
+    if value is not None and not _DATE.match(value):
+        raise HTTPException(400, f"{name} must be YYYY-MM-DD, got {value!r}")
+
+
+def day_count(days: int | None, *, default: int) -> int:
+    """A page's ``days`` query (``default`` when absent); 400 outside 1..366."""
+    days = default if days is None else days
+    if not 1 <= days <= 366:
+        raise HTTPException(400, f"days must be 1 to 366, got {days}")
+    return days
+
+
+def newest_night(root: str, table: str) -> str:
+    """The newest night stored in ``table`` (today when there is none): where a page's
+    period of ``days`` ends."""
+    dates = wh.partition_dates(root, table)
+    return dates[-1] if dates else dt.date.today().isoformat()
+
+
 def check_csrf(session: Session | None, fields: Mapping[str, list[str]]) -> None:
     """Refuse a form whose ``csrf`` field is not the session's token (403)."""
     sent = _one(fields, "csrf")
@@ -555,8 +577,7 @@ def _queue(
     state = _state(request)
     if account.role == "agent":  # agents have no queue: their scorecard is their page
         return RedirectResponse(_start_page(account), status_code=303)
-    if date is not None and not _DATE.match(date):
-        raise HTTPException(400, f"date must be YYYY-MM-DD, got {date!r}")
+    check_date(date, "date")
     who = account.name if account.role == "inspector" else (inspector or None)
     dates = data.queue_dates(state.warehouse)
     date = date or data.latest_queue_date(state.warehouse, inspector=who)

@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 
 from pipeline import warehouse as wh
 from pipeline.config import Config, usable_cores
+from pipeline.reason_store import period_start
 from pipeline.shapes import columns
 from review.calibration import ItemAgreement, calibrate
 from review.store import CoachingSession, Review, ReviewStore
@@ -177,8 +178,7 @@ class FeedbackIndex:
         review app does this in the background when it starts)."""
         dates = wh.partition_dates(self.root, "calls")
         if dates:
-            first = (dt.date.fromisoformat(dates[-1]) - dt.timedelta(days=days - 1)).isoformat()
-            self.summary(first, dates[-1])
+            self.summary(period_start(dates[-1], days), dates[-1])
 
     def _stamp(self, date: str) -> tuple[object, ...]:
         return tuple(wh.stamp(wh.partition_path(self.root, t, date)) for t in self._TABLES)

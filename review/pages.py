@@ -19,9 +19,19 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
-from pipeline import warehouse as wh
+from pipeline.reason_store import period_start
 from review import charts
-from review.app import ReviewApp, SignedIn, _one, _render, _state, save_form
+from review.app import (
+    _DATE,
+    ReviewApp,
+    SignedIn,
+    _one,
+    _render,
+    _state,
+    day_count,
+    newest_night,
+    save_form,
+)
 from review.auth import Account
 from review.feedback import (
     DEFAULT_DAYS,
@@ -36,7 +46,6 @@ from review.scope import may_see_agent, may_see_team, teams_of
 from review.store import CoachingSession
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def feedback_routes(app: FastAPI) -> None:
@@ -61,13 +70,9 @@ def period(root: str, *, days: int | None, month: str | None) -> tuple[str, str]
         if not _MONTH.match(month):
             raise HTTPException(400, f"month must be YYYY-MM, got {month!r}")
         return month_days(month)
-    days = DEFAULT_DAYS if days is None else days
-    if not 1 <= days <= 366:
-        raise HTTPException(400, f"days must be 1 to 366, got {days}")
-    dates = wh.partition_dates(root, "calls")
-    last = dates[-1] if dates else dt.date.today().isoformat()
-    first = (dt.date.fromisoformat(last) - dt.timedelta(days=days - 1)).isoformat()
-    return first, last
+    days = day_count(days, default=DEFAULT_DAYS)
+    last = newest_night(root, "calls")
+    return period_start(last, days), last
 
 
 # ---------------------------------------------------------------- agent scorecard

@@ -8,8 +8,6 @@ meet rising reasons in their queues (``trend`` entries); agents see neither.
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Annotated
@@ -18,7 +16,6 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
-from pipeline import warehouse as wh
 from pipeline.reason_store import (
     ReasonsPeriod,
     options_from_config,
@@ -31,14 +28,13 @@ from pipeline.reason_trends import (
     reason_periods,
 )
 from review import charts
-from review.app import SignedIn, _render, _state
+from review.app import SignedIn, _render, _state, check_date, day_count, newest_night
 from review.auth import Account
 
 DEFAULT_DAYS = 28
 CHARTED = 12
 """Reasons drawn in the overview's chart (rising first, then the largest); past the six
 colours a line is dashed."""
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def reasons_routes(app: FastAPI) -> None:
@@ -63,13 +59,9 @@ def _period(
     ``team``, that team's calls and the flags raised on them (403 for all but QA leads)."""
     _lead_only(account)
     state = _state(request)
-    dates = wh.partition_dates(state.warehouse, "call_reasons")
-    last = dates[-1] if dates else dt.date.today().isoformat()
-    if since is not None and not _DATE.match(since):
-        raise HTTPException(400, f"since must be YYYY-MM-DD, got {since!r}")
-    span = DEFAULT_DAYS if days is None else days
-    if not 1 <= span <= 366:
-        raise HTTPException(400, f"days must be 1 to 366, got {span}")
+    last = newest_night(state.warehouse, "call_reasons")
+    check_date(since, "since")
+    span = day_count(days, default=DEFAULT_DAYS)
     return reasons_period(
         state.warehouse,
         options_from_config(state.config),

@@ -53,7 +53,7 @@ def s3() -> Iterator[object]:
     from moto.server import ThreadedMotoServer
     from s3kit import S3
 
-    from flows.schedule import free_port
+    from flows.lifetime import free_port
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     port = free_port()

@@ -45,6 +45,13 @@ regular expressions (不便宜 "not cheap" does negate): a negation cue found in
 them does not count (Chinese, where cues are matched inside words)."""
 
 
+def negation_cues(configured: Sequence[str] | None, analyzer: TextAnalyzer) -> tuple[str, ...]:
+    """A detector's negation cues, normalised: its ``negation_cues`` when it sets them, else
+    its language's (:data:`NEGATION_CUES`)."""
+    cues = configured if configured is not None else NEGATION_CUES.get(analyzer.language, ())
+    return tuple(analyzer.normalize(c) for c in cues)
+
+
 class TextParams(DetectorParams):
     negation: bool = False
     negation_cues: list[str] | None = None
@@ -81,13 +88,10 @@ class _TokenMatcher:
     ):
         self.finder = finder
         self.rules = list(rules)
-        cues = (
-            params.negation_cues
-            if params.negation_cues is not None
-            else NEGATION_CUES.get(analyzer.language, ())
-        )
         self.cues = (
-            frozenset(analyzer.normalize(c) for c in cues) if params.negation else frozenset()
+            frozenset(negation_cues(params.negation_cues, analyzer))
+            if params.negation
+            else frozenset()
         )
         self.window = params.negation_window
 
@@ -175,12 +179,7 @@ class RegexDetector:
 
     def __init__(self, params: RegexParams, analyzer: TextAnalyzer) -> None:
         self.patterns = [(re.compile(p), required_literals(p)) for p in params.patterns]
-        cues = (
-            params.negation_cues
-            if params.negation_cues is not None
-            else NEGATION_CUES.get(analyzer.language, ())
-        )
-        self.cues = tuple(analyzer.normalize(c) for c in cues) if params.negation else ()
+        self.cues = negation_cues(params.negation_cues, analyzer) if params.negation else ()
         self.window = params.negation_window
 
     def find(self, call: CallText, utterances: Sequence[int]) -> list[Hit]:

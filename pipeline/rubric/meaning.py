@@ -40,7 +40,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from pipeline import errors
 from pipeline.protocols import Arrays, Embedder, TextAnalyzer
-from pipeline.rubric.builtin import NEGATION_CUES, NOT_NEGATIONS
+from pipeline.rubric.builtin import NOT_NEGATIONS, negation_cues
 from pipeline.rubric.detectors import CallText, Detector, DetectorParams, Hit, build_detector
 from pipeline.rubric.shipped import shipped_path
 from pipeline.textfile import load_yaml
@@ -143,10 +143,9 @@ class MeaningDetector:
         """The longest example vector: no utterance is nearer any example than its own
         length times this (Cauchy–Schwarz)."""
         self._everyday = neutral_vectors(embedder) if params.neutral else None
-        cues = params.negation_cues
-        if cues is None:
-            cues = list(NEGATION_CUES.get(analyzer.language, ()))
-        self.cues = frozenset(analyzer.normalize(c) for c in cues) if params.negation else None
+        self.cues = (
+            frozenset(negation_cues(params.negation_cues, analyzer)) if params.negation else None
+        )
         self.analyzer = analyzer
         # without cues nothing reads as negated: the examples need not be tokenised
         self.example_negated = [

@@ -45,7 +45,7 @@ def dask_cluster(s3: S3) -> Iterator[str]:
     (with the S3 credentials and endpoint in their environment)."""
     from distributed import Client
 
-    from flows.schedule import free_port
+    from flows.lifetime import free_port
 
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"

@@ -8,27 +8,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rubrickit import rubric_doc, rubric_item
+from rubrickit import rubric_doc, rubric_item, spoken_words
 from runkit import earmark
 
 from models.nlp import get_analyzer
 from pipeline.errors import RubricError
 from pipeline.rubric.engine import compile_rubric, evaluate
 from pipeline.rubric.schema import parse_rubric
-from pipeline.types import Span, Transcript, Utterance, Word
-
-
-def _words(text: str, start: float) -> tuple[Word, ...]:
-    return tuple(
-        Word(start + i * 0.5, start + i * 0.5 + 0.4, " " + w, 0.9)
-        for i, w in enumerate(text.split())
-    )
+from pipeline.types import Span, Transcript, Utterance
 
 
 def _call(language: str, *turns: tuple[str, float, str], duration: float = 300.0) -> Transcript:
     utts = tuple(
         Utterance(
-            s, t, t + 0.5 * max(1, len(x.split())), x, _words(x, t) if language != "zh" else (), 0.9
+            s,
+            t,
+            t + 0.5 * max(1, len(x.split())),
+            x,
+            spoken_words(x, t) if language != "zh" else (),
+            0.9,
         )  # type: ignore[arg-type]
         for s, t, x in turns
     )

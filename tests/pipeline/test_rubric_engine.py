@@ -3,12 +3,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from rubrickit import GREETING, rubric_doc
+from rubrickit import GREETING, rubric_doc, spoken_words
 
 from models.nlp import get_analyzer
 from pipeline.rubric.engine import compile_rubric, evaluate
 from pipeline.rubric.schema import parse_rubric
-from pipeline.types import Transcript, Utterance, Word
+from pipeline.types import Transcript, Utterance
 
 RUBRIC = {
     **rubric_doc(version=2),
@@ -60,13 +60,6 @@ RUBRIC = {
 }
 
 
-def _words(text: str, start: float) -> tuple[Word, ...]:
-    return tuple(
-        Word(start + i * 0.5, start + i * 0.5 + 0.4, " " + w, 0.9)
-        for i, w in enumerate(text.split())
-    )
-
-
 def _call(*turns: tuple[str, float, str], duration: float = 120.0) -> Transcript:
     utts = tuple(
         Utterance(
@@ -74,7 +67,7 @@ def _call(*turns: tuple[str, float, str], duration: float = 120.0) -> Transcript
             start_s=t,
             end_s=t + 0.5 * len(x.split()),
             text=x,
-            words=_words(x, t),
+            words=spoken_words(x, t),
             confidence=0.9,
         )  # type: ignore[arg-type]
         for s, t, x in turns

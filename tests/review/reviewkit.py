@@ -11,7 +11,6 @@ import contextlib
 import math
 import re
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from rowkit import analysis
 
+from flows.lifetime import free_port
 from pipeline import errors, rows
 from pipeline import warehouse as wh
 from pipeline.config import Config, InspectorConfig, QueueConfig
@@ -469,12 +469,6 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def served(app: Any) -> Iterator[str]:
     """``app`` served by uvicorn in a background thread on a free local port: its base URL."""
@@ -521,6 +515,15 @@ def chromium() -> Iterator[Any]:
             yield b
         finally:
             b.close()
+
+
+def wait_player_near(page: Any, seconds: float) -> None:
+    """Wait until the call page's player is within half a second of ``seconds``."""
+    page.wait_for_function(
+        "t => Math.abs(document.getElementById('player').currentTime - t) < 0.5",
+        arg=seconds,
+        timeout=10_000,
+    )
 
 
 def sign_in_form(page: Any, base: str, name: str, *, then: str) -> None:

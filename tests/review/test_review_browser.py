@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from reviewkit import needs_chromium, served_review, sign_in_form
+from reviewkit import needs_chromium, served_review, sign_in_form, wait_player_near
 
 from review.store import ReviewStore
 
@@ -39,14 +39,6 @@ def _sign_in(page: Page, base: str, name: str, *, then: str = "/queue") -> None:
 
 def _current_time(page: Page) -> float:
     return float(page.evaluate("document.getElementById('player').currentTime"))
-
-
-def _wait_time_near(page: Page, seconds: float) -> None:
-    page.wait_for_function(
-        "t => Math.abs(document.getElementById('player').currentTime - t) < 0.5",
-        arg=seconds,
-        timeout=10_000,
-    )
 
 
 def test_inspector_reviews_a_call_in_the_browser(server: tuple[str, str], browser: Browser) -> None:
@@ -77,7 +69,7 @@ def test_inspector_reviews_a_call_in_the_browser(server: tuple[str, str], browse
 
     forbidden = page.locator("#finding-forbidden_language")
     forbidden.get_by_role("button", name="▶ 0:08").click()
-    _wait_time_near(page, 5.0)  # 3 s of context before the moment
+    wait_player_near(page, 5.0)  # 3 s of context before the moment
     assert abs(_current_time(page) - 5.0) < 0.5
     page.keyboard.press("r")  # the clicked finding is focused: mark it incorrect
     expect(forbidden.get_by_label("incorrect")).to_be_checked()
@@ -85,16 +77,16 @@ def test_inspector_reviews_a_call_in_the_browser(server: tuple[str, str], browse
 
     greeting = page.locator("#finding-greeting")
     greeting.get_by_role("button", name="▶ 0:00").click()
-    _wait_time_near(page, 0.5)
+    wait_player_near(page, 0.5)
     page.keyboard.press("c")
     expect(greeting.get_by_label("correct", exact=True)).to_be_checked()
 
     page.get_by_role("button", name="0:17–0:28").click()  # a plan span
-    _wait_time_near(page, 17.0)
+    wait_player_near(page, 17.0)
     page.get_by_role("button", name="▶ Play the plan (0:21)").click()
-    _wait_time_near(page, 5.0)
+    wait_player_near(page, 5.0)
     page.keyboard.press("n")  # next span of the plan
-    _wait_time_near(page, 17.0)
+    wait_player_near(page, 17.0)
     page.keyboard.press(" ")  # pause
     page.wait_for_function("document.getElementById('player').paused")
     page.get_by_role("button", name="read 0:00–0:05").click()  # a stretch to read, not hear
@@ -158,7 +150,7 @@ def test_evidence_plays_three_seconds_before_and_five_after(
     button = page.locator("#finding-forbidden_language").get_by_role("button", name="▶ 0:08")
     expect(button).to_have_attribute("title", re.compile("plays 0:05–0:15"))
     button.click()
-    _wait_time_near(page, 5.0)
+    wait_player_near(page, 5.0)
     # Still playing past the end of the words themselves (0:10) …
     page.wait_for_function(
         "() => { const a = document.getElementById('player');"

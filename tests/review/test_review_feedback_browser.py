@@ -24,6 +24,7 @@ from reviewkit import (
     seed_reviews,
     served,
     sign_in_form,
+    wait_player_near,
 )
 
 from review.store import ReviewStore
@@ -74,14 +75,6 @@ def _card_numbers(page: Page, title: str) -> Locator:
     return card
 
 
-def _wait_time_near(page: Page, seconds: float) -> None:
-    page.wait_for_function(
-        "t => Math.abs(document.getElementById('player').currentTime - t) < 0.5",
-        arg=seconds,
-        timeout=10_000,
-    )
-
-
 def test_the_timeline_shows_the_call_and_seeks_the_player(
     server: str, browser: Browser, shots: Path
 ) -> None:
@@ -98,9 +91,9 @@ def test_the_timeline_shows_the_call_and_seeks_the_player(
     expect(page.locator(".timeline-box .legend")).to_contain_text("customer sentiment")
     page.wait_for_function("document.getElementById('player').readyState >= 1")
     timeline.locator("rect.hold").click()
-    _wait_time_near(page, 24.0)
+    wait_player_near(page, 24.0)
     timeline.locator("rect.customer").nth(1).click()
-    _wait_time_near(page, 11.0)
+    wait_player_near(page, 11.0)
     # forbidden_language's marker (its words at 0:08-0:10) plays 3 s before to 5 s after
     marker = timeline.locator("g.marker").first
     assert (marker.get_attribute("data-seek"), marker.get_attribute("data-end")) == (
@@ -108,7 +101,7 @@ def test_the_timeline_shows_the_call_and_seeks_the_player(
         "15.00",
     )
     marker.dispatch_event("click")
-    _wait_time_near(page, 5.0)
+    wait_player_near(page, 5.0)
     page.evaluate("window.scrollTo(0, 0)")
     page.locator(".timeline-box").screenshot(path=str(shots / "timeline.png"))
     assert not errors, errors

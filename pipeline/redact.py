@@ -156,7 +156,9 @@ class RedactOptions:
     cue_after_words
         How many words may stand between digits and a cue said after them.
     cue_carry_s
-        Cues carry into the next utterances unless this much silence comes first.
+        Cues carry into the next utterances unless this much silence comes first; after a
+        card cue not yet answered by a card, a party's digit pieces are joined over pauses
+        this long too (the card it asked for, read slowly).
     join_gap_s
         A party's digit run continues into its next utterance when that starts within
         this many seconds.
@@ -313,10 +315,25 @@ def _analyse(
 def _next_carried(analysis: _Analysis, options: RedactOptions) -> tuple[Carried, ...]:
     text = analysis.norm.text
     window = options.cue_window_words
-    own = (Carried(c.kind, count_words(text[c.end :])) for c in analysis.cues)
+    cards = _card_starts(analysis, len(analysis.runs))
+    own = (
+        Carried(c.kind, count_words(text[c.end :]), any(p >= c.end for p in cards))
+        for c in analysis.cues
+    )
     total = count_words(text)
-    old = (Carried(c.kind, c.words + total) for c in analysis.carried)
+    old = (Carried(c.kind, c.words + total, c.answered or bool(cards)) for c in analysis.carried)
     return tuple(c for c in (*own, *old) if c.words <= window)
+
+
+def _card_starts(analysis: _Analysis, before_run: int) -> list[int]:
+    """Where the card numbers (or numbers that may be misheard ones) among the runs before
+    run ``before_run`` start in the normalised text."""
+    return [
+        analysis.norm.starts[hit.first]
+        for hits in analysis.run_hits[:before_run]
+        for hit in hits
+        if hit.kind == CARD or hit.maybe_card
+    ]
 
 
 # --- runs split over utterances ------------------------------------------------------------
@@ -397,7 +414,8 @@ def _chain_from(
 ) -> list[tuple[int, int]]:
     """The runs continuing the run that ends utterance ``k`` into the party's next ones:
     each said within ``join_gap_s``, or within ``card_join_gap_s`` when the chain up to it
-    is a card read slowly (the longest such chain)."""
+    is a card read slowly (the longest such chain); after a card cue, within
+    ``cue_carry_s``, as long as the cue itself carries."""
     analysis = analyses[k]
     if not analysis.runs or not _run_ends(analysis, len(analysis.runs) - 1):
         return []
@@ -405,6 +423,8 @@ def _chain_from(
     close = 1  # how much of the chain is joined within join_gap_s
     current = k
     gap_s = max(options.join_gap_s, options.card_join_gap_s)
+    if _open_card_cue(analyses, chain[0], options):
+        gap_s = max(gap_s, options.cue_carry_s)
     while (following := _next_turn(utterances, current, gap_s)) is not None:
         nxt = analyses[following]
         if not nxt.runs or not _run_starts(nxt, 0):
@@ -425,12 +445,26 @@ def _chain_from(
 def _card_read_slowly(
     analyses: Sequence[_Analysis], chain: Sequence[tuple[int, int]], options: RedactOptions
 ) -> bool:
-    """Whether the runs of ``chain`` are one card read slowly, over long pauses."""
-    head = analyses[chain[0][0]]
-    run = head.runs[chain[0][1]]
-    card_cue = CARD in cue_kinds(run, head.norm, head.cues, head.carried, options)
+    """Whether the runs of ``chain`` are one card read slowly, over long pauses. A piece
+    that alone is a phone (named as one) is read whole, never as a card's group."""
+    if any(hit.kind == PHONE for u, r in chain for hit in analyses[u].run_hits[r]):
+        return False
     pieces = [analyses[u].runs[r].digits for u, r in chain]
-    return card_read_slowly(pieces, card_cue=card_cue)
+    return card_read_slowly(pieces, card_cue=_open_card_cue(analyses, chain[0], options))
+
+
+def _open_card_cue(
+    analyses: Sequence[_Analysis], at: tuple[int, int], options: RedactOptions
+) -> bool:
+    """Whether a card cue names run ``at`` (said near it, or carried from earlier turns)
+    and no card has been read since: the card it asked for is still to come. An order
+    number and an amount said after the card are not its groups."""
+    head = analyses[at[0]]
+    run = head.runs[at[1]]
+    cards = _card_starts(head, at[1])
+    cues = [c for c in head.cues if not any(p >= c.end for p in cards)]
+    carried = [] if cards else [c for c in head.carried if not c.answered]
+    return CARD in cue_kinds(run, head.norm, cues, carried, options)
 
 
 def _run_ends(analysis: _Analysis, r: int) -> bool:

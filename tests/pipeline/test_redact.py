@@ -767,6 +767,72 @@ def test_an_amex_read_slowly_after_a_card_cue_is_joined() -> None:
     assert [u.text for u in out.utterances[1:]] == ["[CARD]"] * 3 + ["and the back is [CVV]"]
 
 
+CARD_CUES = [
+    ("customer", "My card number is"),
+    ("agent", "Can I have the card number, please?"),
+]
+
+
+@pytest.mark.parametrize("pause_s", [14.0, 25.0])
+@pytest.mark.parametrize(("who", "cue"), CARD_CUES)
+@pytest.mark.parametrize("card", [CARD, CARD_BAD])
+def test_a_card_read_slowly_after_a_card_cue_is_joined_as_long_as_the_cue_carries(
+    pause_s: float, who: str, cue: str, card: str
+) -> None:
+    """The cue carries over up to ``cue_carry_s`` (30 s) of silence, so the join after it
+    does too: groups read 14 s apart stayed in clear when it stopped at 10 s."""
+    said = read_slowly(card[:4], card[4:8], card[8:12], card[12:], pause_s=pause_s)
+    source = call(
+        utterance(cue, speaker=who),
+        *said,
+        utterance("and 814", start_s=said[-1].end_s + 5.0),
+    )
+    out, _ = redact_transcript(source)
+    assert [u.text for u in out.utterances[1:]] == ["[CARD]"] * 4 + ["and [CVV]"]
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        # the card's groups more than cue_carry_s apart: the cue is gone, nothing is joined
+        (("4532", "0151", "1283", "0366"), ["4532", "0151", "1283", "0366"]),
+    ],
+)
+def test_the_join_after_a_card_cue_ends_with_the_cues_carry(
+    said: tuple[str, ...], expected: list[str]
+) -> None:
+    source = call(utterance(CARD_CUES[0][1]), *read_slowly(*said, pause_s=31.0))
+    out, spans = redact_transcript(source)
+    assert [u.text for u in out.utterances[1:]] == expected
+    assert spans == ()
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        # a phone named as one, then a date of birth: a phone is read whole, never a card's group
+        (
+            ("my phone is 415 555 0132", "01 12 88"),
+            ["my phone is [PHONE]", "01 12 88"],
+        ),
+        # an order number, then an amount: too short to be a card, even joined
+        (("the order is 90210", "40 to 50 dollars"), ["the order is 90210", "40 to 50 dollars"]),
+        # the card read whole, then an order number and an amount: a card is done at 16
+        (
+            (f"it's {CARD}", "order 90210", "1500 dollars"),
+            ["it's [CARD]", "order 90210", "[CVV] dollars"],  # [CVV]: the after-card window
+        ),
+    ],
+)
+def test_numbers_said_apart_after_a_card_cue_stay_what_they_are(
+    said: tuple[str, ...], expected: list[str]
+) -> None:
+    """What the party says over the cue's carry that is no card's group stays as it was."""
+    source = call(utterance(CARD_CUES[1][1], speaker="agent"), *read_slowly(*said, pause_s=14.0))
+    out, _ = redact_transcript(source)
+    assert [u.text for u in out.utterances[1:]] == expected
+
+
 @pytest.mark.parametrize(
     ("groups", "pause_s", "prompt"),
     [

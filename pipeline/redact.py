@@ -296,11 +296,13 @@ def _analyse(
     patterns: Patterns,
     *,
     around: tuple[int, int] = (0, 0),
+    loose: bool = False,
 ) -> _Analysis:
     """One utterance analysed; ``around``: the digits its first run continues and its
-    last run goes on with in the party's neighbouring turns (:func:`_edge_digits`)."""
+    last run goes on with in the party's neighbouring turns (:func:`_edge_digits`);
+    ``loose``: every homophone word between or at the edge of digits read as a digit."""
     norm = normalise(units)
-    runs = find_runs(norm.tokens, before=around[0], after=around[1])
+    runs = find_runs(norm.tokens, before=around[0], after=around[1], loose=loose)
     cues = find_cues(norm)
     hits = tuple(
         run_hits(run, norm, cue_kinds(run, norm, cues, carried, options), options) for run in runs
@@ -381,13 +383,23 @@ def _bridge_over_turns(
 ) -> list[_Analysis]:
     """Utterances analysed anew where a homophone word ("4532 to 187,") parts runs whose
     group has a card's length only with the digits read on in the party's next or previous
-    turn (:func:`pipeline.redact_detect.find_runs`)."""
+    turn, or starts or ends a turn of a number so read ("to 187", "187 to": :func:`pipeline.
+    redact_detect.find_runs`). How far the number reaches is found with every such word
+    read as a digit (a group of a card read slowly is one of four digits only so)."""
     out = list(analyses)
-    for k, (before, after) in _edge_digits(utterances, analyses, options).items():
+    loose = [_loosely(a, options, patterns) for a in analyses]
+    for k, (before, after) in _edge_digits(utterances, loose, options).items():
         if find_runs(out[k].norm.tokens, before=before, after=after) != out[k].runs:
             around = (before, after)
             out[k] = _analyse(out[k].units, out[k].carried, options, patterns, around=around)
     return out
+
+
+def _loosely(analysis: _Analysis, options: RedactOptions, patterns: Patterns) -> _Analysis:
+    """``analysis`` with every homophone word between or at the edge of digits a digit."""
+    if find_runs(analysis.norm.tokens, loose=True) == analysis.runs:
+        return analysis
+    return _analyse(analysis.units, analysis.carried, options, patterns, loose=True)
 
 
 def _edge_digits(

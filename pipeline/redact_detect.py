@@ -122,12 +122,17 @@ def find_cues(norm: Norm) -> tuple[Cue, ...]:
 # --- digit runs --------------------------------------------------------------------------
 
 
-def find_runs(tokens: Sequence[Token], *, before: int = 0, after: int = 0) -> tuple[Run, ...]:
+def find_runs(
+    tokens: Sequence[Token], *, before: int = 0, after: int = 0, loose: bool = False
+) -> tuple[Run, ...]:
     """The digit runs of an utterance: digits joined by glue (separators and fillers), and
     runs one homophone word apart ("4532 to 187…") joined into one when that makes a
     number of a card's length (:func:`_bridge_homophones`), counting the ``before``
     digits a run that starts the utterance continues and the ``after`` digits a run that
-    ends it goes on with (the party's neighbouring turns).
+    ends it goes on with (the party's neighbouring turns); a homophone word that starts or
+    ends the utterance is a digit of the number read over turns on the same terms
+    (:func:`_edge_homophones`). ``loose``: every such word is a digit, whatever the
+    lengths (to find how far a number read over turns may reach).
 
     Examples
     --------
@@ -136,8 +141,59 @@ def find_runs(tokens: Sequence[Token], *, before: int = 0, after: int = 0) -> tu
     ['4532218764932155']
     >>> [r.digits for r in find_runs(normalise(" pay 40 to 50".split(" ")).tokens)]
     ['40', '50']
+    >>> [r.digits for r in find_runs(normalise(" to 187".split(" ")).tokens, before=4, after=8)]
+    ['2187']
     """
-    return _bridge_homophones(_plain_runs(tokens), tokens, before=before, after=after)
+    if loose:
+        before = after = CARD_DIGITS.start
+    runs = _bridge_homophones(_plain_runs(tokens), tokens, before=before, after=after)
+    return _edge_homophones(runs, tokens, before=before, after=after, loose=loose)
+
+
+def _edge_homophones(
+    runs: tuple[Run, ...], tokens: Sequence[Token], *, before: int, after: int, loose: bool
+) -> tuple[Run, ...]:
+    """The first run with the homophone word before it ("to 187" after "4532" said in the
+    previous turn) and the last with the one after it ("187 to", then "6493"), each a digit
+    when the utterance is one turn of a number read over turns that, with it, has a card's
+    length, and has fewer than a card's digits before the word: after a whole card, "to 50
+    dollars" or "for 2 of them" is words."""
+    if not runs:
+        return runs
+    out = list(runs)
+    head, tail = out[0], out[-1]
+    leading = None if head.plus else _edge_word(tokens, range(head.lead))
+    trailing = _edge_word(tokens, range(tail.last + 1, len(tokens)))
+    ends = trailing is not None or all(is_skippable(t) for t in tokens[tail.last + 1 :])
+    starts = leading is not None or all(is_skippable(t) for t in tokens[: head.lead])
+    # the digits said before the word, and those after it, in the number read over turns
+    rest = len(head.digits) + (after if len(out) == 1 and ends else 0)
+    if leading is not None and (loose or _joins_short_of_a_card(before, rest)):
+        digit = homophone_digit(tokens[leading]) or ""
+        out[0] = Run(leading, head.last, digit + head.digits, (leading, *head.digit_tokens), False)
+    tail = out[-1]
+    said = len(tail.digits) + (before if len(out) == 1 and starts else 0)
+    if trailing is not None and (loose or _joins_short_of_a_card(said, after)):
+        digit = homophone_digit(tokens[trailing]) or ""
+        digit_tokens = (*tail.digit_tokens, trailing)
+        out[-1] = Run(tail.first, trailing, tail.digits + digit, digit_tokens, tail.plus)
+    return tuple(out)
+
+
+def _joins_short_of_a_card(said: int, rest: int) -> bool:
+    """Whether a homophone word with ``said`` digits of a number before it and ``rest``
+    after it is one of its digits: both sides have some, the side before is short of a
+    card, and the whole number, the word counted, has a card's length."""
+    return said > 0 and rest > 0 and said < CARD_DIGITS.start <= said + 1 + rest
+
+
+def _edge_word(tokens: Sequence[Token], between: range) -> int | None:
+    """The token of the one homophone word among ``tokens[between]``, all else glue or
+    punctuation."""
+    words = [k for k in between if not (is_glue(tokens[k]) or is_skippable(tokens[k]))]
+    if len(words) == 1 and homophone_digit(tokens[words[0]]) is not None:
+        return words[0]
+    return None
 
 
 def _plain_runs(tokens: Sequence[Token]) -> list[Run]:

@@ -767,6 +767,82 @@ def test_an_amex_read_slowly_after_a_card_cue_is_joined() -> None:
     assert [u.text for u in out.utterances[1:]] == ["[CARD]"] * 3 + ["and the back is [CVV]"]
 
 
+@pytest.mark.parametrize("pause_s", [1.0, 5.0])
+@pytest.mark.parametrize(
+    "groups",
+    [
+        # 4532 2187 6493 2155: a group that starts with a digit heard as a word
+        ("four five three two", "to one eight seven", "six four nine three", "two one five five"),
+        ("4532", "to 187", "6493", "2155"),
+        # 4532 1872 6493 2157: a group that ends with one
+        ("4532", "187 to", "6493", "2157"),
+        # 4532 1287 6493 2156: one inside a group
+        ("4532", "1 to 87", "6493", "2156"),
+        # 4532 4532 1876 4934: "for" at a number's edge
+        ("4532", "for 532", "1876", "4934"),
+    ],
+)
+def test_a_digit_heard_as_a_word_in_a_card_read_slowly(
+    groups: tuple[str, ...], pause_s: float
+) -> None:
+    said = read_slowly(*groups, pause_s=pause_s)
+    source = call(
+        utterance("Okay, go ahead.", speaker="agent"),
+        *said,
+        utterance("and 814", start_s=said[-1].end_s + 5.0),
+    )
+    out, _ = redact_transcript(source)
+    assert [u.text for u in out.utterances[1:]] == ["[CARD]"] * 4 + ["and [CVV]"]
+    for u in out.utterances[1:5]:
+        assert not re.search(r"\b(?:to|for)\b", all_text(u)), all_text(u)
+        assert_consistent(u)
+
+
+def test_a_misheard_card_read_slowly_with_a_digit_heard_as_a_word_after_a_card_cue() -> None:
+    said = read_slowly("4532", "to 187", "6493", "2150", pause_s=5.0)  # fails Luhn
+    source = call(
+        utterance("Can I have the card number, please?", speaker="agent"),
+        *said,
+        utterance("and 814", start_s=said[-1].end_s + 5.0),
+    )
+    out, _ = redact_transcript(source)
+    assert [u.text for u in out.utterances[1:]] == ["[CARD]"] * 4 + ["and [CVV]"]
+
+
+@pytest.mark.parametrize("pause_s", [1.0, 5.0])
+@pytest.mark.parametrize(
+    "said",
+    [
+        ("to 50 dollars",),  # a card is done at 16 digits: what follows is words
+        ("for 2 of them",),
+        ("40 to 50 dollars",),
+        ("the 4 for 2 offer",),
+    ],
+)
+def test_a_word_like_a_digit_after_a_card_read_slowly_stays_a_word(
+    said: tuple[str, ...], pause_s: float
+) -> None:
+    """Said 4 s after the card (within ``join_gap_s`` a number is read on as the card's)."""
+    cards = read_slowly("4532", "0151", "1283", "0366", pause_s=pause_s)
+    source = call(*cards, *read_slowly(*said, pause_s=0.0, start_s=cards[-1].end_s + 4.0))
+    out, _ = redact_transcript(source)
+    assert [u.text for u in out.utterances] == ["[CARD]"] * 4 + list(said)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        ("the order is 1234", "for 2 of them"),  # too short for a card, even joined
+        ("40", "to 50 dollars"),
+        ("my phone is 415 555 0132", "to confirm"),
+    ],
+)
+def test_a_word_like_a_digit_at_a_short_numbers_edge_stays_a_word(said: tuple[str, ...]) -> None:
+    source = call(*read_slowly(*said, pause_s=1.0))
+    out, _ = redact_transcript(source)
+    assert [u.text for u in out.utterances] == [t.replace("415 555 0132", "[PHONE]") for t in said]
+
+
 CARD_CUES = [
     ("customer", "My card number is"),
     ("agent", "Can I have the card number, please?"),

@@ -405,25 +405,36 @@ def may_be_misheard_card(kind: str, digits: str) -> bool:
     )
 
 
+_CARD_IN_FOURS = 16
+"""How many digits a card read in groups of four has (Visa, Mastercard, Discover, Mir, most
+UnionPay cards)."""
+
+
 def card_read_slowly(pieces: Sequence[str], *, card_cue: bool) -> bool:
     """Whether digit groups said over pauses longer than the usual join (each piece the
     run that ends one utterance or starts the next) are one card read slowly: after a
     card cue (``card_cue``), any pieces of at most 19 digits together (a card, maybe
     misheard, or its start, however grouped: an Amex is read 4-6-5); without one, every
-    piece whole groups of four and together a Luhn-valid card.
+    piece whole groups of four and together 16 digits, whatever Luhn says (a card with a
+    misheard digit fails it).
 
-    Without a cue, a phone (3-3-4) or a date (``01 12 88``) is not read in groups of four,
-    so it is not joined to what follows it, even when the digits would pass Luhn, and
-    four-digit numbers said apart (a year, then a PIN) are joined only when they pass Luhn,
-    as one in ten does by chance. After a card cue a leak costs more than over-redaction:
-    a phone and a date said within the pause after "the card number, please" are one
-    ``CARD``.
+    Without a cue, a phone (3-3-4, 4-3-4) or a date (``01 12 88``) is not read in groups
+    of four, so it is not joined to what follows it, and four-digit numbers said apart (a
+    year, then a PIN) are joined only when four of them follow one another, each said
+    alone within the pause: a 16-digit number read in fours is redacted as it is when read
+    in one breath (``NUMBER``, or ``CARD`` when it passes Luhn). After a card cue a leak
+    costs more than over-redaction: a phone and a date said within the pause after "the
+    card number, please" are one ``CARD``.
 
     Examples
     --------
     >>> card_read_slowly(["4532", "0151", "1283", "0366"], card_cue=False)
     True
     >>> card_read_slowly(["4532", "0151", "1283", "0367"], card_cue=False)
+    True
+    >>> card_read_slowly(["4532", "0151", "1283"], card_cue=False)
+    False
+    >>> card_read_slowly(["4532", "0151", "1283", "036"], card_cue=False)
     False
     >>> card_read_slowly(["4532", "0151", "1283", "0367"], card_cue=True)
     True
@@ -435,9 +446,7 @@ def card_read_slowly(pieces: Sequence[str], *, card_cue: bool) -> bool:
     digits = "".join(pieces)
     if card_cue:
         return len(digits) <= CARD_DIGITS[-1]
-    if any(len(piece) % 4 for piece in pieces):
-        return False
-    return len(digits) in CARD_DIGITS and _luhn(digits)
+    return len(digits) == _CARD_IN_FOURS and not any(len(piece) % 4 for piece in pieces)
 
 
 _RESIDENT_ID = re.compile(r"[1-8][0-9]{16}[0-9X]")

@@ -767,6 +767,50 @@ def test_an_amex_read_slowly_after_a_card_cue_is_joined() -> None:
     assert [u.text for u in out.utterances[1:]] == ["[CARD]"] * 3 + ["and the back is [CVV]"]
 
 
+@pytest.mark.parametrize("pause_s", [4.0, 9.0])
+@pytest.mark.parametrize(
+    "groups",
+    [
+        (CARD_BAD[:4], CARD_BAD[4:8], CARD_BAD[8:12], CARD_BAD[12:]),
+        (CARD_BAD[:8], CARD_BAD[8:]),
+        (f"it's {CARD_BAD[:4]}", CARD_BAD[4:12], f"{CARD_BAD[12:]}, that's it"),
+    ],
+)
+def test_a_misheard_card_read_slowly_without_a_cue_is_joined(
+    groups: tuple[str, ...], pause_s: float
+) -> None:
+    """Groups of four, 16 digits in all, read over pauses by one party: a card whatever Luhn
+    says (one misheard digit fails it), so a [NUMBER] that opens the after-card window."""
+    said = read_slowly(*groups, pause_s=pause_s)
+    source = call(
+        utterance("Okay, go ahead.", speaker="agent"),
+        *said,
+        utterance("and 814", start_s=said[-1].end_s + 5.0),
+    )
+    out, _ = redact_transcript(source)
+    texts = [u.text for u in out.utterances[1:]]
+    assert not any(re.search(r"[0-9]", t) for t in texts[:-1]), texts
+    assert texts[-1] == "and [CVV]"
+
+
+@pytest.mark.parametrize(
+    "groups",
+    [
+        ("415", "555", "0132"),  # a phone read 3-3-4
+        ("0207", "946", "0958"),  # and 4-3-4
+        ("the order is 1234", "5678", "9012"),  # 12 digits in fours: no card's length
+        ("2019", "2020", "1500"),  # years and an amount
+        ("4532", "0151", "1283", "036"),  # 15 digits: not four groups of four
+    ],
+)
+def test_numbers_read_slowly_without_a_cue_that_are_not_four_groups_of_four_stay_apart(
+    groups: tuple[str, ...],
+) -> None:
+    source = call(utterance("Okay, go ahead.", speaker="agent"), *read_slowly(*groups, pause_s=5.0))
+    out, spans = redact_transcript(source)
+    assert out == source and spans == ()
+
+
 @pytest.mark.parametrize("pause_s", [1.0, 5.0])
 @pytest.mark.parametrize(
     "groups",

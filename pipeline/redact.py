@@ -16,10 +16,13 @@ works on a *normalised token stream* per utterance:
    8, ``won`` 1: "4532 to 187 6493 2155") when the number so joined has a card's length
    (13 digits or more, counting the digits the party reads on in the neighbouring turns);
    a shorter one stays apart ("40 to 50 dollars", "the 4 for 2 offer", "3714 for 0427").
-   The price: two long numbers said with one of these words between ("415 555 0132 to
-   415 555 0199") are one number, still redacted but under the wrong tag (``NUMBER``, or
-   ``CARD`` when 16 of its digits happen to pass Luhn, rather than two ``PHONE``), and it
-   may open the after-card window.
+   Such a word that starts or ends a turn ("4532" … "to 187", "187 to" … "6493") is a
+   digit of the number read over turns on the same terms, when fewer than a card's digits
+   come before it (after a whole card, "to 50 dollars" is words; inside one utterance,
+   "…0366 to 50" still joins). The price: two long numbers said with one of these words
+   between ("415 555 0132 to 415 555 0199") are one number, still redacted but under the
+   wrong tag (``NUMBER``, or ``CARD`` when 16 of its digits happen to pass Luhn, rather
+   than two ``PHONE``), and it may open the after-card window.
    ``oh`` is 0 next to a number, and 幺 and 两 are number words already; no Russian or
    Chinese homophone is read as a digit. Each run is classified from
    its digits (Luhn, :mod:`phonenumbers`) and from the **cue** words before it (``card
@@ -28,12 +31,16 @@ works on a *normalised token stream* per utterance:
 4. a run cut by an utterance boundary (a customer pausing while reading a card) is judged
    again joined with its continuation in the same party's next utterance, said within
    ``join_gap_s`` (3 s), or within ``card_join_gap_s`` (10 s) when the pieces are a card
-   read slowly: groups of four that pass Luhn (16 digits) or, after a card cue, any pieces
-   of at most 19 digits (an Amex is read 4-6-5; :func:`pipeline.redact_detect.card_read_slowly`).
-   Without a cue a phone or a date is not read in fours and is not joined over such a
-   pause. The price: numbers a party says apart after a card cue ("the one ending 1234",
-   then "2019" 6 s later) are one ``CARD``, and groups of four said apart pass Luhn one
-   time in ten;
+   read slowly: groups of four, 16 digits in all, whatever Luhn says (a misheard card
+   fails it); or, after a card cue that no card has answered yet, any pieces of at most
+   19 digits (an Amex is read 4-6-5), over pauses as long as the cue carries
+   (``cue_carry_s``, 30 s; :func:`pipeline.redact_detect.card_read_slowly`). A piece that
+   alone is a phone named as one is not a card's group. Without a cue a phone or a date is
+   not read in fours and is not joined over such a pause. The price: numbers a party says
+   apart after a card cue, before any card ("the one ending 1234", then "2019" 20 s
+   later), are one ``CARD``, and four four-digit numbers a party says one after another,
+   each alone within 10 s of the last, are one ``NUMBER``, as 16 digits read in one
+   breath are;
 5. **after a card number**, digit groups said by either party within ``after_card_s``
    (60 s) that fit a card's expiry date or security code (3-4 digits, ``04 27``, a month
    and a year, or the two read together) are redacted as ``EXPIRY`` / ``CVV`` whatever
@@ -102,7 +109,7 @@ from pipeline.redact_detect import (
 from pipeline.redact_text import Norm, count_words, is_skippable, normalise, text_units
 from pipeline.types import Transcript, Utterance, Word
 
-REDACT_VERSION = 7
+REDACT_VERSION = 8
 """Bump when a change to the redaction (here, :mod:`pipeline.redact_detect`,
 :mod:`pipeline.redact_text` or :mod:`pipeline.redact_cues`) changes what is redacted in
 the same transcript: it is part of the transcript cache key, so a night redacts cached
@@ -111,7 +118,9 @@ content). 4: a ``NUMBER`` of a card's length opens the after-card window. 5: so 
 a card read on with its expiry (17-23 digits); a Chinese resident ID does not. 6: a word
 heard for a digit inside a card ("4532 to 187…") is part of it, and a card read slowly in
 groups of four is joined over pauses of up to 10 s. 7: after a card cue, however it is
-grouped (an Amex read 4-6-5)."""
+grouped (an Amex read 4-6-5). 8: after a card cue, over pauses as long as the cue carries
+(30 s); groups of four, 16 digits, whatever Luhn says; a digit heard as a word at a
+group's edge or inside a group of a card read slowly."""
 
 __all__ = [
     "CARD",
@@ -163,9 +172,9 @@ class RedactOptions:
         A party's digit run continues into its next utterance when that starts within
         this many seconds.
     card_join_gap_s
-        ... or within this many seconds, when the pieces are a card read slowly: groups of
-        four that pass Luhn or follow a card cue
-        (:func:`pipeline.redact_detect.card_read_slowly`).
+        ... or within this many seconds, when the pieces are a card read slowly: four
+        groups of four, or any pieces after a card cue (then within ``cue_carry_s``;
+        :func:`pipeline.redact_detect.card_read_slowly`).
     long_number_digits
         Runs of at least this many digits of no known kind are redacted as ``NUMBER``
         (account, tracking or ID numbers, or a card number the ASR garbled);

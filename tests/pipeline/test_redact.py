@@ -724,6 +724,26 @@ def read_slowly(*groups: str, pause_s: float, start_s: float = 2.0) -> list[Utte
     return said
 
 
+GO_AHEAD = ("agent", "Okay, go ahead.")
+CARD_CUES = [
+    ("customer", "My card number is"),
+    ("agent", "Can I have the card number, please?"),
+]
+
+
+def read_slowly_then_code(prompt: tuple[str, str], *groups: str, pause_s: float) -> list[Utterance]:
+    """A call: ``prompt`` (speaker, text), the customer reading ``groups`` with ``pause_s``
+    between them, then "and 814" 5 s later; the redacted utterances after the prompt."""
+    said = read_slowly(*groups, pause_s=pause_s)
+    source = call(
+        utterance(prompt[1], speaker=prompt[0]),
+        *said,
+        utterance("and 814", start_s=said[-1].end_s + 5.0),
+    )
+    out, _ = redact_transcript(source)
+    return list(out.utterances[1:])
+
+
 @pytest.mark.parametrize("pause_s", [4.0, 9.0])
 def test_a_card_read_slowly_in_groups_of_four_is_joined(pause_s: float) -> None:
     said = read_slowly("4532", "0151.", "1283,", "0366", pause_s=pause_s)
@@ -781,14 +801,7 @@ def test_a_misheard_card_read_slowly_without_a_cue_is_joined(
 ) -> None:
     """Groups of four, 16 digits in all, read over pauses by one party: a card whatever Luhn
     says (one misheard digit fails it), so a [NUMBER] that opens the after-card window."""
-    said = read_slowly(*groups, pause_s=pause_s)
-    source = call(
-        utterance("Okay, go ahead.", speaker="agent"),
-        *said,
-        utterance("and 814", start_s=said[-1].end_s + 5.0),
-    )
-    out, _ = redact_transcript(source)
-    texts = [u.text for u in out.utterances[1:]]
+    texts = [u.text for u in read_slowly_then_code(GO_AHEAD, *groups, pause_s=pause_s)]
     assert not any(re.search(r"[0-9]", t) for t in texts[:-1]), texts
     assert texts[-1] == "and [CVV]"
 
@@ -806,7 +819,7 @@ def test_a_misheard_card_read_slowly_without_a_cue_is_joined(
 def test_numbers_read_slowly_without_a_cue_that_are_not_four_groups_of_four_stay_apart(
     groups: tuple[str, ...],
 ) -> None:
-    source = call(utterance("Okay, go ahead.", speaker="agent"), *read_slowly(*groups, pause_s=5.0))
+    source = call(utterance(GO_AHEAD[1], speaker="agent"), *read_slowly(*groups, pause_s=5.0))
     out, spans = redact_transcript(source)
     assert out == source and spans == ()
 
@@ -829,28 +842,16 @@ def test_numbers_read_slowly_without_a_cue_that_are_not_four_groups_of_four_stay
 def test_a_digit_heard_as_a_word_in_a_card_read_slowly(
     groups: tuple[str, ...], pause_s: float
 ) -> None:
-    said = read_slowly(*groups, pause_s=pause_s)
-    source = call(
-        utterance("Okay, go ahead.", speaker="agent"),
-        *said,
-        utterance("and 814", start_s=said[-1].end_s + 5.0),
-    )
-    out, _ = redact_transcript(source)
-    assert [u.text for u in out.utterances[1:]] == ["[CARD]"] * 4 + ["and [CVV]"]
-    for u in out.utterances[1:5]:
+    said = read_slowly_then_code(GO_AHEAD, *groups, pause_s=pause_s)
+    assert [u.text for u in said] == ["[CARD]"] * 4 + ["and [CVV]"]
+    for u in said[:4]:
         assert not re.search(r"\b(?:to|for)\b", all_text(u)), all_text(u)
         assert_consistent(u)
 
 
 def test_a_misheard_card_read_slowly_with_a_digit_heard_as_a_word_after_a_card_cue() -> None:
-    said = read_slowly("4532", "to 187", "6493", "2150", pause_s=5.0)  # fails Luhn
-    source = call(
-        utterance("Can I have the card number, please?", speaker="agent"),
-        *said,
-        utterance("and 814", start_s=said[-1].end_s + 5.0),
-    )
-    out, _ = redact_transcript(source)
-    assert [u.text for u in out.utterances[1:]] == ["[CARD]"] * 4 + ["and [CVV]"]
+    said = read_slowly_then_code(CARD_CUES[1], "4532", "to 187", "6493", "2150", pause_s=5.0)
+    assert [u.text for u in said] == ["[CARD]"] * 4 + ["and [CVV]"]  # 2150: fails Luhn
 
 
 @pytest.mark.parametrize("pause_s", [1.0, 5.0])
@@ -887,12 +888,6 @@ def test_a_word_like_a_digit_at_a_short_numbers_edge_stays_a_word(said: tuple[st
     assert [u.text for u in out.utterances] == [t.replace("415 555 0132", "[PHONE]") for t in said]
 
 
-CARD_CUES = [
-    ("customer", "My card number is"),
-    ("agent", "Can I have the card number, please?"),
-]
-
-
 @pytest.mark.parametrize("pause_s", [14.0, 25.0])
 @pytest.mark.parametrize(("who", "cue"), CARD_CUES)
 @pytest.mark.parametrize("card", [CARD, CARD_BAD])
@@ -901,14 +896,9 @@ def test_a_card_read_slowly_after_a_card_cue_is_joined_as_long_as_the_cue_carrie
 ) -> None:
     """The cue carries over up to ``cue_carry_s`` (30 s) of silence, so the join after it
     does too: groups read 14 s apart stayed in clear when it stopped at 10 s."""
-    said = read_slowly(card[:4], card[4:8], card[8:12], card[12:], pause_s=pause_s)
-    source = call(
-        utterance(cue, speaker=who),
-        *said,
-        utterance("and 814", start_s=said[-1].end_s + 5.0),
-    )
-    out, _ = redact_transcript(source)
-    assert [u.text for u in out.utterances[1:]] == ["[CARD]"] * 4 + ["and [CVV]"]
+    groups = (card[:4], card[4:8], card[8:12], card[12:])
+    said = read_slowly_then_code((who, cue), *groups, pause_s=pause_s)
+    assert [u.text for u in said] == ["[CARD]"] * 4 + ["and [CVV]"]
 
 
 @pytest.mark.parametrize(

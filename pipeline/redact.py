@@ -63,6 +63,12 @@ Every covered unit is replaced: in the words, the words of one span become one w
 text is the tag (``" [CARD]"``), spanning the first word's start to the last word's end with
 the lowest probability; the utterance text is rebuilt from the redacted words. A leak is
 worse than over-redaction: long digit runs of no known kind become ``[NUMBER]``.
+
+Steps 1-2 are :mod:`pipeline.redact_text`; what a digit run is (step 3),
+:mod:`pipeline.redact_detect`; reading the utterances in turn, with the cues they carry,
+and what crosses turns (steps 4-5), :mod:`pipeline.redact_turns`; the matches on the text
+(step 6), :mod:`pipeline.redact_match`. This module holds the options and applies the hits
+to words and text.
 """
 
 from __future__ import annotations
@@ -85,33 +91,17 @@ from pipeline.redact_detect import (
     NUMBER,
     PHONE,
     PRIORITY,
-    Carried,
-    Cue,
     Hit,
-    Patterns,
-    Run,
-    after_card_joined_hits,
-    card_read_slowly,
-    compile_patterns,
-    cue_kinds,
-    decide,
-    email_hits,
-    find_cues,
-    find_runs,
-    id_text,
-    is_resident_id,
-    may_be_misheard_card,
-    pattern_hits,
-    phone_matcher_hits,
-    run_hits,
-    whole_run_hit,
 )
-from pipeline.redact_text import Norm, count_words, is_skippable, normalise, text_units
+from pipeline.redact_match import Patterns, compile_patterns
+from pipeline.redact_text import text_units
+from pipeline.redact_turns import Analysis, analyse, analyse_turns
 from pipeline.types import Transcript, Utterance, Word
 
 REDACT_VERSION = 8
-"""Bump when a change to the redaction (here, :mod:`pipeline.redact_detect`,
-:mod:`pipeline.redact_text` or :mod:`pipeline.redact_cues`) changes what is redacted in
+"""Bump when a change to the redaction (here, :mod:`pipeline.redact_turns`,
+:mod:`pipeline.redact_detect`, :mod:`pipeline.redact_match`, :mod:`pipeline.redact_text`
+or :mod:`pipeline.redact_cues`) changes what is redacted in
 the same transcript: it is part of the transcript cache key, so a night redacts cached
 transcripts anew (their cue file, ``rubrics/cues/redaction.yaml``, is in the key by its
 content). 4: a ``NUMBER`` of a card's length opens the after-card window. 5: so does one of
@@ -217,17 +207,6 @@ _KIND_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 _TRAIL = re.compile(r"[.,!?;:。，！？、…]+$")
 
 
-@dataclass(frozen=True, slots=True)
-class _Analysis:
-    units: tuple[str, ...]
-    norm: Norm
-    runs: tuple[Run, ...]
-    cues: tuple[Cue, ...]
-    carried: tuple[Carried, ...]
-    run_hits: tuple[tuple[Hit, ...], ...]
-    other_hits: tuple[Hit, ...]
-
-
 # --- public API ------------------------------------------------------------------------
 
 
@@ -260,10 +239,7 @@ def redact_transcript(
     ('my card is [CARD]', 'CARD')
     """
     patterns = compile_patterns(options.patterns)
-    analyses = _analyse_all(transcript.utterances, options, patterns)
-    analyses = _bridge_over_turns(transcript.utterances, analyses, options, patterns)
-    analyses = _join_split_runs(transcript.utterances, analyses, options)
-    analyses = _codes_after_cards(transcript.utterances, analyses, options)
+    analyses = analyse_turns(transcript.utterances, options, patterns)
     utterances: list[Utterance] = []
     records: list[Redaction] = []
     for index, (utt, analysis) in enumerate(zip(transcript.utterances, analyses, strict=True)):
@@ -273,353 +249,10 @@ def redact_transcript(
     return replace(transcript, utterances=tuple(utterances)), tuple(records)
 
 
-# --- analysis ----------------------------------------------------------------------------
-
-
-def _analyse_all(
-    utterances: Sequence[Utterance], options: RedactOptions, patterns: Patterns
-) -> list[_Analysis]:
-    carried: tuple[Carried, ...] = ()
-    previous_end_s: float | None = None
-    analyses: list[_Analysis] = []
-    for utt in utterances:
-        if previous_end_s is not None and utt.start_s - previous_end_s > options.cue_carry_s:
-            carried = ()
-        analysis = _analyse(_units_of(utt), carried, options, patterns)
-        analyses.append(analysis)
-        carried = _next_carried(analysis, options)
-        previous_end_s = utt.end_s
-    return analyses
-
-
-def _units_of(utt: Utterance) -> tuple[str, ...]:
-    if utt.words:
-        return tuple(w.text for w in utt.words)
-    return text_units(utt.text)
-
-
-def _analyse(
-    units: tuple[str, ...],
-    carried: tuple[Carried, ...],
-    options: RedactOptions,
-    patterns: Patterns,
-    *,
-    around: tuple[int, int] = (0, 0),
-    loose: bool = False,
-) -> _Analysis:
-    """One utterance analysed; ``around``: the digits its first run continues and its
-    last run goes on with in the party's neighbouring turns (:func:`_edge_digits`);
-    ``loose``: every homophone word between or at the edge of digits read as a digit."""
-    norm = normalise(units)
-    runs = find_runs(norm.tokens, before=around[0], after=around[1], loose=loose)
-    cues = find_cues(norm)
-    hits = tuple(
-        run_hits(run, norm, cue_kinds(run, norm, cues, carried, options), options) for run in runs
-    )
-    # The matcher is slow and finds little the runs missed: ask it only about leftovers.
-    leftover = any(len(r.digits) >= 3 and not h for r, h in zip(runs, hits, strict=True))
-    phones = phone_matcher_hits(norm, options.phone_regions) if leftover else ()
-    other = email_hits(norm) + phones + pattern_hits(norm, patterns)
-    return _Analysis(units, norm, runs, cues, carried, hits, other)
-
-
-def _next_carried(analysis: _Analysis, options: RedactOptions) -> tuple[Carried, ...]:
-    text = analysis.norm.text
-    window = options.cue_window_words
-    cards = _card_starts(analysis, len(analysis.runs))
-    own = (
-        Carried(c.kind, count_words(text[c.end :]), any(p >= c.end for p in cards))
-        for c in analysis.cues
-    )
-    total = count_words(text)
-    old = (Carried(c.kind, c.words + total, c.answered or bool(cards)) for c in analysis.carried)
-    return tuple(c for c in (*own, *old) if c.words <= window)
-
-
-def _card_starts(analysis: _Analysis, before_run: int) -> list[int]:
-    """Where the card numbers (or numbers that may be misheard ones) among the runs before
-    run ``before_run`` start in the normalised text."""
-    return [
-        analysis.norm.starts[hit.first]
-        for hits in analysis.run_hits[:before_run]
-        for hit in hits
-        if hit.kind == CARD or hit.maybe_card
-    ]
-
-
-# --- runs split over utterances ------------------------------------------------------------
-
-
-def _join_split_runs(
-    utterances: Sequence[Utterance], analyses: list[_Analysis], options: RedactOptions
-) -> list[_Analysis]:
-    """Judge digits read over several utterances of one party as one number."""
-    out = list(analyses)
-    seen: set[tuple[int, int]] = set()
-    for k in range(len(out)):
-        chain = _chain_from(utterances, out, k, options)
-        if len(chain) < 2 or chain[0] in seen:
-            continue
-        seen.update(chain)
-        head = out[chain[0][0]]
-        run = head.runs[chain[0][1]]
-        kinds = cue_kinds(run, head.norm, head.cues, head.carried, options)
-        digits = "".join(out[u].runs[r].digits for u, r in chain)
-        tail_u, tail_r = chain[-1]
-        tail = out[tail_u].runs[tail_r]
-        said = digits[: -len(tail.digits)] + id_text(tail, out[tail_u].norm.tokens)
-        resident_id = is_resident_id(said)
-        kind = decide(
-            digits, plus=run.plus, cue_kinds=kinds, options=options, resident_id=resident_id
-        )
-        if kind is None:
-            continue
-        maybe_card = not resident_id and may_be_misheard_card(kind, digits)
-        # the first part alone may be a misheard card, whatever was read on after it
-        head_card = not resident_id and any(hit.maybe_card for hit in head.run_hits[chain[0][1]])
-        for u, r in chain:
-            flag = maybe_card or (head_card and (u, r) == chain[0])
-            hit = whole_run_hit(out[u].runs[r], kind, out[u].norm.tokens, maybe_card=flag)
-            out[u] = _with_run_hits(out[u], r, (hit,))
-    return out
-
-
-def _bridge_over_turns(
-    utterances: Sequence[Utterance],
-    analyses: list[_Analysis],
-    options: RedactOptions,
-    patterns: Patterns,
-) -> list[_Analysis]:
-    """Utterances analysed anew where a homophone word ("4532 to 187,") parts runs whose
-    group has a card's length only with the digits read on in the party's next or previous
-    turn, or starts or ends a turn of a number so read ("to 187", "187 to": :func:`pipeline.
-    redact_detect.find_runs`). How far the number reaches is found with every such word
-    read as a digit (a group of a card read slowly is one of four digits only so)."""
-    out = list(analyses)
-    loose = [_loosely(a, options, patterns) for a in analyses]
-    for k, (before, after) in _edge_digits(utterances, loose, options).items():
-        if find_runs(out[k].norm.tokens, before=before, after=after) != out[k].runs:
-            around = (before, after)
-            out[k] = _analyse(out[k].units, out[k].carried, options, patterns, around=around)
-    return out
-
-
-def _loosely(analysis: _Analysis, options: RedactOptions, patterns: Patterns) -> _Analysis:
-    """``analysis`` with every homophone word between or at the edge of digits a digit."""
-    if find_runs(analysis.norm.tokens, loose=True) == analysis.runs:
-        return analysis
-    return _analyse(analysis.units, analysis.carried, options, patterns, loose=True)
-
-
-def _edge_digits(
-    utterances: Sequence[Utterance], analyses: Sequence[_Analysis], options: RedactOptions
-) -> dict[int, tuple[int, int]]:
-    """Per utterance, the digits its first run continues (said in the party's previous
-    turns) and its last run goes on with (in the next ones), where either is not 0."""
-    edges: dict[int, tuple[int, int]] = {}
-    for k in range(len(analyses)):
-        chain = _chain_from(utterances, analyses, k, options)
-        lengths = [len(analyses[u].runs[r].digits) for u, r in chain]
-        for i, (u, r) in enumerate(chain):
-            before, after = edges.get(u, (0, 0))
-            if r == 0 and i:
-                before = max(before, sum(lengths[:i]))
-            if i + 1 < len(chain):
-                after = max(after, sum(lengths[i + 1 :]))
-            edges[u] = (before, after)
-    return {u: around for u, around in edges.items() if any(around)}
-
-
-def _chain_from(
-    utterances: Sequence[Utterance], analyses: Sequence[_Analysis], k: int, options: RedactOptions
-) -> list[tuple[int, int]]:
-    """The runs continuing the run that ends utterance ``k`` into the party's next ones:
-    each said within ``join_gap_s``, or within ``card_join_gap_s`` when the chain up to it
-    is a card read slowly (the longest such chain); after a card cue, within
-    ``cue_carry_s``, as long as the cue itself carries."""
-    analysis = analyses[k]
-    if not analysis.runs or not _run_ends(analysis, len(analysis.runs) - 1):
-        return []
-    chain = [(k, len(analysis.runs) - 1)]
-    close = 1  # how much of the chain is joined within join_gap_s
-    current = k
-    gap_s = max(options.join_gap_s, options.card_join_gap_s)
-    if _open_card_cue(analyses, chain[0], options):
-        gap_s = max(gap_s, options.cue_carry_s)
-    while (following := _next_turn(utterances, current, gap_s)) is not None:
-        nxt = analyses[following]
-        if not nxt.runs or not _run_starts(nxt, 0):
-            break
-        chain.append((following, 0))
-        pause_s = utterances[following].start_s - utterances[current].end_s
-        if close == len(chain) - 1 and pause_s <= options.join_gap_s:
-            close = len(chain)
-        if len(nxt.runs) > 1 or not _run_ends(nxt, 0):
-            break
-        current = following
-    slow = (
-        n for n in range(len(chain), close, -1) if _card_read_slowly(analyses, chain[:n], options)
-    )
-    return chain[: next(slow, close)]
-
-
-def _card_read_slowly(
-    analyses: Sequence[_Analysis], chain: Sequence[tuple[int, int]], options: RedactOptions
-) -> bool:
-    """Whether the runs of ``chain`` are one card read slowly, over long pauses. A piece
-    that alone is a phone (named as one) is read whole, never as a card's group."""
-    if any(hit.kind == PHONE for u, r in chain for hit in analyses[u].run_hits[r]):
-        return False
-    pieces = [analyses[u].runs[r].digits for u, r in chain]
-    return card_read_slowly(pieces, card_cue=_open_card_cue(analyses, chain[0], options))
-
-
-def _open_card_cue(
-    analyses: Sequence[_Analysis], at: tuple[int, int], options: RedactOptions
-) -> bool:
-    """Whether a card cue names run ``at`` (said near it, or carried from earlier turns)
-    and no card has been read since: the card it asked for is still to come. An order
-    number and an amount said after the card are not its groups."""
-    head = analyses[at[0]]
-    run = head.runs[at[1]]
-    cards = _card_starts(head, at[1])
-    cues = [c for c in head.cues if not any(p >= c.end for p in cards)]
-    carried = [] if cards else [c for c in head.carried if not c.answered]
-    return CARD in cue_kinds(run, head.norm, cues, carried, options)
-
-
-def _run_ends(analysis: _Analysis, r: int) -> bool:
-    tokens = analysis.norm.tokens
-    return all(is_skippable(t) for t in tokens[analysis.runs[r].last + 1 :])
-
-
-def _run_starts(analysis: _Analysis, r: int) -> bool:
-    tokens = analysis.norm.tokens
-    return all(is_skippable(t) for t in tokens[: analysis.runs[r].lead])
-
-
-def _next_turn(utterances: Sequence[Utterance], k: int, gap_s: float) -> int | None:
-    """The same party's next utterance, if it starts within ``gap_s`` of ``k``'s end."""
-    this = utterances[k]
-    for j in range(k + 1, len(utterances)):
-        other = utterances[j]
-        if other.start_s - this.end_s > gap_s:
-            return None
-        if (other.speaker, other.channel) == (this.speaker, this.channel):
-            return j
-    return None
-
-
-# --- expiry dates and security codes after a card ------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _CardEnd:
-    """Where a card number (or a ``NUMBER`` that may be a misheard card) ends: its
-    utterance, last token and time."""
-
-    utterance: int
-    token: int
-    end_s: float
-
-
-def _codes_after_cards(
-    utterances: Sequence[Utterance], analyses: list[_Analysis], options: RedactOptions
-) -> list[_Analysis]:
-    """Runs nothing else claimed, said within ``after_card_s`` after any card number (or
-    a ``NUMBER`` that may be a misheard one), judged by their digits alone
-    (:func:`pipeline.redact_detect.after_card_hits`), joined with their continuation in
-    the party's next utterance as the cue path joins them."""
-    if not options.after_card_s:
-        return analyses
-    cards = _card_ends(utterances, analyses)
-    out = list(analyses)
-    for k, utt in enumerate(utterances):
-        for r, run in enumerate(out[k].runs):
-            start_s = _token_start_s(utt, out[k], run.lead)
-            near = any(_soon_after(card, k, run.lead, start_s, options) for card in cards)
-            if near and _open(out[k], r):
-                _judge_after_card(utterances, out, (k, r), options)
-    return out
-
-
-def _card_ends(utterances: Sequence[Utterance], analyses: Sequence[_Analysis]) -> list[_CardEnd]:
-    return [
-        _CardEnd(k, hit.last, _token_end_s(utt, analysis, hit.last))
-        for k, (utt, analysis) in enumerate(zip(utterances, analyses, strict=True))
-        for hits in analysis.run_hits
-        for hit in hits
-        if hit.kind == CARD or hit.maybe_card
-    ]
-
-
-def _soon_after(card: _CardEnd, k: int, token: int, start_s: float, options: RedactOptions) -> bool:
-    """Whether ``token`` of utterance ``k``, said at ``start_s``, follows the card's end
-    within ``after_card_s`` (in the card's own utterance: comes after it)."""
-    later = token > card.token if card.utterance == k else start_s >= card.end_s
-    return later and start_s - card.end_s <= options.after_card_s
-
-
-def _open(analysis: _Analysis, r: int) -> bool:
-    """Whether run ``r`` is unclaimed by any other hit."""
-    return not analysis.run_hits[r] and not _claimed(analysis.runs[r], analysis.other_hits)
-
-
-def _judge_after_card(
-    utterances: Sequence[Utterance],
-    out: list[_Analysis],
-    at: tuple[int, int],
-    options: RedactOptions,
-) -> None:
-    """Judge the run ``at`` joined with its open continuation; alone if the join fits
-    nothing (each later run is judged in its own turn)."""
-    chain = _open_chain(utterances, out, at, options)
-    parts = [(out[u].runs[r], out[u].norm.tokens) for u, r in chain]
-    judged = after_card_joined_hits(parts)
-    if len(chain) > 1 and not any(judged):
-        chain, judged = chain[:1], after_card_joined_hits(parts[:1])
-    for (u, r), hits in zip(chain, judged, strict=True):
-        out[u] = _with_run_hits(out[u], r, hits)
-
-
-def _open_chain(
-    utterances: Sequence[Utterance],
-    analyses: Sequence[_Analysis],
-    at: tuple[int, int],
-    options: RedactOptions,
-) -> list[tuple[int, int]]:
-    """Run ``at`` and the open runs continuing it into the party's next utterances."""
-    k, r = at
-    chain = _chain_from(utterances, analyses, k, options) if r == len(analyses[k].runs) - 1 else []
-    if not chain:
-        return [at]
-    n = next((i for i, (u, j) in enumerate(chain) if not _open(analyses[u], j)), len(chain))
-    return chain[: max(n, 1)]
-
-
-def _with_run_hits(analysis: _Analysis, r: int, hits: tuple[Hit, ...]) -> _Analysis:
-    """``analysis`` with run ``r``'s hits replaced."""
-    old = analysis.run_hits
-    return replace(analysis, run_hits=(*old[:r], hits, *old[r + 1 :]))
-
-
-def _claimed(run: Run, hits: Iterable[Hit]) -> bool:
-    return any(h.first <= run.last and run.lead <= h.last for h in hits)
-
-
-def _token_start_s(utt: Utterance, analysis: _Analysis, token: int) -> float:
-    """When a token was said: its first word's start (the utterance's without words)."""
-    return utt.words[analysis.norm.tokens[token].first].start_s if utt.words else utt.start_s
-
-
-def _token_end_s(utt: Utterance, analysis: _Analysis, token: int) -> float:
-    return utt.words[analysis.norm.tokens[token].last].end_s if utt.words else utt.end_s
-
-
 # --- applying the redactions ---------------------------------------------------------------
 
 
-def _unit_ranges(analysis: _Analysis) -> list[tuple[int, int, str]]:
+def _unit_ranges(analysis: Analysis) -> list[tuple[int, int, str]]:
     """Covered units as sorted, non-overlapping ``(first, last, kind)`` ranges."""
     tokens = analysis.norm.tokens
     hits: Iterable[Hit] = (*(h for hs in analysis.run_hits for h in hs), *analysis.other_hits)
@@ -681,7 +314,7 @@ def _replace_words(
 
 
 def _apply(
-    utt: Utterance, analysis: _Analysis, options: RedactOptions, patterns: Patterns
+    utt: Utterance, analysis: Analysis, options: RedactOptions, patterns: Patterns
 ) -> tuple[Utterance, list[tuple[str, float, float]]]:
     """The redacted utterance and its ``(kind, start_s, end_s)`` spans."""
     ranges = _unit_ranges(analysis)
@@ -698,7 +331,7 @@ def _apply(
 
 def _redacted_text(
     utt: Utterance,
-    analysis: _Analysis,
+    analysis: Analysis,
     n_ranges: int,
     words: Sequence[Word],
     options: RedactOptions,
@@ -713,7 +346,7 @@ def _redacted_text(
     # The text is not the words joined (edited upstream): redact it on its own, unless
     # that finds less than the words did, when it could leak what the words hid.
     units = text_units(utt.text)
-    ranges = _unit_ranges(_analyse(units, analysis.carried, options, patterns))
+    ranges = _unit_ranges(analyse(units, analysis.carried, options, patterns))
     if len(ranges) >= n_ranges:
         return _rebuild(units, ranges).strip() if ranges else utt.text
     return from_words

@@ -1,6 +1,7 @@
 """What redaction looks for in the normalised token stream: digit runs judged by their
-digits (Luhn, phonenumbers) and the cue words near them (``rubrics/cues/redaction.yaml``),
-e-mails written or spoken, phone numbers, and the configured patterns.
+digits (Luhn, phonenumbers) and the cue words near them (``rubrics/cues/redaction.yaml``).
+E-mails, the phone numbers :mod:`phonenumbers` finds in the text and the configured
+patterns are :mod:`pipeline.redact_match`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import phonenumbers
 
 from pipeline.redact_cues import FIT, cue_patterns
 from pipeline.redact_text import (
-    CJK,
     Norm,
     Token,
     count_words,
@@ -41,23 +41,6 @@ KINDS: tuple[str, ...] = (CARD, CVV, EXPIRY, CODE, PHONE, EMAIL, NUMBER)
 CUSTOM_PRIORITY = len(KINDS) - 1.5
 """Configured patterns rank after e-mails and before the ``NUMBER`` catch-all."""
 PRIORITY = {kind: float(i) for i, kind in enumerate(KINDS)}
-
-# --- e-mail ----------------------------------------------------------------------------
-
-_LABEL = rf"[^\W_{CJK}]+"
-_SEP_LOCAL = r"(?:\.|_|-|\bdot\b|\bunderscore\b|\bdash\b|\bhyphen\b|\bточка\b|\bдефис\b|点|下划线)"
-_SEP_DOT = r"(?:\.|\bdot\b|\bточка\b|点)"
-_AT = r"(?:@|\bat\b|\bсобака\b|艾特)"
-_EMAIL = re.compile(
-    rf"(?<![^\W_{CJK}]){_LABEL}(?:\s*{_SEP_LOCAL}\s*{_LABEL}|\s+[0-9]+){{0,8}}"
-    rf"\s*{_AT}\s*{_LABEL}(?:\s*{_SEP_DOT}\s*{_LABEL}){{1,4}}",
-    re.IGNORECASE,
-)
-_AT_ANYWHERE = re.compile(_AT, re.IGNORECASE)
-# fmt: off
-_TLDS = frozenset(("com", "net", "org", "edu", "gov", "io", "co", "uk", "us", "ru", "cn", "de",
-                   "fr", "info", "biz", "me", "ai", "app", "рф", "ру", "ком", "нет", "орг"))
-# fmt: on
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +85,6 @@ class Hit:
     maybe_card: bool = False
     """A ``NUMBER`` of a card's length: maybe a card with a misheard digit
     (:func:`may_be_misheard_card`), which opens the after-card window as a card does."""
-
-
-Patterns = tuple[tuple[str, re.Pattern[str]], ...]
-
-
-@lru_cache(maxsize=32)
-def compile_patterns(patterns: tuple[tuple[str, str], ...]) -> Patterns:
-    return tuple((kind, re.compile(pattern)) for kind, pattern in patterns)
 
 
 def find_cues(norm: Norm) -> tuple[Cue, ...]:
@@ -630,46 +605,3 @@ def _is_phone(digits: str, regions: tuple[str, ...], *, plus: bool) -> bool:
         if phonenumbers.is_valid_number(number):
             return True
     return False
-
-
-# --- matches on the normalised text -----------------------------------------------------
-
-
-def _span_hit(norm: Norm, kind: str, start: int, end: int) -> tuple[Hit, ...]:
-    inside = [
-        k
-        for k, (s, e) in enumerate(zip(norm.starts, norm.ends, strict=True))
-        if s < end and e > start
-    ]
-    return (Hit(kind, inside[0], inside[-1]),) if inside else ()
-
-
-def email_hits(norm: Norm) -> tuple[Hit, ...]:
-    hits: list[Hit] = []
-    if not _AT_ANYWHERE.search(norm.text):
-        return ()
-    for m in _EMAIL.finditer(norm.text):
-        tld = re.findall(_LABEL, m.group())[-1].casefold()
-        written = "@" in m.group()
-        if tld in _TLDS or (written and tld.isalpha() and len(tld) >= 2):
-            hits.extend(_span_hit(norm, EMAIL, m.start(), m.end()))
-    return tuple(hits)
-
-
-def phone_matcher_hits(norm: Norm, regions: tuple[str, ...]) -> tuple[Hit, ...]:
-    return tuple(
-        hit
-        for region in regions
-        for match in phonenumbers.PhoneNumberMatcher(norm.text, region)
-        for hit in _span_hit(norm, PHONE, match.start, match.end)
-    )
-
-
-def pattern_hits(norm: Norm, patterns: Patterns) -> tuple[Hit, ...]:
-    return tuple(
-        hit
-        for kind, rx in patterns
-        for m in rx.finditer(norm.text)
-        if m.end() > m.start()
-        for hit in _span_hit(norm, kind, m.start(), m.end())
-    )

@@ -1,6 +1,7 @@
 """What redaction looks for in the normalised token stream: digit runs judged by their
-digits (Luhn, phonenumbers) and the cue words near them (``rubrics/cues/redaction.yaml``),
-e-mails written or spoken, phone numbers, and the configured patterns.
+digits (Luhn, phonenumbers) and the cue words near them (``rubrics/cues/redaction.yaml``).
+E-mails, the phone numbers :mod:`phonenumbers` finds in the text and the configured
+patterns are :mod:`pipeline.redact_match`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import phonenumbers
 
 from pipeline.redact_cues import FIT, cue_patterns
 from pipeline.redact_text import (
-    CJK,
     Norm,
     Token,
     count_words,
@@ -41,23 +41,6 @@ KINDS: tuple[str, ...] = (CARD, CVV, EXPIRY, CODE, PHONE, EMAIL, NUMBER)
 CUSTOM_PRIORITY = len(KINDS) - 1.5
 """Configured patterns rank after e-mails and before the ``NUMBER`` catch-all."""
 PRIORITY = {kind: float(i) for i, kind in enumerate(KINDS)}
-
-# --- e-mail ----------------------------------------------------------------------------
-
-_LABEL = rf"[^\W_{CJK}]+"
-_SEP_LOCAL = r"(?:\.|_|-|\bdot\b|\bunderscore\b|\bdash\b|\bhyphen\b|\bточка\b|\bдефис\b|点|下划线)"
-_SEP_DOT = r"(?:\.|\bdot\b|\bточка\b|点)"
-_AT = r"(?:@|\bat\b|\bсобака\b|艾特)"
-_EMAIL = re.compile(
-    rf"(?<![^\W_{CJK}]){_LABEL}(?:\s*{_SEP_LOCAL}\s*{_LABEL}|\s+[0-9]+){{0,8}}"
-    rf"\s*{_AT}\s*{_LABEL}(?:\s*{_SEP_DOT}\s*{_LABEL}){{1,4}}",
-    re.IGNORECASE,
-)
-_AT_ANYWHERE = re.compile(_AT, re.IGNORECASE)
-# fmt: off
-_TLDS = frozenset(("com", "net", "org", "edu", "gov", "io", "co", "uk", "us", "ru", "cn", "de",
-                   "fr", "info", "biz", "me", "ai", "app", "рф", "ру", "ком", "нет", "орг"))
-# fmt: on
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +71,9 @@ class Carried:
 
     kind: str
     words: int
+    answered: bool = False
+    """A card (or a number that may be a misheard one) was read after the cue: a card cue
+    so answered no longer joins digit pieces over long pauses (``_chain_from``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +87,6 @@ class Hit:
     (:func:`may_be_misheard_card`), which opens the after-card window as a card does."""
 
 
-Patterns = tuple[tuple[str, re.Pattern[str]], ...]
-
-
-@lru_cache(maxsize=32)
-def compile_patterns(patterns: tuple[tuple[str, str], ...]) -> Patterns:
-    return tuple((kind, re.compile(pattern)) for kind, pattern in patterns)
-
-
 def find_cues(norm: Norm) -> tuple[Cue, ...]:
     """Every cue in the normalised text (all languages' phrases)."""
     return tuple(
@@ -119,12 +97,17 @@ def find_cues(norm: Norm) -> tuple[Cue, ...]:
 # --- digit runs --------------------------------------------------------------------------
 
 
-def find_runs(tokens: Sequence[Token], *, before: int = 0, after: int = 0) -> tuple[Run, ...]:
+def find_runs(
+    tokens: Sequence[Token], *, before: int = 0, after: int = 0, loose: bool = False
+) -> tuple[Run, ...]:
     """The digit runs of an utterance: digits joined by glue (separators and fillers), and
     runs one homophone word apart ("4532 to 187…") joined into one when that makes a
     number of a card's length (:func:`_bridge_homophones`), counting the ``before``
     digits a run that starts the utterance continues and the ``after`` digits a run that
-    ends it goes on with (the party's neighbouring turns).
+    ends it goes on with (the party's neighbouring turns); a homophone word that starts or
+    ends the utterance is a digit of the number read over turns on the same terms
+    (:func:`_edge_homophones`). ``loose``: every such word is a digit, whatever the
+    lengths (to find how far a number read over turns may reach).
 
     Examples
     --------
@@ -133,8 +116,59 @@ def find_runs(tokens: Sequence[Token], *, before: int = 0, after: int = 0) -> tu
     ['4532218764932155']
     >>> [r.digits for r in find_runs(normalise(" pay 40 to 50".split(" ")).tokens)]
     ['40', '50']
+    >>> [r.digits for r in find_runs(normalise(" to 187".split(" ")).tokens, before=4, after=8)]
+    ['2187']
     """
-    return _bridge_homophones(_plain_runs(tokens), tokens, before=before, after=after)
+    if loose:
+        before = after = CARD_DIGITS.start
+    runs = _bridge_homophones(_plain_runs(tokens), tokens, before=before, after=after)
+    return _edge_homophones(runs, tokens, before=before, after=after, loose=loose)
+
+
+def _edge_homophones(
+    runs: tuple[Run, ...], tokens: Sequence[Token], *, before: int, after: int, loose: bool
+) -> tuple[Run, ...]:
+    """The first run with the homophone word before it ("to 187" after "4532" said in the
+    previous turn) and the last with the one after it ("187 to", then "6493"), each a digit
+    when the utterance is one turn of a number read over turns that, with it, has a card's
+    length, and has fewer than a card's digits before the word: after a whole card, "to 50
+    dollars" or "for 2 of them" is words."""
+    if not runs:
+        return runs
+    out = list(runs)
+    head, tail = out[0], out[-1]
+    leading = None if head.plus else _edge_word(tokens, range(head.lead))
+    trailing = _edge_word(tokens, range(tail.last + 1, len(tokens)))
+    ends = trailing is not None or all(is_skippable(t) for t in tokens[tail.last + 1 :])
+    starts = leading is not None or all(is_skippable(t) for t in tokens[: head.lead])
+    # the digits said before the word, and those after it, in the number read over turns
+    rest = len(head.digits) + (after if len(out) == 1 and ends else 0)
+    if leading is not None and (loose or _joins_short_of_a_card(before, rest)):
+        digit = homophone_digit(tokens[leading]) or ""
+        out[0] = Run(leading, head.last, digit + head.digits, (leading, *head.digit_tokens), False)
+    tail = out[-1]
+    said = len(tail.digits) + (before if len(out) == 1 and starts else 0)
+    if trailing is not None and (loose or _joins_short_of_a_card(said, after)):
+        digit = homophone_digit(tokens[trailing]) or ""
+        digit_tokens = (*tail.digit_tokens, trailing)
+        out[-1] = Run(tail.first, trailing, tail.digits + digit, digit_tokens, tail.plus)
+    return tuple(out)
+
+
+def _joins_short_of_a_card(said: int, rest: int) -> bool:
+    """Whether a homophone word with ``said`` digits of a number before it and ``rest``
+    after it is one of its digits: both sides have some, the side before is short of a
+    card, and the whole number, the word counted, has a card's length."""
+    return said > 0 and rest > 0 and said < CARD_DIGITS.start <= said + 1 + rest
+
+
+def _edge_word(tokens: Sequence[Token], between: range) -> int | None:
+    """The token of the one homophone word among ``tokens[between]``, all else glue or
+    punctuation."""
+    words = [k for k in between if not (is_glue(tokens[k]) or is_skippable(tokens[k]))]
+    if len(words) == 1 and homophone_digit(tokens[words[0]]) is not None:
+        return words[0]
+    return None
 
 
 def _plain_runs(tokens: Sequence[Token]) -> list[Run]:
@@ -346,25 +380,36 @@ def may_be_misheard_card(kind: str, digits: str) -> bool:
     )
 
 
+_CARD_IN_FOURS = 16
+"""How many digits a card read in groups of four has (Visa, Mastercard, Discover, Mir, most
+UnionPay cards)."""
+
+
 def card_read_slowly(pieces: Sequence[str], *, card_cue: bool) -> bool:
     """Whether digit groups said over pauses longer than the usual join (each piece the
     run that ends one utterance or starts the next) are one card read slowly: after a
     card cue (``card_cue``), any pieces of at most 19 digits together (a card, maybe
     misheard, or its start, however grouped: an Amex is read 4-6-5); without one, every
-    piece whole groups of four and together a Luhn-valid card.
+    piece whole groups of four and together 16 digits, whatever Luhn says (a card with a
+    misheard digit fails it).
 
-    Without a cue, a phone (3-3-4) or a date (``01 12 88``) is not read in groups of four,
-    so it is not joined to what follows it, even when the digits would pass Luhn, and
-    four-digit numbers said apart (a year, then a PIN) are joined only when they pass Luhn,
-    as one in ten does by chance. After a card cue a leak costs more than over-redaction:
-    a phone and a date said within the pause after "the card number, please" are one
-    ``CARD``.
+    Without a cue, a phone (3-3-4, 4-3-4) or a date (``01 12 88``) is not read in groups
+    of four, so it is not joined to what follows it, and four-digit numbers said apart (a
+    year, then a PIN) are joined only when four of them follow one another, each said
+    alone within the pause: a 16-digit number read in fours is redacted as it is when read
+    in one breath (``NUMBER``, or ``CARD`` when it passes Luhn). After a card cue a leak
+    costs more than over-redaction: a phone and a date said within the pause after "the
+    card number, please" are one ``CARD``.
 
     Examples
     --------
     >>> card_read_slowly(["4532", "0151", "1283", "0366"], card_cue=False)
     True
     >>> card_read_slowly(["4532", "0151", "1283", "0367"], card_cue=False)
+    True
+    >>> card_read_slowly(["4532", "0151", "1283"], card_cue=False)
+    False
+    >>> card_read_slowly(["4532", "0151", "1283", "036"], card_cue=False)
     False
     >>> card_read_slowly(["4532", "0151", "1283", "0367"], card_cue=True)
     True
@@ -376,9 +421,7 @@ def card_read_slowly(pieces: Sequence[str], *, card_cue: bool) -> bool:
     digits = "".join(pieces)
     if card_cue:
         return len(digits) <= CARD_DIGITS[-1]
-    if any(len(piece) % 4 for piece in pieces):
-        return False
-    return len(digits) in CARD_DIGITS and _luhn(digits)
+    return len(digits) == _CARD_IN_FOURS and not any(len(piece) % 4 for piece in pieces)
 
 
 _RESIDENT_ID = re.compile(r"[1-8][0-9]{16}[0-9X]")
@@ -562,46 +605,3 @@ def _is_phone(digits: str, regions: tuple[str, ...], *, plus: bool) -> bool:
         if phonenumbers.is_valid_number(number):
             return True
     return False
-
-
-# --- matches on the normalised text -----------------------------------------------------
-
-
-def _span_hit(norm: Norm, kind: str, start: int, end: int) -> tuple[Hit, ...]:
-    inside = [
-        k
-        for k, (s, e) in enumerate(zip(norm.starts, norm.ends, strict=True))
-        if s < end and e > start
-    ]
-    return (Hit(kind, inside[0], inside[-1]),) if inside else ()
-
-
-def email_hits(norm: Norm) -> tuple[Hit, ...]:
-    hits: list[Hit] = []
-    if not _AT_ANYWHERE.search(norm.text):
-        return ()
-    for m in _EMAIL.finditer(norm.text):
-        tld = re.findall(_LABEL, m.group())[-1].casefold()
-        written = "@" in m.group()
-        if tld in _TLDS or (written and tld.isalpha() and len(tld) >= 2):
-            hits.extend(_span_hit(norm, EMAIL, m.start(), m.end()))
-    return tuple(hits)
-
-
-def phone_matcher_hits(norm: Norm, regions: tuple[str, ...]) -> tuple[Hit, ...]:
-    return tuple(
-        hit
-        for region in regions
-        for match in phonenumbers.PhoneNumberMatcher(norm.text, region)
-        for hit in _span_hit(norm, PHONE, match.start, match.end)
-    )
-
-
-def pattern_hits(norm: Norm, patterns: Patterns) -> tuple[Hit, ...]:
-    return tuple(
-        hit
-        for kind, rx in patterns
-        for m in rx.finditer(norm.text)
-        if m.end() > m.start()
-        for hit in _span_hit(norm, kind, m.start(), m.end())
-    )

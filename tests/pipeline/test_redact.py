@@ -724,6 +724,26 @@ def read_slowly(*groups: str, pause_s: float, start_s: float = 2.0) -> list[Utte
     return said
 
 
+GO_AHEAD = ("agent", "Okay, go ahead.")
+CARD_CUES = [
+    ("customer", "My card number is"),
+    ("agent", "Can I have the card number, please?"),
+]
+
+
+def read_slowly_then_code(prompt: tuple[str, str], *groups: str, pause_s: float) -> list[Utterance]:
+    """A call: ``prompt`` (speaker, text), the customer reading ``groups`` with ``pause_s``
+    between them, then "and 814" 5 s later; the redacted utterances after the prompt."""
+    said = read_slowly(*groups, pause_s=pause_s)
+    source = call(
+        utterance(prompt[1], speaker=prompt[0]),
+        *said,
+        utterance("and 814", start_s=said[-1].end_s + 5.0),
+    )
+    out, _ = redact_transcript(source)
+    return list(out.utterances[1:])
+
+
 @pytest.mark.parametrize("pause_s", [4.0, 9.0])
 def test_a_card_read_slowly_in_groups_of_four_is_joined(pause_s: float) -> None:
     said = read_slowly("4532", "0151.", "1283,", "0366", pause_s=pause_s)
@@ -765,6 +785,162 @@ def test_an_amex_read_slowly_after_a_card_cue_is_joined() -> None:
     )
     out, _ = redact_transcript(source)
     assert [u.text for u in out.utterances[1:]] == ["[CARD]"] * 3 + ["and the back is [CVV]"]
+
+
+@pytest.mark.parametrize("pause_s", [4.0, 9.0])
+@pytest.mark.parametrize(
+    "groups",
+    [
+        (CARD_BAD[:4], CARD_BAD[4:8], CARD_BAD[8:12], CARD_BAD[12:]),
+        (CARD_BAD[:8], CARD_BAD[8:]),
+        (f"it's {CARD_BAD[:4]}", CARD_BAD[4:12], f"{CARD_BAD[12:]}, that's it"),
+    ],
+)
+def test_a_misheard_card_read_slowly_without_a_cue_is_joined(
+    groups: tuple[str, ...], pause_s: float
+) -> None:
+    """Groups of four, 16 digits in all, read over pauses by one party: a card whatever Luhn
+    says (one misheard digit fails it), so a [NUMBER] that opens the after-card window."""
+    texts = [u.text for u in read_slowly_then_code(GO_AHEAD, *groups, pause_s=pause_s)]
+    assert not any(re.search(r"[0-9]", t) for t in texts[:-1]), texts
+    assert texts[-1] == "and [CVV]"
+
+
+@pytest.mark.parametrize(
+    "groups",
+    [
+        ("415", "555", "0132"),  # a phone read 3-3-4
+        ("0207", "946", "0958"),  # and 4-3-4
+        ("the order is 1234", "5678", "9012"),  # 12 digits in fours: no card's length
+        ("2019", "2020", "1500"),  # years and an amount
+        ("4532", "0151", "1283", "036"),  # 15 digits: not four groups of four
+    ],
+)
+def test_numbers_read_slowly_without_a_cue_that_are_not_four_groups_of_four_stay_apart(
+    groups: tuple[str, ...],
+) -> None:
+    source = call(utterance(GO_AHEAD[1], speaker="agent"), *read_slowly(*groups, pause_s=5.0))
+    out, spans = redact_transcript(source)
+    assert out == source and spans == ()
+
+
+@pytest.mark.parametrize("pause_s", [1.0, 5.0])
+@pytest.mark.parametrize(
+    "groups",
+    [
+        # 4532 2187 6493 2155: a group that starts with a digit heard as a word
+        ("four five three two", "to one eight seven", "six four nine three", "two one five five"),
+        ("4532", "to 187", "6493", "2155"),
+        # 4532 1872 6493 2157: a group that ends with one
+        ("4532", "187 to", "6493", "2157"),
+        # 4532 1287 6493 2156: one inside a group
+        ("4532", "1 to 87", "6493", "2156"),
+        # 4532 4532 1876 4934: "for" at a number's edge
+        ("4532", "for 532", "1876", "4934"),
+    ],
+)
+def test_a_digit_heard_as_a_word_in_a_card_read_slowly(
+    groups: tuple[str, ...], pause_s: float
+) -> None:
+    said = read_slowly_then_code(GO_AHEAD, *groups, pause_s=pause_s)
+    assert [u.text for u in said] == ["[CARD]"] * 4 + ["and [CVV]"]
+    for u in said[:4]:
+        assert not re.search(r"\b(?:to|for)\b", all_text(u)), all_text(u)
+        assert_consistent(u)
+
+
+def test_a_misheard_card_read_slowly_with_a_digit_heard_as_a_word_after_a_card_cue() -> None:
+    said = read_slowly_then_code(CARD_CUES[1], "4532", "to 187", "6493", "2150", pause_s=5.0)
+    assert [u.text for u in said] == ["[CARD]"] * 4 + ["and [CVV]"]  # 2150: fails Luhn
+
+
+@pytest.mark.parametrize("pause_s", [1.0, 5.0])
+@pytest.mark.parametrize(
+    "said",
+    [
+        ("to 50 dollars",),  # a card is done at 16 digits: what follows is words
+        ("for 2 of them",),
+        ("40 to 50 dollars",),
+        ("the 4 for 2 offer",),
+    ],
+)
+def test_a_word_like_a_digit_after_a_card_read_slowly_stays_a_word(
+    said: tuple[str, ...], pause_s: float
+) -> None:
+    """Said 4 s after the card (within ``join_gap_s`` a number is read on as the card's)."""
+    cards = read_slowly("4532", "0151", "1283", "0366", pause_s=pause_s)
+    source = call(*cards, *read_slowly(*said, pause_s=0.0, start_s=cards[-1].end_s + 4.0))
+    out, _ = redact_transcript(source)
+    assert [u.text for u in out.utterances] == ["[CARD]"] * 4 + list(said)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        ("the order is 1234", "for 2 of them"),  # too short for a card, even joined
+        ("40", "to 50 dollars"),
+        ("my phone is 415 555 0132", "to confirm"),
+    ],
+)
+def test_a_word_like_a_digit_at_a_short_numbers_edge_stays_a_word(said: tuple[str, ...]) -> None:
+    source = call(*read_slowly(*said, pause_s=1.0))
+    out, _ = redact_transcript(source)
+    assert [u.text for u in out.utterances] == [t.replace("415 555 0132", "[PHONE]") for t in said]
+
+
+@pytest.mark.parametrize("pause_s", [14.0, 25.0])
+@pytest.mark.parametrize(("who", "cue"), CARD_CUES)
+@pytest.mark.parametrize("card", [CARD, CARD_BAD])
+def test_a_card_read_slowly_after_a_card_cue_is_joined_as_long_as_the_cue_carries(
+    pause_s: float, who: str, cue: str, card: str
+) -> None:
+    """The cue carries over up to ``cue_carry_s`` (30 s) of silence, so the join after it
+    does too: groups read 14 s apart stayed in clear when it stopped at 10 s."""
+    groups = (card[:4], card[4:8], card[8:12], card[12:])
+    said = read_slowly_then_code((who, cue), *groups, pause_s=pause_s)
+    assert [u.text for u in said] == ["[CARD]"] * 4 + ["and [CVV]"]
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        # the card's groups more than cue_carry_s apart: the cue is gone, nothing is joined
+        (("4532", "0151", "1283", "0366"), ["4532", "0151", "1283", "0366"]),
+    ],
+)
+def test_the_join_after_a_card_cue_ends_with_the_cues_carry(
+    said: tuple[str, ...], expected: list[str]
+) -> None:
+    source = call(utterance(CARD_CUES[0][1]), *read_slowly(*said, pause_s=31.0))
+    out, spans = redact_transcript(source)
+    assert [u.text for u in out.utterances[1:]] == expected
+    assert spans == ()
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        # a phone named as one, then a date of birth: a phone is read whole, never a card's group
+        (
+            ("my phone is 415 555 0132", "01 12 88"),
+            ["my phone is [PHONE]", "01 12 88"],
+        ),
+        # an order number, then an amount: too short to be a card, even joined
+        (("the order is 90210", "40 to 50 dollars"), ["the order is 90210", "40 to 50 dollars"]),
+        # the card read whole, then an order number and an amount: a card is done at 16
+        (
+            (f"it's {CARD}", "order 90210", "1500 dollars"),
+            ["it's [CARD]", "order 90210", "[CVV] dollars"],  # [CVV]: the after-card window
+        ),
+    ],
+)
+def test_numbers_said_apart_after_a_card_cue_stay_what_they_are(
+    said: tuple[str, ...], expected: list[str]
+) -> None:
+    """What the party says over the cue's carry that is no card's group stays as it was."""
+    source = call(utterance(CARD_CUES[1][1], speaker="agent"), *read_slowly(*said, pause_s=14.0))
+    out, _ = redact_transcript(source)
+    assert [u.text for u in out.utterances[1:]] == expected
 
 
 @pytest.mark.parametrize(

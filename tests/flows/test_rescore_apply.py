@@ -146,6 +146,27 @@ def test_explain_shows_matched_text_and_reasons(warehouse: Path, tmp_path: Path)
     assert missing.returncode == 3 and "[I006]" in missing.stderr
 
 
+def test_explain_says_which_word_a_near_match_heard_differently(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    rubric = tmp_path / "near.yaml"
+    rubric.write_text(
+        "schema_version: 1\nid: near\nversion: 1\nlanguage: en\nitems:\n"
+        "  - id: greeting\n    speaker: agent\n    expect: present\n    weight: 10\n"
+        "    detector: phrase.v1\n"
+        "    params: {phrases: [hello you are through to acme], tolerance: 1}\n"
+    )
+    out = earmark(
+        "rubric", "explain", "--call", "A", "--warehouse", str(warehouse), "--rubric", str(rubric)
+    )
+    assert out.returncode == 0, out.stderr
+    assert "PASS greeting" in out.stdout and "sure 0.83" in out.stdout  # 5 words of 6
+    assert (
+        "[phrase \"hello you're through to acme\" ≈ 'hello you are through to acme' ('re for are)]"
+        in out.stdout
+    )
+
+
 def test_explain_judges_with_the_metrics_the_night_stored(tmp_path: Path) -> None:
     """``explain`` scores as the night and ``rescore`` do: with the call's stored metrics
     (an item on dead air is N/A without them)."""

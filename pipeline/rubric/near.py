@@ -85,9 +85,14 @@ class NearFinder:
             if len(phrase) >= max(shortest, MIN_TOKENS):
                 self.by_first.setdefault(phrase[0], []).append((index, tuple(phrase)))
         self.refused = frozenset(refused)
+        self.lasts = frozenset(p[-1] for ps in self.by_first.values() for _, p in ps)
+        """Text with none of the phrases' last tokens (or first ones) has no near match:
+        most utterances are ruled out by two set operations."""
 
     def find(self, seq: Sequence[str]) -> list[NearMatch]:
         """Every near match (exact matches are not near ones: the exact finder has them)."""
+        if self.lasts.isdisjoint(seq) or self.by_first.keys().isdisjoint(seq):
+            return []
         found: list[NearMatch] = []
         n = len(seq)
         by_first = self.by_first

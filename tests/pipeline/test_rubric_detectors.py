@@ -354,3 +354,12 @@ def test_a_regex_needs_one_of_its_literals_to_match() -> None:
                 matched += 1
                 assert needs is None or any(n in text for n in needs), (pattern, text)
     assert matched > 50 and prefiltered >= len(patterns) // 2
+
+
+def test_the_near_finders_examples() -> None:
+    import doctest
+
+    from pipeline.rubric import near
+
+    result = doctest.testmod(near)
+    assert result.attempted > 0 and result.failed == 0

@@ -14,6 +14,9 @@
 Text detectors take ``negation: true`` to drop a match preceded (within
 ``negation_window`` tokens) by a negation cue ("I'm **not** sorry", "**не** могу
 помочь", "**不**理解"); the cues have per-language defaults and can be replaced.
+``phrase.v1`` and ``lemma.v1`` take ``tolerance: 1`` to also find a phrase of 3 or more
+tokens (Chinese: 4 characters) with one interior word heard as another ("date **on** birth"; see
+:mod:`pipeline.rubric.near`).
 
 All of them are ``fork_safe``: plain Python and spaCy data, which a forked re-scoring
 worker can use as it inherits them.
@@ -27,10 +30,11 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StrictInt, field_validator
 
 from pipeline.protocols import PhraseFinder, TextAnalyzer, Tokens
 from pipeline.rubric.detectors import CallText, DetectorParams, Hit, hit_span
+from pipeline.rubric.near import MIN_TOKENS, NearFinder, NearMatch, min_tokens
 
 NEGATION_CUES = {
     "en": ("not", "n't", "never", "neither", "nor", "cannot"),
@@ -60,6 +64,19 @@ class TextParams(DetectorParams):
 
 class PhraseParams(TextParams):
     phrases: list[str] = Field(min_length=1)
+    tolerance: StrictInt = 0
+    """0: phrases match exactly; 1: a phrase of at least 3 tokens also matches with one
+    interior token heard as another (:mod:`pipeline.rubric.near`)."""
+
+    @field_validator("tolerance")
+    @classmethod
+    def _zero_or_one(cls, value: int) -> int:
+        if value not in (0, 1):
+            raise ValueError(
+                f"tolerance is 0 (exact phrases) or 1 (one interior word of a phrase of "
+                f"{MIN_TOKENS} or more words may be heard as another), got {value}"
+            )
+        return value
 
 
 class PatternParams(TextParams):
@@ -99,18 +116,25 @@ class _TokenMatcher:
         tokens = call.tokens[i]
         return self._unnegated(tokens, self.finder.find(tokens))
 
-    def hits(self, call: CallText, utterances: Sequence[int]) -> list[Hit]:
+    def hits(
+        self, call: CallText, utterances: Sequence[int], near: _NearPhrases | None = None
+    ) -> list[Hit]:
+        """Hits among ``utterances``; with ``near``, also its near matches (where no exact
+        one overlaps them)."""
         out = []
         find = self.finder.find
         for i in utterances:
             tokens = call.tokens[i]
             found = find(tokens)
-            if not found:  # most utterances: skip the negation guard and the times
+            close = near.find(tokens, found) if near is not None else []
+            if not found and not close:  # most utterances: skip the negation guard and the times
                 continue
             for start, end, rule in self._unnegated(tokens, found):
                 c0, c1 = tokens.char_span(start, end)
                 start_s, end_s = hit_span(call, i, c0, c1)
                 out.append(Hit(i, start_s, end_s, self.rules[rule]))
+            if near is not None:
+                out += [near.hit(call, i, m) for m in close if not self._negated(tokens, m.start)]
         return out
 
     def _unnegated(
@@ -118,10 +142,53 @@ class _TokenMatcher:
     ) -> list[tuple[int, int, int]]:
         if not self.cues or not found:
             return found
-        lower = tokens.lower
-        return [
-            m for m in found if not self.cues.intersection(lower[max(0, m[0] - self.window) : m[0]])
-        ]
+        return [m for m in found if not self._negated(tokens, m[0])]
+
+    def _negated(self, tokens: Tokens, start: int) -> bool:
+        return bool(self.cues) and not self.cues.isdisjoint(
+            tokens.lower[max(0, start - self.window) : start]
+        )
+
+
+class _NearPhrases:
+    """A phrase list's near matches (``tolerance: 1``), each a hit whose rule says which
+    word stood in: ``lemma 'date on birth' ≈ 'date of birth' (on for of)``."""
+
+    def __init__(
+        self, phrases: Sequence[str], kind: str, *, lemma: bool, analyzer: TextAnalyzer
+    ) -> None:
+        tokens = [analyzer.tokenize(analyzer.normalize(p)) for p in phrases]
+        self.phrases = list(phrases)
+        self.words = [t.lower for t in tokens]
+        self.kind = kind
+        # a negation never stands in for a phrase's word, whatever the item's negation guard
+        cues = NEGATION_CUES.get(analyzer.language, ())
+        self.finder = NearFinder(
+            [t.lemma if lemma else t.lower for t in tokens],
+            refused=[analyzer.normalize(c) for c in cues],
+            shortest=min_tokens(analyzer.language),
+        )
+        self.lemma = lemma
+
+    def find(self, tokens: Tokens, exact: list[tuple[int, int, int]]) -> list[NearMatch]:
+        """Near matches that overlap no exact match and no earlier near one."""
+        taken = [(s, e) for s, e, _ in exact]
+        kept = []
+        for m in self.finder.find(tokens.lemma if self.lemma else tokens.lower):
+            if all(m.end <= s or m.start >= e for s, e in taken):
+                kept.append(m)
+                taken.append((m.start, m.end))
+        return kept
+
+    def hit(self, call: CallText, i: int, m: NearMatch) -> Hit:
+        tokens = call.tokens[i]
+        c0, c1 = tokens.char_span(m.start, m.end)
+        start_s, end_s = hit_span(call, i, c0, c1)
+        heard, meant = tokens.lower[m.start + m.at], self.words[m.phrase][m.at]
+        said = call.texts[i][c0:c1]
+        rule = f"{self.kind} {said!r} ≈ {self.phrases[m.phrase]!r} ({heard} for {meant})"
+        size = len(self.words[m.phrase])
+        return Hit(i, start_s, end_s, rule, strength=(size - 1) / size)
 
 
 class PhraseDetector:
@@ -130,6 +197,11 @@ class PhraseDetector:
     Both sides go through the language's tokenizer (spaCy's PhraseMatcher), so
     "thanks for calling" matches "Thanks for calling Acme" but not "thanksgiving".
     Chinese is matched on characters, ignoring spaces and punctuation.
+
+    With ``tolerance: 1`` a phrase of at least 3 tokens (Chinese: 4 characters) also
+    matches with one interior token heard as another (:mod:`pipeline.rubric.near` says
+    why only that); the hit's rule names the word that stood in and its ``strength`` is
+    the share of the phrase's tokens that matched.
     """
 
     Params: ClassVar[type[BaseModel]] = PhraseParams
@@ -142,9 +214,14 @@ class PhraseDetector:
         finder = analyzer.phrase_finder(phrases, lemma=self.lemma)
         kind = "lemma" if self.lemma else "phrase"
         self.matcher = _TokenMatcher(finder, [f"{kind} {p!r}" for p in phrases], params, analyzer)
+        self.near = (
+            _NearPhrases(phrases, kind, lemma=self.lemma, analyzer=analyzer)
+            if params.tolerance
+            else None
+        )
 
     def find(self, call: CallText, utterances: Sequence[int]) -> list[Hit]:
-        return self.matcher.hits(call, utterances)
+        return self.matcher.hits(call, utterances, self.near)
 
 
 class LemmaDetector(PhraseDetector):

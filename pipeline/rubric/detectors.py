@@ -127,18 +127,30 @@ def validate_detector(name: str, params: Mapping[str, Any], *, where: str) -> Ba
     try:
         validated: BaseModel = cls.Params.model_validate(dict(params))
     except ValidationError as exc:
-        problems = "; ".join(_problem(e, cls.Params) for e in exc.errors())
+        problems = "; ".join(_problem(e, cls.Params, name) for e in exc.errors())
         raise errors.DETECTOR_PARAMS(where=where, name=name, problems=problems) from None
     for part, sub in _parts(validated):  # a combinator's detectors, checked now, not at compile
         validate_detector(sub.detector, sub.params, where=f"{where}: {name} {part}")
     return validated
 
 
-def _problem(error: Any, model: type[BaseModel]) -> str:
+def _problem(error: Any, model: type[BaseModel], name: str) -> str:
     where = ".".join(str(p) for p in error["loc"])
     if error["type"] == "extra_forbidden" and len(error["loc"]) == 1:
+        others = _detectors_taking(where)
+        if others:  # a param of other detectors (``tolerance`` on ``regex.v1``): say whose
+            return f"params.{where}: {name} does not take it (only {', '.join(others)} do)"
         return f"params.{where}: unknown ({did_you_mean(where, list(model.model_fields))})"
     return f"params.{where}: {error['msg']}"
+
+
+def _detectors_taking(param: str) -> list[str]:
+    """The registered detectors whose params include ``param`` (read on an error only)."""
+    return sorted(
+        name
+        for name, cls in detectors.get_all().items()
+        if param in getattr(getattr(cls, "Params", None), "model_fields", {})
+    )
 
 
 def _parts(params: BaseModel) -> Iterator[tuple[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -146,6 +147,36 @@ def test_explain_shows_matched_text_and_reasons(warehouse: Path, tmp_path: Path)
     assert missing.returncode == 3 and "[I006]" in missing.stderr
 
 
+def _one_item_rubric(path: Path, item: str) -> Path:
+    """An English rubric file ``path`` (its id the file's stem) holding one item's YAML."""
+    path.write_text(f"schema_version: 1\nid: {path.stem}\nversion: 1\nlanguage: en\nitems:\n{item}")
+    return path
+
+
+def _explain(call: str, warehouse: Path, rubric: Path) -> subprocess.CompletedProcess[str]:
+    out = earmark(
+        "rubric", "explain", "--call", call, "--warehouse", str(warehouse), "--rubric", str(rubric)
+    )
+    assert out.returncode == 0, out.stderr
+    return out
+
+
+def test_explain_says_which_word_a_near_match_heard_differently(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    item = (
+        "  - id: greeting\n    speaker: agent\n    expect: present\n    weight: 10\n"
+        "    detector: phrase.v1\n"
+        "    params: {phrases: [hello you are through to acme], tolerance: 1}\n"
+    )
+    out = _explain("A", warehouse, _one_item_rubric(tmp_path / "near.yaml", item))
+    assert "PASS greeting" in out.stdout and "sure 0.83" in out.stdout  # 5 words of 6
+    assert (
+        "[phrase \"hello you're through to acme\" ≈ 'hello you are through to acme' ('re for are)]"
+        in out.stdout
+    )
+
+
 def test_explain_judges_with_the_metrics_the_night_stored(tmp_path: Path) -> None:
     """``explain`` scores as the night and ``rescore`` do: with the call's stored metrics
     (an item on dead air is N/A without them)."""
@@ -159,17 +190,12 @@ def test_explain_judges_with_the_metrics_the_night_stored(tmp_path: Path) -> Non
     }
     wh.upsert(root, "calls", {"2026-11-20": [rows.call_row(rec, analysis(**facts), t, "ok")]})
     wh.upsert(root, "utterances", {"2026-11-20": rows.utterance_rows(t)})
-    rubric = tmp_path / "air.yaml"
-    rubric.write_text(
-        "schema_version: 1\nid: air\nversion: 1\nlanguage: en\nitems:\n"
+    item = (
         "  - id: dead_air\n    speaker: any\n    expect: absent\n    weight: 10\n"
         "    detector: metric.v1\n"
         "    params: {metric: longest_dead_air_s, op: '>', value: 10}\n"
     )
-    out = earmark(
-        "rubric", "explain", "--call", "Q", "--warehouse", str(root), "--rubric", str(rubric)
-    )
-    assert out.returncode == 0, out.stderr
+    out = _explain("Q", root, _one_item_rubric(tmp_path / "air.yaml", item))
     assert "FAIL dead_air" in out.stdout and "0:40-0:54" in out.stdout
 
 

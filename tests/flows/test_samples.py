@@ -63,7 +63,9 @@ def test_rubric_hits_and_misses_against_the_labels(night: dict, labels: dict) ->
     print(
         f"samples: accuracy {accuracy:.2f}, precision {precision:.2f}, recall {recall:.2f} (tp {tp} fp {fp} fn {fn} tn {tn})"
     )
-    assert accuracy >= 0.8 and precision >= 0.9 and recall >= 0.7
+    # measured 0.93 / 0.97 / 0.89; 0.875 / 0.97 / 0.79 before the scripted items took one
+    # misheard word ("date on birth", 谢谢您的开心等待, спасибо на ожидании)
+    assert accuracy >= 0.88 and precision >= 0.9 and recall >= 0.84
 
 
 def test_silences_are_measured_within_a_second_or_ten_percent(night: dict, labels: dict) -> None:

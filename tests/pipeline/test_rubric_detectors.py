@@ -85,6 +85,67 @@ def test_negation_cues_are_configurable() -> None:
     assert _run("en", item, _call("en", ("agent", 1, "I am not sorry"))).detected
 
 
+@pytest.mark.parametrize(
+    ("language", "detector", "phrases", "text", "rule"),
+    [
+        ("en", "lemma.v1", ["date of birth"], "Can I have your date on birth?", "(on for of)"),
+        (
+            "en",
+            "lemma.v1",
+            ["can i take your name"],
+            "Can I have your name on board?",
+            "(have for take)",
+        ),
+        ("ru", "lemma.v1", ["спасибо за ожидание"], "Спасибо, на ожидании.", "(на for за)"),
+        ("zh", "phrase.v1", ["谢谢您的耐心等待"], "谢谢您的开心等待", "(开 for 耐)"),
+        # not near: the last word differs (another phrase), the first word differs, two
+        # words differ, a word is inserted, a negation stands in, too short
+        ("en", "lemma.v1", ["date of birth"], "What's the date of delivery?", None),
+        ("en", "lemma.v1", ["thanks for holding"], "Tanks for holding.", None),
+        ("en", "lemma.v1", ["thank you for holding"], "Thank you four folding.", None),
+        ("en", "lemma.v1", ["date of birth"], "The date of your birth.", None),
+        ("en", "lemma.v1", ["i'm so sorry"], "I'm not sorry.", None),
+        ("en", "lemma.v1", ["account number"], "Account numbers.", None),
+        ("zh", "phrase.v1", ["再见了"], "不会再扣了", None),
+    ],
+)
+def test_tolerance_finds_a_phrase_with_one_interior_word_heard_as_another(
+    language: str, detector: str, phrases: list[str], text: str, rule: str | None
+) -> None:
+    call = _call(language, ("agent", 1.0, text))
+    exact = _run(language, rubric_item(detector, {"phrases": phrases}), call)
+    near = _run(language, rubric_item(detector, {"phrases": phrases, "tolerance": 1}), call)
+    assert not exact.detected
+    assert near.detected is (rule is not None)
+    if rule is not None:
+        assert "≈" in near.evidence[0].rule and near.evidence[0].rule.endswith(rule)
+        assert near.strength == pytest.approx(
+            1 - 1 / len(phrases[0].split() if language != "zh" else phrases[0])
+        )
+
+
+def test_a_near_match_says_what_was_heard_and_yields_to_an_exact_one() -> None:
+    phrases = ["thank you for holding", "thank you for waiting"]
+    item = rubric_item("lemma.v1", {"phrases": phrases, "tolerance": 1})
+    call = _call(
+        "en", ("agent", 1.0, "Thank you for waiting."), ("agent", 9.0, "Thank you four holding.")
+    )
+    f = _run("en", item, call)
+    assert [e.rule for e in f.evidence] == [
+        "lemma 'thank you for waiting'",
+        "lemma 'thank you four holding' ≈ 'thank you for holding' (four for for)",
+    ]
+    assert (f.evidence[1].start_s, f.evidence[1].end_s) == (9.0, 10.9)  # the four words
+    assert f.strength == 1.0  # its surest hit is the exact one
+
+
+def test_the_negation_guard_drops_a_near_match_too() -> None:
+    params = {"phrases": ["date of birth"], "tolerance": 1, "negation": True}
+    call = _call("en", ("agent", 1.0, "we never ask your date on birth"))
+    assert not _run("en", rubric_item("lemma.v1", params), call).detected
+    assert _run("en", rubric_item("lemma.v1", {**params, "negation": False}), call).detected
+
+
 def test_pattern_detector_with_lemma_and_operators() -> None:
     pattern = [
         {"LEMMA": "apologize"},
@@ -291,3 +352,12 @@ def test_a_regex_needs_one_of_its_literals_to_match() -> None:
                 matched += 1
                 assert needs is None or any(n in text for n in needs), (pattern, text)
     assert matched > 50 and prefiltered >= len(patterns) // 2
+
+
+def test_the_near_finders_examples() -> None:
+    import doctest
+
+    from pipeline.rubric import near
+
+    result = doctest.testmod(near)
+    assert result.attempted > 0 and result.failed == 0

@@ -57,6 +57,16 @@ def test_good_rubric_loads() -> None:
             "R005",
             "params.phrase: unknown (did you mean 'phrases'?)",
         ),
+        (
+            _with_item(params={"phrases": ["x"], "tolerance": 2}),
+            "R005",
+            "params.tolerance: Value error, tolerance is 0 (exact phrases) or 1",
+        ),
+        (
+            _with_item(detector="regex.v1", params={"patterns": ["x"], "tolerance": 1}),
+            "R005",
+            "params.tolerance: regex.v1 does not take it (only lemma.v1, phrase.v1 do)",
+        ),
         ({**GOOD, "items": GOOD["items"] * 2}, "R004", "duplicate item id"),
         ({**GOOD, "language": "fr"}, "R006", "language must be one of en, zh, ru, got 'fr'"),
         ({**GOOD, "schema_version": 2}, "R007", "schema_version must be 1, got 2"),

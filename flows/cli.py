@@ -909,8 +909,7 @@ def cmd_rubric_apply(args: argparse.Namespace) -> int:
     try:
         source = open(args.transcripts, encoding="utf-8")  # noqa: SIM115  (closed below)
     except OSError as exc:
-        print(f"earmark: error: {args.transcripts}: cannot read ({exc.strerror})", file=sys.stderr)
-        return EXIT_USAGE
+        raise errors.TRANSCRIPTS_UNREADABLE(path=args.transcripts, problem=exc.strerror) from None
     bad = 0
     with source:
         for n, obj, problem in transcripts_from_jsonl(source):
@@ -998,7 +997,13 @@ def _tune_examples(
 
     by_id: dict[str, Transcript] = {}
     if args.transcripts:
-        with open(args.transcripts, encoding="utf-8") as source:
+        try:
+            source = open(args.transcripts, encoding="utf-8")  # noqa: SIM115  (closed below)
+        except OSError as exc:
+            raise errors.TRANSCRIPTS_UNREADABLE(
+                path=args.transcripts, problem=exc.strerror
+            ) from None
+        with source:
             for n, obj, problem in transcripts_from_jsonl(source):
                 if obj is None:
                     raise errors.TUNE_INPUT_INVALID(

@@ -452,7 +452,7 @@ def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
     assert isinstance(summary, NightSummary)
     s = summary
     print(
-        f"\nearmark: {s.processed} calls processed ({s.cached} from cache), "
+        f"earmark: {s.processed} calls processed ({s.cached} from cache), "
         f"{len(s.quarantined)} quarantined, {s.audio_s / 60:.1f} min of audio in {s.wall_s:.1f} s"
     )
     if s.asr_wall_s:

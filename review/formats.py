@@ -46,11 +46,40 @@ def num(value: float | None, digits: int = 0) -> str:
     return "—" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
+def moment_example(duration_s: float | None) -> float:
+    """A moment inside a call to show as an example of a time: a third into it, in whole
+    seconds (75 when the length is not known). The form's hint and its error use it, so
+    neither suggests a time past the end of a short call.
+
+    Examples
+    --------
+    >>> moment_example(25.0), moment_example(600.0), moment_example(None)
+    (8, 200, 75)
+    """
+    if duration_s is None or math.isnan(duration_s) or duration_s <= 0:
+        return 75
+    return max(1, int(duration_s / 3))
+
+
+def time_hint(duration_s: float | None) -> str:
+    """How to type a moment of the call, with an example inside it.
+
+    Examples
+    --------
+    >>> time_hint(25.0), time_hint(None)
+    ('0:08 or 8', '1:15 or 75')
+    """
+    at = moment_example(duration_s)
+    return f"{clock(at)} or {at}"
+
+
 FILTERS: dict[str, Any] = {
     "clock": clock_or_dash,
     "pct": pct,
     "num": num,
     "short_rule": short_rule,
     "distinct_reasons": distinct_reasons,
+    "moment_example": lambda d: clock(moment_example(d)),
+    "time_hint": time_hint,
 }
 """The Jinja filters of the app's and the monthly report's templates."""

@@ -171,6 +171,22 @@ def test_the_call_page_says_how_the_words_got_their_parties(client: TestClient) 
     ) in page
 
 
+def test_the_time_hints_are_moments_inside_the_call(client: TestClient) -> None:
+    """The call lasts 0:35: neither the field's example nor the error's is past its end."""
+    sign_in(client, "lena")
+    page = client.get("/call/C-LENA-1").text
+    at = re.search(r'<input type="text" name="missed_at"[^>]*>', page)
+    assert at is not None
+    assert 'placeholder="0:11"' in at[0]
+    assert 'title="a moment of the call (0:00–0:35): 0:11 or 11"' in at[0]
+    refused = client.post("/call/C-LENA-1", data=_form(csrf_of(page), missed_at=["1:15", ""]))
+    assert refused.status_code == 400
+    assert (
+        "missed empathy: time &#39;1:15&#39; is not a moment of the call "
+        "(it lasts 0:35; use 0:11 or 11)"
+    ) in refused.text
+
+
 def test_a_bad_time_shows_the_form_again_as_typed_with_the_error_beside_it(
     client: TestClient, database_url: str
 ) -> None:

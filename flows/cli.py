@@ -598,7 +598,6 @@ def cmd_triage(args: argparse.Namespace) -> int:
 
 
 def _print_queues(queue: Sequence[object], *, top: int, warehouse: str) -> None:
-    from pipeline.scoring import clock
     from pipeline.types import QueueEntry
 
     groups: dict[tuple[str, str], list[QueueEntry]] = {}
@@ -607,14 +606,17 @@ def _print_queues(queue: Sequence[object], *, top: int, warehouse: str) -> None:
         groups.setdefault((q.inspector, q.date), []).append(q)
     if not groups:
         print("Review queue — no call needs review")
+    read_speeds: list[float] = []
     for (inspector, date), entries in sorted(groups.items()):
         review = [q for q in entries if q.kind != "highlight"]
         heard = sum(s.duration_s for q in review for s in q.plan if s.kind == "hear")
         read = sum(s.duration_s for q in review for s in q.plan if s.kind == "read")
         price = sum(q.price_s for q in review)
+        if read and price - heard > 0.5:  # the speed the queue was built with, from its prices
+            read_speeds.append(read / (price - heard))
         print(
             f"{_queue_title(inspector, date)} — {len(review)} call(s) to review, "
-            f"{clock(price)} of budget ({clock(heard)} to hear, {clock(read)} of call to read); "
+            f"{_cost_line(inspector, price=price, heard=heard, read=read)}; "
             f"{len(entries) - len(review)} highlight(s)"
         )
         _print_queue(entries[:top])
@@ -623,6 +625,48 @@ def _print_queues(queue: Sequence[object], *, top: int, warehouse: str) -> None:
                 f"… {len(entries) - top} more: earmark queue show --warehouse {warehouse} --inspector {inspector} --date {date}"
             )
         print()
+    if groups:
+        print(_queue_legend(max(read_speeds, default=None)))
+
+
+def _cost_line(inspector: str, *, price: float, heard: float, read: float) -> str:
+    """What a queue costs, added up: heard seconds plus read seconds at the reading speed
+    (the read part as charged, then how much transcript that is).
+
+    Examples
+    --------
+    >>> _cost_line("lena", price=47.75, heard=34.5, read=53.0)
+    '0:47 of budget = 0:34 to hear + 0:13 to read 0:53 of transcript'
+    >>> _cost_line("unassigned", price=34.0, heard=34.0, read=0.0)
+    '0:34 = 0:34 to hear (no inspector, so no budget)'
+    """
+    from pipeline.queue import UNASSIGNED
+    from pipeline.scoring import clock
+
+    parts = f"{clock(heard)} to hear"
+    if read:
+        # the whole seconds printed add up: the read part is what is left of the total
+        parts += f" + {clock(int(price) - int(heard))} to read {clock(read)} of transcript"
+    if inspector == UNASSIGNED:
+        return f"{clock(price)} = {parts} (no inspector, so no budget)"
+    return f"{clock(price)} of budget = {parts}"
+
+
+def _queue_legend(read_speed: float | None) -> str:
+    """The columns of :func:`_print_queue` explained once, under the queues."""
+    from pipeline.scoring import PriorityWeights
+
+    w = PriorityWeights()
+    speed = f"{read_speed:.1f}".removesuffix(".0") if read_speed else "several"
+    return (
+        "prio: how urgently the call should be heard, highest first (by default a failed "
+        f"critical item counts {w.critical:.0f}, the agent's conduct {w.conduct:.0f}, a "
+        f"customer's complaint or escalation {w.signal:.0f}, a low score up to "
+        f"{w.low_score * 100:.0f}; [queue.priority] sets them).\n"
+        "cost: the listening time the call takes: its moments to hear, plus the stretches "
+        f"of transcript to read, charged at 1/{speed} of their length (reading is {speed}x "
+        "faster than listening; [queue] read_speed)."
+    )
 
 
 def _print_queue(queue: Sequence[object]) -> None:

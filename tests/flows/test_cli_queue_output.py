@@ -68,3 +68,23 @@ def test_a_critical_flag_item_is_one_reason_not_two(capsys: pytest.CaptureFixtur
     row = _rows(capsys, _entry("lena", (*reasons, "missed greeting")))[2]
     assert 'critical: forbidden_language — agent at 0:06: "not my problem"' in row
     assert row.endswith("(+1 more reason)")
+
+
+def test_the_cost_adds_up_and_the_columns_are_explained_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """34.5 s to hear and 53 s of transcript read at 4x (13.25 s) cost 47.75 s: the line
+    says so in whole seconds that add up, and one legend says what prio and cost are."""
+    plan = (PlanSpan(0.0, 34.5, "hear"), PlanSpan(40.0, 93.0, "read"))
+    entries = [
+        QueueEntry(name, "2026-11-21", 1, "CALL-7", "review", 2610.0, ("x",), plan, cost_s=47.75)
+        for name in ("lena", "omar")
+    ]
+    out = "\n".join(_rows(capsys, *entries))
+    assert (
+        "1 call(s) to review, 0:47 of budget = 0:34 to hear + 0:13 to read 0:53 of transcript;"
+        in out
+    )
+    assert out.count("prio: how urgently the call should be heard") == 1
+    assert "a failed critical item counts 1000" in out
+    assert "charged at 1/4 of their length (reading is 4x faster than listening" in out

@@ -597,7 +597,15 @@ def cmd_triage(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+UNASSIGNED_NOTE = (
+    "  (no inspector is paired with these calls' teams, in [[inspectors]] of the config: "
+    "every call that needs review is listed, without a budget; a control sample, skims and "
+    "highlights are picked only for an inspector's own queue)"
+)
+
+
 def _print_queues(queue: Sequence[object], *, top: int, warehouse: str) -> None:
+    from pipeline.queue import UNASSIGNED
     from pipeline.types import QueueEntry
 
     groups: dict[tuple[str, str], list[QueueEntry]] = {}
@@ -619,6 +627,8 @@ def _print_queues(queue: Sequence[object], *, top: int, warehouse: str) -> None:
             f"{_cost_line(inspector, price=price, heard=heard, read=read)}; "
             f"{len(entries) - len(review)} highlight(s)"
         )
+        if inspector == UNASSIGNED:
+            print(UNASSIGNED_NOTE)
         _print_queue(entries[:top])
         if len(entries) > top:
             print(

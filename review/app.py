@@ -43,7 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pipeline import errors
 from pipeline import warehouse as wh
 from pipeline.config import Config
-from pipeline.queue import plan_options_from_config
+from pipeline.queue import UNASSIGNED, plan_options_from_config
 from pipeline.reason_store import ReasonCallIndex
 from pipeline.triage import triage_calls
 from review import charts, data
@@ -586,6 +586,8 @@ def _queue(
                 for name in names
             ],
             "reviewed": reviewed,
+            "unassigned": UNASSIGNED,
+            "highlight_min_score": state.config.queue.highlight_min_score,
             "quarantined": (
                 data.quarantined_on(state.warehouse, date)
                 if date and not items and account.role == "lead"

@@ -88,3 +88,13 @@ def test_the_cost_adds_up_and_the_columns_are_explained_once(
     assert out.count("prio: how urgently the call should be heard") == 1
     assert "a failed critical item counts 1000" in out
     assert "charged at 1/4 of their length (reading is 4x faster than listening" in out
+
+
+def test_an_unassigned_queue_says_why_it_has_no_budget_or_highlights(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = _rows(capsys, _entry(UNASSIGNED, ("x",)), _entry("lena", ("x",)))
+    notes = [line for line in out if "no inspector is paired with these calls' teams" in line]
+    assert len(notes) == 1
+    assert "a control sample, skims and highlights are picked only for an inspector's" in notes[0]
+    assert out.index(notes[0]) == out.index(next(t for t in out if "(unassigned calls)" in t)) + 1

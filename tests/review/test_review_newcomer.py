@@ -113,3 +113,16 @@ def test_an_inspector_without_highlights_is_told_why(client: TestClient) -> None
     page = client.get(f"/queue?date={kit.DATE}").text
     assert "No highlights: no call of these teams scored 90 or more on 2026-11-20" in page
     assert "Unassigned calls" not in page
+
+
+def test_evidence_says_what_fired_in_words_to_an_inspector_and_as_written_to_a_lead(
+    client: TestClient,
+) -> None:
+    kit.sign_in(client, "lena")
+    page = html.unescape(client.get(f"/call/{kit.WIDE}").text)
+    assert '<summary class="muted">(the words “not my problem”)</summary>' in page
+    assert '<summary class="muted">(a phrase rule)</summary>' in page  # the names' regex
+    assert '<span class="muted rule"' not in page
+    kit.sign_in(client, "quinn")
+    page = html.unescape(client.get(f"/call/{kit.WIDE}").text)
+    assert "(phrase 'not my problem')</span>" in page and '<details class="rule">' not in page

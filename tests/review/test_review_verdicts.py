@@ -163,12 +163,17 @@ def test_parse_time(text: str, seconds: float | None) -> None:
 
 
 def test_the_call_page_says_how_the_words_got_their_parties(client: TestClient) -> None:
+    """In words to an inspector (the voice features and their score on hover), as
+    measured to a lead."""
+    technical = "one channel, split into agent and customer: diarized (librosa, voice gain 3.10)"
     sign_in(client, "lena")
     page = client.get("/call/C-LENA-1").text
     assert (
-        '<dd id="speakers">one channel, split into agent and customer: '
-        "diarized (librosa, voice gain 3.10)</dd>"
+        f'<dd id="speakers" title="{technical}">one recording for both parties: agent and '
+        "customer told apart by their voices (check who speaks where it matters)</dd>"
     ) in page
+    sign_in(client, "quinn")
+    assert f'<dd id="speakers">{technical}</dd>' in client.get("/call/C-LENA-1").text
 
 
 def test_the_time_hints_are_moments_inside_the_call(client: TestClient) -> None:

@@ -1237,9 +1237,48 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     summary = run_rescore(args.warehouse, config, rubrics=args.rubric or (), since=since)
     print(
         f"earmark: rescored {summary.calls} calls over {len(summary.dates)} date(s) in {summary.wall_s:.1f} s "
-        f"({summary.calls_per_s:.0f} calls/s), no ASR; {summary.skipped} skipped (no rubric for their language)"
+        f"({summary.calls_per_s:.0f} calls/s), no ASR"
+        + "".join(f"; {line}" for line in skipped_lines(summary.skipped, summary.languages))
     )
     return EXIT_OK
+
+
+def skipped_lines(skipped: Sequence[str], languages: Sequence[str]) -> list[str]:
+    """Why ``rescore`` left calls as they were, truthfully: not in a language of the rubrics
+    given, or in one but scored by another rubric (the one their call type chose).
+
+    Examples
+    --------
+    >>> skipped_lines(["zh", "ru"], ["en"])
+    ["not in the rubric's language en: 2 calls left as scored (ru 1, zh 1)"]
+    >>> skipped_lines(["en", "ru", "ru"], ["en", "zh"])
+    ["not in the rubrics' languages en, zh: 2 calls left as scored (ru 2)", '1 call in en left as scored: its call type chose a rubric not given']
+    >>> skipped_lines([], ["en"])
+    []
+    """
+    from collections import Counter
+
+    def calls(n: int) -> str:
+        return f"{n} call{'s' * (n != 1)}"
+
+    other = Counter(lang for lang in skipped if lang not in languages)
+    same = Counter(lang for lang in skipped if lang in languages)
+    lines = []
+    if other:
+        whose = "rubric's language" if len(languages) == 1 else "rubrics' languages"
+        each = ", ".join(f"{lang} {n}" for lang, n in sorted(other.items()))
+        lines.append(
+            f"not in the {whose} {', '.join(languages)}: {calls(other.total())} left as scored ({each})"
+        )
+    if same:
+        lines.append(
+            f"{calls(same.total())} in {', '.join(sorted(same))} left as scored: its call type "
+            "chose a rubric not given"
+            if same.total() == 1
+            else f"{calls(same.total())} in {', '.join(sorted(same))} left as scored: their call "
+            "types chose rubrics not given"
+        )
+    return lines
 
 
 def cmd_rubric_schema(args: argparse.Namespace) -> int:

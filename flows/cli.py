@@ -798,10 +798,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         args.out,
         database_url=args.database,
     )
-    calls = sum(w.calls for w in check.view.weeks)
+    left = "".join(f", {n} {why}" for why, n in check.not_scored)
     print(
         f"earmark: wrote {args.out}: team {args.team}, {check.month}, "
-        f"{len(check.view.agents)} agents, {calls} calls"
+        f"{len(check.view.agents)} agents, {check.calls} scored calls"
+        + (f"{left} (left out of the counts and means)" if left else "")
     )
     return EXIT_OK
 

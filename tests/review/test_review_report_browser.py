@@ -7,7 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from playwright.sync_api import Browser
-from reviewkit import DATE, _finding, build_newcomer_warehouse, make_config, needs_chromium
+from reviewkit import (
+    DATE,
+    SHIPPED_ITEMS,
+    _finding,
+    build_newcomer_warehouse,
+    make_config,
+    needs_chromium,
+)
 
 from pipeline import rows
 from pipeline import warehouse as wh
@@ -16,21 +23,14 @@ from review.store import ReviewStore
 
 pytestmark = needs_chromium
 
-ITEMS = [
-    "closing", "customer_dissatisfaction", "customer_verification", "dead_air", "empathy",
-    "escalation_request", "forbidden_language", "greeting", "hold_etiquette", "interrupting",
-    "self_identification", "unprofessional_conduct",
-]  # fmt: skip
-"""The items of the shipped inbound rubric: the agents × items table has a column each."""
-
 
 def test_the_numbers_tables_fit_an_a4_page(tmp_path: Path, browser: Browser) -> None:
     root = build_newcomer_warehouse(tmp_path)
-    found = [_finding("C-LENA-1", item, True, "pass") for item in ITEMS]
+    found = [_finding("C-LENA-1", item, True, "pass") for item in SHIPPED_ITEMS]
     wh.upsert(root, "findings", {DATE: [rows.finding_row(f) for f in found]})
     store = ReviewStore(f"sqlite:///{tmp_path / 'r.sqlite'}")
     check = monthly_check(root, make_config(), "TEAM-01", "2026-11", store=store)
-    assert set(ITEMS) <= set(check.view.items)
+    assert set(SHIPPED_ITEMS) <= set(check.view.items)
     page = browser.new_page(viewport={"width": 794, "height": 1100})
     page.set_content(render_report(check))
     edges = page.evaluate(

@@ -452,7 +452,7 @@ def _print_summary(summary: object, warehouse: str, *, top: int) -> None:
     assert isinstance(summary, NightSummary)
     s = summary
     print(
-        f"\nearmark: {s.processed} calls processed ({s.cached} from cache), "
+        f"earmark: {s.processed} calls processed ({s.cached} from cache), "
         f"{len(s.quarantined)} quarantined, {s.audio_s / 60:.1f} min of audio in {s.wall_s:.1f} s"
     )
     if s.asr_wall_s:
@@ -598,8 +598,15 @@ def cmd_triage(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+UNASSIGNED_NOTE = (
+    "  (no inspector is paired with these calls' teams, in [[inspectors]] of the config: "
+    "every call that needs review is listed, without a budget; a control sample, skims and "
+    "highlights are picked only for an inspector's own queue)"
+)
+
+
 def _print_queues(queue: Sequence[object], *, top: int, warehouse: str) -> None:
-    from pipeline.scoring import clock
+    from pipeline.queue import UNASSIGNED
     from pipeline.types import QueueEntry
 
     groups: dict[tuple[str, str], list[QueueEntry]] = {}
@@ -608,22 +615,69 @@ def _print_queues(queue: Sequence[object], *, top: int, warehouse: str) -> None:
         groups.setdefault((q.inspector, q.date), []).append(q)
     if not groups:
         print("Review queue — no call needs review")
+    read_speeds: list[float] = []
     for (inspector, date), entries in sorted(groups.items()):
         review = [q for q in entries if q.kind != "highlight"]
         heard = sum(s.duration_s for q in review for s in q.plan if s.kind == "hear")
         read = sum(s.duration_s for q in review for s in q.plan if s.kind == "read")
         price = sum(q.price_s for q in review)
+        if read and price - heard > 0.5:  # the speed the queue was built with, from its prices
+            read_speeds.append(read / (price - heard))
         print(
             f"{_queue_title(inspector, date)} — {len(review)} call(s) to review, "
-            f"{clock(price)} of budget ({clock(heard)} to hear, {clock(read)} of call to read); "
+            f"{_cost_line(inspector, price=price, heard=heard, read=read)}; "
             f"{len(entries) - len(review)} highlight(s)"
         )
+        if inspector == UNASSIGNED:
+            print(UNASSIGNED_NOTE)
         _print_queue(entries[:top])
         if len(entries) > top:
             print(
                 f"… {len(entries) - top} more: earmark queue show --warehouse {warehouse} --inspector {inspector} --date {date}"
             )
         print()
+    if groups:
+        print(_queue_legend(max(read_speeds, default=None)))
+
+
+def _cost_line(inspector: str, *, price: float, heard: float, read: float) -> str:
+    """What a queue costs, added up: heard seconds plus read seconds at the reading speed
+    (the read part as charged, then how much transcript that is).
+
+    Examples
+    --------
+    >>> _cost_line("lena", price=47.75, heard=34.5, read=53.0)
+    '0:47 of budget = 0:34 to hear + 0:13 to read 0:53 of transcript'
+    >>> _cost_line("unassigned", price=34.0, heard=34.0, read=0.0)
+    '0:34 = 0:34 to hear (no inspector, so no budget)'
+    """
+    from pipeline.queue import UNASSIGNED
+    from pipeline.scoring import clock
+
+    parts = f"{clock(heard)} to hear"
+    if read:
+        # the whole seconds printed add up: the read part is what is left of the total
+        parts += f" + {clock(int(price) - int(heard))} to read {clock(read)} of transcript"
+    if inspector == UNASSIGNED:
+        return f"{clock(price)} = {parts} (no inspector, so no budget)"
+    return f"{clock(price)} of budget = {parts}"
+
+
+def _queue_legend(read_speed: float | None) -> str:
+    """The columns of :func:`_print_queue` explained once, under the queues."""
+    from pipeline.scoring import PriorityWeights
+
+    w = PriorityWeights()
+    speed = f"{read_speed:.1f}".removesuffix(".0") if read_speed else "several"
+    return (
+        "prio: how urgently the call should be heard, highest first (by default a failed "
+        f"critical item counts {w.critical:.0f}, the agent's conduct {w.conduct:.0f}, a "
+        f"customer's complaint or escalation {w.signal:.0f}, a low score up to "
+        f"{w.low_score * 100:.0f}; [queue.priority] sets them).\n"
+        "cost: the listening time the call takes: its moments to hear, plus the stretches "
+        f"of transcript to read, charged at 1/{speed} of their length (reading is {speed}x "
+        "faster than listening; [queue] read_speed)."
+    )
 
 
 def _print_queue(queue: Sequence[object]) -> None:
@@ -745,10 +799,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         args.out,
         database_url=args.database,
     )
-    calls = sum(w.calls for w in check.view.weeks)
+    left = "".join(f", {n} {why}" for why, n in check.not_scored)
     print(
         f"earmark: wrote {args.out}: team {args.team}, {check.month}, "
-        f"{len(check.view.agents)} agents, {calls} calls"
+        f"{len(check.view.agents)} agents, {check.calls} scored calls"
+        + (f"{left} (left out of the counts and means)" if left else "")
     )
     return EXIT_OK
 
@@ -910,8 +965,7 @@ def cmd_rubric_apply(args: argparse.Namespace) -> int:
     try:
         source = open(args.transcripts, encoding="utf-8")  # noqa: SIM115  (closed below)
     except OSError as exc:
-        print(f"earmark: error: {args.transcripts}: cannot read ({exc.strerror})", file=sys.stderr)
-        return EXIT_USAGE
+        raise errors.TRANSCRIPTS_UNREADABLE(path=args.transcripts, problem=exc.strerror) from None
     bad = 0
     with source:
         for n, obj, problem in transcripts_from_jsonl(source):
@@ -999,7 +1053,13 @@ def _tune_examples(
 
     by_id: dict[str, Transcript] = {}
     if args.transcripts:
-        with open(args.transcripts, encoding="utf-8") as source:
+        try:
+            source = open(args.transcripts, encoding="utf-8")  # noqa: SIM115  (closed below)
+        except OSError as exc:
+            raise errors.TRANSCRIPTS_UNREADABLE(
+                path=args.transcripts, problem=exc.strerror
+            ) from None
+        with source:
             for n, obj, problem in transcripts_from_jsonl(source):
                 if obj is None:
                     raise errors.TUNE_INPUT_INVALID(
@@ -1179,9 +1239,48 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     summary = run_rescore(args.warehouse, config, rubrics=args.rubric or (), since=since)
     print(
         f"earmark: rescored {summary.calls} calls over {len(summary.dates)} date(s) in {summary.wall_s:.1f} s "
-        f"({summary.calls_per_s:.0f} calls/s), no ASR; {summary.skipped} skipped (no rubric for their language)"
+        f"({summary.calls_per_s:.0f} calls/s), no ASR"
+        + "".join(f"; {line}" for line in skipped_lines(summary.skipped, summary.languages))
     )
     return EXIT_OK
+
+
+def skipped_lines(skipped: Sequence[str], languages: Sequence[str]) -> list[str]:
+    """Why ``rescore`` left calls as they were, truthfully: not in a language of the rubrics
+    given, or in one but scored by another rubric (the one their call type chose).
+
+    Examples
+    --------
+    >>> skipped_lines(["zh", "ru"], ["en"])
+    ["not in the rubric's language en: 2 calls left as scored (ru 1, zh 1)"]
+    >>> skipped_lines(["en", "ru", "ru"], ["en", "zh"])
+    ["not in the rubrics' languages en, zh: 2 calls left as scored (ru 2)", '1 call in en left as scored: its call type chose a rubric not given']
+    >>> skipped_lines([], ["en"])
+    []
+    """
+    from collections import Counter
+
+    def calls(n: int) -> str:
+        return f"{n} call{'s' * (n != 1)}"
+
+    other = Counter(lang for lang in skipped if lang not in languages)
+    same = Counter(lang for lang in skipped if lang in languages)
+    lines = []
+    if other:
+        whose = "rubric's language" if len(languages) == 1 else "rubrics' languages"
+        each = ", ".join(f"{lang} {n}" for lang, n in sorted(other.items()))
+        lines.append(
+            f"not in the {whose} {', '.join(languages)}: {calls(other.total())} left as scored ({each})"
+        )
+    if same:
+        lines.append(
+            f"{calls(same.total())} in {', '.join(sorted(same))} left as scored: its call type "
+            "chose a rubric not given"
+            if same.total() == 1
+            else f"{calls(same.total())} in {', '.join(sorted(same))} left as scored: their call "
+            "types chose rubrics not given"
+        )
+    return lines
 
 
 def cmd_rubric_schema(args: argparse.Namespace) -> int:

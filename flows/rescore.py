@@ -48,10 +48,13 @@ from pipeline.scoring import assess
 @dataclass(frozen=True, slots=True)
 class RescoreSummary:
     calls: int
-    skipped: int
+    skipped: tuple[str, ...]
+    """The language of each stored call no given rubric is for."""
     dates: list[str]
     wall_s: float
     rubrics: list[str]
+    languages: tuple[str, ...] = ()
+    """The languages of the rubrics given."""
 
     @property
     def calls_per_s(self) -> float:
@@ -76,8 +79,9 @@ class _Partition:
 
 def rescore_partition(
     warehouse: str, date: str, rubric_paths: tuple[str, ...], *, workers: int | None = None
-) -> tuple[int, int]:
-    """Rescore one ``call_date`` partition; returns (calls scored, calls skipped).
+) -> tuple[int, tuple[str, ...]]:
+    """Rescore one ``call_date`` partition; returns (calls scored, the language of each
+    call skipped).
 
     Calls are scored in chunks of :data:`CHUNK_CALLS`, on ``workers`` forked processes
     (default: one per usable core, :func:`pipeline.config.usable_cores`) when there is more than one chunk. Chunks come
@@ -101,8 +105,9 @@ def rescore_partition(
 
 def _read_partition(
     warehouse: str, date: str, compiled: dict[RubricKey, CompiledRubric]
-) -> tuple[_Partition, int]:
-    """The partition's scored calls that a rubric is for, and how many it has for none."""
+) -> tuple[_Partition, tuple[str, ...]]:
+    """The partition's scored calls that a rubric is for, and the languages of those it
+    has for none."""
     calls = [
         c
         for c in wh.read_table(warehouse, "calls", call_dates=[date]).to_pylist()
@@ -113,7 +118,8 @@ def _read_partition(
     rows_of: dict[str, list[int]] = defaultdict(list)
     for i, call_id in enumerate(utterances.column("call_id").to_pylist()):
         rows_of[call_id].append(i)
-    return _Partition(compiled, scored, utterances, rows_of), len(calls) - len(scored)
+    skipped = tuple(sorted(c["language"] for c in calls if rubric_of_call(c, compiled) is None))
+    return _Partition(compiled, scored, utterances, rows_of), skipped
 
 
 def score_chunk(part: _Partition, lo: int, hi: int) -> tuple[list[rows.Row], list[rows.Row]]:
@@ -252,7 +258,8 @@ def rescore_flow(
     """Body of the Prefect flow: one task per partition, then the queues (``in_prefect``
     false: the same partitions one after the other, no Prefect)."""
     started = time.monotonic()
-    compile_by_id(rubric_paths)  # refuse a broken rubric before touching anything
+    languages = tuple(sorted({lang for lang, _ in compile_by_id(rubric_paths)}))  # refuse a
+    # broken rubric before touching anything
     dates = [d for d in wh.partition_dates(warehouse, "calls") if since is None or d >= since]
     with night_lock(warehouse):
         if in_prefect:
@@ -274,10 +281,11 @@ def rescore_flow(
         rebuild_queue(warehouse, dates, config)
     return RescoreSummary(
         calls=sum(n for n, _ in done),
-        skipped=sum(s for _, s in done),
+        skipped=tuple(lang for _, skipped in done for lang in skipped),
         dates=dates,
         wall_s=time.monotonic() - started,
         rubrics=rubric_paths,
+        languages=languages,
     )
 
 

@@ -69,6 +69,36 @@ def speakers_line(diarization: Diarization | None) -> str:
     return f"one channel, not split: {diarization.describe()}"
 
 
+_NOT_SPLIT = {
+    "one voice": "only one voice was heard",
+    "one voice in the words": "only one voice was heard while words were said",
+    "too little speech": "too little speech to tell two voices apart",
+    "no words": "nothing was said",
+}
+
+
+def speakers_in_words(diarization: Diarization | None) -> str:
+    """How a call's words got their parties, for an inspector: :func:`speakers_line`
+    without the voice features' name and score (a lead sees those).
+
+    Examples
+    --------
+    >>> speakers_in_words(Diarization("diarized", "librosa", 1.52))
+    'one recording for both parties: agent and customer told apart by their voices (check who speaks where it matters)'
+    >>> speakers_in_words(Diarization("one voice", "librosa", -0.2))
+    'one recording for both parties, not split into agent and customer: only one voice was heard'
+    """
+    if diarization is None or diarization.outcome == STEREO:
+        return speakers_line(diarization)
+    if diarization.outcome == "diarized":
+        return (
+            "one recording for both parties: agent and customer told apart by their voices "
+            "(check who speaks where it matters)"
+        )
+    why = _NOT_SPLIT.get(diarization.outcome, diarization.outcome)
+    return f"one recording for both parties, not split into agent and customer: {why}"
+
+
 @dataclass(frozen=True, slots=True)
 class RedactedSpan:
     """Where a sensitive span was redacted, and its kind (never its text)."""

@@ -213,6 +213,9 @@ TEAM_NO_CALLS = _entry(
 OUTPUT_UNWRITABLE = _entry("C062", ConfigError, "{option} {path}: {problem}")
 PRECISION_INVALID = _entry("C070", ConfigError, "--precision must be in (0, 1], got {value}")
 TUNE_INPUT_INVALID = _entry("C071", ConfigError, "{where}: {problem}")
+TRANSCRIPTS_UNREADABLE = _entry(
+    "C072", ConfigError, "--transcripts {path}: cannot read the transcripts ({problem})"
+)
 
 # --- input archive and metadata.csv (I) ------------------------------------------------
 ARCHIVE_NOT_FOUND = _entry("I001", InputError, "{path}: archive folder not found")

@@ -155,9 +155,11 @@ def distinct_reasons(reasons: Sequence[str]) -> tuple[str, ...]:
 
 
 def _said(evidence: Sequence[Evidence]) -> str:
+    """Who said what when; a measurement (a silence, overtalk) has no party to name."""
     first = evidence[0]
     quote = shorten(first.text, 80)
-    return f'{first.speaker} at {clock(first.start_s)}: "{quote}"'
+    who = f"{first.speaker} " if first.speaker in ("agent", "customer") else ""
+    return f'{who}at {clock(first.start_s)}: "{quote}"'
 
 
 def score_call(
@@ -203,21 +205,22 @@ def score_call(
     if critical:
         score = 0.0
     reasons: list[str] = []
-    for f in critical:
+    for f in critical:  # an item by its title: reasons are read by inspectors
         reasons.append(
-            f"{CRITICAL_PREFIX}{f.item_id} — {_said(f.evidence)}"
+            f"{CRITICAL_PREFIX}{f.title or f.item_id} — {_said(f.evidence)}"
             if f.evidence
-            else f"{CRITICAL_PREFIX}{f.item_id} failed"
+            else f"{CRITICAL_PREFIX}{f.title or f.item_id} failed"
         )
     for f in flags:
-        reasons.append(f"{f.item_id} — {_said(f.evidence)}" if f.evidence else f"{f.item_id}")
+        what = f.title or f.item_id
+        reasons.append(f"{what} — {_said(f.evidence)}" if f.evidence else what)
     for f in applicable:
         if f.outcome == "fail" and not f.critical:
             what = f.title or f.item_id
             reasons.append(
                 f"missed {f.item_id} ({what})"
                 if not f.detected
-                else f"{f.item_id} — {_said(f.evidence)}"
+                else f"{what} — {_said(f.evidence)}"
             )
     low_asr = asr_confidence < weights.low_asr_below
     if low_asr:

@@ -44,7 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pipeline import errors
 from pipeline import warehouse as wh
 from pipeline.config import Config
-from pipeline.queue import plan_options_from_config
+from pipeline.queue import UNASSIGNED, plan_options_from_config
 from pipeline.reason_store import ReasonCallIndex
 from pipeline.triage import triage_calls
 from review import charts, data
@@ -52,7 +52,7 @@ from review.audio import audio_response, audio_status, resolve_audio
 from review.auth import SESSION_TTL_S, Account, Session, SessionSigner, check_sign_in
 from review.calibration import calibrate
 from review.feedback import FeedbackIndex
-from review.formats import FILTERS, clock_or_dash
+from review.formats import FILTERS, clock_or_dash, time_hint
 from review.scope import may_open, teams_of
 from review.store import (
     OVERALL,
@@ -607,6 +607,8 @@ def _queue(
                 for name in names
             ],
             "reviewed": reviewed,
+            "unassigned": UNASSIGNED,
+            "highlight_min_score": state.config.queue.highlight_min_score,
             "quarantined": (
                 data.quarantined_on(state.warehouse, date)
                 if date and not items and account.role == "lead"
@@ -867,8 +869,13 @@ def _missed_problem(view: data.CallView, item: str, at: str) -> str | None:
     if item not in {f.item_id for f in view.findings}:
         return f"missed item {item!r} is not an item of this call's rubric"
     at_s = parse_time(at)
-    if at_s is None or at_s > float(view.call.get("duration_s") or math.inf) + 1:
-        return f"missed {item}: time {at!r} is not a moment of the call (use 1:15 or 75)"
+    duration_s = view.call.get("duration_s")
+    if at_s is None or at_s > float(duration_s or math.inf) + 1:
+        within = f"it lasts {clock_or_dash(duration_s)}; " if duration_s else ""
+        return (
+            f"missed {item}: time {at!r} is not a moment of the call "
+            f"({within}use {time_hint(duration_s)})"
+        )
     return None
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow.compute as pc
 
 from pipeline import warehouse as wh
-from pipeline.analysis import speakers_line
+from pipeline.analysis import speakers_in_words, speakers_line
 from pipeline.metric_rows import METRICS
 from pipeline.plans import PlanOptions, heard_plan
 from pipeline.redact_audio import spans_of
@@ -243,6 +243,8 @@ class CallView:
     queue_kinds: tuple[str, ...] = field(default=())
     speakers: str = ""
     """How the words got their parties (:func:`pipeline.analysis.speakers_line`)."""
+    speakers_in_words: str = ""
+    """The same for an inspector (:func:`pipeline.analysis.speakers_in_words`)."""
     quarantine: QuarantineEntry | None = None
     """Why the recording could not be processed, when it was quarantined: then it has no
     audio analysis, transcript or findings, and nothing to review."""
@@ -302,6 +304,7 @@ def read_call(root: str | Path, ref: CallRef, *, viewer: str | None) -> CallView
         plan=plan,
         queue_kinds=tuple(sorted({q["kind"] for q in mine})),
         speakers=speakers_line(diarization_of(call)),
+        speakers_in_words=speakers_in_words(diarization_of(call)),
         quarantine=quarantine_of(root, ref, call),
     )
 

@@ -336,15 +336,16 @@ def _weeks_of(items: pa.Table) -> pa.Table:
 
 
 def _score_counts(calls: pa.Table, key: str) -> dict[str, tuple[int, float]]:
-    """``key value → (calls, mean score)`` (NaN when none of them has a score)."""
+    """``key value → (scored calls, their mean score)`` (NaN when none has a score): a call
+    with no score (quarantined, not scored) is in neither, so the two agree."""
     if calls.num_rows == 0:
         return {}
-    g = calls.group_by(key).aggregate([("call_id", "count"), ("score", "mean")])
+    g = calls.group_by(key).aggregate([("score", "count"), ("score", "mean")])
     return {
         k: (int(n), math.nan if m is None else float(m))
         for k, n, m in zip(
             g[key].to_pylist(),
-            g["call_id_count"].to_pylist(),
+            g["score_count"].to_pylist(),
             g["score_mean"].to_pylist(),
             strict=True,
         )

@@ -6,11 +6,13 @@ also the Jinja filters of the app's and the report's templates (:data:`FILTERS`)
 
 from __future__ import annotations
 
+import ast
 import math
+import re
 from typing import Any
 
 from pipeline.scoring import clock, distinct_reasons
-from pipeline.text import short_rule
+from pipeline.text import short_rule, shorten
 
 
 def clock_or_dash(seconds: float | None) -> str:
@@ -46,11 +48,93 @@ def num(value: float | None, digits: int = 0) -> str:
     return "—" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
+def moment_example(duration_s: float | None) -> float:
+    """A moment inside a call to show as an example of a time: a third into it, in whole
+    seconds (75 when the length is not known). The form's hint and its error use it, so
+    neither suggests a time past the end of a short call.
+
+    Examples
+    --------
+    >>> moment_example(25.0), moment_example(600.0), moment_example(None)
+    (8, 200, 75)
+    """
+    if duration_s is None or math.isnan(duration_s) or duration_s <= 0:
+        return 75
+    return max(1, int(duration_s / 3))
+
+
+def time_hint(duration_s: float | None) -> str:
+    """How to type a moment of the call, with an example inside it.
+
+    Examples
+    --------
+    >>> time_hint(25.0), time_hint(None)
+    ('0:08 or 8', '1:15 or 75')
+    """
+    at = moment_example(duration_s)
+    return f"{clock(at)} or {at}"
+
+
+_QUOTED = r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
+_WORDS = re.compile(rf"^(?:phrase|lemma|keyword) {_QUOTED}$")
+_NEAR = re.compile(rf"^proximity {_QUOTED} ~ {_QUOTED}$")
+_MEANING = re.compile(rf"^meaning ≈ {_QUOTED}")
+_SHOWN = 80
+
+
+def _said(quoted: str) -> str:
+    try:
+        text = ast.literal_eval(quoted)
+    except (ValueError, SyntaxError):
+        text = quoted[1:-1]
+    return f"“{shorten(str(text), _SHOWN)}”"
+
+
+def plain_rule(rule: str) -> str:
+    """What made a finding fire, in words an inspector reads: the phrase said, the example
+    it was close in meaning to, a rule or a measurement, without regular expressions or
+    scores (the lead's page and ``earmark rubric explain`` keep the rule as it is).
+
+    Examples
+    --------
+    >>> plain_rule("lemma 'sorry to hear'")
+    'the words “sorry to hear”'
+    >>> plain_rule("regex '\\\\b(?:it\\'?s |that\\'?s )not my (?:problem|job)'")
+    'a phrase rule'
+    >>> plain_rule("meaning ≈ 'this is ridiculous' (0.94, log-odds +2.184)")
+    'close in meaning to: “this is ridiculous”'
+    >>> plain_rule("proximity 'cancel' ~ 'account'")
+    '“cancel” near “account”'
+    >>> plain_rule("sequence lemma 'hold' → lemma 'thank you for holding'")
+    'the words “hold”, then the words “thank you for holding”'
+    >>> plain_rule("metric longest_dead_air_s > 10")
+    'measured in the audio'
+    """
+    rule = rule.strip()
+    if rule.startswith("sequence ") and " → " in rule:
+        first, then = rule.removeprefix("sequence ").split(" → ", 1)
+        return f"{plain_rule(first)}, then {plain_rule(then)}"
+    if m := _WORDS.match(rule):
+        return f"the words {_said(m[1])}"
+    if m := _NEAR.match(rule):
+        return f"{_said(m[1])} near {_said(m[2])}"
+    if m := _MEANING.match(rule):
+        return f"close in meaning to: {_said(m[1])}"
+    if rule.startswith("regex "):
+        return "a phrase rule"
+    if rule.startswith("metric "):
+        return "measured in the audio"
+    return short_rule(rule)
+
+
 FILTERS: dict[str, Any] = {
     "clock": clock_or_dash,
     "pct": pct,
     "num": num,
     "short_rule": short_rule,
+    "plain_rule": plain_rule,
     "distinct_reasons": distinct_reasons,
+    "moment_example": lambda d: clock(moment_example(d)),
+    "time_hint": time_hint,
 }
 """The Jinja filters of the app's and the monthly report's templates."""

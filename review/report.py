@@ -69,6 +69,14 @@ class MonthlyCheck:
     """``(item_id, detector pass rate)`` of the weakest items: next month's plan."""
     reasons: tuple[MonthReason, ...] = ()
     """Why the team's customers called, rising ones first (see :func:`month_reasons`)."""
+    not_scored: tuple[tuple[str, int], ...] = ()
+    """``(why, calls)`` of the month's calls left out of every count and mean: they have no
+    score (``quarantined``, or ``not scored``)."""
+
+    @property
+    def calls(self) -> int:
+        """The month's scored calls: what the counts and the means are of."""
+        return sum(self.view.agent_calls.values())
 
     @property
     def score(self) -> float:
@@ -144,7 +152,23 @@ def monthly_check(
         follow_ups=tuple(follow_up(index, s, last=last) for s in held),
         focus=tuple(focus),
         reasons=month_reasons(warehouse, config, team_id, month),
+        not_scored=not_scored(warehouse, team_id, first=first, last=last, scored=view),
     )
+
+
+def not_scored(
+    warehouse: str | Path, team_id: str, *, first: str, last: str, scored: TeamView
+) -> tuple[tuple[str, int], ...]:
+    """The team's calls ``first``..``last`` that have no score, by why: their ``calls``
+    status (``quarantined``…), or ``not scored`` for a processed call no rubric scored."""
+    dates = [d for d in wh.partition_dates(warehouse, "calls") if first <= d <= last]
+    calls = wh.read_table(warehouse, "calls", call_dates=dates).select(["team_id", "status"])
+    statuses = [s for t, s in zip(*calls.to_pydict().values(), strict=True) if t == team_id]
+    by_status = Counter(s for s in statuses if s != "ok")
+    rest = len(statuses) - sum(scored.agent_calls.values()) - by_status.total()
+    if rest > 0:
+        by_status["not scored"] += rest
+    return tuple(sorted(by_status.items()))
 
 
 def month_reasons(

@@ -99,3 +99,28 @@ def test_the_advice_of_an_internal_error_works(
     for again in (words[1:], [*argv, "-v"], [*argv, "--verbose"]):
         with pytest.raises(KeyError, match="oops"):
             cli.main(again)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("rubric", "apply"),
+        (
+            "rubric",
+            "tune",
+            "customer_dissatisfaction",
+            "--rubric",
+            "rubrics/en/inbound-support.yaml",
+        ),
+    ],
+)
+def test_unreadable_transcripts_are_an_error_with_a_code(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    labels = tmp_path / "labels.tsv"
+    labels.write_text("C1\tpresent\n")
+    missing = tmp_path / "missing.jsonl"
+    extra = ("--labels", labels) if "tune" in command else ()
+    done = _earmark(*command, "--transcripts", missing, *extra)
+    _assert_exit(done, 2, "C072")
+    assert f"{missing}: cannot read the transcripts (No such file or directory)" in done.stderr

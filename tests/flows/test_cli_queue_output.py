@@ -69,3 +69,33 @@ def test_a_critical_flag_item_is_one_reason_not_two(capsys: pytest.CaptureFixtur
     row = _rows(capsys, _entry("lena", (*reasons, "missed greeting")))[2]
     assert 'critical: forbidden_language — agent at 0:06: "not my problem"' in row
     assert row.endswith("(+1 more reason)")
+
+
+def test_the_cost_adds_up_and_the_columns_are_explained_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """34.5 s to hear and 53 s of transcript read at 4x (13.25 s) cost 47.75 s: the line
+    says so in whole seconds that add up, and one legend says what prio and cost are."""
+    plan = (PlanSpan(0.0, 34.5, "hear"), PlanSpan(40.0, 93.0, "read"))
+    entries = [
+        QueueEntry(name, "2026-11-21", 1, "CALL-7", "review", 2610.0, ("x",), plan, cost_s=47.75)
+        for name in ("lena", "omar")
+    ]
+    out = "\n".join(_rows(capsys, *entries))
+    assert (
+        "1 call(s) to review, 0:47 of budget = 0:34 to hear + 0:13 to read 0:53 of transcript;"
+        in out
+    )
+    assert out.count("prio: how urgently the call should be heard") == 1
+    assert "a failed critical item counts 1000" in out
+    assert "charged at 1/4 of their length (reading is 4x faster than listening" in out
+
+
+def test_an_unassigned_queue_says_why_it_has_no_budget_or_highlights(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = _rows(capsys, _entry(UNASSIGNED, ("x",)), _entry("lena", ("x",)))
+    notes = [line for line in out if "no inspector is paired with these calls' teams" in line]
+    assert len(notes) == 1
+    assert "a control sample, skims and highlights are picked only for an inspector's" in notes[0]
+    assert out.index(notes[0]) == out.index(next(t for t in out if "(unassigned calls)" in t)) + 1

@@ -79,6 +79,13 @@ def test_a_night_with_nothing_new_points_at_the_earlier_queues(
     ) in out
 
 
+def test_the_summary_starts_on_the_first_line(capsys: pytest.CaptureFixture[str]) -> None:
+    # the progress bar ends its own line when it closes; a night with nothing new has
+    # no bar at all, and a blank line before the summary was all the user saw of it
+    _print_summary(night_summary(), "/wh", top=5)
+    assert capsys.readouterr().out.startswith("earmark: 0 calls processed")
+
+
 def test_late_calls_whose_queues_were_kept_point_at_them_too(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -99,7 +99,9 @@ def test_queue_build_per_inspector_with_budget_and_csv(warehouse: Path, tmp_path
         )
         assert {"review", "control", "highlight"} <= {q["kind"] for q in mine}
         bad = [q for q in mine if q["kind"] == "review" and q["priority"] >= 1000]
-        assert bad and all(any("forbidden_language" in r for r in q["reasons"]) for q in bad)
+        # the critical item by its title: "Agent uses profanity, insults or dismissive language"
+        swore = "Agent uses profanity"
+        assert bad and all(any(swore in r for r in q["reasons"]) for q in bad)
     export = tmp_path / "lena.csv"
     shown = earmark(
         "queue", "show", "--warehouse", str(warehouse), "--inspector", "lena", "--csv", str(export)

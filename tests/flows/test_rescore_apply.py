@@ -99,6 +99,23 @@ def test_rescore_changes_scores_without_asr_and_keeps_old_versions(
     assert not (warehouse / "_cache").exists()  # nothing was transcribed
 
 
+def test_rescore_says_which_calls_were_not_in_the_rubric_s_language(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    """A call in Russian has a rubric of its own, just not the one given: the line says
+    it was left for that reason, not that it has no rubric."""
+    t = Transcript("R", "ru", 90.0, (_utt("agent", 1.0, "Здравствуйте"),))
+    rec = Recording("R", "R.wav", "/x/R.wav", "1" * 64, "2026-11-20", 1000)
+    audio = {"duration_s": 90.0, "channels": 2, "sample_rate": 8000, "language": "ru"}
+    wh.upsert(warehouse, "calls", {"2026-11-20": [rows.call_row(rec, analysis(**audio), t, "ok")]})
+    v1 = _rubric(tmp_path, 1, ["thanks for calling"])
+    out = earmark("rescore", "--warehouse", str(warehouse), "--rubric", str(v1))
+    assert out.returncode == 0, out.stderr
+    assert "rescored 2 calls" in out.stdout
+    assert "not in the rubric's language en: 1 call left as scored (ru 1)" in out.stdout
+    assert "no rubric for their language" not in out.stdout
+
+
 def test_rescore_since_skips_older_partitions(warehouse: Path, tmp_path: Path) -> None:
     out = earmark(
         "rescore",

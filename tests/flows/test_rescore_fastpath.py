@@ -246,7 +246,7 @@ def test_rescore_writes_what_assess_gives_on_the_calls_in_memory(
 
     assert rescore.rescore_partition(str(tmp_path), DATE, paths, workers=workers) == (
         len(calls),
-        0,
+        (),
     )
     assert _table(tmp_path, "findings") == sorted(
         findings, key=lambda r: (r["call_id"], r["item_id"])
@@ -294,7 +294,7 @@ def test_workers_are_forked_only_for_detectors_that_survive_it(
     else:
         assert rescore.rescore_partition(str(tmp_path / "wh"), DATE, (str(rubric),), workers=2) == (
             3,
-            0,
+            (),
         )
         assert {r["outcome"] for r in _table(tmp_path / "wh", "findings")} == {"pass"}
 

@@ -98,4 +98,7 @@ def test_broken_file_is_quarantined_and_the_rude_call_heads_the_queue(night: dic
     # for the agent's conduct: "there is nothing I can do about it" (unprofessional_conduct,
     # by meaning) or "that's not my problem" (forbidden_language, a phrase the 8 kHz µ-law
     # line lets through on some CPUs' instruction sets and not on others)
-    assert any("forbidden_language" in r or "unprofessional_conduct" in r for r in first["reasons"])
+    # (the items by their titles: "Agent uses profanity, insults or dismissive language",
+    # "Agent blames, talks down to, dismisses or mocks the customer")
+    conduct = ("Agent uses profanity", "Agent blames, talks down to")
+    assert any(c in r for c in conduct for r in first["reasons"])

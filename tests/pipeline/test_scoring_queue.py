@@ -52,7 +52,18 @@ def test_critical_failure_zeroes_and_explains() -> None:
     ev = Evidence("agent", 75.0, 77.0, "That's not my problem.")
     s = score_call([_f("a", "pass"), _f("rude", "fail", weight=0, critical=True, ev=[ev])])
     assert s.score == 0 and s.critical_failed and s.needs_review
-    assert s.reasons[0] == 'critical: rude — agent at 1:15: "That\'s not my problem."'
+    # the item by its title (here "Rude"), as inspectors read it, not its id
+    assert s.reasons[0] == 'critical: Rude — agent at 1:15: "That\'s not my problem."'
+
+
+def test_reasons_name_items_by_title_and_a_measurement_has_no_party() -> None:
+    silence = Evidence("unknown", 23.0, 38.6, "longest_dead_air_s = 15.58 (> 10)")
+    dead_air = _f("dead_air", "fail", weight=5, flag=True, ev=[silence])
+    assert score_call([dead_air]).reasons[0] == (
+        'Dead_Air — at 0:23: "longest_dead_air_s = 15.58 (> 10)"'
+    )
+    untitled = Finding("c1", "r", 1, "esc", 1, True, "fail", 0.9, (silence,), 0, False, True)
+    assert score_call([untitled]).reasons[0].startswith("esc — at 0:23")  # no title: the id
 
 
 def test_a_critical_flag_item_is_one_reason_in_its_critical_form() -> None:

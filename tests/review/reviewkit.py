@@ -61,6 +61,14 @@ LENA_AUDIO = "2026-11 calls/team one/call one é.wav"
 PATH_ID = LENA_AUDIO.rsplit(".", 1)[0]
 """Without ``metadata.csv`` a call's id is its path without the extension: slashes too."""
 
+SHIPPED_ITEMS = [
+    "closing", "customer_dissatisfaction", "customer_verification", "dead_air", "empathy",
+    "escalation_request", "forbidden_language", "greeting", "hold_etiquette", "interrupting",
+    "self_identification", "unprofessional_conduct",
+]  # fmt: skip
+"""The items of the shipped inbound rubric: as many columns and labels as a real team's
+charts and tables have."""
+
 LINES = [
     ("agent", 0.5, 3.0, "Thank you for calling Acme, how can I help you today?"),
     ("customer", 3.5, 7.0, "My bill is wrong again, this is ridiculous."),

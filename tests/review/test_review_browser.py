@@ -161,3 +161,46 @@ def test_evidence_plays_three_seconds_before_and_five_after(
     page.wait_for_function("() => document.getElementById('player').paused", timeout=15_000)
     assert 14.8 <= _current_time(page) <= 15.8
     context.close()
+
+
+def test_the_keys_move_the_focused_finding_so_c_and_r_judge_it(
+    server: tuple[str, str], browser: Browser
+) -> None:
+    """space, then n: the finding heard in the span is focused (outlined) and c marks it;
+    n / p follow the plan's spans, j / k step through the findings."""
+    base, _ = server
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _sign_in(page, base, "lena", then="/call/C-LENA-1")
+    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    expect(page.locator("#keys")).to_contain_text("j / k next / previous finding")
+    expect(page.locator(".finding.focused")).to_have_count(0)
+    page.keyboard.press(" ")  # play from the start
+    page.keyboard.press("n")  # the plan's first span to hear, 0:05-0:15: "not my problem"
+    _wait_time_near(page, 5.0)
+    swore = page.locator("#finding-forbidden_language")
+    expect(swore).to_have_class(re.compile(r"\bfocused\b"))
+    expect(page.locator(".finding.focused")).to_have_count(1)
+    page.keyboard.press("c")
+    expect(swore.get_by_label("correct", exact=True)).to_be_checked()
+    page.keyboard.press("n")  # 0:17-0:28: the closing
+    _wait_time_near(page, 17.0)
+    closing = page.locator("#finding-closing")
+    expect(closing).to_have_class(re.compile(r"\bfocused\b"))
+    page.keyboard.press("r")
+    expect(closing.get_by_label("incorrect")).to_be_checked()
+    expect(swore.get_by_label("correct", exact=True)).to_be_checked()  # left as marked
+    page.keyboard.press("p")  # back to the first span and its finding
+    _wait_time_near(page, 5.0)
+    expect(swore).to_have_class(re.compile(r"\bfocused\b"))
+    page.keyboard.press("j")  # the next finding on the page (failed ones come first)
+    expect(page.locator("#finding-escalation_request")).to_have_class(re.compile(r"\bfocused\b"))
+    expect(page.locator(".finding.focused")).to_have_count(1)
+    page.keyboard.press("k")
+    expect(swore).to_have_class(re.compile(r"\bfocused\b"))
+    page.keyboard.press(" ")
+    page.wait_for_function("document.getElementById('player').paused")
+    assert not errors, errors
+    context.close()

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 from playwright.sync_api import Browser
-from reviewkit import needs_chromium
+from reviewkit import SHIPPED_ITEMS, needs_chromium
 
 from pipeline.reason_store import ReasonsPeriod
 from pipeline.reason_trends import ReasonCall, reason_periods
@@ -22,11 +22,7 @@ from review.reasons_page import trend_chart
 
 pytestmark = needs_chromium
 
-ITEMS = [
-    "closing", "customer_dissatisfaction", "customer_verification", "dead_air", "empathy",
-    "escalation_request", "forbidden_language", "greeting", "hold_etiquette", "interrupting",
-    "self_identification", "unprofessional_conduct",
-]  # fmt: skip
+ITEMS = SHIPPED_ITEMS
 """The items of the shipped inbound rubric, as an agent's "Pass rate per item" shows them."""
 REASONS = [
     "R0001 Hi, Pere. My internet keeps",

@@ -381,3 +381,36 @@ def test_the_report_command(
     ]:
         assert main([*args, "--month", month, "--out", str(target)]) == 2
         assert f"[{code}]" in capsys.readouterr().err
+
+
+def test_a_quarantined_call_is_in_no_count_or_mean_and_the_report_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The newcomer's warehouse has a quarantined recording of A1 (TEAM-01): it has no
+    score, so it is not one of A1's calls beside A1's mean, and the report counts it apart."""
+    from reviewkit import BROKEN, build_newcomer_warehouse
+
+    root = build_newcomer_warehouse(tmp_path)
+    scored = {r["call_id"] for r in wh.read_table(root, "scores").to_pylist()}
+    calls = wh.read_table(root, "calls").to_pylist()
+    team = [r for r in calls if r["team_id"] == "TEAM-01" and r["call_date"] < "2026-12"]
+    a1 = [r["call_id"] for r in team if r["agent_id"] == "A1"]
+    assert BROKEN in a1 and BROKEN not in scored
+    store = ReviewStore(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    check = monthly_check(root, make_config(), "TEAM-01", "2026-11", store=store)
+    assert check.view.agent_calls["A1"] == sum(c in scored for c in a1) == len(a1) - 1
+    assert check.calls == sum(w.calls for w in check.view.weeks) == len(team) - 1
+    assert check.not_scored == (("quarantined", 1),)
+    html = render_report(check)
+    assert "<th>scored calls</th>" in html
+    assert (
+        "Left out of every count and mean above and below, having no score: 1 call quarantined"
+        in html
+    )
+    out = tmp_path / "report.html"
+    args = ["report", "--warehouse", str(root), "--team", "TEAM-01", "--month", "2026-11"]
+    assert main([*args, "--database", str(store.engine.url), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert (
+        f"{len(team) - 1} scored calls, 1 quarantined (left out of the counts and means)" in printed
+    )

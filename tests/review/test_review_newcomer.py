@@ -79,3 +79,50 @@ def test_serve_on_a_busy_port_is_one_earmark_error_naming_it(
         f"earmark: error: [C047] cannot listen on 127.0.0.1:{port}: address already in use; "
         "another program listens there: stop it or give another --port"
     ]
+
+
+def test_the_unassigned_queue_says_why_it_has_no_budget_and_no_highlights(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Without ``[[inspectors]]`` every queued call is ``unassigned``: the page names the
+    group in words and says why its side panel is empty, though a call scored 100."""
+    from pipeline import rows
+    from pipeline import warehouse as wh
+    from pipeline.config import Config
+    from pipeline.queue import UNASSIGNED
+    from pipeline.types import PlanSpan, QueueEntry
+
+    archive, root = kit.build_archive(tmp_path), kit.build_warehouse(tmp_path)
+    entry = QueueEntry(
+        UNASSIGNED, kit.DATE, 1, "C-LENA-1", "review", 1000.0, ("x",), (PlanSpan(0.0, 9.0),)
+    )
+    wh.upsert(str(root), "queue", {kit.DATE: [rows.queue_row(entry)]})
+    app = kit.review_app(root, archive, database_url, config=Config())
+    with TestClient(app, follow_redirects=False) as client:
+        kit.sign_in(client, "quinn")
+        page = html.unescape(client.get(f"/queue?date={kit.DATE}").text)
+    assert '<h2 id="unassigned">Unassigned calls</h2>' in page
+    assert "the configuration has no <code>[[inspectors]]</code>" in page
+    assert "the control sample, the skims and the highlights are picked only" in page
+    assert "No highlights today." not in page
+    assert "No highlights: they are picked for an inspector's own queue" in page
+
+
+def test_an_inspector_without_highlights_is_told_why(client: TestClient) -> None:
+    kit.sign_in(client, "omar")
+    page = client.get(f"/queue?date={kit.DATE}").text
+    assert "No highlights: no call of these teams scored 90 or more on 2026-11-20" in page
+    assert "Unassigned calls" not in page
+
+
+def test_evidence_says_what_fired_in_words_to_an_inspector_and_as_written_to_a_lead(
+    client: TestClient,
+) -> None:
+    kit.sign_in(client, "lena")
+    page = html.unescape(client.get(f"/call/{kit.WIDE}").text)
+    assert '<summary class="muted">(the words “not my problem”)</summary>' in page
+    assert '<summary class="muted">(a phrase rule)</summary>' in page  # the names' regex
+    assert '<span class="muted rule"' not in page
+    kit.sign_in(client, "quinn")
+    page = html.unescape(client.get(f"/call/{kit.WIDE}").text)
+    assert "(phrase 'not my problem')</span>" in page and '<details class="rule">' not in page

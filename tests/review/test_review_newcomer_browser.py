@@ -113,7 +113,7 @@ def test_a_bad_time_is_caught_before_anything_typed_is_lost(
 def test_a_long_rule_is_shortened_and_the_page_keeps_its_width(
     open_call: Callable[[str, str], Page],
 ) -> None:
-    page = open_call("lena", WIDE)
+    page = open_call("quinn", WIDE)  # a lead sees the rule as written; an inspector: below
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 1400, width
     rule = page.locator("#finding-agent_name .evidence .rule")
@@ -121,6 +121,28 @@ def test_a_long_rule_is_shortened_and_the_page_keeps_its_width(
     shown = rule.inner_text()
     assert shown.endswith("…)") and len(shown) <= RULE_SHOWN_CHARS + 2
     page.set_viewport_size({"width": 480, "height": 900})  # a phone: the evidence wraps
+    width = page.evaluate("document.documentElement.scrollWidth")
+    evidence = page.evaluate(
+        "document.querySelector('#finding-agent_name .evidence li').getBoundingClientRect().right"
+    )
+    assert evidence <= width
+
+
+def test_an_inspector_reads_the_rule_in_words_and_opens_it_as_written(
+    open_call: Callable[[str, str], Page],
+) -> None:
+    page = open_call("lena", WIDE)
+    rule = page.locator("#finding-agent_name .evidence details.rule")
+    expect(rule.locator("summary")).to_have_text("(a phrase rule)")
+    written = rule.locator("code.rule-full")
+    expect(written).to_be_hidden()
+    rule.locator("summary").click()
+    expect(written).to_be_visible()
+    expect(written).to_have_attribute("title", NAMES_RULE)
+    shown = written.inner_text()
+    assert shown.endswith("…") and len(shown) <= RULE_SHOWN_CHARS
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1400
+    page.set_viewport_size({"width": 480, "height": 900})
     width = page.evaluate("document.documentElement.scrollWidth")
     evidence = page.evaluate(
         "document.querySelector('#finding-agent_name .evidence li').getBoundingClientRect().right"

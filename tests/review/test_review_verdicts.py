@@ -163,12 +163,33 @@ def test_parse_time(text: str, seconds: float | None) -> None:
 
 
 def test_the_call_page_says_how_the_words_got_their_parties(client: TestClient) -> None:
+    """In words to an inspector (the voice features and their score on hover), as
+    measured to a lead."""
+    technical = "one channel, split into agent and customer: diarized (librosa, voice gain 3.10)"
     sign_in(client, "lena")
     page = client.get("/call/C-LENA-1").text
     assert (
-        '<dd id="speakers">one channel, split into agent and customer: '
-        "diarized (librosa, voice gain 3.10)</dd>"
+        f'<dd id="speakers" title="{technical}">one recording for both parties: agent and '
+        "customer told apart by their voices (check who speaks where it matters)</dd>"
     ) in page
+    sign_in(client, "quinn")
+    assert f'<dd id="speakers">{technical}</dd>' in client.get("/call/C-LENA-1").text
+
+
+def test_the_time_hints_are_moments_inside_the_call(client: TestClient) -> None:
+    """The call lasts 0:35: neither the field's example nor the error's is past its end."""
+    sign_in(client, "lena")
+    page = client.get("/call/C-LENA-1").text
+    at = re.search(r'<input type="text" name="missed_at"[^>]*>', page)
+    assert at is not None
+    assert 'placeholder="0:11"' in at[0]
+    assert 'title="a moment of the call (0:00–0:35): 0:11 or 11"' in at[0]
+    refused = client.post("/call/C-LENA-1", data=_form(csrf_of(page), missed_at=["1:15", ""]))
+    assert refused.status_code == 400
+    assert (
+        "missed empathy: time &#39;1:15&#39; is not a moment of the call "
+        "(it lasts 0:35; use 0:11 or 11)"
+    ) in refused.text
 
 
 def test_a_bad_time_shows_the_form_again_as_typed_with_the_error_beside_it(

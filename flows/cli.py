@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERNAL = 70  # sysexits' EX_SOFTWARE: a bug in earmark; 3-5 follow the error's class
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as the shell reports `cat big | head`'s cat
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,6 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("earmark: interrupted; re-run to continue where it stopped", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # whoever read the output stopped reading (`earmark queue show | head`): stop
+        # quietly, as cat does, rather than call it a bug
+        _stdout_to_devnull()
+        return EXIT_BROKEN_PIPE
     except Exception as exc:
         if getattr(args, "verbose", False):
             raise
@@ -58,6 +64,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _stdout_to_devnull() -> None:
+    """Point standard output at /dev/null, so that Python's flush at exit does not hit
+    the closed pipe again and print "Exception ignored … BrokenPipeError"."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # an output without a descriptor (a test's capture)
+        pass
 
 
 def _verbose_command(argv: Sequence[str] | None) -> str:

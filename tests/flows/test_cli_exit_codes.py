@@ -124,3 +124,36 @@ def test_unreadable_transcripts_are_an_error_with_a_code(
     done = _earmark(*command, "--transcripts", missing, *extra)
     _assert_exit(done, 2, "C072")
     assert f"{missing}: cannot read the transcripts (No such file or directory)" in done.stderr
+
+
+def test_output_read_by_head_stops_quietly() -> None:
+    """`earmark queue show | head`: the reader closes the pipe after a few lines; earmark
+    stops as cat does (exit 141, nothing on stderr), not with an internal error."""
+    import sys
+
+    from runkit import ROOT, child_env
+
+    script = (
+        "import sys\n"
+        "from flows import cli\n"
+        "def long_output(_args):\n"
+        "    for k in range(200_000):\n"
+        "        print(f'line {k} of a long queue')\n"
+        "    return 0\n"
+        "cli.cmd_rubric_schema = long_output\n"
+        "sys.exit(cli.main(['rubric', 'schema']))\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    assert child.stdout.readline() == "line 0 of a long queue\n"
+    child.stdout.close()  # what head does once it has its lines
+    err = child.stderr.read()
+    assert child.wait(timeout=120) == 141, err
+    assert err == ""

@@ -179,21 +179,21 @@ def test_the_keys_move_the_focused_finding_so_c_and_r_judge_it(
     expect(page.locator(".finding.focused")).to_have_count(0)
     page.keyboard.press(" ")  # play from the start
     page.keyboard.press("n")  # the plan's first span to hear, 0:05-0:15: "not my problem"
-    _wait_time_near(page, 5.0)
+    wait_player_near(page, 5.0)
     swore = page.locator("#finding-forbidden_language")
     expect(swore).to_have_class(re.compile(r"\bfocused\b"))
     expect(page.locator(".finding.focused")).to_have_count(1)
     page.keyboard.press("c")
     expect(swore.get_by_label("correct", exact=True)).to_be_checked()
     page.keyboard.press("n")  # 0:17-0:28: the closing
-    _wait_time_near(page, 17.0)
+    wait_player_near(page, 17.0)
     closing = page.locator("#finding-closing")
     expect(closing).to_have_class(re.compile(r"\bfocused\b"))
     page.keyboard.press("r")
     expect(closing.get_by_label("incorrect")).to_be_checked()
     expect(swore.get_by_label("correct", exact=True)).to_be_checked()  # left as marked
     page.keyboard.press("p")  # back to the first span and its finding
-    _wait_time_near(page, 5.0)
+    wait_player_near(page, 5.0)
     expect(swore).to_have_class(re.compile(r"\bfocused\b"))
     page.keyboard.press("j")  # the next finding on the page (failed ones come first)
     expect(page.locator("#finding-escalation_request")).to_have_class(re.compile(r"\bfocused\b"))

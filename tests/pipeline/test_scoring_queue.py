@@ -76,11 +76,11 @@ def test_a_critical_flag_item_is_one_reason_in_its_critical_form() -> None:
     )
     s = score_call([_f("a", "pass"), swear, esc])
     assert s.reasons == (
-        'critical: forbidden_language — agent at 0:06: "not my problem"',
-        'escalation — customer at 0:09: "a manager"',
+        'critical: Forbidden_Language — agent at 0:06: "not my problem"',  # by title
+        'Escalation — customer at 0:09: "a manager"',
     )
     bare = score_call([_f("a", "pass"), _f("x", "fail", weight=0, critical=True, flag=True)])
-    assert bare.reasons == ("critical: x failed",)
+    assert bare.reasons == ("critical: X failed",)
 
 
 def test_flag_and_low_asr_and_low_score_need_review() -> None:

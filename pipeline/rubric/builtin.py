@@ -34,7 +34,14 @@ from pydantic import BaseModel, Field, StrictInt, field_validator
 
 from pipeline.protocols import PhraseFinder, TextAnalyzer, Tokens
 from pipeline.rubric.detectors import CallText, DetectorParams, Hit, hit_span
-from pipeline.rubric.near import MIN_TOKENS, NearFinder, NearMatch, min_tokens
+from pipeline.rubric.near import (
+    MIN_TOKENS,
+    WEAK_LAST,
+    NearFinder,
+    NearMatch,
+    fixed_tail,
+    min_tokens,
+)
 
 NEGATION_CUES = {
     "en": ("not", "n't", "never", "neither", "nor", "cannot"),
@@ -167,6 +174,8 @@ class _NearPhrases:
             [t.lemma if lemma else t.lower for t in tokens],
             refused=[analyzer.normalize(c) for c in cues],
             shortest=min_tokens(analyzer.language),
+            weak_last=WEAK_LAST.get(analyzer.language, ()),
+            tail=fixed_tail(analyzer.language),
         )
         self.lemma = lemma
 

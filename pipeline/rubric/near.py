@@ -25,6 +25,12 @@ The limits, each against a kind of false hit:
   in 再扣了, 再说了; 核实下 in 核一下), while 4 characters or more found 订单尾号 for
   订单编号 and 您好这边是 for 您好这里是.
 - the word standing in is **not a negation** ("I'm **not** sorry" is not "I'm so sorry").
+- a phrase that **ends in a function word** ("last four of **your**", 提供您**的**) is
+  not looked for: its last token anchors nothing ("the last day of your free trial" is
+  one word off "the last four of your"), see :data:`WEAK_LAST`.
+- in Chinese the **last two characters** stay fixed, not only the last: a word is one to
+  three characters, so the last character alone is half a word (感谢您的**关**心 is not
+  感谢您的耐心).
 """
 
 from __future__ import annotations
@@ -38,9 +44,82 @@ MIN_CHARACTERS = 4
 """The same where tokens are characters (Chinese)."""
 
 
+WEAK_LAST: dict[str, frozenset[str]] = {
+    "en": frozenset(
+        [
+            "a",
+            "an",
+            "the",
+            "of",
+            "to",
+            "for",
+            "in",
+            "on",
+            "at",
+            "by",
+            "with",
+            "and",
+            "or",
+            "my",
+            "your",
+            "our",
+            "their",
+            "his",
+            "her",
+            "its",
+            "this",
+            "that",
+            "you",
+            "me",
+            "us",
+        ]
+    ),
+    "ru": frozenset(
+        [
+            "в",
+            "на",
+            "за",
+            "с",
+            "к",
+            "по",
+            "о",
+            "об",
+            "от",
+            "до",
+            "у",
+            "и",
+            "или",
+            "ваш",
+            "ваша",
+            "ваше",
+            "ваши",
+            "вашу",
+            "вашего",
+            "вашей",
+            "вас",
+            "вам",
+            "мой",
+            "моя",
+            "мою",
+            "мне",
+            "меня",
+        ]
+    ),
+    "zh": frozenset("的了吗呢吧您你我们是"),
+}
+"""Function words a phrase's last token must not be for a near match, per language (as
+tokens and as lemmas: Russian lemmas are the nominative forms listed)."""
+
+
 def min_tokens(language: str) -> int:
     """The fewest tokens a phrase of ``language`` needs for a near match."""
     return MIN_CHARACTERS if language == "zh" else MIN_TOKENS
+
+
+def fixed_tail(language: str) -> int:
+    """How many of a phrase's last tokens must be heard as written (Chinese: two
+    characters, a word's worth)."""
+    return 2 if language == "zh" else 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +140,9 @@ class NearMatch:
 class NearFinder:
     """Finds phrases (as token sequences) with exactly one interior token substituted.
 
-    Phrases shorter than ``shortest`` tokens (never under :data:`MIN_TOKENS`) are not
-    looked for; a token in ``refused`` never stands in for a phrase's token.
+    Phrases shorter than ``shortest`` tokens (never under :data:`MIN_TOKENS`) or ending
+    in a token of ``weak_last`` are not looked for; a token in ``refused`` never stands in
+    for a phrase's token; the last ``tail`` tokens are never the one that differs.
 
     Examples
     --------
@@ -71,6 +151,11 @@ class NearFinder:
     [NearMatch(start=1, end=4, phrase=0, at=1, heard='on')]
     >>> finder.find(["date", "of", "delivery"]), finder.find(["date", "of", "birth"])
     ([], [])
+    >>> NearFinder([("last", "four", "of", "your")], weak_last={"your"}).find(
+    ...     ["last", "day", "of", "your"])
+    []
+    >>> NearFinder([tuple("感谢您的耐心")], shortest=4, tail=2).find(list("感谢您的关心"))
+    []
     """
 
     def __init__(
@@ -79,12 +164,15 @@ class NearFinder:
         *,
         refused: Collection[str] = (),
         shortest: int = MIN_TOKENS,
+        weak_last: Collection[str] = (),
+        tail: int = 1,
     ):
         self.by_first: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
         for index, phrase in enumerate(phrases):
-            if len(phrase) >= max(shortest, MIN_TOKENS):
+            if len(phrase) >= max(shortest, MIN_TOKENS) and phrase[-1] not in weak_last:
                 self.by_first.setdefault(phrase[0], []).append((index, tuple(phrase)))
         self.refused = frozenset(refused)
+        self.tail = tail
         self.lasts = frozenset(p[-1] for ps in self.by_first.values() for _, p in ps)
         """Text with none of the phrases' last tokens (or first ones) has no near match:
         most utterances are ruled out by two set operations."""
@@ -104,19 +192,22 @@ class NearFinder:
                 end = start + len(phrase)
                 if end > n or seq[end - 1] != phrase[-1]:
                     continue
-                at = _one_substitution(seq, start, phrase)
+                at = _one_substitution(seq, start, phrase, self.tail)
                 if at is not None and seq[start + at] not in self.refused:
                     found.append(NearMatch(start, end, index, at, seq[start + at]))
         return found
 
 
-def _one_substitution(seq: Sequence[str], start: int, phrase: tuple[str, ...]) -> int | None:
-    """The position of the only interior token of ``phrase`` that differs from ``seq``
-    at ``start`` (its ends already agree), or ``None`` (none, or more than one)."""
+def _one_substitution(
+    seq: Sequence[str], start: int, phrase: tuple[str, ...], tail: int
+) -> int | None:
+    """The position of the only token of ``phrase`` that differs from ``seq`` at
+    ``start``, neither its first nor one of its last ``tail`` (those must agree), or
+    ``None`` (none, more than one, or one at the ends)."""
     at = None
-    for k in range(1, len(phrase) - 1):
+    for k in range(1, len(phrase)):
         if seq[start + k] != phrase[k]:
-            if at is not None:
+            if at is not None or k >= len(phrase) - tail:
                 return None
             at = k
     return at

@@ -78,6 +78,7 @@ def time_hint(duration_s: float | None) -> str:
 _QUOTED = r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
 _WORDS = re.compile(rf"^(?:phrase|lemma|keyword) {_QUOTED}$")
 _NEAR = re.compile(rf"^proximity {_QUOTED} ~ {_QUOTED}$")
+_HEARD_FOR = re.compile(rf"^(?:phrase|lemma) {_QUOTED} ≈ {_QUOTED}")
 _MEANING = re.compile(rf"^meaning ≈ {_QUOTED}")
 _SHOWN = 80
 
@@ -103,6 +104,8 @@ def plain_rule(rule: str) -> str:
     'a phrase rule'
     >>> plain_rule("meaning ≈ 'this is ridiculous' (0.94, log-odds +2.184)")
     'close in meaning to: “this is ridiculous”'
+    >>> plain_rule("lemma 'date on birth' ≈ 'date of birth' (on for of)")
+    'the words “date on birth”, heard for “date of birth”'
     >>> plain_rule("proximity 'cancel' ~ 'account'")
     '“cancel” near “account”'
     >>> plain_rule("sequence lemma 'hold' → lemma 'thank you for holding'")
@@ -116,6 +119,8 @@ def plain_rule(rule: str) -> str:
         return f"{plain_rule(first)}, then {plain_rule(then)}"
     if m := _WORDS.match(rule):
         return f"the words {_said(m[1])}"
+    if m := _HEARD_FOR.match(rule):  # a phrase with one word misheard (``tolerance``)
+        return f"the words {_said(m[1])}, heard for {_said(m[2])}"
     if m := _NEAR.match(rule):
         return f"{_said(m[1])} near {_said(m[2])}"
     if m := _MEANING.match(rule):

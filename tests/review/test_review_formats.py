@@ -28,3 +28,14 @@ def test_num(value: float | None, digits: int, expected: str) -> None:
 @pytest.mark.parametrize(("seconds", "expected"), [(75.0, "1:15"), (None, "—"), (math.nan, "—")])
 def test_clock_or_dash(seconds: float | None, expected: str) -> None:
     assert clock_or_dash(seconds) == expected
+
+
+def test_the_docstring_examples_run() -> None:
+    """plain_rule's examples (a near phrase "heard for" its scripted one among them),
+    moment_example's and time_hint's."""
+    import doctest
+
+    from review import formats
+
+    result = doctest.testmod(formats)
+    assert result.attempted > 0 and result.failed == 0

@@ -49,12 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("earmark: interrupted; re-run to continue where it stopped", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # whoever read the output stopped reading (`earmark queue show | head`): stop
-        # quietly, as cat does, rather than call it a bug
-        _stdout_to_devnull()
-        return EXIT_BROKEN_PIPE
     except Exception as exc:
+        if isinstance(exc, BrokenPipeError) and _stdout_is_gone():
+            # whoever read the output stopped reading (`earmark queue show | head`): stop
+            # quietly, as cat does, rather than call it a bug; another pipe broken is one
+            _stdout_to_devnull()
+            return EXIT_BROKEN_PIPE
         if getattr(args, "verbose", False):
             raise
         print(
@@ -64,6 +64,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _stdout_is_gone() -> bool:
+    """Whether standard output is a pipe whose reader has closed it (its write end polls
+    as an error), as opposed to some other pipe or socket that broke."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no descriptor (a test's capture), no poll
+        return False
 
 
 def _stdout_to_devnull() -> None:
@@ -682,11 +695,17 @@ def _cost_line(inspector: str, *, price: float, heard: float, read: float) -> st
 
 
 def _queue_legend(read_speed: float | None) -> str:
-    """The columns of :func:`_print_queue` explained once, under the queues."""
+    """The columns of :func:`_print_queue` explained once, under the queues.
+
+    >>> "charged at 1/4 of their length" in _queue_legend(None)
+    True
+    """
+    from pipeline.config import QueueConfig
     from pipeline.scoring import PriorityWeights
 
     w = PriorityWeights()
-    speed = f"{read_speed:.1f}".removesuffix(".0") if read_speed else "several"
+    # no stretch to read tonight says nothing of the speed: the configured default then
+    speed = f"{read_speed or QueueConfig().read_speed:.1f}".removesuffix(".0")
     return (
         "prio: how urgently the call should be heard, highest first (by default a failed "
         f"critical item counts {w.critical:.0f}, the agent's conduct {w.conduct:.0f}, a "
@@ -1272,7 +1291,7 @@ def skipped_lines(skipped: Sequence[str], languages: Sequence[str]) -> list[str]
     >>> skipped_lines(["zh", "ru"], ["en"])
     ["not in the rubric's language en: 2 calls left as scored (ru 1, zh 1)"]
     >>> skipped_lines(["en", "ru", "ru"], ["en", "zh"])
-    ["not in the rubrics' languages en, zh: 2 calls left as scored (ru 2)", '1 call in en left as scored: its call type chose a rubric not given']
+    ["not in the rubrics' languages en, zh: 2 calls left as scored (ru 2)", '1 call in en left as scored: no single rubric given is its own (the one its call type chose, or the only one of its language)']
     >>> skipped_lines([], ["en"])
     []
     """
@@ -1291,12 +1310,12 @@ def skipped_lines(skipped: Sequence[str], languages: Sequence[str]) -> list[str]
             f"not in the {whose} {', '.join(languages)}: {calls(other.total())} left as scored ({each})"
         )
     if same:
+        # a call's own rubric: its call type's, or (stored before call types) the only
+        # one of its language given
         lines.append(
-            f"{calls(same.total())} in {', '.join(sorted(same))} left as scored: its call type "
-            "chose a rubric not given"
-            if same.total() == 1
-            else f"{calls(same.total())} in {', '.join(sorted(same))} left as scored: their call "
-            "types chose rubrics not given"
+            f"{calls(same.total())} in {', '.join(sorted(same))} left as scored: no single "
+            "rubric given is its own (the one its call type chose, or the only one of its "
+            "language)"
         )
     return lines
 

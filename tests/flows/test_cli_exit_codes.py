@@ -157,3 +157,16 @@ def test_output_read_by_head_stops_quietly() -> None:
     err = child.stderr.read()
     assert child.wait(timeout=120) == 141, err
     assert err == ""
+
+
+def test_another_broken_pipe_is_a_bug(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """Only the output's own reader going away is quiet: a pipe to something else that
+    breaks (a child process, a socket) while standard output is fine is an internal error."""
+    from flows import cli
+
+    def broken(_args: object) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "cmd_rubric_schema", broken)
+    assert cli.main(["rubric", "schema"]) == 70
+    assert "internal error: BrokenPipeError" in capsys.readouterr().err

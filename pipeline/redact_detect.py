@@ -72,8 +72,9 @@ class Carried:
     kind: str
     words: int
     answered: bool = False
-    """A card (or a number that may be a misheard one) was read after the cue: a card cue
-    so answered no longer joins digit pieces over long pauses (``_chain_from``)."""
+    """A card (or a number that may be a misheard one) was read after the cue, whole or
+    slowly over turns (once those are joined): a card cue so answered no longer joins
+    digit pieces over long pauses (``_chain_from``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,17 +69,24 @@ def analyse_turns(
 def _analyse_all(
     utterances: Sequence[Utterance], options: RedactOptions, patterns: Patterns
 ) -> list[Analysis]:
-    carried: tuple[Carried, ...] = ()
-    previous_end_s: float | None = None
     analyses: list[Analysis] = []
-    for utt in utterances:
-        if previous_end_s is not None and utt.start_s - previous_end_s > options.cue_carry_s:
-            carried = ()
-        analysis = analyse(_units_of(utt), carried, options, patterns)
-        analyses.append(analysis)
-        carried = _next_carried(analysis, options)
-        previous_end_s = utt.end_s
+    for k, utt in enumerate(utterances):
+        carried = _carried_into(utterances, analyses, k, options)
+        analyses.append(analyse(_units_of(utt), carried, options, patterns))
     return analyses
+
+
+def _carried_into(
+    utterances: Sequence[Utterance],
+    analyses: Sequence[Analysis],
+    k: int,
+    options: RedactOptions,
+) -> tuple[Carried, ...]:
+    """The cues carried into utterance ``k`` from the analyses of the ones before it:
+    none after a pause longer than ``cue_carry_s``."""
+    if not k or utterances[k].start_s - utterances[k - 1].end_s > options.cue_carry_s:
+        return ()
+    return _next_carried(analyses[k - 1], options)
 
 
 def _units_of(utt: Utterance) -> tuple[str, ...]:
@@ -143,10 +150,14 @@ def _card_starts(analysis: Analysis, before_run: int) -> list[int]:
 def _join_split_runs(
     utterances: Sequence[Utterance], analyses: list[Analysis], options: RedactOptions
 ) -> list[Analysis]:
-    """Judge digits read over several utterances of one party as one number."""
+    """Judge digits read over several utterances of one party as one number. A card so
+    joined answers the cues before it as one read whole does (:func:`_next_carried`): an
+    order number or an amount said after it is not joined on as another card."""
     out = list(analyses)
     seen: set[tuple[int, int]] = set()
     for k in range(len(out)):
+        # the turns before k are joined by now: their cards answer the cues carried into k
+        out[k] = replace(out[k], carried=_carried_into(utterances, out, k, options))
         chain = _chain_from(utterances, out, k, options)
         if len(chain) < 2 or chain[0] in seen:
             continue

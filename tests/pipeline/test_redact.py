@@ -918,27 +918,43 @@ def test_the_join_after_a_card_cue_ends_with_the_cues_carry(
 
 
 @pytest.mark.parametrize(
-    ("said", "expected"),
+    ("said", "pause_s", "expected"),
     [
         # a phone named as one, then a date of birth: a phone is read whole, never a card's group
         (
             ("my phone is 415 555 0132", "01 12 88"),
+            14.0,
             ["my phone is [PHONE]", "01 12 88"],
         ),
         # an order number, then an amount: too short to be a card, even joined
-        (("the order is 90210", "40 to 50 dollars"), ["the order is 90210", "40 to 50 dollars"]),
+        (
+            ("the order is 90210", "40 to 50 dollars"),
+            14.0,
+            ["the order is 90210", "40 to 50 dollars"],
+        ),
         # the card read whole, then an order number and an amount: a card is done at 16
         (
             (f"it's {CARD}", "order 90210", "1500 dollars"),
+            14.0,
             ["it's [CARD]", "order 90210", "[CVV] dollars"],  # [CVV]: the after-card window
+        ),
+        # the card read slowly, then the same: the card joined over the pauses answers the
+        # cue as one read whole does, so what follows is not joined into another card
+        *(
+            (
+                ("4532", "0151", "1283", "0366", "order 90210", "1500 dollars"),
+                pause_s,
+                ["[CARD]", "[CARD]", "[CARD]", "[CARD]", "order 90210", "[CVV] dollars"],
+            )
+            for pause_s in (5.0, 14.0)
         ),
     ],
 )
 def test_numbers_said_apart_after_a_card_cue_stay_what_they_are(
-    said: tuple[str, ...], expected: list[str]
+    said: tuple[str, ...], pause_s: float, expected: list[str]
 ) -> None:
     """What the party says over the cue's carry that is no card's group stays as it was."""
-    source = call(utterance(CARD_CUES[1][1], speaker="agent"), *read_slowly(*said, pause_s=14.0))
+    source = call(utterance(CARD_CUES[1][1], speaker="agent"), *read_slowly(*said, pause_s=pause_s))
     out, _ = redact_transcript(source)
     assert [u.text for u in out.utterances[1:]] == expected
 

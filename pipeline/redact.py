@@ -98,7 +98,7 @@ from pipeline.redact_text import text_units
 from pipeline.redact_turns import Analysis, analyse, analyse_turns
 from pipeline.types import Transcript, Utterance, Word
 
-REDACT_VERSION = 8
+REDACT_VERSION = 9
 """Bump when a change to the redaction (here, :mod:`pipeline.redact_turns`,
 :mod:`pipeline.redact_detect`, :mod:`pipeline.redact_match`, :mod:`pipeline.redact_text`
 or :mod:`pipeline.redact_cues`) changes what is redacted in

@@ -739,20 +739,47 @@ def _queue_title(inspector: str, date: str) -> str:
 
 
 WHY_CHARS = 90
+QUOTE_CHARS = 40
+"""What a queue row keeps at least of its first reason's quote: the words said are what an
+inspector reads the row for, so a long item title gives way to them."""
+TITLE_CHARS = 34
+"""A title is not cut shorter than this (it must still say which item); the row grows
+instead."""
 
 
 def _why(reasons: Sequence[str]) -> str:
     """A queue row's first reason, cut at a word with its quote closed, and how many more
-    reasons the call has (failed items, flags, signals: ``queue show --csv`` lists them)."""
-    from pipeline.text import shorten
+    reasons the call has (failed items, flags, signals: ``queue show --csv`` lists them).
 
+    A reason that quotes what was said keeps :data:`QUOTE_CHARS` of the quote and cuts the
+    item's title instead:
+
+    >>> _why(['Agent uses profanity, insults or dismissive language — agent at 0:06: '
+    ...       '"I have had it with you people, you never listen to a word I say"', 'b'])
+    'Agent uses profanity, insults or… — agent at 0:06: "I have had it with you people, you…" (+1 more reason)'
+    """
     if not reasons:
         return ""
-    first = shorten(reasons[0], WHY_CHARS)
-    if first.count('"') % 2:
-        first += '"'
     more = len(reasons) - 1
-    return first + (f" (+{more} more reason{'s' * (more > 1)})" if more else "")
+    return _first_reason(" ".join(reasons[0].split())) + (
+        f" (+{more} more reason{'s' * (more > 1)})" if more else ""
+    )
+
+
+def _first_reason(reason: str) -> str:
+    from pipeline.text import shorten
+
+    head, said, quote = reason.partition(': "')
+    if not said or len(reason) <= WHY_CHARS:
+        first = shorten(reason, WHY_CHARS)
+        return first + '"' * (first.count('"') % 2)
+    quote = quote.removesuffix('"')
+    title, dash, where = head.rpartition(" — ")
+    shown = max(QUOTE_CHARS, WHY_CHARS - len(head) - 4)
+    room = WHY_CHARS - 4 - min(shown, len(quote)) - len(dash) - len(where)
+    if len(title) > room:
+        title = shorten(title, max(room, TITLE_CHARS))
+    return f'{title}{dash}{where}{said}{shorten(quote, shown)}"'
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

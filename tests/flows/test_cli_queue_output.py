@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from flows.cli import WHY_CHARS, _print_queues
+from flows.cli import QUOTE_CHARS, WHY_CHARS, _print_queues
 from pipeline.queue import UNASSIGNED
 from pipeline.scoring import score_call
 from pipeline.types import Evidence, Finding, PlanSpan, QueueEntry
@@ -99,3 +99,17 @@ def test_an_unassigned_queue_says_why_it_has_no_budget_or_highlights(
     assert len(notes) == 1
     assert "a control sample, skims and highlights are picked only for an inspector's" in notes[0]
     assert out.index(notes[0]) == out.index(next(t for t in out if "(unassigned calls)" in t)) + 1
+
+
+def test_a_long_item_title_gives_way_to_the_words_said(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The make-run queue showed 'agent at 0:06: "I have…"': a rubric title of 52
+    characters left two words of the quote. The title is cut instead."""
+    title = "Agent blames, talks down to, dismisses or mocks the customer"
+    reason = f'{title} — agent at 0:25: "{COMPLAINT}"'
+    why = _rows(capsys, _entry("lena", (reason, "b")))[2].split("0:30  ", 1)[1]
+    quote = why[why.index('"') + 1 : why.index('…"')]
+    assert len(quote) >= QUOTE_CHARS - 10 and COMPLAINT.startswith(quote)
+    assert why.startswith("Agent blames") and "… — agent at 0:25: " in why
+    assert len(why) - len(" (+1 more reason)") <= WHY_CHARS + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -114,15 +115,30 @@ def prepare_call(
     )
 
 
-def _normalized(utt: Utterance, analyzer: TextAnalyzer) -> tuple[str, tuple[tuple[int, int], ...]]:
+WordSpans = tuple[tuple[int, int], ...]
+
+UTTERANCES_KEPT = 20_000
+"""Distinct utterances (by their words) whose normalised text is remembered: scripted lines
+and short answers come back call after call."""
+
+
+def _normalized(utt: Utterance, analyzer: TextAnalyzer) -> tuple[str, WordSpans]:
     if not utt.words:
         return analyzer.normalize(utt.text), ()
+    said = tuple([word.text for word in utt.words])
+    return _normalized_words(analyzer, said)  # type: ignore[arg-type]  # hashed by identity
+
+
+@functools.lru_cache(maxsize=UTTERANCES_KEPT)
+def _normalized_words(analyzer: TextAnalyzer, said: tuple[str, ...]) -> tuple[str, WordSpans]:
+    """The words' normalised text and each word's characters in it (the same words, the
+    same answer: keyed on the analyzer and the words' text, never their times)."""
     joiner = "" if analyzer.language == "zh" else " "
-    norms = list(map(analyzer.normalize, [word.text for word in utt.words]))
+    norms = list(map(analyzer.normalize, said))
     return joiner.join(filter(None, norms)), _word_spans(norms, len(joiner))
 
 
-def _word_spans(norms: Sequence[str], step: int) -> tuple[tuple[int, int], ...]:
+def _word_spans(norms: Sequence[str], step: int) -> WordSpans:
     """Each normalised word's characters in their join (``step`` characters apart).
 
     A word that normalises to nothing gets the empty span where it would have been.

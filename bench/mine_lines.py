@@ -23,6 +23,7 @@ the item: ``bench/data/line_labels/<item>.<lang>.tsv``, one row per call,
 
     .venv/bin/python bench/mine_lines.py ITEM LANG [--hard 300] [--write]
     .venv/bin/python bench/mine_lines.py ITEM LANG --leave-one-out [--thresholds -0.5,0,0.5,1]
+        [--nearest-weight 20] [--l2 2] [--after-customer 0.25] [--top 2]
 
 Without ``--write`` it prints what it would add; with it, the block between the ``# mined``
 markers of the item's ``meaning.v1`` examples and counter-examples in the shipped rubric of
@@ -30,6 +31,14 @@ markers of the item's ``meaning.v1`` examples and counter-examples in the shippe
 ``--leave-one-out`` measures what the lines are worth: for each tuned set, the item's F1 on
 that set's calls with lines mined from the other sets only, beside the rubric without
 mined lines, mean over the sets per threshold (README, "Detection quality").
+
+The judge can be varied there, to measure another before anyone builds it: ``--nearest-weight``
+(the item's own replaced), ``--l2`` (the head trained with this regularisation instead of
+:func:`~pipeline.rubric.meaning.linear_head`'s), ``--after-customer W`` (each line's log-odds
+less ``W`` times the head's log-odds of the customer line before it: a line that merely
+echoes an angry customer's words is not rude by itself), ``--top K`` (a call's score is the
+mean of its ``K`` highest line scores rather than the highest: one line that only sounds
+firm does not make a call rude).
 """
 
 from __future__ import annotations
@@ -51,8 +60,14 @@ from detection import CALLS, transcript_of  # noqa: E402
 from models.embed import E5Embedder, get_embedder  # noqa: E402
 from models.nlp import get_analyzer  # noqa: E402
 from pipeline.config import DEFAULT_RUBRICS  # noqa: E402
+from pipeline.rubric.detectors import CallText  # noqa: E402
 from pipeline.rubric.engine import CompiledItem, CompiledRubric, compile_rubric  # noqa: E402
-from pipeline.rubric.meaning import MeaningDetector, words  # noqa: E402
+from pipeline.rubric.meaning import (  # noqa: E402
+    MeaningDetector,
+    call_vectors,
+    linear_head,
+    words,
+)
 from pipeline.rubric.schema import parse_rubric  # noqa: E402
 from pipeline.rubric.tune import item_margins, meaning_of  # noqa: E402
 from pipeline.textfile import load_yaml  # noqa: E402
@@ -271,13 +286,100 @@ def mine(
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class Judge:
+    """How the leave-one-out judges a line, where it differs from the rubric's item."""
+
+    nearest_weight: float | None = None
+    l2: float | None = None
+    after_customer: float = 0.0
+    top: int = 1
+
+    def apply(self, detector: MeaningDetector) -> None:
+        """Make the compiled ``detector`` judge this way (it is the harness's own copy)."""
+        if self.nearest_weight is not None:
+            detector.params = detector.params.model_copy(
+                update={"nearest_weight": self.nearest_weight}
+            )
+        if self.l2 is not None:
+            if detector.head is None or detector.counter_vectors is None:
+                raise SystemExit("--l2 is for an item judged by method: linear")
+            detector.head = linear_head(
+                detector.example_vectors, detector.counter_vectors, l2=self.l2
+            )
+        if self.after_customer:
+            if detector.head is None:
+                raise SystemExit("--after-customer is for an item judged by method: linear")
+            own = detector.scores
+            weight = self.after_customer
+
+            def scores(call: CallText, utterances: Sequence[int]) -> list[tuple[float, int, float]]:
+                return after_customer(detector, own(call, utterances), call, utterances, weight)
+
+            detector.scores = scores  # type: ignore[method-assign]
+        if self.top > 1:
+            each = detector.scores
+            top = self.top
+
+            def call_scores(
+                call: CallText, utterances: Sequence[int]
+            ) -> list[tuple[float, int, float]]:
+                return top_mean(each(call, utterances), top)
+
+            detector.scores = call_scores  # type: ignore[method-assign]
+
+
+def top_mean(scored: list[tuple[float, int, float]], k: int) -> list[tuple[float, int, float]]:
+    """``scored`` whose highest margin is the mean of the ``k`` highest (of all there are
+    when fewer), and no margin above it: the call's score, as ``item_margins`` takes it.
+
+    >>> [m for m, _, _ in top_mean([(1.0, 0, 0.9), (3.0, 0, 0.9), (-1.0, 0, 0.9)], 2)]
+    [1.0, 2.0, -1.0]
+    """
+    if not scored:
+        return scored
+    order = sorted(range(len(scored)), key=lambda i: -scored[i][0])
+    mean = sum(scored[i][0] for i in order[:k]) / len(order[:k])
+    return [
+        (mean if i == order[0] else min(margin, mean), best, near)
+        for i, (margin, best, near) in enumerate(scored)
+    ]
+
+
+def after_customer(
+    detector: MeaningDetector,
+    scored: list[tuple[float, int, float]],
+    call: CallText,
+    utterances: Sequence[int],
+    weight: float,
+) -> list[tuple[float, int, float]]:
+    """``scored`` with each margin less ``weight`` times the head's log-odds of the nearest
+    utterance before it of another speaker (none before: as it was)."""
+    assert detector.head is not None
+    weights, bias = detector.head
+    said = call.transcript.utterances
+    vectors = call_vectors(call, detector.embedder)
+    out = []
+    for i, (margin, best, near) in zip(utterances, scored, strict=True):
+        before = next((j for j in range(i - 1, -1, -1) if said[j].speaker != said[i].speaker), None)
+        if before is not None and margin > float("-inf"):
+            margin -= weight * float(vectors[before] @ weights + bias)
+        out.append((margin, best, near))
+    return out
+
+
 def leave_one_out(
     text: str, path: Path, args: argparse.Namespace, lines: Sequence[Line]
 ) -> dict[str, list[float]]:
     """Mean F1 over the tuned sets per threshold: as the rubric is without mined lines,
     and with lines mined from the other sets."""
     thresholds = [float(t) for t in args.thresholds.split(",")]
+    judge = Judge(args.nearest_weight, args.l2, args.after_customer, args.top)
     base = compiled(text, path, args.language)
+    detector = meaning_of(item_of(base, args.item))  # mines as --write would
+    if judge != Judge():
+        base = compiled(text, path, args.language)
+        judge.apply(meaning_of(item_of(base, args.item)))
     sets = sorted({x.set_name for x in lines} - {"written"})
     scores: dict[str, list[list[float]]] = {"without lines": [], "with the others' lines": []}
     for held in sets:
@@ -289,9 +391,9 @@ def leave_one_out(
         truth = np.array([bool(c["labels"][args.item]) for c in calls])
         transcripts = [transcript_of(c) for c in calls]
         others = [x for x in lines if x.set_name != held]
-        detector = meaning_of(item_of(base, args.item))
         examples, counters = mine(detector, others, get_embedder(), args.hard)
         mined = compiled(with_mined(text, args.item, examples, counters), path, args.language)
+        judge.apply(meaning_of(item_of(mined, args.item)))
         for name, rubric in (("without lines", base), ("with the others' lines", mined)):
             margins = np.array(item_margins(rubric, args.item, transcripts))
             scores[name].append([_f1(margins >= t, truth) for t in thresholds])
@@ -319,6 +421,13 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="write them into the rubric")
     parser.add_argument("--leave-one-out", action="store_true", help="measure, write nothing")
     parser.add_argument("--thresholds", default="-1,-0.5,0,0.25,0.5,1,1.5,2")
+    judged = parser.add_argument_group("the judge, with --leave-one-out (module docstring)")
+    judged.add_argument("--nearest-weight", type=float, help="instead of the item's")
+    judged.add_argument("--l2", type=float, help="the head's regularisation, instead of 0.5")
+    judged.add_argument("--after-customer", type=float, default=0.0, metavar="W")
+    judged.add_argument(
+        "--top", type=int, default=1, metavar="K", help="lines a call's score is the mean of"
+    )
     args = parser.parse_args()
     path = Path(DEFAULT_RUBRICS[args.language])
     text = without_mined(path.read_text(encoding="utf-8"), args.item)

@@ -10,23 +10,30 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
+import mine_lines
+import numpy as np
 from mine_lines import (
     BEGIN,
     LABELS,
     TWINS,
     WRITTEN,
+    after_customer,
     labelled_lines,
     marks,
     meaning_params_of,
+    top_mean,
     twins,
     with_mined,
     without_mined,
     written,
 )
 
+from models.nlp import get_analyzer
 from pipeline.config import DEFAULT_RUBRICS
+from pipeline.rubric.engine import prepare_call
 from pipeline.rubric.meaning import MeaningParams
 from pipeline.textfile import load_yaml
+from pipeline.types import Transcript, Utterance
 
 SPEAKER = {"unprofessional_conduct": "agent", "empathy": "agent"}
 DOUBTED = {"h13-zh-015"}
@@ -193,3 +200,45 @@ def test_a_block_without_its_end_marker_is_refused_rather_than_eating_the_item()
         without_mined(broken, "kind")
     with pytest.raises(SystemExit, match="no item"):
         without_mined(RUBRIC, "nothing_like_it")
+
+
+def test_the_harness_examples_hold() -> None:
+    import doctest
+
+    assert doctest.testmod(mine_lines).failed == 0
+
+
+def test_a_calls_top_k_score_is_the_mean_of_its_k_best_lines_and_nothing_exceeds_it() -> None:
+    inf = float("inf")
+    margins = [m for m, _, _ in top_mean([(0.5, 1, 0.9), (2.5, 0, 0.9), (-inf, 2, 0.7)], 2)]
+    assert margins == [0.5, 1.5, -inf]
+    # fewer lines than k: the mean of those there are; one line unsure: no lift from it
+    assert [m for m, _, _ in top_mean([(2.0, 0, 0.9)], 3)] == [2.0]
+    assert max(m for m, _, _ in top_mean([(2.0, 0, 0.9), (-inf, 0, 0.9)], 2)) == -inf
+    assert top_mean([], 2) == []
+
+
+class _Head:
+    """What ``after_customer`` reads of a meaning detector: its head and its model."""
+
+    head = (np.array([1.0, 0.0], dtype=np.float32), -0.5)
+    embedder = None
+
+
+def test_a_line_after_the_customer_loses_the_heads_log_odds_of_that_customers_line() -> None:
+    said = [("customer", "you are useless"), ("agent", "I hear you"), ("agent", "one moment")]
+    transcript = Transcript(
+        "c1",
+        "en",
+        3.0,
+        tuple(
+            Utterance(speaker=who, start_s=i, end_s=i + 0.5, text=text)
+            for i, (who, text) in enumerate(said)
+        ),
+    )
+    vectors = np.array([[3.0, 0.0], [0.0, 1.0], [0.0, 1.0]], dtype=np.float32)
+    call = prepare_call(transcript, get_analyzer("en"), vectors=vectors)
+    scored = [(1.0, 0, 0.9), (float("-inf"), 0, 0.5)]
+    out = after_customer(_Head(), scored, call, [1, 2], 0.5)  # type: ignore[arg-type]
+    # the customer's line scores 3 - 0.5 = 2.5 log-odds; a line judged out stays out
+    assert out == [(1.0 - 0.5 * 2.5, 0, 0.9), (float("-inf"), 0, 0.5)]

@@ -800,6 +800,8 @@ def _save_review(
     view = data.read_call(state.warehouse, ref, viewer=None)
     if view.quarantine is not None:
         raise HTTPException(409, "this recording was quarantined: it has nothing to review")
+    if view.triage is not None:
+        raise HTTPException(409, f"{view.triage.headline}: it has nothing to review")
     try:
         review = review_from_form(call_id, account.name, view, fields)
     except HTTPException as e:

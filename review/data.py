@@ -27,6 +27,7 @@ from pipeline.rows import diarization_of, queue_entry_from_row
 from pipeline.scoring import clock
 from pipeline.shapes import from_row
 from pipeline.stored import quarantined, queue_inspectors
+from pipeline.triage import Triage, triage_of
 from pipeline.types import Evidence, Finding, PlanSpan, QuarantineEntry, QueueEntry
 from review.charts import Marker, TimelineData
 
@@ -248,6 +249,9 @@ class CallView:
     quarantine: QuarantineEntry | None = None
     """Why the recording could not be processed, when it was quarantined: then it has no
     audio analysis, transcript or findings, and nothing to review."""
+    triage: Triage | None = None
+    """Why the call was kept out of the queues (a language not served, no rubric for its
+    type): then it has no findings and nothing to review."""
 
 
 def quarantine_of(root: str | Path, ref: CallRef, call: Row) -> QuarantineEntry | None:
@@ -306,6 +310,7 @@ def read_call(root: str | Path, ref: CallRef, *, viewer: str | None) -> CallView
         speakers=speakers_line(diarization_of(call)),
         speakers_in_words=speakers_in_words(diarization_of(call)),
         quarantine=quarantine_of(root, ref, call),
+        triage=triage_of(call),
     )
 
 

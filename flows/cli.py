@@ -1272,6 +1272,11 @@ def cmd_rubric_suggest(args: argparse.Namespace) -> int:
         )
         for item_id, (match, no_match) in sorted(counts.items()):
             print(f"  {item_id}: {match} example(s), {no_match} counter-example(s)")
+        if found.measured:
+            print(
+                f"  {len(found.measured)} verdict(s) on measured items: no example proposed, "
+                "the inspectors' notes listed for the data engineer"
+            )
     else:
         sys.stdout.write(text)
     return EXIT_OK

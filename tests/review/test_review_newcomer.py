@@ -106,6 +106,9 @@ def test_the_unassigned_queue_says_why_it_has_no_budget_and_no_highlights(
     assert "the control sample, the skims and the highlights are picked only" in page
     assert "No highlights today." not in page
     assert "No highlights: they are picked for an inspector's own queue" in page
+    # no daily budget for them: the time is what the calls take, not a share of a budget
+    assert re.search(r"1 call · (\d+:\d\d) to hear and read</span>", page), page
+    assert "of budget" not in page
 
 
 def test_an_inspector_without_highlights_is_told_why(client: TestClient) -> None:
@@ -113,6 +116,7 @@ def test_an_inspector_without_highlights_is_told_why(client: TestClient) -> None
     page = client.get(f"/queue?date={kit.DATE}").text
     assert "No highlights: no call of these teams scored 90 or more on 2026-11-20" in page
     assert "Unassigned calls" not in page
+    assert re.search(r"\d+ calls? · \d+:\d\d of budget</span>", page)  # omar has a budget
 
 
 def test_evidence_says_what_fired_in_words_to_an_inspector_and_as_written_to_a_lead(

@@ -23,10 +23,10 @@ from flows.nightly import (
     plan_archive,
     prefect_flow,
     preflight,
-    progress_counter,
     summarize,
 )
 from flows.process import rubric_for
+from flows.progress import progress_counter
 from pipeline import warehouse as wh
 from pipeline.archive import ArchiveFile
 from pipeline.config import Config

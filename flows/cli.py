@@ -10,7 +10,7 @@ import argparse
 import contextlib
 import csv
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -379,7 +379,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = config.model_copy(update=updates)
     archive, warehouse = _locations(args, config)
     dates = _date_range(args.date or args.since, args.date)
-    with _progress_bar("calls"):
+    with _progress("calls"):
         summary = run_night(archive, warehouse, config, dask_address=args.dask_address, dates=dates)
     _print_summary(summary, warehouse, top=args.top)
     return EXIT_OK
@@ -400,7 +400,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             option = "--" + name.replace("_", "-")
             raise errors.COUNT_TOO_SMALL(option=option, value=getattr(args, name))
     dates = _date_range(args.first, args.last, names=("--from", "--to"))
-    with _progress_bar("backfill"):
+    with _progress("backfill"):
         summary = run_backfill(
             archive,
             warehouse,
@@ -425,26 +425,11 @@ def _locations(args: argparse.Namespace, config: Config) -> tuple[str, str]:
     return archive, warehouse
 
 
-@contextlib.contextmanager
-def _progress_bar(desc: str) -> Iterator[None]:
-    """A progress bar on stderr, fed by the flows' progress hook while the block runs."""
-    from tqdm import tqdm
+def _progress(desc: str) -> contextlib.AbstractContextManager[None]:
+    """The night's progress on stderr: a bar on a terminal, else a line per call done."""
+    from flows.progress import shown_on
 
-    from flows.nightly import set_progress_hook
-
-    bar = tqdm(total=0, unit="call", desc=desc, file=sys.stderr, disable=None)
-
-    def progress(done: int, total: int, path: str) -> None:
-        bar.total = total
-        bar.set_postfix_str(path[-40:])
-        bar.update(done - bar.n)
-
-    set_progress_hook(progress)
-    try:
-        yield
-    finally:
-        bar.close()
-        set_progress_hook(None)
+    return shown_on(sys.stderr, desc=desc)
 
 
 def _iso_date(value: str | None, option: str) -> str | None:
@@ -1287,6 +1272,11 @@ def cmd_rubric_suggest(args: argparse.Namespace) -> int:
         )
         for item_id, (match, no_match) in sorted(counts.items()):
             print(f"  {item_id}: {match} example(s), {no_match} counter-example(s)")
+        if found.measured:
+            print(
+                f"  {len(found.measured)} verdict(s) on measured items: no example proposed, "
+                "the inspectors' notes listed for the data engineer"
+            )
     else:
         sys.stdout.write(text)
     return EXIT_OK

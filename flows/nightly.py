@@ -29,6 +29,7 @@ from flows.process import (
     get_transcriber,
     process_recording,
 )
+from flows.progress import Done, call_done, not_processed, progress_counter
 from flows.reasons import ReasonsReport, night_reasons, publish_rising, trend_calls
 from models.bundle import resolve_model
 from models.diarize import pick_embedder
@@ -77,9 +78,6 @@ from pipeline.triage import NOT_SCORED, Triage
 from pipeline.types import IndexEntry, MetadataIssue, QuarantineEntry, QueueEntry, Recording
 
 log = logging.getLogger("earmark")
-
-ProgressHook = Callable[[int, int, str], None]
-_progress: ProgressHook | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,32 +133,6 @@ class NightSummary:
     def throughput(self) -> float:
         """Audio seconds transcribed per wall second of ASR (0 when all came from cache)."""
         return self.asr_audio_s / self.asr_wall_s if self.asr_wall_s else 0.0
-
-
-def progress_hook() -> ProgressHook | None:
-    """The hook set by :func:`set_progress_hook` (``None``: no progress shown)."""
-    return _progress
-
-
-def set_progress_hook(hook: ProgressHook | None) -> None:
-    """Called as ``hook(done, total, source_path)`` as recordings are done (the CLI's bar)."""
-    global _progress
-    _progress = hook
-
-
-def progress_counter(total: int) -> Callable[[int, str], None]:
-    """``advance(n, source_path)``: ``n`` more of ``total`` recordings are done; the
-    progress hook (when one is set) is told the running count."""
-    done = 0
-
-    def advance(n: int, path: str) -> None:
-        nonlocal done
-        done += n
-        hook = progress_hook()
-        if hook and n:
-            hook(done, total, path)
-
-    return advance
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +210,7 @@ def night_step(
     todo: list[ArchiveFile],
     first: bool = True,
     batch_calls: int | None = None,
-    advance: Callable[[int, str], None] | None = None,
+    advance: Callable[[Done], None] | None = None,
 ) -> tuple[StepResult, FileIndex]:
     """Hash ``todo``, process what is new, write the tables, the new dates' queues and the
     index: the unit a night runs once and a backfill runs per chunk.
@@ -254,7 +226,7 @@ def night_step(
     resolved = resolve_changes(root, plan.changes, load_index(), todo=todo)
     pyarrow.default_memory_pool().release_unused()
     if advance:
-        advance(len(todo) - len(resolved.recordings), todo[-1].source_path if todo else "")
+        advance(not_processed(resolved))
     settings = RunSettings(config=config, warehouse=warehouse)
     recordings = resolved.recordings
     if recordings:
@@ -326,7 +298,7 @@ def _process_batches(
     recordings: list[Recording],
     settings: RunSettings,
     size: int,
-    advance: Callable[[int, str], None] | None,
+    advance: Callable[[Done], None] | None,
 ) -> list[CallResult]:
     from prefect.futures import as_completed
 
@@ -340,7 +312,8 @@ def _process_batches(
         done: list[CallResult] = future.result()
         results.extend(done)
         if advance:
-            advance(len(done), done[-1].recording.source_path)
+            for result in done:
+                advance(call_done(result))
     results.sort(key=lambda r: r.recording.source_path)
     return results
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+from pipeline.text import clock
 from pipeline.types import CallMetrics, CallSentiment, Metric, Span, tagged
 
 METRICS: dict[str, Metric] = {
@@ -35,6 +36,55 @@ METRIC_ALIASES: dict[str, str] = {
     "customer_overtalk_count": "interruptions_customer",
 }
 """Extra names a rubric's ``metric.v1`` may use, and the field each one reads."""
+
+
+def in_units(value: float, unit: str) -> str:
+    """A metric's value as a reader reads it: seconds (``m:ss`` from a minute), a share
+    as a percentage, a count, or a plain number.
+
+    Examples
+    --------
+    >>> in_units(15.58, "s"), in_units(75.0, "s"), in_units(0.456, "%"), in_units(4.0, "n")
+    ('15.6 s', '1:15', '46 %', '4')
+    """
+    if unit == "s":
+        return clock(value) if value >= 60 else f"{value:.1f} s"
+    if unit == "%":
+        return f"{value * 100:.0f} %"
+    if unit == "n":
+        return f"{value:.0f}"
+    return f"{value:.2f}"
+
+
+_LIMITS = {
+    ">": "limit {}",
+    ">=": "under {} expected",
+    "<": "at least {} expected",
+    "<=": "over {} expected",
+    "==": "{} not expected",
+    "!=": "{} expected",
+}
+"""A ``metric.v1`` threshold as what a call should keep to (its items expect the
+threshold not crossed: ``expect: absent``)."""
+
+
+def measured(metric: str, value: float, *, op: str, threshold: float, at_s: float | None) -> str:
+    """A ``metric.v1`` measurement in words: what was measured, where, and the threshold
+    (the evidence text of its findings, and so the reason of a failed item).
+
+    Examples
+    --------
+    >>> measured("longest_dead_air_s", 15.58, op=">", threshold=10, at_s=23.4)
+    'longest dead air 15.6 s at 0:23 (limit 10 s)'
+    >>> measured("agent_overtalk_count", 4, op=">=", threshold=3, at_s=None)
+    'agent interruptions 4 (under 3 expected)'
+    """
+    m = METRICS.get(METRIC_ALIASES.get(metric, metric))
+    label, unit = (m.label, m.unit) if m else (metric.replace("_", " "), "x")
+    limit = f"{threshold * 100:g} %" if unit == "%" else f"{threshold:g}"
+    limit += " s" if unit == "s" else ""
+    at = f" at {clock(at_s)}" if at_s is not None else ""
+    return f"{label} {in_units(value, unit)}{at} ({_LIMITS[op].format(limit)})"
 
 
 def as_metric_values(metrics: CallMetrics) -> dict[str, float]:

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline.rubric.engine import CompiledRubric, evaluate
+from pipeline.text import clock as clock  # where it was first; many import it from here
 from pipeline.text import shorten
 from pipeline.types import CallScore, Evidence, Finding, Span, Transcript
 
@@ -110,12 +111,6 @@ def call_priority(
     return round(priority, 2)
 
 
-def clock(seconds: float) -> str:
-    """``75.4`` → ``"1:15"``: how inspectors read times in a call."""
-    whole = int(seconds)
-    return f"{whole // 60}:{whole % 60:02d}"
-
-
 def clock_span(start_s: float, end_s: float, *, sep: str = "-") -> str:
     """A stretch of a call as ``m:ss-m:ss``; one time when both ends fall in the same second
     (a word's evidence is often shorter than a second).
@@ -155,11 +150,28 @@ def distinct_reasons(reasons: Sequence[str]) -> tuple[str, ...]:
 
 
 def _said(evidence: Sequence[Evidence]) -> str:
-    """Who said what when; a measurement (a silence, overtalk) has no party to name."""
+    """Who said what when; a measurement (a silence, overtalk) says itself in words (its
+    evidence text, :func:`pipeline.metric_rows.measured`)."""
     first = evidence[0]
+    if measurement(first):
+        return first.text
     quote = shorten(first.text, 80)
     who = f"{first.speaker} " if first.speaker in ("agent", "customer") else ""
     return f'{who}at {clock(first.start_s)}: "{quote}"'
+
+
+def measurement(evidence: Evidence) -> bool:
+    """Whether the evidence is a measurement (``metric.v1``), not something said."""
+    return evidence.rule.startswith("metric ")
+
+
+def _failed(f: Finding) -> str:
+    """A failed item that fired, as a reason: its title and who said what when, or for a
+    measurement only what was measured (the title names the item's pass: ``No long dead
+    air``)."""
+    if f.evidence and measurement(f.evidence[0]):
+        return _said(f.evidence)
+    return f"{f.title or f.item_id} — {_said(f.evidence)}" if f.evidence else f.title or f.item_id
 
 
 def score_call(
@@ -207,21 +219,15 @@ def score_call(
     reasons: list[str] = []
     for f in critical:  # an item by its title: reasons are read by inspectors
         reasons.append(
-            f"{CRITICAL_PREFIX}{f.title or f.item_id} — {_said(f.evidence)}"
+            f"{CRITICAL_PREFIX}{_failed(f)}"
             if f.evidence
             else f"{CRITICAL_PREFIX}{f.title or f.item_id} failed"
         )
-    for f in flags:
-        what = f.title or f.item_id
-        reasons.append(f"{what} — {_said(f.evidence)}" if f.evidence else what)
+    reasons += [_failed(f) for f in flags]
     for f in applicable:
         if f.outcome == "fail" and not f.critical:
             what = f.title or f.item_id
-            reasons.append(
-                f"missed {f.item_id} ({what})"
-                if not f.detected
-                else f"{what} — {_said(f.evidence)}"
-            )
+            reasons.append(f"missed {f.item_id} ({what})" if not f.detected else _failed(f))
     low_asr = asr_confidence < weights.low_asr_below
     if low_asr:
         reasons.append(f"low ASR confidence ({asr_confidence:.2f}): transcript may be wrong")

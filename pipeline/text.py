@@ -8,6 +8,7 @@
   (:meth:`pipeline.protocols.TextAnalyzer.normalize`): apostrophes kept inside words,
   Chinese in Simplified characters with no punctuation or spaces.
 * :func:`simplified` — Chinese in Simplified characters (Whisper often writes Traditional).
+* :func:`clock` — a moment of a call as inspectors read it (``1:15``).
 * :func:`shorten` — a text cut at a word to fit a line, ending in "…".
 * :func:`did_you_mean` — the hint after an unknown name: the closest known one.
 """
@@ -84,6 +85,12 @@ def simplified(text: str) -> str:
     import zhconv
 
     return str(zhconv.convert(text, "zh-cn"))
+
+
+def clock(seconds: float) -> str:
+    """``75.4`` → ``"1:15"``: how inspectors read times in a call."""
+    whole = int(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def shorten(text: str, limit: int) -> str:

@@ -760,7 +760,7 @@ def _call_page(
             "saved": next((r for r in history if r.id == saved), None) if saved else None,
             "other": next((r for r in history if r.id == other), None) if other else None,
             "overall_choices": OVERALL,
-            "item_ids": sorted({f.item_id for f in view.findings}),
+            "missed_items": missed_choices(view.findings),
             "openers": state.store.openers(call_id) if account.role == "lead" else [],
             "responses": state.store.responses(call_id=call_id),
             "response_kinds": RESPONSE_KINDS,
@@ -777,6 +777,13 @@ def _call_page(
         },
         status_code=400 if form is not None and form.error else 200,
     )
+
+
+def missed_choices(findings: Iterable[data.FindingView]) -> list[tuple[str, str]]:
+    """``(item id, title)`` of the items an inspector may add as missed, by title: the
+    form posts the id, the inspector reads the title."""
+    titles = {f.item_id: f.title or f.item_id for f in findings}
+    return sorted(titles.items(), key=lambda it: (it[1].casefold(), it[0]))
 
 
 def finding_key_of(f: FindingVerdict) -> str:
@@ -800,6 +807,8 @@ def _save_review(
     view = data.read_call(state.warehouse, ref, viewer=None)
     if view.quarantine is not None:
         raise HTTPException(409, "this recording was quarantined: it has nothing to review")
+    if view.triage is not None:
+        raise HTTPException(409, f"{view.triage.headline}: it has nothing to review")
     try:
         review = review_from_form(call_id, account.name, view, fields)
     except HTTPException as e:

@@ -20,13 +20,13 @@ import pyarrow.compute as pc
 
 from pipeline import warehouse as wh
 from pipeline.analysis import speakers_in_words, speakers_line
-from pipeline.metric_rows import METRICS
+from pipeline.metric_rows import METRICS, in_units
 from pipeline.plans import PlanOptions, heard_plan
 from pipeline.redact_audio import spans_of
 from pipeline.rows import diarization_of, queue_entry_from_row
-from pipeline.scoring import clock
 from pipeline.shapes import from_row
 from pipeline.stored import quarantined, queue_inspectors
+from pipeline.triage import Triage, triage_of
 from pipeline.types import Evidence, Finding, PlanSpan, QuarantineEntry, QueueEntry
 from review.charts import Marker, TimelineData
 
@@ -248,6 +248,9 @@ class CallView:
     quarantine: QuarantineEntry | None = None
     """Why the recording could not be processed, when it was quarantined: then it has no
     audio analysis, transcript or findings, and nothing to review."""
+    triage: Triage | None = None
+    """Why the call was kept out of the queues (a language not served, no rubric for its
+    type): then it has no findings and nothing to review."""
 
 
 def quarantine_of(root: str | Path, ref: CallRef, call: Row) -> QuarantineEntry | None:
@@ -306,6 +309,7 @@ def read_call(root: str | Path, ref: CallRef, *, viewer: str | None) -> CallView
         speakers=speakers_line(diarization_of(call)),
         speakers_in_words=speakers_in_words(diarization_of(call)),
         quarantine=quarantine_of(root, ref, call),
+        triage=triage_of(call),
     )
 
 
@@ -457,15 +461,5 @@ def metric_rows(call: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
         value = call.get(name)
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
-        out.append((metric.label, _fmt(value, metric.unit)))
+        out.append((metric.label, in_units(value, metric.unit)))
     return tuple(out)
-
-
-def _fmt(value: float, unit: str) -> str:
-    if unit == "s":
-        return clock(value) if value >= 60 else f"{value:.1f} s"
-    if unit == "%":
-        return f"{value * 100:.0f} %"
-    if unit == "n":
-        return f"{value:.0f}"
-    return f"{value:.2f}"

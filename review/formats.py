@@ -11,8 +11,9 @@ import math
 import re
 from typing import Any
 
-from pipeline.scoring import clock, distinct_reasons
+from pipeline.scoring import clock, distinct_reasons, measurement
 from pipeline.text import short_rule, shorten
+from pipeline.types import Evidence
 
 
 def clock_or_dash(seconds: float | None) -> str:
@@ -132,12 +133,28 @@ def plain_rule(rule: str) -> str:
     return short_rule(rule)
 
 
+def evidence_text(evidence: Evidence) -> str:
+    """A finding's evidence as the page shows it: the words said in quotes; a measurement
+    (``metric.v1``) as the words it is, not quoted as if someone said it.
+
+    Examples
+    --------
+    >>> evidence_text(Evidence("agent", 6.0, 7.0, "not my problem"))
+    '“not my problem”'
+    >>> evidence_text(Evidence("unknown", 23.0, 38.6, "longest dead air 15.6 s at 0:23 (limit 10 s)",
+    ...                        "metric longest_dead_air_s > 10"))
+    'longest dead air 15.6 s at 0:23 (limit 10 s)'
+    """
+    return evidence.text if measurement(evidence) else f"“{evidence.text}”"
+
+
 FILTERS: dict[str, Any] = {
     "clock": clock_or_dash,
     "pct": pct,
     "num": num,
     "short_rule": short_rule,
     "plain_rule": plain_rule,
+    "evidence_text": evidence_text,
     "distinct_reasons": distinct_reasons,
     "moment_example": lambda d: clock(moment_example(d)),
     "time_hint": time_hint,

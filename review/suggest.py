@@ -9,6 +9,11 @@ reported (a *missed item*, with the moment they heard it) and a finding they mar
 - a detection marked incorrect: the text of its evidence as an ``examples.no_match``
   line, a counter-example the detector must learn not to fire on.
 
+An item whose detector does not read the words (``metric.v1`` measures the audio) can
+learn nothing from an example: a verdict on it proposes none; the output says the item
+is measured (its metric and threshold) and lists the inspector's note for the data
+engineer, whose remedy is the threshold or the metric.
+
 Proposals are printed as a YAML patch, per rubric file and item, each line with where it
 came from, for a data engineer to accept into the rubric YAML (then ``earmark rubric
 test``). Nothing is written to the rubric files. Only each call's current review counts;
@@ -26,7 +31,8 @@ from typing import Any, Literal
 
 from pipeline import errors
 from pipeline.config import Config
-from pipeline.rubric.schema import Rubric, load_rubric
+from pipeline.rubric.detectors import reads_text
+from pipeline.rubric.schema import Item, Rubric, load_rubric
 from pipeline.scoring import clock
 from review.data import CallIndex, partition_rows
 from review.store import Review
@@ -49,11 +55,33 @@ class Proposal:
 
 
 @dataclass(frozen=True, slots=True)
+class Measured:
+    """A verdict on an item whose detector measures rather than reads: no example can
+    teach it, so the inspector's note is listed for the data engineer."""
+
+    rubric_file: str
+    item_id: str
+    measure: str
+    """What the detector measures: ``agent_overtalk_count >= 3`` (``metric.v1``)."""
+    source: str
+    note: str = ""
+
+    def __str__(self) -> str:
+        note = f", note: {_quote(self.note)}" if self.note else ""
+        return (
+            f"{self.item_id} is measured ({self.measure}), not matched on words: "
+            f"no example proposed; {self.source}{note}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Suggestions:
-    """The proposals, and the verdicts that could not become one (with why)."""
+    """The proposals, the verdicts on measured items, and the verdicts that could not
+    become a proposal (with why)."""
 
     proposals: tuple[Proposal, ...] = ()
     skipped: tuple[str, ...] = ()
+    measured: tuple[Measured, ...] = ()
 
     def counts(self) -> dict[str, tuple[int, int]]:
         """Per item id: (proposed examples, proposed counter-examples)."""
@@ -69,6 +97,17 @@ class _Collector:
     rubrics: Mapping[str, tuple[str, Rubric]]
     found: dict[tuple[str, str, Field, str], list[str]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    measured: list[Measured] = field(default_factory=list)
+
+    def measures(self, language: str, item_id: str, source: str, note: str) -> bool:
+        """Whether the item's detector measures rather than reads: then the verdict is
+        listed as :class:`Measured` and no example is looked for."""
+        path, rubric = self.rubrics[language]
+        item = next((i for i in rubric.items if i.id == item_id), None)
+        if item is None or reads_text(item.detector, item.params):
+            return False
+        self.measured.append(Measured(path, item_id, _measure(item), source, note.strip()))
+        return True
 
     def add(self, language: str, item_id: str, kind: Field, text: str, source: str) -> None:
         path, rubric = self.rubrics[language]
@@ -128,6 +167,8 @@ def suggest(reviews: Iterable[Review], warehouse: str | Path, config: Config) ->
         utterances = partition_rows(warehouse, "utterances", ref.call_date, review.call_id)
         for m in review.missed:
             source = f"missed: {review.call_id} at {clock(m.at_s)} ({review.reviewer})"
+            if out.measures(language, m.item_id, source, m.note):
+                continue
             item = next((i for i in rubrics[language][1].items if i.id == m.item_id), None)
             said = _utterance_at(utterances, m.at_s, item.speaker if item else "any")
             if said is None:
@@ -136,6 +177,9 @@ def suggest(reviews: Iterable[Review], warehouse: str | Path, config: Config) ->
             out.add(language, m.item_id, "match", said, source)
         findings = partition_rows(warehouse, "findings", ref.call_date, review.call_id)
         for f in wrong:
+            source = f"marked incorrect: {review.call_id} ({review.reviewer})"
+            if out.measures(language, f.item_id, source, f.note):
+                continue
             rows = [
                 r
                 for r in findings
@@ -154,7 +198,16 @@ def suggest(reviews: Iterable[Review], warehouse: str | Path, config: Config) ->
         Proposal(path, item_id, kind, text, tuple(sources))
         for (path, item_id, kind, text), sources in sorted(out.found.items())
     )
-    return Suggestions(proposals, tuple(out.skipped))
+    return Suggestions(proposals, tuple(out.skipped), tuple(out.measured))
+
+
+def _measure(item: Item) -> str:
+    """What an item's detector measures, for the data engineer: ``metric.v1``'s metric and
+    threshold, else the detector's name."""
+    p = item.params
+    if item.detector == "metric.v1" and {"metric", "op", "value"} <= set(p):
+        return f"{p['metric']} {p['op']} {float(p['value']):g}"
+    return item.detector
 
 
 def _utterance_at(utterances: Sequence[Mapping[str, Any]], at_s: float, speaker: str) -> str | None:
@@ -211,6 +264,11 @@ def suggestions_yaml(s: Suggestions) -> str:
             last = (p.rubric_file, p.item_id, p.field)
         more = f"; and {len(p.sources) - 1} more call(s)" if len(p.sources) > 1 else ""
         lines.append(f"        - {_quote(p.text)}  # {p.sources[0]}{more}")
+    if s.measured:
+        lines.append(
+            "# measured items (their detectors take no text examples), for the data engineer:"
+        )
+        lines += [f"#   {m}" for m in s.measured]
     if s.skipped:
         lines.append("# not proposed:")
         lines += [f"#   {why}" for why in s.skipped]

@@ -32,6 +32,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, StrictInt, field_validator
 
+from pipeline.metric_rows import measured
 from pipeline.protocols import PhraseFinder, TextAnalyzer, Tokens
 from pipeline.rubric.detectors import CallText, DetectorParams, Hit, hit_span
 from pipeline.rubric.near import (
@@ -501,9 +502,12 @@ class MetricDetector:
         value = call.metrics.get(p.metric)
         if value is None or value != value or not self.op(value, p.value):  # NaN: not measurable
             return []
-        text = f"{p.metric} = {value:g} ({p.op} {p.value:g})"
         rule = f"metric {p.metric} {p.op} {p.value:g}"
         spans = call.metric_spans.get(p.metric) or ()
+
+        def text(at_s: float | None) -> str:
+            return measured(p.metric, value, op=p.op, threshold=p.value, at_s=at_s)
+
         if not spans:
-            return [Hit(-1, 0.0, 0.0, rule, text)]
-        return [Hit(-1, s.start_s, s.end_s, rule, text) for s in spans]
+            return [Hit(-1, 0.0, 0.0, rule, text(None))]
+        return [Hit(-1, s.start_s, s.end_s, rule, text(s.start_s)) for s in spans]

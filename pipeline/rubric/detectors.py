@@ -162,6 +162,28 @@ def _parts(params: BaseModel) -> Iterator[tuple[str, Any]]:
                 yield (part if k is None else f"{part}[{k}]"), sub
 
 
+def reads_text(name: str, params: Mapping[str, Any]) -> bool:
+    """Whether a detector reads what was said (its ``requires`` holds ``"text"``), so
+    that text examples (``examples.match`` / ``no_match``) can test it; a combinator
+    reads text when one of its detectors does. ``metric.v1`` measures the audio: a
+    sentence means nothing to it.
+
+    Examples
+    --------
+    >>> reads_text("phrase.v1", {"phrases": ["thank you for calling"]})
+    True
+    >>> metric = {"metric": "agent_overtalk_count", "op": ">=", "value": 3}
+    >>> reads_text("metric.v1", metric), reads_text("any.v1", {"of": [{"detector": "metric.v1", "params": metric}]})
+    (False, False)
+    """
+    cls = get_detector_class(name)
+    requires = getattr(cls, "requires", None)
+    if requires is not None:
+        return "text" in requires
+    parts = [sub for _, sub in _parts(cls.Params.model_validate(dict(params)))]
+    return not parts or any(reads_text(sub.detector, sub.params) for sub in parts)
+
+
 def build_detector(
     name: str,
     params: Mapping[str, Any],

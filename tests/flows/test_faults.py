@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -210,6 +211,13 @@ def _run(archive: Path, warehouse: Path) -> int:
     )
 
 
+def _after_progress(err: str) -> str:
+    """What the CLI said after the calls it reported done (``[1/1] x done (…)``)."""
+    said = re.fullmatch(r"((?:\[\d+/\d+\] [^\n]*\n)*)(.*)", err, re.DOTALL)
+    assert said and said[1], err  # the new file was processed before the warehouse write failed
+    return said[2]
+
+
 def test_a_night_on_a_full_disk_ends_with_w006_and_keeps_the_partition(
     tmp_path: Path,
     junk_archive: Path,
@@ -227,7 +235,7 @@ def test_a_night_on_a_full_disk_ends_with_w006_and_keeps_the_partition(
 
     monkeypatch.setattr(wh.pq, "write_table", enospc)
     assert _run(junk_archive, warehouse) == 4  # storage
-    err = capsys.readouterr().err
+    err = _after_progress(capsys.readouterr().err)
     calls = next(p for p in before if "calls" in p.parts)
     assert err.startswith(f"earmark: error: [W006] {calls}: no space left on the device")
     assert "Traceback" not in err
@@ -248,7 +256,7 @@ def test_a_night_on_a_corrupted_partition_stops_and_names_it(
     (junk_archive / "later.wav").write_bytes(b"RIFF")  # new work for the night: a partition write
     capsys.readouterr()
     assert _run(junk_archive, warehouse) == 4  # storage
-    err = capsys.readouterr().err
+    err = _after_progress(capsys.readouterr().err)
     assert err.startswith(f"earmark: error: [W002] {part}: unreadable partition")
     assert "move it aside" in err
     assert part.read_bytes() == b"not parquet at all"

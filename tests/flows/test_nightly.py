@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import textwrap
@@ -155,6 +156,21 @@ def test_night_completes_and_prints_the_queue(night: dict) -> None:
     assert "Traceback" not in first.stderr
     assert "metadata.csv: 1 problem(s), the rows kept" in first.stdout
     assert "libmpg123" not in first.stderr
+
+
+def test_a_night_logged_to_a_file_says_each_call_done(night: dict) -> None:
+    # stderr is a pipe here, as when a night's output goes to a log file: no bar, a line a call
+    lines = [ln for ln in night["first"].stderr.splitlines() if ln.startswith("[")]
+    parsed = [re.fullmatch(r"\[(\d+)/7\] (\S+) done \((.+)\)", ln) for ln in lines]
+    assert all(parsed), lines
+    assert [int(m[1]) for m in parsed if m] == list(range(1, 8))
+    outcome = {m[2]: m[3] for m in parsed if m}
+    assert re.fullmatch(r"transcribed, 0:\d\d of audio", outcome["CALL-1"])
+    assert sorted(o for o in outcome.values() if o.startswith("quarantined")) == [
+        "quarantined [A002]",
+        "quarantined [A006]",
+    ]
+    assert "done (" not in night["second"].stderr  # nothing read again: nothing to tell
 
 
 def test_no_network_access_at_run_time(night: dict) -> None:

@@ -2,29 +2,63 @@
 
 from __future__ import annotations
 
-from flows.nightly import progress_counter, set_progress_hook
+import io
+
+from flows.progress import Done, progress_counter, set_progress_hook, shown_on
 
 
 def test_the_hook_is_told_the_running_count_of_recordings_done() -> None:
     seen: list[tuple[int, int, str]] = []
-    set_progress_hook(lambda done, total, path: seen.append((done, total, path)))
+    set_progress_hook(lambda done, total, what: seen.append((done, total, what.label)))
     try:
         advance = progress_counter(3)
-        advance(1, "a.wav")
-        advance(0, "listed only")  # nothing done: nothing to show
-        advance(2, "c.wav")
+        advance(Done(1, "CALL-1", "transcribed", 34.0))
+        advance(Done(0, ""))  # nothing done: nothing to show
+        advance(Done(2, "2 moved: not processed again"))
     finally:
         set_progress_hook(None)
-    assert seen == [(1, 3, "a.wav"), (3, 3, "c.wav")]
+    assert seen == [(1, 3, "CALL-1"), (3, 3, "2 moved: not processed again")]
 
 
 def test_a_hook_set_after_the_count_started_sees_the_count_so_far() -> None:
     seen: list[tuple[int, int, str]] = []
     advance = progress_counter(2)
-    advance(1, "a.wav")  # no hook yet
-    set_progress_hook(lambda done, total, path: seen.append((done, total, path)))
+    advance(Done(1, "CALL-1", "transcribed"))  # no hook yet
+    set_progress_hook(lambda done, total, what: seen.append((done, total, what.label)))
     try:
-        advance(1, "b.wav")
+        advance(Done(1, "CALL-2", "from cache"))
     finally:
         set_progress_hook(None)
-    assert seen == [(2, 2, "b.wav")]
+    assert seen == [(2, 2, "CALL-2")]
+
+
+def test_off_a_terminal_each_call_done_is_one_line() -> None:
+    log = io.StringIO()  # a file, as when stderr is redirected: not a terminal
+    with shown_on(log, desc="calls"):
+        advance = progress_counter(3)
+        advance(Done(1, "CALL-4", "transcribed", 34.2))
+        advance(Done(1, "CALL-5", "quarantined [A002]"))
+        advance(Done(1, "CALL-6", "from cache", 75.0))
+    assert log.getvalue().splitlines() == [
+        "[1/3] CALL-4 done (transcribed, 0:34 of audio)",
+        "[2/3] CALL-5 done (quarantined [A002])",
+        "[3/3] CALL-6 done (from cache, 1:15 of audio)",
+    ]
+    advance(Done(1, "CALL-7", "transcribed"))  # the block is over: nothing more is shown
+    assert len(log.getvalue().splitlines()) == 3
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_the_calls_done_move_a_bar_with_its_eta() -> None:
+    screen = _Terminal()
+    with shown_on(screen, desc="calls"):
+        advance = progress_counter(4)
+        advance(Done(1, "CALL-4", "transcribed", 34.2))
+        advance(Done(1, "CALL-5", "transcribed", 34.2))
+    shown = screen.getvalue()
+    assert "calls:" in shown and "2/4" in shown and "<" in shown  # tqdm's elapsed<ETA
+    assert "CALL-4 done" not in shown  # a bar, not lines

@@ -246,7 +246,7 @@ def test_metric_threshold_with_spans_and_nan() -> None:
     )
     assert f.detected and f.outcome == "fail"
     assert (f.evidence[0].start_s, f.evidence[0].end_s) == (30.0, 44.5)
-    assert "longest_dead_air_s = 14.5" in f.evidence[0].text
+    assert f.evidence[0].text == "longest dead air 14.5 s at 0:30 (limit 10 s)"
     assert _run("en", item, call, metrics={"longest_dead_air_s": 3.0}).outcome == "pass"
     assert _run("en", item, call, metrics={"longest_dead_air_s": float("nan")}).outcome == "pass"
 

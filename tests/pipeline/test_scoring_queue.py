@@ -56,14 +56,18 @@ def test_critical_failure_zeroes_and_explains() -> None:
     assert s.reasons[0] == 'critical: Rude — agent at 1:15: "That\'s not my problem."'
 
 
-def test_reasons_name_items_by_title_and_a_measurement_has_no_party() -> None:
-    silence = Evidence("unknown", 23.0, 38.6, "longest_dead_air_s = 15.58 (> 10)")
+def test_reasons_name_items_by_title_and_a_measurement_says_what_was_measured() -> None:
+    # a metric.v1 finding: its evidence says what was measured (pipeline.metric_rows.measured);
+    # the reason is that, not the item's pass title with the measurement quoted as if said
+    words = "longest dead air 15.6 s at 0:23 (limit 10 s)"
+    silence = Evidence("unknown", 23.0, 38.6, words, "metric longest_dead_air_s > 10")
     dead_air = _f("dead_air", "fail", weight=5, flag=True, ev=[silence])
-    assert score_call([dead_air]).reasons[0] == (
-        'Dead_Air — at 0:23: "longest_dead_air_s = 15.58 (> 10)"'
-    )
-    untitled = Finding("c1", "r", 1, "esc", 1, True, "fail", 0.9, (silence,), 0, False, True)
-    assert score_call([untitled]).reasons[0].startswith("esc — at 0:23")  # no title: the id
+    assert score_call([dead_air]).reasons[0] == words
+    critical = _f("dead_air", "fail", weight=5, critical=True, ev=[silence])
+    assert score_call([critical]).reasons[0] == f"critical: {words}"
+    said = Evidence("unknown", 23.0, 24.0, "I want a manager")  # a party not told apart
+    untitled = Finding("c1", "r", 1, "esc", 1, True, "fail", 0.9, (said,), 0, False, True)
+    assert score_call([untitled]).reasons[0] == 'esc — at 0:23: "I want a manager"'
 
 
 def test_a_critical_flag_item_is_one_reason_in_its_critical_form() -> None:

@@ -106,6 +106,9 @@ def test_the_unassigned_queue_says_why_it_has_no_budget_and_no_highlights(
     assert "the control sample, the skims and the highlights are picked only" in page
     assert "No highlights today." not in page
     assert "No highlights: they are picked for an inspector's own queue" in page
+    # no daily budget for them: the time is what the calls take, not a share of a budget
+    assert re.search(r"1 call · (\d+:\d\d) to hear and read</span>", page), page
+    assert "of budget" not in page
 
 
 def test_an_inspector_without_highlights_is_told_why(client: TestClient) -> None:
@@ -113,6 +116,7 @@ def test_an_inspector_without_highlights_is_told_why(client: TestClient) -> None
     page = client.get(f"/queue?date={kit.DATE}").text
     assert "No highlights: no call of these teams scored 90 or more on 2026-11-20" in page
     assert "Unassigned calls" not in page
+    assert re.search(r"\d+ calls? · \d+:\d\d of budget</span>", page)  # omar has a budget
 
 
 def test_evidence_says_what_fired_in_words_to_an_inspector_and_as_written_to_a_lead(
@@ -126,3 +130,19 @@ def test_evidence_says_what_fired_in_words_to_an_inspector_and_as_written_to_a_l
     kit.sign_in(client, "quinn")
     page = html.unescape(client.get(f"/call/{kit.WIDE}").text)
     assert "(phrase 'not my problem')</span>" in page and '<details class="rule">' not in page
+
+
+def test_the_missed_item_list_shows_item_titles_with_ids_as_values(client: TestClient) -> None:
+    kit.sign_in(client, "lena")
+    page = html.unescape(client.get(f"/call/{kit.WIDE}").text)
+    shown_findings = re.findall(r"<strong>(.*?)</strong> <code>([a-z_]+)</code>", page)
+    titles = {item_id: title for title, item_id in shown_findings}
+    select = re.search(r'<select name="missed_item">(.*?)</select>', page, re.S)
+    assert select is not None
+    options = re.findall(r'<option value="([a-z_]+)"[^>]*>(.*?)</option>', select[1])
+    assert options and {i for i, _ in options} == set(titles)
+    assert all(shown == titles[i] for i, shown in options)  # the title, not the raw id
+    assert any(shown != i for i, shown in options)
+    assert [shown.casefold() for _, shown in options] == sorted(
+        shown.casefold() for _, shown in options
+    )

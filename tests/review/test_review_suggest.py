@@ -13,7 +13,7 @@ from flows.cli import EXIT_OK, EXIT_USAGE, main
 from pipeline.config import DEFAULT_RUBRICS
 from pipeline.errors import EXIT_STORAGE
 from pipeline.rubric.schema import load_rubric
-from review.store import ReviewStore
+from review.store import FindingVerdict, MissedItem, Review, ReviewStore
 from review.suggest import suggest, suggestions_yaml
 
 KEY = "inbound-support|3|"
@@ -131,3 +131,29 @@ def test_calibration_page_links_to_suggest(reviewed: str, client: TestClient) ->
     assert "<strong>1</strong> counter-example(s)" in page.text
     row = page.text.split("<code>closing</code>", 1)[1].split("</tr>", 1)[0]
     assert "1 / 0" in row
+
+
+def test_a_measured_item_gets_no_example_and_its_note_is_listed(
+    warehouse: Path, database_url: str
+) -> None:
+    # interrupting and dead_air are metric.v1 items: a sentence cannot teach a threshold
+    review = Review(
+        "C-LENA-1",
+        "lena",
+        findings=(
+            FindingVerdict("inbound-support", 3, "dead_air", True, "fail", "incorrect", "on hold"),
+        ),
+        missed=(MissedItem("interrupting", 21.0, "talked over her three times"),),
+    )
+    found = suggest([review], warehouse, make_config())
+    assert found.proposals == ()
+    assert [(m.item_id, m.measure, m.note) for m in found.measured] == [
+        ("interrupting", "agent_overtalk_count >= 3", "talked over her three times"),
+        ("dead_air", "longest_dead_air_s > 10", "on hold"),
+    ]
+    text = suggestions_yaml(found)
+    assert yaml.safe_load(text) == {}  # nothing to copy into the rubric
+    assert (
+        "#   interrupting is measured (agent_overtalk_count >= 3), not matched on words: "
+        'no example proposed; missed: C-LENA-1 at 0:21 (lena), note: "talked over her three times"'
+    ) in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -9,6 +10,7 @@ from reviewkit import (
     DATE,
     build_archive,
     build_warehouse,
+    csrf_of,
     review_app,
     sign_in,
 )
@@ -78,3 +80,36 @@ def test_inspector_sees_only_their_teams(tmp_path: Path) -> None:
 def test_triage_needs_sign_in(tmp_path: Path) -> None:
     with _client(tmp_path) as client:
         assert client.get("/triage").status_code in (303, 401)
+
+
+def _banner(page_text: str) -> str:
+    """The call page's notice of why the call is out of the queues."""
+    found = re.search(
+        r'<div class="warning triage" role="alert" id="triage">(.*?)</div>', page_text, re.S
+    )
+    assert found is not None, page_text
+    return found[1]
+
+
+def test_a_call_in_a_language_not_served_says_why_and_offers_no_findings_form(
+    tmp_path: Path,
+) -> None:
+    with _client(tmp_path) as client:
+        page = sign_in(client, "lena").get("/call/C-DE")
+        banner = _banner(page.text)
+        assert "Not transcribed: language de (91%) is not one this centre serves" in banner
+        assert "(languages: en, zh, ru)" in banner  # what the night noted, for the routing
+        for absent in ('id="verdict"', "No findings", "Missed items", 'class="timeline-box"'):
+            assert absent not in page.text, absent
+        assert "<audio" in page.text  # it can still be heard, to tell what it is
+        saved = client.post("/call/C-DE", data={"csrf": csrf_of(page.text), "overall": "fail"})
+    assert saved.status_code == 409 and "not one this centre serves" in saved.text
+
+
+def test_a_call_with_no_rubric_for_its_type_says_so(tmp_path: Path) -> None:
+    with _client(tmp_path) as client:
+        page = sign_in(client, "quinn").get("/call/C-INT").text
+    banner = _banner(page)
+    assert "Not scored: no rubric for this type of call in its language" in banner
+    assert "call type &#39;internal&#39; has no rubric for language &#39;zh&#39;" in banner
+    assert 'id="verdict"' not in page

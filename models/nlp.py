@@ -32,10 +32,6 @@ from pipeline.text import normalize
 SUPPORTED = ("en", "zh", "ru")
 CACHE_SIZE = 200_000
 """Distinct words (and pieces) remembered per language: a call center's vocabulary fits."""
-TEXTS_KEPT = 20_000
-"""Distinct normalised utterances whose tokens are remembered per language: scripted lines
-("is there anything else i can help you with today") and short answers ("yeah", "okay
-thank you") come back call after call."""
 _WORD = re.compile(r"[\w']+")
 """What :meth:`SpacyAnalyzer.normalize` leaves between spaces in English and Russian."""
 _CHARACTER = re.compile(r"\S")
@@ -309,8 +305,6 @@ class SpacyAnalyzer:
         # words repeat across utterances and calls: normalise and tokenise each distinct one once
         self.normalize = lru_cache(maxsize=CACHE_SIZE)(self._normalize)  # type: ignore[method-assign]
         self.tokenize_piece = lru_cache(maxsize=CACHE_SIZE)(self._tokenize_piece)
-        # an utterance said again gets the same tokens (their lazy parts are the same too)
-        self.tokenize = lru_cache(maxsize=TEXTS_KEPT)(self._tokenize)  # type: ignore[method-assign]
 
     def normalize(self, text: str) -> str:
         """NFKC, case-folded, straight quotes, punctuation dropped; ё→е; Simplified Chinese."""
@@ -345,10 +339,6 @@ class SpacyAnalyzer:
         return doc
 
     def tokenize(self, text: str) -> SpacyTokens:
-        """Tokenise already normalised text."""
-        return self._tokenize(text)
-
-    def _tokenize(self, text: str) -> SpacyTokens:
         """Tokenise already normalised text."""
         if self._cut is not None:
             pieces = self._cut.pieces(text)

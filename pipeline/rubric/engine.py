@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -115,30 +114,15 @@ def prepare_call(
     )
 
 
-WordSpans = tuple[tuple[int, int], ...]
-
-UTTERANCES_KEPT = 20_000
-"""Distinct utterances (by their words) whose normalised text is remembered: scripted lines
-and short answers come back call after call."""
-
-
-def _normalized(utt: Utterance, analyzer: TextAnalyzer) -> tuple[str, WordSpans]:
+def _normalized(utt: Utterance, analyzer: TextAnalyzer) -> tuple[str, tuple[tuple[int, int], ...]]:
     if not utt.words:
         return analyzer.normalize(utt.text), ()
-    said = tuple([word.text for word in utt.words])
-    return _normalized_words(analyzer, said)  # type: ignore[arg-type]  # hashed by identity
-
-
-@functools.lru_cache(maxsize=UTTERANCES_KEPT)
-def _normalized_words(analyzer: TextAnalyzer, said: tuple[str, ...]) -> tuple[str, WordSpans]:
-    """The words' normalised text and each word's characters in it (the same words, the
-    same answer: keyed on the analyzer and the words' text, never their times)."""
     joiner = "" if analyzer.language == "zh" else " "
-    norms = list(map(analyzer.normalize, said))
+    norms = list(map(analyzer.normalize, [word.text for word in utt.words]))
     return joiner.join(filter(None, norms)), _word_spans(norms, len(joiner))
 
 
-def _word_spans(norms: Sequence[str], step: int) -> WordSpans:
+def _word_spans(norms: Sequence[str], step: int) -> tuple[tuple[int, int], ...]:
     """Each normalised word's characters in their join (``step`` characters apart).
 
     A word that normalises to nothing gets the empty span where it would have been.

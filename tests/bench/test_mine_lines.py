@@ -127,7 +127,8 @@ def test_written_lines_have_both_labels_and_none_twice(item: str, language: str)
     lines = written(item, language)
     texts = [x.text for x in lines]
     assert len(set(texts)) == len(texts)
-    assert sum(x.marked for x in lines) > 100 and sum(not x.marked for x in lines) > 100
+    # each file has both labels in numbers (a file of one label would only push the head)
+    assert sum(x.marked for x in lines) >= 50 and sum(not x.marked for x in lines) >= 50
     assert all(x.twin == (not x.marked) for x in lines)  # a 0 line is never ranked away
 
 

@@ -74,6 +74,25 @@ class Window:
         parts = [self.sources[k][start:end] for k, start, end in self.spans]
         return parts[0] if len(parts) == 1 else np.concatenate(parts).astype(np.float32)
 
+    def source_at(self, at_s: float, *, sr: int) -> tuple[int, int]:
+        """Where the speech ``at_s`` seconds into the window was said: its source and the
+        sample there (past the window's end: where its last stretch ends).
+
+        Examples
+        --------
+        >>> x = np.zeros(100, dtype=np.float32)
+        >>> w = Window(0, 0, (x,), ((0, 10, 20), (0, 50, 70)), 0.0, 3.0)
+        >>> w.source_at(0.5, sr=10), w.source_at(1.5, sr=10), w.source_at(9.0, sr=10)
+        ((0, 15), (0, 55), (0, 70))
+        """
+        at = round(at_s * sr)
+        for k, start, end in self.spans:
+            if at <= end - start:
+                return k, start + max(0, at)
+            at -= end - start
+        k, _, end = self.spans[-1]
+        return k, end
+
 
 @dataclass(frozen=True, slots=True)
 class TrackSpeech:

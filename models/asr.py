@@ -83,6 +83,11 @@ late or leaves out its middle (a real mono Russian call: 14 s of the agent's off
 window's start, 22 s of another window's first 30 s)."""
 
 
+UNHEARD_ROUNDS = 2
+"""How many times a track window's unheard speech is decoded again (what the first
+decoding again left unheard is decoded once more)."""
+
+
 def pick_device(device: str) -> tuple[str, str]:
     """``auto`` → CUDA (float16) when a GPU is visible, else CPU (int8)."""
     if device != "auto":
@@ -685,24 +690,51 @@ class WhisperTranscriber:
         in track time; ``outputs``: the decoded windows, their words in the track's
         speech-only time), in time order: a looping window goes to
         :meth:`_redo_repetitive`; speech a window's decoder left unheard is decoded again
-        from the track, and the window's segment is cut there."""
+        from the track (:meth:`_hear_unheard`), and the window's segment is cut there."""
         out: list[Segment] = []
         for window, decoded, seg in zip(speech.windows, outputs, raw, strict=True):
             if seg.compression_ratio > MAX_COMPRESSION_RATIO:
                 out.extend(self._redo_repetitive(samples, [seg], language))
                 continue
             words = [(w["start"], w["end"]) for s in decoded for w in s.get("words") or ()]
-            cuts = [
-                (
-                    window.source_at(heard_s, sr=TARGET_SR)[1],
-                    window.source_at(next_s, sr=TARGET_SR)[1],
-                )
-                for heard_s, next_s in _unheard(window, words)
-            ]
-            out.extend(_split(seg, [start / TARGET_SR for start, _ in cuts]))
-            for start, end in cuts:
-                out.extend(self._decode_again(samples[start:end], language, start / TARGET_SR))
+            cuts = [window.source_at(a, sr=TARGET_SR)[1] for a, _ in _unheard(window, words)]
+            out.extend(_split(seg, [start / TARGET_SR for start in cuts]))
+            out.extend(self._hear_unheard(samples, window, words, language))
         return sorted(out, key=_start)
+
+    def _hear_unheard(
+        self,
+        samples: npt.NDArray[np.float32],
+        window: Window,
+        words: list[tuple[float, float]],
+        language: str,
+    ) -> list[Segment]:
+        """The speech of a track's ``window`` in which none of ``words`` (in the track's
+        speech-only time) was heard, decoded again from the track, in track time, up to
+        ``UNHEARD_ROUNDS`` times: sequential decoding too now and then stops early in a
+        stretch (it moves on to the end of its 30 s once a segment ends with a single
+        timestamp; the real Russian call's introduction: "Здравствуйте. Здравствуйте."
+        then 10 s unheard), so what it leaves unheard is decoded once more."""
+        again: list[Segment] = []
+        tried: set[tuple[float, float]] = set()
+        for _ in range(UNHEARD_ROUNDS):
+            gaps = [gap for gap in _unheard(window, words) if gap not in tried]
+            for gap in gaps:
+                tried.add(gap)
+                start, end = (window.source_at(t, sr=TARGET_SR)[1] for t in gap)
+                heard = self._decode_again(samples[start:end], language, start / TARGET_SR)
+                again.extend(heard)
+                words.extend(
+                    (
+                        window.speech_s(round(w.start_s * TARGET_SR), sr=TARGET_SR),
+                        window.speech_s(round(w.end_s * TARGET_SR), sr=TARGET_SR),
+                    )
+                    for seg in heard
+                    for w in seg.words
+                )
+            if not gaps:
+                break
+        return again
 
     def _redo_failed_windows(
         self, call: ConversationSpeech, raw: list[Segment], language: str

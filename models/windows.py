@@ -93,6 +93,25 @@ class Window:
         k, _, end = self.spans[-1]
         return k, end
 
+    def speech_s(self, sample: int, *, sr: int) -> float:
+        """Where ``sample`` of a one-source window's source lies in the speech-only time
+        of its track (:attr:`offset_s` and seconds into it): the inverse of
+        :meth:`source_at`; a sample between two stretches is where the first one ends.
+
+        Examples
+        --------
+        >>> x = np.zeros(100, dtype=np.float32)
+        >>> w = Window(0, 0, (x,), ((0, 10, 20), (0, 50, 70)), 4.0, 3.0)
+        >>> w.speech_s(15, sr=10), w.speech_s(30, sr=10), w.speech_s(55, sr=10), w.speech_s(90, sr=10)
+        (4.5, 5.0, 5.5, 7.0)
+        """
+        at = 0
+        for _, start, end in self.spans:
+            if sample < end:
+                return self.offset_s + (at + max(0, sample - start)) / sr
+            at += end - start
+        return self.offset_s + at / sr
+
 
 @dataclass(frozen=True, slots=True)
 class TrackSpeech:

@@ -17,6 +17,7 @@ own records leave here.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import dataclasses
 import functools
@@ -56,7 +57,7 @@ from pipeline.types import ChannelTranscript, Segment, Word
 
 _T = TypeVar("_T")
 
-ASR_OPTIONS_VERSION = 10
+ASR_OPTIONS_VERSION = 11
 """Bump when a change here changes transcripts: it is part of the cache key."""
 VAD_PARAMETERS = {"min_silence_duration_ms": 500, "speech_pad_ms": 300}
 LANGUAGE_DETECTION_SEGMENTS = 4
@@ -74,10 +75,17 @@ MIN_DECODE_BUDGET_S = 30.0
 """A track may always take this long to decode, however short it is."""
 REDO_PAD_S = 0.2
 """Audio kept around a repetitive segment when it is decoded again."""
-UNHEARD_TAIL_S = 5.0
-"""Speech left after a conversation window's last word: more than this, and the decoder
-stopped early (it now and then ends a window with seconds of speech unheard: 15 s of the
-real call of ``bench/throughput.py``); that speech is decoded again."""
+UNHEARD_S = 5.0
+"""Speech of a window in which the decoder heard no word: more than this, and it skipped
+that stretch, which is decoded again. Greedy decoding of long telephone windows now and
+then ends a window early (15 s of the real call of ``bench/throughput.py``), starts it
+late or leaves out its middle (a real mono Russian call: 14 s of the agent's offer at a
+window's start, 22 s of another window's first 30 s)."""
+
+
+UNHEARD_ROUNDS = 2
+"""How many times a track window's unheard speech is decoded again (what the first
+decoding again left unheard is decoded once more)."""
 
 
 def pick_device(device: str) -> tuple[str, str]:
@@ -464,7 +472,7 @@ class WhisperTranscriber:
             end_s = raw[-1].end_s if raw else 0.0
             capped.append(f"decoding stopped at {end_s:.1f}s: over the {budget_s:.0f}s budget")
         else:
-            raw = self._redo_repetitive(samples, raw, language)
+            raw = self._redo_failed_track_windows(samples, speech, outputs, raw, language)
         speech_s = speech.speech_samples / TARGET_SR
         return _channel(raw, capped, language=language, duration_s=duration_s, speech_s=speech_s)
 
@@ -670,24 +678,82 @@ class WhisperTranscriber:
             out.extend(self._decode_again(samples[start:end], language, start / TARGET_SR))
         return out
 
+    def _redo_failed_track_windows(
+        self,
+        samples: npt.NDArray[np.float32],
+        speech: TrackSpeech,
+        outputs: Sequence[list[dict[str, Any]]],
+        raw: Sequence[Segment],
+        language: str,
+    ) -> list[Segment]:
+        """:meth:`_redo_failed_windows` for a track's windows (``raw``: one segment each,
+        in track time; ``outputs``: the decoded windows, their words in the track's
+        speech-only time), in time order: a looping window goes to
+        :meth:`_redo_repetitive`; speech a window's decoder left unheard is decoded again
+        from the track (:meth:`_hear_unheard`), and the window's segment is cut there."""
+        out: list[Segment] = []
+        for window, decoded, seg in zip(speech.windows, outputs, raw, strict=True):
+            if seg.compression_ratio > MAX_COMPRESSION_RATIO:
+                out.extend(self._redo_repetitive(samples, [seg], language))
+                continue
+            words = [(w["start"], w["end"]) for s in decoded for w in s.get("words") or ()]
+            cuts = [window.source_at(a, sr=TARGET_SR)[1] for a, _ in _unheard(window, words)]
+            out.extend(_split(seg, [start / TARGET_SR for start in cuts]))
+            out.extend(self._hear_unheard(samples, window, words, language))
+        return sorted(out, key=_start)
+
+    def _hear_unheard(
+        self,
+        samples: npt.NDArray[np.float32],
+        window: Window,
+        words: list[tuple[float, float]],
+        language: str,
+    ) -> list[Segment]:
+        """The speech of a track's ``window`` in which none of ``words`` (in the track's
+        speech-only time) was heard, decoded again from the track, in track time, up to
+        ``UNHEARD_ROUNDS`` times: sequential decoding too now and then stops early in a
+        stretch (it moves on to the end of its 30 s once a segment ends with a single
+        timestamp; the real Russian call's introduction: "Здравствуйте. Здравствуйте."
+        then 10 s unheard), so what it leaves unheard is decoded once more."""
+        again: list[Segment] = []
+        tried: set[tuple[float, float]] = set()
+        for _ in range(UNHEARD_ROUNDS):
+            gaps = [gap for gap in _unheard(window, words) if gap not in tried]
+            for gap in gaps:
+                tried.add(gap)
+                start, end = (window.source_at(t, sr=TARGET_SR)[1] for t in gap)
+                heard = self._decode_again(samples[start:end], language, start / TARGET_SR)
+                again.extend(heard)
+                words.extend(
+                    (
+                        window.speech_s(round(w.start_s * TARGET_SR), sr=TARGET_SR),
+                        window.speech_s(round(w.end_s * TARGET_SR), sr=TARGET_SR),
+                    )
+                    for seg in heard
+                    for w in seg.words
+                )
+            if not gaps:
+                break
+        return again
+
     def _redo_failed_windows(
         self, call: ConversationSpeech, raw: list[Segment], language: str
     ) -> list[Segment]:
         """:meth:`_redo_repetitive` for conversation windows (one segment each, in the
         windows' speech-only time): a looping window is decoded again as a whole, so each
         stretch keeps its context and every word still goes back to its track; a window
-        the decoder left more than ``UNHEARD_TAIL_S`` of speech unheard at its end is kept,
-        and that speech decoded again."""
+        in which the decoder left more than ``UNHEARD_S`` of speech unheard (at its start,
+        its end or between its words) is kept, and that speech decoded again."""
         out: list[Segment] = []
         for window, seg in zip(call.windows, raw, strict=True):
             if seg.compression_ratio > MAX_COMPRESSION_RATIO:
                 out.extend(self._decode_again(window.samples, language, window.offset_s))
                 continue
-            out.append(seg)
-            heard_s = seg.words[-1].end_s - window.offset_s if seg.words else 0.0
-            if window.duration_s - heard_s > UNHEARD_TAIL_S:
-                tail = window.samples[int(heard_s * TARGET_SR) :]
-                out.extend(self._decode_again(tail, language, window.offset_s + heard_s))
+            unheard = _unheard(window, [(w.start_s, w.end_s) for w in seg.words])
+            out.extend(_split(seg, [window.offset_s + heard_s for heard_s, _ in unheard]))
+            for heard_s, next_s in unheard:
+                cut = window.samples[int(heard_s * TARGET_SR) : int(next_s * TARGET_SR)]
+                out.extend(self._decode_again(cut, language, window.offset_s + heard_s))
         return out
 
     def _decode_again(
@@ -737,6 +803,62 @@ class HeardCall:
     speech: tuple[TrackSpeech, ...]
     conversation: ConversationSpeech
     """Every track's speech in the call's windows, in time order."""
+
+
+def _unheard(window: Window, words: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The stretches of ``window``'s speech (seconds into it) longer than ``UNHEARD_S``
+    in which none of ``words`` (``(start_s, end_s)`` in the speech-only time of the
+    window's track or call) was heard.
+
+    Examples
+    --------
+    >>> window = Window(0, 1, (), ((0, 0, 480000),), offset_s=60.0, duration_s=30.0)
+    >>> _unheard(window, [(61.0, 61.5), (62.0, 70.0), (73.0, 74.0), (80.0, 81.0)])
+    [(14.0, 20.0), (21.0, 30.0)]
+    >>> _unheard(window, [])
+    [(0.0, 30.0)]
+    """
+    gaps: list[tuple[float, float]] = []
+    heard_s = 0.0
+    for start_s, end_s in [*sorted(words), (window.offset_s + window.duration_s,) * 2]:
+        start_s, end_s = start_s - window.offset_s, end_s - window.offset_s
+        if start_s - heard_s > UNHEARD_S:
+            gaps.append((round(heard_s, 3), round(start_s, 3)))
+        heard_s = max(heard_s, end_s)
+    return gaps
+
+
+def _split(seg: Segment, at_s: Sequence[float]) -> list[Segment]:
+    """``seg`` cut at the times ``at_s`` (ascending) into runs of its words, each keeping
+    its quality signals (a segment without words is kept whole).
+
+    Examples
+    --------
+    >>> words = tuple(Word(t, t + 0.5, f" w{t:g}", 0.9) for t in (1.0, 2.0, 9.0))
+    >>> seg = Segment(0.0, 30.0, " w1 w2 w9", words, avg_logprob=-0.3)
+    >>> [(s.start_s, s.end_s, s.text) for s in _split(seg, [5.0])]
+    [(1.0, 2.5, ' w1 w2'), (9.0, 9.5, ' w9')]
+    """
+    if not seg.words or not at_s:
+        return [seg]
+    runs: list[list[Word]] = [[] for _ in range(len(at_s) + 1)]
+    for word in seg.words:
+        runs[bisect.bisect_right(at_s, (word.start_s + word.end_s) / 2)].append(word)
+    return [
+        dataclasses.replace(
+            seg,
+            start_s=run[0].start_s,
+            end_s=run[-1].end_s,
+            text="".join(w.text for w in run),
+            words=tuple(run),
+        )
+        for run in runs
+        if run
+    ]
+
+
+def _start(seg: Segment) -> float:
+    return seg.start_s
 
 
 def _batches(items: Sequence[_T], size: int) -> list[Sequence[_T]]:

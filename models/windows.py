@@ -74,6 +74,44 @@ class Window:
         parts = [self.sources[k][start:end] for k, start, end in self.spans]
         return parts[0] if len(parts) == 1 else np.concatenate(parts).astype(np.float32)
 
+    def source_at(self, at_s: float, *, sr: int) -> tuple[int, int]:
+        """Where the speech ``at_s`` seconds into the window was said: its source and the
+        sample there (past the window's end: where its last stretch ends).
+
+        Examples
+        --------
+        >>> x = np.zeros(100, dtype=np.float32)
+        >>> w = Window(0, 0, (x,), ((0, 10, 20), (0, 50, 70)), 0.0, 3.0)
+        >>> w.source_at(0.5, sr=10), w.source_at(1.5, sr=10), w.source_at(9.0, sr=10)
+        ((0, 15), (0, 55), (0, 70))
+        """
+        at = round(at_s * sr)
+        for k, start, end in self.spans:
+            if at <= end - start:
+                return k, start + max(0, at)
+            at -= end - start
+        k, _, end = self.spans[-1]
+        return k, end
+
+    def speech_s(self, sample: int, *, sr: int) -> float:
+        """Where ``sample`` of a one-source window's source lies in the speech-only time
+        of its track (:attr:`offset_s` and seconds into it): the inverse of
+        :meth:`source_at`; a sample between two stretches is where the first one ends.
+
+        Examples
+        --------
+        >>> x = np.zeros(100, dtype=np.float32)
+        >>> w = Window(0, 0, (x,), ((0, 10, 20), (0, 50, 70)), 4.0, 3.0)
+        >>> w.speech_s(15, sr=10), w.speech_s(30, sr=10), w.speech_s(55, sr=10), w.speech_s(90, sr=10)
+        (4.5, 5.0, 5.5, 7.0)
+        """
+        at = 0
+        for _, start, end in self.spans:
+            if sample < end:
+                return self.offset_s + (at + max(0, sample - start)) / sr
+            at += end - start
+        return self.offset_s + at / sr
+
 
 @dataclass(frozen=True, slots=True)
 class TrackSpeech:

@@ -206,7 +206,10 @@ def test_a_bad_time_shows_the_form_again_as_typed_with_the_error_beside_it(
     at = re.search(r'<input type="text" name="missed_at"[^>]*value="abc"[^>]*>', page)
     assert at is not None and 'aria-invalid="true"' in at[0]
     assert '<span class="field-error" id="missed-error-1">missed empathy: time' in page
-    assert re.search(r'value="empathy"[^>]* selected>', page) and 'value="I&#39;m sorry to hear that"' in page
+    assert (
+        re.search(r'value="empathy"[^>]* selected>', page)
+        and 'value="I&#39;m sorry to hear that"' in page
+    )
     assert f'name="verdict:{KEY}forbidden_language" value="incorrect" checked' in page
     assert f'name="verdict:{KEY}greeting" value="correct" checked' in page
     assert 'value="said as a joke, customer laughed"' in page

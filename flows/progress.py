@@ -14,7 +14,7 @@ from typing import TextIO
 
 from flows.process import CallResult
 from pipeline.file_index import Resolved
-from pipeline.scoring import clock
+from pipeline.text import clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +115,10 @@ def shown_on(stream: TextIO, *, desc: str) -> Iterator[None]:
         return
 
     def line(done: int, total: int, what: Done) -> None:
-        print(f"[{done}/{total}] {what}", file=stream, flush=True)
+        try:
+            print(f"[{done}/{total}] {what}", file=stream, flush=True)
+        except OSError:  # the log's reader went away: showing progress never stops a night
+            set_progress_hook(None)
 
     set_progress_hook(line)
     try:

@@ -62,3 +62,20 @@ def test_on_a_terminal_the_calls_done_move_a_bar_with_its_eta() -> None:
     shown = screen.getvalue()
     assert "calls:" in shown and "2/4" in shown and "<" in shown  # tqdm's elapsed<ETA
     assert "CALL-4 done" not in shown  # a bar, not lines
+
+
+class _GoneReader(io.StringIO):
+    """A log whose reader went away (``earmark run 2>&1 | head``): every write fails."""
+
+    def isatty(self) -> bool:
+        return False
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_log_whose_reader_went_away_does_not_stop_the_night() -> None:
+    with shown_on(_GoneReader(), desc="night"):
+        advance = progress_counter(3)
+        for n in (1, 2, 3):  # the first fails quietly, the rest are not even tried
+            advance(Done(1, f"CALL-{n}", "transcribed", 30.0))

@@ -76,14 +76,23 @@ def measured(metric: str, value: float, *, op: str, threshold: float, at_s: floa
     --------
     >>> measured("longest_dead_air_s", 15.58, op=">", threshold=10, at_s=23.4)
     'longest dead air 15.6 s at 0:23 (limit 10 s)'
-    >>> measured("agent_overtalk_count", 4, op=">=", threshold=3, at_s=None)
-    'agent interruptions 4 (under 3 expected)'
+    >>> measured("agent_overtalk_count", 4, op=">=", threshold=3, at_s=12.0)
+    'agent interruptions 4, one at 0:12 (under 3 expected)'
+
+    A count or a total is the whole call's: ``at_s`` is one place of it, not where the
+    value is (the longest dead air is).
     """
     m = METRICS.get(METRIC_ALIASES.get(metric, metric))
     label, unit = (m.label, m.unit) if m else (metric.replace("_", " "), "x")
     limit = f"{threshold * 100:g} %" if unit == "%" else f"{threshold:g}"
     limit += " s" if unit == "s" else ""
-    at = f" at {clock(at_s)}" if at_s is not None else ""
+    at = (
+        ""
+        if at_s is None
+        else f" at {clock(at_s)}"
+        if m is None or m.longest
+        else f", one at {clock(at_s)}"
+    )
     return f"{label} {in_units(value, unit)}{at} ({_LIMITS[op].format(limit)})"
 
 

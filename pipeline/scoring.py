@@ -162,7 +162,12 @@ def _said(evidence: Sequence[Evidence]) -> str:
 
 def measurement(evidence: Evidence) -> bool:
     """Whether the evidence is a measurement (``metric.v1``), not something said."""
-    return evidence.rule.startswith("metric ")
+    return measured_rule(evidence.rule)
+
+
+def measured_rule(rule: str) -> bool:
+    """Whether an evidence's rule is a ``metric.v1`` measurement's (``metric NAME OP VALUE``)."""
+    return rule.startswith("metric ")
 
 
 def _failed(f: Finding) -> str:

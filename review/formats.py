@@ -11,8 +11,8 @@ import math
 import re
 from typing import Any
 
-from pipeline.scoring import clock, distinct_reasons, measurement
-from pipeline.text import short_rule, shorten
+from pipeline.scoring import distinct_reasons, measurement
+from pipeline.text import clock, short_rule, shorten
 from pipeline.types import Evidence
 
 

@@ -33,7 +33,8 @@ from pipeline import errors
 from pipeline.config import Config
 from pipeline.rubric.detectors import reads_text
 from pipeline.rubric.schema import Item, Rubric, load_rubric
-from pipeline.scoring import clock
+from pipeline.scoring import measured_rule
+from pipeline.text import clock
 from review.data import CallIndex, partition_rows
 from review.store import Review
 
@@ -192,6 +193,8 @@ def suggest(reviews: Iterable[Review], warehouse: str | Path, config: Config) ->
                     f"incorrect: {review.call_id} {f.item_id}: the finding is no longer stored"
                 )
             for e in evidence:
+                if measured_rule(e.get("rule") or ""):  # a measurement beside words: no line
+                    continue
                 source = f"marked incorrect: {review.call_id} at {clock(e['start_s'])} ({review.reviewer})"
                 out.add(language, f.item_id, "no_match", e["text"] or "", source)
     proposals = tuple(

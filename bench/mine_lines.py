@@ -354,7 +354,8 @@ def after_customer(
     weight: float,
 ) -> list[tuple[float, int, float]]:
     """``scored`` with each margin less ``weight`` times the head's log-odds of the nearest
-    utterance before it of another speaker (none before: as it was)."""
+    utterance before it of another speaker, where those are above even (a calm line before
+    it takes nothing off, nor adds; none before: as it was)."""
     assert detector.head is not None
     weights, bias = detector.head
     said = call.transcript.utterances
@@ -363,7 +364,7 @@ def after_customer(
     for i, (margin, best, near) in zip(utterances, scored, strict=True):
         before = next((j for j in range(i - 1, -1, -1) if said[j].speaker != said[i].speaker), None)
         if before is not None and margin > float("-inf"):
-            margin -= weight * float(vectors[before] @ weights + bias)
+            margin -= weight * max(0.0, float(vectors[before] @ weights + bias))
         out.append((margin, best, near))
     return out
 

@@ -48,6 +48,7 @@ REALTEXT = ROOT.parent / "shared" / "realtext"
 REAL_SETS = ("stc3_en", "stc3_zh", "maia")
 ITEM = "customer_dissatisfaction"
 KEPT = state_path("sentiment_vectors.npz")
+"""Utterance vectors by text, with the model's id beside them (another model: embedded anew)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,25 +91,33 @@ def _call(t: Transcript, unhappy: bool) -> Call:
 
 def vectors_of(texts: Sequence[str]) -> dict[str, np.ndarray]:
     """Each text's meaning vector, embedded once and kept on disk."""
+    model = get_embedder().model_id
     kept: dict[str, np.ndarray] = {}
     if KEPT.is_file():
         with np.load(KEPT) as npz:
-            kept = dict(zip(npz["texts"].tolist(), npz["vectors"], strict=True))
+            if "model" in npz.files and str(npz["model"]) == model:
+                kept = dict(zip(npz["texts"].tolist(), npz["vectors"], strict=True))
     missing = sorted({t for t in texts if t not in kept})
     if missing:
         for text, vector in zip(missing, get_embedder().embed(missing), strict=True):
             kept[text] = vector
         KEPT.parent.mkdir(parents=True, exist_ok=True)
         names = list(kept)
-        np.savez(KEPT, texts=np.array(names), vectors=np.stack([kept[t] for t in names]))
+        part = KEPT.with_suffix(".part.npz")
+        np.savez(
+            part, model=model, texts=np.array(names), vectors=np.stack([kept[t] for t in names])
+        )
+        part.replace(KEPT)
     return kept
 
 
 def measure(calls: Sequence[Call], readings: dict[str, float], w: PriorityWeights) -> dict:
     lowest = [min((readings[t] for t in c.customer), default=0.0) for c in calls]
     truth = [c.unhappy for c in calls]
-    fired = [
-        sum(readings[t] <= w.unhappy_below for t in c.customer) >= w.unhappy_count for c in calls
+    fired = [  # as QueueEntry.unhappy reads the stored readings
+        w.unhappy_count > 0
+        and sum(readings[t] <= w.unhappy_below for t in c.customer) >= w.unhappy_count
+        for c in calls
     ]
     tp = sum(f and t for f, t in zip(fired, truth, strict=True))
     fp = sum(f and not t for f, t in zip(fired, truth, strict=True))

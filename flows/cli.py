@@ -752,6 +752,8 @@ def _why(reasons: Sequence[str]) -> str:
 
 
 def _first_reason(reason: str) -> str:
+    """One reason in about :data:`WHY_CHARS`: a quote keeps :data:`QUOTE_CHARS`, the title
+    before it gives way down to :data:`TITLE_CHARS`, and the quote is closed."""
     from pipeline.text import shorten
 
     head, said, quote = reason.partition(': "')

@@ -411,6 +411,8 @@ def summary(rounds: list[dict], peers: list[str], audio_s: float, config: Config
     }
     for name in peers:
         ran = [r for r in rounds if f"ratio_{name}" in r]
+        if not ran:  # a peer given no round (--plain-rounds 0)
+            continue
         out[f"ratio_{name}"] = [r[f"ratio_{name}"] for r in ran]
         out[f"{name}_x_realtime_best"] = round(audio_s / min(r[f"{name}_wall_s"] for r in ran), 1)
         out[f"wer_{name}"] = ran[-1][f"wer_{name}"]

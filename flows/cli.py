@@ -10,17 +10,17 @@ import argparse
 import contextlib
 import csv
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline import errors
 from pipeline.errors import EarmarkError
+from pipeline.periods import iso_date, iso_month
 
 if TYPE_CHECKING:
     from pipeline.config import Config
-    from pipeline.file_index import DateRange
     from pipeline.types import Finding, QueueEntry
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -30,7 +30,13 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as the shell reports `cat big | head`'s
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:  # dates and months are checked as they are parsed, before anything is loaded
+        args = parser.parse_args(argv)
+        if getattr(args, "check", None):  # what the options say together (a date range)
+            args.check(args)
+    except EarmarkError as exc:
+        print(f"earmark: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
@@ -173,9 +179,13 @@ def _parser() -> argparse.ArgumentParser:
     _add_compute(run)
     when = run.add_mutually_exclusive_group()
     when.add_argument(
-        "--date", help="only calls of this date (YYYY-MM-DD), e.g. one day of a dated archive"
+        "--date",
+        type=_date_arg("--date"),
+        help="only calls of this date (YYYY-MM-DD), e.g. one day of a dated archive",
     )
-    when.add_argument("--since", help="only calls from this date on (YYYY-MM-DD)")
+    when.add_argument(
+        "--since", type=_date_arg("--since"), help="only calls from this date on (YYYY-MM-DD)"
+    )
     run.add_argument("--top", type=int, default=10, help="queue rows to print (default 10)")
     _add_verbose(run)
     run.set_defaults(func=cmd_run)
@@ -185,8 +195,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     backfill.add_argument("--archive", help="folder of recordings (+ optional metadata.csv)")
     backfill.add_argument("--warehouse", help="output folder or URL for the Parquet tables")
-    backfill.add_argument("--from", dest="first", help="first call date (YYYY-MM-DD)")
-    backfill.add_argument("--to", dest="last", help="last call date (YYYY-MM-DD)")
+    backfill.add_argument(
+        "--from", dest="first", type=_date_arg("--from"), help="first call date (YYYY-MM-DD)"
+    )
+    backfill.add_argument(
+        "--to", dest="last", type=_date_arg("--to"), help="last call date (YYYY-MM-DD)"
+    )
     backfill.add_argument("--config", help="earmark.toml")
     backfill.add_argument(
         "--chunk-calls", type=int, default=500, help="calls per chunk of whole dates (500)"
@@ -194,7 +208,7 @@ def _parser() -> argparse.ArgumentParser:
     backfill.add_argument("--batch-calls", type=int, default=20, help="calls per Prefect task (20)")
     _add_compute(backfill)
     _add_verbose(backfill)
-    backfill.set_defaults(func=cmd_backfill)
+    backfill.set_defaults(func=cmd_backfill, check=_check_backfill_range)
 
     serve = sub.add_parser("serve", help="the inspectors' review web app")
     serve.add_argument("--warehouse", required=True)
@@ -217,7 +231,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     monthly.add_argument("--warehouse", required=True)
     monthly.add_argument("--team", required=True, help="team_id of the calls")
-    monthly.add_argument("--month", required=True, help="YYYY-MM")
+    monthly.add_argument("--month", required=True, type=_month_arg, help="YYYY-MM")
     monthly.add_argument("--out", required=True, help="the HTML file to write")
     monthly.add_argument("--config", help="earmark.toml (coverage target, inspectors' budgets)")
     monthly.add_argument("--database", help=DATABASE_HELP)
@@ -254,7 +268,12 @@ def _parser() -> argparse.ArgumentParser:
         help="calls kept out of the QA queues: unsupported language, no rubric for the call type",
     )
     triage.add_argument("--warehouse", required=True)
-    triage.add_argument("--date", action="append", help="YYYY-MM-DD (repeatable; default: all)")
+    triage.add_argument(
+        "--date",
+        action="append",
+        type=_date_arg("--date"),
+        help="YYYY-MM-DD (repeatable; default: all)",
+    )
     triage.set_defaults(func=cmd_triage)
 
     models = sub.add_parser(
@@ -326,7 +345,9 @@ def _parser() -> argparse.ArgumentParser:
     rescore.add_argument(
         "--rubric", action="append", help="rubric file(s); default: the configured ones"
     )
-    rescore.add_argument("--since", help="only call dates from this one (YYYY-MM-DD)")
+    rescore.add_argument(
+        "--since", type=_date_arg("--since"), help="only call dates from this one (YYYY-MM-DD)"
+    )
     rescore.add_argument("--config", help="earmark.toml")
     _add_verbose(rescore)
     rescore.set_defaults(func=cmd_rescore)
@@ -334,7 +355,11 @@ def _parser() -> argparse.ArgumentParser:
     reasons = sub.add_parser("reasons", help="why customers call, and what is rising")
     reasons.add_argument("--warehouse", required=True)
     reasons.add_argument("--config", help="earmark.toml ([reasons] thresholds)")
-    reasons.add_argument("--since", help="first day of the period (YYYY-MM-DD; default: 7 days)")
+    reasons.add_argument(
+        "--since",
+        type=_date_arg("--since"),
+        help="first day of the period (YYYY-MM-DD; default: 7 days)",
+    )
     reasons.add_argument("--team", help="only this team's calls and flags")
     reasons.add_argument("--top", type=int, default=30, help="reasons to print (default 30)")
     reasons.set_defaults(func=cmd_reasons)
@@ -343,7 +368,7 @@ def _parser() -> argparse.ArgumentParser:
     qsub = queue.add_subparsers(title="queue commands")
     show = qsub.add_parser("show", help="print a queue from the warehouse")
     show.add_argument("--warehouse", required=True)
-    show.add_argument("--date", help="YYYY-MM-DD (default: every date)")
+    show.add_argument("--date", type=_date_arg("--date"), help="YYYY-MM-DD (default: every date)")
     show.add_argument("--inspector", help="only this inspector's queue")
     show.add_argument("--csv", help="also write the rows to this CSV file")
     show.set_defaults(func=cmd_queue_show)
@@ -353,7 +378,10 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--warehouse", required=True)
     build.add_argument("--config", help="earmark.toml with [[inspectors]] and [queue]")
     build.add_argument(
-        "--date", action="append", help="YYYY-MM-DD (repeatable; default: every date)"
+        "--date",
+        action="append",
+        type=_date_arg("--date"),
+        help="YYYY-MM-DD (repeatable; default: every date)",
     )
     _add_verbose(build)
     build.set_defaults(func=cmd_queue_build)
@@ -367,6 +395,7 @@ def _parser() -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace) -> int:
     from flows.nightly import run_night
     from pipeline.config import load_config
+    from pipeline.file_index import DateRange
 
     config = load_config(args.config)
     updates: dict[str, object] = {}
@@ -378,7 +407,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         updates["asr"] = asr
     config = config.model_copy(update=updates)
     archive, warehouse = _locations(args, config)
-    dates = _date_range(args.date or args.since, args.date)
+    dates = DateRange(args.date or args.since, args.date)
     with _progress("calls"):
         summary = run_night(archive, warehouse, config, dask_address=args.dask_address, dates=dates)
     _print_summary(summary, warehouse, top=args.top)
@@ -388,6 +417,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_backfill(args: argparse.Namespace) -> int:
     from flows.backfill import run_backfill
     from pipeline.config import load_config
+    from pipeline.file_index import DateRange
 
     config = load_config(args.config)
     if args.workers is not None:
@@ -399,7 +429,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         if getattr(args, name) < 1:
             option = "--" + name.replace("_", "-")
             raise errors.COUNT_TOO_SMALL(option=option, value=getattr(args, name))
-    dates = _date_range(args.first, args.last, names=("--from", "--to"))
+    dates = DateRange(args.first, args.last)
     with _progress("backfill"):
         summary = run_backfill(
             archive,
@@ -432,31 +462,25 @@ def _progress(desc: str) -> contextlib.AbstractContextManager[None]:
     return shown_on(sys.stderr, desc=desc)
 
 
-def _iso_date(value: str | None, option: str) -> str | None:
-    import datetime as dt
+def _date_arg(option: str) -> Callable[[str], str]:
+    """The ``type`` of a date option: its value as ``YYYY-MM-DD``, or ``C040`` naming the
+    option and the value, raised while the arguments are parsed (before any loading)."""
 
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise errors.DATE_INVALID(option=option, value=value) from None
+    def date(value: str) -> str:
+        return iso_date(value, option)
 
-
-def _iso_dates(values: Sequence[str] | None, option: str = "--date") -> list[str]:
-    """Each of a repeatable date option, checked (``C040`` names the bad one)."""
-    return [_iso_date(v, option) or v for v in values or ()]
+    return date
 
 
-def _date_range(
-    first: str | None, last: str | None, *, names: tuple[str, str] = ("--date", "--date")
-) -> DateRange:
-    from pipeline.file_index import DateRange
+def _month_arg(value: str) -> str:
+    """The ``type`` of ``--month``: ``C060`` naming the value, raised as it is parsed."""
+    return iso_month(value)
 
-    lo, hi = _iso_date(first, names[0]), _iso_date(last, names[1])
-    if lo and hi and lo > hi:
-        raise errors.DATE_RANGE_REVERSED(first=names[0], lo=lo, second=names[1], hi=hi)
-    return DateRange(lo, hi)
+
+def _check_backfill_range(args: argparse.Namespace) -> None:
+    """``C041`` when ``--from`` (already a checked date) is after ``--to``."""
+    if args.first and args.last and args.first > args.last:
+        raise errors.DATE_RANGE_REVERSED(first="--from", lo=args.first, second="--to", hi=args.last)
 
 
 METADATA_ISSUES_SHOWN = 10
@@ -603,9 +627,8 @@ def cmd_triage(args: argparse.Namespace) -> int:
     from pipeline import warehouse as wh
     from pipeline.triage import triage_calls
 
-    dates = _iso_dates(args.date)
     wh.require_calls(args.warehouse)
-    calls = triage_calls(args.warehouse, call_dates=dates or None)
+    calls = triage_calls(args.warehouse, call_dates=args.date or None)
     if not calls:
         print("no call was kept out of the queues (every stored call was scored or quarantined)")
         return EXIT_OK
@@ -1289,10 +1312,9 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     from pipeline import warehouse as wh
     from pipeline.config import load_config
 
-    since = _iso_date(args.since, "--since")
     config = load_config(args.config)
     wh.require_calls(args.warehouse)
-    summary = run_rescore(args.warehouse, config, rubrics=args.rubric or (), since=since)
+    summary = run_rescore(args.warehouse, config, rubrics=args.rubric or (), since=args.since)
     print(
         f"earmark: rescored {summary.calls} calls over {len(summary.dates)} date(s) in {summary.wall_s:.1f} s "
         f"({summary.calls_per_s:.0f} calls/s), no ASR"
@@ -1353,9 +1375,8 @@ def cmd_reasons(args: argparse.Namespace) -> int:
     from flows.reasons import reason_lines, reasons_table
     from pipeline.config import load_config
 
-    since = _iso_date(args.since, "--since") if args.since else None
     lines, first, last = reason_lines(
-        args.warehouse, load_config(args.config), since=since, team=args.team
+        args.warehouse, load_config(args.config), since=args.since, team=args.team
     )
     print(reasons_table(lines, first, last, top=args.top))
     return EXIT_OK
@@ -1370,9 +1391,8 @@ def cmd_queue_build(args: argparse.Namespace) -> int:
     from pipeline.config import load_config
 
     config = load_config(args.config)
-    asked = _iso_dates(args.date)
     wh.require_calls(args.warehouse)
-    dates = asked or wh.partition_dates(args.warehouse, "scores")
+    dates = args.date or wh.partition_dates(args.warehouse, "scores")
     queue = run_queue_build(args.warehouse, dates, config)
     _print_queues(queue, top=20, warehouse=args.warehouse)
     return EXIT_OK
@@ -1384,7 +1404,7 @@ def cmd_queue_show(args: argparse.Namespace) -> int:
     from pipeline.stored import queued_inspectors
     from pipeline.textfile import check_output_file
 
-    date = _iso_date(args.date, "--date")
+    date = args.date
     if args.csv:
         check_output_file(args.csv, option="--csv")
     wh.require_calls(args.warehouse)

@@ -706,7 +706,7 @@ class WhisperTranscriber:
         self,
         samples: npt.NDArray[np.float32],
         window: Window,
-        words: list[tuple[float, float]],
+        words: Sequence[tuple[float, float]],
         language: str,
     ) -> list[Segment]:
         """The speech of a track's ``window`` in which none of ``words`` (in the track's
@@ -714,24 +714,19 @@ class WhisperTranscriber:
         ``UNHEARD_ROUNDS`` times: sequential decoding too now and then stops early in a
         stretch (it moves on to the end of its 30 s once a segment ends with a single
         timestamp; the real Russian call's introduction: "Здравствуйте. Здравствуйте."
-        then 10 s unheard), so what it leaves unheard is decoded once more."""
+        then 10 s unheard), so what it leaves unheard is decoded once more. ``words`` is
+        left as it was: the segments heard again are all this returns."""
         again: list[Segment] = []
+        heard_s = list(words)  # the words of the window and of each round, speech-only time
         tried: set[tuple[float, float]] = set()
         for _ in range(UNHEARD_ROUNDS):
-            gaps = [gap for gap in _unheard(window, words) if gap not in tried]
+            gaps = [gap for gap in _unheard(window, heard_s) if gap not in tried]
             for gap in gaps:
                 tried.add(gap)
                 start, end = (window.source_at(t, sr=TARGET_SR)[1] for t in gap)
                 heard = self._decode_again(samples[start:end], language, start / TARGET_SR)
                 again.extend(heard)
-                words.extend(
-                    (
-                        window.speech_s(round(w.start_s * TARGET_SR), sr=TARGET_SR),
-                        window.speech_s(round(w.end_s * TARGET_SR), sr=TARGET_SR),
-                    )
-                    for seg in heard
-                    for w in seg.words
-                )
+                heard_s += _speech_times(window, heard)
             if not gaps:
                 break
         return again
@@ -826,6 +821,19 @@ def _unheard(window: Window, words: Sequence[tuple[float, float]]) -> list[tuple
             gaps.append((round(heard_s, 3), round(start_s, 3)))
         heard_s = max(heard_s, end_s)
     return gaps
+
+
+def _speech_times(window: Window, segments: Sequence[Segment]) -> list[tuple[float, float]]:
+    """``(start_s, end_s)`` of the words of ``segments`` (in track time) in the speech-only
+    time of ``window``'s track, as :func:`_unheard` takes them."""
+    return [
+        (
+            window.speech_s(round(w.start_s * TARGET_SR), sr=TARGET_SR),
+            window.speech_s(round(w.end_s * TARGET_SR), sr=TARGET_SR),
+        )
+        for seg in segments
+        for w in seg.words
+    ]
 
 
 def _split(seg: Segment, at_s: Sequence[float]) -> list[Segment]:

@@ -204,7 +204,9 @@ NO_ACCOUNTS = _entry(
     "Create one with: earmark account hash --name NAME --role lead",
 )
 SERVE_PORT_UNAVAILABLE = _entry("C047", ConfigError, "cannot listen on {host}:{port}: {problem}")
-MONTH_INVALID = _entry("C060", ConfigError, "--month must be YYYY-MM, got {month!r}")
+MONTH_INVALID = _entry(
+    "C060", ConfigError, "--month must be a month like 2026-12 (YYYY-MM), got {month!r}"
+)
 TEAM_NO_CALLS = _entry(
     "C061",
     ConfigError,

@@ -55,6 +55,7 @@ from review.feedback import FeedbackIndex
 from review.formats import FILTERS, clock_or_dash, time_hint
 from review.scope import may_open, teams_of
 from review.store import (
+    NOT_APPLICABLE,
     OVERALL,
     RESPONSE_KINDS,
     VERDICTS,
@@ -840,6 +841,14 @@ def review_from_form(
     overall = _one(fields, "overall")
     if overall and overall not in OVERALL:
         raise HTTPException(400, f"overall verdict must be one of {', '.join(OVERALL)}")
+    missed = _missed_items(view, fields)
+    both = sorted(
+        {f.item_id for f in verdicts if f.verdict == NOT_APPLICABLE} & {m.item_id for m in missed}
+    )
+    if both:  # no occasion for it, yet heard: a miss or not applicable, not both
+        raise HTTPException(
+            400, f"{', '.join(both)} is marked not applicable and also added as missed"
+        )
     base = _one(fields, "base_review_id")
     return Review(
         call_id=call_id,
@@ -847,7 +856,7 @@ def review_from_form(
         overall=overall,
         coaching_note=_one(fields, "coaching_note").strip()[:5000],
         findings=tuple(verdicts),
-        missed=tuple(_missed_items(view, fields)),
+        missed=tuple(missed),
         base_review_id=int(base) if base.isdigit() else None,
     )
 

@@ -8,7 +8,9 @@ From each reviewed call's current review (the latest save), per rubric item:
   inspector added as missed, is a false negative (once per call and item);
 - a finding not detected and marked correct, with nothing added, is a true negative;
 - a detection marked incorrect with the item added as missed elsewhere counts as both a
-  false positive and a false negative (it fired at the wrong moment).
+  false positive and a false negative (it fired at the wrong moment);
+- a finding marked not applicable (``na``: the item had no occasion on the call) is
+  neither a hit nor a miss: it is counted apart and not among the calls reviewed.
 
 Precision = TP / (TP + FP), recall = TP / (TP + FN): low precision means the detector
 fires on the wrong words (tighten its phrases); low recall means it misses how agents
@@ -25,7 +27,7 @@ from pathlib import Path
 
 from pipeline.scoring import clock
 from review.formats import pct
-from review.store import MissedItem, Review, ReviewStore, default_database_url
+from review.store import NOT_APPLICABLE, MissedItem, Review, ReviewStore, default_database_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,8 @@ class ItemAgreement:
     fp: int = 0
     fn: int = 0
     tn: int = 0
+    na: int = 0
+    """Calls whose inspector marked the item not applicable (in none of the above)."""
 
     @property
     def precision(self) -> float:
@@ -90,11 +94,13 @@ def calibrate(reviews: Iterable[Review]) -> tuple[list[ItemAgreement], list[Disa
     >>> from review.store import FindingVerdict, MissedItem
     >>> r = Review("c1", "lena", findings=(
     ...     FindingVerdict("r", 1, "greeting", True, "pass", "correct"),
-    ...     FindingVerdict("r", 1, "rude", True, "fail", "incorrect")),
+    ...     FindingVerdict("r", 1, "rude", True, "fail", "incorrect"),
+    ...     FindingVerdict("r", 1, "hold", False, "fail", "na")),
     ...     missed=(MissedItem("empathy", 12.0),))
     >>> items, diffs = calibrate([r])
-    >>> [(i.item_id, i.tp, i.fp, i.fn) for i in items]
-    [('empathy', 0, 0, 1), ('greeting', 1, 0, 0), ('rude', 0, 1, 0)]
+    >>> [(i.item_id, i.reviewed, i.tp, i.fp, i.fn, i.na) for i in items]  # doctest: +NORMALIZE_WHITESPACE
+    [('empathy', 1, 0, 0, 1, 0), ('greeting', 1, 1, 0, 0, 0),
+     ('hold', 0, 0, 0, 0, 1), ('rude', 1, 0, 1, 0, 0)]
     """
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     diffs: dict[tuple[str, str, str], Disagreement] = {}
@@ -103,6 +109,9 @@ def calibrate(reviews: Iterable[Review]) -> tuple[list[ItemAgreement], list[Disa
         for m in review.missed:
             missed[m.item_id].append(m)
         for f in review.findings:
+            if f.verdict == NOT_APPLICABLE:  # no occasion for the item: neither hit nor miss
+                counts[f.item_id]["na"] += 1
+                continue
             counts[f.item_id]["reviewed"] += 1
             for cell in _cells(f.detected, f.verdict, f.item_id in missed):
                 counts[f.item_id][cell] += 1
@@ -111,7 +120,7 @@ def calibrate(reviews: Iterable[Review]) -> tuple[list[ItemAgreement], list[Disa
                     review, f.item_id, "fp" if f.detected else "fn", f.detected, f.note
                 )
                 diffs[(d.call_id, d.item_id, d.kind)] = d
-        judged = {f.item_id for f in review.findings}
+        judged = {f.item_id for f in review.findings if f.verdict != NOT_APPLICABLE}
         for item_id, found in missed.items():
             if item_id not in judged:
                 counts[item_id]["reviewed"] += 1
@@ -120,7 +129,7 @@ def calibrate(reviews: Iterable[Review]) -> tuple[list[ItemAgreement], list[Disa
             d = _disagreement(review, item_id, "fn", False, first.note, at_s=first.at_s)
             diffs[(d.call_id, d.item_id, d.kind)] = d
     items = [
-        ItemAgreement(item, c["reviewed"], c["tp"], c["fp"], c["fn"], c["tn"])
+        ItemAgreement(item, c["reviewed"], c["tp"], c["fp"], c["fn"], c["tn"], c["na"])
         for item, c in sorted(counts.items())
     ]
     return items, [diffs[k] for k in sorted(diffs)]
@@ -167,7 +176,8 @@ def calibration_report(warehouse: str | Path, database_url: str | None = None) -
     Returns
     -------
     str
-        One line per rubric item (reviewed, TP, FP, FN, TN, precision, recall), then
+        One line per rubric item (reviewed, TP, FP, FN, TN, not applicable, precision,
+        recall), then
         the calls where inspectors and detectors disagree.
     """
     store = ReviewStore(database_url or default_database_url(warehouse))
@@ -177,10 +187,10 @@ def calibration_report(warehouse: str | Path, database_url: str | None = None) -
         store.close()
     if not items:
         return "no reviews yet: nothing to calibrate\n"
-    head = f"{'item':<28} {'reviewed':>8} {'TP':>4} {'FP':>4} {'FN':>4} {'TN':>4} {'precision':>9} {'recall':>7}"
+    head = f"{'item':<28} {'reviewed':>8} {'TP':>4} {'FP':>4} {'FN':>4} {'TN':>4} {'n/a':>4} {'precision':>9} {'recall':>7}"
     lines = [head, "-" * len(head)]
     lines += [
-        f"{i.item_id:<28} {i.reviewed:>8} {i.tp:>4} {i.fp:>4} {i.fn:>4} {i.tn:>4} "
+        f"{i.item_id:<28} {i.reviewed:>8} {i.tp:>4} {i.fp:>4} {i.fn:>4} {i.tn:>4} {i.na:>4} "
         f"{pct(i.precision):>9} {pct(i.recall):>7}"
         for i in items
     ]

@@ -21,6 +21,14 @@ from pipeline.scoring import clock
 
 PALETTE = ("#1f5fae", "#e07b00", "#1e7b34", "#8e44ad", "#b3261e", "#00838f")
 """Series colours, in order (distinguishable in greyscale print as well)."""
+MARKERS = ("circle", "square", "diamond", "triangle", "triangle-down", "bar", "ring")
+"""Each line's point shape, in order beside its colour (one more shape than colours, so
+the seventh line, blue again, is a ring): lines that run together (several reasons with
+the same count on a day) are still told apart by their points."""
+DODGE_PX = 2.5
+"""Points of several lines at the same value and label are drawn this far apart (their
+lines then run side by side instead of one over the other), stacked up from the x axis
+at the bottom of the range; titles and the Numbers table keep the exact values."""
 INK = "#1d232a"
 MUTED = "#66707a"
 GRID = "#d9dee3"
@@ -223,8 +231,9 @@ def line_chart(
     labels
         The x labels, in order (leaning, and cut short with a tooltip, when they do not fit).
     series
-        One line each, its values aligned with ``labels``. Past the six colours a line is
-        dashed.
+        One line each, its values aligned with ``labels``, its points in its own shape
+        (:data:`MARKERS`). Past the six colours a line is dashed. Lines at the same value
+        at a label are drawn :data:`DODGE_PX` apart there, so they run side by side.
     y_min, y_max
         The y range (an empty range is drawn as ``y_min``..``y_min + 1``).
     unit
@@ -261,6 +270,7 @@ def line_chart(
             f'height="{_f(y(target[0]) - y(target[1]))}" fill="#e3f4e6"/>'
         )
     out.extend(area.axes(labels, unit))
+    at = _dodged(series, area)
     for k, s in enumerate(series):
         colour, dash = _style(k)
         path, pen = [], False
@@ -268,7 +278,7 @@ def line_chart(
             if v is None or math.isnan(v):
                 pen = False
                 continue
-            path.append(f"{'L' if pen else 'M'}{_f(x(i))} {_f(y(v))}")
+            path.append(f"{'L' if pen else 'M'}{_f(x(i))} {_f(at[k, i])}")
             pen = True
         if path:
             out.append(
@@ -276,11 +286,54 @@ def line_chart(
             )
         for i, v in enumerate(s.values):
             if v is not None and not math.isnan(v):
-                out.append(
-                    f'<circle cx="{_f(x(i))}" cy="{_f(y(v))}" r="3.5" fill="{colour}">'
-                    f"<title>{_t(s.name)} · {_t(labels[i])}: {v:.1f}{_t(unit)}</title></circle>"
-                )
-    return area.finish(out, series, empty)
+                title = f"<title>{_t(s.name)} · {_t(labels[i])}: {v:.1f}{_t(unit)}</title>"
+                out.append(_marker(k, x(i), at[k, i], colour, title))
+    return area.finish(out, series, empty, lines=True)
+
+
+def _dodged(series: Sequence[Series], area: _PlotArea) -> dict[tuple[int, int], float]:
+    """The y of each point ``(series, label)``: its value's, except where several series
+    have the same value at a label: those are spread :data:`DODGE_PX` apart around it, in
+    series order (kept inside the plot), so their lines run side by side."""
+    same: dict[tuple[int, float], list[int]] = {}
+    for k, s in enumerate(series):
+        for i, v in enumerate(s.values):
+            if v is not None and not math.isnan(v):
+                same.setdefault((i, round(area.y(v), 1)), []).append(k)
+    at: dict[tuple[int, int], float] = {}
+    for (i, y0), ks in same.items():
+        ys = [y0 + (rank - (len(ks) - 1) / 2) * DODGE_PX for rank in range(len(ks))]
+        shift = max(0.0, ys[-1] - area.base) - max(0.0, area.top - ys[0])
+        for k, yy in zip(ks, ys, strict=True):
+            at[k, i] = yy - shift
+    return at
+
+
+def _marker(
+    k: int, cx: float, cy: float, colour: str, inner: str = "", *, cls: str = "point"
+) -> str:
+    """Series ``k``'s point at ``(cx, cy)``: its shape of :data:`MARKERS`, holding ``inner``
+    (its title); ``cls`` is ``"key"`` in the legend."""
+    shape = MARKERS[k % len(MARKERS)]
+    fill = f'fill="{colour}" class="{cls}"'
+    if shape == "circle":
+        return f'<circle cx="{_f(cx)}" cy="{_f(cy)}" r="3.5" {fill}>{inner}</circle>'
+    if shape == "ring":
+        return (
+            f'<circle cx="{_f(cx)}" cy="{_f(cy)}" r="3.2" fill="#ffffff" stroke="{colour}" '
+            f'stroke-width="1.6" class="{cls}">{inner}</circle>'
+        )
+    if shape == "square":
+        return f'<rect x="{_f(cx - 3)}" y="{_f(cy - 3)}" width="6" height="6" {fill}>{inner}</rect>'
+    if shape == "bar":  # a short upright bar: told from the square at a glance
+        return f'<rect x="{_f(cx - 1.5)}" y="{_f(cy - 4.5)}" width="3" height="9" {fill}>{inner}</rect>'
+    corners = {
+        "diamond": ((0, -4.5), (4.5, 0), (0, 4.5), (-4.5, 0)),
+        "triangle": ((0, -4.5), (4.5, 3.5), (-4.5, 3.5)),
+        "triangle-down": ((0, 4.5), (4.5, -3.5), (-4.5, -3.5)),
+    }[shape]
+    points = " ".join(f"{_f(cx + dx)},{_f(cy + dy)}" for dx, dy in corners)
+    return f'<polygon points="{points}" {fill}>{inner}</polygon>'
 
 
 # ---------------------------------------------------------------- bar chart
@@ -621,19 +674,26 @@ class _PlotArea:
             f'rotate(-{TILT})" text-anchor="end" fill="{MUTED}">{tip}{_t(short)}</text>'
         )
 
-    def legend(self, series: Sequence[Series], *, target: bool = False) -> str:
-        """A swatch and the name of each series (a dashed line for a dashed one), then
-        the target line's, wrapped into rows."""
+    def legend(self, series: Sequence[Series], *, target: bool = False, lines: bool = False) -> str:
+        """A swatch and the name of each series (a dashed line for a dashed one; for
+        ``lines``, a stroke with the series' point on it), then the target line's,
+        wrapped into rows."""
         out = []
         for k, s in enumerate(series):
             x, y = self.legend_at[k]
             colour, dash = _style(k)
-            swatch = (
+            stroke = (
                 f'<line x1="{_f(x)}" x2="{_f(x + 10)}" y1="{_f(y - 4)}" y2="{_f(y - 4)}" '
                 f'stroke="{colour}" stroke-width="2"{dash}/>'
-                if dash
-                else f'<rect x="{_f(x)}" y="{_f(y - 9)}" width="10" height="10" fill="{colour}"/>'
             )
+            if lines:
+                swatch = stroke + _marker(k, x + 5, y - 4, colour, cls="key")
+            elif dash:
+                swatch = stroke
+            else:
+                swatch = (
+                    f'<rect x="{_f(x)}" y="{_f(y - 9)}" width="10" height="10" fill="{colour}"/>'
+                )
             out.append(
                 f'{swatch}<text x="{_f(x + 14)}" y="{_f(y)}" fill="{INK}">{_t(s.name)}</text>'
             )
@@ -647,10 +707,17 @@ class _PlotArea:
         return "".join(out)
 
     def finish(
-        self, out: list[str], series: Sequence[Series], empty: str, *, target: bool = False
+        self,
+        out: list[str],
+        series: Sequence[Series],
+        empty: str,
+        *,
+        target: bool = False,
+        lines: bool = False,
     ) -> Markup:
         """The chart drawn so far in ``out`` with its legend, the note for no data, closed."""
-        out += [self.legend(series, target=target), self.empty_note(series, empty), "</svg>"]
+        legend = self.legend(series, target=target, lines=lines)
+        out += [legend, self.empty_note(series, empty), "</svg>"]
         return Markup("".join(out))
 
     def empty_note(self, series: Sequence[Series], text: str) -> str:

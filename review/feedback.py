@@ -29,7 +29,7 @@ from pipeline.config import Config, usable_cores
 from pipeline.reason_store import period_start
 from pipeline.shapes import columns
 from review.calibration import ItemAgreement, calibrate
-from review.store import CoachingSession, Review, ReviewStore
+from review.store import NOT_APPLICABLE, CoachingSession, Review, ReviewStore
 
 PRAISE_TARGET = (3.0, 5.0)
 """Praise points per point to improve that effective coaching keeps to (3:1 to 5:1)."""
@@ -63,14 +63,17 @@ def month_days(month: str) -> tuple[str, str]:
 
 
 def confirmed_outcome(detector_outcome: str, verdict: str) -> str | None:
-    """What the inspector says the item's outcome was (``None`` for an N/A item).
+    """What the inspector says the item's outcome was (``None`` for an N/A item: the
+    detector's ``na``, or the inspector's ``na`` verdict, neither a pass nor a fail).
 
     Examples
     --------
     >>> confirmed_outcome("fail", "incorrect"), confirmed_outcome("pass", "correct")
     ('pass', 'pass')
+    >>> confirmed_outcome("fail", "na") is None
+    True
     """
-    if detector_outcome not in _FLIP:
+    if detector_outcome not in _FLIP or verdict == NOT_APPLICABLE:
         return None
     return detector_outcome if verdict == "correct" else _FLIP[detector_outcome]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Mapping
 from urllib.parse import quote
 
@@ -19,6 +18,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
+from pipeline.periods import is_month
 from pipeline.reason_store import period_start
 from review import charts
 from review.app import (
@@ -45,8 +45,6 @@ from review.feedback import (
 from review.scope import may_see_agent, may_see_team, teams_of
 from review.store import CoachingSession
 
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-
 
 def feedback_routes(app: FastAPI) -> None:
     """Add the scorecard, team and coaching routes to the review app."""
@@ -67,7 +65,7 @@ def period(root: str, *, days: int | None, month: str | None) -> tuple[str, str]
         400 for a malformed month or a day count outside 1..366.
     """
     if month:
-        if not _MONTH.match(month):
+        if not is_month(month):
             raise HTTPException(400, f"month must be YYYY-MM, got {month!r}")
         return month_days(month)
     days = day_count(days, default=DEFAULT_DAYS)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import jinja2
 from pipeline import errors
 from pipeline import warehouse as wh
 from pipeline.config import Config
+from pipeline.periods import iso_month
 from pipeline.reason_store import dates_between, options_from_config, read_reasons, reason_calls
 from pipeline.reason_trends import ReasonPeriod, Rising, reason_periods, rising_reasons
 from pipeline.textfile import check_output_file
@@ -41,7 +41,6 @@ from review.pages import team_charts
 from review.store import ReviewStore, default_database_url
 
 HERE = Path(__file__).resolve().parent
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 FOCUS_ITEMS = 3
 REASONS_SHOWN = 10
 
@@ -122,8 +121,7 @@ def monthly_check(
         ``C060`` for a month that is not ``YYYY-MM``; ``C061`` when the team took no
         call that month (a misspelt team, or a month not processed yet).
     """
-    if not _MONTH.match(month):
-        raise errors.MONTH_INVALID(month=month)
+    iso_month(month)
     index = index or FeedbackIndex(warehouse)
     first, last = month_days(month)
     reviews = store.latest_reviews()

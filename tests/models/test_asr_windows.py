@@ -286,6 +286,78 @@ def test_speech_a_window_left_unheard_is_decoded_again(
         assert wer(ref, " ".join(s.text for s in channel.segments)) < 0.2
 
 
+STOPS_AFTER_S = 3.0
+"""The first decoding again of an unheard stretch hears only this much of it (then the
+rest of the stretch is unheard a second time)."""
+
+
+def test_what_the_first_decoding_again_left_unheard_is_decoded_once_more(
+    transcriber: WhisperTranscriber,
+    laid_out: tuple[list[np.ndarray], list[str], list[list[tuple[float, float]]]],
+    deaf_for: list[tuple[float, float]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each track window (the mono path's) hears no word in its first 12 s; decoding that
+    stretch again stops after its first 3 s, as sequential decoding too now and then does
+    (the real Russian call's "Здравствуйте. Здравствуйте." then 10 s unheard). The 9 s it
+    left unheard are decoded once more (the second of ``UNHEARD_ROUNDS``): words come out
+    in them, on the track that said them, and the words the caller passed are left as
+    they were."""
+    assert asr.UNHEARD_ROUNDS == 2
+    tracks, refs, _ = laid_out
+    heard = transcriber.hear(tracks)
+    windows = heard.speech[0].windows
+    assert all(w.duration_s > 15.0 for w in windows[:-1])
+    deaf_for.append((0.0, 12.0))
+    real_again = WhisperTranscriber._decode_again
+    stopped: set[int] = set()  # where the cuts decoded again end (a sample of the track)
+
+    def stops_early(
+        self: WhisperTranscriber, samples: np.ndarray, language: str, offset_s: float
+    ) -> list[Segment]:
+        segments = real_again(self, samples, language, offset_s)
+        end = round(offset_s * 16000) + len(samples)
+        if end in stopped:  # the same stretch's rest, decoded once more: heard in full
+            return segments
+        stopped.add(end)
+        out = []
+        for seg in segments:
+            kept = tuple(w for w in seg.words if w.start_s < offset_s + STOPS_AFTER_S)
+            if kept:
+                out.append(dataclasses.replace(seg, words=kept, text="".join(w.text for w in kept)))
+        return out
+
+    passed: list[tuple[list[tuple[float, float]], list[tuple[float, float]]]] = []
+    real_hear = WhisperTranscriber._hear_unheard
+
+    def keeps_words(
+        self: WhisperTranscriber,
+        samples: np.ndarray,
+        window: Window,
+        words: list[tuple[float, float]],
+        language: str,
+    ) -> list[Segment]:
+        before = list(words)
+        again = real_hear(self, samples, window, words, language)
+        passed.append((before, list(words)))
+        return again
+
+    monkeypatch.setattr(WhisperTranscriber, "_decode_again", stops_early)
+    monkeypatch.setattr(WhisperTranscriber, "_hear_unheard", keeps_words)
+    channels = transcriber.transcribe_heard(heard, language="en")
+    assert passed and all(after == before for before, after in passed)
+    words = [w for s in channels[0].segments for w in s.words]
+    for window in windows[:-1]:
+        # the stretch's first 3 s came back from the first decoding again; past them, only
+        # the second can have heard anything
+        (_, start), (_, end) = (window.source_at(t, sr=16000) for t in (5.0, 11.0))
+        assert any(start / 16000 <= w.start_s <= end / 16000 for w in words), window.offset_s
+    for channel, ref in zip(channels, refs, strict=True):
+        words = [w for s in channel.segments for w in s.words]
+        assert words == sorted(words, key=lambda w: w.start_s)
+        assert wer(ref, " ".join(s.text for s in channel.segments)) < 0.2
+
+
 def test_conversation_decoding_past_its_budget_keeps_the_first_batch(
     call: tuple[list[np.ndarray], list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:

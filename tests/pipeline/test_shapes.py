@@ -190,7 +190,7 @@ def test_calls_metric_columns_come_from_the_metric_records() -> None:
     assert not math.isnan(sentiment["sentiment_change"])
 
 
-@pytest.mark.parametrize("module", ["pipeline.shapes", "pipeline.types"])
+@pytest.mark.parametrize("module", ["pipeline.shapes", "pipeline.types", "pipeline.periods"])
 def test_docstring_examples_run(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0

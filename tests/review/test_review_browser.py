@@ -80,6 +80,10 @@ def test_inspector_reviews_a_call_in_the_browser(server: tuple[str, str], browse
     wait_player_near(page, 0.5)
     page.keyboard.press("c")
     expect(greeting.get_by_label("correct", exact=True)).to_be_checked()
+    escalation = page.locator("#finding-escalation_request")
+    escalation.get_by_label("not applicable").check()  # no escalation was asked of her
+    expect(escalation.get_by_label("not applicable")).to_be_checked()
+    expect(greeting.get_by_label("correct", exact=True)).to_be_checked()
 
     page.get_by_role("button", name="0:17–0:28").click()  # a plan span
     wait_player_near(page, 17.0)
@@ -106,6 +110,9 @@ def test_inspector_reviews_a_call_in_the_browser(server: tuple[str, str], browse
     page.wait_for_url("**/call/C-LENA-1?saved=*")
     expect(page.get_by_role("status")).to_contain_text("by lena")
     expect(page.locator("#finding-forbidden_language").get_by_label("incorrect")).to_be_checked()
+    expect(
+        page.locator("#finding-escalation_request").get_by_label("not applicable")
+    ).to_be_checked()
     expect(page.locator(".history")).to_contain_text("Great opening")
     assert not errors, errors  # no script errors, no CSP violations
 
@@ -114,6 +121,7 @@ def test_inspector_reviews_a_call_in_the_browser(server: tuple[str, str], browse
     assert {f.item_id: f.verdict for f in review.findings} == {
         "forbidden_language": "incorrect",
         "greeting": "correct",
+        "escalation_request": "na",
     }
     assert [(m.item_id, m.at_s) for m in review.missed] == [("empathy", 4.0)]
 
@@ -176,6 +184,7 @@ def test_the_keys_move_the_focused_finding_so_c_and_r_judge_it(
     _sign_in(page, base, "lena", then="/call/C-LENA-1")
     page.wait_for_function("document.getElementById('player').readyState >= 1")
     expect(page.locator("#keys")).to_contain_text("j / k next / previous finding")
+    expect(page.locator("#keys")).to_contain_text("a not applicable")
     expect(page.locator(".finding.focused")).to_have_count(0)
     page.keyboard.press(" ")  # play from the start
     page.keyboard.press("n")  # the plan's first span to hear, 0:05-0:15: "not my problem"
@@ -198,6 +207,10 @@ def test_the_keys_move_the_focused_finding_so_c_and_r_judge_it(
     page.keyboard.press("j")  # the next finding on the page (failed ones come first)
     expect(page.locator("#finding-escalation_request")).to_have_class(re.compile(r"\bfocused\b"))
     expect(page.locator(".finding.focused")).to_have_count(1)
+    page.keyboard.press("a")  # no escalation asked: not applicable
+    expect(
+        page.locator("#finding-escalation_request").get_by_label("not applicable")
+    ).to_be_checked()
     page.keyboard.press("k")
     expect(swore).to_have_class(re.compile(r"\bfocused\b"))
     page.keyboard.press(" ")

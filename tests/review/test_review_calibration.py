@@ -37,6 +37,7 @@ def known_reviews(store: ReviewStore) -> None:
                 _v("forbidden_language", True, "incorrect", "a quote, not an insult"),  # FP
                 _v("empathy", False, "incorrect"),  # FN (and added as missed: once)
                 _v("closing", False, "correct"),  # TN
+                _v("hold_etiquette", False, "na"),  # no hold on the call: neither hit nor miss
             ),
             missed=(MissedItem("empathy", 12.0, "sorry to hear that"),),
         )
@@ -50,6 +51,7 @@ def known_reviews(store: ReviewStore) -> None:
                 _v("greeting", True, "correct"),  # TP
                 _v("forbidden_language", True, "correct"),  # TP
                 _v("empathy", False, "correct"),  # TN
+                _v("hold_etiquette", True, "na"),
             ),
             missed=(MissedItem("closing", 30.0),),  # FN, no finding judged
         )
@@ -67,11 +69,12 @@ def known_reviews(store: ReviewStore) -> None:
 
 
 EXPECTED = {
-    # item: (reviewed, tp, fp, fn, tn, precision, recall)
-    "closing": (2, 0, 0, 1, 1, math.nan, 0.0),
-    "empathy": (2, 0, 0, 1, 1, math.nan, 0.0),
-    "forbidden_language": (3, 1, 2, 1, 0, 1 / 3, 0.5),
-    "greeting": (3, 3, 0, 0, 0, 1.0, 1.0),
+    # item: (reviewed, tp, fp, fn, tn, na, precision, recall)
+    "closing": (2, 0, 0, 1, 1, 0, math.nan, 0.0),
+    "empathy": (2, 0, 0, 1, 1, 0, math.nan, 0.0),
+    "forbidden_language": (3, 1, 2, 1, 0, 0, 1 / 3, 0.5),
+    "greeting": (3, 3, 0, 0, 0, 0, 1.0, 1.0),
+    "hold_etiquette": (0, 0, 0, 0, 0, 2, math.nan, math.nan),
 }
 
 
@@ -79,11 +82,13 @@ def test_calibration_numbers(database_url: str) -> None:
     store = ReviewStore(database_url)
     known_reviews(store)
     items, diffs = calibrate(store.latest_reviews())
-    got = {i.item_id: (i.reviewed, i.tp, i.fp, i.fn, i.tn, i.precision, i.recall) for i in items}
+    got = {
+        i.item_id: (i.reviewed, i.tp, i.fp, i.fn, i.tn, i.na, i.precision, i.recall) for i in items
+    }
     assert got.keys() == EXPECTED.keys()
     for item, want in EXPECTED.items():
-        assert got[item][:5] == want[:5], item
-        for g, w in zip(got[item][5:], want[5:], strict=True):
+        assert got[item][:6] == want[:6], item
+        for g, w in zip(got[item][6:], want[6:], strict=True):
             assert (math.isnan(g) and math.isnan(w)) or g == pytest.approx(w), item
     assert [(d.call_id, d.item_id, d.kind) for d in diffs] == [
         ("C1", "empathy", "false negative"),
@@ -105,7 +110,10 @@ def test_calibration_page_for_the_lead(client: TestClient, database_url: str) ->
     row = page.text.split("<code>forbidden_language</code>", 1)[1].split("</tr>", 1)[0]
     cells = [c.split("<", 1)[0] for c in row.split('class="num')[1:]]
     # the last cell: no proposals (calls C1–C4 are not in the warehouse)
-    assert [c.split(">", 1)[1] for c in cells] == ["3", "1", "2", "1", "0", "33%", "50%", "33%", ""]
+    assert [c.split(">", 1)[1] for c in cells] == [
+        *("3", "1", "2", "1", "0", "0"),
+        *("33%", "50%", "33%", ""),
+    ]
     assert 'href="/call/C4"' in page.text and "a quote, not an insult" in page.text
 
 
@@ -114,9 +122,13 @@ def test_calibration_report_text(tmp_path: Path) -> None:
     known_reviews(ReviewStore(default_database_url(warehouse)))
     text = calibration_report(warehouse)  # the default database under the warehouse
     lines = text.splitlines()
-    assert lines[0].split() == ["item", "reviewed", "TP", "FP", "FN", "TN", "precision", "recall"]
-    assert "forbidden_language 3 1 2 1 0 33% 50%" in [" ".join(line.split()) for line in lines]
-    assert "empathy 2 0 0 1 1 — 0%" in [" ".join(line.split()) for line in lines]
+    assert lines[0].split() == [
+        *("item", "reviewed", "TP", "FP", "FN", "TN", "n/a", "precision", "recall")
+    ]
+    rows = [" ".join(line.split()) for line in lines]
+    assert "forbidden_language 3 1 2 1 0 0 33% 50%" in rows
+    assert "empathy 2 0 0 1 1 0 — 0%" in rows
+    assert "hold_etiquette 0 0 0 0 0 2 — —" in rows
     assert "C4  forbidden_language: false positive" in text
     empty = calibration_report(tmp_path / "other")
     assert empty == "no reviews yet: nothing to calibrate\n"

@@ -7,6 +7,8 @@ import re
 from review.charts import Series, bar_chart, line_chart
 
 # 640 × 220 with no unit: the plot runs from y=12 (top) to y=176 (the x axis).
+POINT_Y = r'<circle cx="[^"]+" cy="([^"]+)" r="3.5" fill="[^"]+" class="point"'
+"""The y of each point of the first line (a circle; the legend's is a ``key``)."""
 
 
 def _numbers(svg: str, pattern: str) -> list[float]:
@@ -17,7 +19,7 @@ def test_a_value_sits_at_the_same_height_in_a_line_and_a_bar_chart() -> None:
     series = [Series("s", [0.0, 50.0, 100.0])]
     line = str(line_chart(["a", "b", "c"], series, y_max=100.0))
     bars = str(bar_chart(["a", "b", "c"], series, y_max=100.0))
-    assert _numbers(line, r'<circle cx="[^"]+" cy="([^"]+)"') == [176.0, 94.0, 12.0]
+    assert _numbers(line, POINT_Y) == [176.0, 94.0, 12.0]
     # a bar of 0 keeps one pixel so it can be seen and hovered
     bar_tops = r'<rect x="[^"]+" y="([^"]+)" width="[^"]+" height="[^"]+" fill="[^"]+"><title>'
     assert _numbers(bars, bar_tops) == [175.0, 94.0, 12.0]
@@ -25,7 +27,7 @@ def test_a_value_sits_at_the_same_height_in_a_line_and_a_bar_chart() -> None:
 
 def test_values_outside_the_range_are_clipped_to_the_plot() -> None:
     svg = str(line_chart(["a", "b"], [Series("s", [-20.0, 130.0])], y_min=0.0, y_max=100.0))
-    assert _numbers(svg, r'<circle cx="[^"]+" cy="([^"]+)"') == [176.0, 12.0]
+    assert _numbers(svg, POINT_Y) == [176.0, 12.0]
 
 
 def test_the_grid_has_five_lines_from_the_bottom_to_the_top_of_the_range() -> None:

@@ -80,11 +80,65 @@ def test_the_overview_draws_all_seven_reasons_with_whole_ticks(browser: Browser)
     rows = reason_periods(calls, reasons, (), last=days[1])
     page = browser.new_page()
     page.set_content(str(trend_chart(period, rows)))
-    drawn = page.locator("circle title").all_text_contents()
+    drawn = page.locator(".point title").all_text_contents()
     ticks = page.locator('text[text-anchor="end"]').all_text_contents()
     page.close()
     assert {t.split(" ")[0] for t in drawn} == set(reasons)  # every reason has its points
     assert ticks == ["0", "1", "2", "3", "4", "5"]  # counts: no 1.25 or 3.75
+
+
+_HIDDEN = """() => {
+  const seen = (el, boxes) => boxes.some(([x, y]) => {
+    const hit = document.elementFromPoint(x, y);
+    return hit === el || hit?.parentNode === el;
+  });
+  const hidden = [];
+  for (const p of document.querySelectorAll("svg .point")) {
+    const b = p.getBoundingClientRect();
+    const grid = [];
+    for (let i = 0; i <= 4; i++) for (let j = 0; j <= 4; j++)
+      grid.push([b.x + b.width * i / 4, b.y + b.height * j / 4]);
+    if (!seen(p, grid)) { hidden.push(p.querySelector("title").textContent); }
+  }
+  for (const path of document.querySelectorAll("svg path")) {
+    const m = path.getScreenCTM(), n = path.getTotalLength(), along = [];
+    for (let k = 0; k <= 400; k++) {
+      const q = path.getPointAtLength(n * k / 400).matrixTransform(m);
+      along.push([q.x, q.y]);
+    }
+    if (!seen(path, along)) { hidden.push("line " + path.getAttribute("stroke")); }
+  }
+  return hidden;
+}"""
+"""Each point (its title) and line (its colour) that other marks cover wholly: it cannot
+be told apart from them."""
+
+
+def test_reasons_with_the_same_counts_every_day_stay_apart(browser: Browser) -> None:
+    """Four reasons with the same calls per day, day after day (as on a quiet team's
+    trend): every line and every point of each is still seen, in its own shape and
+    colour, not drawn over by the others."""
+    days = tuple(f"2026-11-{d:02d}" for d in range(1, 15))
+    reasons = {n[:5]: Reason(n[:5], n[6:], np.zeros(3, np.float32)) for n in REASONS[:4]}
+    calls = tuple(
+        ReasonCall(f"C-{rid}-{d}-{m}", d, rid)
+        for rid in reasons
+        for j, d in enumerate(days)
+        for m in range(j % 3)
+    )
+    period = ReasonsPeriod(days[0], days[-1], days, calls, (), reasons)
+    svg = str(trend_chart(period, reason_periods(calls, reasons, (), last=days[-1])))
+    page = browser.new_page(viewport={"width": 760, "height": 600})
+    page.set_content(f'<html><body style="margin:0"><div style="width:760px">{svg}</div>')
+    hidden = page.evaluate(_HIDDEN)
+    shapes = page.evaluate(
+        "() => [...document.querySelectorAll('svg > .point')].map(p => p.tagName + p.getAttribute('fill'))"
+    )
+    paths = page.locator("svg path").evaluate_all("ps => ps.map(p => p.getAttribute('d'))")
+    page.close()
+    assert not hidden, hidden
+    assert len(set(shapes)) == len(reasons)  # a shape and colour per reason
+    assert len(set(paths)) == len(paths) == len(reasons)  # no line drawn over another
 
 
 _COVERED = """names => {

@@ -77,6 +77,7 @@ def test_confirmed_outcome_flips_what_the_inspector_overturns() -> None:
     assert confirmed_outcome("fail", "correct") == "fail"
     assert confirmed_outcome("fail", "incorrect") == "pass"
     assert confirmed_outcome("na", "incorrect") is None
+    assert confirmed_outcome("fail", "na") is None  # the inspector: no occasion for it
 
 
 def test_a_scorecard_counts_weeks_items_and_confirmed_verdicts(

@@ -45,7 +45,9 @@ def reviewed(client: TestClient, make_client, database_url: str) -> str:  # type
         missed_at=["0:21", "0:30"],  # the closing line; nothing said near 0:30
         missed_note=["", ""],
     )
-    _review(make_client(), "omar", "C-OMAR-1")  # the same false positive on another call
+    _review(  # the same false positive on another call, and no occasion for a closing
+        make_client(), "omar", "C-OMAR-1", **{f"verdict:{KEY}closing": "na"}
+    )
     return database_url
 
 
@@ -66,6 +68,12 @@ def test_missed_items_become_examples_and_false_hits_counter_examples(
     assert len(got[("forbidden_language", "no_match", "that's not my problem")]) == 2
     assert found.counts() == {"closing": (1, 0), "forbidden_language": (0, 1)}
     assert found.skipped == ("missed: C-LENA-1 at 0:30 (lena): no utterance within 3 s",)
+    omar = store.latest_review("C-OMAR-1")
+    assert (
+        omar is not None
+    )  # a verdict of "not applicable" proposes nothing, is skipped for nothing
+    assert {f.item_id: f.verdict for f in omar.findings}["closing"] == "na"
+    assert not found.measured
 
 
 def test_the_patch_is_yaml_that_a_rubric_accepts(

@@ -142,6 +142,10 @@ def test_store_concurrent_saves_from_threads(database_url: str) -> None:
         ({"missed_at": ["9:00", ""]}, "is not a moment of the call"),  # after the call's end
         ({"missed_item": ["made_up", ""]}, "is not an item of this call"),
         ({"overall": "great"}, "overall verdict must be one of"),
+        (  # no occasion for empathy, yet heard at 0:04: one or the other
+            {f"verdict:{KEY}empathy": "na"},
+            "empathy is marked not applicable and also added as missed",
+        ),
     ],
 )
 def test_bad_values_are_refused_and_nothing_saved(
@@ -152,6 +156,45 @@ def test_bad_values_are_refused_and_nothing_saved(
     response = client.post("/call/C-LENA-1", data=_form(csrf, **extra))
     assert response.status_code == 400 and message in response.text
     assert ReviewStore(database_url).history("C-LENA-1") == []
+
+
+def test_an_item_with_no_occasion_is_marked_not_applicable(
+    client: TestClient, database_url: str
+) -> None:
+    """No escalation was asked on the call: "incorrect" would say it was there and missed;
+    "not applicable" is kept as such, shown, and counted in neither the hits nor the misses."""
+    sign_in(client, "lena")
+    csrf = csrf_of(client.get("/call/C-LENA-1").text)
+    form = _form(csrf, **{f"verdict:{KEY}escalation_request": "na"})
+    saved = client.post("/call/C-LENA-1", data=form)
+    assert saved.status_code == 303
+    review = ReviewStore(database_url).latest_review("C-LENA-1")
+    assert review is not None
+    assert {f.item_id: f.verdict for f in review.findings} == {
+        "greeting": "correct",
+        "forbidden_language": "incorrect",
+        "escalation_request": "na",
+    }
+    shown = client.get(saved.headers["location"]).text
+    card = shown.split('id="finding-escalation_request"', 1)[1].split("</article>", 1)[0]
+    assert 'value="na" checked' in card and "not applicable" in card
+    assert (
+        'value="na" checked'
+        not in shown.split('id="finding-greeting"', 1)[1].split("</article>")[0]
+    )
+    history = shown.split('class="history"', 1)[1]
+    assert '<th class="num">not applicable</th>' in history
+    row = history.split('<tr class="current">', 1)[1].split("</tr>", 1)[0]
+    counts = [c.split(">", 1)[1].split("<", 1)[0] for c in row.split('class="num"')[1:]]
+    assert counts == ["1", "1", "1", "1"]  # correct, incorrect, not applicable, missed
+
+    sign_in(client, "quinn")
+    page = client.get("/calibration").text
+    row = page.split("<code>escalation_request</code>", 1)[1].split("</tr>", 1)[0]
+    cells = [c.split(">", 1)[1].split("<", 1)[0] for c in row.split('class="num')[1:]]
+    # reviewed, TP, FP, FN, TN, n/a: not a reviewed call of the item, no hit and no miss
+    assert cells[:6] == ["0", "0", "0", "0", "0", "1"]
+    assert "escalation_request" not in page.split("Where they disagree", 1)[1]
 
 
 @pytest.mark.parametrize(

@@ -54,6 +54,7 @@ use_checkout(environment=True)
 from throughput import load_1m, write_mixes, write_realcalls  # noqa: E402
 
 from models.asr import WhisperTranscriber, _segment  # noqa: E402
+from models.asr import _batches as batches  # noqa: E402  (the transcriber's own batching)
 from models.windows import (  # noqa: E402
     DecodeSettings,
     Encoded,
@@ -87,10 +88,6 @@ class Layout:
     greedy: list[list[Output]] = field(default_factory=list)
     beam: list[list[Output]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def batches(windows: Sequence[Window], size: int) -> list[Sequence[Window]]:
-    return [windows[at : at + size] for at in range(0, len(windows), size)]
 
 
 def decode_all(

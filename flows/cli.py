@@ -1031,7 +1031,7 @@ def _rubric_paths(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_rubric_apply(args: argparse.Namespace) -> int:
-    from flows.rubrics import RubricsByLanguage, transcripts_from_jsonl
+    from flows.rubrics import RubricsByLanguage, iter_json_objects
     from pipeline.scoring import assess
     from pipeline.transcript import transcript_from_json
 
@@ -1042,7 +1042,7 @@ def cmd_rubric_apply(args: argparse.Namespace) -> int:
         raise errors.TRANSCRIPTS_UNREADABLE(path=args.transcripts, problem=exc.strerror) from None
     bad = 0
     with source:
-        for n, obj, problem in transcripts_from_jsonl(source):
+        for n, obj, problem in iter_json_objects(source):
             where = f"{args.transcripts}:{n}"
             try:
                 if obj is None:
@@ -1119,9 +1119,7 @@ def _tune_examples(
     """Labelled calls for ``rubric tune``: one-line calls from ``text`` (said by the item's
     speaker unless the label names one, which must then be it), or stored transcripts by
     ``call_id``. A bad line is an error naming the file and line."""
-    import json
-
-    from flows.rubrics import transcripts_from_jsonl
+    from flows.rubrics import iter_json_objects
     from pipeline.transcript import transcript_from_json
     from pipeline.types import Transcript, Utterance
 
@@ -1134,7 +1132,7 @@ def _tune_examples(
                 path=args.transcripts, problem=exc.strerror
             ) from None
         with source:
-            for n, obj, problem in transcripts_from_jsonl(source):
+            for n, obj, problem in iter_json_objects(source):
                 if obj is None:
                     raise errors.TUNE_INPUT_INVALID(
                         where=f"{args.transcripts}:{n}", problem=problem
@@ -1149,11 +1147,10 @@ def _tune_examples(
         raise errors.TUNE_INPUT_INVALID(
             where=args.labels, problem=f"cannot read ({exc.strerror})"
         ) from None
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    for n, obj, problem in iter_json_objects(lines):
         try:
-            obj = json.loads(line)
+            if obj is None:
+                raise ValueError(problem)
             present = obj["present"]
             if not isinstance(present, bool):
                 raise ValueError("'present' must be true or false")

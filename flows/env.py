@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from models.bundle import state_dir
 
@@ -52,3 +54,13 @@ def prefect_server() -> str | None:
     temporary server (about 20 s on two cores) for a command that takes one second.
     """
     return os.environ.get("PREFECT_API_URL") or None
+
+
+def uncached_task(fn: Callable[..., Any], name: str) -> Any:
+    """``fn`` as a Prefect task whose result is neither cached nor persisted: its work lands
+    in the warehouse, and the night's batches, paths and records are not hashed for a
+    cache key (Prefect is imported here, at the first task, not with the module)."""
+    from prefect import task
+    from prefect.cache_policies import NO_CACHE
+
+    return task(fn, name=name, cache_policy=NO_CACHE, persist_result=False)

@@ -22,6 +22,7 @@ from typing import Any
 
 import pyarrow
 
+from flows.env import uncached_task
 from flows.process import (
     CallResult,
     RunSettings,
@@ -151,22 +152,6 @@ class CopyJob:
     """The call's redacted spans; none: the call needs no copy (and keeps none)."""
 
 
-def _batch_task() -> Any:
-    from prefect import task
-    from prefect.cache_policies import NO_CACHE
-
-    return task(process_batch, name="process-batch", cache_policy=NO_CACHE, persist_result=False)
-
-
-def _audio_task() -> Any:
-    from prefect import task
-    from prefect.cache_policies import NO_CACHE
-
-    return task(
-        write_redacted_audio, name="redact-audio", cache_policy=NO_CACHE, persist_result=False
-    )
-
-
 def process_batch(recordings: list[Recording], settings: RunSettings) -> list[CallResult]:
     """Process a batch of recordings one after the other (one Prefect task per batch: a
     night of thousands of calls is tens of tasks, not thousands)."""
@@ -237,7 +222,7 @@ def night_step(
     if (
         options is not None and results
     ):  # before the tables: a call is never listed without its copy
-        _audio_task()(warehouse, copy_jobs(results), options)
+        uncached_task(write_redacted_audio, "redact-audio")(warehouse, copy_jobs(results), options)
     problems = (
         (plan.refused_rows if first else [])
         + resolved.quarantined
@@ -304,7 +289,7 @@ def _process_batches(
 
     if not recordings:
         return []
-    process = _batch_task()
+    process = uncached_task(process_batch, "process-batch")
     batches = [recordings[i : i + size] for i in range(0, len(recordings), size)]
     futures = [process.submit(batch, settings) for batch in batches]
     results: list[CallResult] = []

@@ -33,7 +33,7 @@ from typing import Any
 import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
-from flows.env import prefect_server
+from flows.env import prefect_server, uncached_task
 from flows.rubrics import RubricKey, compile_by_id, rubric_of_call
 from pipeline import rows
 from pipeline import warehouse as wh
@@ -263,15 +263,7 @@ def rescore_flow(
     dates = [d for d in wh.partition_dates(warehouse, "calls") if since is None or d >= since]
     with night_lock(warehouse):
         if in_prefect:
-            from prefect import task
-            from prefect.cache_policies import NO_CACHE
-
-            part = task(
-                rescore_partition,
-                name="rescore-partition",
-                cache_policy=NO_CACHE,
-                persist_result=False,
-            )
+            part = uncached_task(rescore_partition, "rescore-partition")
             futures = [part.submit(warehouse, d, tuple(rubric_paths)) for d in dates]
             done = [f.result() for f in futures]
         else:

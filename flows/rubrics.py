@@ -7,7 +7,7 @@ warehouse's Parquet stack to start (about 0.2 s of CPU of every ``rubric apply``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from models.embed import get_embedder
@@ -103,10 +103,11 @@ def rubric_of_call(
     return same_language[0] if len(same_language) == 1 else None
 
 
-def transcripts_from_jsonl(
+def iter_json_objects(
     lines: Iterable[str],
-) -> Iterable[tuple[int, Mapping[str, Any] | None, str]]:
-    """Lazily parse ``rubric apply`` input: ``(line number, object or None, error)``."""
+) -> Iterator[tuple[int, Mapping[str, Any] | None, str]]:
+    """Lazily parse JSON Lines (``rubric apply``'s transcripts, ``rubric tune``'s labels):
+    ``(line number, object or None, error)`` per non-blank line."""
     import json
 
     for n, line in enumerate(lines, 1):

@@ -927,9 +927,10 @@ def _audio(request: Request, call_id: str, account: SignedIn) -> Response:
     return audio_response(path)
 
 
-def _lead_only(account: Account) -> None:
+def lead_only(account: Account, refusal: str) -> None:
+    """Refuse anyone but a QA lead: 403 with ``refusal`` (what the page is, for leads)."""
     if account.role != "lead":
-        raise HTTPException(403, "calibration is for QA leads")
+        raise HTTPException(403, refusal)
 
 
 def _suggest_command(state: ReviewApp) -> str:
@@ -939,7 +940,7 @@ def _suggest_command(state: ReviewApp) -> str:
 
 
 def _calibration(request: Request, account: SignedIn) -> Response:
-    _lead_only(account)
+    lead_only(account, "calibration is for QA leads")
     state = _state(request)
     reviews = state.store.latest_reviews()
     items, diffs = calibrate(reviews)
@@ -960,7 +961,7 @@ def _calibration(request: Request, account: SignedIn) -> Response:
 
 def _suggest_page(request: Request, account: SignedIn) -> Response:
     """The YAML patch ``earmark rubric suggest`` would write from the current reviews."""
-    _lead_only(account)
+    lead_only(account, "calibration is for QA leads")
     state = _state(request)
     proposals = suggest(state.store.latest_reviews(), state.warehouse, state.config)
     return _render(
@@ -977,7 +978,7 @@ def _suggest_page(request: Request, account: SignedIn) -> Response:
 
 def _suggest_file(account: SignedIn, request: Request) -> Response:
     """The same patch as a file to save (``suggestions.yaml``)."""
-    _lead_only(account)
+    lead_only(account, "calibration is for QA leads")
     state = _state(request)
     proposals = suggest(state.store.latest_reviews(), state.warehouse, state.config)
     return Response(

@@ -28,8 +28,15 @@ from pipeline.reason_trends import (
     reason_periods,
 )
 from review import charts
-from review.app import SignedIn, _render, _state, check_date, day_count, newest_night
-from review.auth import Account
+from review.app import (
+    SignedIn,
+    _render,
+    _state,
+    check_date,
+    day_count,
+    lead_only,
+    newest_night,
+)
 
 DEFAULT_DAYS = 28
 CHARTED = 12
@@ -43,11 +50,6 @@ def reasons_routes(app: FastAPI) -> None:
     app.add_api_route("/reasons/{reason_id}", _reason, methods=["GET"])
 
 
-def _lead_only(account: Account) -> None:
-    if account.role != "lead":
-        raise HTTPException(403, "contact reasons are for QA leads")
-
-
 def _period(
     request: Request,
     account: SignedIn,
@@ -57,7 +59,7 @@ def _period(
 ) -> ReasonsPeriod:
     """The reasons' period: ``since`` (a date) or the ``days`` to the newest night; with
     ``team``, that team's calls and the flags raised on them (403 for all but QA leads)."""
-    _lead_only(account)
+    lead_only(account, "contact reasons are for QA leads")
     state = _state(request)
     last = newest_night(state.warehouse, "call_reasons")
     check_date(since, "since")

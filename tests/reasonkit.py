@@ -28,9 +28,11 @@ AUDIO = "2026-11 calls/c2.wav"
 """A recording of the review tests' archive (reviewkit.build_archive)."""
 
 
-def flat_space() -> ReasonSpace:
-    zero = np.zeros(8, dtype=np.float32)
-    return ReasonSpace({"en": zero}, np.zeros((1, 8), np.float32), np.zeros((1, 8), np.float32))
+def flat_space(dim: int = 8) -> ReasonSpace:
+    """A reason space with no language offset (zero anchors) and blank small-talk lines:
+    hand-made ``dim``-long statement vectors are compared as they are."""
+    zero = np.zeros(dim, dtype=np.float32)
+    return ReasonSpace({"en": zero}, np.zeros((1, dim), np.float32), np.zeros((1, dim), np.float32))
 
 
 def write_night(root: str, date: str, topics: list[int]) -> None:

@@ -39,11 +39,12 @@ SPEAKER = {"unprofessional_conduct": "agent", "empathy": "agent"}
 DOUBTED = {"h13-zh-015"}
 
 
-def _label_files() -> list[tuple[str, str]]:
-    return sorted(tuple(p.name.split(".")[:2]) for p in LABELS.glob("*.tsv"))  # type: ignore[misc]
+def _items_in(folder: Path) -> list[tuple[str, str]]:
+    """``(item, language)`` of each ``ITEM.LANGUAGE.tsv`` in ``folder``, sorted."""
+    return sorted(tuple(p.name.split(".")[:2]) for p in folder.glob("*.tsv"))  # type: ignore[misc]
 
 
-@pytest.mark.parametrize(("item", "language"), _label_files())
+@pytest.mark.parametrize(("item", "language"), _items_in(LABELS))
 def test_every_marked_line_is_a_line_of_the_items_speaker_in_a_call_labelled_true(
     item: str, language: str
 ) -> None:
@@ -67,7 +68,9 @@ def test_every_marked_line_is_a_line_of_the_items_speaker_in_a_call_labelled_tru
 def _mined_items() -> list[tuple[str, str]]:
     """The labelled items whose shipped rubric has mined lines."""
     return [
-        (item, language) for item, language in _label_files() if BEGIN in _item_text(item, language)
+        (item, language)
+        for item, language in _items_in(LABELS)
+        if BEGIN in _item_text(item, language)
     ]
 
 
@@ -106,11 +109,7 @@ def test_the_shipped_mined_lines_are_the_labelled_ones(item: str, language: str)
     assert len(set(counters)) == len(counters)
 
 
-def _twin_files() -> list[tuple[str, str]]:
-    return sorted(tuple(p.name.split(".")[:2]) for p in TWINS.glob("*.tsv"))  # type: ignore[misc]
-
-
-@pytest.mark.parametrize(("item", "language"), _twin_files())
+@pytest.mark.parametrize(("item", "language"), _items_in(TWINS))
 def test_every_twin_rewrites_a_line_marked_for_sure(item: str, language: str) -> None:
     sure = {(call_id, i) for call_id, (lines, _) in marks(item, language).items() for i in lines}
     rewritten = twins(item, language)
@@ -118,11 +117,7 @@ def test_every_twin_rewrites_a_line_marked_for_sure(item: str, language: str) ->
     assert all(text.strip() for text in rewritten.values())
 
 
-def _written_files() -> list[tuple[str, str]]:
-    return sorted(tuple(p.name.split(".")[:2]) for p in WRITTEN.glob("*.tsv"))  # type: ignore[misc]
-
-
-@pytest.mark.parametrize(("item", "language"), _written_files())
+@pytest.mark.parametrize(("item", "language"), _items_in(WRITTEN))
 def test_written_lines_have_both_labels_and_none_twice(item: str, language: str) -> None:
     lines = written(item, language)
     texts = [x.text for x in lines]

@@ -69,12 +69,22 @@ def test_an_item_without_meaning_cannot_be_tuned(
     assert "[R012]" in capsys.readouterr().err
 
 
-def test_a_bad_label_line_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ('{"text": "hi", "present": "yes"}', "'present' must be true or false"),
+        ("present: yes", "not JSON"),
+        ('["hi", true]', "expected a JSON object, got list"),
+    ],
+)
+def test_a_bad_label_line_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str, why: str
+) -> None:
     labels = tmp_path / "bad.jsonl"
-    labels.write_text('{"text": "hi", "present": "yes"}\n', encoding="utf-8")
+    labels.write_text(f"\n{line}\n", encoding="utf-8")  # a blank line is skipped, not named
     args = ["rubric", "tune", "empathy", "--rubric", str(RUBRIC), "--labels", str(labels)]
     assert main(args) == 2
-    assert f"[C071] {labels}:1: not a label line" in capsys.readouterr().err
+    assert f"[C071] {labels}:2: not a label line ({why}" in capsys.readouterr().err
 
 
 def test_the_most_recall_at_the_precision_wins() -> None:

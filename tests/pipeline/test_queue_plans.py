@@ -20,6 +20,7 @@ from pipeline.queue import (
     merge_plan,
     plan_options_from_config,
     policy_from_config,
+    weights_from_config,
 )
 from pipeline.rows import queue_entry_from_row, queue_row
 from pipeline.rubric.schema import load_rubric
@@ -156,6 +157,11 @@ def test_priority_weights_are_settable() -> None:
     queue = build_review_queue(list(calls.values()), date="2026-12-01", weights=only_score)
     # a failed critical item scores 0, so it still leads; the missed script comes next
     assert [q.call_id for q in queue][:2] == ["swear", "sloppy"]
+
+
+def test_the_configs_priority_defaults_are_the_weights_defaults() -> None:
+    # written twice: [queue.priority] (bounds, cheap to import) and PriorityWeights (docs)
+    assert weights_from_config(Config()) == PriorityWeights()
 
 
 def test_call_priority_formula() -> None:

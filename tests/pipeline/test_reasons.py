@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from reasonkit import flat_space
 
 from flows.reasons import space_for
 from models.embed import get_embedder
@@ -294,13 +295,8 @@ def _st(call_id: str, vector: list[float], date: str = "2026-11-02", lang: str =
     return Statement(call_id, date, lang, call_id, 1.0, 2.0, v / np.linalg.norm(v))
 
 
-def _flat_space() -> ReasonSpace:
-    zero = np.zeros(3, dtype=np.float32)
-    return ReasonSpace({"en": zero}, np.zeros((1, 3), np.float32), np.zeros((1, 3), np.float32))
-
-
 def test_assign_opens_joins_and_withdraws_exactly() -> None:
-    space = _flat_space()
+    space = flat_space(3)
     a, b, c = _st("a", [1, 0, 0]), _st("b", [0.9, 0.1, 0]), _st("c", [0, 0, 1])
     reasons, done = assign([a, b, c], [], space)
     assert [x.reason_id for x in done] == ["R0001", "R0001", "R0002"]
@@ -360,7 +356,7 @@ def test_repeat_contacts_by_reason_link_the_earlier_call() -> None:
 
 def test_reason_calls_read_signals_from_findings(tmp_path: Path) -> None:
     root = str(tmp_path)
-    space = _flat_space()
+    space = flat_space(3)
     s = _st("call-1", [1, 0, 0])
     update_reasons(root, [s], space)
     wh.upsert(root, "calls", {"2026-11-02": [{"call_id": "call-1", "team_id": "T1"}]})
@@ -408,7 +404,7 @@ def test_a_jump_in_dissatisfaction_within_a_steady_reason_is_flagged() -> None:
 
 
 def test_a_call_whose_statement_changed_moves_and_counts_once(tmp_path: Path) -> None:
-    root, space = str(tmp_path), _flat_space()
+    root, space = str(tmp_path), flat_space(3)
     a, b = _st("a", [1, 0, 0]), _st("b", [1, 0.1, 0])
     update_reasons(root, [a, b], space)
     assert [(r.reason_id, r.n_calls) for r in read_reasons(root)] == [("R0001", 2)]
@@ -436,7 +432,7 @@ def test_a_night_killed_between_its_writes_leaves_no_reason_id_to_reuse(
 ) -> None:
     """The night writes three things (calls' reasons, the catalogue, the language means);
     killed after the first or the second, its re-run and the next night stay consistent."""
-    root, space = str(tmp_path), _flat_space()
+    root, space = str(tmp_path), flat_space(3)
     update_reasons(root, [_st("a", [1, 0, 0])], space)
     writes = {"n": 0}
 
@@ -466,7 +462,7 @@ def test_a_night_killed_between_its_writes_leaves_no_reason_id_to_reuse(
 
 
 def test_a_repeat_before_the_period_is_still_counted_in_it(tmp_path: Path) -> None:
-    root, space = str(tmp_path), _flat_space()
+    root, space = str(tmp_path), flat_space(3)
     for call_id, date in (("a", "2026-10-30"), ("b", "2026-11-02")):
         wh.upsert(root, "calls", {date: [
             {"call_id": call_id, "customer_id": "C1", "started_at": f"{date}T09:00:00+00:00"}
@@ -481,7 +477,7 @@ def test_the_index_reads_a_night_once_and_again_when_it_changes(
 ) -> None:
     from pipeline import reason_store
 
-    root, space = str(tmp_path), _flat_space()
+    root, space = str(tmp_path), flat_space(3)
     update_reasons(root, [_st("a", [1, 0, 0])], space)
     index = reason_store.ReasonCallIndex(root)
     reads: list[list[str]] = []

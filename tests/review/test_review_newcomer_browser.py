@@ -110,6 +110,16 @@ def test_a_bad_time_is_caught_before_anything_typed_is_lost(
     assert review.coaching_note == "Good start."
 
 
+def _assert_evidence_wraps_on_a_phone(page: Page) -> None:
+    """On a phone's width the evidence wraps: its lines end inside the page."""
+    page.set_viewport_size({"width": 480, "height": 900})
+    width = page.evaluate("document.documentElement.scrollWidth")
+    evidence = page.evaluate(
+        "document.querySelector('#finding-agent_name .evidence li').getBoundingClientRect().right"
+    )
+    assert evidence <= width, (evidence, width)
+
+
 def test_a_long_rule_is_shortened_and_the_page_keeps_its_width(
     open_call: Callable[[str, str], Page],
 ) -> None:
@@ -120,12 +130,7 @@ def test_a_long_rule_is_shortened_and_the_page_keeps_its_width(
     expect(rule).to_have_attribute("title", NAMES_RULE)  # the whole rule, on hover
     shown = rule.inner_text()
     assert shown.endswith("…)") and len(shown) <= RULE_SHOWN_CHARS + 2
-    page.set_viewport_size({"width": 480, "height": 900})  # a phone: the evidence wraps
-    width = page.evaluate("document.documentElement.scrollWidth")
-    evidence = page.evaluate(
-        "document.querySelector('#finding-agent_name .evidence li').getBoundingClientRect().right"
-    )
-    assert evidence <= width
+    _assert_evidence_wraps_on_a_phone(page)
 
 
 def test_an_inspector_reads_the_rule_in_words_and_opens_it_as_written(
@@ -142,12 +147,7 @@ def test_an_inspector_reads_the_rule_in_words_and_opens_it_as_written(
     shown = written.inner_text()
     assert shown.endswith("…") and len(shown) <= RULE_SHOWN_CHARS
     assert page.evaluate("document.documentElement.scrollWidth") <= 1400
-    page.set_viewport_size({"width": 480, "height": 900})
-    width = page.evaluate("document.documentElement.scrollWidth")
-    evidence = page.evaluate(
-        "document.querySelector('#finding-agent_name .evidence li').getBoundingClientRect().right"
-    )
-    assert evidence <= width
+    _assert_evidence_wraps_on_a_phone(page)
 
 
 def test_a_quarantined_call_shows_why_and_no_player_or_form(

@@ -9,8 +9,10 @@ From each reviewed call's current review (the latest save), per rubric item:
 - a finding not detected and marked correct, with nothing added, is a true negative;
 - a detection marked incorrect with the item added as missed elsewhere counts as both a
   false positive and a false negative (it fired at the wrong moment);
-- a finding marked not applicable (``na``: the item had no occasion on the call) is
-  neither a hit nor a miss: it is counted apart and not among the calls reviewed.
+- a finding not detected and marked not applicable (``na``: the item had no occasion on
+  the call) is neither a hit nor a miss: it is counted apart and not among the calls
+  reviewed; a *detected* finding marked not applicable is a false positive (the detector
+  heard the behaviour on a call that gave it no occasion: a hold on a call with no hold).
 
 Precision = TP / (TP + FP), recall = TP / (TP + FN): low precision means the detector
 fires on the wrong words (tighten its phrases); low recall means it misses how agents
@@ -22,7 +24,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipeline.scoring import clock
@@ -36,13 +38,15 @@ class ItemAgreement:
 
     item_id: str
     reviewed: int = 0
-    """Reviewed calls that judged the item (a finding with a verdict, or a missed item)."""
+    """Reviewed calls that judged the item (a finding with a verdict other than not
+    applicable on an undetected finding, or a missed item)."""
     tp: int = 0
     fp: int = 0
     fn: int = 0
     tn: int = 0
     na: int = 0
-    """Calls whose inspector marked the item not applicable (in none of the above)."""
+    """Calls whose inspector marked an undetected item not applicable (in none of the
+    above; a detection marked so is a false positive)."""
 
     @property
     def precision(self) -> float:
@@ -95,12 +99,15 @@ def calibrate(reviews: Iterable[Review]) -> tuple[list[ItemAgreement], list[Disa
     >>> r = Review("c1", "lena", findings=(
     ...     FindingVerdict("r", 1, "greeting", True, "pass", "correct"),
     ...     FindingVerdict("r", 1, "rude", True, "fail", "incorrect"),
-    ...     FindingVerdict("r", 1, "hold", False, "fail", "na")),
+    ...     FindingVerdict("r", 1, "hold", False, "fail", "na"),
+    ...     FindingVerdict("r", 1, "transfer", True, "pass", "na")),
     ...     missed=(MissedItem("empathy", 12.0),))
     >>> items, diffs = calibrate([r])
     >>> [(i.item_id, i.reviewed, i.tp, i.fp, i.fn, i.na) for i in items]  # doctest: +NORMALIZE_WHITESPACE
     [('empathy', 1, 0, 0, 1, 0), ('greeting', 1, 1, 0, 0, 0),
-     ('hold', 0, 0, 0, 0, 1), ('rude', 1, 0, 1, 0, 0)]
+     ('hold', 0, 0, 0, 0, 1), ('rude', 1, 0, 1, 0, 0), ('transfer', 1, 0, 1, 0, 0)]
+    >>> [(d.item_id, d.kind, d.inspector) for d in diffs if d.item_id == "transfer"]
+    [('transfer', 'false positive', 'no occasion')]
     """
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     diffs: dict[tuple[str, str, str], Disagreement] = {}
@@ -109,18 +116,20 @@ def calibrate(reviews: Iterable[Review]) -> tuple[list[ItemAgreement], list[Disa
         for m in review.missed:
             missed[m.item_id].append(m)
         for f in review.findings:
-            if f.verdict == NOT_APPLICABLE:  # no occasion for the item: neither hit nor miss
+            if f.verdict == NOT_APPLICABLE and not f.detected:  # no occasion: neither
                 counts[f.item_id]["na"] += 1
                 continue
             counts[f.item_id]["reviewed"] += 1
             for cell in _cells(f.detected, f.verdict, f.item_id in missed):
                 counts[f.item_id][cell] += 1
-            if f.verdict == "incorrect":
+            if f.verdict != "correct":
                 d = _disagreement(
                     review, f.item_id, "fp" if f.detected else "fn", f.detected, f.note
                 )
+                if f.verdict == NOT_APPLICABLE:  # detected on a call with no occasion for it
+                    d = replace(d, inspector="no occasion")
                 diffs[(d.call_id, d.item_id, d.kind)] = d
-        judged = {f.item_id for f in review.findings if f.verdict != NOT_APPLICABLE}
+        judged = {f.item_id for f in review.findings if f.detected or f.verdict != NOT_APPLICABLE}
         for item_id, found in missed.items():
             if item_id not in judged:
                 counts[item_id]["reviewed"] += 1

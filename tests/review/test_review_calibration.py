@@ -51,7 +51,7 @@ def known_reviews(store: ReviewStore) -> None:
                 _v("greeting", True, "correct"),  # TP
                 _v("forbidden_language", True, "correct"),  # TP
                 _v("empathy", False, "correct"),  # TN
-                _v("hold_etiquette", True, "na"),
+                _v("hold_etiquette", True, "na"),  # detected where no hold was: FP
             ),
             missed=(MissedItem("closing", 30.0),),  # FN, no finding judged
         )
@@ -74,7 +74,7 @@ EXPECTED = {
     "empathy": (2, 0, 0, 1, 1, 0, math.nan, 0.0),
     "forbidden_language": (3, 1, 2, 1, 0, 0, 1 / 3, 0.5),
     "greeting": (3, 3, 0, 0, 0, 0, 1.0, 1.0),
-    "hold_etiquette": (0, 0, 0, 0, 0, 2, math.nan, math.nan),
+    "hold_etiquette": (1, 0, 1, 0, 0, 1, 0.0, math.nan),
 }
 
 
@@ -94,6 +94,7 @@ def test_calibration_numbers(database_url: str) -> None:
         ("C1", "empathy", "false negative"),
         ("C1", "forbidden_language", "false positive"),
         ("C2", "closing", "false negative"),
+        ("C2", "hold_etiquette", "false positive"),
         ("C4", "forbidden_language", "false negative"),
         ("C4", "forbidden_language", "false positive"),
     ]
@@ -128,7 +129,7 @@ def test_calibration_report_text(tmp_path: Path) -> None:
     rows = [" ".join(line.split()) for line in lines]
     assert "forbidden_language 3 1 2 1 0 0 33% 50%" in rows
     assert "empathy 2 0 0 1 1 0 — 0%" in rows
-    assert "hold_etiquette 0 0 0 0 0 2 — —" in rows
+    assert "hold_etiquette 1 0 1 0 0 1 0% —" in rows
     assert "C4  forbidden_language: false positive" in text
     empty = calibration_report(tmp_path / "other")
     assert empty == "no reviews yet: nothing to calibrate\n"

@@ -12,7 +12,8 @@ import re
 
 from pipeline import errors
 
-_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def is_month(value: str) -> bool:
@@ -22,8 +23,27 @@ def is_month(value: str) -> bool:
     --------
     >>> is_month("2026-12"), is_month("2026-13"), is_month("2026-1"), is_month("2026-12 ")
     (True, False, False, False)
+    >>> is_month("\u0662\u0660\u0662\u0666-12")  # digits, but not ASCII ones
+    False
     """
     return _MONTH.fullmatch(value) is not None
+
+
+def is_date(value: str) -> bool:
+    """Whether ``value`` is a real date written ``YYYY-MM-DD`` (ASCII digits).
+
+    Examples
+    --------
+    >>> is_date("2026-02-28"), is_date("2026-02-30"), is_date("20260228"), is_date("2026-2-28")
+    (True, False, False, False)
+    """
+    if _DATE.fullmatch(value) is None:
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def iso_month(value: str) -> str:

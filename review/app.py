@@ -44,6 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pipeline import errors
 from pipeline import warehouse as wh
 from pipeline.config import Config
+from pipeline.periods import is_date
 from pipeline.queue import UNASSIGNED, plan_options_from_config
 from pipeline.reason_store import ReasonCallIndex
 from pipeline.triage import triage_calls
@@ -75,7 +76,6 @@ COOKIE = "earmark_session"
 MAX_FORM_BYTES = 256 * 1024
 SIGNIN_WINDOW_S = 300.0
 SIGNIN_MAX_FAILURES = 5
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(r"^(?:(\d+):)?(\d+(?:\.\d+)?)$")
 FAVICON = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
@@ -425,8 +425,8 @@ def _one(fields: Mapping[str, list[str]], name: str, default: str = "") -> str:
 
 
 def check_date(value: str | None, name: str) -> None:
-    """Refuse a query's ``name`` that is given and not ``YYYY-MM-DD`` (400)."""
-    if value is not None and not _DATE.match(value):
+    """Refuse a query's ``name`` that is given and not a date ``YYYY-MM-DD`` (400)."""
+    if value is not None and not is_date(value):
         raise HTTPException(400, f"{name} must be YYYY-MM-DD, got {value!r}")
 
 

@@ -18,11 +18,10 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
-from pipeline.periods import is_month
+from pipeline.periods import is_date, is_month
 from pipeline.reason_store import period_start
 from review import charts
 from review.app import (
-    _DATE,
     ReviewApp,
     SignedIn,
     _one,
@@ -191,7 +190,7 @@ def session_from_form(
     held_on = _one(fields, "held_on").strip()
     follow = _one(fields, "follow_up_on").strip()
     for name, value in (("held_on", held_on), ("follow_up_on", follow)):
-        if value and not (_DATE.match(value) and _is_date(value)):
+        if value and not is_date(value):
             raise HTTPException(400, f"{name} must be a date (YYYY-MM-DD), got {value!r}")
     if not held_on:
         raise HTTPException(400, "held_on: when was the session? (YYYY-MM-DD)")
@@ -220,14 +219,6 @@ def session_from_form(
 
 def _points(text: str) -> tuple[str, ...]:
     return tuple(line.strip()[:500] for line in text.splitlines() if line.strip())[:30]
-
-
-def _is_date(text: str) -> bool:
-    try:
-        dt.date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
 
 
 # ---------------------------------------------------------------- agents' answers

@@ -30,6 +30,11 @@ besides the CLI itself (the configuration, the warehouse, the review app, Prefec
 CASES = [
     (["report", "--team", "T1", "--out", "r.html", "--month", "2026-13"], "[C060]", "'2026-13'"),
     (["report", "--team", "T1", "--out", "r.html", "--month", "2026-1"], "[C060]", "'2026-1'"),
+    (  # digits, but not ASCII ones: month_days would fail on them later
+        ["report", "--team", "T1", "--out", "r.html", "--month", "\u0662\u0660\u0662\u0666-12"],
+        "[C060]",
+        "-12'",
+    ),
     (["run", "--archive", "a", "--since", "2026-02-30"], "[C040] --since", "'2026-02-30'"),
     (["run", "--archive", "a", "--date", "tomorrow"], "[C040] --date", "'tomorrow'"),
     (["backfill", "--archive", "a", "--from", "2026-11-31"], "[C040] --from", "'2026-11-31'"),

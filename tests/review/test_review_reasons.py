@@ -86,6 +86,7 @@ def test_reason_page_lists_its_calls_with_the_moment_to_play(reasons_client: Tes
     assert "repeat of" in steady and f"{LAST[:8]}01-00" in steady
     assert reasons_client.get("/reasons/R9999").status_code == 404
     assert reasons_client.get("/reasons?since=yesterday").status_code == 400
+    assert reasons_client.get("/reasons?since=2026-02-30").status_code == 400  # not a day
 
 
 def test_the_monthly_report_names_the_reason_that_rose(built: tuple[Path, Path]) -> None:

@@ -32,8 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     try:  # dates and months are checked as they are parsed, before anything is loaded
         args = parser.parse_args(argv)
-        if getattr(args, "check", None):  # what the options say together (a date range)
-            args.check(args)
+        if getattr(args, "check_args", None):  # what the options say together (a date range)
+            args.check_args(args)
     except EarmarkError as exc:
         print(f"earmark: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -208,7 +208,7 @@ def _parser() -> argparse.ArgumentParser:
     backfill.add_argument("--batch-calls", type=int, default=20, help="calls per Prefect task (20)")
     _add_compute(backfill)
     _add_verbose(backfill)
-    backfill.set_defaults(func=cmd_backfill, check=_check_backfill_range)
+    backfill.set_defaults(func=cmd_backfill, check_args=_check_backfill_range)
 
     serve = sub.add_parser("serve", help="the inspectors' review web app")
     serve.add_argument("--warehouse", required=True)

@@ -6,6 +6,11 @@ kept until the partition's files change, so a dashboard over 90 days reads only 
 nights written since it was last drawn. Inspector verdicts come from the review store:
 an item is *confirmed* as the detector said when the inspector marked the finding
 correct, and flipped (pass ↔ fail) when they marked it incorrect.
+
+The pass rates the pages coach from (the heat map, the weekly and per-item rates, the
+follow-ups, the monthly focus) are *judged*: every call's detector outcome, except where an
+inspector's current review says otherwise (a finding marked incorrect, or an item added as
+missed): there the inspector's verdict wins (see :func:`judged_items`).
 """
 
 from __future__ import annotations
@@ -115,7 +120,20 @@ class QueuedPlan:
     plan_s: float
 
 
-_CALLS, _ITEMS, _QUEUE = (pa.schema(columns(r)) for r in (ScoredCall, ItemCount, QueuedPlan))
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    """A row of :attr:`Summary.outcomes`: a judged (pass or fail) item of a call, as the
+    detector said, under the call's chosen rubric version."""
+
+    call_id: str
+    item_id: str
+    detected: bool
+    outcome: str
+
+
+_CALLS, _ITEMS, _QUEUE, _OUTCOMES = (
+    pa.schema(columns(r)) for r in (ScoredCall, ItemCount, QueuedPlan, CallOutcome)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +146,9 @@ class Summary:
     """:class:`ItemCount` rows: detector pass/fail counts per agent, day and item."""
     queue: pa.Table
     """:class:`QueuedPlan` rows."""
+    outcomes: pa.Table = field(default_factory=_OUTCOMES.empty_table)
+    """:class:`CallOutcome` rows: what :attr:`items` counts, call by call (an inspector's
+    verdict replaces one of them, see :func:`judged_items`)."""
 
 
 DEFAULT_DAYS = 90  # the period a scorecard or dashboard shows unless asked
@@ -167,11 +188,15 @@ class FeedbackIndex:
         calls = pa.concat_tables([p.calls for p in parts]) if parts else _CALLS.empty_table()
         items = pa.concat_tables([p.items for p in parts]) if parts else _ITEMS.empty_table()
         queue = pa.concat_tables([p.queue for p in parts]) if parts else _QUEUE.empty_table()
+        outcomes = (
+            pa.concat_tables([p.outcomes for p in parts]) if parts else _OUTCOMES.empty_table()
+        )
         if team_id is not None:
             calls = calls.filter(pc.equal(calls["team_id"], team_id))
             items = items.filter(pc.equal(items["team_id"], team_id))
             queue = queue.filter(pc.equal(queue["team_id"], team_id))
-        return Summary(calls, items, queue)
+            outcomes = outcomes.filter(pc.is_in(outcomes["call_id"], value_set=calls["call_id"]))
+        return Summary(calls, items, queue, outcomes)
 
     def warm(self, days: int = DEFAULT_DAYS) -> None:
         """Read the newest ``days`` nights ahead of the first page that needs them (the
@@ -193,7 +218,7 @@ def summarise_partition(root: str | Path, date: str) -> Summary:
         root,
         "findings",
         date,
-        columns=["call_id", "rubric_id", "rubric_version", "item_id", "outcome"],
+        columns=["call_id", "rubric_id", "rubric_version", "item_id", "detected", "outcome"],
     )
     queue = wh.read_partition(
         root,
@@ -220,9 +245,20 @@ def summarise_partition(root: str | Path, date: str) -> Summary:
         ],
         schema=_CALLS,
     )
-    items = _ITEMS.empty_table()
+    items, outcomes = _ITEMS.empty_table(), _OUTCOMES.empty_table()
     if findings is not None and findings.num_rows and chosen.num_rows:
-        items = _item_counts(findings, chosen, calls, date)
+        kept = _chosen_findings(findings, chosen, calls)
+        items = _item_counts(kept, calls, date)
+        judged = kept.filter(pc.is_in(kept["outcome"], value_set=pa.array(["pass", "fail"])))
+        outcomes = pa.table(
+            [
+                judged["call_id"],
+                judged["item_id"],
+                pc.fill_null(judged["detected"], False),
+                judged["outcome"],
+            ],
+            schema=_OUTCOMES,
+        )
     q = _QUEUE.empty_table()
     if queue is not None and queue.num_rows:
         q = pa.table(
@@ -239,20 +275,23 @@ def summarise_partition(root: str | Path, date: str) -> Summary:
             ],
             schema=_QUEUE,
         )
-    return Summary(call_table, items, q)
+    return Summary(call_table, items, q, outcomes)
 
 
-def _item_counts(findings: pa.Table, chosen: pa.Table, calls: pa.Table, date: str) -> pa.Table:
-    """Passes and failures per agent and item, of each call's chosen rubric version only."""
+def _chosen_findings(findings: pa.Table, chosen: pa.Table, calls: pa.Table) -> pa.Table:
+    """The findings of each call's chosen rubric version, of calls in ``calls`` only."""
     at = pc.index_in(findings["call_id"], value_set=chosen["call_id"])
     same_rubric = pc.and_(
         pc.equal(findings["rubric_id"], chosen["rubric_id"].take(at)),
         pc.equal(findings["rubric_version"], chosen["rubric_version"].take(at)),
     )
     kept = findings.filter(pc.fill_null(same_rubric, False))
+    return kept.filter(pc.is_in(kept["call_id"], value_set=calls["call_id"]))
+
+
+def _item_counts(kept: pa.Table, calls: pa.Table, date: str) -> pa.Table:
+    """Passes and failures per agent and item of the chosen findings ``kept``."""
     whose = pc.index_in(kept["call_id"], value_set=calls["call_id"])
-    kept = kept.filter(pc.is_valid(whose))
-    whose = pc.drop_null(whose)
     outcome = kept["outcome"]
     counted = pa.table(
         {
@@ -368,6 +407,64 @@ def confirmed_rates(
     return {k: Rate(p, f) for k, (p, f) in counts.items()}
 
 
+def inspector_heard(review: Review) -> dict[str, bool]:
+    """``item_id → whether the behaviour was there``, as the review says: a finding marked
+    correct was as the detector heard it, one marked incorrect the other way round, and an
+    item added as missed was there.
+
+    Examples
+    --------
+    >>> from review.store import FindingVerdict as V, MissedItem
+    >>> rude = V("r", 1, "rude", True, "fail", "incorrect")
+    >>> inspector_heard(Review("c1", "lena", findings=(rude,), missed=(MissedItem("empathy", 9.0),)))
+    {'rude': False, 'empathy': True}
+    """
+    heard = {f.item_id: f.detected != (f.verdict == "incorrect") for f in review.findings}
+    heard.update(dict.fromkeys((m.item_id for m in review.missed), True))
+    return heard
+
+
+def judged_items(summary: Summary, reviews: Iterable[Review]) -> pa.Table:
+    """:attr:`Summary.items` with the inspectors' verdicts winning: for each reviewed call
+    and item where the review says the behaviour was (or was not) there against what the
+    detector heard, the detector's pass becomes a fail or its fail a pass.
+
+    An item the detector left N/A stays N/A (its ``expect`` is not known here). The rows
+    added are :class:`ItemCount` corrections (a ``-1`` and a ``+1``), so every grouping of
+    the table (per agent, week, item) sums to the judged counts.
+    """
+    by_call = {r.call_id: r for r in reviews}
+    if not by_call or summary.outcomes.num_rows == 0:
+        return summary.items
+    mine = summary.outcomes.filter(
+        pc.is_in(summary.outcomes["call_id"], value_set=pa.array(list(by_call), pa.string()))
+    )
+    calls = summary.calls
+    row_of = {c: k for k, c in enumerate(calls["call_id"].to_pylist())}
+    agents, teams = calls["agent_id"].to_pylist(), calls["team_id"].to_pylist()
+    dates = calls["call_date"].to_pylist()
+    heard = {c: inspector_heard(r) for c, r in by_call.items()}
+    fixes: dict[str, list[object]] = defaultdict(list)
+    for c, item, detected, outcome in zip(*mine.to_pydict().values(), strict=True):
+        said = heard[c].get(item)
+        if said is None or said == detected or c not in row_of:
+            continue
+        k = row_of[c]
+        step = 1 if outcome == "fail" else -1  # fail → pass: one more pass, one fewer fail
+        for name, value in (
+            ("agent_id", agents[k]),
+            ("team_id", teams[k]),
+            ("call_date", dates[k]),
+            ("item_id", item),
+            ("passed", step),
+            ("failed", -step),
+        ):
+            fixes[name].append(value)
+    if not fixes:
+        return summary.items
+    return pa.concat_tables([summary.items, pa.table(fixes, schema=_ITEMS)])
+
+
 def _pass_of(rates: Mapping[tuple[str, ...], Rate], prefix: tuple[str, ...]) -> Rate:
     total = Rate()
     for k, v in rates.items():
@@ -388,17 +485,21 @@ class WeekRow:
     score: float
     """Mean detector score (NaN: no scored call)."""
     detector: Rate
+    """Judged pass rate: the detector's, with the inspector's verdict winning where one
+    exists (:func:`judged_items`)."""
     reviewed: int
     confirmed: Rate
 
 
 @dataclass(frozen=True, slots=True)
 class ItemRow:
-    """One rubric item over the period: detector and inspector-confirmed pass rates."""
+    """One rubric item over the period: detector, inspector-confirmed and judged pass rates."""
 
     item_id: str
     detector: Rate
     confirmed: Rate
+    judged: Rate = Rate()
+    """Every call, the inspector's verdict winning where one exists (:func:`judged_items`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -482,9 +583,12 @@ def scorecard(
     week = dict(zip(ids, calls["week"].to_pylist(), strict=True))
     all_reviews = list(reviews if reviews is not None else store.latest_reviews())
     mine = [r for r in all_reviews if r.call_id in week]
+    judged = judged_items(s, mine)
+    judged = _weeks_of(judged.filter(pc.equal(judged["agent_id"], agent_id)))
     by_item = confirmed_rates(mine, {c: () for c in week})
     det_item = _rates(items, ["item_id"])
-    weeks = _week_rows(first, last, _score_counts(calls, "week"), items, mine, week)
+    judged_item = _rates(judged, ["item_id"])
+    weeks = _week_rows(first, last, _score_counts(calls, "week"), judged, mine, week)
     item_ids = sorted({k[0] for k in det_item} | {k[0] for k in by_item})
     score_of = dict(zip(ids, scores, strict=True))
     date_of = dict(zip(ids, dates, strict=True))
@@ -517,12 +621,20 @@ def scorecard(
         last=last,
         weeks=weeks,
         items=tuple(
-            ItemRow(i, det_item.get((i,), Rate()), by_item.get((i,), Rate())) for i in item_ids
+            ItemRow(
+                i,
+                det_item.get((i,), Rate()),
+                by_item.get((i,), Rate()),
+                judged_item.get((i,), Rate()),
+            )
+            for i in item_ids
         ),
         reviewed=reviewed,
         highlights=tuple(sorted(highlights.values(), key=lambda h: h[1], reverse=True)),
         sessions=sessions,
-        follow_ups=tuple(follow_up(index, x, last=last) for x in sessions if x.item_id),
+        follow_ups=tuple(
+            follow_up(index, x, last=last, reviews=all_reviews) for x in sessions if x.item_id
+        ),
         praise=sum(len(x.strengths) for x in sessions),
         criticism=sum(len(x.improvements) for x in sessions),
         answers={a.call_id: a.kind for a in store.responses(agent_id=agent_id)},
@@ -530,17 +642,24 @@ def scorecard(
 
 
 def follow_up(
-    index: FeedbackIndex, session: CoachingSession, *, last: str, days: int = 28
+    index: FeedbackIndex,
+    session: CoachingSession,
+    *,
+    last: str,
+    days: int = 28,
+    reviews: Iterable[Review] = (),
 ) -> FollowUp:
-    """The coached item's detector pass rate in the agent's calls of the ``days`` before
-    the session and in those since it (up to ``last``)."""
+    """The coached item's judged pass rate (the detector's, the ``reviews`` winning where
+    they say otherwise) in the agent's calls of the ``days`` before the session and in
+    those since it (up to ``last``)."""
     held = dt.date.fromisoformat(session.held_on)
     start = (held - dt.timedelta(days=days)).isoformat()
     s = index.summary(start, max(last, session.held_on))
-    items = s.items.filter(
+    judged = judged_items(s, reviews)
+    items = judged.filter(
         pc.and_(
-            pc.equal(s.items["agent_id"], session.agent_id),
-            pc.equal(s.items["item_id"], session.item_id),
+            pc.equal(judged["agent_id"], session.agent_id),
+            pc.equal(judged["item_id"], session.item_id),
         )
     )
     before, since = Rate(), Rate()
@@ -611,7 +730,8 @@ class TeamView:
     items: tuple[str, ...]
     weeks: tuple[WeekRow, ...]
     heat: Mapping[tuple[str, str], Rate]
-    """``(agent, item)`` → detector pass rate."""
+    """``(agent, item)`` → judged pass rate: the detector's, the inspector's verdict
+    winning where one exists (:func:`judged_items`)."""
     confirmed: Mapping[tuple[str, str], Rate]
     """``(agent, item)`` → inspector-confirmed pass rate."""
     coverage: Mapping[tuple[str, str], int]
@@ -668,7 +788,7 @@ def team_view(
     agent = dict(zip(seen["call_id"].to_pylist(), seen["agent_id"].to_pylist(), strict=True))
     week = dict(zip(seen["call_id"].to_pylist(), seen["week"].to_pylist(), strict=True))
     mine = [r for r in all_reviews if r.call_id in week]
-    items = _weeks_of(s.items)
+    items = _weeks_of(judged_items(s, mine))
     heat = {(a, i): v for (a, i), v in _rates(items, ["agent_id", "item_id"]).items()}
     confirmed = confirmed_rates(mine, {c: (a,) for c, a in agent.items()})
     per_agent = _score_counts(calls, "agent_id")

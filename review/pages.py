@@ -46,6 +46,9 @@ from review.scope import may_see_agent, may_see_team, teams_of
 from review.store import CoachingSession
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+JUDGED = "passed (inspector's verdict wins)"
+"""The name of a judged pass rate's series: every call, the inspector's verdict winning
+over the detector's where one exists (:func:`review.feedback.judged_items`)."""
 
 
 def feedback_routes(app: FastAPI) -> None:
@@ -124,7 +127,7 @@ def scorecard_charts(card: Scorecard) -> dict[str, Markup]:
         "weekly": charts.line_chart(
             labels,
             [
-                charts.Series("detector", [_pct(w.detector.rate) for w in card.weeks]),
+                charts.Series(JUDGED, [_pct(w.detector.rate) for w in card.weeks]),
                 charts.Series("inspector-confirmed", [_pct(w.confirmed.rate) for w in card.weeks]),
             ],
             unit="%",
@@ -133,7 +136,7 @@ def scorecard_charts(card: Scorecard) -> dict[str, Markup]:
         "items": charts.bar_chart(
             [i.item_id for i in card.items],
             [
-                charts.Series("detector", [_pct(i.detector.rate) for i in card.items]),
+                charts.Series(JUDGED, [_pct(i.judged.rate) for i in card.items]),
                 charts.Series("inspector-confirmed", [_pct(i.confirmed.rate) for i in card.items]),
             ],
             y_max=100,
@@ -332,7 +335,7 @@ def team_charts(view: TeamView, *, link: bool = True) -> dict[str, Markup]:
             labels,
             [
                 charts.Series("mean score", [_none(w.score) for w in view.weeks]),
-                charts.Series("detector pass %", [_pct(w.detector.rate) for w in view.weeks]),
+                charts.Series(f"{JUDGED} %", [_pct(w.detector.rate) for w in view.weeks]),
                 charts.Series("confirmed pass %", [_pct(w.confirmed.rate) for w in view.weeks]),
             ],
             empty="no calls in the period",

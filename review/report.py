@@ -149,7 +149,7 @@ def monthly_check(
         month=month,
         view=view,
         before=before,
-        follow_ups=tuple(follow_up(index, s, last=last) for s in held),
+        follow_ups=tuple(follow_up(index, s, last=last, reviews=reviews) for s in held),
         focus=tuple(focus),
         reasons=month_reasons(warehouse, config, team_id, month),
         not_scored=not_scored(warehouse, team_id, first=first, last=last, scored=view),

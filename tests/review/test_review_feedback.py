@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from reviewkit import (
+    RUBRIC,
     build_archive,
     build_history,
     build_warehouse,
@@ -42,7 +43,15 @@ from review.report import (
     render_report,
     report_markdown,
 )
-from review.store import AgentResponse, CoachingSession, Review, ReviewStore, make_engine
+from review.store import (
+    AgentResponse,
+    CoachingSession,
+    FindingVerdict,
+    MissedItem,
+    Review,
+    ReviewStore,
+    make_engine,
+)
 
 
 @pytest.fixture(scope="module")
@@ -414,3 +423,38 @@ def test_a_quarantined_call_is_in_no_count_or_mean_and_the_report_says_so(
     assert (
         f"{len(team) - 1} scored calls, 1 quarantined (left out of the counts and means)" in printed
     )
+
+
+def test_the_inspectors_verdict_wins_over_the_detector_in_every_pass_rate(
+    built: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A finding an inspector overruled no longer counts against the agent, and an item
+    they added as missed counts: in the heat map, the scorecard, the weeks and the focus."""
+    _, warehouse = built
+    store = ReviewStore(f"sqlite:///{tmp_path / 'reviews.sqlite'}")
+    index = FeedbackIndex(warehouse)
+
+    def month() -> tuple[Rate, Rate, Rate]:
+        days = {"first": "2026-11-16", "last": "2026-11-30"}  # the fixture nights, no history
+        view = team_view(index, store, make_config(), "TEAM-01", **days)
+        card = scorecard(index, store, "A1", **days)
+        judged = next(i.judged for i in card.items if i.item_id == "forbidden_language")
+        return view.heat[("A1", "forbidden_language")], view.heat[("A1", "empathy")], judged
+
+    # A1's five November calls all failed both items, as the detector heard them.
+    assert month() == (Rate(0, 5), Rate(0, 5), Rate(0, 5))
+    store.save_review(
+        Review(
+            "C-LENA-1",
+            "lena",
+            findings=(FindingVerdict(RUBRIC, 3, "forbidden_language", True, "fail", "incorrect"),),
+            missed=(MissedItem("empathy", 9.0),),
+        )
+    )
+    assert month() == (Rate(1, 4), Rate(1, 4), Rate(1, 4))
+    check = monthly_check(warehouse, make_config(), "TEAM-01", "2026-11", store=store)
+    (week,) = (w for w in check.view.weeks if w.week == "2026-W47")
+    # seven calls that week (A1's five, A2's and A3's), two passes and three fails each:
+    # the review turned two of the fails
+    assert week.detector == Rate(2 * 7 + 2, 3 * 7 - 2)
+    assert check.view.heat[("A1", "forbidden_language")] == Rate(1, 4)

@@ -223,3 +223,25 @@ def test_a_bad_time_shows_the_form_again_as_typed_with_the_error_beside_it(
     assert saved is not None and saved.missed == (
         MissedItem("empathy", 4.0, "I'm sorry to hear that"),
     )
+
+
+def test_a_finding_the_inspector_overruled_is_no_longer_the_calls_headline(
+    client: TestClient,
+) -> None:
+    sign_in(client, "lena")
+    before = client.get("/call/C-LENA-1").text
+    first_reason = re.search(r'<ul class="reasons"><li>([^<]*)', before)
+    assert first_reason and first_reason.group(1).startswith("critical: forbidden_language")
+    saved = client.post("/call/C-LENA-1", data=_form(csrf_of(before)))
+    page = client.get(saved.headers["location"]).text
+    reasons = page[page.index('<ul class="reasons">') : page.index("</ul>", page.index("reasons"))]
+    # the standing reason first, the overruled one struck through after it, saying by whom
+    assert re.search(r'<ul class="reasons"><li>customer escalation</li>', reasons)
+    assert re.search(
+        r'<li class="overruled"><del>critical: forbidden_language[^<]*</del> '
+        r'<span class="muted small">overruled by lena</span></li>',
+        reasons,
+    )
+    cards = re.findall(r'<article class="finding ([^"]*)"[^>]*id="finding-([a-z_]+)"', page)
+    assert {item for kind, item in cards if "overruled" in kind} == {"forbidden_language"}
+    assert "overruled by lena" in page[page.index('id="finding-forbidden_language"') :]

@@ -21,7 +21,7 @@ import math
 import os
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +34,7 @@ from pipeline.config import Config, usable_cores
 from pipeline.reason_store import period_start
 from pipeline.shapes import columns
 from review.calibration import ItemAgreement, calibrate
+from review.items import ItemInfo, configured_items, not_skills
 from review.store import CoachingSession, Review, ReviewStore
 
 PRAISE_TARGET = (3.0, 5.0)
@@ -392,15 +393,20 @@ def _score_counts(calls: pa.Table, key: str) -> dict[str, tuple[int, float]]:
 
 
 def confirmed_rates(
-    reviews: Iterable[Review], key: Mapping[str, tuple[str, ...]]
+    reviews: Iterable[Review],
+    key: Mapping[str, tuple[str, ...]],
+    *,
+    skip: Container[str] = frozenset(),
 ) -> dict[tuple[str, ...], Rate]:
     """Inspector-confirmed pass/fail per ``key[call_id] + (item_id,)`` (calls not in
-    ``key`` are skipped)."""
+    ``key``, and items in ``skip``, are left out)."""
     counts: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
     for r in reviews:
         if r.call_id not in key:
             continue
         for f in r.findings:
+            if f.item_id in skip:
+                continue
             said = confirmed_outcome(f.detector_outcome, f.verdict)
             if said is not None:
                 counts[(*key[r.call_id], f.item_id)][said != "pass"] += 1
@@ -463,6 +469,15 @@ def judged_items(summary: Summary, reviews: Iterable[Review]) -> pa.Table:
     if not fixes:
         return summary.items
     return pa.concat_tables([summary.items, pa.table(fixes, schema=_ITEMS)])
+
+
+def _skills(items: pa.Table, skip: frozenset[str]) -> pa.Table:
+    """Item counts without the items in ``skip`` (not the agent's skills)."""
+    if not skip or items.num_rows == 0:
+        return items
+    return items.filter(
+        pc.invert(pc.is_in(items["item_id"], value_set=pa.array(sorted(skip), pa.string())))
+    )
 
 
 def _pass_of(rates: Mapping[tuple[str, ...], Rate], prefix: tuple[str, ...]) -> Rate:
@@ -548,6 +563,8 @@ class Scorecard:
     criticism: int
     answers: Mapping[str, str] = field(default_factory=dict)
     """``call_id → "acknowledge" | "dispute"``: the agent's latest answer to its review."""
+    titles: Mapping[str, str] = field(default_factory=dict)
+    """``item_id → title`` of the configured rubrics' items."""
 
 
 def scorecard(
@@ -558,6 +575,7 @@ def scorecard(
     first: str,
     last: str,
     reviews: Sequence[Review] | None = None,
+    items: Mapping[str, ItemInfo] | None = None,
 ) -> Scorecard:
     """An agent's weeks, items, reviewed calls, highlights and coaching, ``first``..``last``.
 
@@ -573,22 +591,26 @@ def scorecard(
         Inclusive ``YYYY-MM-DD`` bounds.
     reviews
         The current reviews to use (default: every call's latest).
+    items
+        The configured rubrics' items (:func:`review.items.configured_items`): those that
+        are not the agent's skills (the customer's, informational) are left out.
     """
+    skip = not_skills(items or {})
     s = index.summary(first, last)
     calls = _weeks_of(s.calls.filter(pc.equal(s.calls["agent_id"], agent_id)))
-    items = _weeks_of(s.items.filter(pc.equal(s.items["agent_id"], agent_id)))
+    counts = _weeks_of(_skills(s.items.filter(pc.equal(s.items["agent_id"], agent_id)), skip))
     ids, dates = calls["call_id"].to_pylist(), calls["call_date"].to_pylist()
     scores = calls["score"].to_pylist()
     teams = calls["team_id"].to_pylist()
     week = dict(zip(ids, calls["week"].to_pylist(), strict=True))
     all_reviews = list(reviews if reviews is not None else store.latest_reviews())
     mine = [r for r in all_reviews if r.call_id in week]
-    judged = judged_items(s, mine)
+    judged = _skills(judged_items(s, mine), skip)
     judged = _weeks_of(judged.filter(pc.equal(judged["agent_id"], agent_id)))
-    by_item = confirmed_rates(mine, {c: () for c in week})
-    det_item = _rates(items, ["item_id"])
+    by_item = confirmed_rates(mine, {c: () for c in week}, skip=skip)
+    det_item = _rates(counts, ["item_id"])
     judged_item = _rates(judged, ["item_id"])
-    weeks = _week_rows(first, last, _score_counts(calls, "week"), judged, mine, week)
+    weeks = _week_rows(first, last, _score_counts(calls, "week"), judged, mine, week, skip=skip)
     item_ids = sorted({k[0] for k in det_item} | {k[0] for k in by_item})
     score_of = dict(zip(ids, scores, strict=True))
     date_of = dict(zip(ids, dates, strict=True))
@@ -638,6 +660,7 @@ def scorecard(
         praise=sum(len(x.strengths) for x in sessions),
         criticism=sum(len(x.improvements) for x in sessions),
         answers={a.call_id: a.kind for a in store.responses(agent_id=agent_id)},
+        titles={i: info.title for i, info in (items or {}).items()},
     )
 
 
@@ -728,6 +751,8 @@ class TeamView:
     last: str
     agents: tuple[str, ...]
     items: tuple[str, ...]
+    """The agents' skills judged in the period: the customer's and informational items
+    (:mod:`review.items`) are not among them, nor in any rate."""
     weeks: tuple[WeekRow, ...]
     heat: Mapping[tuple[str, str], Rate]
     """``(agent, item)`` → judged pass rate: the detector's, the inspector's verdict
@@ -742,6 +767,8 @@ class TeamView:
     listening: tuple[Listening, ...]
     agreement: tuple[ItemAgreement, ...]
     sessions: tuple[CoachingSession, ...]
+    titles: Mapping[str, str] = field(default_factory=dict)
+    """``item_id → title`` of the configured rubrics' items."""
 
     @property
     def coverage_met(self) -> float:
@@ -788,9 +815,11 @@ def team_view(
     agent = dict(zip(seen["call_id"].to_pylist(), seen["agent_id"].to_pylist(), strict=True))
     week = dict(zip(seen["call_id"].to_pylist(), seen["week"].to_pylist(), strict=True))
     mine = [r for r in all_reviews if r.call_id in week]
-    items = _weeks_of(judged_items(s, mine))
+    catalogue = configured_items(config)
+    skip = not_skills(catalogue)
+    items = _weeks_of(_skills(judged_items(s, mine), skip))
     heat = {(a, i): v for (a, i), v in _rates(items, ["agent_id", "item_id"]).items()}
-    confirmed = confirmed_rates(mine, {c: (a,) for c, a in agent.items()})
+    confirmed = confirmed_rates(mine, {c: (a,) for c, a in agent.items()}, skip=skip)
     per_agent = _score_counts(calls, "agent_id")
     pairs = calls.group_by(["agent_id", "week"]).aggregate([])
     coverage = dict.fromkeys(
@@ -799,7 +828,7 @@ def team_view(
     for r in mine:
         coverage[(agent[r.call_id], week[r.call_id])] += 1
     agents_of = list(per_agent)
-    weeks = _week_rows(first, last, _score_counts(calls, "week"), items, mine, week)
+    weeks = _week_rows(first, last, _score_counts(calls, "week"), items, mine, week, skip=skip)
     agents = tuple(sorted(set(agents_of)))
     return TeamView(
         team_id=team_id,
@@ -807,6 +836,7 @@ def team_view(
         last=last,
         agents=agents,
         items=tuple(sorted({i for _a, i in heat})),
+        titles={i: info.title for i, info in catalogue.items()},
         weeks=weeks,
         heat=heat,
         confirmed={(k[0], k[1]): v for k, v in confirmed.items()},
@@ -827,12 +857,14 @@ def _week_rows(
     items: pa.Table,
     reviews: Sequence[Review],
     week: Mapping[str, str],
+    *,
+    skip: frozenset[str] = frozenset(),
 ) -> tuple[WeekRow, ...]:
     """The weeks ``first``..``last`` from the first with a call: ``scores`` (calls, mean
     score) and detector ``items`` (with their ``week``) per week, and the ``reviews`` of
     the calls ``week`` dates."""
     det_week = _rates(items, ["week"])
-    by_week = confirmed_rates(reviews, {c: (w,) for c, w in week.items()})
+    by_week = confirmed_rates(reviews, {c: (w,) for c, w in week.items()}, skip=skip)
     reviewed = Counter(week[r.call_id] for r in reviews)
     return _from_first_call(
         WeekRow(

@@ -42,6 +42,7 @@ from review.feedback import (
     scorecard,
     team_view,
 )
+from review.items import configured_items
 from review.scope import may_see_agent, may_see_team, teams_of
 from review.store import CoachingSession
 
@@ -91,7 +92,7 @@ def _agent(
 ) -> Response:
     state = _state(request)
     first, last = period(state.warehouse, days=days, month=month)
-    card = scorecard(state.feedback, state.store, agent_id, first=first, last=last)
+    card = _scorecard(state, agent_id, first=first, last=last)
     if not may_see_agent(
         account, agent_id, card.team_id, state.config, date=last, warehouse=state.warehouse
     ):
@@ -113,6 +114,12 @@ def _agent(
             "nav_teams": _nav_teams(state, account, last),
         },
     )
+
+
+def _scorecard(state: ReviewApp, agent_id: str, *, first: str, last: str) -> Scorecard:
+    """The agent's scorecard, of the configured rubrics' skills."""
+    items = configured_items(state.config)
+    return scorecard(state.feedback, state.store, agent_id, first=first, last=last, items=items)
 
 
 def scorecard_charts(card: Scorecard) -> dict[str, Markup]:
@@ -175,7 +182,7 @@ def _save_session(
     if account.role not in ("inspector", "lead"):
         raise HTTPException(403, "coaching sessions are recorded by inspectors and leads")
     first, last = period(state.warehouse, days=None, month=None)
-    card = scorecard(state.feedback, state.store, agent_id, first=first, last=last)
+    card = _scorecard(state, agent_id, first=first, last=last)
     if not card.team_id or not may_see_agent(
         account, agent_id, card.team_id, state.config, date=last, warehouse=state.warehouse
     ):

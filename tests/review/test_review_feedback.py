@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from reviewkit import (
@@ -27,6 +28,7 @@ from reviewkit import (
 
 from flows.cli import main
 from pipeline import warehouse as wh
+from pipeline.config import DEFAULT_RUBRICS, Config
 from review import charts, data
 from review.feedback import (
     FeedbackIndex,
@@ -36,6 +38,7 @@ from review.feedback import (
     summarise_partition,
     team_view,
 )
+from review.items import configured_items
 from review.report import (
     closed_months,
     monthly_check,
@@ -454,7 +457,42 @@ def test_the_inspectors_verdict_wins_over_the_detector_in_every_pass_rate(
     assert month() == (Rate(1, 4), Rate(1, 4), Rate(1, 4))
     check = monthly_check(warehouse, make_config(), "TEAM-01", "2026-11", store=store)
     (week,) = (w for w in check.view.weeks if w.week == "2026-W47")
-    # seven calls that week (A1's five, A2's and A3's), two passes and three fails each:
-    # the review turned two of the fails
-    assert week.detector == Rate(2 * 7 + 2, 3 * 7 - 2)
+    # seven calls that week (A1's five, A2's and A3's), two passes and two fails of the
+    # agent's each (the customer's escalation is no rate of theirs): the review turned two
+    assert week.detector == Rate(2 * 7 + 2, 2 * 7 - 2)
     assert check.view.heat[("A1", "forbidden_language")] == Rate(1, 4)
+
+
+def _rubric_with_information(tmp_path: Path) -> Config:
+    """The shipped English rubric with ``empathy`` made informational (weight 0, neither a
+    flag nor critical), as a data engineer adds an item to count something."""
+    rubric = yaml.safe_load(Path(DEFAULT_RUBRICS["en"]).read_text(encoding="utf-8"))
+    for item in rubric["items"]:
+        if item["id"] == "empathy":
+            item.update(weight=0, flag=False, critical=False)
+        elif item["id"] == "greeting":  # the points stay 100
+            item["weight"] += 15
+    path = tmp_path / "inbound.yaml"
+    path.write_text(yaml.safe_dump(rubric, allow_unicode=True), encoding="utf-8")
+    return make_config().model_copy(update={"rubrics": {"en": str(path)}, "languages": ["en"]})
+
+
+def test_the_customers_items_and_information_are_no_skill_of_the_agents(
+    built: tuple[Path, Path], store: ReviewStore, tmp_path: Path
+) -> None:
+    """escalation_request is what the customer did (``speaker: customer``), empathy here
+    counts something (``weight: 0``, no flag): neither is in a heat map, a scorecard, a
+    week's rate or the monthly focus."""
+    _, warehouse = built
+    config = _rubric_with_information(tmp_path)
+    days = {"first": "2026-11-16", "last": "2026-11-30"}
+    view = team_view(FeedbackIndex(warehouse), store, config, "TEAM-01", **days)
+    assert view.items == ("closing", "forbidden_language", "greeting")
+    assert not {i for _a, i in view.heat} & {"escalation_request", "empathy"}
+    (week,) = (w for w in view.weeks if w.week == "2026-W47")
+    assert week.detector == Rate(2 * 7, 7)  # greeting and closing pass, the critical fails
+    card = scorecard(FeedbackIndex(warehouse), store, "A1", items=configured_items(config), **days)
+    assert [i.item_id for i in card.items] == ["closing", "forbidden_language", "greeting"]
+    check = monthly_check(warehouse, config, "TEAM-01", "2026-11", store=store)
+    # before, the escalations (failed in every call) and the history's empathy led it
+    assert [item for item, _rate in check.focus] == ["forbidden_language", "closing"]

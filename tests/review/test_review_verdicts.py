@@ -5,11 +5,24 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from reviewkit import csrf_of, sign_in
+from reviewkit import (
+    DATE,
+    RUBRIC,
+    build_archive,
+    build_warehouse,
+    csrf_of,
+    findings_of,
+    review_app,
+    sign_in,
+)
 
+from pipeline import rows
+from pipeline import warehouse as wh
+from pipeline.types import Finding
 from review.app import parse_time
 from review.store import FindingVerdict, MissedItem, Review, ReviewStore
 
@@ -245,3 +258,24 @@ def test_a_finding_the_inspector_overruled_is_no_longer_the_calls_headline(
     cards = re.findall(r'<article class="finding ([^"]*)"[^>]*id="finding-([a-z_]+)"', page)
     assert {item for kind, item in cards if "overruled" in kind} == {"forbidden_language"}
     assert "overruled by lena" in page[page.index('id="finding-forbidden_language"') :]
+
+
+def test_an_informational_item_is_never_a_fail_on_the_call_page(tmp_path: Path) -> None:
+    """``weight: 0`` and neither a flag nor critical: a data engineer counts something
+    with it. The call page shows it as information, after the failures."""
+    archive, warehouse = build_archive(tmp_path), build_warehouse(tmp_path)
+    counted = Finding(
+        "C-LENA-2", RUBRIC, 3, "asked_for_invoice", 1, False, "fail", 0.0,
+        title="Customer asks for an invoice",
+    )  # fmt: skip
+    findings = [*findings_of("C-LENA-2"), counted]
+    wh.upsert(warehouse, "findings", {DATE: [rows.finding_row(f) for f in findings]})
+    app = review_app(warehouse, archive, f"sqlite:///{tmp_path / 'r.sqlite'}")
+    with TestClient(app, follow_redirects=False) as client:
+        page = sign_in(client, "lena").get("/call/C-LENA-2").text
+    card = re.search(r'<article class="finding outcome-(\w+)[^>]*id="finding-asked_for_invoice">'
+                     r'(.*?)</header>', page, re.S)  # fmt: skip
+    assert card and card.group(1) == "info" and ">info</span>" in card.group(2)
+    assert ">fail<" not in card.group(2)
+    cards = re.findall(r'<article class="finding outcome-(\w+)', page)
+    assert cards.index("info") > max(k for k, c in enumerate(cards) if c == "fail")

@@ -3,6 +3,7 @@ check, the coaching and answer forms' refusals, the timeline's data, the report 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import threading
@@ -41,6 +42,7 @@ from review.feedback import (
 from review.items import configured_items
 from review.report import (
     closed_months,
+    focus_of,
     monthly_check,
     monthly_digests,
     render_report,
@@ -495,4 +497,31 @@ def test_the_customers_items_and_information_are_no_skill_of_the_agents(
     assert [i.item_id for i in card.items] == ["closing", "forbidden_language", "greeting"]
     check = monthly_check(warehouse, config, "TEAM-01", "2026-11", store=store)
     # before, the escalations (failed in every call) and the history's empathy led it
-    assert [item for item, _rate in check.focus] == ["forbidden_language", "closing"]
+    assert [f.item_id for f in check.focus] == ["forbidden_language", "closing"]
+
+
+def test_the_act_names_whom_to_coach_and_what_the_advice_rests_on(
+    built: tuple[Path, Path], store: ReviewStore
+) -> None:
+    _, warehouse = built
+    check = monthly_check(warehouse, make_config(), "TEAM-01", "2026-11", store=store)
+    forbidden = next(f for f in check.focus if f.item_id == "forbidden_language")
+    # A2 and A3 failed it in their one unreviewed call each: no pattern, no advice
+    assert [(c.agent_id, c.basis) for c in forbidden.agents] == [
+        ("A1", "0% of 5 calls, 1 reviewed")
+    ]
+    html = render_report(check)
+    act = html[html.index("Act: focus for next month") :]
+    title = configured_items(make_config())["forbidden_language"].title
+    assert forbidden.title == title and f"<strong>{title}</strong>" in act
+    assert "<li>A1: 0% of 5 calls, 1 reviewed</li>" in act
+    assert "few calls" not in act
+    digest = report_markdown(check)
+    assert "A1 (0% of 5 calls, 1 reviewed)" in digest
+
+    cells = {("A1", "x"): Rate(0, 1), ("A2", "x"): Rate(1, 2), ("A3", "x"): Rate(0, 3)}
+    (only,) = focus_of(dataclasses.replace(check.view, heat=cells, confirmed={}))
+    assert [(c.agent_id, c.basis, c.few) for c in only.agents] == [
+        ("A3", "0% of 3 calls, none reviewed", True),
+        ("A2", "33% of 3 calls, none reviewed", True),
+    ]

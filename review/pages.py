@@ -140,13 +140,12 @@ def scorecard_charts(card: Scorecard) -> dict[str, Markup]:
             unit="%",
             empty="no calls in the period",
         ),
-        "items": charts.bar_chart(
-            [i.item_id for i in card.items],
+        "items": charts.hbar_chart(
+            [card.titles.get(i.item_id, i.item_id) for i in card.items],
             [
                 charts.Series(JUDGED, [_pct(i.judged.rate) for i in card.items]),
                 charts.Series("inspector-confirmed", [_pct(i.confirmed.rate) for i in card.items]),
             ],
-            y_max=100,
             unit="%",
             empty="no calls in the period",
         ),
@@ -337,6 +336,7 @@ def team_charts(view: TeamView, *, link: bool = True) -> dict[str, Markup]:
             {k: v.rate for k, v in view.heat.items()},
             counts={k: v.n for k, v in view.heat.items()},
             links=links,
+            col_labels=view.titles,
         ),
         "trend": charts.line_chart(
             labels,
@@ -367,7 +367,7 @@ def team_charts(view: TeamView, *, link: bool = True) -> dict[str, Markup]:
             empty="no queues for this team in the period",
         ),
         "agreement": charts.bar_chart(
-            [i.item_id for i in view.agreement],
+            [view.titles.get(i.item_id, i.item_id) for i in view.agreement],
             [
                 charts.Series("agreement", [_pct(i.agreement) for i in view.agreement]),
                 charts.Series("precision", [_pct(i.precision) for i in view.agreement]),

@@ -528,6 +528,17 @@ class ReviewedCall:
 
 
 @dataclass(frozen=True, slots=True)
+class UnreviewedCall:
+    """A call of the agent no inspector has reviewed, with the skills it failed (as the
+    detector heard them): where a lead goes from a red cell."""
+
+    call_id: str
+    call_date: str
+    score: float
+    failed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class FollowUp:
     """The "check" of a coaching session: the coached item before and since."""
 
@@ -565,6 +576,8 @@ class Scorecard:
     """``call_id → "acknowledge" | "dispute"``: the agent's latest answer to its review."""
     titles: Mapping[str, str] = field(default_factory=dict)
     """``item_id → title`` of the configured rubrics' items."""
+    unreviewed: tuple[UnreviewedCall, ...] = ()
+    """The agent's calls not reviewed yet, newest first."""
 
 
 def scorecard(
@@ -661,7 +674,35 @@ def scorecard(
         criticism=sum(len(x.improvements) for x in sessions),
         answers={a.call_id: a.kind for a in store.responses(agent_id=agent_id)},
         titles={i: info.title for i, info in (items or {}).items()},
+        unreviewed=_unreviewed(s.outcomes, calls, {r.call_id for r in mine}, skip=skip),
     )
+
+
+def _unreviewed(
+    outcomes: pa.Table, calls: pa.Table, reviewed: set[str], *, skip: frozenset[str]
+) -> tuple[UnreviewedCall, ...]:
+    """The ``calls`` not in ``reviewed``, newest first, each with its failed skills."""
+    failed: dict[str, list[str]] = defaultdict(list)
+    mine = outcomes.filter(
+        pc.and_(
+            pc.is_in(outcomes["call_id"], value_set=calls["call_id"]),
+            pc.equal(outcomes["outcome"], "fail"),
+        )
+    )
+    for c, item in zip(mine["call_id"].to_pylist(), mine["item_id"].to_pylist(), strict=True):
+        if item not in skip:
+            failed[c].append(item)
+    rows = [
+        UnreviewedCall(c, d, _num(score), tuple(sorted(failed[c])))
+        for c, d, score in zip(
+            calls["call_id"].to_pylist(),
+            calls["call_date"].to_pylist(),
+            calls["score"].to_pylist(),
+            strict=True,
+        )
+        if c not in reviewed
+    ]
+    return tuple(sorted(rows, key=lambda u: (u.call_date, u.call_id), reverse=True))
 
 
 def follow_up(

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from markupsafe import escape
 from reviewkit import (
     RUBRIC,
     build_archive,
@@ -525,3 +526,29 @@ def test_the_act_names_whom_to_coach_and_what_the_advice_rests_on(
         ("A3", "0% of 3 calls, none reviewed", True),
         ("A2", "33% of 3 calls, none reviewed", True),
     ]
+
+
+def test_the_agent_page_shows_items_by_title_and_the_calls_not_reviewed(
+    feedback_app: FastAPI,
+) -> None:
+    titles = configured_items(make_config())
+    quinn = _client(feedback_app, "quinn")
+    page = quinn.get("/agents/A1?month=2026-11").text
+    empathy = str(escape(titles["empathy"].title))
+    assert f'<option value="empathy">{empathy}</option>' in page  # the coaching form
+    chart = page[page.index('<svg class="chart hbar"') :]
+    assert empathy.split()[0] in chart[: chart.index("</svg>")]
+    unreviewed = page[page.index('id="unreviewed"') :]
+    unreviewed = unreviewed[: unreviewed.index("</section>")]
+    # A1's calls of the month but the three lena reviewed, each linked, newest first
+    assert re.findall(r'<a href="/call/([^"]+)">', unreviewed) == [
+        "C-TRAVERSAL", "C-SYMLINK", "C-GONE", "C-ABSOLUTE",
+        "H-A1-5-2", "H-A1-5-1", "H-A1-4-2", "H-A1-4-1",
+    ]  # fmt: skip
+    assert empathy in unreviewed
+    team = quinn.get("/teams/TEAM-01?month=2026-11").text
+    heat = team[team.index('<svg class="chart heat"') :]
+    heat = heat[: heat.index("</svg>")]
+    assert titles["greeting"].title[:20] in heat and ">greeting<" not in heat
+    ada = _client(feedback_app, "ada").get("/agents/A1?month=2026-11").text
+    assert 'id="unreviewed"' not in ada  # an agent opens only their reviewed calls

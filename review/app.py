@@ -47,6 +47,7 @@ from pipeline.config import Config
 from pipeline.periods import is_date
 from pipeline.queue import UNASSIGNED, plan_options_from_config
 from pipeline.reason_store import ReasonCallIndex
+from pipeline.scoring import CRITICAL_PREFIX, distinct_reasons
 from pipeline.triage import triage_calls
 from review import charts, data
 from review.audio import audio_response, audio_status, resolve_audio
@@ -746,6 +747,9 @@ def _call_page(
     current = history[0] if history else None
     plan_options = plan_options_from_config(state.config)
     timeline = data.timeline_of(view, options=plan_options)
+    # the findings keep their order (the keys step through them as the plan plays); the
+    # reasons heading the page put what an inspector overruled last, struck through
+    overruled = overruled_items(view, current)
     return _render(
         request,
         "call.html",
@@ -754,6 +758,8 @@ def _call_page(
             "view": view,
             "current": current,
             "verdicts": {finding_key_of(f): f for f in current.findings} if current else {},
+            "overruled": overruled,
+            "reasons": call_reasons(view, overruled),
             "form": form or CallForm.of_review(current),
             "history": history,
             "timeline": charts.timeline(timeline),
@@ -778,6 +784,51 @@ def _call_page(
         },
         status_code=400 if form is not None and form.error else 200,
     )
+
+
+def overruled_items(view: data.CallView, review: Review | None) -> dict[str, str]:
+    """``finding key → who overruled it`` for the call's findings its current review marked
+    incorrect (the reviewer) or not applicable (the reviewer, "(not applicable)"): the
+    inspector overruled the detector there."""
+    if review is None:
+        return {}
+    keys = {f.key for f in view.findings}
+    why = {"incorrect": "", NOT_APPLICABLE: " (not applicable)"}
+    return {
+        k: review.reviewer + why[f.verdict]
+        for f in review.findings
+        if (f.verdict == "incorrect" or f.detector_outcome in ("pass", "fail"))
+        and f.verdict in why
+        and (k := finding_key_of(f)) in keys
+    }
+
+
+def call_reasons(view: data.CallView, overruled: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The score's reasons as the call page heads with them: ``(reason, overruled by)``,
+    those about a finding an inspector overruled (``""`` for the rest) last.
+
+    A reason names its item by title or id (see :func:`pipeline.scoring.score_call`):
+    ``critical: <title> — …``, ``<title> failed``, ``missed <item_id> (<title>)``, and in
+    scores written before titles ``<item_id> (agent at 0:08)``.
+    """
+    reasons = distinct_reasons(view.score.get("reasons") or ()) if view.score else ()
+    out = []
+    for reason in reasons:
+        text = reason.removeprefix(CRITICAL_PREFIX).removeprefix("missed ")
+        who = next(
+            (
+                by
+                for f in view.findings
+                if (by := overruled.get(f.key))
+                and any(
+                    text == name or text.startswith((f"{name} — ", f"{name} (", f"{name} failed"))
+                    for name in {f.title, f.item_id}
+                )
+            ),
+            "",
+        )
+        out.append((reason, who))
+    return sorted(out, key=lambda r: bool(r[1]))
 
 
 def missed_choices(findings: Iterable[data.FindingView]) -> list[tuple[str, str]]:

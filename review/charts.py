@@ -413,6 +413,116 @@ def bar_chart(
     return area.finish(out, series, empty, target=target is not None)
 
 
+# ---------------------------------------------------------------- horizontal bars
+
+HBAR_LABEL_CHARS = 34
+"""A horizontal bar's label wraps onto a second line past this many characters (and is
+cut short on the second, its ``<title>`` holding it whole)."""
+
+
+def hbar_chart(
+    labels: Sequence[str],
+    series: Sequence[Series],
+    *,
+    x_max: float = 100.0,
+    unit: str = "",
+    empty: str = "no data yet",
+    width: int = 640,
+) -> Markup:
+    """Horizontal grouped bars: a row per label, written whole beside it (a rubric item's
+    title), a bar per series with its value at its end, so a 0 reads as ``0%``.
+
+    Parameters
+    ----------
+    labels
+        Row labels, in order; every one is written (wrapped onto two lines when long).
+    series
+        One bar colour each; values aligned with ``labels`` (``None``: no bar, ``—``).
+    x_max, unit
+        The value a full-width bar stands for, and what follows each value written.
+    empty
+        The note the plot holds when no series has a value.
+
+    Returns
+    -------
+    Markup
+        ``<svg class="chart hbar">``, as tall as its rows need.
+    """
+    label_w = min(max((_text_px(lab[:HBAR_LABEL_CHARS]) for lab in labels), default=40) + 12, 250)
+    left, right, top = label_w, 48, 8
+    bar_h, k = 11, max(len(series), 1)
+    row_h = max(k * (bar_h + 2) + 10, 32)
+    plot_w = width - left - right
+    axis_y = top + row_h * max(len(labels), 1) + 18  # the value axis's labels
+    height = axis_y + 26  # and the legend's row under them
+
+    def x(v: float) -> float:
+        return left + max(0.0, min(v, x_max)) / (x_max or 1.0) * plot_w
+
+    out = [_open("hbar", width, height, ", ".join(s.name for s in series))]
+    for t in (0.0, x_max / 2, x_max):
+        out.append(
+            f'<line x1="{_f(x(t))}" x2="{_f(x(t))}" y1="{top}" y2="{axis_y - 12}" '
+            f'stroke="{GRID}"/><text x="{_f(x(t))}" y="{axis_y}" text-anchor="middle" '
+            f'fill="{MUTED}">{t:g}{_t(unit)}</text>'
+        )
+    for i, label in enumerate(labels):
+        y0 = top + i * row_h
+        out.append(_hbar_label(label, left - 8, y0 + row_h / 2))
+        for j, s in enumerate(series):
+            v = s.values[i] if i < len(s.values) else None
+            y = y0 + 5 + j * (bar_h + 2)
+            if v is None or math.isnan(v):
+                out.append(
+                    f'<text x="{left + 3}" y="{_f(y + bar_h - 2)}" fill="{MUTED}" '
+                    f'font-size="10">—<title>{_t(s.name)} · {_t(label)}: no data</title></text>'
+                )
+                continue
+            colour = PALETTE[j % len(PALETTE)]
+            out.append(
+                f'<rect x="{left}" y="{_f(y)}" width="{_f(max(x(v) - left, 2))}" '
+                f'height="{bar_h}" fill="{colour}"><title>{_t(s.name)} · {_t(label)}: '
+                f"{v:.1f}{_t(unit)}</title></rect>"
+                f'<text x="{_f(max(x(v), left + 2) + 4)}" y="{_f(y + bar_h - 2)}" fill="{INK}" '
+                f'font-size="10">{v:.0f}{_t(unit)}</text>'
+            )
+    lx = float(left)
+    for j, s in enumerate(series):
+        out.append(
+            f'<rect x="{_f(lx)}" y="{axis_y + 9}" width="10" height="10" '
+            f'fill="{PALETTE[j % len(PALETTE)]}"/><text x="{_f(lx + 14)}" y="{axis_y + 18}" '
+            f'fill="{INK}">{_t(s.name)}</text>'
+        )
+        lx += 24 + _text_px(s.name)
+    if not any(v is not None and not math.isnan(v) for s in series for v in s.values):
+        out.append(
+            f'<text class="empty" x="{_f(left + plot_w / 2)}" y="{_f(top + 20)}" '
+            f'text-anchor="middle" fill="{MUTED}" font-size="14">{_t(empty)}</text>'
+        )
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def _hbar_label(label: str, x: float, mid: float) -> str:
+    """A row's label, right-aligned at ``x``: one line, or two when long (the second cut
+    short, the whole label in its ``<title>``)."""
+    if len(label) <= HBAR_LABEL_CHARS:
+        return (
+            f'<text class="row-label" x="{_f(x)}" y="{_f(mid + 4)}" text-anchor="end" '
+            f'fill="{INK}">{_t(label)}</text>'
+        )
+    cut = label.rfind(" ", 0, HBAR_LABEL_CHARS + 1)
+    cut = cut if cut > 0 else HBAR_LABEL_CHARS
+    first, rest = label[:cut].rstrip(), label[cut:].strip()
+    if len(rest) > HBAR_LABEL_CHARS:
+        rest = rest[: HBAR_LABEL_CHARS - 1].rstrip() + "…"
+    return (
+        f'<text class="row-label" x="{_f(x)}" y="{_f(mid - 2)}" text-anchor="end" '
+        f'fill="{INK}"><title>{_t(label)}</title>{_t(first)}'
+        f'<tspan x="{_f(x)}" dy="12">{_t(rest)}</tspan></text>'
+    )
+
+
 # ---------------------------------------------------------------- heat map
 
 
@@ -427,6 +537,7 @@ def heat_map(
     percent: bool = True,
     links: Mapping[str, str] | None = None,
     cell: int = 34,
+    col_labels: Mapping[str, str] | None = None,
 ) -> Markup:
     """Rows × columns of coloured cells: red at ``low``, green at ``high``.
 
@@ -446,14 +557,19 @@ def heat_map(
         ``row → URL``: row labels become links (an agent's scorecard).
     cell
         Cell size in SVG units.
+    col_labels
+        ``col → label`` to write over a column instead of its key (an item's title; past
+        :data:`HEAD_CHARS` cut short, its ``<title>`` holding it whole).
 
     Returns
     -------
     Markup
         ``<svg class="chart heat">``.
     """
+    heads = {c: (col_labels or {}).get(c, c) for c in cols}
     label_w = min(max((len(r) for r in rows), default=4) * 7 + 12, 160)
-    head_h = min(max((len(c) for c in cols), default=4) * 6 + 16, 130)
+    longest = max((_text_px(_cut(h, HEAD_CHARS)) for h in heads.values()), default=24.0)
+    head_h = math.ceil(longest * math.sin(math.radians(50))) + 16
     # Column labels lean right at 50°: the last ones need room past the grid.
     width = label_w + cell * max(len(cols), 1) + int(head_h * 0.8) + 8
     height = head_h + cell * max(len(rows), 1) + 4
@@ -464,9 +580,11 @@ def heat_map(
     ]
     for j, c in enumerate(cols):
         cx = label_w + j * cell + cell / 2
+        head = _cut(heads[c], HEAD_CHARS)
+        tip = f"<title>{_t(heads[c])}</title>" if head != heads[c] else ""
         out.append(
             f'<text transform="translate({_f(cx + 4)} {head_h - 6}) rotate(-50)" '
-            f'fill="{INK}">{_t(c)}</text>'
+            f'fill="{INK}">{tip}{_t(head)}</text>'
         )
     for i, r in enumerate(rows):
         cy = head_h + i * cell
@@ -483,11 +601,11 @@ def heat_map(
             if v is None or math.isnan(v):
                 out.append(
                     f'<rect x="{x0 + 1}" y="{cy + 1}" width="{cell - 2}" height="{cell - 2}" '
-                    f'fill="#f2f4f6"><title>{_t(r)} · {_t(c)}: no data</title></rect>'
+                    f'fill="#f2f4f6"><title>{_t(r)} · {_t(heads[c])}: no data</title></rect>'
                 )
                 continue
             shown = f"{v * 100:.0f}" if percent else f"{v:g}"
-            tip = f"{_t(r)} · {_t(c)}: {shown}{'%' if percent else ''}" + (
+            tip = f"{_t(r)} · {_t(heads[c])}: {shown}{'%' if percent else ''}" + (
                 f" of {n}" if n is not None else ""
             )
             colour = _heat_colour((v - low) / ((high - low) or 1.0))
@@ -500,6 +618,14 @@ def heat_map(
             )
     out.append("</svg>")
     return Markup("".join(out))
+
+
+HEAD_CHARS = 32
+"""A heat map's column label past this many characters is cut short (with a tooltip)."""
+
+
+def _cut(label: str, chars: int) -> str:
+    return label if len(label) <= chars else label[: chars - 1].rstrip() + "…"
 
 
 def _heat_colour(t: float) -> str:

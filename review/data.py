@@ -29,6 +29,7 @@ from pipeline.stored import quarantined, queue_inspectors
 from pipeline.triage import Triage, triage_of
 from pipeline.types import Evidence, Finding, PlanSpan, QuarantineEntry, QueueEntry
 from review.charts import Marker, TimelineData
+from review.items import informational
 
 Row = dict[str, Any]
 
@@ -204,6 +205,14 @@ class FindingView(Finding):
         """``rubric_id|rubric_version|item_id``: the form field that carries its verdict."""
         return finding_key(self.rubric_id, self.rubric_version, self.item_id)
 
+    @property
+    def shown(self) -> str:
+        """Its outcome as the page shows it: ``info`` for an informational item (it scores
+        and flags nothing, :func:`review.items.informational`), never a pass or a fail."""
+        if informational(weight=self.weight, flag=self.flag, critical=self.critical):
+            return "info"
+        return self.outcome
+
 
 @dataclass(frozen=True, slots=True)
 class Piece:
@@ -327,7 +336,8 @@ def heard_window(evidence: Evidence, *, duration_s: float, options: PlanOptions)
 
 
 def newest_findings(rows: Sequence[Mapping[str, Any]]) -> list[FindingView]:
-    """Findings of each rubric's newest version: critical failures, failures, flags first."""
+    """Findings of each rubric's newest version: critical failures, failures, flags first
+    (an informational item's outcome is no failure)."""
     newest: dict[str, int] = {}
     for r in rows:
         newest[r["rubric_id"]] = max(newest.get(r["rubric_id"], 0), r["rubric_version"])
@@ -335,7 +345,8 @@ def newest_findings(rows: Sequence[Mapping[str, Any]]) -> list[FindingView]:
     kept.sort(
         key=lambda r: (
             not (r["critical"] and r["outcome"] == "fail"),
-            r["outcome"] != "fail",
+            r["outcome"] != "fail"
+            or informational(weight=r["weight"], flag=r["flag"], critical=r["critical"]),
             not r["flag"],
             r["rubric_id"],
             r["item_id"],
@@ -410,7 +421,7 @@ def timeline_of(view: CallView, *, options: PlanOptions | None = None) -> Timeli
         holds=sorted(set(bands["holds"])),
         overtalk=sorted(set(bands["overtalk"])),
         markers=[
-            Marker(e.start_s, f.title, f.outcome, e.end_s, heard(e))
+            Marker(e.start_s, f.title, f.shown, e.end_s, heard(e))
             for f in view.findings
             for e in f.evidence
         ],
@@ -434,7 +445,7 @@ def _pieces(text: str, hits: Sequence[tuple[FindingView, Evidence]]) -> tuple[Pi
             whole.append(f)
     if whole:
         items = tuple(dict.fromkeys(f.item_id for f, _ in hits))
-        return (Piece(text, items, _worst(f.outcome for f, _ in hits)),)
+        return (Piece(text, items, _worst(f.shown for f, _ in hits)),)
     pieces: list[Piece] = []
     pos = 0
     for start, end, f in sorted(marks, key=lambda m: (m[0], -m[1])):
@@ -442,7 +453,7 @@ def _pieces(text: str, hits: Sequence[tuple[FindingView, Evidence]]) -> tuple[Pi
             continue
         if start > pos:
             pieces.append(Piece(text[pos:start]))
-        pieces.append(Piece(text[start:end], (f.item_id,), f.outcome))
+        pieces.append(Piece(text[start:end], (f.item_id,), f.shown))
         pos = end
     if pos < len(text) or not pieces:
         pieces.append(Piece(text[pos:]))
@@ -451,7 +462,7 @@ def _pieces(text: str, hits: Sequence[tuple[FindingView, Evidence]]) -> tuple[Pi
 
 def _worst(outcomes: Iterable[str]) -> str:
     seen = set(outcomes)
-    return next((o for o in ("fail", "pass", "na") if o in seen), "")
+    return next((o for o in ("fail", "pass", "info", "na") if o in seen), "")
 
 
 def metric_rows(call: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:

@@ -6,6 +6,11 @@ kept until the partition's files change, so a dashboard over 90 days reads only 
 nights written since it was last drawn. Inspector verdicts come from the review store:
 an item is *confirmed* as the detector said when the inspector marked the finding
 correct, and flipped (pass ↔ fail) when they marked it incorrect.
+
+The pass rates the pages coach from (the heat map, the weekly and per-item rates, the
+follow-ups, the monthly focus) are *judged*: every call's detector outcome, except where an
+inspector's current review says otherwise (a finding marked incorrect, or an item added as
+missed): there the inspector's verdict wins (see :func:`judged_items`).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import math
 import os
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +34,7 @@ from pipeline.config import Config, usable_cores
 from pipeline.reason_store import period_start
 from pipeline.shapes import columns
 from review.calibration import ItemAgreement, calibrate
+from review.items import ItemInfo, configured_items, not_skills
 from review.store import NOT_APPLICABLE, CoachingSession, Review, ReviewStore
 
 PRAISE_TARGET = (3.0, 5.0)
@@ -118,7 +124,20 @@ class QueuedPlan:
     plan_s: float
 
 
-_CALLS, _ITEMS, _QUEUE = (pa.schema(columns(r)) for r in (ScoredCall, ItemCount, QueuedPlan))
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    """A row of :attr:`Summary.outcomes`: a judged (pass or fail) item of a call, as the
+    detector said, under the call's chosen rubric version."""
+
+    call_id: str
+    item_id: str
+    detected: bool
+    outcome: str
+
+
+_CALLS, _ITEMS, _QUEUE, _OUTCOMES = (
+    pa.schema(columns(r)) for r in (ScoredCall, ItemCount, QueuedPlan, CallOutcome)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +150,9 @@ class Summary:
     """:class:`ItemCount` rows: detector pass/fail counts per agent, day and item."""
     queue: pa.Table
     """:class:`QueuedPlan` rows."""
+    outcomes: pa.Table = field(default_factory=_OUTCOMES.empty_table)
+    """:class:`CallOutcome` rows: what :attr:`items` counts, call by call (an inspector's
+    verdict replaces one of them, see :func:`judged_items`)."""
 
 
 DEFAULT_DAYS = 90  # the period a scorecard or dashboard shows unless asked
@@ -170,11 +192,15 @@ class FeedbackIndex:
         calls = pa.concat_tables([p.calls for p in parts]) if parts else _CALLS.empty_table()
         items = pa.concat_tables([p.items for p in parts]) if parts else _ITEMS.empty_table()
         queue = pa.concat_tables([p.queue for p in parts]) if parts else _QUEUE.empty_table()
+        outcomes = (
+            pa.concat_tables([p.outcomes for p in parts]) if parts else _OUTCOMES.empty_table()
+        )
         if team_id is not None:
             calls = calls.filter(pc.equal(calls["team_id"], team_id))
             items = items.filter(pc.equal(items["team_id"], team_id))
             queue = queue.filter(pc.equal(queue["team_id"], team_id))
-        return Summary(calls, items, queue)
+            outcomes = outcomes.filter(pc.is_in(outcomes["call_id"], value_set=calls["call_id"]))
+        return Summary(calls, items, queue, outcomes)
 
     def warm(self, days: int = DEFAULT_DAYS) -> None:
         """Read the newest ``days`` nights ahead of the first page that needs them (the
@@ -196,7 +222,7 @@ def summarise_partition(root: str | Path, date: str) -> Summary:
         root,
         "findings",
         date,
-        columns=["call_id", "rubric_id", "rubric_version", "item_id", "outcome"],
+        columns=["call_id", "rubric_id", "rubric_version", "item_id", "detected", "outcome"],
     )
     queue = wh.read_partition(
         root,
@@ -223,9 +249,20 @@ def summarise_partition(root: str | Path, date: str) -> Summary:
         ],
         schema=_CALLS,
     )
-    items = _ITEMS.empty_table()
+    items, outcomes = _ITEMS.empty_table(), _OUTCOMES.empty_table()
     if findings is not None and findings.num_rows and chosen.num_rows:
-        items = _item_counts(findings, chosen, calls, date)
+        kept = _chosen_findings(findings, chosen, calls)
+        items = _item_counts(kept, calls, date)
+        judged = kept.filter(pc.is_in(kept["outcome"], value_set=pa.array(["pass", "fail"])))
+        outcomes = pa.table(
+            [
+                judged["call_id"],
+                judged["item_id"],
+                pc.fill_null(judged["detected"], False),
+                judged["outcome"],
+            ],
+            schema=_OUTCOMES,
+        )
     q = _QUEUE.empty_table()
     if queue is not None and queue.num_rows:
         q = pa.table(
@@ -242,20 +279,23 @@ def summarise_partition(root: str | Path, date: str) -> Summary:
             ],
             schema=_QUEUE,
         )
-    return Summary(call_table, items, q)
+    return Summary(call_table, items, q, outcomes)
 
 
-def _item_counts(findings: pa.Table, chosen: pa.Table, calls: pa.Table, date: str) -> pa.Table:
-    """Passes and failures per agent and item, of each call's chosen rubric version only."""
+def _chosen_findings(findings: pa.Table, chosen: pa.Table, calls: pa.Table) -> pa.Table:
+    """The findings of each call's chosen rubric version, of calls in ``calls`` only."""
     at = pc.index_in(findings["call_id"], value_set=chosen["call_id"])
     same_rubric = pc.and_(
         pc.equal(findings["rubric_id"], chosen["rubric_id"].take(at)),
         pc.equal(findings["rubric_version"], chosen["rubric_version"].take(at)),
     )
     kept = findings.filter(pc.fill_null(same_rubric, False))
+    return kept.filter(pc.is_in(kept["call_id"], value_set=calls["call_id"]))
+
+
+def _item_counts(kept: pa.Table, calls: pa.Table, date: str) -> pa.Table:
+    """Passes and failures per agent and item of the chosen findings ``kept``."""
     whose = pc.index_in(kept["call_id"], value_set=calls["call_id"])
-    kept = kept.filter(pc.is_valid(whose))
-    whose = pc.drop_null(whose)
     outcome = kept["outcome"]
     counted = pa.table(
         {
@@ -356,19 +396,111 @@ def _score_counts(calls: pa.Table, key: str) -> dict[str, tuple[int, float]]:
 
 
 def confirmed_rates(
-    reviews: Iterable[Review], key: Mapping[str, tuple[str, ...]]
+    reviews: Iterable[Review],
+    key: Mapping[str, tuple[str, ...]],
+    *,
+    skip: Container[str] = frozenset(),
 ) -> dict[tuple[str, ...], Rate]:
     """Inspector-confirmed pass/fail per ``key[call_id] + (item_id,)`` (calls not in
-    ``key`` are skipped)."""
+    ``key``, and items in ``skip``, are left out)."""
     counts: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
     for r in reviews:
         if r.call_id not in key:
             continue
         for f in r.findings:
+            if f.item_id in skip:
+                continue
             said = confirmed_outcome(f.detector_outcome, f.verdict)
             if said is not None:
                 counts[(*key[r.call_id], f.item_id)][said != "pass"] += 1
     return {k: Rate(p, f) for k, (p, f) in counts.items()}
+
+
+def inspector_heard(review: Review) -> dict[str, bool]:
+    """``item_id → whether the behaviour was there``, as the review says: a finding marked
+    correct was as the detector heard it, one marked incorrect the other way round, and an
+    item added as missed was there. An item marked not applicable is not in it (see
+    :func:`not_applicable`).
+
+    Examples
+    --------
+    >>> from review.store import FindingVerdict as V, MissedItem
+    >>> rude = V("r", 1, "rude", True, "fail", "incorrect")
+    >>> hold = V("r", 1, "hold", False, "fail", "na")
+    >>> missed = (MissedItem("empathy", 9.0),)
+    >>> inspector_heard(Review("c1", "lena", findings=(rude, hold), missed=missed))
+    {'rude': False, 'empathy': True}
+    """
+    heard = {
+        f.item_id: f.detected != (f.verdict == "incorrect")
+        for f in review.findings
+        if f.verdict != NOT_APPLICABLE
+    }
+    heard.update(dict.fromkeys((m.item_id for m in review.missed), True))
+    return heard
+
+
+def not_applicable(review: Review) -> frozenset[str]:
+    """The items the review marked not applicable: the call gave no occasion for them."""
+    return frozenset(f.item_id for f in review.findings if f.verdict == NOT_APPLICABLE)
+
+
+def judged_items(summary: Summary, reviews: Iterable[Review]) -> pa.Table:
+    """:attr:`Summary.items` with the inspectors' verdicts winning: for each reviewed call
+    and item where the review says the behaviour was (or was not) there against what the
+    detector heard, the detector's pass becomes a fail or its fail a pass.
+
+    An item the detector left N/A stays N/A (its ``expect`` is not known here); a pass or
+    fail the inspector marked not applicable is taken out (the call counts for neither). The rows
+    added are :class:`ItemCount` corrections (a ``-1`` and a ``+1``), so every grouping of
+    the table (per agent, week, item) sums to the judged counts.
+    """
+    by_call = {r.call_id: r for r in reviews}
+    if not by_call or summary.outcomes.num_rows == 0:
+        return summary.items
+    mine = summary.outcomes.filter(
+        pc.is_in(summary.outcomes["call_id"], value_set=pa.array(list(by_call), pa.string()))
+    )
+    calls = summary.calls
+    row_of = {c: k for k, c in enumerate(calls["call_id"].to_pylist())}
+    agents, teams = calls["agent_id"].to_pylist(), calls["team_id"].to_pylist()
+    dates = calls["call_date"].to_pylist()
+    heard = {c: inspector_heard(r) for c, r in by_call.items()}
+    unfit = {c: not_applicable(r) for c, r in by_call.items()}
+    fixes: dict[str, list[object]] = defaultdict(list)
+    for c, item, detected, outcome in zip(*mine.to_pydict().values(), strict=True):
+        if c not in row_of:
+            continue
+        if item in unfit[c]:  # no occasion for it: the detector's pass or fail taken out
+            passed, failed = (-1, 0) if outcome == "pass" else (0, -1)
+        else:
+            said = heard[c].get(item)
+            if said is None or said == detected:
+                continue
+            step = 1 if outcome == "fail" else -1  # fail → pass: one more pass, one fewer fail
+            passed, failed = step, -step
+        k = row_of[c]
+        for name, value in (
+            ("agent_id", agents[k]),
+            ("team_id", teams[k]),
+            ("call_date", dates[k]),
+            ("item_id", item),
+            ("passed", passed),
+            ("failed", failed),
+        ):
+            fixes[name].append(value)
+    if not fixes:
+        return summary.items
+    return pa.concat_tables([summary.items, pa.table(fixes, schema=_ITEMS)])
+
+
+def _skills(items: pa.Table, skip: frozenset[str]) -> pa.Table:
+    """Item counts without the items in ``skip`` (not the agent's skills)."""
+    if not skip or items.num_rows == 0:
+        return items
+    return items.filter(
+        pc.invert(pc.is_in(items["item_id"], value_set=pa.array(sorted(skip), pa.string())))
+    )
 
 
 def _pass_of(rates: Mapping[tuple[str, ...], Rate], prefix: tuple[str, ...]) -> Rate:
@@ -391,17 +523,21 @@ class WeekRow:
     score: float
     """Mean detector score (NaN: no scored call)."""
     detector: Rate
+    """Judged pass rate: the detector's, with the inspector's verdict winning where one
+    exists (:func:`judged_items`)."""
     reviewed: int
     confirmed: Rate
 
 
 @dataclass(frozen=True, slots=True)
 class ItemRow:
-    """One rubric item over the period: detector and inspector-confirmed pass rates."""
+    """One rubric item over the period: detector, inspector-confirmed and judged pass rates."""
 
     item_id: str
     detector: Rate
     confirmed: Rate
+    judged: Rate = Rate()
+    """Every call, the inspector's verdict winning where one exists (:func:`judged_items`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,6 +548,17 @@ class ReviewedCall:
     call_date: str
     score: float
     review: Review
+
+
+@dataclass(frozen=True, slots=True)
+class UnreviewedCall:
+    """A call of the agent no inspector has reviewed, with the skills it failed (as the
+    detector heard them): where a lead goes from a red cell."""
+
+    call_id: str
+    call_date: str
+    score: float
+    failed: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -450,6 +597,10 @@ class Scorecard:
     criticism: int
     answers: Mapping[str, str] = field(default_factory=dict)
     """``call_id → "acknowledge" | "dispute"``: the agent's latest answer to its review."""
+    titles: Mapping[str, str] = field(default_factory=dict)
+    """``item_id → title`` of the configured rubrics' items."""
+    unreviewed: tuple[UnreviewedCall, ...] = ()
+    """The agent's calls not reviewed yet, newest first."""
 
 
 def scorecard(
@@ -460,6 +611,7 @@ def scorecard(
     first: str,
     last: str,
     reviews: Sequence[Review] | None = None,
+    items: Mapping[str, ItemInfo] | None = None,
 ) -> Scorecard:
     """An agent's weeks, items, reviewed calls, highlights and coaching, ``first``..``last``.
 
@@ -475,19 +627,26 @@ def scorecard(
         Inclusive ``YYYY-MM-DD`` bounds.
     reviews
         The current reviews to use (default: every call's latest).
+    items
+        The configured rubrics' items (:func:`review.items.configured_items`): those that
+        are not the agent's skills (the customer's, informational) are left out.
     """
+    skip = not_skills(items or {})
     s = index.summary(first, last)
     calls = _weeks_of(s.calls.filter(pc.equal(s.calls["agent_id"], agent_id)))
-    items = _weeks_of(s.items.filter(pc.equal(s.items["agent_id"], agent_id)))
+    counts = _weeks_of(_skills(s.items.filter(pc.equal(s.items["agent_id"], agent_id)), skip))
     ids, dates = calls["call_id"].to_pylist(), calls["call_date"].to_pylist()
     scores = calls["score"].to_pylist()
     teams = calls["team_id"].to_pylist()
     week = dict(zip(ids, calls["week"].to_pylist(), strict=True))
     all_reviews = list(reviews if reviews is not None else store.latest_reviews())
     mine = [r for r in all_reviews if r.call_id in week]
-    by_item = confirmed_rates(mine, {c: () for c in week})
-    det_item = _rates(items, ["item_id"])
-    weeks = _week_rows(first, last, _score_counts(calls, "week"), items, mine, week)
+    judged = _skills(judged_items(s, mine), skip)
+    judged = _weeks_of(judged.filter(pc.equal(judged["agent_id"], agent_id)))
+    by_item = confirmed_rates(mine, {c: () for c in week}, skip=skip)
+    det_item = _rates(counts, ["item_id"])
+    judged_item = _rates(judged, ["item_id"])
+    weeks = _week_rows(first, last, _score_counts(calls, "week"), judged, mine, week, skip=skip)
     item_ids = sorted({k[0] for k in det_item} | {k[0] for k in by_item})
     score_of = dict(zip(ids, scores, strict=True))
     date_of = dict(zip(ids, dates, strict=True))
@@ -520,30 +679,74 @@ def scorecard(
         last=last,
         weeks=weeks,
         items=tuple(
-            ItemRow(i, det_item.get((i,), Rate()), by_item.get((i,), Rate())) for i in item_ids
+            ItemRow(
+                i,
+                det_item.get((i,), Rate()),
+                by_item.get((i,), Rate()),
+                judged_item.get((i,), Rate()),
+            )
+            for i in item_ids
         ),
         reviewed=reviewed,
         highlights=tuple(sorted(highlights.values(), key=lambda h: h[1], reverse=True)),
         sessions=sessions,
-        follow_ups=tuple(follow_up(index, x, last=last) for x in sessions if x.item_id),
+        follow_ups=tuple(
+            follow_up(index, x, last=last, reviews=all_reviews) for x in sessions if x.item_id
+        ),
         praise=sum(len(x.strengths) for x in sessions),
         criticism=sum(len(x.improvements) for x in sessions),
         answers={a.call_id: a.kind for a in store.responses(agent_id=agent_id)},
+        titles={i: info.title for i, info in (items or {}).items()},
+        unreviewed=_unreviewed(s.outcomes, calls, {r.call_id for r in mine}, skip=skip),
     )
 
 
+def _unreviewed(
+    outcomes: pa.Table, calls: pa.Table, reviewed: set[str], *, skip: frozenset[str]
+) -> tuple[UnreviewedCall, ...]:
+    """The ``calls`` not in ``reviewed``, newest first, each with its failed skills."""
+    failed: dict[str, list[str]] = defaultdict(list)
+    mine = outcomes.filter(
+        pc.and_(
+            pc.is_in(outcomes["call_id"], value_set=calls["call_id"]),
+            pc.equal(outcomes["outcome"], "fail"),
+        )
+    )
+    for c, item in zip(mine["call_id"].to_pylist(), mine["item_id"].to_pylist(), strict=True):
+        if item not in skip:
+            failed[c].append(item)
+    rows = [
+        UnreviewedCall(c, d, _num(score), tuple(sorted(failed[c])))
+        for c, d, score in zip(
+            calls["call_id"].to_pylist(),
+            calls["call_date"].to_pylist(),
+            calls["score"].to_pylist(),
+            strict=True,
+        )
+        if c not in reviewed
+    ]
+    return tuple(sorted(rows, key=lambda u: (u.call_date, u.call_id), reverse=True))
+
+
 def follow_up(
-    index: FeedbackIndex, session: CoachingSession, *, last: str, days: int = 28
+    index: FeedbackIndex,
+    session: CoachingSession,
+    *,
+    last: str,
+    days: int = 28,
+    reviews: Iterable[Review] = (),
 ) -> FollowUp:
-    """The coached item's detector pass rate in the agent's calls of the ``days`` before
-    the session and in those since it (up to ``last``)."""
+    """The coached item's judged pass rate (the detector's, the ``reviews`` winning where
+    they say otherwise) in the agent's calls of the ``days`` before the session and in
+    those since it (up to ``last``)."""
     held = dt.date.fromisoformat(session.held_on)
     start = (held - dt.timedelta(days=days)).isoformat()
     s = index.summary(start, max(last, session.held_on))
-    items = s.items.filter(
+    judged = judged_items(s, reviews)
+    items = judged.filter(
         pc.and_(
-            pc.equal(s.items["agent_id"], session.agent_id),
-            pc.equal(s.items["item_id"], session.item_id),
+            pc.equal(judged["agent_id"], session.agent_id),
+            pc.equal(judged["item_id"], session.item_id),
         )
     )
     before, since = Rate(), Rate()
@@ -612,9 +815,12 @@ class TeamView:
     last: str
     agents: tuple[str, ...]
     items: tuple[str, ...]
+    """The agents' skills judged in the period: the customer's and informational items
+    (:mod:`review.items`) are not among them, nor in any rate."""
     weeks: tuple[WeekRow, ...]
     heat: Mapping[tuple[str, str], Rate]
-    """``(agent, item)`` → detector pass rate."""
+    """``(agent, item)`` → judged pass rate: the detector's, the inspector's verdict
+    winning where one exists (:func:`judged_items`)."""
     confirmed: Mapping[tuple[str, str], Rate]
     """``(agent, item)`` → inspector-confirmed pass rate."""
     coverage: Mapping[tuple[str, str], int]
@@ -625,6 +831,8 @@ class TeamView:
     listening: tuple[Listening, ...]
     agreement: tuple[ItemAgreement, ...]
     sessions: tuple[CoachingSession, ...]
+    titles: Mapping[str, str] = field(default_factory=dict)
+    """``item_id → title`` of the configured rubrics' items."""
 
     @property
     def coverage_met(self) -> float:
@@ -671,9 +879,11 @@ def team_view(
     agent = dict(zip(seen["call_id"].to_pylist(), seen["agent_id"].to_pylist(), strict=True))
     week = dict(zip(seen["call_id"].to_pylist(), seen["week"].to_pylist(), strict=True))
     mine = [r for r in all_reviews if r.call_id in week]
-    items = _weeks_of(s.items)
+    catalogue = configured_items(config)
+    skip = not_skills(catalogue)
+    items = _weeks_of(_skills(judged_items(s, mine), skip))
     heat = {(a, i): v for (a, i), v in _rates(items, ["agent_id", "item_id"]).items()}
-    confirmed = confirmed_rates(mine, {c: (a,) for c, a in agent.items()})
+    confirmed = confirmed_rates(mine, {c: (a,) for c, a in agent.items()}, skip=skip)
     per_agent = _score_counts(calls, "agent_id")
     pairs = calls.group_by(["agent_id", "week"]).aggregate([])
     coverage = dict.fromkeys(
@@ -682,7 +892,7 @@ def team_view(
     for r in mine:
         coverage[(agent[r.call_id], week[r.call_id])] += 1
     agents_of = list(per_agent)
-    weeks = _week_rows(first, last, _score_counts(calls, "week"), items, mine, week)
+    weeks = _week_rows(first, last, _score_counts(calls, "week"), items, mine, week, skip=skip)
     agents = tuple(sorted(set(agents_of)))
     return TeamView(
         team_id=team_id,
@@ -690,6 +900,7 @@ def team_view(
         last=last,
         agents=agents,
         items=tuple(sorted({i for _a, i in heat})),
+        titles={i: info.title for i, info in catalogue.items()},
         weeks=weeks,
         heat=heat,
         confirmed={(k[0], k[1]): v for k, v in confirmed.items()},
@@ -710,12 +921,14 @@ def _week_rows(
     items: pa.Table,
     reviews: Sequence[Review],
     week: Mapping[str, str],
+    *,
+    skip: frozenset[str] = frozenset(),
 ) -> tuple[WeekRow, ...]:
     """The weeks ``first``..``last`` from the first with a call: ``scores`` (calls, mean
     score) and detector ``items`` (with their ``week``) per week, and the ``reviews`` of
     the calls ``week`` dates."""
     det_week = _rates(items, ["week"])
-    by_week = confirmed_rates(reviews, {c: (w,) for c, w in week.items()})
+    by_week = confirmed_rates(reviews, {c: (w,) for c, w in week.items()}, skip=skip)
     reviewed = Counter(week[r.call_id] for r in reviews)
     return _from_first_call(
         WeekRow(

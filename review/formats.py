@@ -148,7 +148,19 @@ def evidence_text(evidence: Evidence) -> str:
     return evidence.text if measurement(evidence) else f"“{evidence.text}”"
 
 
+def plural(n: int, noun: str) -> str:
+    """``n`` and the noun, plural unless one.
+
+    Examples
+    --------
+    >>> plural(1, "call"), plural(2, "call"), plural(0, "call")
+    ('1 call', '2 calls', '0 calls')
+    """
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 FILTERS: dict[str, Any] = {
+    "plural": plural,
     "clock": clock_or_dash,
     "pct": pct,
     "num": num,

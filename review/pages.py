@@ -41,8 +41,13 @@ from review.feedback import (
     scorecard,
     team_view,
 )
+from review.items import configured_items
 from review.scope import may_see_agent, may_see_team, teams_of
 from review.store import CoachingSession
+
+JUDGED = "passed (inspector's verdict wins)"
+"""The name of a judged pass rate's series: every call, the inspector's verdict winning
+over the detector's where one exists (:func:`review.feedback.judged_items`)."""
 
 
 def feedback_routes(app: FastAPI) -> None:
@@ -85,7 +90,7 @@ def _agent(
 ) -> Response:
     state = _state(request)
     first, last = period(state.warehouse, days=days, month=month)
-    card = scorecard(state.feedback, state.store, agent_id, first=first, last=last)
+    card = _scorecard(state, agent_id, first=first, last=last)
     if not may_see_agent(
         account, agent_id, card.team_id, state.config, date=last, warehouse=state.warehouse
     ):
@@ -109,6 +114,12 @@ def _agent(
     )
 
 
+def _scorecard(state: ReviewApp, agent_id: str, *, first: str, last: str) -> Scorecard:
+    """The agent's scorecard, of the configured rubrics' skills."""
+    items = configured_items(state.config)
+    return scorecard(state.feedback, state.store, agent_id, first=first, last=last, items=items)
+
+
 def scorecard_charts(card: Scorecard) -> dict[str, Markup]:
     """The scorecard's charts: weekly score, weekly pass rates, pass rate per item."""
     labels = [w.week[5:] for w in card.weeks]
@@ -121,19 +132,18 @@ def scorecard_charts(card: Scorecard) -> dict[str, Markup]:
         "weekly": charts.line_chart(
             labels,
             [
-                charts.Series("detector", [_pct(w.detector.rate) for w in card.weeks]),
+                charts.Series(JUDGED, [_pct(w.detector.rate) for w in card.weeks]),
                 charts.Series("inspector-confirmed", [_pct(w.confirmed.rate) for w in card.weeks]),
             ],
             unit="%",
             empty="no calls in the period",
         ),
-        "items": charts.bar_chart(
-            [i.item_id for i in card.items],
+        "items": charts.hbar_chart(
+            [card.titles.get(i.item_id, i.item_id) for i in card.items],
             [
-                charts.Series("detector", [_pct(i.detector.rate) for i in card.items]),
+                charts.Series(JUDGED, [_pct(i.judged.rate) for i in card.items]),
                 charts.Series("inspector-confirmed", [_pct(i.confirmed.rate) for i in card.items]),
             ],
-            y_max=100,
             unit="%",
             empty="no calls in the period",
         ),
@@ -169,7 +179,7 @@ def _save_session(
     if account.role not in ("inspector", "lead"):
         raise HTTPException(403, "coaching sessions are recorded by inspectors and leads")
     first, last = period(state.warehouse, days=None, month=None)
-    card = scorecard(state.feedback, state.store, agent_id, first=first, last=last)
+    card = _scorecard(state, agent_id, first=first, last=last)
     if not card.team_id or not may_see_agent(
         account, agent_id, card.team_id, state.config, date=last, warehouse=state.warehouse
     ):
@@ -316,12 +326,13 @@ def team_charts(view: TeamView, *, link: bool = True) -> dict[str, Markup]:
             {k: v.rate for k, v in view.heat.items()},
             counts={k: v.n for k, v in view.heat.items()},
             links=links,
+            col_labels=view.titles,
         ),
         "trend": charts.line_chart(
             labels,
             [
                 charts.Series("mean score", [_none(w.score) for w in view.weeks]),
-                charts.Series("detector pass %", [_pct(w.detector.rate) for w in view.weeks]),
+                charts.Series(f"{JUDGED} %", [_pct(w.detector.rate) for w in view.weeks]),
                 charts.Series("confirmed pass %", [_pct(w.confirmed.rate) for w in view.weeks]),
             ],
             empty="no calls in the period",
@@ -346,7 +357,7 @@ def team_charts(view: TeamView, *, link: bool = True) -> dict[str, Markup]:
             empty="no queues for this team in the period",
         ),
         "agreement": charts.bar_chart(
-            [i.item_id for i in view.agreement],
+            [view.titles.get(i.item_id, i.item_id) for i in view.agreement],
             [
                 charts.Series("agreement", [_pct(i.agreement) for i in view.agreement]),
                 charts.Series("precision", [_pct(i.precision) for i in view.agreement]),

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import jinja2
 
@@ -41,8 +42,71 @@ from review.pages import team_charts
 from review.store import ReviewStore, default_database_url
 
 HERE = Path(__file__).resolve().parent
-FOCUS_ITEMS = 3
+# An agent's item judged in fewer than FEW_CALLS calls is advice to take with care (the
+# report says so beside it); in fewer than MIN_CALLS, none of them reviewed, it is none.
+FOCUS_ITEMS, FEW_CALLS, MIN_CALLS = 3, 5, 2
 REASONS_SHOWN = 10
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCell:
+    """An agent's month on one item: the judged pass ``rate`` and the ``reviewed`` calls
+    in it."""
+
+    agent_id: str
+    rate: Rate
+    reviewed: int
+
+    @property
+    def few(self) -> bool:
+        """It rests on few calls (fewer than :data:`FEW_CALLS`)."""
+        return self.rate.n < FEW_CALLS
+
+    @property
+    def basis(self) -> str:
+        """What the advice rests on, in words.
+
+        Examples
+        --------
+        >>> AgentCell("A1", Rate(0, 2), 0).basis, AgentCell("A1", Rate(3, 7), 1).basis
+        ('0% of 2 calls, none reviewed', '30% of 10 calls, 1 reviewed')
+        """
+        calls = f"{self.rate.n} call{'s' if self.rate.n != 1 else ''}"
+        reviewed = f"{self.reviewed} reviewed" if self.reviewed else "none reviewed"
+        return f"{pct(self.rate.rate)} of {calls}, {reviewed}"
+
+
+class Focus(NamedTuple):
+    """An item to coach next month and the agents to coach on it, weakest first."""
+
+    item_id: str
+    rate: float
+    """The team's judged pass rate of the item in the month."""
+    title: str
+    agents: tuple[AgentCell, ...]
+
+
+def focus_of(view: TeamView, *, items: int = FOCUS_ITEMS) -> tuple[Focus, ...]:
+    """The weakest ``items`` of the month with the agents who failed them: an agent's cell
+    of fewer than :data:`MIN_CALLS` calls with none reviewed is left out (one call is no
+    pattern), and an item no agent is left for is no focus."""
+    rates: dict[str, Rate] = {}
+    failing: dict[str, list[AgentCell]] = {}
+    for (agent, item), rate in view.heat.items():
+        rates[item] = rates.get(item, Rate()) + rate
+        reviewed = view.confirmed.get((agent, item), Rate()).n
+        if rate.n and rate.rate < 1.0 and (rate.n >= MIN_CALLS or reviewed):
+            failing.setdefault(item, []).append(AgentCell(agent, rate, reviewed))
+    chosen = sorted(failing, key=lambda i: (rates[i].rate, i))[:items]
+    return tuple(
+        Focus(
+            i,
+            rates[i].rate,
+            view.titles.get(i, i),
+            tuple(sorted(failing[i], key=lambda c: (c.rate.rate, -c.rate.n, c.agent_id))),
+        )
+        for i in chosen
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +128,8 @@ class MonthlyCheck:
     view: TeamView
     before: TeamView
     follow_ups: tuple[FollowUp, ...]
-    focus: tuple[tuple[str, float], ...]
-    """``(item_id, detector pass rate)`` of the weakest items: next month's plan."""
+    focus: tuple[Focus, ...]
+    """The weakest items and whom to coach on them: next month's plan."""
     reasons: tuple[MonthReason, ...] = ()
     """Why the team's customers called, rising ones first (see :func:`month_reasons`)."""
     not_scored: tuple[tuple[str, int], ...] = ()
@@ -137,18 +201,12 @@ def monthly_check(
     b_first, b_last = month_days(previous_month(month))
     before = team_view(index, store, config, team_id, first=b_first, last=b_last, reviews=reviews)
     held = [s for s in view.sessions if first <= s.held_on <= last and s.item_id]
-    rates: dict[str, Rate] = {}
-    for (_agent, item), rate in view.heat.items():
-        rates[item] = rates.get(item, Rate()) + rate
-    focus = sorted(
-        ((i, r.rate) for i, r in rates.items() if r.n and r.rate < 1.0), key=lambda x: x[1]
-    )[:FOCUS_ITEMS]
     return MonthlyCheck(
         month=month,
         view=view,
         before=before,
-        follow_ups=tuple(follow_up(index, s, last=last) for s in held),
-        focus=tuple(focus),
+        follow_ups=tuple(follow_up(index, s, last=last, reviews=reviews) for s in held),
+        focus=focus_of(view),
         reasons=month_reasons(warehouse, config, team_id, month),
         not_scored=not_scored(warehouse, team_id, first=first, last=last, scored=view),
     )
@@ -211,6 +269,7 @@ def render_report(check: MonthlyCheck) -> str:
         charts=team_charts(check.view, link=False),
         css=css,
         open_numbers=True,
+        min_calls=MIN_CALLS,
         made_at=dt.datetime.now(tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
 
@@ -267,7 +326,14 @@ def report_markdown(check: MonthlyCheck) -> str:
         ]
         lines.append("")
     if check.focus:
-        lines.append("Focus next month: " + ", ".join(f"`{i}` ({pct(r)})" for i, r in check.focus))
+        lines.append("Focus next month:")
+        lines += [
+            f"- {f.title} (`{f.item_id}`, {pct(f.rate)}): coach "
+            + "; ".join(
+                f"{c.agent_id} ({c.basis}{', few calls' if c.few else ''})" for c in f.agents
+            )
+            for f in check.focus
+        ]
     for fu in check.follow_ups:
         lines.append(
             f"- {fu.session.agent_id} coached on `{fu.session.item_id}` "

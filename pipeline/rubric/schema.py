@@ -119,7 +119,12 @@ class Examples(_Strict):
 
 
 class Item(_Strict):
-    """One rubric item: what to look for, where, and what it is worth."""
+    """One rubric item: what to look for, where, and what it is worth.
+
+    ``weight: 0`` with neither ``flag`` nor ``critical`` makes an *informational* item:
+    it counts something, scores nothing and sends no call to review, and the review app
+    never shows its outcome as a pass or a fail (:mod:`review.items`).
+    """
 
     id: Annotated[str, Field(pattern=ID_PATTERN)]
     version: Annotated[int, Field(ge=1)] = 1

@@ -3,6 +3,7 @@ check, the coaching and answer forms' refusals, the timeline's data, the report 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import threading
@@ -10,9 +11,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from markupsafe import escape
 from reviewkit import (
+    RUBRIC,
     build_archive,
     build_history,
     build_warehouse,
@@ -26,6 +30,7 @@ from reviewkit import (
 
 from flows.cli import main
 from pipeline import warehouse as wh
+from pipeline.config import DEFAULT_RUBRICS, Config
 from review import charts, data
 from review.feedback import (
     FeedbackIndex,
@@ -35,14 +40,24 @@ from review.feedback import (
     summarise_partition,
     team_view,
 )
+from review.items import configured_items
 from review.report import (
     closed_months,
+    focus_of,
     monthly_check,
     monthly_digests,
     render_report,
     report_markdown,
 )
-from review.store import AgentResponse, CoachingSession, Review, ReviewStore, make_engine
+from review.store import (
+    AgentResponse,
+    CoachingSession,
+    FindingVerdict,
+    MissedItem,
+    Review,
+    ReviewStore,
+    make_engine,
+)
 
 
 @pytest.fixture(scope="module")
@@ -415,3 +430,135 @@ def test_a_quarantined_call_is_in_no_count_or_mean_and_the_report_says_so(
     assert (
         f"{len(team) - 1} scored calls, 1 quarantined (left out of the counts and means)" in printed
     )
+
+
+def test_the_inspectors_verdict_wins_over_the_detector_in_every_pass_rate(
+    built: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A finding an inspector overruled no longer counts against the agent, and an item
+    they added as missed counts: in the heat map, the scorecard, the weeks and the focus."""
+    _, warehouse = built
+    store = ReviewStore(f"sqlite:///{tmp_path / 'reviews.sqlite'}")
+    index = FeedbackIndex(warehouse)
+
+    def month() -> tuple[Rate, Rate, Rate]:
+        days = {"first": "2026-11-16", "last": "2026-11-30"}  # the fixture nights, no history
+        view = team_view(index, store, make_config(), "TEAM-01", **days)
+        card = scorecard(index, store, "A1", **days)
+        judged = next(i.judged for i in card.items if i.item_id == "forbidden_language")
+        return view.heat[("A1", "forbidden_language")], view.heat[("A1", "empathy")], judged
+
+    # A1's five November calls all failed both items, as the detector heard them.
+    assert month() == (Rate(0, 5), Rate(0, 5), Rate(0, 5))
+    store.save_review(
+        Review(
+            "C-LENA-1",
+            "lena",
+            findings=(FindingVerdict(RUBRIC, 3, "forbidden_language", True, "fail", "incorrect"),),
+            missed=(MissedItem("empathy", 9.0),),
+        )
+    )
+    assert month() == (Rate(1, 4), Rate(1, 4), Rate(1, 4))
+    check = monthly_check(warehouse, make_config(), "TEAM-01", "2026-11", store=store)
+    (week,) = (w for w in check.view.weeks if w.week == "2026-W47")
+    # seven calls that week (A1's five, A2's and A3's), two passes and two fails of the
+    # agent's each (the customer's escalation is no rate of theirs): the review turned two
+    assert week.detector == Rate(2 * 7 + 2, 2 * 7 - 2)
+    assert check.view.heat[("A1", "forbidden_language")] == Rate(1, 4)
+    # another of A1's calls marked not applicable for it: counted neither way
+    store.save_review(
+        Review(
+            "C-TRAVERSAL",
+            "lena",
+            findings=(FindingVerdict(RUBRIC, 3, "forbidden_language", True, "fail", "na"),),
+        )
+    )
+    assert month()[0] == Rate(1, 3) and month()[2] == Rate(1, 3)
+
+
+def _rubric_with_information(tmp_path: Path) -> Config:
+    """The shipped English rubric with ``empathy`` made informational (weight 0, neither a
+    flag nor critical), as a data engineer adds an item to count something."""
+    rubric = yaml.safe_load(Path(DEFAULT_RUBRICS["en"]).read_text(encoding="utf-8"))
+    for item in rubric["items"]:
+        if item["id"] == "empathy":
+            item.update(weight=0, flag=False, critical=False)
+        elif item["id"] == "greeting":  # the points stay 100
+            item["weight"] += 15
+    path = tmp_path / "inbound.yaml"
+    path.write_text(yaml.safe_dump(rubric, allow_unicode=True), encoding="utf-8")
+    return make_config().model_copy(update={"rubrics": {"en": str(path)}, "languages": ["en"]})
+
+
+def test_the_customers_items_and_information_are_no_skill_of_the_agents(
+    built: tuple[Path, Path], store: ReviewStore, tmp_path: Path
+) -> None:
+    """escalation_request is what the customer did (``speaker: customer``), empathy here
+    counts something (``weight: 0``, no flag): neither is in a heat map, a scorecard, a
+    week's rate or the monthly focus."""
+    _, warehouse = built
+    config = _rubric_with_information(tmp_path)
+    days = {"first": "2026-11-16", "last": "2026-11-30"}
+    view = team_view(FeedbackIndex(warehouse), store, config, "TEAM-01", **days)
+    assert view.items == ("closing", "forbidden_language", "greeting")
+    assert not {i for _a, i in view.heat} & {"escalation_request", "empathy"}
+    (week,) = (w for w in view.weeks if w.week == "2026-W47")
+    assert week.detector == Rate(2 * 7, 7)  # greeting and closing pass, the critical fails
+    card = scorecard(FeedbackIndex(warehouse), store, "A1", items=configured_items(config), **days)
+    assert [i.item_id for i in card.items] == ["closing", "forbidden_language", "greeting"]
+    check = monthly_check(warehouse, config, "TEAM-01", "2026-11", store=store)
+    # before, the escalations (failed in every call) and the history's empathy led it
+    assert [f.item_id for f in check.focus] == ["forbidden_language", "closing"]
+
+
+def test_the_act_names_whom_to_coach_and_what_the_advice_rests_on(
+    built: tuple[Path, Path], store: ReviewStore
+) -> None:
+    _, warehouse = built
+    check = monthly_check(warehouse, make_config(), "TEAM-01", "2026-11", store=store)
+    forbidden = next(f for f in check.focus if f.item_id == "forbidden_language")
+    # A2 and A3 failed it in their one unreviewed call each: no pattern, no advice
+    assert [(c.agent_id, c.basis) for c in forbidden.agents] == [
+        ("A1", "0% of 5 calls, 1 reviewed")
+    ]
+    html = render_report(check)
+    act = html[html.index("Act: focus for next month") :]
+    title = configured_items(make_config())["forbidden_language"].title
+    assert forbidden.title == title and f"<strong>{title}</strong>" in act
+    assert "<li>A1: 0% of 5 calls, 1 reviewed</li>" in act
+    assert "few calls" not in act
+    digest = report_markdown(check)
+    assert "A1 (0% of 5 calls, 1 reviewed)" in digest
+
+    cells = {("A1", "x"): Rate(0, 1), ("A2", "x"): Rate(1, 2), ("A3", "x"): Rate(0, 3)}
+    (only,) = focus_of(dataclasses.replace(check.view, heat=cells, confirmed={}))
+    assert [(c.agent_id, c.basis, c.few) for c in only.agents] == [
+        ("A3", "0% of 3 calls, none reviewed", True),
+        ("A2", "33% of 3 calls, none reviewed", True),
+    ]
+
+
+def test_the_agent_page_shows_items_by_title_and_the_calls_not_reviewed(
+    feedback_app: FastAPI,
+) -> None:
+    titles = configured_items(make_config())
+    quinn = _client(feedback_app, "quinn")
+    page = quinn.get("/agents/A1?month=2026-11").text
+    empathy = str(escape(titles["empathy"].title))
+    assert f'<option value="empathy">{empathy}</option>' in page  # the coaching form
+    chart = page[page.index('<svg class="chart hbar"') :]
+    assert empathy.split()[0] in chart[: chart.index("</svg>")]
+    unreviewed = page[page.index('id="unreviewed"') :]
+    unreviewed = unreviewed[: unreviewed.index("</section>")]
+    # A1's calls of the month but the three lena reviewed, each linked, newest first
+    assert re.findall(r'<a href="/call/([^"]+)">', unreviewed) == [
+        "C-TRAVERSAL", "C-SYMLINK", "C-GONE", "C-ABSOLUTE",
+        "H-A1-5-2", "H-A1-5-1", "H-A1-4-2", "H-A1-4-1",
+    ]  # fmt: skip
+    assert empathy in unreviewed
+    team = quinn.get("/teams/TEAM-01?month=2026-11").text
+    heat = team[team.index('<svg class="chart heat"') :]
+    heat = heat[: heat.index("</svg>")]
+    assert titles["greeting"].title[:20] in heat and ">greeting<" not in heat
+    ada = _client(feedback_app, "ada").get("/agents/A1?month=2026-11").text
+    assert 'id="unreviewed"' not in ada  # an agent opens only their reviewed calls

@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, expect
-from reasonkit import LAST, build_reason_month
+from reasonkit import LAST, build_reason_month, write_night
 from reviewkit import (
     build_archive,
     make_config,
@@ -167,3 +167,15 @@ def test_a_team_sees_its_own_calls_and_flags(reasons_client: TestClient) -> None
     assert sorted(set(re.findall(r'data-reason="(R\d+)"', table))) == ["R0002", "R0004", "R0005"]
     detail = reasons_client.get("/reasons/R0005?team=TEAM-02").text
     assert detail.count('class="play"') == 3
+
+
+def test_a_reason_of_one_call_says_one_call(tmp_path: Path) -> None:
+    root = tmp_path / "wh"
+    write_night(str(root), LAST, [0])
+    app = review_app(root, build_archive(tmp_path), f"sqlite:///{tmp_path / 'r.sqlite'}")
+    with TestClient(app, follow_redirects=False) as client:
+        sign_in(client, "quinn")
+        page = client.get("/reasons/R0001").text
+        overview = client.get("/reasons").text
+    assert "1 call since" in page and "1 calls" not in page
+    assert "1 calls" not in overview

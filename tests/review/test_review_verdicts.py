@@ -5,11 +5,24 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from reviewkit import csrf_of, sign_in
+from reviewkit import (
+    DATE,
+    RUBRIC,
+    build_archive,
+    build_warehouse,
+    csrf_of,
+    findings_of,
+    review_app,
+    sign_in,
+)
 
+from pipeline import rows
+from pipeline import warehouse as wh
+from pipeline.types import Finding
 from review.app import parse_time
 from review.store import FindingVerdict, MissedItem, Review, ReviewStore
 
@@ -192,9 +205,11 @@ def test_an_item_with_no_occasion_is_marked_not_applicable(
     page = client.get("/calibration").text
     row = page.split("<code>escalation_request</code>", 1)[1].split("</tr>", 1)[0]
     cells = [c.split(">", 1)[1].split("<", 1)[0] for c in row.split('class="num')[1:]]
-    # reviewed, TP, FP, FN, TN, n/a: not a reviewed call of the item, no hit and no miss
-    assert cells[:6] == ["0", "0", "0", "0", "0", "1"]
-    assert "escalation_request" not in page.split("Where they disagree", 1)[1]
+    # reviewed, TP, FP, FN, TN, n/a: the detector heard an escalation on a call that gave
+    # no occasion for one, a false positive (an undetected item marked so is counted apart:
+    # tests/review/test_review_calibration.py)
+    assert cells[:6] == ["1", "0", "1", "0", "0", "0"]
+    assert "escalation_request" in page.split("Where they disagree", 1)[1]
 
 
 @pytest.mark.parametrize(
@@ -266,3 +281,52 @@ def test_a_bad_time_shows_the_form_again_as_typed_with_the_error_beside_it(
     assert saved is not None and saved.missed == (
         MissedItem("empathy", 4.0, "I'm sorry to hear that"),
     )
+
+
+def test_a_finding_the_inspector_overruled_is_no_longer_the_calls_headline(
+    client: TestClient,
+) -> None:
+    sign_in(client, "lena")
+    before = client.get("/call/C-LENA-1").text
+    first_reason = re.search(r'<ul class="reasons"><li>([^<]*)', before)
+    assert first_reason and first_reason.group(1).startswith("critical: forbidden_language")
+    saved = client.post("/call/C-LENA-1", data=_form(csrf_of(before)))
+    page = client.get(saved.headers["location"]).text
+    reasons = page[page.index('<ul class="reasons">') : page.index("</ul>", page.index("reasons"))]
+    # the standing reason first, the overruled one struck through after it, saying by whom
+    assert re.search(r'<ul class="reasons"><li>customer escalation</li>', reasons)
+    assert re.search(
+        r'<li class="overruled"><del>critical: forbidden_language[^<]*</del> '
+        r'<span class="muted small">overruled by lena</span></li>',
+        reasons,
+    )
+    cards = re.findall(r'<article class="finding ([^"]*)"[^>]*id="finding-([a-z_]+)"', page)
+    assert {item for kind, item in cards if "overruled" in kind} == {"forbidden_language"}
+    assert "overruled by lena" in page[page.index('id="finding-forbidden_language"') :]
+    # marked not applicable instead (the call gave no occasion for it): overruled too
+    again = client.get("/call/C-LENA-1").text
+    extra = {f"verdict:{KEY}forbidden_language": "na"}
+    saved = client.post("/call/C-LENA-1", data=_form(csrf_of(again), **extra))
+    page = client.get(saved.headers["location"]).text
+    assert "overruled by lena (not applicable)" in page
+
+
+def test_an_informational_item_is_never_a_fail_on_the_call_page(tmp_path: Path) -> None:
+    """``weight: 0`` and neither a flag nor critical: a data engineer counts something
+    with it. The call page shows it as information, after the failures."""
+    archive, warehouse = build_archive(tmp_path), build_warehouse(tmp_path)
+    counted = Finding(
+        "C-LENA-2", RUBRIC, 3, "asked_for_invoice", 1, False, "fail", 0.0,
+        title="Customer asks for an invoice",
+    )  # fmt: skip
+    findings = [*findings_of("C-LENA-2"), counted]
+    wh.upsert(warehouse, "findings", {DATE: [rows.finding_row(f) for f in findings]})
+    app = review_app(warehouse, archive, f"sqlite:///{tmp_path / 'r.sqlite'}")
+    with TestClient(app, follow_redirects=False) as client:
+        page = sign_in(client, "lena").get("/call/C-LENA-2").text
+    card = re.search(r'<article class="finding outcome-(\w+)[^>]*id="finding-asked_for_invoice">'
+                     r'(.*?)</header>', page, re.S)  # fmt: skip
+    assert card and card.group(1) == "info" and ">info</span>" in card.group(2)
+    assert ">fail<" not in card.group(2)
+    cards = re.findall(r'<article class="finding outcome-(\w+)', page)
+    assert cards.index("info") > max(k for k, c in enumerate(cards) if c == "fail")

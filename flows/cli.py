@@ -947,12 +947,22 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_rubric_check(args: argparse.Namespace) -> int:
-    from pipeline.rubric.schema import load_rubric
+    """Validate each file and compile it as ``rubric test`` and the night do (its detectors
+    built for its language's analyzer and the meaning model, which loads only for example
+    lines it has not kept), so what compiling refuses is refused here, not the night."""
+    from models.embed import get_embedder
+    from models.nlp import get_analyzer
+    from pipeline.rubric.loader import compiled_rubric
+    from pipeline.rubric.schema import weights_problem
 
     failed = 0
     for path in args.files:
         try:
-            rubric = load_rubric(path)
+            compiled = compiled_rubric(path, analyzer_for=get_analyzer, embedder=get_embedder)
+            rubric = compiled.rubric
+            problem = weights_problem(rubric)
+            if problem is not None:
+                raise problem
         except EarmarkError as exc:
             failed += 1
             print(f"FAIL {exc}")
@@ -960,6 +970,9 @@ def cmd_rubric_check(args: argparse.Namespace) -> int:
             print(
                 f"ok   {path}: rubric {rubric.id!r} v{rubric.version} ({rubric.language}), {len(rubric.items)} items"
             )
+            for c in compiled.items:
+                for note in getattr(c.detector, "notes", ()):
+                    print(f"note {path} item {c.item.id!r}: {note}")
     return EXIT_FAILED if failed else EXIT_OK
 
 

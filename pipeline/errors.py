@@ -284,6 +284,12 @@ MEANING_LINEAR_ALONE = _entry(
     RubricError,
     "meaning.v1 with method: linear needs counter_examples or neutral: true",
 )
+DETECTOR_LANGUAGE = _entry("R017", RubricError, "{problem}")
+"""A detector's params that the rubric's language cannot do (lemmas in Chinese, a near
+match of phrases too short for one): found when the rubric is compiled."""
+WEIGHTS_TOTAL = _entry(
+    "R018", RubricError, "{path}: the scored items' weights add up to {total:g}, not 100 ({items})"
+)
 
 # --- warehouse (W) ---------------------------------------------------------------------
 WAREHOUSE_LOCKED = _entry(

@@ -199,12 +199,12 @@ def build_detector(
     """
     cls = get_detector_class(name, where=where)
     validated = validate_detector(name, params, where=where)
-    if getattr(cls, "uses_embedder", False):
-        try:
+    try:
+        if getattr(cls, "uses_embedder", False):
             return cls(validated, analyzer, embedder)  # type: ignore[no-any-return]
-        except RubricError as exc:
-            raise RubricError(f"{where}: {exc.message}", code=exc.code) from None
-    return cls(validated, analyzer)  # type: ignore[no-any-return]
+        return cls(validated, analyzer)  # type: ignore[no-any-return]
+    except RubricError as exc:  # what only the language can tell (R009, R017): say where
+        raise RubricError(f"{where}: {exc.message}", code=exc.code) from None
 
 
 def fork_safe(detector: object) -> bool:

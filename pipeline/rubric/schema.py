@@ -7,7 +7,10 @@ with the file, the item, the field and the bad value, under a stable code:
 
 Codes: R001 unreadable/invalid YAML, R002 invalid field or value, R003 unknown
 detector, R004 duplicate item id, R005 invalid detector params, R006 unsupported
-language, R007 unsupported schema_version.
+language, R007 unsupported schema_version; found when the rubric is compiled (``earmark
+rubric check`` compiles it): R009 ``semantic.v1``'s model, R017 a detector's params its
+language cannot do (lemmas in Chinese, a spaCy pattern on tags); and R018, by ``rubric
+check`` only, scored weights that do not add up to 100.
 """
 
 from __future__ import annotations
@@ -256,6 +259,29 @@ def _rubric_problems(rubric: Rubric, source: str) -> list[RubricError]:
             except RubricError as exc:
                 problems.append(exc)
     return problems
+
+
+def weights_problem(rubric: Rubric) -> RubricError | None:
+    """``R018`` when the scored items' weights do not add up to 100, as the rubric docs
+    ask (a score is the share of applicable weight that passed, so the night scores such a
+    rubric all the same; ``earmark rubric check`` says so before anyone reads "10 points"
+    as a tenth of the score).
+
+    Examples
+    --------
+    >>> print(weights_problem(parse_rubric({"schema_version": 1, "id": "r", "version": 1,
+    ...     "language": "en", "items": [{"id": "a", "expect": "present", "weight": 60,
+    ...     "detector": "regex.v1", "params": {"patterns": ["a"]}}, {"id": "b",
+    ...     "expect": "present", "weight": 50, "detector": "regex.v1",
+    ...     "params": {"patterns": ["b"]}}]})))
+    [R018] <rubric>: the scored items' weights add up to 110, not 100 (a 60, b 50)
+    """
+    scored = [item for item in rubric.items if item.weight > 0]
+    total = sum(item.weight for item in scored)
+    if not scored or abs(total - 100) < 1e-6:
+        return None
+    items = ", ".join(f"{item.id} {item.weight:g}" for item in scored)
+    return errors.WEIGHTS_TOTAL(path=rubric.source, total=total, items=items)
 
 
 def _raw_detector_problems(raw: dict[str, Any], source: str) -> list[RubricError]:

@@ -19,6 +19,7 @@ from pipeline import errors
 from pipeline.errors import EarmarkError
 
 if TYPE_CHECKING:
+    from flows.rubrics import RubricsByLanguage
     from pipeline.config import Config
     from pipeline.file_index import DateRange
     from pipeline.types import Finding, QueueEntry
@@ -274,10 +275,19 @@ def _parser() -> argparse.ArgumentParser:
     test.set_defaults(func=cmd_rubric_test)
     schema = rsub.add_parser("schema", help="print the rubric JSON Schema")
     schema.set_defaults(func=cmd_rubric_schema)
-    apply = rsub.add_parser("apply", help="score existing transcripts (JSON lines) without ASR")
-    apply.add_argument(
-        "--transcripts", required=True, help="JSONL: call_id, language, duration_s, utterances"
+    apply = rsub.add_parser(
+        "apply",
+        help="score existing transcripts (JSON lines, or the warehouse's) without ASR; "
+        "prints, writes nothing",
     )
+    source = apply.add_mutually_exclusive_group()
+    source.add_argument("--transcripts", help="JSONL: call_id, language, duration_s, utterances")
+    source.add_argument(
+        "--warehouse",
+        help="the warehouse's stored calls, with the night's utterance vectors and metrics",
+    )
+    apply.add_argument("--since", help="with --warehouse: only call dates from this one")
+    apply.add_argument("--call", help="with --warehouse: only this call id")
     apply.add_argument(
         "--rubric", action="append", help="rubric file(s); default: the shipped one per language"
     )
@@ -1025,7 +1035,16 @@ def cmd_rubric_apply(args: argparse.Namespace) -> int:
     from pipeline.scoring import assess
     from pipeline.transcript import transcript_from_json
 
+    if args.warehouse is None and args.transcripts is None:
+        raise errors.APPLY_SOURCE_MISSING(
+            problem="what to score? --transcripts FILE.jsonl, or --warehouse W for the "
+            "night's stored calls (with their stored vectors)"
+        )
+    if args.warehouse is None and (args.since or args.call):
+        raise errors.APPLY_SOURCE_MISSING(problem="--since and --call filter --warehouse")
     rubric_for = RubricsByLanguage(_rubric_paths(args))
+    if args.warehouse is not None:
+        return _apply_to_warehouse(args, rubric_for)
     try:
         source = open(args.transcripts, encoding="utf-8")  # noqa: SIM115  (closed below)
     except OSError as exc:
@@ -1056,6 +1075,50 @@ def cmd_rubric_apply(args: argparse.Namespace) -> int:
     if bad:
         print(f"earmark: {bad} line(s) skipped, see above", file=sys.stderr)
     return EXIT_FAILED if bad else EXIT_OK
+
+
+def _apply_to_warehouse(args: argparse.Namespace, rubric_for: RubricsByLanguage) -> int:
+    """``rubric apply --warehouse``: the stored calls scored with their stored vectors
+    and metrics, as ``rescore`` scores them, printed and never written."""
+    from flows.rescore import iter_stored_calls
+    from pipeline import warehouse as wh
+    from pipeline.scoring import assess
+
+    since = _iso_date(args.since, "--since")
+    wh.require_calls(args.warehouse)
+    scored = skipped = 0
+    for stored in iter_stored_calls(args.warehouse, since=since, call=args.call):
+        transcript = stored.transcript
+        rubric = rubric_for(transcript.language)
+        if rubric is None:
+            skipped += 1
+            continue
+        findings, score = assess(
+            rubric,
+            transcript,
+            metrics=stored.metrics,
+            metric_spans=stored.metric_spans,
+            vectors=stored.vectors,
+        )
+        scored += 1
+        if args.format == "jsonl":
+            _print_finding_rows(findings)
+        else:
+            _print_assessment(transcript.call_id, findings, score)
+    if skipped:
+        have = ", ".join(rubric_for.languages)
+        print(
+            f"earmark: {skipped} call(s) in no rubric's language skipped (have {have})",
+            file=sys.stderr,
+        )
+    if not scored:
+        where = f" call {args.call!r}" if args.call else ""
+        print(
+            f"earmark: no scored{where} call in {args.warehouse} to apply the rubric to",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def _print_finding_rows(findings: Sequence[Finding]) -> None:

@@ -40,9 +40,11 @@ from pipeline import warehouse as wh
 from pipeline.calltypes import rubric_paths
 from pipeline.config import Config, usable_cores
 from pipeline.lease import night_lock
+from pipeline.meaning import Vectors
 from pipeline.rubric.detectors import fork_safe
 from pipeline.rubric.engine import CompiledRubric
 from pipeline.scoring import assess
+from pipeline.types import Span, Transcript
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,51 @@ def _read_partition(
         rows_of[call_id].append(i)
     skipped = tuple(sorted(c["language"] for c in calls if rubric_of_call(c, compiled) is None))
     return _Partition(compiled, scored, utterances, rows_of), skipped
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCall:
+    """A scored call as the warehouse keeps it: what ``rubric apply --warehouse`` scores."""
+
+    transcript: Transcript
+    vectors: Vectors | None
+    metrics: dict[str, float]
+    metric_spans: dict[str, tuple[Span, ...]]
+
+
+def iter_stored_calls(
+    warehouse: str, *, since: str | None = None, call: str | None = None
+) -> Iterator[StoredCall]:
+    """Lazily, partition by partition, the warehouse's scored calls (``status`` ok) with
+    their stored utterance vectors and metrics, as :func:`score_calls` reads them: the
+    meaning model is needed only for a call stored without vectors.
+
+    Parameters
+    ----------
+    since
+        Only call dates from this one (``YYYY-MM-DD``), as ``rescore --since``.
+    call
+        Only this call id.
+    """
+    for date in wh.partition_dates(warehouse, "calls"):
+        if since is not None and date < since:
+            continue
+        calls = [
+            c
+            for c in wh.read_table(warehouse, "calls", call_dates=[date]).to_pylist()
+            if c["status"] == "ok" and (call is None or c["call_id"] == call)
+        ]
+        if not calls:
+            continue
+        utterances = wh.read_table(warehouse, "utterances", call_dates=[date])
+        ids = [c["call_id"] for c in calls]
+        transcripts = rows.transcripts_from_table(
+            [(c["call_id"], c["language"], c["duration_s"]) for c in calls], utterances
+        )
+        vectors = rows.vectors_from_table(ids, utterances)
+        for row, transcript, vecs in zip(calls, transcripts, vectors, strict=True):
+            values, spans = rows.metrics_from_call_row(row)
+            yield StoredCall(transcript, vecs, values, spans)
 
 
 def score_chunk(part: _Partition, lo: int, hi: int) -> tuple[list[rows.Row], list[rows.Row]]:

@@ -216,6 +216,7 @@ TUNE_INPUT_INVALID = _entry("C071", ConfigError, "{where}: {problem}")
 TRANSCRIPTS_UNREADABLE = _entry(
     "C072", ConfigError, "--transcripts {path}: cannot read the transcripts ({problem})"
 )
+APPLY_SOURCE_MISSING = _entry("C073", ConfigError, "rubric apply: {problem}")
 
 # --- input archive and metadata.csv (I) ------------------------------------------------
 ARCHIVE_NOT_FOUND = _entry("I001", InputError, "{path}: archive folder not found")

@@ -1374,6 +1374,14 @@ def cmd_rescore(args: argparse.Namespace) -> int:
         f"({summary.calls_per_s:.0f} calls/s), no ASR"
         + "".join(f"; {line}" for line in skipped_lines(summary.skipped, summary.languages))
     )
+    if summary.edited:
+        print(
+            f"earmark: warning: rubric {', '.join(summary.edited)}: the item changed since "
+            "its stored findings were made, at the same rubric and item version, so its old "
+            "rows were replaced by rows that cannot be told from them; bump the item's "
+            "version: and the rubric's version: and rescore again to keep both",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

@@ -57,6 +57,8 @@ class RescoreSummary:
     rubrics: list[str]
     languages: tuple[str, ...] = ()
     """The languages of the rubrics given."""
+    edited: tuple[str, ...] = ()
+    """Items whose content changed while their ``version`` did not (:func:`edited_items`)."""
 
     @property
     def calls_per_s(self) -> float:
@@ -103,6 +105,46 @@ def rescore_partition(
         wh.upsert(warehouse, "findings", {date: findings})
         wh.upsert(warehouse, "scores", {date: scores})
     return len(scores), skipped
+
+
+ItemKey = tuple[str, int, str, int]
+"""(rubric id, rubric version, item id, item version)."""
+
+
+def item_digests(compiled: Iterable[CompiledRubric]) -> dict[ItemKey, str]:
+    """Each item's :meth:`~pipeline.rubric.schema.Item.digest`, by rubric and item."""
+    return {
+        (c.rubric.id, c.rubric.version, i.item.id, i.item.version): i.digest
+        for c in compiled
+        for i in c.items
+    }
+
+
+def edited_items(stored: pa.Table, now: Mapping[ItemKey, str]) -> list[str]:
+    """The items whose content differs from what their stored findings were made with at
+    the same rubric and item versions (an edit that kept ``version:``, whose old rows a
+    rescore replaces): ``"rubric vN item vM"``. Findings stored before digests were kept
+    (``""``) tell nothing.
+
+    Examples
+    --------
+    >>> old = pa.table({"rubric_id": ["r", "r"], "rubric_version": [2, 2],
+    ...                 "item_id": ["a", "b"], "item_version": [1, 1], "item_digest": ["d1", ""]})
+    >>> edited_items(old, {("r", 2, "a", 1): "d2", ("r", 2, "b", 1): "d3", ("r", 3, "a", 1): "d4"})
+    ["r v2 'a' v1"]
+    """
+    cols = ["rubric_id", "rubric_version", "item_id", "item_version", "item_digest"]
+    if not set(cols) <= set(stored.column_names):
+        return []
+    before: dict[ItemKey, set[str]] = defaultdict(set)
+    for *key, digest in zip(*(stored.column(c).to_pylist() for c in cols), strict=True):
+        if digest:
+            before[(key[0], key[1], key[2], key[3])].add(digest)
+    return [
+        f"{rubric} v{version} {item!r} v{item_version}"
+        for (rubric, version, item, item_version), digest in sorted(now.items())
+        if before.get((rubric, version, item, item_version), {digest}) != {digest}
+    ]
 
 
 def _read_partition(
@@ -309,6 +351,16 @@ def rescore_flow(
     # broken rubric before touching anything
     dates = [d for d in wh.partition_dates(warehouse, "calls") if since is None or d >= since]
     with night_lock(warehouse):
+        digests = item_digests(compile_by_id(rubric_paths).values())
+        edited = tuple(
+            dict.fromkeys(
+                item
+                for d in dates
+                for item in edited_items(
+                    wh.read_table(warehouse, "findings", call_dates=[d]), digests
+                )
+            )
+        )
         if in_prefect:
             from prefect import task
             from prefect.cache_policies import NO_CACHE
@@ -329,6 +381,7 @@ def rescore_flow(
     return RescoreSummary(
         calls=sum(n for n, _ in done),
         skipped=tuple(lang for _, skipped in done for lang in skipped),
+        edited=edited,
         dates=dates,
         wall_s=time.monotonic() - started,
         rubrics=rubric_paths,

@@ -15,6 +15,7 @@ check`` only, scored weights that do not add up to 100.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -138,6 +139,23 @@ class Item(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     na_when: NaWhen | None = None
     examples: Examples = Field(default_factory=Examples)
+
+    def digest(self) -> str:
+        """What the item finds and how it is scored, as a short hash: everything but its
+        ``version``, ``title`` and ``examples`` (which change no finding). Two contents
+        under one ``version`` mean an edit that forgot to bump it.
+
+        Examples
+        --------
+        >>> a = Item(id="x", expect="present", detector="regex.v1", params={"patterns": ["a"]})
+        >>> a.digest() == a.model_copy(update={"title": "X"}).digest(), len(a.digest())
+        (True, 16)
+        >>> a.digest() == a.model_copy(update={"params": {"patterns": ["b"]}}).digest()
+        False
+        """
+        content = self.model_dump(mode="json", exclude={"version", "title", "examples"})
+        text = json.dumps(content, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 class Rubric(_Strict):

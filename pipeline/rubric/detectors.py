@@ -135,17 +135,28 @@ def validate_detector(name: str, params: Mapping[str, Any], *, where: str) -> Ba
 
 
 def _problem(error: Any, model: type[BaseModel], name: str) -> str:
+    """One pydantic error as ``params.FIELD: what is wrong``. A check of several params
+    together has no location: the param its message starts with names it
+    (``threshold -3.0 is a margin…`` is ``params.threshold``)."""
+    if not error["loc"]:
+        message = str(error["msg"]).removeprefix("Value error, ")
+        first = message.split(" ", 1)[0]
+        return (
+            f"params.{first}: {message}" if first in model.model_fields else (f"params: {message}")
+        )
     where = ".".join(str(p) for p in error["loc"])
     if error["type"] == "extra_forbidden" and len(error["loc"]) == 1:
-        others = _detectors_taking(where)
+        others = detectors_taking(where)
         if others:  # a param of other detectors (``tolerance`` on ``regex.v1``): say whose
             return f"params.{where}: {name} does not take it (only {', '.join(others)} do)"
         return f"params.{where}: unknown ({did_you_mean(where, list(model.model_fields))})"
     return f"params.{where}: {error['msg']}"
 
 
-def _detectors_taking(param: str) -> list[str]:
+def detectors_taking(param: str) -> list[str]:
     """The registered detectors whose params include ``param`` (read on an error only)."""
+    from pipeline.rubric import registrations  # noqa: F401  (registers the built-ins)
+
     return sorted(
         name
         for name, cls in detectors.get_all().items()

@@ -335,13 +335,31 @@ def _explain(exc: ValidationError, raw: dict[str, Any], source: str) -> str:
         field = ".".join(str(p) for p in loc) or "(item)"
         if err["type"] == "extra_forbidden":
             known = _known_fields(model, loc[:-1])
-            hint = did_you_mean(str(loc[-1]), known)
+            hint = _param_hint(raw, err["loc"], str(loc[-1])) or did_you_mean(str(loc[-1]), known)
             lines.append(f"{where}: unknown field {str(loc[-1])!r} ({hint})")
         elif err["type"] == "missing":
             lines.append(f"{where}: missing required field {field!r}")
         else:
             lines.append(f"{where}: {field}: {err['msg']}, got {err.get('input')!r}")
     return "\n".join(lines)
+
+
+def _param_hint(raw: dict[str, Any], loc: tuple[Any, ...], name: str) -> str:
+    """For a detector's param written on the item itself (``threshold:`` beside
+    ``detector: meaning.v1``): that it belongs under ``params``."""
+    if len(loc) != 3 or loc[0] != "items" or not isinstance(loc[1], int):
+        return ""
+    from pipeline.rubric.detectors import detectors_taking
+
+    items = raw.get("items") or []
+    item = items[loc[1]] if loc[1] < len(items) else None
+    detector = item.get("detector") if isinstance(item, dict) else None
+    taking = detectors_taking(name)
+    if detector in taking:
+        return f"a param of {detector}: put it under params, as params.{name}"
+    if taking:
+        return f"a param of {', '.join(taking)}, under params; not of {detector}"
+    return ""
 
 
 def _item_id(raw: dict[str, Any], index: int) -> str:

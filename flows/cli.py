@@ -1134,7 +1134,7 @@ def _print_finding_rows(findings: Sequence[Finding]) -> None:
 
 def cmd_rubric_tune(args: argparse.Namespace) -> int:
     from flows.rubrics import compile_rubrics
-    from pipeline.rubric.tune import item_margins, meaning_of, pick_threshold
+    from pipeline.rubric.tune import few_labels_warning, item_margins, meaning_of, pick_threshold
 
     if not 0 < args.precision <= 1:
         raise errors.PRECISION_INVALID(value=args.precision)
@@ -1157,12 +1157,18 @@ def cmd_rubric_tune(args: argparse.Namespace) -> int:
     )
     if result.chosen is None:
         print(f"  no threshold reaches precision {args.precision}: add counter-examples")
+        warning = few_labels_warning(result, margins, labels)
+        if warning:
+            print(f"  {warning}")
         return EXIT_FAILED
     c = result.chosen
     print(
         f"  proposed threshold {c.threshold:+.4f}: P {c.precision:.3f} R {c.recall:.3f} F1 {c.f1:.3f}"
     )
     print(f"  in {args.rubric}, item {args.item!r}, meaning.v1 params:  threshold: {c.threshold}")
+    warning = few_labels_warning(result, margins, labels)
+    if warning:
+        print(f"  {warning}")
     return EXIT_OK
 
 

@@ -242,3 +242,22 @@ def test_a_new_item_s_failures_say_what_to_do() -> None:
         in said
     )
     assert "  drop the row of item 'gone', or ship it in this file too" in said
+
+
+def test_the_new_detector_steps_match_how_detectors_are_registered() -> None:
+    """The docs said a new detector was "one class"; it is a class and a registration
+    line, and its examples run only as a rubric item's. The steps name what exists."""
+    import re
+
+    readme = (ROOT / "rubrics" / "README.md").read_text(encoding="utf-8")
+    steps = readme.split("### A new detector", 1)[1].split("\n## ", 1)[0]
+    registrations = (ROOT / "pipeline" / "rubric" / "registrations.py").read_text()
+    registered = re.findall(r'detectors\.register\("([a-z_.]+\.v\d+)", func=(\w+)\)', registrations)
+    assert registered and 'detectors.register("mything.v1", func=MyThingDetector)' in steps
+    for path in re.findall(r"`((?:pipeline|tests)/[\w/]+(?:\.py)?/?)`", steps):
+        assert (ROOT / path).exists(), f"rubrics/README.md 'A new detector' names {path}"
+    tests = (ROOT / "tests" / "rubrics" / "test_shipped_rubrics.py").read_text()
+    assert "test_examples_pass" in steps and "def test_examples_pass(" in tests
+    table = readme.split("## All detectors", 1)[1]
+    for name, _ in registered:
+        assert f"| `{name}` |" in table, f"{name} is registered but not in the detector table"

@@ -237,7 +237,7 @@ class PhraseDetector:
 
     def __init__(self, params: PhraseParams, analyzer: TextAnalyzer) -> None:
         if self.lemma:
-            require_lemmas(analyzer, "lemma.v1")
+            require_lemmas(analyzer, "detector: lemma.v1")
         phrases = [unicodedata.normalize("NFKC", p).strip() for p in params.phrases]
         finder = analyzer.phrase_finder(phrases, lemma=self.lemma)
         kind = "lemma" if self.lemma else "phrase"
@@ -416,7 +416,7 @@ class ProximityDetector:
 
     def __init__(self, params: ProximityParams, analyzer: TextAnalyzer) -> None:
         if params.lemma:
-            require_lemmas(analyzer, "proximity.v1 with lemma: true")
+            require_lemmas(analyzer, "params.lemma: proximity.v1 with lemma: true")
         self.a = analyzer.phrase_finder(params.a, lemma=params.lemma)
         self.b = analyzer.phrase_finder(params.b, lemma=params.lemma)
         self.params = params
@@ -475,7 +475,7 @@ class SequenceDetector:
 
     def __init__(self, params: SequenceParams, analyzer: TextAnalyzer) -> None:
         if params.lemma:
-            require_lemmas(analyzer, "sequence.v1 with lemma: true")
+            require_lemmas(analyzer, "params.lemma: sequence.v1 with lemma: true")
         self.first = PhraseDetector(PhraseParams(phrases=params.first), analyzer)
         self.then = PhraseDetector(PhraseParams(phrases=params.then), analyzer)
         if params.lemma:

@@ -20,6 +20,7 @@ from pipeline.errors import EarmarkError
 from pipeline.periods import iso_date, iso_month
 
 if TYPE_CHECKING:
+    from flows.rubrics import RubricsByLanguage
     from pipeline.config import Config
     from pipeline.types import Finding, QueueEntry
 
@@ -293,10 +294,23 @@ def _parser() -> argparse.ArgumentParser:
     test.set_defaults(func=cmd_rubric_test)
     schema = rsub.add_parser("schema", help="print the rubric JSON Schema")
     schema.set_defaults(func=cmd_rubric_schema)
-    apply = rsub.add_parser("apply", help="score existing transcripts (JSON lines) without ASR")
-    apply.add_argument(
-        "--transcripts", required=True, help="JSONL: call_id, language, duration_s, utterances"
+    apply = rsub.add_parser(
+        "apply",
+        help="score existing transcripts (JSON lines, or the warehouse's) without ASR; "
+        "prints, writes nothing",
     )
+    source = apply.add_mutually_exclusive_group()
+    source.add_argument("--transcripts", help="JSONL: call_id, language, duration_s, utterances")
+    source.add_argument(
+        "--warehouse",
+        help="the warehouse's stored calls, with the night's utterance vectors and metrics",
+    )
+    apply.add_argument(
+        "--since",
+        type=_date_arg("--since"),
+        help="with --warehouse: only call dates from this one (YYYY-MM-DD)",
+    )
+    apply.add_argument("--call", help="with --warehouse: only this call id")
     apply.add_argument(
         "--rubric", action="append", help="rubric file(s); default: the shipped one per language"
     )
@@ -970,12 +984,22 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_rubric_check(args: argparse.Namespace) -> int:
-    from pipeline.rubric.schema import load_rubric
+    """Validate each file and compile it as ``rubric test`` and the night do (its detectors
+    built for its language's analyzer and the meaning model, which loads only for example
+    lines it has not kept), so what compiling refuses is refused here, not the night."""
+    from models.embed import get_embedder
+    from models.nlp import get_analyzer
+    from pipeline.rubric.loader import compiled_rubric
+    from pipeline.rubric.schema import weights_problem
 
     failed = 0
     for path in args.files:
         try:
-            rubric = load_rubric(path)
+            compiled = compiled_rubric(path, analyzer_for=get_analyzer, embedder=get_embedder)
+            rubric = compiled.rubric
+            problem = weights_problem(rubric)
+            if problem is not None:
+                raise problem
         except EarmarkError as exc:
             failed += 1
             print(f"FAIL {exc}")
@@ -983,6 +1007,9 @@ def cmd_rubric_check(args: argparse.Namespace) -> int:
             print(
                 f"ok   {path}: rubric {rubric.id!r} v{rubric.version} ({rubric.language}), {len(rubric.items)} items"
             )
+            for c in compiled.items:
+                for note in getattr(c.detector, "notes", ()):
+                    print(f"note {path} item {c.item.id!r}: {note}")
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -1035,7 +1062,16 @@ def cmd_rubric_apply(args: argparse.Namespace) -> int:
     from pipeline.scoring import assess
     from pipeline.transcript import transcript_from_json
 
+    if args.warehouse is None and args.transcripts is None:
+        raise errors.APPLY_SOURCE_MISSING(
+            problem="what to score? --transcripts FILE.jsonl, or --warehouse W for the "
+            "night's stored calls (with their stored vectors)"
+        )
+    if args.warehouse is None and (args.since or args.call):
+        raise errors.APPLY_SOURCE_MISSING(problem="--since and --call filter --warehouse")
     rubric_for = RubricsByLanguage(_rubric_paths(args))
+    if args.warehouse is not None:
+        return _apply_to_warehouse(args, rubric_for)
     try:
         source = open(args.transcripts, encoding="utf-8")  # noqa: SIM115  (closed below)
     except OSError as exc:
@@ -1068,6 +1104,50 @@ def cmd_rubric_apply(args: argparse.Namespace) -> int:
     return EXIT_FAILED if bad else EXIT_OK
 
 
+def _apply_to_warehouse(args: argparse.Namespace, rubric_for: RubricsByLanguage) -> int:
+    """``rubric apply --warehouse``: the stored calls scored with their stored vectors
+    and metrics, as ``rescore`` scores them, printed and never written."""
+    from flows.rescore import iter_stored_calls
+    from pipeline import warehouse as wh
+    from pipeline.scoring import assess
+
+    since = args.since
+    wh.require_calls(args.warehouse)
+    scored = skipped = 0
+    for stored in iter_stored_calls(args.warehouse, since=since, call=args.call):
+        transcript = stored.transcript
+        rubric = rubric_for(transcript.language)
+        if rubric is None:
+            skipped += 1
+            continue
+        findings, score = assess(
+            rubric,
+            transcript,
+            metrics=stored.metrics,
+            metric_spans=stored.metric_spans,
+            vectors=stored.vectors,
+        )
+        scored += 1
+        if args.format == "jsonl":
+            _print_finding_rows(findings)
+        else:
+            _print_assessment(transcript.call_id, findings, score)
+    if skipped:
+        have = ", ".join(rubric_for.languages)
+        print(
+            f"earmark: {skipped} call(s) in no rubric's language skipped (have {have})",
+            file=sys.stderr,
+        )
+    if not scored:
+        where = f" call {args.call!r}" if args.call else ""
+        print(
+            f"earmark: no scored{where} call in {args.warehouse} to apply the rubric to",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def _print_finding_rows(findings: Sequence[Finding]) -> None:
     """Findings as ``findings`` table rows, one JSON object a line (the table's Arrow
     stack is imported only for this format)."""
@@ -1081,7 +1161,7 @@ def _print_finding_rows(findings: Sequence[Finding]) -> None:
 
 def cmd_rubric_tune(args: argparse.Namespace) -> int:
     from flows.rubrics import compile_rubrics
-    from pipeline.rubric.tune import item_margins, meaning_of, pick_threshold
+    from pipeline.rubric.tune import few_labels_warning, item_margins, meaning_of, pick_threshold
 
     if not 0 < args.precision <= 1:
         raise errors.PRECISION_INVALID(value=args.precision)
@@ -1104,12 +1184,18 @@ def cmd_rubric_tune(args: argparse.Namespace) -> int:
     )
     if result.chosen is None:
         print(f"  no threshold reaches precision {args.precision}: add counter-examples")
+        warning = few_labels_warning(result, margins, labels)
+        if warning:
+            print(f"  {warning}")
         return EXIT_FAILED
     c = result.chosen
     print(
         f"  proposed threshold {c.threshold:+.4f}: P {c.precision:.3f} R {c.recall:.3f} F1 {c.f1:.3f}"
     )
     print(f"  in {args.rubric}, item {args.item!r}, meaning.v1 params:  threshold: {c.threshold}")
+    warning = few_labels_warning(result, margins, labels)
+    if warning:
+        print(f"  {warning}")
     return EXIT_OK
 
 
@@ -1317,6 +1403,15 @@ def cmd_rescore(args: argparse.Namespace) -> int:
         f"({summary.calls_per_s:.0f} calls/s), no ASR"
         + "".join(f"; {line}" for line in skipped_lines(summary.skipped, summary.languages))
     )
+    if summary.edited:
+        print(
+            f"earmark: warning: rubric {', '.join(summary.edited)}: the item changed since "
+            "its stored findings were made, at the same rubric and item version, and its old "
+            "rows have been replaced by rows that cannot be told from them; next time bump "
+            "the item's version: and the rubric's version: before you rescore, so the old "
+            "rows stay beside the new ones",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

@@ -40,9 +40,11 @@ from pipeline import warehouse as wh
 from pipeline.calltypes import rubric_paths
 from pipeline.config import Config, usable_cores
 from pipeline.lease import night_lock
+from pipeline.meaning import Vectors
 from pipeline.rubric.detectors import fork_safe
 from pipeline.rubric.engine import CompiledRubric
 from pipeline.scoring import assess
+from pipeline.types import Span, Transcript
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,8 @@ class RescoreSummary:
     rubrics: list[str]
     languages: tuple[str, ...] = ()
     """The languages of the rubrics given."""
+    edited: tuple[str, ...] = ()
+    """Items whose content changed while their ``version`` did not (:func:`edited_items`)."""
 
     @property
     def calls_per_s(self) -> float:
@@ -103,6 +107,49 @@ def rescore_partition(
     return len(scores), skipped
 
 
+ItemKey = tuple[str, int, str, int]
+"""(rubric id, rubric version, item id, item version)."""
+
+
+def item_digests(compiled: Iterable[CompiledRubric]) -> dict[ItemKey, str]:
+    """Each item's :meth:`~pipeline.rubric.schema.Item.digest`, by rubric and item."""
+    return {
+        (c.rubric.id, c.rubric.version, i.item.id, i.item.version): i.digest
+        for c in compiled
+        for i in c.items
+    }
+
+
+DIGESTED = ("rubric_id", "rubric_version", "item_id", "item_version", "item_digest")
+"""The findings' columns :func:`edited_items` reads."""
+
+
+def edited_items(stored: pa.Table, now: Mapping[ItemKey, str]) -> list[str]:
+    """The items whose content differs from what their stored findings were made with at
+    the same rubric and item versions (an edit that kept ``version:``, whose old rows a
+    rescore replaces): ``"rubric vN item vM"``. Findings stored before digests were kept
+    (``""``) tell nothing.
+
+    Examples
+    --------
+    >>> old = pa.table({"rubric_id": ["r", "r"], "rubric_version": [2, 2],
+    ...                 "item_id": ["a", "b"], "item_version": [1, 1], "item_digest": ["d1", ""]})
+    >>> edited_items(old, {("r", 2, "a", 1): "d2", ("r", 2, "b", 1): "d3", ("r", 3, "a", 1): "d4"})
+    ["r v2 'a' v1"]
+    """
+    if not set(DIGESTED) <= set(stored.column_names):
+        return []
+    before: dict[ItemKey, set[str]] = defaultdict(set)
+    for *key, digest in zip(*(stored.column(c).to_pylist() for c in DIGESTED), strict=True):
+        if digest:
+            before[(key[0], key[1], key[2], key[3])].add(digest)
+    return [
+        f"{rubric} v{version} {item!r} v{item_version}"
+        for (rubric, version, item, item_version), digest in sorted(now.items())
+        if before.get((rubric, version, item, item_version), {digest}) != {digest}
+    ]
+
+
 def _read_partition(
     warehouse: str, date: str, compiled: dict[RubricKey, CompiledRubric]
 ) -> tuple[_Partition, tuple[str, ...]]:
@@ -120,6 +167,51 @@ def _read_partition(
         rows_of[call_id].append(i)
     skipped = tuple(sorted(c["language"] for c in calls if rubric_of_call(c, compiled) is None))
     return _Partition(compiled, scored, utterances, rows_of), skipped
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCall:
+    """A scored call as the warehouse keeps it: what ``rubric apply --warehouse`` scores."""
+
+    transcript: Transcript
+    vectors: Vectors | None
+    metrics: dict[str, float]
+    metric_spans: dict[str, tuple[Span, ...]]
+
+
+def iter_stored_calls(
+    warehouse: str, *, since: str | None = None, call: str | None = None
+) -> Iterator[StoredCall]:
+    """Lazily, partition by partition, the warehouse's scored calls (``status`` ok) with
+    their stored utterance vectors and metrics, as :func:`score_calls` reads them: the
+    meaning model is needed only for a call stored without vectors.
+
+    Parameters
+    ----------
+    since
+        Only call dates from this one (``YYYY-MM-DD``), as ``rescore --since``.
+    call
+        Only this call id.
+    """
+    for date in wh.partition_dates(warehouse, "calls"):
+        if since is not None and date < since:
+            continue
+        calls = [
+            c
+            for c in wh.read_table(warehouse, "calls", call_dates=[date]).to_pylist()
+            if c["status"] == "ok" and (call is None or c["call_id"] == call)
+        ]
+        if not calls:
+            continue
+        utterances = wh.read_table(warehouse, "utterances", call_dates=[date])
+        ids = [c["call_id"] for c in calls]
+        transcripts = rows.transcripts_from_table(
+            [(c["call_id"], c["language"], c["duration_s"]) for c in calls], utterances
+        )
+        vectors = rows.vectors_from_table(ids, utterances)
+        for row, transcript, vecs in zip(calls, transcripts, vectors, strict=True):
+            values, spans = rows.metrics_from_call_row(row)
+            yield StoredCall(transcript, vecs, values, spans)
 
 
 def score_chunk(part: _Partition, lo: int, hi: int) -> tuple[list[rows.Row], list[rows.Row]]:
@@ -258,10 +350,20 @@ def rescore_flow(
     """Body of the Prefect flow: one task per partition, then the queues (``in_prefect``
     false: the same partitions one after the other, no Prefect)."""
     started = time.monotonic()
-    languages = tuple(sorted({lang for lang, _ in compile_by_id(rubric_paths)}))  # refuse a
-    # broken rubric before touching anything
+    compiled = compile_by_id(rubric_paths)  # refuse a broken rubric before touching anything
+    languages = tuple(sorted({lang for lang, _ in compiled}))
+    digests = item_digests(compiled.values())
     dates = [d for d in wh.partition_dates(warehouse, "calls") if since is None or d >= since]
     with night_lock(warehouse):
+        edited = tuple(
+            dict.fromkeys(
+                item
+                for d in dates
+                if (stored := wh.read_partition(warehouse, "findings", d, columns=list(DIGESTED)))
+                is not None
+                for item in edited_items(stored, digests)
+            )
+        )
         if in_prefect:
             part = uncached_task(rescore_partition, "rescore-partition")
             futures = [part.submit(warehouse, d, tuple(rubric_paths)) for d in dates]
@@ -274,6 +376,7 @@ def rescore_flow(
     return RescoreSummary(
         calls=sum(n for n, _ in done),
         skipped=tuple(lang for _, skipped in done for lang in skipped),
+        edited=edited,
         dates=dates,
         wall_s=time.monotonic() - started,
         rubrics=rubric_paths,

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline import errors
 from pipeline.errors import ConfigError
 from pipeline.text import normalize
 
@@ -208,15 +209,49 @@ class SpacyPatternFinder:
 
         self.matcher = Matcher(analyzer.nlp.vocab, validate=True)
         self.keys: dict[int, int] = {}
+        _check_attributes(analyzer, patterns)
         self.uses_lemma = any("LEMMA" in tok for p in patterns for tok in p)
         for index, pattern in enumerate(patterns):
             key = analyzer.nlp.vocab.strings.add(f"pattern-{index}")
             self.keys[key] = index
-            self.matcher.add(f"pattern-{index}", [_normalize_pattern(analyzer, pattern)])
+            try:
+                self.matcher.add(f"pattern-{index}", [_normalize_pattern(analyzer, pattern)])
+            except ValueError as exc:  # spaCy's pattern validation: what and where
+                problem = f"params.patterns[{index}]: not a spaCy Matcher pattern: {exc}"
+                raise errors.DETECTOR_LANGUAGE(problem=problem) from None
 
     def find(self, tokens: Any) -> list[tuple[int, int, int]]:
         doc = tokens.lemmatized() if self.uses_lemma else tokens.doc
-        return [(s, e, self.keys[k]) for k, s, e in self.matcher(doc)]
+        try:
+            return [(s, e, self.keys[k]) for k, s, e in self.matcher(doc)]
+        except ValueError as exc:  # [E155] an attribute the text has none of: never a crash
+            raise errors.DETECTOR_LANGUAGE(problem=f"pattern.v1: {exc}") from None
+
+
+UNANNOTATED = ("POS", "TAG", "MORPH", "DEP", "ENT_TYPE", "ENT_IOB", "HEAD")
+"""Token attributes earmark's blank pipelines never set (no tagger, parser or entity
+recogniser): spaCy's Matcher refuses a pattern on them when it runs ([E155])."""
+
+
+def _check_attributes(analyzer: SpacyAnalyzer, patterns: Sequence[Sequence[Any]]) -> None:
+    """Refuse, when the rubric is compiled, a pattern keyed on an attribute the text will
+    not have: ``LEMMA`` in a language without a lemmatizer (Chinese), or a tag."""
+    for index, pattern in enumerate(patterns):
+        for position, token in enumerate(pattern):
+            keys = {str(k).upper() for k in token} if isinstance(token, dict) else set()
+            where = f"params.patterns[{index}][{position}]"
+            if "LEMMA" in keys and not analyzer.has_lemmas:
+                raise errors.DETECTOR_LANGUAGE(
+                    problem=f"{where}: LEMMA, and {analyzer.language!r} text has no lemmas "
+                    "(Chinese words do not inflect); use LOWER"
+                )
+            tags = sorted(keys.intersection(UNANNOTATED))
+            if tags:
+                raise errors.DETECTOR_LANGUAGE(
+                    problem=f"{where}: {', '.join(tags)}, which earmark's text analysis does "
+                    "not produce (no tagger, parser or entity recogniser); use LOWER, LEMMA "
+                    "(en, ru), IS_DIGIT, LENGTH, OP or IN"
+                )
 
 
 def _normalize_pattern(
@@ -300,6 +335,7 @@ class SpacyAnalyzer:
         self.nlp = spacy.blank(language)
         self._spacy_lemmatizer = _lemmatizer(self.nlp, language)
         self.lemmatizer = self.lemmatize_doc if self._spacy_lemmatizer is not None else None
+        self.has_lemmas = self.lemmatizer is not None
         self._lemmas: dict[str, str] = {}
         self._cut = _cut_rule(self.nlp)
         # words repeat across utterances and calls: normalise and tokenise each distinct one once

@@ -218,6 +218,7 @@ TUNE_INPUT_INVALID = _entry("C071", ConfigError, "{where}: {problem}")
 TRANSCRIPTS_UNREADABLE = _entry(
     "C072", ConfigError, "--transcripts {path}: cannot read the transcripts ({problem})"
 )
+APPLY_SOURCE_MISSING = _entry("C073", ConfigError, "rubric apply: {problem}")
 
 # --- input archive and metadata.csv (I) ------------------------------------------------
 ARCHIVE_NOT_FOUND = _entry("I001", InputError, "{path}: archive folder not found")
@@ -285,6 +286,12 @@ MEANING_LINEAR_ALONE = _entry(
     "R015",
     RubricError,
     "meaning.v1 with method: linear needs counter_examples or neutral: true",
+)
+DETECTOR_LANGUAGE = _entry("R017", RubricError, "{problem}")
+"""A detector's params that the rubric's language cannot do (lemmas in Chinese, a near
+match of phrases too short for one): found when the rubric is compiled."""
+WEIGHTS_TOTAL = _entry(
+    "R018", RubricError, "{path}: the scored items' weights add up to {total:g}, not 100 ({items})"
 )
 
 # --- warehouse (W) ---------------------------------------------------------------------

@@ -125,6 +125,9 @@ class TextAnalyzer(Protocol):
     """A language's tokenizer and phrase matcher (spaCy in ``models/nlp.py``)."""
 
     language: str
+    has_lemmas: bool
+    """Whether tokens get lemmas (English, Russian); without them (Chinese) a match on
+    lemmas is a match as written, which a rubric must not ask for."""
 
     def normalize(self, text: str) -> str:
         """The form every rubric matches against (NFKC, case, script, punctuation)."""

@@ -171,6 +171,10 @@ class Finding:
     strength: float = 1.0
     """How surely the detector fired at its surest hit, 0–1 (``Hit.strength``; 0 when
     nothing was detected). Rows written before it was stored read 1."""
+    item_digest: str = ""
+    """What the item looked for at this ``item_version`` (:meth:`Item.digest
+    <pipeline.rubric.schema.Item.digest>`), so ``rescore`` can tell an item edited without
+    a new version. Rows written before it was stored read ``""``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, StrictInt, field_validator
 
+from pipeline import errors
 from pipeline.metric_rows import measured
 from pipeline.protocols import PhraseFinder, TextAnalyzer, Tokens
 from pipeline.rubric.detectors import CallText, DetectorParams, Hit, hit_span
@@ -62,6 +63,16 @@ def negation_cues(configured: Sequence[str] | None, analyzer: TextAnalyzer) -> t
     its language's (:data:`NEGATION_CUES`)."""
     cues = configured if configured is not None else NEGATION_CUES.get(analyzer.language, ())
     return tuple(analyzer.normalize(c) for c in cues)
+
+
+def require_lemmas(analyzer: TextAnalyzer, what: str) -> None:
+    """``R017`` when a detector asks for lemmas in a language whose text has none
+    (Chinese): it would silently match as written."""
+    if not analyzer.has_lemmas:
+        raise errors.DETECTOR_LANGUAGE(
+            problem=f"{what} matches on lemmas, and {analyzer.language!r} text has none "
+            "(Chinese words do not inflect); use phrase.v1 (or lemma: false)"
+        )
 
 
 class TextParams(DetectorParams):
@@ -178,7 +189,12 @@ class _NearPhrases:
             weak_last=WEAK_LAST.get(analyzer.language, ()),
             tail=fixed_tail(analyzer.language),
         )
+        looked_for = {index for found in self.finder.by_first.values() for index, _ in found}
+        self.not_looked_for = [p for i, p in enumerate(self.phrases) if i not in looked_for]
+        """Phrases too short (or ending in a function word) for a near match: the
+        tolerance does nothing for them, which ``earmark rubric check`` says."""
         self.lemma = lemma
+        self.language = analyzer.language
 
     def find(self, tokens: Tokens, exact: list[tuple[int, int, int]]) -> list[NearMatch]:
         """Near matches that overlap no exact match and no earlier near one."""
@@ -220,6 +236,8 @@ class PhraseDetector:
     lemma: ClassVar[bool] = False
 
     def __init__(self, params: PhraseParams, analyzer: TextAnalyzer) -> None:
+        if self.lemma:
+            require_lemmas(analyzer, "detector: lemma.v1")
         phrases = [unicodedata.normalize("NFKC", p).strip() for p in params.phrases]
         finder = analyzer.phrase_finder(phrases, lemma=self.lemma)
         kind = "lemma" if self.lemma else "phrase"
@@ -229,6 +247,23 @@ class PhraseDetector:
             if params.tolerance
             else None
         )
+
+    @property
+    def notes(self) -> list[str]:
+        """What a data engineer should know that is not an error (``rubric check`` prints
+        it): a ``tolerance: 1`` that does nothing, no phrase being long enough for a near
+        match. (A list mixing short and long phrases is usual: the long ones get it.)"""
+        if self.near is None or len(self.near.not_looked_for) < len(self.near.phrases):
+            return []
+        skipped = self.near.not_looked_for
+        shortest = min_tokens(self.near.language)
+        unit = "characters" if self.near.language == "zh" else "words"
+        shown = ", ".join(map(repr, skipped[:5])) + (" …" if len(skipped) > 5 else "")
+        return [
+            f"params.tolerance: 1 does nothing here: a near match needs a phrase of {shortest} "
+            f"{unit} or more not ending in a function word, and none is ({shown}); list the "
+            "whole scripted phrase, or drop tolerance"
+        ]
 
     def find(self, call: CallText, utterances: Sequence[int]) -> list[Hit]:
         return self.matcher.hits(call, utterances, self.near)
@@ -380,6 +415,8 @@ class ProximityDetector:
     fork_safe: ClassVar[bool] = True
 
     def __init__(self, params: ProximityParams, analyzer: TextAnalyzer) -> None:
+        if params.lemma:
+            require_lemmas(analyzer, "params.lemma: proximity.v1 with lemma: true")
         self.a = analyzer.phrase_finder(params.a, lemma=params.lemma)
         self.b = analyzer.phrase_finder(params.b, lemma=params.lemma)
         self.params = params
@@ -437,6 +474,8 @@ class SequenceDetector:
     fork_safe: ClassVar[bool] = True
 
     def __init__(self, params: SequenceParams, analyzer: TextAnalyzer) -> None:
+        if params.lemma:
+            require_lemmas(analyzer, "params.lemma: sequence.v1 with lemma: true")
         self.first = PhraseDetector(PhraseParams(phrases=params.first), analyzer)
         self.then = PhraseDetector(PhraseParams(phrases=params.then), analyzer)
         if params.lemma:

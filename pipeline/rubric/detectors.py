@@ -135,17 +135,28 @@ def validate_detector(name: str, params: Mapping[str, Any], *, where: str) -> Ba
 
 
 def _problem(error: Any, model: type[BaseModel], name: str) -> str:
+    """One pydantic error as ``params.FIELD: what is wrong``. A check of several params
+    together has no location: the param its message starts with names it
+    (``threshold -3.0 is a margin…`` is ``params.threshold``)."""
+    if not error["loc"]:
+        message = str(error["msg"]).removeprefix("Value error, ")
+        first = message.split(" ", 1)[0]
+        return (
+            f"params.{first}: {message}" if first in model.model_fields else (f"params: {message}")
+        )
     where = ".".join(str(p) for p in error["loc"])
     if error["type"] == "extra_forbidden" and len(error["loc"]) == 1:
-        others = _detectors_taking(where)
+        others = detectors_taking(where)
         if others:  # a param of other detectors (``tolerance`` on ``regex.v1``): say whose
             return f"params.{where}: {name} does not take it (only {', '.join(others)} do)"
         return f"params.{where}: unknown ({did_you_mean(where, list(model.model_fields))})"
     return f"params.{where}: {error['msg']}"
 
 
-def _detectors_taking(param: str) -> list[str]:
+def detectors_taking(param: str) -> list[str]:
     """The registered detectors whose params include ``param`` (read on an error only)."""
+    from pipeline.rubric import registrations  # noqa: F401  (registers the built-ins)
+
     return sorted(
         name
         for name, cls in detectors.get_all().items()
@@ -199,12 +210,12 @@ def build_detector(
     """
     cls = get_detector_class(name, where=where)
     validated = validate_detector(name, params, where=where)
-    if getattr(cls, "uses_embedder", False):
-        try:
+    try:
+        if getattr(cls, "uses_embedder", False):
             return cls(validated, analyzer, embedder)  # type: ignore[no-any-return]
-        except RubricError as exc:
-            raise RubricError(f"{where}: {exc.message}", code=exc.code) from None
-    return cls(validated, analyzer)  # type: ignore[no-any-return]
+        return cls(validated, analyzer)  # type: ignore[no-any-return]
+    except RubricError as exc:  # what only the language can tell (R009, R017): say where
+        raise RubricError(f"{where}: {exc.message}", code=exc.code) from None
 
 
 def fork_safe(detector: object) -> bool:

@@ -23,6 +23,8 @@ class CompiledItem:
     item: Item
     detector: Detector
     na_detector: Detector | None
+    digest: str = ""
+    """:meth:`Item.digest`, worked out once, stored with every finding."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +83,7 @@ def compile_rubric(
             missing = set(getattr(d, "requires", ())) - available if d is not None else set()
             if missing:
                 raise errors.DETECTOR_NEEDS(where=where, needs=", ".join(sorted(missing)))
-        items.append(CompiledItem(item, detector, na_detector))
+        items.append(CompiledItem(item, detector, na_detector, item.digest()))
     uses = embedder is not None and any(getattr(c.detector, "uses_embedder", False) for c in items)
     return CompiledRubric(
         rubric=rubric, analyzer=analyzer, items=tuple(items), embedder=embedder if uses else None
@@ -249,6 +251,7 @@ def _evaluate_item(
         flag=item.flag,
         title=item.title,
         strength=max((h.strength for h in hits), default=0.0),
+        item_digest=compiled.digest,
     )
 
 

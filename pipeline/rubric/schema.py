@@ -7,11 +7,15 @@ with the file, the item, the field and the bad value, under a stable code:
 
 Codes: R001 unreadable/invalid YAML, R002 invalid field or value, R003 unknown
 detector, R004 duplicate item id, R005 invalid detector params, R006 unsupported
-language, R007 unsupported schema_version.
+language, R007 unsupported schema_version; found when the rubric is compiled (``earmark
+rubric check`` compiles it): R009 ``semantic.v1``'s model, R017 a detector's params its
+language cannot do (lemmas in Chinese, a spaCy pattern on tags); and R018, by ``rubric
+check`` only, scored weights that do not add up to 100.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -141,6 +145,25 @@ class Item(_Strict):
     na_when: NaWhen | None = None
     examples: Examples = Field(default_factory=Examples)
 
+    def digest(self) -> str:
+        """What the item finds and how it is scored, as a short hash: everything but its
+        ``version``, ``title`` and ``examples`` (which change no finding). Two contents
+        under one ``version`` mean an edit that forgot to bump it.
+
+        Examples
+        --------
+        >>> a = Item(id="x", expect="present", detector="regex.v1", params={"patterns": ["a"]})
+        >>> a.digest() == a.model_copy(update={"title": "X"}).digest(), len(a.digest())
+        (True, 16)
+        >>> a.digest() == a.model_copy(update={"params": {"patterns": ["b"]}}).digest()
+        False
+        """
+        content = self.model_dump(
+            mode="json", exclude={"version", "title", "examples"}, exclude_defaults=True
+        )  # a field added later with a default leaves every older item's digest as it was
+        text = json.dumps(content, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
 
 class Rubric(_Strict):
     """A rubric file: a versioned list of items for one language."""
@@ -263,6 +286,29 @@ def _rubric_problems(rubric: Rubric, source: str) -> list[RubricError]:
     return problems
 
 
+def weights_problem(rubric: Rubric) -> RubricError | None:
+    """``R018`` when the scored items' weights do not add up to 100, as the rubric docs
+    ask (a score is the share of applicable weight that passed, so the night scores such a
+    rubric all the same; ``earmark rubric check`` says so before anyone reads "10 points"
+    as a tenth of the score).
+
+    Examples
+    --------
+    >>> print(weights_problem(parse_rubric({"schema_version": 1, "id": "r", "version": 1,
+    ...     "language": "en", "items": [{"id": "a", "expect": "present", "weight": 60,
+    ...     "detector": "regex.v1", "params": {"patterns": ["a"]}}, {"id": "b",
+    ...     "expect": "present", "weight": 50, "detector": "regex.v1",
+    ...     "params": {"patterns": ["b"]}}]})))
+    [R018] <rubric>: the scored items' weights add up to 110, not 100 (a 60, b 50)
+    """
+    scored = [item for item in rubric.items if item.weight > 0]
+    total = sum(item.weight for item in scored)
+    if not scored or abs(total - 100) < 1e-6:
+        return None
+    items = ", ".join(f"{item.id} {item.weight:g}" for item in scored)
+    return errors.WEIGHTS_TOTAL(path=rubric.source, total=total, items=items)
+
+
 def _raw_detector_problems(raw: dict[str, Any], source: str) -> list[RubricError]:
     """The detector problems of the items of a rubric that does not fit the schema, so
     they are reported with its schema errors rather than after they are fixed."""
@@ -296,13 +342,31 @@ def _explain(exc: ValidationError, raw: dict[str, Any], source: str) -> str:
         field = ".".join(str(p) for p in loc) or "(item)"
         if err["type"] == "extra_forbidden":
             known = _known_fields(model, loc[:-1])
-            hint = did_you_mean(str(loc[-1]), known)
+            hint = _param_hint(raw, err["loc"], str(loc[-1])) or did_you_mean(str(loc[-1]), known)
             lines.append(f"{where}: unknown field {str(loc[-1])!r} ({hint})")
         elif err["type"] == "missing":
             lines.append(f"{where}: missing required field {field!r}")
         else:
             lines.append(f"{where}: {field}: {err['msg']}, got {err.get('input')!r}")
     return "\n".join(lines)
+
+
+def _param_hint(raw: dict[str, Any], loc: tuple[Any, ...], name: str) -> str:
+    """For a detector's param written on the item itself (``threshold:`` beside
+    ``detector: meaning.v1``): that it belongs under ``params``."""
+    if len(loc) != 3 or loc[0] != "items" or not isinstance(loc[1], int):
+        return ""
+    from pipeline.rubric.detectors import detectors_taking
+
+    items = raw.get("items") or []
+    item = items[loc[1]] if loc[1] < len(items) else None
+    detector = item.get("detector") if isinstance(item, dict) else None
+    taking = detectors_taking(name)
+    if detector in taking:
+        return f"a param of {detector}: put it under params, as params.{name}"
+    if taking:
+        return f"a param of {', '.join(taking)}, under params; not of {detector}"
+    return ""
 
 
 def _item_id(raw: dict[str, Any], index: int) -> str:

@@ -130,6 +130,58 @@ def pick_threshold(
     )
 
 
+MIN_LABELS = 30
+"""Labels of each kind (present, absent) below which a proposed threshold is flagged as
+resting on too few: with 10 labels one call moves precision by 0.1 or more."""
+
+
+def few_labels_warning(result: TuneResult, margins: Sequence[float], labels: Sequence[bool]) -> str:
+    """A warning when the labels are too few to trust the proposal (``""`` otherwise):
+    how many there are, and the 95 % Wilson interval of the proposed (or current)
+    threshold's precision on the hits it makes.
+
+    Examples
+    --------
+    >>> margins, labels = [0.2, 0.1, 0.05, -0.1], [True, True, False, False]
+    >>> r = pick_threshold("x", margins, labels, precision=0.9, current=0.0)
+    >>> print(few_labels_warning(r, margins, labels))  # doctest: +NORMALIZE_WHITESPACE
+    warning: only 2 labelled present and 2 absent (30 of each make a threshold worth
+    trusting): precision 1.000 at threshold +0.1000 is 2 of 2 hits, anywhere in 0.34–1.00
+    (95 % interval); label more before using it
+    """
+    if min(result.positives, result.negatives) >= MIN_LABELS:
+        return ""
+    point = result.chosen or result.current
+    pairs = list(zip(margins, labels, strict=True))
+    hits = sum(1 for m, _ in pairs if m >= point.threshold)
+    tp = sum(1 for m, y in pairs if y and m >= point.threshold)
+    lo, hi = wilson_interval(tp, hits)
+    return (
+        f"warning: only {result.positives} labelled present and {result.negatives} absent "
+        f"({MIN_LABELS} of each make a threshold worth trusting): precision "
+        f"{point.precision:.3f} at threshold {point.threshold:+.4f} is {tp} of {hits} hits, "
+        f"anywhere in {lo:.2f}–{hi:.2f} (95 % interval); label more before using it"
+    )
+
+
+def wilson_interval(successes: int, trials: int, *, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (``(0, 1)`` with no trials).
+
+    Examples
+    --------
+    >>> tuple(round(x, 3) for x in wilson_interval(5, 5))
+    (0.566, 1.0)
+    """
+    if trials == 0:
+        return 0.0, 1.0
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = (
+        z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    )
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def _point(threshold: float, margins: Sequence[float], labels: Sequence[bool]) -> TunePoint:
     tp = sum(1 for m, y in zip(margins, labels, strict=True) if y and m >= threshold)
     fp = sum(1 for m, y in zip(margins, labels, strict=True) if not y and m >= threshold)

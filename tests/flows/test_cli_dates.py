@@ -36,6 +36,11 @@ CASES = [
         "-12'",
     ),
     (["run", "--archive", "a", "--since", "2026-02-30"], "[C040] --since", "'2026-02-30'"),
+    (
+        ["rubric", "apply", "--warehouse", "w", "--since", "2026-13-01"],
+        "[C040] --since",
+        "'2026-13-01'",
+    ),
     (["run", "--archive", "a", "--date", "tomorrow"], "[C040] --date", "'tomorrow'"),
     (["backfill", "--archive", "a", "--from", "2026-11-31"], "[C040] --from", "'2026-11-31'"),
     (["backfill", "--archive", "a", "--to", "11/30/2026"], "[C040] --to", "'11/30/2026'"),

@@ -289,3 +289,22 @@ def test_apply_says_how_surely_a_meaning_item_fired(tmp_path: Path) -> None:
     assert "greeting" in out.stdout and "sure" not in next(
         x for x in out.stdout.splitlines() if "PASS greeting" in x
     )
+
+
+def test_rescore_warns_when_an_item_changed_but_its_version_did_not(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    """An edit that kept ``version:`` printed "rescored 2 calls" and replaced the old
+    rows without a word: the findings keep what each item looked for, to compare."""
+    v1 = _rubric(tmp_path, 1, ["thanks for calling"])
+    first = earmark("rescore", "--warehouse", str(warehouse), "--rubric", str(v1))
+    assert first.returncode == 0 and "warning" not in first.stderr, first.stderr
+    again = earmark("rescore", "--warehouse", str(warehouse), "--rubric", str(v1))
+    assert again.returncode == 0 and "warning" not in again.stderr, again.stderr
+    (tmp_path / "edited").mkdir()
+    edited = _rubric(tmp_path / "edited", 1, ["thanks for calling", "you're through to"])
+    out = earmark("rescore", "--warehouse", str(warehouse), "--rubric", str(edited))
+    assert out.returncode == 0, out.stderr
+    assert "rescored 2 calls" in out.stdout
+    assert "earmark: warning: rubric demo v1 'greeting' v1: the item changed" in out.stderr
+    assert "'empathy'" not in out.stderr

@@ -43,6 +43,7 @@ class DocAnalyzer:
     def __init__(self, analyzer: SpacyAnalyzer) -> None:
         self.analyzer = analyzer
         self.language = analyzer.language
+        self.has_lemmas = analyzer.has_lemmas
 
     def normalize(self, text: str) -> str:
         return self.analyzer.normalize(text)

@@ -128,3 +128,15 @@ def test_a_label_without_a_speaker_is_the_items_speaker_and_another_speaker_is_r
     labels.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
     assert main(args) == 2
     assert f"[C071] {labels}:1:" in capsys.readouterr().err
+
+
+def test_a_threshold_from_few_labels_comes_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Twelve labels proposed a threshold as if they settled it: one call more or less
+    moves its precision by 0.15."""
+    assert main(_tune_dissatisfaction(_labels(tmp_path))) == 0
+    out = capsys.readouterr().out.splitlines()
+    warning = out[-1].strip()
+    assert warning.startswith("warning: only 6 labelled present and 6 absent (30 of each"), out
+    assert "(95 % interval); label more before using it" in warning

@@ -155,3 +155,34 @@ def test_checked_in_json_schema_is_current() -> None:
     assert json.loads(checked_in) == json.loads(json_schema_text()), (
         "rubrics/rubric.schema.json is stale: run `earmark rubric schema > rubrics/rubric.schema.json`"
     )
+
+
+MEANING = {"detector": "meaning.v1", "params": {"examples": ["hello there friend"]}}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        # a param written on the item: where it belongs, not only the item's fields
+        (
+            {**MEANING, "threshold": 0.5},
+            "item 'greeting': unknown field 'threshold' (a param of meaning.v1: put it "
+            "under params, as params.threshold)",
+        ),
+        (
+            {"tolerance": 1},
+            "item 'greeting': unknown field 'tolerance' (a param of phrase.v1: put it "
+            "under params, as params.tolerance)",
+        ),
+        # a check of several params together had no field: "params.: Value error, …"
+        (
+            {**MEANING, "params": {**MEANING["params"], "threshold": -3.0}},
+            "detector 'meaning.v1': params.threshold: threshold -3.0 is a margin of cosine "
+            "similarities with method: nearest",
+        ),
+    ],
+)
+def test_a_misplaced_or_cross_checked_param_is_named(changes: dict, message: str) -> None:
+    with pytest.raises(RubricError) as exc:
+        parse_rubric(_with_item(**changes), source="t.yaml")
+    assert message in str(exc.value)

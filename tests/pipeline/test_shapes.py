@@ -48,10 +48,15 @@ def _as_written(table: pa.Table) -> pa.Table:
     return pq.read_table(buffer)
 
 
-ADDED = {"calls": ["diarization"], "findings": ["strength"], "quarantine": ["detail"]}
+ADDED = {
+    "calls": ["diarization"],
+    "findings": ["strength", "item_digest"],
+    "quarantine": ["detail"],
+}
 """Columns a table gained after its layout was stored, read as null from the partitions
 written before (``calls.diarization``, the speaker split of a mono call;
-``findings.strength``, how surely a detector fired; ``quarantine.detail``, what the
+``findings.strength``, how surely a detector fired; ``findings.item_digest``, what an item
+looked for at its version; ``quarantine.detail``, what the
 decoding libraries said about a recording)."""
 
 

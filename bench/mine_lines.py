@@ -23,7 +23,8 @@ the item: ``bench/data/line_labels/<item>.<lang>.tsv``, one row per call,
 
     .venv/bin/python bench/mine_lines.py ITEM LANG [--hard 300] [--write]
     .venv/bin/python bench/mine_lines.py ITEM LANG --leave-one-out [--thresholds -0.5,0,0.5,1]
-        [--nearest-weight 20] [--l2 2] [--after-customer 0.25] [--top 2]
+        [--nearest-weight 20] [--l2 2] [--after-customer 0.25] [--top 2] [--min-words 5]
+        [--min-similarity 0.84]
 
 Without ``--write`` it prints what it would add; with it, the block between the ``# mined``
 markers of the item's ``meaning.v1`` examples and counter-examples in the shipped rubric of
@@ -38,7 +39,10 @@ The judge can be varied there, to measure another before anyone builds it: ``--n
 less ``W`` times the head's log-odds of the customer line before it: a line that merely
 echoes an angry customer's words is not rude by itself), ``--top K`` (a call's score is the
 mean of its ``K`` highest line scores rather than the highest: one line that only sounds
-firm does not make a call rude).
+firm does not make a call rude), ``--min-words N`` (the item's ``min_words`` replaced, for
+the lines mined as well as for the lines judged, as a re-mined rubric would have it: a
+fragment of a real call's recognised talk, "So in other words,", is near everything),
+``--min-similarity S`` (the item's own replaced).
 """
 
 from __future__ import annotations
@@ -294,13 +298,22 @@ class Judge:
     l2: float | None = None
     after_customer: float = 0.0
     top: int = 1
+    min_words: int | None = None
+    min_similarity: float | None = None
 
     def apply(self, detector: MeaningDetector) -> None:
         """Make the compiled ``detector`` judge this way (it is the harness's own copy)."""
-        if self.nearest_weight is not None:
-            detector.params = detector.params.model_copy(
-                update={"nearest_weight": self.nearest_weight}
+        update = {
+            name: value
+            for name, value in (
+                ("nearest_weight", self.nearest_weight),
+                ("min_words", self.min_words),
+                ("min_similarity", self.min_similarity),
             )
+            if value is not None
+        }
+        if update:
+            detector.params = detector.params.model_copy(update=update)
         if self.l2 is not None:
             if detector.head is None or detector.counter_vectors is None:
                 raise SystemExit("--l2 is for an item judged by method: linear")
@@ -375,7 +388,14 @@ def leave_one_out(
     """Mean F1 over the tuned sets per threshold: as the rubric is without mined lines,
     and with lines mined from the other sets."""
     thresholds = [float(t) for t in args.thresholds.split(",")]
-    judge = Judge(args.nearest_weight, args.l2, args.after_customer, args.top)
+    judge = Judge(
+        args.nearest_weight,
+        args.l2,
+        args.after_customer,
+        args.top,
+        args.min_words,
+        args.min_similarity,
+    )
     base = compiled(text, path, args.language)
     detector = meaning_of(item_of(base, args.item))  # mines as --write would
     if judge != Judge():
@@ -429,12 +449,19 @@ def main() -> int:
     judged.add_argument(
         "--top", type=int, default=1, metavar="K", help="lines a call's score is the mean of"
     )
+    judged.add_argument(
+        "--min-words", type=int, metavar="N", help="instead of the item's, mined lines too"
+    )
+    judged.add_argument("--min-similarity", type=float, metavar="S", help="instead of the item's")
     args = parser.parse_args()
+    if args.min_words is not None and not args.leave_one_out:
+        parser.error("--min-words measures (--leave-one-out); to ship it, set the item's min_words")
     path = Path(DEFAULT_RUBRICS[args.language])
     text = without_mined(path.read_text(encoding="utf-8"), args.item)
     item = item_of(compiled(text, path, args.language), args.item)
     detector = meaning_of(item)
-    lines = labelled_lines(args.item, args.language, item.item.speaker, detector.params.min_words)
+    min_words = detector.params.min_words if args.min_words is None else args.min_words
+    lines = labelled_lines(args.item, args.language, item.item.speaker, min_words)
     if args.leave_one_out:
         leave_one_out(text, path, args, lines)
         return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from mine_lines import (
     LABELS,
     TWINS,
     WRITTEN,
+    Judge,
     after_customer,
     labelled_lines,
     marks,
@@ -238,3 +240,12 @@ def test_a_line_after_the_customer_loses_the_heads_log_odds_of_that_customers_li
     out = after_customer(_Head(), scored, call, [1, 2], 0.5)  # type: ignore[arg-type]
     # the customer's line scores 3 - 0.5 = 2.5 log-odds; a line judged out stays out
     assert out == [(1.0 - 0.5 * 2.5, 0, 0.9), (float("-inf"), 0, 0.5)]
+
+
+def test_the_judge_replaces_only_the_item_params_it_is_given() -> None:
+    detector = types.SimpleNamespace(
+        params=MeaningParams(examples=["x"], method="linear", nearest_weight=40)
+    )
+    Judge(min_words=5, min_similarity=0.85).apply(detector)  # type: ignore[arg-type]
+    params = detector.params
+    assert (params.min_words, params.min_similarity, params.nearest_weight) == (5, 0.85, 40)

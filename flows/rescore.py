@@ -107,47 +107,65 @@ def rescore_partition(
     return len(scores), skipped
 
 
-ItemKey = tuple[str, int, str, int]
-"""(rubric id, rubric version, item id, item version)."""
+ItemKey = tuple[str, str, int, str, int]
+"""(language, rubric id, rubric version, item id, item version): the three languages'
+rubrics share ids and versions, not content."""
 
 
 def item_digests(compiled: Iterable[CompiledRubric]) -> dict[ItemKey, str]:
-    """Each item's :meth:`~pipeline.rubric.schema.Item.digest`, by rubric and item."""
+    """Each item's :meth:`~pipeline.rubric.schema.Item.digest`, by language, rubric and item."""
     return {
-        (c.rubric.id, c.rubric.version, i.item.id, i.item.version): i.digest
+        (c.rubric.language, c.rubric.id, c.rubric.version, i.item.id, i.item.version): i.digest
         for c in compiled
         for i in c.items
     }
 
 
-DIGESTED = ("rubric_id", "rubric_version", "item_id", "item_version", "item_digest")
+DIGESTED = ("call_id", "rubric_id", "rubric_version", "item_id", "item_version", "item_digest")
 """The findings' columns :func:`edited_items` reads."""
 
 
-def edited_items(stored: pa.Table, now: Mapping[ItemKey, str]) -> list[str]:
+def edited_items(
+    stored: pa.Table, language_of: Mapping[str, str], now: Mapping[ItemKey, str]
+) -> list[str]:
     """The items whose content differs from what their stored findings were made with at
-    the same rubric and item versions (an edit that kept ``version:``, whose old rows a
-    rescore replaces): ``"rubric vN item vM"``. Findings stored before digests were kept
-    (``""``) tell nothing.
+    the same rubric and item versions, in the same language (an edit that kept
+    ``version:``, whose old rows a rescore replaces): ``"rubric vN 'item' vM (language)"``.
+    ``language_of`` gives each stored call's language. Findings stored before digests
+    were kept (``""``) tell nothing.
 
     Examples
     --------
-    >>> old = pa.table({"rubric_id": ["r", "r"], "rubric_version": [2, 2],
-    ...                 "item_id": ["a", "b"], "item_version": [1, 1], "item_digest": ["d1", ""]})
-    >>> edited_items(old, {("r", 2, "a", 1): "d2", ("r", 2, "b", 1): "d3", ("r", 3, "a", 1): "d4"})
-    ["r v2 'a' v1"]
+    >>> old = pa.table({"call_id": ["c1", "c1", "c2"], "rubric_id": ["r", "r", "r"],
+    ...                 "rubric_version": [2, 2, 2], "item_id": ["a", "b", "a"],
+    ...                 "item_version": [1, 1, 1], "item_digest": ["d1", "", "z1"]})
+    >>> now = {("en", "r", 2, "a", 1): "d2", ("en", "r", 2, "b", 1): "d3",
+    ...        ("zh", "r", 2, "a", 1): "z1", ("en", "r", 3, "a", 1): "d4"}
+    >>> edited_items(old, {"c1": "en", "c2": "zh"}, now)
+    ["r v2 'a' v1 (en)"]
     """
     if not set(DIGESTED) <= set(stored.column_names):
         return []
     before: dict[ItemKey, set[str]] = defaultdict(set)
-    for *key, digest in zip(*(stored.column(c).to_pylist() for c in DIGESTED), strict=True):
+    columns = (stored.column(c).to_pylist() for c in DIGESTED)
+    for call, rubric, version, item, item_version, digest in zip(*columns, strict=True):
         if digest:
-            before[(key[0], key[1], key[2], key[3])].add(digest)
+            before[(language_of.get(call, ""), rubric, version, item, item_version)].add(digest)
     return [
-        f"{rubric} v{version} {item!r} v{item_version}"
-        for (rubric, version, item, item_version), digest in sorted(now.items())
-        if before.get((rubric, version, item, item_version), {digest}) != {digest}
+        f"{rubric} v{version} {item!r} v{item_version} ({language})"
+        for (language, rubric, version, item, item_version), digest in sorted(now.items())
+        if before.get((language, rubric, version, item, item_version), {digest}) != {digest}
     ]
+
+
+def _edited(warehouse: str, date: str, now: Mapping[ItemKey, str]) -> list[str]:
+    """:func:`edited_items` of one ``call_date`` partition's stored findings."""
+    stored = wh.read_partition(warehouse, "findings", date, columns=list(DIGESTED))
+    calls = wh.read_partition(warehouse, "calls", date, columns=["call_id", "language"])
+    if stored is None or calls is None:
+        return []
+    language_of = dict(zip(*(calls.column(c).to_pylist() for c in calls.column_names), strict=True))
+    return edited_items(stored, language_of, now)
 
 
 def _read_partition(
@@ -356,13 +374,7 @@ def rescore_flow(
     dates = [d for d in wh.partition_dates(warehouse, "calls") if since is None or d >= since]
     with night_lock(warehouse):
         edited = tuple(
-            dict.fromkeys(
-                item
-                for d in dates
-                if (stored := wh.read_partition(warehouse, "findings", d, columns=list(DIGESTED)))
-                is not None
-                for item in edited_items(stored, digests)
-            )
+            dict.fromkeys(item for d in dates for item in _edited(warehouse, d, digests))
         )
         if in_prefect:
             part = uncached_task(rescore_partition, "rescore-partition")

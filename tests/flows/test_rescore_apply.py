@@ -306,5 +306,5 @@ def test_rescore_warns_when_an_item_changed_but_its_version_did_not(
     out = earmark("rescore", "--warehouse", str(warehouse), "--rubric", str(edited))
     assert out.returncode == 0, out.stderr
     assert "rescored 2 calls" in out.stdout
-    assert "earmark: warning: rubric demo v1 'greeting' v1: the item changed" in out.stderr
+    assert "earmark: warning: rubric demo v1 'greeting' v1 (en): the item changed" in out.stderr
     assert "'empathy'" not in out.stderr

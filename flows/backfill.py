@@ -49,9 +49,9 @@ def chunk_by_date(files: Sequence[ArchiveFile], *, chunk_calls: int) -> list[lis
     >>> from pipeline.archive import ArchiveFile
     >>> f = [ArchiveFile(f"{d}/{n}.wav", "", 1, 1, f"{d}-{n}", d) for d in ("2026-01-02", "2026-01-01") for n in range(2)]
     >>> [[x.source_path for x in c] for c in chunk_by_date(f, chunk_calls=3)]
-    [['2026-01-01/0.wav', '2026-01-01/1.wav', '2026-01-02/0.wav', '2026-01-02/1.wav']]
-    >>> [len(c) for c in chunk_by_date(f, chunk_calls=2)]
-    [2, 2]
+    [['2026-01-01/0.wav', '2026-01-01/1.wav'], ['2026-01-02/0.wav', '2026-01-02/1.wav']]
+    >>> [len(c) for c in chunk_by_date(f, chunk_calls=4)], [len(c) for c in chunk_by_date(f, chunk_calls=1)]
+    ([4], [2, 2])
     """
     by_date: dict[str, list[ArchiveFile]] = {}
     for f in files:

@@ -85,7 +85,7 @@ def decode(path: str | Path, *, sr: int = TARGET_SR) -> DecodedAudio:
     Examples
     --------
     >>> audio = decode("tests/data/stereo_8k.wav")  # doctest: +SKIP
-    >>> audio.channels, audio.sr
+    >>> audio.channels, audio.sr  # doctest: +SKIP
     (2, 16000)
     """
     path = Path(path)

@@ -789,17 +789,19 @@ def _call_page(
 def overruled_items(view: data.CallView, review: Review | None) -> dict[str, str]:
     """``finding key → who overruled it`` for the call's findings its current review marked
     incorrect (the reviewer) or not applicable (the reviewer, "(not applicable)"): the
-    inspector overruled the detector there."""
+    inspector overruled the detector there. A verdict on a pass or fail that a rescore has
+    since changed overrules nothing."""
     if review is None:
         return {}
-    keys = {f.key for f in view.findings}
+    outcome = {f.key: f.outcome for f in view.findings}
     why = {"incorrect": "", NOT_APPLICABLE: " (not applicable)"}
     return {
         k: review.reviewer + why[f.verdict]
         for f in review.findings
-        if (f.verdict == "incorrect" or f.detector_outcome in ("pass", "fail"))
-        and f.verdict in why
-        and (k := finding_key_of(f)) in keys
+        if f.verdict in why
+        and f.detector_outcome in ("pass", "fail")
+        # the finding as judged: a rescore since that changed it leaves the verdict behind
+        and outcome.get(k := finding_key_of(f)) == f.detector_outcome
     }
 
 

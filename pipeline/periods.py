@@ -77,7 +77,6 @@ def iso_date(value: str, option: str) -> str:
     >>> iso_date("2026-11-20", "--date")
     '2026-11-20'
     """
-    try:
-        return dt.date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise errors.DATE_INVALID(option=option, value=value) from None
+    if not is_date(value):  # also 20261120 and 2026-W47-1, which fromisoformat takes
+        raise errors.DATE_INVALID(option=option, value=value)
+    return value

@@ -26,8 +26,9 @@ R = TypeVar("R")
 Verdict = Literal["correct", "incorrect", "na"]
 VERDICTS: tuple[Verdict, ...] = ("correct", "incorrect", "na")
 """A finding's verdict: the detector was right, wrong, or the item does not apply to the
-call (``"na"``: "hold etiquette" on a call with no hold), which is neither a hit nor a
-miss. Reviews saved before ``"na"`` existed hold only the first two."""
+call (``"na"``: "hold etiquette" on a call with no hold), which on an item not detected
+is neither a hit nor a miss, and on a detection a false positive (calibration). Reviews
+saved before ``"na"`` existed hold only the first two."""
 NOT_APPLICABLE: Verdict = "na"
 OVERALL = ("excellent", "pass", "fail")
 """An inspector's overall verdict on a call (``""`` when not given)."""

@@ -42,6 +42,7 @@ CASES = [
         "'2026-13-01'",
     ),
     (["run", "--archive", "a", "--date", "tomorrow"], "[C040] --date", "'tomorrow'"),
+    (["run", "--archive", "a", "--date", "20261120"], "[C040] --date", "'20261120'"),
     (["backfill", "--archive", "a", "--from", "2026-11-31"], "[C040] --from", "'2026-11-31'"),
     (["backfill", "--archive", "a", "--to", "11/30/2026"], "[C040] --to", "'11/30/2026'"),
     (

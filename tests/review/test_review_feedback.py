@@ -465,15 +465,25 @@ def test_the_inspectors_verdict_wins_over_the_detector_in_every_pass_rate(
     # agent's each (the customer's escalation is no rate of theirs): the review turned two
     assert week.detector == Rate(2 * 7 + 2, 2 * 7 - 2)
     assert check.view.heat[("A1", "forbidden_language")] == Rate(1, 4)
-    # another of A1's calls marked not applicable for it: counted neither way
+    # another of A1's calls marked not applicable for it, and for a greeting that passed:
+    # counted neither way, a pass taken out as a fail is
+    days = {"first": "2026-11-16", "last": "2026-11-30"}
+    greeting = team_view(index, store, make_config(), "TEAM-01", **days).heat[("A1", "greeting")]
     store.save_review(
         Review(
             "C-TRAVERSAL",
             "lena",
-            findings=(FindingVerdict(RUBRIC, 3, "forbidden_language", True, "fail", "na"),),
+            findings=(
+                FindingVerdict(RUBRIC, 3, "forbidden_language", True, "fail", "na"),
+                FindingVerdict(RUBRIC, 3, "greeting", True, "pass", "na"),
+            ),
         )
     )
     assert month()[0] == Rate(1, 3) and month()[2] == Rate(1, 3)
+    view = team_view(index, store, make_config(), "TEAM-01", **days)
+    assert greeting.passed >= 1 and view.heat[("A1", "greeting")] == Rate(
+        greeting.passed - 1, greeting.failed
+    )
 
 
 def _rubric_with_information(tmp_path: Path) -> Config:

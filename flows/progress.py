@@ -8,6 +8,7 @@ per call, so a night logged to a file says where it is.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TextIO
@@ -56,13 +57,15 @@ def progress_counter(total: int) -> Callable[[Done], None]:
     """``advance(what)``: ``what.files`` more of ``total`` files are done; the progress
     hook (when one is set) is told the running count."""
     done = 0
+    lock = threading.Lock()  # calls finish on several threads: one count, one line at a time
 
     def advance(what: Done) -> None:
         nonlocal done
-        done += what.files
-        hook = progress_hook()
-        if hook and what.files:
-            hook(done, total, what)
+        with lock:
+            done += what.files
+            hook = progress_hook()
+            if hook and what.files:
+                hook(done, total, what)
 
     return advance
 
@@ -116,7 +119,8 @@ def shown_on(stream: TextIO, *, desc: str) -> Iterator[None]:
 
     def line(done: int, total: int, what: Done) -> None:
         try:
-            print(f"[{done}/{total}] {what}", file=stream, flush=True)
+            stream.write(f"[{done}/{total}] {what}\n")  # one write: a line never split
+            stream.flush()
         except OSError:  # the log's reader went away: showing progress never stops a night
             set_progress_hook(None)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 from flows.progress import Done, progress_counter, set_progress_hook, shown_on
 
@@ -79,3 +80,30 @@ def test_a_log_whose_reader_went_away_does_not_stop_the_night() -> None:
         advance = progress_counter(3)
         for n in (1, 2, 3):  # the first fails quietly, the rest are not even tried
             advance(Done(1, f"CALL-{n}", "transcribed", 30.0))
+
+
+class _Writes(io.StringIO):
+    """A log that keeps each write as it came (a file's writes from several threads)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+def test_calls_done_on_several_threads_give_whole_lines_counted_in_order() -> None:
+    """A night's calls finish on worker threads: two at once once wrote "[7/7] …" and
+    "[6/7] …" into one line (a print is two writes), so a log lost a call."""
+    log = _Writes()
+    total = 8 * 50
+    with shown_on(log, desc="calls"):
+        advance = progress_counter(total)
+        with ThreadPoolExecutor(8) as pool:
+            for k in range(total):
+                pool.submit(advance, Done(1, f"CALL-{k}", "transcribed"))
+    lines = [w for w in log.writes if w.strip()]
+    assert all(w.startswith("[") and w.endswith(")\n") for w in lines), lines[:3]
+    assert [int(w[1:].split("/", 1)[0]) for w in lines] == list(range(1, total + 1))

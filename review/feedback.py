@@ -5,7 +5,8 @@ tables (calls with their score; pass/fail counts per agent and item) and the sum
 kept until the partition's files change, so a dashboard over 90 days reads only the
 nights written since it was last drawn. Inspector verdicts come from the review store:
 an item is *confirmed* as the detector said when the inspector marked the finding
-correct, and flipped (pass ↔ fail) when they marked it incorrect.
+correct, flipped (pass ↔ fail) when they marked it incorrect, and read as there when they
+added it as missed (see :func:`confirmed_items`): each is a reviewed judgement of the item.
 
 The pass rates the pages coach from (the heat map, the weekly and per-item rates, the
 follow-ups, the monthly focus) are *judged*: every call's detector outcome, except where an
@@ -400,20 +401,75 @@ def confirmed_rates(
     key: Mapping[str, tuple[str, ...]],
     *,
     skip: Container[str] = frozenset(),
+    detector: Mapping[tuple[str, str], tuple[bool, str]] | None = None,
 ) -> dict[tuple[str, ...], Rate]:
     """Inspector-confirmed pass/fail per ``key[call_id] + (item_id,)`` (calls not in
-    ``key``, and items in ``skip``, are left out)."""
+    ``key``, and items in ``skip``, are left out): each item a review judged, as
+    :func:`confirmed_items` reads it against the ``detector``'s outcomes
+    (:func:`detector_outcomes`)."""
     counts: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
     for r in reviews:
         if r.call_id not in key:
             continue
-        for f in r.findings:
-            if f.item_id in skip:
-                continue
-            said = confirmed_outcome(f.detector_outcome, f.verdict)
-            if said is not None:
-                counts[(*key[r.call_id], f.item_id)][said != "pass"] += 1
+        for item_id, said in confirmed_items(r, detector or {}).items():
+            if item_id not in skip:
+                counts[(*key[r.call_id], item_id)][said != "pass"] += 1
     return {k: Rate(p, f) for k, (p, f) in counts.items()}
+
+
+def confirmed_items(
+    review: Review, detector: Mapping[tuple[str, str], tuple[bool, str]]
+) -> dict[str, str]:
+    """``item_id → "pass" | "fail"`` of every item the ``review`` judged, as the inspector
+    says it went: a finding marked correct or incorrect (:func:`confirmed_outcome`), and an
+    item added as missed, whose behaviour was there: the detector's outcome on the call
+    (``detector[(call_id, item_id)] = (detected, outcome)``) where it heard it, the other
+    one where it did not, as :func:`judged_items` reads it (an item also marked is read as
+    missed, as :func:`inspector_heard` does). A missed item the detector left N/A (its
+    ``expect`` is not known here), or that ``detector`` lacks, is not judged.
+
+    Examples
+    --------
+    >>> from review.store import FindingVerdict as V, MissedItem
+    >>> rude = V("r", 1, "rude", True, "fail", "incorrect")
+    >>> missed = (MissedItem("empathy", 9.0), MissedItem("closing", 30.0))
+    >>> detector = {("c1", "empathy"): (False, "fail")}
+    >>> confirmed_items(Review("c1", "lena", findings=(rude,), missed=missed), detector)
+    {'rude': 'pass', 'empathy': 'pass'}
+    """
+    out: dict[str, str] = {}
+    for f in review.findings:
+        said = confirmed_outcome(f.detector_outcome, f.verdict)
+        if said is not None:
+            out[f.item_id] = said
+    marked = {f.item_id: (f.detected, f.detector_outcome) for f in review.findings}
+    unfit = not_applicable(review)
+    for m in review.missed:
+        if m.item_id in unfit:  # no occasion for it wins, as in judged_items
+            continue
+        detected, outcome = marked.get(m.item_id) or detector.get(
+            (review.call_id, m.item_id), (False, "")
+        )
+        if outcome in _FLIP:  # heard, as the detector said or against it
+            out[m.item_id] = outcome if detected else _FLIP[outcome]
+    return out
+
+
+def detector_outcomes(
+    outcomes: pa.Table, reviews: Iterable[Review]
+) -> dict[tuple[str, str], tuple[bool, str]]:
+    """``(call_id, item_id) → (detected, outcome)`` of :attr:`Summary.outcomes` for the
+    items the ``reviews`` added as missed (what :func:`confirmed_items` reads them against)."""
+    wanted = {(r.call_id, m.item_id) for r in reviews for m in r.missed}
+    if not wanted or outcomes.num_rows == 0:
+        return {}
+    calls = pa.array(sorted({c for c, _i in wanted}), pa.string())
+    mine = outcomes.filter(pc.is_in(outcomes["call_id"], value_set=calls))
+    return {
+        (c, i): (bool(d), o)
+        for c, i, d, o in zip(*mine.to_pydict().values(), strict=True)
+        if (c, i) in wanted
+    }
 
 
 def inspector_heard(review: Review) -> dict[str, bool]:
@@ -643,10 +699,13 @@ def scorecard(
     mine = [r for r in all_reviews if r.call_id in week]
     judged = _skills(judged_items(s, mine), skip)
     judged = _weeks_of(judged.filter(pc.equal(judged["agent_id"], agent_id)))
-    by_item = confirmed_rates(mine, {c: () for c in week}, skip=skip)
+    detector = detector_outcomes(s.outcomes, mine)
+    by_item = confirmed_rates(mine, {c: () for c in week}, skip=skip, detector=detector)
     det_item = _rates(counts, ["item_id"])
     judged_item = _rates(judged, ["item_id"])
-    weeks = _week_rows(first, last, _score_counts(calls, "week"), judged, mine, week, skip=skip)
+    weeks = _week_rows(
+        first, last, _score_counts(calls, "week"), judged, mine, week, skip=skip, detector=detector
+    )
     item_ids = sorted({k[0] for k in det_item} | {k[0] for k in by_item})
     score_of = dict(zip(ids, scores, strict=True))
     date_of = dict(zip(ids, dates, strict=True))
@@ -883,7 +942,10 @@ def team_view(
     skip = not_skills(catalogue)
     items = _weeks_of(_skills(judged_items(s, mine), skip))
     heat = {(a, i): v for (a, i), v in _rates(items, ["agent_id", "item_id"]).items()}
-    confirmed = confirmed_rates(mine, {c: (a,) for c, a in agent.items()}, skip=skip)
+    detector = detector_outcomes(s.outcomes, mine)
+    confirmed = confirmed_rates(
+        mine, {c: (a,) for c, a in agent.items()}, skip=skip, detector=detector
+    )
     per_agent = _score_counts(calls, "agent_id")
     pairs = calls.group_by(["agent_id", "week"]).aggregate([])
     coverage = dict.fromkeys(
@@ -892,7 +954,9 @@ def team_view(
     for r in mine:
         coverage[(agent[r.call_id], week[r.call_id])] += 1
     agents_of = list(per_agent)
-    weeks = _week_rows(first, last, _score_counts(calls, "week"), items, mine, week, skip=skip)
+    weeks = _week_rows(
+        first, last, _score_counts(calls, "week"), items, mine, week, skip=skip, detector=detector
+    )
     agents = tuple(sorted(set(agents_of)))
     return TeamView(
         team_id=team_id,
@@ -923,12 +987,16 @@ def _week_rows(
     week: Mapping[str, str],
     *,
     skip: frozenset[str] = frozenset(),
+    detector: Mapping[tuple[str, str], tuple[bool, str]] | None = None,
 ) -> tuple[WeekRow, ...]:
     """The weeks ``first``..``last`` from the first with a call: ``scores`` (calls, mean
     score) and detector ``items`` (with their ``week``) per week, and the ``reviews`` of
-    the calls ``week`` dates."""
+    the calls ``week`` dates (their missed items read against ``detector``, see
+    :func:`confirmed_rates`)."""
     det_week = _rates(items, ["week"])
-    by_week = confirmed_rates(reviews, {c: (w,) for c, w in week.items()}, skip=skip)
+    by_week = confirmed_rates(
+        reviews, {c: (w,) for c, w in week.items()}, skip=skip, detector=detector
+    )
     reviewed = Counter(week[r.call_id] for r in reviews)
     return _from_first_call(
         WeekRow(

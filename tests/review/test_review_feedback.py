@@ -21,6 +21,7 @@ from reviewkit import (
     build_history,
     build_warehouse,
     csrf_of,
+    history_call_id,
     make_config,
     review_app,
     seed_reviews,
@@ -572,3 +573,25 @@ def test_the_agent_page_shows_items_by_title_and_the_calls_not_reviewed(
     assert titles["greeting"].title[:20] in heat and ">greeting<" not in heat
     ada = _client(feedback_app, "ada").get("/agents/A1?month=2026-11").text
     assert 'id="unreviewed"' not in ada  # an agent opens only their reviewed calls
+
+
+def test_an_item_added_as_missed_is_a_reviewed_judgement_of_it_in_the_act_and_the_scorecard(
+    built: tuple[Path, Path], store: ReviewStore
+) -> None:
+    """lena reviewed one of A3's October calls only to add empathy as missed (no verdict on
+    the finding): the Act's advice and A3's scorecard count it as reviewed, and as the pass
+    the heat map already counts it as."""
+    _, warehouse = built
+    call = history_call_id("A3", 0, 1)  # empathy not heard: a fail, as the detector said
+    store.save_review(Review(call, "lena", missed=(MissedItem("empathy", 9.0),)))
+    check = monthly_check(warehouse, make_config(), "TEAM-01", "2026-10", store=store)
+    assert check.view.heat[("A3", "empathy")] == Rate(7, 5)
+    assert check.view.confirmed[("A3", "empathy")] == Rate(1, 0)
+    empathy = next(f for f in check.focus if f.item_id == "empathy")
+    (a3,) = (c for c in empathy.agents if c.agent_id == "A3")
+    assert a3.basis == "58% of 12 calls, 1 reviewed"  # was "…, none reviewed"
+    assert "A3 (58% of 12 calls, 1 reviewed)" in report_markdown(check)
+    card = scorecard(FeedbackIndex(warehouse), store, "A3", first="2026-10-01", last="2026-10-31")
+    (item,) = (i for i in card.items if i.item_id == "empathy")
+    assert (item.judged, item.confirmed) == (Rate(7, 5), Rate(1, 0))
+    assert next(w for w in card.weeks if w.week == "2026-W41").confirmed == Rate(1, 0)

@@ -527,12 +527,12 @@ def judged_items(summary: Summary, reviews: Iterable[Review]) -> pa.Table:
     for c, item, detected, outcome in zip(*mine.to_pydict().values(), strict=True):
         if c not in row_of:
             continue
-        if item in unfit[c]:  # no occasion for it: the detector's pass or fail taken out
+        judged = judged_outcome(item, detected, outcome, heard=heard[c], unfit=unfit[c])
+        if judged == outcome:
+            continue
+        if judged is None:  # no occasion for it: the detector's pass or fail taken out
             passed, failed = (-1, 0) if outcome == "pass" else (0, -1)
         else:
-            said = heard[c].get(item)
-            if said is None or said == detected:
-                continue
             step = 1 if outcome == "fail" else -1  # fail → pass: one more pass, one fewer fail
             passed, failed = step, -step
         k = row_of[c]
@@ -548,6 +548,32 @@ def judged_items(summary: Summary, reviews: Iterable[Review]) -> pa.Table:
     if not fixes:
         return summary.items
     return pa.concat_tables([summary.items, pa.table(fixes, schema=_ITEMS)])
+
+
+def judged_outcome(
+    item_id: str,
+    detected: bool,
+    outcome: str,
+    *,
+    heard: Mapping[str, bool],
+    unfit: Container[str],
+) -> str | None:
+    """A call's detector ``outcome`` (``pass``/``fail``) of an item, with its review winning:
+    ``None`` where the review marked the item not applicable (``unfit``, see
+    :func:`not_applicable`), the other outcome where it says the behaviour was there or not
+    (``heard``, see :func:`inspector_heard`) against what the detector heard.
+
+    Examples
+    --------
+    >>> judged_outcome("empathy", False, "fail", heard={"empathy": True}, unfit=())
+    'pass'
+    >>> judged_outcome("hold", True, "pass", heard={}, unfit={"hold"}) is None
+    True
+    """
+    if item_id in unfit:
+        return None
+    said = heard.get(item_id)
+    return outcome if said is None or said == detected else _FLIP[outcome]
 
 
 def _skills(items: pa.Table, skip: frozenset[str]) -> pa.Table:
@@ -615,6 +641,50 @@ class UnreviewedCall:
     call_date: str
     score: float
     failed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemCall:
+    """A call behind an agent's cell of the team heat map: its item's outcome as the
+    detector heard it and as judged (:func:`judged_outcome`), and who reviewed it."""
+
+    call_id: str
+    call_date: str
+    detector: str
+    """``pass`` or ``fail``."""
+    judged: str
+    """``pass``, ``fail``, or ``na``: the inspector marked it not applicable, and the call
+    counts neither way."""
+    reviewer: str = ""
+    """Who saved the call's current review (``""``: not reviewed)."""
+
+
+def item_calls(
+    summary: Summary, reviews: Iterable[Review], agent_id: str, item_id: str
+) -> tuple[ItemCall, ...]:
+    """The calls of ``agent_id`` in ``summary`` with a pass or fail of ``item_id``, newest
+    first: what the agent's cell of that item in the heat map is made of."""
+    calls = summary.calls.filter(pc.equal(summary.calls["agent_id"], agent_id))
+    date_of = dict(zip(calls["call_id"].to_pylist(), calls["call_date"].to_pylist(), strict=True))
+    outcomes = summary.outcomes.filter(
+        pc.and_(
+            pc.is_in(summary.outcomes["call_id"], value_set=calls["call_id"]),
+            pc.equal(summary.outcomes["item_id"], item_id),
+        )
+    )
+    by_call = {r.call_id: r for r in reviews if r.call_id in date_of}
+    rows = []
+    for c, _item, detected, outcome in zip(*outcomes.to_pydict().values(), strict=True):
+        r = by_call.get(c)
+        judged = (
+            judged_outcome(
+                item_id, detected, outcome, heard=inspector_heard(r), unfit=not_applicable(r)
+            )
+            if r
+            else outcome
+        )
+        rows.append(ItemCall(c, date_of[c], outcome, judged or "na", r.reviewer if r else ""))
+    return tuple(sorted(rows, key=lambda x: (x.call_date, x.call_id), reverse=True))
 
 
 @dataclass(frozen=True, slots=True)

@@ -595,3 +595,37 @@ def test_an_item_added_as_missed_is_a_reviewed_judgement_of_it_in_the_act_and_th
     (item,) = (i for i in card.items if i.item_id == "empathy")
     assert (item.judged, item.confirmed) == (Rate(7, 5), Rate(1, 0))
     assert next(w for w in card.weeks if w.week == "2026-W41").confirmed == Rate(1, 0)
+
+
+def test_a_heat_map_cell_opens_the_calls_behind_it(feedback_app: FastAPI) -> None:
+    """A1's closing in October: twelve calls, the first of each week failed, lena
+    overturned week 1's. The cell (75% of 12) links to A1's page listing those twelve, as
+    judged; the numbers table under the map links there too."""
+    quinn = _client(feedback_app, "quinn")
+    team = quinn.get("/teams/TEAM-01?month=2026-10").text
+    heat = team[team.index('<svg class="chart heat"') :]
+    heat = heat[: heat.index("</svg>")]
+    link = "/agents/A1?item=closing&month=2026-10#item-calls"
+    cell = heat[heat.index(f'<a class="cell" href="{escape(link)}">') :]
+    assert cell[: cell.index("</a>")].count("75% of 12") == 1
+    numbers = team[team.index("<summary>Numbers</summary>") :]
+    assert f'<a href="{escape(link)}"' in numbers[: numbers.index("</table>")]
+    page = quinn.get(link.split("#")[0])
+    assert page.status_code == 200
+    section = page.text[page.text.index('id="item-calls"') :]
+    section = section[: section.index("</section>")]
+    rows = re.findall(
+        r'<a href="/call/([^"]+)">.*?<span class="badge (\w+)">\w+</span></td>'
+        r"<td>(\w+)</td><td>([^<]*)</td>",
+        section,
+        re.S,
+    )
+    assert len(rows) == 12 and sum(judged == "pass" for _c, judged, _d, _r in rows) == 9
+    assert ("H-A1-1-0", "pass", "fail", "lena") in rows  # overturned: the verdict counts
+    assert ("H-A1-2-0", "fail", "fail", "lena") in rows
+    assert ("H-A1-2-1", "pass", "pass", "—") in rows
+    assert "9 passed as judged" in section
+    # every call of the list opens, and an item the agent has no call of says so
+    assert quinn.get("/call/H-A1-1-0").status_code == 200
+    none = quinn.get("/agents/A1?item=no_such_item&month=2026-10").text
+    assert "No call of A1 in this period has a pass or fail of this item." in none

@@ -936,6 +936,49 @@ class Listening:
 
 
 @dataclass(frozen=True, slots=True)
+class CustomerItem:
+    """What a team's customers did on one ``speaker: customer`` item (an escalation request,
+    dissatisfaction): context for whoever coaches the team, never a pass or fail of an
+    agent's (:mod:`review.items`)."""
+
+    item_id: str
+    calls: int
+    """The calls the item was checked on (a pass or fail; N/A, or marked not applicable by
+    an inspector, is neither)."""
+    happened: int
+    """Of them, the calls in which the customer did it: as the detector heard it, an
+    inspector's review winning (:func:`inspector_heard`)."""
+
+    @property
+    def share(self) -> float:
+        """happened / calls; NaN with no call checked."""
+        return self.happened / self.calls if self.calls else math.nan
+
+
+def customer_items(
+    outcomes: pa.Table, reviews: Iterable[Review], items: Mapping[str, ItemInfo]
+) -> tuple[CustomerItem, ...]:
+    """The ``speaker: customer`` ``items`` checked in the calls of ``outcomes``
+    (:attr:`Summary.outcomes`), the most frequent first."""
+    ids = sorted(i for i, info in items.items() if info.speaker == "customer")
+    if not ids or outcomes.num_rows == 0:
+        return ()
+    mine = outcomes.filter(pc.is_in(outcomes["item_id"], value_set=pa.array(ids, pa.string())))
+    by_call = {r.call_id: r for r in reviews}
+    heard = {c: inspector_heard(r) for c, r in by_call.items()}
+    unfit = {c: not_applicable(r) for c, r in by_call.items()}
+    calls: Counter[str] = Counter()
+    happened: Counter[str] = Counter()
+    for c, item, detected, _outcome in zip(*mine.to_pydict().values(), strict=True):
+        if item in unfit.get(c, ()):
+            continue
+        calls[item] += 1
+        happened[item] += bool(heard.get(c, {}).get(item, detected))
+    rows = [CustomerItem(i, calls[i], happened[i]) for i in calls]
+    return tuple(sorted(rows, key=lambda x: (-x.share, x.item_id)))
+
+
+@dataclass(frozen=True, slots=True)
 class TeamView:
     """Everything the team dashboard (and the monthly report) shows."""
 
@@ -962,6 +1005,8 @@ class TeamView:
     sessions: tuple[CoachingSession, ...]
     titles: Mapping[str, str] = field(default_factory=dict)
     """``item_id → title`` of the configured rubrics' items."""
+    customers: tuple[CustomerItem, ...] = ()
+    """What the team's customers did (:func:`customer_items`): context, in no rate."""
 
     @property
     def coverage_met(self) -> float:
@@ -1045,6 +1090,7 @@ def team_view(
         listening=_listening(s.queue, mine, config),
         agreement=tuple(calibrate(mine)[0]),
         sessions=tuple(store.sessions(agents)) if agents else (),
+        customers=customer_items(s.outcomes, mine, catalogue),
     )
 
 

@@ -629,3 +629,39 @@ def test_a_heat_map_cell_opens_the_calls_behind_it(feedback_app: FastAPI) -> Non
     assert quinn.get("/call/H-A1-1-0").status_code == 200
     none = quinn.get("/agents/A1?item=no_such_item&month=2026-10").text
     assert "No call of A1 in this period has a pass or fail of this item." in none
+
+
+def test_what_customers_did_is_context_beside_the_team_never_an_agents_rate(
+    built: tuple[Path, Path], store: ReviewStore, feedback_app: FastAPI
+) -> None:
+    """escalation_request (``speaker: customer``) was heard in each of the team's seven
+    November fixture calls; lena says one of them had none. The team page, the report and
+    its digest show it as what customers did, apart from the heat map and the Act."""
+    _, warehouse = built
+    store.save_review(
+        Review(
+            "C-LENA-1",
+            "lena",
+            findings=(FindingVerdict(RUBRIC, 3, "escalation_request", True, "fail", "incorrect"),),
+        )
+    )
+    check = monthly_check(warehouse, make_config(), "TEAM-01", "2026-11", store=store)
+    (asked,) = check.view.customers
+    assert (asked.item_id, asked.happened, asked.calls) == ("escalation_request", 6, 7)
+    assert check.before.customers == ()  # the history's calls have no such finding
+    assert "escalation_request" not in check.view.items
+    assert all(f.item_id != "escalation_request" for f in check.focus)
+    title = str(escape(configured_items(make_config())["escalation_request"].title))
+    for html in (
+        render_report(check),
+        _client(feedback_app, "quinn").get("/teams/TEAM-01?month=2026-11").text,
+    ):
+        card = html[html.index('id="customers"') :]
+        card = card[: card.index("</section>")]
+        assert "What customers did" in card and "context, not the agents' skills" in card
+        assert title in card and ">6 of 7<" in card and "86%" in card
+        act = html[html.index("Act: focus") :] if "Act: focus" in html else ""
+        assert "escalation_request" not in act
+    digest = report_markdown(check)
+    assert "`escalation_request` in 6 of 7 calls" in digest
+    assert "escalation_request" not in digest[digest.index("Focus next month") :]

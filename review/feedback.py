@@ -727,6 +727,9 @@ class Scorecard:
     """``item_id → title`` of the configured rubrics' items."""
     unreviewed: tuple[UnreviewedCall, ...] = ()
     """The agent's calls not reviewed yet, newest first."""
+    customers: tuple[CustomerItem, ...] = ()
+    """What the customers did in the agent's calls (:func:`customer_items`): context, in no
+    rate."""
 
 
 def scorecard(
@@ -827,6 +830,11 @@ def scorecard(
         answers={a.call_id: a.kind for a in store.responses(agent_id=agent_id)},
         titles={i: info.title for i, info in (items or {}).items()},
         unreviewed=_unreviewed(s.outcomes, calls, {r.call_id for r in mine}, skip=skip),
+        customers=customer_items(
+            s.outcomes.filter(pc.is_in(s.outcomes["call_id"], value_set=calls["call_id"])),
+            mine,
+            items or {},
+        ),
     )
 
 

@@ -636,7 +636,8 @@ def test_what_customers_did_is_context_beside_the_team_never_an_agents_rate(
 ) -> None:
     """escalation_request (``speaker: customer``) was heard in each of the team's seven
     November fixture calls; lena says one of them had none. The team page, the report and
-    its digest show it as what customers did, apart from the heat map and the Act."""
+    its digest show it as what customers did, apart from the heat map and the Act, and so
+    does A1's page to a supervisor."""
     _, warehouse = built
     store.save_review(
         Review(
@@ -662,6 +663,12 @@ def test_what_customers_did_is_context_beside_the_team_never_an_agents_rate(
         assert title in card and ">6 of 7<" in card and "86%" in card
         act = html[html.index("Act: focus") :] if "Act: focus" in html else ""
         assert "escalation_request" not in act
+    # and beside an agent's skills, for whoever coaches them: A1 took five of the calls
+    agent = _client(feedback_app, "quinn").get("/agents/A1?month=2026-11").text
+    card = agent[agent.index('id="customers"') :]
+    card = card[: card.index("</section>")]
+    assert str(escape("A1's calls")) in card and ">4 of 5<" in card
+    assert 'id="customers"' not in _client(feedback_app, "ada").get("/agents/A1").text
     digest = report_markdown(check)
     assert "`escalation_request` in 6 of 7 calls" in digest
     assert "escalation_request" not in digest[digest.index("Focus next month") :]

@@ -456,6 +456,12 @@ def main() -> int:
     args = parser.parse_args()
     if args.min_words is not None and not args.leave_one_out:
         parser.error("--min-words measures (--leave-one-out); to ship it, set the item's min_words")
+    if args.min_similarity is not None and not 0 < args.min_similarity < 1:
+        # the item's min_similarity is checked so (gt 0, lt 1); the judge's copy of it is not
+        parser.error(
+            "--min-similarity is a cosine similarity above 0 and below 1, as the item's "
+            f"min_similarity; got {args.min_similarity:g}"
+        )
     path = Path(DEFAULT_RUBRICS[args.language])
     text = without_mined(path.read_text(encoding="utf-8"), args.item)
     item = item_of(compiled(text, path, args.language), args.item)

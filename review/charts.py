@@ -538,6 +538,7 @@ def heat_map(
     links: Mapping[str, str] | None = None,
     cell: int = 34,
     col_labels: Mapping[str, str] | None = None,
+    cell_links: Mapping[tuple[str, str], str] | None = None,
 ) -> Markup:
     """Rows × columns of coloured cells: red at ``low``, green at ``high``.
 
@@ -560,6 +561,8 @@ def heat_map(
     col_labels
         ``col → label`` to write over a column instead of its key (an item's title; past
         :data:`HEAD_CHARS` cut short, its ``<title>`` holding it whole).
+    cell_links
+        ``(row, col) → URL``: a cell with a value links there (the calls behind it).
 
     Returns
     -------
@@ -610,12 +613,14 @@ def heat_map(
             )
             colour = _heat_colour((v - low) / ((high - low) or 1.0))
             ink = "#fff" if abs((v - low) / ((high - low) or 1.0) - 0.5) > 0.3 else INK
-            out.append(
+            target = cell_links.get((r, c)) if cell_links else None
+            square = (
                 f'<rect x="{x0 + 1}" y="{cy + 1}" width="{cell - 2}" height="{cell - 2}" '
                 f'fill="{colour}"><title>{tip}</title></rect>'
                 f'<text x="{_f(x0 + cell / 2)}" y="{_f(cy + cell / 2 + 4)}" text-anchor="middle" '
                 f'fill="{ink}" font-size="10">{shown}</text>'
             )
+            out.append(f'<a class="cell" href="{_t(target)}">{square}</a>' if target else square)
     out.append("</svg>")
     return Markup("".join(out))
 

@@ -5,7 +5,8 @@ tables (calls with their score; pass/fail counts per agent and item) and the sum
 kept until the partition's files change, so a dashboard over 90 days reads only the
 nights written since it was last drawn. Inspector verdicts come from the review store:
 an item is *confirmed* as the detector said when the inspector marked the finding
-correct, and flipped (pass ↔ fail) when they marked it incorrect.
+correct, flipped (pass ↔ fail) when they marked it incorrect, and read as there when they
+added it as missed (see :func:`confirmed_items`): each is a reviewed judgement of the item.
 
 The pass rates the pages coach from (the heat map, the weekly and per-item rates, the
 follow-ups, the monthly focus) are *judged*: every call's detector outcome, except where an
@@ -400,20 +401,75 @@ def confirmed_rates(
     key: Mapping[str, tuple[str, ...]],
     *,
     skip: Container[str] = frozenset(),
+    detector: Mapping[tuple[str, str], tuple[bool, str]] | None = None,
 ) -> dict[tuple[str, ...], Rate]:
     """Inspector-confirmed pass/fail per ``key[call_id] + (item_id,)`` (calls not in
-    ``key``, and items in ``skip``, are left out)."""
+    ``key``, and items in ``skip``, are left out): each item a review judged, as
+    :func:`confirmed_items` reads it against the ``detector``'s outcomes
+    (:func:`detector_outcomes`)."""
     counts: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0])
     for r in reviews:
         if r.call_id not in key:
             continue
-        for f in r.findings:
-            if f.item_id in skip:
-                continue
-            said = confirmed_outcome(f.detector_outcome, f.verdict)
-            if said is not None:
-                counts[(*key[r.call_id], f.item_id)][said != "pass"] += 1
+        for item_id, said in confirmed_items(r, detector or {}).items():
+            if item_id not in skip:
+                counts[(*key[r.call_id], item_id)][said != "pass"] += 1
     return {k: Rate(p, f) for k, (p, f) in counts.items()}
+
+
+def confirmed_items(
+    review: Review, detector: Mapping[tuple[str, str], tuple[bool, str]]
+) -> dict[str, str]:
+    """``item_id → "pass" | "fail"`` of every item the ``review`` judged, as the inspector
+    says it went: a finding marked correct or incorrect (:func:`confirmed_outcome`), and an
+    item added as missed, whose behaviour was there: the detector's outcome on the call
+    (``detector[(call_id, item_id)] = (detected, outcome)``) where it heard it, the other
+    one where it did not, as :func:`judged_items` reads it (an item also marked is read as
+    missed, as :func:`inspector_heard` does). A missed item the detector left N/A (its
+    ``expect`` is not known here), or that ``detector`` lacks, is not judged.
+
+    Examples
+    --------
+    >>> from review.store import FindingVerdict as V, MissedItem
+    >>> rude = V("r", 1, "rude", True, "fail", "incorrect")
+    >>> missed = (MissedItem("empathy", 9.0), MissedItem("closing", 30.0))
+    >>> detector = {("c1", "empathy"): (False, "fail")}
+    >>> confirmed_items(Review("c1", "lena", findings=(rude,), missed=missed), detector)
+    {'rude': 'pass', 'empathy': 'pass'}
+    """
+    out: dict[str, str] = {}
+    for f in review.findings:
+        said = confirmed_outcome(f.detector_outcome, f.verdict)
+        if said is not None:
+            out[f.item_id] = said
+    marked = {f.item_id: (f.detected, f.detector_outcome) for f in review.findings}
+    unfit = not_applicable(review)
+    for m in review.missed:
+        if m.item_id in unfit:  # no occasion for it wins, as in judged_items
+            continue
+        detected, outcome = marked.get(m.item_id) or detector.get(
+            (review.call_id, m.item_id), (False, "")
+        )
+        if outcome in _FLIP:  # heard, as the detector said or against it
+            out[m.item_id] = outcome if detected else _FLIP[outcome]
+    return out
+
+
+def detector_outcomes(
+    outcomes: pa.Table, reviews: Iterable[Review]
+) -> dict[tuple[str, str], tuple[bool, str]]:
+    """``(call_id, item_id) → (detected, outcome)`` of :attr:`Summary.outcomes` for the
+    items the ``reviews`` added as missed (what :func:`confirmed_items` reads them against)."""
+    wanted = {(r.call_id, m.item_id) for r in reviews for m in r.missed}
+    if not wanted or outcomes.num_rows == 0:
+        return {}
+    calls = pa.array(sorted({c for c, _i in wanted}), pa.string())
+    mine = outcomes.filter(pc.is_in(outcomes["call_id"], value_set=calls))
+    return {
+        (c, i): (bool(d), o)
+        for c, i, d, o in zip(*mine.to_pydict().values(), strict=True)
+        if (c, i) in wanted
+    }
 
 
 def inspector_heard(review: Review) -> dict[str, bool]:
@@ -471,12 +527,12 @@ def judged_items(summary: Summary, reviews: Iterable[Review]) -> pa.Table:
     for c, item, detected, outcome in zip(*mine.to_pydict().values(), strict=True):
         if c not in row_of:
             continue
-        if item in unfit[c]:  # no occasion for it: the detector's pass or fail taken out
+        judged = judged_outcome(item, detected, outcome, heard=heard[c], unfit=unfit[c])
+        if judged == outcome:
+            continue
+        if judged is None:  # no occasion for it: the detector's pass or fail taken out
             passed, failed = (-1, 0) if outcome == "pass" else (0, -1)
         else:
-            said = heard[c].get(item)
-            if said is None or said == detected:
-                continue
             step = 1 if outcome == "fail" else -1  # fail → pass: one more pass, one fewer fail
             passed, failed = step, -step
         k = row_of[c]
@@ -492,6 +548,32 @@ def judged_items(summary: Summary, reviews: Iterable[Review]) -> pa.Table:
     if not fixes:
         return summary.items
     return pa.concat_tables([summary.items, pa.table(fixes, schema=_ITEMS)])
+
+
+def judged_outcome(
+    item_id: str,
+    detected: bool,
+    outcome: str,
+    *,
+    heard: Mapping[str, bool],
+    unfit: Container[str],
+) -> str | None:
+    """A call's detector ``outcome`` (``pass``/``fail``) of an item, with its review winning:
+    ``None`` where the review marked the item not applicable (``unfit``, see
+    :func:`not_applicable`), the other outcome where it says the behaviour was there or not
+    (``heard``, see :func:`inspector_heard`) against what the detector heard.
+
+    Examples
+    --------
+    >>> judged_outcome("empathy", False, "fail", heard={"empathy": True}, unfit=())
+    'pass'
+    >>> judged_outcome("hold", True, "pass", heard={}, unfit={"hold"}) is None
+    True
+    """
+    if item_id in unfit:
+        return None
+    said = heard.get(item_id)
+    return outcome if said is None or said == detected else _FLIP[outcome]
 
 
 def _skills(items: pa.Table, skip: frozenset[str]) -> pa.Table:
@@ -562,6 +644,50 @@ class UnreviewedCall:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemCall:
+    """A call behind an agent's cell of the team heat map: its item's outcome as the
+    detector heard it and as judged (:func:`judged_outcome`), and who reviewed it."""
+
+    call_id: str
+    call_date: str
+    detector: str
+    """``pass`` or ``fail``."""
+    judged: str
+    """``pass``, ``fail``, or ``na``: the inspector marked it not applicable, and the call
+    counts neither way."""
+    reviewer: str = ""
+    """Who saved the call's current review (``""``: not reviewed)."""
+
+
+def item_calls(
+    summary: Summary, reviews: Iterable[Review], agent_id: str, item_id: str
+) -> tuple[ItemCall, ...]:
+    """The calls of ``agent_id`` in ``summary`` with a pass or fail of ``item_id``, newest
+    first: what the agent's cell of that item in the heat map is made of."""
+    calls = summary.calls.filter(pc.equal(summary.calls["agent_id"], agent_id))
+    date_of = dict(zip(calls["call_id"].to_pylist(), calls["call_date"].to_pylist(), strict=True))
+    outcomes = summary.outcomes.filter(
+        pc.and_(
+            pc.is_in(summary.outcomes["call_id"], value_set=calls["call_id"]),
+            pc.equal(summary.outcomes["item_id"], item_id),
+        )
+    )
+    by_call = {r.call_id: r for r in reviews if r.call_id in date_of}
+    rows = []
+    for c, _item, detected, outcome in zip(*outcomes.to_pydict().values(), strict=True):
+        r = by_call.get(c)
+        judged = (
+            judged_outcome(
+                item_id, detected, outcome, heard=inspector_heard(r), unfit=not_applicable(r)
+            )
+            if r
+            else outcome
+        )
+        rows.append(ItemCall(c, date_of[c], outcome, judged or "na", r.reviewer if r else ""))
+    return tuple(sorted(rows, key=lambda x: (x.call_date, x.call_id), reverse=True))
+
+
+@dataclass(frozen=True, slots=True)
 class FollowUp:
     """The "check" of a coaching session: the coached item before and since."""
 
@@ -601,6 +727,9 @@ class Scorecard:
     """``item_id → title`` of the configured rubrics' items."""
     unreviewed: tuple[UnreviewedCall, ...] = ()
     """The agent's calls not reviewed yet, newest first."""
+    customers: tuple[CustomerItem, ...] = ()
+    """What the customers did in the agent's calls (:func:`customer_items`): context, in no
+    rate."""
 
 
 def scorecard(
@@ -643,10 +772,13 @@ def scorecard(
     mine = [r for r in all_reviews if r.call_id in week]
     judged = _skills(judged_items(s, mine), skip)
     judged = _weeks_of(judged.filter(pc.equal(judged["agent_id"], agent_id)))
-    by_item = confirmed_rates(mine, {c: () for c in week}, skip=skip)
+    detector = detector_outcomes(s.outcomes, mine)
+    by_item = confirmed_rates(mine, {c: () for c in week}, skip=skip, detector=detector)
     det_item = _rates(counts, ["item_id"])
     judged_item = _rates(judged, ["item_id"])
-    weeks = _week_rows(first, last, _score_counts(calls, "week"), judged, mine, week, skip=skip)
+    weeks = _week_rows(
+        first, last, _score_counts(calls, "week"), judged, mine, week, skip=skip, detector=detector
+    )
     item_ids = sorted({k[0] for k in det_item} | {k[0] for k in by_item})
     score_of = dict(zip(ids, scores, strict=True))
     date_of = dict(zip(ids, dates, strict=True))
@@ -698,6 +830,11 @@ def scorecard(
         answers={a.call_id: a.kind for a in store.responses(agent_id=agent_id)},
         titles={i: info.title for i, info in (items or {}).items()},
         unreviewed=_unreviewed(s.outcomes, calls, {r.call_id for r in mine}, skip=skip),
+        customers=customer_items(
+            s.outcomes.filter(pc.is_in(s.outcomes["call_id"], value_set=calls["call_id"])),
+            mine,
+            items or {},
+        ),
     )
 
 
@@ -807,6 +944,49 @@ class Listening:
 
 
 @dataclass(frozen=True, slots=True)
+class CustomerItem:
+    """What a team's customers did on one ``speaker: customer`` item (an escalation request,
+    dissatisfaction): context for whoever coaches the team, never a pass or fail of an
+    agent's (:mod:`review.items`)."""
+
+    item_id: str
+    calls: int
+    """The calls the item was checked on (a pass or fail; N/A, or marked not applicable by
+    an inspector, is neither)."""
+    happened: int
+    """Of them, the calls in which the customer did it: as the detector heard it, an
+    inspector's review winning (:func:`inspector_heard`)."""
+
+    @property
+    def share(self) -> float:
+        """happened / calls; NaN with no call checked."""
+        return self.happened / self.calls if self.calls else math.nan
+
+
+def customer_items(
+    outcomes: pa.Table, reviews: Iterable[Review], items: Mapping[str, ItemInfo]
+) -> tuple[CustomerItem, ...]:
+    """The ``speaker: customer`` ``items`` checked in the calls of ``outcomes``
+    (:attr:`Summary.outcomes`), the most frequent first."""
+    ids = sorted(i for i, info in items.items() if info.speaker == "customer")
+    if not ids or outcomes.num_rows == 0:
+        return ()
+    mine = outcomes.filter(pc.is_in(outcomes["item_id"], value_set=pa.array(ids, pa.string())))
+    by_call = {r.call_id: r for r in reviews}
+    heard = {c: inspector_heard(r) for c, r in by_call.items()}
+    unfit = {c: not_applicable(r) for c, r in by_call.items()}
+    calls: Counter[str] = Counter()
+    happened: Counter[str] = Counter()
+    for c, item, detected, _outcome in zip(*mine.to_pydict().values(), strict=True):
+        if item in unfit.get(c, ()):
+            continue
+        calls[item] += 1
+        happened[item] += bool(heard.get(c, {}).get(item, detected))
+    rows = [CustomerItem(i, calls[i], happened[i]) for i in calls]
+    return tuple(sorted(rows, key=lambda x: (-x.share, x.item_id)))
+
+
+@dataclass(frozen=True, slots=True)
 class TeamView:
     """Everything the team dashboard (and the monthly report) shows."""
 
@@ -833,6 +1013,8 @@ class TeamView:
     sessions: tuple[CoachingSession, ...]
     titles: Mapping[str, str] = field(default_factory=dict)
     """``item_id → title`` of the configured rubrics' items."""
+    customers: tuple[CustomerItem, ...] = ()
+    """What the team's customers did (:func:`customer_items`): context, in no rate."""
 
     @property
     def coverage_met(self) -> float:
@@ -883,7 +1065,10 @@ def team_view(
     skip = not_skills(catalogue)
     items = _weeks_of(_skills(judged_items(s, mine), skip))
     heat = {(a, i): v for (a, i), v in _rates(items, ["agent_id", "item_id"]).items()}
-    confirmed = confirmed_rates(mine, {c: (a,) for c, a in agent.items()}, skip=skip)
+    detector = detector_outcomes(s.outcomes, mine)
+    confirmed = confirmed_rates(
+        mine, {c: (a,) for c, a in agent.items()}, skip=skip, detector=detector
+    )
     per_agent = _score_counts(calls, "agent_id")
     pairs = calls.group_by(["agent_id", "week"]).aggregate([])
     coverage = dict.fromkeys(
@@ -892,7 +1077,9 @@ def team_view(
     for r in mine:
         coverage[(agent[r.call_id], week[r.call_id])] += 1
     agents_of = list(per_agent)
-    weeks = _week_rows(first, last, _score_counts(calls, "week"), items, mine, week, skip=skip)
+    weeks = _week_rows(
+        first, last, _score_counts(calls, "week"), items, mine, week, skip=skip, detector=detector
+    )
     agents = tuple(sorted(set(agents_of)))
     return TeamView(
         team_id=team_id,
@@ -911,6 +1098,7 @@ def team_view(
         listening=_listening(s.queue, mine, config),
         agreement=tuple(calibrate(mine)[0]),
         sessions=tuple(store.sessions(agents)) if agents else (),
+        customers=customer_items(s.outcomes, mine, catalogue),
     )
 
 
@@ -923,12 +1111,16 @@ def _week_rows(
     week: Mapping[str, str],
     *,
     skip: frozenset[str] = frozenset(),
+    detector: Mapping[tuple[str, str], tuple[bool, str]] | None = None,
 ) -> tuple[WeekRow, ...]:
     """The weeks ``first``..``last`` from the first with a call: ``scores`` (calls, mean
     score) and detector ``items`` (with their ``week``) per week, and the ``reviews`` of
-    the calls ``week`` dates."""
+    the calls ``week`` dates (their missed items read against ``detector``, see
+    :func:`confirmed_rates`)."""
     det_week = _rates(items, ["week"])
-    by_week = confirmed_rates(reviews, {c: (w,) for c, w in week.items()}, skip=skip)
+    by_week = confirmed_rates(
+        reviews, {c: (w,) for c, w in week.items()}, skip=skip, detector=detector
+    )
     reviewed = Counter(week[r.call_id] for r in reviews)
     return _from_first_call(
         WeekRow(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
@@ -37,6 +37,7 @@ from review.feedback import (
     PRAISE_TARGET,
     Scorecard,
     TeamView,
+    item_calls,
     month_days,
     scorecard,
     team_view,
@@ -87,6 +88,7 @@ def _agent(
     days: int | None = None,
     month: str | None = None,
     saved: int | None = None,
+    item: str | None = None,
 ) -> Response:
     state = _state(request)
     first, last = period(state.warehouse, days=days, month=month)
@@ -110,6 +112,18 @@ def _agent(
             "days": days,
             "month": month,
             "nav_teams": _nav_teams(state, account, last),
+            "item": item,
+            "item_calls": (
+                item_calls(
+                    state.feedback.summary(first, last),
+                    state.store.latest_reviews(),
+                    agent_id,
+                    item,
+                )
+                if item
+                else ()
+            ),
+            "period_query": period_query(days=days, month=month),
         },
     )
 
@@ -301,13 +315,15 @@ def _team(
             f"is paired with it; the teams are {', '.join(teams) or 'none yet'}",
         )
     view = team_view(state.feedback, state.store, state.config, team_id, first=first, last=last)
+    query = period_query(days=days, month=month)
     return _render(
         request,
         "team.html",
         {
             "account": account,
             "view": view,
-            "charts": team_charts(view),
+            "charts": team_charts(view, query=query),
+            "cell_links": {k: cell_link(*k, query=query) for k in view.heat},
             "days": days,
             "month": month,
             "nav_teams": _nav_teams(state, account, last),
@@ -315,8 +331,10 @@ def _team(
     )
 
 
-def team_charts(view: TeamView, *, link: bool = True) -> dict[str, Markup]:
-    """The dashboard's charts: heat map, trend, coverage, listening, agreement."""
+def team_charts(view: TeamView, *, link: bool = True, query: str = "") -> dict[str, Markup]:
+    """The dashboard's charts: heat map, trend, coverage, listening, agreement. With
+    ``link``, an agent's name opens their scorecard and a cell of the heat map the calls
+    behind it (:func:`cell_link`; ``query``: the page's period, ``month=…`` or ``days=…``)."""
     labels = [w.week[5:] for w in view.weeks]
     links = {a: f"/agents/{quote(a, safe='')}" for a in view.agents} if link else None
     return {
@@ -327,6 +345,7 @@ def team_charts(view: TeamView, *, link: bool = True) -> dict[str, Markup]:
             counts={k: v.n for k, v in view.heat.items()},
             links=links,
             col_labels=view.titles,
+            cell_links={k: cell_link(*k, query=query) for k in view.heat} if link else None,
         ),
         "trend": charts.line_chart(
             labels,
@@ -368,6 +387,30 @@ def team_charts(view: TeamView, *, link: bool = True) -> dict[str, Markup]:
             empty="no reviews yet",
         ),
     }
+
+
+def cell_link(agent_id: str, item_id: str, *, query: str = "") -> str:
+    """The agent's scorecard listing their calls of ``item_id`` (a heat map cell's calls).
+
+    Examples
+    --------
+    >>> cell_link("A 1", "empathy", query="month=2026-11")
+    '/agents/A%201?item=empathy&month=2026-11#item-calls'
+    """
+    return f"/agents/{quote(agent_id, safe='')}?item={quote(item_id, safe='')}" + (
+        f"&{query}#item-calls" if query else "#item-calls"
+    )
+
+
+def period_query(*, days: int | None, month: str | None) -> str:
+    """The page's period as a query string (``""``: the default period).
+
+    Examples
+    --------
+    >>> period_query(days=None, month="2026-11"), period_query(days=28, month=None)
+    ('month=2026-11', 'days=28')
+    """
+    return urlencode({"month": month} if month else {"days": days} if days else {})
 
 
 def _pct(value: float) -> float | None:

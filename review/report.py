@@ -325,6 +325,12 @@ def report_markdown(check: MonthlyCheck) -> str:
             for r in rising
         ]
         lines.append("")
+    if v.customers:
+        lines.append(
+            "What customers did (context, not the agents' skills): "
+            + "; ".join(f"`{c.item_id}` in {c.happened} of {c.calls} calls" for c in v.customers)
+        )
+        lines.append("")
     if check.focus:
         lines.append("Focus next month:")
         lines += [

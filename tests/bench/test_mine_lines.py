@@ -249,3 +249,18 @@ def test_the_judge_replaces_only_the_item_params_it_is_given() -> None:
     Judge(min_words=5, min_similarity=0.85).apply(detector)  # type: ignore[arg-type]
     params = detector.params
     assert (params.min_words, params.min_similarity, params.nearest_weight) == (5, 0.85, 40)
+
+
+@pytest.mark.parametrize("value", ["0", "1", "1.5", "-0.2", "nan"])
+def test_a_min_similarity_outside_0_to_1_is_refused_naming_the_option(
+    value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The judge's copy of the item's params is not validated again: without the check,
+    1.5 ran the whole leave-one-out (minutes) and printed F1s of a detector no rubric can
+    have."""
+    argv = ["mine_lines.py", "empathy", "en", "--leave-one-out", "--min-similarity", value]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as refused:
+        mine_lines.main()
+    assert refused.value.code == 2
+    assert "--min-similarity is a cosine similarity above 0 and below 1" in capsys.readouterr().err

@@ -21,6 +21,7 @@ from reviewkit import (
     build_history,
     build_warehouse,
     csrf_of,
+    history_call_id,
     make_config,
     review_app,
     seed_reviews,
@@ -572,3 +573,102 @@ def test_the_agent_page_shows_items_by_title_and_the_calls_not_reviewed(
     assert titles["greeting"].title[:20] in heat and ">greeting<" not in heat
     ada = _client(feedback_app, "ada").get("/agents/A1?month=2026-11").text
     assert 'id="unreviewed"' not in ada  # an agent opens only their reviewed calls
+
+
+def test_an_item_added_as_missed_is_a_reviewed_judgement_of_it_in_the_act_and_the_scorecard(
+    built: tuple[Path, Path], store: ReviewStore
+) -> None:
+    """lena reviewed one of A3's October calls only to add empathy as missed (no verdict on
+    the finding): the Act's advice and A3's scorecard count it as reviewed, and as the pass
+    the heat map already counts it as."""
+    _, warehouse = built
+    call = history_call_id("A3", 0, 1)  # empathy not heard: a fail, as the detector said
+    store.save_review(Review(call, "lena", missed=(MissedItem("empathy", 9.0),)))
+    check = monthly_check(warehouse, make_config(), "TEAM-01", "2026-10", store=store)
+    assert check.view.heat[("A3", "empathy")] == Rate(7, 5)
+    assert check.view.confirmed[("A3", "empathy")] == Rate(1, 0)
+    empathy = next(f for f in check.focus if f.item_id == "empathy")
+    (a3,) = (c for c in empathy.agents if c.agent_id == "A3")
+    assert a3.basis == "58% of 12 calls, 1 reviewed"  # was "…, none reviewed"
+    assert "A3 (58% of 12 calls, 1 reviewed)" in report_markdown(check)
+    card = scorecard(FeedbackIndex(warehouse), store, "A3", first="2026-10-01", last="2026-10-31")
+    (item,) = (i for i in card.items if i.item_id == "empathy")
+    assert (item.judged, item.confirmed) == (Rate(7, 5), Rate(1, 0))
+    assert next(w for w in card.weeks if w.week == "2026-W41").confirmed == Rate(1, 0)
+
+
+def test_a_heat_map_cell_opens_the_calls_behind_it(feedback_app: FastAPI) -> None:
+    """A1's closing in October: twelve calls, the first of each week failed, lena
+    overturned week 1's. The cell (75% of 12) links to A1's page listing those twelve, as
+    judged; the numbers table under the map links there too."""
+    quinn = _client(feedback_app, "quinn")
+    team = quinn.get("/teams/TEAM-01?month=2026-10").text
+    heat = team[team.index('<svg class="chart heat"') :]
+    heat = heat[: heat.index("</svg>")]
+    link = "/agents/A1?item=closing&month=2026-10#item-calls"
+    cell = heat[heat.index(f'<a class="cell" href="{escape(link)}">') :]
+    assert cell[: cell.index("</a>")].count("75% of 12") == 1
+    numbers = team[team.index("<summary>Numbers</summary>") :]
+    assert f'<a href="{escape(link)}"' in numbers[: numbers.index("</table>")]
+    page = quinn.get(link.split("#")[0])
+    assert page.status_code == 200
+    section = page.text[page.text.index('id="item-calls"') :]
+    section = section[: section.index("</section>")]
+    rows = re.findall(
+        r'<a href="/call/([^"]+)">.*?<span class="badge (\w+)">\w+</span></td>'
+        r"<td>(\w+)</td><td>([^<]*)</td>",
+        section,
+        re.S,
+    )
+    assert len(rows) == 12 and sum(judged == "pass" for _c, judged, _d, _r in rows) == 9
+    assert ("H-A1-1-0", "pass", "fail", "lena") in rows  # overturned: the verdict counts
+    assert ("H-A1-2-0", "fail", "fail", "lena") in rows
+    assert ("H-A1-2-1", "pass", "pass", "—") in rows
+    assert "9 passed as judged" in section
+    # every call of the list opens, and an item the agent has no call of says so
+    assert quinn.get("/call/H-A1-1-0").status_code == 200
+    none = quinn.get("/agents/A1?item=no_such_item&month=2026-10").text
+    assert "No call of A1 in this period has a pass or fail of this item." in none
+
+
+def test_what_customers_did_is_context_beside_the_team_never_an_agents_rate(
+    built: tuple[Path, Path], store: ReviewStore, feedback_app: FastAPI
+) -> None:
+    """escalation_request (``speaker: customer``) was heard in each of the team's seven
+    November fixture calls; lena says one of them had none. The team page, the report and
+    its digest show it as what customers did, apart from the heat map and the Act, and so
+    does A1's page to a supervisor."""
+    _, warehouse = built
+    store.save_review(
+        Review(
+            "C-LENA-1",
+            "lena",
+            findings=(FindingVerdict(RUBRIC, 3, "escalation_request", True, "fail", "incorrect"),),
+        )
+    )
+    check = monthly_check(warehouse, make_config(), "TEAM-01", "2026-11", store=store)
+    (asked,) = check.view.customers
+    assert (asked.item_id, asked.happened, asked.calls) == ("escalation_request", 6, 7)
+    assert check.before.customers == ()  # the history's calls have no such finding
+    assert "escalation_request" not in check.view.items
+    assert all(f.item_id != "escalation_request" for f in check.focus)
+    title = str(escape(configured_items(make_config())["escalation_request"].title))
+    for html in (
+        render_report(check),
+        _client(feedback_app, "quinn").get("/teams/TEAM-01?month=2026-11").text,
+    ):
+        card = html[html.index('id="customers"') :]
+        card = card[: card.index("</section>")]
+        assert "What customers did" in card and "context, not the agents' skills" in card
+        assert title in card and ">6 of 7<" in card and "86%" in card
+        act = html[html.index("Act: focus") :] if "Act: focus" in html else ""
+        assert "escalation_request" not in act
+    # and beside an agent's skills, for whoever coaches them: A1 took five of the calls
+    agent = _client(feedback_app, "quinn").get("/agents/A1?month=2026-11").text
+    card = agent[agent.index('id="customers"') :]
+    card = card[: card.index("</section>")]
+    assert str(escape("A1's calls")) in card and ">4 of 5<" in card
+    assert 'id="customers"' not in _client(feedback_app, "ada").get("/agents/A1").text
+    digest = report_markdown(check)
+    assert "`escalation_request` in 6 of 7 calls" in digest
+    assert "escalation_request" not in digest[digest.index("Focus next month") :]

@@ -214,3 +214,27 @@ def test_an_agent_sees_their_own_review_answers_it_and_nothing_else(
     inspector.screenshot(path=str(shots / "answers.png"), full_page=True)
     other, _ = _page(browser, server, "omar", then="/answers")  # not his review
     expect(other.locator("table.answers")).to_contain_text("No answers yet")
+
+
+def test_a_heat_map_cell_opens_the_agents_calls_of_that_item(
+    server: str, browser: Browser, shots: Path
+) -> None:
+    """lena clicks A1's closing cell of October: A1's page opens at the twelve calls
+    behind it, the one she overturned counted as a pass."""
+    page, errors = _page(
+        browser, server, "lena", then="/teams/TEAM-01?month=2026-10", heading="Team TEAM-01"
+    )
+    heat = page.locator("svg.heat").first
+    page.screenshot(path=str(shots / "team-cells.png"), full_page=True)
+    heat.locator('a.cell[href*="/agents/A1?item=closing"]').click()
+    page.wait_for_url("**/agents/A1?item=closing&month=2026-10#item-calls")
+    calls = page.locator("#item-calls")
+    expect(calls).to_be_visible()
+    expect(calls.locator("tbody tr")).to_have_count(12)
+    expect(calls).to_contain_text("9 passed as judged")
+    expect(calls.locator("tr", has_text="H-A1-1-0")).to_contain_text("lena")
+    page.screenshot(path=str(shots / "item-calls.png"), full_page=True)
+    assert not errors, errors
+    calls.get_by_role("link", name="H-A1-1-0").click()  # (a history call has no audio file)
+    page.wait_for_url("**/call/H-A1-1-0")
+    expect(page.locator("#finding-closing")).to_be_visible()

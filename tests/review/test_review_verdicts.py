@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from collections.abc import Callable
@@ -330,3 +331,47 @@ def test_an_informational_item_is_never_a_fail_on_the_call_page(tmp_path: Path) 
     assert ">fail<" not in card.group(2)
     cards = re.findall(r'<article class="finding outcome-(\w+)', page)
     assert cards.index("info") > max(k for k, c in enumerate(cards) if c == "fail")
+
+
+def test_a_verdict_is_read_against_the_outcome_it_judged_after_a_rescore(tmp_path: Path) -> None:
+    """lena judged C-LENA-1 as the detector then had it (forbidden language failed: she
+    said it was no such thing; empathy failed: she confirmed it); a rescore since turned
+    both into passes. The agent sees what lena said, never its opposite, and the inspector
+    sees no overruling of a pass the detector no longer reports as a fail."""
+    archive, warehouse = build_archive(tmp_path), build_warehouse(tmp_path)
+    database_url = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    ReviewStore(database_url).save_review(
+        Review(
+            "C-LENA-1",
+            "lena",
+            overall="pass",
+            findings=(
+                FindingVerdict(RUBRIC, 3, "forbidden_language", True, "fail", "incorrect"),
+                FindingVerdict(RUBRIC, 3, "empathy", False, "fail", "correct"),
+            ),
+        )
+    )
+    rescored = {
+        "forbidden_language": {"detected": False, "outcome": "pass", "evidence": ()},
+        "empathy": {"detected": True, "outcome": "pass"},
+    }
+    findings = [
+        dataclasses.replace(f, **rescored.get(f.item_id, {})) for f in findings_of("C-LENA-1")
+    ]
+    wh.upsert(warehouse, "findings", {DATE: [rows.finding_row(f) for f in findings]})
+    app = review_app(warehouse, archive, database_url)
+
+    def badges(page: str) -> dict[str, str]:
+        cards = re.findall(r'<article class="finding ([^"]*)"[^>]*id="finding-([a-z_]+)"', page)
+        return {item: kind for kind, item in cards}
+
+    with TestClient(app, follow_redirects=False) as client:
+        agent = sign_in(client, "ada").get("/call/C-LENA-1").text
+    shown = badges(agent[agent.index('id="agent-review"') :])
+    # lena: it was a pass, and there was no empathy (before the rule: fail, and pass)
+    assert shown["forbidden_language"] == "outcome-pass"
+    assert shown["empathy"] == "outcome-fail"
+    with TestClient(app, follow_redirects=False) as client:
+        inspector = sign_in(client, "lena").get("/call/C-LENA-1").text
+    assert not {i for i, kind in badges(inspector).items() if "overruled" in kind}
+    assert "overruled by lena" not in inspector

@@ -35,7 +35,7 @@ from pipeline.reasons import (
     assign,
     withdraw,
 )
-from pipeline.row_records import StoredAssignment, StoredExample, StoredReason
+from pipeline.row_records import AssignmentRow, ExampleRow, ReasonRow
 from pipeline.shapes import from_row, to_row
 
 Row = dict[str, Any]
@@ -75,7 +75,7 @@ def _said(s: Statement) -> dict[str, Any]:
     }
 
 
-def _statement(row: StoredAssignment | StoredExample, call_date: str) -> Statement:
+def _statement(row: AssignmentRow | ExampleRow, call_date: str) -> Statement:
     return Statement(
         call_id=row.call_id,
         call_date=call_date,
@@ -89,11 +89,11 @@ def _statement(row: StoredAssignment | StoredExample, call_date: str) -> Stateme
 
 def reason_row(r: Reason) -> Row:
     examples = tuple(
-        StoredExample(**_said(e.statement), call_date=e.call_date, similarity=e.similarity)
+        ExampleRow(**_said(e.statement), call_date=e.call_date, similarity=e.similarity)
         for e in r.examples
     )
     return to_row(
-        StoredReason(
+        ReasonRow(
             reason_id=r.reason_id,
             label=r.label,
             languages=r.languages,
@@ -108,7 +108,7 @@ def reason_row(r: Reason) -> Row:
 
 
 def reason_from_row(row: Mapping[str, Any]) -> Reason:
-    r = from_row(StoredReason, row)
+    r = from_row(ReasonRow, row)
     return Reason(
         reason_id=r.reason_id,
         label=r.label,
@@ -122,7 +122,7 @@ def reason_from_row(row: Mapping[str, Any]) -> Reason:
 
 def assignment_row(a: Assignment) -> Row:
     return to_row(
-        StoredAssignment(
+        AssignmentRow(
             **_said(a.statement),
             reason_id=a.reason_id,
             similarity=a.similarity,
@@ -133,7 +133,7 @@ def assignment_row(a: Assignment) -> Row:
 
 
 def assignment_from_row(row: Mapping[str, Any], call_date: str) -> Assignment:
-    a = from_row(StoredAssignment, row)
+    a = from_row(AssignmentRow, row)
     return Assignment(
         _statement(a, call_date), a.reason_id, a.similarity, a.opened, a.repeat_of or ""
     )

@@ -25,7 +25,7 @@ class MetricSpan:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StoredCall:
+class CallRow:
     """One ``calls`` row: a recording, what hearing it found, and the night's verdict.
 
     The columns of the analysis are ``None`` (null) for a recording that was not heard (a
@@ -74,7 +74,7 @@ class StoredCall:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StoredAssignment:
+class AssignmentRow:
     """One ``call_reasons`` row: a call's reason (:class:`pipeline.reasons.Assignment`),
     with the statement it was assigned by (the call date is the partition)."""
 
@@ -92,7 +92,7 @@ class StoredAssignment:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StoredExample:
+class ExampleRow:
     """One example call of a reason, in its ``contact_reasons`` row."""
 
     call_id: str
@@ -106,7 +106,7 @@ class StoredExample:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StoredReason:
+class ReasonRow:
     """One ``contact_reasons`` row (:class:`pipeline.reasons.Reason`)."""
 
     reason_id: str
@@ -118,4 +118,4 @@ class StoredReason:
     """The raw mean of the members' vectors, as float16 bytes."""
     created: str = ""
     last_seen: str = ""
-    examples: tuple[StoredExample, ...] = ()
+    examples: tuple[ExampleRow, ...] = ()

@@ -2,7 +2,7 @@
 
 Every table but ``utterances`` stores one record per row and converts through
 :mod:`pipeline.shapes` (derived from the record's fields); a ``calls`` row
-(:class:`~pipeline.row_records.StoredCall`) is gathered here from a recording and its analysis.
+(:class:`~pipeline.row_records.CallRow`) is gathered here from a recording and its analysis.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pipeline.analysis import CallAnalysis, Diarization
 from pipeline.archive import KNOWN_COLUMNS
 from pipeline.meaning import Vectors, decode_vectors, encode_vectors
 from pipeline.metric_rows import METRIC_ALIASES
-from pipeline.row_records import MetricSpan, StoredCall
+from pipeline.row_records import CallRow, MetricSpan
 from pipeline.shapes import from_row, to_row
 from pipeline.transcript import utterance_from_dict, words_from_columns
 from pipeline.types import (
@@ -52,7 +52,7 @@ def call_row(
     ``ok``, ``quarantined``, ``unsupported_language`` or ``no_rubric``, with
     ``status_reason`` saying why when it is not ``ok``."""
     meta = rec.metadata
-    call = StoredCall(
+    call = CallRow(
         call_id=rec.call_id,
         source_path=rec.source_path,
         audio_sha256=rec.audio_sha256,
@@ -73,7 +73,7 @@ def call_row(
     return to_row(call if analysis is None else _heard(call, analysis), LAYOUTS["calls"])
 
 
-def _heard(call: StoredCall, a: CallAnalysis) -> StoredCall:
+def _heard(call: CallRow, a: CallAnalysis) -> CallRow:
     """``call`` with the columns the analysis of a call fills."""
     return dataclasses.replace(
         call,
@@ -99,10 +99,10 @@ def _heard(call: StoredCall, a: CallAnalysis) -> StoredCall:
     )
 
 
-def call_from_row(row: Mapping[str, Any]) -> StoredCall:
-    """The :class:`StoredCall` a ``calls`` row holds (a column it lacks reads as the
+def call_from_row(row: Mapping[str, Any]) -> CallRow:
+    """The :class:`CallRow` a ``calls`` row holds (a column it lacks reads as the
     field's default: ``None``, or nothing measured)."""
-    return from_row(StoredCall, row, LAYOUTS["calls"])
+    return from_row(CallRow, row, LAYOUTS["calls"])
 
 
 def diarization_of(row: Mapping[str, Any]) -> Diarization | None:

@@ -58,7 +58,7 @@ from pipeline.storage import (  # re-exported: callers reach the storage layer a
 
 # isort: on
 from pipeline.metric_rows import METRIC_COLUMNS as METRIC_COLUMNS
-from pipeline.row_records import StoredAssignment, StoredCall, StoredReason
+from pipeline.row_records import AssignmentRow, CallRow, ReasonRow
 from pipeline.shapes import Computed, Layout, columns
 from pipeline.types import (
     CallScore,
@@ -99,7 +99,7 @@ def _schema(name: str, fields: list[tuple[str, pa.DataType]]) -> pa.Schema:
 
 
 SCHEMAS: dict[str, pa.Schema] = {
-    "calls": _schema("calls", columns(StoredCall, LAYOUTS["calls"])),
+    "calls": _schema("calls", columns(CallRow, LAYOUTS["calls"])),
     "utterances": _schema(
         "utterances",
         [
@@ -113,7 +113,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "findings": _schema("findings", columns(Finding, LAYOUTS.get("findings"))),
     "scores": _schema("scores", columns(CallScore, LAYOUTS.get("scores"))),
     "queue": _schema("queue", columns(QueueEntry, LAYOUTS.get("queue"))),
-    "call_reasons": _schema("call_reasons", columns(StoredAssignment)),
+    "call_reasons": _schema("call_reasons", columns(AssignmentRow)),
     "quarantine": _schema("quarantine", columns(QuarantineEntry, LAYOUTS.get("quarantine"))),
 }
 
@@ -121,7 +121,7 @@ INDEX_SCHEMA = _schema("file_index", columns(IndexEntry))
 """The file index (:class:`pipeline.types.IndexEntry`): one file, not partitioned, at
 ``WAREHOUSE/file_index/part-0.parquet``; see :mod:`pipeline.file_index`."""
 
-REASONS_SCHEMA = _schema("contact_reasons", columns(StoredReason))
+REASONS_SCHEMA = _schema("contact_reasons", columns(ReasonRow))
 """The contact reasons (:class:`pipeline.reasons.Reason`): one file, not partitioned (a
 catalogue every night reads and updates whole), at ``WAREHOUSE/contact_reasons/part-0.parquet``;
 the reason of each call is in the ``call_reasons`` table. Vectors are float16 bytes."""

@@ -23,7 +23,7 @@ from pipeline.analysis import speakers_in_words, speakers_line
 from pipeline.metric_rows import METRICS, in_units
 from pipeline.plans import PlanOptions, heard_plan
 from pipeline.redact_audio import spans_of
-from pipeline.row_records import StoredCall
+from pipeline.row_records import CallRow
 from pipeline.rows import call_from_row, queue_entry_from_row
 from pipeline.shapes import from_row
 from pipeline.stored import quarantined, queue_inspectors
@@ -243,7 +243,7 @@ class CallView:
     """Everything the call page shows from the warehouse."""
 
     ref: CallRef
-    call: StoredCall
+    call: CallRow
     """Its ``calls`` row (:func:`pipeline.rows.call_from_row`)."""
     utterances: tuple[UtteranceView, ...]
     findings: tuple[FindingView, ...]
@@ -264,7 +264,7 @@ class CallView:
     type): then it has no findings and nothing to review."""
 
 
-def quarantine_of(root: str | Path, ref: CallRef, call: StoredCall) -> QuarantineEntry | None:
+def quarantine_of(root: str | Path, ref: CallRef, call: CallRow) -> QuarantineEntry | None:
     """The ``quarantine`` row of a quarantined call (``None`` for any other); a call whose
     row is gone says what its ``calls`` row does."""
     if call.status != "quarantined":
@@ -301,7 +301,7 @@ def read_call(root: str | Path, ref: CallRef, *, viewer: str | None) -> CallView
     call = (
         call_from_row(row)
         if row
-        else StoredCall(
+        else CallRow(
             call_id=ref.call_id,
             source_path=ref.source_path,
             audio_sha256=ref.audio_sha256,
@@ -476,7 +476,7 @@ def _worst(outcomes: Iterable[str]) -> str:
     return next((o for o in ("fail", "pass", "info", "na") if o in seen), "")
 
 
-def metric_rows(call: StoredCall) -> tuple[tuple[str, str], ...]:
+def metric_rows(call: CallRow) -> tuple[tuple[str, str], ...]:
     """``(label, value)`` for each audio metric the call has (NaN and missing skipped)."""
     out = []
     for name, metric in METRICS.items():

@@ -16,7 +16,7 @@ from pipeline import reason_store, rows, shapes
 from pipeline import warehouse as wh
 from pipeline.analysis import CallAnalysis
 from pipeline.reasons import Assignment, Example, Reason, Statement
-from pipeline.row_records import MetricSpan, StoredCall
+from pipeline.row_records import CallRow, MetricSpan
 from pipeline.types import Diarization, Recording, RedactedSpan, Span
 
 REC = Recording(
@@ -78,7 +78,7 @@ def test_a_calls_row_reads_back_as_its_record_and_writes_the_same_row(heard: boo
         assert (call.diarization, call.redactions) == (HEARD.diarization, HEARD.redactions)
         assert (call.channels, call.decode_warnings, call.dropped_segments) == (1, 1, ("phantom",))
     else:
-        assert call == StoredCall(
+        assert call == CallRow(
             call_id="c1",
             source_path="a/c1.wav",
             audio_sha256="ab" * 32,

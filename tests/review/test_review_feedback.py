@@ -31,7 +31,7 @@ from reviewkit import (
 from flows.cli import main
 from pipeline import warehouse as wh
 from pipeline.config import DEFAULT_RUBRICS, Config
-from pipeline.row_records import MetricSpan, StoredCall
+from pipeline.row_records import CallRow, MetricSpan
 from review import charts, data
 from review.feedback import (
     FeedbackIndex,
@@ -223,7 +223,7 @@ def _view(utterances: list[dict[str, object]]) -> data.CallView:
     ref = data.CallRef("c", "2026-11-20", "T", "A", "c.wav")
     return data.CallView(
         ref=ref,
-        call=StoredCall(
+        call=CallRow(
             call_id="c",
             source_path="c.wav",
             audio_sha256="",

@@ -1,14 +1,13 @@
 """Arrow schemas and row converters derived from the record dataclasses.
 
-A record's fields are written once, in :mod:`pipeline.types`: its table's columns (name,
-Arrow type, order), the row a record is written as and the record a row is read back
-as all come from them. A field's Python type gives its column type (``str`` → string,
-``int`` → int64, ``float`` → float64, ``bool``, ``bytes`` → binary, a ``Literal`` of
-strings → string,
-``tuple[X, ...]`` → list, ``dict[str, str]`` → map, a record → struct, ``X | None`` as
-``X``); a
-:class:`~pipeline.types.Column` in its annotation overrides that (``Int32``,
-``Float32``) or keeps it out of the table (``Partition``).
+A record's fields are written once, in :mod:`pipeline.types` (or, for a row that is no
+pipeline record as it is, :mod:`pipeline.row_records`): its table's columns (name, Arrow
+type, order), the row a record is written as and the record a row is read back as all
+come from them. A field's Python type gives its column type (``str`` → string, ``int`` →
+int64, ``float`` → float64, ``bool``, ``bytes`` → binary, a ``Literal`` of strings →
+string, ``tuple[X, ...]`` → list, ``dict[str, str]`` → map, a record → struct, ``X |
+None`` as ``X``); a :class:`~pipeline.types.Column` in its annotation overrides that
+(``Int32``, ``Float32``) or keeps it out of the table (``Partition``).
 
 Where a table is older than its record, :class:`Layout` says what differs: columns
 computed from the record (the queue's ``plan_s``), columns stored in another place
@@ -243,10 +242,9 @@ def columns(record: type, layout: Layout | None = None) -> list[tuple[str, pa.Da
     cols = []
     for f in _fields(record):
         if f.name in layout.spread:
-            of = f.type.item_type if isinstance(f.type, pa.MapType) else None
-            if of is None:
+            if not isinstance(f.type, pa.MapType):
                 raise TypeError(f"{record.__name__}.{f.name}: only a dict field is spread")
-            cols += [(name, of) for name in layout.spread[f.name]]
+            cols += [(name, f.type.item_type) for name in layout.spread[f.name]]
         else:
             cols.append((f.name, f.type))
     cols += [(name, c.type) for name, c in layout.computed.items()]

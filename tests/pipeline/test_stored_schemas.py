@@ -1,6 +1,7 @@
 """The ``calls``, ``call_reasons`` and ``contact_reasons`` tables as they are stored,
-written out column by column: deriving them from their records must not change a name,
-an order or a type (the warehouse on disk still reads, ``SCHEMA_VERSION`` unchanged)."""
+written out column by column (``name: Arrow type``, as earmark wrote them before the
+tables were derived from their records): deriving them must not change a name, an order
+or a type, so the warehouse on disk still reads with ``SCHEMA_VERSION`` unchanged."""
 
 from __future__ import annotations
 
@@ -9,115 +10,106 @@ import pytest
 
 from pipeline import warehouse as wh
 
-_f64, _str = pa.float64(), pa.string()
-_span = [("start_s", _f64), ("end_s", _f64)]
+CALLS = """
+call_id: string
+source_path: string
+audio_sha256: string
+size_bytes: int64
+duration_s: double
+channels: int16
+sample_rate: int32
+codec: string
+language: string
+language_probability: double
+agent_id: string
+team_id: string
+started_at: string
+direction: string
+customer_id: string
+metadata: map<string, string>
+status: string
+status_reason: string
+call_type: string
+rubric_id: string
+asr_model: string
+asr_confidence: double
+speech_s: double
+dropped_segments: list<item: string>
+handle_s: double
+talk_s: double
+talk_agent_s: double
+talk_customer_s: double
+talk_ratio_agent: double
+silence_s: double
+dead_air_s: double
+longest_dead_air_s: double
+dead_air_count: double
+hold_count: double
+hold_s: double
+longest_hold_s: double
+overtalk_s: double
+overtalk_count: double
+interruptions_agent: double
+interruptions_customer: double
+wpm_agent: double
+wpm_customer: double
+customer_agitation_max: double
+sentiment_start: double
+sentiment_end: double
+sentiment_min: double
+sentiment_change: double
+metric_spans: list<item: struct<metric: string, start_s: double, end_s: double>>
+redactions: list<item: struct<kind: string, start_s: double, end_s: double>>
+diarization: struct<outcome: string, embedder: string, voice_gain: double>
+repeat_contacts: int32
+embed_model: string
+decode_warnings: int32
+metadata_issues: list<item: string>
+"""
 
-CALLS = [
-    ("call_id", _str),
-    ("source_path", _str),
-    ("audio_sha256", _str),
-    ("size_bytes", pa.int64()),
-    ("duration_s", _f64),
-    ("channels", pa.int16()),
-    ("sample_rate", pa.int32()),
-    ("codec", _str),
-    ("language", _str),
-    ("language_probability", _f64),
-    ("agent_id", _str),
-    ("team_id", _str),
-    ("started_at", _str),
-    ("direction", _str),
-    ("customer_id", _str),
-    ("metadata", pa.map_(_str, _str)),
-    ("status", _str),
-    ("status_reason", _str),
-    ("call_type", _str),
-    ("rubric_id", _str),
-    ("asr_model", _str),
-    ("asr_confidence", _f64),
-    ("speech_s", _f64),
-    ("dropped_segments", pa.list_(_str)),
-    ("handle_s", _f64),
-    ("talk_s", _f64),
-    ("talk_agent_s", _f64),
-    ("talk_customer_s", _f64),
-    ("talk_ratio_agent", _f64),
-    ("silence_s", _f64),
-    ("dead_air_s", _f64),
-    ("longest_dead_air_s", _f64),
-    ("dead_air_count", _f64),
-    ("hold_count", _f64),
-    ("hold_s", _f64),
-    ("longest_hold_s", _f64),
-    ("overtalk_s", _f64),
-    ("overtalk_count", _f64),
-    ("interruptions_agent", _f64),
-    ("interruptions_customer", _f64),
-    ("wpm_agent", _f64),
-    ("wpm_customer", _f64),
-    ("customer_agitation_max", _f64),
-    ("sentiment_start", _f64),
-    ("sentiment_end", _f64),
-    ("sentiment_min", _f64),
-    ("sentiment_change", _f64),
-    ("metric_spans", pa.list_(pa.struct([("metric", _str), *_span]))),
-    ("redactions", pa.list_(pa.struct([("kind", _str), *_span]))),
-    ("diarization", pa.struct([("outcome", _str), ("embedder", _str), ("voice_gain", _f64)])),
-    ("repeat_contacts", pa.int32()),
-    ("embed_model", _str),
-    ("decode_warnings", pa.int32()),
-    ("metadata_issues", pa.list_(_str)),
-]
+CALL_REASONS = """
+call_id: string
+reason_id: string
+similarity: double
+opened: bool
+language: string
+text: string
+start_s: double
+end_s: double
+vector: binary
+repeat_of: string
+"""
 
-CALL_REASONS = [
-    ("call_id", _str),
-    ("reason_id", _str),
-    ("similarity", _f64),
-    ("opened", pa.bool_()),
-    ("language", _str),
-    ("text", _str),
-    *_span,
-    ("vector", pa.binary()),
-    ("repeat_of", _str),
-]
+CONTACT_REASONS = """
+reason_id: string
+label: string
+languages: list<item: string>
+language_counts: map<string, int64>
+n_calls: int64
+centroid: binary
+created: string
+last_seen: string
+examples: list<item: struct<call_id: string, call_date: string, language: string,
+    text: string, start_s: double, end_s: double, similarity: double, vector: binary>>
+"""
 
-_example = [
-    ("call_id", _str),
-    ("call_date", _str),
-    ("language", _str),
-    ("text", _str),
-    *_span,
-    ("similarity", _f64),
-    ("vector", pa.binary()),
-]
-CONTACT_REASONS = [
-    ("reason_id", _str),
-    ("label", _str),
-    ("languages", pa.list_(_str)),
-    ("language_counts", pa.map_(_str, pa.int64())),
-    ("n_calls", pa.int64()),
-    ("centroid", pa.binary()),
-    ("created", _str),
-    ("last_seen", _str),
-    ("examples", pa.list_(pa.struct(_example))),
-]
+
+def _written_out(schema: pa.Schema) -> list[str]:
+    """Each column as ``name: type`` (the words of it: a long type may wrap above)."""
+    return " ".join(f"{f.name}: {f.type}" for f in schema).split()
 
 
 @pytest.mark.parametrize(
-    ("name", "schema", "written_out"),
+    ("name", "schema", "columns"),
     [
         ("calls", wh.SCHEMAS["calls"], CALLS),
         ("call_reasons", wh.SCHEMAS["call_reasons"], CALL_REASONS),
         ("contact_reasons", wh.REASONS_SCHEMA, CONTACT_REASONS),
     ],
 )
-def test_a_table_keeps_the_columns_it_is_stored_with(name, schema, written_out) -> None:
-    expected = pa.schema(
-        written_out,
-        metadata={"earmark.table": name, "earmark.schema_version": wh.SCHEMA_VERSION},
-    )
-    assert wh.SCHEMA_VERSION == "1"
-    assert schema.names == expected.names
-    for field in expected:
-        assert schema.field(field.name).equals(field), (name, field.name)
-    assert schema.equals(expected, check_metadata=True)
+def test_a_table_keeps_the_columns_it_is_stored_with(
+    name: str, schema: pa.Schema, columns: str
+) -> None:
+    assert _written_out(schema) == columns.split()
+    assert all(f.nullable for f in schema)
+    assert schema.metadata == {b"earmark.table": name.encode(), b"earmark.schema_version": b"1"}

@@ -127,16 +127,14 @@ def assignment_row(a: Assignment) -> Row:
             reason_id=a.reason_id,
             similarity=a.similarity,
             opened=a.opened,
-            repeat_of=a.repeat_of or None,
+            repeat_of=a.repeat_of,
         )
     )
 
 
 def assignment_from_row(row: Mapping[str, Any], call_date: str) -> Assignment:
     a = from_row(AssignmentRow, row)
-    return Assignment(
-        _statement(a, call_date), a.reason_id, a.similarity, a.opened, a.repeat_of or ""
-    )
+    return Assignment(_statement(a, call_date), a.reason_id, a.similarity, a.opened, a.repeat_of)
 
 
 # ---------------------------------------------------------------- read

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipeline.types import Diarization, Int16, Int32, RedactedSpan
+from pipeline.types import Diarization, Int16, Int32, NullableText, RedactedSpan
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,7 @@ class CallRow:
     """One ``calls`` row: a recording, what hearing it found, and the night's verdict.
 
     The columns of the analysis are ``None`` (null) for a recording that was not heard (a
-    quarantined one); an empty metadata value or reason is stored as null too.
+    quarantined one); an empty metadata value or verdict is stored as null too.
     """
 
     call_id: str
@@ -42,23 +42,28 @@ class CallRow:
     """Of the file as recorded."""
     codec: str | None = None
     language: str | None = None
+    """The language it was transcribed in (for an unserved call, the one detected)."""
     language_probability: float | None = None
-    agent_id: str | None = None
-    team_id: str | None = None
-    started_at: str | None = None
-    direction: str | None = None
-    customer_id: str | None = None
+    agent_id: NullableText = ""
+    """From ``metadata.csv``, as are the team, the start, the direction and the customer."""
+    team_id: NullableText = ""
+    started_at: NullableText = ""
+    direction: NullableText = ""
+    customer_id: NullableText = ""
     metadata: dict[str, str] = field(default_factory=dict)
     """The metadata columns that have no column of their own."""
     status: str
     """``ok``, ``quarantined``, ``unsupported_language`` or ``no_rubric``."""
-    status_reason: str | None = None
-    call_type: str | None = None
-    rubric_id: str | None = None
+    status_reason: NullableText = ""
+    """Why, when the status is not ``ok``."""
+    call_type: NullableText = ""
+    rubric_id: NullableText = ""
     asr_model: str | None = None
     asr_confidence: float | None = None
+    """Mean word probability over the call."""
     speech_s: float | None = None
     dropped_segments: tuple[str, ...] = ()
+    """ASR segments dropped as non-speech or phantom text, with why."""
     metrics: dict[str, float] = field(default_factory=dict)
     """The measured metrics by column name (one column each: see
     :data:`pipeline.warehouse.LAYOUTS`); a metric not measured is absent."""
@@ -68,7 +73,7 @@ class CallRow:
     """``None``: not transcribed, or stored before the column."""
     repeat_contacts: Int32 | None = None
     """The customer's calls in the repeat window (set when the night's rows are written)."""
-    embed_model: str | None = None
+    embed_model: NullableText = ""
     decode_warnings: Int32 | None = None
     metadata_issues: tuple[str, ...] = ()
 
@@ -88,7 +93,7 @@ class AssignmentRow:
     end_s: float
     vector: bytes | None = None
     """The statement's vector as float16 bytes."""
-    repeat_of: str | None = None
+    repeat_of: NullableText = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -177,8 +177,14 @@ def _stored_fields(record: type) -> tuple[_Field, ...]:
         if column is not None and not column.stored:
             continue
         decode, encode = _codecs(hint)
+        if column is not None and column.empty_is_null:
+            encode = _empty_as_null
         out.append(_Field(f.name, arrow_type(hint), _null(f, hint), decode, encode))
     return tuple(out)
+
+
+def _empty_as_null(text: str) -> str | None:
+    return text or None
 
 
 def _null(f: dataclasses.Field[Any], hint: Any) -> Any:

@@ -33,11 +33,16 @@ class Column:
     """The name of a ``pyarrow`` type factory (``"int32"``, ``"float32"``)."""
     stored: bool = True
     """``False``: not a column (the partition a row is written to)."""
+    empty_is_null: bool = False
+    """``True``: an empty string is stored as null (a null reads back as ``""``)."""
 
 
 Int16 = Annotated[int, Column("int16")]
 Int32 = Annotated[int, Column("int32")]
 Float32 = Annotated[float, Column("float32")]
+NullableText = Annotated[str, Column(empty_is_null=True)]
+"""Text whose column holds null where the field is empty (the ``calls`` table's metadata
+and verdict columns, written that way before their record)."""
 Partition = Annotated[str, Column(stored=False)]
 """The ``call_date`` a row is filed under: the warehouse's partition, not a column."""
 

@@ -11,13 +11,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from rowkit import analysis
 
 from pipeline import reason_store, rows, shapes
 from pipeline import warehouse as wh
-from pipeline.analysis import CallAnalysis
 from pipeline.reasons import Assignment, Example, Reason, Statement
 from pipeline.row_records import CallRow, MetricSpan
-from pipeline.types import Diarization, Recording, RedactedSpan, Span
+from pipeline.types import Recording, Span
 
 REC = Recording(
     "c1",
@@ -29,24 +29,19 @@ REC = Recording(
     metadata={"agent_id": "A-1", "team_id": "", "queue": "billing", "brand": "x"},
     metadata_issues=("metadata.csv:3: [M004] odd date",),
 )
-HEARD = CallAnalysis(
-    language="en",
-    language_probability=0.97,
-    detected_language="en",
-    served=True,
-    duration_s=30.0,
+_SPAN = {"start_s": 3.0, "end_s": 6.0}
+HEARD = analysis(  # a mono call, split into two voices, with a phone number redacted
     channels=1,
     tracks=1,
-    sample_rate=8000,
-    codec="pcm_mulaw",
     decode_warnings=1,
-    asr_model="base@abc|int8",
-    speech_s=21.5,
-    dropped=("phantom",),
-    diarization=Diarization("diarized", "librosa", 1.5),
-    redactions=(RedactedSpan("PHONE", 3.0, 6.0),),
+    dropped=["phantom"],
+    diarization={"outcome": "diarized", "embedder": "librosa", "voice_gain": 1.5},
+    redactions=[{"kind": "PHONE", **_SPAN}],
     metrics={"talk_agent_s": 10.0, "hold_s": 4.0, "wpm_customer": None},
-    metric_spans={"overtalk_s": (Span(1.0, 2.0),), "hold_s": (Span(4.0, 8.0),)},
+    metric_spans=[
+        {"metric": "overtalk_s", "start_s": 1.0, "end_s": 2.0},
+        {"metric": "hold_s", "start_s": 4.0, "end_s": 8.0},
+    ],
 )
 
 
@@ -66,7 +61,7 @@ def test_a_calls_row_reads_back_as_its_record_and_writes_the_same_row(heard: boo
     call = rows.call_from_row(stored)
     assert shapes.to_row(call, wh.LAYOUTS["calls"]) == row
     assert call.metadata == {"queue": "billing", "brand": "x"}  # the rest have columns
-    assert (call.agent_id, call.team_id) == ("A-1", None)  # an empty value is stored null
+    assert (call.agent_id, call.team_id, stored["team_id"]) == ("A-1", "", None)  # "" as null
     assert call.metadata_issues == REC.metadata_issues
     if heard:
         assert call.metrics == {"talk_agent_s": 10.0, "hold_s": 4.0}  # not measured: absent

@@ -76,15 +76,8 @@ def _said(s: Statement) -> dict[str, Any]:
 
 
 def _statement(row: AssignmentRow | ExampleRow, call_date: str) -> Statement:
-    return Statement(
-        call_id=row.call_id,
-        call_date=call_date,
-        language=row.language,
-        text=row.text,
-        start_s=row.start_s,
-        end_s=row.end_s,
-        vector=_vector(row.vector),
-    )
+    vector = _vector(row.vector)
+    return Statement(row.call_id, call_date, row.language, row.text, row.start_s, row.end_s, vector)
 
 
 def reason_row(r: Reason) -> Row:

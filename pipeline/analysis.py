@@ -29,7 +29,9 @@ from pipeline.redact import REDACT_VERSION
 from pipeline.redact_cues import redaction_cues_file
 from pipeline.roles import call_direction
 from pipeline.transcript import utterance_from_dict, utterance_to_dict
+from pipeline.types import Diarization as Diarization  # re-exported: parts of CallAnalysis
 from pipeline.types import Recording, Span, Transcript, Utterance
+from pipeline.types import RedactedSpan as RedactedSpan
 
 CACHE_FORMAT = 2
 """The shape of a cache entry. 1 (no ``format`` key): ``diarization`` is the outcome
@@ -37,25 +39,6 @@ string alone; 2: ``diarization`` is an object (outcome, embedder, voice gain).""
 
 STEREO = "stereo"
 """The diarization outcome of a call with a channel per party: nothing to split."""
-
-
-@dataclass(frozen=True, slots=True)
-class Diarization:
-    """How the words of a call got their parties."""
-
-    outcome: str
-    """``stereo`` (a channel per party), ``diarized`` (a mono call split into two voices),
-    or why a mono call's words stayed ``unknown`` (``one voice``, ``too little speech``…:
-    see :mod:`pipeline.diarization`)."""
-    embedder: str = ""
-    """The voice features of a mono call (``librosa`` or ``resemblyzer``); ``""`` otherwise."""
-    voice_gain: float | None = None
-    """How much better two voices explained the speech than one (``None``: not measured)."""
-
-    def describe(self) -> str:
-        """One line for people: ``"diarized (resemblyzer, voice gain 4.20)"``."""
-        details = [d for d in (self.embedder, _gain(self.voice_gain)) if d]
-        return self.outcome + (f" ({', '.join(details)})" if details else "")
 
 
 def speakers_line(diarization: Diarization | None) -> str:
@@ -97,15 +80,6 @@ def speakers_in_words(diarization: Diarization | None) -> str:
         )
     why = _NOT_SPLIT.get(diarization.outcome, diarization.outcome)
     return f"one recording for both parties, not split into agent and customer: {why}"
-
-
-@dataclass(frozen=True, slots=True)
-class RedactedSpan:
-    """Where a sensitive span was redacted, and its kind (never its text)."""
-
-    kind: str
-    start_s: float
-    end_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +263,3 @@ def _number(v: Any) -> float | None:
 def _nullable(metrics: Mapping[str, float]) -> dict[str, float | None]:
     """NaN (not measurable) as ``None``, the form the cache and the tables keep."""
     return {k: (None if math.isnan(v) else v) for k, v in metrics.items()}
-
-
-def _gain(g: float | None) -> str:
-    return "" if g is None or math.isnan(g) else f"voice gain {g:.2f}"

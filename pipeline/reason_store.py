@@ -35,6 +35,8 @@ from pipeline.reasons import (
     assign,
     withdraw,
 )
+from pipeline.row_records import AssignmentRow, ExampleRow, ReasonRow
+from pipeline.shapes import from_row, to_row
 
 Row = dict[str, Any]
 
@@ -60,8 +62,8 @@ def _bytes(vector: np.ndarray[Any, Any]) -> bytes | None:
     return encode_vectors(np.asarray(vector, dtype=np.float32)[None, :], 1)[0]
 
 
-def _statement_row(s: Statement) -> Row:
-    """A statement's columns in a ``call_reasons`` row or a reason's example (the call
+def _said(s: Statement) -> dict[str, Any]:
+    """A statement's fields in a ``call_reasons`` row and in a reason's example (the call
     date is the partition of one and a column of the other)."""
     return {
         "call_id": s.call_id,
@@ -73,68 +75,59 @@ def _statement_row(s: Statement) -> Row:
     }
 
 
-def _statement_from_row(row: Mapping[str, Any], call_date: str) -> Statement:
-    return Statement(
-        call_id=row["call_id"],
-        call_date=call_date,
-        language=row["language"] or "",
-        text=row["text"] or "",
-        start_s=row["start_s"],
-        end_s=row["end_s"],
-        vector=_vector(row["vector"]),
-    )
+def _statement(row: AssignmentRow | ExampleRow, call_date: str) -> Statement:
+    vector = _vector(row.vector)
+    return Statement(row.call_id, call_date, row.language, row.text, row.start_s, row.end_s, vector)
 
 
 def reason_row(r: Reason) -> Row:
-    return {
-        "reason_id": r.reason_id,
-        "label": r.label,
-        "languages": list(r.languages),
-        "language_counts": sorted(r.language_counts.items()),
-        "n_calls": r.n_calls,
-        "centroid": _bytes(r.centroid),
-        "created": r.created,
-        "last_seen": r.last_seen,
-        "examples": [
-            {**_statement_row(e.statement), "call_date": e.call_date, "similarity": e.similarity}
-            for e in r.examples
-        ],
-    }
+    examples = tuple(
+        ExampleRow(**_said(e.statement), call_date=e.call_date, similarity=e.similarity)
+        for e in r.examples
+    )
+    return to_row(
+        ReasonRow(
+            reason_id=r.reason_id,
+            label=r.label,
+            languages=r.languages,
+            language_counts=dict(r.language_counts),
+            n_calls=r.n_calls,
+            centroid=_bytes(r.centroid),
+            created=r.created,
+            last_seen=r.last_seen,
+            examples=examples,
+        )
+    )
 
 
 def reason_from_row(row: Mapping[str, Any]) -> Reason:
+    r = from_row(ReasonRow, row)
     return Reason(
-        reason_id=row["reason_id"],
-        label=row["label"] or "",
-        centroid=_vector(row["centroid"]),
-        language_counts=dict(row["language_counts"] or ()),
-        created=row["created"] or "",
-        last_seen=row["last_seen"] or "",
-        examples=tuple(
-            Example(_statement_from_row(e, e["call_date"]), e["similarity"])
-            for e in row["examples"] or ()
-        ),
+        reason_id=r.reason_id,
+        label=r.label,
+        centroid=_vector(r.centroid),
+        language_counts=r.language_counts,
+        created=r.created,
+        last_seen=r.last_seen,
+        examples=tuple(Example(_statement(e, e.call_date), e.similarity) for e in r.examples),
     )
 
 
 def assignment_row(a: Assignment) -> Row:
-    return {
-        **_statement_row(a.statement),
-        "reason_id": a.reason_id,
-        "similarity": a.similarity,
-        "opened": a.opened,
-        "repeat_of": a.repeat_of or None,
-    }
+    return to_row(
+        AssignmentRow(
+            **_said(a.statement),
+            reason_id=a.reason_id,
+            similarity=a.similarity,
+            opened=a.opened,
+            repeat_of=a.repeat_of,
+        )
+    )
 
 
 def assignment_from_row(row: Mapping[str, Any], call_date: str) -> Assignment:
-    return Assignment(
-        _statement_from_row(row, call_date),
-        row["reason_id"],
-        row["similarity"],
-        bool(row["opened"]),
-        row["repeat_of"] or "",
-    )
+    a = from_row(AssignmentRow, row)
+    return Assignment(_statement(a, call_date), a.reason_id, a.similarity, a.opened, a.repeat_of)
 
 
 # ---------------------------------------------------------------- read

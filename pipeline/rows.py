@@ -1,7 +1,8 @@
 """Records ↔ warehouse rows (plain dicts that fit :data:`pipeline.warehouse.SCHEMAS`).
 
-A table that stores one record per row converts through :mod:`pipeline.shapes`
-(derived from the record's fields); the others (calls, utterances) are assembled here.
+Every table but ``utterances`` stores one record per row and converts through
+:mod:`pipeline.shapes` (derived from the record's fields); a ``calls`` row
+(:class:`~pipeline.row_records.CallRow`) is gathered here from a recording and its analysis.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pipeline.analysis import CallAnalysis, Diarization
 from pipeline.archive import KNOWN_COLUMNS
 from pipeline.meaning import Vectors, decode_vectors, encode_vectors
 from pipeline.metric_rows import METRIC_ALIASES
+from pipeline.row_records import CallRow, MetricSpan
 from pipeline.shapes import from_row, to_row
 from pipeline.transcript import utterance_from_dict, words_from_columns
 from pipeline.types import (
@@ -50,94 +52,79 @@ def call_row(
     ``ok``, ``quarantined``, ``unsupported_language`` or ``no_rubric``, with
     ``status_reason`` saying why when it is not ``ok``."""
     meta = rec.metadata
-    return {
-        "call_id": rec.call_id,
-        "source_path": rec.source_path,
-        "audio_sha256": rec.audio_sha256,
-        "size_bytes": rec.size_bytes,
-        **_analysis_columns(analysis),
-        "agent_id": meta.get("agent_id") or None,
-        "team_id": meta.get("team_id") or None,
-        "started_at": meta.get("started_at") or None,
-        "direction": meta.get("direction") or None,
-        "customer_id": meta.get("customer_id") or None,
-        "metadata": [(k, v) for k, v in sorted(meta.items()) if k not in KNOWN_COLUMNS],
-        "status": status,
-        "status_reason": status_reason or None,
-        "call_type": call_type or None,
-        "rubric_id": rubric_id or None,
-        "asr_confidence": round(transcript.asr_confidence, 4) if transcript else None,
-        "repeat_contacts": None,
-        "metadata_issues": list(rec.metadata_issues),
-    }
+    call = CallRow(
+        call_id=rec.call_id,
+        source_path=rec.source_path,
+        audio_sha256=rec.audio_sha256,
+        size_bytes=rec.size_bytes,
+        agent_id=meta.get("agent_id", ""),
+        team_id=meta.get("team_id", ""),
+        started_at=meta.get("started_at", ""),
+        direction=meta.get("direction", ""),
+        customer_id=meta.get("customer_id", ""),
+        metadata={k: v for k, v in meta.items() if k not in KNOWN_COLUMNS},
+        status=status,
+        status_reason=status_reason,
+        call_type=call_type,
+        rubric_id=rubric_id,
+        asr_confidence=round(transcript.asr_confidence, 4) if transcript else None,
+        metadata_issues=rec.metadata_issues,
+    )
+    return to_row(call if analysis is None else _heard(call, analysis), LAYOUTS["calls"])
 
 
-def _analysis_columns(a: CallAnalysis | None) -> Row:
-    """The ``calls`` columns the analysis of a call fills (all null without one)."""
-    if a is None:
-        return {name: None for name in _ANALYSIS_COLUMNS} | {
-            "dropped_segments": [],
-            "metric_spans": [],
-            "redactions": [],
-        }
-    return {
-        "duration_s": a.duration_s,
-        "channels": a.channels,
-        "sample_rate": a.sample_rate,
-        "codec": a.codec,
-        "language": a.language,
-        "language_probability": a.language_probability,
-        "asr_model": a.asr_model,
-        "speech_s": a.speech_s,
-        "dropped_segments": list(a.dropped),
-        **{name: a.metrics.get(name) for name in METRIC_COLUMNS},
-        "metric_spans": [
-            {"metric": name, "start_s": s.start_s, "end_s": s.end_s}
+def _heard(call: CallRow, a: CallAnalysis) -> CallRow:
+    """``call`` with the columns the analysis of a call fills."""
+    return dataclasses.replace(
+        call,
+        duration_s=a.duration_s,
+        channels=a.channels,
+        sample_rate=a.sample_rate,
+        codec=a.codec,
+        language=a.language,
+        language_probability=a.language_probability,
+        asr_model=a.asr_model,
+        speech_s=a.speech_s,
+        dropped_segments=a.dropped,
+        metrics={k: v for k in METRIC_COLUMNS if (v := a.metrics.get(k)) is not None},
+        metric_spans=tuple(
+            MetricSpan(name, s.start_s, s.end_s)
             for name, spans in sorted(a.metric_spans.items())
             for s in spans
-        ],
-        "redactions": [dataclasses.asdict(r) for r in a.redactions],
-        "diarization": dataclasses.asdict(a.diarization) if a.diarization else None,
-        "embed_model": a.embed_model or None,
-        "decode_warnings": a.decode_warnings,
-    }
+        ),
+        redactions=a.redactions,
+        diarization=a.diarization,
+        embed_model=a.embed_model,
+        decode_warnings=a.decode_warnings,
+    )
 
 
-_ANALYSIS_COLUMNS = (
-    "duration_s",
-    "channels",
-    "sample_rate",
-    "codec",
-    "language",
-    "language_probability",
-    "asr_model",
-    "speech_s",
-    *METRIC_COLUMNS,
-    "diarization",
-    "embed_model",
-    "decode_warnings",
-)
+def call_from_row(row: Mapping[str, Any]) -> CallRow:
+    """The :class:`CallRow` a ``calls`` row holds (a column it lacks reads as the
+    field's default: ``None``, or nothing measured)."""
+    return from_row(CallRow, row, LAYOUTS["calls"])
 
 
 def diarization_of(row: Mapping[str, Any]) -> Diarization | None:
     """The :class:`Diarization` a ``calls`` row holds (``None``: not transcribed, or stored
     before the column)."""
     d = row.get("diarization")
-    return Diarization(d["outcome"], d["embedder"] or "", d["voice_gain"]) if d else None
+    return from_row(Diarization, d) if d else None
 
 
 def metrics_from_call_row(
     row: Mapping[str, Any],
 ) -> tuple[dict[str, float], dict[str, tuple[Span, ...]]]:
     """The metric values and evidence spans a stored ``calls`` row carries (for re-scoring)."""
-    values = {name: float(row[name]) for name in METRIC_COLUMNS if row.get(name) is not None}
+    call = call_from_row(row)
+    values = {name: float(v) for name, v in call.metrics.items()}
     if values:
         values.update(
             {alias: values[name] for alias, name in METRIC_ALIASES.items() if name in values}
         )
     spans: dict[str, list[Span]] = {}
-    for s in row.get("metric_spans") or ():
-        spans.setdefault(s["metric"], []).append(Span(s["start_s"], s["end_s"]))
+    for s in call.metric_spans:
+        spans.setdefault(s.metric, []).append(Span(s.start_s, s.end_s))
     return values, {k: tuple(v) for k, v in spans.items()}
 
 

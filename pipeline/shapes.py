@@ -1,17 +1,18 @@
 """Arrow schemas and row converters derived from the record dataclasses.
 
-A record's fields are written once, in :mod:`pipeline.types`: its table's columns (name,
-Arrow type, order), the row a record is written as and the record a row is read back
-as all come from them. A field's Python type gives its column type (``str`` → string,
-``int`` → int64, ``float`` → float64, ``bool``, a ``Literal`` of strings → string,
-``tuple[X, ...]`` → list, ``dict[str, str]`` → map, a record → struct, ``X | None`` as
-``X``); a
-:class:`~pipeline.types.Column` in its annotation overrides that (``Int32``,
-``Float32``) or keeps it out of the table (``Partition``).
+A record's fields are written once, in :mod:`pipeline.types` (or, for a row that is no
+pipeline record as it is, :mod:`pipeline.row_records`): its table's columns (name, Arrow
+type, order), the row a record is written as and the record a row is read back as all
+come from them. A field's Python type gives its column type (``str`` → string, ``int`` →
+int64, ``float`` → float64, ``bool``, ``bytes`` → binary, a ``Literal`` of strings →
+string, ``tuple[X, ...]`` → list, ``dict[str, str]`` → map, a record → struct, ``X |
+None`` as ``X``); a :class:`~pipeline.types.Column` in its annotation overrides that
+(``Int32``, ``Float32``) or keeps it out of the table (``Partition``).
 
 Where a table is older than its record, :class:`Layout` says what differs: columns
-computed from the record (the queue's ``plan_s``) and columns stored in another place
-than the record's field order.
+computed from the record (the queue's ``plan_s``), columns stored in another place
+than the record's field order, and a ``dict`` field spread over one column per key (the
+metric columns of ``calls``).
 
 Reading a row back, a null (or a column a file written before it does not have) gives
 the field's default, so rows of older writes still read.
@@ -21,9 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import pyarrow as pa
 
@@ -37,6 +38,7 @@ _SCALARS: dict[Any, pa.DataType] = {
     int: pa.int64(),
     float: pa.float64(),
     bool: pa.bool_(),
+    bytes: pa.binary(),
 }
 
 
@@ -61,11 +63,17 @@ class Layout:
         order (a computed column with no place here comes last).
     written
         ``{field: how its value is written}``, where the stored value is not the field's.
+    spread
+        ``{field: column names}``: a ``dict[str, X]`` field stored as one column of X per
+        name, in the field's place, instead of one map column. A name the dict lacks is
+        written null; a null column is left out of the dict read back (names not listed
+        are neither written nor read).
     """
 
     computed: Mapping[str, Computed] = field(default_factory=dict)
     after: Mapping[str, str] = field(default_factory=dict)
     written: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+    spread: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +97,7 @@ def _bare(hint: Any) -> Any:
     if _column(hint) is not None:
         return hint.__origin__
     args = get_args(hint)
-    if get_origin(hint) is types.UnionType and type(None) in args:
+    if get_origin(hint) in (types.UnionType, Union) and type(None) in args:
         (inner,) = [a for a in args if a is not type(None)]
         return inner
     return hint
@@ -113,7 +121,9 @@ def arrow_type(hint: Any) -> pa.DataType:
     column = _column(hint)
     if column is not None and column.arrow:
         return getattr(pa, column.arrow)()
-    hint = _bare(hint)
+    bare = _bare(hint)
+    if bare is not hint:  # ``Int32 | None``: the ``Column`` is inside the union
+        return arrow_type(bare)
     origin, args = get_origin(hint), get_args(hint)
     if origin is Literal and all(isinstance(a, str) for a in args):
         return pa.string()
@@ -167,8 +177,14 @@ def _stored_fields(record: type) -> tuple[_Field, ...]:
         if column is not None and not column.stored:
             continue
         decode, encode = _codecs(hint)
+        if column is not None and column.empty_is_null:
+            encode = _empty_as_null
         out.append(_Field(f.name, arrow_type(hint), _null(f, hint), decode, encode))
     return tuple(out)
+
+
+def _empty_as_null(text: str) -> str | None:
+    return text or None
 
 
 def _null(f: dataclasses.Field[Any], hint: Any) -> Any:
@@ -186,19 +202,24 @@ def to_row(record: Any, layout: Layout | None = None) -> Row:
     >>> to_row(PlanSpan(1.0, 2.5))
     {'start_s': 1.0, 'end_s': 2.5, 'kind': 'hear'}
     """
+    spread = layout.spread if layout is not None else {}
     row = {}
     for f in _fields(type(record)):
         value = getattr(record, f.name)
-        row[f.name] = value if f.encode is None else f.encode(value)
+        if f.name in spread:
+            row.update({name: value.get(name) for name in spread[f.name]})
+        else:
+            row[f.name] = value if f.encode is None or value is None else f.encode(value)
     if layout is not None:
         row.update({name: write(record) for name, write in layout.written.items()})
         row.update({name: c.value(record) for name, c in layout.computed.items()})
     return row
 
 
-def from_row(record: type[R], row: Mapping[str, Any]) -> R:
+def from_row(record: type[R], row: Mapping[str, Any], layout: Layout | None = None) -> R:
     """The record a row holds; a null or missing column gives the field's default (an
-    empty tuple for a list without one).
+    empty tuple for a list without one). A field the ``layout`` spreads is gathered from
+    its columns.
 
     Examples
     --------
@@ -206,8 +227,12 @@ def from_row(record: type[R], row: Mapping[str, Any]) -> R:
     >>> from_row(PlanSpan, {"start_s": 1.0, "end_s": 2.5, "kind": None})
     PlanSpan(start_s=1.0, end_s=2.5, kind='hear')
     """
+    spread = layout.spread if layout is not None else {}
     values = {}
     for f in _fields(record):
+        if f.name in spread:
+            values[f.name] = {n: row[n] for n in spread[f.name] if row.get(n) is not None}
+            continue
         value = row.get(f.name)
         if value is None:
             if f.null is not _DEFAULT:
@@ -220,7 +245,14 @@ def from_row(record: type[R], row: Mapping[str, Any]) -> R:
 def columns(record: type, layout: Layout | None = None) -> list[tuple[str, pa.DataType]]:
     """The ``(name, Arrow type)`` of a record's table, in the table's order."""
     layout = layout or Layout()
-    cols = [(f.name, f.type) for f in _fields(record)]
+    cols = []
+    for f in _fields(record):
+        if f.name in layout.spread:
+            if not isinstance(f.type, pa.MapType):
+                raise TypeError(f"{record.__name__}.{f.name}: only a dict field is spread")
+            cols += [(name, f.type.item_type) for name in layout.spread[f.name]]
+        else:
+            cols.append((f.name, f.type))
     cols += [(name, c.type) for name, c in layout.computed.items()]
     ordered = [c for c in cols if c[0] not in layout.after]
     pending = [c for c in cols if c[0] in layout.after]

@@ -6,6 +6,7 @@ No dependency's result type crosses into ``pipeline``: adapters in ``models/`` c
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import Annotated, Any, Literal, TypeVar, get_type_hints
 
@@ -32,11 +33,16 @@ class Column:
     """The name of a ``pyarrow`` type factory (``"int32"``, ``"float32"``)."""
     stored: bool = True
     """``False``: not a column (the partition a row is written to)."""
+    empty_is_null: bool = False
+    """``True``: an empty string is stored as null (a null reads back as ``""``)."""
 
 
 Int16 = Annotated[int, Column("int16")]
 Int32 = Annotated[int, Column("int32")]
 Float32 = Annotated[float, Column("float32")]
+NullableText = Annotated[str, Column(empty_is_null=True)]
+"""Text whose column holds null where the field is empty (the ``calls`` table's metadata
+and verdict columns, written that way before their record)."""
 Partition = Annotated[str, Column(stored=False)]
 """The ``call_date`` a row is filed under: the warehouse's partition, not a column."""
 
@@ -286,6 +292,38 @@ class PlanSpan(Span):
     """One stretch of a listening plan: to *hear* in the audio or to *read* in the transcript."""
 
     kind: PlanKind = "hear"
+
+
+@dataclass(frozen=True, slots=True)
+class Diarization:
+    """How the words of a call got their parties."""
+
+    outcome: str
+    """``stereo`` (a channel per party), ``diarized`` (a mono call split into two voices),
+    or why a mono call's words stayed ``unknown`` (``one voice``, ``too little speech``…:
+    see :mod:`pipeline.diarization`)."""
+    embedder: str = ""
+    """The voice features of a mono call (``librosa`` or ``resemblyzer``); ``""`` otherwise."""
+    voice_gain: float | None = None
+    """How much better two voices explained the speech than one (``None``: not measured)."""
+
+    def describe(self) -> str:
+        """One line for people: ``"diarized (resemblyzer, voice gain 4.20)"``."""
+        details = [d for d in (self.embedder, _gain(self.voice_gain)) if d]
+        return self.outcome + (f" ({', '.join(details)})" if details else "")
+
+
+@dataclass(frozen=True, slots=True)
+class RedactedSpan:
+    """Where a sensitive span was redacted, and its kind (never its text)."""
+
+    kind: str
+    start_s: float
+    end_s: float
+
+
+def _gain(g: float | None) -> str:
+    return "" if g is None or math.isnan(g) else f"voice gain {g:.2f}"
 
 
 @dataclass(frozen=True, slots=True)

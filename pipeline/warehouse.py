@@ -58,6 +58,7 @@ from pipeline.storage import (  # re-exported: callers reach the storage layer a
 
 # isort: on
 from pipeline.metric_rows import METRIC_COLUMNS as METRIC_COLUMNS
+from pipeline.row_records import AssignmentRow, CallRow, ReasonRow
 from pipeline.shapes import Computed, Layout, columns
 from pipeline.types import (
     CallScore,
@@ -73,16 +74,8 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = "1"
 PARTITION = "call_date"
 
-_redaction = pa.struct([("kind", pa.string()), ("start_s", pa.float64()), ("end_s", pa.float64())])
-_diarization = pa.struct(
-    [("outcome", pa.string()), ("embedder", pa.string()), ("voice_gain", pa.float64())]
-)
-"""How a call's words got their parties (:class:`pipeline.analysis.Diarization`)."""
-_named_span = pa.struct(
-    [("metric", pa.string()), ("start_s", pa.float64()), ("end_s", pa.float64())]
-)
-
 LAYOUTS: dict[str, Layout] = {
+    "calls": Layout(spread={"metrics": METRIC_COLUMNS}),
     "utterances": Layout(after={"channel": "speaker", "words": "confidence"}),
     "findings": Layout(after={"title": "item_version", "evidence": "flag"}),
     "queue": Layout(
@@ -93,9 +86,10 @@ LAYOUTS: dict[str, Layout] = {
     "quarantine": Layout(after={"call_id": "source_path", "audio_sha256": "call_id"}),
 }
 """Where a table's columns differ from its record's fields (see :mod:`pipeline.shapes`):
-the queue stores its plan's length and its price (the cost, or the length when unpriced);
-an utterance's row is also keyed by its call and place (``call_id``, ``idx``) and holds
-its meaning vector and sentiment (see :func:`pipeline.rows.utterance_rows`)."""
+a call's metrics are a column each (:data:`METRIC_COLUMNS`); the queue stores its plan's
+length and its price (the cost, or the length when unpriced); an utterance's row is also
+keyed by its call and place (``call_id``, ``idx``) and holds its meaning vector and
+sentiment (see :func:`pipeline.rows.utterance_rows`)."""
 
 
 def _schema(name: str, fields: list[tuple[str, pa.DataType]]) -> pa.Schema:
@@ -105,43 +99,7 @@ def _schema(name: str, fields: list[tuple[str, pa.DataType]]) -> pa.Schema:
 
 
 SCHEMAS: dict[str, pa.Schema] = {
-    "calls": _schema(
-        "calls",
-        [
-            ("call_id", pa.string()),
-            ("source_path", pa.string()),
-            ("audio_sha256", pa.string()),
-            ("size_bytes", pa.int64()),
-            ("duration_s", pa.float64()),
-            ("channels", pa.int16()),
-            ("sample_rate", pa.int32()),
-            ("codec", pa.string()),
-            ("language", pa.string()),
-            ("language_probability", pa.float64()),
-            ("agent_id", pa.string()),
-            ("team_id", pa.string()),
-            ("started_at", pa.string()),
-            ("direction", pa.string()),
-            ("customer_id", pa.string()),
-            ("metadata", pa.map_(pa.string(), pa.string())),
-            ("status", pa.string()),
-            ("status_reason", pa.string()),
-            ("call_type", pa.string()),
-            ("rubric_id", pa.string()),
-            ("asr_model", pa.string()),
-            ("asr_confidence", pa.float64()),
-            ("speech_s", pa.float64()),
-            ("dropped_segments", pa.list_(pa.string())),
-            *[(name, pa.float64()) for name in METRIC_COLUMNS],
-            ("metric_spans", pa.list_(_named_span)),
-            ("redactions", pa.list_(_redaction)),
-            ("diarization", _diarization),
-            ("repeat_contacts", pa.int32()),
-            ("embed_model", pa.string()),
-            ("decode_warnings", pa.int32()),
-            ("metadata_issues", pa.list_(pa.string())),
-        ],
-    ),
+    "calls": _schema("calls", columns(CallRow, LAYOUTS["calls"])),
     "utterances": _schema(
         "utterances",
         [
@@ -155,21 +113,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "findings": _schema("findings", columns(Finding, LAYOUTS.get("findings"))),
     "scores": _schema("scores", columns(CallScore, LAYOUTS.get("scores"))),
     "queue": _schema("queue", columns(QueueEntry, LAYOUTS.get("queue"))),
-    "call_reasons": _schema(
-        "call_reasons",
-        [
-            ("call_id", pa.string()),
-            ("reason_id", pa.string()),
-            ("similarity", pa.float64()),
-            ("opened", pa.bool_()),
-            ("language", pa.string()),
-            ("text", pa.string()),
-            ("start_s", pa.float64()),
-            ("end_s", pa.float64()),
-            ("vector", pa.binary()),
-            ("repeat_of", pa.string()),
-        ],
-    ),
+    "call_reasons": _schema("call_reasons", columns(AssignmentRow)),
     "quarantine": _schema("quarantine", columns(QuarantineEntry, LAYOUTS.get("quarantine"))),
 }
 
@@ -177,32 +121,7 @@ INDEX_SCHEMA = _schema("file_index", columns(IndexEntry))
 """The file index (:class:`pipeline.types.IndexEntry`): one file, not partitioned, at
 ``WAREHOUSE/file_index/part-0.parquet``; see :mod:`pipeline.file_index`."""
 
-_example = pa.struct(
-    [
-        ("call_id", pa.string()),
-        ("call_date", pa.string()),
-        ("language", pa.string()),
-        ("text", pa.string()),
-        ("start_s", pa.float64()),
-        ("end_s", pa.float64()),
-        ("similarity", pa.float64()),
-        ("vector", pa.binary()),
-    ]
-)
-REASONS_SCHEMA = _schema(
-    "contact_reasons",
-    [
-        ("reason_id", pa.string()),
-        ("label", pa.string()),
-        ("languages", pa.list_(pa.string())),
-        ("language_counts", pa.map_(pa.string(), pa.int64())),
-        ("n_calls", pa.int64()),
-        ("centroid", pa.binary()),
-        ("created", pa.string()),
-        ("last_seen", pa.string()),
-        ("examples", pa.list_(_example)),
-    ],
-)
+REASONS_SCHEMA = _schema("contact_reasons", columns(ReasonRow))
 """The contact reasons (:class:`pipeline.reasons.Reason`): one file, not partitioned (a
 catalogue every night reads and updates whole), at ``WAREHOUSE/contact_reasons/part-0.parquet``;
 the reason of each call is in the ``call_reasons`` table. Vectors are float16 bytes."""

@@ -772,10 +772,10 @@ def _call_page(
             "responses": state.store.responses(call_id=call_id),
             "response_kinds": RESPONSE_KINDS,
             "responded": responded,
-            "duration_s": view.call.get("duration_s") or 0.0,
+            "duration_s": view.call.duration_s or 0.0,
             "hear_window": functools.partial(
                 data.heard_window,
-                duration_s=view.call.get("duration_s") or math.inf,
+                duration_s=view.call.duration_s or math.inf,
                 options=plan_options,
             ),
             "audio_status": audio_status(
@@ -940,7 +940,7 @@ def _missed_problem(view: data.CallView, item: str, at: str) -> str | None:
     if item not in {f.item_id for f in view.findings}:
         return f"missed item {item!r} is not an item of this call's rubric"
     at_s = parse_time(at)
-    duration_s = view.call.get("duration_s")
+    duration_s = view.call.duration_s
     if at_s is None or at_s > float(duration_s or math.inf) + 1:
         within = f"it lasts {clock_or_dash(duration_s)}; " if duration_s else ""
         return (

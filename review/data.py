@@ -23,7 +23,8 @@ from pipeline.analysis import speakers_in_words, speakers_line
 from pipeline.metric_rows import METRICS, in_units
 from pipeline.plans import PlanOptions, heard_plan
 from pipeline.redact_audio import spans_of
-from pipeline.rows import diarization_of, queue_entry_from_row
+from pipeline.row_records import CallRow
+from pipeline.rows import call_from_row, queue_entry_from_row
 from pipeline.shapes import from_row
 from pipeline.stored import quarantined, queue_inspectors
 from pipeline.triage import Triage, triage_of
@@ -242,7 +243,8 @@ class CallView:
     """Everything the call page shows from the warehouse."""
 
     ref: CallRef
-    call: Row
+    call: CallRow
+    """Its ``calls`` row (:func:`pipeline.rows.call_from_row`)."""
     utterances: tuple[UtteranceView, ...]
     findings: tuple[FindingView, ...]
     score: Mapping[str, Any] | None
@@ -262,17 +264,15 @@ class CallView:
     type): then it has no findings and nothing to review."""
 
 
-def quarantine_of(root: str | Path, ref: CallRef, call: Row) -> QuarantineEntry | None:
+def quarantine_of(root: str | Path, ref: CallRef, call: CallRow) -> QuarantineEntry | None:
     """The ``quarantine`` row of a quarantined call (``None`` for any other); a call whose
     row is gone says what its ``calls`` row does."""
-    if call.get("status") != "quarantined":
+    if call.status != "quarantined":
         return None
     for entry in quarantined(root, ref.call_date, call_id=ref.call_id):
         return entry
-    reason = call.get("status_reason") or "no reason was recorded"
-    return QuarantineEntry(
-        call.get("source_path") or "", "", reason, ref.call_id, call_date=ref.call_date
-    )
+    reason = call.status_reason or "no reason was recorded"
+    return QuarantineEntry(call.source_path, "", reason, ref.call_id, call_date=ref.call_date)
 
 
 def queued_for(root: str | Path, ref: CallRef) -> set[str]:
@@ -297,7 +297,18 @@ def read_call(root: str | Path, ref: CallRef, *, viewer: str | None) -> CallView
         The inspector whose queue plan is preferred; ``None`` takes any queue's plan.
     """
     call_rows = partition_rows(root, "calls", ref.call_date, ref.call_id)
-    call = call_rows[0] if call_rows else {"call_id": ref.call_id}
+    row = call_rows[0] if call_rows else {}
+    call = (
+        call_from_row(row)
+        if row
+        else CallRow(
+            call_id=ref.call_id,
+            source_path=ref.source_path,
+            audio_sha256=ref.audio_sha256,
+            size_bytes=0,
+            status="",
+        )
+    )
     findings = newest_findings(partition_rows(root, "findings", ref.call_date, ref.call_id))
     utterances = partition_rows(root, "utterances", ref.call_date, ref.call_id)
     utterances.sort(key=lambda u: u["idx"])
@@ -315,10 +326,10 @@ def read_call(root: str | Path, ref: CallRef, *, viewer: str | None) -> CallView
         metrics=metric_rows(call),
         plan=plan,
         queue_kinds=tuple(sorted({q["kind"] for q in mine})),
-        speakers=speakers_line(diarization_of(call)),
-        speakers_in_words=speakers_in_words(diarization_of(call)),
+        speakers=speakers_line(call.diarization),
+        speakers_in_words=speakers_in_words(call.diarization),
         quarantine=quarantine_of(root, ref, call),
-        triage=triage_of(call),
+        triage=triage_of(row),
     )
 
 
@@ -400,12 +411,12 @@ def timeline_of(view: CallView, *, options: PlanOptions | None = None) -> Timeli
     (one marker per piece of evidence, a click on it plays :func:`heard_window` when
     ``options`` are given) and the customer's sentiment when measured."""
     bands: dict[str, list[tuple[float, float]]] = {k: [] for k in _TIMELINE_METRICS}
-    for s in view.call.get("metric_spans") or ():
+    for s in view.call.metric_spans:
         for band, metric in _TIMELINE_METRICS.items():
-            if s["metric"] == metric:
-                bands[band].append((s["start_s"], s["end_s"]))
+            if s.metric == metric:
+                bands[band].append((s.start_s, s.end_s))
     last_end = max((u.end_s for u in view.utterances), default=0.0)
-    duration_s = float(view.call.get("duration_s") or last_end or 1.0)
+    duration_s = float(view.call.duration_s or last_end or 1.0)
 
     def heard(e: Evidence) -> tuple[float, float] | None:
         if options is None:
@@ -465,11 +476,11 @@ def _worst(outcomes: Iterable[str]) -> str:
     return next((o for o in ("fail", "pass", "info", "na") if o in seen), "")
 
 
-def metric_rows(call: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+def metric_rows(call: CallRow) -> tuple[tuple[str, str], ...]:
     """``(label, value)`` for each audio metric the call has (NaN and missing skipped)."""
     out = []
     for name, metric in METRICS.items():
-        value = call.get(name)
+        value = call.metrics.get(name)
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
         out.append((metric.label, in_units(value, metric.unit)))

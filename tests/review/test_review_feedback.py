@@ -32,6 +32,7 @@ from reviewkit import (
 from flows.cli import main
 from pipeline import warehouse as wh
 from pipeline.config import DEFAULT_RUBRICS, Config
+from pipeline.row_records import CallRow, MetricSpan
 from review import charts, data
 from review.feedback import (
     FeedbackIndex,
@@ -120,9 +121,13 @@ def test_a_team_view_has_heat_coverage_listening_and_agreement(
 ) -> None:
     _, warehouse = built
     view = team_view(
-        FeedbackIndex(warehouse), store, make_config(), "TEAM-01",
-        first="2026-10-01", last="2026-11-15",
-    )  # fmt: skip
+        FeedbackIndex(warehouse),
+        store,
+        make_config(),
+        "TEAM-01",
+        first="2026-10-01",
+        last="2026-11-15",
+    )
     assert view.agents == ("A1", "A2", "A3")
     assert view.heat[("A1", "greeting")] == Rate(18, 0)
     # A1 and A2 reviewed once a week, A3 never: 12 of the 18 agent-weeks meet 1.
@@ -219,16 +224,21 @@ def _view(utterances: list[dict[str, object]]) -> data.CallView:
     ref = data.CallRef("c", "2026-11-20", "T", "A", "c.wav")
     return data.CallView(
         ref=ref,
-        call={"duration_s": 30.0, "metric_spans": [
-            {"metric": "hold_s", "start_s": 10.0, "end_s": 20.0},
-            {"metric": "hold_count", "start_s": 10.0, "end_s": 20.0},
-        ]},
+        call=CallRow(
+            call_id="c",
+            source_path="c.wav",
+            audio_sha256="",
+            size_bytes=0,
+            status="ok",
+            duration_s=30.0,
+            metric_spans=(MetricSpan("hold_s", 10.0, 20.0), MetricSpan("hold_count", 10.0, 20.0)),
+        ),
         utterances=tuple(data.mark_utterances(utterances, [])),
         findings=(),
         score=None,
         metrics=(),
         plan=(),
-    )  # fmt: skip
+    )
 
 
 def _utt(idx: int, speaker: str, start: float, **extra: object) -> dict[str, object]:
@@ -247,13 +257,15 @@ def test_the_timeline_draws_sentiment_only_when_measured() -> None:
     assert plain.holds == [(10.0, 20.0)] and plain.sentiment == []
     assert "sentiment" not in charts.timeline(plain)
     felt = data.timeline_of(
-        _view([
-            _utt(0, "agent", 0.0, sentiment=0.9),  # the agent's is not the customer's
-            _utt(1, "customer", 3.0, sentiment=-0.5),
-            _utt(2, "customer", 8.0, sentiment=math.nan),
-            _utt(3, "customer", 22.0, sentiment=0.25),
-        ])
-    )  # fmt: skip
+        _view(
+            [
+                _utt(0, "agent", 0.0, sentiment=0.9),  # the agent's is not the customer's
+                _utt(1, "customer", 3.0, sentiment=-0.5),
+                _utt(2, "customer", 8.0, sentiment=math.nan),
+                _utt(3, "customer", 22.0, sentiment=0.25),
+            ]
+        )
+    )
     assert felt.sentiment == [(4.0, -0.5), (23.0, 0.25)]
     svg = charts.timeline(felt)
     assert 'class="sentiment"' in svg and svg.count('data-seek="4.00"') == 1

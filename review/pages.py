@@ -35,6 +35,7 @@ from review.auth import Account
 from review.feedback import (
     DEFAULT_DAYS,
     PRAISE_TARGET,
+    ItemCall,
     Scorecard,
     TeamView,
     item_calls,
@@ -89,6 +90,7 @@ def _agent(
     month: str | None = None,
     saved: int | None = None,
     item: str | None = None,
+    team: str | None = None,
 ) -> Response:
     state = _state(request)
     first, last = period(state.warehouse, days=days, month=month)
@@ -113,19 +115,29 @@ def _agent(
             "month": month,
             "nav_teams": _nav_teams(state, account, last),
             "item": item,
-            "item_calls": (
-                item_calls(
-                    state.feedback.summary(first, last),
-                    state.store.latest_reviews(),
-                    agent_id,
-                    item,
-                )
-                if item
-                else ()
-            ),
+            "item_calls": _item_calls(state, account, agent_id, item, team, first, last),
             "period_query": period_query(days=days, month=month),
         },
     )
+
+
+def _item_calls(
+    state: ReviewApp,
+    account: SignedIn,
+    agent_id: str,
+    item: str | None,
+    team: str | None,
+    first: str,
+    last: str,
+) -> tuple[ItemCall, ...]:
+    """The calls behind a heat map cell (``item`` of ``agent_id`` in ``team``'s calls, as
+    the cell counts them; every team's without one). An agent sees only their reviewed
+    ones: their calls not reviewed yet are not theirs to see."""
+    if not item:
+        return ()
+    summary = state.feedback.summary(first, last, team_id=team or None)
+    calls = item_calls(summary, state.store.latest_reviews(), agent_id, item)
+    return tuple(c for c in calls if c.reviewer) if account.role == "agent" else calls
 
 
 def _scorecard(state: ReviewApp, agent_id: str, *, first: str, last: str) -> Scorecard:
@@ -323,7 +335,7 @@ def _team(
             "account": account,
             "view": view,
             "charts": team_charts(view, query=query),
-            "cell_links": {k: cell_link(*k, query=query) for k in view.heat},
+            "cell_links": {k: cell_link(*k, team=team_id, query=query) for k in view.heat},
             "days": days,
             "month": month,
             "nav_teams": _nav_teams(state, account, last),
@@ -345,7 +357,11 @@ def team_charts(view: TeamView, *, link: bool = True, query: str = "") -> dict[s
             counts={k: v.n for k, v in view.heat.items()},
             links=links,
             col_labels=view.titles,
-            cell_links={k: cell_link(*k, query=query) for k in view.heat} if link else None,
+            cell_links=(
+                {k: cell_link(*k, team=view.team_id, query=query) for k in view.heat}
+                if link
+                else None
+            ),
         ),
         "trend": charts.line_chart(
             labels,
@@ -389,17 +405,18 @@ def team_charts(view: TeamView, *, link: bool = True, query: str = "") -> dict[s
     }
 
 
-def cell_link(agent_id: str, item_id: str, *, query: str = "") -> str:
-    """The agent's scorecard listing their calls of ``item_id`` (a heat map cell's calls).
+def cell_link(agent_id: str, item_id: str, *, team: str = "", query: str = "") -> str:
+    """The agent's scorecard listing their calls of ``item_id`` in ``team`` (a heat map
+    cell's calls).
 
     Examples
     --------
-    >>> cell_link("A 1", "empathy", query="month=2026-11")
-    '/agents/A%201?item=empathy&month=2026-11#item-calls'
+    >>> cell_link("A 1", "empathy", team="T-1", query="month=2026-11")
+    '/agents/A%201?item=empathy&team=T-1&month=2026-11#item-calls'
     """
-    return f"/agents/{quote(agent_id, safe='')}?item={quote(item_id, safe='')}" + (
-        f"&{query}#item-calls" if query else "#item-calls"
-    )
+    base = f"/agents/{quote(agent_id, safe='')}?item={quote(item_id, safe='')}"
+    base += f"&team={quote(team, safe='')}" if team else ""
+    return base + (f"&{query}#item-calls" if query else "#item-calls")
 
 
 def period_query(*, days: int | None, month: str | None) -> str:

@@ -617,7 +617,7 @@ def test_a_heat_map_cell_opens_the_calls_behind_it(feedback_app: FastAPI) -> Non
     team = quinn.get("/teams/TEAM-01?month=2026-10").text
     heat = team[team.index('<svg class="chart heat"') :]
     heat = heat[: heat.index("</svg>")]
-    link = "/agents/A1?item=closing&month=2026-10#item-calls"
+    link = "/agents/A1?item=closing&team=TEAM-01&month=2026-10#item-calls"
     cell = heat[heat.index(f'<a class="cell" href="{escape(link)}">') :]
     assert cell[: cell.index("</a>")].count("75% of 12") == 1
     numbers = team[team.index("<summary>Numbers</summary>") :]
@@ -641,6 +641,25 @@ def test_a_heat_map_cell_opens_the_calls_behind_it(feedback_app: FastAPI) -> Non
     assert quinn.get("/call/H-A1-1-0").status_code == 200
     none = quinn.get("/agents/A1?item=no_such_item&month=2026-10").text
     assert "No call of A1 in this period has a pass or fail of this item." in none
+    # the cell counts the team's calls: another team's list of A1 is empty
+    other = quinn.get("/agents/A1?item=closing&team=TEAM-02&month=2026-10").text
+    assert "No call of A1 in this period has a pass or fail of this item." in other
+
+
+def test_an_agent_following_a_cell_link_sees_only_their_reviewed_calls(
+    feedback_app: FastAPI,
+) -> None:
+    """ada is A1: of A1's twelve October closing calls lena reviewed some; the rest are
+    not ada's to see (as the scorecard hides her calls not reviewed yet)."""
+    page = _client(feedback_app, "ada").get("/agents/A1?item=closing&team=TEAM-01&month=2026-10")
+    assert page.status_code == 200
+    section = page.text[page.text.index('id="item-calls"') :]
+    section = section[: section.index("</section>")]
+    assert "your reviewed calls" in section
+    shown = re.findall(r"<tr><td>(?:<a href=\"/call/[^\"]+\">)?([\w-]+)", section)
+    assert "H-A1-1-0" in shown and "H-A1-2-0" in shown  # reviewed by lena
+    assert "H-A1-2-1" not in shown  # not reviewed: left out
+    assert "—" not in section
 
 
 def test_what_customers_did_is_context_beside_the_team_never_an_agents_rate(
@@ -665,6 +684,7 @@ def test_what_customers_did_is_context_beside_the_team_never_an_agents_rate(
     assert "escalation_request" not in check.view.items
     assert all(f.item_id != "escalation_request" for f in check.focus)
     title = str(escape(configured_items(make_config())["escalation_request"].title))
+    assert "Act: focus" in render_report(check)
     for html in (
         render_report(check),
         _client(feedback_app, "quinn").get("/teams/TEAM-01?month=2026-11").text,

@@ -227,7 +227,7 @@ def test_a_heat_map_cell_opens_the_agents_calls_of_that_item(
     heat = page.locator("svg.heat").first
     page.screenshot(path=str(shots / "team-cells.png"), full_page=True)
     heat.locator('a.cell[href*="/agents/A1?item=closing"]').click()
-    page.wait_for_url("**/agents/A1?item=closing&month=2026-10#item-calls")
+    page.wait_for_url("**/agents/A1?item=closing&team=TEAM-01&month=2026-10#item-calls")
     calls = page.locator("#item-calls")
     expect(calls).to_be_visible()
     expect(calls.locator("tbody tr")).to_have_count(12)

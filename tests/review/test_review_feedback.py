@@ -660,6 +660,9 @@ def test_an_agent_following_a_cell_link_sees_only_their_reviewed_calls(
     assert "H-A1-1-0" in shown and "H-A1-2-0" in shown  # reviewed by lena
     assert "H-A1-2-1" not in shown  # not reviewed: left out
     assert "—" not in section
+    # an item none of her reviewed calls has: said so, not that she has no such call
+    empty = _client(feedback_app, "ada").get("/agents/A1?item=no_such_item&month=2026-10").text
+    assert "None of your reviewed calls in this period has a pass or fail" in empty
 
 
 def test_what_customers_did_is_context_beside_the_team_never_an_agents_rate(

@@ -535,7 +535,11 @@ def after_card_joined_hits(
     utterance's tokens)`` in order): the hits of each run, judged on their joined digits."""
     head, head_tokens = parts[0]
     digits = "".join(run.digits for run, _ in parts)
-    pieces = _after_card_pieces(digits, month=_month_before(head, head_tokens) is not None)
+    pieces = _after_card_pieces(
+        digits,
+        month=_month_before(head, head_tokens) is not None,
+        one_by_one=sum(len(set(run.digit_tokens)) for run, _ in parts) == len(digits),
+    )
     hits: list[tuple[Hit, ...]] = []
     offset = 0
     for run, tokens in parts:
@@ -551,12 +555,19 @@ def after_card_joined_hits(
     return hits
 
 
-def _after_card_pieces(digits: str, *, month: bool) -> list[tuple[str, int, int]]:
+def _after_card_pieces(digits: str, *, month: bool, one_by_one: bool) -> list[tuple[str, int, int]]:
     """How digits said after a card split into expiry and security code (``month``: a month
-    name stands before them, so they start with the year); none when they fit neither."""
+    name stands before them, so they start with the year); none when they fit neither.
+
+    Two digits said one by one (``one_by_one``: each digit its own token, "1-4", "one
+    four") are what the ASR kept of a code: "the security code is 814" is heard as "called
+    in May 1-4" (its cue and first digit lost, "may" not a month). A count or an age said
+    after a card ("12 of them", "twenty five") is one token and stays."""
     n = len(digits)
     if month and n in (2, 4):
         return [(EXPIRY, 0, n)]
+    if one_by_one and n == 2:
+        return [(CVV, 0, n)]
     year = 2 if n - 2 in (3, 4) else 4
     if month and n - year in (3, 4):
         return [(EXPIRY, 0, year), (CVV, year, n)]

@@ -167,7 +167,9 @@ def test_a_card_read_in_groups_with_misheard_digits_is_still_a_card() -> None:
         "It is four times [CARD].",
         "[CARD].",
         "[CARD].",
-        "[CARD] time seven one.",
+        # the card's last two digits, cut off by the misheard "time", said one by one
+        # after the card: held as a code's remains are
+        "[CARD] time [CVV].",
         "In [EXPIRY]. And the Fick you already called in [CVV].",
     ]
     assert {s.kind for s in spans} == {"CARD", "EXPIRY", "CVV"}
@@ -308,6 +310,13 @@ def after_a_card(*said: tuple[str, str, float], after_card_s: float = 60.0) -> l
             "And the Fick you're already called in [CVV]",
         ),
         ("uh it's eight one four", "uh it's [CVV]"),
+        # the code misheard, its cue and first digit lost, "may" not a month: the two digits
+        # said one by one are what is left of it
+        (
+            "And the Fick you already called in May 1-4",
+            "And the Fick you already called in May [CVV]",
+        ),
+        ("uh one four", "uh [CVV]"),
         ("okay 3714 right", "okay [CVV] right"),  # 4 digits, not a month first: Amex CID
         ("oh four twenty seven", "[EXPIRY]"),
         ("it's 04 27", "it's [EXPIRY]"),
@@ -617,7 +626,9 @@ def test_a_chinese_resident_id_does_not_open_the_window(number: str, opens: bool
     "text",
     [
         "I have three kids",  # one digit
-        "it's 12 of them",  # two digits, no month before them
+        "it's 12 of them",  # two digits, no month before them, said as one number
+        "twenty five of them",
+        "one or two of them",
         "the reference is 90210",  # five digits: neither an expiry nor a code
         "you can reach me on +1 415 555 0132.",  # a phone stays a phone
     ],

@@ -1,7 +1,9 @@
-"""Stored ``queue`` and ``quarantine`` partitions read back as records, one date at a time.
+"""Stored ``calls``, ``queue`` and ``quarantine`` partitions read back as records, one date
+at a time.
 
-The command line (``earmark queue show`` on an empty queue) and the review app (its queue
-and call pages) ask the same questions of these tables; they both ask them here.
+The command line (``earmark queue show`` on an empty queue, ``rubric explain``), the night
+and re-scoring (``calls``) and the review app (its queue and call pages) ask the same
+questions of these tables; they all ask them here.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import warehouse as wh
-from pipeline.rows import quarantine_from_row
+from pipeline.row_records import CallRow
+from pipeline.rows import call_from_row, quarantine_from_row
 from pipeline.types import QuarantineEntry
 
 Root = str | os.PathLike[str]
@@ -20,6 +23,34 @@ Root = str | os.PathLike[str]
 
 def _of_call(table: pa.Table, call_id: str | None) -> pa.Table:
     return table if call_id is None else table.filter(pc.equal(table["call_id"], call_id))
+
+
+def stored_calls(root: Root, date: str, *, call_id: str | None = None) -> list[CallRow]:
+    """``date``'s ``calls`` rows as records, in stored order (of ``call_id`` when given).
+
+    Parameters
+    ----------
+    root
+        Warehouse location.
+    date
+        The ``call_date`` partition (``YYYY-MM-DD``).
+    call_id
+        Only this call's row; ``None`` for all.
+
+    Returns
+    -------
+    list[CallRow]
+        ``[]`` when the date has no ``calls`` partition.
+
+    Examples
+    --------
+    >>> stored_calls("/nonexistent-warehouse", "2026-11-02")
+    []
+    """
+    part = wh.read_partition(root, "calls", date)
+    if part is None:
+        return []
+    return [call_from_row(r) for r in _of_call(part, call_id).to_pylist()]
 
 
 def queue_inspectors(root: Root, date: str, *, call_id: str | None = None) -> tuple[str, ...]:

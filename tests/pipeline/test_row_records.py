@@ -87,11 +87,12 @@ def test_a_calls_row_reads_back_as_its_record_and_writes_the_same_row(heard: boo
 
 def test_the_metrics_a_stored_call_carries_read_back_for_rescoring() -> None:
     row = _stored(rows.call_row(REC, HEARD, None, "ok"), wh.SCHEMAS["calls"])
-    values, spans = rows.metrics_from_call_row(row)
+    call = rows.call_from_row(row)
+    values, spans = rows.call_metrics(call)
     assert values == {"talk_agent_s": 10.0, "hold_s": 4.0}
     assert spans == {"hold_s": (Span(4.0, 8.0),), "overtalk_s": (Span(1.0, 2.0),)}
-    assert rows.diarization_of(row) == HEARD.diarization
-    assert rows.diarization_of({"call_id": "c1"}) is None  # stored before the column
+    assert call.diarization == HEARD.diarization
+    assert rows.call_from_row({"call_id": "c1"}).diarization is None  # stored before the column
 
 
 def test_only_a_dict_field_is_spread_over_columns() -> None:

@@ -9,6 +9,7 @@ questions of these tables; they all ask them here.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,34 +24,6 @@ Root = str | os.PathLike[str]
 
 def _of_call(table: pa.Table, call_id: str | None) -> pa.Table:
     return table if call_id is None else table.filter(pc.equal(table["call_id"], call_id))
-
-
-def stored_calls(root: Root, date: str, *, call_id: str | None = None) -> list[CallRow]:
-    """``date``'s ``calls`` rows as records, in stored order (of ``call_id`` when given).
-
-    Parameters
-    ----------
-    root
-        Warehouse location.
-    date
-        The ``call_date`` partition (``YYYY-MM-DD``).
-    call_id
-        Only this call's row; ``None`` for all.
-
-    Returns
-    -------
-    list[CallRow]
-        ``[]`` when the date has no ``calls`` partition.
-
-    Examples
-    --------
-    >>> stored_calls("/nonexistent-warehouse", "2026-11-02")
-    []
-    """
-    part = wh.read_partition(root, "calls", date)
-    if part is None:
-        return []
-    return [call_from_row(r) for r in _of_call(part, call_id).to_pylist()]
 
 
 def queue_inspectors(root: Root, date: str, *, call_id: str | None = None) -> tuple[str, ...]:
@@ -105,8 +78,24 @@ def quarantined(root: Root, date: str, *, call_id: str | None = None) -> list[Qu
     list[QuarantineEntry]
         ``[]`` when the date has no quarantine partition.
     """
-    part = wh.read_partition(root, "quarantine", date)
-    if part is None:
-        return []
-    rows = _of_call(part, call_id).to_pylist()
-    return [quarantine_from_row(r, call_date=date) for r in rows]
+    return [
+        quarantine_from_row(r, call_date=date) for r in _rows(root, "quarantine", date, call_id)
+    ]
+
+
+def stored_calls(root: Root, date: str, *, call_id: str | None = None) -> list[CallRow]:
+    """``date``'s ``calls`` rows as records, in stored order (of ``call_id`` when given);
+    ``[]`` when the date has no ``calls`` partition. The parameters are
+    :func:`quarantined`'s.
+
+    Examples
+    --------
+    >>> stored_calls("/nonexistent-warehouse", "2026-11-02")
+    []
+    """
+    return [call_from_row(r) for r in _rows(root, "calls", date, call_id)]
+
+
+def _rows(root: Root, table: str, date: str, call_id: str | None) -> list[dict[str, Any]]:
+    part = wh.read_partition(root, table, date)
+    return [] if part is None else _of_call(part, call_id).to_pylist()

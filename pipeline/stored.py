@@ -78,9 +78,8 @@ def quarantined(root: Root, date: str, *, call_id: str | None = None) -> list[Qu
     list[QuarantineEntry]
         ``[]`` when the date has no quarantine partition.
     """
-    return [
-        quarantine_from_row(r, call_date=date) for r in _rows(root, "quarantine", date, call_id)
-    ]
+    rows = partition_rows(root, "quarantine", date, call_id)
+    return [quarantine_from_row(r, call_date=date) for r in rows]
 
 
 def stored_calls(root: Root, date: str, *, call_id: str | None = None) -> list[CallRow]:
@@ -93,9 +92,13 @@ def stored_calls(root: Root, date: str, *, call_id: str | None = None) -> list[C
     >>> stored_calls("/nonexistent-warehouse", "2026-11-02")
     []
     """
-    return [call_from_row(r) for r in _rows(root, "calls", date, call_id)]
+    return [call_from_row(r) for r in partition_rows(root, "calls", date, call_id)]
 
 
-def _rows(root: Root, table: str, date: str, call_id: str | None) -> list[dict[str, Any]]:
+def partition_rows(
+    root: Root, table: str, date: str, call_id: str | None = None
+) -> list[dict[str, Any]]:
+    """One ``date`` partition's rows of a table (of ``call_id`` when given), with the
+    table's schema; ``[]`` when the date has none."""
     part = wh.read_partition(root, table, date)
     return [] if part is None else _of_call(part, call_id).to_pylist()

@@ -38,7 +38,6 @@ from pipeline.rubric.engine import (  # noqa: E402
     prepare_call,
 )
 from pipeline.rubric.schema import parse_rubric  # noqa: E402
-from pipeline.scoring import assess  # noqa: E402
 from pipeline.textfile import load_yaml  # noqa: E402
 from pipeline.types import Transcript  # noqa: E402
 
@@ -70,31 +69,21 @@ def both_ways(path: Path) -> tuple[CompiledRubric, CompiledRubric, list[str]]:
 
 
 def samples(warehouse: Path, rubrics: dict[str, tuple[CompiledRubric, CompiledRubric]]) -> None:
-    import pyarrow.compute as pc
-
-    from pipeline import warehouse as wh
-    from pipeline.rows import metrics_from_call_row, transcripts_from_table, vectors_from_table
+    from flows.rescore import iter_stored_calls
 
     raw = json.loads((ROOT / "samples" / "labels.json").read_text(encoding="utf-8"))
     labels = {path.removeprefix("archive/"): label for path, label in raw.items()}
     counts = {"exact": [0, 0, 0, 0], "tolerance": [0, 0, 0, 0]}  # tp fp fn tn
     changes = []
-    for call in wh.read_table(warehouse, "calls").to_pylist():
-        label = labels.get(call["source_path"])
-        if not label or not label.get("items") or call["language"] not in rubrics:
+    for stored in iter_stored_calls(str(warehouse)):
+        call = stored.call
+        label = labels.get(call.source_path)
+        if not label or not label.get("items") or call.language not in rubrics:
             continue
-        utts = wh.read_table(warehouse, "utterances", call_dates=[call["call_date"]])
-        utts = utts.filter(pc.equal(utts["call_id"], call["call_id"]))
-        key = (call["call_id"], call["language"], call["duration_s"])
-        transcript = transcripts_from_table([key], utts)[0]
-        vectors = vectors_from_table([call["call_id"]], utts)[0]
-        metrics, spans = metrics_from_call_row(call)
         found = {}
-        shipped, exact = rubrics[call["language"]]
+        shipped, exact = rubrics[call.language]
         for name, compiled in (("exact", exact), ("tolerance", shipped)):
-            findings, _ = assess(
-                compiled, transcript, metrics=metrics, metric_spans=spans, vectors=vectors
-            )
+            findings, _ = stored.assess(compiled)
             found[name] = {f.item_id: f for f in findings}
             for item, truth in label["items"].items():
                 if item in found[name]:
@@ -104,7 +93,7 @@ def samples(warehouse: Path, rubrics: dict[str, tuple[CompiledRubric, CompiledRu
             if f.detected != found["exact"][item].detected:
                 truth = label["items"].get(item)
                 rules = "; ".join(e.rule for e in f.evidence)
-                changes.append(f"  {call['call_id']} {item}: {f.detected} (truth {truth})  {rules}")
+                changes.append(f"  {call.call_id} {item}: {f.detected} (truth {truth})  {rules}")
     for name, (tp, fp, fn, tn) in counts.items():
         n = tp + fp + fn + tn
         print(

@@ -22,6 +22,7 @@ from pipeline.periods import iso_date, iso_month
 if TYPE_CHECKING:
     from flows.rubrics import RubricsByLanguage
     from pipeline.config import Config
+    from pipeline.row_records import CallRow
     from pipeline.types import Finding, QueueEntry
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -1036,15 +1037,13 @@ def cmd_rubric_test(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed_total else EXIT_OK
 
 
-def _call_rubric_paths(args: argparse.Namespace, call: dict[str, object]) -> list[str]:
+def _call_rubric_paths(args: argparse.Namespace, call: CallRow) -> list[str]:
     """The rubric a stored call's type picks (the night's rules, from the call's metadata)."""
-    from pipeline.archive import KNOWN_COLUMNS
     from pipeline.calltypes import choose_rubric
     from pipeline.config import load_config
+    from pipeline.rows import call_metadata
 
-    metadata = {k: str(call[k]) for k in KNOWN_COLUMNS if call.get(k)}
-    metadata.update(dict(call.get("metadata") or []))  # type: ignore[call-overload]
-    choice = choose_rubric(load_config(args.config), metadata, str(call["language"]))
+    choice = choose_rubric(load_config(args.config), call_metadata(call), str(call.language))
     return [choice.path] if choice.path else []
 
 
@@ -1109,7 +1108,6 @@ def _apply_to_warehouse(args: argparse.Namespace, rubric_for: RubricsByLanguage)
     and metrics, as ``rescore`` scores them, printed and never written."""
     from flows.rescore import iter_stored_calls
     from pipeline import warehouse as wh
-    from pipeline.scoring import assess
 
     since = args.since
     wh.require_calls(args.warehouse)
@@ -1120,13 +1118,7 @@ def _apply_to_warehouse(args: argparse.Namespace, rubric_for: RubricsByLanguage)
         if rubric is None:
             skipped += 1
             continue
-        findings, score = assess(
-            rubric,
-            transcript,
-            metrics=stored.metrics,
-            metric_spans=stored.metric_spans,
-            vectors=stored.vectors,
-        )
+        findings, score = stored.assess(rubric)
         scored += 1
         if args.format == "jsonl":
             _print_finding_rows(findings)
@@ -1303,49 +1295,39 @@ def _print_assessment(
 def cmd_rubric_explain(args: argparse.Namespace) -> int:
     import pyarrow.compute as pc
 
+    from flows.rescore import rebuild_calls
     from flows.rubrics import RubricsByLanguage
     from pipeline import warehouse as wh
     from pipeline.analysis import speakers_line
-    from pipeline.rows import (
-        diarization_of,
-        metrics_from_call_row,
-        transcripts_from_table,
-        vectors_from_table,
-    )
-    from pipeline.scoring import assess
+    from pipeline.stored import stored_calls
 
     wh.require_calls(args.warehouse)
-    calls = [
-        r for r in wh.read_table(args.warehouse, "calls").to_pylist() if r["call_id"] == args.call
+    found = [
+        (date, call)
+        for date in wh.partition_dates(args.warehouse, "calls")
+        for call in stored_calls(args.warehouse, date, call_id=args.call)
     ]
-    if not calls:
+    if not found:
         raise errors.CALL_NOT_FOUND(warehouse=args.warehouse, call=args.call)
-    call = calls[0]
-    if call["status"] == "quarantined":
+    date, call = found[0]
+    if call.status == "quarantined":
         raise errors.CALL_NOT_SCORED(
             call=args.call, problem="quarantined; see the quarantine table"
         )
-    if call["status"] == "unsupported_language":
+    if call.status == "unsupported_language":
         raise errors.CALL_NOT_SCORED(
-            call=args.call, problem=f"not transcribed: {call['status_reason']}"
+            call=args.call, problem=f"not transcribed: {call.status_reason}"
         )
-    utts = wh.read_table(args.warehouse, "utterances", call_dates=[call["call_date"]])
-    utts = utts.filter(pc.equal(utts["call_id"], args.call))
-    key = (call["call_id"], call["language"], call["duration_s"])
-    transcript = transcripts_from_table([key], utts)[0]
-    vectors = vectors_from_table([args.call], utts)[0]
-    metrics, spans = metrics_from_call_row(call)
+    utts = wh.read_table(args.warehouse, "utterances", call_dates=[date])
+    (stored,) = rebuild_calls([call], utts.filter(pc.equal(utts["call_id"], args.call)))
     paths = [args.rubric] if args.rubric else _call_rubric_paths(args, call)
-    compiled = RubricsByLanguage(paths)(transcript.language)
+    language = stored.transcript.language
+    compiled = RubricsByLanguage(paths)(language)
     if compiled is None:
-        raise errors.CALL_LANGUAGE_NO_RUBRIC(language=transcript.language)
-    print(
-        f"{call['source_path']}  {call['duration_s']:.0f} s  {call['language']}  agent {call['agent_id'] or '—'}"
-    )
-    print(f"speakers: {speakers_line(diarization_of(call))}")
-    findings, score = assess(
-        compiled, transcript, metrics=metrics, metric_spans=spans, vectors=vectors
-    )
+        raise errors.CALL_LANGUAGE_NO_RUBRIC(language=language)
+    print(f"{call.source_path}  {call.duration_s:.0f} s  {language}  agent {call.agent_id or '—'}")
+    print(f"speakers: {speakers_line(call.diarization)}")
+    findings, score = stored.assess(compiled)
     _print_assessment(args.call, findings, score, explain=True, full_rules=args.full_rules)
     return EXIT_OK
 

@@ -16,7 +16,7 @@ import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +73,10 @@ from pipeline.redact_audio import (
     remove_stale_copies,
     write_redacted_copy,
 )
+from pipeline.row_records import CallRow
 from pipeline.rubric.schema import Rubric, load_rubric
 from pipeline.scoring import clock, distinct_reasons
+from pipeline.stored import stored_calls
 from pipeline.triage import NOT_SCORED, Triage
 from pipeline.types import IndexEntry, MetadataIssue, QuarantineEntry, QueueEntry, Recording
 
@@ -632,14 +634,13 @@ def move_calls(warehouse: str, moved: Iterable[tuple[IndexEntry, IndexEntry]]) -
     for old, new in moved:
         by_date[old.call_date][old.call_id] = new.source_path
     for date, paths in sorted(by_date.items()):
-        stored = wh.read_partition(warehouse, "calls", date)
-        if stored is None:
-            continue
-        rows_ = [r for r in stored.to_pylist() if r["call_id"] in paths]
-        for r in rows_:
-            r["source_path"] = paths[r["call_id"]]
-        if rows_:
-            wh.upsert(warehouse, "calls", {date: rows_})
+        moved_calls = [
+            rows.call_to_row(replace(c, source_path=paths[c.call_id]))
+            for c in stored_calls(warehouse, date)
+            if c.call_id in paths
+        ]
+        if moved_calls:
+            wh.upsert(warehouse, "calls", {date: moved_calls})
 
 
 def rebuild_queue(warehouse: str, dates: Iterable[str], config: Config) -> list[QueueEntry]:
@@ -700,9 +701,7 @@ def rebuild_queue(warehouse: str, dates: Iterable[str], config: Config) -> list[
 
 
 def _candidates(warehouse: str, date: str, config: Config) -> list[Candidate]:
-    calls = {
-        r["call_id"]: r for r in wh.read_table(warehouse, "calls", call_dates=[date]).to_pylist()
-    }
+    calls = {c.call_id: c for c in stored_calls(warehouse, date)}
     scores = [
         rows.score_from_row(r)
         for r in wh.read_table(warehouse, "scores", call_dates=[date]).to_pylist()
@@ -713,8 +712,8 @@ def _candidates(warehouse: str, date: str, config: Config) -> list[Candidate]:
         s
         for s in scores
         if s.call_id in calls
-        and (calls[s.call_id]["status"] or "ok") == "ok"
-        and calls[s.call_id]["rubric_id"] in (None, s.rubric_id)
+        and (calls[s.call_id].status or "ok") == "ok"
+        and calls[s.call_id].rubric_id in ("", s.rubric_id)
     ]
     latest = _latest_versions(scores)
     findings: dict[str, list[Any]] = defaultdict(list)
@@ -728,20 +727,20 @@ def _candidates(warehouse: str, date: str, config: Config) -> list[Candidate]:
         if latest.get((s.call_id, s.rubric_id)) != s.rubric_version or s.call_id not in calls:
             continue
         call = calls[s.call_id]
-        duration_s = call["duration_s"] or 0.0
-        rubric = rubrics.get(call["language"] or "")
+        duration_s = call.duration_s or 0.0
+        rubric = rubrics.get(call.language or "")
         same = rubric is not None and rubric.id == s.rubric_id
-        confidence = call["asr_confidence"]
+        confidence = call.asr_confidence
         out.append(
             Candidate(
                 score=s,
                 findings=tuple(findings[s.call_id]),
                 duration_s=duration_s,
-                agent_id=call["agent_id"] or "",
-                team_id=call["team_id"] or "",
+                agent_id=call.agent_id,
+                team_id=call.team_id,
                 windows=item_windows(rubric, duration_s=duration_s) if rubric and same else {},
                 asr_confidence=1.0 if confidence is None else confidence,
-                agitation_z=_nan_if_none(call.get("customer_agitation_max")),
+                agitation_z=_nan_if_none(call.metrics.get("customer_agitation_max")),
                 customer_sentiment=feelings.get(s.call_id, ()),
             )
         )
@@ -749,11 +748,11 @@ def _candidates(warehouse: str, date: str, config: Config) -> list[Candidate]:
 
 
 def _customer_sentiment(
-    warehouse: str, date: str, calls: dict[str, dict[str, Any]]
+    warehouse: str, date: str, calls: dict[str, CallRow]
 ) -> dict[str, tuple[tuple[float, float, float], ...]]:
     """(start_s, end_s, sentiment) of each call's customer utterances with a reading; the
     utterances are read only when some call of the date has a sentiment at all."""
-    if not any(math.isfinite(_nan_if_none(c.get("sentiment_min"))) for c in calls.values()):
+    if not any(math.isfinite(_nan_if_none(c.metrics.get("sentiment_min"))) for c in calls.values()):
         return {}
     table = wh.read_partition(
         warehouse,

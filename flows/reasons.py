@@ -41,6 +41,7 @@ from pipeline.reasons import (
     reason_space,
     shorten,
 )
+from pipeline.stored import stored_calls
 
 if TYPE_CHECKING:
     from flows.process import CallResult
@@ -162,10 +163,7 @@ def trend_calls(warehouse: str, date: str, config: Config) -> list[TrendCall]:
     rising = rising_on(warehouse, date, options)
     if not rising:
         return []
-    calls = wh.read_partition(
-        warehouse, "calls", date, columns=["call_id", "team_id", "agent_id", "duration_s"]
-    )
-    info = {r["call_id"]: r for r in (calls.to_pylist() if calls is not None else ())}
+    info = {c.call_id: c for c in stored_calls(warehouse, date)}
     stated = {c.call_id: c for c in reason_calls(warehouse, [date], options)}
     labels = {r.reason_id: r.label for r in read_reasons(warehouse)}
     out: list[TrendCall] = []
@@ -177,14 +175,14 @@ def trend_calls(warehouse: str, date: str, config: Config) -> list[TrendCall]:
         room = options.trend_calls - per_reason[flag.reason_id]
         for call_id in today[: max(room, 0)]:
             per_reason[flag.reason_id] += 1
-            c, row = stated[call_id], info[call_id]
+            c, call = stated[call_id], info[call_id]
             seen.add(call_id)
             out.append(
                 TrendCall(
                     call_id,
-                    row["team_id"] or "",
-                    row["agent_id"] or "",
-                    row["duration_s"] or c.end_s,
+                    call.team_id,
+                    call.agent_id,
+                    call.duration_s or c.end_s,
                     c.start_s,
                     c.end_s,
                     why,

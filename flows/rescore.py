@@ -28,7 +28,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import pyarrow as pa
 from threadpoolctl import threadpool_limits
@@ -41,10 +40,12 @@ from pipeline.calltypes import rubric_paths
 from pipeline.config import Config, usable_cores
 from pipeline.lease import night_lock
 from pipeline.meaning import Vectors
+from pipeline.row_records import CallRow
 from pipeline.rubric.detectors import fork_safe
 from pipeline.rubric.engine import CompiledRubric
 from pipeline.scoring import assess
-from pipeline.types import Span, Transcript
+from pipeline.stored import stored_calls
+from pipeline.types import CallScore, Finding, Span, Transcript
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ class _Partition:
     """What scoring a partition's chunks needs; a forked worker inherits it, unpickled."""
 
     compiled: dict[RubricKey, CompiledRubric]
-    calls: list[dict[str, Any]]
+    calls: list[CallRow]
     utterances: pa.Table
     rows_of: dict[str, list[int]]
     """Each call's rows in ``utterances``."""
@@ -173,28 +174,53 @@ def _read_partition(
 ) -> tuple[_Partition, tuple[str, ...]]:
     """The partition's scored calls that a rubric is for, and the languages of those it
     has for none."""
-    calls = [
-        c
-        for c in wh.read_table(warehouse, "calls", call_dates=[date]).to_pylist()
-        if c["status"] == "ok"
-    ]
+    calls = [c for c in stored_calls(warehouse, date) if c.status == "ok"]
     scored = [c for c in calls if rubric_of_call(c, compiled) is not None]
     utterances = wh.read_table(warehouse, "utterances", call_dates=[date])
     rows_of: dict[str, list[int]] = defaultdict(list)
     for i, call_id in enumerate(utterances.column("call_id").to_pylist()):
         rows_of[call_id].append(i)
-    skipped = tuple(sorted(c["language"] for c in calls if rubric_of_call(c, compiled) is None))
+    skipped = tuple(sorted(c.language or "" for c in calls if rubric_of_call(c, compiled) is None))
     return _Partition(compiled, scored, utterances, rows_of), skipped
 
 
 @dataclass(frozen=True, slots=True)
 class StoredCall:
-    """A scored call as the warehouse keeps it: what ``rubric apply --warehouse`` scores."""
+    """A heard call as the warehouse keeps it, ready to score: its row, its transcript
+    rebuilt from its utterances, their stored vectors and the metrics it carries."""
 
+    call: CallRow
     transcript: Transcript
     vectors: Vectors | None
     metrics: dict[str, float]
     metric_spans: dict[str, tuple[Span, ...]]
+
+    def assess(self, rubric: CompiledRubric) -> tuple[list[Finding], CallScore]:
+        """Its findings and score by ``rubric`` (:func:`pipeline.scoring.assess`)."""
+        return assess(
+            rubric,
+            self.transcript,
+            metrics=self.metrics,
+            metric_spans=self.metric_spans,
+            vectors=self.vectors,
+        )
+
+
+def rebuild_calls(calls: Sequence[CallRow], utterances: pa.Table) -> list[StoredCall]:
+    """The stored ``calls`` ready to score: their transcripts rebuilt from the
+    ``utterances`` columns (:func:`pipeline.rows.transcripts_from_table`), with their
+    vectors and metrics (each call must have been heard: a language and a duration)."""
+    transcripts = rows.transcripts_from_table([_transcript_key(c) for c in calls], utterances)
+    vectors = rows.vectors_from_table([c.call_id for c in calls], utterances)
+    return [
+        StoredCall(call, transcript, vecs, *rows.call_metrics(call))
+        for call, transcript, vecs in zip(calls, transcripts, vectors, strict=True)
+    ]
+
+
+def _transcript_key(call: CallRow) -> tuple[str, str, float]:
+    assert call.language is not None and call.duration_s is not None, call.call_id
+    return call.call_id, call.language, call.duration_s
 
 
 def iter_stored_calls(
@@ -214,22 +240,10 @@ def iter_stored_calls(
     for date in wh.partition_dates(warehouse, "calls"):
         if since is not None and date < since:
             continue
-        calls = [
-            c
-            for c in wh.read_table(warehouse, "calls", call_dates=[date]).to_pylist()
-            if c["status"] == "ok" and (call is None or c["call_id"] == call)
-        ]
-        if not calls:
-            continue
-        utterances = wh.read_table(warehouse, "utterances", call_dates=[date])
-        ids = [c["call_id"] for c in calls]
-        transcripts = rows.transcripts_from_table(
-            [(c["call_id"], c["language"], c["duration_s"]) for c in calls], utterances
-        )
-        vectors = rows.vectors_from_table(ids, utterances)
-        for row, transcript, vecs in zip(calls, transcripts, vectors, strict=True):
-            values, spans = rows.metrics_from_call_row(row)
-            yield StoredCall(transcript, vecs, values, spans)
+        calls = [c for c in stored_calls(warehouse, date, call_id=call) if c.status == "ok"]
+        if calls:
+            utterances = wh.read_table(warehouse, "utterances", call_dates=[date])
+            yield from rebuild_calls(calls, utterances)
 
 
 def score_chunk(part: _Partition, lo: int, hi: int) -> tuple[list[rows.Row], list[rows.Row]]:
@@ -241,14 +255,14 @@ def score_chunk(part: _Partition, lo: int, hi: int) -> tuple[list[rows.Row], lis
     rescore seven times slower on 2 cores).
     """
     calls = part.calls[lo:hi]
-    table = part.utterances.take([i for c in calls for i in part.rows_of.get(c["call_id"], ())])
+    table = part.utterances.take([i for c in calls for i in part.rows_of.get(c.call_id, ())])
     with _collector_paused(), threadpool_limits(limits=1, user_api="blas"):
         return score_calls(part.compiled, calls, table)
 
 
 def score_calls(
     compiled: Mapping[RubricKey, CompiledRubric],
-    calls: Sequence[Mapping[str, Any]],
+    calls: Sequence[CallRow],
     utterances: pa.Table,
 ) -> tuple[list[rows.Row], list[rows.Row]]:
     """Findings and score rows of stored calls: their transcripts rebuilt from the
@@ -261,23 +275,16 @@ def score_calls(
         The rubrics by (language, rubric id); each call must have one
         (:func:`rubric_of_call`).
     calls
-        ``calls`` rows.
+        Stored calls (:func:`pipeline.stored.stored_calls`).
     utterances
         Their ``utterances`` rows.
     """
-    transcripts = rows.transcripts_from_table(
-        [(c["call_id"], c["language"], c["duration_s"]) for c in calls], utterances
-    )
-    vectors = rows.vectors_from_table([c["call_id"] for c in calls], utterances)
     findings: list[rows.Row] = []
     scores: list[rows.Row] = []
-    for call, transcript, vecs in zip(calls, transcripts, vectors, strict=True):
-        values, spans = rows.metrics_from_call_row(call)
-        rubric = rubric_of_call(call, compiled)
+    for stored in rebuild_calls(calls, utterances):
+        rubric = rubric_of_call(stored.call, compiled)
         assert rubric is not None, "calls without a rubric are filtered out before scoring"
-        call_findings, score = assess(
-            rubric, transcript, metrics=values, metric_spans=spans, vectors=vecs
-        )
+        call_findings, score = stored.assess(rubric)
         findings.extend(rows.finding_row(f) for f in call_findings)
         scores.append(rows.score_row(score))
     return findings, scores

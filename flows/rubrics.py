@@ -13,6 +13,7 @@ from typing import Any
 from models.embed import get_embedder
 from models.nlp import get_analyzer
 from pipeline import errors
+from pipeline.row_records import CallRow
 from pipeline.rubric.engine import ALL_INPUTS, CompiledRubric
 from pipeline.rubric.loader import compiled_rubric
 from pipeline.rubric.schema import load_rubric
@@ -93,13 +94,13 @@ def compile_by_id(paths: Sequence[str]) -> dict[RubricKey, CompiledRubric]:
 
 
 def rubric_of_call(
-    call: Mapping[str, Any], compiled: Mapping[RubricKey, CompiledRubric]
+    call: CallRow, compiled: Mapping[RubricKey, CompiledRubric]
 ) -> CompiledRubric | None:
     """The rubric a stored call is rescored with: the one its call type chose (``rubric_id``
     in ``calls``), or for calls stored before call types the only one of its language."""
-    if call.get("rubric_id"):
-        return compiled.get((call["language"], call["rubric_id"]))
-    same_language = [r for (lang, _), r in compiled.items() if lang == call["language"]]
+    if call.rubric_id:
+        return compiled.get((call.language or "", call.rubric_id))
+    same_language = [r for (lang, _), r in compiled.items() if lang == call.language]
     return same_language[0] if len(same_language) == 1 else None
 
 

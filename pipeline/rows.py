@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline.analysis import CallAnalysis, Diarization
+from pipeline.analysis import CallAnalysis
 from pipeline.archive import KNOWN_COLUMNS
 from pipeline.meaning import Vectors, decode_vectors, encode_vectors
 from pipeline.metric_rows import METRIC_ALIASES
@@ -70,7 +70,7 @@ def call_row(
         asr_confidence=round(transcript.asr_confidence, 4) if transcript else None,
         metadata_issues=rec.metadata_issues,
     )
-    return to_row(call if analysis is None else _heard(call, analysis), LAYOUTS["calls"])
+    return call_to_row(call if analysis is None else _heard(call, analysis))
 
 
 def _heard(call: CallRow, a: CallAnalysis) -> CallRow:
@@ -99,24 +99,35 @@ def _heard(call: CallRow, a: CallAnalysis) -> CallRow:
     )
 
 
+def call_to_row(call: CallRow) -> Row:
+    """The ``calls`` row of a :class:`CallRow` (its metrics a column each)."""
+    return to_row(call, LAYOUTS["calls"])
+
+
 def call_from_row(row: Mapping[str, Any]) -> CallRow:
     """The :class:`CallRow` a ``calls`` row holds (a column it lacks reads as the
     field's default: ``None``, or nothing measured)."""
     return from_row(CallRow, row, LAYOUTS["calls"])
 
 
-def diarization_of(row: Mapping[str, Any]) -> Diarization | None:
-    """The :class:`Diarization` a ``calls`` row holds (``None``: not transcribed, or stored
-    before the column)."""
-    d = row.get("diarization")
-    return from_row(Diarization, d) if d else None
+def call_metadata(call: CallRow) -> dict[str, str]:
+    """The call's ``metadata.csv`` values as :func:`call_row` was given them, for the call
+    types to match: its id and the values with a column of their own (an empty one left
+    out), then the rest."""
+    own = {
+        "call_id": call.call_id,
+        "agent_id": call.agent_id,
+        "team_id": call.team_id,
+        "started_at": call.started_at,
+        "direction": call.direction,
+        "customer_id": call.customer_id,
+    }
+    return {**{k: v for k, v in own.items() if v}, **call.metadata}
 
 
-def metrics_from_call_row(
-    row: Mapping[str, Any],
-) -> tuple[dict[str, float], dict[str, tuple[Span, ...]]]:
-    """The metric values and evidence spans a stored ``calls`` row carries (for re-scoring)."""
-    call = call_from_row(row)
+def call_metrics(call: CallRow) -> tuple[dict[str, float], dict[str, tuple[Span, ...]]]:
+    """The metric values and evidence spans a stored call carries (for re-scoring), each
+    metric also under its aliases (:data:`pipeline.metric_rows.METRIC_ALIASES`)."""
     values = {name: float(v) for name, v in call.metrics.items()}
     if values:
         values.update(

@@ -6,8 +6,9 @@ type, order), the row a record is written as and the record a row is read back a
 come from them. A field's Python type gives its column type (``str`` → string, ``int`` →
 int64, ``float`` → float64, ``bool``, ``bytes`` → binary, a ``Literal`` of strings →
 string, ``tuple[X, ...]`` → list, ``dict[str, str]`` → map, a record → struct, ``X |
-None`` as ``X``); a :class:`~pipeline.types.Column` in its annotation overrides that
-(``Int32``, ``Float32``) or keeps it out of the table (``Partition``).
+None`` as ``X``); a :class:`~pipeline.types.Column` in its annotation, outside an ``X |
+None`` or inside it (``Int32 | None``), overrides that (``Int32``, ``Float32``), stores an
+empty text as null (``NullableText``) or keeps it out of the table (``Partition``).
 
 Where a table is older than its record, :class:`Layout` says what differs: columns
 computed from the record (the queue's ``plan_s``), columns stored in another place
@@ -93,18 +94,32 @@ _DEFAULT = object()
 
 
 def _bare(hint: Any) -> Any:
-    """The type under a ``Column`` annotation or an ``X | None``."""
-    if _column(hint) is not None:
-        return hint.__origin__
+    """The type under a ``Column`` annotation and an ``X | None``, in either order."""
+    while True:
+        if hasattr(hint, "__metadata__"):  # ``Annotated[X, ...]``
+            hint = hint.__origin__
+        elif (inner := _optional(hint)) is not None:
+            hint = inner
+        else:
+            return hint
+
+
+def _optional(hint: Any) -> Any:
+    """The ``X`` of an ``X | None``, else ``None``."""
     args = get_args(hint)
     if get_origin(hint) in (types.UnionType, Union) and type(None) in args:
         (inner,) = [a for a in args if a is not type(None)]
         return inner
-    return hint
+    return None
 
 
 def _column(hint: Any) -> Column | None:
-    return next((e for e in getattr(hint, "__metadata__", ()) if isinstance(e, Column)), None)
+    """The ``Column`` a field is annotated with, outside an ``X | None`` or inside it
+    (``Int32 | None``, ``NullableText | None``)."""
+    found = next((e for e in getattr(hint, "__metadata__", ()) if isinstance(e, Column)), None)
+    if found is None and (inner := _optional(hint)) is not None:
+        return _column(inner)
+    return found
 
 
 def arrow_type(hint: Any) -> pa.DataType:
@@ -122,7 +137,7 @@ def arrow_type(hint: Any) -> pa.DataType:
     if column is not None and column.arrow:
         return getattr(pa, column.arrow)()
     bare = _bare(hint)
-    if bare is not hint:  # ``Int32 | None``: the ``Column`` is inside the union
+    if bare is not hint:
         return arrow_type(bare)
     origin, args = get_origin(hint), get_args(hint)
     if origin is Literal and all(isinstance(a, str) for a in args):

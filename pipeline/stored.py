@@ -1,18 +1,22 @@
-"""Stored ``queue`` and ``quarantine`` partitions read back as records, one date at a time.
+"""Stored ``calls``, ``queue`` and ``quarantine`` partitions read back as records, one date
+at a time.
 
-The command line (``earmark queue show`` on an empty queue) and the review app (its queue
-and call pages) ask the same questions of these tables; they both ask them here.
+The command line (``earmark queue show`` on an empty queue, ``rubric explain``), the night
+and re-scoring (``calls``) and the review app (its queue and call pages) ask the same
+questions of these tables; they all ask them here.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import warehouse as wh
-from pipeline.rows import quarantine_from_row
+from pipeline.row_records import CallRow
+from pipeline.rows import call_from_row, quarantine_from_row
 from pipeline.types import QuarantineEntry
 
 Root = str | os.PathLike[str]
@@ -74,8 +78,27 @@ def quarantined(root: Root, date: str, *, call_id: str | None = None) -> list[Qu
     list[QuarantineEntry]
         ``[]`` when the date has no quarantine partition.
     """
-    part = wh.read_partition(root, "quarantine", date)
-    if part is None:
-        return []
-    rows = _of_call(part, call_id).to_pylist()
+    rows = partition_rows(root, "quarantine", date, call_id)
     return [quarantine_from_row(r, call_date=date) for r in rows]
+
+
+def stored_calls(root: Root, date: str, *, call_id: str | None = None) -> list[CallRow]:
+    """``date``'s ``calls`` rows as records, in stored order (of ``call_id`` when given);
+    ``[]`` when the date has no ``calls`` partition. The parameters are
+    :func:`quarantined`'s.
+
+    Examples
+    --------
+    >>> stored_calls("/nonexistent-warehouse", "2026-11-02")
+    []
+    """
+    return [call_from_row(r) for r in partition_rows(root, "calls", date, call_id)]
+
+
+def partition_rows(
+    root: Root, table: str, date: str, call_id: str | None = None
+) -> list[dict[str, Any]]:
+    """One ``date`` partition's rows of a table (of ``call_id`` when given), with the
+    table's schema; ``[]`` when the date has none."""
+    part = wh.read_partition(root, table, date)
+    return [] if part is None else _of_call(part, call_id).to_pylist()

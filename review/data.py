@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow.compute as pc
-
 from pipeline import warehouse as wh
 from pipeline.analysis import speakers_in_words, speakers_line
 from pipeline.metric_rows import METRICS, in_units
@@ -26,13 +24,11 @@ from pipeline.redact_audio import spans_of
 from pipeline.row_records import CallRow
 from pipeline.rows import call_from_row, queue_entry_from_row
 from pipeline.shapes import from_row
-from pipeline.stored import quarantined, queue_inspectors
+from pipeline.stored import partition_rows, quarantined, queue_inspectors
 from pipeline.triage import Triage, triage_of
 from pipeline.types import Evidence, Finding, PlanSpan, QuarantineEntry, QueueEntry
 from review.charts import Marker, TimelineData
 from review.items import informational
-
-Row = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,18 +102,6 @@ class CallIndex:
                     for r in table.to_pylist()
                 },
             )
-
-
-def partition_rows(
-    root: str | Path, table: str, date: str, call_id: str | None = None
-) -> list[Row]:
-    """One partition's rows (of one call), with the table's schema; ``[]`` if absent."""
-    data = wh.read_partition(root, table, date)
-    if data is None:
-        return []
-    if call_id is not None:
-        data = data.filter(pc.equal(data["call_id"], call_id))
-    return data.to_pylist()  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------- queues

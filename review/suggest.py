@@ -34,8 +34,9 @@ from pipeline.config import Config
 from pipeline.rubric.detectors import reads_text
 from pipeline.rubric.schema import Item, Rubric, load_rubric
 from pipeline.scoring import measured_rule
+from pipeline.stored import partition_rows, stored_calls
 from pipeline.text import clock
-from review.data import CallIndex, partition_rows
+from review.data import CallIndex
 from review.store import Review
 
 Field = Literal["match", "no_match"]
@@ -160,8 +161,8 @@ def suggest(reviews: Iterable[Review], warehouse: str | Path, config: Config) ->
         if ref is None:
             out.skipped.append(f"call {review.call_id}: reviewed but not in the warehouse")
             continue
-        call = partition_rows(warehouse, "calls", ref.call_date, review.call_id)
-        language = (call[0]["language"] if call else "") or ""
+        call = stored_calls(warehouse, ref.call_date, call_id=review.call_id)
+        language = (call[0].language if call else "") or ""
         if language not in rubrics:
             out.skipped.append(f"call {review.call_id}: no rubric for language {language!r}")
             continue

@@ -33,7 +33,7 @@ def test_a_mono_call_through_the_real_asr_stores_its_diarization(
     assert result.analysis is not None and result.analysis.metrics["talk_customer_s"]
     nightly.write_results(settings.warehouse, found.recordings, [result], [])
     (call,) = wh.read_table(settings.warehouse, "calls").to_pylist()
-    diarization = rows.diarization_of(call)
+    diarization = rows.call_from_row(call).diarization
     assert diarization is not None and diarization.outcome == "diarized"
     assert diarization.embedder == "librosa" and (diarization.voice_gain or 0) > 1.0
     again = process_recording(found.recordings[0], settings)  # the cache keeps it whole

@@ -25,6 +25,7 @@ from models.embed import get_embedder
 from models.nlp import SpacyAnalyzer, SpacyPhraseFinder, SpacyTokens, get_analyzer
 from pipeline import rows
 from pipeline import warehouse as wh
+from pipeline.row_records import CallRow
 from pipeline.rubric.builtin import PhraseDetector
 from pipeline.rubric.detectors import detectors
 from pipeline.rubric.engine import CompiledRubric, compile_rubric, evaluate
@@ -166,8 +167,8 @@ def _measured(n: int) -> dict[str, Any]:
 
 def _metrics(n: int) -> Any:
     measured = _measured(n)
-    return rows.metrics_from_call_row(
-        {**measured["metrics"], "metric_spans": measured["metric_spans"]}
+    return rows.call_metrics(
+        rows.call_from_row({**measured["metrics"], "metric_spans": measured["metric_spans"]})
     )
 
 
@@ -239,7 +240,7 @@ def test_rescore_writes_what_assess_gives_on_the_calls_in_memory(
     # of a vector depend on how a product is split, and a log-odds shown to 3 places with them)
     with threadpool_limits(limits=1, user_api="blas"):
         for row, call in zip(call_rows, calls, strict=True):
-            metrics, spans = rows.metrics_from_call_row(row)
+            metrics, spans = rows.call_metrics(rows.call_from_row(row))
             f, s = assess(plain[call.language], call, metrics=metrics, metric_spans=spans)
             findings += [rows.finding_row(x) for x in f]
             scores.append(rows.score_row(s))
@@ -313,6 +314,7 @@ def test_a_chunk_is_scored_on_one_blas_thread(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(rescore, "score_calls", record)
     table = pa.table({"call_id": ["c1"]})
-    part = rescore._Partition({}, [{"call_id": "c1"}], table, {"c1": [0]})
+    call = CallRow(call_id="c1", source_path="c1.wav", audio_sha256="", size_bytes=0, status="ok")
+    part = rescore._Partition({}, [call], table, {"c1": [0]})
     assert rescore.score_chunk(part, 0, 1) == ([], [])
     assert seen and set(seen) == {1}

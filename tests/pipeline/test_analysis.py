@@ -17,6 +17,7 @@ from pipeline.analysis import (
     RedactedSpan,
     analysis_from_cache,
 )
+from pipeline.stored import stored_calls
 from pipeline.types import Recording, Span, Utterance, Word
 
 # A served call's entry as earmark wrote it before the record (no "format", the
@@ -169,9 +170,10 @@ def test_the_diarization_reaches_the_calls_table_and_reads_back(tmp_path: Path) 
         "voice_gain": 4.25,
     }
     wh.upsert(tmp_path, "calls", {"2026-12-01": [row]})
-    (stored,) = wh.read_table(tmp_path, "calls").to_pylist()
-    assert rows.diarization_of(stored) == a.diarization
+    (stored,) = stored_calls(tmp_path, "2026-12-01")
+    assert stored.diarization == a.diarization
     assert row["redactions"] == [{"kind": "PHONE", "start_s": 3.0, "end_s": 6.0}]
     quarantined = rows.call_row(rec, None, None, "quarantined")
-    assert quarantined["diarization"] is None and rows.diarization_of(quarantined) is None
+    assert quarantined["diarization"] is None
+    assert rows.call_from_row(quarantined).diarization is None
     assert quarantined["duration_s"] is None and quarantined["metric_spans"] == []

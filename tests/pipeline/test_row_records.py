@@ -17,7 +17,7 @@ from pipeline import reason_store, rows, shapes
 from pipeline import warehouse as wh
 from pipeline.reasons import Assignment, Example, Reason, Statement
 from pipeline.row_records import CallRow, MetricSpan
-from pipeline.types import Recording, Span
+from pipeline.types import Diarization, Recording, RedactedSpan, Span
 
 REC = Recording(
     "c1",
@@ -87,11 +87,147 @@ def test_a_calls_row_reads_back_as_its_record_and_writes_the_same_row(heard: boo
 
 def test_the_metrics_a_stored_call_carries_read_back_for_rescoring() -> None:
     row = _stored(rows.call_row(REC, HEARD, None, "ok"), wh.SCHEMAS["calls"])
-    values, spans = rows.metrics_from_call_row(row)
+    call = rows.call_from_row(row)
+    values, spans = rows.call_metrics(call)
     assert values == {"talk_agent_s": 10.0, "hold_s": 4.0}
     assert spans == {"hold_s": (Span(4.0, 8.0),), "overtalk_s": (Span(1.0, 2.0),)}
-    assert rows.diarization_of(row) == HEARD.diarization
-    assert rows.diarization_of({"call_id": "c1"}) is None  # stored before the column
+    assert call.diarization == HEARD.diarization
+    assert rows.call_from_row({"call_id": "c1"}).diarization is None  # stored before the column
+
+
+MEASURED = {
+    "handle_s": 61.5,
+    "talk_s": 40.25,
+    "talk_agent_s": 22.0,
+    "talk_customer_s": 18.25,
+    "talk_ratio_agent": 0.55,
+    "silence_s": 6.0,
+    "dead_air_s": 4.0,
+    "longest_dead_air_s": 2.5,
+    "dead_air_count": 2.0,
+    "hold_count": 1.0,
+    "hold_s": 15.0,
+    "longest_hold_s": 15.0,
+    "overtalk_s": 0.5,
+    "overtalk_count": 1.0,
+    "interruptions_agent": 1.0,
+    "interruptions_customer": 0.0,
+    "wpm_agent": 160.0,
+    "wpm_customer": 140.0,
+    "customer_agitation_max": 1.8,
+    "sentiment_start": 0.1,
+    "sentiment_end": 0.5,
+    "sentiment_min": -0.2,
+    "sentiment_change": 0.4,
+}
+"""Every metric of ``calls``, measured."""
+GOLDEN = CallRow(  # every field set, though no call would have all (a rubric and no_rubric)
+    call_id="c1",
+    source_path="2026-12-01/c1.wav",
+    audio_sha256="ab" * 32,
+    size_bytes=48_000,
+    duration_s=61.5,
+    channels=1,
+    sample_rate=8000,
+    codec="pcm_s16le",
+    language="en",
+    language_probability=0.98,
+    agent_id="A-1",
+    team_id="T-1",
+    started_at="2026-12-01T09:30:00",
+    direction="inbound",
+    customer_id="K-9",
+    metadata={"queue": "billing", "brand": "x"},
+    status="no_rubric",
+    status_reason="call type 'collections' has no rubric for en",
+    call_type="collections",
+    rubric_id="inbound-support",
+    asr_model="whisper-base",
+    asr_confidence=0.91,
+    speech_s=40.25,
+    dropped_segments=("phantom: 'Thanks for watching'",),
+    metrics=MEASURED,
+    metric_spans=(MetricSpan("hold_s", 10.0, 25.0), MetricSpan("overtalk_s", 3.0, 3.5)),
+    redactions=(RedactedSpan("PHONE", 30.0, 33.5),),
+    diarization=Diarization("diarized", "resemblyzer", 4.25),
+    repeat_contacts=2,
+    embed_model="e5-small",
+    decode_warnings=1,
+    metadata_issues=("metadata.csv:3: [M004] odd date",),
+)
+GOLDEN_ROW = {
+    "call_id": "c1",
+    "source_path": "2026-12-01/c1.wav",
+    "audio_sha256": "ab" * 32,
+    "size_bytes": 48_000,
+    "duration_s": 61.5,
+    "channels": 1,
+    "sample_rate": 8000,
+    "codec": "pcm_s16le",
+    "language": "en",
+    "language_probability": 0.98,
+    "agent_id": "A-1",
+    "team_id": "T-1",
+    "started_at": "2026-12-01T09:30:00",
+    "direction": "inbound",
+    "customer_id": "K-9",
+    "metadata": [("brand", "x"), ("queue", "billing")],
+    "status": "no_rubric",
+    "status_reason": "call type 'collections' has no rubric for en",
+    "call_type": "collections",
+    "rubric_id": "inbound-support",
+    "asr_model": "whisper-base",
+    "asr_confidence": 0.91,
+    "speech_s": 40.25,
+    "dropped_segments": ["phantom: 'Thanks for watching'"],
+    **MEASURED,  # a column each
+    "metric_spans": [
+        {"metric": "hold_s", "start_s": 10.0, "end_s": 25.0},
+        {"metric": "overtalk_s", "start_s": 3.0, "end_s": 3.5},
+    ],
+    "redactions": [{"kind": "PHONE", "start_s": 30.0, "end_s": 33.5}],
+    "diarization": {"outcome": "diarized", "embedder": "resemblyzer", "voice_gain": 4.25},
+    "repeat_contacts": 2,
+    "embed_model": "e5-small",
+    "decode_warnings": 1,
+    "metadata_issues": ["metadata.csv:3: [M004] odd date"],
+}
+BARE = CallRow(call_id="c2", source_path="b.wav", audio_sha256="", size_bytes=0, status="ok")
+"""A call with none of its optional fields set."""
+BARE_ROW = {
+    "call_id": "c2",
+    "source_path": "b.wav",
+    "audio_sha256": "",
+    "size_bytes": 0,
+    **dict.fromkeys(
+        ["duration_s", "channels", "sample_rate", "codec", "language", "language_probability"]
+    ),
+    **dict.fromkeys(["agent_id", "team_id", "started_at", "direction", "customer_id"]),
+    "metadata": [],
+    "status": "ok",
+    **dict.fromkeys(["status_reason", "call_type", "rubric_id", "asr_model", "asr_confidence"]),
+    "speech_s": None,
+    "dropped_segments": [],
+    **dict.fromkeys(MEASURED),  # every metric column, null
+    "metric_spans": [],
+    "redactions": [],
+    "diarization": None,
+    "repeat_contacts": None,
+    "embed_model": None,
+    "decode_warnings": None,
+    "metadata_issues": [],
+}
+
+
+@pytest.mark.parametrize(("call", "row"), [(GOLDEN, GOLDEN_ROW), (BARE, BARE_ROW)])
+def test_a_golden_calls_row(call: CallRow, row: dict[str, object]) -> None:
+    """The stored ``calls`` row of a record, written out column by column: a change to
+    ``CallRow`` or the layout that changes what is stored shows here first."""
+    assert rows.call_to_row(call) == row
+    assert list(rows.call_to_row(call)) == wh.SCHEMAS["calls"].names  # in the table's order
+    back = rows.call_from_row(_stored(row, wh.SCHEMAS["calls"]))
+    assert back == call
+    assert rows.call_to_row(back) == row
 
 
 def test_only_a_dict_field_is_spread_over_columns() -> None:

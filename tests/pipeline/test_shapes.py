@@ -9,6 +9,7 @@ import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -24,9 +25,13 @@ from pipeline.types import (
     CallMetrics,
     CallScore,
     CallSentiment,
+    Column,
     Evidence,
     Finding,
     IndexEntry,
+    Int32,
+    NullableText,
+    Partition,
     PlanSpan,
     QuarantineEntry,
     QueueEntry,
@@ -177,6 +182,32 @@ def test_a_field_type_with_no_column_type_is_refused() -> None:
 
     with pytest.raises(TypeError, match="no Arrow type"):
         shapes.columns(Odd)
+
+
+def test_a_column_annotation_inside_an_optional_is_read() -> None:
+    """``Int32 | None``, ``NullableText | None``, ``Partition | None``: the annotation says
+    how the field is stored whether it is outside the ``| None`` or inside it."""
+
+    @dataclass(frozen=True)
+    class Optional_:
+        count: Int32 | None = None
+        note: NullableText | None = None
+        kept: Annotated[str | None, Column(empty_is_null=True)] = None
+        day: Partition | None = None
+        plain: str | None = None
+
+    assert shapes.columns(Optional_) == [
+        ("count", pa.int32()),
+        ("note", pa.string()),
+        ("kept", pa.string()),
+        ("plain", pa.string()),
+    ]
+    record = Optional_(count=3, note="", kept="", day="2026-12-01", plain="")
+    row = shapes.to_row(record)
+    assert row == {"count": 3, "note": None, "kept": None, "plain": ""}
+    assert shapes.from_row(Optional_, row) == Optional_(count=3, plain="")
+    written = Optional_(note="seen", kept="too")
+    assert shapes.from_row(Optional_, shapes.to_row(written)) == written
 
 
 def test_calls_metric_columns_come_from_the_metric_records() -> None:

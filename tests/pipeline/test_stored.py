@@ -1,5 +1,5 @@
-"""Stored queue and quarantine partitions read back as records (the readers the command
-line and the review app share)."""
+"""Stored calls, queue and quarantine partitions read back as records (the readers the
+command line, the night, re-scoring and the review app share)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 from pipeline import rows, stored
 from pipeline import warehouse as wh
-from pipeline.types import PlanSpan, QuarantineEntry, QueueEntry
+from pipeline.row_records import CallRow
+from pipeline.types import Diarization, PlanSpan, QuarantineEntry, QueueEntry
 
 DATE = "2026-11-02"
 
@@ -42,6 +43,30 @@ def test_quarantined_entries_come_back_as_written_with_their_date(tmp_path: Path
     assert stored.quarantined(root, DATE, call_id="c2") == [quiet]
     assert stored.quarantined(root, DATE, call_id="c9") == []
     assert stored.quarantined(root, "2026-11-04") == []
+
+
+def test_stored_calls_come_back_as_the_records_written(tmp_path: Path) -> None:
+    root = str(tmp_path)
+    heard = CallRow(
+        call_id="c1",
+        source_path="a/c1.wav",
+        audio_sha256="ab" * 32,
+        size_bytes=10,
+        language="en",
+        agent_id="A-1",
+        status="ok",
+        metrics={"hold_s": 4.0},
+        diarization=Diarization("stereo"),
+    )
+    quarantined = CallRow(
+        call_id="c2", source_path="b.wav", audio_sha256="", size_bytes=0, status="quarantined"
+    )
+    wh.upsert(root, "calls", {DATE: [rows.call_to_row(c) for c in (heard, quarantined)]})
+    back = stored.stored_calls(root, DATE)
+    assert sorted(back, key=lambda c: c.call_id) == [heard, quarantined]
+    assert stored.stored_calls(root, DATE, call_id="c2") == [quarantined]
+    assert stored.stored_calls(root, DATE, call_id="c9") == []
+    assert stored.stored_calls(root, "2026-11-04") == []
 
 
 def test_docstring_examples_run() -> None:

@@ -46,11 +46,13 @@ works on a *normalised token stream* per utterance:
    and a year, or the two read together) are redacted as ``EXPIRY`` / ``CVV`` whatever
    words surround them: PCI practice, since customers read them unprompted and the ASR
    can garble the cue ("the security code is 814" heard as "the Fick you're already
-   called in 814"). Two digits said one by one ("1-4", "one four") are what the ASR
-   kept of a code ("the security code is 814" heard as "called in May 1-4") and are a
-   ``CVV`` too; a count said as one number ("12 of them") is not. Over-redaction is the
-   price: an amount or a year of 3-4 digits said in that minute is tagged too, currency
-   word or not. A ``NUMBER`` of a card's length
+   called in 814"). Two digits are what the ASR kept of a code, a ``CVV`` too, when said
+   one by one ("1-4", "one four": "the security code is 814" heard as "called in May
+   1-4"), after "may" ("May 14") or after a security code's cue ("the CVV is 14"); not a
+   count said as one number ("12 of them"), a decimal ("1.5") or a range with its unit
+   ("3-5 business days"). Over-redaction is the price: an amount or a year of 3-4 digits
+   said in that minute is tagged too, currency word or not, and two digits listed ("press
+   1, 2"). A ``NUMBER`` of a card's length
    (13-19 digits, joined over utterances) opens the window too, cue or no cue: the ASR
    that mishears one digit of a card (so it fails Luhn) mishears its cue as readily, and
    the expiry and code read next must not leak for it. The price: an account or ID number
@@ -113,8 +115,9 @@ heard for a digit inside a card ("4532 to 187…") is part of it, and a card rea
 groups of four is joined over pauses of up to 10 s. 7: after a card cue, however it is
 grouped (an Amex read 4-6-5). 8: after a card cue, over pauses as long as the cue carries
 (30 s); groups of four, 16 digits, whatever Luhn says; a digit heard as a word at a
-group's edge or inside a group of a card read slowly. 10: two digits said one by one after
-a card are what the ASR kept of a code ("May 1-4" for "the security code is 814")."""
+group's edge or inside a group of a card read slowly. 10: two digits after a card, said one by
+one, after "may" or after a security code's cue, are what the ASR kept of a code ("May
+1-4" for "the security code is 814")."""
 
 __all__ = [
     "CARD",

@@ -529,16 +529,18 @@ def after_card_hits(run: Run, tokens: Sequence[Token]) -> tuple[Hit, ...]:
 
 
 def after_card_joined_hits(
-    parts: Sequence[tuple[Run, Sequence[Token]]],
+    parts: Sequence[tuple[Run, Sequence[Token]]], *, cued: bool = False
 ) -> list[tuple[Hit, ...]]:
     """:func:`after_card_hits` for one number read over several runs (``(run, its
-    utterance's tokens)`` in order): the hits of each run, judged on their joined digits."""
+    utterance's tokens)`` in order): the hits of each run, judged on their joined digits;
+    two digits may be what the ASR kept of a code (:func:`_code_remains`; ``cued``: a
+    security code's cue stands before them)."""
     head, head_tokens = parts[0]
     digits = "".join(run.digits for run, _ in parts)
     pieces = _after_card_pieces(
         digits,
         month=_month_before(head, head_tokens) is not None,
-        one_by_one=sum(len(set(run.digit_tokens)) for run, _ in parts) == len(digits),
+        remains=_code_remains(parts, cued=cued),
     )
     hits: list[tuple[Hit, ...]] = []
     offset = 0
@@ -555,18 +557,14 @@ def after_card_joined_hits(
     return hits
 
 
-def _after_card_pieces(digits: str, *, month: bool, one_by_one: bool) -> list[tuple[str, int, int]]:
+def _after_card_pieces(digits: str, *, month: bool, remains: bool) -> list[tuple[str, int, int]]:
     """How digits said after a card split into expiry and security code (``month``: a month
-    name stands before them, so they start with the year); none when they fit neither.
-
-    Two digits said one by one (``one_by_one``: each digit its own token, "1-4", "one
-    four") are what the ASR kept of a code: "the security code is 814" is heard as "called
-    in May 1-4" (its cue and first digit lost, "may" not a month). A count or an age said
-    after a card ("12 of them", "twenty five") is one token and stays."""
+    name stands before them, so they start with the year; ``remains``: two digits that may
+    be what is left of a code, :func:`_code_remains`); none when they fit neither."""
     n = len(digits)
     if month and n in (2, 4):
         return [(EXPIRY, 0, n)]
-    if one_by_one and n == 2:
+    if remains and n == 2:
         return [(CVV, 0, n)]
     year = 2 if n - 2 in (3, 4) else 4
     if month and n - year in (3, 4):
@@ -575,6 +573,46 @@ def _after_card_pieces(digits: str, *, month: bool, one_by_one: bool) -> list[tu
         return []
     pieces = _after_card(digits, 0)
     return [] if any(kind == CARD for kind, *_ in pieces) else pieces
+
+
+_ONE_BY_ONE_GLUE = frozenset({"-", "–", "—", ","})
+"""What may stand between digits said one by one ("1-4", "1, 4"); not a decimal point or
+a slash ("1.5", "1/2")."""
+_UNITS = frozenset(
+    (
+        *("day", "days", "week", "weeks", "month", "months", "year", "years", "hour", "hours"),
+        *("minute", "minutes", "second", "seconds", "business", "working", "times", "stars"),
+        *("percent", "%", "дня", "дней", "день", "недели", "недель", "месяца", "месяцев"),
+        *("часа", "часов", "минут", "минуты", "рабочих", "раз", "раза", "процентов", "лет"),
+        *("года", "天", "个", "周", "小", "分", "次", "年", "月", "星"),
+    )
+)
+"""Words after two digits that make them a range or a count ("3-5 business days", "2-3
+минуты", "3-5个工作日"), not what is left of a code."""
+
+
+def _code_remains(parts: Sequence[tuple[Run, Sequence[Token]]], *, cued: bool) -> bool:
+    """Whether two digits said after a card may be what the ASR kept of its security code: said one by one ("1-4", "one four"; "the security code is
+    814" heard as "called in May 1-4", its cue and first digit lost), after "may" ("May
+    14", a code heard as a date), or after a security code's cue (``cued``: "the CVV is
+    14"), and not a range or a count with its unit ("3-5 business days"). A count said as
+    one number ("12 of them", "twenty five") is none of these."""
+    run, tokens = parts[-1]
+    after = run.last + 1
+    if after < len(tokens) and tokens[after].text.casefold() in _UNITS:
+        return False
+    head, head_tokens = parts[0]
+    before = head.lead - 1
+    one_by_one = all(
+        len(set(r.digit_tokens)) == len(r.digits)
+        and all(
+            t in r.digit_tokens or toks[t].text in _ONE_BY_ONE_GLUE
+            for t in range(r.first, r.last + 1)
+        )
+        for r, toks in parts
+    )
+    may = before >= 0 and head_tokens[before].text.casefold() == "may"
+    return cued or one_by_one or may
 
 
 def _month_before(run: Run, tokens: Sequence[Token]) -> int | None:

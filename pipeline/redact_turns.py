@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.redact_detect import (
     CARD,
+    CVV,
     PHONE,
     Carried,
     Cue,
@@ -373,12 +374,16 @@ def _judge_after_card(
     options: RedactOptions,
 ) -> None:
     """Judge the run ``at`` joined with its open continuation; alone if the join fits
-    nothing (each later run is judged in its own turn)."""
+    nothing (each later run is judged in its own turn), two digits also after a security
+    code's cue (:func:`pipeline.redact_detect.after_card_joined_hits`)."""
     chain = _open_chain(utterances, out, at, options)
     parts = [(out[u].runs[r], out[u].norm.tokens) for u, r in chain]
-    judged = after_card_joined_hits(parts)
+    k, r = at
+    a = out[k]
+    cued = CVV in cue_kinds(a.runs[r], a.norm, a.cues, a.carried, options)
+    judged = after_card_joined_hits(parts, cued=cued)
     if len(chain) > 1 and not any(judged):
-        chain, judged = chain[:1], after_card_joined_hits(parts[:1])
+        chain, judged = chain[:1], after_card_joined_hits(parts[:1], cued=cued)
     for (u, r), hits in zip(chain, judged, strict=True):
         out[u] = _with_run_hits(out[u], r, hits)
 

@@ -317,6 +317,8 @@ def after_a_card(*said: tuple[str, str, float], after_card_s: float = 60.0) -> l
             "And the Fick you already called in May [CVV]",
         ),
         ("uh one four", "uh [CVV]"),
+        ("called in May 14", "called in May [CVV]"),  # a code heard as a date
+        ("the security code is 14", "the security code is [CVV]"),  # its first digit lost
         ("okay 3714 right", "okay [CVV] right"),  # 4 digits, not a month first: Amex CID
         ("oh four twenty seven", "[EXPIRY]"),
         ("it's 04 27", "it's [EXPIRY]"),
@@ -332,6 +334,11 @@ def test_codes_said_after_a_card_are_redacted_with_or_without_a_cue(
 ) -> None:
     texts = after_a_card(("customer", text, 12.0))
     assert texts == ["[CARD]", expected]
+
+
+def test_what_is_left_of_a_code_read_back_by_the_other_party_is_redacted_too() -> None:
+    texts = after_a_card(("agent", "So that's 1-4?", 20.0))
+    assert texts[1] == "So that's [CVV]?"
 
 
 def test_the_other_party_saying_the_code_after_the_card_is_redacted_too() -> None:
@@ -629,6 +636,11 @@ def test_a_chinese_resident_id_does_not_open_the_window(number: str, opens: bool
         "it's 12 of them",  # two digits, no month before them, said as one number
         "twenty five of them",
         "one or two of them",
+        "a new card is with you in 3-5 business days",  # a range with its unit
+        "about 1.5 hours",  # a decimal
+        "version 2.0",
+        "это займёт 3-5 рабочих дней",
+        "需要3-5个工作日",
         "the reference is 90210",  # five digits: neither an expiry nor a code
         "you can reach me on +1 415 555 0132.",  # a phone stays a phone
     ],

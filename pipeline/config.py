@@ -50,9 +50,10 @@ class AsrConfig(_Strict):
     model: str = "base"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compute_type: str = "int8"
-    beam_size: Annotated[int, Field(ge=1, le=10)] = 1
-    """Greedy by default: with batched inference and VAD it is ~1.6x faster than beam 5 on
-    CPU at equal or better WER on our telephone test calls (``bench/throughput.py``)."""
+    beam_size: Annotated[int, Field(ge=1, le=10)] = 3
+    """Beam 3 by default: with VAD 0.3, pooled WER 0.201 on ``bench/throughput.py``'s
+    calls against 0.252 greedy with VAD 0.5 and 0.203 for faster-whisper's batched
+    pipeline (beam 5). 1 = greedy, the fastest."""
     batch_size: Annotated[int, Field(ge=1, le=64)] = 4
     """Whisper windows decoded together. On 2 CPU cores 8 was no faster than 4 and held
     300 MB more (the encoder's attention grows with the batch)."""
@@ -71,8 +72,9 @@ class AsrConfig(_Strict):
     ``conversation``: the stretches of both channels in time order (each from its own
     channel), one stream per call, each word given back to its channel and time
     (:func:`models.windows.conversation_speech`): the decoder hears the replies (WER on the
-    real English call 0.303 → 0.272) at about the same speed, but on the synthetic card
-    call it heard digits as "4-532", which redaction misses, so it is not the default."""
+    real English call 0.303 → 0.272 greedy), but with beam 3 and VAD 0.3 both layouts
+    transcribe as well (pooled 0.199 / 0.201) at the same speed, and on the synthetic
+    sample calls it gave words at a turn's edge to the wrong party now and then."""
     window_s: Annotated[int, Field(ge=10, le=30)] = 30
     """Seconds of speech a Whisper window holds at most (the VAD also splits speech longer
     than this at its pauses). Whisper reads 30 s; shorter windows make more of them."""
@@ -96,8 +98,12 @@ class AsrConfig(_Strict):
     initial_prompt: str = ""
     """Text given to Whisper as the preceding context of every window (style and
     vocabulary); empty: none. Unlike ``hotwords`` it can make Whisper repeat it on silence."""
-    vad_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
-    """Silero VAD speech probability threshold (faster-whisper's default 0.5)."""
+    vad_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.3
+    """Silero VAD speech probability threshold. 0.3 (faster-whisper's default is 0.5): on
+    its own telephone channel speech often scores 0.4-0.6, and 0.5 missed 22 s of the real
+    English call; pooled WER by threshold 0.25 / 0.3 / 0.35 / 0.4 / 0.5 (beam 5,
+    conversation windows): 0.195 / 0.198 / 0.203 / 0.201 / 0.214; beam 3, per-channel
+    windows: 0.3 0.201, 0.5 0.238."""
     normalize_level: bool = False
     """Scale each channel to a common speech level before the VAD and the ASR (quiet
     telephone lines); see ``bench/asr_real.py`` for what it measured."""

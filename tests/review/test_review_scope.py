@@ -7,9 +7,17 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
-from reviewkit import DEC_DATE, PATH_ID, csrf_of, make_config, review_app, sign_in
+from reviewkit import (
+    DEC_DATE,
+    PATH_ID,
+    csrf_of,
+    make_accounts,
+    make_config,
+    review_app,
+    sign_in,
+)
 
-from review.auth import Account
+from review.auth import Account, hash_password
 from review.store import ReviewStore
 
 
@@ -26,6 +34,25 @@ def test_queue_shows_only_my_calls_with_highlights_beside(client: TestClient) ->
     assert ">0:22<" in main  # the plan: 10 s + 11 s heard, 5 s read at 4x
     sneaky = client.get("/queue", params={"inspector": "omar"})
     assert "C-OMAR-1" not in sneaky.text  # an inspector cannot pick another's queue
+
+
+def test_an_inspector_paired_with_no_team_is_told_why_the_queue_is_empty(
+    warehouse: Path, archive: Path, database_url: str
+) -> None:
+    """A new inspector with an account whom ``[[inspectors]]`` pairs with no team (found
+    trying the product as one) saw "Your teams this month: none" above an empty queue,
+    with nothing saying where the calls are."""
+    accounts = make_accounts() | {
+        "nia": Account("nia", "inspector", hash_password("nia-password-1"))
+    }
+    app = review_app(warehouse, archive, database_url, accounts=accounts)
+    with TestClient(app, follow_redirects=False) as client:
+        page = sign_in(client, "nia", "nia-password-1").get("/queue").text
+    assert "Your teams this month: none." in page and "Nothing queued" in page
+    assert "<code>[[inspectors]]</code> block of <code>earmark.toml</code>" in page
+    with TestClient(app, follow_redirects=False) as client:
+        page = sign_in(client, "lena").get("/queue").text
+    assert "Your teams this month: TEAM-01." in page and "[[inspectors]]" not in page
 
 
 def test_call_page_plays_the_heard_plan_and_marks_the_read_stretch(client: TestClient) -> None:

@@ -1,6 +1,6 @@
 """Selective beam re-decoding, measured: which greedy windows a beam decodes better.
 
-Greedy decoding (earmark's default, ``beam_size = 1``) drops words on long telephone
+Greedy decoding (``beam_size = 1``, the default until the eighteenth session) drops words on long telephone
 windows. The idea measured here: decode every window greedily, pick the windows whose
 greedy output looks worst by its own score (``avg_logprob`` below a threshold), decode
 only those again with beam search from the SAME encoder output (no second encoder pass),

@@ -103,7 +103,7 @@ class AsrConfig(_Strict):
     its own telephone channel speech often scores 0.4-0.6, and 0.5 missed 22 s of the real
     English call; pooled WER by threshold 0.25 / 0.3 / 0.35 / 0.4 / 0.5 (beam 5,
     conversation windows): 0.195 / 0.198 / 0.203 / 0.201 / 0.214; beam 3, per-channel
-    windows: 0.3 0.201, 0.5 0.238."""
+    windows (eighteenth session): 0.3 0.201, 0.5 0.238."""
     normalize_level: bool = False
     """Scale each channel to a common speech level before the VAD and the ASR (quiet
     telephone lines); see ``bench/asr_real.py`` for what it measured."""

@@ -47,10 +47,10 @@ works on a *normalised token stream* per utterance:
    words surround them: PCI practice, since customers read them unprompted and the ASR
    can garble the cue ("the security code is 814" heard as "the Fick you're already
    called in 814"). Two digits are what the ASR kept of a code, a ``CVV`` too, when said
-   one by one ("1-4", "one four": "the security code is 814" heard as "called in May
-   1-4"), after "may" ("May 14") or after a security code's cue ("the CVV is 14"); not a
-   count said as one number ("12 of them"), a decimal ("1.5") or a range with its unit
-   ("3-5 business days"). Over-redaction is the price: an amount or a year of 3-4 digits
+   one by one ("1-4", "one, uh, four": "the security code is 814" heard as "called in
+   May 1-4"), after "may" ("May 14") or after a security code's cue ("the CVV is 14");
+   not a count said as one number ("12 of them") or a decimal ("1.5"). A range with its
+   unit ("3-5 business days", "7-10 business days", "24-48 hours") is never tagged. Over-redaction is the price: an amount or a year of 3-4 digits
    said in that minute is tagged too, currency word or not, and two digits listed ("press
    1, 2"). A ``NUMBER`` of a card's length
    (13-19 digits, joined over utterances) opens the window too, cue or no cue: the ASR

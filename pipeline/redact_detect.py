@@ -537,10 +537,14 @@ def after_card_joined_hits(
     security code's cue stands before them)."""
     head, head_tokens = parts[0]
     digits = "".join(run.digits for run, _ in parts)
-    pieces = _after_card_pieces(
-        digits,
-        month=_month_before(head, head_tokens) is not None,
-        remains=_code_remains(parts, cued=cued),
+    pieces = (
+        []
+        if _range_with_unit(parts)
+        else _after_card_pieces(
+            digits,
+            month=_month_before(head, head_tokens) is not None,
+            remains=_code_remains(parts, cued=cued),
+        )
     )
     hits: list[tuple[Hit, ...]] = []
     offset = 0
@@ -575,9 +579,7 @@ def _after_card_pieces(digits: str, *, month: bool, remains: bool) -> list[tuple
     return [] if any(kind == CARD for kind, *_ in pieces) else pieces
 
 
-_ONE_BY_ONE_GLUE = frozenset({"-", "–", "—", ","})
-"""What may stand between digits said one by one ("1-4", "1, 4"); not a decimal point or
-a slash ("1.5", "1/2")."""
+_DASHES = frozenset("-‐–—")
 _UNITS = frozenset(
     (
         *("day", "days", "week", "weeks", "month", "months", "year", "years", "hour", "hours"),
@@ -587,32 +589,70 @@ _UNITS = frozenset(
         *("года", "天", "个", "周", "小", "分", "次", "年", "月", "星"),
     )
 )
-"""Words after two digits that make them a range or a count ("3-5 business days", "2-3
+"""Words after digits that make them a range or a count ("3-5 business days", "2-3
 минуты", "3-5个工作日"), not what is left of a code."""
 
 
-def _code_remains(parts: Sequence[tuple[Run, Sequence[Token]]], *, cued: bool) -> bool:
-    """Whether two digits said after a card may be what the ASR kept of its security code: said one by one ("1-4", "one four"; "the security code is
-    814" heard as "called in May 1-4", its cue and first digit lost), after "may" ("May
-    14", a code heard as a date), or after a security code's cue (``cued``: "the CVV is
-    14"), and not a range or a count with its unit ("3-5 business days"). A count said as
-    one number ("12 of them", "twenty five") is none of these."""
-    run, tokens = parts[-1]
+def _unit_after(run: Run, tokens: Sequence[Token]) -> bool:
+    """Whether a unit word follows the run, past punctuation, fillers and "more" ("3-5,
+    business days", "2-3 more days")."""
     after = run.last + 1
-    if after < len(tokens) and tokens[after].text.casefold() in _UNITS:
+    while after < len(tokens) and (
+        is_skippable(tokens[after]) or tokens[after].text.casefold() in ("more", "ещё", "еще")
+    ):
+        after += 1
+    return after < len(tokens) and tokens[after].text.casefold() in _UNITS
+
+
+def _range_with_unit(parts: Sequence[tuple[Run, Sequence[Token]]]) -> bool:
+    """Two numbers joined by a dash and followed by a unit ("7-10 business days", "24-48
+    hours"): a span of time or a count, whatever its digits, not an expiry or a code."""
+    if len(parts) != 1:
+        return False
+    run, tokens = parts[0]
+    said = sorted(set(run.digit_tokens))
+    between = [t for t in range(run.first, run.last + 1) if t not in run.digit_tokens]
+    return (
+        len(said) == 2
+        and [tokens[t].text for t in between] in (["-"], ["‐"], ["–"], ["—"])
+        and _unit_after(run, tokens)
+    )
+
+
+def _one_by_one(run: Run, tokens: Sequence[Token]) -> bool:
+    """Whether each digit of the run is its own token, with only separators, punctuation
+    or fillers between ("1-4", "one, uh, four", "1... 4"), not a decimal point or a slash
+    written tight ("1.5", "1/2")."""
+    if len(set(run.digit_tokens)) != len(run.digits):
+        return False
+    for t in range(run.first, run.last + 1):
+        if t in run.digit_tokens:
+            continue
+        tok = tokens[t]
+        tight = not tok.space and t + 1 in run.digit_tokens and not tokens[t + 1].space
+        if not (is_glue(tok) or is_skippable(tok)) or (tight and tok.text in "./"):
+            return False
+    return True
+
+
+def _code_remains(parts: Sequence[tuple[Run, Sequence[Token]]], *, cued: bool) -> bool:
+    """Whether two digits said after a card may be what the ASR kept of its security code:
+    after a security code's cue (``cued``: "the CVV is 14"), said one by one ("1-4", "one,
+    uh, four"; "the security code is 814" heard as "called in May 1-4", its cue and first
+    digit lost) or after "may" ("May 14", a code heard as a date), and not a range or a
+    count with its unit ("3-5 business days"). A count said as one number ("12 of them",
+    "twenty five") is none of these."""
+    if cued:
+        return True
+    run, tokens = parts[-1]
+    if _unit_after(run, tokens):
         return False
     head, head_tokens = parts[0]
     before = head.lead - 1
-    one_by_one = all(
-        len(set(r.digit_tokens)) == len(r.digits)
-        and all(
-            t in r.digit_tokens or toks[t].text in _ONE_BY_ONE_GLUE
-            for t in range(r.first, r.last + 1)
-        )
-        for r, toks in parts
-    )
+    while before >= 0 and is_skippable(head_tokens[before]):
+        before -= 1
     may = before >= 0 and head_tokens[before].text.casefold() == "may"
-    return cued or one_by_one or may
+    return may or all(_one_by_one(r, toks) for r, toks in parts)
 
 
 def _month_before(run: Run, tokens: Sequence[Token]) -> int | None:

@@ -318,6 +318,11 @@ def after_a_card(*said: tuple[str, str, float], after_card_s: float = 60.0) -> l
         ),
         ("uh one four", "uh [CVV]"),
         ("called in May 14", "called in May [CVV]"),  # a code heard as a date
+        ("called in May, 14.", "called in May, [CVV]."),
+        ("it's 1 uh 4", "it's [CVV]"),  # a pause or a filler between its digits
+        ("one, uh, four", "[CVV]"),
+        ("1... 4", "[CVV]"),
+        ("it's 1. 4", "it's [CVV]"),
         ("the security code is 14", "the security code is [CVV]"),  # its first digit lost
         ("okay 3714 right", "okay [CVV] right"),  # 4 digits, not a month first: Amex CID
         ("oh four twenty seven", "[EXPIRY]"),
@@ -638,6 +643,12 @@ def test_a_chinese_resident_id_does_not_open_the_window(number: str, opens: bool
         "one or two of them",
         "a new card is with you in 3-5 business days",  # a range with its unit
         "about 1.5 hours",  # a decimal
+        "1/2",
+        "your new card arrives in 7-10 business days",  # a range with its unit, any length
+        "it takes 10-14 business days",
+        "within 24-48 hours",
+        "in 2-3 more days",
+        "3-5, business days",
         "version 2.0",
         "это займёт 3-5 рабочих дней",
         "需要3-5个工作日",

@@ -614,7 +614,8 @@ def _range_with_unit(parts: Sequence[tuple[Run, Sequence[Token]]]) -> bool:
     between = [t for t in range(run.first, run.last + 1) if t not in run.digit_tokens]
     return (
         len(said) == 2
-        and [tokens[t].text for t in between] in (["-"], ["‐"], ["–"], ["—"])
+        and len(between) == 1
+        and tokens[between[0]].text in _DASHES
         and _unit_after(run, tokens)
     )
 
